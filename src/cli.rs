@@ -1,0 +1,73 @@
+//! Command-line interface.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "meshroll",
+    version,
+    about = "Roll a pinned OpenClaw skills bundle out to MeshMac nodes and watch the pool live"
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct Global {
+    /// Inventory: a meshroll.toml or an Ansible inventory (INI or YAML).
+    #[arg(short = 'i', long = "inventory", global = true, default_value = "meshroll.toml")]
+    pub inventory: PathBuf,
+    /// ssh config file, passed to ssh as -F.
+    #[arg(long = "ssh-config", global = true)]
+    pub ssh_config: Option<PathBuf>,
+    /// Seconds one remote command may take.
+    #[arg(long, global = true, default_value_t = 10)]
+    pub timeout: u64,
+    /// Accept host keys of hosts not yet in known_hosts (a changed key is still refused).
+    #[arg(long = "accept-new-host-keys", global = true)]
+    pub accept_new_host_keys: bool,
+    /// Theme name (a file in themes/) or path to a theme file.
+    #[arg(long, global = true, default_value = "default")]
+    pub theme: String,
+    /// Directory for the rolling log file.
+    #[arg(long = "log-dir", global = true)]
+    pub log_dir: Option<PathBuf>,
+    /// Seconds between cheap polls (files, liveness, disk).
+    #[arg(long = "poll-interval", global = true, default_value_t = 5)]
+    pub poll_interval: u64,
+    /// Seconds between gateway status polls (each costs the node 1.3-1.8 s of CPU).
+    #[arg(long = "gateway-interval", global = true, default_value_t = 30)]
+    pub gateway_interval: u64,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Open the dashboard on a built-in simulated mesh.
+    Demo,
+    /// Poll every node once and print (or keep polling with --watch).
+    Status(StatusArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct StatusArgs {
+    /// Print JSON: one array, or with --watch one {"round","round_ms","nodes"} per line.
+    #[arg(long)]
+    pub json: bool,
+    /// Keep polling, one round per --poll-interval.
+    #[arg(long)]
+    pub watch: bool,
+    /// With --watch: stop after N rounds.
+    #[arg(long)]
+    pub count: Option<u64>,
+    /// Also run `openclaw doctor --lint --json` on every node.
+    #[arg(long)]
+    pub doctor: bool,
+    /// Poll the built-in simulated mesh instead of an inventory.
+    #[arg(long)]
+    pub sim: bool,
+}

@@ -1,0 +1,60 @@
+//! The commands: each turns parsed arguments into work and an exit code.
+
+pub mod status;
+
+use std::time::Duration;
+
+use anyhow::Context;
+
+use crate::cli::Global;
+use crate::inventory::{self, Inventory};
+use crate::poller::{Cadence, PollCtx};
+use crate::remote::sim::SimMesh;
+use crate::remote::ssh::{SshOptions, SshPool};
+use crate::remote::Transport;
+
+/// Cadences from the global flags.
+pub fn cadence(g: &Global) -> Cadence {
+    let mut c = Cadence::for_timeout(Duration::from_secs(g.timeout));
+    c.fast = Duration::from_secs(g.poll_interval.max(1));
+    c.slow = Duration::from_secs(g.gateway_interval.max(1));
+    c
+}
+
+/// The gateway token, from meshroll's own environment; it travels to the node inside
+/// the poll script on stdin.
+fn token() -> Option<String> {
+    std::env::var("OPENCLAW_GATEWAY_TOKEN")
+        .ok()
+        .filter(|t| !t.is_empty())
+}
+
+/// A poll context on the real fleet of the inventory.
+pub fn real_ctx(g: &Global) -> anyhow::Result<(Inventory, PollCtx)> {
+    let inv = inventory::load(&g.inventory)?;
+    if inv.nodes.is_empty() {
+        anyhow::bail!("inventory {}: no nodes", g.inventory.display());
+    }
+    let mut opts = SshOptions::new(g.ssh_config.clone(), Duration::from_secs(g.timeout.max(1)));
+    opts.accept_new_host_keys = g.accept_new_host_keys;
+    let pool = SshPool::new(inv.nodes.clone(), opts).context("creating the ssh control directory")?;
+    let ctx = PollCtx {
+        transport: Transport::Ssh(pool),
+        nodes: inv.nodes.clone(),
+        token: token(),
+        cadence: cadence(g),
+    };
+    Ok((inv, ctx))
+}
+
+/// A poll context on the built-in simulated mesh.
+pub fn sim_ctx(g: &Global) -> (Inventory, PollCtx) {
+    let (inv, mesh) = SimMesh::demo();
+    let ctx = PollCtx {
+        transport: Transport::Sim(mesh),
+        nodes: inv.nodes.clone(),
+        token: None,
+        cadence: cadence(g),
+    };
+    (inv, ctx)
+}

@@ -1,0 +1,129 @@
+//! `meshroll status`: poll once (or every interval with `--watch`) and print a table
+//! or JSON for scripts.
+
+use std::io::Write;
+use std::time::Instant;
+
+use serde::Serialize;
+
+use crate::cli::{Global, StatusArgs};
+use crate::observe::{NodeState, now_ms};
+use crate::poller::{self, PollCtx};
+use crate::report::{self, NodeReport};
+use crate::skew::short;
+use crate::verdict::human_age;
+
+#[derive(Serialize)]
+struct Round<'a> {
+    round: u64,
+    round_ms: u64,
+    nodes: &'a [NodeReport],
+}
+
+pub async fn run(g: &Global, args: &StatusArgs) -> anyhow::Result<i32> {
+    let (_inv, ctx) = if args.sim {
+        super::sim_ctx(g)
+    } else {
+        super::real_ctx(g)?
+    };
+    let result = rounds(&ctx, args).await;
+    ctx.transport.close().await;
+    result
+}
+
+async fn rounds(ctx: &PollCtx, args: &StatusArgs) -> anyhow::Result<i32> {
+    let mut states = vec![NodeState::default(); ctx.nodes.len()];
+    let mut last_gateway: Option<Instant> = None;
+    let mut n = 0u64;
+    let stdout = std::io::stdout();
+    loop {
+        n += 1;
+        let started = Instant::now();
+        let gw = last_gateway.is_none_or(|t| t.elapsed() >= ctx.cadence.slow);
+        let req = ctx.cadence.request(gw, args.doctor && n == 1);
+        for r in poller::round(ctx, &req).await {
+            let idx = r.idx;
+            poller::apply(&mut states[idx], r);
+        }
+        if gw {
+            last_gateway = Some(started);
+        }
+        let round_ms = started.elapsed().as_millis() as u64;
+        let rows = report::build(&ctx.nodes, &states, now_ms(), None);
+        {
+            let mut out = stdout.lock();
+            if args.json && args.watch {
+                serde_json::to_writer(&mut out, &Round { round: n, round_ms, nodes: &rows })?;
+                writeln!(out)?;
+            } else if args.json {
+                serde_json::to_writer_pretty(&mut out, &rows)?;
+                writeln!(out)?;
+            } else {
+                if args.watch {
+                    writeln!(out, "round {n} ({round_ms} ms)")?;
+                }
+                write!(out, "{}", table(&rows))?;
+            }
+            out.flush()?;
+        }
+        if !args.watch || args.count.is_some_and(|c| n >= c) {
+            return Ok(0);
+        }
+        let next = started + ctx.cadence.fast;
+        tokio::select! {
+            _ = tokio::time::sleep_until(next.into()) => {}
+            _ = tokio::signal::ctrl_c() => return Ok(130),
+        }
+    }
+}
+
+/// A readable table: one line per node.
+pub fn table(rows: &[NodeReport]) -> String {
+    let mut lines = vec![[
+        "NODE".to_string(),
+        "CLASS".into(),
+        "VERDICT".into(),
+        "GATEWAY".into(),
+        "MANIFEST".into(),
+        "CACHE".into(),
+        "SKEW".into(),
+        "REASON".into(),
+    ]];
+    for r in rows {
+        lines.push([
+            r.node.clone(),
+            r.class.clone(),
+            r.verdict.to_string(),
+            if r.gateway.ready { "ready".into() } else { r.gateway.state.clone() },
+            match (&r.manifest.sha, r.manifest.state) {
+                (Some(s), Some(st)) => format!("{} {}", short(s), st.as_str()),
+                (None, Some(st)) => st.as_str().to_string(),
+                _ => "?".into(),
+            },
+            r.cache.age_s.map_or("cold".into(), human_age),
+            if r.skew.any { r.skew.reasons.join("; ") } else { "-".into() },
+            r.reason.clone(),
+        ]);
+    }
+    let widths: Vec<usize> = (0..8)
+        .map(|c| lines.iter().map(|l| l[c].chars().count()).max().unwrap_or(0).min(48))
+        .collect();
+    let mut out = String::new();
+    for l in &lines {
+        let mut line = String::new();
+        for (c, cell) in l.iter().enumerate() {
+            if c + 1 == l.len() {
+                line.push_str(cell);
+                continue;
+            }
+            let cell: String = cell.chars().take(widths[c]).collect();
+            {
+            } else {
+                line.push_str(&format!("{cell:<w$}  ", w = widths[c]));
+            }
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
+}

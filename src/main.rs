@@ -1,0 +1,50 @@
+use clap::Parser;
+
+use meshroll::cli::{Cli, Command};
+use meshroll::cmd;
+
+fn main() {
+    let cli = Cli::parse();
+    let log_dir = cli
+        .global
+        .log_dir
+        .clone()
+        .unwrap_or_else(meshroll::logging::default_dir);
+    let _guard = match meshroll::logging::init(&log_dir) {
+        Ok(g) => Some(g),
+        Err(e) => {
+            eprintln!("meshroll: cannot log to {}: {e}", log_dir.display());
+            None
+        }
+    };
+    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("meshroll: cannot start the runtime: {e}");
+            std::process::exit(1);
+        }
+    };
+    let code = rt.block_on(async {
+        match &cli.command {
+            Some(Command::Status(a)) => cmd::status::run(&cli.global, a).await,
+            Some(Command::Demo) => cmd::status::run(
+                &cli.global,
+                &meshroll::cli::StatusArgs { json: false, watch: false, count: None, doctor: false, sim: true },
+            )
+            .await,
+            None => cmd::status::run(
+                &cli.global,
+                &meshroll::cli::StatusArgs { json: false, watch: false, count: None, doctor: false, sim: false },
+            )
+            .await,
+        }
+    });
+    match code {
+        Ok(c) => std::process::exit(c),
+        Err(e) => {
+            tracing::error!(error = %format!("{e:#}"), "meshroll failed");
+            eprintln!("meshroll: {e:#}");
+            std::process::exit(1);
+        }
+    }
+}

@@ -1,0 +1,201 @@
+//! When to poll: the cheap signals every few seconds, the gateway status (1.3-1.8 s of
+//! CPU on a real node) on its slow cadence or on demand, doctor on its own cadence.
+//!
+//! [`poll_once`] is the one poll both the headless command and the dashboard use.
+//! [`spawn_node_loops`] runs one independent loop per node for the dashboard, so a
+//! hung node never stalls the others; each loop reports through a channel.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::FutureExt;
+use tokio::sync::{Notify, mpsc};
+use tokio::task::JoinHandle;
+
+use crate::inventory::Node;
+use crate::observe::{Millis, NodeState, now_ms};
+use crate::remote::{PollFailure, PollRequest, RemoteError, Transport};
+use crate::signals::RawPoll;
+
+/// Poll cadences.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cadence {
+    /// Files, liveness, disk.
+    pub fast: Duration,
+    /// `openclaw gateway status --json`.
+    pub slow: Duration,
+    /// `openclaw doctor --lint --json`; `None` = only on demand.
+    pub doctor: Option<Duration>,
+    /// Seconds a CLI call may run on the node before it is killed there.
+    pub cli_timeout_s: u64,
+    /// Seconds the liveness request may take.
+    pub live_timeout_s: u64,
+}
+
+impl Cadence {
+    /// Defaults derived from the per-command `--timeout`: the CLI must finish on the
+    /// node well before the round trip times out here.
+    pub fn for_timeout(timeout: Duration) -> Self {
+        let t = timeout.as_secs().max(3);
+        Cadence {
+            fast: Duration::from_secs(5),
+            slow: Duration::from_secs(30),
+            doctor: Some(Duration::from_secs(600)),
+            cli_timeout_s: (t - 2).max(1),
+            live_timeout_s: 2.min(t - 1),
+        }
+    }
+
+    pub fn request(&self, gateway: bool, doctor: bool) -> PollRequest {
+        PollRequest {
+            gateway,
+            doctor,
+            cli_timeout_s: self.cli_timeout_s,
+            live_timeout_s: self.live_timeout_s,
+        }
+    }
+}
+
+/// What one poll gave, and when.
+#[derive(Debug, Clone)]
+pub struct PollResult {
+    pub idx: usize,
+    pub at: Millis,
+    pub took_ms: u64,
+    pub result: Result<RawPoll, PollFailure>,
+}
+
+/// Everything a poll needs, shared by all tasks.
+pub struct PollCtx {
+    pub transport: Transport,
+    pub nodes: Vec<Node>,
+    /// Forwarded to the node inside the poll script (stdin), never on a command line.
+    pub token: Option<String>,
+    pub cadence: Cadence,
+}
+
+/// One poll of node `idx`. A panic inside becomes that node's error.
+pub async fn poll_once(ctx: &PollCtx, idx: usize, req: &PollRequest) -> PollResult {
+    let start = std::time::Instant::now();
+    let Some(node) = ctx.nodes.get(idx) else {
+        return PollResult {
+            idx,
+            at: now_ms(),
+            took_ms: 0,
+            result: Err(PollFailure::Remote(RemoteError::Exec(format!("no node {idx}")))),
+        };
+    };
+    let fut = ctx.transport.poll(idx, node, req, ctx.token.as_deref());
+    let result = match std::panic::AssertUnwindSafe(fut).catch_unwind().await {
+        Ok(r) => r,
+        Err(_) => Err(PollFailure::Remote(RemoteError::Exec(
+            "internal error while polling (see log)".into(),
+        ))),
+    };
+    if let Err(e) = &result {
+        tracing::warn!(node = %node.name, error = %e, "poll failed");
+    }
+    PollResult {
+        idx,
+        at: now_ms(),
+        took_ms: start.elapsed().as_millis() as u64,
+        result,
+    }
+}
+
+/// Fold a poll result into the node's state.
+pub fn apply(state: &mut NodeState, r: PollResult) {
+    match r.result {
+        Ok(raw) => state.apply_poll(raw, r.at),
+        Err(PollFailure::Remote(e)) => state.apply_failure(e.to_string(), r.at),
+        Err(PollFailure::Signal(e)) => state.apply_poll_error(e, r.at),
+    }
+}
+
+/// Poll every node at once; returns when all have answered or timed out.
+pub async fn round(ctx: &PollCtx, req: &PollRequest) -> Vec<PollResult> {
+    futures::future::join_all((0..ctx.nodes.len()).map(|i| poll_once(ctx, i, req))).await
+}
+
+/// What the operator can ask of a node's loop.
+#[derive(Debug, Default)]
+pub struct Trigger {
+    notify: Notify,
+    gateway: std::sync::atomic::AtomicBool,
+    doctor: std::sync::atomic::AtomicBool,
+}
+
+impl Trigger {
+    /// Poll now, with the gateway status (and doctor, if asked).
+    pub fn refresh(&self, doctor: bool) {
+        use std::sync::atomic::Ordering;
+        self.gateway.store(true, Ordering::SeqCst);
+        if doctor {
+            self.doctor.store(true, Ordering::SeqCst);
+        }
+        self.notify.notify_one();
+    }
+}
+
+/// One loop per node; results go to `tx` wrapped by `wrap`. Returns each node's
+/// trigger and the task handles (abort them to stop).
+pub fn spawn_node_loops<E: Send + 'static>(
+    ctx: Arc<PollCtx>,
+    tx: mpsc::UnboundedSender<E>,
+    wrap: fn(PollResult) -> E,
+) -> (Vec<Arc<Trigger>>, Vec<JoinHandle<()>>) {
+    let mut triggers = Vec::new();
+    let mut handles = Vec::new();
+    for idx in 0..ctx.nodes.len() {
+        let trig = Arc::new(Trigger::default());
+        triggers.push(trig.clone());
+        let ctx = ctx.clone();
+        let tx = tx.clone();
+        handles.push(tokio::spawn(async move {
+            node_loop(ctx, idx, trig, tx, wrap).await;
+        }));
+    }
+    (triggers, handles)
+}
+
+async fn node_loop<E>(
+    ctx: Arc<PollCtx>,
+    idx: usize,
+    trig: Arc<Trigger>,
+    tx: mpsc::UnboundedSender<E>,
+    wrap: fn(PollResult) -> E,
+) {
+    use std::sync::atomic::Ordering;
+    use tokio::time::Instant;
+    let c = ctx.cadence;
+    // Spread the slow polls over the slow period so the fleet is not hit at once.
+    let n = ctx.nodes.len().max(1) as u32;
+    let offset = c.slow.mul_f64(f64::from(idx as u32 % n) / f64::from(n));
+    let start = Instant::now();
+    let mut next_slow = start; // first poll carries the gateway status
+    let mut next_doctor = c.doctor.map(|d| start + d.min(Duration::from_secs(5)) + offset / 4);
+    loop {
+        let now = Instant::now();
+        let gw = now >= next_slow || trig.gateway.swap(false, Ordering::SeqCst);
+        let doc = next_doctor.is_some_and(|d| now >= d) || trig.doctor.swap(false, Ordering::SeqCst);
+        let req = c.request(gw, doc);
+        let res = poll_once(&ctx, idx, &req).await;
+        if gw {
+            next_slow = Instant::now() + c.slow;
+            if next_slow < start + offset + c.slow {
+                next_slow = start + offset + c.slow;
+            }
+        }
+        if doc {
+            next_doctor = c.doctor.map(|d| Instant::now() + d);
+        }
+        if tx.send(wrap(res)).is_err() {
+            return;
+        }
+        let next_fast = Instant::now() + c.fast;
+        tokio::select! {
+            _ = tokio::time::sleep_until(next_fast) => {}
+            _ = trig.notify.notified() => {}
+        }
+    }
+}

@@ -1,0 +1,135 @@
+//! The one place that talks to nodes: real ones over SSH ([`ssh`]), simulated ones for
+//! the demo ([`sim`]), and the poll script both answer to ([`script`]).
+
+pub mod script;
+pub mod sim;
+pub mod ssh;
+
+use std::fmt;
+
+use crate::inventory::Node;
+use crate::signals::{self, RawPoll, SignalError};
+pub use script::PollRequest;
+
+/// What a remote command gave back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RemoteOutput {
+    /// Exit code; `None` when killed by a signal.
+    pub code: Option<i32>,
+    pub stdout: Vec<u8>,
+    pub stderr: Vec<u8>,
+}
+
+/// A round trip that did not come back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RemoteError {
+    /// The node's host key is not the one in known_hosts (or unknown, in strict mode).
+    HostKey(String),
+    /// The host name does not resolve.
+    UnknownHost(String),
+    /// The node refused our ssh credentials.
+    AuthFailed(String),
+    /// Could not connect, or the connection dropped.
+    Connect(String),
+    /// No answer within `--timeout` seconds.
+    Timeout(u64),
+    /// The node sent more than we accept.
+    OutputTooLarge(usize),
+    /// The command could not run.
+    Exec(String),
+}
+
+impl fmt::Display for RemoteError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RemoteError::HostKey(m) => write!(f, "host key mismatch, refused ({m})"),
+            RemoteError::UnknownHost(m) => write!(f, "unknown host ({m})"),
+            RemoteError::AuthFailed(m) => write!(f, "ssh authentication failed ({m})"),
+            RemoteError::Connect(m) => write!(f, "{m}"),
+            RemoteError::Timeout(s) => write!(f, "timed out after {s}s"),
+            RemoteError::OutputTooLarge(c) => write!(f, "output larger than {c} bytes"),
+            RemoteError::Exec(m) => write!(f, "{m}"),
+        }
+    }
+}
+
+/// Why a poll gave no readable signals.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PollFailure {
+    /// The round trip failed: the host counts as unreachable.
+    Remote(RemoteError),
+    /// The node answered with something unreadable.
+    Signal(SignalError),
+}
+
+impl fmt::Display for PollFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PollFailure::Remote(e) => e.fmt(f),
+            PollFailure::Signal(e) => e.fmt(f),
+        }
+    }
+}
+
+/// The words that start a remote command as the node's configured user.
+pub fn as_user(node: &Node, argv: &[&str]) -> Vec<String> {
+    let mut v = Vec::new();
+    if !node.layout.run_as.is_empty() {
+        v.extend(["sudo", "-n", "-u", node.layout.run_as.as_str()].map(String::from));
+    }
+    v.extend(argv.iter().map(|s| s.to_string()));
+    v
+}
+
+/// Where polls go.
+pub enum Transport {
+    Ssh(ssh::SshPool),
+    Sim(sim::SimMesh),
+}
+
+impl Transport {
+    /// One poll of node `idx`: one round trip, every signal.
+    pub async fn poll(
+        &self,
+        idx: usize,
+        node: &Node,
+        req: &PollRequest,
+        token: Option<&str>,
+    ) -> Result<RawPoll, PollFailure> {
+        match self {
+            Transport::Sim(sim) => sim.poll(idx, req).await,
+            Transport::Ssh(pool) => {
+                let script = script::poll_script(&node.layout, req, token);
+                let argv = as_user(node, &["sh", "-s"]);
+                let out = pool
+                    .run(idx, &argv, script.as_bytes(), signals::POLL_OUTPUT_CAP)
+                    .await
+                    .map_err(|e| match e {
+                        RemoteError::OutputTooLarge(c) => PollFailure::Signal(SignalError::new(
+                            "poll",
+                            format!("output too large (over {c} bytes)"),
+                        )),
+                        e => PollFailure::Remote(e),
+                    })?;
+                if out.stdout.iter().all(u8::is_ascii_whitespace) {
+                    return Err(PollFailure::Signal(SignalError::new(
+                        "poll",
+                        format!(
+                            "no output (exit {}), stderr {}",
+                            out.code.map_or("signal".into(), |c| c.to_string()),
+                            signals::excerpt(&out.stderr)
+                        ),
+                    )));
+                }
+                signals::parse_poll(&out.stdout).map_err(PollFailure::Signal)
+            }
+        }
+    }
+
+    /// Close whatever connections are open.
+    pub async fn close(&self) {
+        if let Transport::Ssh(pool) = self {
+            pool.close_all().await;
+        }
+    }
+}

@@ -1,0 +1,255 @@
+//! Version skew across the fleet: manifest vs the bundle being rolled out (or the
+//! majority of the node's class), CLI vs daemon version, build id vs the class.
+
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+use crate::observe::NodeState;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ManifestState {
+    InSync,
+    Skew,
+    Missing,
+    Mismatch,
+}
+
+impl ManifestState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ManifestState::InSync => "in_sync",
+            ManifestState::Skew => "skew",
+            ManifestState::Missing => "missing",
+            ManifestState::Mismatch => "mismatch",
+        }
+    }
+}
+
+/// The skew picture of one node.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Skew {
+    /// `None` until the node's manifest has been observed.
+    pub manifest: Option<ManifestState>,
+    /// The bundle has no lock file (a hand deploy): compared by directory name only.
+    pub unverified: bool,
+    /// What the manifest was compared with: the rollout's bundle or the class majority.
+    pub reference: Option<String>,
+    /// CLI and daemon versions differ.
+    pub versions: bool,
+    /// Build id differs from the majority of the class.
+    pub build: bool,
+    /// One line per kind of skew, for the table and `status --json`.
+    pub reasons: Vec<String>,
+}
+
+impl Skew {
+    pub fn any(&self) -> bool {
+        !self.reasons.is_empty()
+    }
+}
+
+/// The most common value, ties broken by the smallest value so the answer is stable.
+fn majority<'a>(values: impl Iterator<Item = &'a str>) -> Option<String> {
+    let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
+    for v in values {
+        *counts.entry(v).or_default() += 1;
+    }
+    let best = counts.values().copied().max()?;
+    counts
+        .into_iter()
+        .find(|(_, c)| *c == best)
+        .map(|(v, _)| v.to_string())
+}
+
+/// Assess every node. `nodes` pairs each node's class with its state; `target` is the
+/// SKILLS_SHA being rolled out, if any.
+pub fn assess(nodes: &[(&str, &NodeState)], target: Option<&str>) -> Vec<Skew> {
+    let mut class_ref: BTreeMap<&str, Option<String>> = BTreeMap::new();
+    let mut class_build: BTreeMap<&str, Option<String>> = BTreeMap::new();
+    for (class, _) in nodes {
+        class_ref.entry(class).or_insert_with(|| {
+            majority(
+                nodes
+                    .iter()
+                    .filter(|(c, _)| c == class)
+                    .filter_map(|(_, s)| s.manifest.as_ref()?.value.sha()),
+            )
+        });
+        class_build.entry(class).or_insert_with(|| {
+            majority(nodes.iter().filter(|(c, _)| c == class).filter_map(|(_, s)| {
+                let g = &s.gateway.as_ref()?.value;
+                g.state.is_ready().then_some(g.build_id.as_deref()).flatten()
+            }))
+        });
+    }
+    nodes
+        .iter()
+        .map(|(class, st)| {
+            let reference = target
+                .map(str::to_string)
+                .or_else(|| class_ref.get(class).cloned().flatten());
+            let build_ref = class_build.get(class).cloned().flatten();
+            one(st, reference, build_ref.as_deref(), target.is_some())
+        })
+        .collect()
+}
+
+fn one(st: &NodeState, reference: Option<String>, build_ref: Option<&str>, rolling: bool) -> Skew {
+    let mut reasons = Vec::new();
+    let mut unverified = false;
+    let versus = if rolling { "rollout bundle" } else { "class majority" };
+    let manifest = st.manifest.as_ref().map(|m| {
+        let m = &m.value;
+        let Some(sha) = m.sha() else {
+            reasons.push(if m.not_link {
+                "manifest: current is a directory, not a symlink".to_string()
+            } else {
+                "manifest: no current bundle".to_string()
+            });
+            return ManifestState::Missing;
+        };
+        let claim = m.lock.as_ref().map(|l| l.claim.as_str()).unwrap_or("");
+        if !m.bundle_dir {
+            reasons.push(format!("manifest: current points at missing directory {sha}"));
+            return ManifestState::Missing;
+        }
+        if m.lock.is_none() || claim.is_empty() {
+            unverified = true;
+        } else if claim != sha {
+            reasons.push(format!(
+                "manifest: lock file names {} but directory is {}",
+                short(claim),
+                short(sha)
+            ));
+            return ManifestState::Mismatch;
+        }
+        match &reference {
+            Some(r) if r != sha => {
+                reasons.push(format!("manifest {} != {versus} {}", short(sha), short(r)));
+                ManifestState::Skew
+            }
+            _ => ManifestState::InSync,
+        }
+    });
+    let mut versions = false;
+    let mut build = false;
+    if let Some(g) = st.gateway.as_ref().map(|g| &g.value) {
+        if let (Some(c), Some(d)) = (&g.cli_version, &g.daemon_version)
+            && c != d
+        {
+            versions = true;
+            reasons.push(format!("versions: cli {c} != daemon {d}"));
+        }
+        if let (Some(b), Some(r)) = (&g.build_id, build_ref)
+            && g.state.is_ready()
+            && b != r
+        {
+            build = true;
+            reasons.push(format!("build {} != class {}", short_build(b), short_build(r)));
+        }
+    }
+    Skew {
+        manifest,
+        unverified,
+        reference,
+        versions,
+        build,
+        reasons,
+    }
+}
+
+/// First 12 characters of a sha, as git shows them.
+pub fn short(sha: &str) -> &str {
+    sha.get(..12).unwrap_or(sha)
+}
+
+/// A build id is long (`2026.9.6-release-eb377ac59e6c-2026-09-23T...`): keep the
+/// part before the date.
+pub fn short_build(b: &str) -> &str {
+    b.get(..28).unwrap_or(b)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::observe::{ManifestSeen, Stamped};
+    use crate::signals::{GatewayState, GatewayStatus, LockSeen};
+
+    fn node(sha: Option<&str>, claim: Option<&str>, build: &str, cli: &str, daemon: &str) -> NodeState {
+        NodeState {
+            manifest: Some(Stamped::new(
+                ManifestSeen {
+                    target: sha.map(str::to_string),
+                    not_link: false,
+                    bundle_dir: sha.is_some(),
+                    lock: claim.map(|c| LockSeen { sha256: "ff".into(), claim: c.into() }),
+                },
+                0,
+            )),
+            gateway: Some(Stamped::new(
+                GatewayStatus {
+                    state: GatewayState::Ready,
+                    build_id: Some(build.into()),
+                    cli_version: Some(cli.into()),
+                    daemon_version: Some(daemon.into()),
+                    bind: None,
+                    listeners: vec![],
+                    error: None,
+                },
+                0,
+            )),
+            ..NodeState::default()
+        }
+    }
+
+    #[test]
+    fn class_majority_and_every_kind_of_skew() {
+        let a = node(Some("aaa"), Some("aaa"), "b1", "1", "1");
+        let b = node(Some("aaa"), Some("aaa"), "b1", "1", "1");
+        let skewed = node(Some("bbb"), Some("bbb"), "b1", "1", "1");
+        let missing = node(None, None, "b1", "1", "1");
+        let mismatch = node(Some("aaa"), Some("ccc"), "b1", "1", "1");
+        let unverified = node(Some("aaa"), None, "b1", "1", "1");
+        let versions = node(Some("aaa"), Some("aaa"), "b1", "2", "1");
+        let build = node(Some("aaa"), Some("aaa"), "b2", "1", "1");
+        let other_class = node(Some("zzz"), Some("zzz"), "b9", "1", "1");
+        let nodes = [
+            ("w", &a), ("w", &b), ("w", &skewed), ("w", &missing), ("w", &mismatch),
+            ("w", &unverified), ("w", &versions), ("w", &build), ("g", &other_class),
+        ];
+        let s = assess(&nodes, None);
+        assert_eq!(s[0].manifest, Some(ManifestState::InSync));
+        assert!(!s[0].any());
+        assert_eq!(s[0].reference.as_deref(), Some("aaa"));
+        assert_eq!(s[2].manifest, Some(ManifestState::Skew));
+        assert_eq!(s[2].reasons, vec!["manifest bbb != class majority aaa".to_string()]);
+        assert_eq!(s[3].manifest, Some(ManifestState::Missing));
+        assert_eq!(s[4].manifest, Some(ManifestState::Mismatch));
+        assert!(s[4].reasons[0].contains("lock file names ccc but directory is aaa"));
+        assert_eq!(s[5].manifest, Some(ManifestState::InSync));
+        assert!(s[5].unverified);
+        assert!(s[6].versions && !s[6].build);
+        assert_eq!(s[6].reasons, vec!["versions: cli 2 != daemon 1".to_string()]);
+        assert!(s[7].build && !s[7].versions);
+        // Another class has its own majority.
+        assert_eq!(s[8].manifest, Some(ManifestState::InSync));
+        assert!(!s[8].build);
+    }
+
+    #[test]
+    fn a_rollout_target_overrides_the_majority() {
+        let a = node(Some("aaa"), Some("aaa"), "b1", "1", "1");
+        let t = node(Some("ttt"), Some("ttt"), "b1", "1", "1");
+        let s = assess(&[("w", &a), ("w", &t)], Some("ttt"));
+        assert_eq!(s[0].manifest, Some(ManifestState::Skew));
+        assert_eq!(s[0].reasons, vec!["manifest aaa != rollout bundle ttt".to_string()]);
+        assert_eq!(s[1].manifest, Some(ManifestState::InSync));
+    }
+
+    #[test]
+    fn majority_is_stable_on_ties() {
+        assert_eq!(majority(["b", "a"].into_iter()), Some("a".into()));
+        assert_eq!(majority(std::iter::empty()), None);
+    }
+}
