@@ -117,10 +117,7 @@ pub fn table(rows: &[NodeReport]) -> String {
                 continue;
             }
             let cell: String = cell.chars().take(widths[c]).collect();
-            {
-            } else {
-                line.push_str(&format!("{cell:<w$}  ", w = widths[c]));
-            }
+            line.push_str(&format!("{cell:<w$}  ", w = widths[c]));
         }
         out.push_str(line.trim_end());
         out.push('\n');
