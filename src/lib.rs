@@ -13,3 +13,5 @@ pub mod cli;
 pub mod cmd;
 pub mod logging;
 pub mod poller;
+pub mod app;
+pub mod ui;

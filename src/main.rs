@@ -27,16 +27,8 @@ fn main() {
     let code = rt.block_on(async {
         match &cli.command {
             Some(Command::Status(a)) => cmd::status::run(&cli.global, a).await,
-            Some(Command::Demo) => cmd::status::run(
-                &cli.global,
-                &meshroll::cli::StatusArgs { json: false, watch: false, count: None, doctor: false, sim: true },
-            )
-            .await,
-            None => cmd::status::run(
-                &cli.global,
-                &meshroll::cli::StatusArgs { json: false, watch: false, count: None, doctor: false, sim: false },
-            )
-            .await,
+            Some(Command::Demo) => cmd::dashboard::run(&cli.global, true).await,
+            None => cmd::dashboard::run(&cli.global, false).await,
         }
     });
     match code {

@@ -202,7 +202,10 @@ mod tests {
 
         for (state, want) in [
             (GatewayState::Unreachable, "gateway unreachable"),
-            (GatewayState::AuthRejected, "gateway auth rejected"),
+            (
+                GatewayState::AuthRejected(String::new()),
+                "gateway auth rejected",
+            ),
             (GatewayState::TimedOut, "gateway status timed out"),
             (GatewayState::Unparseable("not JSON (exit 1): \"x\"".into()), "gateway unparseable status: not JSON (exit 1): \"x\""),
         ] {

@@ -228,8 +228,12 @@ fn gateway_run(node: &SimNode, elapsed_s: u64) -> CliRun {
             set(v, &["cli", "version"], &node.cli_version);
         }),
         GatewayMode::AuthRejected => edit(UNREACHABLE, |v| {
-            set(v, &["rpc", "error"], "unauthorized: gateway token mismatch");
-            set(v, &["rpc", "connectFailure", "kind"], "auth");
+            set(
+                v,
+                &["rpc", "error"],
+                "unauthorized: gateway token mismatch (provide gateway auth token)",
+            );
+            set(v, &["rpc", "connectFailure", "kind"], "auth-rejected");
             set(v, &["port", "status"], "busy");
         }),
         _ => UNREACHABLE.to_string(),

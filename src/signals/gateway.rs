@@ -15,8 +15,9 @@ pub enum GatewayState {
     Ready,
     /// Nothing listens (`connect ECONNREFUSED`, `connectFailure.kind = unreachable`).
     Unreachable,
-    /// The gateway answered but refused our credentials.
-    AuthRejected,
+    /// The gateway answered but refused our credentials; the detail says how, when it
+    /// is more than a token mismatch.
+    AuthRejected(String),
     /// The gateway answered but is not ready, with its error.
     NotReady(String),
     /// Output that is not a status document (not JSON, not UTF-8, not an object).
@@ -37,7 +38,8 @@ impl GatewayState {
         match self {
             GatewayState::Ready => "ready".into(),
             GatewayState::Unreachable => "unreachable".into(),
-            GatewayState::AuthRejected => "auth rejected".into(),
+            GatewayState::AuthRejected(d) if d.is_empty() => "auth rejected".into(),
+            GatewayState::AuthRejected(d) => format!("auth rejected ({d})"),
             GatewayState::NotReady(e) => format!("not ready: {e}"),
             GatewayState::Unparseable(e) => format!("unparseable status: {e}"),
             GatewayState::TooLarge => "status output too large".into(),
@@ -134,15 +136,16 @@ struct ConnectFailure {
     kind: Option<String>,
 }
 
-/// Words in `connectFailure.kind` or `rpc.error` that mean our credentials were refused.
-const AUTH_WORDS: &[&str] = &[
-    "auth",
-    "unauthorized",
-    "unauthorised",
-    "forbidden",
-    "token",
-    "credential",
-    "1008",
+/// `rpc.connectFailure.kind` values of the real CLI 2026.9.6
+/// (`classifyGatewayConnectFailure`) that mean the gateway answered but refused us,
+/// with the words we show.
+const REFUSALS: &[(&str, &str)] = &[
+    ("auth-rejected", ""),
+    ("rate-limited", "too many failed attempts"),
+    ("device-identity-required", "device identity required"),
+    ("pairing-required", "pairing required"),
+    ("scope-mismatch", "scope mismatch"),
+    ("identity-proxy", "an identity proxy refused the upgrade"),
 ];
 
 /// Parse one CLI run of `gateway status --json`.
@@ -219,13 +222,13 @@ fn classify(doc: Doc) -> GatewayStatus {
         GatewayState::Unparseable("no rpc.ok and no state field".into())
     } else if let Some(s) = doc.state.filter(|_| rpc.ok.is_none()) {
         GatewayState::NotReady(format!("state {s}"))
+    } else if let Some((_, why)) = REFUSALS.iter().find(|(k, _)| *k == failure) {
+        GatewayState::AuthRejected(why.to_string())
     } else if failure == "unreachable" || err_l.contains("econnrefused") {
         GatewayState::Unreachable
-    } else if AUTH_WORDS
-        .iter()
-        .any(|w| failure.contains(w) || err_l.contains(w))
-    {
-        GatewayState::AuthRejected
+    } else if failure.is_empty() && err_l.starts_with("unauthorized") {
+        // Older or vendor CLIs without connectFailure.
+        GatewayState::AuthRejected(String::new())
     } else {
         GatewayState::NotReady(error.clone().unwrap_or_else(|| {
             if failure.is_empty() {
@@ -304,10 +307,52 @@ mod tests {
         assert_eq!(g.state, GatewayState::NotReady("state starting".into()));
     }
 
+    fn captured(name: &str) -> Vec<u8> {
+        let p = format!(
+            "{}/tests/fixtures/openclaw-2026.9.6-captured/{name}",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        std::fs::read(&p).unwrap_or_else(|e| panic!("{p}: {e}"))
+    }
+
+    /// Outputs of the real CLI captured on this machine (tests/real-openclaw/FINDINGS.md).
     #[test]
-    fn auth_rejected() {
-        let doc = br#"{"rpc":{"ok":false,"error":"unauthorized: gateway token mismatch","connectFailure":{"kind":"auth"}}}"#;
-        assert_eq!(parse_bytes(doc, 0, b"").state, GatewayState::AuthRejected);
+    fn real_refusals_captured_here() {
+        let g = parse_bytes(&captured("gateway-status.wrong-token-config.json"), 0, b"");
+        assert_eq!(g.state, GatewayState::AuthRejected(String::new()));
+        assert_eq!(g.state.label(), "auth rejected");
+        assert_eq!(g.listeners.len(), 1, "the gateway is up, it refused us");
+        let g = parse_bytes(&captured("gateway-status.no-token.json"), 0, b"");
+        assert_eq!(g.state.label(), "auth rejected (device identity required)");
+        let g = parse_bytes(
+            &captured("gateway-status.rate-limit.attempt4-right.json"),
+            0,
+            b"",
+        );
+        assert_eq!(g.state.label(), "auth rejected (too many failed attempts)");
+        let g = parse_bytes(&captured("gateway-status.ready.json"), 0, b"");
+        assert_eq!(g.state, GatewayState::Ready);
+        let g = parse_bytes(&captured("gateway-status.unreachable.json"), 0, b"");
+        assert_eq!(g.state, GatewayState::Unreachable);
+        let g = parse_bytes(
+            &captured("gateway-status.silent-listener-timeout.json"),
+            0,
+            b"",
+        );
+        assert_eq!(
+            g.state,
+            GatewayState::Unreachable,
+            "a silent port is unreachable: {g:?}"
+        );
+    }
+
+    #[test]
+    fn unknown_refusal_kinds_stay_visible() {
+        let doc = br#"{"rpc":{"ok":false,"error":"gateway closed (4001): nope","connectFailure":{"kind":"gateway-rejected"}}}"#;
+        assert_eq!(
+            parse_bytes(doc, 0, b"").state,
+            GatewayState::NotReady("gateway closed (4001): nope".into())
+        );
     }
 
     #[test]

@@ -1,0 +1,238 @@
+//! The fleet table: one row per node, the class tabs above it.
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Rect};
+use ratatui::style::Style;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Cell, Paragraph, Row, Table, TableState};
+
+use super::theme::Theme;
+use super::{pending, verdict_label, verdict_style};
+use crate::app::App;
+use crate::report::NodeReport;
+use crate::skew::ManifestState;
+use crate::verdict::human_age;
+
+/// Used space at which the cache volume is flagged.
+pub const DISK_PRESSURE_PCT: u8 = 90;
+
+pub fn tabs(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
+    let mut spans = vec![Span::raw(" ")];
+    let names = std::iter::once("all".to_string()).chain(app.classes.iter().cloned());
+    for (i, name) in names.enumerate() {
+        let n = if i == 0 {
+            app.rows.len()
+        } else {
+            app.rows.iter().filter(|r| r.class == name).count()
+        };
+        let label = format!(" {i}:{name} ({n}) ");
+        spans.push(if i == app.class_tab {
+            Span::styled(label, theme.highlight)
+        } else {
+            Span::styled(label, theme.dim)
+        });
+    }
+    spans.push(Span::styled(
+        format!("  sort: {}", app.sort.label()),
+        theme.dim,
+    ));
+    if !app.filter.is_empty() && !app.filter_editing {
+        spans.push(Span::styled(format!("  filter: {}", app.filter), theme.key));
+    }
+    f.render_widget(Paragraph::new(Line::from(spans)), area);
+}
+
+/// The part of a build id that tells builds apart: `2026.9.6-release-eb377ac59e6c-...`
+/// -> `eb377ac5`.
+pub fn build_tag(b: &str) -> String {
+    let parts: Vec<&str> = b.split('-').collect();
+    let tag = if parts.len() >= 3 && parts[1] == "release" {
+        parts[2]
+    } else {
+        b
+    };
+    tag.chars().take(8).collect()
+}
+
+fn gateway_cell(r: &NodeReport, theme: &Theme, pending: bool) -> Cell<'static> {
+    if pending {
+        return Cell::from(Span::styled("… polling", theme.pending));
+    }
+    let stale = r.gateway.age_s.is_some_and(|a| a > 95);
+    let (text, style) = if r.gateway.ready {
+        ("✔ ready".to_string(), theme.ok)
+    } else {
+        let s = r.gateway.state.as_str();
+        let short = match s {
+            "unknown" => "? unknown",
+            "unreachable" => "✖ unreach",
+            s if s.starts_with("auth rejected") => "✖ auth",
+            "status timed out" => "✖ timeout",
+            "status output too large" => "✖ too big",
+            s if s.starts_with("unparseable") => "✖ garbled",
+            _ => "✖ not rdy",
+        };
+        (short.to_string(), theme.error)
+    };
+    if stale {
+        Cell::from(Span::styled(format!("{text}?"), theme.stale))
+    } else {
+        Cell::from(Span::styled(text, style))
+    }
+}
+
+fn manifest_cell(r: &NodeReport, theme: &Theme) -> Cell<'static> {
+    let sha: String = r
+        .manifest
+        .sha
+        .as_deref()
+        .unwrap_or("")
+        .chars()
+        .take(8)
+        .collect();
+    let (text, style) = match r.manifest.state {
+        None => ("?".to_string(), theme.pending),
+        Some(ManifestState::Missing) => ("— missing".to_string(), theme.error),
+        Some(ManifestState::Mismatch) => (format!("{sha} ✗mism"), theme.error),
+        Some(ManifestState::Skew) => (format!("{sha} ≠skew"), theme.warn),
+        Some(ManifestState::InSync) if r.manifest.unverified => (format!("{sha} ?unv"), theme.warn),
+        Some(ManifestState::InSync) => (format!("{sha} ="), theme.ok),
+    };
+    Cell::from(Span::styled(text, style))
+}
+
+fn build_cell(r: &NodeReport, theme: &Theme) -> Cell<'static> {
+    match &r.gateway.build_id {
+        None => Cell::from(Span::styled("-", theme.dim)),
+        Some(b) if r.skew.build || r.skew.versions => {
+            Cell::from(Span::styled(format!("{}≠", build_tag(b)), theme.warn))
+        }
+        Some(b) => Cell::from(Span::raw(build_tag(b))),
+    }
+}
+
+fn cache_cell(r: &NodeReport, theme: &Theme) -> Cell<'static> {
+    match r.cache.age_s {
+        None if r.manifest.state.is_none() => Cell::from(Span::styled("?", theme.pending)),
+        None => Cell::from(Span::styled("cold", theme.warn)),
+        Some(a) if r.cache.stale => {
+            Cell::from(Span::styled(format!("{}!", human_age(a)), theme.warn))
+        }
+        Some(a) => Cell::from(Span::raw(human_age(a))),
+    }
+}
+
+fn error_cell(r: &NodeReport, theme: &Theme) -> Cell<'static> {
+    if let Some(e) = &r.error {
+        return Cell::from(Span::styled(e.clone(), theme.error));
+    }
+    if r.skew.any {
+        return Cell::from(Span::styled(r.skew.reasons.join("; "), theme.warn));
+    }
+    if let Some(d) = r.disk.as_ref().filter(|d| d.used_pct >= DISK_PRESSURE_PCT) {
+        return Cell::from(Span::styled(
+            format!("disk pressure: {}% used, {} GiB free", d.used_pct, d.avail_kb / (1024 * 1024)),
+            theme.warn,
+        ));
+    }
+    match (&r.last_error, r.last_error_age_s) {
+        (Some(e), Some(age)) => Cell::from(Span::styled(
+            format!("{} ago: {e}", human_age(age)),
+            theme.dim,
+        )),
+        _ => Cell::from(""),
+    }
+}
+
+pub fn draw(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
+    let visible = app.visible();
+    let header = Row::new(
+        [
+            "NODE",
+            "CLASS",
+            "GATEWAY",
+            "BUILD",
+            "MANIFEST",
+            "CACHE",
+            "VERDICT",
+            "LAST ERROR",
+        ]
+        .map(|h| Cell::from(h)),
+    )
+    .style(theme.header);
+    let rows: Vec<Row> = visible
+        .iter()
+        .map(|&i| {
+            let r = &app.rows[i];
+            let p = pending(app, i);
+            let verdict = if p {
+                Cell::from(Span::styled("… pending", theme.pending))
+            } else {
+                Cell::from(Span::styled(
+                    verdict_label(r.verdict),
+                    verdict_style(r.verdict, theme),
+                ))
+            };
+            Row::new(vec![
+                Cell::from(r.node.clone()),
+                Cell::from(Span::styled(r.class.clone(), theme.dim)),
+                gateway_cell(r, theme, p),
+                build_cell(r, theme),
+                manifest_cell(r, theme),
+                cache_cell(r, theme),
+                verdict,
+                error_cell(r, theme),
+            ])
+        })
+        .collect();
+    let name_w = app
+        .rows
+        .iter()
+        .map(|r| r.node.chars().count())
+        .max()
+        .unwrap_or(4)
+        .clamp(4, 24) as u16;
+    let class_w = app
+        .rows
+        .iter()
+        .map(|r| r.class.chars().count())
+        .max()
+        .unwrap_or(5)
+        .clamp(5, 12) as u16;
+    let widths = [
+        Constraint::Length(name_w),
+        Constraint::Length(class_w),
+        Constraint::Length(9),
+        Constraint::Length(9),
+        Constraint::Length(14),
+        Constraint::Length(6),
+        Constraint::Length(10),
+        Constraint::Min(8),
+    ];
+    let empty = rows.is_empty();
+    let table = Table::new(rows, widths)
+        .header(header)
+        .column_spacing(1)
+        .row_highlight_style(theme.highlight)
+        .highlight_symbol("▶")
+        .highlight_spacing(ratatui::widgets::HighlightSpacing::Always);
+    let mut state =
+        TableState::default().with_selected(if empty { None } else { Some(app.selected) });
+    f.render_stateful_widget(table, area, &mut state);
+    if empty {
+        let msg = Paragraph::new(Line::from(Span::styled(
+            "  no node matches (Esc clears the filter)",
+            Style::default().patch(theme.dim),
+        )));
+        if area.height > 2 {
+            f.render_widget(
+                msg,
+                Rect {
+                    y: area.y + 1,
+                    height: 1,
+                    ..area
+                },
+            );
+        }
+    }
+}

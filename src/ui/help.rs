@@ -1,0 +1,69 @@
+//! `?`: keys and the legend of glyphs, over whatever is on screen.
+
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Clear, Paragraph};
+
+use super::theme::Theme;
+
+const KEYS: &[(&str, &str)] = &[
+    ("j k ↓ ↑", "move"),
+    ("g G", "first / last"),
+    ("⏎ l →", "open the node view"),
+    ("Esc h ←", "back"),
+    ("Tab 0-9", "class tabs (0 = all)"),
+    ("/", "filter (name, class, verdict, sha, 'skew')"),
+    ("s", "sort: inventory, verdict, name, cache age"),
+    ("S", "skew view"),
+    ("r", "poll the node now, with gateway status"),
+    ("R", "poll every node now"),
+    ("d", "run doctor --lint on the node now"),
+    ("?", "this help"),
+    ("q Ctrl-C", "quit"),
+];
+
+pub fn draw(f: &mut Frame, area: Rect, theme: &Theme) {
+    let w = 64.min(area.width);
+    let h = (KEYS.len() as u16 + 10).min(area.height);
+    let r = Rect {
+        x: area.x + (area.width - w) / 2,
+        y: area.y + (area.height - h) / 2,
+        width: w,
+        height: h,
+    };
+    let mut l: Vec<Line> = KEYS
+        .iter()
+        .map(|(k, what)| {
+            Line::from(vec![
+                Span::styled(format!(" {k:<10}"), theme.key),
+                Span::raw(*what),
+            ])
+        })
+        .collect();
+    l.push(Line::from(""));
+    l.push(Line::from(vec![
+        Span::styled(" ✔ healthy ", theme.ok),
+        Span::styled("◐ draining ", theme.warn),
+        Span::styled("✖ dead ", theme.error),
+        Span::styled("… pending", theme.pending),
+    ]));
+    l.push(Line::from(Span::styled(
+        " manifest: = in sync  ≠ skew  ✗ mismatch  ?unv no lock",
+        theme.dim,
+    )));
+    l.push(Line::from(Span::styled(
+        " cache: ! stale · gateway ? = status is stale",
+        theme.dim,
+    )));
+    f.render_widget(Clear, r);
+    f.render_widget(
+        Paragraph::new(l).block(
+            Block::default()
+                .borders(Borders::ALL)
+                .border_style(theme.border)
+                .title(Span::styled(" help — ? or Esc closes ", theme.title)),
+        ),
+        r,
+    );
+}

@@ -1,0 +1,160 @@
+//! Drawing: a pure function of [`App`] and the theme. One file per view.
+
+pub mod fleet;
+pub mod help;
+pub mod node;
+pub mod skew;
+pub mod theme;
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::Style;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Paragraph;
+
+use crate::app::{App, View};
+use crate::report::NodeReport;
+use crate::verdict::Kind;
+use theme::Theme;
+
+/// Screen row of the first table row (title, tabs, header above it).
+pub const TABLE_FIRST_ROW: u16 = 3;
+
+/// Draw the whole screen.
+pub fn draw(f: &mut Frame, app: &App, theme: &Theme) {
+    let [top, tabs, body, foot] = Layout::vertical([
+        Constraint::Length(1),
+        Constraint::Length(1),
+        Constraint::Min(3),
+        Constraint::Length(1),
+    ])
+    .areas(f.area());
+    title_bar(f, top, app, theme);
+    fleet::tabs(f, tabs, app, theme);
+    match app.view {
+        View::Fleet => fleet::draw(f, body, app, theme),
+        View::Node => node::draw(f, body, app, theme),
+        View::Skew => skew::draw(f, body, app, theme),
+    }
+    footer(f, foot, app, theme);
+    if app.help {
+        help::draw(f, f.area(), theme);
+    }
+}
+
+/// The word and glyph of a verdict: colour is never the only signal.
+pub fn verdict_label(k: Kind) -> &'static str {
+    match k {
+        Kind::Healthy => "✔ healthy",
+        Kind::Draining => "◐ draining",
+        Kind::Dead => "✖ dead",
+    }
+}
+
+pub fn verdict_style(k: Kind, theme: &Theme) -> Style {
+    match k {
+        Kind::Healthy => theme.ok,
+        Kind::Draining => theme.warn,
+        Kind::Dead => theme.error,
+    }
+}
+
+/// Whether a row has been answered yet (otherwise it is pending, not dead).
+pub fn pending(app: &App, idx: usize) -> bool {
+    app.states
+        .get(idx)
+        .is_some_and(|s| !s.seen() && s.unreachable.is_none() && s.poll_error.is_none())
+}
+
+fn counts(rows: &[NodeReport], app: &App) -> (usize, usize, usize, usize, usize) {
+    let (mut h, mut d, mut x, mut p, mut s) = (0, 0, 0, 0, 0);
+    for (i, r) in rows.iter().enumerate() {
+        if pending(app, i) {
+            p += 1;
+            continue;
+        }
+        match r.verdict {
+            Kind::Healthy => h += 1,
+            Kind::Draining => d += 1,
+            Kind::Dead => x += 1,
+        }
+        if r.skew.any {
+            s += 1;
+        }
+    }
+    (h, d, x, p, s)
+}
+
+fn title_bar(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
+    let (h, d, x, p, s) = counts(&app.rows, app);
+    let mut spans = vec![
+        Span::styled(" meshroll ", theme.title),
+        Span::styled(
+            format!("{} · {} nodes  ", app.title, app.rows.len()),
+            theme.dim,
+        ),
+        Span::styled(format!("✔ {h} healthy"), theme.ok),
+        Span::raw("  "),
+        Span::styled(format!("◐ {d} draining"), theme.warn),
+        Span::raw("  "),
+        Span::styled(format!("✖ {x} dead"), theme.error),
+    ];
+    if p > 0 {
+        spans.push(Span::raw("  "));
+        spans.push(Span::styled(format!("… {p} pending"), theme.pending));
+    }
+    spans.push(Span::raw("  "));
+    spans.push(Span::styled(
+        format!("≠ {s} skewed"),
+        if s > 0 { theme.warn } else { theme.dim },
+    ));
+    f.render_widget(Paragraph::new(Line::from(spans)), area);
+}
+
+fn footer(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
+    let line = if app.filter_editing {
+        Line::from(vec![
+            Span::styled(" filter: ", theme.key),
+            Span::raw(app.filter.clone()),
+            Span::styled("▏", theme.key),
+            Span::styled("  Enter keep · Esc clear", theme.dim),
+        ])
+    } else if let Some(m) = &app.flash {
+        Line::from(Span::styled(format!(" {m}"), theme.pending))
+    } else {
+        let keys: &[(&str, &str)] = match app.view {
+            View::Fleet => &[
+                ("?", "help"),
+                ("j/k", "move"),
+                ("⏎", "node"),
+                ("Tab", "class"),
+                ("/", "filter"),
+                ("s", "sort"),
+                ("S", "skew"),
+                ("r", "poll"),
+                ("q", "quit"),
+            ],
+            View::Node => &[
+                ("?", "help"),
+                ("Esc", "back"),
+                ("j/k", "prev/next"),
+                ("r", "poll"),
+                ("d", "doctor"),
+                ("q", "quit"),
+            ],
+            View::Skew => &[
+                ("?", "help"),
+                ("Esc", "back"),
+                ("S", "fleet"),
+                ("q", "quit"),
+            ],
+        };
+        let mut spans = vec![Span::raw(" ")];
+        for (k, what) in keys {
+            spans.push(Span::styled(*k, theme.key));
+            spans.push(Span::styled(format!(" {what}  "), theme.dim));
+        }
+        Line::from(spans)
+    };
+    f.render_widget(Paragraph::new(line), area);
+}

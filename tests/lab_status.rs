@@ -1,0 +1,292 @@
+//! `meshroll status` against real sshd nodes on loopback (tests/common): every verdict,
+//! reason and skew field on a mixed fleet, host key refusal, a hung node that must not
+//! hold the others up, and a node whose sshd stops and comes back.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use common::{Lab, NodeSpec};
+use serde_json::Value;
+
+const A: &str = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+const B: &str = "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb";
+
+fn lock(sha: &str) -> String {
+    format!(r#"{{"files":[],"skills_sha":"{sha}","version":1}}"#)
+}
+
+/// A node as a healthy fleet member: bundle A, fresh cache, gateway ready.
+fn healthy(lab: &Lab, name: &str) {
+    let n = lab.node(name);
+    n.install_bundle(A, Some(&lock(A)));
+    n.set_current(Some(A));
+    n.touch_cache(300);
+    n.set_mode("ready");
+}
+
+fn meshroll(lab: &Lab, inv: &Path, args: &[&str]) -> (std::process::Output, Duration) {
+    let start = Instant::now();
+    let out = Command::new(env!("CARGO_BIN_EXE_meshroll"))
+        .args(["-i", inv.to_str().unwrap(), "--ssh-config", lab.ssh_config.to_str().unwrap()])
+        .args(["--log-dir", lab.dir.join("log").to_str().unwrap()])
+        .args(args)
+        .env_remove("OPENCLAW_GATEWAY_TOKEN")
+        .output()
+        .expect("run meshroll");
+    (out, start.elapsed())
+}
+
+fn status_json(lab: &Lab, inv: &Path, timeout: u64) -> (Vec<Value>, Duration) {
+    let t = timeout.to_string();
+    let (out, took) = meshroll(lab, inv, &["--timeout", &t, "status", "--json"]);
+    assert!(
+        out.status.success(),
+        "status failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).expect("status --json prints JSON");
+    (v.as_array().expect("an array").clone(), took)
+}
+
+fn row<'a>(rows: &'a [Value], name: &str) -> &'a Value {
+    rows.iter()
+        .find(|r| r["node"] == name)
+        .unwrap_or_else(|| panic!("no row for {name}"))
+}
+
+#[track_caller]
+fn verdict(rows: &[Value], name: &str, verdict: &str, reason_starts: &str) {
+    let r = row(rows, name);
+    assert_eq!(r["verdict"], verdict, "{name}: {r:#}");
+    let reason = r["reason"].as_str().unwrap();
+    assert!(
+        reason.starts_with(reason_starts),
+        "{name}: reason {reason:?} should start with {reason_starts:?}"
+    );
+}
+
+#[test]
+fn mixed_fleet_every_verdict_reason_and_skew() {
+    let mut specs = NodeSpec::many("g", 3, "gateway");
+    specs.extend(NodeSpec::many("w", 16, "worker"));
+    let lab = Lab::start(&specs);
+    for n in &lab.nodes {
+        healthy(&lab, &n.name);
+    }
+    // Gateway problems.
+    lab.node("w01").set_mode("unreachable");
+    lab.node("w02").set_mode("auth");
+    lab.node("w03").set_mode("notjson");
+    lab.node("w04").set_mode("hung");
+    lab.node("w05").set_mode("slow");
+    lab.node("w06").set_mode("state-ready");
+    lab.node("w07").set_mode("binary");
+    lab.node("w08").set_mode("huge");
+    // Cache, drain, liveness.
+    lab.node("w09").remove_cache();
+    lab.node("w10").touch_cache(3 * 3600);
+    lab.node("w11").set_drain(true);
+    lab.node("w12").set_live(&lab, 503);
+    // Manifest skew: another bundle; no current; a lock naming another tree; no lock.
+    let w13 = lab.node("w13");
+    w13.install_bundle(B, Some(&lock(B)));
+    w13.set_current(Some(B));
+    lab.node("w14").set_current(None);
+    let w15 = lab.node("w15");
+    w15.install_bundle(A, Some(&lock(B)));
+    let w16 = lab.node("w16");
+    std::fs::remove_file(w16.bundle_dir(A).join("skills.lock.json")).unwrap();
+    // Build and version skew on a gateway.
+    lab.node("g02").set_build("2026.9.5-release-0123456789ab-2026-09-01T00-00-00.000Z", "2026.9.5", "2026.9.6");
+
+    let inv = lab.write_inventory_ini();
+    let timeout = 6;
+    let (rows, took) = status_json(&lab, &inv, timeout);
+    assert_eq!(rows.len(), 19);
+
+    verdict(&rows, "g01", "healthy", "ready, live, cache 5m");
+    let g01 = row(&rows, "g01");
+    assert_eq!(g01["class"], "gateway");
+    assert_eq!(g01["gateway"]["ready"], true);
+    assert_eq!(g01["gateway"]["build_id"], "2026.9.6-release-eb377ac59e6c-2026-09-23T16-33-12.144Z");
+    assert_eq!(g01["gateway"]["cli_version"], "2026.9.6");
+    assert_eq!(g01["gateway"]["daemon_version"], "2026.9.6");
+    assert_eq!(g01["manifest"]["sha"], A);
+    assert_eq!(g01["manifest"]["state"], "in_sync");
+    assert_eq!(g01["manifest"]["lock_sha256"].as_str().unwrap().len(), 64);
+    assert!(g01["cache"]["age_s"].as_u64().unwrap() >= 300);
+    assert_eq!(g01["drained"], false);
+    assert_eq!(g01["error"], Value::Null);
+    assert_eq!(g01["skew"]["any"], false);
+
+    verdict(&rows, "w01", "dead", "gateway unreachable");
+    assert_eq!(row(&rows, "w01")["gateway"]["ready"], false);
+    assert!(row(&rows, "w01")["error"].as_str().unwrap().contains("unreachable"));
+    verdict(&rows, "w02", "dead", "gateway auth rejected");
+    verdict(&rows, "w03", "dead", "gateway unparseable status: not JSON (exit 1)");
+    verdict(&rows, "w04", "dead", "gateway status timed out");
+    verdict(&rows, "w05", "healthy", "ready");
+    verdict(&rows, "w06", "healthy", "ready");
+    verdict(&rows, "w07", "dead", "gateway unparseable status: output is not UTF-8");
+    verdict(&rows, "w08", "dead", "gateway status output too large");
+    verdict(&rows, "w09", "draining", "warming: cache cold");
+    assert_eq!(row(&rows, "w09")["cache"]["age_s"], Value::Null);
+    verdict(&rows, "w10", "draining", "warming: cache stale");
+    assert_eq!(row(&rows, "w10")["cache"]["stale"], true);
+    verdict(&rows, "w11", "draining", "drained");
+    assert_eq!(row(&rows, "w11")["drained"], true);
+    verdict(&rows, "w12", "dead", "liveness failing: HTTP 503");
+
+    let w13 = row(&rows, "w13");
+    assert_eq!(w13["manifest"]["state"], "skew");
+    assert_eq!(w13["manifest"]["sha"], B);
+    assert_eq!(w13["manifest"]["reference"], A);
+    assert_eq!(w13["skew"]["manifest"], true);
+    assert_eq!(w13["verdict"], "healthy", "skew is shown beside the verdict");
+    let w14 = row(&rows, "w14");
+    assert_eq!(w14["manifest"]["state"], "missing");
+    assert_eq!(w14["manifest"]["sha"], Value::Null);
+    let w15 = row(&rows, "w15");
+    assert_eq!(w15["manifest"]["state"], "mismatch");
+    assert!(w15["skew"]["reasons"][0].as_str().unwrap().contains("lock file names"));
+    let w16 = row(&rows, "w16");
+    assert_eq!(w16["manifest"]["state"], "in_sync");
+    assert_eq!(w16["manifest"]["unverified"], true);
+    assert_eq!(w16["manifest"]["lock_sha256"], Value::Null);
+
+    let g02 = row(&rows, "g02");
+    assert_eq!(g02["skew"]["versions"], true);
+    assert_eq!(g02["gateway"]["daemon_version"], "2026.9.5");
+    assert_eq!(g02["skew"]["build"], true, "two of three gateways run another build");
+    assert!(g02["skew"]["reasons"].as_array().unwrap().len() == 2, "{g02:#}");
+    assert_eq!(g02["verdict"], "healthy");
+
+    // The hung gateway was killed on its node; the poll did not wait for the
+    // round-trip timeout of every node in turn.
+    assert!(
+        took < Duration::from_secs(timeout * 3),
+        "19 nodes with one hung took {took:?}: polls are not concurrent"
+    );
+    // The hung stand-in was really killed on the node.
+    assert_eq!(lab.node("w04").gateway_status_calls(), 1);
+}
+
+#[test]
+fn plain_status_prints_a_readable_table() {
+    let lab = Lab::start(&[NodeSpec::new("n01", "worker"), NodeSpec::new("n02", "worker")]);
+    healthy(&lab, "n01");
+    healthy(&lab, "n02");
+    lab.node("n02").set_drain(true);
+    let inv = lab.write_inventory_ini();
+    let (out, _) = meshroll(&lab, &inv, &["status"]);
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(lines[0].starts_with("NODE") && lines[0].contains("VERDICT"), "{text}");
+    assert!(lines[1].starts_with("n01") && lines[1].contains("healthy"), "{text}");
+    assert!(lines[2].starts_with("n02") && lines[2].contains("draining"), "{text}");
+}
+
+#[test]
+fn changed_host_key_is_refused_with_a_clear_error() {
+    let lab = Lab::start(&[NodeSpec::new("n01", "worker"), NodeSpec::new("n02", "worker")]);
+    healthy(&lab, "n01");
+    healthy(&lab, "n02");
+    // n01's known_hosts entry now carries n02's key: a man in the middle, as ssh sees it.
+    let n01 = lab.node("n01");
+    let n02 = lab.node("n02");
+    let kh = std::fs::read_to_string(&lab.known_hosts).unwrap();
+    let forged = kh.replace(
+        &common::known_hosts_line(n01.port, &n01.host_key_pub),
+        &common::known_hosts_line(n01.port, &n02.host_key_pub),
+    );
+    assert_ne!(kh, forged);
+    std::fs::write(&lab.known_hosts, forged).unwrap();
+    let inv = lab.write_inventory_ini();
+    for accept_new in [false, true] {
+        let mut args = vec!["--timeout", "5", "status", "--json"];
+        if accept_new {
+            args.insert(0, "--accept-new-host-keys");
+        }
+        let (out, _) = meshroll(&lab, &inv, &args);
+        let rows: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
+        let r = row(&rows, "n01");
+        assert_eq!(r["verdict"], "dead");
+        let reason = r["reason"].as_str().unwrap();
+        assert!(reason.contains("host key mismatch, refused"), "{reason}");
+        assert_eq!(row(&rows, "n02")["verdict"], "healthy");
+    }
+}
+
+#[test]
+fn unknown_host_is_named() {
+    let lab = Lab::start(&[NodeSpec::new("n01", "worker")]);
+    healthy(&lab, "n01");
+    let inv = lab.dir.join("unknown.ini");
+    let good = std::fs::read_to_string(lab.write_inventory_ini()).unwrap();
+    std::fs::write(&inv, format!("{good}\n[worker]\nghost ansible_host=no-such-host.invalid\n")).unwrap();
+    let (rows, _) = status_json(&lab, &inv, 5);
+    let r = row(&rows, "ghost");
+    assert_eq!(r["verdict"], "dead");
+    assert!(r["reason"].as_str().unwrap().contains("unknown host"), "{r:#}");
+    assert_eq!(row(&rows, "n01")["verdict"], "healthy");
+}
+
+#[test]
+fn frozen_host_times_out_while_the_others_report() {
+    let lab = Lab::start(&NodeSpec::many("n", 4, "worker"));
+    for n in &lab.nodes {
+        healthy(&lab, &n.name);
+    }
+    lab.node("n02").freeze_sshd();
+    let inv = lab.write_inventory_ini();
+    let (rows, _) = status_json(&lab, &inv, 3);
+    lab.node("n02").thaw_sshd();
+    let r = row(&rows, "n02");
+    assert_eq!(r["verdict"], "dead");
+    let reason = r["reason"].as_str().unwrap();
+    assert!(
+        reason.starts_with("host unreachable") && reason.contains("timed out"),
+        "{reason}"
+    );
+    for n in ["n01", "n03", "n04"] {
+        assert_eq!(row(&rows, n)["verdict"], "healthy", "{n}");
+    }
+}
+
+#[test]
+fn watch_rounds_poll_gateway_on_its_slow_cadence() {
+    let lab = Lab::start(&NodeSpec::many("n", 2, "worker"));
+    for n in &lab.nodes {
+        healthy(&lab, &n.name);
+        n.clear_calls();
+    }
+    let inv = lab.write_inventory_ini();
+    let (out, _) = meshroll(
+        &lab,
+        &inv,
+        &["--poll-interval", "1", "--gateway-interval", "3600", "status", "--watch", "--json", "--count", "3"],
+    );
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    let rounds: Vec<Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(rounds.len(), 3);
+    for (i, r) in rounds.iter().enumerate() {
+        assert_eq!(r["round"], i as u64 + 1);
+        assert!(r["round_ms"].as_u64().is_some());
+        assert_eq!(r["nodes"].as_array().unwrap().len(), 2);
+        assert_eq!(r["nodes"][0]["verdict"], "healthy");
+    }
+    // One gateway status per node for three rounds: the slow signal was not re-run.
+    for n in &lab.nodes {
+        assert_eq!(n.gateway_status_calls(), 1, "{}", n.name);
+    }
+    // The gateway signal ages between rounds, the cheap ones do not.
+    let g_age = rounds[2]["nodes"][0]["gateway"]["age_s"].as_u64().unwrap();
+    let m_age = rounds[2]["nodes"][0]["manifest"]["age_s"].as_u64().unwrap();
+    assert!(g_age >= 1 && m_age == 0, "gateway {g_age}s, manifest {m_age}s");
+}

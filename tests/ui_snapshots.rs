@@ -1,0 +1,111 @@
+//! The dashboard drawn into ratatui's TestBackend, checked with insta snapshots:
+//! the fleet table at 80x24 and at a wide size, the node view, the skew view, help.
+#![allow(clippy::unwrap_used)]
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use meshroll::app::{App, View};
+use meshroll::poller::{self, PollResult};
+use meshroll::remote::PollRequest;
+use meshroll::remote::sim::SimMesh;
+use meshroll::ui::theme::Theme;
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+
+const AT: u64 = 1_800_000_000_000;
+
+async fn demo_app() -> App {
+    let (inv, mesh) = SimMesh::demo();
+    let mut app = App::new(
+        "demo (simulated mesh)".into(),
+        inv.nodes.clone(),
+        inv.classes.clone(),
+    );
+    let req = PollRequest {
+        gateway: true,
+        doctor: true,
+        cli_timeout_s: 5,
+        live_timeout_s: 2,
+    };
+    for idx in 0..inv.nodes.len() {
+        let result = mesh.poll(idx, &req).await;
+        poller::apply(
+            &mut app.states[idx],
+            PollResult {
+                idx,
+                at: AT,
+                took_ms: 1,
+                result,
+            },
+        );
+    }
+    app.refresh(AT + 2_000);
+    app
+}
+
+fn render(app: &App, w: u16, h: u16) -> String {
+    let theme = Theme::load("default").unwrap();
+    let mut t = Terminal::new(TestBackend::new(w, h)).unwrap();
+    t.draw(|f| meshroll::ui::draw(f, app, &theme)).unwrap();
+    format!("{}", t.backend())
+}
+
+fn key(app: &mut App, c: KeyCode) {
+    app.on_key(KeyEvent::new(c, KeyModifiers::NONE));
+}
+
+#[tokio::test(start_paused = true)]
+async fn fleet_80x24() {
+    let app = demo_app().await;
+    insta::assert_snapshot!(render(&app, 80, 24));
+}
+
+#[tokio::test(start_paused = true)]
+async fn fleet_wide_160x40() {
+    let app = demo_app().await;
+    insta::assert_snapshot!(render(&app, 160, 40));
+}
+
+#[tokio::test(start_paused = true)]
+async fn node_view_of_a_skewed_gateway() {
+    let mut app = demo_app().await;
+    key(&mut app, KeyCode::Char('j')); // mac-g02
+    key(&mut app, KeyCode::Enter);
+    assert_eq!(app.view, View::Node);
+    insta::assert_snapshot!(render(&app, 100, 50));
+}
+
+#[tokio::test(start_paused = true)]
+async fn skew_view_and_help() {
+    let mut app = demo_app().await;
+    key(&mut app, KeyCode::Char('S'));
+    assert_eq!(app.view, View::Skew);
+    insta::assert_snapshot!("skew_view", render(&app, 100, 30));
+    key(&mut app, KeyCode::Char('?'));
+    insta::assert_snapshot!("help_overlay", render(&app, 80, 24));
+}
+
+#[tokio::test(start_paused = true)]
+async fn filter_and_class_tabs_narrow_the_table() {
+    let mut app = demo_app().await;
+    key(&mut app, KeyCode::Char('2')); // worker tab
+    assert!(app.visible().iter().all(|&i| app.rows[i].class == "worker"));
+    assert_eq!(app.visible().len(), 20);
+    key(&mut app, KeyCode::Char('0'));
+    key(&mut app, KeyCode::Char('/'));
+    for c in "dead".chars() {
+        key(&mut app, KeyCode::Char(c));
+    }
+    key(&mut app, KeyCode::Enter);
+    let names: Vec<&str> = app
+        .visible()
+        .iter()
+        .map(|&i| app.rows[i].node.as_str())
+        .collect();
+    assert!(
+        names.contains(&"mac-w17") && names.contains(&"mac-w09"),
+        "{names:?}"
+    );
+    assert!(!names.contains(&"mac-g01"));
+    key(&mut app, KeyCode::Char('q'));
+    assert!(app.quit);
+}
