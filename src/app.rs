@@ -246,10 +246,10 @@ impl App {
                     self.filter.clear();
                 }
             }
-            KeyCode::Enter | KeyCode::Char('l') | KeyCode::Right => {
-                if self.selected_node().is_some() {
-                    self.view = View::Node;
-                }
+            KeyCode::Enter | KeyCode::Char('l') | KeyCode::Right
+                if self.selected_node().is_some() =>
+            {
+                self.view = View::Node;
             }
             KeyCode::Char('k') | KeyCode::Up => self.move_by(-1),
             KeyCode::Char('j') | KeyCode::Down => self.move_by(1),

@@ -20,7 +20,12 @@ pub struct Cli {
 #[derive(Debug, Clone, Args)]
 pub struct Global {
     /// Inventory: a meshroll.toml or an Ansible inventory (INI or YAML).
-    #[arg(short = 'i', long = "inventory", global = true, default_value = "meshroll.toml")]
+    #[arg(
+        short = 'i',
+        long = "inventory",
+        global = true,
+        default_value = "meshroll.toml"
+    )]
     pub inventory: PathBuf,
     /// ssh config file, passed to ssh as -F.
     #[arg(long = "ssh-config", global = true)]

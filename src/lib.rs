@@ -2,16 +2,16 @@
 //! watch the pool live.
 #![deny(clippy::unwrap_used)]
 
-pub mod inventory;
-pub mod remote;
-pub mod signals;
-pub mod observe;
-pub mod verdict;
-pub mod skew;
-pub mod report;
+pub mod app;
 pub mod cli;
 pub mod cmd;
+pub mod inventory;
 pub mod logging;
+pub mod observe;
 pub mod poller;
-pub mod app;
+pub mod remote;
+pub mod report;
+pub mod signals;
+pub mod skew;
 pub mod ui;
+pub mod verdict;

@@ -7,9 +7,7 @@
 
 use serde::Serialize;
 
-use crate::signals::{
-    self, Disk, DoctorReport, GatewayStatus, LockSeen, RawPoll, SignalError,
-};
+use crate::signals::{self, Disk, DoctorReport, GatewayStatus, LockSeen, RawPoll, SignalError};
 
 /// Wall-clock milliseconds since the Unix epoch. Time is always passed in.
 pub type Millis = u64;

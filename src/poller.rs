@@ -82,7 +82,9 @@ pub async fn poll_once(ctx: &PollCtx, idx: usize, req: &PollRequest) -> PollResu
             idx,
             at: now_ms(),
             took_ms: 0,
-            result: Err(PollFailure::Remote(RemoteError::Exec(format!("no node {idx}")))),
+            result: Err(PollFailure::Remote(RemoteError::Exec(format!(
+                "no node {idx}"
+            )))),
         };
     };
     let fut = ctx.transport.poll(idx, node, req, ctx.token.as_deref());
@@ -173,11 +175,14 @@ async fn node_loop<E>(
     let offset = c.slow.mul_f64(f64::from(idx as u32 % n) / f64::from(n));
     let start = Instant::now();
     let mut next_slow = start; // first poll carries the gateway status
-    let mut next_doctor = c.doctor.map(|d| start + d.min(Duration::from_secs(5)) + offset / 4);
+    let mut next_doctor = c
+        .doctor
+        .map(|d| start + d.min(Duration::from_secs(5)) + offset / 4);
     loop {
         let now = Instant::now();
         let gw = now >= next_slow || trig.gateway.swap(false, Ordering::SeqCst);
-        let doc = next_doctor.is_some_and(|d| now >= d) || trig.doctor.swap(false, Ordering::SeqCst);
+        let doc =
+            next_doctor.is_some_and(|d| now >= d) || trig.doctor.swap(false, Ordering::SeqCst);
         let req = c.request(gw, doc);
         let res = poll_once(&ctx, idx, &req).await;
         if gw {

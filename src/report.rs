@@ -76,7 +76,12 @@ pub struct NodeReport {
 }
 
 /// Build every node's report at `now`. `target` is the bundle being rolled out, if any.
-pub fn build(nodes: &[Node], states: &[NodeState], now: Millis, target: Option<&str>) -> Vec<NodeReport> {
+pub fn build(
+    nodes: &[Node],
+    states: &[NodeState],
+    now: Millis,
+    target: Option<&str>,
+) -> Vec<NodeReport> {
     let pairs: Vec<(&str, &NodeState)> = nodes
         .iter()
         .zip(states)
@@ -156,7 +161,10 @@ fn one(n: &Node, st: &NodeState, k: Skew, now: Millis) -> NodeReport {
         manifest,
         cache,
         live,
-        disk: st.disk.as_ref().and_then(|d| d.value.as_ref().ok().cloned()),
+        disk: st
+            .disk
+            .as_ref()
+            .and_then(|d| d.value.as_ref().ok().cloned()),
         drained: st.drained.as_ref().is_some_and(|d| d.value),
         skew: SkewRow {
             any: k.any(),
@@ -168,7 +176,10 @@ fn one(n: &Node, st: &NodeState, k: Skew, now: Millis) -> NodeReport {
             build: k.build,
             reasons: k.reasons,
         },
-        doctor: st.doctor.as_ref().and_then(|d| d.value.as_ref().ok().cloned()),
+        doctor: st
+            .doctor
+            .as_ref()
+            .and_then(|d| d.value.as_ref().ok().cloned()),
         error,
         last_error: st.last_error.as_ref().map(|e| e.value.clone()),
         last_error_age_s: st.last_error.as_ref().map(|e| e.age_s(now)),

@@ -77,10 +77,18 @@ pub fn assess(nodes: &[(&str, &NodeState)], target: Option<&str>) -> Vec<Skew> {
             )
         });
         class_build.entry(class).or_insert_with(|| {
-            majority(nodes.iter().filter(|(c, _)| c == class).filter_map(|(_, s)| {
-                let g = &s.gateway.as_ref()?.value;
-                g.state.is_ready().then_some(g.build_id.as_deref()).flatten()
-            }))
+            majority(
+                nodes
+                    .iter()
+                    .filter(|(c, _)| c == class)
+                    .filter_map(|(_, s)| {
+                        let g = &s.gateway.as_ref()?.value;
+                        g.state
+                            .is_ready()
+                            .then_some(g.build_id.as_deref())
+                            .flatten()
+                    }),
+            )
         });
     }
     nodes
@@ -98,7 +106,11 @@ pub fn assess(nodes: &[(&str, &NodeState)], target: Option<&str>) -> Vec<Skew> {
 fn one(st: &NodeState, reference: Option<String>, build_ref: Option<&str>, rolling: bool) -> Skew {
     let mut reasons = Vec::new();
     let mut unverified = false;
-    let versus = if rolling { "rollout bundle" } else { "class majority" };
+    let versus = if rolling {
+        "rollout bundle"
+    } else {
+        "class majority"
+    };
     let manifest = st.manifest.as_ref().map(|m| {
         let m = &m.value;
         let Some(sha) = m.sha() else {
@@ -111,7 +123,9 @@ fn one(st: &NodeState, reference: Option<String>, build_ref: Option<&str>, rolli
         };
         let claim = m.lock.as_ref().map(|l| l.claim.as_str()).unwrap_or("");
         if !m.bundle_dir {
-            reasons.push(format!("manifest: current points at missing directory {sha}"));
+            reasons.push(format!(
+                "manifest: current points at missing directory {sha}"
+            ));
             return ManifestState::Missing;
         }
         if m.lock.is_none() || claim.is_empty() {
@@ -146,7 +160,11 @@ fn one(st: &NodeState, reference: Option<String>, build_ref: Option<&str>, rolli
             && b != r
         {
             build = true;
-            reasons.push(format!("build {} != class {}", short_build(b), short_build(r)));
+            reasons.push(format!(
+                "build {} != class {}",
+                short_build(b),
+                short_build(r)
+            ));
         }
     }
     Skew {
@@ -176,14 +194,23 @@ mod tests {
     use crate::observe::{ManifestSeen, Stamped};
     use crate::signals::{GatewayState, GatewayStatus, LockSeen};
 
-    fn node(sha: Option<&str>, claim: Option<&str>, build: &str, cli: &str, daemon: &str) -> NodeState {
+    fn node(
+        sha: Option<&str>,
+        claim: Option<&str>,
+        build: &str,
+        cli: &str,
+        daemon: &str,
+    ) -> NodeState {
         NodeState {
             manifest: Some(Stamped::new(
                 ManifestSeen {
                     target: sha.map(str::to_string),
                     not_link: false,
                     bundle_dir: sha.is_some(),
-                    lock: claim.map(|c| LockSeen { sha256: "ff".into(), claim: c.into() }),
+                    lock: claim.map(|c| LockSeen {
+                        sha256: "ff".into(),
+                        claim: c.into(),
+                    }),
                 },
                 0,
             )),
@@ -215,22 +242,35 @@ mod tests {
         let build = node(Some("aaa"), Some("aaa"), "b2", "1", "1");
         let other_class = node(Some("zzz"), Some("zzz"), "b9", "1", "1");
         let nodes = [
-            ("w", &a), ("w", &b), ("w", &skewed), ("w", &missing), ("w", &mismatch),
-            ("w", &unverified), ("w", &versions), ("w", &build), ("g", &other_class),
+            ("w", &a),
+            ("w", &b),
+            ("w", &skewed),
+            ("w", &missing),
+            ("w", &mismatch),
+            ("w", &unverified),
+            ("w", &versions),
+            ("w", &build),
+            ("g", &other_class),
         ];
         let s = assess(&nodes, None);
         assert_eq!(s[0].manifest, Some(ManifestState::InSync));
         assert!(!s[0].any());
         assert_eq!(s[0].reference.as_deref(), Some("aaa"));
         assert_eq!(s[2].manifest, Some(ManifestState::Skew));
-        assert_eq!(s[2].reasons, vec!["manifest bbb != class majority aaa".to_string()]);
+        assert_eq!(
+            s[2].reasons,
+            vec!["manifest bbb != class majority aaa".to_string()]
+        );
         assert_eq!(s[3].manifest, Some(ManifestState::Missing));
         assert_eq!(s[4].manifest, Some(ManifestState::Mismatch));
         assert!(s[4].reasons[0].contains("lock file names ccc but directory is aaa"));
         assert_eq!(s[5].manifest, Some(ManifestState::InSync));
         assert!(s[5].unverified);
         assert!(s[6].versions && !s[6].build);
-        assert_eq!(s[6].reasons, vec!["versions: cli 2 != daemon 1".to_string()]);
+        assert_eq!(
+            s[6].reasons,
+            vec!["versions: cli 2 != daemon 1".to_string()]
+        );
         assert!(s[7].build && !s[7].versions);
         // Another class has its own majority.
         assert_eq!(s[8].manifest, Some(ManifestState::InSync));
@@ -243,7 +283,10 @@ mod tests {
         let t = node(Some("ttt"), Some("ttt"), "b1", "1", "1");
         let s = assess(&[("w", &a), ("w", &t)], Some("ttt"));
         assert_eq!(s[0].manifest, Some(ManifestState::Skew));
-        assert_eq!(s[0].reasons, vec!["manifest aaa != rollout bundle ttt".to_string()]);
+        assert_eq!(
+            s[0].reasons,
+            vec!["manifest aaa != rollout bundle ttt".to_string()]
+        );
         assert_eq!(s[1].manifest, Some(ManifestState::InSync));
     }
 

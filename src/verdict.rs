@@ -86,7 +86,10 @@ pub fn human_age(secs: u64) -> String {
 /// The merged probe for one node at `now`; `None` before the first answer.
 pub fn judge(st: &NodeState, now: Millis, rules: &Rules) -> Option<Verdict> {
     if let Some(u) = &st.unreachable {
-        return Some(Verdict::new(Kind::Dead, format!("host unreachable: {}", u.value)));
+        return Some(Verdict::new(
+            Kind::Dead,
+            format!("host unreachable: {}", u.value),
+        ));
     }
     if let Some(e) = &st.poll_error {
         return Some(Verdict::new(Kind::Dead, e.value.to_string()));
@@ -110,7 +113,10 @@ pub fn judge(st: &NodeState, now: Millis, rules: &Rules) -> Option<Verdict> {
         ));
     }
     if !gw.value.state.is_ready() {
-        return Some(Verdict::new(Kind::Dead, format!("gateway {}", gw.value.state.label())));
+        return Some(Verdict::new(
+            Kind::Dead,
+            format!("gateway {}", gw.value.state.label()),
+        ));
     }
     match &st.live {
         Some(l) if l.value.ok() => {}
@@ -166,8 +172,19 @@ mod tests {
     fn healthy() -> NodeState {
         NodeState {
             gateway: Some(Stamped::new(gw(GatewayState::Ready), NOW - 10_000)),
-            cache: Some(Stamped::new(CacheSeen { age_at_poll_s: Some(600) }, NOW - 2_000)),
-            live: Some(Stamped::new(LiveSeen { code: Some(200), curl_rc: 0 }, NOW - 2_000)),
+            cache: Some(Stamped::new(
+                CacheSeen {
+                    age_at_poll_s: Some(600),
+                },
+                NOW - 2_000,
+            )),
+            live: Some(Stamped::new(
+                LiveSeen {
+                    code: Some(200),
+                    curl_rc: 0,
+                },
+                NOW - 2_000,
+            )),
             drained: Some(Stamped::new(false, NOW - 2_000)),
             last_ok: Some(NOW - 2_000),
             ..NodeState::default()
@@ -194,11 +211,20 @@ mod tests {
     fn dead_reasons() {
         let mut st = healthy();
         st.unreachable = Some(Stamped::new("connection refused".into(), NOW));
-        assert_eq!(v(&st), Verdict::new(Kind::Dead, "host unreachable: connection refused"));
+        assert_eq!(
+            v(&st),
+            Verdict::new(Kind::Dead, "host unreachable: connection refused")
+        );
 
         let mut st = healthy();
-        st.poll_error = Some(Stamped::new(SignalError::new("poll", "output is not UTF-8"), NOW));
-        assert_eq!(v(&st), Verdict::new(Kind::Dead, "poll: output is not UTF-8"));
+        st.poll_error = Some(Stamped::new(
+            SignalError::new("poll", "output is not UTF-8"),
+            NOW,
+        ));
+        assert_eq!(
+            v(&st),
+            Verdict::new(Kind::Dead, "poll: output is not UTF-8")
+        );
 
         for (state, want) in [
             (GatewayState::Unreachable, "gateway unreachable"),
@@ -207,7 +233,10 @@ mod tests {
                 "gateway auth rejected",
             ),
             (GatewayState::TimedOut, "gateway status timed out"),
-            (GatewayState::Unparseable("not JSON (exit 1): \"x\"".into()), "gateway unparseable status: not JSON (exit 1): \"x\""),
+            (
+                GatewayState::Unparseable("not JSON (exit 1): \"x\"".into()),
+                "gateway unparseable status: not JSON (exit 1): \"x\"",
+            ),
         ] {
             let mut st = healthy();
             st.gateway = Some(Stamped::new(gw(state), NOW));
@@ -215,9 +244,24 @@ mod tests {
         }
 
         let mut st = healthy();
-        st.live = Some(Stamped::new(LiveSeen { code: Some(503), curl_rc: 0 }, NOW));
-        assert_eq!(v(&st), Verdict::new(Kind::Dead, "liveness failing: HTTP 503"));
-        st.live = Some(Stamped::new(LiveSeen { code: None, curl_rc: 7 }, NOW));
+        st.live = Some(Stamped::new(
+            LiveSeen {
+                code: Some(503),
+                curl_rc: 0,
+            },
+            NOW,
+        ));
+        assert_eq!(
+            v(&st),
+            Verdict::new(Kind::Dead, "liveness failing: HTTP 503")
+        );
+        st.live = Some(Stamped::new(
+            LiveSeen {
+                code: None,
+                curl_rc: 7,
+            },
+            NOW,
+        ));
         assert_eq!(v(&st).reason, "liveness failing: no answer (curl exit 7)");
     }
 
@@ -225,10 +269,16 @@ mod tests {
     fn stale_signals_are_never_current() {
         let mut st = healthy();
         st.gateway = Some(Stamped::new(gw(GatewayState::Ready), NOW - 200_000));
-        assert_eq!(v(&st), Verdict::new(Kind::Dead, "gateway status stale (3m old)"));
+        assert_eq!(
+            v(&st),
+            Verdict::new(Kind::Dead, "gateway status stale (3m old)")
+        );
         let mut st = healthy();
         st.last_ok = Some(NOW - 300_000);
-        assert_eq!(v(&st), Verdict::new(Kind::Dead, "no answer for 5m (signals stale)"));
+        assert_eq!(
+            v(&st),
+            Verdict::new(Kind::Dead, "no answer for 5m (signals stale)")
+        );
     }
 
     #[test]
@@ -236,22 +286,51 @@ mod tests {
         let mut st = healthy();
         st.drained = Some(Stamped::new(true, NOW));
         assert_eq!(v(&st), Verdict::new(Kind::Draining, "drained"));
-        let probe = Rules { ignore_drain: true, ..Rules::default() };
+        let probe = Rules {
+            ignore_drain: true,
+            ..Rules::default()
+        };
         assert_eq!(judge(&st, NOW, &probe).map(|v| v.kind), Some(Kind::Healthy));
 
         let mut st = healthy();
-        st.cache = Some(Stamped::new(CacheSeen { age_at_poll_s: None }, NOW));
+        st.cache = Some(Stamped::new(
+            CacheSeen {
+                age_at_poll_s: None,
+            },
+            NOW,
+        ));
         assert_eq!(v(&st), Verdict::new(Kind::Draining, "warming: cache cold"));
-        st.cache = Some(Stamped::new(CacheSeen { age_at_poll_s: Some(3 * 3600) }, NOW));
-        assert_eq!(v(&st), Verdict::new(Kind::Draining, "warming: cache stale (3h00m > 2h00m)"));
+        st.cache = Some(Stamped::new(
+            CacheSeen {
+                age_at_poll_s: Some(3 * 3600),
+            },
+            NOW,
+        ));
+        assert_eq!(
+            v(&st),
+            Verdict::new(Kind::Draining, "warming: cache stale (3h00m > 2h00m)")
+        );
     }
 
     #[test]
     fn cache_age_grows_between_polls() {
         let mut st = healthy();
-        st.cache = Some(Stamped::new(CacheSeen { age_at_poll_s: Some(7190) }, NOW - 20_000));
+        st.cache = Some(Stamped::new(
+            CacheSeen {
+                age_at_poll_s: Some(7190),
+            },
+            NOW - 20_000,
+        ));
         assert_eq!(st.cache_age_s(NOW), Some(7210));
-        let r = judge(&st, NOW, &Rules { poll_stale_after_s: 60, ..Rules::default() }).expect("v");
+        let r = judge(
+            &st,
+            NOW,
+            &Rules {
+                poll_stale_after_s: 60,
+                ..Rules::default()
+            },
+        )
+        .expect("v");
         assert_eq!(r.kind, Kind::Draining);
     }
 }

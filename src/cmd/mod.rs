@@ -10,9 +10,9 @@ use anyhow::Context;
 use crate::cli::Global;
 use crate::inventory::{self, Inventory};
 use crate::poller::{Cadence, PollCtx};
+use crate::remote::Transport;
 use crate::remote::sim::SimMesh;
 use crate::remote::ssh::{SshOptions, SshPool};
-use crate::remote::Transport;
 
 /// Cadences from the global flags.
 pub fn cadence(g: &Global) -> Cadence {
@@ -38,7 +38,8 @@ pub fn real_ctx(g: &Global) -> anyhow::Result<(Inventory, PollCtx)> {
     }
     let mut opts = SshOptions::new(g.ssh_config.clone(), Duration::from_secs(g.timeout.max(1)));
     opts.accept_new_host_keys = g.accept_new_host_keys;
-    let pool = SshPool::new(inv.nodes.clone(), opts).context("creating the ssh control directory")?;
+    let pool =
+        SshPool::new(inv.nodes.clone(), opts).context("creating the ssh control directory")?;
     let ctx = PollCtx {
         transport: Transport::Ssh(pool),
         nodes: inv.nodes.clone(),

@@ -53,7 +53,14 @@ async fn rounds(ctx: &PollCtx, args: &StatusArgs) -> anyhow::Result<i32> {
         {
             let mut out = stdout.lock();
             if args.json && args.watch {
-                serde_json::to_writer(&mut out, &Round { round: n, round_ms, nodes: &rows })?;
+                serde_json::to_writer(
+                    &mut out,
+                    &Round {
+                        round: n,
+                        round_ms,
+                        nodes: &rows,
+                    },
+                )?;
                 writeln!(out)?;
             } else if args.json {
                 serde_json::to_writer_pretty(&mut out, &rows)?;
@@ -94,19 +101,34 @@ pub fn table(rows: &[NodeReport]) -> String {
             r.node.clone(),
             r.class.clone(),
             r.verdict.to_string(),
-            if r.gateway.ready { "ready".into() } else { r.gateway.state.clone() },
+            if r.gateway.ready {
+                "ready".into()
+            } else {
+                r.gateway.state.clone()
+            },
             match (&r.manifest.sha, r.manifest.state) {
                 (Some(s), Some(st)) => format!("{} {}", short(s), st.as_str()),
                 (None, Some(st)) => st.as_str().to_string(),
                 _ => "?".into(),
             },
             r.cache.age_s.map_or("cold".into(), human_age),
-            if r.skew.any { r.skew.reasons.join("; ") } else { "-".into() },
+            if r.skew.any {
+                r.skew.reasons.join("; ")
+            } else {
+                "-".into()
+            },
             r.reason.clone(),
         ]);
     }
     let widths: Vec<usize> = (0..8)
-        .map(|c| lines.iter().map(|l| l[c].chars().count()).max().unwrap_or(0).min(48))
+        .map(|c| {
+            lines
+                .iter()
+                .map(|l| l[c].chars().count())
+                .max()
+                .unwrap_or(0)
+                .min(48)
+        })
         .collect();
     let mut out = String::new();
     for l in &lines {

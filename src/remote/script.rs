@@ -192,7 +192,12 @@ mod tests {
             run_as: String::new(),
             ..Layout::default()
         };
-        let req = PollRequest { gateway: true, doctor: false, cli_timeout_s: 5, live_timeout_s: 1 };
+        let req = PollRequest {
+            gateway: true,
+            doctor: false,
+            cli_timeout_s: 5,
+            live_timeout_s: 1,
+        };
         let mut child = Command::new("sh")
             .arg("-s")
             .stdin(Stdio::piped())
@@ -218,7 +223,10 @@ mod tests {
         let gw = p.gateway.expect("gateway ran");
         assert_eq!(gw.rc, 0);
         assert!(!gw.timed_out);
-        assert_eq!(gw.stdout, br#"{"state":"ready","args":"gateway status --json"}"#.to_vec());
+        assert_eq!(
+            gw.stdout,
+            br#"{"state":"ready","args":"gateway status --json"}"#.to_vec()
+        );
         assert_eq!(gw.stderr, b"warn\xff".to_vec());
         assert!(p.live_code.is_none(), "nothing listens on port 9");
         assert_ne!(p.live_rc, 0);

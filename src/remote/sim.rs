@@ -14,7 +14,8 @@ use super::{PollFailure, PollRequest, RemoteError};
 use crate::inventory::{Inventory, Layout, Node};
 use crate::signals::{CliRun, Disk, LockSeen, RawPoll, SignalError};
 
-const READY: &str = include_str!("../../tests/fixtures/openclaw-2026.9.6/gateway-status.ready.json");
+const READY: &str =
+    include_str!("../../tests/fixtures/openclaw-2026.9.6/gateway-status.ready.json");
 const UNREACHABLE: &str =
     include_str!("../../tests/fixtures/openclaw-2026.9.6/gateway-status.unreachable.json");
 const DOCTOR: &str = include_str!("../../tests/fixtures/openclaw-2026.9.6/doctor-lint.json");
@@ -32,7 +33,9 @@ pub enum GatewayMode {
     Unreachable,
     AuthRejected,
     /// Ready for `period` seconds, then unreachable for `period` seconds, and so on.
-    Flapping { period_s: u64 },
+    Flapping {
+        period_s: u64,
+    },
 }
 
 /// One simulated node; the fields are the node's files and processes.
@@ -120,7 +123,12 @@ impl SimMesh {
             nodes.push(demo_node(&format!("mac-w{i:02}"), "worker"));
             sims.push(SimNode::healthy(30 + (i * 13) % 90));
         }
-        let idx = |name: &str| nodes.iter().position(|n: &Node| n.name == name).unwrap_or(0);
+        let idx = |name: &str| {
+            nodes
+                .iter()
+                .position(|n: &Node| n.name == name)
+                .unwrap_or(0)
+        };
         // A gateway whose daemon lags the CLI: version and build skew.
         let g = &mut sims[idx("mac-g02")];
         g.daemon_version = "2026.9.5".into();
@@ -197,9 +205,7 @@ impl SimMesh {
                 sha256: format!("{:0>64}", &c[..c.len().min(16)]),
                 claim: c.clone(),
             }),
-            cache_mtime: node
-                .cache_age_s
-                .map(|a| self.epoch_s - a as i64),
+            cache_mtime: node.cache_age_s.map(|a| self.epoch_s - a as i64),
             drain: node.drained,
             live_rc: if node.live { 0 } else { 22 },
             live_code: Some(if node.live { 200 } else { 503 }),
@@ -260,7 +266,9 @@ fn edit(doc: &str, f: impl FnOnce(&mut Value)) -> String {
 fn set(v: &mut Value, path: &[&str], to: &str) {
     let mut cur = v;
     for key in path {
-        let Some(next) = cur.get_mut(*key) else { return };
+        let Some(next) = cur.get_mut(*key) else {
+            return;
+        };
         cur = next;
     }
     *cur = Value::String(to.into());
@@ -278,7 +286,12 @@ mod tests {
     async fn demo_mesh_shows_every_verdict_and_skew() {
         let (inv, mesh) = SimMesh::demo();
         assert!(inv.nodes.len() >= 24);
-        let req = PollRequest { gateway: true, doctor: false, cli_timeout_s: 5, live_timeout_s: 2 };
+        let req = PollRequest {
+            gateway: true,
+            doctor: false,
+            cli_timeout_s: 5,
+            live_timeout_s: 2,
+        };
         let mut states = vec![NodeState::default(); inv.nodes.len()];
         let now = crate::observe::now_ms();
         for (i, st) in states.iter_mut().enumerate() {
@@ -300,7 +313,10 @@ mod tests {
         assert_eq!(row("mac-w09").reason, "gateway auth rejected");
         assert!(row("mac-w07").skew.manifest);
         assert!(row("mac-g02").skew.versions && row("mac-g02").skew.build);
-        assert_eq!(row("mac-w12").manifest.state, Some(crate::skew::ManifestState::Mismatch));
+        assert_eq!(
+            row("mac-w12").manifest.state,
+            Some(crate::skew::ManifestState::Mismatch)
+        );
         assert!(row("mac-w20").manifest.unverified);
         assert_eq!(row("mac-w19").disk.as_ref().map(|d| d.used_pct), Some(96));
     }

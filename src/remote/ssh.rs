@@ -129,12 +129,12 @@ impl SshPool {
         }
         let builder = self.builder(node);
         let connect = builder.connect_mux(&node.host);
-        let s = match tokio::time::timeout(self.opts.timeout + Duration::from_secs(2), connect).await
-        {
-            Err(_) => return Err(RemoteError::Timeout(self.opts.timeout.as_secs())),
-            Ok(Err(e)) => return Err(classify_connect(&e)),
-            Ok(Ok(s)) => Arc::new(s),
-        };
+        let s =
+            match tokio::time::timeout(self.opts.timeout + Duration::from_secs(2), connect).await {
+                Err(_) => return Err(RemoteError::Timeout(self.opts.timeout.as_secs())),
+                Ok(Err(e)) => return Err(classify_connect(&e)),
+                Ok(Ok(s)) => Arc::new(s),
+            };
         *slot = Some(s.clone());
         Ok(s)
     }

@@ -32,7 +32,10 @@ pub fn parse(dfk_line: &[u8], dfi: &[u8]) -> Result<Disk, SignalError> {
         .rposition(|c| c.ends_with('%') && pct(c).is_some())
         .ok_or_else(|| SignalError::new("disk", format!("unreadable df line {:?}", line.trim())))?;
     if cap_at < 3 {
-        return Err(SignalError::new("disk", format!("unreadable df line {:?}", line.trim())));
+        return Err(SignalError::new(
+            "disk",
+            format!("unreadable df line {:?}", line.trim()),
+        ));
     }
     let avail_kb = cols[cap_at - 1]
         .parse()
@@ -40,10 +43,13 @@ pub fn parse(dfk_line: &[u8], dfi: &[u8]) -> Result<Disk, SignalError> {
     let used_pct = pct(cols[cap_at]).unwrap_or(0);
 
     let dfi = String::from_utf8_lossy(dfi);
-    let mut lines = dfi.lines().filter(|l| !l.trim().is_empty());
+    let lines: Vec<&str> = dfi.lines().filter(|l| !l.trim().is_empty()).collect();
     let (mut inodes_free, mut inodes_used_pct) = (None, None);
-    if let (Some(head), Some(last)) = (lines.next(), lines.last()) {
-        let heads: Vec<String> = head.split_whitespace().map(str::to_ascii_lowercase).collect();
+    if let (Some(head), Some(last)) = (lines.first(), lines.last()) {
+        let heads: Vec<String> = head
+            .split_whitespace()
+            .map(str::to_ascii_lowercase)
+            .collect();
         let vals: Vec<&str> = last.split_whitespace().collect();
         // Align from the right: the mount point ("Mounted on" is two header words).
         let offset = heads.len() as isize - 1 - vals.len() as isize;

@@ -85,7 +85,10 @@ pub fn parse(run: &CliRun) -> Result<DoctorReport, SignalError> {
         )
     })?;
     let Some(raw) = doc.findings else {
-        return Err(SignalError::new("doctor", "no findings list in doctor output"));
+        return Err(SignalError::new(
+            "doctor",
+            "no findings list in doctor output",
+        ));
     };
     let findings = raw
         .into_iter()
@@ -130,15 +133,32 @@ mod tests {
         assert_eq!(f.check_id, "core/doctor/gateway-auth");
         assert_eq!(f.severity, Severity::Warning);
         assert_eq!(f.path.as_deref(), Some("gateway.auth.token"));
-        assert!(f.fix_hint.as_deref().unwrap_or("").contains("--generate-gateway-token"));
+        assert!(
+            f.fix_hint
+                .as_deref()
+                .unwrap_or("")
+                .contains("--generate-gateway-token")
+        );
     }
 
     #[test]
     fn errors_counted_and_garbage_named() {
-        let stdout = br#"{"ok":false,"findings":[{"checkId":"x","severity":"error","message":"m"}]}"#.to_vec();
-        let run = CliRun { rc: 1, bytes: stdout.len() as u64, stdout, ..CliRun::default() };
+        let stdout =
+            br#"{"ok":false,"findings":[{"checkId":"x","severity":"error","message":"m"}]}"#
+                .to_vec();
+        let run = CliRun {
+            rc: 1,
+            bytes: stdout.len() as u64,
+            stdout,
+            ..CliRun::default()
+        };
         assert_eq!(parse(&run).expect("parses").errors(), 1);
-        let run = CliRun { rc: 1, bytes: 4, stdout: b"oops".to_vec(), ..CliRun::default() };
+        let run = CliRun {
+            rc: 1,
+            bytes: 4,
+            stdout: b"oops".to_vec(),
+            ..CliRun::default()
+        };
         let e = parse(&run).expect_err("garbage");
         assert_eq!(e.signal, "doctor");
         assert!(e.message.contains("not JSON"));

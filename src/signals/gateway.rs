@@ -177,9 +177,7 @@ pub fn parse_bytes(stdout: &[u8], rc: i32, stderr: &[u8]) -> GatewayStatus {
             }
         },
         Ok(_) => {
-            return GatewayStatus::bare(GatewayState::Unparseable(
-                "JSON is not an object".into(),
-            ));
+            return GatewayStatus::bare(GatewayState::Unparseable("JSON is not an object".into()));
         }
         Err(_) => {
             let why = if stdout.iter().all(u8::is_ascii_whitespace) {
@@ -214,9 +212,9 @@ fn classify(doc: Doc) -> GatewayStatus {
     let error = rpc.error.clone();
     let err_l = error.clone().unwrap_or_default().to_ascii_lowercase();
 
-    let state = if rpc.ok == Some(true) {
-        GatewayState::Ready
-    } else if rpc.ok.is_none() && doc.state.as_deref().map(str::to_ascii_lowercase).as_deref() == Some("ready") {
+    let vendor_ready = rpc.ok.is_none()
+        && doc.state.as_deref().map(str::to_ascii_lowercase).as_deref() == Some("ready");
+    let state = if rpc.ok == Some(true) || vendor_ready {
         GatewayState::Ready
     } else if rpc.ok.is_none() && doc.state.is_none() {
         GatewayState::Unparseable("no rpc.ok and no state field".into())
@@ -283,7 +281,10 @@ mod tests {
         assert_eq!(g.build_id, None);
         assert_eq!(g.daemon_version, None);
         assert_eq!(g.cli_version.as_deref(), Some("2026.9.6"));
-        assert_eq!(g.error.as_deref(), Some("connect ECONNREFUSED 127.0.0.1:18789"));
+        assert_eq!(
+            g.error.as_deref(),
+            Some("connect ECONNREFUSED 127.0.0.1:18789")
+        );
         assert!(g.listeners.is_empty());
     }
 
@@ -366,7 +367,11 @@ mod tests {
         let g = parse_bytes(b"\xff\xfe\xfd", 0, b"");
         assert!(g.state.label().contains("not UTF-8"));
         let g = parse_bytes(b"", 127, b"sh: openclaw: not found");
-        assert!(g.state.label().contains("openclaw: not found"), "{}", g.state.label());
+        assert!(
+            g.state.label().contains("openclaw: not found"),
+            "{}",
+            g.state.label()
+        );
         let g = parse_bytes(b"[1,2]", 0, b"");
         assert!(g.state.label().contains("not an object"));
         let g = parse_bytes(br#"{"rpc":{"ok":"yes"}}"#, 0, b"");

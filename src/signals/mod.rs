@@ -139,7 +139,7 @@ struct LiveEnv {
 /// Decode lowercase/uppercase hex as `od -tx1` prints it.
 pub fn unhex(s: &str) -> Option<Vec<u8>> {
     let b = s.as_bytes();
-    if b.len() % 2 != 0 {
+    if !b.len().is_multiple_of(2) {
         return None;
     }
     let val = |c: u8| match c {
@@ -174,21 +174,34 @@ pub fn parse_poll(bytes: &[u8]) -> Result<RawPoll, SignalError> {
     if bytes.len() > POLL_OUTPUT_CAP {
         return Err(SignalError::new(
             "poll",
-            format!("output too large ({} bytes, cap {POLL_OUTPUT_CAP})", bytes.len()),
+            format!(
+                "output too large ({} bytes, cap {POLL_OUTPUT_CAP})",
+                bytes.len()
+            ),
         ));
     }
-    let text = std::str::from_utf8(bytes)
-        .map_err(|_| SignalError::new("poll", "output is not UTF-8"))?;
-    let line = text.lines().rev().find(|l| l.starts_with('{')).ok_or_else(|| {
-        SignalError::new("poll", format!("no JSON object in output: {}", excerpt(text.as_bytes())))
-    })?;
+    let text =
+        std::str::from_utf8(bytes).map_err(|_| SignalError::new("poll", "output is not UTF-8"))?;
+    let line = text
+        .lines()
+        .rev()
+        .find(|l| l.starts_with('{'))
+        .ok_or_else(|| {
+            SignalError::new(
+                "poll",
+                format!("no JSON object in output: {}", excerpt(text.as_bytes())),
+            )
+        })?;
     let env: Envelope = serde_json::from_str(line)
         .map_err(|e| SignalError::new("poll", format!("unparseable poll output ({e})")))?;
     if let Some(f) = env.fatal {
         return Err(SignalError::new("poll", format!("poll script failed: {f}")));
     }
     if env.v != 1 {
-        return Err(SignalError::new("poll", format!("unknown poll version {}", env.v)));
+        return Err(SignalError::new(
+            "poll",
+            format!("unknown poll version {}", env.v),
+        ));
     }
     let current = match env.current {
         Some(h) => Some(
@@ -258,7 +271,10 @@ mod tests {
 "#;
         let p = parse_poll(out).expect("parses");
         assert_eq!(p.node_now, 1000);
-        assert_eq!(p.gateway.as_ref().map(|g| g.stdout.clone()), Some(b"{}".to_vec()));
+        assert_eq!(
+            p.gateway.as_ref().map(|g| g.stdout.clone()),
+            Some(b"{}".to_vec())
+        );
         assert_eq!(p.current.as_deref(), Some("abc"));
         assert_eq!(p.cache_mtime, Some(900));
         assert!(p.drain);
@@ -272,13 +288,21 @@ mod tests {
             (&b"\xff\xfe"[..], "not UTF-8"),
             (&b"bash: sh: not found"[..], "no JSON object"),
             (&b"{\"v\":1,\"now\":"[..], "unparseable"),
-            (&b"{\"v\":1,\"fatal\":\"mktemp failed\"}"[..], "mktemp failed"),
+            (
+                &b"{\"v\":1,\"fatal\":\"mktemp failed\"}"[..],
+                "mktemp failed",
+            ),
         ] {
             let e = parse_poll(bytes).expect_err("must fail");
             assert_eq!(e.signal, "poll");
             assert!(e.message.contains(want), "{e}");
         }
         let huge = vec![b'x'; POLL_OUTPUT_CAP + 1];
-        assert!(parse_poll(&huge).expect_err("too large").message.contains("too large"));
+        assert!(
+            parse_poll(&huge)
+                .expect_err("too large")
+                .message
+                .contains("too large")
+        );
     }
 }

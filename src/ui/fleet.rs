@@ -131,7 +131,11 @@ fn error_cell(r: &NodeReport, theme: &Theme) -> Cell<'static> {
     }
     if let Some(d) = r.disk.as_ref().filter(|d| d.used_pct >= DISK_PRESSURE_PCT) {
         return Cell::from(Span::styled(
-            format!("disk pressure: {}% used, {} GiB free", d.used_pct, d.avail_kb / (1024 * 1024)),
+            format!(
+                "disk pressure: {}% used, {} GiB free",
+                d.used_pct,
+                d.avail_kb / (1024 * 1024)
+            ),
             theme.warn,
         ));
     }
@@ -157,7 +161,7 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             "VERDICT",
             "LAST ERROR",
         ]
-        .map(|h| Cell::from(h)),
+        .map(Cell::from),
     )
     .style(theme.header);
     let rows: Vec<Row> = visible

@@ -16,7 +16,7 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         let reference = rows.iter().find_map(|r| r.manifest.reference.clone());
         let skewed: Vec<_> = rows.iter().filter(|r| r.skew.any).collect();
         l.push(Line::from(vec![
-            Span::styled(format!("{class}"), theme.header),
+            Span::styled(class.to_string(), theme.header),
             Span::styled(
                 format!(
                     "  {} nodes · manifest {} · {} skewed",

@@ -1,0 +1,233 @@
+//! The fleet: who the nodes are, how to reach them and where things live on them.
+//!
+//! Three formats load into the same [`Inventory`]: a native `meshroll.toml`
+//! ([`toml_inv`]), an Ansible INI inventory ([`ini`]) and an Ansible YAML inventory
+//! ([`yaml`]). Ansible groups become classes; `meshroll_*` variables set the
+//! [`Layout`]; `ansible_host`, `ansible_port` and `ansible_user` set the destination.
+
+mod ansible;
+pub mod ini;
+pub mod toml_inv;
+pub mod yaml;
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+/// Where things live on a node and which commands run there (SPEC section 1).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Layout {
+    /// A bundle lives at `<skills_root>/<SKILLS_SHA>/`, the active one at `<skills_root>/current`.
+    pub skills_root: String,
+    /// Holds `skill-cache-ready`, `last-gateway-status.json` and `drain`.
+    pub state_dir: String,
+    /// Remote commands run through `sudo -n -u <run_as>`; empty means the ssh user.
+    pub run_as: String,
+    /// The OpenClaw CLI on the node.
+    pub openclaw: String,
+    /// Liveness: answers 2xx when the node is live.
+    pub healthz_url: String,
+    /// Prewarm command; `None` means the default built from `openclaw`.
+    pub prewarm_cmd: Option<String>,
+    /// Drain command; `None` means "create `<state_dir>/drain`".
+    pub drain_cmd: Option<String>,
+    /// Undrain command; `None` means "remove `<state_dir>/drain`".
+    pub undrain_cmd: Option<String>,
+    /// Cache marker older than this is stale.
+    pub cache_max_age_min: u64,
+}
+
+impl Default for Layout {
+    fn default() -> Self {
+        Layout {
+            skills_root: "/etc/openclaw/skills".into(),
+            state_dir: "/var/lib/openclaw".into(),
+            run_as: "openclaw".into(),
+            openclaw: "openclaw".into(),
+            healthz_url: "http://127.0.0.1:8080/healthz".into(),
+            prewarm_cmd: None,
+            drain_cmd: None,
+            undrain_cmd: None,
+            cache_max_age_min: 120,
+        }
+    }
+}
+
+impl Layout {
+    /// Apply one `meshroll_*` setting by its short name (`skills_root`, `state_dir`, ...).
+    /// Returns `Err(expected)` with what the value should have been, or `Ok(false)` when
+    /// the key is not a layout setting.
+    pub fn set(&mut self, key: &str, value: &str) -> Result<bool, String> {
+        match key {
+            "skills_root" => self.skills_root = value.to_string(),
+            "state_dir" => self.state_dir = value.to_string(),
+            "run_as" => self.run_as = value.to_string(),
+            "openclaw" => self.openclaw = value.to_string(),
+            "healthz_url" => self.healthz_url = value.to_string(),
+            "prewarm_cmd" => self.prewarm_cmd = Some(value.to_string()),
+            "drain_cmd" => self.drain_cmd = Some(value.to_string()),
+            "undrain_cmd" => self.undrain_cmd = Some(value.to_string()),
+            "cache_max_age_min" => {
+                self.cache_max_age_min = value.trim().parse().map_err(|_| {
+                    format!("a whole number of minutes for cache_max_age_min, got {value:?}")
+                })?
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+}
+
+/// One MeshMac node.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Node {
+    /// The inventory name, unique in the fleet.
+    pub name: String,
+    /// What `ssh` connects to: an alias from the ssh config, a host name or an address.
+    pub host: String,
+    pub port: Option<u16>,
+    pub user: Option<String>,
+    /// `gateway`, `worker`, or a class the user names.
+    pub class: String,
+    pub labels: Vec<String>,
+    pub layout: Layout,
+}
+
+impl Node {
+    /// A short form for screens and messages: `user@host:port`.
+    pub fn destination(&self) -> String {
+        let mut s = String::new();
+        if let Some(u) = &self.user {
+            s.push_str(u);
+            s.push('@');
+        }
+        s.push_str(&self.host);
+        if let Some(p) = self.port {
+            s.push_str(&format!(":{p}"));
+        }
+        s
+    }
+}
+
+/// The whole fleet, nodes in inventory order.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Inventory {
+    pub nodes: Vec<Node>,
+    /// Classes in the order they first appear (the default rollout order).
+    pub classes: Vec<String>,
+}
+
+impl Inventory {
+    /// Build from nodes, deriving the class order. Rejects duplicate node names.
+    pub fn from_nodes(file: &Path, nodes: Vec<Node>) -> Result<Self, InventoryError> {
+        let mut seen = BTreeMap::new();
+        let mut classes: Vec<String> = Vec::new();
+        for n in &nodes {
+            if seen.insert(n.name.clone(), ()).is_some() {
+                return Err(InventoryError::new(
+                    file,
+                    None,
+                    format!("node names to be unique, but {:?} appears twice", n.name),
+                ));
+            }
+            if !classes.contains(&n.class) {
+                classes.push(n.class.clone());
+            }
+        }
+        Ok(Inventory { nodes, classes })
+    }
+}
+
+/// A malformed inventory: which file, which line (when known) and what was expected.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InventoryError {
+    pub file: PathBuf,
+    pub line: Option<usize>,
+    pub expected: String,
+}
+
+impl InventoryError {
+    pub fn new(file: &Path, line: Option<usize>, expected: impl Into<String>) -> Self {
+        InventoryError {
+            file: file.to_path_buf(),
+            line,
+            expected: expected.into(),
+        }
+    }
+}
+
+impl fmt::Display for InventoryError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.line {
+            Some(l) => write!(
+                f,
+                "inventory {}:{}: expected {}",
+                self.file.display(),
+                l,
+                self.expected
+            ),
+            None => write!(
+                f,
+                "inventory {}: expected {}",
+                self.file.display(),
+                self.expected
+            ),
+        }
+    }
+}
+
+impl std::error::Error for InventoryError {}
+
+/// Which format a file is in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Toml,
+    Ini,
+    Yaml,
+}
+
+/// Guess the format from the extension, then from the content.
+pub fn detect_format(path: &Path, text: &str) -> Format {
+    match path.extension().and_then(|e| e.to_str()) {
+        Some("toml") => return Format::Toml,
+        Some("yml") | Some("yaml") => return Format::Yaml,
+        Some("ini") | Some("cfg") => return Format::Ini,
+        _ => {}
+    }
+    let first = text
+        .lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty() && !l.starts_with('#') && !l.starts_with(';'))
+        .unwrap_or("");
+    if first == "---" || first.ends_with(':') {
+        Format::Yaml
+    } else if first.starts_with("[[")
+        || first.contains(" = ")
+        || first.starts_with("[defaults")
+        || first.starts_with("[classes.")
+    {
+        Format::Toml
+    } else {
+        Format::Ini
+    }
+}
+
+/// Load an inventory from a file in any of the three formats.
+pub fn load(path: &Path) -> Result<Inventory, InventoryError> {
+    let bytes = std::fs::read(path)
+        .map_err(|e| InventoryError::new(path, None, format!("a readable file ({e})")))?;
+    let text =
+        String::from_utf8(bytes).map_err(|_| InventoryError::new(path, None, "UTF-8 text"))?;
+    parse(path, &text)
+}
+
+/// Parse inventory text; `path` is used for the format guess and for messages.
+pub fn parse(path: &Path, text: &str) -> Result<Inventory, InventoryError> {
+    match detect_format(path, text) {
+        Format::Toml => toml_inv::parse(path, text),
+        Format::Ini => ini::parse(path, text),
+        Format::Yaml => yaml::parse(path, text),
+    }
+}
