@@ -29,7 +29,10 @@ fn ctx(lab: &Lab, timeout: u64) -> Arc<PollCtx> {
 
 fn ready(lab: &Lab) {
     for n in &lab.nodes {
-        n.install_bundle("abc", Some(r#"{"files":[],"skills_sha":"abc","version":1}"#));
+        n.install_bundle(
+            "abc",
+            Some(r#"{"files":[],"skills_sha":"abc","version":1}"#),
+        );
         n.set_current(Some("abc"));
         n.touch_cache(60);
     }
@@ -37,12 +40,17 @@ fn ready(lab: &Lab) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn node_goes_dead_when_sshd_stops_and_comes_back_when_it_restarts() {
-    let lab = Lab::start(&[NodeSpec::new("n01", "worker"), NodeSpec::new("n02", "worker")]);
+    let lab = Lab::start(&[
+        NodeSpec::new("n01", "worker"),
+        NodeSpec::new("n02", "worker"),
+    ]);
     ready(&lab);
     let ctx = ctx(&lab, 4);
     let req = ctx.cadence.request(true, false);
     let mut st = NodeState::default();
-    let judge = |st: &NodeState| verdict::judge(st, meshroll::observe::now_ms(), &Rules::default()).unwrap();
+    let judge = |st: &NodeState| {
+        verdict::judge(st, meshroll::observe::now_ms(), &Rules::default()).unwrap()
+    };
 
     poller::apply(&mut st, poller::poll_once(&ctx, 0, &req).await);
     assert_eq!(judge(&st).kind, Kind::Healthy, "{st:?}");
@@ -55,7 +63,11 @@ async fn node_goes_dead_when_sshd_stops_and_comes_back_when_it_restarts() {
 
     lab.node("n01").stop_sshd();
     let r = poller::poll_once(&ctx, 0, &req).await;
-    assert!(matches!(r.result, Err(PollFailure::Remote(_))), "{:?}", r.result);
+    assert!(
+        matches!(r.result, Err(PollFailure::Remote(_))),
+        "{:?}",
+        r.result
+    );
     poller::apply(&mut st, r);
     let v = judge(&st);
     assert_eq!(v.kind, Kind::Dead);
@@ -66,8 +78,16 @@ async fn node_goes_dead_when_sshd_stops_and_comes_back_when_it_restarts() {
 
     lab.node("n01").start_sshd();
     poller::apply(&mut st, poller::poll_once(&ctx, 0, &req).await);
-    assert_eq!(judge(&st).kind, Kind::Healthy, "after restart: {:?}", st.last_error);
-    assert!(st.last_error.is_some(), "the outage stays visible as the last error");
+    assert_eq!(
+        judge(&st).kind,
+        Kind::Healthy,
+        "after restart: {:?}",
+        st.last_error
+    );
+    assert!(
+        st.last_error.is_some(),
+        "the outage stays visible as the last error"
+    );
     ctx.transport.close().await;
 }
 

@@ -31,7 +31,12 @@ fn healthy(lab: &Lab, name: &str) {
 fn meshroll(lab: &Lab, inv: &Path, args: &[&str]) -> (std::process::Output, Duration) {
     let start = Instant::now();
     let out = Command::new(env!("CARGO_BIN_EXE_meshroll"))
-        .args(["-i", inv.to_str().unwrap(), "--ssh-config", lab.ssh_config.to_str().unwrap()])
+        .args([
+            "-i",
+            inv.to_str().unwrap(),
+            "--ssh-config",
+            lab.ssh_config.to_str().unwrap(),
+        ])
         .args(["--log-dir", lab.dir.join("log").to_str().unwrap()])
         .args(args)
         .env_remove("OPENCLAW_GATEWAY_TOKEN")
@@ -101,7 +106,11 @@ fn mixed_fleet_every_verdict_reason_and_skew() {
     let w16 = lab.node("w16");
     std::fs::remove_file(w16.bundle_dir(A).join("skills.lock.json")).unwrap();
     // Build and version skew on a gateway.
-    lab.node("g02").set_build("2026.9.5-release-0123456789ab-2026-09-01T00-00-00.000Z", "2026.9.5", "2026.9.6");
+    lab.node("g02").set_build(
+        "2026.9.5-release-0123456789ab-2026-09-01T00-00-00.000Z",
+        "2026.9.5",
+        "2026.9.6",
+    );
 
     let inv = lab.write_inventory_ini();
     let timeout = 6;
@@ -112,7 +121,10 @@ fn mixed_fleet_every_verdict_reason_and_skew() {
     let g01 = row(&rows, "g01");
     assert_eq!(g01["class"], "gateway");
     assert_eq!(g01["gateway"]["ready"], true);
-    assert_eq!(g01["gateway"]["build_id"], "2026.9.6-release-eb377ac59e6c-2026-09-23T16-33-12.144Z");
+    assert_eq!(
+        g01["gateway"]["build_id"],
+        "2026.9.6-release-eb377ac59e6c-2026-09-23T16-33-12.144Z"
+    );
     assert_eq!(g01["gateway"]["cli_version"], "2026.9.6");
     assert_eq!(g01["gateway"]["daemon_version"], "2026.9.6");
     assert_eq!(g01["manifest"]["sha"], A);
@@ -125,13 +137,28 @@ fn mixed_fleet_every_verdict_reason_and_skew() {
 
     verdict(&rows, "w01", "dead", "gateway unreachable");
     assert_eq!(row(&rows, "w01")["gateway"]["ready"], false);
-    assert!(row(&rows, "w01")["error"].as_str().unwrap().contains("unreachable"));
+    assert!(
+        row(&rows, "w01")["error"]
+            .as_str()
+            .unwrap()
+            .contains("unreachable")
+    );
     verdict(&rows, "w02", "dead", "gateway auth rejected");
-    verdict(&rows, "w03", "dead", "gateway unparseable status: not JSON (exit 1)");
+    verdict(
+        &rows,
+        "w03",
+        "dead",
+        "gateway unparseable status: not JSON (exit 1)",
+    );
     verdict(&rows, "w04", "dead", "gateway status timed out");
     verdict(&rows, "w05", "healthy", "ready");
     verdict(&rows, "w06", "healthy", "ready");
-    verdict(&rows, "w07", "dead", "gateway unparseable status: output is not UTF-8");
+    verdict(
+        &rows,
+        "w07",
+        "dead",
+        "gateway unparseable status: output is not UTF-8",
+    );
     verdict(&rows, "w08", "dead", "gateway status output too large");
     verdict(&rows, "w09", "draining", "warming: cache cold");
     assert_eq!(row(&rows, "w09")["cache"]["age_s"], Value::Null);
@@ -146,13 +173,21 @@ fn mixed_fleet_every_verdict_reason_and_skew() {
     assert_eq!(w13["manifest"]["sha"], B);
     assert_eq!(w13["manifest"]["reference"], A);
     assert_eq!(w13["skew"]["manifest"], true);
-    assert_eq!(w13["verdict"], "healthy", "skew is shown beside the verdict");
+    assert_eq!(
+        w13["verdict"], "healthy",
+        "skew is shown beside the verdict"
+    );
     let w14 = row(&rows, "w14");
     assert_eq!(w14["manifest"]["state"], "missing");
     assert_eq!(w14["manifest"]["sha"], Value::Null);
     let w15 = row(&rows, "w15");
     assert_eq!(w15["manifest"]["state"], "mismatch");
-    assert!(w15["skew"]["reasons"][0].as_str().unwrap().contains("lock file names"));
+    assert!(
+        w15["skew"]["reasons"][0]
+            .as_str()
+            .unwrap()
+            .contains("lock file names")
+    );
     let w16 = row(&rows, "w16");
     assert_eq!(w16["manifest"]["state"], "in_sync");
     assert_eq!(w16["manifest"]["unverified"], true);
@@ -161,8 +196,14 @@ fn mixed_fleet_every_verdict_reason_and_skew() {
     let g02 = row(&rows, "g02");
     assert_eq!(g02["skew"]["versions"], true);
     assert_eq!(g02["gateway"]["daemon_version"], "2026.9.5");
-    assert_eq!(g02["skew"]["build"], true, "two of three gateways run another build");
-    assert!(g02["skew"]["reasons"].as_array().unwrap().len() == 2, "{g02:#}");
+    assert_eq!(
+        g02["skew"]["build"], true,
+        "two of three gateways run another build"
+    );
+    assert!(
+        g02["skew"]["reasons"].as_array().unwrap().len() == 2,
+        "{g02:#}"
+    );
     assert_eq!(g02["verdict"], "healthy");
 
     // The hung gateway was killed on its node; the poll did not wait for the
@@ -177,7 +218,10 @@ fn mixed_fleet_every_verdict_reason_and_skew() {
 
 #[test]
 fn plain_status_prints_a_readable_table() {
-    let lab = Lab::start(&[NodeSpec::new("n01", "worker"), NodeSpec::new("n02", "worker")]);
+    let lab = Lab::start(&[
+        NodeSpec::new("n01", "worker"),
+        NodeSpec::new("n02", "worker"),
+    ]);
     healthy(&lab, "n01");
     healthy(&lab, "n02");
     lab.node("n02").set_drain(true);
@@ -186,14 +230,26 @@ fn plain_status_prints_a_readable_table() {
     assert!(out.status.success());
     let text = String::from_utf8(out.stdout).unwrap();
     let lines: Vec<&str> = text.lines().collect();
-    assert!(lines[0].starts_with("NODE") && lines[0].contains("VERDICT"), "{text}");
-    assert!(lines[1].starts_with("n01") && lines[1].contains("healthy"), "{text}");
-    assert!(lines[2].starts_with("n02") && lines[2].contains("draining"), "{text}");
+    assert!(
+        lines[0].starts_with("NODE") && lines[0].contains("VERDICT"),
+        "{text}"
+    );
+    assert!(
+        lines[1].starts_with("n01") && lines[1].contains("healthy"),
+        "{text}"
+    );
+    assert!(
+        lines[2].starts_with("n02") && lines[2].contains("draining"),
+        "{text}"
+    );
 }
 
 #[test]
 fn changed_host_key_is_refused_with_a_clear_error() {
-    let lab = Lab::start(&[NodeSpec::new("n01", "worker"), NodeSpec::new("n02", "worker")]);
+    let lab = Lab::start(&[
+        NodeSpec::new("n01", "worker"),
+        NodeSpec::new("n02", "worker"),
+    ]);
     healthy(&lab, "n01");
     healthy(&lab, "n02");
     // n01's known_hosts entry now carries n02's key: a man in the middle, as ssh sees it.
@@ -228,11 +284,18 @@ fn unknown_host_is_named() {
     healthy(&lab, "n01");
     let inv = lab.dir.join("unknown.ini");
     let good = std::fs::read_to_string(lab.write_inventory_ini()).unwrap();
-    std::fs::write(&inv, format!("{good}\n[worker]\nghost ansible_host=no-such-host.invalid\n")).unwrap();
+    std::fs::write(
+        &inv,
+        format!("{good}\n[worker]\nghost ansible_host=no-such-host.invalid\n"),
+    )
+    .unwrap();
     let (rows, _) = status_json(&lab, &inv, 5);
     let r = row(&rows, "ghost");
     assert_eq!(r["verdict"], "dead");
-    assert!(r["reason"].as_str().unwrap().contains("unknown host"), "{r:#}");
+    assert!(
+        r["reason"].as_str().unwrap().contains("unknown host"),
+        "{r:#}"
+    );
     assert_eq!(row(&rows, "n01")["verdict"], "healthy");
 }
 
@@ -269,11 +332,24 @@ fn watch_rounds_poll_gateway_on_its_slow_cadence() {
     let (out, _) = meshroll(
         &lab,
         &inv,
-        &["--poll-interval", "1", "--gateway-interval", "3600", "status", "--watch", "--json", "--count", "3"],
+        &[
+            "--poll-interval",
+            "1",
+            "--gateway-interval",
+            "3600",
+            "status",
+            "--watch",
+            "--json",
+            "--count",
+            "3",
+        ],
     );
     assert!(out.status.success());
     let text = String::from_utf8(out.stdout).unwrap();
-    let rounds: Vec<Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let rounds: Vec<Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
     assert_eq!(rounds.len(), 3);
     for (i, r) in rounds.iter().enumerate() {
         assert_eq!(r["round"], i as u64 + 1);
@@ -288,5 +364,8 @@ fn watch_rounds_poll_gateway_on_its_slow_cadence() {
     // The gateway signal ages between rounds, the cheap ones do not.
     let g_age = rounds[2]["nodes"][0]["gateway"]["age_s"].as_u64().unwrap();
     let m_age = rounds[2]["nodes"][0]["manifest"]["age_s"].as_u64().unwrap();
-    assert!(g_age >= 1 && m_age == 0, "gateway {g_age}s, manifest {m_age}s");
+    assert!(
+        g_age >= 1 && m_age == 0,
+        "gateway {g_age}s, manifest {m_age}s"
+    );
 }

@@ -88,7 +88,8 @@ cli_start() {
   n=$1; shift
   ( ulimit -f "$BLK" 2>/dev/null; exec "$OC" "$@" ) >"$t/$n.o" 2>"$t/$n.e" </dev/null &
   eval "${n}_p=\$!"
-  eval "( sleep \"\$T\"; kill -9 \"\$${n}_p\" 2>/dev/null && : >\"\$t/$n.k\" ) >/dev/null 2>&1 </dev/null &"
+  # The marker is written before the kill, so the reporter never sees the kill first.
+  eval "( sleep \"\$T\"; kill -0 \"\$${n}_p\" 2>/dev/null && : >\"\$t/$n.k\" && kill -9 \"\$${n}_p\" ) >/dev/null 2>&1 </dev/null &"
   eval "${n}_w=\$!"
 }
 cli_report() {

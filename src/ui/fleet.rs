@@ -148,9 +148,20 @@ fn error_cell(r: &NodeReport, theme: &Theme) -> Cell<'static> {
     }
 }
 
+/// Drop the class column (the second) when it does not fit.
+fn columns<T>(show_class: bool, mut v: Vec<T>) -> Vec<T> {
+    if !show_class && v.len() > 1 {
+        v.remove(1);
+    }
+    v
+}
+
 pub fn draw(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let visible = app.visible();
-    let header = Row::new(
+    // Narrow terminals drop the class column: the class tabs already say it.
+    let show_class = area.width >= 100;
+    let header = Row::new(columns(
+        show_class,
         [
             "NODE",
             "CLASS",
@@ -161,8 +172,10 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             "VERDICT",
             "LAST ERROR",
         ]
-        .map(Cell::from),
-    )
+        .map(Cell::from)
+        .into_iter()
+        .collect::<Vec<_>>(),
+    ))
     .style(theme.header);
     let rows: Vec<Row> = visible
         .iter()
@@ -177,16 +190,19 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
                     verdict_style(r.verdict, theme),
                 ))
             };
-            Row::new(vec![
-                Cell::from(r.node.clone()),
-                Cell::from(Span::styled(r.class.clone(), theme.dim)),
-                gateway_cell(r, theme, p),
-                build_cell(r, theme),
-                manifest_cell(r, theme),
-                cache_cell(r, theme),
-                verdict,
-                error_cell(r, theme),
-            ])
+            Row::new(columns(
+                show_class,
+                vec![
+                    Cell::from(r.node.clone()),
+                    Cell::from(Span::styled(r.class.clone(), theme.dim)),
+                    gateway_cell(r, theme, p),
+                    build_cell(r, theme),
+                    manifest_cell(r, theme),
+                    cache_cell(r, theme),
+                    verdict,
+                    error_cell(r, theme),
+                ],
+            ))
         })
         .collect();
     let name_w = app
@@ -203,16 +219,19 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         .max()
         .unwrap_or(5)
         .clamp(5, 12) as u16;
-    let widths = [
-        Constraint::Length(name_w),
-        Constraint::Length(class_w),
-        Constraint::Length(9),
-        Constraint::Length(9),
-        Constraint::Length(14),
-        Constraint::Length(6),
-        Constraint::Length(10),
-        Constraint::Min(8),
-    ];
+    let widths = columns(
+        show_class,
+        vec![
+            Constraint::Length(name_w),
+            Constraint::Length(class_w),
+            Constraint::Length(9),
+            Constraint::Length(9),
+            Constraint::Length(14),
+            Constraint::Length(6),
+            Constraint::Length(10),
+            Constraint::Min(8),
+        ],
+    );
     let empty = rows.is_empty();
     let table = Table::new(rows, widths)
         .header(header)
