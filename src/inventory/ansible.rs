@@ -44,6 +44,7 @@ pub(super) const LAYOUT_KEYS: &[&str] = &[
     "drain_cmd",
     "undrain_cmd",
     "cache_max_age_min",
+    "rsync_path",
 ];
 
 /// One recognised variable, already checked.
@@ -368,6 +369,7 @@ fn reset_layout(layout: &mut Layout, key: &str) {
         "drain_cmd" => layout.drain_cmd = d.drain_cmd,
         "undrain_cmd" => layout.undrain_cmd = d.undrain_cmd,
         "cache_max_age_min" => layout.cache_max_age_min = d.cache_max_age_min,
+        "rsync_path" => layout.rsync_path = d.rsync_path,
         _ => {}
     }
 }

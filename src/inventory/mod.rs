@@ -37,6 +37,8 @@ pub struct Layout {
     pub undrain_cmd: Option<String>,
     /// Cache marker older than this is stale.
     pub cache_max_age_min: u64,
+    /// rsync on the node (macOS ships an old one; Homebrew's is often preferred).
+    pub rsync_path: String,
 }
 
 impl Default for Layout {
@@ -51,6 +53,7 @@ impl Default for Layout {
             drain_cmd: None,
             undrain_cmd: None,
             cache_max_age_min: 120,
+            rsync_path: "rsync".into(),
         }
     }
 }
@@ -69,6 +72,7 @@ impl Layout {
             "prewarm_cmd" => self.prewarm_cmd = Some(value.to_string()),
             "drain_cmd" => self.drain_cmd = Some(value.to_string()),
             "undrain_cmd" => self.undrain_cmd = Some(value.to_string()),
+            "rsync_path" => self.rsync_path = value.to_string(),
             "cache_max_age_min" => {
                 self.cache_max_age_min = value.trim().parse().map_err(|_| {
                     format!("a whole number of minutes for cache_max_age_min, got {value:?}")

@@ -63,6 +63,7 @@ struct LayoutPatch {
     drain_cmd: Option<String>,
     undrain_cmd: Option<String>,
     cache_max_age_min: Option<u64>,
+    rsync_path: Option<String>,
 }
 
 impl LayoutPatch {
@@ -78,6 +79,7 @@ impl LayoutPatch {
         set(&mut l.openclaw, &self.openclaw);
         set(&mut l.healthz_url, &self.healthz_url);
         set(&mut l.cache_max_age_min, &self.cache_max_age_min);
+        set(&mut l.rsync_path, &self.rsync_path);
         if self.prewarm_cmd.is_some() {
             l.prewarm_cmd.clone_from(&self.prewarm_cmd);
         }
@@ -112,6 +114,7 @@ struct NodeEntry {
     drain_cmd: Option<String>,
     undrain_cmd: Option<String>,
     cache_max_age_min: Option<u64>,
+    rsync_path: Option<String>,
 }
 
 impl NodeEntry {
@@ -126,6 +129,7 @@ impl NodeEntry {
             drain_cmd: self.drain_cmd.clone(),
             undrain_cmd: self.undrain_cmd.clone(),
             cache_max_age_min: self.cache_max_age_min,
+            rsync_path: self.rsync_path.clone(),
         }
     }
 }
