@@ -1,0 +1,809 @@
+//! The rollout as a pure state machine: inputs in (with the time), effects out. It never
+//! does I/O; the executor runs the effects and feeds the results back as inputs. The same
+//! machine drives the dashboard, the headless command and the demo.
+
+use serde::Serialize;
+
+use super::plan::Plan;
+use crate::observe::Millis;
+
+/// The nine phases of one node, in order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Phase {
+    Baseline,
+    Drain,
+    Sync,
+    Verify,
+    Switch,
+    Doctor,
+    Prewarm,
+    Probe,
+    Undrain,
+}
+
+impl Phase {
+    pub const ALL: [Phase; 9] = [
+        Phase::Baseline,
+        Phase::Drain,
+        Phase::Sync,
+        Phase::Verify,
+        Phase::Switch,
+        Phase::Doctor,
+        Phase::Prewarm,
+        Phase::Probe,
+        Phase::Undrain,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Phase::Baseline => "baseline",
+            Phase::Drain => "drain",
+            Phase::Sync => "sync",
+            Phase::Verify => "verify",
+            Phase::Switch => "switch",
+            Phase::Doctor => "doctor",
+            Phase::Prewarm => "prewarm",
+            Phase::Probe => "probe",
+            Phase::Undrain => "undrain",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Phase> {
+        Phase::ALL.into_iter().find(|p| p.name() == s)
+    }
+
+    pub fn index(self) -> usize {
+        self as usize
+    }
+
+    fn next(self) -> Option<Phase> {
+        Phase::ALL.get(self.index() + 1).copied()
+    }
+
+    /// Transient failures of this phase may be retried: everything up to and including
+    /// the checksum verification, and prewarm (it does not touch the verified bundle).
+    pub fn retriable(self) -> bool {
+        self <= Phase::Verify || self == Phase::Prewarm
+    }
+}
+
+/// At most this many attempts of one phase.
+pub const MAX_ATTEMPTS: u32 = 5;
+
+/// How a phase failed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", content = "message", rename_all = "snake_case")]
+pub enum Failure {
+    /// Connection lost, rsync's transient exit codes, timeouts, prewarm failure.
+    Transient(String),
+    /// Anything else that stops this node (gateway not ready at baseline, node lock
+    /// held by someone else, probe never passing).
+    Fatal(String),
+    /// The node's copy disagrees with the lock file: corruption or split brain. Never
+    /// retried; the rollout halts for the operator.
+    Mismatch(String),
+    /// Doctor found error findings: widening is blocked.
+    Blocked(String),
+}
+
+impl Failure {
+    pub fn message(&self) -> &str {
+        match self {
+            Failure::Transient(m)
+            | Failure::Fatal(m)
+            | Failure::Mismatch(m)
+            | Failure::Blocked(m) => m,
+        }
+    }
+}
+
+/// Where one node is.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum NodeRun {
+    /// Not started.
+    Pending,
+    /// Between phases: `next` runs when the mode allows.
+    Ready {
+        next: Phase,
+    },
+    /// A phase is running.
+    Active {
+        phase: Phase,
+        attempt: u32,
+        since: Millis,
+    },
+    /// A transient failure; the next attempt starts at `at`.
+    Retrying {
+        phase: Phase,
+        attempt: u32,
+        at: Millis,
+        error: String,
+    },
+    Landed,
+    Failed {
+        phase: Phase,
+        error: String,
+    },
+    Skipped,
+    RolledBack,
+}
+
+impl NodeRun {
+    pub fn terminal(&self) -> bool {
+        matches!(
+            self,
+            NodeRun::Landed | NodeRun::Failed { .. } | NodeRun::Skipped | NodeRun::RolledBack
+        )
+    }
+    /// What a table shows: the phase, or the outcome.
+    pub fn label(&self) -> String {
+        match self {
+            NodeRun::Pending => "waiting".into(),
+            NodeRun::Ready { next } => format!("→ {}", next.name()),
+            NodeRun::Active { phase, .. } => phase.name().into(),
+            NodeRun::Retrying { phase, .. } => format!("{} (retry)", phase.name()),
+            NodeRun::Landed => "landed".into(),
+            NodeRun::Failed { phase, .. } => format!("failed at {}", phase.name()),
+            NodeRun::Skipped => "skipped".into(),
+            NodeRun::RolledBack => "rolled back".into(),
+        }
+    }
+}
+
+/// One attempt, for the node's history.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Attempt {
+    pub phase: Phase,
+    pub attempt: u32,
+    pub started: Millis,
+    pub ended: Option<Millis>,
+    pub outcome: Option<Result<String, Failure>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct NodeSlot {
+    pub run: NodeRun,
+    pub history: Vec<Attempt>,
+    /// Started at `start`, landed at `end`.
+    pub started: Option<Millis>,
+    pub ended: Option<Millis>,
+    /// The operator allowed one more phase while paused (step).
+    step_token: bool,
+}
+
+impl NodeSlot {
+    fn new() -> Self {
+        NodeSlot {
+            run: NodeRun::Pending,
+            history: Vec::new(),
+            started: None,
+            ended: None,
+            step_token: false,
+        }
+    }
+
+    /// The last error of any attempt.
+    pub fn last_error(&self) -> Option<&str> {
+        self.history.iter().rev().find_map(|a| match &a.outcome {
+            Some(Err(f)) => Some(f.message()),
+            _ => None,
+        })
+    }
+}
+
+/// How the machine advances.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Mode {
+    /// Advance by itself.
+    Run,
+    /// Start nothing new (phases in flight finish).
+    Paused,
+    /// Run until the current wave (or canary) is done, then pause.
+    StepWave,
+}
+
+/// What the operator can do.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "op", content = "nodes", rename_all = "snake_case")]
+pub enum Command {
+    /// Let every node of the current stage that waits run one more phase.
+    StepPhase,
+    StepWave,
+    Run,
+    Pause,
+    Resume,
+    RetryNow(usize),
+    Skip(usize),
+    /// Schedule nothing new; nodes in flight finish their phase and stay drained.
+    Abort,
+    Rollback(Vec<usize>),
+}
+
+/// Inputs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Input {
+    /// Time passed (retry countdowns).
+    Tick,
+    PhaseDone {
+        node: usize,
+        phase: Phase,
+        note: String,
+    },
+    PhaseFailed {
+        node: usize,
+        phase: Phase,
+        failure: Failure,
+    },
+    RollbackDone {
+        node: usize,
+        result: Result<String, String>,
+    },
+    Op(Command),
+}
+
+/// What the machine asks for. Journal lines are effects too: the executor writes them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Effect {
+    Run {
+        node: usize,
+        phase: Phase,
+        attempt: u32,
+    },
+    Rollback {
+        node: usize,
+    },
+    Journal(Record),
+}
+
+/// One line of the journal (the executor adds time and both bundle ids).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum Record {
+    PhaseStarted {
+        node: usize,
+        phase: Phase,
+        attempt: u32,
+    },
+    PhaseDone {
+        node: usize,
+        phase: Phase,
+        attempt: u32,
+        note: String,
+    },
+    PhaseFailed {
+        node: usize,
+        phase: Phase,
+        attempt: u32,
+        failure: Failure,
+    },
+    RetryScheduled {
+        node: usize,
+        phase: Phase,
+        attempt: u32,
+        delay_ms: u64,
+    },
+    NodeLanded {
+        node: usize,
+    },
+    NodeFailed {
+        node: usize,
+        phase: Phase,
+        error: String,
+    },
+    NodeSkipped {
+        node: usize,
+    },
+    StageStarted {
+        class: String,
+        stage: usize,
+    },
+    Halted {
+        reason: String,
+    },
+    Operator {
+        command: Command,
+    },
+    RolledBack {
+        node: usize,
+        result: Result<String, String>,
+    },
+    Finished {
+        landed: usize,
+        failed: usize,
+        skipped: usize,
+    },
+}
+
+/// Which part of the plan is in flight.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Cursor {
+    pub class: usize,
+    /// 0 = canary, n = wave n.
+    pub stage: usize,
+}
+
+/// The state machine.
+#[derive(Debug, Clone, Serialize)]
+pub struct Machine {
+    pub plan: Plan,
+    /// One slot per inventory node; nodes outside the plan stay `Pending` forever.
+    pub nodes: Vec<NodeSlot>,
+    pub cursor: Option<Cursor>,
+    pub mode: Mode,
+    /// Waiting for the operator, and why.
+    pub halt: Option<String>,
+    pub aborted: bool,
+    pub finished: bool,
+    started: bool,
+    rng: u64,
+}
+
+impl Machine {
+    /// A machine for `plan` over `n_nodes` inventory nodes. `seed` feeds the retry jitter.
+    pub fn new(plan: Plan, n_nodes: usize, seed: u64, mode: Mode) -> Self {
+        Machine {
+            plan,
+            nodes: (0..n_nodes).map(|_| NodeSlot::new()).collect(),
+            cursor: None,
+            mode,
+            halt: None,
+            aborted: false,
+            finished: false,
+            started: false,
+            rng: seed | 1,
+        }
+    }
+
+    /// Resume: nodes that landed in an earlier run stay landed; nodes with phases done
+    /// continue after the last one (a verified node is not synced again).
+    pub fn restore(&mut self, node: usize, last_done: Phase) {
+        let Some(slot) = self.nodes.get_mut(node) else {
+            return;
+        };
+        slot.run = match last_done.next() {
+            None => NodeRun::Landed,
+            Some(next) => NodeRun::Ready { next },
+        };
+    }
+
+    /// A number in [0, 1) from xorshift64*.
+    fn jitter(&mut self) -> f64 {
+        let mut x = self.rng;
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        self.rng = x;
+        (x.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 11) as f64 / (1u64 << 53) as f64
+    }
+
+    /// Delay before attempt `failed + 1`: `2^failed + U[0,5)` seconds.
+    pub fn retry_delay_ms(&mut self, failed_attempt: u32) -> u64 {
+        let base = 2f64.powi(failed_attempt.min(16) as i32);
+        ((base + 5.0 * self.jitter()) * 1000.0) as u64
+    }
+
+    fn stage_nodes(&self, c: Cursor) -> Vec<usize> {
+        let Some(cp) = self.plan.classes.get(c.class) else {
+            return Vec::new();
+        };
+        if c.stage == 0 {
+            vec![cp.canary]
+        } else {
+            cp.waves.get(c.stage - 1).cloned().unwrap_or_default()
+        }
+    }
+
+    /// Phases a node runs: doctor only on canaries unless asked for every node.
+    fn skips(&self, node: usize, phase: Phase) -> bool {
+        phase == Phase::Doctor
+            && !self.plan.doctor_every_node
+            && !self.plan.classes.iter().any(|c| c.canary == node)
+    }
+
+    fn next_phase(&self, node: usize, after: Phase) -> Option<Phase> {
+        let mut p = after.next()?;
+        while self.skips(node, p) {
+            p = p.next()?;
+        }
+        Some(p)
+    }
+
+    fn may_start(&self, node: usize) -> bool {
+        if self.aborted || self.halt.is_some() || self.finished {
+            return false;
+        }
+        match self.mode {
+            Mode::Run | Mode::StepWave => true,
+            Mode::Paused => self.nodes[node].step_token,
+        }
+    }
+
+    fn start(
+        &mut self,
+        node: usize,
+        phase: Phase,
+        attempt: u32,
+        now: Millis,
+        out: &mut Vec<Effect>,
+    ) {
+        let slot = &mut self.nodes[node];
+        slot.step_token = false;
+        slot.started.get_or_insert(now);
+        slot.run = NodeRun::Active {
+            phase,
+            attempt,
+            since: now,
+        };
+        slot.history.push(Attempt {
+            phase,
+            attempt,
+            started: now,
+            ended: None,
+            outcome: None,
+        });
+        out.push(Effect::Journal(Record::PhaseStarted {
+            node,
+            phase,
+            attempt,
+        }));
+        out.push(Effect::Run {
+            node,
+            phase,
+            attempt,
+        });
+    }
+
+    fn close_attempt(&mut self, node: usize, now: Millis, outcome: Result<String, Failure>) -> u32 {
+        let slot = &mut self.nodes[node];
+        let mut n = 1;
+        if let Some(a) = slot.history.iter_mut().rev().find(|a| a.ended.is_none()) {
+            a.ended = Some(now);
+            a.outcome = Some(outcome);
+            n = a.attempt;
+        }
+        n
+    }
+
+    fn class_failures(&self, class: usize) -> usize {
+        self.plan.classes.get(class).map_or(0, |c| {
+            c.nodes()
+                .filter(|&i| matches!(self.nodes[i].run, NodeRun::Failed { .. }))
+                .count()
+        })
+    }
+
+    fn halt(&mut self, reason: String, out: &mut Vec<Effect>) {
+        if self.halt.is_none() {
+            out.push(Effect::Journal(Record::Halted {
+                reason: reason.clone(),
+            }));
+            self.halt = Some(reason);
+        }
+    }
+
+    /// One input at `now`; returns the effects to run.
+    pub fn handle(&mut self, input: Input, now: Millis) -> Vec<Effect> {
+        let mut out = Vec::new();
+        match input {
+            Input::Tick => {}
+            Input::PhaseDone { node, phase, note } => {
+                let attempt = self.close_attempt(node, now, Ok(note.clone()));
+                out.push(Effect::Journal(Record::PhaseDone {
+                    node,
+                    phase,
+                    attempt,
+                    note,
+                }));
+                match self.next_phase(node, phase) {
+                    // A node skipped while its phase ran stops here.
+                    _ if self.nodes[node].run == NodeRun::Skipped => {}
+                    Some(next) => self.nodes[node].run = NodeRun::Ready { next },
+                    None => {
+                        self.nodes[node].run = NodeRun::Landed;
+                        self.nodes[node].ended = Some(now);
+                        out.push(Effect::Journal(Record::NodeLanded { node }));
+                    }
+                }
+            }
+            Input::PhaseFailed {
+                node,
+                phase,
+                failure,
+            } => {
+                let attempt = self.close_attempt(node, now, Err(failure.clone()));
+                out.push(Effect::Journal(Record::PhaseFailed {
+                    node,
+                    phase,
+                    attempt,
+                    failure: failure.clone(),
+                }));
+                let retry = matches!(failure, Failure::Transient(_))
+                    && phase.retriable()
+                    && attempt < MAX_ATTEMPTS
+                    && self.nodes[node].run != NodeRun::Skipped;
+                if retry {
+                    let delay_ms = self.retry_delay_ms(attempt);
+                    self.nodes[node].run = NodeRun::Retrying {
+                        phase,
+                        attempt: attempt + 1,
+                        at: now + delay_ms,
+                        error: failure.message().to_string(),
+                    };
+                    out.push(Effect::Journal(Record::RetryScheduled {
+                        node,
+                        phase,
+                        attempt: attempt + 1,
+                        delay_ms,
+                    }));
+                } else if self.nodes[node].run != NodeRun::Skipped {
+                    let error = failure.message().to_string();
+                    self.nodes[node].run = NodeRun::Failed {
+                        phase,
+                        error: error.clone(),
+                    };
+                    self.nodes[node].ended = Some(now);
+                    out.push(Effect::Journal(Record::NodeFailed { node, phase, error }));
+                    match &failure {
+                        Failure::Mismatch(m) => {
+                            self.halt(format!("checksum mismatch on node {node}: {m}"), &mut out)
+                        }
+                        Failure::Blocked(m) => self.halt(
+                            format!("doctor blocks widening (node {node}): {m}"),
+                            &mut out,
+                        ),
+                        _ => {}
+                    }
+                }
+            }
+            Input::RollbackDone { node, result } => {
+                if result.is_ok() {
+                    self.nodes[node].run = NodeRun::RolledBack;
+                }
+                out.push(Effect::Journal(Record::RolledBack { node, result }));
+            }
+            Input::Op(cmd) => self.operator(cmd, now, &mut out),
+        }
+        self.schedule(now, &mut out);
+        out
+    }
+
+    fn operator(&mut self, cmd: Command, now: Millis, out: &mut Vec<Effect>) {
+        out.push(Effect::Journal(Record::Operator {
+            command: cmd.clone(),
+        }));
+        match cmd {
+            Command::Run => self.mode = Mode::Run,
+            Command::Pause => self.mode = Mode::Paused,
+            Command::Resume => {
+                self.halt = None;
+                if self.mode == Mode::Paused {
+                    self.mode = Mode::Run;
+                }
+            }
+            Command::StepWave => {
+                self.halt = None;
+                self.mode = Mode::StepWave;
+            }
+            Command::StepPhase => {
+                self.halt = None;
+                self.mode = Mode::Paused;
+                if let Some(c) = self.cursor {
+                    for n in self.stage_nodes(c) {
+                        if !self.nodes[n].run.terminal() {
+                            self.nodes[n].step_token = true;
+                        }
+                    }
+                }
+            }
+            Command::RetryNow(node) => {
+                let Some(slot) = self.nodes.get_mut(node) else {
+                    return;
+                };
+                match slot.run.clone() {
+                    NodeRun::Retrying {
+                        phase,
+                        attempt,
+                        error,
+                        ..
+                    } => {
+                        slot.run = NodeRun::Retrying {
+                            phase,
+                            attempt,
+                            at: now,
+                            error,
+                        };
+                        slot.step_token = true;
+                    }
+                    NodeRun::Failed { phase, .. } => {
+                        // A bad copy is synced again before it is verified again.
+                        let from = if phase == Phase::Verify {
+                            Phase::Sync
+                        } else {
+                            phase
+                        };
+                        slot.run = NodeRun::Ready { next: from };
+                        slot.ended = None;
+                        slot.step_token = true;
+                        self.halt = None;
+                    }
+                    _ => {}
+                }
+            }
+            Command::Skip(node) => {
+                // A skipped node in flight finishes its phase; nothing follows it.
+                if let Some(slot) = self.nodes.get_mut(node)
+                    && !slot.run.terminal()
+                {
+                    slot.run = NodeRun::Skipped;
+                    slot.ended = Some(now);
+                    out.push(Effect::Journal(Record::NodeSkipped { node }));
+                }
+            }
+            Command::Abort => self.aborted = true,
+            Command::Rollback(nodes) => {
+                for node in nodes {
+                    if let Some(slot) = self.nodes.get(node)
+                        && !matches!(slot.run, NodeRun::Active { .. })
+                    {
+                        out.push(Effect::Rollback { node });
+                    }
+                }
+            }
+        }
+    }
+
+    fn schedule(&mut self, now: Millis, out: &mut Vec<Effect>) {
+        if !self.started {
+            self.started = true;
+            self.cursor = self.first_cursor();
+            if let Some(c) = self.cursor {
+                out.push(self.stage_record(c));
+            }
+        }
+        loop {
+            let Some(c) = self.cursor else {
+                self.finish(out);
+                return;
+            };
+            let nodes = self.stage_nodes(c);
+            let concurrency = self.plan.classes[c.class].concurrency;
+            // Nodes started and not finished count against the concurrency limit.
+            let mut in_flight = nodes
+                .iter()
+                .filter(|&&n| {
+                    let r = &self.nodes[n].run;
+                    !r.terminal() && *r != NodeRun::Pending
+                })
+                .count();
+            for &n in &nodes {
+                let start = match self.nodes[n].run.clone() {
+                    NodeRun::Retrying {
+                        phase, attempt, at, ..
+                    } if at <= now => Some((phase, attempt)),
+                    NodeRun::Ready { next } => Some((next, 1)),
+                    NodeRun::Pending if in_flight < concurrency => Some((Phase::Baseline, 1)),
+                    _ => None,
+                };
+                if let Some((phase, attempt)) = start
+                    && self.may_start(n)
+                {
+                    if matches!(self.nodes[n].run, NodeRun::Pending) {
+                        in_flight += 1;
+                    }
+                    self.start(n, phase, attempt, now, out);
+                }
+            }
+            // Stage done?
+            if !nodes.iter().all(|&n| self.nodes[n].run.terminal()) {
+                return;
+            }
+            let failures = self.class_failures(c.class);
+            let cp = &self.plan.classes[c.class];
+            if failures > cp.failure_budget {
+                let reason = format!(
+                    "class {}: {failures} failed node(s), over its failure budget of {}",
+                    cp.class, cp.failure_budget
+                );
+                self.halt(reason, out);
+                return;
+            }
+            if c.stage == 0 && matches!(self.nodes[cp.canary].run, NodeRun::Failed { .. }) {
+                let reason = format!("class {}: the canary failed", cp.class);
+                self.halt(reason, out);
+                return;
+            }
+            if self.halt.is_some() || self.aborted {
+                return;
+            }
+            let next = if c.stage < cp.waves.len() {
+                Some(Cursor {
+                    class: c.class,
+                    stage: c.stage + 1,
+                })
+            } else {
+                self.next_class_cursor(c.class + 1)
+            };
+            if self.mode == Mode::StepWave {
+                self.mode = Mode::Paused;
+            }
+            self.cursor = next;
+            match next {
+                Some(nc) => out.push(self.stage_record(nc)),
+                None => {
+                    self.finish(out);
+                    return;
+                }
+            }
+        }
+    }
+
+    fn first_cursor(&self) -> Option<Cursor> {
+        self.next_class_cursor(0)
+    }
+
+    fn next_class_cursor(&self, from: usize) -> Option<Cursor> {
+        (from < self.plan.classes.len()).then_some(Cursor {
+            class: from,
+            stage: 0,
+        })
+    }
+
+    fn stage_record(&self, c: Cursor) -> Effect {
+        Effect::Journal(Record::StageStarted {
+            class: self.plan.classes[c.class].class.clone(),
+            stage: c.stage,
+        })
+    }
+
+    fn finish(&mut self, out: &mut Vec<Effect>) {
+        if self.finished {
+            return;
+        }
+        self.finished = true;
+        let (mut landed, mut failed, mut skipped) = (0, 0, 0);
+        for n in self.plan.nodes() {
+            match self.nodes[n].run {
+                NodeRun::Landed => landed += 1,
+                NodeRun::Failed { .. } => failed += 1,
+                NodeRun::Skipped => skipped += 1,
+                _ => {}
+            }
+        }
+        out.push(Effect::Journal(Record::Finished {
+            landed,
+            failed,
+            skipped,
+        }));
+    }
+
+    /// Nothing is running and nothing more will start without the operator.
+    pub fn idle(&self) -> bool {
+        let in_flight = self
+            .nodes
+            .iter()
+            .any(|s| matches!(s.run, NodeRun::Active { .. } | NodeRun::Retrying { .. }));
+        !in_flight
+            && (self.finished || self.halt.is_some() || self.aborted || self.mode == Mode::Paused)
+    }
+
+    /// Every planned node landed.
+    pub fn all_landed(&self) -> bool {
+        self.plan
+            .nodes()
+            .all(|n| self.nodes[n].run == NodeRun::Landed)
+    }
+
+    /// The earliest retry time, for a driver that wants to sleep until then.
+    pub fn next_wakeup(&self) -> Option<Millis> {
+        self.nodes
+            .iter()
+            .filter_map(|s| match s.run {
+                NodeRun::Retrying { at, .. } => Some(at),
+                _ => None,
+            })
+            .min()
+    }
+}

@@ -1,0 +1,8 @@
+//! Rolling a bundle out: the plan, the pure state machine, the journal, and the
+//! executor that runs the machine's effects against nodes.
+
+pub mod machine;
+pub mod plan;
+
+pub use machine::{Command, Effect, Failure, Input, Machine, Mode, NodeRun, Phase, Record};
+pub use plan::{Plan, PlanOptions, Size};

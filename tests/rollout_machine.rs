@@ -1,0 +1,691 @@
+//! The rollout state machine with no I/O: phase order, canary gating, wave sizes,
+//! concurrency, failure budget, retry rules and delays on a clock we move by hand,
+//! pause/step/skip/abort/rollback.
+#![allow(clippy::unwrap_used)]
+
+use std::path::Path;
+
+use meshroll::inventory::{Inventory, Layout, Node};
+use meshroll::rollout::plan::{self, PlanOptions, Size};
+use meshroll::rollout::{Command, Effect, Failure, Input, Machine, Mode, NodeRun, Phase, Record};
+
+fn inventory(gateways: usize, workers: usize) -> Inventory {
+    let mk = |name: String, class: &str| Node {
+        host: name.clone(),
+        name,
+        port: None,
+        user: None,
+        class: class.into(),
+        labels: vec![],
+        layout: Layout::default(),
+    };
+    let mut nodes: Vec<Node> = (1..=gateways)
+        .map(|i| mk(format!("g{i}"), "gateway"))
+        .collect();
+    nodes.extend((1..=workers).map(|i| mk(format!("w{i}"), "worker")));
+    Inventory::from_nodes(Path::new("t"), nodes).unwrap()
+}
+
+fn machine(g: usize, w: usize, opts: PlanOptions, mode: Mode) -> Machine {
+    let inv = inventory(g, w);
+    let p = plan::make(&inv, &opts).unwrap();
+    Machine::new(p, g + w, 42, mode)
+}
+
+fn runs(effects: &[Effect]) -> Vec<(usize, Phase, u32)> {
+    effects
+        .iter()
+        .filter_map(|e| match e {
+            Effect::Run {
+                node,
+                phase,
+                attempt,
+            } => Some((*node, *phase, *attempt)),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Drive every Run effect to success until nothing runs; returns the phases per node.
+fn drive_ok(m: &mut Machine, first: Vec<Effect>, now: u64) -> Vec<(usize, Phase)> {
+    let mut queue = runs(&first);
+    let mut seen = Vec::new();
+    while let Some((node, phase, _)) = queue.first().copied() {
+        queue.remove(0);
+        seen.push((node, phase));
+        let eff = m.handle(
+            Input::PhaseDone {
+                node,
+                phase,
+                note: String::new(),
+            },
+            now,
+        );
+        queue.extend(runs(&eff));
+    }
+    seen
+}
+
+#[test]
+fn phases_in_order_canary_first_doctor_only_on_canaries() {
+    let mut m = machine(
+        1,
+        3,
+        PlanOptions {
+            wave: Size::Count(2),
+            ..PlanOptions::default()
+        },
+        Mode::Run,
+    );
+    let first = m.handle(Input::Tick, 0);
+    assert_eq!(
+        runs(&first),
+        vec![(0, Phase::Baseline, 1)],
+        "only the gateway canary starts"
+    );
+    let seen = drive_ok(&mut m, first, 0);
+    let of = |n: usize| {
+        seen.iter()
+            .filter(|(x, _)| *x == n)
+            .map(|(_, p)| *p)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        of(0),
+        Phase::ALL.to_vec(),
+        "the canary runs all nine phases, doctor included"
+    );
+    assert_eq!(of(1), Phase::ALL.to_vec(), "the worker canary too");
+    let without_doctor: Vec<Phase> = Phase::ALL
+        .into_iter()
+        .filter(|p| *p != Phase::Doctor)
+        .collect();
+    assert_eq!(of(2), without_doctor);
+    // Canary of a class lands before any of its wave starts.
+    let canary_done = seen
+        .iter()
+        .position(|&(n, p)| n == 1 && p == Phase::Undrain)
+        .unwrap();
+    let wave_start = seen.iter().position(|&(n, _)| n == 2).unwrap();
+    assert!(canary_done < wave_start);
+    // Classes in order: every gateway phase before any worker phase.
+    let last_gw = seen.iter().rposition(|&(n, _)| n == 0).unwrap();
+    let first_w = seen.iter().position(|&(n, _)| n >= 1).unwrap();
+    assert!(last_gw < first_w);
+    assert!(m.finished && m.all_landed());
+}
+
+#[test]
+fn waves_respect_size_and_concurrency() {
+    let mut m = machine(
+        0,
+        7,
+        PlanOptions {
+            wave: Size::Count(4),
+            concurrency: 2,
+            ..PlanOptions::default()
+        },
+        Mode::Run,
+    );
+    assert_eq!(m.plan.classes[0].waves, vec![vec![1, 2, 3, 4], vec![5, 6]]);
+    let mut eff = m.handle(Input::Tick, 0);
+    // Land the canary.
+    while let Some(&(n, p, _)) = runs(&eff).first() {
+        if n != 0 {
+            break;
+        }
+        eff = m.handle(
+            Input::PhaseDone {
+                node: n,
+                phase: p,
+                note: String::new(),
+            },
+            0,
+        );
+    }
+    // Wave 1: two nodes at once (concurrency 2), not four.
+    let started: Vec<usize> = runs(&eff).iter().map(|r| r.0).collect();
+    assert_eq!(started, vec![1, 2]);
+    // Finishing one phase of node 1 does not let a third node in: node 1 is in flight.
+    let eff = m.handle(
+        Input::PhaseDone {
+            node: 1,
+            phase: Phase::Baseline,
+            note: String::new(),
+        },
+        0,
+    );
+    assert_eq!(runs(&eff), vec![(1, Phase::Drain, 1)]);
+}
+
+#[test]
+fn transient_failures_retry_with_bounded_delays_then_fail() {
+    let mut m = machine(0, 1, PlanOptions::default(), Mode::Run);
+    m.handle(Input::Tick, 0);
+    let mut now = 0u64;
+    for phase in [Phase::Baseline, Phase::Drain] {
+        m.handle(
+            Input::PhaseDone {
+                node: 0,
+                phase,
+                note: String::new(),
+            },
+            now,
+        );
+    }
+    for attempt in 1..=4u32 {
+        let eff = m.handle(
+            Input::PhaseFailed {
+                node: 0,
+                phase: Phase::Sync,
+                failure: Failure::Transient("rsync exit 12".into()),
+            },
+            now,
+        );
+        let delay = eff
+            .iter()
+            .find_map(|e| match e {
+                Effect::Journal(Record::RetryScheduled {
+                    delay_ms,
+                    attempt: a,
+                    ..
+                }) => {
+                    assert_eq!(*a, attempt + 1);
+                    Some(*delay_ms)
+                }
+                _ => None,
+            })
+            .expect("a retry is scheduled");
+        let base = 1000 * 2u64.pow(attempt);
+        assert!(
+            delay >= base && delay < base + 5000,
+            "attempt {attempt}: {delay} ms"
+        );
+        match &m.nodes[0].run {
+            NodeRun::Retrying {
+                attempt: a, error, ..
+            } => {
+                assert_eq!(*a, attempt + 1);
+                assert_eq!(error, "rsync exit 12");
+            }
+            other => panic!("{other:?}"),
+        }
+        // Nothing runs before the countdown ends.
+        assert!(runs(&m.handle(Input::Tick, now + delay - 1)).is_empty());
+        now += delay;
+        assert_eq!(
+            runs(&m.handle(Input::Tick, now)),
+            vec![(0, Phase::Sync, attempt + 1)]
+        );
+    }
+    // The fifth failure is the last.
+    let eff = m.handle(
+        Input::PhaseFailed {
+            node: 0,
+            phase: Phase::Sync,
+            failure: Failure::Transient("rsync exit 12".into()),
+        },
+        now,
+    );
+    assert!(
+        eff.iter()
+            .any(|e| matches!(e, Effect::Journal(Record::NodeFailed { .. })))
+    );
+    assert!(matches!(
+        m.nodes[0].run,
+        NodeRun::Failed {
+            phase: Phase::Sync,
+            ..
+        }
+    ));
+    assert_eq!(
+        m.nodes[0]
+            .history
+            .iter()
+            .filter(|a| a.phase == Phase::Sync)
+            .count(),
+        5
+    );
+}
+
+#[test]
+fn retry_delays_cover_the_jitter_range() {
+    let mut m = machine(0, 1, PlanOptions::default(), Mode::Run);
+    let d: Vec<u64> = (0..2000).map(|_| m.retry_delay_ms(1)).collect();
+    assert!(d.iter().all(|&x| (2000..7000).contains(&x)));
+    assert!(
+        d.iter().any(|&x| x < 2500) && d.iter().any(|&x| x > 6500),
+        "jitter spans [0,5)"
+    );
+}
+
+#[test]
+fn verify_mismatch_never_retries_and_halts() {
+    let mut m = machine(
+        0,
+        3,
+        PlanOptions {
+            failure_budget: Size::Count(5),
+            ..PlanOptions::default()
+        },
+        Mode::Run,
+    );
+    m.handle(Input::Tick, 0);
+    for phase in [Phase::Baseline, Phase::Drain, Phase::Sync] {
+        m.handle(
+            Input::PhaseDone {
+                node: 0,
+                phase,
+                note: String::new(),
+            },
+            0,
+        );
+    }
+    let eff = m.handle(
+        Input::PhaseFailed {
+            node: 0,
+            phase: Phase::Verify,
+            failure: Failure::Mismatch("SKILL.md differs".into()),
+        },
+        0,
+    );
+    assert!(runs(&eff).is_empty(), "no retry, no switch");
+    assert!(matches!(
+        m.nodes[0].run,
+        NodeRun::Failed {
+            phase: Phase::Verify,
+            ..
+        }
+    ));
+    assert!(m.halt.as_deref().unwrap().contains("checksum mismatch"));
+    // Ticks do nothing while halted.
+    assert!(runs(&m.handle(Input::Tick, 100_000)).is_empty());
+    // The operator retries: the node is synced again, then verified.
+    let eff = m.handle(Input::Op(Command::RetryNow(0)), 1);
+    assert_eq!(runs(&eff), vec![(0, Phase::Sync, 1)]);
+    assert!(m.halt.is_none());
+}
+
+#[test]
+fn transient_failure_after_verify_is_not_retried_except_prewarm() {
+    let mut m = machine(
+        0,
+        2,
+        PlanOptions {
+            failure_budget: Size::Count(5),
+            ..PlanOptions::default()
+        },
+        Mode::Run,
+    );
+    m.handle(Input::Tick, 0);
+    for phase in [
+        Phase::Baseline,
+        Phase::Drain,
+        Phase::Sync,
+        Phase::Verify,
+        Phase::Switch,
+        Phase::Doctor,
+    ] {
+        m.handle(
+            Input::PhaseDone {
+                node: 0,
+                phase,
+                note: String::new(),
+            },
+            0,
+        );
+    }
+    let eff = m.handle(
+        Input::PhaseFailed {
+            node: 0,
+            phase: Phase::Prewarm,
+            failure: Failure::Transient("exit 1".into()),
+        },
+        0,
+    );
+    assert!(
+        matches!(
+            m.nodes[0].run,
+            NodeRun::Retrying {
+                phase: Phase::Prewarm,
+                attempt: 2,
+                ..
+            }
+        ),
+        "{eff:?}"
+    );
+    let at = m.next_wakeup().unwrap();
+    assert_eq!(
+        runs(&m.handle(Input::Tick, at)),
+        vec![(0, Phase::Prewarm, 2)]
+    );
+    m.handle(
+        Input::PhaseDone {
+            node: 0,
+            phase: Phase::Prewarm,
+            note: String::new(),
+        },
+        at,
+    );
+    m.handle(
+        Input::PhaseFailed {
+            node: 0,
+            phase: Phase::Probe,
+            failure: Failure::Transient("probe timeout".into()),
+        },
+        at,
+    );
+    assert!(matches!(
+        m.nodes[0].run,
+        NodeRun::Failed {
+            phase: Phase::Probe,
+            ..
+        }
+    ));
+}
+
+#[test]
+fn failed_canary_halts_its_class_and_budget_halts_widening() {
+    let mut m = machine(0, 3, PlanOptions::default(), Mode::Run);
+    m.handle(Input::Tick, 0);
+    let eff = m.handle(
+        Input::PhaseFailed {
+            node: 0,
+            phase: Phase::Baseline,
+            failure: Failure::Fatal("gateway not ready".into()),
+        },
+        0,
+    );
+    assert!(runs(&eff).is_empty());
+    assert_eq!(
+        m.halt.as_deref(),
+        Some("class worker: 1 failed node(s), over its failure budget of 0")
+    );
+
+    // Budget 1 of 4: one wave failure is tolerated, a second halts.
+    let mut m = machine(
+        0,
+        4,
+        PlanOptions {
+            wave: Size::Count(3),
+            failure_budget: Size::Count(1),
+            ..PlanOptions::default()
+        },
+        Mode::Run,
+    );
+    let mut eff = m.handle(Input::Tick, 0);
+    while let Some(&(n, p, _)) = runs(&eff).first() {
+        if n != 0 {
+            break;
+        }
+        eff = m.handle(
+            Input::PhaseDone {
+                node: n,
+                phase: p,
+                note: String::new(),
+            },
+            0,
+        );
+    }
+    for n in [1, 2] {
+        m.handle(
+            Input::PhaseFailed {
+                node: n,
+                phase: Phase::Baseline,
+                failure: Failure::Fatal("locked".into()),
+            },
+            0,
+        );
+    }
+    assert!(m.halt.is_none(), "the stage is not done yet");
+    let mut eff = m.handle(
+        Input::PhaseDone {
+            node: 3,
+            phase: Phase::Baseline,
+            note: String::new(),
+        },
+        0,
+    );
+    while let Some(&(n, p, _)) = runs(&eff).first() {
+        eff = m.handle(
+            Input::PhaseDone {
+                node: n,
+                phase: p,
+                note: String::new(),
+            },
+            0,
+        );
+    }
+    assert!(
+        m.halt
+            .as_deref()
+            .unwrap()
+            .contains("2 failed node(s), over its failure budget of 1"),
+        "{:?}",
+        m.halt
+    );
+    assert!(!m.finished);
+}
+
+#[test]
+fn doctor_errors_on_the_canary_block_widening() {
+    let mut m = machine(
+        0,
+        3,
+        PlanOptions {
+            failure_budget: Size::Count(3),
+            ..PlanOptions::default()
+        },
+        Mode::Run,
+    );
+    m.handle(Input::Tick, 0);
+    for phase in [
+        Phase::Baseline,
+        Phase::Drain,
+        Phase::Sync,
+        Phase::Verify,
+        Phase::Switch,
+    ] {
+        m.handle(
+            Input::PhaseDone {
+                node: 0,
+                phase,
+                note: String::new(),
+            },
+            0,
+        );
+    }
+    let eff = m.handle(
+        Input::PhaseFailed {
+            node: 0,
+            phase: Phase::Doctor,
+            failure: Failure::Blocked("1 error finding".into()),
+        },
+        0,
+    );
+    assert!(runs(&eff).is_empty());
+    assert!(
+        m.halt
+            .as_deref()
+            .unwrap()
+            .contains("doctor blocks widening")
+    );
+}
+
+#[test]
+fn pause_step_phase_step_wave_resume() {
+    let mut m = machine(
+        0,
+        3,
+        PlanOptions {
+            wave: Size::Count(2),
+            ..PlanOptions::default()
+        },
+        Mode::Paused,
+    );
+    assert!(
+        runs(&m.handle(Input::Tick, 0)).is_empty(),
+        "paused: nothing starts"
+    );
+    assert_eq!(
+        runs(&m.handle(Input::Op(Command::StepPhase), 0)),
+        vec![(0, Phase::Baseline, 1)]
+    );
+    let eff = m.handle(
+        Input::PhaseDone {
+            node: 0,
+            phase: Phase::Baseline,
+            note: String::new(),
+        },
+        0,
+    );
+    assert!(runs(&eff).is_empty(), "one phase per step");
+    assert_eq!(m.nodes[0].run, NodeRun::Ready { next: Phase::Drain });
+    assert_eq!(
+        runs(&m.handle(Input::Op(Command::StepPhase), 0)),
+        vec![(0, Phase::Drain, 1)]
+    );
+    // Step the rest of the canary stage as a wave.
+    m.handle(
+        Input::PhaseDone {
+            node: 0,
+            phase: Phase::Drain,
+            note: String::new(),
+        },
+        0,
+    );
+    let eff = m.handle(Input::Op(Command::StepWave), 0);
+    let seen = drive_ok(&mut m, eff, 0);
+    assert!(
+        seen.iter().all(|(n, _)| *n == 0),
+        "the wave step stops at the end of the stage"
+    );
+    assert_eq!(m.nodes[0].run, NodeRun::Landed);
+    assert_eq!(m.mode, Mode::Paused);
+    assert_eq!(m.nodes[1].run, NodeRun::Pending);
+    let eff = m.handle(Input::Op(Command::Resume), 0);
+    assert_eq!(
+        runs(&eff).iter().map(|r| r.0).collect::<Vec<_>>(),
+        vec![1, 2]
+    );
+    // Pause with phases in flight: they finish, nothing new starts.
+    m.handle(Input::Op(Command::Pause), 0);
+    let eff = m.handle(
+        Input::PhaseDone {
+            node: 1,
+            phase: Phase::Baseline,
+            note: String::new(),
+        },
+        0,
+    );
+    assert!(runs(&eff).is_empty());
+    assert!(!m.idle(), "node 2 is still in flight");
+    m.handle(
+        Input::PhaseDone {
+            node: 2,
+            phase: Phase::Baseline,
+            note: String::new(),
+        },
+        0,
+    );
+    assert!(m.idle());
+}
+
+#[test]
+fn skip_abort_and_rollback() {
+    let mut m = machine(
+        0,
+        3,
+        PlanOptions {
+            wave: Size::Count(2),
+            ..PlanOptions::default()
+        },
+        Mode::Run,
+    );
+    let first = m.handle(Input::Tick, 0);
+    drive_ok(&mut m, first.clone(), 0);
+    assert!(m.all_landed());
+
+    let mut m = machine(
+        0,
+        3,
+        PlanOptions {
+            wave: Size::Count(2),
+            ..PlanOptions::default()
+        },
+        Mode::Run,
+    );
+    let mut eff = m.handle(Input::Tick, 0);
+    while let Some(&(n, p, _)) = runs(&eff).first() {
+        if n != 0 {
+            break;
+        }
+        eff = m.handle(
+            Input::PhaseDone {
+                node: n,
+                phase: p,
+                note: String::new(),
+            },
+            0,
+        );
+    }
+    // Skip node 1 mid-phase: its phase ends, nothing follows.
+    m.handle(Input::Op(Command::Skip(1)), 0);
+    let eff = m.handle(
+        Input::PhaseDone {
+            node: 1,
+            phase: Phase::Baseline,
+            note: String::new(),
+        },
+        0,
+    );
+    assert!(runs(&eff).iter().all(|r| r.0 != 1));
+    assert_eq!(m.nodes[1].run, NodeRun::Skipped);
+    // Abort: node 2 finishes its phase but gets no next one, and stays as it is.
+    m.handle(Input::Op(Command::Abort), 0);
+    let eff = m.handle(
+        Input::PhaseDone {
+            node: 2,
+            phase: Phase::Baseline,
+            note: String::new(),
+        },
+        0,
+    );
+    assert!(runs(&eff).is_empty());
+    assert_eq!(m.nodes[2].run, NodeRun::Ready { next: Phase::Drain });
+    assert!(m.idle());
+    // Rollback the canary: an effect for the executor, then the node is rolled back.
+    let eff = m.handle(Input::Op(Command::Rollback(vec![0])), 0);
+    assert!(eff.contains(&Effect::Rollback { node: 0 }));
+    m.handle(
+        Input::RollbackDone {
+            node: 0,
+            result: Ok("current -> old".into()),
+        },
+        0,
+    );
+    assert_eq!(m.nodes[0].run, NodeRun::RolledBack);
+}
+
+#[test]
+fn restore_skips_landed_and_verified_nodes() {
+    let mut m = machine(
+        0,
+        3,
+        PlanOptions {
+            wave: Size::Count(2),
+            ..PlanOptions::default()
+        },
+        Mode::Run,
+    );
+    m.restore(0, Phase::Undrain);
+    m.restore(1, Phase::Verify);
+    let eff = m.handle(Input::Tick, 0);
+    let r = runs(&eff);
+    assert!(
+        r.contains(&(1, Phase::Switch, 1)),
+        "verified node continues at switch: {r:?}"
+    );
+    assert!(r.contains(&(2, Phase::Baseline, 1)));
+    assert!(!r.iter().any(|x| x.0 == 0));
+}
