@@ -56,6 +56,69 @@ pub enum Command {
     Demo,
     /// Poll every node once and print (or keep polling with --watch).
     Status(StatusArgs),
+    /// Print a skills folder's SKILLS_SHA and SKILLS_MANIFEST_SHA256 (writes nothing
+    /// unless --write-lock is given).
+    Manifest(ManifestArgs),
+    /// Roll a skills bundle out, class by class, canary first, without a terminal.
+    Rollout(RolloutArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ManifestArgs {
+    /// The skills folder.
+    pub dir: PathBuf,
+    /// Name a folder outside git by its content instead of refusing.
+    #[arg(long = "content-id")]
+    pub content_id: bool,
+    /// Also write the canonical skills.lock.json to this path.
+    #[arg(long = "write-lock")]
+    pub write_lock: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct RolloutArgs {
+    /// The skills folder to ship.
+    #[arg(long)]
+    pub skills: Option<PathBuf>,
+    /// Name a folder outside git by its content instead of refusing.
+    #[arg(long = "content-id")]
+    pub content_id: bool,
+    /// Only this class (repeat for several, in this order).
+    #[arg(long = "class")]
+    pub class: Vec<String>,
+    /// Nodes per wave after the canary: a count or a percentage (25%).
+    #[arg(long, default_value = "25%")]
+    pub wave: String,
+    /// Nodes of a wave in flight at once.
+    #[arg(long, default_value_t = 4)]
+    pub concurrency: usize,
+    /// Failed nodes a class tolerates before it halts: a count or a percentage.
+    #[arg(long = "failure-budget", default_value = "0")]
+    pub failure_budget: String,
+    /// Run doctor on every node, not only on each class's canary.
+    #[arg(long = "doctor-every-node")]
+    pub doctor_every_node: bool,
+    /// Print the plan (which node in which wave) and touch nothing.
+    #[arg(long)]
+    pub check: bool,
+    /// Really run: a headless rollout changes nodes without asking.
+    #[arg(long)]
+    pub yes: bool,
+    /// The append-only journal (JSON lines).
+    #[arg(long, default_value = "meshroll-journal.jsonl")]
+    pub journal: PathBuf,
+    /// Seconds the probe phase waits for the merged probe to pass.
+    #[arg(long = "probe-timeout", default_value_t = 120)]
+    pub probe_timeout: u64,
+    /// Seconds one rsync may take.
+    #[arg(long = "sync-timeout", default_value_t = 600)]
+    pub sync_timeout: u64,
+    /// Seconds the prewarm command may take.
+    #[arg(long = "prewarm-timeout", default_value_t = 930)]
+    pub prewarm_timeout: u64,
+    /// Roll the demo bundle out to the built-in simulated mesh.
+    #[arg(long)]
+    pub sim: bool,
 }
 
 #[derive(Debug, Clone, Args)]

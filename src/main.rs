@@ -30,6 +30,8 @@ fn main() {
     let code = rt.block_on(async {
         match &cli.command {
             Some(Command::Status(a)) => cmd::status::run(&cli.global, a).await,
+            Some(Command::Manifest(a)) => cmd::manifest::run(a),
+            Some(Command::Rollout(a)) => cmd::rollout::run(&cli.global, a).await,
             Some(Command::Demo) => cmd::dashboard::run(&cli.global, true).await,
             None => cmd::dashboard::run(&cli.global, false).await,
         }

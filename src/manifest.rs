@@ -222,17 +222,27 @@ pub fn stage(b: &Bundle, stage: &Path) -> Result<(), ManifestError> {
         move |e| ManifestError::Io(p, e)
     };
     fs::create_dir_all(stage).map_err(io(stage))?;
+    let mut newest = std::time::SystemTime::UNIX_EPOCH;
     for e in &b.lock.files {
         let dst = stage.join(&e.path);
         if let Some(parent) = dst.parent() {
             fs::create_dir_all(parent).map_err(io(parent))?;
         }
-        fs::copy(b.source.join(&e.path), &dst).map_err(io(&dst))?;
+        let src = b.source.join(&e.path);
+        fs::copy(&src, &dst).map_err(io(&dst))?;
+        fs::set_permissions(&dst, fs::Permissions::from_mode(0o600)).map_err(io(&dst))?;
+        // Keep the source's mtime so a re-run finds nothing to touch on the node.
+        let mtime = fs::metadata(&src)
+            .and_then(|m| m.modified())
+            .map_err(io(&src))?;
+        newest = newest.max(mtime);
+        set_mtime(&dst, mtime).map_err(io(&dst))?;
         let mode = u32::from_str_radix(&e.mode, 8).unwrap_or(FILE_MODE);
         fs::set_permissions(&dst, fs::Permissions::from_mode(mode)).map_err(io(&dst))?;
     }
     let lock = stage.join(LOCK_NAME);
     fs::write(&lock, &b.lock_bytes).map_err(io(&lock))?;
+    set_mtime(&lock, newest).map_err(io(&lock))?;
     fs::set_permissions(&lock, fs::Permissions::from_mode(FILE_MODE)).map_err(io(&lock))?;
     // Directories last, so files could be written into them first.
     let mut dirs = vec![stage.to_path_buf()];
@@ -246,6 +256,10 @@ pub fn stage(b: &Bundle, stage: &Path) -> Result<(), ManifestError> {
         }
     }
     Ok(())
+}
+
+fn set_mtime(p: &Path, t: std::time::SystemTime) -> std::io::Result<()> {
+    fs::OpenOptions::new().write(true).open(p)?.set_modified(t)
 }
 
 #[cfg(test)]

@@ -1,6 +1,8 @@
 //! The commands: each turns parsed arguments into work and an exit code.
 
 pub mod dashboard;
+pub mod manifest;
+pub mod rollout;
 pub mod status;
 
 use std::time::Duration;

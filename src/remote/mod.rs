@@ -3,6 +3,7 @@
 
 pub mod script;
 pub mod sim;
+pub mod sim_rollout;
 pub mod ssh;
 
 use std::fmt;

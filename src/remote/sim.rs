@@ -50,8 +50,17 @@ pub struct SimNode {
     pub current: Option<String>,
     /// The `skills_sha` its lock file claims; `None` = no lock file.
     pub lock_claim: Option<String>,
-    /// Age of `skill-cache-ready` when the mesh started; `None` = cold.
-    pub cache_age_s: Option<u64>,
+    /// mtime of `skill-cache-ready`, in seconds relative to the mesh's start
+    /// (negative: before it); `None` = cold.
+    pub cache_mtime: Option<i64>,
+    /// Target `current` pointed at before the last switch.
+    pub previous: Option<String>,
+    /// The next this many syncs fail with a transient rsync error.
+    pub sync_failures_left: u32,
+    /// The copy arrives corrupted: verify finds a mismatch.
+    pub corrupt_sync: bool,
+    /// Milliseconds a rollout phase takes here.
+    pub phase_ms: u64,
     pub drained: bool,
     pub live: bool,
     pub disk_used_pct: u8,
@@ -69,7 +78,11 @@ impl SimNode {
             daemon_version: "2026.9.6".into(),
             current: Some(DEMO_SHA.into()),
             lock_claim: Some(DEMO_SHA.into()),
-            cache_age_s: Some(600 + latency_ms * 7),
+            cache_mtime: Some(-((600 + latency_ms * 7) as i64)),
+            previous: None,
+            sync_failures_left: 0,
+            corrupt_sync: false,
+            phase_ms: 300 + latency_ms * 4,
             drained: false,
             live: true,
             disk_used_pct: 41,
@@ -81,7 +94,7 @@ impl SimNode {
 /// The simulated mesh.
 pub struct SimMesh {
     nodes: Vec<Mutex<SimNode>>,
-    started: Instant,
+    pub(crate) started: Instant,
     /// Seconds since the epoch when the mesh started (the nodes' clock).
     epoch_s: i64,
 }
@@ -144,11 +157,15 @@ impl SimMesh {
         // Rejects our credentials.
         sims[idx("mac-w09")].gateway = GatewayMode::AuthRejected;
         // Cold cache: just deployed, never prewarmed.
-        sims[idx("mac-w11")].cache_age_s = None;
+        sims[idx("mac-w11")].cache_mtime = None;
         // Lock file disagrees with its directory: a split-brain hand copy.
         sims[idx("mac-w12")].lock_claim = Some(OLD_SHA.into());
         // Stale cache: prewarmed three hours ago.
-        sims[idx("mac-w14")].cache_age_s = Some(3 * 3600 + 120);
+        sims[idx("mac-w14")].cache_mtime = Some(-(3 * 3600 + 120));
+        // In a rollout: a node whose sync fails twice before it lands, and one whose
+        // copy arrives corrupted (verify fails, no retry, the rollout halts).
+        sims[idx("mac-w05")].sync_failures_left = 2;
+        sims[idx("mac-w16")].corrupt_sync = true;
         // Powered off.
         sims[idx("mac-w17")].host_up = false;
         // Disk pressure on the cache volume.
@@ -205,7 +222,7 @@ impl SimMesh {
                 sha256: format!("{:0>64}", &c[..c.len().min(16)]),
                 claim: c.clone(),
             }),
-            cache_mtime: node.cache_age_s.map(|a| self.epoch_s - a as i64),
+            cache_mtime: node.cache_mtime.map(|m| self.epoch_s + m),
             drain: node.drained,
             live_rc: if node.live { 0 } else { 22 },
             live_code: Some(if node.live { 200 } else { 503 }),

@@ -158,18 +158,33 @@ impl SshPool {
         stdin: &[u8],
         cap: usize,
     ) -> Result<RemoteOutput, RemoteError> {
+        self.run_for(idx, argv, stdin, cap, self.opts.timeout, None)
+            .await
+    }
+
+    /// [`SshPool::run`] with its own time limit, handing each stdout line to `on_line`
+    /// as it arrives (prewarm output streamed into the node view).
+    pub async fn run_for(
+        &self,
+        idx: usize,
+        argv: &[String],
+        stdin: &[u8],
+        cap: usize,
+        timeout: Duration,
+        on_line: Option<&(dyn Fn(&str) + Send + Sync)>,
+    ) -> Result<RemoteOutput, RemoteError> {
         let _permit = self.conns[idx]
             .channels
             .acquire()
             .await
             .map_err(|_| RemoteError::Exec("pool closed".into()))?;
         let session = self.session(idx).await?;
-        let fut = exec(session, argv, stdin, cap);
-        match tokio::time::timeout(self.opts.timeout, fut).await {
+        let fut = exec(session, argv, stdin, cap, on_line);
+        match tokio::time::timeout(timeout, fut).await {
             Err(_) => {
                 // The channel may be wedged; a fresh master next time is cheap.
                 self.drop_session(idx).await;
-                Err(RemoteError::Timeout(self.opts.timeout.as_secs()))
+                Err(RemoteError::Timeout(timeout.as_secs()))
             }
             Ok(Err(e)) => {
                 if matches!(e, RemoteError::Connect(_)) {
@@ -200,6 +215,7 @@ async fn exec(
     argv: &[String],
     stdin: &[u8],
     cap: usize,
+    on_line: Option<&(dyn Fn(&str) + Send + Sync)>,
 ) -> Result<RemoteOutput, RemoteError> {
     let (prog, args) = argv
         .split_first()
@@ -224,7 +240,26 @@ async fn exec(
     let read_out = async {
         if let Some(so) = so.as_mut() {
             let mut limited = so.take(cap as u64 + 1);
-            limited.read_to_end(&mut out).await?;
+            let mut buf = [0u8; 8192];
+            let mut emitted = 0;
+            loop {
+                let n = limited.read(&mut buf).await?;
+                if n == 0 {
+                    break;
+                }
+                out.extend_from_slice(&buf[..n]);
+                if let Some(f) = on_line {
+                    while let Some(nl) = out[emitted..].iter().position(|&b| b == b'\n') {
+                        f(String::from_utf8_lossy(&out[emitted..emitted + nl]).trim_end());
+                        emitted += nl + 1;
+                    }
+                }
+            }
+            if let Some(f) = on_line
+                && emitted < out.len()
+            {
+                f(String::from_utf8_lossy(&out[emitted..]).trim_end());
+            }
         }
         Ok::<_, std::io::Error>(())
     };

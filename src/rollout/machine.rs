@@ -339,6 +339,8 @@ pub struct Machine {
     pub finished: bool,
     started: bool,
     rng: u64,
+    /// Node names for messages (indices when not given).
+    names: Vec<String>,
 }
 
 impl Machine {
@@ -354,7 +356,20 @@ impl Machine {
             finished: false,
             started: false,
             rng: seed | 1,
+            names: Vec::new(),
         }
+    }
+
+    /// Name nodes in halt messages.
+    pub fn set_names(&mut self, names: Vec<String>) {
+        self.names = names;
+    }
+
+    fn name(&self, node: usize) -> String {
+        self.names
+            .get(node)
+            .cloned()
+            .unwrap_or_else(|| format!("node {node}"))
     }
 
     /// Resume: nodes that landed in an earlier run stay landed; nodes with phases done
@@ -547,11 +562,12 @@ impl Machine {
                     self.nodes[node].ended = Some(now);
                     out.push(Effect::Journal(Record::NodeFailed { node, phase, error }));
                     match &failure {
-                        Failure::Mismatch(m) => {
-                            self.halt(format!("checksum mismatch on node {node}: {m}"), &mut out)
-                        }
+                        Failure::Mismatch(m) => self.halt(
+                            format!("checksum mismatch on {}: {m}", self.name(node)),
+                            &mut out,
+                        ),
                         Failure::Blocked(m) => self.halt(
-                            format!("doctor blocks widening (node {node}): {m}"),
+                            format!("doctor blocks widening ({}): {m}", self.name(node)),
                             &mut out,
                         ),
                         _ => {}
@@ -781,12 +797,15 @@ impl Machine {
 
     /// Nothing is running and nothing more will start without the operator.
     pub fn idle(&self) -> bool {
-        let in_flight = self
+        let active = self
             .nodes
             .iter()
-            .any(|s| matches!(s.run, NodeRun::Active { .. } | NodeRun::Retrying { .. }));
-        !in_flight
-            && (self.finished || self.halt.is_some() || self.aborted || self.mode == Mode::Paused)
+            .any(|s| matches!(s.run, NodeRun::Active { .. }));
+        let stopped =
+            self.finished || self.halt.is_some() || self.aborted || self.mode == Mode::Paused;
+        // A retry countdown keeps a running rollout busy; a stopped one only waits for
+        // the phases actually running.
+        !active && stopped
     }
 
     /// Every planned node landed.

@@ -1,7 +1,11 @@
 //! Rolling a bundle out: the plan, the pure state machine, the journal, and the
 //! executor that runs the machine's effects against nodes.
 
+pub mod driver;
+pub mod exec;
+pub mod journal;
 pub mod machine;
+pub mod node_ops;
 pub mod plan;
 
 pub use machine::{Command, Effect, Failure, Input, Machine, Mode, NodeRun, Phase, Record};

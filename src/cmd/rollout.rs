@@ -1,0 +1,193 @@
+//! `meshroll rollout`: run a plan headless, print progress lines and a recap, exit 0
+//! only when every node landed.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use tokio::sync::mpsc;
+
+use crate::cli::{Global, RolloutArgs};
+use crate::inventory::Inventory;
+use crate::manifest::{self, Bundle};
+use crate::observe::now_ms;
+use crate::poller::PollCtx;
+use crate::rollout::driver::Driver;
+use crate::rollout::exec::{Limits, RolloutCtx};
+use crate::rollout::journal::{self, Journal};
+use crate::rollout::plan::{self, PlanOptions, Size};
+use crate::rollout::{Input, Machine, Mode, NodeRun, Plan};
+
+/// The plan options from the flags.
+pub fn plan_options(a: &RolloutArgs) -> anyhow::Result<PlanOptions> {
+    Ok(PlanOptions {
+        classes: (!a.class.is_empty()).then(|| a.class.clone()),
+        wave: Size::parse(&a.wave).map_err(|e| anyhow::anyhow!("--wave: expected {e}"))?,
+        concurrency: a.concurrency.max(1),
+        failure_budget: Size::parse(&a.failure_budget)
+            .map_err(|e| anyhow::anyhow!("--failure-budget: expected {e}"))?,
+        doctor_every_node: a.doctor_every_node,
+    })
+}
+
+/// `user@host pid N`, for node locks.
+pub fn who() -> String {
+    let user = std::env::var("USER").unwrap_or_else(|_| "unknown".into());
+    let host = std::fs::read_to_string("/etc/hostname")
+        .map(|h| h.trim().to_string())
+        .unwrap_or_else(|_| "localhost".into());
+    format!("{user}@{host}/pid{}", std::process::id())
+}
+
+/// Everything a rollout run needs, prepared before any node is touched.
+pub struct Prepared {
+    pub inv: Inventory,
+    pub poll: Arc<PollCtx>,
+    pub bundle: Arc<Bundle>,
+    pub plan: Plan,
+    /// Keeps the staged copy alive for the run.
+    pub stage: Option<tempfile::TempDir>,
+}
+
+pub fn prepare(g: &Global, a: &RolloutArgs) -> anyhow::Result<Prepared> {
+    let (inv, poll, bundle) = if a.sim {
+        let (inv, ctx) = super::sim_ctx(g);
+        (inv, ctx, crate::remote::sim_rollout::demo_bundle())
+    } else {
+        let dir = a
+            .skills
+            .as_ref()
+            .context("--skills DIR is required (the folder to ship)")?;
+        let bundle = manifest::build(dir, a.content_id)?;
+        let (inv, ctx) = super::real_ctx(g)?;
+        (inv, ctx, bundle)
+    };
+    let plan = plan::make(&inv, &plan_options(a)?).map_err(|e| anyhow::anyhow!("plan: {e}"))?;
+    Ok(Prepared {
+        inv,
+        poll: Arc::new(poll),
+        bundle: Arc::new(bundle),
+        plan,
+        stage: None,
+    })
+}
+
+pub async fn run(g: &Global, a: &RolloutArgs) -> anyhow::Result<i32> {
+    let mut p = prepare(g, a)?;
+    println!("SKILLS_SHA={}", p.bundle.skills_sha);
+    println!("SKILLS_MANIFEST_SHA256={}", p.bundle.manifest_sha256);
+    print!("{}", p.plan.describe(&p.inv));
+    if a.check {
+        return Ok(0);
+    }
+    if !a.yes {
+        anyhow::bail!(
+            "a headless rollout changes nodes: pass --yes to run it (or --check to see the plan)"
+        );
+    }
+    let stage_dir = if a.sim {
+        std::path::PathBuf::new()
+    } else {
+        let t = tempfile::Builder::new()
+            .prefix("meshroll-stage")
+            .tempdir()?;
+        let dir = t.path().join(&p.bundle.skills_sha);
+        manifest::stage(&p.bundle, &dir)?;
+        p.stage = Some(t);
+        dir
+    };
+    let resume = journal::read_resume(&a.journal, &p.bundle.skills_sha);
+    let rollout_id = resume
+        .rollout_id
+        .clone()
+        .unwrap_or_else(|| format!("r{:x}-{}", now_ms(), std::process::id()));
+    if resume.rollout_id.is_some() {
+        println!("resuming rollout {rollout_id} from {}", a.journal.display());
+    }
+    let names: Vec<String> = p.inv.nodes.iter().map(|n| n.name.clone()).collect();
+    let journal = Journal::open(
+        &a.journal,
+        rollout_id.clone(),
+        p.bundle.skills_sha.clone(),
+        p.bundle.manifest_sha256.clone(),
+        names.clone(),
+    )
+    .with_context(|| format!("opening the journal {}", a.journal.display()))?;
+    let mut machine = Machine::new(p.plan.clone(), p.inv.nodes.len(), now_ms(), Mode::Run);
+    machine.set_names(names.clone());
+    for (i, n) in names.iter().enumerate() {
+        if let Some(ph) = resume.last_done.get(n) {
+            machine.restore(i, *ph);
+        }
+    }
+    let ctx = Arc::new(RolloutCtx {
+        poll: p.poll.clone(),
+        bundle: p.bundle.clone(),
+        stage_dir,
+        rollout_id,
+        who: who(),
+        ssh_config: g.ssh_config.clone(),
+        limits: Limits {
+            command: Duration::from_secs(g.timeout.max(1)),
+            sync: Duration::from_secs(a.sync_timeout.max(1)),
+            prewarm: Duration::from_secs(a.prewarm_timeout.max(1)),
+            probe: Duration::from_secs(a.probe_timeout.max(1)),
+            ..Limits::default()
+        },
+    });
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let mut d = Driver::new(machine, ctx, Some(journal), tx, now_ms());
+    let print = |lines: Vec<String>| {
+        for l in lines {
+            println!("{l}");
+        }
+    };
+    print(d.input(Input::Tick, now_ms()));
+    let mut interrupted = false;
+    while !d.machine.idle() {
+        tokio::select! {
+            Some(ev) = rx.recv() => print(d.on_exec(ev, now_ms())),
+            _ = tokio::time::sleep(Duration::from_millis(250)) => print(d.input(Input::Tick, now_ms())),
+            _ = tokio::signal::ctrl_c(), if !interrupted => {
+                interrupted = true;
+                println!("interrupted: finishing the phases in flight, starting nothing new (run again to resume)");
+                print(d.input(Input::Op(crate::rollout::Command::Abort), now_ms()));
+            }
+        }
+    }
+    recap(&d, &p.inv);
+    p.poll.transport.close().await;
+    if let Some(h) = &d.machine.halt {
+        println!("halted: {h}");
+    }
+    Ok(if d.machine.all_landed() { 0 } else { 1 })
+}
+
+fn recap(d: &Driver, inv: &Inventory) {
+    println!("\nrecap:");
+    println!(
+        "{:<16} {:<10} {:<22} {:>8} {:>8}  last error",
+        "NODE", "CLASS", "OUTCOME", "ATTEMPTS", "TIME"
+    );
+    for i in d.machine.plan.nodes() {
+        let slot = &d.machine.nodes[i];
+        let n = &inv.nodes[i];
+        let time = match (slot.started, slot.ended) {
+            (Some(s), Some(e)) => format!("{:.1}s", e.saturating_sub(s) as f64 / 1000.0),
+            _ => "-".into(),
+        };
+        let outcome = match &slot.run {
+            NodeRun::Landed if slot.history.is_empty() => "landed (earlier run)".to_string(),
+            r => r.label(),
+        };
+        println!(
+            "{:<16} {:<10} {:<22} {:>8} {:>8}  {}",
+            n.name,
+            n.class,
+            outcome,
+            slot.history.len(),
+            time,
+            slot.last_error().unwrap_or("")
+        );
+    }
+}

@@ -1,0 +1,209 @@
+//! The append-only journal: one JSON line per event, written through tracing-appender's
+//! non-blocking file writer, each line carrying both bundle ids so on-call can diff
+//! "what shipped" across the mesh in one query. A restarted meshroll reads it back to
+//! continue where it stopped.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::Path;
+
+use serde_json::{Value, json};
+use tracing_appender::non_blocking::{NonBlocking, WorkerGuard};
+
+use super::machine::{Phase, Record};
+use crate::observe::Millis;
+
+pub struct Journal {
+    writer: NonBlocking,
+    _guard: WorkerGuard,
+    pub rollout_id: String,
+    skills_sha: String,
+    manifest_sha256: String,
+    names: Vec<String>,
+}
+
+impl Journal {
+    /// Open (append) the journal at `path`.
+    pub fn open(
+        path: &Path,
+        rollout_id: String,
+        skills_sha: String,
+        manifest_sha256: String,
+        names: Vec<String>,
+    ) -> std::io::Result<Journal> {
+        let dir = path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        std::fs::create_dir_all(dir)?;
+        let file = path.file_name().ok_or_else(|| {
+            std::io::Error::other(format!("journal path {} has no file name", path.display()))
+        })?;
+        // Fail here, not in the background writer, if the file cannot be written.
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)?;
+        let appender = tracing_appender::rolling::never(dir, file);
+        let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
+            .lossy(false)
+            .finish(appender);
+        Ok(Journal {
+            writer,
+            _guard: guard,
+            rollout_id,
+            skills_sha,
+            manifest_sha256,
+            names,
+        })
+    }
+
+    /// Append one record at `now`.
+    pub fn write(&mut self, rec: &Record, now: Millis) {
+        let mut v = serde_json::to_value(rec).unwrap_or(Value::Null);
+        if let Value::Object(m) = &mut v {
+            if let Some(n) = m.get("node").and_then(Value::as_u64)
+                && let Some(name) = self.names.get(n as usize)
+            {
+                m.insert("node_name".into(), json!(name));
+            }
+            m.insert("ts_ms".into(), json!(now));
+            m.insert("rollout".into(), json!(self.rollout_id));
+            m.insert("skills_sha".into(), json!(self.skills_sha));
+            m.insert("manifest_sha256".into(), json!(self.manifest_sha256));
+        }
+        let mut line = v.to_string();
+        line.push('\n');
+        if let Err(e) = self.writer.write_all(line.as_bytes()) {
+            tracing::error!(error = %e, "journal write failed");
+        }
+    }
+}
+
+/// What an earlier run of the same bundle left behind.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Resume {
+    /// The unfinished rollout to continue (its id owns the node locks).
+    pub rollout_id: Option<String>,
+    /// Per node name: the last phase that completed.
+    pub last_done: BTreeMap<String, Phase>,
+}
+
+/// Read the journal for `skills_sha`. A missing journal is an empty resume.
+pub fn read_resume(path: &Path, skills_sha: &str) -> Resume {
+    let Ok(text) = std::fs::read_to_string(path) else {
+        return Resume::default();
+    };
+    let mut r = Resume::default();
+    for line in text.lines() {
+        let Ok(v) = serde_json::from_str::<Value>(line) else {
+            continue; // a torn last line after a crash
+        };
+        if v["skills_sha"] != skills_sha {
+            continue;
+        }
+        let rollout = v["rollout"].as_str().map(str::to_string);
+        if r.rollout_id != rollout {
+            // A new rollout of the same bundle starts over from what the nodes have.
+            r.rollout_id = rollout;
+        }
+        let node = v["node_name"].as_str().map(str::to_string);
+        match (v["event"].as_str(), node) {
+            (Some("phase_done"), Some(n)) => {
+                if let Some(p) = v["phase"].as_str().and_then(Phase::parse) {
+                    r.last_done.insert(n, p);
+                }
+            }
+            (Some("node_landed"), Some(n)) => {
+                r.last_done.insert(n, Phase::Undrain);
+            }
+            (Some("rolled_back"), Some(n)) => {
+                r.last_done.remove(&n);
+            }
+            (Some("finished"), _) => {
+                // A finished rollout is not resumed; landed nodes stay landed.
+                r.rollout_id = None;
+                r.last_done.retain(|_, p| *p == Phase::Undrain);
+            }
+            _ => {}
+        }
+    }
+    r
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn journal_lines_carry_both_ids_and_resume_reads_them() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let path = dir.path().join("j.jsonl");
+        {
+            let mut j = Journal::open(
+                &path,
+                "r1".into(),
+                "sha1".into(),
+                "m1".into(),
+                vec!["a".into(), "b".into()],
+            )
+            .expect("open");
+            j.write(
+                &Record::PhaseDone {
+                    node: 0,
+                    phase: Phase::Verify,
+                    attempt: 1,
+                    note: "ok".into(),
+                },
+                5,
+            );
+            j.write(&Record::NodeLanded { node: 1 }, 6);
+        }
+        let text = std::fs::read_to_string(&path).expect("read");
+        let first: Value = serde_json::from_str(text.lines().next().expect("line")).expect("json");
+        assert_eq!(first["event"], "phase_done");
+        assert_eq!(first["node_name"], "a");
+        assert_eq!(first["skills_sha"], "sha1");
+        assert_eq!(first["manifest_sha256"], "m1");
+        assert_eq!(first["rollout"], "r1");
+        let r = read_resume(&path, "sha1");
+        assert_eq!(r.rollout_id.as_deref(), Some("r1"));
+        assert_eq!(r.last_done.get("a"), Some(&Phase::Verify));
+        assert_eq!(r.last_done.get("b"), Some(&Phase::Undrain));
+        assert_eq!(read_resume(&path, "other"), Resume::default());
+        // Appending keeps what was there.
+        {
+            let mut j = Journal::open(
+                &path,
+                "r1".into(),
+                "sha1".into(),
+                "m1".into(),
+                vec!["a".into()],
+            )
+            .expect("open");
+            j.write(
+                &Record::Finished {
+                    landed: 2,
+                    failed: 0,
+                    skipped: 0,
+                },
+                7,
+            );
+        }
+        let r = read_resume(&path, "sha1");
+        assert_eq!(r.rollout_id, None);
+        assert_eq!(
+            r.last_done.get("a"),
+            None,
+            "only landed nodes survive a finished rollout"
+        );
+        assert_eq!(r.last_done.get("b"), Some(&Phase::Undrain));
+        assert_eq!(
+            std::fs::read_to_string(&path)
+                .expect("read")
+                .lines()
+                .count(),
+            3
+        );
+    }
+}

@@ -1,0 +1,417 @@
+//! What each phase does on a real node: the `sh` scripts (sent on stdin, every value
+//! quoted) and the pure functions that read their output. The executor runs them.
+
+use crate::inventory::Layout;
+use crate::manifest::{LOCK_NAME, Lock};
+use crate::remote::script::shell_quote as q;
+use crate::rollout::Failure;
+
+/// Portable atomic rename of a symlink over another (`mv -T` on Linux; rename(2)
+/// through perl on macOS, whose `mv` would move into the target directory).
+const PRELUDE: &str = r#"set -u
+PATH=/usr/bin:/bin:/usr/sbin:/sbin:/opt/homebrew/bin:/usr/local/bin:$PATH
+mvT() { mv -T "$1" "$2" 2>/dev/null || perl -e 'rename($ARGV[0], $ARGV[1]) or die "rename: $!\n"' "$1" "$2"; }
+"#;
+
+fn head(layout: &Layout) -> String {
+    format!(
+        "{PRELUDE}R={}\nS={}\nOC={}\n",
+        q(&layout.skills_root),
+        q(&layout.state_dir),
+        q(&layout.openclaw)
+    )
+}
+
+/// The node lock: a directory (atomic `mkdir`) holding the owner line
+/// `<rollout id> <who> <epoch seconds>`. Taken at baseline, released after undrain.
+/// Then the gateway status is archived to `last-gateway-status.json` and printed.
+pub fn baseline(layout: &Layout, rollout_id: &str, who: &str, now_s: u64) -> String {
+    format!(
+        r#"{head}ID={id}
+mkdir -p "$S" || {{ echo "MESHROLL-ERR cannot create $S"; exit 3; }}
+L="$S/meshroll.lock"
+if mkdir "$L" 2>/dev/null; then
+  printf '%s %s %s\n' "$ID" {who} {now} >"$L/owner"
+else
+  o=$(head -c 300 "$L/owner" 2>/dev/null)
+  case "$o" in "$ID "*) ;; *) echo "MESHROLL-LOCKED $o"; exit 4 ;; esac
+fi
+"$OC" gateway status --json >"$S/last-gateway-status.json.tmp" 2>/dev/null </dev/null
+mv -f "$S/last-gateway-status.json.tmp" "$S/last-gateway-status.json"
+cat "$S/last-gateway-status.json"
+"#,
+        head = head(layout),
+        id = q(rollout_id),
+        who = q(who),
+        now = now_s,
+    )
+}
+
+/// Read the baseline's output: the lock refusal, or the gateway status.
+pub fn baseline_result(code: Option<i32>, stdout: &[u8], now_s: u64) -> Result<String, Failure> {
+    let text = String::from_utf8_lossy(stdout);
+    if let Some(rest) = text
+        .lines()
+        .find_map(|l| l.strip_prefix("MESHROLL-LOCKED "))
+    {
+        let mut it = rest.split_whitespace();
+        let (id, who, since) = (
+            it.next(),
+            it.next(),
+            it.next().and_then(|s| s.parse::<u64>().ok()),
+        );
+        let age = since.map_or("unknown age".into(), |t| {
+            format!("{} ago", crate::verdict::human_age(now_s.saturating_sub(t)))
+        });
+        return Err(Failure::Fatal(format!(
+            "node is locked by another rollout: {} (rollout {}), taken {age}",
+            who.unwrap_or("?"),
+            id.unwrap_or("?")
+        )));
+    }
+    if let Some(e) = text.lines().find_map(|l| l.strip_prefix("MESHROLL-ERR ")) {
+        return Err(Failure::Fatal(e.to_string()));
+    }
+    if code != Some(0) {
+        return Err(Failure::Transient(format!("baseline exited {code:?}")));
+    }
+    let g = crate::signals::gateway::parse_bytes(stdout, 0, b"");
+    if !g.state.is_ready() {
+        return Err(Failure::Fatal(format!(
+            "gateway not ready at baseline: {}",
+            g.state.label()
+        )));
+    }
+    // Archive a compact copy in the journal.
+    Ok(serde_json::from_slice::<serde_json::Value>(stdout)
+        .map(|v| v.to_string())
+        .unwrap_or_default())
+}
+
+/// Drain: the configured command, or create `<state>/drain`.
+pub fn drain(layout: &Layout) -> String {
+    match &layout.drain_cmd {
+        Some(c) => format!("{}{c}\n", head(layout)),
+        None => format!("{}mkdir -p \"$S\" && : >\"$S/drain\"\n", head(layout)),
+    }
+}
+
+/// Undrain (the configured command, or remove `<state>/drain`), then release the lock
+/// if it is ours.
+pub fn undrain(layout: &Layout, rollout_id: &str) -> String {
+    let body = match &layout.undrain_cmd {
+        Some(c) => format!("{c}\n"),
+        None => "rm -f \"$S/drain\"\n".to_string(),
+    };
+    format!(
+        "{}ID={}\n{body}rc=$?\n{}exit $rc\n",
+        head(layout),
+        q(rollout_id),
+        RELEASE
+    )
+}
+
+const RELEASE: &str = r#"o=$(head -c 300 "$S/meshroll.lock/owner" 2>/dev/null)
+case "$o" in "$ID "*) rm -rf "$S/meshroll.lock" ;; esac
+"#;
+
+/// Make sure the bundle directory exists before rsync writes into it.
+pub fn prepare_sync(layout: &Layout, sha: &str) -> String {
+    format!(
+        "{}mkdir -p \"$R\"/{} && chmod 0750 \"$R\"/{}\n",
+        head(layout),
+        q(sha),
+        q(sha)
+    )
+}
+
+/// rsync exit codes worth another attempt: socket/file I/O, protocol stream,
+/// partial transfer, vanished files, timeouts, and ssh's own 255.
+pub fn rsync_transient(code: i32) -> bool {
+    matches!(code, 5 | 10 | 11 | 12 | 14 | 20 | 23 | 24 | 30 | 35 | 255)
+}
+
+/// `rsync --stats` numbers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct RsyncStats {
+    pub files_transferred: u64,
+    pub bytes_sent: u64,
+}
+
+pub fn parse_rsync_stats(out: &str) -> RsyncStats {
+    let num = |prefix: &str| {
+        out.lines()
+            .find_map(|l| l.trim().strip_prefix(prefix))
+            .and_then(|v| v.split_whitespace().next())
+            .map(|v| v.replace(',', ""))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0)
+    };
+    RsyncStats {
+        files_transferred: num("Number of regular files transferred:"),
+        bytes_sent: num("Total bytes sent:"),
+    }
+}
+
+/// List every file of the bundle with its sha256 and mode, for [`verify_result`].
+pub fn verify(layout: &Layout, sha: &str) -> String {
+    format!(
+        r#"{head}B="$R"/{sha}
+cd "$B" 2>/dev/null || {{ echo "MESHROLL-MISSING"; exit 0; }}
+find . -type f | sed 's|^\./||' | LC_ALL=C sort | while IFS= read -r f; do
+  h=$( (sha256sum "$f" 2>/dev/null || shasum -a 256 "$f" 2>/dev/null) | cut -c1-64)
+  m=$(stat -c %a "$f" 2>/dev/null || stat -f %Lp "$f" 2>/dev/null)
+  printf '%s %s %s\n' "$h" "$m" "$f"
+done
+echo "MESHROLL-END"
+"#,
+        head = head(layout),
+        sha = q(sha),
+    )
+}
+
+/// Compare what the node hashed with the lock. `Ok` is "checksum verified".
+pub fn verify_result(
+    lock: &Lock,
+    lock_bytes_sha256: &str,
+    stdout: &[u8],
+) -> Result<String, Failure> {
+    let text = String::from_utf8_lossy(stdout);
+    if text.lines().any(|l| l == "MESHROLL-MISSING") {
+        return Err(Failure::Mismatch(
+            "the bundle directory is missing on the node".into(),
+        ));
+    }
+    if !text.lines().any(|l| l == "MESHROLL-END") {
+        return Err(Failure::Transient("verify output ended early".into()));
+    }
+    let mut seen = std::collections::BTreeMap::new();
+    for l in text.lines().filter(|l| *l != "MESHROLL-END") {
+        let mut it = l.splitn(3, ' ');
+        if let (Some(h), Some(m), Some(p)) = (it.next(), it.next(), it.next()) {
+            seen.insert(p.to_string(), (h.to_string(), m.to_string()));
+        }
+    }
+    let mut problems = Vec::new();
+    match seen.remove(LOCK_NAME) {
+        Some((h, _)) if h == lock_bytes_sha256 => {}
+        Some(_) => problems.push(format!("{LOCK_NAME} differs from the manifest")),
+        None => problems.push(format!("{LOCK_NAME} missing")),
+    }
+    for f in &lock.files {
+        match seen.remove(&f.path) {
+            None => problems.push(format!("{} missing", f.path)),
+            Some((h, _)) if h != f.sha256 => problems.push(format!("{} sha256 differs", f.path)),
+            Some((_, m)) if format!("{:0>4}", m) != f.mode => {
+                problems.push(format!("{} mode {m}, want {}", f.path, f.mode))
+            }
+            Some(_) => {}
+        }
+    }
+    for extra in seen.keys() {
+        problems.push(format!("{extra} is not in the lock"));
+    }
+    if problems.is_empty() {
+        Ok(format!("checksum verified ({} files)", lock.files.len()))
+    } else {
+        let n = problems.len();
+        problems.truncate(5);
+        Err(Failure::Mismatch(format!(
+            "{n} difference(s): {}",
+            problems.join("; ")
+        )))
+    }
+}
+
+/// Flip `current` to the bundle atomically, keeping the old target as `previous`.
+pub fn switch(layout: &Layout, sha: &str) -> String {
+    format!(
+        r#"{head}T={sha}
+cd "$R" || exit 3
+[ -d "$T" ] || {{ echo "MESHROLL-ERR no bundle $T"; exit 3; }}
+old=$(readlink current 2>/dev/null || true)
+if [ "$old" = "$T" ]; then echo "already current"; exit 0; fi
+if [ -n "$old" ]; then ln -s "$old" .previous.$$ && mvT .previous.$$ previous || exit 5; fi
+ln -s "$T" .current.$$ && mvT .current.$$ current || exit 5
+echo "current -> $T (previous ${{old:-none}})"
+"#,
+        head = head(layout),
+        sha = q(sha),
+    )
+}
+
+/// Flip `current` back to `previous` (and `previous` to what was current), then
+/// release the lock if it is ours.
+pub fn rollback(layout: &Layout, rollout_id: &str) -> String {
+    format!(
+        r#"{head}ID={id}
+cd "$R" || exit 3
+prev=$(readlink previous 2>/dev/null) || {{ echo "MESHROLL-ERR no previous target"; exit 3; }}
+[ -d "$prev" ] || {{ echo "MESHROLL-ERR previous target $prev is gone"; exit 3; }}
+cur=$(readlink current 2>/dev/null || true)
+ln -s "$prev" .current.$$ && mvT .current.$$ current || exit 5
+if [ -n "$cur" ]; then ln -s "$cur" .previous.$$ && mvT .previous.$$ previous; fi
+{release}echo "current -> $prev (was ${{cur:-none}})"
+"#,
+        head = head(layout),
+        id = q(rollout_id),
+        release = RELEASE,
+    )
+}
+
+/// Doctor on the node.
+pub fn doctor(layout: &Layout) -> String {
+    format!(
+        "{}\"$OC\" doctor --lint --json </dev/null 2>/dev/null\n",
+        head(layout)
+    )
+}
+
+/// The default prewarm command (SPEC section 4).
+pub fn default_prewarm(layout: &Layout) -> String {
+    format!(
+        "{} skills prewarm --manifest {}/current/{LOCK_NAME} --concurrency 2 --timeout 15m",
+        q(&layout.openclaw),
+        q(&layout.skills_root)
+    )
+}
+
+/// Prewarm under caps (nice 10, and a memory limit where `ulimit -v` works), output
+/// interleaved on stdout; success touches `skill-cache-ready`. The command sees
+/// `MESHROLL_MANIFEST` and `SKILLS_SHA`.
+pub fn prewarm(layout: &Layout, sha: &str, mem_limit_kb: u64) -> String {
+    let cmd = layout
+        .prewarm_cmd
+        .clone()
+        .unwrap_or_else(|| default_prewarm(layout));
+    format!(
+        r#"{head}MESHROLL_MANIFEST="$R/current/{LOCK_NAME}"; SKILLS_SHA={sha}
+export MESHROLL_MANIFEST SKILLS_SHA
+( ulimit -v {mem} 2>/dev/null; exec nice -n 10 sh -c {cmd} ) 2>&1 </dev/null
+rc=$?
+if [ $rc -eq 0 ]; then mkdir -p "$S" && touch "$S/skill-cache-ready"; fi
+echo "MESHROLL-EXIT $rc"
+exit $rc
+"#,
+        head = head(layout),
+        sha = q(sha),
+        mem = mem_limit_kb,
+        cmd = q(&cmd),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::manifest::LockEntry;
+
+    fn lock() -> Lock {
+        Lock {
+            files: vec![
+                LockEntry {
+                    mode: "0640".into(),
+                    path: "a.md".into(),
+                    sha256: "aa".into(),
+                    size: 1,
+                },
+                LockEntry {
+                    mode: "0440".into(),
+                    path: "k/x.key".into(),
+                    sha256: "bb".into(),
+                    size: 1,
+                },
+            ],
+            skills_sha: "s".into(),
+            version: 1,
+        }
+    }
+
+    #[test]
+    fn verify_passes_only_on_an_exact_copy() {
+        let good = b"aa 640 a.md\nbb 440 k/x.key\nll 640 skills.lock.json\nMESHROLL-END\n";
+        assert_eq!(
+            verify_result(&lock(), "ll", good),
+            Ok("checksum verified (2 files)".into())
+        );
+        for (bad, want) in [
+            (&b"ab 640 a.md\nbb 440 k/x.key\nll 640 skills.lock.json\nMESHROLL-END\n"[..], "a.md sha256 differs"),
+            (&b"aa 644 a.md\nbb 440 k/x.key\nll 640 skills.lock.json\nMESHROLL-END\n"[..], "a.md mode 644, want 0640"),
+            (&b"bb 440 k/x.key\nll 640 skills.lock.json\nMESHROLL-END\n"[..], "a.md missing"),
+            (&b"aa 640 a.md\nbb 440 k/x.key\nzz 640 evil.sh\nll 640 skills.lock.json\nMESHROLL-END\n"[..], "evil.sh is not in the lock"),
+            (&b"aa 640 a.md\nbb 440 k/x.key\nxx 640 skills.lock.json\nMESHROLL-END\n"[..], "skills.lock.json differs"),
+            (&b"MESHROLL-MISSING\n"[..], "directory is missing"),
+        ] {
+            match verify_result(&lock(), "ll", bad) {
+                Err(Failure::Mismatch(m)) => assert!(m.contains(want), "{m}"),
+                other => panic!("{want}: {other:?}"),
+            }
+        }
+        assert!(matches!(
+            verify_result(&lock(), "ll", b"aa 640 a.md\n"),
+            Err(Failure::Transient(_))
+        ));
+    }
+
+    #[test]
+    fn baseline_reads_lock_refusals_and_gateway_state() {
+        let e = baseline_result(Some(4), b"MESHROLL-LOCKED r-1 alice@ops 1000\n", 1600)
+            .expect_err("locked");
+        assert_eq!(
+            e,
+            Failure::Fatal(
+                "node is locked by another rollout: alice@ops (rollout r-1), taken 10m ago".into()
+            )
+        );
+        let e = baseline_result(
+            Some(0),
+            br#"{"rpc":{"ok":false,"connectFailure":{"kind":"unreachable"}}}"#,
+            0,
+        )
+        .expect_err("not ready");
+        assert_eq!(
+            e,
+            Failure::Fatal("gateway not ready at baseline: unreachable".into())
+        );
+        let ok = baseline_result(Some(0), br#"{"rpc":{"ok":true}, "x": 1}"#, 0).expect("ready");
+        assert_eq!(ok, r#"{"rpc":{"ok":true},"x":1}"#);
+    }
+
+    #[test]
+    fn rsync_stats_and_codes() {
+        let s =
+            parse_rsync_stats("Number of regular files transferred: 3\nTotal bytes sent: 1,234\n");
+        assert_eq!(
+            s,
+            RsyncStats {
+                files_transferred: 3,
+                bytes_sent: 1234
+            }
+        );
+        assert!(
+            rsync_transient(12)
+                && rsync_transient(255)
+                && !rsync_transient(1)
+                && !rsync_transient(3)
+        );
+    }
+
+    #[test]
+    fn scripts_quote_every_value() {
+        let l = Layout {
+            skills_root: "/x/it's; rm -rf /".into(),
+            ..Layout::default()
+        };
+        let s = switch(&l, "abc$(id)");
+        assert!(s.contains("R='/x/it'\\''s; rm -rf /'"), "{s}");
+        assert!(s.contains("T='abc$(id)'"), "{s}");
+        let p = prewarm(
+            &Layout {
+                prewarm_cmd: Some("echo 'hi'".into()),
+                ..Layout::default()
+            },
+            "s",
+            1024,
+        );
+        assert!(p.contains("sh -c 'echo '\\''hi'\\'''"), "{p}");
+    }
+}
