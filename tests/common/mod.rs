@@ -40,6 +40,7 @@
 
 pub mod liveness;
 mod procs;
+pub mod real_openclaw;
 
 pub use liveness::LivenessServer;
 
@@ -324,6 +325,46 @@ impl Lab {
                     root.join("standin/fixtures/gateway-status.auth.json"),
                 )
                 .expect("lab: copy auth fixture");
+            }
+            // more of the real CLI's answers, for the stand-in's other modes (it falls
+            // back to the fields alone when one is missing)
+            let captured = Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("tests/fixtures/openclaw-2026.9.6-captured");
+            for (from, to) in [
+                (
+                    "gateway-status.no-token.json",
+                    "gateway-status.no-token.json",
+                ),
+                (
+                    "gateway-status.rate-limit.attempt4-right.json",
+                    "gateway-status.rate-limited.json",
+                ),
+                (
+                    "gateway-status.silent-listener-timeout.json",
+                    "gateway-status.silent.json",
+                ),
+                (
+                    "gateway-status.ready.require-rpc.json",
+                    "gateway-status.ready.require-rpc.json",
+                ),
+                (
+                    "gateway-status.unreachable.require-rpc.json",
+                    "gateway-status.unreachable.require-rpc.json",
+                ),
+                (
+                    "gateway-status.wrong-token-config.require-rpc.json",
+                    "gateway-status.auth.require-rpc.json",
+                ),
+                (
+                    "gateway-status.no-token.require-rpc.json",
+                    "gateway-status.no-token.require-rpc.json",
+                ),
+            ] {
+                let src = captured.join(from);
+                if src.is_file() {
+                    fs::copy(&src, root.join("standin/fixtures").join(to))
+                        .expect("lab: copy captured fixture");
+                }
             }
             let host_key = root.join("ssh/host_ed25519_key");
             keygen(&host_key, &format!("meshroll-lab-{}", s.name));
@@ -763,6 +804,12 @@ impl LabNode {
             all.push(pid);
             procs::signal(&all, "CONT");
         }
+    }
+
+    /// The pid of this node's sshd listener (the parent of every session it serves),
+    /// while it runs.
+    pub fn sshd_pid(&self) -> Option<u32> {
+        self.sshd.lock().unwrap().as_ref().map(Child::id)
     }
 
     /// Whether this node's sshd process is alive.
