@@ -61,6 +61,21 @@ pub enum Command {
     Manifest(ManifestArgs),
     /// Roll a skills bundle out, class by class, canary first, without a terminal.
     Rollout(RolloutArgs),
+    /// Flip `current` back to the previous target on chosen nodes or classes.
+    Rollback(RollbackArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct RollbackArgs {
+    /// A node to roll back (repeat for several).
+    #[arg(long = "node")]
+    pub node: Vec<String>,
+    /// Every node of a class (repeat for several).
+    #[arg(long = "class")]
+    pub class: Vec<String>,
+    /// Really do it.
+    #[arg(long)]
+    pub yes: bool,
 }
 
 #[derive(Debug, Clone, Args)]

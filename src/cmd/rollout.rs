@@ -7,7 +7,7 @@ use std::time::Duration;
 use anyhow::Context;
 use tokio::sync::mpsc;
 
-use crate::cli::{Global, RolloutArgs};
+use crate::cli::{Global, RollbackArgs, RolloutArgs};
 use crate::inventory::Inventory;
 use crate::manifest::{self, Bundle};
 use crate::observe::now_ms;
@@ -190,4 +190,48 @@ fn recap(d: &Driver, inv: &Inventory) {
             slot.last_error().unwrap_or("")
         );
     }
+}
+
+/// `meshroll rollback`: flip `current` back to `previous` on the chosen nodes.
+pub async fn rollback(g: &Global, a: &RollbackArgs) -> anyhow::Result<i32> {
+    let (inv, poll) = super::real_ctx(g)?;
+    for n in &a.node {
+        if !inv.nodes.iter().any(|x| &x.name == n) {
+            anyhow::bail!("--node {n}: no such node in {}", g.inventory.display());
+        }
+    }
+    for c in &a.class {
+        if !inv.classes.contains(c) {
+            anyhow::bail!("--class {c}: no such class in {}", g.inventory.display());
+        }
+    }
+    let chosen: Vec<usize> = (0..inv.nodes.len())
+        .filter(|&i| a.node.contains(&inv.nodes[i].name) || a.class.contains(&inv.nodes[i].class))
+        .collect();
+    if chosen.is_empty() {
+        anyhow::bail!("name the nodes to roll back with --node or --class");
+    }
+    if !a.yes {
+        anyhow::bail!("rollback changes {} node(s): pass --yes", chosen.len());
+    }
+    let id = format!("rollback-{}", std::process::id());
+    let timeout = Duration::from_secs(g.timeout.max(1));
+    let results = futures::future::join_all(
+        chosen
+            .iter()
+            .map(|&i| crate::rollout::exec::run_rollback(&poll, i, &id, timeout)),
+    )
+    .await;
+    let mut failed = 0;
+    for (&i, r) in chosen.iter().zip(results) {
+        match r {
+            Ok(m) => println!("{} rolled back: {m}", inv.nodes[i].name),
+            Err(e) => {
+                failed += 1;
+                println!("{} rollback failed: {e}", inv.nodes[i].name);
+            }
+        }
+    }
+    poll.transport.close().await;
+    Ok(if failed == 0 { 0 } else { 1 })
 }

@@ -366,21 +366,25 @@ async fn probe(ctx: &RolloutCtx, idx: usize) -> Result<String, Failure> {
     }
 }
 
-/// Flip a node back to its previous target.
-pub async fn run_rollback(ctx: &RolloutCtx, idx: usize) -> Result<String, String> {
-    if let Transport::Sim(sim) = &ctx.poll.transport {
-        return sim.rollback(idx);
-    }
-    let node = &ctx.poll.nodes[idx];
-    let out = sh(
-        ctx,
-        idx,
-        node_ops::rollback(&node.layout, &ctx.rollout_id),
-        ctx.limits.command,
-        None,
-    )
-    .await
-    .map_err(|f| f.message().to_string())?;
+/// Flip a node back to its previous target (and release its lock if `rollout_id` holds
+/// it).
+pub async fn run_rollback(
+    poll: &PollCtx,
+    idx: usize,
+    rollout_id: &str,
+    timeout: Duration,
+) -> Result<String, String> {
+    let pool = match &poll.transport {
+        Transport::Sim(sim) => return sim.rollback(idx),
+        Transport::Ssh(pool) => pool,
+    };
+    let node = &poll.nodes[idx];
+    let argv = as_user(node, &["sh", "-s"]);
+    let script = node_ops::rollback(&node.layout, rollout_id);
+    let out = pool
+        .run_for(idx, &argv, script.as_bytes(), 64 * 1024, timeout, None)
+        .await
+        .map_err(|e| e.to_string())?;
     expect_ok(&out, "rollback").map_err(|f| f.message().to_string())
 }
 
@@ -404,7 +408,8 @@ pub fn spawn(ctx: Arc<RolloutCtx>, effect: super::Effect, tx: UnboundedSender<Ex
         }
         super::Effect::Rollback { node } => {
             tokio::spawn(async move {
-                let result = run_rollback(&ctx, node).await;
+                let result =
+                    run_rollback(&ctx.poll, node, &ctx.rollout_id, ctx.limits.command).await;
                 let _ = tx.send(ExecEvent::Input(Input::RollbackDone { node, result }));
             });
         }

@@ -261,7 +261,11 @@ mod tests {
         )
         .expect("plan");
         assert_eq!(p.classes[1].waves.len(), 4, "at least one node a wave");
-        assert_eq!(p.locate(5), Some((1, 3)), "one node a wave: w4 is in wave 3");
+        assert_eq!(
+            p.locate(5),
+            Some((1, 3)),
+            "one node a wave: w4 is in wave 3"
+        );
         assert_eq!(p.locate(2), Some((1, 0)));
         let text = p.describe(&i);
         assert!(text.contains("canary  w1"), "{text}");
