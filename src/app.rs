@@ -17,6 +17,9 @@ use crate::inventory::Node;
 use crate::observe::{Millis, NodeState, now_ms};
 use crate::poller::{self, PollCtx, PollResult, Trigger};
 use crate::report::{self, NodeReport};
+use crate::rollout::driver::Driver;
+use crate::rollout::exec::ExecEvent;
+use crate::rollout::{Command, Input};
 use crate::ui::theme::Theme;
 
 /// Everything that can happen to the app.
@@ -24,6 +27,8 @@ use crate::ui::theme::Theme;
 pub enum Event {
     Input(TermEvent),
     Poll(Box<PollResult>),
+    /// What the rollout executor reports.
+    Exec(Box<ExecEvent>),
     Tick,
 }
 
@@ -37,6 +42,7 @@ pub enum View {
     Fleet,
     Node,
     Skew,
+    Plan,
 }
 
 /// Table order.
@@ -90,6 +96,10 @@ pub struct App {
     pub flash: Option<String>,
     /// Ask a node's loop to poll now.
     pub triggers: Vec<Arc<Trigger>>,
+    /// The rollout staged in this dashboard, if any.
+    pub rollout: Option<Driver>,
+    /// A dangerous command waiting for `y`.
+    pub confirm: Option<(String, Command)>,
 }
 
 impl App {
@@ -112,6 +122,8 @@ impl App {
             quit: false,
             flash: None,
             triggers: Vec::new(),
+            rollout: None,
+            confirm: None,
         };
         app.refresh(now_ms());
         app
@@ -120,7 +132,11 @@ impl App {
     /// Recompute the reports at `now`.
     pub fn refresh(&mut self, now: Millis) {
         self.now = now;
-        self.rows = report::build(&self.nodes, &self.states, now, None);
+        let target = self
+            .rollout
+            .as_ref()
+            .map(|d| d.ctx.bundle.skills_sha.clone());
+        self.rows = report::build(&self.nodes, &self.states, now, target.as_deref());
     }
 
     pub fn on_poll(&mut self, r: PollResult) {
@@ -226,6 +242,18 @@ impl App {
             self.selected = 0;
             return;
         }
+        if let Some((_, cmd)) = self.confirm.take() {
+            if k.code == KeyCode::Char('y') {
+                self.command(cmd);
+            } else {
+                self.flash = Some("cancelled".into());
+            }
+            return;
+        }
+        if self.rollout.is_some() && self.rollout_key(k.code) {
+            self.clamp();
+            return;
+        }
         if self.help {
             if matches!(
                 k.code,
@@ -309,6 +337,88 @@ impl App {
         self.clamp();
     }
 
+    /// Send an operator command to the rollout.
+    pub fn command(&mut self, cmd: Command) {
+        if let Some(d) = self.rollout.as_mut() {
+            self.flash = Some(format!("{cmd:?}"));
+            d.input(Input::Op(cmd), now_ms());
+        }
+    }
+
+    /// Rollout keys; true when the key was one of them.
+    fn rollout_key(&mut self, code: KeyCode) -> bool {
+        if self.help || self.filter_editing {
+            return false;
+        }
+        let sel = self.selected_node();
+        let name = |i: usize| {
+            self.nodes
+                .get(i)
+                .map_or("?".to_string(), |n| n.name.clone())
+        };
+        match code {
+            KeyCode::Char('p') => {
+                self.view = if self.view == View::Plan {
+                    View::Fleet
+                } else {
+                    View::Plan
+                };
+            }
+            KeyCode::Char('n') => self.command(Command::StepPhase),
+            KeyCode::Char('w') => self.command(Command::StepWave),
+            KeyCode::Char('c') => self.command(Command::Run),
+            KeyCode::Char(' ') => {
+                let paused = self
+                    .rollout
+                    .as_ref()
+                    .is_some_and(|d| d.machine.mode == crate::rollout::Mode::Paused);
+                self.command(if paused {
+                    Command::Resume
+                } else {
+                    Command::Pause
+                });
+            }
+            KeyCode::Char('t') => match sel {
+                Some(i) => self.command(Command::RetryNow(i)),
+                None => return false,
+            },
+            KeyCode::Char('x') => match sel {
+                Some(i) => self.confirm = Some((format!("skip {}?", name(i)), Command::Skip(i))),
+                None => return false,
+            },
+            KeyCode::Char('A') => {
+                self.confirm = Some((
+                    "abort the rollout? (nothing new starts; nodes in flight stay drained)".into(),
+                    Command::Abort,
+                ))
+            }
+            KeyCode::Char('b') => match sel {
+                Some(i) => {
+                    self.confirm = Some((
+                        format!("roll {} back to its previous bundle?", name(i)),
+                        Command::Rollback(vec![i]),
+                    ))
+                }
+                None => return false,
+            },
+            KeyCode::Char('B') => match sel {
+                Some(i) => {
+                    let class = self.nodes[i].class.clone();
+                    let all: Vec<usize> = (0..self.nodes.len())
+                        .filter(|&j| self.nodes[j].class == class)
+                        .collect();
+                    self.confirm = Some((
+                        format!("roll back every {class} node ({})?", all.len()),
+                        Command::Rollback(all),
+                    ));
+                }
+                None => return false,
+            },
+            _ => return false,
+        }
+        true
+    }
+
     pub fn on_mouse(&mut self, kind: MouseEventKind, row: u16) {
         match kind {
             MouseEventKind::ScrollDown => self.move_by(1),
@@ -346,7 +456,18 @@ impl App {
                 self.on_poll(*r);
                 true
             }
-            Event::Tick => true,
+            Event::Exec(e) => {
+                if let Some(d) = self.rollout.as_mut() {
+                    d.on_exec(*e, now_ms());
+                }
+                true
+            }
+            Event::Tick => {
+                if let Some(d) = self.rollout.as_mut() {
+                    d.input(Input::Tick, now_ms());
+                }
+                true
+            }
         }
     }
 }
@@ -354,14 +475,26 @@ impl App {
 /// Run the dashboard until the user quits. The terminal is restored on exit and on
 /// panic (ratatui's hook).
 pub async fn run(
-    ctx: PollCtx,
+    ctx: Arc<PollCtx>,
     title: String,
     classes: Vec<String>,
     theme: Theme,
+    rollout: Option<(Driver, mpsc::UnboundedReceiver<ExecEvent>)>,
 ) -> anyhow::Result<()> {
-    let ctx = Arc::new(ctx);
     let (tx, mut rx) = mpsc::unbounded_channel::<Event>();
     let mut app = App::new(title, ctx.nodes.clone(), classes);
+    let mut forward = None;
+    if let Some((driver, mut exec_rx)) = rollout {
+        app.rollout = Some(driver);
+        let ftx = tx.clone();
+        forward = Some(tokio::spawn(async move {
+            while let Some(e) = exec_rx.recv().await {
+                if ftx.send(Event::Exec(Box::new(e))).is_err() {
+                    break;
+                }
+            }
+        }));
+    }
     let (triggers, handles) = poller::spawn_node_loops(ctx.clone(), tx.clone(), wrap_poll);
     app.triggers = triggers;
 
@@ -414,6 +547,9 @@ pub async fn run(
     ratatui::restore();
     input.abort();
     ticker.abort();
+    if let Some(f) = forward {
+        f.abort();
+    }
     for h in handles {
         h.abort();
     }

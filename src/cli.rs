@@ -13,8 +13,36 @@ use clap::{Args, Parser, Subcommand};
 pub struct Cli {
     #[command(flatten)]
     pub global: Global,
+    #[command(flatten)]
+    pub dash: DashArgs,
     #[command(subcommand)]
     pub command: Option<Command>,
+}
+
+/// A rollout staged in the dashboard (paused: the operator steps it).
+#[derive(Debug, Clone, Args, Default)]
+pub struct DashArgs {
+    /// Stage a rollout of this skills folder in the dashboard.
+    #[arg(long)]
+    pub skills: Option<PathBuf>,
+    /// Name a folder outside git by its content instead of refusing.
+    #[arg(long = "content-id")]
+    pub content_id: bool,
+    /// Only this class (repeat for several, in this order).
+    #[arg(long = "class")]
+    pub class: Vec<String>,
+    /// Nodes per wave after the canary: a count or a percentage.
+    #[arg(long, default_value = "25%")]
+    pub wave: String,
+    /// Nodes of a wave in flight at once.
+    #[arg(long, default_value_t = 4)]
+    pub concurrency: usize,
+    /// Failed nodes a class tolerates before it halts.
+    #[arg(long = "failure-budget", default_value = "0")]
+    pub failure_budget: String,
+    /// The append-only journal (JSON lines).
+    #[arg(long, default_value = "meshroll-journal.jsonl")]
+    pub journal: PathBuf,
 }
 
 #[derive(Debug, Clone, Args)]

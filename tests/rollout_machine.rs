@@ -689,3 +689,42 @@ fn restore_skips_landed_and_verified_nodes() {
     assert!(r.contains(&(2, Phase::Baseline, 1)));
     assert!(!r.iter().any(|x| x.0 == 0));
 }
+
+#[test]
+fn a_stepped_phase_keeps_its_retries_and_pause_stops_them() {
+    let mut m = machine(0, 1, PlanOptions::default(), Mode::Paused);
+    m.handle(Input::Tick, 0);
+    assert_eq!(
+        runs(&m.handle(Input::Op(Command::StepPhase), 0)),
+        vec![(0, Phase::Baseline, 1)]
+    );
+    m.handle(
+        Input::PhaseFailed {
+            node: 0,
+            phase: Phase::Baseline,
+            failure: Failure::Transient("lost".into()),
+        },
+        0,
+    );
+    let at = m.next_wakeup().unwrap();
+    assert_eq!(
+        runs(&m.handle(Input::Tick, at)),
+        vec![(0, Phase::Baseline, 2)],
+        "the retry is part of the step"
+    );
+    m.handle(
+        Input::PhaseFailed {
+            node: 0,
+            phase: Phase::Baseline,
+            failure: Failure::Transient("lost".into()),
+        },
+        at,
+    );
+    m.handle(Input::Op(Command::Pause), at);
+    let at2 = m.next_wakeup().unwrap();
+    assert!(
+        runs(&m.handle(Input::Tick, at2)).is_empty(),
+        "pause stops the retry"
+    );
+    assert!(m.idle());
+}

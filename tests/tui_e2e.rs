@@ -11,8 +11,8 @@ struct Tmux {
 }
 
 impl Tmux {
-    fn start(cmd: &str, w: u16, h: u16) -> Tmux {
-        let session = format!("meshroll-e2e-{}", std::process::id());
+    fn start(name: &str, cmd: &str, w: u16, h: u16) -> Tmux {
+        let session = format!("meshroll-e2e-{}-{name}", std::process::id());
         let st = Command::new("tmux")
             .args([
                 "new-session",
@@ -95,7 +95,7 @@ fn demo_draws_the_fleet_shows_help_and_quits_cleanly() {
         env!("CARGO_BIN_EXE_meshroll"),
         logs.path().display()
     );
-    let t = Tmux::start(&cmd, 100, 32);
+    let t = Tmux::start("fleet", &cmd, 100, 32);
     let screen = t.wait_for("the fleet table with verdicts", |s| {
         s.contains("NODE")
             && s.contains("mac-w20")
@@ -122,7 +122,9 @@ fn demo_draws_the_fleet_shows_help_and_quits_cleanly() {
         s.contains(" node ") && s.contains("mac-g02") && s.contains("cli / daemon")
     });
     t.keys(&["Escape"]);
-    t.wait_for("the fleet again", |s| s.contains("LAST ERROR"));
+    t.wait_for("the fleet again", |s| {
+        s.contains("LAST ERR") && s.contains("mac-w20")
+    });
 
     t.keys(&["q"]);
     let screen = t.wait_for("meshroll to exit", |s| s.contains("MESHROLL-EXITED="));
@@ -150,4 +152,63 @@ fn dashboard_refuses_to_start_without_a_terminal() {
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("needs a terminal"), "{err}");
+}
+
+#[test]
+fn demo_rollout_steps_show_phases_and_a_retry_countdown() {
+    let logs = tempfile::tempdir().unwrap();
+    let cmd = format!(
+        "{} demo --log-dir {}; echo MESHROLL-EXITED=$?; sleep 30",
+        env!("CARGO_BIN_EXE_meshroll"),
+        logs.path().display()
+    );
+    let t = Tmux::start("rollout", &cmd, 120, 36);
+    t.wait_for("the staged rollout, paused", |s| {
+        s.contains("PHASE") && s.contains("RETRY") && s.contains("paused — n step a phase")
+    });
+    // Step the canary one phase at a time: baseline, drain, then sync (which fails
+    // once on the demo's first canary and is retried).
+    t.keys(&["n"]);
+    t.wait_for("baseline on the canary", |s| s.contains("→ drain"));
+    t.keys(&["n"]);
+    t.wait_for("drain on the canary", |s| s.contains("→ sync"));
+    t.keys(&["n"]);
+    let screen = t.wait_for("a retry countdown", |s| {
+        s.contains("sync (retry)") && s.contains("2/5 in")
+    });
+    assert!(
+        screen.contains("rsync exit 12"),
+        "the last error is shown:\n{screen}"
+    );
+    // The plan view shows the lanes and the retry in the progress log.
+    t.keys(&["p"]);
+    let screen = t.wait_for("the plan view", |s| {
+        s.contains("gateway: canary") && s.contains("worker: waiting")
+    });
+    assert!(screen.contains("sync retry 2/5 in"), "{screen}");
+    // The retry runs by itself once its countdown ends (retries are not operator steps).
+    t.wait_for("the retried sync to pass", |s| s.contains("sync ok"));
+    // Abort asks first.
+    t.keys(&["A"]);
+    t.wait_for("the confirmation", |s| s.contains("abort the rollout?"));
+    t.keys(&["y"]);
+    t.wait_for("the abort", |s| s.contains("aborted"));
+    t.keys(&["q"]);
+    let screen = t.wait_for("meshroll to exit", |s| s.contains("MESHROLL-EXITED="));
+    assert!(screen.contains("MESHROLL-EXITED=0"), "{screen}");
+    // The demo's journal went next to the logs, with both bundle ids on every line.
+    let journal = std::fs::read_dir(logs.path())
+        .unwrap()
+        .filter_map(Result::ok)
+        .find(|e| e.file_name().to_string_lossy().starts_with("demo-journal"))
+        .expect("a demo journal");
+    let text = std::fs::read_to_string(journal.path()).unwrap();
+    assert!(text.lines().count() >= 5);
+    for line in text.lines() {
+        let v: serde_json::Value = serde_json::from_str(line).unwrap();
+        assert!(
+            v["skills_sha"].is_string() && v["manifest_sha256"].is_string(),
+            "{line}"
+        );
+    }
 }

@@ -1,23 +1,105 @@
-//! `meshroll` and `meshroll demo`: the live dashboard.
+//! `meshroll` and `meshroll demo`: the live dashboard, with a rollout staged (paused)
+//! when `--skills` is given, and always on the demo mesh.
 
 use std::io::IsTerminal;
+use std::sync::Arc;
+use std::time::Duration;
 
-use crate::cli::Global;
+use tokio::sync::mpsc;
+
+use crate::cli::{DashArgs, Global, RolloutArgs};
+use crate::manifest;
+use crate::observe::now_ms;
+use crate::rollout::Mode;
+use crate::rollout::driver;
+use crate::rollout::exec::Limits;
 use crate::ui::theme::Theme;
 
-pub async fn run(g: &Global, demo: bool) -> anyhow::Result<i32> {
+fn as_rollout_args(d: &DashArgs, sim: bool) -> RolloutArgs {
+    RolloutArgs {
+        skills: d.skills.clone(),
+        content_id: d.content_id,
+        class: d.class.clone(),
+        wave: d.wave.clone(),
+        concurrency: d.concurrency,
+        failure_budget: d.failure_budget.clone(),
+        doctor_every_node: false,
+        check: false,
+        yes: false,
+        journal: d.journal.clone(),
+        probe_timeout: 120,
+        sync_timeout: 600,
+        prewarm_timeout: 930,
+        sim,
+    }
+}
+
+pub async fn run(g: &Global, d: &DashArgs, demo: bool) -> anyhow::Result<i32> {
     if !std::io::stdout().is_terminal() {
         anyhow::bail!("the dashboard needs a terminal; for scripts use `meshroll status --json`");
     }
     let theme = Theme::from_env(&g.theme)?;
-    let (inv, ctx, title) = if demo {
-        let (inv, ctx) = super::sim_ctx(g);
-        (inv, ctx, "demo (simulated mesh)".to_string())
+    let title = if demo {
+        "demo (simulated mesh)".to_string()
     } else {
-        let (inv, ctx) = super::real_ctx(g)?;
-        (inv, ctx, g.inventory.display().to_string())
+        g.inventory.display().to_string()
     };
-    tracing::info!(nodes = inv.nodes.len(), demo, "dashboard starting");
-    crate::app::run(ctx, title, inv.classes, theme).await?;
+    if !demo && d.skills.is_none() {
+        let (inv, ctx) = super::real_ctx(g)?;
+        tracing::info!(nodes = inv.nodes.len(), "dashboard starting");
+        crate::app::run(Arc::new(ctx), title, inv.classes, theme, None).await?;
+        return Ok(0);
+    }
+    // A rollout staged in the dashboard: paused until the operator steps or runs it.
+    let mut args = as_rollout_args(d, demo);
+    if demo {
+        // The demo journal lives with the logs, not in the working folder.
+        let dir = g
+            .log_dir
+            .clone()
+            .unwrap_or_else(crate::logging::default_dir);
+        args.journal = dir.join(format!("demo-journal-{}.jsonl", std::process::id()));
+    }
+    let p = super::rollout::prepare(g, &args)?;
+    let mut stage = None;
+    let stage_dir = if demo {
+        std::path::PathBuf::new()
+    } else {
+        let t = tempfile::Builder::new()
+            .prefix("meshroll-stage")
+            .tempdir()?;
+        let dir = t.path().join(&p.bundle.skills_sha);
+        manifest::stage(&p.bundle, &dir)?;
+        stage = Some(t);
+        dir
+    };
+    let (tx, rx) = mpsc::unbounded_channel();
+    let (drv, _resumed) = driver::start(
+        p.poll.clone(),
+        p.bundle.clone(),
+        p.plan.clone(),
+        stage_dir,
+        &args.journal,
+        g.ssh_config.clone(),
+        Limits {
+            command: Duration::from_secs(g.timeout.max(1)),
+            ..Limits::default()
+        },
+        super::rollout::who(),
+        Mode::Paused,
+        tx,
+        now_ms(),
+    )?;
+    tracing::info!(nodes = p.inv.nodes.len(), demo, skills_sha = %p.bundle.skills_sha, "dashboard with a staged rollout");
+    let r = crate::app::run(
+        p.poll.clone(),
+        title,
+        p.inv.classes.clone(),
+        theme,
+        Some((drv, rx)),
+    )
+    .await;
+    drop(stage);
+    r?;
     Ok(0)
 }

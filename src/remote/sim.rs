@@ -165,6 +165,8 @@ impl SimMesh {
         // In a rollout: a node whose sync fails twice before it lands, and one whose
         // copy arrives corrupted (verify fails, no retry, the rollout halts).
         sims[idx("mac-w05")].sync_failures_left = 2;
+        // The first canary's first sync fails too, so a retry shows within a few steps.
+        sims[idx("mac-g01")].sync_failures_left = 1;
         sims[idx("mac-w16")].corrupt_sync = true;
         // Powered off.
         sims[idx("mac-w17")].host_up = false;

@@ -212,3 +212,52 @@ impl Driver {
         })
     }
 }
+
+/// Start a rollout session: read the journal (to resume), open it for appending, build
+/// the machine in `mode` and the driver around it.
+#[allow(clippy::too_many_arguments)]
+pub fn start(
+    poll: Arc<crate::poller::PollCtx>,
+    bundle: Arc<crate::manifest::Bundle>,
+    plan: super::Plan,
+    stage_dir: std::path::PathBuf,
+    journal_path: &std::path::Path,
+    ssh_config: Option<std::path::PathBuf>,
+    limits: exec::Limits,
+    who: String,
+    mode: super::Mode,
+    tx: UnboundedSender<ExecEvent>,
+    now: Millis,
+) -> std::io::Result<(Driver, bool)> {
+    let resume = super::journal::read_resume(journal_path, &bundle.skills_sha);
+    let resumed = resume.rollout_id.is_some();
+    let rollout_id = resume
+        .rollout_id
+        .clone()
+        .unwrap_or_else(|| format!("r{now:x}-{}", std::process::id()));
+    let names: Vec<String> = poll.nodes.iter().map(|n| n.name.clone()).collect();
+    let journal = Journal::open(
+        journal_path,
+        rollout_id.clone(),
+        bundle.skills_sha.clone(),
+        bundle.manifest_sha256.clone(),
+        names.clone(),
+    )?;
+    let mut machine = Machine::new(plan, names.len(), now, mode);
+    machine.set_names(names.clone());
+    for (i, n) in names.iter().enumerate() {
+        if let Some(ph) = resume.last_done.get(n) {
+            machine.restore(i, *ph);
+        }
+    }
+    let ctx = Arc::new(RolloutCtx {
+        poll,
+        bundle,
+        stage_dir,
+        rollout_id,
+        who,
+        ssh_config,
+        limits,
+    });
+    Ok((Driver::new(machine, ctx, Some(journal), tx, now), resumed))
+}

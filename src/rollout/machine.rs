@@ -171,6 +171,8 @@ pub struct NodeSlot {
     pub ended: Option<Millis>,
     /// The operator allowed one more phase while paused (step).
     step_token: bool,
+    /// The running phase was started by a step: its retries belong to the same step.
+    stepped: bool,
 }
 
 impl NodeSlot {
@@ -181,6 +183,7 @@ impl NodeSlot {
             started: None,
             ended: None,
             step_token: false,
+            stepped: false,
         }
     }
 
@@ -444,7 +447,9 @@ impl Machine {
         now: Millis,
         out: &mut Vec<Effect>,
     ) {
+        let paused = self.mode == Mode::Paused;
         let slot = &mut self.nodes[node];
+        slot.stepped = paused && slot.step_token;
         slot.step_token = false;
         slot.started.get_or_insert(now);
         slot.run = NodeRun::Active {
@@ -541,6 +546,9 @@ impl Machine {
                     && self.nodes[node].run != NodeRun::Skipped;
                 if retry {
                     let delay_ms = self.retry_delay_ms(attempt);
+                    // A step is done when its phase passes or fails for good.
+                    let stepped = self.nodes[node].stepped;
+                    self.nodes[node].step_token = stepped;
                     self.nodes[node].run = NodeRun::Retrying {
                         phase,
                         attempt: attempt + 1,
@@ -592,7 +600,13 @@ impl Machine {
         }));
         match cmd {
             Command::Run => self.mode = Mode::Run,
-            Command::Pause => self.mode = Mode::Paused,
+            Command::Pause => {
+                self.mode = Mode::Paused;
+                for n in &mut self.nodes {
+                    n.step_token = false;
+                    n.stepped = false;
+                }
+            }
             Command::Resume => {
                 self.halt = None;
                 if self.mode == Mode::Paused {

@@ -10,6 +10,8 @@ use super::theme::Theme;
 use super::{pending, verdict_label, verdict_style};
 use crate::app::App;
 use crate::report::NodeReport;
+use crate::rollout::NodeRun;
+use crate::rollout::machine::MAX_ATTEMPTS;
 use crate::skew::ManifestState;
 use crate::verdict::human_age;
 
@@ -122,6 +124,59 @@ fn cache_cell(r: &NodeReport, theme: &Theme) -> Cell<'static> {
     }
 }
 
+/// The node's rollout phase or outcome.
+fn phase_cell(app: &App, i: usize, theme: &Theme) -> Cell<'static> {
+    let Some(d) = &app.rollout else {
+        return Cell::from("");
+    };
+    if d.machine.plan.locate(i).is_none() {
+        return Cell::from(Span::styled("-", theme.dim));
+    }
+    let run = &d.machine.nodes[i].run;
+    let style = match run {
+        NodeRun::Landed => theme.ok,
+        NodeRun::Failed { .. } => theme.error,
+        NodeRun::Retrying { .. } => theme.warn,
+        NodeRun::Active { .. } => theme.pending,
+        _ => theme.dim,
+    };
+    Cell::from(Span::styled(run.label(), style))
+}
+
+/// Attempt n/5 and the countdown to the next try.
+fn retry_cell(app: &App, i: usize, theme: &Theme) -> Cell<'static> {
+    let Some(d) = &app.rollout else {
+        return Cell::from("");
+    };
+    match &d.machine.nodes[i].run {
+        NodeRun::Retrying { attempt, at, .. } => {
+            let left = at.saturating_sub(app.now).div_ceil(1000);
+            Cell::from(Span::styled(
+                format!("{attempt}/{MAX_ATTEMPTS} in {left}s"),
+                theme.warn,
+            ))
+        }
+        NodeRun::Active { attempt, .. } if *attempt > 1 => Cell::from(Span::styled(
+            format!("{attempt}/{MAX_ATTEMPTS}"),
+            theme.warn,
+        )),
+        _ => Cell::from(""),
+    }
+}
+
+/// The rollout's last error for a node that is retrying or failed.
+fn rollout_error(app: &App, i: usize, theme: &Theme) -> Option<Cell<'static>> {
+    let d = app.rollout.as_ref()?;
+    let slot = &d.machine.nodes[i];
+    match &slot.run {
+        NodeRun::Retrying { error, .. } => {
+            Some(Cell::from(Span::styled(error.clone(), theme.warn)))
+        }
+        NodeRun::Failed { error, .. } => Some(Cell::from(Span::styled(error.clone(), theme.error))),
+        _ => None,
+    }
+}
+
 fn error_cell(r: &NodeReport, theme: &Theme) -> Cell<'static> {
     if let Some(e) = &r.error {
         return Cell::from(Span::styled(e.clone(), theme.error));
@@ -148,8 +203,12 @@ fn error_cell(r: &NodeReport, theme: &Theme) -> Cell<'static> {
     }
 }
 
-/// Drop the class column (the second) when it does not fit.
-fn columns<T>(show_class: bool, mut v: Vec<T>) -> Vec<T> {
+/// Drop the rollout columns (phase, retry: 8th and 9th) without a rollout, and the
+/// class column (the second) when it does not fit.
+fn columns<T>(show_class: bool, rolling: bool, mut v: Vec<T>) -> Vec<T> {
+    if !rolling && v.len() > 8 {
+        v.drain(7..9);
+    }
     if !show_class && v.len() > 1 {
         v.remove(1);
     }
@@ -159,9 +218,11 @@ fn columns<T>(show_class: bool, mut v: Vec<T>) -> Vec<T> {
 pub fn draw(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let visible = app.visible();
     // Narrow terminals drop the class column: the class tabs already say it.
-    let show_class = area.width >= 100;
+    let rolling = app.rollout.is_some();
+    let show_class = area.width >= if rolling { 130 } else { 100 };
     let header = Row::new(columns(
         show_class,
+        rolling,
         [
             "NODE",
             "CLASS",
@@ -170,6 +231,8 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             "MANIFEST",
             "CACHE",
             "VERDICT",
+            "PHASE",
+            "RETRY",
             "LAST ERROR",
         ]
         .map(Cell::from)
@@ -192,6 +255,7 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             };
             Row::new(columns(
                 show_class,
+                rolling,
                 vec![
                     Cell::from(r.node.clone()),
                     Cell::from(Span::styled(r.class.clone(), theme.dim)),
@@ -200,7 +264,9 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
                     manifest_cell(r, theme),
                     cache_cell(r, theme),
                     verdict,
-                    error_cell(r, theme),
+                    phase_cell(app, i, theme),
+                    retry_cell(app, i, theme),
+                    rollout_error(app, i, theme).unwrap_or_else(|| error_cell(r, theme)),
                 ],
             ))
         })
@@ -221,6 +287,7 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         .clamp(5, 12) as u16;
     let widths = columns(
         show_class,
+        rolling,
         vec![
             Constraint::Length(name_w),
             Constraint::Length(class_w),
@@ -228,6 +295,8 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             Constraint::Length(9),
             Constraint::Length(14),
             Constraint::Length(6),
+            Constraint::Length(10),
+            Constraint::Length(16),
             Constraint::Length(10),
             Constraint::Min(8),
         ],

@@ -19,6 +19,12 @@ const KEYS: &[(&str, &str)] = &[
     ("r", "poll the node now, with gateway status"),
     ("R", "poll every node now"),
     ("d", "run doctor --lint on the node now"),
+    ("p", "rollout plan: lanes, gauges, progress"),
+    ("n / w", "rollout: step one phase / one wave"),
+    ("c / ␣", "rollout: run by itself / pause-resume"),
+    ("t / x", "rollout: retry the node now / skip it"),
+    ("b / B", "rollout: roll the node / its class back"),
+    ("A", "rollout: abort (confirms first)"),
     ("?", "this help"),
     ("q Ctrl-C", "quit"),
 ];
@@ -63,6 +69,36 @@ pub fn draw(f: &mut Frame, area: Rect, theme: &Theme) {
                 .borders(Borders::ALL)
                 .border_style(theme.border)
                 .title(Span::styled(" help — ? or Esc closes ", theme.title)),
+        ),
+        r,
+    );
+}
+
+/// A yes/no question over the screen for a dangerous command.
+pub fn confirm(f: &mut Frame, area: Rect, question: &str, theme: &Theme) {
+    let w = (question.chars().count() as u16 + 6).clamp(30, area.width);
+    let r = Rect {
+        x: area.x + (area.width - w) / 2,
+        y: area.y + area.height / 2 - 2.min(area.height / 2),
+        width: w,
+        height: 4.min(area.height),
+    };
+    f.render_widget(Clear, r);
+    f.render_widget(
+        Paragraph::new(vec![
+            Line::from(Span::raw(format!(" {question}"))),
+            Line::from(vec![
+                Span::styled(" y", theme.key),
+                Span::styled(" yes   ", theme.dim),
+                Span::styled("any other key", theme.key),
+                Span::styled(" no", theme.dim),
+            ]),
+        ])
+        .block(
+            Block::default()
+                .borders(Borders::ALL)
+                .border_style(theme.error)
+                .title(Span::styled(" confirm ", theme.error)),
         ),
         r,
     );

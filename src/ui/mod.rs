@@ -3,6 +3,7 @@
 pub mod fleet;
 pub mod help;
 pub mod node;
+pub mod plan;
 pub mod skew;
 pub mod theme;
 
@@ -26,7 +27,7 @@ pub fn draw(f: &mut Frame, app: &App, theme: &Theme) {
         Constraint::Length(1),
         Constraint::Length(1),
         Constraint::Min(3),
-        Constraint::Length(1),
+        Constraint::Length(if app.rollout.is_some() { 2 } else { 1 }),
     ])
     .areas(f.area());
     title_bar(f, top, app, theme);
@@ -35,10 +36,14 @@ pub fn draw(f: &mut Frame, app: &App, theme: &Theme) {
         View::Fleet => fleet::draw(f, body, app, theme),
         View::Node => node::draw(f, body, app, theme),
         View::Skew => skew::draw(f, body, app, theme),
+        View::Plan => plan::draw(f, body, app, theme),
     }
     footer(f, foot, app, theme);
     if app.help {
         help::draw(f, f.area(), theme);
+    }
+    if let Some((q, _)) = &app.confirm {
+        help::confirm(f, f.area(), q, theme);
     }
 }
 
@@ -148,6 +153,25 @@ fn footer(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
                 ("S", "fleet"),
                 ("q", "quit"),
             ],
+            View::Plan => &[("p", "fleet"), ("?", "help"), ("q", "quit")],
+        };
+        let rollout_keys: &[(&str, &str)] = &[
+            ("p", "plan"),
+            ("n", "step"),
+            ("w", "wave"),
+            ("c", "run"),
+            ("␣", "pause"),
+            ("t", "retry"),
+            ("x", "skip"),
+            ("b", "rollback"),
+            ("A", "abort"),
+            ("?", "help"),
+            ("q", "quit"),
+        ];
+        let keys = if app.rollout.is_some() && app.view != View::Node {
+            rollout_keys
+        } else {
+            keys
         };
         let mut spans = vec![Span::raw(" ")];
         for (k, what) in keys {
@@ -156,5 +180,18 @@ fn footer(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         }
         Line::from(spans)
     };
-    f.render_widget(Paragraph::new(line), area);
+    match &app.rollout {
+        Some(d) if area.height >= 2 => {
+            let (status, halted) = plan::status_line(d);
+            let style = if halted { theme.error } else { theme.pending };
+            f.render_widget(
+                Paragraph::new(vec![
+                    Line::from(Span::styled(format!(" {status}"), style)),
+                    line,
+                ]),
+                area,
+            );
+        }
+        _ => f.render_widget(Paragraph::new(line), area),
+    }
 }

@@ -54,6 +54,7 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             l.push(Line::from(Span::styled(format!("  ≠ {s}"), theme.warn)));
         }
     }
+    rollout_section(&mut l, app, i, theme);
     l.push(Line::from(""));
     let g = &r.gateway;
     l.push(section("gateway", g.age_s, 95, theme));
@@ -203,7 +204,16 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         3600,
         theme,
     ));
-    match st.doctor.as_ref().map(|d| &d.value) {
+    // The rollout's doctor run is newer than a poll's when there is one.
+    let rollout_doctor = app
+        .rollout
+        .as_ref()
+        .and_then(|d| d.doctor.get(i).cloned().flatten())
+        .map(Ok);
+    match rollout_doctor
+        .as_ref()
+        .or(st.doctor.as_ref().map(|d| &d.value))
+    {
         None => l.push(Line::from(Span::styled(
             "  not run yet (d runs it now)",
             theme.dim,
@@ -260,4 +270,58 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         Paragraph::new(l).block(block).wrap(Wrap { trim: false }),
         area,
     );
+}
+
+/// The node's rollout: where it is, every attempt, the live output of the running step.
+fn rollout_section(l: &mut Vec<Line<'static>>, app: &App, i: usize, theme: &Theme) {
+    let Some(d) = &app.rollout else { return };
+    if d.machine.plan.locate(i).is_none() {
+        return;
+    }
+    let slot = &d.machine.nodes[i];
+    l.push(Line::from(""));
+    let mut head = vec![
+        Span::styled("rollout", theme.header),
+        Span::styled(format!("  {}", slot.run.label()), theme.pending),
+    ];
+    if let crate::rollout::NodeRun::Retrying {
+        attempt, at, error, ..
+    } = &slot.run
+    {
+        head.push(Span::styled(
+            format!(
+                "  attempt {attempt}/{} in {}s — {error}",
+                crate::rollout::machine::MAX_ATTEMPTS,
+                at.saturating_sub(app.now).div_ceil(1000)
+            ),
+            theme.warn,
+        ));
+    }
+    l.push(Line::from(head));
+    for a in slot.history.iter().rev().take(12).rev() {
+        let took = a.ended.map_or("running".to_string(), |e| {
+            format!("{:.1}s", e.saturating_sub(a.started) as f64 / 1000.0)
+        });
+        let (what, style) = match &a.outcome {
+            None => ("…".to_string(), theme.pending),
+            Some(Ok(n)) => (
+                format!("ok {}", n.chars().take(60).collect::<String>()),
+                theme.ok,
+            ),
+            Some(Err(f)) => (format!("failed: {}", f.message()), theme.error),
+        };
+        l.push(Line::from(vec![
+            Span::styled(
+                format!("  {:<9} #{} {:>8}  ", a.phase.name(), a.attempt, took),
+                theme.dim,
+            ),
+            Span::styled(what, style),
+        ]));
+    }
+    if let Some(out) = d.output.get(i).filter(|o| !o.is_empty()) {
+        l.push(Line::from(Span::styled("  output:", theme.dim)));
+        for line in out.iter().rev().take(8).rev() {
+            l.push(Line::from(Span::raw(format!("    {line}"))));
+        }
+    }
 }

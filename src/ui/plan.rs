@@ -1,0 +1,157 @@
+//! The plan: one lane per class with its stage, a gauge, the failure budget left and
+//! what waits for the operator; under it, the rollout's latest progress lines.
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Gauge, Paragraph};
+
+use super::theme::Theme;
+use crate::app::App;
+use crate::rollout::driver::Driver;
+use crate::rollout::{Mode, NodeRun};
+
+/// One short line on the rollout as a whole: mode, halt, counts.
+pub fn status_line(d: &Driver) -> (String, bool) {
+    let m = &d.machine;
+    let landed = m
+        .plan
+        .nodes()
+        .filter(|&n| m.nodes[n].run == NodeRun::Landed)
+        .count();
+    let total = m.plan.nodes().count();
+    let state = if let Some(h) = &m.halt {
+        return (
+            format!("HALTED: {h} — t retry node · x skip · space resume · A abort"),
+            true,
+        );
+    } else if m.finished {
+        "finished".to_string()
+    } else if m.aborted {
+        "aborted (nodes in flight stay drained)".to_string()
+    } else {
+        match m.mode {
+            Mode::Run => "running".into(),
+            Mode::StepWave => "stepping a wave".into(),
+            Mode::Paused => "paused — n step a phase · w step a wave · c run".into(),
+        }
+    };
+    (
+        format!(
+            "rollout {} · {landed}/{total} landed · {state}",
+            crate::skew::short(&d.ctx.bundle.skills_sha)
+        ),
+        false,
+    )
+}
+
+pub fn draw(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
+    let Some(d) = &app.rollout else {
+        f.render_widget(
+            Paragraph::new(" no rollout staged (start with --skills DIR)"),
+            area,
+        );
+        return;
+    };
+    let m = &d.machine;
+    let lanes = m.plan.classes.len() as u16;
+    let [head, lanes_area, log_area] = Layout::vertical([
+        Constraint::Length(2),
+        Constraint::Length(lanes * 3),
+        Constraint::Min(3),
+    ])
+    .areas(area);
+    let (status, halted) = status_line(d);
+    f.render_widget(
+        Paragraph::new(vec![
+            Line::from(vec![
+                Span::styled(" SKILLS_SHA ", theme.dim),
+                Span::raw(d.ctx.bundle.skills_sha.clone()),
+                Span::styled("  MANIFEST ", theme.dim),
+                Span::raw(crate::skew::short(&d.ctx.bundle.manifest_sha256).to_string()),
+            ]),
+            Line::from(Span::styled(
+                format!(" {status}"),
+                if halted { theme.error } else { theme.pending },
+            )),
+        ]),
+        head,
+    );
+    let rows = Layout::vertical((0..lanes).map(|_| Constraint::Length(3))).split(lanes_area);
+    for (ci, cp) in m.plan.classes.iter().enumerate() {
+        let nodes: Vec<usize> = cp.nodes().collect();
+        let landed = nodes
+            .iter()
+            .filter(|&&n| m.nodes[n].run == NodeRun::Landed)
+            .count();
+        let failed = nodes
+            .iter()
+            .filter(|&&n| matches!(m.nodes[n].run, NodeRun::Failed { .. }))
+            .count();
+        let stage = match m.cursor {
+            Some(c) if c.class == ci && c.stage == 0 => "canary".to_string(),
+            Some(c) if c.class == ci => format!("wave {}/{}", c.stage, cp.waves.len()),
+            Some(c) if c.class < ci => "waiting".into(),
+            _ if landed + failed == nodes.len() => "done".into(),
+            _ => "stopped".into(),
+        };
+        let budget_left = cp.failure_budget.saturating_sub(failed);
+        let label = format!(
+            "{}: {stage} · {landed}/{} landed · {failed} failed · budget left {budget_left}",
+            cp.class,
+            nodes.len()
+        );
+        let ratio = if nodes.is_empty() {
+            0.0
+        } else {
+            landed as f64 / nodes.len() as f64
+        };
+        let style = if failed > cp.failure_budget {
+            theme.error
+        } else if failed > 0 {
+            theme.warn
+        } else {
+            theme.ok
+        };
+        let g = Gauge::default()
+            .block(
+                Block::default()
+                    .borders(Borders::TOP)
+                    .border_style(theme.border)
+                    .title(Span::styled(format!(" {label} "), theme.title)),
+            )
+            .gauge_style(style)
+            .ratio(ratio.clamp(0.0, 1.0))
+            .label(format!("{:.0}%", ratio * 100.0));
+        f.render_widget(g, rows[ci]);
+    }
+    let h = log_area.height.saturating_sub(1) as usize;
+    let lines: Vec<Line> = d
+        .log
+        .iter()
+        .rev()
+        .take(h)
+        .rev()
+        .map(|l| {
+            let style = if l.contains("FAILED") || l.contains("HALTED") || l.contains("MISMATCH") {
+                theme.error
+            } else if l.contains("retry") || l.contains("failed") {
+                theme.warn
+            } else if l.contains("LANDED") {
+                theme.ok
+            } else {
+                theme.dim
+            };
+            Line::from(Span::styled(format!(" {l}"), style))
+        })
+        .collect();
+    f.render_widget(
+        Paragraph::new(lines).block(
+            Block::default()
+                .borders(Borders::TOP)
+                .border_style(theme.border)
+                .title(Span::styled(" progress ", theme.title)),
+        ),
+        log_area,
+    );
+}
