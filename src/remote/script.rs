@@ -64,6 +64,10 @@ pub fn poll_script(layout: &Layout, req: &PollRequest, token: Option<&str>) -> S
         ));
     }
     s.push_str(BODY_START);
+    if req.gateway || req.doctor {
+        s.push_str(TEMP_DIR);
+    }
+    s.push_str("num \"$(date +%s)\"; printf '{\"v\":1,\"now\":%s' \"$N\"\n");
     if req.gateway {
         s.push_str("cli_start gw gateway status --json\n");
     }
@@ -80,9 +84,16 @@ pub fn poll_script(layout: &Layout, req: &PollRequest, token: Option<&str>) -> S
     s
 }
 
+// Cheap polls run often on every node, so the script keeps to shell builtins where it
+// can: about a dozen processes per cheap poll (date, readlink, the lock hash, sed, stat,
+// curl, df twice), a temp dir only when a CLI runs.
 const BODY_START: &str = r#"hex() { od -An -v -tx1 | tr -d ' \n'; }
-num() { case "$1" in ''|*[!0-9]*) printf null ;; *) printf %s "$1" | sed 's/^0*\([0-9]\)/\1/' ;; esac; }
-t=$(mktemp -d 2>/dev/null || mktemp -d -t meshroll) || { echo '{"v":1,"fatal":"mktemp failed"}'; exit 0; }
+num() { N=$1; case "$N" in ''|*[!0-9]*) N=null; return ;; esac
+  while :; do case "$N" in 0?*) N=${N#0} ;; *) return ;; esac; done; }
+nums() { F=; for w in "$@"; do case "$w" in ''|*[!0-9%]*) ;; *) F="$F${F:+,}\"$w\"" ;; esac; done; }
+"#;
+
+const TEMP_DIR: &str = r#"t=$(mktemp -d 2>/dev/null || mktemp -d -t meshroll) || { echo '{"v":1,"fatal":"mktemp failed"}'; exit 0; }
 trap 'rm -rf "$t"' EXIT
 cli_start() {
   n=$1; shift
@@ -98,33 +109,38 @@ cli_report() {
   wait "$p"; rc=$?
   kill "$w" 2>/dev/null
   to=false; [ -e "$t/$n.k" ] && to=true
-  b=$(wc -c <"$t/$n.o" | tr -d ' ')
-  printf ',"%s":{"rc":%s,"timed_out":%s,"bytes":%s,"out":"%s","err":"%s"}' "$n" "$rc" "$to" "$(num "$b")" \
+  b=$(wc -c <"$t/$n.o"); num $b
+  printf ',"%s":{"rc":%s,"timed_out":%s,"bytes":%s,"out":"%s","err":"%s"}' "$n" "$rc" "$to" "$N" \
     "$(head -c "$CAP" "$t/$n.o" | hex)" "$(head -c 4096 "$t/$n.e" | hex)"
 }
-printf '{"v":1,"now":%s' "$(num "$(date +%s)")"
 "#;
 
 const BODY_END: &str = r#"if [ -L "$R/current" ]; then
   cur=$(readlink "$R/current" 2>/dev/null)
-  printf ',"current":"%s"' "$(printf %s "$cur" | hex)"
+  case "$cur" in
+    ''|*[!A-Za-z0-9._/+-]*) printf ',"current":"%s"' "$(printf %s "$cur" | hex)" ;;
+    *) printf ',"current_raw":"%s"' "$cur" ;;
+  esac
   case "$cur" in /*) b=$cur ;; *) b=$R/$cur ;; esac
   if [ -d "$b" ]; then printf ',"bundle_dir":true'; else printf ',"bundle_dir":false'; fi
   if [ -f "$b/skills.lock.json" ]; then
-    h=$( (sha256sum "$b/skills.lock.json" 2>/dev/null || shasum -a 256 "$b/skills.lock.json" 2>/dev/null) | cut -c1-64)
-    c=$(head -c 65536 "$b/skills.lock.json" | sed -n 's/.*"skills_sha":"\([0-9A-Za-z._-]*\)".*/\1/p' | head -n 1)
+    set -- $(sha256sum "$b/skills.lock.json" 2>/dev/null || shasum -a 256 "$b/skills.lock.json" 2>/dev/null)
+    h=${1:-}
+    c=$(sed -n '1s/.*"skills_sha":"\([0-9A-Za-z._-]*\)".*/\1/p' "$b/skills.lock.json")
     case "$h" in *[!0-9a-f]*) h= ;; esac
     printf ',"lock":{"sha256":"%s","claim":"%s"}' "$h" "$c"
   fi
 elif [ -e "$R/current" ]; then
   printf ',"current_not_link":true'
 fi
-m=$(stat -c %Y "$S/skill-cache-ready" 2>/dev/null || stat -f %m "$S/skill-cache-ready" 2>/dev/null)
-printf ',"cache_mtime":%s' "$(num "$m")"
+num "$(stat -c %Y "$S/skill-cache-ready" 2>/dev/null || stat -f %m "$S/skill-cache-ready" 2>/dev/null)"
+printf ',"cache_mtime":%s' "$N"
 if [ -e "$S/drain" ]; then printf ',"drain":true'; else printf ',"drain":false'; fi
 code=$(curl -s -o /dev/null -w '%{http_code}' --max-time "$LT" "$URL" 2>/dev/null); lrc=$?
-printf ',"live":{"rc":%s,"code":%s}' "$lrc" "$(num "$code")"
-printf ',"df":"%s","dfi":"%s"' "$(df -Pk "$S" 2>/dev/null | tail -n 1 | hex)" "$(df -Pi "$S" 2>/dev/null | hex)"
+num "$code"
+printf ',"live":{"rc":%s,"code":%s}' "$lrc" "$N"
+nums $(df -Pk "$S" 2>/dev/null | tail -n 1); printf ',"dfk":[%s]' "$F"
+nums $(df -Pi "$S" 2>/dev/null | tail -n 1); printf ',"dfi":[%s]' "$F"
 printf '}\n'
 "#;
 

@@ -22,6 +22,20 @@ fn pct(s: &str) -> Option<u8> {
     s.trim_end_matches('%').parse().ok()
 }
 
+/// Parse the numeric columns the poll script keeps of the last line of `df -Pk`
+/// (blocks, used, available, capacity%) and of `df -Pi` (Linux: inodes, used, free,
+/// use%; macOS: the block columns, then iused, ifree, %iused). Free inodes sit just
+/// before the last percentage on both.
+pub fn parse_columns(dfk: &[String], dfi: &[String]) -> Result<Disk, SignalError> {
+    let line = dfk.join(" ");
+    let mut d = parse(line.as_bytes(), b"")?;
+    if let Some(p) = dfi.iter().rposition(|c| c.ends_with('%')) {
+        d.inodes_used_pct = pct(&dfi[p]);
+        d.inodes_free = p.checked_sub(1).and_then(|i| dfi[i].parse().ok());
+    }
+    Ok(d)
+}
+
 /// Parse the last line of `df -Pk` and the whole of `df -Pi`.
 pub fn parse(dfk_line: &[u8], dfi: &[u8]) -> Result<Disk, SignalError> {
     let line = String::from_utf8_lossy(dfk_line);
@@ -97,6 +111,35 @@ mod tests {
         assert_eq!(d.avail_kb, 84032220);
         assert_eq!(d.inodes_free, Some(840321100));
         assert_eq!(d.inodes_used_pct, Some(0));
+    }
+
+    #[test]
+    fn numeric_columns_from_the_poll_script() {
+        let v = |s: &str| s.split_whitespace().map(String::from).collect::<Vec<_>>();
+        let linux = parse_columns(
+            &v("263174212 198765432 53621580 79%"),
+            &v("16777216 1234567 15542649 8%"),
+        )
+        .expect("linux");
+        assert_eq!(
+            (
+                linux.avail_kb,
+                linux.used_pct,
+                linux.inodes_free,
+                linux.inodes_used_pct
+            ),
+            (53621580, 79, Some(15542649), Some(8))
+        );
+        let mac = parse_columns(
+            &v("482797652 398765432 84032220 83%"),
+            &v("965595304 797530864 168064440 83% 2345678 840321100 0%"),
+        )
+        .expect("mac");
+        assert_eq!(
+            (mac.inodes_free, mac.inodes_used_pct),
+            (Some(840321100), Some(0))
+        );
+        assert!(parse_columns(&[], &[]).is_err());
     }
 
     #[test]

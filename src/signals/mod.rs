@@ -100,6 +100,8 @@ struct Envelope {
     gw: Option<CliEnv>,
     doc: Option<CliEnv>,
     current: Option<String>,
+    /// The target as plain text, when it holds only safe characters.
+    current_raw: Option<String>,
     #[serde(default)]
     current_not_link: bool,
     #[serde(default)]
@@ -109,10 +111,11 @@ struct Envelope {
     #[serde(default)]
     drain: bool,
     live: Option<LiveEnv>,
+    /// The numeric columns of `df -Pk` and `df -Pi` (last line).
     #[serde(default)]
-    df: String,
+    dfk: Vec<String>,
     #[serde(default)]
-    dfi: String,
+    dfi: Vec<String>,
 }
 
 #[derive(Deserialize)]
@@ -203,15 +206,13 @@ pub fn parse_poll(bytes: &[u8]) -> Result<RawPoll, SignalError> {
             format!("unknown poll version {}", env.v),
         ));
     }
-    let current = match env.current {
-        Some(h) => Some(
+    let current = match (env.current, env.current_raw) {
+        (Some(h), _) => Some(
             String::from_utf8(unhex_field("manifest", &h)?)
                 .map_err(|_| SignalError::new("manifest", "current target is not UTF-8"))?,
         ),
-        None => None,
+        (None, raw) => raw,
     };
-    let df = unhex_field("disk", &env.df)?;
-    let dfi = unhex_field("disk", &env.dfi)?;
     Ok(RawPoll {
         node_now: env.now.unwrap_or(0),
         gateway: env.gw.map(|g| cli("gateway", g)).transpose()?,
@@ -231,7 +232,7 @@ pub fn parse_poll(bytes: &[u8]) -> Result<RawPoll, SignalError> {
             .and_then(|l| l.code)
             .and_then(|c| u16::try_from(c).ok())
             .filter(|c| *c != 0),
-        disk: disk::parse(&df, &dfi),
+        disk: disk::parse_columns(&env.dfk, &env.dfi),
     })
 }
 
@@ -267,7 +268,7 @@ mod tests {
 
     #[test]
     fn envelope_with_every_field() {
-        let out = br#"{"v":1,"now":1000,"gw":{"rc":0,"timed_out":false,"bytes":2,"out":"7b7d","err":""},"current":"616263","bundle_dir":true,"lock":{"sha256":"ab","claim":"abc"},"cache_mtime":900,"drain":true,"live":{"rc":0,"code":200},"df":"","dfi":""}
+        let out = br#"{"v":1,"now":1000,"gw":{"rc":0,"timed_out":false,"bytes":2,"out":"7b7d","err":""},"current":"616263","bundle_dir":true,"lock":{"sha256":"ab","claim":"abc"},"cache_mtime":900,"drain":true,"live":{"rc":0,"code":200},"dfk":[],"dfi":[]}
 "#;
         let p = parse_poll(out).expect("parses");
         assert_eq!(p.node_now, 1000);
