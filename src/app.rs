@@ -529,6 +529,10 @@ pub async fn run(
                 app.clamp();
                 terminal.draw(|f| crate::ui::draw(f, &app, &theme))?;
                 dirty = false;
+                // For the end-to-end test of the panic hook: the terminal must come back.
+                if std::env::var_os("MESHROLL_TEST_PANIC_AFTER_DRAW").is_some() {
+                    panic!("MESHROLL_TEST_PANIC_AFTER_DRAW is set");
+                }
             }
             let Some(ev) = rx.recv().await else { break };
             dirty |= app.handle(ev);

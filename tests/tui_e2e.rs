@@ -212,3 +212,25 @@ fn demo_rollout_steps_show_phases_and_a_retry_countdown() {
         );
     }
 }
+
+#[test]
+fn a_panic_gives_the_terminal_back() {
+    let logs = tempfile::tempdir().unwrap();
+    let cmd = format!(
+        "RUST_BACKTRACE=0 MESHROLL_TEST_PANIC_AFTER_DRAW=1 {} demo --log-dir {}; echo MESHROLL-EXITED=$?; sleep 30",
+        env!("CARGO_BIN_EXE_meshroll"),
+        logs.path().display()
+    );
+    let t = Tmux::start("panic", &cmd, 100, 30);
+    let screen = t.wait_for("meshroll to exit", |s| s.contains("MESHROLL-EXITED="));
+    assert!(screen.contains("MESHROLL-EXITED=101"), "{screen}");
+    assert!(
+        screen.contains("MESHROLL_TEST_PANIC_AFTER_DRAW is set"),
+        "the panic is readable:\n{screen}"
+    );
+    assert!(!t.alternate_on(), "the alternate screen was left");
+    assert!(
+        !screen.contains("LAST ERR"),
+        "no dashboard left on screen:\n{screen}"
+    );
+}
