@@ -100,6 +100,8 @@ pub struct App {
     pub rollout: Option<Driver>,
     /// A dangerous command waiting for `y`.
     pub confirm: Option<(String, Command)>,
+    /// Staleness limits of the cadences in use.
+    pub rules: crate::verdict::Rules,
 }
 
 impl App {
@@ -124,6 +126,7 @@ impl App {
             triggers: Vec::new(),
             rollout: None,
             confirm: None,
+            rules: crate::verdict::Rules::default(),
         };
         app.refresh(now_ms());
         app
@@ -136,7 +139,13 @@ impl App {
             .rollout
             .as_ref()
             .map(|d| d.ctx.bundle.skills_sha.clone());
-        self.rows = report::build(&self.nodes, &self.states, now, target.as_deref());
+        self.rows = report::build(
+            &self.nodes,
+            &self.states,
+            now,
+            target.as_deref(),
+            &self.rules,
+        );
     }
 
     pub fn on_poll(&mut self, r: PollResult) {
@@ -483,6 +492,7 @@ pub async fn run(
 ) -> anyhow::Result<()> {
     let (tx, mut rx) = mpsc::unbounded_channel::<Event>();
     let mut app = App::new(title, ctx.nodes.clone(), classes);
+    app.rules = ctx.cadence.rules();
     let mut forward = None;
     if let Some((driver, mut exec_rx)) = rollout {
         app.rollout = Some(driver);

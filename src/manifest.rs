@@ -35,6 +35,10 @@ pub enum ManifestError {
         "skills folder {0} is not in a git work tree (or not committed at HEAD); commit it, or pass --content-id to name the bundle by its content"
     )]
     NotInGit(PathBuf),
+    #[error(
+        "skills folder {0} differs from what is committed at HEAD ({1}); its git tree id would name other files: commit it, or pass --content-id to name the bundle by its content"
+    )]
+    Dirty(PathBuf, String),
     #[error("skills folder {0}: git: {1}")]
     Git(PathBuf, String),
     #[error("skills folder {0}: {1} is not a regular file or folder (symlinks are not shipped)")]
@@ -172,6 +176,40 @@ pub fn git_tree_id(dir: &Path) -> Result<Option<String>, ManifestError> {
     }
 }
 
+/// What in `dir` differs from HEAD: changed, staged, untracked and ignored files (all
+/// of them would be shipped, none is in the tree id). Empty when clean.
+pub fn git_changes(dir: &Path) -> Result<Vec<String>, ManifestError> {
+    let out = Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args([
+            "status",
+            "--porcelain=v1",
+            "-z",
+            "--untracked-files=all",
+            "--ignored",
+            "--",
+            ".",
+        ])
+        .output()
+        .map_err(|e| ManifestError::Git(dir.to_path_buf(), format!("cannot run git: {e}")))?;
+    if !out.status.success() {
+        return Err(ManifestError::Git(
+            dir.to_path_buf(),
+            format!(
+                "git status failed: {}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            ),
+        ));
+    }
+    Ok(out
+        .stdout
+        .split(|b| *b == 0)
+        .filter(|e| e.len() > 3)
+        .map(|e| String::from_utf8_lossy(e).to_string())
+        .collect())
+}
+
 /// Hash the tree and build its lock. `content_id`: name the bundle by content when the
 /// folder is not in git.
 pub fn build(dir: &Path, content_id: bool) -> Result<Bundle, ManifestError> {
@@ -190,7 +228,26 @@ pub fn build(dir: &Path, content_id: bool) -> Result<Bundle, ManifestError> {
             size,
         });
     }
-    let skills_sha = match git_tree_id(dir)? {
+    let tree_id = match git_tree_id(dir)? {
+        Some(id) => {
+            // The tree id names what is committed; refuse to ship other bytes under it.
+            let changes = git_changes(dir)?;
+            if changes.is_empty() {
+                Some(id)
+            } else if content_id {
+                None
+            } else {
+                let n = changes.len();
+                let mut shown: Vec<String> = changes.into_iter().take(5).collect();
+                if n > 5 {
+                    shown.push(format!("and {} more", n - 5));
+                }
+                return Err(ManifestError::Dirty(dir.to_path_buf(), shown.join(", ")));
+            }
+        }
+        None => None,
+    };
+    let skills_sha = match tree_id {
         Some(id) => id,
         None if content_id => {
             let listing = serde_json::to_vec(&entries).unwrap_or_default();
@@ -334,6 +391,37 @@ mod tests {
         let b = build(&skills, false).expect("in git");
         assert_eq!(b.skills_sha, want);
         assert_eq!(b.lock.skills_sha, want);
+        // Bytes that are not what HEAD holds never ship under HEAD's tree id: a changed
+        // file, a new one, an ignored one.
+        fs::write(a.path().join(".gitignore"), "*.log\n").expect("w");
+        git(&["add", ".gitignore"]);
+        git(&["commit", "-qm", "ignore"]);
+        assert_eq!(build(&skills, false).expect("clean").skills_sha, want);
+        for (file, body) in [
+            ("README.md", "changed\n"),
+            ("new.md", "new\n"),
+            ("x.log", "l\n"),
+        ] {
+            let p = skills.join(file);
+            let old = fs::read(&p).ok();
+            fs::write(&p, body).expect("w");
+            let e = build(&skills, false).expect_err(file);
+            assert!(
+                matches!(&e, ManifestError::Dirty(_, what) if what.contains(file)),
+                "{file}: {e}"
+            );
+            assert!(e.to_string().contains("--content-id"), "{e}");
+            let c = build(&skills, true).expect("content id");
+            assert!(
+                c.skills_sha.starts_with('c') && c.skills_sha != want,
+                "{file}"
+            );
+            match old {
+                Some(o) => fs::write(&p, o).expect("restore"),
+                None => fs::remove_file(&p).expect("rm"),
+            }
+        }
+        assert_eq!(build(&skills, false).expect("clean again").skills_sha, want);
     }
 
     #[test]

@@ -39,11 +39,20 @@ impl Cadence {
         let t = timeout.as_secs().max(3);
         Cadence {
             fast: Duration::from_secs(5),
-            slow: Duration::from_secs(30),
-            doctor: Some(Duration::from_secs(600)),
+            slow: Duration::from_secs(300),
+            doctor: None,
             cli_timeout_s: (t - 2).max(1),
             live_timeout_s: 2.min(t - 1),
         }
+    }
+
+    /// Staleness limits that follow these cadences.
+    pub fn rules(&self) -> crate::verdict::Rules {
+        crate::verdict::Rules::for_cadence(
+            self.fast.as_secs(),
+            self.slow.as_secs(),
+            self.cli_timeout_s + 2,
+        )
     }
 
     pub fn request(&self, gateway: bool, doctor: bool) -> PollRequest {
@@ -115,8 +124,34 @@ pub fn apply(state: &mut NodeState, r: PollResult) {
 }
 
 /// Poll every node at once; returns when all have answered or timed out.
-pub async fn round(ctx: &PollCtx, req: &PollRequest) -> Vec<PollResult> {
-    futures::future::join_all((0..ctx.nodes.len()).map(|i| poll_once(ctx, i, req))).await
+pub async fn round(ctx: &PollCtx, reqs: &[PollRequest]) -> Vec<PollResult> {
+    futures::future::join_all(reqs.iter().enumerate().map(|(i, r)| poll_once(ctx, i, r))).await
+}
+
+/// What the cheap signals say about reachability: `None` when the round trip failed,
+/// else whether the liveness URL answered 2xx. When this changes, the gateway status is
+/// polled at once instead of waiting for its slow cadence.
+pub fn health_key(r: &PollResult) -> Option<bool> {
+    r.result
+        .as_ref()
+        .ok()
+        .map(|raw| matches!(raw.live_code, Some(200..=299)))
+}
+
+/// Per node: the last [`health_key`], and whether it just changed.
+#[derive(Debug, Default, Clone)]
+pub struct ChangeWatch {
+    last: Option<Option<bool>>,
+}
+
+impl ChangeWatch {
+    /// Record a poll; true when reachability or liveness changed since the last one.
+    pub fn changed(&mut self, r: &PollResult) -> bool {
+        let k = health_key(r);
+        let changed = self.last.is_some_and(|l| l != k);
+        self.last = Some(k);
+        changed
+    }
 }
 
 /// What the operator can ask of a node's loop.
@@ -178,6 +213,7 @@ async fn node_loop<E>(
     let mut next_doctor = c
         .doctor
         .map(|d| start + d.min(Duration::from_secs(5)) + offset / 4);
+    let mut watch = ChangeWatch::default();
     loop {
         let now = Instant::now();
         let gw = now >= next_slow || trig.gateway.swap(false, Ordering::SeqCst);
@@ -194,8 +230,14 @@ async fn node_loop<E>(
         if doc {
             next_doctor = c.doctor.map(|d| Instant::now() + d);
         }
+        // Liveness or reachability changed: learn why from the gateway status now.
+        let changed = watch.changed(&res) && !gw;
         if tx.send(wrap(res)).is_err() {
             return;
+        }
+        if changed {
+            next_slow = Instant::now();
+            continue;
         }
         let next_fast = Instant::now() + c.fast;
         tokio::select! {

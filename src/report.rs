@@ -18,6 +18,8 @@ pub struct GatewayRow {
     pub bind: Option<String>,
     pub error: Option<String>,
     pub age_s: Option<u64>,
+    /// Older than its staleness limit: shown, but no longer counted as current.
+    pub stale: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -75,12 +77,14 @@ pub struct NodeReport {
     pub last_error_age_s: Option<u64>,
 }
 
-/// Build every node's report at `now`. `target` is the bundle being rolled out, if any.
+/// Build every node's report at `now`. `target` is the bundle being rolled out, if any;
+/// `base` carries the staleness limits of the cadences in use.
 pub fn build(
     nodes: &[Node],
     states: &[NodeState],
     now: Millis,
     target: Option<&str>,
+    base: &Rules,
 ) -> Vec<NodeReport> {
     let pairs: Vec<(&str, &NodeState)> = nodes
         .iter()
@@ -92,19 +96,15 @@ pub fn build(
         .iter()
         .zip(states)
         .zip(skews)
-        .map(|((n, s), k)| one(n, s, k, now))
+        .map(|((n, s), k)| one(n, s, k, now, base))
         .collect()
 }
 
-fn rules_for(n: &Node) -> Rules {
-    Rules {
+fn one(n: &Node, st: &NodeState, k: Skew, now: Millis, base: &Rules) -> NodeReport {
+    let rules = Rules {
         cache_max_age_s: n.layout.cache_max_age_min * 60,
-        ..Rules::default()
-    }
-}
-
-fn one(n: &Node, st: &NodeState, k: Skew, now: Millis) -> NodeReport {
-    let rules = rules_for(n);
+        ..*base
+    };
     let v = verdict::judge(st, now, &rules);
     let (verdict, reason) = match &v {
         Some(v) => (v.kind, v.reason.clone()),
@@ -120,6 +120,7 @@ fn one(n: &Node, st: &NodeState, k: Skew, now: Millis) -> NodeReport {
         bind: g.and_then(|g| g.value.bind.clone()),
         error: g.and_then(|g| g.value.error.clone()),
         age_s: g.map(|g| g.age_s(now)),
+        stale: g.is_some_and(|g| g.age_s(now) > rules.gateway_stale_after_s),
     };
     let m = st.manifest.as_ref();
     let manifest = ManifestRow {

@@ -58,14 +58,24 @@ pub struct Rules {
     pub ignore_drain: bool,
 }
 
-impl Default for Rules {
-    fn default() -> Self {
+impl Rules {
+    /// Staleness limits that follow the poll cadences: a signal is stale once two of
+    /// its polls in a row have not come back (plus one command timeout of slack).
+    pub fn for_cadence(fast_s: u64, slow_s: u64, timeout_s: u64) -> Rules {
         Rules {
             cache_max_age_s: 120 * 60,
-            gateway_stale_after_s: 95,
-            poll_stale_after_s: 45,
+            gateway_stale_after_s: 2 * slow_s + timeout_s + 5,
+            poll_stale_after_s: 3 * fast_s + timeout_s + 5,
             ignore_drain: false,
         }
+    }
+}
+
+impl Default for Rules {
+    /// The default cadences: cheap polls every 5 s, gateway status every 300 s, 10 s
+    /// command timeout.
+    fn default() -> Self {
+        Rules::for_cadence(5, 300, 10)
     }
 }
 
@@ -268,10 +278,21 @@ mod tests {
     #[test]
     fn stale_signals_are_never_current() {
         let mut st = healthy();
+        // Defaults: gateway status every 300 s, stale after two missed ones.
         st.gateway = Some(Stamped::new(gw(GatewayState::Ready), NOW - 200_000));
+        assert_eq!(v(&st).kind, Kind::Healthy);
+        st.gateway = Some(Stamped::new(gw(GatewayState::Ready), NOW - 700_000));
         assert_eq!(
             v(&st),
-            Verdict::new(Kind::Dead, "gateway status stale (3m old)")
+            Verdict::new(Kind::Dead, "gateway status stale (11m old)")
+        );
+        // A faster cadence makes it stale sooner.
+        let fast = Rules::for_cadence(5, 30, 10);
+        assert_eq!(fast.gateway_stale_after_s, 75);
+        st.gateway = Some(Stamped::new(gw(GatewayState::Ready), NOW - 80_000));
+        assert_eq!(
+            judge(&st, NOW, &fast).map(|v| v.reason),
+            Some("gateway status stale (80s old)".into())
         );
         let mut st = healthy();
         st.last_ok = Some(NOW - 300_000);

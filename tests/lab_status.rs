@@ -369,3 +369,55 @@ fn watch_rounds_poll_gateway_on_its_slow_cadence() {
         "gateway {g_age}s, manifest {m_age}s"
     );
 }
+
+#[test]
+fn a_liveness_change_fetches_the_gateway_status_at_once() {
+    use std::io::BufRead;
+    let lab = Lab::start(&NodeSpec::many("n", 2, "worker"));
+    for n in &lab.nodes {
+        healthy(&lab, &n.name);
+        n.clear_calls();
+    }
+    let inv = lab.write_inventory_ini();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_meshroll"))
+        .args([
+            "-i",
+            inv.to_str().unwrap(),
+            "--ssh-config",
+            lab.ssh_config.to_str().unwrap(),
+        ])
+        .args(["--log-dir", lab.dir.join("log").to_str().unwrap()])
+        .args(["--poll-interval", "1", "--gateway-interval", "3600"])
+        .args(["status", "--watch", "--json", "--count", "5"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let out = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut rounds = Vec::new();
+    for line in out.lines() {
+        let v: Value = serde_json::from_str(&line.unwrap()).unwrap();
+        if v["round"] == 2 {
+            // The gateway on n02 goes away: its liveness fails first.
+            lab.node("n02").set_mode("unreachable");
+            lab.node("n02").set_live(&lab, 503);
+        }
+        rounds.push(v);
+    }
+    assert!(child.wait().unwrap().success());
+    assert_eq!(rounds.len(), 5);
+    let last = &rounds[4]["nodes"];
+    let n02 = last
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["node"] == "n02")
+        .unwrap();
+    assert_eq!(n02["verdict"], "dead");
+    assert_eq!(
+        n02["gateway"]["state"], "unreachable",
+        "the gateway status was polled again: {n02:#}"
+    );
+    // n02: the first round and one more after the change; n01: only the first.
+    assert_eq!(lab.node("n02").gateway_status_calls(), 2);
+    assert_eq!(lab.node("n01").gateway_status_calls(), 1);
+}

@@ -32,7 +32,22 @@ pub fn plan_options(a: &RolloutArgs) -> anyhow::Result<PlanOptions> {
 
 /// `user@host pid N`, for node locks.
 pub fn who() -> String {
-    let user = std::env::var("USER").unwrap_or_else(|_| "unknown".into());
+    // $USER is often unset (containers, cron, CI); the lock owner must still be named.
+    let user = ["USER", "LOGNAME"]
+        .iter()
+        .filter_map(|k| std::env::var(k).ok())
+        .map(|u| u.trim().to_string())
+        .find(|u| !u.is_empty())
+        .or_else(|| {
+            std::process::Command::new("id")
+                .arg("-un")
+                .output()
+                .ok()
+                .filter(|o| o.status.success())
+                .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+                .filter(|u| !u.is_empty())
+        })
+        .unwrap_or_else(|| "unknown".into());
     let host = std::fs::read_to_string("/etc/hostname")
         .map(|h| h.trim().to_string())
         .unwrap_or_else(|_| "localhost".into());
@@ -113,10 +128,25 @@ pub async fn run(g: &Global, a: &RolloutArgs) -> anyhow::Result<i32> {
         names.clone(),
     )
     .with_context(|| format!("opening the journal {}", a.journal.display()))?;
+    let mut last_done = resume.last_done.clone();
+    if !a.sim {
+        for line in confirm_on_nodes(
+            &p.poll,
+            &p.plan,
+            &names,
+            &p.bundle.skills_sha,
+            &mut last_done,
+            Duration::from_secs(g.timeout.max(1)),
+        )
+        .await
+        {
+            println!("{line}");
+        }
+    }
     let mut machine = Machine::new(p.plan.clone(), p.inv.nodes.len(), now_ms(), Mode::Run);
     machine.set_names(names.clone());
     for (i, n) in names.iter().enumerate() {
-        if let Some(ph) = resume.last_done.get(n) {
+        if let Some(ph) = last_done.get(n) {
             machine.restore(i, *ph);
         }
     }
@@ -136,6 +166,7 @@ pub async fn run(g: &Global, a: &RolloutArgs) -> anyhow::Result<i32> {
         },
     });
     let (tx, mut rx) = mpsc::unbounded_channel();
+    let preconnect = preconnect(&p.poll, &p.plan);
     let mut d = Driver::new(machine, ctx, Some(journal), tx, now_ms());
     let print = |lines: Vec<String>| {
         for l in lines {
@@ -155,12 +186,80 @@ pub async fn run(g: &Global, a: &RolloutArgs) -> anyhow::Result<i32> {
             }
         }
     }
+    preconnect.abort();
     recap(&d, &p.inv);
     p.poll.transport.close().await;
     if let Some(h) = &d.machine.halt {
         println!("halted: {h}");
     }
     Ok(if d.machine.all_landed() { 0 } else { 1 })
+}
+
+/// Open the ssh masters of the plan's nodes in the background, in plan order, a few at
+/// a time: a wave then starts on open connections while the canary is still prewarming,
+/// instead of every node of the wave paying its handshake at once at baseline. Errors
+/// are left for the node's first phase to meet (and retry).
+fn preconnect(poll: &Arc<PollCtx>, plan: &Plan) -> tokio::task::JoinHandle<()> {
+    use futures::StreamExt;
+    let poll = poll.clone();
+    let order: Vec<usize> = plan.nodes().collect();
+    tokio::spawn(async move {
+        let crate::remote::Transport::Ssh(pool) = &poll.transport else {
+            return;
+        };
+        futures::stream::iter(order)
+            .map(|i| pool.control_socket(i))
+            .buffered(4)
+            .for_each(|_| async {})
+            .await;
+    })
+}
+
+/// The journal is not the fleet: a node it says switched (or landed) may have been
+/// rolled back, rolled forward to another bundle or changed by hand since. Read `current`
+/// on each such node and forget what the journal says about the ones that do not run
+/// the bundle (or do not answer): they go through every phase again. Returns a line per
+/// node forgotten.
+async fn confirm_on_nodes(
+    poll: &PollCtx,
+    plan: &Plan,
+    names: &[String],
+    sha: &str,
+    last_done: &mut std::collections::BTreeMap<String, crate::rollout::Phase>,
+    timeout: Duration,
+) -> Vec<String> {
+    let to_check: Vec<(usize, crate::rollout::Phase)> = names
+        .iter()
+        .enumerate()
+        .filter_map(|(i, n)| last_done.get(n).map(|p| (i, *p)))
+        .filter(|&(i, p)| p >= crate::rollout::Phase::Switch && plan.locate(i).is_some())
+        .collect();
+    let answers = futures::future::join_all(
+        to_check
+            .iter()
+            .map(|&(i, _)| crate::rollout::exec::read_current(poll, i, timeout)),
+    )
+    .await;
+    let mut lines = Vec::new();
+    for (&(i, phase), answer) in to_check.iter().zip(answers) {
+        let what = if phase == crate::rollout::Phase::Undrain {
+            "landed".to_string()
+        } else {
+            format!("got past {}", phase.name())
+        };
+        let seen = match answer {
+            Ok(Some(t)) if t == sha => continue,
+            Ok(Some(t)) => format!("its current is {t}"),
+            Ok(None) => "it has no current".to_string(),
+            Err(e) => format!("its current cannot be read ({e})"),
+        };
+        last_done.remove(&names[i]);
+        lines.push(format!(
+            "{}: the journal says it {what}, but {seen}: running every phase again",
+            names[i]
+        ));
+    }
+    lines
 }
 
 fn recap(d: &Driver, inv: &Inventory) {

@@ -33,6 +33,8 @@ pub async fn run(g: &Global, args: &StatusArgs) -> anyhow::Result<i32> {
 
 async fn rounds(ctx: &PollCtx, args: &StatusArgs) -> anyhow::Result<i32> {
     let mut states = vec![NodeState::default(); ctx.nodes.len()];
+    let mut watches = vec![poller::ChangeWatch::default(); ctx.nodes.len()];
+    let mut force_gateway = vec![false; ctx.nodes.len()];
     let mut last_gateway: Option<Instant> = None;
     let mut n = 0u64;
     let stdout = std::io::stdout();
@@ -40,16 +42,22 @@ async fn rounds(ctx: &PollCtx, args: &StatusArgs) -> anyhow::Result<i32> {
         n += 1;
         let started = Instant::now();
         let gw = last_gateway.is_none_or(|t| t.elapsed() >= ctx.cadence.slow);
-        let req = ctx.cadence.request(gw, args.doctor && n == 1);
-        for r in poller::round(ctx, &req).await {
+        let reqs: Vec<_> = force_gateway
+            .iter()
+            .map(|&f| ctx.cadence.request(gw || f, args.doctor && n == 1))
+            .collect();
+        for r in poller::round(ctx, &reqs).await {
             let idx = r.idx;
+            // A node whose liveness or reachability changed gets its gateway status in
+            // the next round, not at the next slow tick.
+            force_gateway[idx] = watches[idx].changed(&r) && !reqs[idx].gateway;
             poller::apply(&mut states[idx], r);
         }
         if gw {
             last_gateway = Some(started);
         }
         let round_ms = started.elapsed().as_millis() as u64;
-        let rows = report::build(&ctx.nodes, &states, now_ms(), None);
+        let rows = report::build(&ctx.nodes, &states, now_ms(), None, &ctx.cadence.rules());
         {
             let mut out = stdout.lock();
             if args.json && args.watch {

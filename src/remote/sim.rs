@@ -320,7 +320,13 @@ mod tests {
                 Err(PollFailure::Signal(e)) => st.apply_poll_error(e, now),
             }
         }
-        let rows = report::build(&inv.nodes, &states, now, None);
+        let rows = report::build(
+            &inv.nodes,
+            &states,
+            now,
+            None,
+            &crate::verdict::Rules::default(),
+        );
         let row = |n: &str| rows.iter().find(|r| r.node == n).expect("row");
         assert_eq!(row("mac-g01").verdict, Kind::Healthy);
         assert_eq!(row("mac-w03").verdict, Kind::Draining);

@@ -388,6 +388,25 @@ pub async fn run_rollback(
     expect_ok(&out, "rollback").map_err(|f| f.message().to_string())
 }
 
+/// The target of node `idx`'s `current` (`None`: there is none), read on the node.
+pub async fn read_current(
+    poll: &PollCtx,
+    idx: usize,
+    timeout: Duration,
+) -> Result<Option<String>, String> {
+    let Transport::Ssh(pool) = &poll.transport else {
+        return Err("not an ssh transport".into());
+    };
+    let node = &poll.nodes[idx];
+    let argv = as_user(node, &["sh", "-s"]);
+    let script = node_ops::read_current(&node.layout);
+    let out = pool
+        .run_for(idx, &argv, script.as_bytes(), 64 * 1024, timeout, None)
+        .await
+        .map_err(|e| e.to_string())?;
+    node_ops::read_current_result(&out.stdout)
+}
+
 /// Spawn a task for one effect; its result comes back on `tx`. Journal effects are the
 /// driver's to write and are ignored here.
 pub fn spawn(ctx: Arc<RolloutCtx>, effect: super::Effect, tx: UnboundedSender<ExecEvent>) {

@@ -117,6 +117,11 @@ pub fn read_resume(path: &Path, skills_sha: &str) -> Resume {
             (Some("node_landed"), Some(n)) => {
                 r.last_done.insert(n, Phase::Undrain);
             }
+            // A copy that failed verification is synced again before it is verified
+            // again (rsync --checksum repairs it), as a retry by the operator does.
+            (Some("phase_failed"), Some(n)) if v["failure"]["kind"] == "mismatch" => {
+                r.last_done.insert(n, Phase::Drain);
+            }
             (Some("rolled_back"), Some(n)) => {
                 r.last_done.remove(&n);
             }
@@ -205,5 +210,35 @@ mod tests {
                 .count(),
             3
         );
+    }
+
+    #[test]
+    fn a_mismatched_copy_is_synced_again_on_resume() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let path = dir.path().join("j.jsonl");
+        {
+            let mut j = Journal::open(&path, "r1".into(), "s".into(), "m".into(), vec!["a".into()])
+                .expect("open");
+            j.write(
+                &Record::PhaseDone {
+                    node: 0,
+                    phase: Phase::Sync,
+                    attempt: 1,
+                    note: "ok".into(),
+                },
+                1,
+            );
+            j.write(
+                &Record::PhaseFailed {
+                    node: 0,
+                    phase: Phase::Verify,
+                    attempt: 1,
+                    failure: super::super::Failure::Mismatch("x differs".into()),
+                },
+                2,
+            );
+        }
+        let r = read_resume(&path, "s");
+        assert_eq!(r.last_done.get("a"), Some(&Phase::Drain), "sync runs again");
     }
 }

@@ -153,16 +153,22 @@ pub fn parse_rsync_stats(out: &str) -> RsyncStats {
     }
 }
 
-/// List every file of the bundle with its sha256 and mode, for [`verify_result`].
+/// List every file of the bundle with its sha256 and mode, for [`verify_result`]: one
+/// `find -exec ... {} +` for the hashes and one for the modes, so a bundle of hundreds
+/// of files costs a handful of processes, not several per file.
 pub fn verify(layout: &Layout, sha: &str) -> String {
     format!(
         r#"{head}B="$R"/{sha}
 cd "$B" 2>/dev/null || {{ echo "MESHROLL-MISSING"; exit 0; }}
-find . -type f | sed 's|^\./||' | LC_ALL=C sort | while IFS= read -r f; do
-  h=$( (sha256sum "$f" 2>/dev/null || shasum -a 256 "$f" 2>/dev/null) | cut -c1-64)
-  m=$(stat -c %a "$f" 2>/dev/null || stat -f %Lp "$f" 2>/dev/null)
-  printf '%s %s %s\n' "$h" "$m" "$f"
-done
+if stat -c %a . >/dev/null 2>&1; then SF=-c; F='%a %n'; else SF=-f; F='%Lp %N'; fi
+echo "MESHROLL-HASHES"
+if command -v sha256sum >/dev/null 2>&1; then
+  find . -type f -exec sha256sum {{}} +
+else
+  find . -type f -exec shasum -a 256 {{}} +
+fi
+echo "MESHROLL-MODES"
+find . -type f -exec stat "$SF" "$F" {{}} +
 echo "MESHROLL-END"
 "#,
         head = head(layout),
@@ -185,11 +191,33 @@ pub fn verify_result(
     if !text.lines().any(|l| l == "MESHROLL-END") {
         return Err(Failure::Transient("verify output ended early".into()));
     }
-    let mut seen = std::collections::BTreeMap::new();
-    for l in text.lines().filter(|l| *l != "MESHROLL-END") {
-        let mut it = l.splitn(3, ' ');
-        if let (Some(h), Some(m), Some(p)) = (it.next(), it.next(), it.next()) {
-            seen.insert(p.to_string(), (h.to_string(), m.to_string()));
+    // path -> (sha256, mode); a file the node could not hash has an empty sha256.
+    let mut seen: std::collections::BTreeMap<String, (String, String)> = Default::default();
+    let rel = |p: &str| p.strip_prefix("./").unwrap_or(p).to_string();
+    let mut section = "";
+    for l in text.lines() {
+        match l {
+            "MESHROLL-HASHES" | "MESHROLL-MODES" | "MESHROLL-END" => {
+                section = l;
+                continue;
+            }
+            _ => {}
+        }
+        match section {
+            // `<sha256>  ./path` (`*` instead of the second space in binary mode); a
+            // name sha256sum had to escape starts with `\` and matches no lock entry.
+            "MESHROLL-HASHES" => {
+                if let Some((h, p)) = l.split_once(' ') {
+                    let p = p.strip_prefix([' ', '*']).unwrap_or(p);
+                    seen.entry(rel(p)).or_default().0 = h.to_string();
+                }
+            }
+            "MESHROLL-MODES" => {
+                if let Some((m, p)) = l.split_once(' ') {
+                    seen.entry(rel(p)).or_default().1 = m.to_string();
+                }
+            }
+            _ => {}
         }
     }
     let mut problems = Vec::new();
@@ -238,6 +266,33 @@ echo "current -> $T (previous ${{old:-none}})"
         head = head(layout),
         sha = q(sha),
     )
+}
+
+/// Print the target of `current` between markers (nothing between them when there is
+/// no `current`), so a resumed rollout can check what the journal says against the node.
+pub fn read_current(layout: &Layout) -> String {
+    format!(
+        "{}echo MESHROLL-CURRENT; readlink \"$R/current\" 2>/dev/null; echo MESHROLL-END\n",
+        head(layout)
+    )
+}
+
+/// Read [`read_current`]'s output: `Ok(None)` when the node has no `current`.
+pub fn read_current_result(stdout: &[u8]) -> Result<Option<String>, String> {
+    let text = String::from_utf8_lossy(stdout);
+    let body: Vec<&str> = text
+        .lines()
+        .skip_while(|l| *l != "MESHROLL-CURRENT")
+        .skip(1)
+        .take_while(|l| *l != "MESHROLL-END")
+        .collect();
+    if !text.lines().any(|l| l == "MESHROLL-END") {
+        return Err("no answer".into());
+    }
+    Ok(body
+        .first()
+        .map(|l| l.trim().to_string())
+        .filter(|l| !l.is_empty()))
 }
 
 /// Flip `current` back to `previous` (and `previous` to what was current), then
@@ -326,30 +381,108 @@ mod tests {
         }
     }
 
+    /// What the verify script prints for these (sha256, mode, path) entries.
+    fn listing(entries: &[(&str, &str, &str)]) -> Vec<u8> {
+        let mut s = String::from("motd\nMESHROLL-HASHES\n");
+        for (h, _, p) in entries {
+            s.push_str(&format!("{h}  ./{p}\n"));
+        }
+        s.push_str("MESHROLL-MODES\n");
+        for (_, m, p) in entries {
+            s.push_str(&format!("{m} ./{p}\n"));
+        }
+        s.push_str("MESHROLL-END\n");
+        s.into_bytes()
+    }
+
     #[test]
     fn verify_passes_only_on_an_exact_copy() {
-        let good = b"aa 640 a.md\nbb 440 k/x.key\nll 640 skills.lock.json\nMESHROLL-END\n";
+        let good = [
+            ("aa", "640", "a.md"),
+            ("bb", "440", "k/x.key"),
+            ("ll", "640", "skills.lock.json"),
+        ];
         assert_eq!(
-            verify_result(&lock(), "ll", good),
+            verify_result(&lock(), "ll", &listing(&good)),
             Ok("checksum verified (2 files)".into())
         );
+        let with = |i: usize, e: (&'static str, &'static str, &'static str)| {
+            let mut v = good.to_vec();
+            v[i] = e;
+            v
+        };
+        let mut extra = good.to_vec();
+        extra.push(("zz", "640", "evil.sh"));
+        let spaced = [
+            ("aa", "640", "a.md"),
+            ("bb", "440", "k/x.key"),
+            ("ll", "640", "skills.lock.json"),
+            ("cc", "640", "a b.md"),
+        ];
         for (bad, want) in [
-            (&b"ab 640 a.md\nbb 440 k/x.key\nll 640 skills.lock.json\nMESHROLL-END\n"[..], "a.md sha256 differs"),
-            (&b"aa 644 a.md\nbb 440 k/x.key\nll 640 skills.lock.json\nMESHROLL-END\n"[..], "a.md mode 644, want 0640"),
-            (&b"bb 440 k/x.key\nll 640 skills.lock.json\nMESHROLL-END\n"[..], "a.md missing"),
-            (&b"aa 640 a.md\nbb 440 k/x.key\nzz 640 evil.sh\nll 640 skills.lock.json\nMESHROLL-END\n"[..], "evil.sh is not in the lock"),
-            (&b"aa 640 a.md\nbb 440 k/x.key\nxx 640 skills.lock.json\nMESHROLL-END\n"[..], "skills.lock.json differs"),
-            (&b"MESHROLL-MISSING\n"[..], "directory is missing"),
+            (listing(&with(0, ("ab", "640", "a.md"))), "a.md sha256 differs"),
+            (listing(&with(0, ("aa", "644", "a.md"))), "a.md mode 644, want 0640"),
+            (listing(&good[1..]), "a.md missing"),
+            (listing(&extra), "evil.sh is not in the lock"),
+            (listing(&spaced), "a b.md is not in the lock"),
+            (
+                listing(&with(2, ("xx", "640", "skills.lock.json"))),
+                "skills.lock.json differs",
+            ),
+            (b"MESHROLL-MISSING\n".to_vec(), "directory is missing"),
+            // hashed but no mode, or a mode but no hash (the node could not read it)
+            (
+                b"MESHROLL-HASHES\naa  ./a.md\nbb  ./k/x.key\nll  ./skills.lock.json\nMESHROLL-MODES\n440 ./k/x.key\n640 ./skills.lock.json\nMESHROLL-END\n".to_vec(),
+                "a.md mode , want 0640",
+            ),
+            (
+                b"MESHROLL-HASHES\nbb  ./k/x.key\nll  ./skills.lock.json\nMESHROLL-MODES\n640 ./a.md\n440 ./k/x.key\n640 ./skills.lock.json\nMESHROLL-END\n".to_vec(),
+                "a.md sha256 differs",
+            ),
         ] {
-            match verify_result(&lock(), "ll", bad) {
-                Err(Failure::Mismatch(m)) => assert!(m.contains(want), "{m}"),
+            match verify_result(&lock(), "ll", &bad) {
+                Err(Failure::Mismatch(m)) => assert!(m.contains(want), "{want}: {m}"),
                 other => panic!("{want}: {other:?}"),
             }
         }
         assert!(matches!(
-            verify_result(&lock(), "ll", b"aa 640 a.md\n"),
+            verify_result(&lock(), "ll", b"MESHROLL-HASHES\naa  ./a.md\n"),
             Err(Failure::Transient(_))
         ));
+    }
+
+    #[test]
+    fn verify_script_lists_a_real_tree() {
+        use std::os::unix::fs::PermissionsExt;
+        let d = tempfile::tempdir().expect("tmp");
+        let b = d.path().join("sha1");
+        std::fs::create_dir_all(b.join("k")).expect("mkdir");
+        std::fs::write(b.join("a b.md"), "hello\n").expect("w");
+        std::fs::write(b.join("k/x.key"), "k").expect("w");
+        std::fs::set_permissions(b.join("k/x.key"), std::fs::Permissions::from_mode(0o440))
+            .expect("chmod");
+        let layout = Layout {
+            skills_root: d.path().display().to_string(),
+            ..Layout::default()
+        };
+        let out = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(verify(&layout, "sha1"))
+            .output()
+            .expect("sh");
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(text.contains("MESHROLL-END"), "{text}");
+        assert!(
+            text.contains(
+                "5891b5b522d5df086d0ff0b110fbd9d21bb4fc7163af34d08286a2e846f6be03  ./a b.md"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains("640 ./a b.md") || text.contains("644 ./a b.md"),
+            "{text}"
+        );
+        assert!(text.contains("440 ./k/x.key"), "{text}");
     }
 
     #[test]
@@ -393,6 +526,20 @@ mod tests {
                 && !rsync_transient(1)
                 && !rsync_transient(3)
         );
+    }
+
+    #[test]
+    fn current_target_is_read_between_markers() {
+        assert_eq!(
+            read_current_result(b"motd\nMESHROLL-CURRENT\nabc123\nMESHROLL-END\n"),
+            Ok(Some("abc123".into()))
+        );
+        assert_eq!(
+            read_current_result(b"MESHROLL-CURRENT\nMESHROLL-END\n"),
+            Ok(None)
+        );
+        assert!(read_current_result(b"MESHROLL-CURRENT\nabc").is_err());
+        assert!(read_current(&Layout::default()).contains("readlink \"$R/current\""));
     }
 
     #[test]

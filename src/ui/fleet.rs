@@ -60,7 +60,7 @@ fn gateway_cell(r: &NodeReport, theme: &Theme, pending: bool) -> Cell<'static> {
     if pending {
         return Cell::from(Span::styled("… polling", theme.pending));
     }
-    let stale = r.gateway.age_s.is_some_and(|a| a > 95);
+    let stale = r.gateway.stale;
     let (text, style) = if r.gateway.ready {
         ("✔ ready".to_string(), theme.ok)
     } else {

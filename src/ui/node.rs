@@ -57,7 +57,12 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     rollout_section(&mut l, app, i, theme);
     l.push(Line::from(""));
     let g = &r.gateway;
-    l.push(section("gateway", g.age_s, 95, theme));
+    l.push(section(
+        "gateway",
+        g.age_s,
+        app.rules.gateway_stale_after_s,
+        theme,
+    ));
     l.push(kv(
         "state",
         g.state.clone(),
@@ -106,7 +111,12 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         l.push(kv("rpc error", e.clone(), theme.error, theme));
     }
     let m = &r.manifest;
-    l.push(section("manifest", m.age_s, 45, theme));
+    l.push(section(
+        "manifest",
+        m.age_s,
+        app.rules.poll_stale_after_s,
+        theme,
+    ));
     l.push(kv(
         "current",
         m.sha.clone().unwrap_or_else(|| "(none)".into()),
@@ -148,7 +158,7 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     l.push(section(
         "cache",
         st.cache.as_ref().map(|c| c.age_s(app.now)),
-        45,
+        app.rules.poll_stale_after_s,
         theme,
     ));
     l.push(kv(
@@ -159,7 +169,12 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         if r.cache.stale { theme.warn } else { theme.ok },
         theme,
     ));
-    l.push(section("liveness", r.live.age_s, 45, theme));
+    l.push(section(
+        "liveness",
+        r.live.age_s,
+        app.rules.poll_stale_after_s,
+        theme,
+    ));
     l.push(kv(
         &node.layout.healthz_url.chars().take(16).collect::<String>(),
         st.live.as_ref().map_or("-".into(), |x| x.value.describe()),
@@ -169,7 +184,7 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     l.push(section(
         "drain & disk",
         st.drained.as_ref().map(|d| d.age_s(app.now)),
-        45,
+        app.rules.poll_stale_after_s,
         theme,
     ));
     l.push(kv(
@@ -245,7 +260,7 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     l.push(section(
         "polls",
         st.last_ok.map(|t| app.now.saturating_sub(t) / 1000),
-        45,
+        app.rules.poll_stale_after_s,
         theme,
     ));
     l.push(kv(

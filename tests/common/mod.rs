@@ -39,7 +39,7 @@
 #![allow(dead_code)]
 
 pub mod liveness;
-mod procs;
+pub mod procs;
 pub mod real_openclaw;
 
 pub use liveness::LivenessServer;
@@ -406,7 +406,13 @@ impl Lab {
                 };
                 match res {
                     Ok(()) => break,
-                    Err(e) if attempt < 5 && e.contains("Address already in use") => {
+                    // A port taken between picking and binding, or an sshd that died
+                    // at start under load: try again on a fresh port.
+                    Err(e)
+                        if attempt < 5
+                            && (e.contains("Address already in use")
+                                || e.contains("sshd exited")) =>
+                    {
                         attempt += 1;
                         n.port = free_port();
                         n.write_sshd_config(&host_key_path(&n.root), &authorized_keys);
