@@ -12,6 +12,10 @@ command -v rsync >/dev/null 2>&1 || need+=(rsync)
 command -v tmux >/dev/null 2>&1 || need+=(tmux)
 command -v curl >/dev/null 2>&1 || need+=(curl)
 command -v git >/dev/null 2>&1 || need+=(git)
+# tests/real_openclaw.rs installs the real OpenClaw CLI (Node 24 + openclaw, ~1 GB) from
+# the npm registry into target/openclaw-cache (or $MESHROLL_OPENCLAW_CACHE) once
+[ -f "${MESHROLL_OPENCLAW_CACHE:-target/openclaw-cache}/.meshroll-install-ok" ] \
+  || command -v npm >/dev/null 2>&1 || need+=(npm)
 if [ ${#need[@]} -gt 0 ]; then
   echo "test.sh: installing ${need[*]}" >&2
   sudo=""
