@@ -1,4 +1,4 @@
-//! When to poll: the cheap signals every few seconds, the gateway status (1.3-1.8 s of
+//! When to poll: the cheap signals every few seconds, the gateway status (2-3 s of
 //! CPU on a real node) on its slow cadence or on demand, doctor on its own cadence.
 //!
 //! [`poll_once`] is the one poll both the headless command and the dashboard use.
@@ -28,6 +28,8 @@ pub struct Cadence {
     pub doctor: Option<Duration>,
     /// Seconds a CLI call may run on the node before it is killed there.
     pub cli_timeout_s: u64,
+    /// Seconds `doctor --lint` may take on the node (the real one takes 10-14 s).
+    pub doctor_timeout_s: u64,
     /// Seconds the liveness request may take.
     pub live_timeout_s: u64,
 }
@@ -42,6 +44,7 @@ impl Cadence {
             slow: Duration::from_secs(300),
             doctor: None,
             cli_timeout_s: (t - 2).max(1),
+            doctor_timeout_s: 60,
             live_timeout_s: 2.min(t - 1),
         }
     }
@@ -60,6 +63,7 @@ impl Cadence {
             gateway,
             doctor,
             cli_timeout_s: self.cli_timeout_s,
+            doctor_timeout_s: self.doctor_timeout_s,
             live_timeout_s: self.live_timeout_s,
         }
     }

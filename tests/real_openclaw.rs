@@ -1084,8 +1084,6 @@ fn real_openclaw_node_through_real_ssh() {
 /// token when it forwards one from its own environment, so none of its output, log or
 /// JSON may carry it. Uses the stand-in (`echo-token` mode); fast.
 #[test]
-#[ignore = "meshroll does not yet redact the forwarded OPENCLAW_GATEWAY_TOKEN from what a \
-            node prints: the reason, gateway.error and the log carry it verbatim"]
 fn token_printed_by_the_node_is_never_shown() {
     let lab = Lab::start(&[NodeSpec::new("leak01", "gateway")]);
     let n = lab.node("leak01");
@@ -1113,6 +1111,10 @@ fn token_printed_by_the_node_is_never_shown() {
     // the node did print it (the stand-in saw the forwarded token)
     let v: Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(v[0]["verdict"], "dead", "{v:#}");
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains("[redacted]"),
+        "the node printed the token and meshroll replaced it: {v:#}"
+    );
     assert_no_secret(
         "status --json",
         &String::from_utf8_lossy(&o.stdout),

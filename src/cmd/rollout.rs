@@ -207,7 +207,12 @@ fn preconnect(poll: &Arc<PollCtx>, plan: &Plan) -> tokio::task::JoinHandle<()> {
         let crate::remote::Transport::Ssh(pool) = &poll.transport else {
             return;
         };
-        futures::stream::iter(order)
+        // The first canary alone: it is the one node waiting for its connection now.
+        let Some((&first, rest)) = order.split_first() else {
+            return;
+        };
+        let _ = pool.control_socket(first).await;
+        futures::stream::iter(rest.iter().copied())
             .map(|i| pool.control_socket(i))
             .buffered(4)
             .for_each(|_| async {})

@@ -102,8 +102,20 @@ impl Transport {
             Transport::Ssh(pool) => {
                 let script = script::poll_script(&node.layout, req, token);
                 let argv = as_user(node, &["sh", "-s"]);
+                // A poll carrying doctor waits for it (it has its own limit on the node).
+                let mut timeout = pool.options().timeout;
+                if req.doctor {
+                    timeout = timeout.max(std::time::Duration::from_secs(req.doctor_timeout_s + 5));
+                }
                 let out = pool
-                    .run(idx, &argv, script.as_bytes(), signals::POLL_OUTPUT_CAP)
+                    .run_for(
+                        idx,
+                        &argv,
+                        script.as_bytes(),
+                        signals::POLL_OUTPUT_CAP,
+                        timeout,
+                        None,
+                    )
                     .await
                     .map_err(|e| match e {
                         RemoteError::OutputTooLarge(c) => PollFailure::Signal(SignalError::new(
@@ -112,6 +124,10 @@ impl Transport {
                         )),
                         e => PollFailure::Remote(e),
                     })?;
+                let mut out = out;
+                if let Some(t) = token {
+                    signals::redact_bytes(&mut out.stderr, t.as_bytes());
+                }
                 if out.stdout.iter().all(u8::is_ascii_whitespace) {
                     return Err(PollFailure::Signal(SignalError::new(
                         "poll",
@@ -122,7 +138,12 @@ impl Transport {
                         ),
                     )));
                 }
-                signals::parse_poll(&out.stdout).map_err(PollFailure::Signal)
+                let mut raw = signals::parse_poll(&out.stdout).map_err(PollFailure::Signal)?;
+                // Whatever the node prints, the token we forwarded is never shown or logged.
+                if let Some(t) = token {
+                    raw.redact(t);
+                }
+                Ok(raw)
             }
         }
     }

@@ -18,16 +18,20 @@ pub struct PollRequest {
     pub gateway: bool,
     /// Run `openclaw doctor --lint --json`.
     pub doctor: bool,
-    /// Seconds a CLI call may take on the node before it is killed.
+    /// Seconds `gateway status` may take on the node before it is killed.
     pub cli_timeout_s: u64,
+    /// Seconds `doctor --lint` may take (the real one takes 10-14 s).
+    pub doctor_timeout_s: u64,
     /// Seconds the liveness request may take.
     pub live_timeout_s: u64,
 }
 
 /// Bytes of one CLI's stdout that the node sends back; more is reported as truncated.
 pub const CLI_OUTPUT_CAP: u64 = 256 * 1024;
-/// The CLI may write at most this many 512-byte blocks to its temp file (`ulimit -f`).
-const CLI_FILE_BLOCKS: u64 = 2048;
+/// A CLI whose output passes this many bytes is killed (checked every second). It is not
+/// a `ulimit -f`: that would also cap the files the CLI itself writes (doctor writes a
+/// SQLite snapshot over 1 MB).
+const CLI_OUTPUT_KILL: u64 = 4 * 1024 * 1024;
 
 /// Quote `s` as one word for a POSIX shell: `'...'` with embedded quotes escaped.
 pub fn shell_quote(s: &str) -> String {
@@ -56,7 +60,8 @@ pub fn poll_script(layout: &Layout, req: &PollRequest, token: Option<&str>) -> S
     s.push_str(&format!("URL={}\n", shell_quote(&layout.healthz_url)));
     s.push_str(&format!("T={}\n", req.cli_timeout_s.max(1)));
     s.push_str(&format!("LT={}\n", req.live_timeout_s.max(1)));
-    s.push_str(&format!("CAP={CLI_OUTPUT_CAP}\nBLK={CLI_FILE_BLOCKS}\n"));
+    s.push_str(&format!("TD={}\n", req.doctor_timeout_s.max(1)));
+    s.push_str(&format!("CAP={CLI_OUTPUT_CAP}\nBIG={CLI_OUTPUT_KILL}\n"));
     if let Some(t) = token {
         s.push_str(&format!(
             "OPENCLAW_GATEWAY_TOKEN={}\nexport OPENCLAW_GATEWAY_TOKEN\n",
@@ -69,10 +74,10 @@ pub fn poll_script(layout: &Layout, req: &PollRequest, token: Option<&str>) -> S
     }
     s.push_str("num \"$(date +%s)\"; printf '{\"v\":1,\"now\":%s' \"$N\"\n");
     if req.gateway {
-        s.push_str("cli_start gw gateway status --json\n");
+        s.push_str("cli_start gw \"$T\" gateway status --json\n");
     }
     if req.doctor {
-        s.push_str("cli_start doc doctor --lint --json\n");
+        s.push_str("cli_start doc \"$TD\" doctor --lint --json\n");
     }
     if req.gateway {
         s.push_str("cli_report gw\n");
@@ -95,13 +100,24 @@ nums() { F=; for w in "$@"; do case "$w" in ''|*[!0-9%]*) ;; *) F="$F${F:+,}\"$w
 
 const TEMP_DIR: &str = r#"t=$(mktemp -d 2>/dev/null || mktemp -d -t meshroll) || { echo '{"v":1,"fatal":"mktemp failed"}'; exit 0; }
 trap 'rm -rf "$t"' EXIT
+# cli_start NAME SECONDS ARGS...: run the CLI in the background with a watchdog.
 cli_start() {
-  n=$1; shift
-  ( ulimit -f "$BLK" 2>/dev/null; exec "$OC" "$@" ) >"$t/$n.o" 2>"$t/$n.e" </dev/null &
+  n=$1; lim=$2; shift 2
+  "$OC" "$@" >"$t/$n.o" 2>"$t/$n.e" </dev/null &
   eval "${n}_p=\$!"
-  # The marker is written before the kill, so the reporter never sees the kill first.
-  eval "( sleep \"\$T\"; kill -0 \"\$${n}_p\" 2>/dev/null && : >\"\$t/$n.k\" && kill -9 \"\$${n}_p\" ) >/dev/null 2>&1 </dev/null &"
+  cli_watch "$n" "$!" "$lim" >/dev/null 2>&1 </dev/null &
   eval "${n}_w=\$!"
+}
+# Kill the CLI past its time or past BIG bytes of output. The time-out marker is written
+# before the kill, so the reporter never sees the kill first.
+cli_watch() {
+  i=0
+  while kill -0 "$2" 2>/dev/null; do
+    if [ "$i" -ge "$3" ]; then : >"$t/$1.k"; kill -9 "$2"; exit 0; fi
+    sz=$(wc -c <"$t/$1.o" 2>/dev/null)
+    if [ $((${sz:-0})) -gt "$BIG" ]; then kill -9 "$2"; exit 0; fi
+    sleep 1; i=$((i + 1))
+  done
 }
 cli_report() {
   n=$1
@@ -165,11 +181,12 @@ mod tests {
             gateway: true,
             doctor: false,
             cli_timeout_s: 7,
+            doctor_timeout_s: 60,
             live_timeout_s: 3,
         };
         let s = poll_script(&layout, &req, None);
         assert!(s.contains("R='/x/it'\\''s here'\n"));
-        assert!(s.contains("cli_start gw gateway status --json"));
+        assert!(s.contains("cli_start gw \"$T\" gateway status --json"));
         assert!(!s.contains("doctor --lint"));
         assert!(!s.contains("OPENCLAW_GATEWAY_TOKEN"));
         let s = poll_script(&layout, &req, Some("sekret"));
@@ -213,6 +230,7 @@ mod tests {
             gateway: true,
             doctor: false,
             cli_timeout_s: 5,
+            doctor_timeout_s: 60,
             live_timeout_s: 1,
         };
         let mut child = Command::new("sh")

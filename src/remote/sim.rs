@@ -309,6 +309,7 @@ mod tests {
             gateway: true,
             doctor: false,
             cli_timeout_s: 5,
+            doctor_timeout_s: 60,
             live_timeout_s: 2,
         };
         let mut states = vec![NodeState::default(); inv.nodes.len()];

@@ -144,7 +144,14 @@ pub async fn run_phase(
             let now_s = now_ms() / 1000;
             let script = node_ops::baseline(layout, &ctx.rollout_id, &ctx.who, now_s);
             let out = sh(ctx, idx, script, lim.command, None).await?;
-            node_ops::baseline_result(out.code, &out.stdout, now_s)
+            let r = node_ops::baseline_result(out.code, &out.stdout, now_s);
+            if r.is_err() && !node_ops::locked_by_other(&out.stdout) {
+                // Nothing was changed on the node (gateway not ready, ...): give its lock
+                // back, or the next rollout finds it held by this one forever.
+                let rel = node_ops::release(layout, &ctx.rollout_id);
+                let _ = sh(ctx, idx, rel, lim.command, None).await;
+            }
+            r
         }
         Phase::Drain => expect_ok(
             &sh(ctx, idx, node_ops::drain(layout), lim.command, None).await?,

@@ -115,6 +115,18 @@ const RELEASE: &str = r#"o=$(head -c 300 "$S/meshroll.lock/owner" 2>/dev/null)
 case "$o" in "$ID "*) rm -rf "$S/meshroll.lock" ;; esac
 "#;
 
+/// Release the node lock if `rollout_id` holds it (and nothing else).
+pub fn release(layout: &Layout, rollout_id: &str) -> String {
+    format!("{}ID={}\n{RELEASE}", head(layout), q(rollout_id))
+}
+
+/// Whether the baseline's output is the refusal of a lock held by another rollout.
+pub fn locked_by_other(stdout: &[u8]) -> bool {
+    String::from_utf8_lossy(stdout)
+        .lines()
+        .any(|l| l.starts_with("MESHROLL-LOCKED "))
+}
+
 /// Make sure the bundle directory exists before rsync writes into it.
 pub fn prepare_sync(layout: &Layout, sha: &str) -> String {
     format!(

@@ -249,10 +249,11 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
                     Span::raw(format!("{}: {}", fd.check_id, fd.message)),
                 ]));
                 if let Some(h) = &fd.fix_hint {
-                    l.push(Line::from(Span::styled(
-                        format!("        fix: {h}"),
-                        theme.dim,
-                    )));
+                    // Hints come with their own line breaks; keep them.
+                    for (k, hl) in h.lines().enumerate() {
+                        let lead = if k == 0 { "        fix: " } else { "             " };
+                        l.push(Line::from(Span::styled(format!("{lead}{hl}"), theme.dim)));
+                    }
                 }
             }
         }
