@@ -24,6 +24,7 @@ async fn demo_app() -> App {
         gateway: true,
         doctor: true,
         cli_timeout_s: 5,
+        doctor_timeout_s: 60,
         live_timeout_s: 2,
     };
     for idx in 0..inv.nodes.len() {
