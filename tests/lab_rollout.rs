@@ -1,0 +1,1183 @@
+//! `meshroll rollout` and `meshroll rollback` against real sshd nodes on loopback
+//! (tests/common) and real rsync: a two-class rollout landing every byte with the right
+//! modes, an idempotent re-run, retries of a flaky remote rsync, a corrupted copy that
+//! halts the rollout, a SIGKILLed rollout resumed from its journal, rollback, the node
+//! lock refusing a second rollout, and `--check` touching nothing.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use common::{Lab, LabNode, NodeSpec};
+use serde_json::Value;
+
+const PREWARM: &str = "echo warming; sleep 0.2; echo warmed";
+
+// ---------------------------------------------------------------------------------------
+// helpers
+
+/// A skills tree committed in a fresh git repository; `variant` changes its content
+/// (so each variant has its own SKILLS_SHA).
+struct Skills {
+    _repo: tempfile::TempDir,
+    dir: PathBuf,
+}
+
+fn git(repo: &Path, args: &[&str]) {
+    let out = Command::new("git")
+        .arg("-C")
+        .arg(repo)
+        .args(["-c", "user.name=t", "-c", "user.email=t@t"])
+        .args(args)
+        .output()
+        .expect("run git");
+    assert!(out.status.success(), "git {args:?}: {out:?}");
+}
+
+fn write(p: &Path, bytes: &[u8]) {
+    fs::create_dir_all(p.parent().unwrap()).unwrap();
+    fs::write(p, bytes).unwrap();
+}
+
+fn skills(variant: &str) -> Skills {
+    let repo = tempfile::tempdir().unwrap();
+    let dir = repo.path().join("skills");
+    write(
+        &dir.join("README.md"),
+        format!("skills {variant}\n").as_bytes(),
+    );
+    write(&dir.join("weather/SKILL.md"), b"# weather\nAsk the sky.\n");
+    write(&dir.join("weather/lib/api.key"), b"sk-test-0123456789\n");
+    write(&dir.join("weather/lib/client.js"), b"export const x = 1;\n");
+    write(&dir.join("mail/SKILL.md"), b"# mail\n");
+    write(&dir.join("mail/smtp.secret"), b"hunter2\n");
+    write(&dir.join("mail/templates/deep/nested/a.txt"), b"a\n");
+    let blob: Vec<u8> = (0..200_000u32)
+        .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8)
+        .collect();
+    write(&dir.join("data/blob.bin"), &blob);
+    write(
+        &dir.join(format!("variant/{variant}.md")),
+        variant.as_bytes(),
+    );
+    git(repo.path(), &["init", "-q"]);
+    git(repo.path(), &["add", "."]);
+    git(repo.path(), &["commit", "-qm", variant]);
+    Skills { _repo: repo, dir }
+}
+
+fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_meshroll"))
+}
+
+/// `meshroll manifest DIR`: (SKILLS_SHA, SKILLS_MANIFEST_SHA256).
+fn manifest_ids(dir: &Path) -> (String, String) {
+    let out = bin().arg("manifest").arg(dir).output().unwrap();
+    assert!(out.status.success(), "manifest: {out:?}");
+    let text = String::from_utf8(out.stdout).unwrap();
+    let get = |k: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(k))
+            .unwrap_or_else(|| panic!("no {k} in {text}"))
+            .to_string()
+    };
+    (get("SKILLS_SHA="), get("SKILLS_MANIFEST_SHA256="))
+}
+
+/// The lab's INI inventory with `extra(node)` appended to each host line (and the
+/// default quick prewarm unless `extra` sets one).
+fn inventory(lab: &Lab, file: &str, extra: impl Fn(&LabNode) -> String) -> PathBuf {
+    let base = fs::read_to_string(lab.write_inventory_ini()).unwrap();
+    let mut out = String::new();
+    for line in base.lines() {
+        out.push_str(line);
+        if let Some(n) = lab
+            .nodes
+            .iter()
+            .find(|n| line.starts_with(&format!("{} ansible_host=", n.name)))
+        {
+            let e = extra(n);
+            if !e.contains("meshroll_prewarm_cmd=") {
+                out.push_str(&format!(" meshroll_prewarm_cmd=\"{PREWARM}\""));
+            }
+            if !e.is_empty() {
+                out.push(' ');
+                out.push_str(&e);
+            }
+        }
+        out.push('\n');
+    }
+    let p = lab.dir.join(file);
+    fs::write(&p, out).unwrap();
+    p
+}
+
+fn base_args(lab: &Lab, inv: &Path) -> Vec<String> {
+    vec![
+        "-i".into(),
+        inv.display().to_string(),
+        "--ssh-config".into(),
+        lab.ssh_config.display().to_string(),
+        "--log-dir".into(),
+        lab.dir.join("log").display().to_string(),
+    ]
+}
+
+fn meshroll(lab: &Lab, inv: &Path, args: &[&str]) -> (Output, Duration) {
+    let start = Instant::now();
+    let out = bin()
+        .args(base_args(lab, inv))
+        .args(args)
+        .env_remove("OPENCLAW_GATEWAY_TOKEN")
+        .stdin(Stdio::null())
+        .output()
+        .expect("run meshroll");
+    (out, start.elapsed())
+}
+
+/// Start meshroll in the background, stdout and stderr to `log`.
+fn spawn_meshroll(lab: &Lab, inv: &Path, args: &[&str], log: &Path) -> Child {
+    let f = fs::File::create(log).unwrap();
+    bin()
+        .args(base_args(lab, inv))
+        .args(args)
+        .env_remove("OPENCLAW_GATEWAY_TOKEN")
+        .stdin(Stdio::null())
+        .stdout(f.try_clone().unwrap())
+        .stderr(f)
+        .spawn()
+        .expect("spawn meshroll")
+}
+
+fn text(out: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+fn journal(path: &Path) -> Vec<Value> {
+    fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect()
+}
+
+fn events<'a>(j: &'a [Value], event: &str, node: &str) -> Vec<&'a Value> {
+    j.iter()
+        .filter(|v| v["event"] == event && v["node_name"] == node)
+        .collect()
+}
+
+fn phase_count(j: &[Value], event: &str, node: &str, phase: &str) -> usize {
+    events(j, event, node)
+        .iter()
+        .filter(|v| v["phase"] == phase)
+        .count()
+}
+
+/// Every entry under `dir`: relative path -> (inode, mtime ns, size, mode, is_dir).
+fn snapshot(dir: &Path) -> BTreeMap<String, (u64, i128, u64, u32, bool)> {
+    fn walk(root: &Path, d: &Path, out: &mut BTreeMap<String, (u64, i128, u64, u32, bool)>) {
+        for e in fs::read_dir(d).unwrap().flatten() {
+            let p = e.path();
+            let m = fs::symlink_metadata(&p).unwrap();
+            let rel = p.strip_prefix(root).unwrap().display().to_string();
+            let mtime = m.mtime() as i128 * 1_000_000_000 + m.mtime_nsec() as i128;
+            out.insert(
+                rel,
+                (m.ino(), mtime, m.size(), m.mode() & 0o7777, m.is_dir()),
+            );
+            if m.is_dir() {
+                walk(root, &p, out);
+            }
+        }
+    }
+    let mut out = BTreeMap::new();
+    walk(dir, dir, &mut out);
+    out
+}
+
+/// The progress line of `node`'s phase `phase` that ended ok.
+fn ok_lines<'a>(out: &'a str, node: &str, phase: &str) -> Vec<&'a str> {
+    let pat = format!(" {node} {phase} ok: ");
+    out.lines().filter(|l| l.contains(&pat)).collect()
+}
+
+/// The recap row of `node`.
+fn recap_row<'a>(out: &'a str, node: &str) -> &'a str {
+    let recap = out
+        .split("\nrecap:\n")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no recap in\n{out}"));
+    recap
+        .lines()
+        .find(|l| l.split_whitespace().next() == Some(node))
+        .unwrap_or_else(|| panic!("no recap row for {node} in\n{out}"))
+}
+
+/// Assert `node` holds bundle `sha` as shipped from `src`, byte for byte and mode for mode.
+#[track_caller]
+fn assert_bundle(n: &LabNode, sha: &str, src: &Path) {
+    let b = n.bundle_dir(sha);
+    let got = snapshot(&b);
+    let want = snapshot(src);
+    let want_files: Vec<&String> = want.iter().filter(|(_, v)| !v.4).map(|(k, _)| k).collect();
+    let mut got_files: Vec<&String> = got.iter().filter(|(_, v)| !v.4).map(|(k, _)| k).collect();
+    got_files.retain(|f| f.as_str() != "skills.lock.json");
+    assert_eq!(got_files, want_files, "{}: files of {sha}", n.name);
+    let dmode = fs::metadata(&b).unwrap().permissions().mode() & 0o7777;
+    assert_eq!(dmode, 0o750, "{}: mode of the bundle dir", n.name);
+    for (rel, (_, _, _, mode, is_dir)) in &got {
+        let want_mode = if *is_dir {
+            0o750
+        } else if rel.ends_with(".key") || rel.ends_with(".secret") {
+            0o440
+        } else {
+            0o640
+        };
+        assert_eq!(*mode, want_mode, "{}: mode of {rel} is {mode:o}", n.name);
+        assert_eq!(mode & 0o007, 0, "{}: {rel} is world-accessible", n.name);
+        if !is_dir && rel != "skills.lock.json" {
+            assert_eq!(
+                fs::read(b.join(rel)).unwrap(),
+                fs::read(src.join(rel)).unwrap(),
+                "{}: bytes of {rel}",
+                n.name
+            );
+        }
+    }
+}
+
+/// Write a wrapper for the node's remote rsync into its root; returns its path.
+fn rsync_wrapper(n: &LabNode, body: &str) -> PathBuf {
+    let p = n.root.join("bin/rsync-wrapper");
+    fs::write(&p, format!("#!/bin/sh\n{body}\n")).unwrap();
+    fs::set_permissions(&p, fs::Permissions::from_mode(0o755)).unwrap();
+    p
+}
+
+/// Watch every node's `current` while a rollout runs: it must always be absent, or a
+/// symlink (never a directory, never dangling) to one of `allowed`.
+struct CurrentWatch {
+    stop: Arc<AtomicBool>,
+    handle: Option<std::thread::JoinHandle<Vec<String>>>,
+}
+
+impl CurrentWatch {
+    fn start(roots: Vec<PathBuf>, allowed: Vec<String>) -> CurrentWatch {
+        let stop = Arc::new(AtomicBool::new(false));
+        let s = stop.clone();
+        let handle = std::thread::spawn(move || {
+            let mut bad = Vec::new();
+            let mut looks = 0u64;
+            while !s.load(Ordering::Relaxed) {
+                for r in &roots {
+                    let cur = r.join("current");
+                    match fs::symlink_metadata(&cur) {
+                        Err(_) => {}
+                        Ok(m) if !m.file_type().is_symlink() => {
+                            bad.push(format!("{} is not a symlink", cur.display()))
+                        }
+                        Ok(_) => {
+                            let t = fs::read_link(&cur).map(|t| t.display().to_string());
+                            match t {
+                                Ok(t) if allowed.contains(&t) && r.join(&t).is_dir() => {}
+                                // renamed away between the two calls: look again
+                                Err(_) => {}
+                                Ok(t) => bad.push(format!("{} -> {t}", cur.display())),
+                            }
+                        }
+                    }
+                }
+                looks += 1;
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            assert!(looks > 0);
+            bad
+        });
+        CurrentWatch {
+            stop,
+            handle: Some(handle),
+        }
+    }
+
+    fn finish(mut self) -> Vec<String> {
+        self.stop.store(true, Ordering::Relaxed);
+        self.handle.take().unwrap().join().unwrap()
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// tests
+
+#[test]
+fn two_class_rollout_lands_every_byte_with_the_right_modes() {
+    let mut specs = NodeSpec::many("g", 2, "gateway");
+    specs.extend(NodeSpec::many("w", 6, "worker"));
+    let lab = Lab::start(&specs);
+    let src = skills("one");
+    let (sha, msha) = manifest_ids(&src.dir);
+    // Three nodes already run an older bundle (a hand deploy, no lock file).
+    const OLD: &str = "0ld0000000000000000000000000000000000000";
+    for name in ["g02", "w03", "w06"] {
+        let n = lab.node(name);
+        n.install_bundle(OLD, None);
+        n.set_current(Some(OLD));
+    }
+    let inv = inventory(&lab, "inv.ini", |_| String::new());
+    let jpath = lab.dir.join("journal.jsonl");
+    let (out, took) = meshroll(
+        &lab,
+        &inv,
+        &[
+            "rollout",
+            "--skills",
+            src.dir.to_str().unwrap(),
+            "--wave",
+            "50%",
+            "--concurrency",
+            "4",
+            "--journal",
+            jpath.to_str().unwrap(),
+            "--yes",
+        ],
+    );
+    let o = text(&out);
+    eprintln!("{o}\nrollout took {took:?}");
+    assert_eq!(out.status.code(), Some(0), "{o}");
+    assert!(o.contains(&format!("SKILLS_SHA={sha}")), "{o}");
+    assert!(o.contains(&format!("SKILLS_MANIFEST_SHA256={msha}")), "{o}");
+    assert!(o.contains("finished: 8 landed, 0 failed, 0 skipped"), "{o}");
+
+    let j = journal(&jpath);
+    assert!(!j.is_empty());
+    for v in &j {
+        assert_eq!(v["skills_sha"], sha.as_str(), "{v}");
+        assert_eq!(v["manifest_sha256"], msha.as_str(), "{v}");
+    }
+    for n in &lab.nodes {
+        let name = n.name.as_str();
+        assert!(recap_row(&o, name).contains("landed"), "{o}");
+        assert_eq!(events(&j, "node_landed", name).len(), 1, "{name}");
+        assert_eq!(ok_lines(&o, name, "verify").len(), 1, "{name}: {o}");
+        assert!(
+            ok_lines(&o, name, "verify")[0].contains("checksum verified (9 files)"),
+            "{o}"
+        );
+        assert_bundle(n, &sha, &src.dir);
+        let lock = fs::read(n.bundle_dir(&sha).join("skills.lock.json")).unwrap();
+        assert_eq!(
+            meshroll::manifest::sha256_hex(&lock),
+            msha,
+            "{name}: lock file bytes"
+        );
+        // current -> <sha>, relative
+        assert_eq!(n.current().as_deref(), Some(sha.as_str()), "{name}");
+        let prev = fs::read_link(n.skills_root().join("previous"))
+            .ok()
+            .map(|p| p.display().to_string());
+        if ["g02", "w03", "w06"].contains(&name) {
+            assert_eq!(prev.as_deref(), Some(OLD), "{name}: previous");
+            assert!(n.bundle_dir(OLD).is_dir(), "{name}: the old bundle is kept");
+        } else {
+            assert_eq!(prev, None, "{name}: no previous on a fresh node");
+        }
+        let sd = n.state_dir();
+        assert!(
+            sd.join("skill-cache-ready").is_file(),
+            "{name}: cache marker"
+        );
+        assert!(!n.is_drained(), "{name}: drain removed");
+        assert!(!sd.join("meshroll.lock").exists(), "{name}: lock released");
+        let st: Value =
+            serde_json::from_slice(&fs::read(sd.join("last-gateway-status.json")).unwrap())
+                .unwrap();
+        assert_eq!(st["rpc"]["ok"], true, "{name}: archived status");
+        let base = events(&j, "phase_done", name)
+            .into_iter()
+            .find(|v| v["phase"] == "baseline")
+            .unwrap_or_else(|| panic!("{name}: no baseline in the journal"));
+        let bj: Value = serde_json::from_str(base["note"].as_str().unwrap()).unwrap();
+        assert_eq!(
+            bj["rpc"]["ok"], true,
+            "{name}: baseline JSON in the journal"
+        );
+        // doctor on the canaries only
+        let doctors = phase_count(&j, "phase_done", name, "doctor");
+        assert_eq!(
+            doctors,
+            usize::from(name == "g01" || name == "w01"),
+            "{name}"
+        );
+        assert!(
+            n.calls().iter().any(|c| c.starts_with("gateway status")),
+            "{name}"
+        );
+    }
+    // canary first, then waves of 50% of the rest
+    for want in [
+        "class gateway: canary",
+        "class gateway: wave 1",
+        "class worker: canary",
+        "class worker: wave 1",
+        "class worker: wave 2",
+    ] {
+        assert!(o.contains(want), "{want}: {o}");
+    }
+    assert!(!o.contains("class worker: wave 3"), "{o}");
+}
+
+/// Roll `src` out with the quick defaults; panics unless every node landed.
+fn rollout_ok(lab: &Lab, inv: &Path, src: &Skills, journal: &Path, extra: &[&str]) -> String {
+    let mut args = vec![
+        "rollout",
+        "--skills",
+        src.dir.to_str().unwrap(),
+        "--wave",
+        "50%",
+        "--journal",
+        journal.to_str().unwrap(),
+        "--yes",
+    ];
+    args.extend_from_slice(extra);
+    let (out, took) = meshroll(lab, inv, &args);
+    let o = text(&out);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "rollout failed after {took:?}:\n{o}"
+    );
+    o
+}
+
+#[test]
+fn rerun_on_an_up_to_date_fleet_transfers_nothing_and_rewrites_nothing() {
+    let mut specs = NodeSpec::many("g", 2, "gateway");
+    specs.extend(NodeSpec::many("w", 3, "worker"));
+    let lab = Lab::start(&specs);
+    let src = skills("one");
+    let (sha, _) = manifest_ids(&src.dir);
+    let inv = inventory(&lab, "inv.ini", |_| String::new());
+    let first = rollout_ok(&lab, &inv, &src, &lab.dir.join("j1.jsonl"), &[]);
+    for n in &lab.nodes {
+        let l = ok_lines(&first, &n.name, "sync");
+        assert!(l[0].contains("10 file(s) transferred"), "{first}");
+    }
+    let before: Vec<_> = lab
+        .nodes
+        .iter()
+        .map(|n| snapshot(&n.bundle_dir(&sha)))
+        .collect();
+    let start = Instant::now();
+    // A new journal: the same one would find every node landed and run nothing.
+    let again = rollout_ok(&lab, &inv, &src, &lab.dir.join("j2.jsonl"), &[]);
+    eprintln!("{again}\nre-run took {:?}", start.elapsed());
+    for (n, b) in lab.nodes.iter().zip(&before) {
+        let l = ok_lines(&again, &n.name, "sync");
+        assert_eq!(l.len(), 1, "{again}");
+        assert!(
+            l[0].contains(" 0 file(s) transferred"),
+            "{}: {}",
+            n.name,
+            l[0]
+        );
+        let s = ok_lines(&again, &n.name, "switch");
+        assert!(s[0].ends_with("already current"), "{}", s[0]);
+        let after = snapshot(&n.bundle_dir(&sha));
+        assert_eq!(b.len(), 18, "{}: 10 files and 8 directories", n.name);
+        assert_eq!(
+            &after, b,
+            "{}: the bundle was touched by the re-run",
+            n.name
+        );
+        assert_eq!(n.current().as_deref(), Some(sha.as_str()));
+        assert!(
+            !n.skills_root().join("previous").exists(),
+            "{}: a re-run must not make the bundle its own previous",
+            n.name
+        );
+    }
+    // The same journal again: every node landed in an earlier run, nothing runs.
+    let (out, _) = meshroll(
+        &lab,
+        &inv,
+        &[
+            "rollout",
+            "--skills",
+            src.dir.to_str().unwrap(),
+            "--journal",
+            lab.dir.join("j2.jsonl").to_str().unwrap(),
+            "--yes",
+        ],
+    );
+    let o = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{o}");
+    assert!(!o.contains(" sync ok"), "{o}");
+    for n in &lab.nodes {
+        assert!(
+            recap_row(&o, &n.name).contains("landed (earlier run)"),
+            "{o}"
+        );
+    }
+}
+
+#[test]
+fn flaky_remote_rsync_is_retried_and_lands() {
+    let specs = vec![
+        NodeSpec::new("g01", "gateway"),
+        NodeSpec::new("w01", "worker"),
+        NodeSpec::new("w02", "worker"),
+    ];
+    let lab = Lab::start(&specs);
+    let src = skills("one");
+    let (sha, _) = manifest_ids(&src.dir);
+    let w02 = lab.node("w02");
+    let count = w02.root.join("rsync-calls");
+    let wrapper = rsync_wrapper(
+        w02,
+        &format!(
+            "c=$(cat {c} 2>/dev/null || echo 0); c=$((c+1)); echo $c >{c}\n\
+             if [ \"$c\" -le 2 ]; then echo \"wrapper: link dropped (call $c)\" >&2; exit 12; fi\n\
+             exec rsync \"$@\"",
+            c = count.display()
+        ),
+    );
+    let inv = inventory(&lab, "inv.ini", |n| {
+        if n.name == "w02" {
+            format!("meshroll_rsync_path={}", wrapper.display())
+        } else {
+            String::new()
+        }
+    });
+    let jpath = lab.dir.join("j.jsonl");
+    let start = Instant::now();
+    let o = rollout_ok(&lab, &inv, &src, &jpath, &[]);
+    eprintln!("{o}\ntook {:?}", start.elapsed());
+    assert_eq!(fs::read_to_string(&count).unwrap().trim(), "3");
+    for (a, fail) in [(1, true), (2, true), (3, false)] {
+        let started = format!("w02 sync attempt {a}/5");
+        assert!(a == 1 || o.contains(&started), "{started}: {o}");
+        if fail {
+            let failed = format!("w02 sync failed (transient, attempt {a}/5): rsync exit 12");
+            assert!(o.contains(&failed), "{failed}: {o}");
+            let retry = o
+                .lines()
+                .find(|l| l.contains(&format!("w02 sync retry {}/5 in ", a + 1)))
+                .unwrap_or_else(|| panic!("no retry {} line: {o}", a + 1));
+            // 2^attempt + U[0,5) seconds
+            let secs: f64 = retry
+                .rsplit(" in ")
+                .next()
+                .unwrap()
+                .trim_end_matches('s')
+                .parse()
+                .unwrap();
+            let lo = 2f64.powi(a);
+            assert!(secs >= lo && secs < lo + 5.0, "{retry}");
+        }
+    }
+    let j = journal(&jpath);
+    assert_eq!(phase_count(&j, "phase_started", "w02", "sync"), 3);
+    assert_eq!(phase_count(&j, "phase_failed", "w02", "sync"), 2);
+    assert_eq!(phase_count(&j, "retry_scheduled", "w02", "sync"), 2);
+    assert_eq!(phase_count(&j, "phase_started", "w01", "sync"), 1);
+    assert_eq!(events(&j, "node_landed", "w02").len(), 1);
+    assert!(recap_row(&o, "w02").contains("landed"), "{o}");
+    assert!(
+        recap_row(&o, "w02").contains("rsync exit 12"),
+        "last error shown: {o}"
+    );
+    assert_bundle(w02, &sha, &src.dir);
+    assert_eq!(w02.current().as_deref(), Some(sha.as_str()));
+}
+
+const OLD: &str = "0ld0000000000000000000000000000000000000";
+
+#[test]
+fn corrupted_copy_fails_once_is_not_switched_and_halts_the_rollout() {
+    let mut specs = vec![NodeSpec::new("g01", "gateway")];
+    specs.extend(NodeSpec::many("w", 4, "worker"));
+    let lab = Lab::start(&specs);
+    for n in &lab.nodes {
+        n.install_bundle(OLD, None);
+        n.set_current(Some(OLD));
+    }
+    let src = skills("one");
+    let (sha, _) = manifest_ids(&src.dir);
+    let w02 = lab.node("w02");
+    // The real rsync, then a flipped byte in the copy it just wrote.
+    let wrapper = rsync_wrapper(
+        w02,
+        &format!(
+            "rsync \"$@\"; rc=$?\nprintf 'tampered\\n' >>{}\nexit $rc",
+            w02.bundle_dir(&sha).join("weather/SKILL.md").display()
+        ),
+    );
+    let inv = inventory(&lab, "inv.ini", |n| {
+        if n.name == "w02" {
+            format!("meshroll_rsync_path={}", wrapper.display())
+        } else {
+            String::new()
+        }
+    });
+    let jpath = lab.dir.join("j.jsonl");
+    let (out, took) = meshroll(
+        &lab,
+        &inv,
+        &[
+            "rollout",
+            "--skills",
+            src.dir.to_str().unwrap(),
+            "--wave",
+            "50%",
+            "--journal",
+            jpath.to_str().unwrap(),
+            "--yes",
+        ],
+    );
+    let o = text(&out);
+    eprintln!("{o}\ntook {took:?}");
+    assert_eq!(out.status.code(), Some(1), "{o}");
+    assert!(
+        o.contains("w02 verify failed (MISMATCH, attempt 1/5): 1 difference(s): weather/SKILL.md sha256 differs"),
+        "{o}"
+    );
+    assert!(
+        o.contains("HALTED, waiting for the operator: checksum mismatch on w02"),
+        "{o}"
+    );
+    assert!(o.contains("halted: checksum mismatch on w02"), "{o}");
+    assert!(!o.contains("w02 verify attempt 2"), "{o}");
+    assert!(!o.contains("class worker: wave 2"), "{o}");
+    let j = journal(&jpath);
+    assert_eq!(phase_count(&j, "phase_started", "w02", "verify"), 1);
+    assert_eq!(phase_count(&j, "retry_scheduled", "w02", "verify"), 0);
+    assert_eq!(phase_count(&j, "phase_started", "w02", "switch"), 0);
+    assert_eq!(events(&j, "node_failed", "w02").len(), 1);
+    assert!(recap_row(&o, "w02").contains("failed at verify"), "{o}");
+    // not switched
+    assert_eq!(w02.current().as_deref(), Some(OLD));
+    assert!(!w02.skills_root().join("previous").exists());
+    // the later wave never started
+    let w04 = lab.node("w04");
+    assert!(events(&j, "phase_started", "w04").is_empty(), "w04 started");
+    assert!(!w04.bundle_dir(&sha).exists());
+    assert_eq!(w04.current().as_deref(), Some(OLD));
+    assert!(recap_row(&o, "w04").contains("waiting"), "{o}");
+    // the nodes before it landed
+    for name in ["g01", "w01"] {
+        assert_eq!(lab.node(name).current().as_deref(), Some(sha.as_str()));
+    }
+
+    // The operator fixes the node (here: the tampering rsync goes) and runs the same
+    // rollout again: it resumes, syncs w02 again (rsync --checksum repairs the copy)
+    // before verifying it again, and lands the rest.
+    let inv = inventory(&lab, "inv2.ini", |_| String::new());
+    let cut = j.len();
+    let (out, _) = meshroll(
+        &lab,
+        &inv,
+        &[
+            "rollout",
+            "--skills",
+            src.dir.to_str().unwrap(),
+            "--wave",
+            "50%",
+            "--journal",
+            jpath.to_str().unwrap(),
+            "--yes",
+        ],
+    );
+    let o = text(&out);
+    eprintln!("after the fix:\n{o}");
+    assert_eq!(out.status.code(), Some(0), "{o}");
+    assert!(o.contains("resuming rollout"), "{o}");
+    let j = journal(&jpath);
+    let second = &j[cut..];
+    assert_eq!(
+        phase_count(second, "phase_started", "w02", "baseline"),
+        0,
+        "{o}"
+    );
+    assert_eq!(
+        phase_count(second, "phase_started", "w02", "sync"),
+        1,
+        "{o}"
+    );
+    assert!(
+        ok_lines(&o, "w02", "sync")[0].contains(" 1 file(s) transferred"),
+        "{o}"
+    );
+    for n in &lab.nodes {
+        assert_eq!(n.current().as_deref(), Some(sha.as_str()), "{}", n.name);
+        assert_bundle(n, &sha, &src.dir);
+        assert!(!n.is_drained(), "{}", n.name);
+    }
+}
+
+#[test]
+fn killed_rollout_is_resumed_by_a_new_run() {
+    let mut specs = vec![NodeSpec::new("g01", "gateway")];
+    specs.extend(NodeSpec::many("w", 5, "worker"));
+    let lab = Lab::start(&specs);
+    for n in &lab.nodes {
+        n.install_bundle(OLD, None);
+        n.set_current(Some(OLD));
+    }
+    let src = skills("one");
+    let (sha, _) = manifest_ids(&src.dir);
+    let slow = ["w02", "w03", "w04", "w05"];
+    let inv = inventory(&lab, "inv.ini", |n| {
+        if slow.contains(&n.name.as_str()) {
+            "meshroll_prewarm_cmd=\"echo warming; sleep 3; echo warmed\"".into()
+        } else {
+            String::new()
+        }
+    });
+    let jpath = lab.dir.join("j.jsonl");
+    let args = [
+        "rollout",
+        "--skills",
+        src.dir.to_str().unwrap(),
+        "--wave",
+        "50%",
+        "--journal",
+        jpath.to_str().unwrap(),
+        "--yes",
+    ];
+    let roots: Vec<PathBuf> = lab.nodes.iter().map(|n| n.skills_root()).collect();
+    let watch = CurrentWatch::start(roots, vec![OLD.into(), sha.clone()]);
+    let log1 = lab.dir.join("run1.log");
+    let mut child = spawn_meshroll(&lab, &inv, &args, &log1);
+    // Wait until the canaries landed and wave 1 is prewarming.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let j = journal(&jpath);
+        let landed = |n: &str| !events(&j, "node_landed", n).is_empty();
+        let warming = |n: &str| {
+            events(&j, "phase_started", n)
+                .iter()
+                .any(|v| v["phase"] == "prewarm")
+        };
+        if landed("g01") && landed("w01") && warming("w02") && warming("w03") {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline && child.try_wait().unwrap().is_none(),
+            "never got mid-wave: {}",
+            fs::read_to_string(&log1).unwrap()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    let out1 = fs::read_to_string(&log1).unwrap();
+    eprintln!("first run (killed):\n{out1}");
+    let j1 = journal(&jpath);
+    let cut = j1.len();
+    let landed1: Vec<String> = lab
+        .nodes
+        .iter()
+        .filter(|n| !events(&j1, "node_landed", &n.name).is_empty())
+        .map(|n| n.name.clone())
+        .collect();
+    assert!(landed1.contains(&"g01".to_string()) && landed1.contains(&"w01".to_string()));
+    for n in ["w02", "w03"] {
+        assert!(
+            events(&j1, "node_landed", n).is_empty(),
+            "{n} landed already: {out1}"
+        );
+        // drained and locked by the killed run
+        assert!(lab.node(n).is_drained());
+        assert!(
+            lab.node(n)
+                .state_dir()
+                .join("meshroll.lock/owner")
+                .is_file()
+        );
+    }
+    let rid = j1[0]["rollout"].as_str().unwrap().to_string();
+
+    let (out, took) = meshroll(&lab, &inv, &args);
+    let o = text(&out);
+    eprintln!("second run:\n{o}\ntook {took:?}");
+    let bad = watch.finish();
+    assert!(bad.is_empty(), "half-switched current seen: {bad:?}");
+    assert_eq!(out.status.code(), Some(0), "{o}");
+    assert!(o.contains(&format!("resuming rollout {rid} from")), "{o}");
+    let j = journal(&jpath);
+    let second = &j[cut..];
+    for v in second {
+        assert_eq!(v["rollout"], rid.as_str(), "the same rollout id: {v}");
+    }
+    for n in &landed1 {
+        assert!(
+            events(second, "phase_started", n).is_empty(),
+            "{n} landed in the first run and was started again: {o}"
+        );
+        assert!(recap_row(&o, n).contains("landed (earlier run)"), "{o}");
+    }
+    for n in &lab.nodes {
+        assert_eq!(n.current().as_deref(), Some(sha.as_str()), "{}", n.name);
+        assert_bundle(n, &sha, &src.dir);
+        assert!(!n.is_drained(), "{}", n.name);
+        assert!(!n.state_dir().join("meshroll.lock").exists(), "{}", n.name);
+        assert_eq!(
+            fs::read_link(n.skills_root().join("previous"))
+                .unwrap()
+                .display()
+                .to_string(),
+            OLD
+        );
+        if !landed1.contains(&n.name) {
+            assert_eq!(
+                events(second, "node_landed", &n.name).len(),
+                1,
+                "{}: {o}",
+                n.name
+            );
+        }
+    }
+    // Wave 1 nodes killed after their switch are not synced again.
+    for n in ["w02", "w03"] {
+        if phase_count(&j1, "phase_done", n, "switch") == 1 {
+            assert_eq!(
+                phase_count(second, "phase_started", n, "sync"),
+                0,
+                "{n}: {o}"
+            );
+            assert_eq!(
+                phase_count(second, "phase_started", n, "prewarm"),
+                1,
+                "{n}: {o}"
+            );
+        }
+    }
+}
+
+#[test]
+fn rollback_restores_the_previous_target() {
+    let specs = vec![
+        NodeSpec::new("g01", "gateway"),
+        NodeSpec::new("g02", "gateway"),
+        NodeSpec::new("w01", "worker"),
+        NodeSpec::new("w02", "worker"),
+    ];
+    let lab = Lab::start(&specs);
+    let a = skills("a");
+    let b = skills("b");
+    let (sha_a, _) = manifest_ids(&a.dir);
+    let (sha_b, _) = manifest_ids(&b.dir);
+    assert_ne!(sha_a, sha_b);
+    let inv = inventory(&lab, "inv.ini", |_| String::new());
+    rollout_ok(&lab, &inv, &a, &lab.dir.join("j.jsonl"), &[]);
+    rollout_ok(&lab, &inv, &b, &lab.dir.join("j.jsonl"), &[]);
+    let prev = |n: &LabNode| {
+        fs::read_link(n.skills_root().join("previous"))
+            .ok()
+            .map(|p| p.display().to_string())
+    };
+    for n in &lab.nodes {
+        assert_eq!(n.current().as_deref(), Some(sha_b.as_str()));
+        assert_eq!(prev(n).as_deref(), Some(sha_a.as_str()));
+    }
+    let (out, _) = meshroll(&lab, &inv, &["rollback", "--node", "g01", "--yes"]);
+    let o = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{o}");
+    assert!(
+        o.contains(&format!(
+            "g01 rolled back: current -> {sha_a} (was {sha_b})"
+        )),
+        "{o}"
+    );
+    let g01 = lab.node("g01");
+    assert_eq!(g01.current().as_deref(), Some(sha_a.as_str()));
+    assert_eq!(prev(g01).as_deref(), Some(sha_b.as_str()));
+    assert_bundle(g01, &sha_a, &a.dir);
+    assert_eq!(lab.node("g02").current().as_deref(), Some(sha_b.as_str()));
+
+    let (out, _) = meshroll(&lab, &inv, &["rollback", "--class", "worker", "--yes"]);
+    let o = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{o}");
+    for w in ["w01", "w02"] {
+        assert!(
+            o.contains(&format!("{w} rolled back: current -> {sha_a}")),
+            "{o}"
+        );
+        assert_eq!(lab.node(w).current().as_deref(), Some(sha_a.as_str()));
+    }
+    assert!(!o.contains("g0"), "only the class: {o}");
+    assert_eq!(lab.node("g02").current().as_deref(), Some(sha_b.as_str()));
+    assert_eq!(g01.current().as_deref(), Some(sha_a.as_str()));
+    // Without --yes nothing changes; a node with no previous target is an error.
+    let (out, _) = meshroll(&lab, &inv, &["rollback", "--node", "g02"]);
+    assert_ne!(out.status.code(), Some(0));
+    assert_eq!(lab.node("g02").current().as_deref(), Some(sha_b.as_str()));
+    fs::remove_file(lab.node("g02").skills_root().join("previous")).unwrap();
+    let (out, _) = meshroll(&lab, &inv, &["rollback", "--node", "g02", "--yes"]);
+    let o = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{o}");
+    assert!(
+        o.contains("g02 rollback failed") && o.contains("no previous target"),
+        "{o}"
+    );
+    assert_eq!(lab.node("g02").current().as_deref(), Some(sha_b.as_str()));
+
+    // Rolling B out again with the same journal: the journal says every node landed B,
+    // but the fleet says otherwise for the rolled-back ones; those get B again.
+    let o = rollout_ok(&lab, &inv, &b, &lab.dir.join("j.jsonl"), &[]);
+    eprintln!("{o}");
+    assert!(recap_row(&o, "g02").contains("landed (earlier run)"), "{o}");
+    for name in ["g01", "w01", "w02"] {
+        assert!(
+            o.contains(&format!(
+                "{name}: the journal says it landed, but its current is {sha_a}: running every phase again"
+            )),
+            "{o}"
+        );
+        let r = recap_row(&o, name);
+        assert!(r.contains("landed") && !r.contains("earlier"), "{o}");
+        let n = lab.node(name);
+        assert_eq!(n.current().as_deref(), Some(sha_b.as_str()));
+        assert_eq!(prev(n).as_deref(), Some(sha_a.as_str()));
+    }
+    // And A again over B, same journal (a roll forward to an older bundle).
+    let o = rollout_ok(&lab, &inv, &a, &lab.dir.join("j.jsonl"), &[]);
+    for n in &lab.nodes {
+        assert!(!recap_row(&o, &n.name).contains("earlier run"), "{o}");
+        assert_eq!(n.current().as_deref(), Some(sha_a.as_str()));
+    }
+}
+
+#[test]
+fn second_concurrent_rollout_is_refused_by_the_node_lock() {
+    let specs = vec![
+        NodeSpec::new("g01", "gateway"),
+        NodeSpec::new("w01", "worker"),
+        NodeSpec::new("w02", "worker"),
+    ];
+    let lab = Lab::start(&specs);
+    let src = skills("one");
+    let (sha, _) = manifest_ids(&src.dir);
+    let inv = inventory(&lab, "inv.ini", |n| {
+        if n.name == "g01" {
+            "meshroll_prewarm_cmd=\"echo warming; sleep 4; echo warmed\"".into()
+        } else {
+            String::new()
+        }
+    });
+    let j1 = lab.dir.join("j1.jsonl");
+    let log1 = lab.dir.join("run1.log");
+    let mut first = spawn_meshroll(
+        &lab,
+        &inv,
+        &[
+            "rollout",
+            "--skills",
+            src.dir.to_str().unwrap(),
+            "--journal",
+            j1.to_str().unwrap(),
+            "--yes",
+        ],
+        &log1,
+    );
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while phase_count(&journal(&j1), "phase_started", "g01", "prewarm") == 0 {
+        assert!(
+            Instant::now() < deadline && first.try_wait().unwrap().is_none(),
+            "{}",
+            fs::read_to_string(&log1).unwrap()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let rid = journal(&j1)[0]["rollout"].as_str().unwrap().to_string();
+    let j2 = lab.dir.join("j2.jsonl");
+    let (out, _) = meshroll(
+        &lab,
+        &inv,
+        &[
+            "rollout",
+            "--skills",
+            src.dir.to_str().unwrap(),
+            "--class",
+            "gateway",
+            "--journal",
+            j2.to_str().unwrap(),
+            "--yes",
+        ],
+    );
+    let o = text(&out);
+    eprintln!("second:\n{o}");
+    assert_eq!(out.status.code(), Some(1), "{o}");
+    let want = format!(
+        "g01 baseline failed (fatal, attempt 1/5): node is locked by another rollout: {}@",
+        lab.user
+    );
+    let line = o
+        .lines()
+        .find(|l| l.contains(&want))
+        .unwrap_or_else(|| panic!("{want}: {o}"));
+    assert!(
+        line.contains(&format!("/pid{} (rollout {rid}), taken ", first.id())),
+        "{line}"
+    );
+    assert!(line.ends_with(" ago"), "{line}");
+    assert!(
+        o.contains("HALTED, waiting for the operator: class gateway"),
+        "{o}"
+    );
+    let jj = journal(&j2);
+    assert_eq!(phase_count(&jj, "phase_started", "g01", "drain"), 0);
+    assert!(events(&jj, "phase_started", "w01").is_empty());
+
+    let st = first.wait().unwrap();
+    let o1 = fs::read_to_string(&log1).unwrap();
+    eprintln!("first:\n{o1}");
+    assert_eq!(st.code(), Some(0), "{o1}");
+    for n in &lab.nodes {
+        assert_eq!(n.current().as_deref(), Some(sha.as_str()));
+        assert!(!n.state_dir().join("meshroll.lock").exists());
+    }
+}
+
+#[test]
+fn check_prints_the_plan_and_touches_nothing() {
+    let mut specs = NodeSpec::many("g", 2, "gateway");
+    specs.extend(NodeSpec::many("w", 6, "worker"));
+    let lab = Lab::start(&specs);
+    let src = skills("one");
+    let (sha, msha) = manifest_ids(&src.dir);
+    let inv = inventory(&lab, "inv.ini", |_| String::new());
+    let before: Vec<_> = lab.nodes.iter().map(|n| snapshot(&n.root)).collect();
+    let jpath = lab.dir.join("j.jsonl");
+    let (out, _) = meshroll(
+        &lab,
+        &inv,
+        &[
+            "rollout",
+            "--skills",
+            src.dir.to_str().unwrap(),
+            "--wave",
+            "50%",
+            "--concurrency",
+            "3",
+            "--journal",
+            jpath.to_str().unwrap(),
+            "--check",
+        ],
+    );
+    let o = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{o}");
+    for want in [
+        format!("SKILLS_SHA={sha}"),
+        format!("SKILLS_MANIFEST_SHA256={msha}"),
+        "class 1 (gateway): 2 nodes, concurrency 3, failure budget 0".into(),
+        "  canary  g01".into(),
+        "  wave 1  g02".into(),
+        "class 2 (worker): 6 nodes, concurrency 3, failure budget 0".into(),
+        "  canary  w01".into(),
+        "  wave 1  w02 w03 w04".into(),
+        "  wave 2  w05 w06".into(),
+    ] {
+        assert!(o.contains(&want), "{want}: {o}");
+    }
+    assert!(!jpath.exists(), "--check wrote a journal");
+    for (n, b) in lab.nodes.iter().zip(&before) {
+        assert_eq!(
+            &snapshot(&n.root),
+            b,
+            "{}: --check touched the node",
+            n.name
+        );
+        assert!(n.calls().is_empty(), "{}: {:?}", n.name, n.calls());
+    }
+    // Without --yes or --check: refused, nothing touched.
+    let (out, _) = meshroll(
+        &lab,
+        &inv,
+        &[
+            "rollout",
+            "--skills",
+            src.dir.to_str().unwrap(),
+            "--journal",
+            jpath.to_str().unwrap(),
+        ],
+    );
+    assert_ne!(out.status.code(), Some(0));
+    assert!(text(&out).contains("--yes"), "{}", text(&out));
+    assert!(!jpath.exists());
+    for (n, b) in lab.nodes.iter().zip(&before) {
+        assert_eq!(&snapshot(&n.root), b, "{}", n.name);
+    }
+}
+
+#[test]
+fn gateway_not_ready_at_baseline_leaves_the_node_untouched_and_unlocked() {
+    let specs = vec![
+        NodeSpec::new("g01", "gateway"),
+        NodeSpec::new("w01", "worker"),
+        NodeSpec::new("w02", "worker"),
+        NodeSpec::new("w03", "worker"),
+    ];
+    let lab = Lab::start(&specs);
+    let src = skills("one");
+    let (sha, _) = manifest_ids(&src.dir);
+    let w02 = lab.node("w02");
+    w02.set_mode("unreachable");
+    let inv = inventory(&lab, "inv.ini", |_| String::new());
+    let jpath = lab.dir.join("j.jsonl");
+    let args = [
+        "rollout",
+        "--skills",
+        src.dir.to_str().unwrap(),
+        "--wave",
+        "50%",
+        "--failure-budget",
+        "1",
+        "--journal",
+        jpath.to_str().unwrap(),
+        "--yes",
+    ];
+    let (out, _) = meshroll(&lab, &inv, &args);
+    let o = text(&out);
+    eprintln!("{o}");
+    assert_eq!(out.status.code(), Some(1), "{o}");
+    assert!(
+        o.contains("w02 FAILED at baseline: gateway not ready at baseline: unreachable"),
+        "{o}"
+    );
+    assert!(o.contains("finished: 3 landed, 1 failed, 0 skipped"), "{o}");
+    assert!(
+        !w02.state_dir().join("meshroll.lock").exists(),
+        "lock left behind"
+    );
+    assert!(!w02.is_drained());
+    assert_eq!(w02.current(), None);
+    assert!(!w02.bundle_dir(&sha).exists());
+    // The gateway comes back; the same command lands the node (a new rollout id: the
+    // first one finished) and leaves the landed ones alone.
+    w02.set_mode("ready");
+    let (out, _) = meshroll(&lab, &inv, &args);
+    let o = text(&out);
+    eprintln!("{o}");
+    assert_eq!(out.status.code(), Some(0), "{o}");
+    assert!(!o.contains("resuming rollout"), "{o}");
+    for n in ["g01", "w01", "w03"] {
+        assert!(recap_row(&o, n).contains("landed (earlier run)"), "{o}");
+    }
+    assert!(recap_row(&o, "w02").contains("landed"), "{o}");
+    assert_eq!(w02.current().as_deref(), Some(sha.as_str()));
+    assert_bundle(w02, &sha, &src.dir);
+}
