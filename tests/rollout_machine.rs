@@ -728,3 +728,92 @@ fn a_stepped_phase_keeps_its_retries_and_pause_stops_them() {
     );
     assert!(m.idle());
 }
+
+#[test]
+fn a_halt_starts_no_new_node_but_lets_nodes_under_way_land() {
+    let mut m = machine(
+        0,
+        4,
+        PlanOptions {
+            wave: Size::Count(3),
+            failure_budget: Size::Count(3),
+            ..PlanOptions::default()
+        },
+        Mode::Run,
+    );
+    let mut eff = m.handle(Input::Tick, 0);
+    while let Some(&(n, p, _)) = runs(&eff).first() {
+        if n != 0 {
+            break;
+        }
+        eff = m.handle(
+            Input::PhaseDone {
+                node: n,
+                phase: p,
+                note: String::new(),
+            },
+            0,
+        );
+    }
+    // Wave 1 = nodes 1, 2, 3 with concurrency 4: all started. Node 1's copy is bad.
+    for n in [1, 2] {
+        for phase in [Phase::Baseline, Phase::Drain, Phase::Sync] {
+            m.handle(
+                Input::PhaseDone {
+                    node: n,
+                    phase,
+                    note: String::new(),
+                },
+                0,
+            );
+        }
+    }
+    m.handle(
+        Input::PhaseFailed {
+            node: 1,
+            phase: Phase::Verify,
+            failure: Failure::Mismatch("bad".into()),
+        },
+        0,
+    );
+    assert!(m.halt.is_some());
+    // Node 2 was under way: it goes on to land instead of staying drained.
+    let eff = m.handle(
+        Input::PhaseDone {
+            node: 2,
+            phase: Phase::Verify,
+            note: String::new(),
+        },
+        0,
+    );
+    assert_eq!(runs(&eff), vec![(2, Phase::Switch, 1)]);
+    assert!(!m.idle());
+}
+
+#[test]
+fn restored_non_canaries_do_not_run_doctor() {
+    let mut m = machine(
+        0,
+        3,
+        PlanOptions {
+            wave: Size::Count(2),
+            ..PlanOptions::default()
+        },
+        Mode::Run,
+    );
+    m.restore(0, Phase::Switch);
+    m.restore(1, Phase::Switch);
+    assert_eq!(
+        m.nodes[0].run,
+        NodeRun::Ready {
+            next: Phase::Doctor
+        },
+        "the canary runs doctor"
+    );
+    assert_eq!(
+        m.nodes[1].run,
+        NodeRun::Ready {
+            next: Phase::Prewarm
+        }
+    );
+}

@@ -8,7 +8,6 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 
 use crate::cli::{DashArgs, Global, RolloutArgs};
-use crate::manifest;
 use crate::observe::now_ms;
 use crate::rollout::Mode;
 use crate::rollout::driver;
@@ -60,36 +59,23 @@ pub async fn run(g: &Global, d: &DashArgs, demo: bool) -> anyhow::Result<i32> {
             .unwrap_or_else(crate::logging::default_dir);
         args.journal = dir.join(format!("demo-journal-{}.jsonl", std::process::id()));
     }
-    let p = super::rollout::prepare(g, &args)?;
-    let mut stage = None;
-    let stage_dir = if demo {
-        std::path::PathBuf::new()
-    } else {
-        let t = tempfile::Builder::new()
-            .prefix("meshroll-stage")
-            .tempdir()?;
-        let dir = t.path().join(&p.bundle.skills_sha);
-        manifest::stage(&p.bundle, &dir)?;
-        stage = Some(t);
-        dir
-    };
+    let mut p = super::rollout::prepare(g, &args)?;
+    let stage_dir = p.stage()?;
     let (tx, rx) = mpsc::unbounded_channel();
-    let (drv, _resumed) = driver::start(
-        p.poll.clone(),
-        p.bundle.clone(),
-        p.plan.clone(),
+    let session = driver::Session {
+        poll: p.poll.clone(),
+        bundle: p.bundle.clone(),
+        plan: p.plan.clone(),
         stage_dir,
-        &args.journal,
-        g.ssh_config.clone(),
-        Limits {
+        journal: args.journal.clone(),
+        ssh_config: g.ssh_config.clone(),
+        limits: Limits {
             command: Duration::from_secs(g.timeout.max(1)),
             ..Limits::default()
         },
-        super::rollout::who(),
-        Mode::Paused,
-        tx,
-        now_ms(),
-    )?;
+        who: super::rollout::who(),
+    };
+    let (drv, _notes) = driver::start(session, Mode::Paused, tx, now_ms()).await?;
     tracing::info!(nodes = p.inv.nodes.len(), demo, skills_sha = %p.bundle.skills_sha, "dashboard with a staged rollout");
     let r = crate::app::run(
         p.poll.clone(),
@@ -99,7 +85,7 @@ pub async fn run(g: &Global, d: &DashArgs, demo: bool) -> anyhow::Result<i32> {
         Some((drv, rx)),
     )
     .await;
-    drop(stage);
+    drop(p);
     r?;
     Ok(0)
 }

@@ -12,11 +12,10 @@ use crate::inventory::Inventory;
 use crate::manifest::{self, Bundle};
 use crate::observe::now_ms;
 use crate::poller::PollCtx;
-use crate::rollout::driver::Driver;
-use crate::rollout::exec::{Limits, RolloutCtx};
-use crate::rollout::journal::{self, Journal};
+use crate::rollout::driver::{self, Driver};
+use crate::rollout::exec::Limits;
 use crate::rollout::plan::{self, PlanOptions, Size};
-use crate::rollout::{Input, Machine, Mode, NodeRun, Plan};
+use crate::rollout::{Input, Mode, NodeRun, Plan};
 
 /// The plan options from the flags.
 pub fn plan_options(a: &RolloutArgs) -> anyhow::Result<PlanOptions> {
@@ -64,6 +63,23 @@ pub struct Prepared {
     pub stage: Option<tempfile::TempDir>,
 }
 
+impl Prepared {
+    /// Stage the bundle with the node's modes and the lock inside, for rsync (real nodes
+    /// only; the simulated mesh needs no files). Returns the staged folder.
+    pub fn stage(&mut self) -> anyhow::Result<std::path::PathBuf> {
+        if matches!(self.poll.transport, crate::remote::Transport::Sim(_)) {
+            return Ok(std::path::PathBuf::new());
+        }
+        let t = tempfile::Builder::new()
+            .prefix("meshroll-stage")
+            .tempdir()?;
+        let dir = t.path().join(&self.bundle.skills_sha);
+        manifest::stage(&self.bundle, &dir)?;
+        self.stage = Some(t);
+        Ok(dir)
+    }
+}
+
 pub fn prepare(g: &Global, a: &RolloutArgs) -> anyhow::Result<Prepared> {
     let (inv, poll, bundle) = if a.sim {
         let (inv, ctx) = super::sim_ctx(g);
@@ -100,74 +116,32 @@ pub async fn run(g: &Global, a: &RolloutArgs) -> anyhow::Result<i32> {
             "a headless rollout changes nodes: pass --yes to run it (or --check to see the plan)"
         );
     }
-    let stage_dir = if a.sim {
-        std::path::PathBuf::new()
-    } else {
-        let t = tempfile::Builder::new()
-            .prefix("meshroll-stage")
-            .tempdir()?;
-        let dir = t.path().join(&p.bundle.skills_sha);
-        manifest::stage(&p.bundle, &dir)?;
-        p.stage = Some(t);
-        dir
+    let stage_dir = p.stage()?;
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let preconnect = driver::preconnect(&p.poll, &p.plan);
+    let limits = Limits {
+        command: Duration::from_secs(g.timeout.max(1)),
+        sync: Duration::from_secs(a.sync_timeout.max(1)),
+        prewarm: Duration::from_secs(a.prewarm_timeout.max(1)),
+        probe: Duration::from_secs(a.probe_timeout.max(1)),
+        ..Limits::default()
     };
-    let resume = journal::read_resume(&a.journal, &p.bundle.skills_sha);
-    let rollout_id = resume
-        .rollout_id
-        .clone()
-        .unwrap_or_else(|| format!("r{:x}-{}", now_ms(), std::process::id()));
-    if resume.rollout_id.is_some() {
-        println!("resuming rollout {rollout_id} from {}", a.journal.display());
-    }
-    let names: Vec<String> = p.inv.nodes.iter().map(|n| n.name.clone()).collect();
-    let journal = Journal::open(
-        &a.journal,
-        rollout_id.clone(),
-        p.bundle.skills_sha.clone(),
-        p.bundle.manifest_sha256.clone(),
-        names.clone(),
-    )
-    .with_context(|| format!("opening the journal {}", a.journal.display()))?;
-    let mut last_done = resume.last_done.clone();
-    if !a.sim {
-        for line in confirm_on_nodes(
-            &p.poll,
-            &p.plan,
-            &names,
-            &p.bundle.skills_sha,
-            &mut last_done,
-            Duration::from_secs(g.timeout.max(1)),
-        )
-        .await
-        {
-            println!("{line}");
-        }
-    }
-    let mut machine = Machine::new(p.plan.clone(), p.inv.nodes.len(), now_ms(), Mode::Run);
-    machine.set_names(names.clone());
-    for (i, n) in names.iter().enumerate() {
-        if let Some(ph) = last_done.get(n) {
-            machine.restore(i, *ph);
-        }
-    }
-    let ctx = Arc::new(RolloutCtx {
+    let session = driver::Session {
         poll: p.poll.clone(),
         bundle: p.bundle.clone(),
+        plan: p.plan.clone(),
         stage_dir,
-        rollout_id,
-        who: who(),
+        journal: a.journal.clone(),
         ssh_config: g.ssh_config.clone(),
-        limits: Limits {
-            command: Duration::from_secs(g.timeout.max(1)),
-            sync: Duration::from_secs(a.sync_timeout.max(1)),
-            prewarm: Duration::from_secs(a.prewarm_timeout.max(1)),
-            probe: Duration::from_secs(a.probe_timeout.max(1)),
-            ..Limits::default()
-        },
-    });
-    let (tx, mut rx) = mpsc::unbounded_channel();
-    let preconnect = preconnect(&p.poll, &p.plan);
-    let mut d = Driver::new(machine, ctx, Some(journal), tx, now_ms());
+        limits,
+        who: who(),
+    };
+    let (mut d, notes) = driver::start(session, Mode::Run, tx, now_ms())
+        .await
+        .with_context(|| format!("opening the journal {}", a.journal.display()))?;
+    for n in notes {
+        println!("{n}");
+    }
     let print = |lines: Vec<String>| {
         for l in lines {
             println!("{l}");
@@ -193,78 +167,6 @@ pub async fn run(g: &Global, a: &RolloutArgs) -> anyhow::Result<i32> {
         println!("halted: {h}");
     }
     Ok(if d.machine.all_landed() { 0 } else { 1 })
-}
-
-/// Open the ssh masters of the plan's nodes in the background, in plan order, a few at
-/// a time: a wave then starts on open connections while the canary is still prewarming,
-/// instead of every node of the wave paying its handshake at once at baseline. Errors
-/// are left for the node's first phase to meet (and retry).
-fn preconnect(poll: &Arc<PollCtx>, plan: &Plan) -> tokio::task::JoinHandle<()> {
-    use futures::StreamExt;
-    let poll = poll.clone();
-    let order: Vec<usize> = plan.nodes().collect();
-    tokio::spawn(async move {
-        let crate::remote::Transport::Ssh(pool) = &poll.transport else {
-            return;
-        };
-        // The first canary alone: it is the one node waiting for its connection now.
-        let Some((&first, rest)) = order.split_first() else {
-            return;
-        };
-        let _ = pool.control_socket(first).await;
-        futures::stream::iter(rest.iter().copied())
-            .map(|i| pool.control_socket(i))
-            .buffered(4)
-            .for_each(|_| async {})
-            .await;
-    })
-}
-
-/// The journal is not the fleet: a node it says switched (or landed) may have been
-/// rolled back, rolled forward to another bundle or changed by hand since. Read `current`
-/// on each such node and forget what the journal says about the ones that do not run
-/// the bundle (or do not answer): they go through every phase again. Returns a line per
-/// node forgotten.
-async fn confirm_on_nodes(
-    poll: &PollCtx,
-    plan: &Plan,
-    names: &[String],
-    sha: &str,
-    last_done: &mut std::collections::BTreeMap<String, crate::rollout::Phase>,
-    timeout: Duration,
-) -> Vec<String> {
-    let to_check: Vec<(usize, crate::rollout::Phase)> = names
-        .iter()
-        .enumerate()
-        .filter_map(|(i, n)| last_done.get(n).map(|p| (i, *p)))
-        .filter(|&(i, p)| p >= crate::rollout::Phase::Switch && plan.locate(i).is_some())
-        .collect();
-    let answers = futures::future::join_all(
-        to_check
-            .iter()
-            .map(|&(i, _)| crate::rollout::exec::read_current(poll, i, timeout)),
-    )
-    .await;
-    let mut lines = Vec::new();
-    for (&(i, phase), answer) in to_check.iter().zip(answers) {
-        let what = if phase == crate::rollout::Phase::Undrain {
-            "landed".to_string()
-        } else {
-            format!("got past {}", phase.name())
-        };
-        let seen = match answer {
-            Ok(Some(t)) if t == sha => continue,
-            Ok(Some(t)) => format!("its current is {t}"),
-            Ok(None) => "it has no current".to_string(),
-            Err(e) => format!("its current cannot be read ({e})"),
-        };
-        last_done.remove(&names[i]);
-        lines.push(format!(
-            "{}: the journal says it {what}, but {seen}: running every phase again",
-            names[i]
-        ));
-    }
-    lines
 }
 
 fn recap(d: &Driver, inv: &Inventory) {

@@ -378,10 +378,11 @@ impl Machine {
     /// Resume: nodes that landed in an earlier run stay landed; nodes with phases done
     /// continue after the last one (a verified node is not synced again).
     pub fn restore(&mut self, node: usize, last_done: Phase) {
+        let next = self.next_phase(node, last_done);
         let Some(slot) = self.nodes.get_mut(node) else {
             return;
         };
-        slot.run = match last_done.next() {
+        slot.run = match next {
             None => NodeRun::Landed,
             Some(next) => NodeRun::Ready { next },
         };
@@ -430,7 +431,12 @@ impl Machine {
     }
 
     fn may_start(&self, node: usize) -> bool {
-        if self.aborted || self.halt.is_some() || self.finished {
+        if self.aborted || self.finished {
+            return false;
+        }
+        // A halt starts no new node; nodes already under way finish their pipeline
+        // rather than stay drained between phases.
+        if self.halt.is_some() && self.nodes[node].run == NodeRun::Pending {
             return false;
         }
         match self.mode {
@@ -811,10 +817,14 @@ impl Machine {
 
     /// Nothing is running and nothing more will start without the operator.
     pub fn idle(&self) -> bool {
-        let active = self
-            .nodes
-            .iter()
-            .any(|s| matches!(s.run, NodeRun::Active { .. }));
+        // Running phases, and retries that will still run (a halt lets nodes under way
+        // finish; an abort or a pause does not).
+        let retries_go_on = !self.aborted && self.mode != Mode::Paused;
+        let active = self.nodes.iter().any(|s| match s.run {
+            NodeRun::Active { .. } => true,
+            NodeRun::Retrying { .. } => retries_go_on,
+            _ => false,
+        });
         let stopped =
             self.finished || self.halt.is_some() || self.aborted || self.mode == Mode::Paused;
         // A retry countdown keeps a running rollout busy; a stopped one only waits for

@@ -251,7 +251,11 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
                 if let Some(h) = &fd.fix_hint {
                     // Hints come with their own line breaks; keep them.
                     for (k, hl) in h.lines().enumerate() {
-                        let lead = if k == 0 { "        fix: " } else { "             " };
+                        let lead = if k == 0 {
+                            "        fix: "
+                        } else {
+                            "             "
+                        };
                         l.push(Line::from(Span::styled(format!("{lead}{hl}"), theme.dim)));
                     }
                 }
