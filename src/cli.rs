@@ -14,15 +14,16 @@ pub struct Cli {
     #[command(flatten)]
     pub global: Global,
     #[command(flatten)]
-    pub dash: DashArgs,
+    pub dash: PlanArgs,
     #[command(subcommand)]
     pub command: Option<Command>,
 }
 
-/// A rollout staged in the dashboard (paused: the operator steps it).
+/// The bundle and the plan: shared by `rollout` and by the dashboard, which stages the
+/// rollout paused for the operator to step.
 #[derive(Debug, Clone, Args, Default)]
-pub struct DashArgs {
-    /// Stage a rollout of this skills folder in the dashboard.
+pub struct PlanArgs {
+    /// The skills folder to ship (in the dashboard: stage a rollout of it).
     #[arg(long)]
     pub skills: Option<PathBuf>,
     /// Name a folder outside git by its content instead of refusing.
@@ -31,15 +32,18 @@ pub struct DashArgs {
     /// Only this class (repeat for several, in this order).
     #[arg(long = "class")]
     pub class: Vec<String>,
-    /// Nodes per wave after the canary: a count or a percentage.
+    /// Nodes per wave after the canary: a count or a percentage (25%).
     #[arg(long, default_value = "25%")]
     pub wave: String,
     /// Nodes of a wave in flight at once.
     #[arg(long, default_value_t = 4)]
     pub concurrency: usize,
-    /// Failed nodes a class tolerates before it halts.
+    /// Failed nodes a class tolerates before it halts: a count or a percentage.
     #[arg(long = "failure-budget", default_value = "0")]
     pub failure_budget: String,
+    /// Run doctor on every node, not only on each class's canary.
+    #[arg(long = "doctor-every-node")]
+    pub doctor_every_node: bool,
     /// The append-only journal (JSON lines).
     #[arg(long, default_value = "meshroll-journal.jsonl")]
     pub journal: PathBuf,
@@ -121,36 +125,14 @@ pub struct ManifestArgs {
 
 #[derive(Debug, Clone, Args)]
 pub struct RolloutArgs {
-    /// The skills folder to ship.
-    #[arg(long)]
-    pub skills: Option<PathBuf>,
-    /// Name a folder outside git by its content instead of refusing.
-    #[arg(long = "content-id")]
-    pub content_id: bool,
-    /// Only this class (repeat for several, in this order).
-    #[arg(long = "class")]
-    pub class: Vec<String>,
-    /// Nodes per wave after the canary: a count or a percentage (25%).
-    #[arg(long, default_value = "25%")]
-    pub wave: String,
-    /// Nodes of a wave in flight at once.
-    #[arg(long, default_value_t = 4)]
-    pub concurrency: usize,
-    /// Failed nodes a class tolerates before it halts: a count or a percentage.
-    #[arg(long = "failure-budget", default_value = "0")]
-    pub failure_budget: String,
-    /// Run doctor on every node, not only on each class's canary.
-    #[arg(long = "doctor-every-node")]
-    pub doctor_every_node: bool,
+    #[command(flatten)]
+    pub plan: PlanArgs,
     /// Print the plan (which node in which wave) and touch nothing.
     #[arg(long)]
     pub check: bool,
     /// Really run: a headless rollout changes nodes without asking.
     #[arg(long)]
     pub yes: bool,
-    /// The append-only journal (JSON lines).
-    #[arg(long, default_value = "meshroll-journal.jsonl")]
-    pub journal: PathBuf,
     /// Seconds the probe phase waits for the merged probe to pass.
     #[arg(long = "probe-timeout", default_value_t = 120)]
     pub probe_timeout: u64,

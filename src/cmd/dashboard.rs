@@ -7,33 +7,14 @@ use std::time::Duration;
 
 use tokio::sync::mpsc;
 
-use crate::cli::{DashArgs, Global, RolloutArgs};
+use crate::cli::{Global, PlanArgs};
 use crate::observe::now_ms;
 use crate::rollout::Mode;
 use crate::rollout::driver;
 use crate::rollout::exec::Limits;
 use crate::ui::theme::Theme;
 
-fn as_rollout_args(d: &DashArgs, sim: bool) -> RolloutArgs {
-    RolloutArgs {
-        skills: d.skills.clone(),
-        content_id: d.content_id,
-        class: d.class.clone(),
-        wave: d.wave.clone(),
-        concurrency: d.concurrency,
-        failure_budget: d.failure_budget.clone(),
-        doctor_every_node: false,
-        check: false,
-        yes: false,
-        journal: d.journal.clone(),
-        probe_timeout: 120,
-        sync_timeout: 600,
-        prewarm_timeout: 930,
-        sim,
-    }
-}
-
-pub async fn run(g: &Global, d: &DashArgs, demo: bool) -> anyhow::Result<i32> {
+pub async fn run(g: &Global, d: &PlanArgs, demo: bool) -> anyhow::Result<i32> {
     if !std::io::stdout().is_terminal() {
         anyhow::bail!("the dashboard needs a terminal; for scripts use `meshroll status --json`");
     }
@@ -50,7 +31,7 @@ pub async fn run(g: &Global, d: &DashArgs, demo: bool) -> anyhow::Result<i32> {
         return Ok(0);
     }
     // A rollout staged in the dashboard: paused until the operator steps or runs it.
-    let mut args = as_rollout_args(d, demo);
+    let mut args = d.clone();
     if demo {
         // The demo journal lives with the logs, not in the working folder.
         let dir = g
@@ -59,7 +40,7 @@ pub async fn run(g: &Global, d: &DashArgs, demo: bool) -> anyhow::Result<i32> {
             .unwrap_or_else(crate::logging::default_dir);
         args.journal = dir.join(format!("demo-journal-{}.jsonl", std::process::id()));
     }
-    let mut p = super::rollout::prepare(g, &args)?;
+    let mut p = super::rollout::prepare(g, &args, demo)?;
     let stage_dir = p.stage()?;
     let (tx, rx) = mpsc::unbounded_channel();
     let session = driver::Session {

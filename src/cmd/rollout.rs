@@ -7,7 +7,7 @@ use std::time::Duration;
 use anyhow::Context;
 use tokio::sync::mpsc;
 
-use crate::cli::{Global, RollbackArgs, RolloutArgs};
+use crate::cli::{Global, PlanArgs, RollbackArgs, RolloutArgs};
 use crate::inventory::Inventory;
 use crate::manifest::{self, Bundle};
 use crate::observe::now_ms;
@@ -18,7 +18,7 @@ use crate::rollout::plan::{self, PlanOptions, Size};
 use crate::rollout::{Input, Mode, NodeRun, Plan};
 
 /// The plan options from the flags.
-pub fn plan_options(a: &RolloutArgs) -> anyhow::Result<PlanOptions> {
+pub fn plan_options(a: &PlanArgs) -> anyhow::Result<PlanOptions> {
     Ok(PlanOptions {
         classes: (!a.class.is_empty()).then(|| a.class.clone()),
         wave: Size::parse(&a.wave).map_err(|e| anyhow::anyhow!("--wave: expected {e}"))?,
@@ -80,8 +80,8 @@ impl Prepared {
     }
 }
 
-pub fn prepare(g: &Global, a: &RolloutArgs) -> anyhow::Result<Prepared> {
-    let (inv, poll, bundle) = if a.sim {
+pub fn prepare(g: &Global, a: &PlanArgs, sim: bool) -> anyhow::Result<Prepared> {
+    let (inv, poll, bundle) = if sim {
         let (inv, ctx) = super::sim_ctx(g);
         (inv, ctx, crate::remote::sim_rollout::demo_bundle())
     } else {
@@ -104,7 +104,7 @@ pub fn prepare(g: &Global, a: &RolloutArgs) -> anyhow::Result<Prepared> {
 }
 
 pub async fn run(g: &Global, a: &RolloutArgs) -> anyhow::Result<i32> {
-    let mut p = prepare(g, a)?;
+    let mut p = prepare(g, &a.plan, a.sim)?;
     println!("SKILLS_SHA={}", p.bundle.skills_sha);
     println!("SKILLS_MANIFEST_SHA256={}", p.bundle.manifest_sha256);
     print!("{}", p.plan.describe(&p.inv));
@@ -131,14 +131,14 @@ pub async fn run(g: &Global, a: &RolloutArgs) -> anyhow::Result<i32> {
         bundle: p.bundle.clone(),
         plan: p.plan.clone(),
         stage_dir,
-        journal: a.journal.clone(),
+        journal: a.plan.journal.clone(),
         ssh_config: g.ssh_config.clone(),
         limits,
         who: who(),
     };
     let (mut d, notes) = driver::start(session, Mode::Run, tx, now_ms())
         .await
-        .with_context(|| format!("opening the journal {}", a.journal.display()))?;
+        .with_context(|| format!("opening the journal {}", a.plan.journal.display()))?;
     for n in notes {
         println!("{n}");
     }
