@@ -182,10 +182,12 @@ fn demo_rollout_steps_show_phases_and_a_retry_countdown() {
     );
     // The plan view shows the lanes and the retry in the progress log.
     t.keys(&["p"]);
-    let screen = t.wait_for("the plan view", |s| {
-        s.contains("gateway: canary") && s.contains("worker: waiting")
+    // (Wait for the whole frame: a capture can land in the middle of a redraw.)
+    t.wait_for("the plan view with the retry in its progress log", |s| {
+        s.contains("gateway: canary")
+            && s.contains("worker: waiting")
+            && s.contains("sync retry 2/5 in")
     });
-    assert!(screen.contains("sync retry 2/5 in"), "{screen}");
     // The retry runs by itself once its countdown ends (retries are not operator steps).
     t.wait_for("the retried sync to pass", |s| s.contains("sync ok"));
     // Abort asks first.
