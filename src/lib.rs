@@ -13,6 +13,7 @@ pub mod poller;
 pub mod remote;
 pub mod report;
 pub mod rollout;
+pub mod safe_text;
 pub mod signals;
 pub mod skew;
 pub mod ui;

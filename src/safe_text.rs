@@ -1,0 +1,156 @@
+//! The one sanitiser and the one redactor for text that came from a node or a file.
+//!
+//! Every string a node printed (or a file held) reaches the screen, JSON, the journal or
+//! the log only through [`clean`] (or [`clean_capped`]): first the redactor removes every
+//! registered secret (after any JSON decoding, so `\u0053...` escapes cannot hide one),
+//! then the sanitiser shows control and bidi characters escaped and caps the length.
+//!
+//! Secrets are registered once at start ([`register_secret`]); the redactor is global on
+//! purpose, so no output path can forget to carry it.
+
+use std::borrow::Cow;
+use std::sync::RwLock;
+
+/// What replaces a secret.
+pub const REDACTED: &str = "[redacted]";
+
+/// The default cap, in characters, for one field of node text.
+pub const DEFAULT_CAP: usize = 512;
+
+static SECRETS: RwLock<Vec<String>> = RwLock::new(Vec::new());
+
+/// Register a secret; from now on [`redact`] removes it everywhere. Empty strings are
+/// ignored.
+pub fn register_secret(secret: &str) {
+    if secret.is_empty() {
+        return;
+    }
+    let mut s = SECRETS.write().unwrap_or_else(|e| e.into_inner());
+    if !s.iter().any(|x| x == secret) {
+        s.push(secret.to_string());
+    }
+}
+
+/// Remove every registered secret from `s`.
+pub fn redact(s: &str) -> Cow<'_, str> {
+    let secrets = SECRETS.read().unwrap_or_else(|e| e.into_inner());
+    if secrets.iter().all(|x| !s.contains(x.as_str())) {
+        return Cow::Borrowed(s);
+    }
+    let mut out = s.to_string();
+    for x in secrets.iter() {
+        out = out.replace(x.as_str(), REDACTED);
+    }
+    Cow::Owned(out)
+}
+
+/// True for characters that must never reach a terminal as themselves: C0/C1 controls
+/// (tab and newline included: callers that keep lines split first) and the Unicode
+/// bidi and invisible formatting controls.
+pub fn is_unsafe_char(c: char) -> bool {
+    c.is_control()
+        || matches!(c,
+            '\u{200B}'..='\u{200F}'   // zero-width, LRM/RLM
+            | '\u{202A}'..='\u{202E}' // bidi embeddings and overrides
+            | '\u{2066}'..='\u{2069}' // bidi isolates
+            | '\u{2028}' | '\u{2029}' // line/paragraph separators
+            | '\u{FEFF}'              // BOM / zero-width no-break space
+        )
+}
+
+/// Show unsafe characters escaped and cap the length at `max_chars` characters (an
+/// ellipsis marks the cut). Safe text comes back borrowed.
+pub fn sanitize(s: &str, max_chars: usize) -> Cow<'_, str> {
+    let needs = s.chars().any(is_unsafe_char) || s.chars().nth(max_chars).is_some();
+    if !needs {
+        return Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len().min(max_chars * 2) + 4);
+    let mut n = 0usize;
+    for c in s.chars() {
+        let piece: Cow<'_, str> = if is_unsafe_char(c) {
+            Cow::Owned(escape_char(c))
+        } else {
+            Cow::Owned(c.to_string())
+        };
+        let len = piece.chars().count();
+        if n + len > max_chars {
+            out.push('…');
+            return Cow::Owned(out);
+        }
+        n += len;
+        out.push_str(&piece);
+    }
+    Cow::Owned(out)
+}
+
+fn escape_char(c: char) -> String {
+    match c {
+        '\n' => "\\n".into(),
+        '\r' => "\\r".into(),
+        '\t' => "\\t".into(),
+        '\x1b' => "\\e".into(),
+        c if (c as u32) < 0x100 => format!("\\x{:02x}", c as u32),
+        c => format!("\\u{{{:04x}}}", c as u32),
+    }
+}
+
+/// Redact, then sanitise with [`DEFAULT_CAP`]: the one call for node or file text.
+pub fn clean(s: &str) -> String {
+    clean_capped(s, DEFAULT_CAP)
+}
+
+/// Redact, then sanitise with a cap of `max_chars`.
+pub fn clean_capped(s: &str, max_chars: usize) -> String {
+    sanitize(&redact(s), max_chars).into_owned()
+}
+
+/// Like [`clean_capped`] but keeps line breaks: each line is cleaned on its own, at most
+/// `max_lines` lines are kept.
+pub fn clean_lines(s: &str, max_chars_per_line: usize, max_lines: usize) -> Vec<String> {
+    let r = redact(s);
+    let mut out: Vec<String> = r
+        .lines()
+        .take(max_lines)
+        .map(|l| sanitize(l, max_chars_per_line).into_owned())
+        .collect();
+    if r.lines().nth(max_lines).is_some() {
+        out.push("…".into());
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escapes_terminal_controls_and_bidi() {
+        let s = "ok\x1b]0;pwned\x07\x1b[31mred\u{202E}evil";
+        let c = sanitize(s, 100);
+        assert!(!c.chars().any(is_unsafe_char), "{c}");
+        assert_eq!(c, "ok\\e]0;pwned\\x07\\e[31mred\\u{202e}evil");
+    }
+
+    #[test]
+    fn caps_with_an_ellipsis() {
+        let long = "v".repeat(100_000);
+        let c = sanitize(&long, 10);
+        assert_eq!(c.chars().count(), 11);
+        assert!(c.ends_with('…'));
+        assert_eq!(sanitize("short", 10), "short");
+    }
+
+    #[test]
+    fn redacts_registered_secrets() {
+        register_secret("s3cr3t-token-for-safe-text-test");
+        let c = clean("token=s3cr3t-token-for-safe-text-test!");
+        assert_eq!(c, format!("token={REDACTED}!"));
+    }
+
+    #[test]
+    fn clean_lines_keeps_lines_and_caps_them() {
+        let v = clean_lines("a\nb\x1b\nc", 10, 2);
+        assert_eq!(v, vec!["a".to_string(), "b\\e".into(), "…".into()]);
+    }
+}
