@@ -3,7 +3,7 @@
 //!
 //! ```toml
 //! name = "colorblind"
-//! base = "default"          # optional: roles not given here come from the base
+//! base = "default"          # optional: a built-in theme; roles not given here come from it
 //! [palette]
 //! green = "#009E73"
 //! [roles]
@@ -13,7 +13,11 @@
 //! A theme is found by name in `./themes/`, then in
 //! `$XDG_CONFIG_HOME/meshroll/themes/` (or `~/.config/meshroll/themes/`), then
 //! among the built-ins compiled into the binary, so `meshroll demo` works from
-//! any folder. See `themes/README.md` for the file format.
+//! any folder. A theme may extend a built-in theme only, so what a file means
+//! never depends on another file. See `themes/README.md` for the file format.
+//!
+//! The roles are listed once, in [`roles!`]: the [`Role`] enum, the [`Theme`]
+//! fields, the role names of the file format and the role order all come from it.
 
 use std::collections::BTreeMap;
 use std::ffi::OsStr;
@@ -26,31 +30,77 @@ use ratatui::style::{Color, Modifier, Style};
 use serde::Deserialize;
 use toml::Spanned;
 
-/// The styles the UI draws with, one per semantic role.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Theme {
-    pub name: String,
-    /// Healthy verdicts, in_sync.
-    pub ok: Style,
-    /// Draining, skew, stale cache.
-    pub warn: Style,
-    /// Dead, mismatch, errors.
-    pub error: Style,
-    /// Not yet known / in progress.
-    pub pending: Style,
-    /// A signal that is old (shown dim/italic).
-    pub stale: Style,
-    /// The selected row.
-    pub highlight: Style,
-    /// Table header.
-    pub header: Style,
-    /// Block titles.
-    pub title: Style,
-    pub border: Style,
-    /// Secondary text.
-    pub dim: Style,
-    /// Key names in help and footer.
-    pub key: Style,
+/// The one list of roles: `field / Variant: "doc"`. Generates [`Role`], the
+/// [`Theme`] struct with one `Style` field per role, and their lookups.
+macro_rules! roles {
+    ($($field:ident / $variant:ident : $doc:literal),+ $(,)?) => {
+        /// A semantic role the UI draws with.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum Role {
+            $(#[doc = $doc] $variant,)+
+        }
+
+        impl Role {
+            /// Every role, in file-format order.
+            pub const ALL: &'static [Role] = &[$(Role::$variant),+];
+
+            /// The role's name in theme files.
+            pub fn name(self) -> &'static str {
+                match self {
+                    $(Role::$variant => stringify!($field),)+
+                }
+            }
+
+            /// The role named `name` in a theme file.
+            pub fn from_name(name: &str) -> Option<Role> {
+                match name {
+                    $(stringify!($field) => Some(Role::$variant),)+
+                    _ => None,
+                }
+            }
+        }
+
+        /// The styles the UI draws with, one per [`Role`].
+        #[derive(Debug, Clone, PartialEq)]
+        pub struct Theme {
+            pub name: String,
+            $(#[doc = $doc] pub $field: Style,)+
+        }
+
+        impl Theme {
+            /// The style of `role`.
+            pub fn style(&self, role: Role) -> Style {
+                match role {
+                    $(Role::$variant => self.$field,)+
+                }
+            }
+
+            fn style_mut(&mut self, role: Role) -> &mut Style {
+                match role {
+                    $(Role::$variant => &mut self.$field,)+
+                }
+            }
+
+            /// A theme with every role unstyled.
+            fn blank(name: String) -> Theme {
+                Theme { name, $($field: Style::new(),)+ }
+            }
+        }
+    };
+}
+
+roles! {
+    ok / Ok: "Healthy verdicts, in_sync.",
+    warn / Warn: "Draining, skew, stale cache.",
+    error / Error: "Dead, mismatch, errors.",
+    pending / Pending: "Not yet known / in progress.",
+    stale / Stale: "A signal that is old (shown dim/italic).",
+    highlight / Highlight: "The selected row.",
+    header / Header: "Table header.",
+    title / Title: "Block titles.",
+    border / Border: "Block borders.",
+    dim / Dim: "Secondary text.",
+    key / Key: "Key names in help and footer.",
 }
 
 /// Where in a theme file something went wrong: `origin[:line[:column]]`.
@@ -82,20 +132,21 @@ impl fmt::Display for Location {
 #[derive(Debug, thiserror::Error)]
 pub enum ThemeError {
     /// The theme name is not a file in any theme folder nor a built-in.
-    #[error("{}unknown theme {name:?}: not found as {} and not a built-in theme (built-ins: {})",
-        prefix(.referenced_at), or_list(.searched), Theme::builtin_names().join(", "))]
+    #[error("unknown theme {name:?}: not found as {} and not a built-in theme (built-ins: {})",
+        or_list(.searched), Theme::builtin_names().join(", "))]
     NotFound {
         name: String,
         /// The files that were looked for, in order.
         searched: Vec<String>,
-        /// The `base = ...` line that asked for it, if any.
-        referenced_at: Option<Location>,
     },
+    /// `base = ...` names something that is not a built-in theme.
+    #[error("{at}: base {base:?} is not a built-in theme{}: a theme may extend a built-in theme only ({})",
+        did_you_mean(closest(.base, BUILTIN_NAMES.iter().copied())), BUILTIN_NAMES.join(", "))]
+    BadBase { at: Location, base: String },
     /// A theme file given by path (or found by name) could not be read.
-    #[error("{}cannot read theme file {}: {source}", prefix(.referenced_at), .path.display())]
+    #[error("cannot read theme file {}: {source}", .path.display())]
     Io {
         path: PathBuf,
-        referenced_at: Option<Location>,
         #[source]
         source: std::io::Error,
     },
@@ -105,7 +156,7 @@ pub enum ThemeError {
     Syntax { at: Location, message: String },
     /// A key under `[roles]` that is not a role.
     #[error("{at}: unknown role {role:?}{}; the roles are: {}",
-        did_you_mean(closest(.role, ROLE_NAMES.iter().copied())), ROLE_NAMES.join(", "))]
+        did_you_mean(closest(.role, Role::ALL.iter().map(|r| r.name()))), role_list())]
     UnknownRole { at: Location, role: String },
     /// A colour that is neither a palette name nor a colour spec.
     #[error("{at}: unknown colour {colour:?}{}; use a palette name ({}), a named colour ({}), \"#rrggbb\" or an ANSI index 0-255",
@@ -134,38 +185,23 @@ pub enum ThemeError {
         origin: String,
         missing: Vec<&'static str>,
     },
-    /// Following `base` led back to a theme already being loaded.
-    #[error("{at}: base {base:?} leads back to itself ({})", chain.join(" -> "))]
-    BaseCycle {
-        at: Location,
-        base: String,
-        chain: Vec<String>,
-    },
 }
 
 impl ThemeError {
     /// The line (1-based) inside a theme file the error points at, if any.
     pub fn line(&self) -> Option<usize> {
         match self {
-            ThemeError::NotFound { referenced_at, .. } | ThemeError::Io { referenced_at, .. } => {
-                referenced_at.as_ref().and_then(|at| at.line)
-            }
             ThemeError::Syntax { at, .. }
+            | ThemeError::BadBase { at, .. }
             | ThemeError::UnknownRole { at, .. }
             | ThemeError::UnknownColour { at, .. }
             | ThemeError::BadHex { at, .. }
             | ThemeError::BadIndex { at, .. }
-            | ThemeError::BadPaletteName { at, .. }
-            | ThemeError::BaseCycle { at, .. } => at.line,
-            ThemeError::MissingRoles { .. } => None,
+            | ThemeError::BadPaletteName { at, .. } => at.line,
+            ThemeError::NotFound { .. }
+            | ThemeError::Io { .. }
+            | ThemeError::MissingRoles { .. } => None,
         }
-    }
-}
-
-fn prefix(at: &Option<Location>) -> String {
-    match at {
-        Some(at) => format!("{at}: "),
-        None => String::new(),
     }
 }
 
@@ -192,24 +228,17 @@ fn palette_list(names: &[String]) -> String {
     }
 }
 
-/// Role names, in the order of the [`Theme`] fields.
-const ROLE_NAMES: [&str; 11] = [
-    "ok",
-    "warn",
-    "error",
-    "pending",
-    "stale",
-    "highlight",
-    "header",
-    "title",
-    "border",
-    "dim",
-    "key",
-];
-const ROLE_COUNT: usize = ROLE_NAMES.len();
+fn role_list() -> String {
+    Role::ALL
+        .iter()
+        .map(|r| r.name())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
 
 /// The colour names ratatui understands (it also accepts spellings such as
-/// "light-red", "bright red" or "grey").
+/// "light-red", "bright red" or "grey"); listed for error messages and typo
+/// suggestions only: parsing is ratatui's.
 const NAMED_COLOURS: [&str; 17] = [
     "reset",
     "black",
@@ -230,8 +259,6 @@ const NAMED_COLOURS: [&str; 17] = [
     "white",
 ];
 
-const BUILTIN_NAMES: [&str; 4] = ["default", "colorblind", "mono", "solarized-dark"];
-
 /// The built-in themes, compiled in so they work from any folder.
 const BUILTINS: [(&str, &str); 4] = [
     ("default", include_str!("../../themes/default.toml")),
@@ -242,6 +269,7 @@ const BUILTINS: [(&str, &str); 4] = [
         include_str!("../../themes/solarized-dark.toml"),
     ),
 ];
+const BUILTIN_NAMES: [&str; 4] = [BUILTINS[0].0, BUILTINS[1].0, BUILTINS[2].0, BUILTINS[3].0];
 
 impl Theme {
     /// Names of the themes compiled into the binary.
@@ -260,17 +288,17 @@ impl Theme {
     }
 
     /// Parse theme text. `origin` names it in error messages (and in the
-    /// theme name, when the text has no `name`). A `base` given as a relative
-    /// path is taken relative to the current directory.
+    /// theme name, when the text has no `name`).
     pub fn parse(text: &str, origin: &str) -> Result<Theme, ThemeError> {
-        Lookup::from_env().parse(text, origin)
+        parse_theme(text, origin, 0)
     }
 
     /// For NO_COLOR: drop every foreground and background colour but keep
     /// the modifiers (bold, dim, italic, underlined, reversed, ...), and make
     /// sure the selected row stays visible by reversing it.
     pub fn no_color(mut self) -> Theme {
-        for style in self.styles_mut() {
+        for role in Role::ALL {
+            let style = self.style_mut(*role);
             *style = Style::new()
                 .add_modifier(style.add_modifier)
                 .remove_modifier(style.sub_modifier);
@@ -280,7 +308,8 @@ impl Theme {
     }
 
     /// [`Theme::load`], then [`Theme::no_color`] if the environment variable
-    /// `NO_COLOR` is set and not empty (<https://no-color.org>).
+    /// `NO_COLOR` is set and not empty (<https://no-color.org>). Read once, at
+    /// start: nothing reads the environment per frame.
     pub fn from_env(name_or_path: &str) -> Result<Theme, ThemeError> {
         let theme = Self::load(name_or_path)?;
         if no_color_requested(std::env::var_os("NO_COLOR").as_deref()) {
@@ -288,22 +317,6 @@ impl Theme {
         } else {
             Ok(theme)
         }
-    }
-
-    fn styles_mut(&mut self) -> [&mut Style; ROLE_COUNT] {
-        [
-            &mut self.ok,
-            &mut self.warn,
-            &mut self.error,
-            &mut self.pending,
-            &mut self.stale,
-            &mut self.highlight,
-            &mut self.header,
-            &mut self.title,
-            &mut self.border,
-            &mut self.dim,
-            &mut self.key,
-        ]
     }
 }
 
@@ -416,71 +429,49 @@ struct RoleDef {
     modifiers: Modifier,
 }
 
-/// One theme file merged over its base chain, before the palette names are
-/// turned into colours.
+/// A theme file merged over its base, before palette names become colours.
 #[derive(Debug, Clone, Default)]
 struct Layer {
     palette: BTreeMap<String, Color>,
-    roles: [Option<RoleDef>; ROLE_COUNT],
+    roles: BTreeMap<&'static str, RoleDef>,
 }
 
 impl Layer {
-    fn into_theme(self, name: String, origin: &str) -> Result<Theme, ThemeError> {
-        let missing: Vec<&'static str> = ROLE_NAMES
+    fn missing_roles(&self) -> Vec<&'static str> {
+        Role::ALL
             .iter()
-            .zip(&self.roles)
-            .filter(|(_, def)| def.is_none())
-            .map(|(name, _)| *name)
-            .collect();
+            .map(|r| r.name())
+            .filter(|n| !self.roles.contains_key(n))
+            .collect()
+    }
+
+    fn into_theme(self, name: String, origin: &str) -> Result<Theme, ThemeError> {
+        let missing = self.missing_roles();
         if !missing.is_empty() {
             return Err(ThemeError::MissingRoles {
                 origin: origin.to_string(),
                 missing,
             });
         }
-        let mut styles = [Style::new(); ROLE_COUNT];
-        for (style, def) in styles.iter_mut().zip(&self.roles) {
-            let Some(def) = def else { continue };
+        let mut theme = Theme::blank(name);
+        for role in Role::ALL {
+            let Some(def) = self.roles.get(role.name()) else {
+                continue;
+            };
             let mut s = Style::new().add_modifier(def.modifiers);
             s.fg = self.paint(def.fg.as_ref(), origin)?;
             s.bg = self.paint(def.bg.as_ref(), origin)?;
-            *style = s;
+            *theme.style_mut(*role) = s;
         }
-        let [
-            ok,
-            warn,
-            error,
-            pending,
-            stale,
-            highlight,
-            header,
-            title,
-            border,
-            dim,
-            key,
-        ] = styles;
-        Ok(Theme {
-            name,
-            ok,
-            warn,
-            error,
-            pending,
-            stale,
-            highlight,
-            header,
-            title,
-            border,
-            dim,
-            key,
-        })
+        Ok(theme)
     }
 
     fn paint(&self, paint: Option<&Paint>, origin: &str) -> Result<Option<Color>, ThemeError> {
         match paint {
             None => Ok(None),
             Some(Paint::Direct(c)) => Ok(Some(*c)),
-            // Palettes only grow along the base chain, so a name that was
-            // visible when the role was parsed is still there.
+            // Palettes only grow over the base, so a name that was visible
+            // when the role was parsed is still there.
             Some(Paint::Palette(name)) => match self.palette.get(name) {
                 Some(c) => Ok(Some(*c)),
                 None => Err(ThemeError::UnknownColour {
@@ -502,9 +493,6 @@ struct Lookup {
     dirs: Vec<PathBuf>,
 }
 
-/// A theme being loaded, to catch `base` cycles: (identity, shown name).
-type Chain = Vec<(String, String)>;
-
 impl Lookup {
     fn from_env() -> Lookup {
         let mut dirs = vec![PathBuf::from("./themes")];
@@ -515,211 +503,141 @@ impl Lookup {
     }
 
     fn load(&self, name_or_path: &str) -> Result<Theme, ThemeError> {
-        let (layer, name, origin) = self.load_layer(name_or_path, None, &Vec::new(), None)?;
-        layer.into_theme(name, &origin)
-    }
-
-    fn parse(&self, text: &str, origin: &str) -> Result<Theme, ThemeError> {
-        let chain = vec![(format!("text:{origin}"), origin.to_string())];
-        let (layer, name) = self.parse_layer(text, origin, None, &chain)?;
-        layer.into_theme(name, origin)
-    }
-
-    /// Find and parse a theme by name or path. `rel_dir` is the folder of the
-    /// file whose `base` this is. Returns the layer, its name and its origin.
-    fn load_layer(
-        &self,
-        name_or_path: &str,
-        rel_dir: Option<&Path>,
-        chain: &Chain,
-        referenced_at: Option<&Location>,
-    ) -> Result<(Layer, String, String), ThemeError> {
-        let cycle = || ThemeError::BaseCycle {
-            at: referenced_at.cloned().unwrap_or_else(|| Location {
-                origin: name_or_path.to_string(),
-                line: None,
-                column: None,
-            }),
-            base: name_or_path.to_string(),
-            chain: chain
-                .iter()
-                .map(|(_, shown)| shown.clone())
-                .chain([name_or_path.to_string()])
-                .collect(),
-        };
-
         if is_path(name_or_path) {
-            let given = Path::new(name_or_path);
-            let path = match rel_dir {
-                Some(dir) if given.is_relative() => dir.join(given),
-                _ => given.to_path_buf(),
-            };
-            let id = file_id(&path);
-            if chain.iter().any(|(seen, _)| *seen == id) {
-                return Err(cycle());
-            }
-            return self.load_file(&path, id, chain, referenced_at);
+            return load_file(Path::new(name_or_path));
         }
-
         let mut searched = Vec::new();
-        let mut skipped = false;
         if !name_or_path.is_empty() {
             for dir in &self.dirs {
                 let path = dir.join(format!("{name_or_path}.toml"));
                 searched.push(path.display().to_string());
-                if !path.is_file() {
-                    continue;
+                if path.is_file() {
+                    return load_file(&path);
                 }
-                let id = file_id(&path);
-                if chain.iter().any(|(seen, _)| *seen == id) {
-                    // A user theme "default" with base = "default" patches
-                    // the next one found: skip the file being loaded.
-                    skipped = true;
-                    continue;
-                }
-                return self.load_file(&path, id, chain, referenced_at);
             }
             if let Some((name, text)) = BUILTINS.iter().find(|(n, _)| *n == name_or_path) {
-                let id = format!("builtin:{name}");
-                if chain.iter().any(|(seen, _)| *seen == id) {
-                    skipped = true;
-                } else {
-                    let origin = format!("built-in theme {name}.toml");
-                    let mut chain = chain.clone();
-                    chain.push((id, origin.clone()));
-                    let (layer, name) = self.parse_layer(text, &origin, None, &chain)?;
-                    return Ok((layer, name, origin));
-                }
+                return parse_theme(text, &builtin_origin(name), 0);
             }
-        }
-        if skipped {
-            return Err(cycle());
         }
         Err(ThemeError::NotFound {
             name: name_or_path.to_string(),
             searched,
-            referenced_at: referenced_at.cloned(),
         })
     }
+}
 
-    fn load_file(
-        &self,
-        path: &Path,
-        id: String,
-        chain: &Chain,
-        referenced_at: Option<&Location>,
-    ) -> Result<(Layer, String, String), ThemeError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ThemeError::Io {
-            path: path.to_path_buf(),
-            referenced_at: referenced_at.cloned(),
-            source,
-        })?;
-        let origin = path.display().to_string();
-        let mut chain = chain.clone();
-        chain.push((id, origin.clone()));
-        let (layer, name) = self.parse_layer(&text, &origin, path.parent(), &chain)?;
-        Ok((layer, name, origin))
-    }
+fn builtin_origin(name: &str) -> String {
+    format!("built-in theme {name}.toml")
+}
 
-    /// Parse one theme file and merge it over its base.
-    fn parse_layer(
-        &self,
-        text: &str,
-        origin: &str,
-        dir: Option<&Path>,
-        chain: &Chain,
-    ) -> Result<(Layer, String), ThemeError> {
-        let file: ThemeFile = toml::from_str(text).map_err(|e| ThemeError::Syntax {
-            at: match e.span() {
-                Some(span) => locate(text, origin, span),
-                None => Location {
-                    origin: origin.to_string(),
-                    line: None,
-                    column: None,
-                },
+fn load_file(path: &Path) -> Result<Theme, ThemeError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ThemeError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    parse_theme(&text, &path.display().to_string(), 0)
+}
+
+fn parse_theme(text: &str, origin: &str, depth: usize) -> Result<Theme, ThemeError> {
+    let (layer, name) = parse_layer(text, origin, depth)?;
+    layer.into_theme(name, origin)
+}
+
+/// Parse one theme text and merge it over its base, which must be a built-in
+/// theme (`depth` guards the built-ins' own bases against a cycle).
+fn parse_layer(text: &str, origin: &str, depth: usize) -> Result<(Layer, String), ThemeError> {
+    let file: ThemeFile = toml::from_str(text).map_err(|e| ThemeError::Syntax {
+        at: match e.span() {
+            Some(span) => locate(text, origin, span),
+            None => Location {
+                origin: origin.to_string(),
+                line: None,
+                column: None,
             },
-            // serde's words are about Rust structs; say them in TOML terms.
-            message: e
-                .message()
-                .trim_end()
-                .replacen("unknown field", "unknown key", 1)
-                .replacen("unknown variant", "unknown modifier", 1),
-        })?;
-        let at = |span: Range<usize>| locate(text, origin, span);
+        },
+        // serde's words are about Rust structs; say them in TOML terms.
+        message: e
+            .message()
+            .trim_end()
+            .replacen("unknown field", "unknown key", 1)
+            .replacen("unknown variant", "unknown modifier", 1),
+    })?;
+    let at = |span: Range<usize>| locate(text, origin, span);
 
-        let mut layer = match &file.base {
-            Some(base) => {
-                let here = at(base.span());
-                // A base given as a relative path is relative to this file.
-                let dir = dir.filter(|d| !d.as_os_str().is_empty());
-                self.load_layer(base.get_ref(), dir, chain, Some(&here))?.0
-            }
-            None => Layer::default(),
-        };
-
-        // Errors in file order, not in key order.
-        let mut palette: Vec<_> = file.palette.into_iter().collect();
-        palette.sort_by_key(|(k, _)| k.span().start);
-        for (key, value) in palette {
-            let name = key.get_ref();
-            if name.is_empty() || name.starts_with('#') || name.chars().all(|c| c.is_ascii_digit())
-            {
-                return Err(ThemeError::BadPaletteName {
-                    at: at(key.span()),
-                    name: name.clone(),
-                });
-            }
-            let colour = parse_colour(value.get_ref())
-                .map_err(|p| p.into_error(at(value.span()), value.get_ref(), &[]))?;
-            layer.palette.insert(name.clone(), colour);
-        }
-
-        let mut roles: Vec<_> = file.roles.into_iter().collect();
-        roles.sort_by_key(|(k, _)| k.span().start);
-        for (key, spec) in roles {
-            let Some(index) = ROLE_NAMES.iter().position(|r| r == key.get_ref()) else {
-                return Err(ThemeError::UnknownRole {
-                    at: at(key.span()),
-                    role: key.get_ref().clone(),
-                });
-            };
-            let paint = |value: &Option<Spanned<String>>| -> Result<Option<Paint>, ThemeError> {
-                let Some(value) = value else { return Ok(None) };
-                let v = value.get_ref();
-                if layer.palette.contains_key(v) {
-                    return Ok(Some(Paint::Palette(v.clone())));
+    let mut layer = match &file.base {
+        Some(base) => {
+            let builtin = BUILTINS.iter().find(|(n, _)| n == base.get_ref());
+            match builtin {
+                Some((name, base_text)) if depth < BUILTINS.len() => {
+                    parse_layer(base_text, &builtin_origin(name), depth + 1)?.0
                 }
-                let names: Vec<String> = layer.palette.keys().cloned().collect();
-                parse_colour(v)
-                    .map(|c| Some(Paint::Direct(c)))
-                    .map_err(|p| p.into_error(at(value.span()), v, &names))
-            };
-            let def = RoleDef {
-                fg: paint(&spec.fg)?,
-                bg: paint(&spec.bg)?,
-                modifiers: spec.modifiers(),
-            };
-            layer.roles[index] = Some(def);
-        }
-
-        if file.base.is_none() {
-            let missing: Vec<&'static str> = ROLE_NAMES
-                .iter()
-                .zip(&layer.roles)
-                .filter(|(_, def)| def.is_none())
-                .map(|(name, _)| *name)
-                .collect();
-            if !missing.is_empty() {
-                return Err(ThemeError::MissingRoles {
-                    origin: origin.to_string(),
-                    missing,
-                });
+                _ => {
+                    return Err(ThemeError::BadBase {
+                        at: at(base.span()),
+                        base: base.get_ref().clone(),
+                    });
+                }
             }
         }
+        None => Layer::default(),
+    };
 
-        let name = file.name.unwrap_or_else(|| default_name(origin));
-        Ok((layer, name))
+    // Errors in file order, not in key order.
+    let mut palette: Vec<_> = file.palette.into_iter().collect();
+    palette.sort_by_key(|(k, _)| k.span().start);
+    for (key, value) in palette {
+        let name = key.get_ref();
+        if name.is_empty() || name.starts_with('#') || name.chars().all(|c| c.is_ascii_digit()) {
+            return Err(ThemeError::BadPaletteName {
+                at: at(key.span()),
+                name: name.clone(),
+            });
+        }
+        let colour = parse_colour(value.get_ref())
+            .map_err(|p| p.into_error(at(value.span()), value.get_ref(), &[]))?;
+        layer.palette.insert(name.clone(), colour);
     }
+
+    let mut roles: Vec<_> = file.roles.into_iter().collect();
+    roles.sort_by_key(|(k, _)| k.span().start);
+    for (key, spec) in roles {
+        let Some(role) = Role::from_name(key.get_ref()) else {
+            return Err(ThemeError::UnknownRole {
+                at: at(key.span()),
+                role: key.get_ref().clone(),
+            });
+        };
+        let paint = |value: &Option<Spanned<String>>| -> Result<Option<Paint>, ThemeError> {
+            let Some(value) = value else { return Ok(None) };
+            let v = value.get_ref();
+            if layer.palette.contains_key(v) {
+                return Ok(Some(Paint::Palette(v.clone())));
+            }
+            let names: Vec<String> = layer.palette.keys().cloned().collect();
+            parse_colour(v)
+                .map(|c| Some(Paint::Direct(c)))
+                .map_err(|p| p.into_error(at(value.span()), v, &names))
+        };
+        let def = RoleDef {
+            fg: paint(&spec.fg)?,
+            bg: paint(&spec.bg)?,
+            modifiers: spec.modifiers(),
+        };
+        layer.roles.insert(role.name(), def);
+    }
+
+    if file.base.is_none() {
+        let missing = layer.missing_roles();
+        if !missing.is_empty() {
+            return Err(ThemeError::MissingRoles {
+                origin: origin.to_string(),
+                missing,
+            });
+        }
+    }
+
+    let name = file.name.unwrap_or_else(|| default_name(origin));
+    Ok((layer, name))
 }
 
 /// A path rather than a name: has a path separator or ends with `.toml`.
@@ -727,14 +645,8 @@ fn is_path(s: &str) -> bool {
     s.contains(std::path::is_separator) || s.ends_with(".toml")
 }
 
-/// Identity of a theme file, for cycle detection.
-fn file_id(path: &Path) -> String {
-    let canonical = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
-    format!("file:{}", canonical.display())
-}
-
 /// `$XDG_CONFIG_HOME` if set and absolute, else `$HOME/.config`.
-fn config_home() -> Option<PathBuf> {
+pub(crate) fn config_home() -> Option<PathBuf> {
     if let Some(xdg) = std::env::var_os("XDG_CONFIG_HOME") {
         let xdg = PathBuf::from(xdg);
         if xdg.is_absolute() {
@@ -796,28 +708,20 @@ impl ColourProblem {
     }
 }
 
-/// A direct colour spec: "#rrggbb", an ANSI index "0".."255", or a ratatui
-/// colour name ("green", "lightred", "gray", "reset", ...).
+/// A direct colour spec, parsed by ratatui ("#rrggbb", an ANSI index
+/// "0".."255", a colour name such as "green" or "light-red"), with the two
+/// mistakes people make (a short hex, an index over 255) told apart.
 fn parse_colour(s: &str) -> Result<Color, ColourProblem> {
+    if s.trim().is_empty() {
+        return Err(ColourProblem::Unknown);
+    }
     if let Some(hex) = s.strip_prefix('#') {
+        // ratatui also takes "#rgb"-less forms loosely; the format promises exactly six.
         if hex.len() != 6 || !hex.chars().all(|c| c.is_ascii_hexdigit()) {
             return Err(ColourProblem::BadHex);
         }
-        let byte = |i: usize| {
-            hex.get(i..i + 2)
-                .and_then(|h| u8::from_str_radix(h, 16).ok())
-                .ok_or(ColourProblem::BadHex)
-        };
-        return Ok(Color::Rgb(byte(0)?, byte(2)?, byte(4)?));
-    }
-    if !s.is_empty() && s.chars().all(|c| c.is_ascii_digit()) {
-        return s
-            .parse::<u8>()
-            .map(Color::Indexed)
-            .map_err(|_| ColourProblem::BadIndex);
-    }
-    if s.trim().is_empty() {
-        return Err(ColourProblem::Unknown);
+    } else if s.chars().all(|c| c.is_ascii_digit()) && s.parse::<u8>().is_err() {
+        return Err(ColourProblem::BadIndex);
     }
     Color::from_str(s).map_err(|_| ColourProblem::Unknown)
 }
@@ -830,7 +734,8 @@ fn closest_colour(colour: &str, palette: &[String]) -> Option<String> {
     closest(colour, candidates)
 }
 
-/// The candidate closest to `word`, if it is a plausible typo of it.
+/// The candidate closest to `word` (Levenshtein, case-insensitive), if it is a
+/// plausible typo of it.
 fn closest<'a>(word: &str, candidates: impl Iterator<Item = &'a str>) -> Option<String> {
     let word = word.to_lowercase();
     let limit = match word.chars().count() {
@@ -839,24 +744,10 @@ fn closest<'a>(word: &str, candidates: impl Iterator<Item = &'a str>) -> Option<
         _ => 2,
     };
     candidates
-        .map(|c| (edit_distance(&word, &c.to_lowercase()), c))
+        .map(|c| (strsim::levenshtein(&word, &c.to_lowercase()), c))
         .filter(|(d, _)| (1..=limit).contains(d))
         .min_by_key(|(d, _)| *d)
         .map(|(_, c)| c.to_string())
-}
-
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut cur = vec![i + 1; b.len() + 1];
-        for (j, cb) in b.iter().enumerate() {
-            let substitute = prev[j] + usize::from(ca != *cb);
-            cur[j + 1] = substitute.min(prev[j + 1] + 1).min(cur[j] + 1);
-        }
-        prev = cur;
-    }
-    prev[b.len()]
 }
 
 #[cfg(test)]
@@ -879,7 +770,7 @@ mod tests {
     }
 
     fn parse(text: &str) -> Result<Theme, ThemeError> {
-        builtins_only().parse(text, "test.toml")
+        Theme::parse(text, "test.toml")
     }
 
     fn parse_err(text: &str) -> ThemeError {
@@ -889,9 +780,20 @@ mod tests {
         }
     }
 
-    fn all_styles(t: &Theme) -> [Style; ROLE_COUNT] {
-        let mut t = t.clone();
-        t.styles_mut().map(|s| *s)
+    fn all_styles(t: &Theme) -> Vec<Style> {
+        Role::ALL.iter().map(|r| t.style(*r)).collect()
+    }
+
+    #[test]
+    fn roles_come_from_one_list() {
+        assert_eq!(Role::ALL.len(), 11);
+        for role in Role::ALL {
+            assert_eq!(Role::from_name(role.name()), Some(*role));
+        }
+        let t = builtin("default");
+        assert_eq!(t.style(Role::Error), t.error);
+        assert_eq!(t.style(Role::Key), t.key);
+        assert_eq!(Role::from_name("nope"), None);
     }
 
     #[test]
@@ -1009,9 +911,7 @@ warn = { fg = "green" }  # a base palette name
 
     #[test]
     fn name_defaults_to_file_stem() {
-        let t = builtins_only()
-            .parse("base = \"mono\"\n", "some/dir/quiet.toml")
-            .unwrap();
+        let t = Theme::parse("base = \"mono\"\n", "some/dir/quiet.toml").unwrap();
         assert_eq!(t.name, "quiet");
         assert_eq!(
             Theme {
@@ -1176,24 +1076,14 @@ error = { fg = "Dark Gray", crossed_out = true, underline = true }
         let ThemeError::MissingRoles { missing, .. } = &e else {
             panic!("{e:?}")
         };
-        assert_eq!(missing.len(), ROLE_COUNT - 2);
+        assert_eq!(missing.len(), Role::ALL.len() - 2);
         assert!(e.to_string().contains("base = \"default\""), "{e}");
-
-        // A partial base without a base of its own is reported at that file.
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("half.toml"), "[roles]\nok = {}\n").unwrap();
-        std::fs::write(dir.path().join("top.toml"), "base = \"half.toml\"\n").unwrap();
-        let e = Theme::load(dir.path().join("top.toml").to_str().unwrap()).unwrap_err();
-        let ThemeError::MissingRoles { origin, .. } = &e else {
-            panic!("{e:?}")
-        };
-        assert!(origin.ends_with("half.toml"), "{e}");
     }
 
     #[test]
     fn unknown_base_points_at_the_base_line() {
         let e = parse_err("name = \"x\"\nbase = \"nope\"\n");
-        assert!(matches!(e, ThemeError::NotFound { .. }), "{e:?}");
+        assert!(matches!(e, ThemeError::BadBase { .. }), "{e:?}");
         assert_eq!(e.line(), Some(2));
         let msg = e.to_string();
         assert!(
@@ -1203,24 +1093,17 @@ error = { fg = "Dark Gray", crossed_out = true, underline = true }
     }
 
     #[test]
-    fn load_by_path_and_relative_base() {
+    fn load_by_path() {
         let dir = tempfile::tempdir().unwrap();
-        std::fs::write(
-            dir.path().join("base.toml"),
-            "base = \"default\"\n[palette]\nbrand = \"#112233\"\n[roles]\ntitle = { fg = \"brand\" }\n",
-        )
-        .unwrap();
         let child = dir.path().join("child.toml");
         std::fs::write(
             &child,
-            "base = \"base.toml\"\n[roles]\nok = { fg = \"brand\", bold = true }\n",
+            "base = \"default\"\n[palette]\nbrand = \"#112233\"\n[roles]\nok = { fg = \"brand\", bold = true }\n",
         )
         .unwrap();
-        let path = child.to_str().unwrap();
-        let t = Theme::load(path).unwrap();
+        let t = Theme::load(child.to_str().unwrap()).unwrap();
         assert_eq!(t.name, "child");
         assert_eq!(t.ok, Style::new().fg(Color::Rgb(0x11, 0x22, 0x33)).bold());
-        assert_eq!(t.title.fg, Some(Color::Rgb(0x11, 0x22, 0x33)));
         assert_eq!(t.error, builtin("default").error);
 
         let e = Theme::load(dir.path().join("missing.toml").to_str().unwrap()).unwrap_err();
@@ -1237,7 +1120,7 @@ error = { fg = "Dark Gray", crossed_out = true, underline = true }
         // A folder theme named like a built-in patches the built-in.
         std::fs::write(
             dir.path().join("default.toml"),
-            "base = \"default\"\n[roles]\nok = { fg = \"magenta\" }\n",
+            "base = \"default\"\n[roles]\nok = { fg = \"magenta\" }\nheader = { fg = \"magenta\" }\n",
         )
         .unwrap();
         std::fs::write(dir.path().join("night.toml"), "base = \"mono\"\n").unwrap();
@@ -1247,11 +1130,12 @@ error = { fg = "Dark Gray", crossed_out = true, underline = true }
         let t = lookup.load("night").unwrap();
         assert_eq!(t.name, "night");
         assert_eq!(t.error, builtin("mono").error);
-        // A built-in whose base is overridden in the folder sees the override.
+        // A built-in's base is always the built-in, whatever the folders hold.
         assert_eq!(
             lookup.load("colorblind").unwrap().header,
             builtin("default").header
         );
+        assert_ne!(builtin("default").header.fg, Some(Color::Magenta));
 
         let e = lookup.load("nosuch").unwrap_err();
         let msg = e.to_string();
@@ -1262,21 +1146,25 @@ error = { fg = "Dark Gray", crossed_out = true, underline = true }
     }
 
     #[test]
-    fn base_cycles_are_reported() {
+    fn base_must_be_a_builtin_theme() {
         let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("a.toml"), "base = \"b.toml\"\n").unwrap();
-        std::fs::write(dir.path().join("b.toml"), "\n\nbase = \"./a.toml\"\n").unwrap();
-        let e = Theme::load(dir.path().join("a.toml").to_str().unwrap()).unwrap_err();
-        assert!(matches!(e, ThemeError::BaseCycle { .. }), "{e:?}");
-        assert_eq!(e.line(), Some(3));
-
-        let dir2 = tempfile::tempdir().unwrap();
-        let lookup = Lookup {
-            dirs: vec![dir2.path().to_path_buf()],
-        };
-        std::fs::write(dir2.path().join("loop.toml"), "base = \"loop\"\n").unwrap();
-        let e = lookup.load("loop").unwrap_err();
-        assert!(matches!(e, ThemeError::BaseCycle { .. }), "{e:?}");
+        std::fs::write(dir.path().join("a.toml"), "base = \"default\"\n").unwrap();
+        // Another file, by path or by name, is refused: one level, built-ins only.
+        for base in ["a.toml", "./a.toml", "a", "loop"] {
+            let e = parse_err(&format!("\n\nbase = \"{base}\"\n"));
+            assert!(
+                matches!(&e, ThemeError::BadBase { base: b, .. } if b == base),
+                "{e:?}"
+            );
+            assert_eq!(e.line(), Some(3));
+            let msg = e.to_string();
+            assert!(
+                msg.contains("built-in theme only") && msg.contains("solarized-dark"),
+                "{msg}"
+            );
+        }
+        let e = parse_err("base = \"defualt\"\n");
+        assert!(e.to_string().contains("did you mean \"default\""), "{e}");
     }
 
     #[test]
@@ -1286,6 +1174,5 @@ error = { fg = "Dark Gray", crossed_out = true, underline = true }
             Some("green")
         );
         assert_eq!(closest("purple", NAMED_COLOURS.iter().copied()), None);
-        assert_eq!(edit_distance("kitten", "sitting"), 3);
     }
 }
