@@ -14,6 +14,7 @@ use futures::StreamExt;
 use tokio::sync::mpsc;
 
 use crate::inventory::Node;
+use crate::keymap::{Action, KeyMap};
 use crate::observe::{Millis, NodeState, now_ms};
 use crate::poller::{self, PollCtx, PollResult, Trigger};
 use crate::report::{self, NodeReport};
@@ -102,6 +103,8 @@ pub struct App {
     pub confirm: Option<(String, Command)>,
     /// Staleness limits of the cadences in use.
     pub rules: crate::verdict::Rules,
+    /// Key bindings: the defaults patched by keys.toml.
+    pub keymap: KeyMap,
 }
 
 impl App {
@@ -127,6 +130,7 @@ impl App {
             rollout: None,
             confirm: None,
             rules: crate::verdict::Rules::default(),
+            keymap: KeyMap::default(),
         };
         app.refresh(now_ms());
         app
@@ -259,88 +263,85 @@ impl App {
             }
             return;
         }
-        if self.rollout.is_some() && self.rollout_key(k.code) {
-            self.clamp();
-            return;
-        }
+        let action = self.keymap.action(&k);
         if self.help {
-            if matches!(
-                k.code,
-                KeyCode::Char('?') | KeyCode::Esc | KeyCode::Char('q')
-            ) {
+            if matches!(action, Some(Action::Help | Action::Quit | Action::Back)) {
                 self.help = false;
             }
             return;
         }
+        if self.rollout.is_some() && action.is_some_and(|a| self.rollout_action(a)) {
+            self.clamp();
+            return;
+        }
         self.flash = None;
-        match k.code {
-            KeyCode::Char('q') => self.quit = true,
-            KeyCode::Char('?') => self.help = true,
-            KeyCode::Esc | KeyCode::Char('h') | KeyCode::Left | KeyCode::Backspace => {
+        if let KeyCode::Char(c @ '0'..='9') = k.code {
+            let n = c as usize - '0' as usize;
+            if n <= self.classes.len() {
+                self.class_tab = n;
+                self.selected = 0;
+            }
+            return;
+        }
+        let Some(action) = action else { return };
+        match action {
+            Action::Quit => self.quit = true,
+            Action::Help => self.help = true,
+            Action::Back => {
                 if self.view != View::Fleet {
                     self.view = View::Fleet;
                 } else if !self.filter.is_empty() {
                     self.filter.clear();
                 }
             }
-            KeyCode::Enter | KeyCode::Char('l') | KeyCode::Right
-                if self.selected_node().is_some() =>
-            {
-                self.view = View::Node;
-            }
-            KeyCode::Char('k') | KeyCode::Up => self.move_by(-1),
-            KeyCode::Char('j') | KeyCode::Down => self.move_by(1),
-            KeyCode::PageUp => self.move_by(-10),
-            KeyCode::PageDown => self.move_by(10),
-            KeyCode::Char('g') | KeyCode::Home => self.selected = 0,
-            KeyCode::Char('G') | KeyCode::End => self.move_by(isize::MAX / 2),
-            KeyCode::Char('/') => {
+            Action::Open if self.selected_node().is_some() => self.view = View::Node,
+            Action::Up => self.move_by(-1),
+            Action::Down => self.move_by(1),
+            Action::PageUp => self.move_by(-10),
+            Action::PageDown => self.move_by(10),
+            Action::First => self.selected = 0,
+            Action::Last => self.move_by(isize::MAX / 2),
+            Action::Filter => {
                 self.filter_editing = true;
                 self.view = View::Fleet;
             }
-            KeyCode::Char('s') => {
+            Action::Sort => {
                 self.sort = self.sort.next();
                 self.flash = Some(format!("sorted by {}", self.sort.label()));
             }
-            KeyCode::Char('S') | KeyCode::Char('K') => {
+            Action::SkewView => {
                 self.view = if self.view == View::Skew {
                     View::Fleet
                 } else {
                     View::Skew
                 };
             }
-            KeyCode::Tab => {
+            Action::NextTab => {
                 self.class_tab = (self.class_tab + 1) % (self.classes.len() + 1);
                 self.selected = 0;
             }
-            KeyCode::BackTab => {
+            Action::PrevTab => {
                 let n = self.classes.len() + 1;
                 self.class_tab = (self.class_tab + n - 1) % n;
                 self.selected = 0;
             }
-            KeyCode::Char(c @ '0'..='9') => {
-                let n = c as usize - '0' as usize;
-                if n <= self.classes.len() {
-                    self.class_tab = n;
-                    self.selected = 0;
-                }
-            }
-            KeyCode::Char('r') => {
+            Action::Refresh => {
                 if let Some(i) = self.selected_node() {
                     self.trigger(i, false);
                 }
             }
-            KeyCode::Char('d') => {
+            Action::Doctor => {
                 if let Some(i) = self.selected_node() {
                     self.trigger(i, true);
                 }
             }
-            KeyCode::Char('R') => {
+            Action::RefreshAll => {
                 for t in &self.triggers {
                     t.refresh(false);
                 }
                 self.flash = Some("polling every node now".into());
             }
+            // Rollout actions without a rollout, Open without a node.
             _ => {}
         }
         self.clamp();
@@ -354,29 +355,26 @@ impl App {
         }
     }
 
-    /// Rollout keys; true when the key was one of them.
-    fn rollout_key(&mut self, code: KeyCode) -> bool {
-        if self.help || self.filter_editing {
-            return false;
-        }
+    /// Rollout actions; true when the action was one of them and applied.
+    fn rollout_action(&mut self, action: Action) -> bool {
         let sel = self.selected_node();
         let name = |i: usize| {
             self.nodes
                 .get(i)
                 .map_or("?".to_string(), |n| n.name.clone())
         };
-        match code {
-            KeyCode::Char('p') => {
+        match action {
+            Action::PlanView => {
                 self.view = if self.view == View::Plan {
                     View::Fleet
                 } else {
                     View::Plan
                 };
             }
-            KeyCode::Char('n') => self.command(Command::StepPhase),
-            KeyCode::Char('w') => self.command(Command::StepWave),
-            KeyCode::Char('c') => self.command(Command::Run),
-            KeyCode::Char(' ') => {
+            Action::StepPhase => self.command(Command::StepPhase),
+            Action::StepWave => self.command(Command::StepWave),
+            Action::Run => self.command(Command::Run),
+            Action::PauseResume => {
                 let paused = self
                     .rollout
                     .as_ref()
@@ -387,21 +385,21 @@ impl App {
                     Command::Pause
                 });
             }
-            KeyCode::Char('t') => match sel {
+            Action::RetryNow => match sel {
                 Some(i) => self.command(Command::RetryNow(i)),
                 None => return false,
             },
-            KeyCode::Char('x') => match sel {
+            Action::Skip => match sel {
                 Some(i) => self.confirm = Some((format!("skip {}?", name(i)), Command::Skip(i))),
                 None => return false,
             },
-            KeyCode::Char('A') => {
+            Action::Abort => {
                 self.confirm = Some((
                     "abort the rollout? (nothing new starts; nodes in flight stay drained)".into(),
                     Command::Abort,
                 ))
             }
-            KeyCode::Char('b') => match sel {
+            Action::RollbackNode => match sel {
                 Some(i) => {
                     self.confirm = Some((
                         format!("roll {} back to its previous bundle?", name(i)),
@@ -410,7 +408,7 @@ impl App {
                 }
                 None => return false,
             },
-            KeyCode::Char('B') => match sel {
+            Action::RollbackClass => match sel {
                 Some(i) => {
                     let class = self.nodes[i].class.clone();
                     let all: Vec<usize> = (0..self.nodes.len())
@@ -490,8 +488,14 @@ pub async fn run(
     theme: Theme,
     rollout: Option<(Driver, mpsc::UnboundedReceiver<ExecEvent>)>,
 ) -> anyhow::Result<()> {
+    // Key bindings first: a mistake in keys.toml is an error before the screen changes.
+    let keymap = match KeyMap::default_path() {
+        Some(p) => KeyMap::load(&p)?,
+        None => KeyMap::default(),
+    };
     let (tx, mut rx) = mpsc::unbounded_channel::<Event>();
     let mut app = App::new(title, ctx.nodes.clone(), classes);
+    app.keymap = keymap;
     app.rules = ctx.cadence.rules();
     let mut forward = None;
     if let Some((driver, mut exec_rx)) = rollout {
@@ -529,6 +533,9 @@ pub async fn run(
     });
     drop(tx);
 
+    // For the end-to-end test of the panic hook: the terminal must come back. Read
+    // once, not per frame.
+    let panic_after_draw = std::env::var_os("MESHROLL_TEST_PANIC_AFTER_DRAW").is_some();
     let mut terminal = ratatui::init();
     crossterm::execute!(std::io::stdout(), crossterm::event::EnableMouseCapture).ok();
     let result = async {
@@ -539,8 +546,7 @@ pub async fn run(
                 app.clamp();
                 terminal.draw(|f| crate::ui::draw(f, &app, &theme))?;
                 dirty = false;
-                // For the end-to-end test of the panic hook: the terminal must come back.
-                if std::env::var_os("MESHROLL_TEST_PANIC_AFTER_DRAW").is_some() {
+                if panic_after_draw {
                     panic!("MESHROLL_TEST_PANIC_AFTER_DRAW is set");
                 }
             }

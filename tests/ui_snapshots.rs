@@ -110,3 +110,30 @@ async fn filter_and_class_tabs_narrow_the_table() {
     key(&mut app, KeyCode::Char('q'));
     assert!(app.quit);
 }
+
+#[tokio::test(start_paused = true)]
+async fn rebound_keys_drive_the_app_and_show_in_footer_and_help() {
+    let mut app = demo_app().await;
+    app.keymap = meshroll::keymap::KeyMap::parse(
+        "[keys]\ndown = [\"J\"]\nskew_view = \"v\"\nquit = \"Q\"\n",
+        "keys.toml",
+    )
+    .unwrap();
+    key(&mut app, KeyCode::Char('j')); // no longer bound
+    assert_eq!(app.selected, 0);
+    key(&mut app, KeyCode::Char('J'));
+    assert_eq!(app.selected, 1);
+    let screen = render(&app, 120, 24);
+    assert!(screen.contains("J/k move"), "{screen}");
+    assert!(screen.contains("v skew") && screen.contains("Q quit"), "{screen}");
+    key(&mut app, KeyCode::Char('?'));
+    let help = render(&app, 120, 40);
+    assert!(help.contains("J ") && help.contains("move down"), "{help}");
+    key(&mut app, KeyCode::Esc);
+    key(&mut app, KeyCode::Char('v'));
+    assert_eq!(app.view, View::Skew);
+    key(&mut app, KeyCode::Char('q'));
+    assert!(!app.quit, "q is free after quit was rebound");
+    key(&mut app, KeyCode::Char('Q'));
+    assert!(app.quit);
+}

@@ -6,44 +6,24 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Clear, Paragraph};
 
 use super::theme::Theme;
+use crate::keymap::KeyMap;
 
-const KEYS: &[(&str, &str)] = &[
-    ("j k ↓ ↑", "move"),
-    ("g G", "first / last"),
-    ("⏎ l →", "open the node view"),
-    ("Esc h ←", "back"),
-    ("Tab 0-9", "class tabs (0 = all)"),
-    ("/", "filter (name, class, verdict, sha, 'skew')"),
-    ("s", "sort: inventory, verdict, name, cache age"),
-    ("S", "skew view"),
-    ("r", "poll the node now, with gateway status"),
-    ("R", "poll every node now"),
-    ("d", "run doctor --lint on the node now"),
-    ("p", "rollout plan: lanes, gauges, progress"),
-    ("n / w", "rollout: step one phase / one wave"),
-    ("c / ␣", "rollout: run by itself / pause-resume"),
-    ("t / x", "rollout: retry the node now / skip it"),
-    ("b / B", "rollout: roll the node / its class back"),
-    ("A", "rollout: abort (confirms first)"),
-    ("?", "this help"),
-    ("q Ctrl-C", "quit"),
-];
-
-pub fn draw(f: &mut Frame, area: Rect, theme: &Theme) {
+pub fn draw(f: &mut Frame, area: Rect, keymap: &KeyMap, theme: &Theme) {
+    let keys = keymap.help();
     let w = 64.min(area.width);
-    let h = (KEYS.len() as u16 + 10).min(area.height);
+    let h = (keys.len() as u16 + 10).min(area.height);
     let r = Rect {
         x: area.x + (area.width - w) / 2,
         y: area.y + (area.height - h) / 2,
         width: w,
         height: h,
     };
-    let mut l: Vec<Line> = KEYS
-        .iter()
+    let mut l: Vec<Line> = keys
+        .into_iter()
         .map(|(k, what)| {
             Line::from(vec![
-                Span::styled(format!(" {k:<10}"), theme.key),
-                Span::raw(*what),
+                Span::styled(format!(" {k:<12}"), theme.key),
+                Span::raw(what),
             ])
         })
         .collect();

@@ -40,7 +40,7 @@ pub fn draw(f: &mut Frame, app: &App, theme: &Theme) {
     }
     footer(f, foot, app, theme);
     if app.help {
-        help::draw(f, f.area(), theme);
+        help::draw(f, f.area(), &app.keymap, theme);
     }
     if let Some((q, _)) = &app.confirm {
         help::confirm(f, f.area(), q, theme);
@@ -127,55 +127,60 @@ fn footer(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     } else if let Some(m) = &app.flash {
         Line::from(Span::styled(format!(" {m}"), theme.pending))
     } else {
-        let keys: &[(&str, &str)] = match app.view {
-            View::Fleet => &[
-                ("?", "help"),
-                ("j/k", "move"),
-                ("⏎", "node"),
-                ("Tab", "class"),
-                ("/", "filter"),
-                ("s", "sort"),
-                ("S", "skew"),
-                ("r", "poll"),
-                ("q", "quit"),
-            ],
-            View::Node => &[
-                ("?", "help"),
-                ("Esc", "back"),
-                ("j/k", "prev/next"),
-                ("r", "poll"),
-                ("d", "doctor"),
-                ("q", "quit"),
-            ],
-            View::Skew => &[
-                ("?", "help"),
-                ("Esc", "back"),
-                ("S", "fleet"),
-                ("q", "quit"),
-            ],
-            View::Plan => &[("p", "fleet"), ("?", "help"), ("q", "quit")],
-        };
-        let rollout_keys: &[(&str, &str)] = &[
-            ("p", "plan"),
-            ("n", "step"),
-            ("w", "wave"),
-            ("c", "run"),
-            ("␣", "pause"),
-            ("t", "retry"),
-            ("x", "skip"),
-            ("b", "rollback"),
-            ("A", "abort"),
-            ("?", "help"),
-            ("q", "quit"),
-        ];
-        let keys = if app.rollout.is_some() && app.view != View::Node {
-            rollout_keys
+        use crate::keymap::Action as A;
+        let items: &[(&[A], &str)] = if app.rollout.is_some() && app.view != View::Node {
+            &[
+                (&[A::PlanView], "plan"),
+                (&[A::StepPhase], "step"),
+                (&[A::StepWave], "wave"),
+                (&[A::Run], "run"),
+                (&[A::PauseResume], "pause"),
+                (&[A::RetryNow], "retry"),
+                (&[A::Skip], "skip"),
+                (&[A::RollbackNode], "rollback"),
+                (&[A::Abort], "abort"),
+                (&[A::Help], "help"),
+                (&[A::Quit], "quit"),
+            ]
         } else {
-            keys
+            match app.view {
+                View::Fleet => &[
+                    (&[A::Help], "help"),
+                    (&[A::Down, A::Up], "move"),
+                    (&[A::Open], "node"),
+                    (&[A::NextTab], "class"),
+                    (&[A::Filter], "filter"),
+                    (&[A::Sort], "sort"),
+                    (&[A::SkewView], "skew"),
+                    (&[A::Refresh], "poll"),
+                    (&[A::Quit], "quit"),
+                ],
+                View::Node => &[
+                    (&[A::Help], "help"),
+                    (&[A::Back], "back"),
+                    (&[A::Down, A::Up], "prev/next"),
+                    (&[A::Refresh], "poll"),
+                    (&[A::Doctor], "doctor"),
+                    (&[A::Quit], "quit"),
+                ],
+                View::Skew => &[
+                    (&[A::Help], "help"),
+                    (&[A::Back], "back"),
+                    (&[A::SkewView], "fleet"),
+                    (&[A::Quit], "quit"),
+                ],
+                View::Plan => &[
+                    (&[A::PlanView], "fleet"),
+                    (&[A::Help], "help"),
+                    (&[A::Quit], "quit"),
+                ],
+            }
         };
+        // Keys come from the keymap, so a rebinding shows here and in `?`.
+        let keys = app.keymap.footer(items);
         let mut spans = vec![Span::raw(" ")];
         for (k, what) in keys {
-            spans.push(Span::styled(*k, theme.key));
+            spans.push(Span::styled(k, theme.key));
             spans.push(Span::styled(format!(" {what}  "), theme.dim));
         }
         Line::from(spans)
