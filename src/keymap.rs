@@ -620,10 +620,10 @@ mod tests {
         assert_eq!(m.action(&ev(KeyCode::Char('j'), none)), Some(Action::Down));
         // Help and footer follow the file.
         assert!(m.help().contains(&("Q C-q".to_string(), "quit")));
-        let items = [
-            (Action::Quit, "quit"),
-            (Action::Skip, "skip"),
-            (Action::Doctor, "doc"),
+        let items: [(&[Action], &str); 3] = [
+            (&[Action::Quit], "quit"),
+            (&[Action::Skip], "skip"),
+            (&[Action::Down, Action::Up], "move"),
         ];
         assert_eq!(
             m.footer(&items),

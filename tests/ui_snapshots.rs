@@ -125,7 +125,10 @@ async fn rebound_keys_drive_the_app_and_show_in_footer_and_help() {
     assert_eq!(app.selected, 1);
     let screen = render(&app, 120, 24);
     assert!(screen.contains("J/k move"), "{screen}");
-    assert!(screen.contains("v skew") && screen.contains("Q quit"), "{screen}");
+    assert!(
+        screen.contains("v skew") && screen.contains("Q quit"),
+        "{screen}"
+    );
     key(&mut app, KeyCode::Char('?'));
     let help = render(&app, 120, 40);
     assert!(help.contains("J ") && help.contains("move down"), "{help}");
