@@ -4,6 +4,9 @@ use meshroll::cli::{Cli, Command};
 use meshroll::cmd;
 
 fn main() {
+    // SAFETY: first thing in main, before any thread exists (the log writer and the
+    // runtime start theirs below).
+    unsafe { cmd::take_token_from_env() };
     let cli = Cli::parse();
     let log_dir = cli
         .global
@@ -40,8 +43,9 @@ fn main() {
     match code {
         Ok(c) => std::process::exit(c),
         Err(e) => {
-            tracing::error!(error = %format!("{e:#}"), "meshroll failed");
-            eprintln!("meshroll: {e:#}");
+            let e = meshroll::safe_text::clean_capped(&format!("{e:#}"), 4096);
+            tracing::error!(error = %e, "meshroll failed");
+            eprintln!("meshroll: {e}");
             std::process::exit(1);
         }
     }

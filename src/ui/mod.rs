@@ -125,7 +125,10 @@ fn footer(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             Span::styled("  Enter keep · Esc clear", theme.dim),
         ])
     } else if let Some(m) = &app.flash {
-        Line::from(Span::styled(format!(" {m}"), theme.pending))
+        Line::from(Span::styled(
+            format!(" {}", crate::safe_text::clean(m)),
+            theme.pending,
+        ))
     } else {
         let keys: &[(&str, &str)] = match app.view {
             View::Fleet => &[
