@@ -330,7 +330,7 @@ fn rollout_section(l: &mut Vec<Line<'static>>, app: &App, i: usize, theme: &Them
         let (what, style) = match &a.outcome {
             None => ("…".to_string(), theme.pending),
             Some(Ok(n)) => (format!("ok {}", clean_capped(n, 60)), theme.ok),
-            Some(Err(f)) => (format!("failed: {}", clean(&f.message())), theme.error),
+            Some(Err(f)) => (format!("failed: {}", clean(f.message())), theme.error),
         };
         l.push(Line::from(vec![
             Span::styled(
