@@ -161,9 +161,17 @@ fn a_hostile_node_cannot_leak_the_token_or_inject_escapes() {
         assert_eq!(row(name)["verdict"], "dead", "{name}: {json_out}");
     }
     let err = |name: &str| row(name)["error"].as_str().unwrap_or("").to_string();
-    assert!(err("notjson").contains("no JSON object"), "{}", err("notjson"));
+    assert!(
+        err("notjson").contains("no JSON object"),
+        "{}",
+        err("notjson")
+    );
     assert!(err("notjson").contains("[redacted]"), "{}", err("notjson"));
-    assert!(err("fatal").contains("cannot use token [redacted]"), "{}", err("fatal"));
+    assert!(
+        err("fatal").contains("cannot use token [redacted]"),
+        "{}",
+        err("fatal")
+    );
     assert!(
         row("escaped")["gateway"]["error"]
             .as_str()
@@ -184,7 +192,10 @@ fn a_hostile_node_cannot_leak_the_token_or_inject_escapes() {
         assert!(!String::from_utf8_lossy(&o.stderr).contains(TOKEN));
     }
     let log = read_dir_text(&logs);
-    assert!(log.contains("poll failed"), "the log has the failures: {log}");
+    assert!(
+        log.contains("poll failed"),
+        "the log has the failures: {log}"
+    );
     assert!(!log.contains(TOKEN), "the log carries the token:\n{log}");
 
     // No terminal control in the table, the decoded JSON strings or the log; long
@@ -295,7 +306,12 @@ fn rollout_lines_carry_no_escape_and_are_capped() {
     );
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
     eprintln!("{}", text.chars().take(20_000).collect::<String>());
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(marker.exists(), "the hostile prewarm ran");
     assert!(
         text.contains("prewarm exited 1") && text.contains("\\e]0;pwned"),
@@ -361,7 +377,15 @@ fn no_child_inherits_the_token() {
         .args(["-i", inv.to_str().unwrap()])
         .args(["--ssh-config", lab.ssh_config.to_str().unwrap()])
         .args(["--log-dir", logs.to_str().unwrap()])
-        .args(["--poll-interval", "1", "status", "--watch", "--json", "--count", "600"])
+        .args([
+            "--poll-interval",
+            "1",
+            "status",
+            "--watch",
+            "--json",
+            "--count",
+            "600",
+        ])
         .env("OPENCLAW_GATEWAY_TOKEN", TOKEN)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
@@ -382,7 +406,12 @@ fn no_child_inherits_the_token() {
     };
     let envs: Vec<(u32, Vec<u8>)> = masters
         .iter()
-        .map(|(p, _)| (*p, fs::read(format!("/proc/{p}/environ")).unwrap_or_default()))
+        .map(|(p, _)| {
+            (
+                *p,
+                fs::read(format!("/proc/{p}/environ")).unwrap_or_default(),
+            )
+        })
         .collect();
     let _ = child.kill();
     let _ = child.wait();
@@ -451,6 +480,9 @@ fn no_child_inherits_the_token() {
         );
     }
     for prog in ["ssh", "git", "rsync"] {
-        assert!(seen.contains(prog), "{prog} was run by the rollout: {seen:?}");
+        assert!(
+            seen.contains(prog),
+            "{prog} was run by the rollout: {seen:?}"
+        );
     }
 }
