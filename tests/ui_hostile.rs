@@ -96,7 +96,10 @@ async fn a_hostile_node_is_escaped_redacted_and_capped_in_the_dashboard() {
         node.contains("\\e]0;pwned"),
         "the escapes are shown escaped:\n{node}"
     );
-    assert!(node.contains("[redacted]"), "the secret is redacted:\n{node}");
+    assert!(
+        node.contains("[redacted]"),
+        "the secret is redacted:\n{node}"
+    );
     let vs = node.chars().filter(|&c| c == 'v').count();
     assert!(
         vs < 1000,
