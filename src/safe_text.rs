@@ -163,10 +163,11 @@ pub fn clean_keep_newlines(s: &str, max_chars_per_line: usize) -> String {
     out
 }
 
-/// An [`std::io::Write`] that passes everything through [`clean_keep_newlines`]: put it
-/// under a logger (or any writer of node text) so nothing written can carry a
-/// registered secret or a terminal control. Each `write` is cleaned on its own, so the
-/// caller should write whole records (tracing's formatter writes one event at a time).
+/// An [`std::io::Write`] for records (log events): each `write` is one record, cleaned
+/// with [`clean_capped`] as one line (a newline inside it is shown escaped, so node text
+/// cannot forge a log line) and ended with the newline it came with. Put it under a
+/// logger so nothing written can carry a registered secret or a terminal control
+/// (tracing's formatter, and tracing-appender's worker, write one event at a time).
 pub struct CleanWriter<W> {
     inner: W,
     max_chars_per_line: usize,
@@ -184,7 +185,12 @@ impl<W> CleanWriter<W> {
 impl<W: std::io::Write> std::io::Write for CleanWriter<W> {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
         let text = String::from_utf8_lossy(buf);
-        let clean = clean_keep_newlines(&text, self.max_chars_per_line);
+        let (body, end) = match text.strip_suffix('\n') {
+            Some(b) => (b, "\n"),
+            None => (&*text, ""),
+        };
+        let mut clean = clean_capped(body, self.max_chars_per_line);
+        clean.push_str(end);
         self.inner.write_all(clean.as_bytes())?;
         Ok(buf.len())
     }
@@ -249,14 +255,14 @@ mod tests {
     }
 
     #[test]
-    fn clean_writer_redacts_and_escapes_but_keeps_lines() {
+    fn clean_writer_redacts_escapes_and_keeps_one_line_per_record() {
         use std::io::Write;
         register_secret("writer-secret-for-safe-text-test");
-        let mut w = CleanWriter::new(Vec::new(), 20);
-        w.write_all(b"one writer-secret-for-safe-text-test\n\x1b]0;t\x07\n")
+        let mut w = CleanWriter::new(Vec::new(), 60);
+        w.write_all(b"one writer-secret-for-safe-text-test\nFAKE INFO \x1b]0;t\x07\n")
             .expect("write to a Vec");
         let out = String::from_utf8(w.inner).expect("utf-8");
-        assert_eq!(out, "one [redacted]\n\\e]0;t\\x07\n");
+        assert_eq!(out, "one [redacted]\\nFAKE INFO \\e]0;t\\x07\n");
         let mut w = CleanWriter::new(Vec::new(), 5);
         w.write_all(b"abcdefghij\n").expect("write to a Vec");
         assert_eq!(String::from_utf8(w.inner).expect("utf-8"), "abcde…\n");

@@ -138,7 +138,7 @@ fn a_hostile_node_cannot_leak_the_token_or_inject_escapes() {
     );
     force_command(
         lab.node("fatal"),
-        "printf '{\"v\":1,\"fatal\":\"cannot use token %s\"}\\n' \"$tok\"",
+        "printf '{\"v\":1,\"fatal\":\"cannot use token %s\\\\n1999-01-01T00:00:00Z  INFO forged\"}\\n' \"$tok\"",
     );
     hostile_cli(lab.node("escaped"), ESCAPED_TOKEN_CLI);
     hostile_cli(lab.node("term"), TERMINAL_CLI);
@@ -205,6 +205,14 @@ fn a_hostile_node_cannot_leak_the_token_or_inject_escapes() {
         no_controls("a status --json string", s);
     }
     no_controls("the log", &log);
+    assert!(
+        !log.lines().any(|l| l.starts_with("1999-01-01")),
+        "a node forged a log line:\n{log}"
+    );
+    assert!(
+        log.contains("INFO forged"),
+        "the fatal message is logged: {log}"
+    );
     let term = row("term");
     let version = term["gateway"]["daemon_version"].as_str().unwrap();
     assert!(
