@@ -43,9 +43,14 @@ fn main() {
     match code {
         Ok(c) => std::process::exit(c),
         Err(e) => {
-            let e = meshroll::safe_text::clean_capped(&format!("{e:#}"), 4096);
-            tracing::error!(error = %e, "meshroll failed");
-            eprintln!("meshroll: {e}");
+            // The error may carry node or file text: through the one sanitiser, keeping
+            // the lines of multi-line messages (a theme error points at its column).
+            let e = format!("{e:#}");
+            tracing::error!(error = %meshroll::safe_text::clean_capped(&e, 4096), "meshroll failed");
+            eprintln!(
+                "meshroll: {}",
+                meshroll::safe_text::clean_keep_newlines(&e, 4096)
+            );
             std::process::exit(1);
         }
     }
