@@ -536,7 +536,9 @@ pub async fn run(
     // For the end-to-end test of the panic hook: the terminal must come back. Read
     // once, not per frame.
     let panic_after_draw = std::env::var_os("MESHROLL_TEST_PANIC_AFTER_DRAW").is_some();
+    let mut quit_signals = crate::cmd::dashboard::QuitSignals::new()?;
     let mut terminal = ratatui::init();
+    crate::cmd::dashboard::restore_mouse_on_panic();
     crossterm::execute!(std::io::stdout(), crossterm::event::EnableMouseCapture).ok();
     let result = async {
         let mut dirty = true;
@@ -550,7 +552,14 @@ pub async fn run(
                     panic!("MESHROLL_TEST_PANIC_AFTER_DRAW is set");
                 }
             }
-            let Some(ev) = rx.recv().await else { break };
+            let ev = tokio::select! {
+                ev = rx.recv() => ev,
+                sig = quit_signals.recv() => {
+                    tracing::info!(signal = sig, "dashboard quitting on a signal");
+                    break;
+                }
+            };
+            let Some(ev) = ev else { break };
             dirty |= app.handle(ev);
             // Drain what is queued, then draw once.
             while let Ok(ev) = rx.try_recv() {

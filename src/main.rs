@@ -4,6 +4,9 @@ use meshroll::cli::{Cli, Command};
 use meshroll::cmd;
 
 fn main() {
+    // SAFETY: first thing in main, before any thread exists (the log writer and the
+    // runtime start theirs below).
+    unsafe { cmd::take_token_from_env() };
     let cli = Cli::parse();
     let log_dir = cli
         .global
@@ -40,8 +43,14 @@ fn main() {
     match code {
         Ok(c) => std::process::exit(c),
         Err(e) => {
-            tracing::error!(error = %format!("{e:#}"), "meshroll failed");
-            eprintln!("meshroll: {e:#}");
+            // The error may carry node or file text: through the one sanitiser, keeping
+            // the lines of multi-line messages (a theme error points at its column).
+            let e = format!("{e:#}");
+            tracing::error!(error = %meshroll::safe_text::clean_capped(&e, 4096), "meshroll failed");
+            eprintln!(
+                "meshroll: {}",
+                meshroll::safe_text::clean_keep_newlines(&e, 4096)
+            );
             std::process::exit(1);
         }
     }

@@ -4,6 +4,7 @@ use serde::Serialize;
 
 use crate::inventory::Node;
 use crate::observe::{Millis, NodeState};
+use crate::safe_text;
 use crate::signals::{Disk, DoctorReport};
 use crate::skew::{self, ManifestState, Skew};
 use crate::verdict::{self, Kind, Rules};
@@ -96,8 +97,68 @@ pub fn build(
         .iter()
         .zip(states)
         .zip(skews)
-        .map(|((n, s), k)| one(n, s, k, now, base))
+        .map(|((n, s), k)| one(n, s, k, now, base).cleaned())
         .collect()
+}
+
+/// Cap for ids, versions and names in a row; messages get [`safe_text::DEFAULT_CAP`].
+pub const SHORT_CAP: usize = 128;
+
+fn short(s: &mut String) {
+    *s = safe_text::clean_capped(s, SHORT_CAP);
+}
+
+fn long(s: &mut String) {
+    *s = safe_text::clean(s);
+}
+
+impl NodeReport {
+    /// Every string of the row through the one redactor and sanitiser: the row is what
+    /// the status table, `status --json` and the dashboard show, so this is the output
+    /// boundary for everything a node printed (decoded, so JSON `\u` escapes cannot
+    /// hide a secret) and for the inventory's names.
+    pub fn cleaned(mut self) -> NodeReport {
+        short(&mut self.node);
+        short(&mut self.class);
+        short(&mut self.destination);
+        long(&mut self.reason);
+        let g = &mut self.gateway;
+        short(&mut g.state);
+        for f in [
+            &mut g.build_id,
+            &mut g.cli_version,
+            &mut g.daemon_version,
+            &mut g.bind,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            short(f);
+        }
+        g.error.iter_mut().for_each(long);
+        let m = &mut self.manifest;
+        for f in [&mut m.sha, &mut m.lock_sha256, &mut m.reference]
+            .into_iter()
+            .flatten()
+        {
+            short(f);
+        }
+        self.skew.reasons.iter_mut().for_each(long);
+        if let Some(d) = self.doctor.as_mut() {
+            for f in &mut d.findings {
+                short(&mut f.check_id);
+                long(&mut f.message);
+                f.path.iter_mut().for_each(short);
+                // a hint has lines (the node view shows them): keep them, clean each
+                f.fix_hint.iter_mut().for_each(|h| {
+                    *h = safe_text::clean_lines(h, safe_text::DEFAULT_CAP, 20).join("\n")
+                });
+            }
+        }
+        self.error.iter_mut().for_each(long);
+        self.last_error.iter_mut().for_each(long);
+        self
+    }
 }
 
 fn one(n: &Node, st: &NodeState, k: Skew, now: Millis, base: &Rules) -> NodeReport {

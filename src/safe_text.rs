@@ -120,6 +120,86 @@ pub fn clean_lines(s: &str, max_chars_per_line: usize, max_lines: usize) -> Vec<
     out
 }
 
+/// Clean every string inside a JSON value in place (keys included): the journal and any
+/// other JSON written from node text passes through here.
+pub fn clean_json(v: &mut serde_json::Value, max_chars: usize) {
+    use serde_json::Value;
+    match v {
+        Value::String(s) => {
+            let c = clean_capped(s, max_chars);
+            if c != *s {
+                *s = c;
+            }
+        }
+        Value::Array(a) => a.iter_mut().for_each(|x| clean_json(x, max_chars)),
+        Value::Object(m) => {
+            let dirty: Vec<String> = m
+                .keys()
+                .filter(|k| clean_capped(k, max_chars) != **k)
+                .cloned()
+                .collect();
+            for k in dirty {
+                if let Some(x) = m.remove(&k) {
+                    m.insert(clean_capped(&k, max_chars), x);
+                }
+            }
+            m.values_mut().for_each(|x| clean_json(x, max_chars));
+        }
+        _ => {}
+    }
+}
+
+/// Clean a block of text for a log or a terminal line by line: every line is redacted
+/// and sanitised (capped at `max_chars_per_line`), the line breaks are kept.
+pub fn clean_keep_newlines(s: &str, max_chars_per_line: usize) -> String {
+    let r = redact(s);
+    let mut out = String::with_capacity(r.len());
+    for (i, line) in r.split('\n').enumerate() {
+        if i > 0 {
+            out.push('\n');
+        }
+        out.push_str(&sanitize(line, max_chars_per_line));
+    }
+    out
+}
+
+/// An [`std::io::Write`] for records (log events): each `write` is one record, cleaned
+/// with [`clean_capped`] as one line (a newline inside it is shown escaped, so node text
+/// cannot forge a log line) and ended with the newline it came with. Put it under a
+/// logger so nothing written can carry a registered secret or a terminal control
+/// (tracing's formatter, and tracing-appender's worker, write one event at a time).
+pub struct CleanWriter<W> {
+    inner: W,
+    max_chars_per_line: usize,
+}
+
+impl<W> CleanWriter<W> {
+    pub fn new(inner: W, max_chars_per_line: usize) -> Self {
+        CleanWriter {
+            inner,
+            max_chars_per_line,
+        }
+    }
+}
+
+impl<W: std::io::Write> std::io::Write for CleanWriter<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let text = String::from_utf8_lossy(buf);
+        let (body, end) = match text.strip_suffix('\n') {
+            Some(b) => (b, "\n"),
+            None => (&*text, ""),
+        };
+        let mut clean = clean_capped(body, self.max_chars_per_line);
+        clean.push_str(end);
+        self.inner.write_all(clean.as_bytes())?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -152,5 +232,39 @@ mod tests {
     fn clean_lines_keeps_lines_and_caps_them() {
         let v = clean_lines("a\nb\x1b\nc", 10, 2);
         assert_eq!(v, vec!["a".to_string(), "b\\e".into(), "…".into()]);
+    }
+
+    #[test]
+    fn clean_json_reaches_nested_strings_and_keys() {
+        register_secret("json-secret-for-safe-text-test");
+        let mut v = serde_json::json!({
+            "a": ["x\u{1b}[31m", {"b": "json-secret-for-safe-text-test"}],
+            "k\u{202e}": 1,
+            "n": 5,
+        });
+        clean_json(&mut v, 100);
+        let text = v.to_string();
+        assert!(!text.contains("json-secret-for-safe-text-test"), "{text}");
+        assert!(
+            !text.contains('\u{1b}') && !text.contains('\u{202e}'),
+            "{text}"
+        );
+        assert_eq!(v["a"][0], "x\\e[31m");
+        assert_eq!(v["k\\u{202e}"], 1);
+        assert_eq!(v["n"], 5);
+    }
+
+    #[test]
+    fn clean_writer_redacts_escapes_and_keeps_one_line_per_record() {
+        use std::io::Write;
+        register_secret("writer-secret-for-safe-text-test");
+        let mut w = CleanWriter::new(Vec::new(), 60);
+        w.write_all(b"one writer-secret-for-safe-text-test\nFAKE INFO \x1b]0;t\x07\n")
+            .expect("write to a Vec");
+        let out = String::from_utf8(w.inner).expect("utf-8");
+        assert_eq!(out, "one [redacted]\\nFAKE INFO \\e]0;t\\x07\n");
+        let mut w = CleanWriter::new(Vec::new(), 5);
+        w.write_all(b"abcdefghij\n").expect("write to a Vec");
+        assert_eq!(String::from_utf8(w.inner).expect("utf-8"), "abcde…\n");
     }
 }

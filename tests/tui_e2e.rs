@@ -236,3 +236,111 @@ fn a_panic_gives_the_terminal_back() {
         "no dashboard left on screen:\n{screen}"
     );
 }
+
+impl Tmux {
+    /// `#{alternate_on} #{mouse_any_flag}` of the pane: "0 0" once the terminal is
+    /// given back (alternate screen left, mouse reporting off).
+    fn screen_flags(&self) -> String {
+        let out = Command::new("tmux")
+            .args([
+                "display-message",
+                "-p",
+                "-t",
+                &self.session,
+                "#{alternate_on} #{mouse_any_flag}",
+            ])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    }
+
+    /// The pid of the meshroll process running in the pane (a child of the pane's shell).
+    fn meshroll_pid(&self) -> u32 {
+        let out = Command::new("tmux")
+            .args(["display-message", "-p", "-t", &self.session, "#{pane_pid}"])
+            .output()
+            .unwrap();
+        let shell: u32 = String::from_utf8_lossy(&out.stdout).trim().parse().unwrap();
+        for e in std::fs::read_dir("/proc").unwrap().flatten() {
+            let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else {
+                continue;
+            };
+            let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+                continue;
+            };
+            let Some((head, rest)) = stat.rsplit_once(')') else {
+                continue;
+            };
+            let ppid: Option<u32> = rest.split_whitespace().nth(1).and_then(|s| s.parse().ok());
+            if ppid == Some(shell) && head.ends_with("(meshroll") {
+                return pid;
+            }
+        }
+        panic!("no meshroll process under the pane's shell {shell}");
+    }
+}
+
+#[test]
+fn a_signal_on_the_dashboard_gives_the_terminal_back() {
+    for sig in ["TERM", "HUP", "INT"] {
+        let logs = tempfile::tempdir().unwrap();
+        let cmd = format!(
+            "{} demo --log-dir {}; echo MESHROLL-EXITED=$?; sleep 30",
+            env!("CARGO_BIN_EXE_meshroll"),
+            logs.path().display()
+        );
+        let t = Tmux::start(&format!("sig{sig}"), &cmd, 100, 30);
+        t.wait_for("the fleet table", |s| {
+            s.contains("NODE") && s.contains("healthy")
+        });
+        assert_eq!(
+            t.screen_flags(),
+            "1 1",
+            "the dashboard runs on the alternate screen with the mouse captured"
+        );
+        let pid = t.meshroll_pid();
+        let st = Command::new("kill")
+            .args([&format!("-{sig}"), &pid.to_string()])
+            .status()
+            .unwrap();
+        assert!(st.success());
+        let screen = t.wait_for("meshroll to exit", |s| s.contains("MESHROLL-EXITED="));
+        assert_eq!(
+            t.screen_flags(),
+            "0 0",
+            "SIG{sig}: alternate screen left and mouse capture off:\n{screen}"
+        );
+        assert!(
+            !screen.contains("LAST ERR"),
+            "SIG{sig}: no dashboard left on screen:\n{screen}"
+        );
+        // Quit like `q`: the log says why.
+        let log: String = std::fs::read_dir(logs.path())
+            .unwrap()
+            .flatten()
+            .map(|e| std::fs::read_to_string(e.path()).unwrap_or_default())
+            .collect();
+        assert!(
+            log.contains(&format!("SIG{sig}")),
+            "SIG{sig} is logged:\n{log}"
+        );
+    }
+}
+
+#[test]
+fn a_panic_turns_mouse_capture_off() {
+    let logs = tempfile::tempdir().unwrap();
+    let cmd = format!(
+        "RUST_BACKTRACE=0 MESHROLL_TEST_PANIC_AFTER_DRAW=1 {} demo --log-dir {}; echo MESHROLL-EXITED=$?; sleep 30",
+        env!("CARGO_BIN_EXE_meshroll"),
+        logs.path().display()
+    );
+    let t = Tmux::start("panicmouse", &cmd, 100, 30);
+    let screen = t.wait_for("meshroll to exit", |s| s.contains("MESHROLL-EXITED="));
+    assert!(screen.contains("MESHROLL-EXITED=101"), "{screen}");
+    assert_eq!(
+        t.screen_flags(),
+        "0 0",
+        "alternate screen left and mouse capture off after a panic:\n{screen}"
+    );
+}

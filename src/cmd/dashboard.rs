@@ -70,3 +70,43 @@ pub async fn run(g: &Global, d: &PlanArgs, demo: bool) -> anyhow::Result<i32> {
     r?;
     Ok(0)
 }
+
+/// SIGTERM, SIGHUP and SIGINT while the dashboard runs: each ends it like `q` (the
+/// terminal restored, masters closed), instead of killing meshroll with the terminal
+/// left in raw mode, on the alternate screen, with mouse capture on.
+pub struct QuitSignals {
+    term: tokio::signal::unix::Signal,
+    hup: tokio::signal::unix::Signal,
+    int: tokio::signal::unix::Signal,
+}
+
+impl QuitSignals {
+    /// Install the handlers (before the terminal is taken over, so no signal is lost).
+    pub fn new() -> std::io::Result<QuitSignals> {
+        use tokio::signal::unix::{SignalKind, signal};
+        Ok(QuitSignals {
+            term: signal(SignalKind::terminate())?,
+            hup: signal(SignalKind::hangup())?,
+            int: signal(SignalKind::interrupt())?,
+        })
+    }
+
+    /// The name of the next signal received.
+    pub async fn recv(&mut self) -> &'static str {
+        tokio::select! {
+            _ = self.term.recv() => "SIGTERM",
+            _ = self.hup.recv() => "SIGHUP",
+            _ = self.int.recv() => "SIGINT",
+        }
+    }
+}
+
+/// Chain a panic hook that turns mouse capture off before the hook already installed
+/// (ratatui's, which leaves raw mode and the alternate screen but not mouse capture).
+pub fn restore_mouse_on_panic() {
+    let prev = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let _ = crossterm::execute!(std::io::stdout(), crossterm::event::DisableMouseCapture);
+        prev(info);
+    }));
+}

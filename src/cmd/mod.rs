@@ -24,12 +24,42 @@ pub fn cadence(g: &Global) -> Cadence {
     c
 }
 
-/// The gateway token, from meshroll's own environment; it travels to the node inside
-/// the poll script on stdin.
+/// The variable the gateway token is read from.
+pub const TOKEN_VAR: &str = "OPENCLAW_GATEWAY_TOKEN";
+
+static TOKEN: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
+
+/// Take the gateway token out of meshroll's environment, once, at start: it is kept in
+/// memory, registered with the redactor, and removed from the process environment so
+/// no child (ssh masters that linger, rsync, git, sh) inherits it. It travels to nodes
+/// only inside scripts on stdin.
+///
+/// # Safety
+/// Must be called while the process has a single thread: before the tokio runtime,
+/// the log writer or anything else starts a thread (edition 2024 makes
+/// `std::env::remove_var` unsafe for that reason).
+pub unsafe fn take_token_from_env() {
+    let t = std::env::var(TOKEN_VAR).ok().filter(|t| !t.is_empty());
+    if let Some(t) = &t {
+        crate::safe_text::register_secret(t);
+    }
+    // SAFETY: the caller guarantees no other thread exists yet, so nothing reads the
+    // environment while it changes.
+    unsafe { std::env::remove_var(TOKEN_VAR) };
+    let _ = TOKEN.set(t);
+}
+
+/// The gateway token: the one taken at start, or (when meshroll is used as a library
+/// and nothing took it) read from the environment now and registered with the redactor.
 fn token() -> Option<String> {
-    std::env::var("OPENCLAW_GATEWAY_TOKEN")
-        .ok()
-        .filter(|t| !t.is_empty())
+    if let Some(t) = TOKEN.get() {
+        return t.clone();
+    }
+    let t = std::env::var(TOKEN_VAR).ok().filter(|t| !t.is_empty());
+    if let Some(t) = &t {
+        crate::safe_text::register_secret(t);
+    }
+    t
 }
 
 /// A poll context on the real fleet of the inventory.

@@ -16,6 +16,17 @@ use crate::rollout::driver::{self, Driver};
 use crate::rollout::exec::Limits;
 use crate::rollout::plan::{self, PlanOptions, Size};
 use crate::rollout::{Input, Mode, NodeRun, Plan};
+use crate::safe_text::clean_capped;
+
+/// The longest progress line printed, in characters.
+pub const LINE_CAP: usize = 1024;
+
+/// One headless line: progress lines, notes, the recap's errors, lock messages and
+/// rollback notes carry node text, so each goes through the one redactor and sanitiser
+/// (no terminal control reaches the operator's terminal; long lines are capped).
+fn line(s: &str) -> String {
+    clean_capped(s, LINE_CAP)
+}
 
 /// The plan options from the flags.
 pub fn plan_options(a: &PlanArgs) -> anyhow::Result<PlanOptions> {
@@ -107,7 +118,10 @@ pub async fn run(g: &Global, a: &RolloutArgs) -> anyhow::Result<i32> {
     let mut p = prepare(g, &a.plan, a.sim)?;
     println!("SKILLS_SHA={}", p.bundle.skills_sha);
     println!("SKILLS_MANIFEST_SHA256={}", p.bundle.manifest_sha256);
-    print!("{}", p.plan.describe(&p.inv));
+    print!(
+        "{}",
+        crate::safe_text::clean_keep_newlines(&p.plan.describe(&p.inv), LINE_CAP)
+    );
     if a.check {
         return Ok(0);
     }
@@ -140,11 +154,11 @@ pub async fn run(g: &Global, a: &RolloutArgs) -> anyhow::Result<i32> {
         .await
         .with_context(|| format!("opening the journal {}", a.plan.journal.display()))?;
     for n in notes {
-        println!("{n}");
+        println!("{}", line(&n));
     }
     let print = |lines: Vec<String>| {
         for l in lines {
-            println!("{l}");
+            println!("{}", line(&l));
         }
     };
     print(d.input(Input::Tick, now_ms()));
@@ -164,7 +178,7 @@ pub async fn run(g: &Global, a: &RolloutArgs) -> anyhow::Result<i32> {
     recap(&d, &p.inv);
     p.poll.transport.close().await;
     if let Some(h) = &d.machine.halt {
-        println!("halted: {h}");
+        println!("halted: {}", line(h));
     }
     Ok(if d.machine.all_landed() { 0 } else { 1 })
 }
@@ -188,12 +202,12 @@ fn recap(d: &Driver, inv: &Inventory) {
         };
         println!(
             "{:<16} {:<10} {:<22} {:>8} {:>8}  {}",
-            n.name,
-            n.class,
+            clean_capped(&n.name, 64),
+            clean_capped(&n.class, 64),
             outcome,
             slot.history.len(),
             time,
-            slot.last_error().unwrap_or("")
+            line(slot.last_error().unwrap_or(""))
         );
     }
 }
@@ -231,10 +245,18 @@ pub async fn rollback(g: &Global, a: &RollbackArgs) -> anyhow::Result<i32> {
     let mut failed = 0;
     for (&i, r) in chosen.iter().zip(results) {
         match r {
-            Ok(m) => println!("{} rolled back: {m}", inv.nodes[i].name),
+            Ok(m) => println!(
+                "{} rolled back: {}",
+                clean_capped(&inv.nodes[i].name, 64),
+                line(&m)
+            ),
             Err(e) => {
                 failed += 1;
-                println!("{} rollback failed: {e}", inv.nodes[i].name);
+                println!(
+                    "{} rollback failed: {}",
+                    clean_capped(&inv.nodes[i].name, 64),
+                    line(&e.to_string())
+                );
             }
         }
     }

@@ -13,6 +13,9 @@ use tracing_appender::non_blocking::{NonBlocking, WorkerGuard};
 use super::machine::{Phase, Record};
 use crate::observe::Millis;
 
+/// The longest string kept in a journal record, in characters.
+pub const JOURNAL_STRING_CAP: usize = 4096;
+
 pub struct Journal {
     writer: NonBlocking,
     _guard: WorkerGuard,
@@ -39,11 +42,9 @@ impl Journal {
         let file = path.file_name().ok_or_else(|| {
             std::io::Error::other(format!("journal path {} has no file name", path.display()))
         })?;
-        // Fail here, not in the background writer, if the file cannot be written.
-        std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(path)?;
+        // Fail here, not in the background writer, if the file cannot be written; the
+        // journal is the operator's alone: created (or tightened to) 0600.
+        crate::logging::open_private_append(path)?;
         let appender = tracing_appender::rolling::never(dir, file);
         let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
             .lossy(false)
@@ -72,6 +73,8 @@ impl Journal {
             m.insert("skills_sha".into(), json!(self.skills_sha));
             m.insert("manifest_sha256".into(), json!(self.manifest_sha256));
         }
+        // The output boundary: node text in a record is redacted and sanitised.
+        crate::safe_text::clean_json(&mut v, JOURNAL_STRING_CAP);
         let mut line = v.to_string();
         line.push('\n');
         if let Err(e) = self.writer.write_all(line.as_bytes()) {

@@ -169,10 +169,14 @@ fn rollout_error(app: &App, i: usize, theme: &Theme) -> Option<Cell<'static>> {
     let d = app.rollout.as_ref()?;
     let slot = &d.machine.nodes[i];
     match &slot.run {
-        NodeRun::Retrying { error, .. } => {
-            Some(Cell::from(Span::styled(error.clone(), theme.warn)))
-        }
-        NodeRun::Failed { error, .. } => Some(Cell::from(Span::styled(error.clone(), theme.error))),
+        NodeRun::Retrying { error, .. } => Some(Cell::from(Span::styled(
+            crate::safe_text::clean(error),
+            theme.warn,
+        ))),
+        NodeRun::Failed { error, .. } => Some(Cell::from(Span::styled(
+            crate::safe_text::clean(error),
+            theme.error,
+        ))),
         _ => None,
     }
 }

@@ -125,7 +125,10 @@ fn footer(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             Span::styled("  Enter keep · Esc clear", theme.dim),
         ])
     } else if let Some(m) = &app.flash {
-        Line::from(Span::styled(format!(" {m}"), theme.pending))
+        Line::from(Span::styled(
+            format!(" {}", crate::safe_text::clean(m)),
+            theme.pending,
+        ))
     } else {
         use crate::keymap::Action as A;
         let items: &[(&[A], &str)] = if app.rollout.is_some() && app.view != View::Node {

@@ -9,6 +9,7 @@ use ratatui::widgets::{Block, Borders, Paragraph, Wrap};
 use super::theme::Theme;
 use super::{verdict_label, verdict_style};
 use crate::app::App;
+use crate::safe_text::{DEFAULT_CAP, clean, clean_capped, clean_lines};
 use crate::signals::Severity;
 use crate::verdict::human_age;
 
@@ -233,7 +234,10 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             "  not run yet (d runs it now)",
             theme.dim,
         ))),
-        Some(Err(e)) => l.push(Line::from(Span::styled(format!("  {e}"), theme.error))),
+        Some(Err(e)) => l.push(Line::from(Span::styled(
+            format!("  {}", clean(&e.to_string())),
+            theme.error,
+        ))),
         Some(Ok(d)) if d.findings.is_empty() => {
             l.push(Line::from(Span::styled("  no findings", theme.ok)))
         }
@@ -246,11 +250,11 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
                 };
                 l.push(Line::from(vec![
                     Span::styled(format!("  {tag} "), style),
-                    Span::raw(format!("{}: {}", fd.check_id, fd.message)),
+                    Span::raw(format!("{}: {}", clean(&fd.check_id), clean(&fd.message))),
                 ]));
                 if let Some(h) = &fd.fix_hint {
                     // Hints come with their own line breaks; keep them.
-                    for (k, hl) in h.lines().enumerate() {
+                    for (k, hl) in clean_lines(h, DEFAULT_CAP, 20).iter().enumerate() {
                         let lead = if k == 0 {
                             "        fix: "
                         } else {
@@ -277,7 +281,7 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     if let Some(e) = &st.last_error {
         l.push(kv(
             "last error",
-            format!("{} ({})", e.value, age(Some(e.age_s(app.now)))),
+            format!("{} ({})", clean(&e.value), age(Some(e.age_s(app.now)))),
             theme.error,
             theme,
         ));
@@ -312,7 +316,8 @@ fn rollout_section(l: &mut Vec<Line<'static>>, app: &App, i: usize, theme: &Them
             format!(
                 "  attempt {attempt}/{} in {}s — {error}",
                 crate::rollout::machine::MAX_ATTEMPTS,
-                at.saturating_sub(app.now).div_ceil(1000)
+                at.saturating_sub(app.now).div_ceil(1000),
+                error = clean(error),
             ),
             theme.warn,
         ));
@@ -324,11 +329,8 @@ fn rollout_section(l: &mut Vec<Line<'static>>, app: &App, i: usize, theme: &Them
         });
         let (what, style) = match &a.outcome {
             None => ("…".to_string(), theme.pending),
-            Some(Ok(n)) => (
-                format!("ok {}", n.chars().take(60).collect::<String>()),
-                theme.ok,
-            ),
-            Some(Err(f)) => (format!("failed: {}", f.message()), theme.error),
+            Some(Ok(n)) => (format!("ok {}", clean_capped(n, 60)), theme.ok),
+            Some(Err(f)) => (format!("failed: {}", clean(f.message())), theme.error),
         };
         l.push(Line::from(vec![
             Span::styled(
@@ -341,7 +343,7 @@ fn rollout_section(l: &mut Vec<Line<'static>>, app: &App, i: usize, theme: &Them
     if let Some(out) = d.output.get(i).filter(|o| !o.is_empty()) {
         l.push(Line::from(Span::styled("  output:", theme.dim)));
         for line in out.iter().rev().take(8).rev() {
-            l.push(Line::from(Span::raw(format!("    {line}"))));
+            l.push(Line::from(Span::raw(format!("    {}", clean(line)))));
         }
     }
 }

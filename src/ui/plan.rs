@@ -22,7 +22,10 @@ pub fn status_line(d: &Driver) -> (String, bool) {
     let total = m.plan.nodes().count();
     let state = if let Some(h) = &m.halt {
         return (
-            format!("HALTED: {h} — t retry node · x skip · space resume · A abort"),
+            format!(
+                "HALTED: {} — t retry node · x skip · space resume · A abort",
+                crate::safe_text::clean(h)
+            ),
             true,
         );
     } else if m.finished {
@@ -142,7 +145,10 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             } else {
                 theme.dim
             };
-            Line::from(Span::styled(format!(" {l}"), style))
+            Line::from(Span::styled(
+                format!(" {}", crate::safe_text::clean(l)),
+                style,
+            ))
         })
         .collect();
     f.render_widget(

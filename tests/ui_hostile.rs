@@ -1,0 +1,113 @@
+//! The dashboard against a hostile node, drawn into ratatui's TestBackend: terminal
+//! escapes, a bidi override, a secret hidden as JSON `\u` escapes and a 100 kB version
+//! in what the node printed. The screen shows the escapes escaped, the secret redacted
+//! and the long field capped.
+#![allow(clippy::unwrap_used)]
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use meshroll::app::{App, View};
+use meshroll::poller::{self, PollResult};
+use meshroll::remote::PollRequest;
+use meshroll::remote::sim::SimMesh;
+use meshroll::signals::CliRun;
+use meshroll::ui::theme::Theme;
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+
+const AT: u64 = 1_800_000_000_000;
+const SECRET: &str = "ui-S3CRET-token-42";
+
+fn hostile_doc() -> Vec<u8> {
+    let esc: String = SECRET.bytes().map(|b| format!("\\u{b:04x}")).collect();
+    let big = "v".repeat(100_000);
+    format!(
+        r#"{{"rpc":{{"ok":false,"error":"\u001b]0;pwned\u0007\u001b[31mred\u202eevil token {esc}","connectFailure":{{"kind":"other"}},"server":{{"version":"{big}","buildId":"{big}"}}}},"cli":{{"version":"{big}"}}}}"#
+    )
+    .into_bytes()
+}
+
+async fn hostile_app() -> App {
+    meshroll::safe_text::register_secret(SECRET);
+    let (inv, mesh) = SimMesh::demo();
+    let mut app = App::new("demo".into(), inv.nodes.clone(), inv.classes.clone());
+    let req = PollRequest {
+        gateway: true,
+        doctor: false,
+        cli_timeout_s: 5,
+        doctor_timeout_s: 60,
+        live_timeout_s: 2,
+    };
+    for idx in 0..inv.nodes.len() {
+        let mut result = mesh.poll(idx, &req).await;
+        if idx == 0
+            && let Ok(raw) = result.as_mut()
+        {
+            raw.gateway = Some(CliRun {
+                rc: 0,
+                timed_out: false,
+                bytes: 0,
+                stdout: hostile_doc(),
+                stderr: b"\x1b[2J\x1b]0;pwned\x07".to_vec(),
+            });
+        }
+        poller::apply(
+            &mut app.states[idx],
+            PollResult {
+                idx,
+                at: AT,
+                took_ms: 1,
+                result,
+            },
+        );
+    }
+    app.refresh(AT + 2_000);
+    app
+}
+
+fn render(app: &App, w: u16, h: u16) -> String {
+    let theme = Theme::load("default").unwrap();
+    let mut t = Terminal::new(TestBackend::new(w, h)).unwrap();
+    t.draw(|f| meshroll::ui::draw(f, app, &theme)).unwrap();
+    let buf = t.backend().buffer().clone();
+    buf.content().iter().map(|c| c.symbol()).collect()
+}
+
+#[track_caller]
+fn safe_screen(what: &str, screen: &str) {
+    assert!(!screen.contains(SECRET), "{what}: the secret is on screen");
+    assert!(
+        !screen
+            .chars()
+            .any(|c| c.is_control() || ('\u{202a}'..='\u{202e}').contains(&c)),
+        "{what}: a control character reached the screen"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_hostile_node_is_escaped_redacted_and_capped_in_the_dashboard() {
+    let mut app = hostile_app().await;
+    let fleet = render(&app, 200, 40);
+    safe_screen("fleet", &fleet);
+    app.on_key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE));
+    assert_eq!(app.view, View::Node);
+    let node = render(&app, 120, 80);
+    safe_screen("node view", &node);
+    assert!(
+        node.contains("\\e]0;pwned"),
+        "the escapes are shown escaped:\n{node}"
+    );
+    assert!(
+        node.contains("[redacted]"),
+        "the secret is redacted:\n{node}"
+    );
+    let vs = node.chars().filter(|&c| c == 'v').count();
+    assert!(
+        vs < 1000,
+        "a 100 kB version is capped on screen ({vs} 'v's drawn)"
+    );
+    let row = &app.rows[0];
+    assert!(
+        row.gateway.daemon_version.as_ref().unwrap().chars().count() <= 129,
+        "the version in the row is capped"
+    );
+}
