@@ -515,7 +515,7 @@ impl Walker<'_> {
                             ""
                         };
                         return Err(self.err(
-                            value.line,
+                            key.line,
                             format!(
                                 "a single value for {k} in the vars of {whose}, got {}{why}",
                                 value.kind()
