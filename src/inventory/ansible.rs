@@ -113,7 +113,7 @@ const ALL: usize = 0;
 
 /// The most host entries (one host in one group) in one inventory, all files together:
 /// a guard against a few lines (aliases, ranges) expanding into millions of entries.
-const MAX_MEMBERSHIPS: usize = 200_000;
+const MAX_MEMBERSHIPS: usize = 50_000;
 
 impl Builder {
     pub(super) fn new(file: &Path) -> Self {

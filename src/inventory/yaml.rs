@@ -53,7 +53,7 @@ use super::{Inventory, InventoryError};
 
 /// The most that aliases may add to a document, in bytes of scalars plus
 /// [`NODE_WEIGHT`] per node. Real inventories reuse a vars block a few dozen times.
-pub const MAX_ALIAS_EXPANSION: usize = 4 * 1024 * 1024;
+pub const MAX_ALIAS_EXPANSION: usize = 1024 * 1024;
 
 /// What one node counts for in [`MAX_ALIAS_EXPANSION`], besides its text.
 const NODE_WEIGHT: usize = 16;
