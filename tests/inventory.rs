@@ -516,6 +516,11 @@ fn vars_for_a_group_or_host_the_inventory_lacks() {
         "host_vars/old-host.yml",
         "ansible_host: 10.9.9.9\n",
     );
+    put(
+        d.path(),
+        "group_vars/backups/vault.yml",
+        "$ANSIBLE_VAULT;1.1;AES256\n6162\n",
+    );
     assert_eq!(load(&inv).unwrap().nodes.len(), 1);
     // A meshroll_* setting there would silently not apply: an error naming it.
     let typo = put(

@@ -64,6 +64,30 @@ fn io_err(path: &Path, e: std::io::Error) -> InventoryError {
 /// Read an inventory or vars file as text, refusing what meshroll cannot read: over
 /// [`MAX_FILE_BYTES`], not UTF-8, vault-encrypted, a dynamic inventory script.
 pub(super) fn read_text(path: &Path) -> Result<String, InventoryError> {
+    let text = read_plain(path)?;
+    if is_vault(&text) {
+        return Err(InventoryError::new(
+            path,
+            Some(1),
+            "a plain-text file, but it is encrypted with ansible-vault (meshroll cannot decrypt it, and Ansible cannot either without the vault password: keep the variables meshroll reads in a plain file, outside this folder's vault files)",
+        ));
+    }
+    if text.starts_with("#!") || is_script_by_name(path) {
+        return Err(InventoryError::new(
+            path,
+            Some(1),
+            "a static inventory (INI or YAML), but this is a dynamic inventory script (meshroll does not run inventory scripts: export the hosts with `ansible-inventory -i SCRIPT --list --yaml > hosts.yml` and pass that)",
+        ));
+    }
+    Ok(text)
+}
+
+fn is_vault(text: &str) -> bool {
+    text.starts_with("$ANSIBLE_VAULT;")
+}
+
+/// Read a file as UTF-8 text of at most [`MAX_FILE_BYTES`], without a BOM.
+fn read_plain(path: &Path) -> Result<String, InventoryError> {
     let f = std::fs::File::open(path).map_err(|e| io_err(path, e))?;
     let mut bytes = Vec::new();
     f.take(MAX_FILE_BYTES + 1)
@@ -78,25 +102,10 @@ pub(super) fn read_text(path: &Path) -> Result<String, InventoryError> {
     }
     let text =
         String::from_utf8(bytes).map_err(|_| InventoryError::new(path, None, "UTF-8 text"))?;
-    let text = match text.strip_prefix('\u{feff}') {
+    Ok(match text.strip_prefix('\u{feff}') {
         Some(t) => t.to_string(),
         None => text,
-    };
-    if text.starts_with("$ANSIBLE_VAULT;") {
-        return Err(InventoryError::new(
-            path,
-            Some(1),
-            "a plain-text file, but it is encrypted with ansible-vault (meshroll cannot decrypt it: keep the variables meshroll reads in a plain file)",
-        ));
-    }
-    if text.starts_with("#!") || is_script_by_name(path) {
-        return Err(InventoryError::new(
-            path,
-            Some(1),
-            "a static inventory (INI or YAML), but this is a dynamic inventory script (meshroll does not run inventory scripts: export the hosts with `ansible-inventory -i SCRIPT --list --yaml > hosts.yml` and pass that)",
-        ));
-    }
-    Ok(text)
+    })
 }
 
 /// An executable file with a script's extension.
@@ -242,13 +251,13 @@ fn entity_of(name: &str, is_dir: bool) -> Option<String> {
     if name.starts_with('.') || name.ends_with('~') {
         return None;
     }
-    if is_dir {
-        return Some(name.to_string());
-    }
     for ext in [".yml", ".yaml", ".json"] {
         if let Some(stem) = name.strip_suffix(ext) {
             return Some(stem.to_string());
         }
+    }
+    if is_dir {
+        return Some(name.to_string());
     }
     // Ansible reads files without an extension and skips other extensions.
     match Path::new(name).extension() {
@@ -321,7 +330,12 @@ fn read_vars_folders(b: &mut Builder, base: &Path) -> Result<(), InventoryError>
             }
         }
         for (entity, paths) in by_entity {
-            if paths.len() > 1 {
+            let known = if kind == "group_vars" {
+                b.has_group(&entity)
+            } else {
+                b.has_host(&entity)
+            };
+            if known && paths.len() > 1 {
                 let names: Vec<String> = paths
                     .iter()
                     .map(|p| {
@@ -346,23 +360,23 @@ fn read_vars_folders(b: &mut Builder, base: &Path) -> Result<(), InventoryError>
                     ),
                 ));
             }
-            let entry = &paths[0];
             let mut files = Vec::new();
-            if entry.is_dir() {
-                dir_vars_files(entry, 0, &mut files)?;
-            } else {
-                files.push(entry.clone());
+            for entry in &paths {
+                if entry.is_dir() {
+                    dir_vars_files(entry, 0, &mut files)?;
+                } else {
+                    files.push(entry.clone());
+                }
             }
-            let known = if kind == "group_vars" {
-                b.has_group(&entity)
-            } else {
-                b.has_host(&entity)
-            };
             for f in &files {
-                let text = read_text(f)?;
                 if !known {
-                    // Ansible ignores vars of a group or host it does not have; a
-                    // meshroll_* setting there would silently fall back to the default.
+                    // Ansible ignores vars of a group or host it does not have (vaulted
+                    // ones too); a meshroll_* setting there would silently fall back to
+                    // the default.
+                    let text = read_plain(f)?;
+                    if is_vault(&text) {
+                        continue;
+                    }
                     let keys = yaml::read_keys_in_vars(f, &text)?;
                     if let Some((key, line)) = keys.iter().find(|(k, _)| k.starts_with("meshroll_"))
                     {
@@ -382,6 +396,7 @@ fn read_vars_folders(b: &mut Builder, base: &Path) -> Result<(), InventoryError>
                     }
                     continue;
                 }
+                let text = read_text(f)?;
                 b.begin_file(f);
                 let of = if kind == "group_vars" {
                     VarsOf::Group(&entity)
