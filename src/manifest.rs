@@ -47,6 +47,23 @@ pub enum ManifestError {
     NotUtf8(PathBuf, PathBuf),
     #[error("skills folder {0} already holds a {LOCK_NAME}; it is generated, remove it")]
     LockInSource(PathBuf),
+    #[error(
+        "skills folder {0}: the name {1} holds a backslash or a control character (newline, tab, ...); sha256sum on the node escapes such names, so the copy could never verify: rename it"
+    )]
+    BadName(PathBuf, String),
+}
+
+/// Whether a path can ship: `sha256sum` (and `stat`) on the node print a name holding a
+/// backslash, a newline or a carriage return escaped (or split over lines), so it could
+/// never match its lock entry. Control characters of any kind are refused with them.
+fn check_name(root: &Path, rel: &str) -> Result<(), ManifestError> {
+    if rel.chars().any(|c| c == '\\' || c.is_control()) {
+        return Err(ManifestError::BadName(
+            root.to_path_buf(),
+            format!("\"{}\"", crate::safe_text::clean(rel)),
+        ));
+    }
+    Ok(())
 }
 
 /// One file of the bundle.
@@ -135,6 +152,7 @@ pub fn list_files(dir: &Path) -> Result<Vec<String>, ManifestError> {
                 .to_str()
                 .ok_or_else(|| ManifestError::NotUtf8(root.to_path_buf(), rel.to_path_buf()))?
                 .to_string();
+            check_name(root, &rel_s)?;
             if ft.is_dir() {
                 if rel_s == ".git" {
                     continue;
@@ -358,6 +376,44 @@ mod tests {
         let lb2 = build(b.path(), true).expect("b2");
         assert_ne!(la.manifest_sha256, lb2.manifest_sha256);
         assert_ne!(la.skills_sha, lb2.skills_sha);
+    }
+
+    /// Names sha256sum escapes could never verify on a node: refused, the name shown
+    /// escaped.
+    #[test]
+    fn names_that_could_never_verify_are_refused() {
+        for (name, shown) in [
+            ("back\\slash.md", "back\\slash.md"),
+            ("new\nline.md", "new\\nline.md"),
+            ("carriage\r", "carriage\\r"),
+            ("tab\there", "tab\\there"),
+            ("esc\x1b[31m.md", "esc\\e[31m.md"),
+        ] {
+            let a = tempfile::tempdir().expect("tmp");
+            tree(a.path());
+            fs::write(a.path().join("weather").join(name), "x").expect("w");
+            let e = build(a.path(), true).expect_err(name);
+            assert!(
+                matches!(&e, ManifestError::BadName(_, n) if n.contains(shown)),
+                "{name:?}: {e}"
+            );
+            let msg = e.to_string();
+            assert!(msg.contains(&format!("weather/{shown}")), "{msg}");
+            assert!(!msg.chars().any(|c| c.is_control()), "{msg:?}");
+        }
+        // A folder with such a name is refused too, even when it is empty.
+        let a = tempfile::tempdir().expect("tmp");
+        tree(a.path());
+        fs::create_dir(a.path().join("odd\ndir")).expect("mkdir");
+        assert!(matches!(
+            build(a.path(), true),
+            Err(ManifestError::BadName(..))
+        ));
+        // Spaces, quotes and non-ASCII letters verify fine and still ship.
+        let a = tempfile::tempdir().expect("tmp");
+        tree(a.path());
+        fs::write(a.path().join("a b 'c' é.md"), "x").expect("w");
+        assert!(build(a.path(), true).is_ok());
     }
 
     #[test]

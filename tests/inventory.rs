@@ -254,3 +254,524 @@ fn missing_file() {
     assert_eq!(e.line, None);
     assert!(e.expected.contains("a readable file"));
 }
+
+// ---------------------------------------------------------------------------------------
+// Ansible inventories as operators keep them: group_vars/, host_vars/, inventory
+// directories (issue 11, section 5). Real files in temp dirs.
+
+/// Write `body` to `root/rel`, creating folders.
+fn put(root: &Path, rel: &str, body: &str) -> PathBuf {
+    let p = root.join(rel);
+    std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+    std::fs::write(&p, body).unwrap();
+    p
+}
+
+fn by_name<'a>(inv: &'a Inventory, name: &str) -> &'a Node {
+    inv.nodes
+        .iter()
+        .find(|n| n.name == name)
+        .unwrap_or_else(|| panic!("no node {name} in {:?}", inv.nodes))
+}
+
+/// The issue's case: a `meshroll_skills_root` set in group_vars/ must never fall back to
+/// the default path.
+#[test]
+fn skills_root_in_group_vars_is_used() {
+    let d = tempfile::tempdir().unwrap();
+    let inv = put(d.path(), "hosts.ini", "[worker]\nmac-w01\nmac-w02\n");
+    put(
+        d.path(),
+        "group_vars/all.yml",
+        "---\nmeshroll_skills_root: /Volumes/fast/skills\nansible_user: admin\n",
+    );
+    let inv = load(&inv).unwrap();
+    for n in &inv.nodes {
+        assert_eq!(n.layout.skills_root, "/Volumes/fast/skills", "{}", n.name);
+        assert_eq!(n.user.as_deref(), Some("admin"));
+    }
+    assert_ne!(Layout::default().skills_root, "/Volumes/fast/skills");
+}
+
+/// Ansible's default precedence, lowest first: inventory group vars (all < parent <
+/// child) < group_vars/all < group_vars/<parent> < group_vars/<child> < inline host vars
+/// < host_vars/<host>; files of a group_vars folder apply in name order.
+#[test]
+fn vars_folders_follow_ansible_precedence() {
+    let d = tempfile::tempdir().unwrap();
+    let inv = put(
+        d.path(),
+        "inventory/hosts.ini",
+        "\
+[worker]
+w1 meshroll_run_as=inline-host
+w2
+w3 meshroll_openclaw=/inline/openclaw
+[macs:children]
+worker
+[worker:vars]
+meshroll_state_dir=/inline/worker
+meshroll_healthz_url=http://inline-worker/healthz
+[all:vars]
+meshroll_prewarm_cmd=inline-all
+",
+    );
+    put(
+        d.path(),
+        "inventory/group_vars/all.yml",
+        "meshroll_state_dir: /gv/all\nmeshroll_drain_cmd: gv-all-drain\nmeshroll_openclaw: /gv/all/openclaw\n",
+    );
+    put(
+        d.path(),
+        "inventory/group_vars/macs",
+        "meshroll_drain_cmd: gv-macs-drain\nmeshroll_undrain_cmd: gv-macs-undrain\n",
+    );
+    put(
+        d.path(),
+        "inventory/group_vars/worker/10-base.yml",
+        "meshroll_undrain_cmd: gv-worker-undrain\nmeshroll_cache_max_age_min: 45\n",
+    );
+    put(
+        d.path(),
+        "inventory/group_vars/worker/20-override.yaml",
+        "meshroll_cache_max_age_min: 15\n",
+    );
+    put(
+        d.path(),
+        "inventory/group_vars/worker/notes.md",
+        "meshroll_cache_max_age_min: 99 (not a vars file: .md is skipped, as Ansible does)\n",
+    );
+    put(
+        d.path(),
+        "inventory/host_vars/w1",
+        "meshroll_run_as: from-host-vars\n",
+    );
+    put(
+        d.path(),
+        "inventory/host_vars/w2.json",
+        r#"{"ansible_host": "10.0.0.2", "ansible_port": 2202}"#,
+    );
+    let inv = load(&inv).unwrap();
+    let w1 = by_name(&inv, "w1");
+    let w2 = by_name(&inv, "w2");
+    let w3 = by_name(&inv, "w3");
+    // group_vars/all beats the inventory's own [worker:vars].
+    assert_eq!(w1.layout.state_dir, "/gv/all");
+    // The inventory's own vars still count where no file sets the key.
+    assert_eq!(w1.layout.healthz_url, "http://inline-worker/healthz");
+    assert_eq!(w1.layout.prewarm_cmd.as_deref(), Some("inline-all"));
+    // group_vars: parent beats all, child beats parent.
+    assert_eq!(w1.layout.drain_cmd.as_deref(), Some("gv-macs-drain"));
+    assert_eq!(w1.layout.undrain_cmd.as_deref(), Some("gv-worker-undrain"));
+    // Files of a folder in name order, later wins; notes.md is not read.
+    assert_eq!(w1.layout.cache_max_age_min, 15);
+    // host_vars beats the host's inline var.
+    assert_eq!(w1.layout.run_as, "from-host-vars");
+    // An inline host var beats every group_vars file.
+    assert_eq!(w3.layout.openclaw, "/inline/openclaw");
+    assert_eq!(w1.layout.openclaw, "/gv/all/openclaw");
+    // JSON host_vars set the destination.
+    assert_eq!(w2.destination(), "10.0.0.2:2202");
+    assert_eq!(w2.layout.run_as, Layout::default().run_as);
+}
+
+#[test]
+fn yaml_inventory_reads_vars_folders_too() {
+    let d = tempfile::tempdir().unwrap();
+    let inv = put(
+        d.path(),
+        "hosts.yml",
+        "all:\n  children:\n    gateway:\n      hosts:\n        g1:\n          meshroll_state_dir: /inline\n",
+    );
+    put(
+        d.path(),
+        "group_vars/gateway.yaml",
+        "meshroll_state_dir: /gv\nmeshroll_rsync_path: /opt/homebrew/bin/rsync\n",
+    );
+    put(d.path(), "host_vars/g1.yml", "ansible_user: ops\n");
+    let inv = load(&inv).unwrap();
+    let g1 = &inv.nodes[0];
+    assert_eq!(
+        g1.layout.state_dir, "/inline",
+        "inline host vars beat group_vars"
+    );
+    assert_eq!(g1.layout.rsync_path, "/opt/homebrew/bin/rsync");
+    assert_eq!(g1.destination(), "ops@g1");
+}
+
+/// An inventory directory of INI and YAML files, with nesting across files, skipped
+/// names as Ansible skips them, and its own vars folders.
+#[test]
+fn inventory_directory_of_mixed_files() {
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path().join("prod");
+    put(
+        &dir,
+        "01-gateways.ini",
+        "[gateway]\nmac-g01 ansible_host=10.0.0.11\n",
+    );
+    put(
+        &dir,
+        "02-workers.yml",
+        "worker:\n  hosts:\n    mac-w[01:02]:\n  vars:\n    meshroll_skills_root: /opt/skills\n",
+    );
+    put(
+        &dir,
+        "03-nesting",
+        "[macs:children]\ngateway\nworker\n[macs:vars]\nansible_user=admin\n",
+    );
+    put(
+        &dir,
+        "more/04-canary.yaml",
+        "canary:\n  hosts:\n    mac-w01:\n",
+    );
+    put(&dir, "README.md", "[bogus]\nnot-a-host\n");
+    put(&dir, "old.ini.bak", "[bogus]\nnot-a-host\n");
+    put(&dir, ".hidden", "[bogus]\nnot-a-host\n");
+    put(
+        &dir,
+        "group_vars/macs.yml",
+        "meshroll_cache_max_age_min: 30\n",
+    );
+    put(&dir, "host_vars/mac-w02.yml", "meshroll_run_as: ''\n");
+    let inv = load(&dir).unwrap();
+    let got: Vec<_> = inv
+        .nodes
+        .iter()
+        .map(|n| {
+            (
+                n.name.as_str(),
+                n.class.as_str(),
+                n.labels.clone(),
+                n.destination(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            ("mac-g01", "gateway", vec![], "admin@10.0.0.11".to_string()),
+            (
+                "mac-w01",
+                "worker",
+                vec!["canary".to_string()],
+                "admin@mac-w01".to_string()
+            ),
+            ("mac-w02", "worker", vec![], "admin@mac-w02".to_string()),
+        ]
+    );
+    assert!(inv.nodes.iter().all(|n| n.layout.cache_max_age_min == 30));
+    assert_eq!(by_name(&inv, "mac-w01").layout.skills_root, "/opt/skills");
+    assert_eq!(
+        by_name(&inv, "mac-g01").layout.skills_root,
+        Layout::default().skills_root
+    );
+    assert_eq!(by_name(&inv, "mac-w02").layout.run_as, "");
+    assert_eq!(inv.classes, vec!["gateway", "worker"]);
+}
+
+/// An error in any file of a directory or vars folder names that file and line.
+#[test]
+fn errors_name_the_file_they_are_in() {
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path().join("inv");
+    put(&dir, "a.ini", "[worker]\nw1\n");
+    let bad = put(
+        &dir,
+        "b.yml",
+        "worker:\n  hosts:\n    w2:\n      ansible_port: ssh\n",
+    );
+    let e = load(&dir).unwrap_err();
+    assert_eq!((e.file.as_path(), e.line), (bad.as_path(), Some(4)), "{e}");
+    assert!(e.expected.contains("a port number for ansible_port"), "{e}");
+
+    std::fs::remove_file(&bad).unwrap();
+    let gv = put(
+        &dir,
+        "group_vars/worker.yml",
+        "# worker\nmeshroll_cache_max_age_min: soon\n",
+    );
+    let e = load(&dir).unwrap_err();
+    assert_eq!((e.file.as_path(), e.line), (gv.as_path(), Some(2)), "{e}");
+    assert!(e.expected.contains("whole number of minutes"), "{e}");
+    assert!(e.to_string().contains("worker.yml:2: expected"), "{e}");
+
+    put(&dir, "group_vars/worker.yml", "meshroll_skils_root: /x\n");
+    let e = load(&dir).unwrap_err();
+    assert!(e.expected.contains("meshroll_skills_root"), "{e}");
+}
+
+#[test]
+fn vars_for_a_group_or_host_the_inventory_lacks() {
+    let d = tempfile::tempdir().unwrap();
+    let inv = put(d.path(), "hosts", "[worker]\nw1\n");
+    // Ansible ignores vars of unknown groups; so does meshroll when they set nothing it reads.
+    put(
+        d.path(),
+        "group_vars/databases.yml",
+        "postgres_version: 16\n",
+    );
+    put(
+        d.path(),
+        "host_vars/old-host.yml",
+        "ansible_host: 10.9.9.9\n",
+    );
+    put(
+        d.path(),
+        "group_vars/backups/vault.yml",
+        "$ANSIBLE_VAULT;1.1;AES256\n6162\n",
+    );
+    assert_eq!(load(&inv).unwrap().nodes.len(), 1);
+    // A meshroll_* setting there would silently not apply: an error naming it.
+    let typo = put(
+        d.path(),
+        "group_vars/wroker.yml",
+        "\nmeshroll_skills_root: /x\n",
+    );
+    let e = load(&inv).unwrap_err();
+    assert_eq!((e.file.as_path(), e.line), (typo.as_path(), Some(2)), "{e}");
+    assert!(e.expected.contains("no group of that name"), "{e}");
+    assert!(e.expected.contains("\"wroker\""), "{e}");
+    std::fs::remove_file(&typo).unwrap();
+    put(d.path(), "host_vars/w2/layout.yml", "meshroll_run_as: x\n");
+    let e = load(&inv).unwrap_err();
+    assert!(e.expected.contains("no host of that name"), "{e}");
+}
+
+#[test]
+fn two_vars_files_for_one_group_are_refused() {
+    let d = tempfile::tempdir().unwrap();
+    let inv = put(d.path(), "hosts.ini", "[worker]\nw1\n");
+    put(d.path(), "group_vars/worker.yml", "meshroll_run_as: a\n");
+    put(
+        d.path(),
+        "group_vars/worker/main.yml",
+        "meshroll_run_as: b\n",
+    );
+    let e = load(&inv).unwrap_err();
+    assert!(
+        e.expected
+            .contains("group_vars/worker and group_vars/worker.yml"),
+        "{e}"
+    );
+}
+
+#[test]
+fn unsupported_constructs_stop_with_an_error_naming_them() {
+    use std::os::unix::fs::PermissionsExt;
+    let d = tempfile::tempdir().unwrap();
+    // A dynamic inventory script.
+    let script = put(
+        d.path(),
+        "ec2.py",
+        "#!/usr/bin/env python3\nimport json\nprint(json.dumps({}))\n",
+    );
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let e = load(&script).unwrap_err();
+    assert_eq!(e.file, script);
+    assert!(e.expected.contains("dynamic inventory script"), "{e}");
+    // The same inside an inventory directory.
+    let dir = d.path().join("inv");
+    put(&dir, "hosts.ini", "[worker]\nw1\n");
+    let s2 = put(&dir, "gce", "#!/bin/sh\necho '{}'\n");
+    let e = load(&dir).unwrap_err();
+    assert_eq!(e.file, s2);
+    assert!(e.expected.contains("dynamic inventory script"), "{e}");
+    std::fs::remove_file(&s2).unwrap();
+    // An inventory plugin configuration, with or without an extension.
+    for name in ["aws_ec2.yml", "cloud"] {
+        let p = put(
+            d.path(),
+            name,
+            "# fleet in AWS\nplugin: amazon.aws.aws_ec2\nregions:\n  - eu-west-1\n",
+        );
+        let e = load(&p).unwrap_err();
+        assert_eq!(e.line, Some(2), "{e}");
+        assert!(
+            e.expected
+                .contains("inventory plugin \"amazon.aws.aws_ec2\""),
+            "{e}"
+        );
+    }
+    // A vault-encrypted vars file.
+    let vault = put(
+        &dir,
+        "group_vars/all/vault.yml",
+        "$ANSIBLE_VAULT;1.1;AES256\n6162636465\n",
+    );
+    let e = load(&dir).unwrap_err();
+    assert_eq!(e.file, vault);
+    assert!(e.expected.contains("ansible-vault"), "{e}");
+    std::fs::remove_file(&vault).unwrap();
+    // A !vault value for a variable meshroll reads; other vaulted variables are fine.
+    let gv = put(
+        &dir,
+        "group_vars/worker.yml",
+        "db_password: !vault |\n  $ANSIBLE_VAULT;1.1;AES256\n  3132\nmeshroll_run_as: svc\n",
+    );
+    assert_eq!(load(&dir).unwrap().nodes[0].layout.run_as, "svc");
+    std::fs::write(
+        &gv,
+        "meshroll_run_as: !vault |\n  $ANSIBLE_VAULT;1.1;AES256\n  3132\n",
+    )
+    .unwrap();
+    let e = load(&dir).unwrap_err();
+    assert_eq!((e.file.as_path(), e.line), (gv.as_path(), Some(1)), "{e}");
+    assert!(e.expected.contains("cannot decrypt vault values"), "{e}");
+    std::fs::remove_file(&gv).unwrap();
+    // A Jinja template meshroll would take literally.
+    put(
+        &dir,
+        "group_vars/worker.yml",
+        "meshroll_skills_root: \"{{ base }}/skills\"\n",
+    );
+    let e = load(&dir).unwrap_err();
+    assert!(e.expected.contains("Jinja"), "{e}");
+    std::fs::remove_file(dir.join("group_vars/worker.yml")).unwrap();
+    // group_vars in a subfolder of an inventory directory: Ansible does not read it.
+    put(&dir, "sub/group_vars/worker.yml", "meshroll_run_as: x\n");
+    let e = load(&dir).unwrap_err();
+    assert!(e.expected.contains("move it up"), "{e}");
+    std::fs::remove_dir_all(dir.join("sub")).unwrap();
+    // A meshroll.toml inside an Ansible inventory directory.
+    let t = put(
+        &dir,
+        "meshroll.toml",
+        "[[nodes]]\nname = \"a\"\nclass = \"w\"\n",
+    );
+    let e = load(&dir).unwrap_err();
+    assert_eq!(e.file, t);
+    assert!(e.expected.contains("looks like TOML"), "{e}");
+    std::fs::remove_file(&t).unwrap();
+    assert_eq!(load(&dir).unwrap().nodes.len(), 1);
+    // An empty directory.
+    let empty = d.path().join("empty");
+    std::fs::create_dir(&empty).unwrap();
+    assert!(load(&empty).unwrap_err().expected.contains("at least one"));
+}
+
+// ---------------------------------------------------------------------------------------
+// Hostile or careless inventories (issue 7): a clear error naming the host, nothing else.
+
+#[test]
+fn hosts_and_users_ssh_would_misread_are_refused() {
+    let d = tempfile::tempdir().unwrap();
+    let cases: &[(&str, &str, &str)] = &[
+        (
+            "a.ini",
+            "[worker]\nw1 ansible_host=-oProxyCommand=touch/tmp/pwned\n",
+            "does not begin with -",
+        ),
+        ("b.ini", "[worker]\n-oProxyJump\n", "does not begin with -"),
+        (
+            "c.ini",
+            "[worker]\nw1 ansible_user=-lroot\n",
+            "does not begin with -",
+        ),
+        (
+            "d.yml",
+            "worker:\n  hosts:\n    w1:\n      ansible_host: \"mac\\u0007-w1\"\n",
+            "control characters",
+        ),
+        (
+            "e.yml",
+            "worker:\n  hosts:\n    w1:\n      ansible_user: \"ad\\nmin\"\n",
+            "control characters",
+        ),
+        (
+            "f.yml",
+            "worker:\n  hosts:\n    w1:\n      ansible_host: \"10.0.0.1 -oProxyCommand=x\"\n",
+            "without spaces",
+        ),
+        ("g.ini", "[worker]\nw1 ansible_port=70000\n", "1 to 65535"),
+        ("h.ini", "[worker]\nw1:0\n", "1 to 65535"),
+        (
+            "i.toml",
+            "[[nodes]]\nname = \"w1\"\nclass = \"worker\"\nhost = \"-oProxyCommand=x\"\n",
+            "does not begin with -",
+        ),
+        (
+            "j.toml",
+            "[[nodes]]\nname = \"w1\"\nclass = \"worker\"\nuser = \"-lroot\"\n",
+            "does not begin with -",
+        ),
+        (
+            "k.toml",
+            "[[nodes]]\nname = \"w1\"\nclass = \"worker\"\nhost = \"-x@mac\"\n",
+            "does not begin with -",
+        ),
+        (
+            "l.toml",
+            "[[nodes]]\nname = \"-w1\"\nclass = \"worker\"\n",
+            "does not begin with -",
+        ),
+        (
+            "m.ini",
+            "[worker]\nw1 ansible_host=mac\u{202e}1w\n",
+            "control characters",
+        ),
+    ];
+    for (name, body, want) in cases {
+        let p = put(d.path(), name, body);
+        let e = load(&p).expect_err(name);
+        assert!(e.expected.contains(want), "{name}: {e}");
+        assert!(e.line.is_some(), "{name}: {e}");
+        let shown = e.to_string();
+        assert!(
+            !shown.chars().any(|c| c.is_control() || c == '\u{202e}'),
+            "{name}: the message shows the value escaped: {shown:?}"
+        );
+        assert!(
+            shown.contains("w1") || shown.contains("-oProxy"),
+            "{name}: names the host: {shown}"
+        );
+    }
+}
+
+/// A "billion laughs": 9 levels of 9 aliases each, under 600 bytes, would expand to
+/// hundreds of millions of nodes. It stops with an error naming the alias's line.
+#[test]
+fn yaml_alias_bomb_is_refused_naming_the_line() {
+    let mut text = String::from(
+        "all:\n  vars:\n    a0: &a0 [\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\"]\n",
+    );
+    for i in 1..=9 {
+        let p = i - 1;
+        text.push_str(&format!(
+            "    a{i}: &a{i} [*a{p},*a{p},*a{p},*a{p},*a{p},*a{p},*a{p},*a{p},*a{p}]\n"
+        ));
+    }
+    assert!(text.len() < 600, "{}", text.len());
+    let d = tempfile::tempdir().unwrap();
+    let p = put(d.path(), "bomb.yml", &text);
+    let e = load(&p).unwrap_err();
+    assert!(e.expected.contains("aliases"), "{e}");
+    let line = e.line.unwrap();
+    assert!((4..=12).contains(&line), "{e}");
+    // Aliases used as operators use them still work.
+    let ok = put(
+        d.path(),
+        "ok.yml",
+        "worker:\n  vars: &v\n    meshroll_run_as: svc\n  hosts: {w1: }\ngateway:\n  vars: *v\n  hosts: {g1: }\n",
+    );
+    assert!(
+        load(&ok)
+            .unwrap()
+            .nodes
+            .iter()
+            .all(|n| n.layout.run_as == "svc")
+    );
+}
+
+#[test]
+fn deeply_nested_yaml_is_refused() {
+    let d = tempfile::tempdir().unwrap();
+    let text = format!(
+        "all:\n  vars:\n    x: {}{}\n",
+        "[".repeat(100),
+        "]".repeat(100)
+    );
+    let p = put(d.path(), "deep.yml", &text);
+    let e = load(&p).unwrap_err();
+    assert!(e.expected.contains("nested at most"), "{e}");
+}

@@ -26,7 +26,7 @@
 //!   several ranges in one pattern expand as a cross product.
 
 use std::collections::HashMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use super::{Inventory, InventoryError, Layout, Node};
 
@@ -61,13 +61,19 @@ enum Setting {
 #[derive(Debug, Clone)]
 struct Var {
     setting: Setting,
+    /// Index into [`Builder::files`]: the file that set it.
+    file: usize,
     line: Option<usize>,
 }
 
 #[derive(Debug, Default)]
 struct Group {
     name: String,
+    /// Variables from the inventory itself (`[group:vars]`, `vars:`).
     vars: Vec<Var>,
+    /// Variables from `group_vars/<name>` files, which win over `vars` (Ansible's
+    /// default `VARIABLE_PRECEDENCE`).
+    file_vars: Vec<Var>,
     /// Child group indices, in declaration order.
     children: Vec<usize>,
 }
@@ -78,34 +84,81 @@ struct Host {
     /// Groups that list this host directly, in the order they list it.
     groups: Vec<usize>,
     vars: Vec<Var>,
+    /// Variables from `host_vars/<name>` files: they win over the inline ones.
+    file_vars: Vec<Var>,
+}
+
+/// Where a variable comes from: the inventory itself or a `group_vars/`/`host_vars/` file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum VarSource {
+    Inline,
+    VarsFile,
 }
 
 /// Collects groups, hosts and variables in document order; see the module docs for the rules.
-pub(super) struct Builder<'a> {
-    file: &'a Path,
+pub(super) struct Builder {
+    /// Every file read so far; errors name the one that holds the offending line.
+    files: Vec<PathBuf>,
+    /// The file being read now.
+    cur: usize,
     groups: Vec<Group>,
     group_index: HashMap<String, usize>,
     hosts: Vec<Host>,
     host_index: HashMap<String, usize>,
+    /// Host entries added so far (a host listed by two groups counts twice).
+    memberships: usize,
 }
 
 const ALL: usize = 0;
 
-impl<'a> Builder<'a> {
-    pub(super) fn new(file: &'a Path) -> Self {
+/// The most host entries (one host in one group) in one inventory, all files together:
+/// a guard against a few lines (aliases, ranges) expanding into millions of entries.
+const MAX_MEMBERSHIPS: usize = 50_000;
+
+impl Builder {
+    pub(super) fn new(file: &Path) -> Self {
         let mut b = Builder {
-            file,
+            files: vec![file.to_path_buf()],
+            cur: 0,
             groups: Vec::new(),
             group_index: HashMap::new(),
             hosts: Vec::new(),
             host_index: HashMap::new(),
+            memberships: 0,
         };
         b.group_id("all");
         b
     }
 
+    /// The following calls come from `file` (another file of an inventory directory, or
+    /// a `group_vars/`/`host_vars/` file).
+    pub(super) fn begin_file(&mut self, file: &Path) {
+        self.cur = match self.files.iter().position(|f| f == file) {
+            Some(i) => i,
+            None => {
+                self.files.push(file.to_path_buf());
+                self.files.len() - 1
+            }
+        };
+    }
+
+    /// The file being read now.
+    pub(super) fn file(&self) -> &Path {
+        &self.files[self.cur]
+    }
+
     fn err(&self, line: Option<usize>, expected: impl Into<String>) -> InventoryError {
-        InventoryError::new(self.file, line, expected)
+        InventoryError::new(&self.files[self.cur], line, expected)
+    }
+
+    /// Whether the inventory has a group of this name.
+    pub(super) fn has_group(&self, name: &str) -> bool {
+        self.group_index.contains_key(name)
+    }
+
+    /// Whether the inventory has a host of this name.
+    pub(super) fn has_host(&self, name: &str) -> bool {
+        self.host_index.contains_key(name)
     }
 
     fn group_id(&mut self, name: &str) -> usize {
@@ -200,12 +253,22 @@ impl<'a> Builder<'a> {
                     name: name.to_string(),
                     groups: Vec::new(),
                     vars: Vec::new(),
+                    file_vars: Vec::new(),
                 });
                 self.host_index.insert(name.to_string(), h);
                 h
             }
         };
         if !self.hosts[h].groups.contains(&g) {
+            self.memberships += 1;
+            if self.memberships > MAX_MEMBERSHIPS {
+                return Err(self.err(
+                    line,
+                    format!(
+                        "at most {MAX_MEMBERSHIPS} host entries in one inventory, but it lists more (aliases or ranges that expand too far?)"
+                    ),
+                ));
+            }
             self.hosts[h].groups.push(g);
         }
         Ok(())
@@ -219,12 +282,32 @@ impl<'a> Builder<'a> {
         value: Option<&str>,
         line: Option<usize>,
     ) -> Result<(), InventoryError> {
+        self.group_var_from(VarSource::Inline, group, key, value, line)
+    }
+
+    /// A group variable from `source`; vars files win over the inventory's own vars.
+    pub(super) fn group_var_from(
+        &mut self,
+        source: VarSource,
+        group: &str,
+        key: &str,
+        value: Option<&str>,
+        line: Option<usize>,
+    ) -> Result<(), InventoryError> {
         check_group_name(group).map_err(|e| self.err(line, e))?;
         let setting = parse_setting(key, value)
             .map_err(|e| self.err(line, format!("{e} (in the vars of group {group})")))?;
         let g = self.group_id(group);
         if let Some(setting) = setting {
-            self.groups[g].vars.push(Var { setting, line });
+            let var = Var {
+                setting,
+                file: self.cur,
+                line,
+            };
+            match source {
+                VarSource::Inline => self.groups[g].vars.push(var),
+                VarSource::VarsFile => self.groups[g].file_vars.push(var),
+            }
         }
         Ok(())
     }
@@ -237,13 +320,33 @@ impl<'a> Builder<'a> {
         value: Option<&str>,
         line: Option<usize>,
     ) -> Result<(), InventoryError> {
+        self.host_var_from(VarSource::Inline, host, key, value, line)
+    }
+
+    /// A host variable from `source`; `host_vars/` files win over inline host vars.
+    pub(super) fn host_var_from(
+        &mut self,
+        source: VarSource,
+        host: &str,
+        key: &str,
+        value: Option<&str>,
+        line: Option<usize>,
+    ) -> Result<(), InventoryError> {
         let setting = parse_setting(key, value)
             .map_err(|e| self.err(line, format!("{e} (in the vars of host {host})")))?;
         let Some(&h) = self.host_index.get(host) else {
             return Err(self.err(line, format!("host {host} to be listed in a group")));
         };
         if let Some(setting) = setting {
-            self.hosts[h].vars.push(Var { setting, line });
+            let var = Var {
+                setting,
+                file: self.cur,
+                line,
+            };
+            match source {
+                VarSource::Inline => self.hosts[h].vars.push(var),
+                VarSource::VarsFile => self.hosts[h].file_vars.push(var),
+            }
         }
         Ok(())
     }
@@ -330,16 +433,22 @@ impl<'a> Builder<'a> {
                 labels,
                 layout: Layout::default(),
             };
+            // Ansible's default VARIABLE_PRECEDENCE: the inventory's own group vars (all,
+            // then by depth), then group_vars/all, then group_vars/<group> by depth; then
+            // the inventory's host vars, then host_vars/<host>.
             let vars = order
                 .iter()
                 .flat_map(|&g| self.groups[g].vars.iter())
-                .chain(host.vars.iter());
+                .chain(order.iter().flat_map(|&g| self.groups[g].file_vars.iter()))
+                .chain(host.vars.iter())
+                .chain(host.file_vars.iter());
             for var in vars {
-                apply(&mut node, &var.setting).map_err(|e| self.err(var.line, e))?;
+                apply(&mut node, &var.setting)
+                    .map_err(|e| InventoryError::new(&self.files[var.file], var.line, e))?;
             }
             nodes.push(node);
         }
-        Inventory::from_nodes(self.file, nodes)
+        Inventory::from_nodes(&self.files[0], nodes)
     }
 }
 
@@ -374,16 +483,30 @@ fn reset_layout(layout: &mut Layout, key: &str) {
     }
 }
 
+/// Whether meshroll reads this variable: `ansible_host`, `ansible_port`, `ansible_user`
+/// or any `meshroll_*` (an unknown one is an error, not ignored).
+pub(super) fn reads_key(key: &str) -> bool {
+    key.starts_with("meshroll_") || matches!(key, "ansible_host" | "ansible_port" | "ansible_user")
+}
+
 /// Check one variable. `Ok(None)`: not one meshroll reads. `Err(expected)` otherwise.
 fn parse_setting(key: &str, value: Option<&str>) -> Result<Option<Setting>, String> {
+    if let Some(v) = value
+        && reads_key(key)
+        && (v.contains("{{") || v.contains("{%"))
+    {
+        return Err(format!(
+            "a plain value for {key} (meshroll does not evaluate Jinja templates), got {}",
+            super::shown(v)
+        ));
+    }
     let setting = match key {
         "ansible_host" => match value {
-            Some(v) if v.trim().is_empty() || v.chars().any(char::is_whitespace) => {
-                return Err(format!(
-                    "a host name or address for ansible_host, got {v:?}"
-                ));
-            }
-            v => Setting::Host(v.map(str::to_string)),
+            Some(v) => match super::check_ssh_host(v) {
+                Ok(()) => Setting::Host(Some(v.to_string())),
+                Err(why) => return Err(format!("{why} for ansible_host")),
+            },
+            None => Setting::Host(None),
         },
         "ansible_port" => Setting::Port(match value {
             None => None,
@@ -392,10 +515,11 @@ fn parse_setting(key: &str, value: Option<&str>) -> Result<Option<Setting>, Stri
             })?),
         }),
         "ansible_user" => match value {
-            Some(v) if v.trim().is_empty() || v.chars().any(char::is_whitespace) => {
-                return Err(format!("a user name for ansible_user, got {v:?}"));
-            }
-            v => Setting::User(v.map(str::to_string)),
+            Some(v) => match super::check_ssh_user(v) {
+                Ok(()) => Setting::User(Some(v.to_string())),
+                Err(why) => return Err(format!("{why} for ansible_user")),
+            },
+            None => Setting::User(None),
         },
         _ => {
             let Some(short) = key.strip_prefix("meshroll_") else {
@@ -440,15 +564,22 @@ pub(super) fn check_group_name(name: &str) -> Result<(), String> {
     }
 }
 
-/// Host names (after range expansion): not empty, no whitespace, no brackets.
+/// Host names (after range expansion): not empty, no whitespace, no brackets, and not
+/// beginning with `-` (the name is the ssh destination unless `ansible_host` is set).
 fn check_host_name(name: &str) -> Result<(), String> {
     if name.is_empty()
-        || name
-            .chars()
-            .any(|c| c.is_whitespace() || c.is_control() || "[]\"'=".contains(c))
+        || name.chars().any(|c| {
+            c.is_whitespace() || crate::safe_text::is_unsafe_char(c) || "[]\"'=".contains(c)
+        })
     {
         Err(format!(
-            "a host name (no spaces, brackets, quotes or =), got {name:?}"
+            "a host name (no spaces, brackets, quotes or =), got {}",
+            super::shown(name)
+        ))
+    } else if name.starts_with('-') {
+        Err(format!(
+            "a host name that does not begin with - (ssh would take it for an option), got {}",
+            super::shown(name)
         ))
     } else {
         Ok(())

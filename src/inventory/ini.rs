@@ -45,15 +45,23 @@ use std::path::Path;
 use super::ansible::{Builder, expand_hosts, parse_port};
 use super::{Inventory, InventoryError};
 
+/// Parse an Ansible INI inventory.
+pub fn parse(path: &Path, text: &str) -> Result<Inventory, InventoryError> {
+    let mut b = Builder::new(path);
+    feed(&mut b, text)?;
+    b.finish()
+}
+
 enum Section {
     Hosts(String),
     Vars(String),
     Children(String),
 }
 
-/// Parse an Ansible INI inventory.
-pub fn parse(path: &Path, text: &str) -> Result<Inventory, InventoryError> {
-    let mut b = Builder::new(path);
+/// Read an Ansible INI inventory into `b` (the file is [`Builder::file`]).
+pub(super) fn feed(b: &mut Builder, text: &str) -> Result<(), InventoryError> {
+    let path = b.file().to_path_buf();
+    let path = path.as_path();
     let mut section = Section::Hosts("ungrouped".to_string());
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     for (i, raw) in text.lines().enumerate() {
@@ -121,7 +129,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Inventory, InventoryError> {
             }
         }
     }
-    b.finish()
+    Ok(())
 }
 
 /// `[group]`, `[group:vars]` or `[group:children]`, maybe followed by a comment.

@@ -4,9 +4,12 @@
 //! ([`toml_inv`]), an Ansible INI inventory ([`ini`]) and an Ansible YAML inventory
 //! ([`yaml`]). Ansible groups become classes; `meshroll_*` variables set the
 //! [`Layout`]; `ansible_host`, `ansible_port` and `ansible_user` set the destination.
+//! [`load`] also reads Ansible inventory directories and the `group_vars/` and
+//! `host_vars/` folders beside an inventory ([`sources`]).
 
 mod ansible;
 pub mod ini;
+pub mod sources;
 pub mod toml_inv;
 pub mod yaml;
 
@@ -123,12 +126,69 @@ pub struct Inventory {
     pub classes: Vec<String>,
 }
 
+/// A value from a file, quoted and made safe to show (controls and bidi escaped, capped).
+pub(crate) fn shown(v: &str) -> String {
+    format!("\"{}\"", crate::safe_text::clean_capped(v, 200))
+}
+
+/// Characters that never belong in an ssh host or user: whitespace, controls, bidi.
+fn bad_destination_char(c: char) -> bool {
+    c.is_whitespace() || crate::safe_text::is_unsafe_char(c)
+}
+
+/// Why `host` cannot be handed to ssh as a destination, if it cannot: empty, beginning
+/// with `-` (ssh would read `-oProxyCommand=...` as an option), or holding whitespace or
+/// control characters. `Err` is what was expected.
+pub fn check_ssh_host(host: &str) -> Result<(), String> {
+    if host.is_empty() || host.chars().any(bad_destination_char) {
+        Err(format!(
+            "a host name or address without spaces or control characters, got {}",
+            shown(host)
+        ))
+    } else if host.starts_with('-') {
+        Err(format!(
+            "a host name or address that does not begin with - (ssh would take it for an option), got {}",
+            shown(host)
+        ))
+    } else {
+        Ok(())
+    }
+}
+
+/// Why `user` cannot be an ssh user name, if it cannot (same rules as [`check_ssh_host`]).
+pub fn check_ssh_user(user: &str) -> Result<(), String> {
+    if user.is_empty() || user.chars().any(bad_destination_char) {
+        Err(format!(
+            "a user name without spaces or control characters, got {}",
+            shown(user)
+        ))
+    } else if user.starts_with('-') {
+        Err(format!(
+            "a user name that does not begin with - (ssh would take it for an option), got {}",
+            shown(user)
+        ))
+    } else {
+        Ok(())
+    }
+}
+
 impl Inventory {
-    /// Build from nodes, deriving the class order. Rejects duplicate node names.
+    /// Build from nodes, deriving the class order. Rejects duplicate node names, and
+    /// hosts or users that ssh would misread (every format goes through here).
     pub fn from_nodes(file: &Path, nodes: Vec<Node>) -> Result<Self, InventoryError> {
         let mut seen = BTreeMap::new();
         let mut classes: Vec<String> = Vec::new();
         for n in &nodes {
+            let bad = |why: String| {
+                InventoryError::new(file, None, format!("{why} (node {})", shown(&n.name)))
+            };
+            check_ssh_host(&n.host).map_err(bad)?;
+            if let Some(u) = &n.user {
+                check_ssh_user(u).map_err(bad)?;
+            }
+            if n.port == Some(0) {
+                return Err(bad("a port number from 1 to 65535, got 0".into()));
+            }
             if seen.insert(n.name.clone(), ()).is_some() {
                 return Err(InventoryError::new(
                     file,
@@ -205,7 +265,14 @@ pub fn detect_format(path: &Path, text: &str) -> Format {
         .map(str::trim)
         .find(|l| !l.is_empty() && !l.starts_with('#') && !l.starts_with(';'))
         .unwrap_or("");
-    if first == "---" || first.ends_with(':') {
+    let yaml_key = |l: &str| {
+        l.split_once(": ").is_some_and(|(k, _)| {
+            !k.is_empty()
+                && k.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+        })
+    };
+    if first == "---" || first.ends_with(':') || yaml_key(first) {
         Format::Yaml
     } else if first.starts_with("[[")
         || first.contains(" = ")
@@ -218,13 +285,20 @@ pub fn detect_format(path: &Path, text: &str) -> Format {
     }
 }
 
-/// Load an inventory from a file in any of the three formats.
+/// Load an inventory: a file in any of the three formats, or an Ansible inventory
+/// directory. Ansible inventories read the `group_vars/` and `host_vars/` folders beside
+/// them (see [`sources`]).
 pub fn load(path: &Path) -> Result<Inventory, InventoryError> {
-    let bytes = std::fs::read(path)
+    let meta = std::fs::metadata(path)
         .map_err(|e| InventoryError::new(path, None, format!("a readable file ({e})")))?;
-    let text =
-        String::from_utf8(bytes).map_err(|_| InventoryError::new(path, None, "UTF-8 text"))?;
-    parse(path, &text)
+    if meta.is_dir() {
+        return sources::load_dir(path);
+    }
+    let text = sources::read_text(path)?;
+    match detect_format(path, &text) {
+        Format::Toml => toml_inv::parse(path, &text),
+        format => sources::load_file(path, format, &text),
+    }
 }
 
 /// Parse inventory text; `path` is used for the format guess and for messages.

@@ -198,6 +198,11 @@ pub fn parse(path: &Path, text: &str) -> Result<Inventory, InventoryError> {
                 format!("a user name for node {name}, got {:?}", u.get_ref()),
             ));
         }
+        if let Some(u) = &entry.user
+            && let Err(why) = super::check_ssh_user(u.get_ref())
+        {
+            return Err(err(Some(u.span()), format!("{why} for node {name}")));
+        }
         let host = match &entry.host {
             None => name.clone(),
             Some(h) => {
@@ -232,6 +237,15 @@ pub fn parse(path: &Path, text: &str) -> Result<Inventory, InventoryError> {
                 }
             }
         };
+        let host_span = entry.host.as_ref().map_or(entry.name.span(), |h| h.span());
+        if let Err(why) = super::check_ssh_host(&host) {
+            return Err(err(Some(host_span), format!("{why} for node {name}")));
+        }
+        if let Some(u) = &user
+            && let Err(why) = super::check_ssh_user(u)
+        {
+            return Err(err(Some(host_span), format!("{why} for node {name}")));
+        }
         let port = match &entry.port {
             None => None,
             Some(p) => match u16::try_from(*p.get_ref()) {

@@ -30,7 +30,16 @@
 //! - Scalars are taken as written (`ansible_port: 22` is `"22"`); a null (`~`, `null` or
 //!   nothing) means "not set". A list or mapping as the value of a variable meshroll reads
 //!   is an error; other variables may hold anything.
-//! - Anchors and aliases work; a key repeated in one mapping is an error.
+//! - Anchors and aliases work, but what aliases expand to is capped
+//!   ([`MAX_ALIAS_EXPANSION`]): a few hundred bytes of nested aliases (a "billion laughs")
+//!   stop with an error naming the alias's line instead of filling memory. Nesting is
+//!   capped at [`MAX_DEPTH`] levels. A key repeated in one mapping is an error.
+//! - An inventory plugin configuration (a top-level `plugin:` key, like `plugin:
+//!   aws_ec2`) is refused with an error naming the plugin: meshroll reads static
+//!   inventories only. A `!vault` value for a variable meshroll reads is refused too (other
+//!   variables may be vaulted: meshroll never reads them).
+//! - The same reader loads `group_vars/` and `host_vars/` files ([`feed_vars`]): a
+//!   mapping of variables at the top.
 //! - Groups, variables, precedence, classes and ranges follow the shared rules in
 //!   [`super::ansible`]. Every error carries the line of the offending key or value.
 use std::collections::HashMap;
@@ -39,29 +48,57 @@ use std::path::Path;
 use yaml_rust2::parser::{Event, MarkedEventReceiver, Parser};
 use yaml_rust2::scanner::{Marker, TScalarStyle};
 
-use super::ansible::{Builder, expand_hosts};
+use super::ansible::{Builder, VarSource, expand_hosts, reads_key};
 use super::{Inventory, InventoryError};
+
+/// The most that aliases may add to a document, in bytes of scalars plus
+/// [`NODE_WEIGHT`] per node. Real inventories reuse a vars block a few dozen times.
+pub const MAX_ALIAS_EXPANSION: usize = 1024 * 1024;
+
+/// What one node counts for in [`MAX_ALIAS_EXPANSION`], besides its text.
+const NODE_WEIGHT: usize = 16;
+
+/// The deepest nesting of lists and mappings accepted.
+pub const MAX_DEPTH: usize = 64;
 
 /// A YAML node with the line it starts on.
 #[derive(Debug, Clone)]
 struct Node {
     line: usize,
     value: Value,
+    /// Its size for the alias cap: [`NODE_WEIGHT`] per node plus the scalars' bytes.
+    weight: usize,
 }
 
 #[derive(Debug, Clone)]
 enum Value {
     Null,
     Scalar(String),
+    /// A `!vault` encrypted scalar: meshroll cannot read it.
+    Vault,
     Seq(Vec<Node>),
     Map(Vec<(Node, Node)>),
 }
 
 impl Node {
+    fn new(line: usize, value: Value) -> Node {
+        let weight = NODE_WEIGHT
+            + match &value {
+                Value::Scalar(s) => s.len(),
+                _ => 0,
+            };
+        Node {
+            line,
+            value,
+            weight,
+        }
+    }
+
     fn kind(&self) -> &'static str {
         match self.value {
             Value::Null => "nothing",
             Value::Scalar(_) => "a scalar",
+            Value::Vault => "a vault-encrypted value",
             Value::Seq(_) => "a list",
             Value::Map(_) => "a mapping",
         }
@@ -80,11 +117,24 @@ struct Loader {
     docs: Vec<Node>,
     stack: Vec<Frame>,
     anchors: HashMap<usize, Node>,
-    /// The first semantic error (a repeated key), with its line.
+    /// What aliases have added so far (see [`MAX_ALIAS_EXPANSION`]).
+    expanded: usize,
+    /// The first semantic error (a repeated key, an alias or nesting over its cap), with
+    /// its line. Once set, the rest of the events are ignored.
     error: Option<(usize, String)>,
 }
 
 impl Loader {
+    fn fail(&mut self, line: usize, expected: String) {
+        if self.error.is_none() {
+            self.error = Some((line, expected));
+        }
+        // Nothing more is built: free what was.
+        self.stack.clear();
+        self.anchors.clear();
+        self.docs.clear();
+    }
+
     fn insert(&mut self, node: Node, anchor: usize) {
         if anchor > 0 {
             self.anchors.insert(anchor, node.clone());
@@ -92,6 +142,7 @@ impl Loader {
         match self.stack.last_mut() {
             None => self.docs.push(node),
             Some(Frame::Seq(seq, _)) => {
+                seq.weight += node.weight;
                 if let Value::Seq(items) = &mut seq.value {
                     items.push(node);
                 }
@@ -99,6 +150,7 @@ impl Loader {
             Some(Frame::Map(map, _, pending)) => match pending.take() {
                 None => *pending = Some(node),
                 Some(key) => {
+                    map.weight += key.weight + node.weight;
                     if let Value::Map(entries) = &mut map.value {
                         if let Value::Scalar(k) = &key.value {
                             let repeated = entries
@@ -107,7 +159,10 @@ impl Loader {
                             if repeated && self.error.is_none() {
                                 self.error = Some((
                                     key.line,
-                                    format!("unique keys in a mapping, but {k} appears twice"),
+                                    format!(
+                                        "unique keys in a mapping, but {} appears twice",
+                                        crate::safe_text::clean_capped(k, 200)
+                                    ),
                                 ));
                             }
                         }
@@ -117,27 +172,34 @@ impl Loader {
             },
         }
     }
+
+    fn open(&mut self, frame: Frame, line: usize) {
+        if self.stack.len() >= MAX_DEPTH {
+            self.fail(
+                line,
+                format!("lists and mappings nested at most {MAX_DEPTH} deep"),
+            );
+            return;
+        }
+        self.stack.push(frame);
+    }
 }
 
 impl MarkedEventReceiver for Loader {
     fn on_event(&mut self, ev: Event, mark: Marker) {
+        if self.error.is_some() {
+            return;
+        }
         let line = mark.line();
         match ev {
-            Event::SequenceStart(anchor, _) => self.stack.push(Frame::Seq(
-                Node {
-                    line,
-                    value: Value::Seq(Vec::new()),
-                },
-                anchor,
-            )),
-            Event::MappingStart(anchor, _) => self.stack.push(Frame::Map(
-                Node {
-                    line,
-                    value: Value::Map(Vec::new()),
-                },
-                anchor,
-                None,
-            )),
+            Event::SequenceStart(anchor, _) => self.open(
+                Frame::Seq(Node::new(line, Value::Seq(Vec::new())), anchor),
+                line,
+            ),
+            Event::MappingStart(anchor, _) => self.open(
+                Frame::Map(Node::new(line, Value::Map(Vec::new())), anchor, None),
+                line,
+            ),
             Event::SequenceEnd | Event::MappingEnd => {
                 if let Some(Frame::Seq(node, anchor) | Frame::Map(node, anchor, _)) =
                     self.stack.pop()
@@ -146,33 +208,47 @@ impl MarkedEventReceiver for Loader {
                 }
             }
             Event::Scalar(text, style, anchor, tag) => {
+                let vault = tag
+                    .as_ref()
+                    .is_some_and(|t| t.handle == "!" && t.suffix == "vault");
                 let null = style == TScalarStyle::Plain
                     && tag.is_none()
                     && matches!(text.as_str(), "" | "~" | "null" | "Null" | "NULL");
-                let value = if null {
+                let value = if vault {
+                    Value::Vault
+                } else if null {
                     Value::Null
                 } else {
                     Value::Scalar(text)
                 };
-                self.insert(Node { line, value }, anchor);
+                self.insert(Node::new(line, value), anchor);
             }
             Event::Alias(id) => {
                 let node = match self.anchors.get(&id) {
-                    Some(n) => n.clone(),
-                    None => Node {
-                        line,
-                        value: Value::Null,
-                    },
+                    Some(n) => n,
+                    None => {
+                        self.insert(Node::new(line, Value::Null), 0);
+                        return;
+                    }
                 };
+                self.expanded = self.expanded.saturating_add(node.weight);
+                if self.expanded > MAX_ALIAS_EXPANSION {
+                    self.fail(
+                        line,
+                        format!(
+                            "aliases (*name) that expand to at most {} MiB, but this one takes the document past it (nested aliases, a \"billion laughs\"?)",
+                            MAX_ALIAS_EXPANSION / (1024 * 1024)
+                        ),
+                    );
+                    return;
+                }
+                let node = node.clone();
                 self.insert(node, 0);
             }
             Event::DocumentEnd => {
                 if self.stack.is_empty() && self.docs.is_empty() {
                     // An empty document: keep the place so that the count is right.
-                    self.docs.push(Node {
-                        line,
-                        value: Value::Null,
-                    });
+                    self.docs.push(Node::new(line, Value::Null));
                 }
             }
             Event::Nothing | Event::StreamStart | Event::StreamEnd | Event::DocumentStart => {}
@@ -180,8 +256,8 @@ impl MarkedEventReceiver for Loader {
     }
 }
 
-/// Parse an Ansible YAML inventory.
-pub fn parse(path: &Path, text: &str) -> Result<Inventory, InventoryError> {
+/// Read one YAML document; `None` when the text holds none (or only a null).
+fn load_doc(path: &Path, text: &str) -> Result<Option<Node>, InventoryError> {
     let err = |line: usize, expected: String| InventoryError::new(path, Some(line), expected);
     let mut loader = Loader::default();
     Parser::new_from_str(text)
@@ -196,13 +272,46 @@ pub fn parse(path: &Path, text: &str) -> Result<Inventory, InventoryError> {
             "a single YAML document, but there is more than one".to_string(),
         ));
     }
-    let mut w = Walker {
-        b: Builder::new(path),
-        path,
+    Ok(loader
+        .docs
+        .into_iter()
+        .next()
+        .filter(|d| !matches!(d.value, Value::Null)))
+}
+
+/// Parse an Ansible YAML inventory.
+pub fn parse(path: &Path, text: &str) -> Result<Inventory, InventoryError> {
+    let mut b = Builder::new(path);
+    feed(&mut b, text)?;
+    b.finish()
+}
+
+/// Read an Ansible YAML inventory into `b` (the file is [`Builder::file`]).
+pub(super) fn feed(b: &mut Builder, text: &str) -> Result<(), InventoryError> {
+    let path = b.file().to_path_buf();
+    let Some(root) = load_doc(&path, text)? else {
+        return Ok(());
     };
-    match loader.docs.first().map(|d| &d.value) {
-        None | Some(Value::Null) => {}
-        Some(Value::Map(groups)) => {
+    let mut w = Walker {
+        b,
+        source: VarSource::Inline,
+    };
+    match &root.value {
+        Value::Map(groups) => {
+            for (key, value) in groups {
+                if let (Value::Scalar(k), Value::Scalar(plugin)) = (&key.value, &value.value)
+                    && k == "plugin"
+                {
+                    return Err(w.err(
+                        key.line,
+                        format!(
+                            "a static inventory, but this is the configuration of the inventory plugin {} (meshroll does not run inventory plugins: export the hosts with `ansible-inventory -i {} --list --yaml > hosts.yml` and pass that)",
+                            super::shown(plugin),
+                            path.display()
+                        ),
+                    ));
+                }
+            }
             for (key, body) in groups {
                 let name = w.scalar(key, "a group name as a key at the top (like all:)")?;
                 if name != "all" {
@@ -210,29 +319,71 @@ pub fn parse(path: &Path, text: &str) -> Result<Inventory, InventoryError> {
                 }
                 w.group(name, key.line, body)?;
             }
+            Ok(())
         }
-        Some(_) => {
-            let root = &loader.docs[0];
-            return Err(err(
-                root.line,
-                format!(
-                    "a mapping of groups at the top (like all:), got {}",
-                    root.kind()
-                ),
-            ));
-        }
+        _ => Err(w.err(
+            root.line,
+            format!(
+                "a mapping of groups at the top (like all:), got {}",
+                root.kind()
+            ),
+        )),
     }
-    w.b.finish()
 }
 
-struct Walker<'a> {
-    b: Builder<'a>,
-    path: &'a Path,
+/// Whose variables a `group_vars/` or `host_vars/` file holds.
+pub(super) enum VarsOf<'a> {
+    Group(&'a str),
+    Host(&'a str),
 }
 
-impl<'a> Walker<'a> {
+/// Read a `group_vars/` or `host_vars/` file (YAML or JSON: a mapping of variables) into
+/// `b` (the file is [`Builder::file`]). The group or host must exist in `b`.
+pub(super) fn feed_vars(b: &mut Builder, of: VarsOf<'_>, text: &str) -> Result<(), InventoryError> {
+    let path = b.file().to_path_buf();
+    let Some(root) = load_doc(&path, text)? else {
+        return Ok(());
+    };
+    let mut w = Walker {
+        b,
+        source: VarSource::VarsFile,
+    };
+    let target = match of {
+        VarsOf::Group(g) => Target::Group(g),
+        VarsOf::Host(h) => Target::Host(h),
+    };
+    w.vars(&target, &root)
+}
+
+/// The `meshroll_*` and `ansible_*` variables meshroll reads that a vars file sets, with
+/// their lines (for a file whose group or host is not in the inventory).
+pub(super) fn read_keys_in_vars(
+    path: &Path,
+    text: &str,
+) -> Result<Vec<(String, usize)>, InventoryError> {
+    let Some(root) = load_doc(path, text)? else {
+        return Ok(Vec::new());
+    };
+    let Value::Map(entries) = &root.value else {
+        return Ok(Vec::new());
+    };
+    Ok(entries
+        .iter()
+        .filter_map(|(k, _)| match &k.value {
+            Value::Scalar(k2) if reads_key(k2) => Some((k2.clone(), k.line)),
+            _ => None,
+        })
+        .collect())
+}
+
+struct Walker<'b> {
+    b: &'b mut Builder,
+    source: VarSource,
+}
+
+impl Walker<'_> {
     fn err(&self, line: usize, expected: impl Into<String>) -> InventoryError {
-        InventoryError::new(self.path, Some(line), expected)
+        InventoryError::new(self.b.file(), Some(line), expected)
     }
 
     /// The text of a scalar key; `what` says what was expected otherwise.
@@ -287,13 +438,12 @@ impl<'a> Walker<'a> {
                     }
                 },
                 other => {
-                    return Err(self.err(key.line, format!("{what}, got {other:?}")));
+                    return Err(self.err(key.line, format!("{what}, got {}", super::shown(other))));
                 }
             }
         }
         Ok(())
     }
-
     /// `hosts:` of a group: host patterns to nothing or to their variables.
     fn hosts(&mut self, group: &str, hosts: &Node) -> Result<(), InventoryError> {
         let entries = match &hosts.value {
@@ -357,14 +507,17 @@ impl<'a> Walker<'a> {
             let v = match &value.value {
                 Value::Null => None,
                 Value::Scalar(s) => Some(s.as_str()),
-                Value::Seq(_) | Value::Map(_) => {
-                    if k.starts_with("meshroll_")
-                        || matches!(k, "ansible_host" | "ansible_port" | "ansible_user")
-                    {
+                Value::Seq(_) | Value::Map(_) | Value::Vault => {
+                    if reads_key(k) {
+                        let why = if matches!(value.value, Value::Vault) {
+                            " (meshroll cannot decrypt vault values: set it in plain text)"
+                        } else {
+                            ""
+                        };
                         return Err(self.err(
-                            value.line,
+                            key.line,
                             format!(
-                                "a single value for {k} in the vars of {whose}, got {}",
+                                "a single value for {k} in the vars of {whose}, got {}{why}",
                                 value.kind()
                             ),
                         ));
@@ -372,9 +525,10 @@ impl<'a> Walker<'a> {
                     continue;
                 }
             };
+            let source = self.source;
             match target {
-                Target::Group(g) => self.b.group_var(g, k, v, Some(key.line))?,
-                Target::Host(h) => self.b.host_var(h, k, v, Some(key.line))?,
+                Target::Group(g) => self.b.group_var_from(source, g, k, v, Some(key.line))?,
+                Target::Host(h) => self.b.host_var_from(source, h, k, v, Some(key.line))?,
             }
         }
         Ok(())
