@@ -50,16 +50,91 @@ impl SshOptions {
     }
 }
 
-/// A short per-user directory for control sockets: `/tmp/meshroll-<uid>`.
+/// A short per-user directory for control sockets: `$XDG_RUNTIME_DIR/meshroll` when the
+/// session has one (a private, per-user directory), else `/tmp/meshroll-<uid>`.
 pub fn default_control_dir() -> PathBuf {
-    // SAFETY-free: getuid is not exposed by std; the user name keeps it per user.
-    let user = std::env::var("USER").unwrap_or_else(|_| "u".into());
-    let user: String = user
-        .chars()
-        .filter(|c| c.is_ascii_alphanumeric())
-        .take(16)
-        .collect();
-    PathBuf::from(format!("/tmp/meshroll-{user}"))
+    if let Some(x) = std::env::var_os("XDG_RUNTIME_DIR") {
+        let x = PathBuf::from(x);
+        // Socket paths must stay short (~108 bytes with openssh's own part).
+        if x.is_absolute() && x.as_os_str().len() <= 48 {
+            return x.join("meshroll");
+        }
+    }
+    match current_uid() {
+        Some(uid) => PathBuf::from(format!("/tmp/meshroll-{uid}")),
+        // No uid: a directory of our own that nobody can have planted.
+        None => std::env::temp_dir().join(format!("meshroll-pid{}", std::process::id())),
+    }
+}
+
+/// Our effective uid: the owner of a file we just created (std has no getuid).
+#[cfg(unix)]
+pub fn current_uid() -> Option<u32> {
+    use std::os::unix::fs::MetadataExt;
+    tempfile::tempfile()
+        .and_then(|f| f.metadata())
+        .ok()
+        .map(|m| m.uid())
+}
+
+#[cfg(not(unix))]
+pub fn current_uid() -> Option<u32> {
+    None
+}
+
+/// Create the control-socket directory (mode 0700) or check the one that is there: a
+/// real directory (never a symlink, which is not followed), owned by us, mode 0700.
+/// Anything else is refused with the reason: another user could read or plant sockets.
+#[cfg(unix)]
+pub fn prepare_control_dir(dir: &std::path::Path) -> std::io::Result<()> {
+    use std::io::{Error, ErrorKind};
+    use std::os::unix::fs::{DirBuilderExt, MetadataExt};
+    let refuse = |why: String| {
+        Err(Error::new(
+            ErrorKind::PermissionDenied,
+            format!("control directory {}: {why}, refused", dir.display()),
+        ))
+    };
+    let meta = match std::fs::symlink_metadata(dir) {
+        Ok(m) => m,
+        Err(e) if e.kind() == ErrorKind::NotFound => {
+            if let Some(parent) = dir.parent() {
+                std::fs::create_dir_all(parent)?;
+            }
+            match std::fs::DirBuilder::new().mode(0o700).create(dir) {
+                Ok(()) => {}
+                // Created by someone else in between: checked below like any other.
+                Err(e) if e.kind() == ErrorKind::AlreadyExists => {}
+                Err(e) => return Err(e),
+            }
+            std::fs::symlink_metadata(dir)?
+        }
+        Err(e) => return Err(e),
+    };
+    if meta.file_type().is_symlink() {
+        return refuse("is a symlink".into());
+    }
+    if !meta.is_dir() {
+        return refuse("is not a directory".into());
+    }
+    let me = current_uid()
+        .ok_or_else(|| Error::other("cannot tell our own uid to check the control directory"))?;
+    if meta.uid() != me {
+        return refuse(format!(
+            "is owned by uid {}, not by us (uid {me})",
+            meta.uid()
+        ));
+    }
+    let mode = meta.mode() & 0o7777;
+    if mode != 0o700 {
+        return refuse(format!("has mode {mode:04o}, not 0700"));
+    }
+    Ok(())
+}
+
+#[cfg(not(unix))]
+pub fn prepare_control_dir(dir: &std::path::Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)
 }
 
 struct Conn {
@@ -97,12 +172,7 @@ pub struct SshPool {
 
 impl SshPool {
     pub fn new(nodes: Vec<Node>, opts: SshOptions) -> std::io::Result<Self> {
-        std::fs::create_dir_all(&opts.control_dir)?;
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            std::fs::set_permissions(&opts.control_dir, std::fs::Permissions::from_mode(0o700))?;
-        }
+        prepare_control_dir(&opts.control_dir)?;
         let conns = nodes
             .iter()
             .map(|_| Conn {
@@ -544,4 +614,77 @@ fn error_chain(e: &dyn std::error::Error) -> String {
         src = c.source();
     }
     s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    #[test]
+    fn control_dir_is_created_private() {
+        let t = tempfile::tempdir().expect("tempdir");
+        let d = t.path().join("cm");
+        prepare_control_dir(&d).expect("created");
+        let m = std::fs::symlink_metadata(&d).expect("stat");
+        assert!(m.is_dir());
+        assert_eq!(m.permissions().mode() & 0o777, 0o700);
+        // A second time: the same directory is accepted as it is.
+        prepare_control_dir(&d).expect("accepted");
+    }
+
+    #[test]
+    fn control_dir_symlink_is_refused_and_its_target_left_alone() {
+        let t = tempfile::tempdir().expect("tempdir");
+        let target = t.path().join("victim");
+        std::fs::create_dir(&target).expect("mkdir");
+        std::fs::set_permissions(&target, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+        let d = t.path().join("cm");
+        std::os::unix::fs::symlink(&target, &d).expect("symlink");
+        let e = prepare_control_dir(&d).expect_err("a symlink is refused");
+        assert!(e.to_string().contains("is a symlink"), "{e}");
+        let mode = std::fs::metadata(&target)
+            .expect("stat")
+            .permissions()
+            .mode()
+            & 0o777;
+        assert_eq!(mode, 0o755, "the symlink's target is not chmodded");
+        // Also a symlink to a 0700 directory of our own: never followed.
+        std::fs::set_permissions(&target, std::fs::Permissions::from_mode(0o700)).expect("chmod");
+        assert!(prepare_control_dir(&d).is_err());
+    }
+
+    #[test]
+    fn control_dir_with_loose_mode_or_foreign_owner_is_refused() {
+        let t = tempfile::tempdir().expect("tempdir");
+        let d = t.path().join("cm");
+        std::fs::create_dir(&d).expect("mkdir");
+        std::fs::set_permissions(&d, std::fs::Permissions::from_mode(0o777)).expect("chmod");
+        let e = prepare_control_dir(&d).expect_err("0777 is refused");
+        assert!(e.to_string().contains("mode 0777"), "{e}");
+        let f = t.path().join("file");
+        std::fs::write(&f, b"").expect("write");
+        assert!(prepare_control_dir(&f).is_err(), "a file is refused");
+        // Another owner: only root can make one here.
+        if current_uid() == Some(0) {
+            let o = t.path().join("theirs");
+            std::fs::create_dir(&o).expect("mkdir");
+            std::fs::set_permissions(&o, std::fs::Permissions::from_mode(0o700)).expect("chmod");
+            std::os::unix::fs::chown(&o, Some(65534), None).expect("chown");
+            let e = prepare_control_dir(&o).expect_err("foreign owner refused");
+            assert!(e.to_string().contains("owned by uid 65534"), "{e}");
+        }
+    }
+
+    #[test]
+    fn default_control_dir_is_per_user_and_ignores_user() {
+        let d = default_control_dir();
+        assert!(d.is_absolute());
+        let s = d.display().to_string();
+        let uid = current_uid().expect("uid");
+        assert!(
+            s.ends_with(&format!("meshroll-{uid}")) || s.ends_with("/meshroll"),
+            "{s}"
+        );
+    }
 }
