@@ -82,6 +82,33 @@ impl LiveSeen {
     }
 }
 
+/// The gateway's readiness URL (`/readyz`), checked in every cheap poll.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct ReadySeen {
+    pub code: Option<u16>,
+    /// curl's exit code; `None` when curl could not say.
+    pub curl_rc: Option<i32>,
+}
+
+impl ReadySeen {
+    pub fn ok(&self) -> bool {
+        matches!(self.code, Some(200..=299))
+    }
+    /// Why it is not ready, as the verdict words it: `connection refused`,
+    /// `503 not ready`, `timed out`.
+    pub fn describe(&self) -> String {
+        match (self.code, self.curl_rc) {
+            (Some(c), _) if (200..=299).contains(&c) => format!("{c} ready"),
+            (Some(c), _) => format!("{c} not ready"),
+            (None, Some(7)) => "connection refused".into(),
+            (None, Some(28)) => "timed out".into(),
+            (None, Some(6)) => "host not found".into(),
+            (None, Some(rc)) => format!("no answer (curl exit {rc})"),
+            (None, None) => "no answer".into(),
+        }
+    }
+}
+
 /// Everything we know about one node.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct NodeState {
@@ -89,6 +116,8 @@ pub struct NodeState {
     pub manifest: Option<Stamped<ManifestSeen>>,
     pub cache: Option<Stamped<CacheSeen>>,
     pub live: Option<Stamped<LiveSeen>>,
+    /// The gateway's `/readyz`; `None` when not checked (disabled, or not polled yet).
+    pub readyz: Option<Stamped<ReadySeen>>,
     pub disk: Option<Stamped<Result<Disk, String>>>,
     pub drained: Option<Stamped<bool>>,
     pub doctor: Option<Stamped<Result<DoctorReport, String>>>,
@@ -145,6 +174,15 @@ impl NodeState {
             },
             at,
         ));
+        self.readyz = raw.ready.map(|r| {
+            Stamped::new(
+                ReadySeen {
+                    code: r.code,
+                    curl_rc: r.rc,
+                },
+                at,
+            )
+        });
         self.drained = Some(Stamped::new(raw.drain, at));
         if let Err(e) = &raw.disk {
             self.last_error = Some(Stamped::new(e.to_string(), at));

@@ -133,19 +133,22 @@ pub async fn round(ctx: &PollCtx, reqs: &[PollRequest]) -> Vec<PollResult> {
 }
 
 /// What the cheap signals say about reachability: `None` when the round trip failed,
-/// else whether the liveness URL answered 2xx. When this changes, the gateway status is
-/// polled at once instead of waiting for its slow cadence.
-pub fn health_key(r: &PollResult) -> Option<bool> {
-    r.result
-        .as_ref()
-        .ok()
-        .map(|raw| matches!(raw.live_code, Some(200..=299)))
+/// else whether the liveness URL answered 2xx and whether the gateway's `/readyz` did
+/// (`None` when not checked). When this changes, the gateway status is polled at once
+/// instead of waiting for its slow cadence.
+pub fn health_key(r: &PollResult) -> Option<(bool, Option<bool>)> {
+    r.result.as_ref().ok().map(|raw| {
+        (
+            matches!(raw.live_code, Some(200..=299)),
+            raw.ready.map(|x| matches!(x.code, Some(200..=299))),
+        )
+    })
 }
 
 /// Per node: the last [`health_key`], and whether it just changed.
 #[derive(Debug, Default, Clone)]
 pub struct ChangeWatch {
-    last: Option<Option<bool>>,
+    last: Option<Option<(bool, Option<bool>)>>,
 }
 
 impl ChangeWatch {

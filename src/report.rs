@@ -21,6 +21,15 @@ pub struct GatewayRow {
     pub age_s: Option<u64>,
     /// Older than its staleness limit: shown, but no longer counted as current.
     pub stale: bool,
+    /// The gateway's `/readyz`, checked in every cheap poll; null when not checked.
+    pub readyz: Option<ReadyzRow>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ReadyzRow {
+    pub ok: bool,
+    pub code: Option<u16>,
+    pub age_s: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -182,6 +191,11 @@ fn one(n: &Node, st: &NodeState, k: Skew, now: Millis, base: &Rules) -> NodeRepo
         error: g.and_then(|g| g.value.error.clone()),
         age_s: g.map(|g| g.age_s(now)),
         stale: g.is_some_and(|g| g.age_s(now) > rules.gateway_stale_after_s),
+        readyz: st.readyz.as_ref().map(|r| ReadyzRow {
+            ok: r.value.ok(),
+            code: r.value.code,
+            age_s: r.age_s(now),
+        }),
     };
     let m = st.manifest.as_ref();
     let manifest = ManifestRow {

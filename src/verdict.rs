@@ -112,6 +112,16 @@ pub fn judge(st: &NodeState, now: Millis, rules: &Rules) -> Option<Verdict> {
             format!("no answer for {} (signals stale)", human(poll_age)),
         ));
     }
+    // The gateway's own readiness, polled every few seconds, outranks a gateway status
+    // that may be minutes old.
+    if let Some(r) = &st.readyz
+        && !r.value.ok()
+    {
+        return Some(Verdict::new(
+            Kind::Dead,
+            format!("gateway readyz: {}", r.value.describe()),
+        ));
+    }
     let Some(gw) = &st.gateway else {
         return Some(Verdict::new(Kind::Dead, "gateway status not polled yet"));
     };
@@ -162,7 +172,7 @@ pub fn judge(st: &NodeState, now: Millis, rules: &Rules) -> Option<Verdict> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::observe::{CacheSeen, LiveSeen, Stamped};
+    use crate::observe::{CacheSeen, LiveSeen, ReadySeen, Stamped};
     use crate::signals::{GatewayState, GatewayStatus, SignalError};
 
     const NOW: Millis = 1_800_000_000_000;
@@ -273,6 +283,37 @@ mod tests {
             NOW,
         ));
         assert_eq!(v(&st).reason, "liveness failing: no answer (curl exit 7)");
+    }
+
+    #[test]
+    fn readyz_failing_is_dead_even_when_the_gateway_status_said_ready() {
+        let ready = |code, rc| {
+            Some(Stamped::new(
+                ReadySeen {
+                    code,
+                    curl_rc: Some(rc),
+                },
+                NOW - 2_000,
+            ))
+        };
+        let mut st = healthy();
+        st.readyz = ready(Some(200), 0);
+        assert_eq!(v(&st).kind, Kind::Healthy);
+        st.readyz = ready(None, 7);
+        assert_eq!(
+            v(&st),
+            Verdict::new(Kind::Dead, "gateway readyz: connection refused")
+        );
+        st.readyz = ready(Some(503), 0);
+        assert_eq!(
+            v(&st),
+            Verdict::new(Kind::Dead, "gateway readyz: 503 not ready")
+        );
+        st.readyz = ready(None, 28);
+        assert_eq!(v(&st).reason, "gateway readyz: timed out");
+        // Readiness not checked (disabled): the gateway status alone decides.
+        st.readyz = None;
+        assert_eq!(v(&st).kind, Kind::Healthy);
     }
 
     #[test]

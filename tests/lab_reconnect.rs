@@ -10,7 +10,7 @@ use std::time::Duration;
 use common::{Lab, NodeSpec};
 use meshroll::observe::NodeState;
 use meshroll::poller::{self, Cadence, PollCtx};
-use meshroll::remote::ssh::{SshOptions, SshPool};
+use meshroll::remote::ssh::{ChannelError, SshOptions, SshPool};
 use meshroll::remote::{PollFailure, RemoteError, Transport};
 use meshroll::verdict::{self, Kind, Rules};
 
@@ -115,5 +115,259 @@ async fn a_command_hanging_on_a_connected_node_times_out() {
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
     assert!(ok, "the node did not come back after thawing");
+    ctx.transport.close().await;
+}
+
+fn pool(lab: &Lab, timeout: u64) -> SshPool {
+    let inv = lab.inventory();
+    let mut opts = SshOptions::new(Some(lab.ssh_config.clone()), Duration::from_secs(timeout));
+    opts.control_dir = lab.control_dir.clone();
+    SshPool::new(inv.nodes, opts).unwrap()
+}
+
+fn argv(words: &[&str]) -> Vec<String> {
+    words.iter().map(|s| s.to_string()).collect()
+}
+
+/// A node whose command floods stdout: reading stops at the cap and the channel is
+/// closed, with "output over N MiB" as the error (before: a 10 s time-out).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flooding_command_is_cut_at_the_cap_not_timed_out() {
+    let lab = Lab::start(&[NodeSpec::new("f01", "worker")]);
+    let pool = pool(&lab, 10);
+    let cap = 1024 * 1024;
+    let r = pool
+        .run(0, &argv(&["sh", "-c", "yes flood"]), b"", cap)
+        .await;
+    match r {
+        Err(RemoteError::OutputTooLarge(c)) => assert_eq!(c, cap),
+        other => panic!("expected output over the cap, got {other:?}"),
+    }
+    assert_eq!(
+        RemoteError::OutputTooLarge(cap).to_string(),
+        "output over 1 MiB"
+    );
+    // A flood on stderr alone is read and dropped past its cap: the command finishes.
+    let r = pool
+        .run(
+            0,
+            &argv(&["sh", "-c", "head -c 5000000 /dev/zero >&2; echo done"]),
+            b"",
+            cap,
+        )
+        .await
+        .expect("a chatty stderr does not wedge the command");
+    assert_eq!(r.stdout, b"done\n".to_vec());
+    assert_eq!(r.code, Some(0));
+    assert!(r.stderr.len() <= 64 * 1024);
+    // The node is still usable afterwards.
+    let r = pool.run(0, &argv(&["echo", "ok"]), b"", cap).await.unwrap();
+    assert_eq!(r.stdout, b"ok\n".to_vec());
+    pool.close_all().await;
+}
+
+/// A poll channel whose node floods its answer: cut at the cap, the channel closed, the
+/// next poll opens a new one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flooding_poll_channel_is_cut_and_reopened() {
+    let lab = Lab::start(&[NodeSpec::new("f01", "worker")]);
+    let pool = pool(&lab, 10);
+    let sh = argv(&["sh", "-s"]);
+    let flood = || {
+        "main() { printf '%s\\n' '{\"v\":1,\"hello\":1}'; read q; cat /dev/zero; }\nmain\n"
+            .to_string()
+    };
+    let echo = || {
+        "main() { printf '%s\\n' '{\"v\":1,\"hello\":1}'; while read q; do echo \"$q\"; done; }\nmain\n".to_string()
+    };
+    let req = |id: u64| format!("p {id}\n");
+    match pool
+        .poll_channel(0, &sh, &flood, &req, 64 * 1024, Duration::from_secs(10))
+        .await
+    {
+        Err(ChannelError::Remote(RemoteError::OutputTooLarge(c))) => assert_eq!(c, 64 * 1024),
+        other => panic!("expected output over the cap, got {other:?}"),
+    }
+    // The flooding channel is gone; a new one (here an honest script) answers.
+    let (id, line) = pool
+        .poll_channel(0, &sh, &echo, &req, 64 * 1024, Duration::from_secs(10))
+        .await
+        .unwrap();
+    assert_eq!(line, format!("p {id}").into_bytes());
+    let (id2, line) = pool
+        .poll_channel(0, &sh, &echo, &req, 64 * 1024, Duration::from_secs(10))
+        .await
+        .unwrap();
+    assert_eq!(id2, id + 1, "the same channel answers the next request");
+    assert_eq!(line, format!("p {id2}").into_bytes());
+    pool.close_all().await;
+}
+
+/// A control directory planted as a symlink by someone else is refused, and its target
+/// is left alone (before: followed and chmodded to 0700).
+#[test]
+fn a_planted_control_dir_symlink_is_refused() {
+    use std::os::unix::fs::PermissionsExt;
+    let t = tempfile::tempdir().unwrap();
+    let victim = t.path().join("victim");
+    std::fs::create_dir(&victim).unwrap();
+    std::fs::set_permissions(&victim, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let cm = t.path().join("cm");
+    std::os::unix::fs::symlink(&victim, &cm).unwrap();
+    let mut opts = SshOptions::new(None, Duration::from_secs(5));
+    opts.control_dir = cm.clone();
+    let r = SshPool::new(Vec::new(), opts.clone());
+    assert!(r.is_err(), "a symlinked control dir must be refused");
+    let mode = std::fs::metadata(&victim).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o755, "the target was not chmodded");
+    // A real directory with a loose mode is refused too, not silently fixed.
+    let loose = t.path().join("loose");
+    std::fs::create_dir(&loose).unwrap();
+    std::fs::set_permissions(&loose, std::fs::Permissions::from_mode(0o777)).unwrap();
+    opts.control_dir = loose;
+    assert!(SshPool::new(Vec::new(), opts).is_err());
+}
+
+/// Closing the pool closes every master and removes its control socket.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn closing_removes_the_control_sockets() {
+    let lab = Lab::start(&[
+        NodeSpec::new("c01", "worker"),
+        NodeSpec::new("c02", "worker"),
+    ]);
+    ready(&lab);
+    let ctx = ctx(&lab, 5);
+    let req = ctx.cadence.request(false, false);
+    for i in 0..2 {
+        assert!(poller::poll_once(&ctx, i, &req).await.result.is_ok());
+    }
+    let socks: Vec<_> = match &ctx.transport {
+        Transport::Ssh(p) => vec![
+            p.control_socket(0).await.unwrap(),
+            p.control_socket(1).await.unwrap(),
+        ],
+        Transport::Sim(_) => unreachable!(),
+    };
+    for s in &socks {
+        assert!(s.exists(), "{s:?}");
+    }
+    ctx.transport.close().await;
+    for s in &socks {
+        assert!(!s.exists(), "control socket left behind: {s:?}");
+    }
+    let left: Vec<_> = std::fs::read_dir(&lab.control_dir)
+        .unwrap()
+        .flatten()
+        .collect();
+    assert!(left.is_empty(), "control dir not empty: {left:?}");
+}
+
+/// The node-side poll shells of a lab node (`sh -s` under its sshd).
+fn node_shells(lab: &Lab, name: &str) -> Vec<u32> {
+    let Some(pid) = lab.node(name).sshd_pid() else {
+        return Vec::new();
+    };
+    common::procs::descendants(pid)
+        .into_iter()
+        .filter(|p| common::procs::cmdline(*p).is_some_and(|c| c == "sh -s"))
+        .collect()
+}
+
+/// Wait (up to `secs`) for a poll result of node `idx` that `f` accepts.
+async fn wait_for(
+    rx: &mut tokio::sync::mpsc::UnboundedReceiver<poller::PollResult>,
+    seen: &mut [usize],
+    idx: usize,
+    secs: u64,
+    f: impl Fn(&poller::PollResult) -> bool,
+) -> poller::PollResult {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
+    loop {
+        let r = tokio::time::timeout_at(deadline, rx.recv())
+            .await
+            .unwrap_or_else(|_| panic!("no matching result for node {idx} in {secs}s"))
+            .expect("poll loops ended");
+        seen[r.idx] += 1;
+        if r.idx == idx && f(&r) {
+            return r;
+        }
+    }
+}
+
+/// A hung poll (the node-side shell stopped, as by a `sleep` that never ends) and a
+/// channel closed mid-answer: that node reads `dead` with the reason, the others keep
+/// answering meanwhile, and it recovers by itself.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hung_poll_and_a_channel_closed_mid_answer_recover_by_themselves() {
+    let lab = Lab::start(&NodeSpec::many("h", 3, "worker"));
+    ready(&lab);
+    let inv = lab.inventory();
+    let mut opts = SshOptions::new(Some(lab.ssh_config.clone()), Duration::from_secs(3));
+    opts.control_dir = lab.control_dir.clone();
+    let mut cadence = Cadence::for_timeout(Duration::from_secs(3));
+    cadence.fast = Duration::from_secs(1);
+    let ctx = Arc::new(PollCtx {
+        transport: Transport::Ssh(SshPool::new(inv.nodes.clone(), opts).unwrap()),
+        nodes: inv.nodes,
+        token: None,
+        cadence,
+    });
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let (triggers, handles) = poller::spawn_node_loops(ctx.clone(), tx, |r| r);
+    let mut seen = vec![0usize; 3];
+    let ok = |r: &poller::PollResult| r.result.is_ok();
+    wait_for(&mut rx, &mut seen, 0, 20, ok).await;
+
+    // 1. Hung: the node-side shell of h01 stops answering.
+    let mut stopped = Vec::new();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while stopped.is_empty() && std::time::Instant::now() < deadline {
+        stopped = node_shells(&lab, "h01");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(!stopped.is_empty(), "no poll shell found on h01");
+    common::procs::signal(&stopped, "STOP");
+    let before = seen.clone();
+    let r = wait_for(&mut rx, &mut seen, 0, 20, |r| r.result.is_err()).await;
+    let others = (seen[1] - before[1], seen[2] - before[2]);
+    let mut st = NodeState::default();
+    poller::apply(&mut st, r);
+    let v = verdict::judge(&st, meshroll::observe::now_ms(), &Rules::default()).unwrap();
+    assert_eq!(v.kind, Kind::Dead);
+    assert!(v.reason.contains("timed out after 3s"), "{}", v.reason);
+    assert!(
+        others.0 >= 2 && others.1 >= 2,
+        "the others kept polling while h01 hung: {others:?}"
+    );
+    wait_for(&mut rx, &mut seen, 0, 20, ok).await;
+    common::procs::signal(&stopped, "KILL");
+    common::procs::signal(&stopped, "CONT");
+
+    // 2. Closed mid-answer: the shell dies while the gateway status runs (the head of
+    // the answer is out).
+    lab.node("h01").set_mode("slow");
+    lab.node("h01").clear_calls();
+    triggers[0].refresh(false);
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while lab.node("h01").gateway_status_calls() == 0 && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(
+        lab.node("h01").gateway_status_calls() > 0,
+        "no gateway status started"
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    common::procs::signal(&node_shells(&lab, "h01"), "KILL");
+    let r = wait_for(&mut rx, &mut seen, 0, 20, |r| r.result.is_err()).await;
+    let e = r.result.unwrap_err().to_string();
+    assert!(e.contains("closed mid-answer"), "{e}");
+    lab.node("h01").set_mode("ready");
+    wait_for(&mut rx, &mut seen, 0, 20, |r| {
+        r.result.as_ref().is_ok_and(|p| p.gateway.is_some())
+    })
+    .await;
+    for h in handles {
+        h.abort();
+    }
     ctx.transport.close().await;
 }

@@ -421,3 +421,157 @@ fn a_liveness_change_fetches_the_gateway_status_at_once() {
     assert_eq!(lab.node("n02").gateway_status_calls(), 2);
     assert_eq!(lab.node("n01").gateway_status_calls(), 1);
 }
+
+#[test]
+fn gateway_readyz_failing_is_dead_with_the_reason_and_in_the_json() {
+    let mut lab = Lab::start(&NodeSpec::many("r", 3, "worker"));
+    for n in &lab.nodes {
+        healthy(&lab, &n.name);
+    }
+    // r02's gateway answers 503; nothing listens on r03's readiness port. Both gateway
+    // statuses (the stand-in) still say ready, and liveness is up.
+    lab.node("r02").set_ready(&lab, 503);
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = closed.local_addr().unwrap().port();
+    drop(closed);
+    lab.node_mut("r03").ready_url = format!("http://127.0.0.1:{port}/readyz");
+    let inv = lab.write_inventory_ini();
+    let (rows, _) = status_json(&lab, &inv, 6);
+    verdict(&rows, "r01", "healthy", "ready, live");
+    let z = &row(&rows, "r01")["gateway"]["readyz"];
+    assert_eq!(z["ok"], true, "{z}");
+    assert_eq!(z["code"], 200);
+    assert!(z["age_s"].as_u64().is_some());
+    verdict(&rows, "r02", "dead", "gateway readyz: 503 not ready");
+    assert_eq!(
+        row(&rows, "r02")["gateway"]["ready"],
+        true,
+        "status said ready"
+    );
+    assert_eq!(row(&rows, "r02")["gateway"]["readyz"]["ok"], false);
+    assert_eq!(row(&rows, "r02")["gateway"]["readyz"]["code"], 503);
+    verdict(&rows, "r03", "dead", "gateway readyz: connection refused");
+    assert_eq!(row(&rows, "r03")["gateway"]["readyz"]["code"], Value::Null);
+}
+
+#[test]
+fn an_empty_gateway_ready_url_disables_readyz() {
+    let mut lab = Lab::start(&NodeSpec::many("e", 1, "worker"));
+    healthy(&lab, "e01");
+    lab.node_mut("e01").ready_url = String::new();
+    let inv = lab.write_inventory_ini();
+    let (rows, _) = status_json(&lab, &inv, 6);
+    verdict(&rows, "e01", "healthy", "ready, live");
+    assert_eq!(row(&rows, "e01")["gateway"]["readyz"], Value::Null);
+}
+
+#[test]
+fn a_readyz_change_fetches_the_gateway_status_at_once() {
+    use std::io::BufRead;
+    let lab = Lab::start(&NodeSpec::many("n", 2, "worker"));
+    for n in &lab.nodes {
+        healthy(&lab, &n.name);
+        n.clear_calls();
+    }
+    let inv = lab.write_inventory_ini();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_meshroll"))
+        .args([
+            "-i",
+            inv.to_str().unwrap(),
+            "--ssh-config",
+            lab.ssh_config.to_str().unwrap(),
+        ])
+        .args(["--log-dir", lab.dir.join("log").to_str().unwrap()])
+        .args(["--poll-interval", "1", "--gateway-interval", "3600"])
+        .args(["status", "--watch", "--json", "--count", "5"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let out = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut rounds = Vec::new();
+    for line in out.lines() {
+        let v: Value = serde_json::from_str(&line.unwrap()).unwrap();
+        if v["round"] == 2 {
+            // n02's gateway stops answering ready; the worker's liveness stays up.
+            lab.node("n02").set_mode("unreachable");
+            lab.node("n02").set_ready(&lab, 503);
+        }
+        rounds.push(v);
+    }
+    assert!(child.wait().unwrap().success());
+    assert_eq!(rounds.len(), 5);
+    let n02 = rounds[4]["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["node"] == "n02")
+        .unwrap()
+        .clone();
+    assert_eq!(n02["verdict"], "dead");
+    assert_eq!(n02["reason"], "gateway readyz: 503 not ready");
+    assert_eq!(n02["live"]["ok"], true);
+    assert_eq!(
+        n02["gateway"]["state"], "unreachable",
+        "the gateway status was polled again: {n02:#}"
+    );
+    assert_eq!(lab.node("n02").gateway_status_calls(), 2);
+    assert_eq!(lab.node("n01").gateway_status_calls(), 1);
+}
+
+/// Files planted for one test in system folders, removed on drop.
+struct Planted(Vec<std::path::PathBuf>);
+
+impl Drop for Planted {
+    fn drop(&mut self) {
+        for p in &self.0 {
+            let _ = std::fs::remove_file(p);
+        }
+    }
+}
+
+/// The node's own PATH comes first: an old `node` sits in a fallback folder that the old
+/// PATH line put first (`/opt/homebrew/bin`), the right one in `/usr/local/bin`, first
+/// on the node's PATH. The CLI (`#!/usr/bin/env node`-like) must run under the right one.
+#[test]
+fn the_nodes_own_path_comes_before_the_fallback_folders() {
+    use std::os::unix::fs::PermissionsExt;
+    let lab = Lab::start(&NodeSpec::many("p", 1, "worker"));
+    healthy(&lab, "p01");
+    let n = lab.node("p01");
+    // The lab's login PATH for this user must hold /usr/local/bin and not /opt/homebrew/bin.
+    let o = lab.ssh("p01", "printf %s \"$PATH\"");
+    let login_path = String::from_utf8_lossy(&o.stdout).to_string();
+    if !login_path.split(':').any(|p| p == "/usr/local/bin")
+        || login_path.split(':').any(|p| p == "/opt/homebrew/bin")
+        || std::fs::create_dir_all("/opt/homebrew/bin").is_err()
+    {
+        eprintln!("skipped: login PATH {login_path:?} or /opt/homebrew/bin not writable");
+        return;
+    }
+    let name = format!("mlnode{}", std::process::id());
+    let old = std::path::PathBuf::from("/opt/homebrew/bin").join(&name);
+    let right = std::path::PathBuf::from("/usr/local/bin").join(&name);
+    let _planted = Planted(vec![old.clone(), right.clone()]);
+    std::fs::write(
+        &old,
+        "#!/bin/sh\necho 'node:sqlite is unavailable; use 24.16+' >&2\nexit 1\n",
+    )
+    .unwrap();
+    std::fs::write(&right, "#!/bin/sh\nexec \"$@\"\n").unwrap();
+    for p in [&old, &right] {
+        std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    // The node's CLI: found by the layout, runs its interpreter from PATH.
+    let standin = n.openclaw();
+    let real = standin.with_file_name("openclaw-standin");
+    std::fs::rename(&standin, &real).unwrap();
+    std::fs::write(
+        &standin,
+        format!("#!/bin/sh\nexec {name} {} \"$@\"\n", real.display()),
+    )
+    .unwrap();
+    std::fs::set_permissions(&standin, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let inv = lab.write_inventory_ini();
+    let (rows, _) = status_json(&lab, &inv, 6);
+    verdict(&rows, "p01", "healthy", "ready, live");
+}

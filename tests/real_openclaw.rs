@@ -868,6 +868,112 @@ fn real_openclaw_node_through_real_ssh() {
         assert_no_secret("status --watch output", l, &secrets);
     }
 
+    // ---- b2. readyz: the worker's liveness stays up, the gateway stops ----------------
+    // Liveness is the lab's worker /healthz (always 200); readiness is the real gateway's
+    // /readyz (`gateway_ready_url`), checked in every cheap poll.
+    let inv_text = std::fs::read_to_string(&m.inv).unwrap();
+    let inv_text = inv_text
+        .replace(
+            &format!("meshroll_healthz_url={}", node.healthz_url()),
+            &format!("meshroll_healthz_url={}", lab.liveness.url(NODE)),
+        )
+        .replace(
+            &format!("meshroll_gateway_ready_url={}", lab.node(NODE).ready_url),
+            &format!(
+                "meshroll_gateway_ready_url=http://127.0.0.1:{}/readyz",
+                node.port
+            ),
+        );
+    assert!(inv_text.contains("/readyz"), "{inv_text}");
+    let inv2 = lab.dir.join("inventory-readyz.ini");
+    std::fs::write(&inv2, inv_text).unwrap();
+    let m2 = Meshroll {
+        lab: &lab,
+        inv: inv2,
+        log_dir: lab.dir.join("log"),
+        printed: Mutex::new(Vec::new()),
+    };
+    for (interval, label) in [
+        (Some("2"), "--poll-interval 2"),
+        (None, "the default interval"),
+    ] {
+        step(t0, &format!("b2. readyz at {label}: stop the gateway"));
+        let mut args = vec!["--timeout", TIMEOUT];
+        if let Some(i) = interval {
+            args.extend(["--poll-interval", i]);
+        }
+        args.extend(["status", "--watch", "--json", "--count", "1000"]);
+        let mut w = Watch::start(&m2, &args);
+        let (_, _, row) = w.wait_for(
+            "healthy before the stop",
+            t0,
+            Duration::from_secs(60),
+            |r| r["verdict"] == "healthy",
+        );
+        assert_eq!(row["gateway"]["readyz"]["ok"], true, "{row:#}");
+        assert_eq!(row["gateway"]["readyz"]["code"], 200, "{row:#}");
+        let stop_sent = Instant::now();
+        let took = node.stop_gateway();
+        let stopped = Instant::now();
+        step(
+            t0,
+            &format!("b2. gateway stopped (exited after {took:.1?})"),
+        );
+        let deadline = if interval.is_some() {
+            // The goal: dead within 10 s of the gateway going away at --poll-interval 2.
+            Duration::from_secs(10)
+        } else {
+            Duration::from_secs(30)
+        };
+        let (at, _, row) = w.wait_for("dead by readyz", stop_sent, deadline, |r| {
+            r["verdict"] == "dead"
+        });
+        let reason = row["reason"].as_str().unwrap();
+        assert!(reason.starts_with("gateway readyz: "), "{row:#}");
+        assert_eq!(
+            row["live"]["ok"], true,
+            "the worker's liveness stayed up: {row:#}"
+        );
+        assert_eq!(row["gateway"]["readyz"]["ok"], false, "{row:#}");
+        // The last round that arrived before the stop was sent.
+        let last_round = w
+            .seen
+            .iter()
+            .filter(|(t, _)| *t < stop_sent)
+            .map(|(_, v)| v["round"].as_u64().unwrap_or(0))
+            .max()
+            .unwrap_or(0);
+        let dead_round = w
+            .seen
+            .iter()
+            .find(|(t, _)| *t == at)
+            .map_or(0, |(_, v)| v["round"].as_u64().unwrap_or(0));
+        eprintln!(
+            "    dead ({reason}) {:.1?} after the exit, round {dead_round} (last healthy-era round {last_round})",
+            at.saturating_duration_since(stopped)
+        );
+        if interval.is_none() {
+            assert!(
+                dead_round <= last_round + 2,
+                "dead in round {dead_round}, more than two rounds after round {last_round}"
+            );
+        }
+        step(t0, "b2. restart the gateway");
+        node.start_gateway();
+        let ready_again = node.wait_ready(Duration::from_secs(90)).unwrap();
+        let (_, _, row) = w.wait_for(
+            "healthy after the restart",
+            ready_again,
+            Duration::from_secs(30),
+            |r| r["verdict"] == "healthy",
+        );
+        assert_healthy_real(&row, &real_build);
+        assert_eq!(row["gateway"]["readyz"]["ok"], true, "{row:#}");
+        for l in &w.finish() {
+            assert_no_secret("status --watch output (readyz)", l, &secrets);
+        }
+    }
+
     // ---- c. wrong token -> auth rejected ------------------------------------------------
     step(
         t0,

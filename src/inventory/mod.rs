@@ -19,6 +19,9 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
+/// The gateway's readiness endpoint on its default port.
+pub const DEFAULT_GATEWAY_READY_URL: &str = "http://127.0.0.1:18789/readyz";
+
 /// Where things live on a node and which commands run there (SPEC section 1).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Layout {
@@ -32,6 +35,9 @@ pub struct Layout {
     pub openclaw: String,
     /// Liveness: answers 2xx when the node is live.
     pub healthz_url: String,
+    /// Gateway readiness (`GET /readyz` on the gateway's port), checked in every cheap
+    /// poll; empty disables it.
+    pub gateway_ready_url: String,
     /// Prewarm command; `None` means the default built from `openclaw`.
     pub prewarm_cmd: Option<String>,
     /// Drain command; `None` means "create `<state_dir>/drain`".
@@ -52,6 +58,7 @@ impl Default for Layout {
             run_as: "openclaw".into(),
             openclaw: "openclaw".into(),
             healthz_url: "http://127.0.0.1:8080/healthz".into(),
+            gateway_ready_url: DEFAULT_GATEWAY_READY_URL.into(),
             prewarm_cmd: None,
             drain_cmd: None,
             undrain_cmd: None,
@@ -72,6 +79,7 @@ impl Layout {
             "run_as" => self.run_as = value.to_string(),
             "openclaw" => self.openclaw = value.to_string(),
             "healthz_url" => self.healthz_url = value.to_string(),
+            "gateway_ready_url" => self.gateway_ready_url = value.to_string(),
             "prewarm_cmd" => self.prewarm_cmd = Some(value.to_string()),
             "drain_cmd" => self.drain_cmd = Some(value.to_string()),
             "undrain_cmd" => self.undrain_cmd = Some(value.to_string()),

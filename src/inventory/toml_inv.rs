@@ -8,6 +8,7 @@
 //! run_as = "openclaw"                        # sudo -n -u <run_as>; "" = the ssh user
 //! openclaw = "openclaw"                      # the CLI on the node
 //! healthz_url = "http://127.0.0.1:8080/healthz"
+//! gateway_ready_url = "http://127.0.0.1:18789/readyz"   # gateway readiness; "" = off
 //! prewarm_cmd = "openclaw skills prewarm --manifest ..."   # [built from `openclaw`]
 //! drain_cmd = "touch /var/lib/openclaw/drain"              # [create <state_dir>/drain]
 //! undrain_cmd = "rm -f /var/lib/openclaw/drain"            # [remove <state_dir>/drain]
@@ -59,6 +60,7 @@ struct LayoutPatch {
     run_as: Option<String>,
     openclaw: Option<String>,
     healthz_url: Option<String>,
+    gateway_ready_url: Option<String>,
     prewarm_cmd: Option<String>,
     drain_cmd: Option<String>,
     undrain_cmd: Option<String>,
@@ -78,6 +80,7 @@ impl LayoutPatch {
         set(&mut l.run_as, &self.run_as);
         set(&mut l.openclaw, &self.openclaw);
         set(&mut l.healthz_url, &self.healthz_url);
+        set(&mut l.gateway_ready_url, &self.gateway_ready_url);
         set(&mut l.cache_max_age_min, &self.cache_max_age_min);
         set(&mut l.rsync_path, &self.rsync_path);
         if self.prewarm_cmd.is_some() {
@@ -110,6 +113,7 @@ struct NodeEntry {
     run_as: Option<String>,
     openclaw: Option<String>,
     healthz_url: Option<String>,
+    gateway_ready_url: Option<String>,
     prewarm_cmd: Option<String>,
     drain_cmd: Option<String>,
     undrain_cmd: Option<String>,
@@ -125,6 +129,7 @@ impl NodeEntry {
             run_as: self.run_as.clone(),
             openclaw: self.openclaw.clone(),
             healthz_url: self.healthz_url.clone(),
+            gateway_ready_url: self.gateway_ready_url.clone(),
             prewarm_cmd: self.prewarm_cmd.clone(),
             drain_cmd: self.drain_cmd.clone(),
             undrain_cmd: self.undrain_cmd.clone(),

@@ -48,9 +48,21 @@ impl fmt::Display for RemoteError {
             RemoteError::AuthFailed(m) => write!(f, "ssh authentication failed ({m})"),
             RemoteError::Connect(m) => write!(f, "{m}"),
             RemoteError::Timeout(s) => write!(f, "timed out after {s}s"),
-            RemoteError::OutputTooLarge(c) => write!(f, "output larger than {c} bytes"),
+            RemoteError::OutputTooLarge(c) => write!(f, "output over {}", human_bytes(*c)),
             RemoteError::Exec(m) => write!(f, "{m}"),
         }
+    }
+}
+
+/// A size as the cap messages word it: `2 MiB`, `64 KiB`, `100 bytes`.
+pub fn human_bytes(n: usize) -> String {
+    const MIB: usize = 1024 * 1024;
+    if n >= MIB && n.is_multiple_of(MIB) {
+        format!("{} MiB", n / MIB)
+    } else if n >= 1024 && n.is_multiple_of(1024) {
+        format!("{} KiB", n / 1024)
+    } else {
+        format!("{n} bytes")
     }
 }
 
@@ -100,30 +112,67 @@ impl Transport {
         match self {
             Transport::Sim(sim) => sim.poll(idx, req).await,
             Transport::Ssh(pool) => {
-                let script = script::poll_script(&node.layout, req, token);
                 let argv = as_user(node, &["sh", "-s"]);
                 // A poll carrying doctor waits for it (it has its own limit on the node).
                 let mut timeout = pool.options().timeout;
                 if req.doctor {
                     timeout = timeout.max(std::time::Duration::from_secs(req.doctor_timeout_s + 5));
                 }
-                let out = pool
-                    .run_for(
+                let too_large = |e| match e {
+                    RemoteError::OutputTooLarge(c) => PollFailure::Signal(SignalError::new(
+                        "poll",
+                        format!("output over {}", human_bytes(c)),
+                    )),
+                    e => PollFailure::Remote(e),
+                };
+                let layout = &node.layout;
+                let channel = if pool.options().poll_channel {
+                    pool.poll_channel(
                         idx,
                         &argv,
-                        script.as_bytes(),
+                        &|| script::poll_loop_script(layout, token),
+                        &|id| script::poll_request_line(id, req),
                         signals::POLL_OUTPUT_CAP,
                         timeout,
-                        None,
                     )
                     .await
-                    .map_err(|e| match e {
-                        RemoteError::OutputTooLarge(c) => PollFailure::Signal(SignalError::new(
-                            "poll",
-                            format!("output too large (over {c} bytes)"),
-                        )),
-                        e => PollFailure::Remote(e),
-                    })?;
+                } else {
+                    Err(ssh::ChannelError::Busy)
+                };
+                let out = match channel {
+                    Ok((id, line)) => {
+                        let head = format!("{{\"v\":1,\"id\":{id},");
+                        if line.starts_with(b"{\"v\":1,\"id\":")
+                            && !line.starts_with(head.as_bytes())
+                        {
+                            return Err(PollFailure::Signal(SignalError::new(
+                                "poll",
+                                format!("answer to another request (wanted {id})"),
+                            )));
+                        }
+                        RemoteOutput {
+                            code: Some(0),
+                            stdout: line,
+                            stderr: Vec::new(),
+                        }
+                    }
+                    Err(ssh::ChannelError::Remote(e)) => return Err(too_large(e)),
+                    // Another poll of this node holds its channel (a rollout probe while
+                    // the dashboard polls): one round trip of its own.
+                    Err(ssh::ChannelError::Busy) => {
+                        let script = script::poll_script(layout, req, token);
+                        pool.run_for(
+                            idx,
+                            &argv,
+                            script.as_bytes(),
+                            signals::POLL_OUTPUT_CAP,
+                            timeout,
+                            None,
+                        )
+                        .await
+                        .map_err(too_large)?
+                    }
+                };
                 let mut out = out;
                 if let Some(t) = token {
                     signals::redact_bytes(&mut out.stderr, t.as_bytes());

@@ -48,19 +48,25 @@ pub fn shell_quote(s: &str) -> String {
     out
 }
 
-/// The script text for one poll. `token`, when given, is exported as
-/// `OPENCLAW_GATEWAY_TOKEN` inside the script (which travels on stdin).
-pub fn poll_script(layout: &Layout, req: &PollRequest, token: Option<&str>) -> String {
+/// The PATH line every node-side script starts with: the node's own PATH first (nvm, a
+/// newer Node in `~/bin`, a package folder), then the usual folders as a fallback, so a
+/// CLI found on the node's PATH runs under the Node the node's PATH picks.
+pub const PATH_LINE: &str = "PATH=${PATH:+$PATH:}/usr/bin:/bin:/usr/sbin:/sbin:/opt/homebrew/bin:/usr/local/bin\nexport PATH\n";
+
+/// The shared head of the poll scripts: shell options, PATH, the layout and (when given)
+/// the gateway token, which travels only here, on stdin.
+pub fn prelude(layout: &Layout, token: Option<&str>) -> String {
     let mut s = String::with_capacity(4096);
     s.push_str("set +e\numask 077\n");
-    s.push_str("PATH=/usr/bin:/bin:/usr/sbin:/sbin:/opt/homebrew/bin:/usr/local/bin:$PATH\n");
+    s.push_str(PATH_LINE);
     s.push_str(&format!("R={}\n", shell_quote(&layout.skills_root)));
     s.push_str(&format!("S={}\n", shell_quote(&layout.state_dir)));
     s.push_str(&format!("OC={}\n", shell_quote(&layout.openclaw)));
     s.push_str(&format!("URL={}\n", shell_quote(&layout.healthz_url)));
-    s.push_str(&format!("T={}\n", req.cli_timeout_s.max(1)));
-    s.push_str(&format!("LT={}\n", req.live_timeout_s.max(1)));
-    s.push_str(&format!("TD={}\n", req.doctor_timeout_s.max(1)));
+    s.push_str(&format!(
+        "RURL={}\n",
+        shell_quote(&layout.gateway_ready_url)
+    ));
     s.push_str(&format!("CAP={CLI_OUTPUT_CAP}\nBIG={CLI_OUTPUT_KILL}\n"));
     if let Some(t) = token {
         s.push_str(&format!(
@@ -68,41 +74,71 @@ pub fn poll_script(layout: &Layout, req: &PollRequest, token: Option<&str>) -> S
             shell_quote(t)
         ));
     }
-    s.push_str(BODY_START);
-    if req.gateway || req.doctor {
-        s.push_str(TEMP_DIR);
-    }
-    s.push_str("num \"$(date +%s)\"; printf '{\"v\":1,\"now\":%s' \"$N\"\n");
-    if req.gateway {
-        s.push_str("cli_start gw \"$T\" gateway status --json\n");
-    }
-    if req.doctor {
-        s.push_str("cli_start doc \"$TD\" doctor --lint --json\n");
-    }
-    if req.gateway {
-        s.push_str("cli_report gw\n");
-    }
-    if req.doctor {
-        s.push_str("cli_report doc\n");
-    }
-    s.push_str(BODY_END);
+    s.push_str(FUNCS);
     s
 }
 
+/// The script text for one poll (one round trip, one shell). `token`, when given, is
+/// exported as `OPENCLAW_GATEWAY_TOKEN` inside the script (which travels on stdin).
+pub fn poll_script(layout: &Layout, req: &PollRequest, token: Option<&str>) -> String {
+    let mut s = prelude(layout, token);
+    s.push_str("t=\nLASTK=\nDFT=\nIDJ=\n");
+    if req.gateway || req.doctor {
+        s.push_str(TEMP_DIR);
+    }
+    s.push_str(&format!(
+        "GW={} DOC={} T={} TD={} LT={}\npoll_one\n",
+        u8::from(req.gateway),
+        u8::from(req.doctor),
+        req.cli_timeout_s.max(1),
+        req.doctor_timeout_s.max(1),
+        req.live_timeout_s.max(1),
+    ));
+    s
+}
+
+/// The script of a long-lived poll channel: it says hello ([`HELLO`]), then answers each
+/// request line ([`poll_request_line`]) with one JSON line, until stdin closes. Between
+/// polls it keeps what did not change (the `current` target and its lock hash, keyed on
+/// their inode, size and mtime; `df`, refreshed every 60 s).
+pub fn poll_loop_script(layout: &Layout, token: Option<&str>) -> String {
+    let mut s = prelude(layout, token);
+    s.push_str(LOOP);
+    s
+}
+
+/// One request to a poll channel: `p <id> <gateway> <doctor> <cli s> <doctor s> <live s>`.
+pub fn poll_request_line(id: u64, req: &PollRequest) -> String {
+    format!(
+        "p {id} {} {} {} {} {}\n",
+        u8::from(req.gateway),
+        u8::from(req.doctor),
+        req.cli_timeout_s.max(1),
+        req.doctor_timeout_s.max(1),
+        req.live_timeout_s.max(1),
+    )
+}
+
+/// The first line a poll channel prints once it has read its whole script.
+pub const HELLO: &str = r#"{"v":1,"hello":1}"#;
+
 // Cheap polls run often on every node, so the script keeps to shell builtins where it
-// can: about a dozen processes per cheap poll (date, readlink, the lock hash, sed, stat,
-// curl, df twice), a temp dir only when a CLI runs.
-const BODY_START: &str = r#"hex() { od -An -v -tx1 | tr -d ' \n'; }
+// can. A cheap poll runs two programs (one `stat` for the clock, the cache marker,
+// `current` and its lock file; one `curl` for liveness and readiness), plus `df` twice
+// when it is due (every poll in a one-shot script, every 60 s in a channel), plus
+// `readlink` and the hash when `current` or its lock file changed. A temp dir (and the
+// CLI watchdog's processes) only when a CLI runs or a channel opens.
+const FUNCS: &str = r#"NL='
+'
+hex() { od -An -v -tx1 | tr -d ' \n'; }
 num() { N=$1; case "$N" in ''|*[!0-9]*) N=null; return ;; esac
   while :; do case "$N" in 0?*) N=${N#0} ;; *) return ;; esac; done; }
 nums() { F=; for w in "$@"; do case "$w" in ''|*[!0-9%]*) ;; *) F="$F${F:+,}\"$w\"" ;; esac; done; }
-"#;
-
-const TEMP_DIR: &str = r#"t=$(mktemp -d 2>/dev/null || mktemp -d -t meshroll) || { echo '{"v":1,"fatal":"mktemp failed"}'; exit 0; }
-trap 'rm -rf "$t"' EXIT
+dflast() { o=$(df "$1" "$S" 2>/dev/null); o=${o##*"$NL"}; nums $o; }
 # cli_start NAME SECONDS ARGS...: run the CLI in the background with a watchdog.
 cli_start() {
   n=$1; lim=$2; shift 2
+  : >"$t/$n.k"
   "$OC" "$@" >"$t/$n.o" 2>"$t/$n.e" </dev/null &
   eval "${n}_p=\$!"
   cli_watch "$n" "$!" "$lim" >/dev/null 2>&1 </dev/null &
@@ -113,7 +149,7 @@ cli_start() {
 cli_watch() {
   i=0
   while kill -0 "$2" 2>/dev/null; do
-    if [ "$i" -ge "$3" ]; then : >"$t/$1.k"; kill -9 "$2"; exit 0; fi
+    if [ "$i" -ge "$3" ]; then echo 1 >"$t/$1.k"; kill -9 "$2"; exit 0; fi
     sz=$(wc -c <"$t/$1.o" 2>/dev/null)
     if [ $((${sz:-0})) -gt "$BIG" ]; then kill -9 "$2"; exit 0; fi
     sleep 1; i=$((i + 1))
@@ -124,40 +160,111 @@ cli_report() {
   eval "p=\$${n}_p; w=\$${n}_w"
   wait "$p"; rc=$?
   kill "$w" 2>/dev/null
-  to=false; [ -e "$t/$n.k" ] && to=true
+  to=false; [ -s "$t/$n.k" ] && to=true
   b=$(wc -c <"$t/$n.o"); num $b
   printf ',"%s":{"rc":%s,"timed_out":%s,"bytes":%s,"out":"%s","err":"%s"}' "$n" "$rc" "$to" "$N" \
     "$(head -c "$CAP" "$t/$n.o" | hex)" "$(head -c 4096 "$t/$n.e" | hex)"
 }
+poll_one() {
+  if [ "$GW" = 1 ]; then cli_start gw "$T" gateway status --json; fi
+  if [ "$DOC" = 1 ]; then cli_start doc "$TD" doctor --lint --json; fi
+  # One stat: the clock (a file touched now), the cache marker, `current` itself and
+  # the lock file behind it.
+  nf=; [ -n "$t" ] && : >"$t/now" 2>/dev/null && nf=$t/now
+  if [ "$SF" = f ]; then
+    so=$(stat -f '%m %i %z %N' $nf "$S/skill-cache-ready" "$R/current" "$R/current/skills.lock.json" 2>/dev/null)
+  else
+    so=$(stat -c '%Y %i %s %n' $nf "$S/skill-cache-ready" "$R/current" "$R/current/skills.lock.json" 2>/dev/null)
+  fi
+  nw=; cm=; ck=; lk=
+  while read -r a b c d; do
+    case "$d" in
+      "$nf") nw=$a ;;
+      "$S/skill-cache-ready") cm=$a ;;
+      "$R/current") ck="$a.$b" ;;
+      "$R/current/skills.lock.json") lk="$a.$b.$c" ;;
+    esac
+  done <<EOF
+$so
+EOF
+  [ -n "$nw" ] || nw=$(date +%s)
+  num "$nw"; nw=$N
+  printf '{"v":1%s,"now":%s' "$IDJ" "$nw"
+  if [ "$GW" = 1 ]; then cli_report gw; fi
+  if [ "$DOC" = 1 ]; then cli_report doc; fi
+  if [ -L "$R/current" ]; then
+    if [ -z "$LASTK" ] || [ "$ck/$lk" != "$LASTK" ]; then
+      cur=$(readlink "$R/current" 2>/dev/null)
+      case "$cur" in
+        ''|*[!A-Za-z0-9._/+-]*) CJ=,\"current\":\"$(printf %s "$cur" | hex)\" ;;
+        *) CJ=,\"current_raw\":\"$cur\" ;;
+      esac
+      case "$cur" in /*) B=$cur ;; *) B=$R/$cur ;; esac
+      LJ=
+      if [ -f "$B/skills.lock.json" ]; then
+        set -- $(sha256sum "$B/skills.lock.json" 2>/dev/null || shasum -a 256 "$B/skills.lock.json" 2>/dev/null)
+        h=${1:-}
+        case "$h" in *[!0-9a-f]*) h= ;; esac
+        l1=; IFS= read -r l1 <"$B/skills.lock.json"
+        c=
+        case "$l1" in *'"skills_sha":"'*) c=${l1#*\"skills_sha\":\"}; c=${c%%\"*} ;; esac
+        case "$c" in *[!0-9A-Za-z._-]*) c= ;; esac
+        LJ=,\"lock\":{\"sha256\":\"$h\",\"claim\":\"$c\"}
+      fi
+      LASTK="$ck/$lk"
+    fi
+    printf '%s' "$CJ"
+    if [ -d "$B" ]; then printf ',"bundle_dir":true'; else printf ',"bundle_dir":false'; fi
+    printf '%s' "$LJ"
+  else
+    LASTK=
+    if [ -e "$R/current" ]; then printf ',"current_not_link":true'; fi
+  fi
+  num "$cm"; printf ',"cache_mtime":%s' "$N"
+  if [ -e "$S/drain" ]; then printf ',"drain":true'; else printf ',"drain":false'; fi
+  if [ -n "$RURL" ]; then
+    set -- $(curl -gs -o /dev/null -o /dev/null -w '%{http_code} %{exitcode}\n' --max-time "$LT" --url "$URL" --url "$RURL" 2>/dev/null)
+    num "$1"; lc=$N; num "$2"; lr=$N; num "$3"; rc=$N; num "$4"
+    printf ',"live":{"rc":%s,"code":%s},"ready":{"rc":%s,"code":%s}' "$lr" "$lc" "$N" "$rc"
+  else
+    set -- $(curl -gs -o /dev/null -w '%{http_code} %{exitcode}' --max-time "$LT" --url "$URL" 2>/dev/null)
+    num "$1"; lc=$N; num "$2"
+    printf ',"live":{"rc":%s,"code":%s}' "$N" "$lc"
+  fi
+  if [ -z "$DFT" ] || [ "$nw" = null ] || [ $((nw - DFT)) -ge 60 ] || [ $((nw - DFT)) -lt 0 ]; then
+    dflast -Pk; DFK=$F; dflast -Pi; DFI=$F
+    if [ -n "$t" ] && [ "$nw" != null ]; then DFT=$nw; fi
+  fi
+  printf ',"dfk":[%s],"dfi":[%s]}\n' "$DFK" "$DFI"
+}
+SF=c; stat -c %Y / >/dev/null 2>&1 || SF=f
 "#;
 
-const BODY_END: &str = r#"if [ -L "$R/current" ]; then
-  cur=$(readlink "$R/current" 2>/dev/null)
-  case "$cur" in
-    ''|*[!A-Za-z0-9._/+-]*) printf ',"current":"%s"' "$(printf %s "$cur" | hex)" ;;
-    *) printf ',"current_raw":"%s"' "$cur" ;;
-  esac
-  case "$cur" in /*) b=$cur ;; *) b=$R/$cur ;; esac
-  if [ -d "$b" ]; then printf ',"bundle_dir":true'; else printf ',"bundle_dir":false'; fi
-  if [ -f "$b/skills.lock.json" ]; then
-    set -- $(sha256sum "$b/skills.lock.json" 2>/dev/null || shasum -a 256 "$b/skills.lock.json" 2>/dev/null)
-    h=${1:-}
-    c=$(sed -n '1s/.*"skills_sha":"\([0-9A-Za-z._-]*\)".*/\1/p' "$b/skills.lock.json")
-    case "$h" in *[!0-9a-f]*) h= ;; esac
-    printf ',"lock":{"sha256":"%s","claim":"%s"}' "$h" "$c"
-  fi
-elif [ -e "$R/current" ]; then
-  printf ',"current_not_link":true'
-fi
-num "$(stat -c %Y "$S/skill-cache-ready" 2>/dev/null || stat -f %m "$S/skill-cache-ready" 2>/dev/null)"
-printf ',"cache_mtime":%s' "$N"
-if [ -e "$S/drain" ]; then printf ',"drain":true'; else printf ',"drain":false'; fi
-code=$(curl -s -o /dev/null -w '%{http_code}' --max-time "$LT" "$URL" 2>/dev/null); lrc=$?
-num "$code"
-printf ',"live":{"rc":%s,"code":%s}' "$lrc" "$N"
-nums $(df -Pk "$S" 2>/dev/null | tail -n 1); printf ',"dfk":[%s]' "$F"
-nums $(df -Pi "$S" 2>/dev/null | tail -n 1); printf ',"dfi":[%s]' "$F"
-printf '}\n'
+const TEMP_DIR: &str = r#"t=$(mktemp -d 2>/dev/null || mktemp -d -t meshroll) || { echo '{"v":1,"fatal":"mktemp failed"}'; exit 0; }
+trap 'rm -rf "$t"' EXIT
+"#;
+
+// The channel's main loop is inside a function so the shell has read the whole script
+// before it reads the first request from the same stdin; the client sends requests only
+// after the hello line.
+const LOOP: &str = r#"main() {
+  t=$(mktemp -d 2>/dev/null || mktemp -d -t meshroll) || { echo '{"v":1,"fatal":"mktemp failed"}'; return; }
+  trap 'rm -rf "$t"' EXIT
+  trap 'exit 0' HUP TERM PIPE
+  LASTK=; DFT=
+  printf '%s\n' '{"v":1,"hello":1}'
+  while IFS= read -r q; do
+    set -- $q
+    case "$1" in
+      p) ID=$2 GW=$3 DOC=$4 T=$5 TD=$6 LT=$7
+         num "$ID"; IDJ=",\"id\":$N"
+         poll_one ;;
+      q) return ;;
+      *) printf '{"v":1,"fatal":"unknown request"}\n' ;;
+    esac
+  done
+}
+main; exit 0
 "#;
 
 #[cfg(test)]
@@ -186,8 +293,8 @@ mod tests {
         };
         let s = poll_script(&layout, &req, None);
         assert!(s.contains("R='/x/it'\\''s here'\n"));
-        assert!(s.contains("cli_start gw \"$T\" gateway status --json"));
-        assert!(!s.contains("doctor --lint"));
+        assert!(s.contains("GW=1 DOC=0 T=7 TD=60 LT=3\npoll_one\n"));
+        assert!(s.contains("RURL='http://127.0.0.1:18789/readyz'\n"));
         assert!(!s.contains("OPENCLAW_GATEWAY_TOKEN"));
         let s = poll_script(&layout, &req, Some("sekret"));
         assert!(s.contains("OPENCLAW_GATEWAY_TOKEN='sekret'\nexport OPENCLAW_GATEWAY_TOKEN"));
@@ -267,5 +374,105 @@ mod tests {
         assert_ne!(p.live_rc, 0);
         let disk = p.disk.expect("df parsed");
         assert!(disk.avail_kb > 0);
+    }
+
+    /// The long-lived channel under the local `sh`: hello first, one JSON line per
+    /// request with its id, the lock hash follows a switch of `current`, and readiness
+    /// that nothing answers reads as curl's "connection refused" (exit 7).
+    #[test]
+    fn loop_script_answers_each_request_and_follows_current() {
+        use std::io::{BufRead, BufReader, Write};
+        use std::process::{Command, Stdio};
+        let dir = tempfile::tempdir().expect("tempdir");
+        let root = dir.path();
+        let skills = root.join("skills");
+        let state = root.join("state");
+        for (sha, lock) in [
+            ("aaa", "{\"skills_sha\":\"aaa\"}"),
+            ("bbb", "{\"skills_sha\":\"bbb\"}"),
+        ] {
+            std::fs::create_dir_all(skills.join(sha)).expect("mkdir");
+            std::fs::write(skills.join(sha).join("skills.lock.json"), lock).expect("lock");
+        }
+        std::fs::create_dir_all(&state).expect("mkdir");
+        std::os::unix::fs::symlink("aaa", skills.join("current")).expect("symlink");
+        let layout = Layout {
+            skills_root: skills.display().to_string(),
+            state_dir: state.display().to_string(),
+            openclaw: "/nonexistent/openclaw".into(),
+            healthz_url: "http://127.0.0.1:9/healthz".into(),
+            gateway_ready_url: "http://127.0.0.1:9/readyz".into(),
+            run_as: String::new(),
+            ..Layout::default()
+        };
+        let req = PollRequest {
+            gateway: false,
+            doctor: false,
+            cli_timeout_s: 5,
+            doctor_timeout_s: 60,
+            live_timeout_s: 1,
+        };
+        let mut child = Command::new("sh")
+            .arg("-s")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("sh");
+        let mut stdin = child.stdin.take().expect("stdin");
+        let mut out = BufReader::new(child.stdout.take().expect("stdout"));
+        stdin
+            .write_all(poll_loop_script(&layout, Some("tok")).as_bytes())
+            .expect("write");
+        stdin.flush().expect("flush");
+        let mut line = String::new();
+        out.read_line(&mut line).expect("hello");
+        assert_eq!(line.trim_end(), HELLO);
+        let mut ask = |id: u64| {
+            stdin
+                .write_all(poll_request_line(id, &req).as_bytes())
+                .expect("request");
+            stdin.flush().expect("flush");
+            let mut line = String::new();
+            out.read_line(&mut line).expect("answer");
+            assert!(
+                line.starts_with(&format!("{{\"v\":1,\"id\":{id},")),
+                "{line}"
+            );
+            crate::signals::parse_poll(line.as_bytes()).expect("envelope parses")
+        };
+        let a = ask(1);
+        assert_eq!(a.current.as_deref(), Some("aaa"));
+        assert_eq!(a.lock.as_ref().map(|l| l.claim.as_str()), Some("aaa"));
+        let r = a.ready.expect("readiness checked");
+        assert_eq!((r.rc, r.code), (Some(7), None));
+        assert!(a.disk.is_ok());
+        assert!(a.node_now > 1_600_000_000);
+        // Unchanged: the same answer from what the loop kept.
+        let b = ask(2);
+        assert_eq!(b.lock, a.lock);
+        // A switch of `current` (a new link renamed over the old one) is seen at once.
+        std::os::unix::fs::symlink("bbb", skills.join("cur.tmp")).expect("symlink");
+        std::fs::rename(skills.join("cur.tmp"), skills.join("current")).expect("rename");
+        let c = ask(3);
+        assert_eq!(c.current.as_deref(), Some("bbb"));
+        assert_eq!(c.lock.as_ref().map(|l| l.claim.as_str()), Some("bbb"));
+        assert_ne!(c.lock.map(|l| l.sha256), a.lock.map(|l| l.sha256));
+        drop(stdin);
+        let st = child.wait().expect("wait");
+        assert!(st.success(), "the loop ends when stdin closes");
+    }
+
+    /// The node's own PATH comes first; the fallback folders after it.
+    #[test]
+    fn path_keeps_the_nodes_own_path_first() {
+        let out = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(format!("{PATH_LINE}printf %s \"$PATH\""))
+            .env("PATH", "/opt/node24/bin:/usr/bin:/bin")
+            .output()
+            .expect("sh");
+        let path = String::from_utf8_lossy(&out.stdout);
+        assert!(path.starts_with("/opt/node24/bin:/usr/bin:/bin:"), "{path}");
+        assert!(path.ends_with("/opt/homebrew/bin:/usr/local/bin"), "{path}");
     }
 }

@@ -228,6 +228,7 @@ impl SimMesh {
             drain: node.drained,
             live_rc: if node.live { 0 } else { 22 },
             live_code: Some(if node.live { 200 } else { 503 }),
+            ready: None,
             disk: Ok::<Disk, SignalError>(Disk {
                 avail_kb,
                 used_pct: node.disk_used_pct,

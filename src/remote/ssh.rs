@@ -31,6 +31,9 @@ pub struct SshOptions {
     pub per_node_channels: usize,
     /// Seconds an idle master lingers if meshroll dies without closing it.
     pub control_persist_s: usize,
+    /// Poll over one long-lived channel per node (the default); `false` runs one
+    /// command per poll (one login shell per poll; kept for comparison in the bench).
+    pub poll_channel: bool,
 }
 
 impl SshOptions {
@@ -42,25 +45,122 @@ impl SshOptions {
             accept_new_host_keys: false,
             per_node_channels: 4,
             control_persist_s: 60,
+            poll_channel: std::env::var_os("MESHROLL_POLL_CHANNEL").is_none_or(|v| v != "0"),
         }
     }
 }
 
-/// A short per-user directory for control sockets: `/tmp/meshroll-<uid>`.
+/// A short per-user directory for control sockets: `$XDG_RUNTIME_DIR/meshroll` when the
+/// session has one (a private, per-user directory), else `/tmp/meshroll-<uid>`.
 pub fn default_control_dir() -> PathBuf {
-    // SAFETY-free: getuid is not exposed by std; the user name keeps it per user.
-    let user = std::env::var("USER").unwrap_or_else(|_| "u".into());
-    let user: String = user
-        .chars()
-        .filter(|c| c.is_ascii_alphanumeric())
-        .take(16)
-        .collect();
-    PathBuf::from(format!("/tmp/meshroll-{user}"))
+    if let Some(x) = std::env::var_os("XDG_RUNTIME_DIR") {
+        let x = PathBuf::from(x);
+        // Socket paths must stay short (~108 bytes with openssh's own part).
+        if x.is_absolute() && x.as_os_str().len() <= 48 {
+            return x.join("meshroll");
+        }
+    }
+    match current_uid() {
+        Some(uid) => PathBuf::from(format!("/tmp/meshroll-{uid}")),
+        // No uid: a directory of our own that nobody can have planted.
+        None => std::env::temp_dir().join(format!("meshroll-pid{}", std::process::id())),
+    }
+}
+
+/// Our effective uid: the owner of a file we just created (std has no getuid).
+#[cfg(unix)]
+pub fn current_uid() -> Option<u32> {
+    use std::os::unix::fs::MetadataExt;
+    tempfile::tempfile()
+        .and_then(|f| f.metadata())
+        .ok()
+        .map(|m| m.uid())
+}
+
+#[cfg(not(unix))]
+pub fn current_uid() -> Option<u32> {
+    None
+}
+
+/// Create the control-socket directory (mode 0700) or check the one that is there: a
+/// real directory (never a symlink, which is not followed), owned by us, mode 0700.
+/// Anything else is refused with the reason: another user could read or plant sockets.
+#[cfg(unix)]
+pub fn prepare_control_dir(dir: &std::path::Path) -> std::io::Result<()> {
+    use std::io::{Error, ErrorKind};
+    use std::os::unix::fs::{DirBuilderExt, MetadataExt};
+    let refuse = |why: String| {
+        Err(Error::new(
+            ErrorKind::PermissionDenied,
+            format!("control directory {}: {why}, refused", dir.display()),
+        ))
+    };
+    let meta = match std::fs::symlink_metadata(dir) {
+        Ok(m) => m,
+        Err(e) if e.kind() == ErrorKind::NotFound => {
+            if let Some(parent) = dir.parent() {
+                std::fs::create_dir_all(parent)?;
+            }
+            match std::fs::DirBuilder::new().mode(0o700).create(dir) {
+                Ok(()) => {}
+                // Created by someone else in between: checked below like any other.
+                Err(e) if e.kind() == ErrorKind::AlreadyExists => {}
+                Err(e) => return Err(e),
+            }
+            std::fs::symlink_metadata(dir)?
+        }
+        Err(e) => return Err(e),
+    };
+    if meta.file_type().is_symlink() {
+        return refuse("is a symlink".into());
+    }
+    if !meta.is_dir() {
+        return refuse("is not a directory".into());
+    }
+    let me = current_uid()
+        .ok_or_else(|| Error::other("cannot tell our own uid to check the control directory"))?;
+    if meta.uid() != me {
+        return refuse(format!(
+            "is owned by uid {}, not by us (uid {me})",
+            meta.uid()
+        ));
+    }
+    let mode = meta.mode() & 0o7777;
+    if mode != 0o700 {
+        return refuse(format!("has mode {mode:04o}, not 0700"));
+    }
+    Ok(())
+}
+
+#[cfg(not(unix))]
+pub fn prepare_control_dir(dir: &std::path::Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)
 }
 
 struct Conn {
     session: Mutex<Option<Arc<Session>>>,
     channels: Semaphore,
+    /// The node's long-lived poll channel, opened on first use and reopened when it dies.
+    poll: Mutex<Option<PollChannel>>,
+}
+
+/// One long-lived `sh` on the node that answers poll requests, one JSON line each.
+struct PollChannel {
+    // Dropping the child ends the local side of the channel.
+    _child: openssh::Child<Arc<Session>>,
+    stdin: openssh::ChildStdin,
+    stdout: openssh::ChildStdout,
+    /// Bytes read past the last answer's newline.
+    buf: Vec<u8>,
+    next_id: u64,
+}
+
+/// Why a poll channel gave no answer.
+#[derive(Debug)]
+pub enum ChannelError {
+    /// Another poll of this node holds the channel; use a one-shot command instead.
+    Busy,
+    Remote(RemoteError),
 }
 
 /// One master per node, opened on first use and reopened when it dies.
@@ -72,17 +172,13 @@ pub struct SshPool {
 
 impl SshPool {
     pub fn new(nodes: Vec<Node>, opts: SshOptions) -> std::io::Result<Self> {
-        std::fs::create_dir_all(&opts.control_dir)?;
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            std::fs::set_permissions(&opts.control_dir, std::fs::Permissions::from_mode(0o700))?;
-        }
+        prepare_control_dir(&opts.control_dir)?;
         let conns = nodes
             .iter()
             .map(|_| Conn {
                 session: Mutex::new(None),
                 channels: Semaphore::new(opts.per_node_channels.max(1)),
+                poll: Mutex::new(None),
             })
             .collect();
         Ok(SshPool { opts, nodes, conns })
@@ -196,15 +292,148 @@ impl SshPool {
         }
     }
 
+    /// One poll over node `idx`'s long-lived poll channel: `argv` starts the channel's
+    /// shell (`sh -s`), `script` is what it reads first (it prints [`super::script::HELLO`]
+    /// once it has read it all), `request` makes it print one line (the answer, of at
+    /// most `cap` bytes). The channel is opened on first use and reopened after any
+    /// failure; a timeout, a line over `cap` or a channel closed mid-answer closes it
+    /// (and the node's master on a timeout, since the node may be wedged).
+    /// [`ChannelError::Busy`] when another poll of this node holds the channel.
+    pub async fn poll_channel(
+        &self,
+        idx: usize,
+        argv: &[String],
+        script: &(dyn Fn() -> String + Send + Sync),
+        request: &(dyn Fn(u64) -> String + Send + Sync),
+        cap: usize,
+        timeout: Duration,
+    ) -> Result<(u64, Vec<u8>), ChannelError> {
+        let Ok(mut slot) = self.conns[idx].poll.try_lock() else {
+            return Err(ChannelError::Busy);
+        };
+        // Connecting (its own limit) and opening the channel (one round trip) are not
+        // counted against the request's time limit.
+        let opened = async {
+            if slot.is_none() {
+                let session = self.session(idx).await?;
+                let open = self.open_poll_channel(session, argv, script, cap);
+                *slot = Some(
+                    tokio::time::timeout(timeout, open)
+                        .await
+                        .map_err(|_| RemoteError::Timeout(timeout.as_secs()))??,
+                );
+            }
+            Ok::<_, RemoteError>(())
+        }
+        .await;
+        if let Err(e) = opened {
+            *slot = None;
+            drop(slot);
+            if matches!(e, RemoteError::Connect(_) | RemoteError::Timeout(_)) {
+                self.drop_session(idx).await;
+            }
+            return Err(ChannelError::Remote(e));
+        }
+        let fut = async {
+            let ch = slot
+                .as_mut()
+                .ok_or_else(|| RemoteError::Exec("poll channel missing".into()))?;
+            ch.next_id += 1;
+            let id = ch.next_id;
+            ch.stdin
+                .write_all(request(id).as_bytes())
+                .await
+                .map_err(|e| RemoteError::Connect(format!("poll channel: writing: {e}")))?;
+            ch.stdin
+                .flush()
+                .await
+                .map_err(|e| RemoteError::Connect(format!("poll channel: writing: {e}")))?;
+            let line = read_answer(ch, cap).await?;
+            Ok::<_, RemoteError>((id, line))
+        };
+        match tokio::time::timeout(timeout, fut).await {
+            Ok(Ok(v)) => Ok(v),
+            Ok(Err(e)) => {
+                *slot = None;
+                drop(slot);
+                if matches!(e, RemoteError::Connect(_)) {
+                    self.drop_session(idx).await;
+                }
+                Err(ChannelError::Remote(e))
+            }
+            Err(_) => {
+                *slot = None;
+                drop(slot);
+                self.drop_session(idx).await;
+                Err(ChannelError::Remote(RemoteError::Timeout(
+                    timeout.as_secs(),
+                )))
+            }
+        }
+    }
+
+    async fn open_poll_channel(
+        &self,
+        session: Arc<Session>,
+        argv: &[String],
+        script: &(dyn Fn() -> String + Send + Sync),
+        cap: usize,
+    ) -> Result<PollChannel, RemoteError> {
+        let (prog, args) = argv
+            .split_first()
+            .ok_or_else(|| RemoteError::Exec("empty command".into()))?;
+        let mut cmd = session.arc_command(prog.as_str());
+        cmd.args(args.iter().map(String::as_str))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null());
+        let mut child = cmd.spawn().await.map_err(|e| classify_exec(&e))?;
+        let (Some(mut stdin), Some(stdout)) = (child.stdin().take(), child.stdout().take()) else {
+            return Err(RemoteError::Exec("poll channel without stdio".into()));
+        };
+        stdin
+            .write_all(script().as_bytes())
+            .await
+            .map_err(|e| RemoteError::Connect(format!("poll channel: writing: {e}")))?;
+        stdin
+            .flush()
+            .await
+            .map_err(|e| RemoteError::Connect(format!("poll channel: writing: {e}")))?;
+        let mut ch = PollChannel {
+            _child: child,
+            stdin,
+            stdout,
+            buf: Vec::new(),
+            next_id: 0,
+        };
+        // An rc file may print before the script starts: skip lines that are not ours.
+        for _ in 0..64 {
+            let line = read_answer(&mut ch, cap).await?;
+            if line == super::script::HELLO.as_bytes() {
+                return Ok(ch);
+            }
+            if line.starts_with(b"{\"v\":") {
+                return Err(RemoteError::Exec(format!(
+                    "poll channel did not start: {}",
+                    crate::safe_text::clean(&crate::signals::excerpt(&line))
+                )));
+            }
+        }
+        Err(RemoteError::Exec(
+            "poll channel did not start: no hello from the node".into(),
+        ))
+    }
+
     /// The control socket of a node's live master, for tools such as rsync that can
     /// ride on it (`ssh -S <socket>`).
     pub async fn control_socket(&self, idx: usize) -> Result<PathBuf, RemoteError> {
         Ok(self.session(idx).await?.control_socket().to_path_buf())
     }
 
-    /// Close every master.
+    /// Close every poll channel and every master (removing its control socket).
     pub async fn close_all(&self) {
         for idx in 0..self.conns.len() {
+            *self.conns[idx].poll.lock().await = None;
             self.drop_session(idx).await;
         }
     }
@@ -237,15 +466,20 @@ async fn exec(
     let mut err = Vec::new();
     let mut so = child.stdout().take();
     let mut se = child.stderr().take();
+    // Past `cap` bytes of stdout we stop reading at once (the node may write forever) and
+    // close the channel; stderr past its own cap is read and dropped, so a chatty stderr
+    // never blocks the node's writes.
     let read_out = async {
         if let Some(so) = so.as_mut() {
-            let mut limited = so.take(cap as u64 + 1);
             let mut buf = [0u8; 8192];
             let mut emitted = 0;
             loop {
-                let n = limited.read(&mut buf).await?;
+                let n = so.read(&mut buf).await.map_err(Stop::Io)?;
                 if n == 0 {
                     break;
+                }
+                if out.len() + n > cap {
+                    return Err(Stop::TooLarge);
                 }
                 out.extend_from_slice(&buf[..n]);
                 if let Some(f) = on_line {
@@ -261,21 +495,33 @@ async fn exec(
                 f(String::from_utf8_lossy(&out[emitted..]).trim_end());
             }
         }
-        Ok::<_, std::io::Error>(())
+        Ok::<_, Stop>(())
     };
     let read_err = async {
         if let Some(se) = se.as_mut() {
-            let mut limited = se.take(64 * 1024);
-            limited.read_to_end(&mut err).await?;
+            let mut buf = [0u8; 8192];
+            loop {
+                let n = se.read(&mut buf).await.map_err(Stop::Io)?;
+                if n == 0 {
+                    break;
+                }
+                let room = STDERR_CAP.saturating_sub(err.len());
+                err.extend_from_slice(&buf[..n.min(room)]);
+            }
         }
-        Ok::<_, std::io::Error>(())
+        Ok::<_, Stop>(())
     };
-    let (a, b) = tokio::join!(read_out, read_err);
-    a.map_err(|e| RemoteError::Connect(format!("reading from the node: {e}")))?;
-    b.map_err(|e| RemoteError::Connect(format!("reading from the node: {e}")))?;
-    if out.len() > cap {
-        let _ = child.disconnect().await;
-        return Err(RemoteError::OutputTooLarge(cap));
+    match tokio::try_join!(read_out, read_err) {
+        Ok(_) => {}
+        Err(Stop::TooLarge) => {
+            drop(so);
+            drop(se);
+            let _ = tokio::time::timeout(Duration::from_secs(2), child.disconnect()).await;
+            return Err(RemoteError::OutputTooLarge(cap));
+        }
+        Err(Stop::Io(e)) => {
+            return Err(RemoteError::Connect(format!("reading from the node: {e}")));
+        }
     }
     drop(so);
     drop(se);
@@ -285,6 +531,48 @@ async fn exec(
         stdout: out,
         stderr: err,
     })
+}
+
+/// Bytes of a command's stderr that are kept.
+const STDERR_CAP: usize = 64 * 1024;
+
+enum Stop {
+    TooLarge,
+    Io(std::io::Error),
+}
+
+/// Read one line (without its newline) of at most `cap` bytes from a poll channel.
+async fn read_answer(ch: &mut PollChannel, cap: usize) -> Result<Vec<u8>, RemoteError> {
+    let mut scanned = 0;
+    loop {
+        if let Some(nl) = ch.buf[scanned..].iter().position(|&b| b == b'\n') {
+            let end = scanned + nl;
+            let line = ch.buf[..end].to_vec();
+            ch.buf.drain(..=end);
+            return Ok(line);
+        }
+        scanned = ch.buf.len();
+        if ch.buf.len() > cap {
+            return Err(RemoteError::OutputTooLarge(cap));
+        }
+        let mut chunk = [0u8; 16 * 1024];
+        let n = ch
+            .stdout
+            .read(&mut chunk)
+            .await
+            .map_err(|e| RemoteError::Connect(format!("poll channel: reading: {e}")))?;
+        if n == 0 {
+            return Err(RemoteError::Connect(if ch.buf.is_empty() {
+                "poll channel closed by the node".into()
+            } else {
+                format!(
+                    "poll channel closed mid-answer (after {} bytes)",
+                    ch.buf.len()
+                )
+            }));
+        }
+        ch.buf.extend_from_slice(&chunk[..n]);
+    }
 }
 
 fn classify_connect(e: &openssh::Error) -> RemoteError {
@@ -326,4 +614,77 @@ fn error_chain(e: &dyn std::error::Error) -> String {
         src = c.source();
     }
     s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    #[test]
+    fn control_dir_is_created_private() {
+        let t = tempfile::tempdir().expect("tempdir");
+        let d = t.path().join("cm");
+        prepare_control_dir(&d).expect("created");
+        let m = std::fs::symlink_metadata(&d).expect("stat");
+        assert!(m.is_dir());
+        assert_eq!(m.permissions().mode() & 0o777, 0o700);
+        // A second time: the same directory is accepted as it is.
+        prepare_control_dir(&d).expect("accepted");
+    }
+
+    #[test]
+    fn control_dir_symlink_is_refused_and_its_target_left_alone() {
+        let t = tempfile::tempdir().expect("tempdir");
+        let target = t.path().join("victim");
+        std::fs::create_dir(&target).expect("mkdir");
+        std::fs::set_permissions(&target, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+        let d = t.path().join("cm");
+        std::os::unix::fs::symlink(&target, &d).expect("symlink");
+        let e = prepare_control_dir(&d).expect_err("a symlink is refused");
+        assert!(e.to_string().contains("is a symlink"), "{e}");
+        let mode = std::fs::metadata(&target)
+            .expect("stat")
+            .permissions()
+            .mode()
+            & 0o777;
+        assert_eq!(mode, 0o755, "the symlink's target is not chmodded");
+        // Also a symlink to a 0700 directory of our own: never followed.
+        std::fs::set_permissions(&target, std::fs::Permissions::from_mode(0o700)).expect("chmod");
+        assert!(prepare_control_dir(&d).is_err());
+    }
+
+    #[test]
+    fn control_dir_with_loose_mode_or_foreign_owner_is_refused() {
+        let t = tempfile::tempdir().expect("tempdir");
+        let d = t.path().join("cm");
+        std::fs::create_dir(&d).expect("mkdir");
+        std::fs::set_permissions(&d, std::fs::Permissions::from_mode(0o777)).expect("chmod");
+        let e = prepare_control_dir(&d).expect_err("0777 is refused");
+        assert!(e.to_string().contains("mode 0777"), "{e}");
+        let f = t.path().join("file");
+        std::fs::write(&f, b"").expect("write");
+        assert!(prepare_control_dir(&f).is_err(), "a file is refused");
+        // Another owner: only root can make one here.
+        if current_uid() == Some(0) {
+            let o = t.path().join("theirs");
+            std::fs::create_dir(&o).expect("mkdir");
+            std::fs::set_permissions(&o, std::fs::Permissions::from_mode(0o700)).expect("chmod");
+            std::os::unix::fs::chown(&o, Some(65534), None).expect("chown");
+            let e = prepare_control_dir(&o).expect_err("foreign owner refused");
+            assert!(e.to_string().contains("owned by uid 65534"), "{e}");
+        }
+    }
+
+    #[test]
+    fn default_control_dir_is_per_user_and_ignores_user() {
+        let d = default_control_dir();
+        assert!(d.is_absolute());
+        let s = d.display().to_string();
+        let uid = current_uid().expect("uid");
+        assert!(
+            s.ends_with(&format!("meshroll-{uid}")) || s.ends_with("/meshroll"),
+            "{s}"
+        );
+    }
 }

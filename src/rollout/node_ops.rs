@@ -9,7 +9,7 @@ use crate::rollout::Failure;
 /// Portable atomic rename of a symlink over another (`mv -T` on Linux; rename(2)
 /// through perl on macOS, whose `mv` would move into the target directory).
 const PRELUDE: &str = r#"set -u
-PATH=/usr/bin:/bin:/usr/sbin:/sbin:/opt/homebrew/bin:/usr/local/bin:$PATH
+PATH=${PATH:+$PATH:}/usr/bin:/bin:/usr/sbin:/sbin:/opt/homebrew/bin:/usr/local/bin
 mvT() { mv -T "$1" "$2" 2>/dev/null || perl -e 'rename($ARGV[0], $ARGV[1]) or die "rename: $!\n"' "$1" "$2"; }
 "#;
 

@@ -89,7 +89,18 @@ pub struct RawPoll {
     /// curl's exit code and the HTTP status of the liveness URL.
     pub live_rc: i32,
     pub live_code: Option<u16>,
+    /// The gateway's readiness URL (`GET /readyz`), when the layout names one.
+    pub ready: Option<ReadyRaw>,
     pub disk: Result<Disk, SignalError>,
+}
+
+/// curl's exit code and the HTTP status of the gateway's readiness URL.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReadyRaw {
+    /// curl's exit code for this request; `None` when curl could not say (old curl).
+    pub rc: Option<i32>,
+    /// The HTTP status; `None` when nothing answered.
+    pub code: Option<u16>,
 }
 
 /// What replaces a secret in anything a node printed.
@@ -155,6 +166,12 @@ struct Envelope {
     #[serde(default)]
     drain: bool,
     live: Option<LiveEnv>,
+    /// The gateway's readiness URL; absent when disabled.
+    ready: Option<ReadyEnv>,
+    /// Answer to request `id` of a long-lived poll channel.
+    #[serde(default)]
+    #[allow(dead_code)]
+    id: Option<u64>,
     /// The numeric columns of `df -Pk` and `df -Pi` (last line).
     #[serde(default)]
     dfk: Vec<String>,
@@ -179,8 +196,20 @@ struct LockEnv {
 
 #[derive(Deserialize)]
 struct LiveEnv {
-    rc: i32,
+    rc: Option<i32>,
     code: Option<u32>,
+}
+
+#[derive(Deserialize)]
+struct ReadyEnv {
+    rc: Option<i32>,
+    code: Option<u32>,
+}
+
+/// An HTTP status as curl prints it: `000` (nothing answered) and out-of-range values
+/// are `None`.
+fn http_code(c: Option<u32>) -> Option<u16> {
+    c.and_then(|c| u16::try_from(c).ok()).filter(|c| *c != 0)
 }
 
 /// Decode lowercase/uppercase hex as `od -tx1` prints it.
@@ -270,12 +299,12 @@ pub fn parse_poll(bytes: &[u8]) -> Result<RawPoll, SignalError> {
         }),
         cache_mtime: env.cache_mtime,
         drain: env.drain,
-        live_rc: env.live.as_ref().map_or(-1, |l| l.rc),
-        live_code: env
-            .live
-            .and_then(|l| l.code)
-            .and_then(|c| u16::try_from(c).ok())
-            .filter(|c| *c != 0),
+        live_rc: env.live.as_ref().and_then(|l| l.rc).unwrap_or(-1),
+        live_code: http_code(env.live.and_then(|l| l.code)),
+        ready: env.ready.map(|r| ReadyRaw {
+            rc: r.rc,
+            code: http_code(r.code),
+        }),
         disk: disk::parse_columns(&env.dfk, &env.dfi),
     })
 }
@@ -338,7 +367,29 @@ mod tests {
         assert_eq!(p.cache_mtime, Some(900));
         assert!(p.drain);
         assert_eq!(p.live_code, Some(200));
+        assert_eq!(p.ready, None, "no readiness URL, no readyz signal");
         assert!(p.disk.is_err());
+    }
+
+    #[test]
+    fn envelope_with_readyz() {
+        let p = parse_poll(
+            br#"{"v":1,"now":5,"live":{"rc":0,"code":200},"ready":{"rc":7,"code":0},"dfk":[],"dfi":[]}"#,
+        )
+        .expect("parses");
+        assert_eq!(
+            p.ready,
+            Some(ReadyRaw {
+                rc: Some(7),
+                code: None
+            })
+        );
+        let p = parse_poll(
+            br#"{"v":1,"now":5,"live":{"rc":null,"code":200},"ready":{"rc":0,"code":503},"dfk":[],"dfi":[]}"#,
+        )
+        .expect("parses");
+        assert_eq!(p.live_rc, -1);
+        assert_eq!(p.ready.and_then(|r| r.code), Some(503));
     }
 
     #[test]

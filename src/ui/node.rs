@@ -182,6 +182,23 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         if r.live.ok { theme.ok } else { theme.error },
         theme,
     ));
+    if !node.layout.gateway_ready_url.is_empty() {
+        l.push(kv(
+            "gateway readyz",
+            match (&r.gateway.readyz, st.readyz.as_ref()) {
+                (Some(z), Some(x)) => {
+                    format!("{} ({} ago)", x.value.describe(), human_age(z.age_s))
+                }
+                _ => "-".into(),
+            },
+            if r.gateway.readyz.as_ref().is_some_and(|z| z.ok) {
+                theme.ok
+            } else {
+                theme.error
+            },
+            theme,
+        ));
+    }
     l.push(section(
         "drain & disk",
         st.drained.as_ref().map(|d| d.age_s(app.now)),

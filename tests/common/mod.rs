@@ -125,6 +125,9 @@ pub struct LabNode {
     pub host_key_pub: String,
     /// This node's liveness URL on the lab's [`LivenessServer`].
     pub healthz_url: String,
+    /// This node's gateway readiness URL (`meshroll_gateway_ready_url`), also on the lab's
+    /// [`LivenessServer`] (name `<node>.gw`); 200 by default, see [`LabNode::set_ready`].
+    pub ready_url: String,
     sshd_config: PathBuf,
     sshd_log: PathBuf,
     sshd: Mutex<Option<Child>>,
@@ -376,11 +379,13 @@ impl Lab {
                 .collect::<Vec<_>>()
                 .join(" ");
             liveness.set(&s.name, 200);
+            liveness.set(&format!("{}.gw", s.name), 200);
             nodes.push(LabNode {
                 name: s.name.clone(),
                 class: s.class.clone(),
                 port: 0,
                 healthz_url: liveness.url(&s.name),
+                ready_url: liveness.url(&format!("{}.gw", s.name)),
                 alias: s.name.clone(),
                 host_key_pub,
                 sshd_config: root.join("ssh/sshd_config"),
@@ -512,12 +517,14 @@ impl Lab {
                 let _ = writeln!(
                     s,
                     "{} ansible_host={} meshroll_skills_root={} meshroll_state_dir={} \
-                     meshroll_openclaw={} meshroll_healthz_url={} meshroll_run_as=",
+                     meshroll_openclaw={} meshroll_gateway_ready_url={} \
+                     meshroll_healthz_url={} meshroll_run_as=",
                     n.name,
                     n.alias,
                     n.skills_root().display(),
                     n.state_dir().display(),
                     n.openclaw().display(),
+                    n.ready_url,
                     n.healthz_url,
                 );
             }
@@ -542,6 +549,7 @@ impl Lab {
                     ("state_dir", n.state_dir().display().to_string()),
                     ("openclaw", n.openclaw().display().to_string()),
                     ("healthz_url", n.healthz_url.clone()),
+                    ("gateway_ready_url", n.ready_url.clone()),
                     ("run_as", String::new()),
                 ] {
                     assert_eq!(layout.set(k, &v), Ok(true), "lab: layout key {k}");
@@ -677,6 +685,11 @@ impl LabNode {
     /// What this node's liveness URL answers (HTTP status; 200 by default).
     pub fn set_live(&self, lab: &Lab, status: u16) {
         lab.liveness.set(&self.name, status);
+    }
+
+    /// What this node's gateway readiness URL answers (HTTP status; 200 by default).
+    pub fn set_ready(&self, lab: &Lab, status: u16) {
+        lab.liveness.set(&format!("{}.gw", self.name), status);
     }
 
     // -- node files -----------------------------------------------------------------
