@@ -47,10 +47,34 @@ pub fn who() -> String {
                 .filter(|u| !u.is_empty())
         })
         .unwrap_or_else(|| "unknown".into());
-    let host = std::fs::read_to_string("/etc/hostname")
-        .map(|h| h.trim().to_string())
-        .unwrap_or_else(|_| "localhost".into());
-    format!("{user}@{host}/pid{}", std::process::id())
+    let host = hostname().unwrap_or_else(|| "localhost".into());
+    // The owner line is split on spaces on the node: keep each part one word.
+    let word = |s: &str| -> String {
+        s.chars()
+            .map(|c| {
+                if c.is_whitespace() || c.is_control() {
+                    '_'
+                } else {
+                    c
+                }
+            })
+            .collect()
+    };
+    format!("{}@{}/pid{}", word(&user), word(&host), std::process::id())
+}
+
+/// The machine's host name from gethostname(2) (macOS has no /etc/hostname).
+pub fn hostname() -> Option<String> {
+    let mut buf = [0u8; 256];
+    // SAFETY: the buffer is valid for `buf.len()` bytes; gethostname writes at most that
+    // many and we read up to the first NUL (or the whole buffer if it was truncated).
+    let rc = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
+    if rc != 0 {
+        return None;
+    }
+    let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
+    let h = String::from_utf8_lossy(&buf[..end]).trim().to_string();
+    (!h.is_empty()).then_some(h)
 }
 
 /// Everything a rollout run needs, prepared before any node is touched.
@@ -73,6 +97,11 @@ impl Prepared {
         let t = tempfile::Builder::new()
             .prefix("meshroll-stage")
             .tempdir()?;
+        // Only this user reads the staged copy (secrets included) before it ships.
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(t.path(), std::fs::Permissions::from_mode(0o700))?;
+        }
         let dir = t.path().join(&self.bundle.skills_sha);
         manifest::stage(&self.bundle, &dir)?;
         self.stage = Some(t);
@@ -222,10 +251,11 @@ pub async fn rollback(g: &Global, a: &RollbackArgs) -> anyhow::Result<i32> {
     }
     let id = format!("rollback-{}", std::process::id());
     let timeout = Duration::from_secs(g.timeout.max(1));
+    let who = who();
     let results = futures::future::join_all(
         chosen
             .iter()
-            .map(|&i| crate::rollout::exec::run_rollback(&poll, i, &id, timeout)),
+            .map(|&i| crate::rollout::exec::run_rollback(&poll, i, &id, &who, timeout)),
     )
     .await;
     let mut failed = 0;
