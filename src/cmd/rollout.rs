@@ -26,6 +26,7 @@ pub fn plan_options(a: &PlanArgs) -> anyhow::Result<PlanOptions> {
         failure_budget: Size::parse(&a.failure_budget)
             .map_err(|e| anyhow::anyhow!("--failure-budget: expected {e}"))?,
         doctor_every_node: a.doctor_every_node,
+        parallel_classes: a.parallel_classes,
     })
 }
 
@@ -153,6 +154,7 @@ pub async fn run(g: &Global, a: &RolloutArgs) -> anyhow::Result<i32> {
         sync: Duration::from_secs(a.sync_timeout.max(1)),
         prewarm: Duration::from_secs(a.prewarm_timeout.max(1)),
         probe: Duration::from_secs(a.probe_timeout.max(1)),
+        heartbeat: Duration::from_secs(a.lock_heartbeat.max(1)),
         ..Limits::default()
     };
     let session = driver::Session {

@@ -27,6 +27,8 @@ pub struct Limits {
     pub probe: Duration,
     /// Memory cap for prewarm (`ulimit -v`, where the node's shell supports it).
     pub prewarm_mem_kb: u64,
+    /// How often the heartbeat of the node locks this rollout holds is refreshed.
+    pub heartbeat: Duration,
 }
 
 impl Default for Limits {
@@ -37,6 +39,7 @@ impl Default for Limits {
             prewarm: Duration::from_secs(15 * 60 + 30),
             probe: Duration::from_secs(120),
             prewarm_mem_kb: 4 * 1024 * 1024,
+            heartbeat: Duration::from_secs(30),
         }
     }
 }

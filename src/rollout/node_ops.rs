@@ -789,25 +789,45 @@ mod tests {
 
     #[test]
     fn baseline_reads_lock_refusals_and_gateway_state() {
-        let e = baseline_result(Some(4), b"MESHROLL-LOCKED r-1 alice@ops 1000\n", 1600)
-            .expect_err("locked");
+        let e = baseline_result(
+            Some(4),
+            b"MESHROLL-LOCKED r-1 alice@ops.example/pid42 1000\nMESHROLL-HEARTBEAT 1590\n",
+            1600,
+            "g01",
+        )
+        .expect_err("locked");
         assert_eq!(
             e,
             Failure::Fatal(
-                "node is locked by another rollout: alice@ops (rollout r-1), taken 10m ago".into()
+                "node is locked by another rollout: owner alice, host ops.example, pid 42, \
+                 rollout r-1, taken 10m ago, heartbeat 10s ago (if that rollout is gone: \
+                 meshroll unlock --node g01)"
+                    .into()
             )
         );
+        // an owner line from an old meshroll (no heartbeat), or hostile bytes
+        let e = baseline_result(
+            Some(4),
+            b"MESHROLL-LOCKED r-1 \x1b]0;pwned\x07@h 1000\nMESHROLL-HEARTBEAT \n",
+            1600,
+            "g01",
+        )
+        .expect_err("locked");
+        assert!(!e.message().contains('\x1b'), "{e:?}");
+        assert!(e.message().contains("heartbeat unknown"), "{e:?}");
         let e = baseline_result(
             Some(0),
             br#"{"rpc":{"ok":false,"connectFailure":{"kind":"unreachable"}}}"#,
             0,
+            "g01",
         )
         .expect_err("not ready");
         assert_eq!(
             e,
             Failure::Fatal("gateway not ready at baseline: unreachable".into())
         );
-        let ok = baseline_result(Some(0), br#"{"rpc":{"ok":true}, "x": 1}"#, 0).expect("ready");
+        let ok =
+            baseline_result(Some(0), br#"{"rpc":{"ok":true}, "x": 1}"#, 0, "g01").expect("ready");
         assert_eq!(ok, r#"{"rpc":{"ok":true},"x":1}"#);
     }
 
@@ -850,7 +870,7 @@ mod tests {
             skills_root: "/x/it's; rm -rf /".into(),
             ..Layout::default()
         };
-        let s = switch(&l, "abc$(id)");
+        let s = switch(&l, "abc$(id)", "dd");
         assert!(s.contains("R='/x/it'\\''s; rm -rf /'"), "{s}");
         assert!(s.contains("T='abc$(id)'"), "{s}");
         let p = prewarm(
@@ -860,7 +880,293 @@ mod tests {
             },
             "s",
             1024,
+            None,
         );
         assert!(p.contains("sh -c 'echo '\\''hi'\\'''"), "{p}");
+    }
+
+    #[test]
+    fn phase_scripts_carry_the_token_inside_and_set_a_umask() {
+        let l = Layout::default();
+        for s in [
+            baseline(&l, "r", "u@h/pid1", 5, Some("tok'en")),
+            doctor(&l, Some("tok'en")),
+            prewarm(&l, "s", 1024, Some("tok'en")),
+        ] {
+            assert!(
+                s.contains("OPENCLAW_GATEWAY_TOKEN='tok'\\''en'\nexport OPENCLAW_GATEWAY_TOKEN\n"),
+                "{s}"
+            );
+            assert!(s.contains("\numask 027\n"), "{s}");
+        }
+        for s in [
+            baseline(&l, "r", "u@h/pid1", 5, None),
+            doctor(&l, None),
+            switch(&l, "s", "d"),
+            rollback(&l, "r", "u@h/pid1", 5),
+        ] {
+            assert!(!s.contains("OPENCLAW_GATEWAY_TOKEN"), "{s}");
+            assert!(s.contains("\numask 027\n"), "{s}");
+        }
+    }
+
+    #[test]
+    fn rsync_keeps_the_host_key_policy_and_brackets_ipv6() {
+        let sock = std::path::Path::new("/tmp/cm/x y");
+        let s = rsync_ssh_command(sock, None, Some(2222), false);
+        assert!(s.contains(" -o StrictHostKeyChecking=yes"), "{s}");
+        assert!(s.contains("ControlPath='/tmp/cm/x y'"), "{s}");
+        assert!(s.ends_with(" -p 2222"), "{s}");
+        let s = rsync_ssh_command(sock, Some(std::path::Path::new("/c")), None, true);
+        assert!(
+            s.contains(" -o StrictHostKeyChecking=accept-new -F '/c'"),
+            "{s}"
+        );
+        assert_eq!(rsync_dest(None, "::1", "/r/s/"), "[::1]:/r/s/");
+        assert_eq!(
+            rsync_dest(Some("ops"), "fe80::1%en0", "/r/"),
+            "ops@[fe80::1%en0]:/r/"
+        );
+        assert_eq!(rsync_dest(Some("ops"), "[::1]", "/r/"), "ops@[::1]:/r/");
+        assert_eq!(rsync_dest(Some("ops"), "mac1", "/r/"), "ops@mac1:/r/");
+        assert_eq!(rsync_dest(None, "10.0.0.1", "/r/"), "10.0.0.1:/r/");
+    }
+
+    /// A bundle tree `<root>/<sha>` and its lock, as `manifest` would make them.
+    fn real_bundle(root: &std::path::Path, sha: &str) -> (Lock, String) {
+        use std::os::unix::fs::PermissionsExt;
+        let b = root.join(sha);
+        std::fs::create_dir_all(b.join("k")).expect("mkdir");
+        let files = [
+            ("a b.md", "hello\n", 0o640),
+            ("k/x.key", "k", 0o440),
+            ("z.md", "z", 0o640),
+        ];
+        let mut entries = Vec::new();
+        for (p, body, mode) in files {
+            std::fs::write(b.join(p), body).expect("w");
+            std::fs::set_permissions(b.join(p), std::fs::Permissions::from_mode(mode))
+                .expect("chmod");
+            entries.push(crate::manifest::LockEntry {
+                mode: format!("{mode:04o}"),
+                path: p.into(),
+                sha256: crate::manifest::sha256_hex(body.as_bytes()),
+                size: body.len() as u64,
+            });
+        }
+        let lock_bytes = b"{\"lock\":1}\n";
+        std::fs::write(b.join(LOCK_NAME), lock_bytes).expect("w");
+        std::fs::set_permissions(b.join(LOCK_NAME), std::fs::Permissions::from_mode(0o640))
+            .expect("chmod");
+        let lock = Lock {
+            files: entries,
+            skills_sha: sha.into(),
+            version: 1,
+        };
+        (lock, crate::manifest::sha256_hex(lock_bytes))
+    }
+
+    fn run_sh(script: &str) -> (Option<i32>, Vec<u8>) {
+        let out = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(script)
+            .output()
+            .expect("sh");
+        (out.status.code(), out.stdout)
+    }
+
+    #[test]
+    fn switch_verifies_right_before_the_rename() {
+        let d = tempfile::tempdir().expect("tmp");
+        let layout = Layout {
+            skills_root: d.path().display().to_string(),
+            state_dir: d.path().join("state").display().to_string(),
+            ..Layout::default()
+        };
+        let (lock, lsha) = real_bundle(d.path(), "sha1");
+        let want = expected_digest(&lock, &lsha);
+        // the verify phase's listing agrees with the lock
+        let (_, out) = run_sh(&verify(&layout, "sha1"));
+        assert_eq!(
+            verify_result(&lock, &lsha, &out),
+            Ok("checksum verified (3 files)".into()),
+            "{}",
+            String::from_utf8_lossy(&out)
+        );
+        // a tree changed after verify: no switch, the difference named
+        std::fs::write(d.path().join("sha1/z.md"), "tampered").expect("w");
+        let (code, out) = run_sh(&switch(&layout, "sha1", &want));
+        assert_eq!(code, Some(6), "{}", String::from_utf8_lossy(&out));
+        match switch_mismatch(&lock, &lsha, &out) {
+            Some(Failure::Mismatch(m)) => assert!(m.contains("z.md sha256 differs"), "{m}"),
+            other => panic!("{other:?}"),
+        }
+        assert!(std::fs::symlink_metadata(d.path().join("current")).is_err());
+        // repaired: it switches (the digest of the node's listing is the lock's)
+        std::fs::write(d.path().join("sha1/z.md"), "z").expect("w");
+        let (code, out) = run_sh(&switch(&layout, "sha1", &want));
+        let text = String::from_utf8_lossy(&out);
+        assert_eq!(code, Some(0), "{text}");
+        assert!(switch_mismatch(&lock, &lsha, &out).is_none(), "{text}");
+        assert!(
+            text.contains("verified; current -> sha1 (previous none)"),
+            "{text}"
+        );
+        assert_eq!(
+            std::fs::read_link(d.path().join("current")).expect("current"),
+            std::path::PathBuf::from("sha1")
+        );
+        // no temporary listing left behind
+        let left: Vec<_> = std::fs::read_dir(d.path())
+            .expect("ls")
+            .flatten()
+            .filter(|e| e.file_name().to_string_lossy().contains("verify"))
+            .collect();
+        assert!(left.is_empty(), "{left:?}");
+    }
+
+    #[test]
+    fn symlinks_and_fifos_in_the_bundle_are_a_mismatch() {
+        let d = tempfile::tempdir().expect("tmp");
+        let layout = Layout {
+            skills_root: d.path().display().to_string(),
+            ..Layout::default()
+        };
+        let (lock, lsha) = real_bundle(d.path(), "sha1");
+        let want = expected_digest(&lock, &lsha);
+        std::os::unix::fs::symlink("/etc/passwd", d.path().join("sha1/k/link")).expect("ln");
+        let (_, out) = run_sh(&verify(&layout, "sha1"));
+        match verify_result(&lock, &lsha, &out) {
+            Err(Failure::Mismatch(m)) => {
+                assert!(
+                    m.contains("k/link is not a regular file or a directory"),
+                    "{m}"
+                )
+            }
+            other => panic!("{other:?}"),
+        }
+        let (code, out) = run_sh(&switch(&layout, "sha1", &want));
+        assert_eq!(code, Some(6), "{}", String::from_utf8_lossy(&out));
+        assert!(std::fs::symlink_metadata(d.path().join("current")).is_err());
+        std::fs::remove_file(d.path().join("sha1/k/link")).expect("rm");
+        let st = std::process::Command::new("mkfifo")
+            .arg(d.path().join("sha1/pipe"))
+            .status()
+            .expect("mkfifo");
+        assert!(st.success());
+        let (_, out) = run_sh(&verify(&layout, "sha1"));
+        match verify_result(&lock, &lsha, &out) {
+            Err(Failure::Mismatch(m)) => {
+                assert!(
+                    m.contains("pipe is not a regular file or a directory"),
+                    "{m}"
+                )
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn listing_and_prewarm_output_are_cut_at_the_cap() {
+        let cut = format!("head -c {}", OUTPUT_CAP + 1);
+        assert_eq!(PRINT_LISTING.matches(&cut).count(), 1, "{PRINT_LISTING}");
+        let p = prewarm(&Layout::default(), "s", 1024, None);
+        assert!(p.contains(&format!("| {cut}\n")), "{p}");
+    }
+
+    #[test]
+    fn a_chatty_prewarm_is_cut_on_the_node() {
+        let d = tempfile::tempdir().expect("tmp");
+        let layout = Layout {
+            skills_root: d.path().display().to_string(),
+            state_dir: d.path().join("state").display().to_string(),
+            prewarm_cmd: Some("yes 'warming up'".into()),
+            ..Layout::default()
+        };
+        // `yes` never stops by itself: the script ends because its output is cut.
+        let (_, out) = run_sh(&prewarm(&layout, "s", 4 * 1024 * 1024, None));
+        assert_eq!(out.len(), OUTPUT_CAP + 1);
+        assert!(!d.path().join("state/skill-cache-ready").exists());
+    }
+
+    #[test]
+    fn rollback_takes_and_releases_the_lock() {
+        let d = tempfile::tempdir().expect("tmp");
+        let root = d.path().join("skills");
+        let layout = Layout {
+            skills_root: root.display().to_string(),
+            state_dir: d.path().join("state").display().to_string(),
+            ..Layout::default()
+        };
+        std::fs::create_dir_all(root.join("a")).expect("mkdir");
+        std::fs::create_dir_all(root.join("b")).expect("mkdir");
+        std::os::unix::fs::symlink("b", root.join("current")).expect("ln");
+        std::os::unix::fs::symlink("a", root.join("previous")).expect("ln");
+        let target = |p: &str| std::fs::read_link(root.join(p)).expect("link");
+        // held by another rollout: refused, nothing flipped, the lock left alone
+        let lock = d.path().join("state/meshroll.lock");
+        std::fs::create_dir_all(&lock).expect("mkdir");
+        std::fs::write(lock.join("owner"), "r-9 bob@h2/pid7 100\n").expect("w");
+        std::fs::write(lock.join("heartbeat"), "150\n").expect("w");
+        let (code, out) = run_sh(&rollback(&layout, "rb-1", "me@h/pid1", 200));
+        let text = String::from_utf8_lossy(&out);
+        assert_eq!(code, Some(4), "{text}");
+        assert!(locked_by_other(&out), "{text}");
+        let e = baseline_result(code, &out, 200, "w01").expect_err("locked");
+        assert!(
+            e.message().contains(
+                "owner bob, host h2, pid 7, rollout r-9, taken 100s ago, heartbeat 50s ago"
+            ),
+            "{e:?}"
+        );
+        assert_eq!(target("current"), std::path::PathBuf::from("b"));
+        assert!(lock.join("owner").is_file());
+        // free: taken, flipped, released
+        std::fs::remove_dir_all(&lock).expect("rm");
+        let (code, out) = run_sh(&rollback(&layout, "rb-1", "me@h/pid1", 200));
+        let text = String::from_utf8_lossy(&out);
+        assert_eq!(code, Some(0), "{text}");
+        assert!(text.contains("current -> a (was b)"), "{text}");
+        assert_eq!(target("current"), std::path::PathBuf::from("a"));
+        assert_eq!(target("previous"), std::path::PathBuf::from("b"));
+        assert!(!lock.exists(), "lock left behind: {text}");
+    }
+
+    #[test]
+    fn the_lock_is_read_and_removed_only_if_unchanged() {
+        let d = tempfile::tempdir().expect("tmp");
+        let layout = Layout {
+            state_dir: d.path().display().to_string(),
+            ..Layout::default()
+        };
+        let (_, out) = run_sh(&read_lock(&layout));
+        assert_eq!(read_lock_result(&out), Ok(None));
+        let lock = d.path().join("meshroll.lock");
+        std::fs::create_dir_all(&lock).expect("mkdir");
+        std::fs::write(lock.join("owner"), "r-9 bob@h2/pid7 100\n").expect("w");
+        std::fs::write(lock.join("heartbeat"), "150\n").expect("w");
+        let (_, out) = run_sh(&read_lock(&layout));
+        let info = read_lock_result(&out).expect("read").expect("locked");
+        assert_eq!(info.owner_line, "r-9 bob@h2/pid7 100");
+        assert_eq!((info.taken_s, info.heartbeat_s), (Some(100), Some(150)));
+        assert_eq!(info.parts(), ("bob".into(), "h2".into(), "7".into()));
+        let (code, out) = run_sh(&force_unlock(&layout, Some("r-8 someone@else/pid1 5")));
+        assert_eq!(code, Some(3), "{}", String::from_utf8_lossy(&out));
+        assert!(lock.exists());
+        let (code, out) = run_sh(&force_unlock(&layout, Some(&info.owner_line)));
+        assert_eq!(code, Some(0), "{}", String::from_utf8_lossy(&out));
+        assert!(!lock.exists());
+        // the heartbeat is refreshed only by the owner
+        std::fs::create_dir_all(&lock).expect("mkdir");
+        std::fs::write(lock.join("owner"), "r-9 bob@h2/pid7 100\n").expect("w");
+        let (_, out) = run_sh(&heartbeat(&layout, "r-1", 999));
+        assert!(String::from_utf8_lossy(&out).contains("MESHROLL-ERR"));
+        assert!(!lock.join("heartbeat").exists());
+        let (_, out) = run_sh(&heartbeat(&layout, "r-9", 999));
+        assert_eq!(String::from_utf8_lossy(&out).trim(), "ok");
+        assert_eq!(
+            std::fs::read_to_string(lock.join("heartbeat")).expect("hb"),
+            "999\n"
+        );
     }
 }
