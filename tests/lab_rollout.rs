@@ -1090,6 +1090,7 @@ fn check_prints_the_plan_and_touches_nothing() {
     for want in [
         format!("SKILLS_SHA={sha}"),
         format!("SKILLS_MANIFEST_SHA256={msha}"),
+        "classes one after the other: a class starts when the one before it is done".into(),
         "class 1 (gateway): 2 nodes, concurrency 3, failure budget 0".into(),
         "  canary  g01".into(),
         "  wave 1  g02".into(),
@@ -1128,6 +1129,27 @@ fn check_prints_the_plan_and_touches_nothing() {
     for (n, b) in lab.nodes.iter().zip(&before) {
         assert_eq!(&snapshot(&n.root), b, "{}", n.name);
     }
+    // The plan says how classes follow each other, and what --parallel-classes changes.
+    let (out, _) = meshroll(
+        &lab,
+        &inv,
+        &[
+            "rollout",
+            "--skills",
+            src.dir.to_str().unwrap(),
+            "--journal",
+            jpath.to_str().unwrap(),
+            "--parallel-classes",
+            "--check",
+        ],
+    );
+    let o = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{o}");
+    assert!(
+        o.contains("classes in parallel (--parallel-classes): the 2 canaries start together"),
+        "{o}"
+    );
+    assert!(!jpath.exists());
 }
 
 #[test]
