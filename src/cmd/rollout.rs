@@ -95,19 +95,22 @@ impl Prepared {
         if matches!(self.poll.transport, crate::remote::Transport::Sim(_)) {
             return Ok(std::path::PathBuf::new());
         }
-        let t = tempfile::Builder::new()
-            .prefix("meshroll-stage")
-            .tempdir()?;
-        // Only this user reads the staged copy (secrets included) before it ships.
-        {
-            use std::os::unix::fs::PermissionsExt;
-            std::fs::set_permissions(t.path(), std::fs::Permissions::from_mode(0o700))?;
-        }
+        let t = stage_tempdir()?;
         let dir = t.path().join(&self.bundle.skills_sha);
         manifest::stage(&self.bundle, &dir)?;
         self.stage = Some(t);
         Ok(dir)
     }
+}
+
+/// The staging folder: only this user reads the staged copy (secrets included) before
+/// it ships, so it is created 0700 (tempfile's default follows the umask: 0755).
+pub fn stage_tempdir() -> std::io::Result<tempfile::TempDir> {
+    use std::os::unix::fs::PermissionsExt;
+    tempfile::Builder::new()
+        .prefix("meshroll-stage")
+        .permissions(std::fs::Permissions::from_mode(0o700))
+        .tempdir()
 }
 
 pub fn prepare(g: &Global, a: &PlanArgs, sim: bool) -> anyhow::Result<Prepared> {
@@ -272,4 +275,29 @@ pub async fn rollback(g: &Global, a: &RollbackArgs) -> anyhow::Result<i32> {
     }
     poll.transport.close().await;
     Ok(if failed == 0 { 0 } else { 1 })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_staging_folder_is_private() {
+        use std::os::unix::fs::PermissionsExt;
+        let t = super::stage_tempdir().expect("tempdir");
+        let mode = std::fs::metadata(t.path())
+            .expect("stat")
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o700);
+    }
+
+    #[test]
+    fn lock_owners_name_the_real_host() {
+        let h = super::hostname().expect("gethostname");
+        let who = super::who();
+        assert!(
+            who.contains(&format!("@{h}/pid{}", std::process::id())),
+            "{who}"
+        );
+        assert!(!who.contains(char::is_whitespace), "{who}");
+    }
 }
