@@ -15,6 +15,13 @@
 //! The skills tree is 200 files, ~4 MB (40 skills: SKILL.md, code, data, a few `.key`
 //! files); prewarm is `sleep 1` on every node, so its cost is fixed and known.
 //!
+//! Also, side by side: the 2-class rollout with `--parallel-classes` (class canaries at
+//! once), and the processes one node pays for a whole first rollout, with a 200-file and
+//! a 2,000-file tree: `strace -f -e trace=process` attached to that node's sshd counts
+//! every process started under it (ssh sessions, shells, and what the scripts run) and
+//! every program run (successful execve). `MESHROLL_BIN_BEFORE=<binary>` counts an older
+//! build too (the node-side scripts do not depend on the build profile).
+//!
 //! Run with `cargo build --release && cargo bench --bench rollout`: the bench runs the
 //! release binary next to it (`target/release/meshroll`), or the one named by
 //! `MESHROLL_BIN`. `MESHROLL_BENCH_SAMPLES` sets the samples per method (default 3; each
@@ -78,8 +85,10 @@ fn main() {
 
     let mut m2 = Vec::new();
     let mut m1 = Vec::new();
+    let mut mp = Vec::new();
     let mut hand = Vec::new();
     let mut breakdown = String::new();
+    let mut breakdown_par = String::new();
     for s in 0..samples {
         eprintln!("bench: sample {} of {samples}", s + 1);
         let sha = repo.commit(&format!("m2-{s}"));
@@ -90,6 +99,7 @@ fn main() {
             &repo.dir,
             &sha,
             &format!("m2-{s}"),
+            &[],
         );
         if s == 0 {
             breakdown = format!(
@@ -106,7 +116,22 @@ fn main() {
             &repo.dir,
             &sha,
             &format!("m1-{s}"),
+            &[],
         ));
+        let sha = repo.commit(&format!("mp-{s}"));
+        let r = meshroll_sample(
+            &bin,
+            &lab,
+            &inv_classes,
+            &repo.dir,
+            &sha,
+            &format!("mp-{s}"),
+            &["--parallel-classes"],
+        );
+        if s == 0 {
+            breakdown_par = format!("stages: {}; per phase: {}", r.stages, r.phases);
+        }
+        mp.push(r);
         let sha = repo.commit(&format!("hand-{s}"));
         hand.push(hand_sample(&lab, &repo.dir, &sha));
     }
@@ -153,6 +178,10 @@ fn main() {
             "meshroll, 1 class of 20, `--wave 100% --concurrency 20`",
             &m1,
         ),
+        (
+            "meshroll, 2 classes (2+18), `--parallel-classes --wave 100% --concurrency 20`",
+            &mp,
+        ),
     ] {
         let _ = writeln!(
             out,
@@ -180,20 +209,60 @@ fn main() {
     );
     let _ = writeln!(
         out,
-        "meshroll's own sync + prewarm per node, inside the waves (slowest node): 2 classes {}, 1 class {}",
+        "meshroll's own sync + prewarm per node, inside the waves (slowest node): 2 classes {}, 1 class {}, 2 classes in parallel {}",
         med(m2.iter().map(|r| r.slowest_sync_prewarm).collect()),
         med(m1.iter().map(|r| r.slowest_sync_prewarm).collect()),
+        med(mp.iter().map(|r| r.slowest_sync_prewarm).collect()),
     );
     let _ = writeln!(
         out,
-        "meshroll first rollout / (1.5 x one node's sync + prewarm): 2 classes {:.2}, 1 class {:.2}",
-        median(m2.iter().map(|r| r.first).collect()) / (1.5 * single_med),
-        median(m1.iter().map(|r| r.first).collect()) / (1.5 * single_med),
+        "meshroll first rollout / one node's sync + prewarm: 2 classes {:.2}, 1 class {:.2}, 2 classes in parallel {:.2} (goal: 1.5)",
+        median(m2.iter().map(|r| r.first).collect()) / single_med,
+        median(m1.iter().map(|r| r.first).collect()) / single_med,
+        median(mp.iter().map(|r| r.first).collect()) / single_med,
     );
     let _ = writeln!(
         out,
         "\nWhere the first rollout's time goes (2 classes, sample 1): {breakdown}"
     );
+    let _ = writeln!(
+        out,
+        "\nWhere the first rollout's time goes (2 classes in parallel, sample 1): {breakdown_par}"
+    );
+
+    // Processes per node: a first rollout of a 200-file and of a 2,000-file tree.
+    let big = SkillsRepo::with_skills(SKILLS * 10, 2_000);
+    let watched = &lab.nodes[NODES / 2];
+    let mut builds = vec![("this build", bin.clone())];
+    if let Some(b) = std::env::var_os("MESHROLL_BIN_BEFORE") {
+        builds.push(("MESHROLL_BIN_BEFORE", PathBuf::from(b)));
+    }
+    let _ = writeln!(
+        out,
+        "\nProcesses on one node ({}, a wave node) for a whole first rollout (2 classes), \
+         counted with strace -f -e trace=process on its sshd:\n",
+        watched.name
+    );
+    let _ = writeln!(
+        out,
+        "| build | files | processes started | programs run (execve) | most run |"
+    );
+    let _ = writeln!(out, "|---|---|---|---|---|");
+    for (label, b) in &builds {
+        for (r, tag) in [(&repo, "small"), (&big, "big")] {
+            let (files, _) = r.size();
+            let _ = r.commit(&format!("procs-{tag}-{}", label.len()));
+            let (procs, execs, top) = count_processes(
+                b,
+                &lab,
+                &inv_classes,
+                &r.dir,
+                watched,
+                &format!("{tag}-{}", label.len()),
+            );
+            let _ = writeln!(out, "| {label} | {files} | {procs} | {execs} | {top} |");
+        }
+    }
     let _ = writeln!(
         out,
         "\nlab: sshd {} in sessions; machine: nproc {}, kernel {}; meshroll {}",
@@ -207,6 +276,84 @@ fn main() {
         bin.display()
     );
     println!("{out}");
+}
+
+/// Run a first rollout while strace watches `node`'s sshd: (processes started, programs
+/// run, the most run programs).
+fn count_processes(
+    bin: &Path,
+    lab: &Lab,
+    inv: &Path,
+    src: &Path,
+    node: &common::LabNode,
+    tag: &str,
+) -> (usize, usize, String) {
+    let pid = node.sshd_pid().expect("the node's sshd runs");
+    let trace = lab.dir.join(format!("strace-{tag}.txt"));
+    let mut st = Command::new("strace")
+        .args(["-f", "-qq", "-e", "trace=process", "-o"])
+        .arg(&trace)
+        .arg("-p")
+        .arg(pid.to_string())
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("strace (apt-get install strace)");
+    // strace attaches before it writes anything; give it a moment.
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let j = lab.dir.join(format!("journal-procs-{tag}.jsonl"));
+    let (_, out) = run_meshroll(bin, lab, inv, src, &j);
+    assert!(out.contains("finished:"), "{out}");
+    let _ = Command::new("kill")
+        .args(["-INT", &st.id().to_string()])
+        .status();
+    let _ = st.wait();
+    let text = fs::read_to_string(&trace).unwrap_or_default();
+    let mut pids = std::collections::BTreeSet::new();
+    let mut progs: BTreeMap<String, usize> = BTreeMap::new();
+    let mut pending: BTreeMap<String, String> = BTreeMap::new();
+    let mut execs = 0;
+    for l in text.lines() {
+        let Some((p, rest)) = l.split_once(' ') else {
+            continue;
+        };
+        if p != pid.to_string() {
+            pids.insert(p.to_string());
+        }
+        let rest = rest.trim_start();
+        let prog = rest
+            .strip_prefix("execve(\"")
+            .and_then(|r| r.split('"').next())
+            .map(|p| p.rsplit('/').next().unwrap_or(p).to_string());
+        if let Some(prog) = &prog
+            && rest.ends_with("<unfinished ...>")
+        {
+            pending.insert(p.to_string(), prog.clone());
+            continue;
+        }
+        let ok = rest.ends_with("= 0");
+        let prog = if rest.starts_with("<... execve resumed>") {
+            pending.remove(p)
+        } else {
+            prog
+        };
+        if let Some(prog) = prog
+            && ok
+        {
+            execs += 1;
+            *progs.entry(prog).or_default() += 1;
+        }
+    }
+    let mut top: Vec<(String, usize)> = progs.into_iter().collect();
+    top.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    let top = top
+        .iter()
+        .take(6)
+        .map(|(p, n)| format!("{p} {n}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    (pids.len(), execs, top)
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -231,6 +378,12 @@ impl SkillsRepo {
     /// 40 skills of 5 files each: SKILL.md, two code files, a data blob, and every
     /// fourth skill an `api.key` instead of its second code file. ~4 MB.
     fn new() -> SkillsRepo {
+        SkillsRepo::with_skills(SKILLS, 60_000)
+    }
+
+    /// `skills` skills of 5 files each (as [`SkillsRepo::new`]), data blobs of `blob`
+    /// bytes and up.
+    fn with_skills(skills: usize, blob: usize) -> SkillsRepo {
         let tmp = tempfile::tempdir().unwrap();
         let root = tmp.path().to_path_buf();
         let dir = root.join("skills");
@@ -245,7 +398,7 @@ impl SkillsRepo {
                 })
                 .collect()
         };
-        for i in 0..SKILLS {
+        for i in 0..skills {
             let d = dir.join(format!("skill-{i:02}"));
             fs::create_dir_all(d.join("lib")).unwrap();
             fs::write(
@@ -255,7 +408,7 @@ impl SkillsRepo {
             .unwrap();
             fs::write(
                 d.join("lib/main.js"),
-                "export function run(x) { return x; }\n".repeat(300 + 20 * i),
+                "export function run(x) { return x; }\n".repeat(300 + 20 * (i % SKILLS)),
             )
             .unwrap();
             if i % 4 == 0 {
@@ -263,7 +416,7 @@ impl SkillsRepo {
             } else {
                 fs::write(d.join("lib/util.js"), "const a = 1;\n".repeat(400)).unwrap();
             }
-            fs::write(d.join("data.bin"), bytes(60_000 + 1_000 * i)).unwrap();
+            fs::write(d.join("data.bin"), bytes(blob + 1_000 * (i % SKILLS))).unwrap();
             fs::write(d.join("README.md"), format!("skill {i}\n")).unwrap();
         }
         git(&root, &["init", "-q"]);
@@ -373,6 +526,17 @@ struct MeshrollSample {
 }
 
 fn run_meshroll(bin: &Path, lab: &Lab, inv: &Path, src: &Path, journal: &Path) -> (f64, String) {
+    run_meshroll_with(bin, lab, inv, src, journal, &[])
+}
+
+fn run_meshroll_with(
+    bin: &Path,
+    lab: &Lab,
+    inv: &Path,
+    src: &Path,
+    journal: &Path,
+    extra: &[&str],
+) -> (f64, String) {
     let start = Instant::now();
     let o = Command::new(bin)
         .arg("-i")
@@ -385,6 +549,7 @@ fn run_meshroll(bin: &Path, lab: &Lab, inv: &Path, src: &Path, journal: &Path) -
         .arg(src)
         .args(["--wave", "100%", "--concurrency", "20", "--journal"])
         .arg(journal)
+        .args(extra)
         .arg("--yes")
         .stdin(Stdio::null())
         .output()
@@ -422,16 +587,17 @@ fn meshroll_sample(
     src: &Path,
     sha: &str,
     tag: &str,
+    extra: &[&str],
 ) -> MeshrollSample {
     let j1 = lab.dir.join(format!("journal-{tag}.jsonl"));
     let j2 = lab.dir.join(format!("journal-{tag}-rerun.jsonl"));
-    let (first, out) = run_meshroll(bin, lab, inv, src, &j1);
+    let (first, out) = run_meshroll_with(bin, lab, inv, src, &j1, extra);
     let (first_bytes, n) = bytes_sent(&out);
     assert_eq!(n, NODES, "{out}");
     for node in &lab.nodes {
         assert_eq!(node.current().as_deref(), Some(sha), "{out}");
     }
-    let (rerun_fresh, out2) = run_meshroll(bin, lab, inv, src, &j2);
+    let (rerun_fresh, out2) = run_meshroll_with(bin, lab, inv, src, &j2, extra);
     let (rerun_bytes, n) = bytes_sent(&out2);
     assert_eq!(n, NODES);
     assert_eq!(
@@ -439,7 +605,7 @@ fn meshroll_sample(
         NODES,
         "{out2}"
     );
-    let (rerun_same, out3) = run_meshroll(bin, lab, inv, src, &j1);
+    let (rerun_same, out3) = run_meshroll_with(bin, lab, inv, src, &j1, extra);
     assert_eq!(
         out3.matches("landed (earlier run)").count(),
         NODES,

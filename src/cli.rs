@@ -44,6 +44,11 @@ pub struct PlanArgs {
     /// Run doctor on every node, not only on each class's canary.
     #[arg(long = "doctor-every-node")]
     pub doctor_every_node: bool,
+    /// Classes are independent: start every class's canary at once and let each class
+    /// widen on its own (a halt in any class still stops new nodes in all). Off by
+    /// default: classes go one after the other.
+    #[arg(long = "parallel-classes")]
+    pub parallel_classes: bool,
     /// The append-only journal (JSON lines).
     #[arg(long, default_value = "meshroll-journal.jsonl")]
     pub journal: PathBuf,
@@ -96,6 +101,19 @@ pub enum Command {
     Rollout(RolloutArgs),
     /// Flip `current` back to the previous target on chosen nodes or classes.
     Rollback(RollbackArgs),
+    /// Remove a node lock left by a rollout that is gone (shows its owner, host and
+    /// age, and asks first).
+    Unlock(UnlockArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct UnlockArgs {
+    /// The node whose lock to remove (repeat for several).
+    #[arg(long = "node", required = true)]
+    pub node: Vec<String>,
+    /// Do not ask (headless).
+    #[arg(long)]
+    pub yes: bool,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -145,6 +163,10 @@ pub struct RolloutArgs {
     /// Roll the demo bundle out to the built-in simulated mesh.
     #[arg(long)]
     pub sim: bool,
+    /// Seconds between refreshes of the node locks' heartbeat while the rollout holds
+    /// them (what `unlock` and a refused rollout show as the lock's age).
+    #[arg(long = "lock-heartbeat", default_value_t = 30)]
+    pub lock_heartbeat: u64,
 }
 
 #[derive(Debug, Clone, Args)]

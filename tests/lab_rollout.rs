@@ -74,8 +74,13 @@ fn skills(variant: &str) -> Skills {
     Skills { _repo: repo, dir }
 }
 
+/// The binary under test (`MESHROLL_TEST_BIN` runs the tests against another build,
+/// e.g. the code before a fix, to see them fail).
 fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_meshroll"))
+    Command::new(
+        std::env::var_os("MESHROLL_TEST_BIN")
+            .unwrap_or_else(|| env!("CARGO_BIN_EXE_meshroll").into()),
+    )
 }
 
 /// `meshroll manifest DIR`: (SKILLS_SHA, SKILLS_MANIFEST_SHA256).
@@ -1021,19 +1026,21 @@ fn second_concurrent_rollout_is_refused_by_the_node_lock() {
     let o = text(&out);
     eprintln!("second:\n{o}");
     assert_eq!(out.status.code(), Some(1), "{o}");
+    let host = meshroll::cmd::rollout::hostname().unwrap();
     let want = format!(
-        "g01 baseline failed (fatal, attempt 1/5): node is locked by another rollout: {}@",
-        lab.user
+        "g01 baseline failed (fatal, attempt 1/5): node is locked by another rollout: owner {}, host {host}, pid {}, rollout {rid}, taken ",
+        lab.user,
+        first.id()
     );
     let line = o
         .lines()
         .find(|l| l.contains(&want))
         .unwrap_or_else(|| panic!("{want}: {o}"));
+    assert!(line.contains(" ago, heartbeat "), "{line}");
     assert!(
-        line.contains(&format!("/pid{} (rollout {rid}), taken ", first.id())),
+        line.ends_with(" ago (if that rollout is gone: meshroll unlock --node g01)"),
         "{line}"
     );
-    assert!(line.ends_with(" ago"), "{line}");
     assert!(
         o.contains("HALTED, waiting for the operator: class gateway"),
         "{o}"
@@ -1083,6 +1090,7 @@ fn check_prints_the_plan_and_touches_nothing() {
     for want in [
         format!("SKILLS_SHA={sha}"),
         format!("SKILLS_MANIFEST_SHA256={msha}"),
+        "classes one after the other: a class starts when the one before it is done".into(),
         "class 1 (gateway): 2 nodes, concurrency 3, failure budget 0".into(),
         "  canary  g01".into(),
         "  wave 1  g02".into(),
@@ -1121,6 +1129,27 @@ fn check_prints_the_plan_and_touches_nothing() {
     for (n, b) in lab.nodes.iter().zip(&before) {
         assert_eq!(&snapshot(&n.root), b, "{}", n.name);
     }
+    // The plan says how classes follow each other, and what --parallel-classes changes.
+    let (out, _) = meshroll(
+        &lab,
+        &inv,
+        &[
+            "rollout",
+            "--skills",
+            src.dir.to_str().unwrap(),
+            "--journal",
+            jpath.to_str().unwrap(),
+            "--parallel-classes",
+            "--check",
+        ],
+    );
+    let o = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{o}");
+    assert!(
+        o.contains("classes in parallel (--parallel-classes): the 2 canaries start together"),
+        "{o}"
+    );
+    assert!(!jpath.exists());
 }
 
 #[test]
@@ -1180,4 +1209,503 @@ fn gateway_not_ready_at_baseline_leaves_the_node_untouched_and_unlocked() {
     assert!(recap_row(&o, "w02").contains("landed"), "{o}");
     assert_eq!(w02.current().as_deref(), Some(sha.as_str()));
     assert_bundle(w02, &sha, &src.dir);
+}
+
+// ---------------------------------------------------------------------------------------
+// hardening (issue 7): integrity, locks, the token, floods
+
+/// `meshroll` with extra environment and stdin.
+fn meshroll_with(
+    lab: &Lab,
+    inv: &Path,
+    args: &[&str],
+    env: &[(&str, &str)],
+    stdin: Option<&str>,
+) -> Output {
+    let mut cmd = bin();
+    cmd.args(base_args(lab, inv))
+        .args(args)
+        .env_remove("OPENCLAW_GATEWAY_TOKEN")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.stdin(if stdin.is_some() {
+        Stdio::piped()
+    } else {
+        Stdio::null()
+    });
+    let mut child = cmd.spawn().expect("run meshroll");
+    if let Some(input) = stdin {
+        use std::io::Write;
+        let mut w = child.stdin.take().unwrap();
+        w.write_all(input.as_bytes()).unwrap();
+    }
+    child.wait_with_output().unwrap()
+}
+
+/// An executable script at `<node root>/bin/<name>`.
+fn node_script(n: &LabNode, name: &str, body: &str) -> PathBuf {
+    let p = n.root.join("bin").join(name);
+    fs::write(&p, format!("#!/bin/sh\n{body}\n")).unwrap();
+    fs::set_permissions(&p, fs::Permissions::from_mode(0o755)).unwrap();
+    p
+}
+
+#[test]
+fn tree_changed_on_the_node_after_verify_does_not_land_on_resume() {
+    let lab = Lab::start(&[NodeSpec::new("g01", "gateway")]);
+    let g01 = lab.node("g01");
+    let src = skills("one");
+    let (sha, _) = manifest_ids(&src.dir);
+    // `current` is a directory by mistake: the switch cannot rename over it, so the run
+    // stops right after a passing verify.
+    let cur = g01.skills_root().join("current");
+    fs::create_dir_all(cur.join("by-hand")).unwrap();
+    let inv = inventory(&lab, "inv.ini", |_| String::new());
+    let jpath = lab.dir.join("j.jsonl");
+    let args = [
+        "rollout",
+        "--skills",
+        src.dir.to_str().unwrap(),
+        "--journal",
+        jpath.to_str().unwrap(),
+        "--yes",
+    ];
+    let (out, _) = meshroll(&lab, &inv, &args);
+    let o = text(&out);
+    eprintln!("first run:\n{o}");
+    assert_eq!(out.status.code(), Some(1), "{o}");
+    assert_eq!(ok_lines(&o, "g01", "verify").len(), 1, "{o}");
+    assert!(o.contains("g01 switch failed (fatal"), "{o}");
+    // The operator clears `current`; meanwhile the verified tree changes on the node.
+    fs::remove_dir_all(&cur).unwrap();
+    let f = g01.bundle_dir(&sha).join("weather/SKILL.md");
+    let mut bytes = fs::read(&f).unwrap();
+    bytes.extend_from_slice(b"injected after verify\n");
+    fs::write(&f, bytes).unwrap();
+    let cut = journal(&jpath).len();
+    let (out, _) = meshroll(&lab, &inv, &args);
+    let o = text(&out);
+    eprintln!("resumed:\n{o}");
+    assert!(o.contains("resuming rollout"), "{o}");
+    let j = journal(&jpath);
+    let second = &j[cut..];
+    // resumed at the switch, not at verify: the switch verifies again by itself
+    assert_eq!(
+        phase_count(second, "phase_started", "g01", "verify"),
+        0,
+        "{o}"
+    );
+    assert_eq!(
+        phase_count(second, "phase_started", "g01", "switch"),
+        1,
+        "{o}"
+    );
+    assert!(
+        o.contains(
+            "g01 switch failed (MISMATCH, attempt 1/5): verify before the switch: 1 difference(s): weather/SKILL.md sha256 differs"
+        ),
+        "{o}"
+    );
+    assert_eq!(out.status.code(), Some(1), "{o}");
+    assert!(o.contains("halted: checksum mismatch on g01"), "{o}");
+    assert_eq!(g01.current(), None, "the changed tree landed: {o}");
+    // Run again: the copy is synced again (rsync --checksum repairs it) and lands.
+    let (out, _) = meshroll(&lab, &inv, &args);
+    let o = text(&out);
+    eprintln!("after repair:\n{o}");
+    assert_eq!(out.status.code(), Some(0), "{o}");
+    assert_eq!(g01.current().as_deref(), Some(sha.as_str()));
+    assert_bundle(g01, &sha, &src.dir);
+}
+
+#[test]
+fn a_symlink_in_the_bundle_is_a_mismatch() {
+    let lab = Lab::start(&[NodeSpec::new("g01", "gateway")]);
+    let g01 = lab.node("g01");
+    let src = skills("one");
+    let (sha, _) = manifest_ids(&src.dir);
+    // The real rsync, then a symlink planted in the copy it just wrote.
+    let wrapper = rsync_wrapper(
+        g01,
+        &format!(
+            "rsync \"$@\"; rc=$?\nln -s /etc/hostname {}\nexit $rc",
+            g01.bundle_dir(&sha).join("weather/link").display()
+        ),
+    );
+    let inv = inventory(&lab, "inv.ini", |_| {
+        format!("meshroll_rsync_path={}", wrapper.display())
+    });
+    let jpath = lab.dir.join("j.jsonl");
+    let (out, _) = meshroll(
+        &lab,
+        &inv,
+        &[
+            "rollout",
+            "--skills",
+            src.dir.to_str().unwrap(),
+            "--journal",
+            jpath.to_str().unwrap(),
+            "--yes",
+        ],
+    );
+    let o = text(&out);
+    eprintln!("{o}");
+    assert_eq!(out.status.code(), Some(1), "{o}");
+    assert!(
+        o.contains(
+            "g01 verify failed (MISMATCH, attempt 1/5): 1 difference(s): weather/link is not a regular file or a directory"
+        ),
+        "{o}"
+    );
+    assert_eq!(g01.current(), None);
+}
+
+#[test]
+fn rollout_phases_get_the_gateway_token_inside_their_scripts() {
+    let lab = Lab::start(&[
+        NodeSpec::new("g01", "gateway"),
+        NodeSpec::new("w01", "worker"),
+    ]);
+    let src = skills("one");
+    let (sha, _) = manifest_ids(&src.dir);
+    let tok = "tok-s3cret-0451";
+    for n in &lab.nodes {
+        // A CLI whose gateway needs the token: without it, gateway status reads
+        // unreachable. Each call logs whether the token came.
+        node_script(
+            n,
+            "openclaw-tok",
+            &format!(
+                "case \"${{OPENCLAW_GATEWAY_TOKEN:-}}\" in {tok}) t=yes ;; *) t=no ;; esac\n\
+                 echo \"$1 $2 token=$t\" >>{log}\n\
+                 if [ $t = no ] && [ \"$1\" = gateway ]; then cat {fx}; exit 0; fi\n\
+                 exec {cli} \"$@\"",
+                log = n.root.join("token.log").display(),
+                fx = n
+                    .standin_dir()
+                    .join("fixtures/gateway-status.unreachable.json")
+                    .display(),
+                cli = n.openclaw().display(),
+            ),
+        );
+        node_script(
+            n,
+            "prewarm-tok",
+            &format!(
+                "[ \"${{OPENCLAW_GATEWAY_TOKEN:-}}\" = {tok} ] || {{ echo 'prewarm: no token'; exit 9; }}\necho warmed with the token"
+            ),
+        );
+    }
+    let inv = inventory(&lab, "inv.ini", |n| {
+        format!(
+            "meshroll_openclaw={} meshroll_prewarm_cmd={}",
+            n.root.join("bin/openclaw-tok").display(),
+            n.root.join("bin/prewarm-tok").display()
+        )
+    });
+    let jpath = lab.dir.join("j.jsonl");
+    let out = meshroll_with(
+        &lab,
+        &inv,
+        &[
+            "rollout",
+            "--skills",
+            src.dir.to_str().unwrap(),
+            "--journal",
+            jpath.to_str().unwrap(),
+            "--yes",
+        ],
+        &[("OPENCLAW_GATEWAY_TOKEN", tok)],
+        None,
+    );
+    let o = text(&out);
+    eprintln!("{o}");
+    assert_eq!(out.status.code(), Some(0), "{o}");
+    assert!(!o.contains(tok), "the token reached the output: {o}");
+    for n in &lab.nodes {
+        assert_eq!(n.current().as_deref(), Some(sha.as_str()));
+        let log = fs::read_to_string(n.root.join("token.log")).unwrap();
+        assert!(
+            log.contains("gateway status token=yes"),
+            "{}: {log}",
+            n.name
+        );
+        assert!(!log.contains("token=no"), "{}: {log}", n.name);
+        // The archived status is not world-readable (node-side umask 027).
+        let m = fs::metadata(n.state_dir().join("last-gateway-status.json")).unwrap();
+        assert_eq!(m.permissions().mode() & 0o777, 0o640, "{}", n.name);
+    }
+    // doctor runs on the canaries, with the token too
+    let log = fs::read_to_string(lab.node("g01").root.join("token.log")).unwrap();
+    assert!(log.contains("doctor --lint token=yes"), "{log}");
+    assert!(
+        o.contains("g01 prewarm ok") && o.contains("w01 prewarm ok"),
+        "{o}"
+    );
+}
+
+#[test]
+fn a_killed_rollouts_lock_names_its_owner_and_unlock_removes_it() {
+    let lab = Lab::start(&[NodeSpec::new("g01", "gateway")]);
+    let g01 = lab.node("g01");
+    let src = skills("one");
+    let inv = inventory(&lab, "inv.ini", |_| {
+        "meshroll_prewarm_cmd=\"echo warming; sleep 20; echo warmed\"".into()
+    });
+    let j1 = lab.dir.join("j1.jsonl");
+    let log1 = lab.dir.join("run1.log");
+    let mut first = spawn_meshroll(
+        &lab,
+        &inv,
+        &[
+            "rollout",
+            "--skills",
+            src.dir.to_str().unwrap(),
+            "--journal",
+            j1.to_str().unwrap(),
+            "--lock-heartbeat",
+            "1",
+            "--yes",
+        ],
+        &log1,
+    );
+    let lock = g01.state_dir().join("meshroll.lock");
+    let hb = || {
+        fs::read_to_string(lock.join("heartbeat"))
+            .ok()
+            .and_then(|s| s.trim().parse::<u64>().ok())
+    };
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while phase_count(&journal(&j1), "phase_started", "g01", "prewarm") == 0 {
+        assert!(
+            Instant::now() < deadline && first.try_wait().unwrap().is_none(),
+            "{}",
+            fs::read_to_string(&log1).unwrap()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // The lock has an owner line and a heartbeat, refreshed while the rollout holds it.
+    let owner = fs::read_to_string(lock.join("owner")).unwrap();
+    let host = meshroll::cmd::rollout::hostname().unwrap();
+    assert!(
+        owner.contains(&format!(" {}@{host}/pid{} ", lab.user, first.id())),
+        "{owner}"
+    );
+    let hb1 = hb().expect("a heartbeat");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while hb().is_none_or(|h| h <= hb1) {
+        assert!(
+            Instant::now() < deadline,
+            "heartbeat never refreshed: {hb1}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    first.kill().unwrap(); // SIGKILL: the lock stays behind
+    first.wait().unwrap();
+    assert!(lock.join("owner").is_file());
+
+    // Another rollout is refused with who, where and how old.
+    let (out, _) = meshroll(
+        &lab,
+        &inv,
+        &[
+            "rollout",
+            "--skills",
+            src.dir.to_str().unwrap(),
+            "--journal",
+            lab.dir.join("j2.jsonl").to_str().unwrap(),
+            "--yes",
+        ],
+    );
+    let o = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{o}");
+    assert!(
+        o.contains(&format!(
+            "node is locked by another rollout: owner {}, host {host}, pid {}",
+            lab.user,
+            first.id()
+        )) && o.contains("(if that rollout is gone: meshroll unlock --node g01)"),
+        "{o}"
+    );
+
+    // `unlock` shows the same and asks; "n" leaves the lock.
+    let out = meshroll_with(&lab, &inv, &["unlock", "--node", "g01"], &[], Some("n\n"));
+    let o = text(&out);
+    assert!(
+        o.contains(&format!(
+            "g01: locked by owner {}, host {host}, pid {}, rollout ",
+            lab.user,
+            first.id()
+        )),
+        "{o}"
+    );
+    assert!(
+        o.contains("remove this lock?") && o.contains("g01: left locked"),
+        "{o}"
+    );
+    assert!(lock.join("owner").is_file());
+    // Headless without --yes: refused.
+    let out = meshroll_with(&lab, &inv, &["unlock", "--node", "g01"], &[], None);
+    let o = text(&out);
+    assert_ne!(out.status.code(), Some(0), "{o}");
+    assert!(o.contains("--yes"), "{o}");
+    assert!(lock.join("owner").is_file());
+    // "y" removes it; --yes does not ask.
+    let out = meshroll_with(&lab, &inv, &["unlock", "--node", "g01"], &[], Some("y\n"));
+    let o = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{o}");
+    assert!(o.contains("g01: lock removed"), "{o}");
+    assert!(!lock.exists());
+    let out = meshroll_with(&lab, &inv, &["unlock", "--node", "g01", "--yes"], &[], None);
+    let o = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{o}");
+    assert!(o.contains("g01: not locked"), "{o}");
+    let out = meshroll_with(
+        &lab,
+        &inv,
+        &["unlock", "--node", "nope", "--yes"],
+        &[],
+        None,
+    );
+    assert!(
+        text(&out).contains("--node nope: no such node"),
+        "{}",
+        text(&out)
+    );
+}
+
+#[test]
+fn rollback_takes_and_releases_the_node_lock() {
+    let lab = Lab::start(&[
+        NodeSpec::new("g01", "gateway"),
+        NodeSpec::new("w01", "worker"),
+    ]);
+    let a = skills("a");
+    let b = skills("b");
+    let (sha_a, _) = manifest_ids(&a.dir);
+    let (sha_b, _) = manifest_ids(&b.dir);
+    let inv = inventory(&lab, "inv.ini", |_| String::new());
+    rollout_ok(&lab, &inv, &a, &lab.dir.join("j.jsonl"), &[]);
+    rollout_ok(&lab, &inv, &b, &lab.dir.join("j.jsonl"), &[]);
+    // g01 is held by a rollout elsewhere.
+    let lock = lab.node("g01").state_dir().join("meshroll.lock");
+    fs::create_dir_all(&lock).unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    fs::write(
+        lock.join("owner"),
+        format!("r-other bob@elsewhere/pid99 {}\n", now - 120),
+    )
+    .unwrap();
+    fs::write(lock.join("heartbeat"), format!("{}\n", now - 5)).unwrap();
+    let (out, _) = meshroll(
+        &lab,
+        &inv,
+        &["rollback", "--node", "g01", "--node", "w01", "--yes"],
+    );
+    let o = text(&out);
+    eprintln!("{o}");
+    assert_eq!(out.status.code(), Some(1), "{o}");
+    assert!(
+        o.contains("g01 rollback failed: node is locked by another rollout: owner bob, host elsewhere, pid 99, rollout r-other, taken 2m"),
+        "{o}"
+    );
+    assert_eq!(lab.node("g01").current().as_deref(), Some(sha_b.as_str()));
+    assert!(
+        lock.join("owner").is_file(),
+        "someone else's lock was removed"
+    );
+    // w01 was free: rolled back under a lock of its own, released after.
+    assert!(
+        o.contains(&format!(
+            "w01 rolled back: current -> {sha_a} (was {sha_b})"
+        )),
+        "{o}"
+    );
+    assert!(!lab.node("w01").state_dir().join("meshroll.lock").exists());
+}
+
+#[test]
+fn a_chatty_prewarm_fails_at_once_with_output_over_the_cap() {
+    let lab = Lab::start(&[NodeSpec::new("g01", "gateway")]);
+    let g01 = lab.node("g01");
+    let src = skills("one");
+    let chatty = node_script(g01, "chatty", "yes 'prewarming, and saying so'");
+    let inv = inventory(&lab, "inv.ini", |_| {
+        format!("meshroll_prewarm_cmd={}", chatty.display())
+    });
+    let jpath = lab.dir.join("j.jsonl");
+    let (out, _) = meshroll(
+        &lab,
+        &inv,
+        &[
+            "rollout",
+            "--skills",
+            src.dir.to_str().unwrap(),
+            "--journal",
+            jpath.to_str().unwrap(),
+            "--prewarm-timeout",
+            "20",
+            "--yes",
+        ],
+    );
+    let o = text(&out);
+    eprintln!("{}", o.chars().take(4000).collect::<String>());
+    assert_eq!(out.status.code(), Some(1), "{o}");
+    assert!(
+        o.contains("g01 prewarm failed (fatal, attempt 1/5): output over 4 MiB"),
+        "{o}"
+    );
+    assert!(!o.contains("timed out"), "{o}");
+    let j = journal(&jpath);
+    assert_eq!(phase_count(&j, "phase_started", "g01", "prewarm"), 1);
+    assert!(!g01.state_dir().join("skill-cache-ready").exists());
+}
+
+#[test]
+fn a_huge_tree_in_the_bundle_fails_verify_with_output_over_the_cap() {
+    let lab = Lab::start(&[NodeSpec::new("g01", "gateway")]);
+    let g01 = lab.node("g01");
+    let src = skills("one");
+    let (sha, _) = manifest_ids(&src.dir);
+    // After the real rsync, 9,000 extra files with long names: a listing over 4 MiB.
+    let wrapper = rsync_wrapper(
+        g01,
+        &format!(
+            "rsync \"$@\"; rc=$?\nmkdir -p {d} && cd {d} && seq -f '%0240g' 1 9000 | xargs touch\nexit $rc",
+            d = g01.bundle_dir(&sha).join("junk").display()
+        ),
+    );
+    let inv = inventory(&lab, "inv.ini", |_| {
+        format!("meshroll_rsync_path={}", wrapper.display())
+    });
+    let jpath = lab.dir.join("j.jsonl");
+    let (out, _) = meshroll(
+        &lab,
+        &inv,
+        &[
+            "rollout",
+            "--skills",
+            src.dir.to_str().unwrap(),
+            "--journal",
+            jpath.to_str().unwrap(),
+            "--sync-timeout",
+            "30",
+            "--yes",
+        ],
+    );
+    let o = text(&out);
+    eprintln!("{o}");
+    assert_eq!(out.status.code(), Some(1), "{o}");
+    assert!(
+        o.contains("g01 verify failed (fatal, attempt 1/5): output over 4 MiB"),
+        "{o}"
+    );
+    assert!(!o.contains("timed out"), "{o}");
+    assert_eq!(g01.current(), None);
 }

@@ -817,3 +817,117 @@ fn restored_non_canaries_do_not_run_doctor() {
         }
     );
 }
+
+#[test]
+fn parallel_classes_start_every_canary_at_once_and_widen_each_class_on_its_own() {
+    let opts = PlanOptions {
+        wave: Size::Count(2),
+        parallel_classes: true,
+        ..PlanOptions::default()
+    };
+    // 1 gateway canary + 1 gateway wave; 1 worker canary + 2 worker waves of 2
+    let mut m = machine(2, 5, opts.clone(), Mode::Run);
+    let first = m.handle(Input::Tick, 0);
+    assert_eq!(
+        runs(&first),
+        vec![(0, Phase::Baseline, 1), (2, Phase::Baseline, 1)],
+        "both canaries start together"
+    );
+    assert_eq!(m.lanes.len(), 2);
+    // The worker canary lands first: its wave starts although the gateway canary is
+    // still at baseline.
+    let mut eff = Vec::new();
+    for phase in Phase::ALL {
+        eff = m.handle(
+            Input::PhaseDone {
+                node: 2,
+                phase,
+                note: String::new(),
+            },
+            1,
+        );
+    }
+    assert_eq!(
+        runs(&eff),
+        vec![(3, Phase::Baseline, 1), (4, Phase::Baseline, 1)],
+        "the worker wave does not wait for the gateway class"
+    );
+    assert_eq!(m.nodes[1].run, NodeRun::Pending, "the gateway wave waits");
+    // Everything else lands (node 2's phases were all answered above).
+    let gateway_canary: Vec<Effect> = first
+        .into_iter()
+        .filter(|e| matches!(e, Effect::Run { node: 0, .. }))
+        .collect();
+    let seen = drive_ok(&mut m, [gateway_canary, eff].concat(), 2);
+    assert!(seen.contains(&(1, Phase::Undrain)));
+    assert!(m.finished && m.all_landed(), "{:?}", m.nodes);
+    assert!(m.lanes.is_empty());
+
+    // A failed canary halts every class: the other class's canary finishes its phases
+    // but its wave does not start.
+    let mut m = machine(2, 5, opts, Mode::Run);
+    m.handle(Input::Tick, 0);
+    m.handle(
+        Input::PhaseFailed {
+            node: 0,
+            phase: Phase::Baseline,
+            failure: Failure::Fatal("gateway not ready".into()),
+        },
+        1,
+    );
+    assert!(
+        m.halt
+            .as_deref()
+            .unwrap_or("")
+            .starts_with("class gateway: ")
+    );
+    let mut eff = Vec::new();
+    for phase in Phase::ALL {
+        eff = m.handle(
+            Input::PhaseDone {
+                node: 2,
+                phase,
+                note: String::new(),
+            },
+            2,
+        );
+    }
+    assert_eq!(m.nodes[2].run, NodeRun::Landed);
+    assert!(runs(&eff).is_empty(), "{eff:?}");
+    assert!(!m.finished);
+}
+
+#[test]
+fn classes_run_one_after_the_other_by_default_and_the_plan_says_which() {
+    let inv = inventory(2, 3);
+    let p = plan::make(&inv, &PlanOptions::default()).unwrap();
+    assert!(!p.parallel_classes);
+    assert!(
+        p.describe(&inv).starts_with(
+            "classes one after the other: a class starts when the one before it is done\n"
+        ),
+        "{}",
+        p.describe(&inv)
+    );
+    let mut m = Machine::new(p, 5, 1, Mode::Run);
+    assert_eq!(
+        runs(&m.handle(Input::Tick, 0)),
+        vec![(0, Phase::Baseline, 1)]
+    );
+    assert_eq!(m.lanes.len(), 1);
+    let p = plan::make(
+        &inv,
+        &PlanOptions {
+            parallel_classes: true,
+            ..PlanOptions::default()
+        },
+    )
+    .unwrap();
+    assert!(
+        p.describe(&inv).starts_with(
+            "classes in parallel (--parallel-classes): the 2 canaries start together and each class widens on its own once its canary landed; a halt in any class stops new nodes in every class\n"
+        ),
+        "{}",
+        p.describe(&inv)
+    );
+}

@@ -4,6 +4,7 @@ pub mod dashboard;
 pub mod manifest;
 pub mod rollout;
 pub mod status;
+pub mod unlock;
 
 use std::time::Duration;
 

@@ -37,6 +37,7 @@ pub fn plan_options(a: &PlanArgs) -> anyhow::Result<PlanOptions> {
         failure_budget: Size::parse(&a.failure_budget)
             .map_err(|e| anyhow::anyhow!("--failure-budget: expected {e}"))?,
         doctor_every_node: a.doctor_every_node,
+        parallel_classes: a.parallel_classes,
     })
 }
 
@@ -58,10 +59,34 @@ pub fn who() -> String {
                 .filter(|u| !u.is_empty())
         })
         .unwrap_or_else(|| "unknown".into());
-    let host = std::fs::read_to_string("/etc/hostname")
-        .map(|h| h.trim().to_string())
-        .unwrap_or_else(|_| "localhost".into());
-    format!("{user}@{host}/pid{}", std::process::id())
+    let host = hostname().unwrap_or_else(|| "localhost".into());
+    // The owner line is split on spaces on the node: keep each part one word.
+    let word = |s: &str| -> String {
+        s.chars()
+            .map(|c| {
+                if c.is_whitespace() || c.is_control() {
+                    '_'
+                } else {
+                    c
+                }
+            })
+            .collect()
+    };
+    format!("{}@{}/pid{}", word(&user), word(&host), std::process::id())
+}
+
+/// The machine's host name from gethostname(2) (macOS has no /etc/hostname).
+pub fn hostname() -> Option<String> {
+    let mut buf = [0u8; 256];
+    // SAFETY: the buffer is valid for `buf.len()` bytes; gethostname writes at most that
+    // many and we read up to the first NUL (or the whole buffer if it was truncated).
+    let rc = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
+    if rc != 0 {
+        return None;
+    }
+    let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
+    let h = String::from_utf8_lossy(&buf[..end]).trim().to_string();
+    (!h.is_empty()).then_some(h)
 }
 
 /// Everything a rollout run needs, prepared before any node is touched.
@@ -81,14 +106,22 @@ impl Prepared {
         if matches!(self.poll.transport, crate::remote::Transport::Sim(_)) {
             return Ok(std::path::PathBuf::new());
         }
-        let t = tempfile::Builder::new()
-            .prefix("meshroll-stage")
-            .tempdir()?;
+        let t = stage_tempdir()?;
         let dir = t.path().join(&self.bundle.skills_sha);
         manifest::stage(&self.bundle, &dir)?;
         self.stage = Some(t);
         Ok(dir)
     }
+}
+
+/// The staging folder: only this user reads the staged copy (secrets included) before
+/// it ships, so it is created 0700 (tempfile's default follows the umask: 0755).
+pub fn stage_tempdir() -> std::io::Result<tempfile::TempDir> {
+    use std::os::unix::fs::PermissionsExt;
+    tempfile::Builder::new()
+        .prefix("meshroll-stage")
+        .permissions(std::fs::Permissions::from_mode(0o700))
+        .tempdir()
 }
 
 pub fn prepare(g: &Global, a: &PlanArgs, sim: bool) -> anyhow::Result<Prepared> {
@@ -138,6 +171,7 @@ pub async fn run(g: &Global, a: &RolloutArgs) -> anyhow::Result<i32> {
         sync: Duration::from_secs(a.sync_timeout.max(1)),
         prewarm: Duration::from_secs(a.prewarm_timeout.max(1)),
         probe: Duration::from_secs(a.probe_timeout.max(1)),
+        heartbeat: Duration::from_secs(a.lock_heartbeat.max(1)),
         ..Limits::default()
     };
     let session = driver::Session {
@@ -236,10 +270,11 @@ pub async fn rollback(g: &Global, a: &RollbackArgs) -> anyhow::Result<i32> {
     }
     let id = format!("rollback-{}", std::process::id());
     let timeout = Duration::from_secs(g.timeout.max(1));
+    let who = who();
     let results = futures::future::join_all(
         chosen
             .iter()
-            .map(|&i| crate::rollout::exec::run_rollback(&poll, i, &id, timeout)),
+            .map(|&i| crate::rollout::exec::run_rollback(&poll, i, &id, &who, timeout)),
     )
     .await;
     let mut failed = 0;
@@ -262,4 +297,29 @@ pub async fn rollback(g: &Global, a: &RollbackArgs) -> anyhow::Result<i32> {
     }
     poll.transport.close().await;
     Ok(if failed == 0 { 0 } else { 1 })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_staging_folder_is_private() {
+        use std::os::unix::fs::PermissionsExt;
+        let t = super::stage_tempdir().expect("tempdir");
+        let mode = std::fs::metadata(t.path())
+            .expect("stat")
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o700);
+    }
+
+    #[test]
+    fn lock_owners_name_the_real_host() {
+        let h = super::hostname().expect("gethostname");
+        let who = super::who();
+        assert!(
+            who.contains(&format!("@{h}/pid{}", std::process::id())),
+            "{who}"
+        );
+        assert!(!who.contains(char::is_whitespace), "{who}");
+    }
 }

@@ -129,12 +129,19 @@ impl SimMesh {
                 }
             }
             Phase::Switch => {
+                // As on a real node: verified again right before the rename.
+                if n.corrupt_sync {
+                    return Err(Failure::Mismatch(format!(
+                        "verify before the switch: 1 difference(s): {} sha256 differs",
+                        bundle.lock.files.first().map_or("?", |f| f.path.as_str())
+                    )));
+                }
                 if n.current.as_deref() != Some(sha.as_str()) {
                     n.previous = n.current.take();
                     n.current = Some(sha.clone());
                     n.lock_claim = Some(sha.clone());
                 }
-                Ok(format!("current -> {sha}"))
+                Ok(format!("verified; current -> {sha}"))
             }
             Phase::Doctor => {
                 let stdout =

@@ -34,6 +34,8 @@ pub struct Driver {
     pub synced: Vec<Option<RsyncStats>>,
     /// The most recent progress lines, newest last.
     pub log: VecDeque<String>,
+    /// When the heartbeat of the held node locks is next refreshed.
+    next_heartbeat: Millis,
 }
 
 impl Driver {
@@ -46,6 +48,7 @@ impl Driver {
     ) -> Self {
         let n = machine.nodes.len();
         let names = ctx.poll.nodes.iter().map(|n| n.name.clone()).collect();
+        let next_heartbeat = now + ctx_heartbeat_ms(&ctx);
         Driver {
             machine,
             ctx,
@@ -57,6 +60,57 @@ impl Driver {
             doctor: vec![None; n],
             synced: vec![None; n],
             log: VecDeque::new(),
+            next_heartbeat,
+        }
+    }
+
+    /// Nodes whose lock this rollout holds: the baseline passed (it took the lock) and
+    /// neither undrain (which releases it) nor a rollback (likewise) has run since.
+    pub fn lock_holders(&self) -> Vec<usize> {
+        self.machine
+            .nodes
+            .iter()
+            .enumerate()
+            .filter(|(_, slot)| {
+                let mut held = false;
+                for a in &slot.history {
+                    match (a.phase, &a.outcome) {
+                        (super::Phase::Baseline, Some(Ok(_))) => held = true,
+                        (super::Phase::Undrain, Some(Ok(_))) => held = false,
+                        _ => {}
+                    }
+                }
+                // A resumed node holds the lock from the earlier run (same id).
+                let resumed =
+                    slot.history.is_empty() && matches!(slot.run, super::NodeRun::Ready { .. });
+                (held || resumed)
+                    && !matches!(
+                        slot.run,
+                        super::NodeRun::Landed | super::NodeRun::RolledBack
+                    )
+            })
+            .map(|(i, _)| i)
+            .collect()
+    }
+
+    /// Refresh the heartbeat of every lock held, when it is due.
+    fn heartbeat(&mut self, now: Millis) {
+        if now < self.next_heartbeat {
+            return;
+        }
+        self.next_heartbeat = now + ctx_heartbeat_ms(&self.ctx);
+        if !matches!(self.ctx.poll.transport, crate::remote::Transport::Ssh(_)) {
+            return;
+        }
+        for node in self.lock_holders() {
+            let ctx = self.ctx.clone();
+            tokio::spawn(async move {
+                if let Err(e) =
+                    exec::run_heartbeat(&ctx.poll, node, &ctx.rollout_id, ctx.limits.command).await
+                {
+                    tracing::warn!(node, error = %e, "lock heartbeat failed");
+                }
+            });
         }
     }
 
@@ -66,6 +120,9 @@ impl Driver {
 
     /// Feed one input; run the effects. Returns progress lines for what happened.
     pub fn input(&mut self, input: Input, now: Millis) -> Vec<String> {
+        if input == Input::Tick {
+            self.heartbeat(now);
+        }
         let effects = self.machine.handle(input, now);
         let mut lines = Vec::new();
         for e in effects {
@@ -214,6 +271,10 @@ impl Driver {
             }
         })
     }
+}
+
+fn ctx_heartbeat_ms(ctx: &RolloutCtx) -> Millis {
+    (ctx.limits.heartbeat.as_millis() as Millis).max(1000)
 }
 
 /// Everything a rollout session needs before it starts.

@@ -27,6 +27,8 @@ pub struct Limits {
     pub probe: Duration,
     /// Memory cap for prewarm (`ulimit -v`, where the node's shell supports it).
     pub prewarm_mem_kb: u64,
+    /// How often the heartbeat of the node locks this rollout holds is refreshed.
+    pub heartbeat: Duration,
 }
 
 impl Default for Limits {
@@ -37,6 +39,7 @@ impl Default for Limits {
             prewarm: Duration::from_secs(15 * 60 + 30),
             probe: Duration::from_secs(120),
             prewarm_mem_kb: 4 * 1024 * 1024,
+            heartbeat: Duration::from_secs(30),
         }
     }
 }
@@ -76,10 +79,17 @@ pub enum ExecEvent {
 fn remote_failure(e: RemoteError) -> Failure {
     match e {
         RemoteError::HostKey(_) | RemoteError::AuthFailed(_) | RemoteError::UnknownHost(_) => {
-            Failure::Fatal(e.to_string())
+            Failure::Fatal(crate::safe_text::clean(&e.to_string()))
         }
-        _ => Failure::Transient(e.to_string()),
+        // The same command floods the same way again: no retry.
+        RemoteError::OutputTooLarge(cap) => Failure::Fatal(over_cap(cap)),
+        _ => Failure::Transient(crate::safe_text::clean(&e.to_string())),
     }
+}
+
+/// "output over N MiB"
+pub fn over_cap(cap: usize) -> String {
+    format!("output over {} MiB", cap.div_ceil(1024 * 1024))
 }
 
 async fn sh(
@@ -98,7 +108,7 @@ async fn sh(
         idx,
         &argv,
         script.as_bytes(),
-        4 * 1024 * 1024,
+        node_ops::OUTPUT_CAP,
         timeout,
         on_line,
     )
@@ -109,18 +119,22 @@ async fn sh(
 fn expect_ok(out: &RemoteOutput, what: &str) -> Result<String, Failure> {
     let text = String::from_utf8_lossy(&out.stdout);
     if let Some(e) = text.lines().find_map(|l| l.strip_prefix("MESHROLL-ERR ")) {
-        return Err(Failure::Fatal(format!("{what}: {e}")));
+        return Err(Failure::Fatal(crate::safe_text::clean(&format!(
+            "{what}: {e}"
+        ))));
     }
     match out.code {
-        Some(0) => Ok(text.lines().last().unwrap_or("ok").trim().to_string()),
-        Some(c) => Err(Failure::Fatal(format!(
+        Some(0) => Ok(crate::safe_text::clean(
+            text.lines().last().unwrap_or("ok").trim(),
+        )),
+        Some(c) => Err(Failure::Fatal(crate::safe_text::clean(&format!(
             "{what} exited {c}: {}",
             crate::signals::excerpt(if out.stderr.is_empty() {
                 &out.stdout
             } else {
                 &out.stderr
             })
-        ))),
+        )))),
         None => Err(Failure::Transient(format!("{what} was killed"))),
     }
 }
@@ -139,12 +153,13 @@ pub async fn run_phase(
     let layout = &node.layout;
     let sha = ctx.bundle.skills_sha.as_str();
     let lim = ctx.limits;
+    let token = ctx.poll.token.as_deref();
     match phase {
         Phase::Baseline => {
             let now_s = now_ms() / 1000;
-            let script = node_ops::baseline(layout, &ctx.rollout_id, &ctx.who, now_s);
+            let script = node_ops::baseline(layout, &ctx.rollout_id, &ctx.who, now_s, token);
             let out = sh(ctx, idx, script, lim.command, None).await?;
-            let r = node_ops::baseline_result(out.code, &out.stdout, now_s);
+            let r = node_ops::baseline_result(out.code, &out.stdout, now_s, &node.name);
             if r.is_err() && !node_ops::locked_by_other(&out.stdout) {
                 // Nothing was changed on the node (gateway not ready, ...): give its lock
                 // back, or the next rollout finds it held by this one forever.
@@ -178,15 +193,32 @@ pub async fn run_phase(
             let out = sh(ctx, idx, node_ops::verify(layout, sha), lim.sync, None).await?;
             node_ops::verify_result(&ctx.bundle.lock, &ctx.bundle.manifest_sha256, &out.stdout)
         }
-        Phase::Switch => expect_ok(
-            &sh(ctx, idx, node_ops::switch(layout, sha), lim.command, None).await?,
-            "switch",
-        ),
+        Phase::Switch => {
+            // Verified again in the same script, right before the rename: the time
+            // limit is the verify's, as it hashes the whole tree.
+            let want = node_ops::expected_digest(&ctx.bundle.lock, &ctx.bundle.manifest_sha256);
+            let out = sh(
+                ctx,
+                idx,
+                node_ops::switch(layout, sha, &want),
+                lim.sync,
+                None,
+            )
+            .await?;
+            if let Some(f) = node_ops::switch_mismatch(
+                &ctx.bundle.lock,
+                &ctx.bundle.manifest_sha256,
+                &out.stdout,
+            ) {
+                return Err(f);
+            }
+            expect_ok(&out, "switch")
+        }
         Phase::Doctor => {
             let out = sh(
                 ctx,
                 idx,
-                node_ops::doctor(layout),
+                node_ops::doctor(layout, token),
                 lim.command.max(Duration::from_secs(30)),
                 None,
             )
@@ -216,20 +248,15 @@ pub async fn run_phase(
                     });
                 }
             };
-            let script = node_ops::prewarm(layout, sha, lim.prewarm_mem_kb);
+            let script = node_ops::prewarm(layout, sha, lim.prewarm_mem_kb, token);
             let out = sh(ctx, idx, script, lim.prewarm, Some(&on_line)).await?;
-            match out.code {
-                Some(0) => Ok("prewarmed; skill-cache-ready touched".into()),
-                c => Err(Failure::Transient(format!(
-                    "prewarm exited {}: {}",
-                    c.map_or("by signal".into(), |c| c.to_string()),
-                    String::from_utf8_lossy(&out.stdout)
-                        .lines()
-                        .rev()
-                        .find(|l| !l.starts_with("MESHROLL-EXIT"))
-                        .unwrap_or("")
-                ))),
+            if out.stdout.len() > node_ops::OUTPUT_CAP {
+                return Err(Failure::Fatal(format!(
+                    "prewarm: {}",
+                    over_cap(node_ops::OUTPUT_CAP)
+                )));
             }
+            prewarm_outcome(&out.stdout)
         }
         Phase::Probe => probe(ctx, idx).await,
         Phase::Undrain => expect_ok(
@@ -243,6 +270,35 @@ pub async fn run_phase(
             .await?,
             "undrain",
         ),
+    }
+}
+
+/// Read the prewarm's output: its exit code is on the `MESHROLL-EXIT` line.
+pub fn prewarm_outcome(stdout: &[u8]) -> Result<String, Failure> {
+    let text = String::from_utf8_lossy(stdout);
+    let rc = text
+        .lines()
+        .rev()
+        .find_map(|l| l.strip_prefix("MESHROLL-EXIT "))
+        .map(|c| c.trim().parse::<i32>().ok());
+    let last = || {
+        crate::safe_text::clean(
+            text.lines()
+                .rev()
+                .find(|l| !l.starts_with("MESHROLL-EXIT"))
+                .unwrap_or(""),
+        )
+    };
+    match rc {
+        Some(Some(0)) => Ok("prewarmed; skill-cache-ready touched".into()),
+        Some(Some(c)) => Err(Failure::Transient(format!(
+            "prewarm exited {c}: {}",
+            last()
+        ))),
+        _ => Err(Failure::Transient(format!(
+            "prewarm ended without its exit code: {}",
+            last()
+        ))),
     }
 }
 
@@ -270,29 +326,21 @@ async fn rsync(ctx: &RolloutCtx, idx: usize) -> Result<RsyncStats, Failure> {
     };
     let node = &ctx.poll.nodes[idx];
     let sock = pool.control_socket(idx).await.map_err(remote_failure)?;
-    // rsync splits -e on spaces and honours quotes.
-    let mut ssh = format!(
-        "ssh -o ControlMaster=no -o ControlPath={} -o BatchMode=yes",
-        shell_quote(&sock.display().to_string())
+    let ssh = node_ops::rsync_ssh_command(
+        &sock,
+        ctx.ssh_config.as_deref(),
+        node.port,
+        pool.options().accept_new_host_keys,
     );
-    if let Some(cfg) = &ctx.ssh_config {
-        ssh.push_str(&format!(" -F {}", shell_quote(&cfg.display().to_string())));
-    }
-    if let Some(p) = node.port {
-        ssh.push_str(&format!(" -p {p}"));
-    }
     let rsync_path = as_user(node, &[node.layout.rsync_path.as_str()])
         .iter()
         .map(|w| shell_quote(w))
         .collect::<Vec<_>>()
         .join(" ");
-    let dest_host = match &node.user {
-        Some(u) => format!("{u}@{}", node.host),
-        None => node.host.clone(),
-    };
-    let dest = format!(
-        "{dest_host}:{}/{}/",
-        node.layout.skills_root, ctx.bundle.skills_sha
+    let dest = node_ops::rsync_dest(
+        node.user.as_deref(),
+        &node.host,
+        &format!("{}/{}/", node.layout.skills_root, ctx.bundle.skills_sha),
     );
     let mut cmd = tokio::process::Command::new("rsync");
     cmd.args([
@@ -373,12 +421,13 @@ async fn probe(ctx: &RolloutCtx, idx: usize) -> Result<String, Failure> {
     }
 }
 
-/// Flip a node back to its previous target (and release its lock if `rollout_id` holds
-/// it).
+/// Flip a node back to its previous target under the node lock: taken for
+/// `rollout_id` (or already ours, inside a rollout) and released after.
 pub async fn run_rollback(
     poll: &PollCtx,
     idx: usize,
     rollout_id: &str,
+    who: &str,
     timeout: Duration,
 ) -> Result<String, String> {
     let pool = match &poll.transport {
@@ -387,12 +436,78 @@ pub async fn run_rollback(
     };
     let node = &poll.nodes[idx];
     let argv = as_user(node, &["sh", "-s"]);
-    let script = node_ops::rollback(&node.layout, rollout_id);
+    let now_s = now_ms() / 1000;
+    let script = node_ops::rollback(&node.layout, rollout_id, who, now_s);
     let out = pool
         .run_for(idx, &argv, script.as_bytes(), 64 * 1024, timeout, None)
         .await
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| crate::safe_text::clean(&e.to_string()))?;
+    if node_ops::locked_by_other(&out.stdout) {
+        return node_ops::baseline_result(out.code, &out.stdout, now_s, &node.name)
+            .map_err(|f| f.message().to_string());
+    }
     expect_ok(&out, "rollback").map_err(|f| f.message().to_string())
+}
+
+/// Refresh the heartbeat of node `idx`'s lock (held by `rollout_id`).
+pub async fn run_heartbeat(
+    poll: &PollCtx,
+    idx: usize,
+    rollout_id: &str,
+    timeout: Duration,
+) -> Result<(), String> {
+    let Transport::Ssh(pool) = &poll.transport else {
+        return Ok(());
+    };
+    let node = &poll.nodes[idx];
+    let argv = as_user(node, &["sh", "-s"]);
+    let script = node_ops::heartbeat(&node.layout, rollout_id, now_ms() / 1000);
+    let out = pool
+        .run_for(idx, &argv, script.as_bytes(), 64 * 1024, timeout, None)
+        .await
+        .map_err(|e| crate::safe_text::clean(&e.to_string()))?;
+    expect_ok(&out, "heartbeat")
+        .map(|_| ())
+        .map_err(|f| f.message().to_string())
+}
+
+/// Who holds node `idx`'s lock (`None`: nobody).
+pub async fn read_lock(
+    poll: &PollCtx,
+    idx: usize,
+    timeout: Duration,
+) -> Result<Option<node_ops::LockInfo>, String> {
+    let Transport::Ssh(pool) = &poll.transport else {
+        return Err("not an ssh transport".into());
+    };
+    let node = &poll.nodes[idx];
+    let argv = as_user(node, &["sh", "-s"]);
+    let script = node_ops::read_lock(&node.layout);
+    let out = pool
+        .run_for(idx, &argv, script.as_bytes(), 64 * 1024, timeout, None)
+        .await
+        .map_err(|e| crate::safe_text::clean(&e.to_string()))?;
+    node_ops::read_lock_result(&out.stdout)
+}
+
+/// Remove node `idx`'s lock if its owner line is still `owner_line`.
+pub async fn force_unlock(
+    poll: &PollCtx,
+    idx: usize,
+    owner_line: Option<&str>,
+    timeout: Duration,
+) -> Result<String, String> {
+    let Transport::Ssh(pool) = &poll.transport else {
+        return Err("not an ssh transport".into());
+    };
+    let node = &poll.nodes[idx];
+    let argv = as_user(node, &["sh", "-s"]);
+    let script = node_ops::force_unlock(&node.layout, owner_line);
+    let out = pool
+        .run_for(idx, &argv, script.as_bytes(), 64 * 1024, timeout, None)
+        .await
+        .map_err(|e| crate::safe_text::clean(&e.to_string()))?;
+    expect_ok(&out, "unlock").map_err(|f| f.message().to_string())
 }
 
 /// The target of node `idx`'s `current` (`None`: there is none), read on the node.
@@ -434,8 +549,14 @@ pub fn spawn(ctx: Arc<RolloutCtx>, effect: super::Effect, tx: UnboundedSender<Ex
         }
         super::Effect::Rollback { node } => {
             tokio::spawn(async move {
-                let result =
-                    run_rollback(&ctx.poll, node, &ctx.rollout_id, ctx.limits.command).await;
+                let result = run_rollback(
+                    &ctx.poll,
+                    node,
+                    &ctx.rollout_id,
+                    &ctx.who,
+                    ctx.limits.command,
+                )
+                .await;
                 let _ = tx.send(ExecEvent::Input(Input::RollbackDone { node, result }));
             });
         }

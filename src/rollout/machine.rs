@@ -334,7 +334,12 @@ pub struct Machine {
     pub plan: Plan,
     /// One slot per inventory node; nodes outside the plan stay `Pending` forever.
     pub nodes: Vec<NodeSlot>,
+    /// The first stage in flight (the only one unless the plan runs classes in
+    /// parallel).
     pub cursor: Option<Cursor>,
+    /// Every stage in flight: one per class still going with `parallel_classes`, else
+    /// at most one.
+    pub lanes: Vec<Cursor>,
     pub mode: Mode,
     /// Waiting for the operator, and why.
     pub halt: Option<String>,
@@ -353,6 +358,7 @@ impl Machine {
             plan,
             nodes: (0..n_nodes).map(|_| NodeSlot::new()).collect(),
             cursor: None,
+            lanes: Vec::new(),
             mode,
             halt: None,
             aborted: false,
@@ -626,7 +632,7 @@ impl Machine {
             Command::StepPhase => {
                 self.halt = None;
                 self.mode = Mode::Paused;
-                if let Some(c) = self.cursor {
+                for c in self.lanes.clone() {
                     for n in self.stage_nodes(c) {
                         if !self.nodes[n].run.terminal() {
                             self.nodes[n].step_token = true;
@@ -694,16 +700,37 @@ impl Machine {
     fn schedule(&mut self, now: Millis, out: &mut Vec<Effect>) {
         if !self.started {
             self.started = true;
-            self.cursor = self.first_cursor();
-            if let Some(c) = self.cursor {
+            self.lanes = if self.plan.parallel_classes {
+                (0..self.plan.classes.len())
+                    .map(|class| Cursor { class, stage: 0 })
+                    .collect()
+            } else {
+                self.first_cursor().into_iter().collect()
+            };
+            for c in self.lanes.clone() {
                 out.push(self.stage_record(c));
             }
         }
+        let mut li = 0;
+        while li < self.lanes.len() {
+            if self.schedule_lane(li, now, out) {
+                li += 1;
+            } else {
+                self.lanes.remove(li);
+            }
+        }
+        self.cursor = self.lanes.first().copied();
+        if self.lanes.is_empty() {
+            self.finish(out);
+        }
+    }
+
+    /// Start what lane `li` may start and move it on when its stage is done. `false`:
+    /// the lane has nothing left (its class, or with classes in sequence the last one,
+    /// is done).
+    fn schedule_lane(&mut self, li: usize, now: Millis, out: &mut Vec<Effect>) -> bool {
         loop {
-            let Some(c) = self.cursor else {
-                self.finish(out);
-                return;
-            };
+            let c = self.lanes[li];
             let nodes = self.stage_nodes(c);
             let concurrency = self.plan.classes[c.class].concurrency;
             // Nodes started and not finished count against the concurrency limit.
@@ -734,7 +761,7 @@ impl Machine {
             }
             // Stage done?
             if !nodes.iter().all(|&n| self.nodes[n].run.terminal()) {
-                return;
+                return true;
             }
             let failures = self.class_failures(c.class);
             let cp = &self.plan.classes[c.class];
@@ -744,34 +771,35 @@ impl Machine {
                     cp.class, cp.failure_budget
                 );
                 self.halt(reason, out);
-                return;
+                return true;
             }
             if c.stage == 0 && matches!(self.nodes[cp.canary].run, NodeRun::Failed { .. }) {
                 let reason = format!("class {}: the canary failed", cp.class);
                 self.halt(reason, out);
-                return;
+                return true;
             }
             if self.halt.is_some() || self.aborted {
-                return;
+                return true;
             }
             let next = if c.stage < cp.waves.len() {
                 Some(Cursor {
                     class: c.class,
                     stage: c.stage + 1,
                 })
+            } else if self.plan.parallel_classes {
+                None
             } else {
                 self.next_class_cursor(c.class + 1)
             };
             if self.mode == Mode::StepWave {
                 self.mode = Mode::Paused;
             }
-            self.cursor = next;
             match next {
-                Some(nc) => out.push(self.stage_record(nc)),
-                None => {
-                    self.finish(out);
-                    return;
+                Some(nc) => {
+                    self.lanes[li] = nc;
+                    out.push(self.stage_record(nc));
                 }
+                None => return false,
             }
         }
     }

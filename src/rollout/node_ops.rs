@@ -8,7 +8,9 @@ use crate::rollout::Failure;
 
 /// Portable atomic rename of a symlink over another (`mv -T` on Linux; rename(2)
 /// through perl on macOS, whose `mv` would move into the target directory).
+/// Files the scripts create (the archived status, the lock) are not world-readable.
 const PRELUDE: &str = r#"set -u
+umask 027
 PATH=${PATH:+$PATH:}/usr/bin:/bin:/usr/sbin:/sbin:/opt/homebrew/bin:/usr/local/bin
 mvT() { mv -T "$1" "$2" 2>/dev/null || perl -e 'rename($ARGV[0], $ARGV[1]) or die "rename: $!\n"' "$1" "$2"; }
 "#;
@@ -22,55 +24,206 @@ fn head(layout: &Layout) -> String {
     )
 }
 
+/// The gateway token, exported inside the script (which travels on ssh's stdin, never on
+/// a command line or in a local child's environment), as the poll script does.
+fn token_line(token: Option<&str>) -> String {
+    match token {
+        Some(t) => format!(
+            "OPENCLAW_GATEWAY_TOKEN={}\nexport OPENCLAW_GATEWAY_TOKEN\n",
+            q(t)
+        ),
+        None => String::new(),
+    }
+}
+
 /// The node lock: a directory (atomic `mkdir`) holding the owner line
-/// `<rollout id> <who> <epoch seconds>`. Taken at baseline, released after undrain.
-/// Then the gateway status is archived to `last-gateway-status.json` and printed.
-pub fn baseline(layout: &Layout, rollout_id: &str, who: &str, now_s: u64) -> String {
+/// `<rollout id> <who> <epoch seconds taken>` and a `heartbeat` file (epoch seconds,
+/// refreshed by [`heartbeat`] while the rollout holds the lock). Taken at baseline,
+/// released after undrain. Then the gateway status is archived to
+/// `last-gateway-status.json` and printed.
+pub fn baseline(
+    layout: &Layout,
+    rollout_id: &str,
+    who: &str,
+    now_s: u64,
+    token: Option<&str>,
+) -> String {
     format!(
-        r#"{head}ID={id}
+        r#"{head}{token}ID={id}
 mkdir -p "$S" || {{ echo "MESHROLL-ERR cannot create $S"; exit 3; }}
-L="$S/meshroll.lock"
-if mkdir "$L" 2>/dev/null; then
-  printf '%s %s %s\n' "$ID" {who} {now} >"$L/owner"
-else
-  o=$(head -c 300 "$L/owner" 2>/dev/null)
-  case "$o" in "$ID "*) ;; *) echo "MESHROLL-LOCKED $o"; exit 4 ;; esac
-fi
-"$OC" gateway status --json >"$S/last-gateway-status.json.tmp" 2>/dev/null </dev/null
+{take}"$OC" gateway status --json >"$S/last-gateway-status.json.tmp" 2>/dev/null </dev/null
 mv -f "$S/last-gateway-status.json.tmp" "$S/last-gateway-status.json"
 cat "$S/last-gateway-status.json"
 "#,
         head = head(layout),
+        token = token_line(token),
         id = q(rollout_id),
+        take = take_lock(who, now_s),
+    )
+}
+
+/// Take the node lock for `$ID` (or find it ours already), or print who holds it
+/// (`MESHROLL-LOCKED <owner line>`, `MESHROLL-HEARTBEAT <epoch>`) and exit 4.
+fn take_lock(who: &str, now_s: u64) -> String {
+    format!(
+        r#"L="$S/meshroll.lock"
+if mkdir "$L" 2>/dev/null; then
+  printf '%s %s %s\n' "$ID" {who} {now} >"$L/owner"
+  printf '%s\n' {now} >"$L/heartbeat"
+else
+  o=$(head -c 300 "$L/owner" 2>/dev/null)
+  case "$o" in
+  "$ID "*) printf '%s\n' {now} >"$L/heartbeat" ;;
+  *) echo "MESHROLL-LOCKED $o"; echo "MESHROLL-HEARTBEAT $(head -c 30 "$L/heartbeat" 2>/dev/null)"; exit 4 ;;
+  esac
+fi
+"#,
         who = q(who),
         now = now_s,
     )
 }
 
+/// Refresh the heartbeat of the lock if `rollout_id` holds it.
+pub fn heartbeat(layout: &Layout, rollout_id: &str, now_s: u64) -> String {
+    format!(
+        r#"{head}ID={id}
+o=$(head -c 300 "$S/meshroll.lock/owner" 2>/dev/null)
+case "$o" in "$ID "*) printf '%s\n' {now} >"$S/meshroll.lock/heartbeat" && echo ok ;; *) echo "MESHROLL-ERR not our lock" ;; esac
+"#,
+        head = head(layout),
+        id = q(rollout_id),
+        now = now_s,
+    )
+}
+
+/// Who holds the node lock, read by `unlock` (nothing between the markers: no lock).
+pub fn read_lock(layout: &Layout) -> String {
+    format!(
+        r#"{head}L="$S/meshroll.lock"
+echo MESHROLL-LOCK
+if [ -d "$L" ]; then echo "owner $(head -c 300 "$L/owner" 2>/dev/null)"; echo "heartbeat $(head -c 30 "$L/heartbeat" 2>/dev/null)"; fi
+echo MESHROLL-END
+"#,
+        head = head(layout),
+    )
+}
+
+/// A node lock as read from the node.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LockInfo {
+    /// The owner line as the node has it.
+    pub owner_line: String,
+    pub rollout_id: String,
+    /// `user@host/pidN`.
+    pub who: String,
+    pub taken_s: Option<u64>,
+    pub heartbeat_s: Option<u64>,
+}
+
+impl LockInfo {
+    /// `user`, `host`, `pid` out of `user@host/pidN` (what is missing is `?`).
+    pub fn parts(&self) -> (String, String, String) {
+        let (user, rest) = self.who.split_once('@').unwrap_or(("?", self.who.as_str()));
+        let (host, pid) = rest.rsplit_once("/pid").unwrap_or((rest, "?"));
+        (user.to_string(), host.to_string(), pid.to_string())
+    }
+
+    /// "owner alice, host ops1, pid 42, rollout r-1, taken 10m ago, heartbeat 5s ago"
+    pub fn describe(&self, now_s: u64) -> String {
+        let (user, host, pid) = self.parts();
+        let ago = |t: Option<u64>| {
+            t.map_or("unknown".into(), |t| {
+                format!("{} ago", crate::verdict::human_age(now_s.saturating_sub(t)))
+            })
+        };
+        crate::safe_text::clean_capped(
+            &format!(
+                "owner {user}, host {host}, pid {pid}, rollout {}, taken {}, heartbeat {}",
+                self.rollout_id,
+                ago(self.taken_s),
+                ago(self.heartbeat_s)
+            ),
+            400,
+        )
+    }
+
+    fn parse(owner: &str, heartbeat: &str) -> LockInfo {
+        let mut it = owner.split_whitespace();
+        LockInfo {
+            owner_line: owner.to_string(),
+            rollout_id: it.next().unwrap_or("?").to_string(),
+            who: it.next().unwrap_or("?").to_string(),
+            taken_s: it.next().and_then(|t| t.parse().ok()),
+            heartbeat_s: heartbeat.trim().parse().ok(),
+        }
+    }
+}
+
+/// Read [`read_lock`]'s output: `Ok(None)` when the node holds no lock.
+pub fn read_lock_result(stdout: &[u8]) -> Result<Option<LockInfo>, String> {
+    let text = String::from_utf8_lossy(stdout);
+    if !text.lines().any(|l| l == "MESHROLL-END") {
+        return Err("no answer".into());
+    }
+    let body: Vec<&str> = text
+        .lines()
+        .skip_while(|l| *l != "MESHROLL-LOCK")
+        .skip(1)
+        .take_while(|l| *l != "MESHROLL-END")
+        .collect();
+    let owner = body.iter().find_map(|l| l.strip_prefix("owner "));
+    let hb = body
+        .iter()
+        .find_map(|l| l.strip_prefix("heartbeat "))
+        .unwrap_or("");
+    Ok(match (owner, body.is_empty()) {
+        (_, true) => None,
+        (Some(o), _) => Some(LockInfo::parse(o, hb)),
+        (None, false) => Some(LockInfo::parse("", hb)),
+    })
+}
+
+/// Remove the node lock whoever holds it (`meshroll unlock`), if its owner line is
+/// still `expected_owner` (what the operator was shown).
+pub fn force_unlock(layout: &Layout, expected_owner: Option<&str>) -> String {
+    let check = match expected_owner {
+        Some(o) => format!(
+            "o=$(head -c 300 \"$L/owner\" 2>/dev/null)\n[ \"$o\" = {} ] || {{ echo \"MESHROLL-ERR the lock changed hands meanwhile: $o\"; exit 3; }}\n",
+            q(o)
+        ),
+        None => String::new(),
+    };
+    format!(
+        "{head}L=\"$S/meshroll.lock\"\n[ -d \"$L\" ] || {{ echo 'no lock'; exit 0; }}\n{check}rm -rf \"$L\" && echo 'lock removed'\n",
+        head = head(layout),
+    )
+}
+
 /// Read the baseline's output: the lock refusal, or the gateway status.
-pub fn baseline_result(code: Option<i32>, stdout: &[u8], now_s: u64) -> Result<String, Failure> {
+pub fn baseline_result(
+    code: Option<i32>,
+    stdout: &[u8],
+    now_s: u64,
+    node: &str,
+) -> Result<String, Failure> {
     let text = String::from_utf8_lossy(stdout);
     if let Some(rest) = text
         .lines()
         .find_map(|l| l.strip_prefix("MESHROLL-LOCKED "))
     {
-        let mut it = rest.split_whitespace();
-        let (id, who, since) = (
-            it.next(),
-            it.next(),
-            it.next().and_then(|s| s.parse::<u64>().ok()),
-        );
-        let age = since.map_or("unknown age".into(), |t| {
-            format!("{} ago", crate::verdict::human_age(now_s.saturating_sub(t)))
-        });
+        let hb = text
+            .lines()
+            .find_map(|l| l.strip_prefix("MESHROLL-HEARTBEAT"))
+            .unwrap_or("");
+        let info = LockInfo::parse(rest, hb);
         return Err(Failure::Fatal(format!(
-            "node is locked by another rollout: {} (rollout {}), taken {age}",
-            who.unwrap_or("?"),
-            id.unwrap_or("?")
+            "node is locked by another rollout: {} (if that rollout is gone: meshroll unlock --node {})",
+            info.describe(now_s),
+            crate::safe_text::clean(node)
         )));
     }
     if let Some(e) = text.lines().find_map(|l| l.strip_prefix("MESHROLL-ERR ")) {
-        return Err(Failure::Fatal(e.to_string()));
+        return Err(Failure::Fatal(crate::safe_text::clean(e)));
     }
     if code != Some(0) {
         return Err(Failure::Transient(format!("baseline exited {code:?}")));
@@ -79,12 +232,12 @@ pub fn baseline_result(code: Option<i32>, stdout: &[u8], now_s: u64) -> Result<S
     if !g.state.is_ready() {
         return Err(Failure::Fatal(format!(
             "gateway not ready at baseline: {}",
-            g.state.label()
+            crate::safe_text::clean(&g.state.label())
         )));
     }
     // Archive a compact copy in the journal.
     Ok(serde_json::from_slice::<serde_json::Value>(stdout)
-        .map(|v| v.to_string())
+        .map(|v| crate::safe_text::clean_capped(&v.to_string(), 64 * 1024))
         .unwrap_or_default())
 }
 
@@ -137,6 +290,47 @@ pub fn prepare_sync(layout: &Layout, sha: &str) -> String {
     )
 }
 
+/// rsync's `-e`: ssh over the node's master, with the same host-key policy as the
+/// masters (strict unless the user opted out with `--accept-new-host-keys`), in case
+/// it has to connect by itself. rsync splits it on spaces and honours quotes.
+pub fn rsync_ssh_command(
+    control_socket: &std::path::Path,
+    ssh_config: Option<&std::path::Path>,
+    port: Option<u16>,
+    accept_new_host_keys: bool,
+) -> String {
+    let mut ssh = format!(
+        "ssh -o ControlMaster=no -o ControlPath={} -o BatchMode=yes -o StrictHostKeyChecking={}",
+        q(&control_socket.display().to_string()),
+        if accept_new_host_keys {
+            "accept-new"
+        } else {
+            "yes"
+        }
+    );
+    if let Some(cfg) = ssh_config {
+        ssh.push_str(&format!(" -F {}", q(&cfg.display().to_string())));
+    }
+    if let Some(p) = port {
+        ssh.push_str(&format!(" -p {p}"));
+    }
+    ssh
+}
+
+/// rsync's destination `[user@]host:path`, with an IPv6 literal in brackets
+/// (`[::1]:path`: `::1:path` would be read as host `:` and path `:1:path`).
+pub fn rsync_dest(user: Option<&str>, host: &str, path: &str) -> String {
+    let host = if host.contains(':') && !host.starts_with('[') {
+        format!("[{host}]")
+    } else {
+        host.to_string()
+    };
+    match user {
+        Some(u) => format!("{u}@{host}:{path}"),
+        None => format!("{host}:{path}"),
+    }
+}
+
 /// rsync exit codes worth another attempt: socket/file I/O, protocol stream,
 /// partial transfer, vanished files, timeouts, and ssh's own 255.
 pub fn rsync_transient(code: i32) -> bool {
@@ -165,24 +359,76 @@ pub fn parse_rsync_stats(out: &str) -> RsyncStats {
     }
 }
 
-/// List every file of the bundle with its sha256 and mode, for [`verify_result`]: one
-/// `find -exec ... {} +` for the hashes and one for the modes, so a bundle of hundreds
-/// of files costs a handful of processes, not several per file.
+/// The node-side listing of bundle `$T` under `$R`, in a constant number of processes
+/// whatever the number of files: one `find` for entries that are neither regular files
+/// nor directories (symlinks, fifos, sockets, devices: each one a mismatch), one
+/// `find -exec <sha256> {} +` pass for the hashes and one `find -exec stat {} +` pass
+/// for the modes, each sorted bytewise (`LC_ALL=C`). The three lists go to
+/// `$V.o`, `$V.h` and `$V.m`; `$D` is the sha256 of their concatenation, which
+/// [`expected_digest`] computes from the lock on the operator's side.
+const LISTING: &str = r#"V="$R/.meshroll-verify.$$"
+trap 'rm -f "$V.o" "$V.h" "$V.m"' EXIT
+if command -v sha256sum >/dev/null 2>&1; then H=sha256sum; else H='shasum -a 256'; fi
+if stat -c %a "$R" >/dev/null 2>&1; then SF=-c; F='%a %n'; else SF=-f; F='%Lp %N'; fi
+(
+  cd "$R/$T" || exit 1
+  find . ! -type f ! -type d -print >"$V.o"
+  find . -type f -exec $H {} + | LC_ALL=C sort >"$V.h"
+  find . -type f -exec stat $SF "$F" {} + | LC_ALL=C sort >"$V.m"
+) || { echo "MESHROLL-ERR cannot list $R/$T"; exit 3; }
+D=$(cat "$V.o" "$V.h" "$V.m" | $H)
+D=${D%% *}
+"#;
+
+/// At most this much output of one phase is read; past it the phase fails with
+/// "output over 4 MiB". Scripts that may print a lot cut their output on the node too.
+pub const OUTPUT_CAP: usize = 4 * 1024 * 1024;
+
+/// Print the listing between markers, for [`verify_result`], cut after
+/// [`OUTPUT_CAP`] bytes (a huge tree planted on the node).
+const PRINT_LISTING: &str = r#"{ echo MESHROLL-ODD; cat "$V.o"
+echo MESHROLL-HASHES; cat "$V.h"
+echo MESHROLL-MODES; cat "$V.m"
+echo MESHROLL-END; } | head -c 4194305
+"#;
+
+/// The sha256 the node's listing of an exact copy has (see [`LISTING`]): hash lines
+/// `<sha256>  ./<path>` then mode lines `<mode> ./<path>` (octal, no leading zeros),
+/// each group sorted bytewise, the lock file included, no odd entries.
+pub fn expected_digest(lock: &Lock, lock_bytes_sha256: &str) -> String {
+    use sha2::Digest;
+    let mode = |m: &str| {
+        let t = m.trim_start_matches('0');
+        if t.is_empty() {
+            "0".to_string()
+        } else {
+            t.to_string()
+        }
+    };
+    let lock_mode = format!("{:o}", crate::manifest::FILE_MODE);
+    let mut hashes: Vec<String> = vec![format!("{lock_bytes_sha256}  ./{LOCK_NAME}")];
+    let mut modes: Vec<String> = vec![format!("{lock_mode} ./{LOCK_NAME}")];
+    for f in &lock.files {
+        hashes.push(format!("{}  ./{}", f.sha256, f.path));
+        modes.push(format!("{} ./{}", mode(&f.mode), f.path));
+    }
+    // `LC_ALL=C sort` compares lines bytewise, without their newline.
+    hashes.sort();
+    modes.sort();
+    let mut h = sha2::Sha256::new();
+    for l in hashes.iter().chain(&modes) {
+        h.update(l.as_bytes());
+        h.update(b"\n");
+    }
+    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// List every entry of the bundle for [`verify_result`] (see [`LISTING`]).
 pub fn verify(layout: &Layout, sha: &str) -> String {
     format!(
-        r#"{head}B="$R"/{sha}
-cd "$B" 2>/dev/null || {{ echo "MESHROLL-MISSING"; exit 0; }}
-if stat -c %a . >/dev/null 2>&1; then SF=-c; F='%a %n'; else SF=-f; F='%Lp %N'; fi
-echo "MESHROLL-HASHES"
-if command -v sha256sum >/dev/null 2>&1; then
-  find . -type f -exec sha256sum {{}} +
-else
-  find . -type f -exec shasum -a 256 {{}} +
-fi
-echo "MESHROLL-MODES"
-find . -type f -exec stat "$SF" "$F" {{}} +
-echo "MESHROLL-END"
-"#,
+        r#"{head}T={sha}
+[ -d "$R/$T" ] || {{ echo "MESHROLL-MISSING"; exit 0; }}
+{LISTING}{PRINT_LISTING}"#,
         head = head(layout),
         sha = q(sha),
     )
@@ -207,15 +453,18 @@ pub fn verify_result(
     let mut seen: std::collections::BTreeMap<String, (String, String)> = Default::default();
     let rel = |p: &str| p.strip_prefix("./").unwrap_or(p).to_string();
     let mut section = "";
+    let mut odd: Vec<String> = Vec::new();
     for l in text.lines() {
         match l {
-            "MESHROLL-HASHES" | "MESHROLL-MODES" | "MESHROLL-END" => {
+            "MESHROLL-ODD" | "MESHROLL-HASHES" | "MESHROLL-MODES" | "MESHROLL-END" => {
                 section = l;
                 continue;
             }
             _ => {}
         }
         match section {
+            // not a regular file or a directory: a symlink, a fifo, a socket, a device
+            "MESHROLL-ODD" => odd.push(rel(l)),
             // `<sha256>  ./path` (`*` instead of the second space in binary mode); a
             // name sha256sum had to escape starts with `\` and matches no lock entry.
             "MESHROLL-HASHES" => {
@@ -232,7 +481,10 @@ pub fn verify_result(
             _ => {}
         }
     }
-    let mut problems = Vec::new();
+    let mut problems: Vec<String> = odd
+        .iter()
+        .map(|p| format!("{p} is not a regular file or a directory"))
+        .collect();
     match seen.remove(LOCK_NAME) {
         Some((h, _)) if h == lock_bytes_sha256 => {}
         Some(_) => problems.push(format!("{LOCK_NAME} differs from the manifest")),
@@ -256,28 +508,55 @@ pub fn verify_result(
     } else {
         let n = problems.len();
         problems.truncate(5);
-        Err(Failure::Mismatch(format!(
+        Err(Failure::Mismatch(crate::safe_text::clean(&format!(
             "{n} difference(s): {}",
             problems.join("; ")
-        )))
+        ))))
     }
 }
 
-/// Flip `current` to the bundle atomically, keeping the old target as `previous`.
-pub fn switch(layout: &Layout, sha: &str) -> String {
+/// Verify the bundle again, then flip `current` to it atomically, keeping the old
+/// target as `previous`, in one script: the rename happens only if the node's listing
+/// (right before it) has the digest `want` of an exact copy ([`expected_digest`]); if
+/// not, the listing is printed after `MESHROLL-MISMATCH` and nothing changes. A tree
+/// changed after the verify phase (or before a resumed run's switch) never lands.
+pub fn switch(layout: &Layout, sha: &str, want: &str) -> String {
     format!(
         r#"{head}T={sha}
+W={want}
 cd "$R" || exit 3
 [ -d "$T" ] || {{ echo "MESHROLL-ERR no bundle $T"; exit 3; }}
+{LISTING}if [ "$D" != "$W" ]; then
+echo MESHROLL-MISMATCH
+{PRINT_LISTING}exit 6
+fi
 old=$(readlink current 2>/dev/null || true)
-if [ "$old" = "$T" ]; then echo "already current"; exit 0; fi
+if [ "$old" = "$T" ]; then echo "verified; already current"; exit 0; fi
 if [ -n "$old" ]; then ln -s "$old" .previous.$$ && mvT .previous.$$ previous || exit 5; fi
 ln -s "$T" .current.$$ && mvT .current.$$ current || exit 5
-echo "current -> $T (previous ${{old:-none}})"
+echo "verified; current -> $T (previous ${{old:-none}})"
 "#,
         head = head(layout),
         sha = q(sha),
+        want = q(want),
     )
+}
+
+/// Read [`switch`]'s output: a mismatch found right before the rename is a
+/// [`Failure::Mismatch`] with the differences.
+pub fn switch_mismatch(lock: &Lock, lock_bytes_sha256: &str, stdout: &[u8]) -> Option<Failure> {
+    let text = String::from_utf8_lossy(stdout);
+    if !text.lines().any(|l| l == "MESHROLL-MISMATCH") {
+        return None;
+    }
+    Some(match verify_result(lock, lock_bytes_sha256, stdout) {
+        Err(Failure::Mismatch(m)) => Failure::Mismatch(format!("verify before the switch: {m}")),
+        Err(f) => f,
+        // The node's digest disagreed but its listing reads right: still no switch.
+        Ok(_) => Failure::Mismatch(
+            "verify before the switch: the node's listing digest differs from the lock's".into(),
+        ),
+    })
 }
 
 /// Print the target of `current` between markers (nothing between them when there is
@@ -307,30 +586,35 @@ pub fn read_current_result(stdout: &[u8]) -> Result<Option<String>, String> {
         .filter(|l| !l.is_empty()))
 }
 
-/// Flip `current` back to `previous` (and `previous` to what was current), then
-/// release the lock if it is ours.
-pub fn rollback(layout: &Layout, rollout_id: &str) -> String {
+/// Flip `current` back to `previous` (and `previous` to what was current) under the
+/// node lock: taken for `rollout_id` (or found ours already, inside a rollout), then
+/// released. A lock held by someone else refuses the rollback (`MESHROLL-LOCKED`).
+pub fn rollback(layout: &Layout, rollout_id: &str, who: &str, now_s: u64) -> String {
     format!(
         r#"{head}ID={id}
+mkdir -p "$S" || {{ echo "MESHROLL-ERR cannot create $S"; exit 3; }}
+{take}trap '{release}' EXIT
 cd "$R" || exit 3
 prev=$(readlink previous 2>/dev/null) || {{ echo "MESHROLL-ERR no previous target"; exit 3; }}
 [ -d "$prev" ] || {{ echo "MESHROLL-ERR previous target $prev is gone"; exit 3; }}
 cur=$(readlink current 2>/dev/null || true)
 ln -s "$prev" .current.$$ && mvT .current.$$ current || exit 5
 if [ -n "$cur" ]; then ln -s "$cur" .previous.$$ && mvT .previous.$$ previous; fi
-{release}echo "current -> $prev (was ${{cur:-none}})"
+echo "current -> $prev (was ${{cur:-none}})"
 "#,
         head = head(layout),
         id = q(rollout_id),
-        release = RELEASE,
+        take = take_lock(who, now_s),
+        release = RELEASE.trim().replace('\n', "; "),
     )
 }
 
 /// Doctor on the node.
-pub fn doctor(layout: &Layout) -> String {
+pub fn doctor(layout: &Layout, token: Option<&str>) -> String {
     format!(
-        "{}\"$OC\" doctor --lint --json </dev/null 2>/dev/null\n",
-        head(layout)
+        "{}{}\"$OC\" doctor --lint --json </dev/null 2>/dev/null\n",
+        head(layout),
+        token_line(token)
     )
 }
 
@@ -344,26 +628,32 @@ pub fn default_prewarm(layout: &Layout) -> String {
 }
 
 /// Prewarm under caps (nice 10, and a memory limit where `ulimit -v` works), output
-/// interleaved on stdout; success touches `skill-cache-ready`. The command sees
-/// `MESHROLL_MANIFEST` and `SKILLS_SHA`.
-pub fn prewarm(layout: &Layout, sha: &str, mem_limit_kb: u64) -> String {
+/// interleaved on stdout and cut on the node after [`OUTPUT_CAP`] bytes (the command
+/// then dies of SIGPIPE rather than flood the channel for its whole time limit);
+/// success touches `skill-cache-ready`. The exit code is on the last line
+/// (`MESHROLL-EXIT <rc>`). The command sees `MESHROLL_MANIFEST`, `SKILLS_SHA` and the
+/// gateway token.
+pub fn prewarm(layout: &Layout, sha: &str, mem_limit_kb: u64, token: Option<&str>) -> String {
     let cmd = layout
         .prewarm_cmd
         .clone()
         .unwrap_or_else(|| default_prewarm(layout));
     format!(
-        r#"{head}MESHROLL_MANIFEST="$R/current/{LOCK_NAME}"; SKILLS_SHA={sha}
+        r#"{head}{token}MESHROLL_MANIFEST="$R/current/{LOCK_NAME}"; SKILLS_SHA={sha}
 export MESHROLL_MANIFEST SKILLS_SHA
+(
 ( ulimit -v {mem} 2>/dev/null; exec nice -n 10 sh -c {cmd} ) 2>&1 </dev/null
 rc=$?
 if [ $rc -eq 0 ]; then mkdir -p "$S" && touch "$S/skill-cache-ready"; fi
 echo "MESHROLL-EXIT $rc"
-exit $rc
+) | head -c {cap}
 "#,
         head = head(layout),
+        token = token_line(token),
         sha = q(sha),
         mem = mem_limit_kb,
         cmd = q(&cmd),
+        cap = OUTPUT_CAP + 1,
     )
 }
 
@@ -499,25 +789,45 @@ mod tests {
 
     #[test]
     fn baseline_reads_lock_refusals_and_gateway_state() {
-        let e = baseline_result(Some(4), b"MESHROLL-LOCKED r-1 alice@ops 1000\n", 1600)
-            .expect_err("locked");
+        let e = baseline_result(
+            Some(4),
+            b"MESHROLL-LOCKED r-1 alice@ops.example/pid42 1000\nMESHROLL-HEARTBEAT 1590\n",
+            1600,
+            "g01",
+        )
+        .expect_err("locked");
         assert_eq!(
             e,
             Failure::Fatal(
-                "node is locked by another rollout: alice@ops (rollout r-1), taken 10m ago".into()
+                "node is locked by another rollout: owner alice, host ops.example, pid 42, \
+                 rollout r-1, taken 10m ago, heartbeat 10s ago (if that rollout is gone: \
+                 meshroll unlock --node g01)"
+                    .into()
             )
         );
+        // an owner line from an old meshroll (no heartbeat), or hostile bytes
+        let e = baseline_result(
+            Some(4),
+            b"MESHROLL-LOCKED r-1 \x1b]0;pwned\x07@h 1000\nMESHROLL-HEARTBEAT \n",
+            1600,
+            "g01",
+        )
+        .expect_err("locked");
+        assert!(!e.message().contains('\x1b'), "{e:?}");
+        assert!(e.message().contains("heartbeat unknown"), "{e:?}");
         let e = baseline_result(
             Some(0),
             br#"{"rpc":{"ok":false,"connectFailure":{"kind":"unreachable"}}}"#,
             0,
+            "g01",
         )
         .expect_err("not ready");
         assert_eq!(
             e,
             Failure::Fatal("gateway not ready at baseline: unreachable".into())
         );
-        let ok = baseline_result(Some(0), br#"{"rpc":{"ok":true}, "x": 1}"#, 0).expect("ready");
+        let ok =
+            baseline_result(Some(0), br#"{"rpc":{"ok":true}, "x": 1}"#, 0, "g01").expect("ready");
         assert_eq!(ok, r#"{"rpc":{"ok":true},"x":1}"#);
     }
 
@@ -560,7 +870,7 @@ mod tests {
             skills_root: "/x/it's; rm -rf /".into(),
             ..Layout::default()
         };
-        let s = switch(&l, "abc$(id)");
+        let s = switch(&l, "abc$(id)", "dd");
         assert!(s.contains("R='/x/it'\\''s; rm -rf /'"), "{s}");
         assert!(s.contains("T='abc$(id)'"), "{s}");
         let p = prewarm(
@@ -570,7 +880,293 @@ mod tests {
             },
             "s",
             1024,
+            None,
         );
         assert!(p.contains("sh -c 'echo '\\''hi'\\'''"), "{p}");
+    }
+
+    #[test]
+    fn phase_scripts_carry_the_token_inside_and_set_a_umask() {
+        let l = Layout::default();
+        for s in [
+            baseline(&l, "r", "u@h/pid1", 5, Some("tok'en")),
+            doctor(&l, Some("tok'en")),
+            prewarm(&l, "s", 1024, Some("tok'en")),
+        ] {
+            assert!(
+                s.contains("OPENCLAW_GATEWAY_TOKEN='tok'\\''en'\nexport OPENCLAW_GATEWAY_TOKEN\n"),
+                "{s}"
+            );
+            assert!(s.contains("\numask 027\n"), "{s}");
+        }
+        for s in [
+            baseline(&l, "r", "u@h/pid1", 5, None),
+            doctor(&l, None),
+            switch(&l, "s", "d"),
+            rollback(&l, "r", "u@h/pid1", 5),
+        ] {
+            assert!(!s.contains("OPENCLAW_GATEWAY_TOKEN"), "{s}");
+            assert!(s.contains("\numask 027\n"), "{s}");
+        }
+    }
+
+    #[test]
+    fn rsync_keeps_the_host_key_policy_and_brackets_ipv6() {
+        let sock = std::path::Path::new("/tmp/cm/x y");
+        let s = rsync_ssh_command(sock, None, Some(2222), false);
+        assert!(s.contains(" -o StrictHostKeyChecking=yes"), "{s}");
+        assert!(s.contains("ControlPath='/tmp/cm/x y'"), "{s}");
+        assert!(s.ends_with(" -p 2222"), "{s}");
+        let s = rsync_ssh_command(sock, Some(std::path::Path::new("/c")), None, true);
+        assert!(
+            s.contains(" -o StrictHostKeyChecking=accept-new -F '/c'"),
+            "{s}"
+        );
+        assert_eq!(rsync_dest(None, "::1", "/r/s/"), "[::1]:/r/s/");
+        assert_eq!(
+            rsync_dest(Some("ops"), "fe80::1%en0", "/r/"),
+            "ops@[fe80::1%en0]:/r/"
+        );
+        assert_eq!(rsync_dest(Some("ops"), "[::1]", "/r/"), "ops@[::1]:/r/");
+        assert_eq!(rsync_dest(Some("ops"), "mac1", "/r/"), "ops@mac1:/r/");
+        assert_eq!(rsync_dest(None, "10.0.0.1", "/r/"), "10.0.0.1:/r/");
+    }
+
+    /// A bundle tree `<root>/<sha>` and its lock, as `manifest` would make them.
+    fn real_bundle(root: &std::path::Path, sha: &str) -> (Lock, String) {
+        use std::os::unix::fs::PermissionsExt;
+        let b = root.join(sha);
+        std::fs::create_dir_all(b.join("k")).expect("mkdir");
+        let files = [
+            ("a b.md", "hello\n", 0o640),
+            ("k/x.key", "k", 0o440),
+            ("z.md", "z", 0o640),
+        ];
+        let mut entries = Vec::new();
+        for (p, body, mode) in files {
+            std::fs::write(b.join(p), body).expect("w");
+            std::fs::set_permissions(b.join(p), std::fs::Permissions::from_mode(mode))
+                .expect("chmod");
+            entries.push(crate::manifest::LockEntry {
+                mode: format!("{mode:04o}"),
+                path: p.into(),
+                sha256: crate::manifest::sha256_hex(body.as_bytes()),
+                size: body.len() as u64,
+            });
+        }
+        let lock_bytes = b"{\"lock\":1}\n";
+        std::fs::write(b.join(LOCK_NAME), lock_bytes).expect("w");
+        std::fs::set_permissions(b.join(LOCK_NAME), std::fs::Permissions::from_mode(0o640))
+            .expect("chmod");
+        let lock = Lock {
+            files: entries,
+            skills_sha: sha.into(),
+            version: 1,
+        };
+        (lock, crate::manifest::sha256_hex(lock_bytes))
+    }
+
+    fn run_sh(script: &str) -> (Option<i32>, Vec<u8>) {
+        let out = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(script)
+            .output()
+            .expect("sh");
+        (out.status.code(), out.stdout)
+    }
+
+    #[test]
+    fn switch_verifies_right_before_the_rename() {
+        let d = tempfile::tempdir().expect("tmp");
+        let layout = Layout {
+            skills_root: d.path().display().to_string(),
+            state_dir: d.path().join("state").display().to_string(),
+            ..Layout::default()
+        };
+        let (lock, lsha) = real_bundle(d.path(), "sha1");
+        let want = expected_digest(&lock, &lsha);
+        // the verify phase's listing agrees with the lock
+        let (_, out) = run_sh(&verify(&layout, "sha1"));
+        assert_eq!(
+            verify_result(&lock, &lsha, &out),
+            Ok("checksum verified (3 files)".into()),
+            "{}",
+            String::from_utf8_lossy(&out)
+        );
+        // a tree changed after verify: no switch, the difference named
+        std::fs::write(d.path().join("sha1/z.md"), "tampered").expect("w");
+        let (code, out) = run_sh(&switch(&layout, "sha1", &want));
+        assert_eq!(code, Some(6), "{}", String::from_utf8_lossy(&out));
+        match switch_mismatch(&lock, &lsha, &out) {
+            Some(Failure::Mismatch(m)) => assert!(m.contains("z.md sha256 differs"), "{m}"),
+            other => panic!("{other:?}"),
+        }
+        assert!(std::fs::symlink_metadata(d.path().join("current")).is_err());
+        // repaired: it switches (the digest of the node's listing is the lock's)
+        std::fs::write(d.path().join("sha1/z.md"), "z").expect("w");
+        let (code, out) = run_sh(&switch(&layout, "sha1", &want));
+        let text = String::from_utf8_lossy(&out);
+        assert_eq!(code, Some(0), "{text}");
+        assert!(switch_mismatch(&lock, &lsha, &out).is_none(), "{text}");
+        assert!(
+            text.contains("verified; current -> sha1 (previous none)"),
+            "{text}"
+        );
+        assert_eq!(
+            std::fs::read_link(d.path().join("current")).expect("current"),
+            std::path::PathBuf::from("sha1")
+        );
+        // no temporary listing left behind
+        let left: Vec<_> = std::fs::read_dir(d.path())
+            .expect("ls")
+            .flatten()
+            .filter(|e| e.file_name().to_string_lossy().contains("verify"))
+            .collect();
+        assert!(left.is_empty(), "{left:?}");
+    }
+
+    #[test]
+    fn symlinks_and_fifos_in_the_bundle_are_a_mismatch() {
+        let d = tempfile::tempdir().expect("tmp");
+        let layout = Layout {
+            skills_root: d.path().display().to_string(),
+            ..Layout::default()
+        };
+        let (lock, lsha) = real_bundle(d.path(), "sha1");
+        let want = expected_digest(&lock, &lsha);
+        std::os::unix::fs::symlink("/etc/passwd", d.path().join("sha1/k/link")).expect("ln");
+        let (_, out) = run_sh(&verify(&layout, "sha1"));
+        match verify_result(&lock, &lsha, &out) {
+            Err(Failure::Mismatch(m)) => {
+                assert!(
+                    m.contains("k/link is not a regular file or a directory"),
+                    "{m}"
+                )
+            }
+            other => panic!("{other:?}"),
+        }
+        let (code, out) = run_sh(&switch(&layout, "sha1", &want));
+        assert_eq!(code, Some(6), "{}", String::from_utf8_lossy(&out));
+        assert!(std::fs::symlink_metadata(d.path().join("current")).is_err());
+        std::fs::remove_file(d.path().join("sha1/k/link")).expect("rm");
+        let st = std::process::Command::new("mkfifo")
+            .arg(d.path().join("sha1/pipe"))
+            .status()
+            .expect("mkfifo");
+        assert!(st.success());
+        let (_, out) = run_sh(&verify(&layout, "sha1"));
+        match verify_result(&lock, &lsha, &out) {
+            Err(Failure::Mismatch(m)) => {
+                assert!(
+                    m.contains("pipe is not a regular file or a directory"),
+                    "{m}"
+                )
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn listing_and_prewarm_output_are_cut_at_the_cap() {
+        let cut = format!("head -c {}", OUTPUT_CAP + 1);
+        assert_eq!(PRINT_LISTING.matches(&cut).count(), 1, "{PRINT_LISTING}");
+        let p = prewarm(&Layout::default(), "s", 1024, None);
+        assert!(p.contains(&format!("| {cut}\n")), "{p}");
+    }
+
+    #[test]
+    fn a_chatty_prewarm_is_cut_on_the_node() {
+        let d = tempfile::tempdir().expect("tmp");
+        let layout = Layout {
+            skills_root: d.path().display().to_string(),
+            state_dir: d.path().join("state").display().to_string(),
+            prewarm_cmd: Some("yes 'warming up'".into()),
+            ..Layout::default()
+        };
+        // `yes` never stops by itself: the script ends because its output is cut.
+        let (_, out) = run_sh(&prewarm(&layout, "s", 4 * 1024 * 1024, None));
+        assert_eq!(out.len(), OUTPUT_CAP + 1);
+        assert!(!d.path().join("state/skill-cache-ready").exists());
+    }
+
+    #[test]
+    fn rollback_takes_and_releases_the_lock() {
+        let d = tempfile::tempdir().expect("tmp");
+        let root = d.path().join("skills");
+        let layout = Layout {
+            skills_root: root.display().to_string(),
+            state_dir: d.path().join("state").display().to_string(),
+            ..Layout::default()
+        };
+        std::fs::create_dir_all(root.join("a")).expect("mkdir");
+        std::fs::create_dir_all(root.join("b")).expect("mkdir");
+        std::os::unix::fs::symlink("b", root.join("current")).expect("ln");
+        std::os::unix::fs::symlink("a", root.join("previous")).expect("ln");
+        let target = |p: &str| std::fs::read_link(root.join(p)).expect("link");
+        // held by another rollout: refused, nothing flipped, the lock left alone
+        let lock = d.path().join("state/meshroll.lock");
+        std::fs::create_dir_all(&lock).expect("mkdir");
+        std::fs::write(lock.join("owner"), "r-9 bob@h2/pid7 100\n").expect("w");
+        std::fs::write(lock.join("heartbeat"), "150\n").expect("w");
+        let (code, out) = run_sh(&rollback(&layout, "rb-1", "me@h/pid1", 200));
+        let text = String::from_utf8_lossy(&out);
+        assert_eq!(code, Some(4), "{text}");
+        assert!(locked_by_other(&out), "{text}");
+        let e = baseline_result(code, &out, 200, "w01").expect_err("locked");
+        assert!(
+            e.message().contains(
+                "owner bob, host h2, pid 7, rollout r-9, taken 100s ago, heartbeat 50s ago"
+            ),
+            "{e:?}"
+        );
+        assert_eq!(target("current"), std::path::PathBuf::from("b"));
+        assert!(lock.join("owner").is_file());
+        // free: taken, flipped, released
+        std::fs::remove_dir_all(&lock).expect("rm");
+        let (code, out) = run_sh(&rollback(&layout, "rb-1", "me@h/pid1", 200));
+        let text = String::from_utf8_lossy(&out);
+        assert_eq!(code, Some(0), "{text}");
+        assert!(text.contains("current -> a (was b)"), "{text}");
+        assert_eq!(target("current"), std::path::PathBuf::from("a"));
+        assert_eq!(target("previous"), std::path::PathBuf::from("b"));
+        assert!(!lock.exists(), "lock left behind: {text}");
+    }
+
+    #[test]
+    fn the_lock_is_read_and_removed_only_if_unchanged() {
+        let d = tempfile::tempdir().expect("tmp");
+        let layout = Layout {
+            state_dir: d.path().display().to_string(),
+            ..Layout::default()
+        };
+        let (_, out) = run_sh(&read_lock(&layout));
+        assert_eq!(read_lock_result(&out), Ok(None));
+        let lock = d.path().join("meshroll.lock");
+        std::fs::create_dir_all(&lock).expect("mkdir");
+        std::fs::write(lock.join("owner"), "r-9 bob@h2/pid7 100\n").expect("w");
+        std::fs::write(lock.join("heartbeat"), "150\n").expect("w");
+        let (_, out) = run_sh(&read_lock(&layout));
+        let info = read_lock_result(&out).expect("read").expect("locked");
+        assert_eq!(info.owner_line, "r-9 bob@h2/pid7 100");
+        assert_eq!((info.taken_s, info.heartbeat_s), (Some(100), Some(150)));
+        assert_eq!(info.parts(), ("bob".into(), "h2".into(), "7".into()));
+        let (code, out) = run_sh(&force_unlock(&layout, Some("r-8 someone@else/pid1 5")));
+        assert_eq!(code, Some(3), "{}", String::from_utf8_lossy(&out));
+        assert!(lock.exists());
+        let (code, out) = run_sh(&force_unlock(&layout, Some(&info.owner_line)));
+        assert_eq!(code, Some(0), "{}", String::from_utf8_lossy(&out));
+        assert!(!lock.exists());
+        // the heartbeat is refreshed only by the owner
+        std::fs::create_dir_all(&lock).expect("mkdir");
+        std::fs::write(lock.join("owner"), "r-9 bob@h2/pid7 100\n").expect("w");
+        let (_, out) = run_sh(&heartbeat(&layout, "r-1", 999));
+        assert!(String::from_utf8_lossy(&out).contains("MESHROLL-ERR"));
+        assert!(!lock.join("heartbeat").exists());
+        let (_, out) = run_sh(&heartbeat(&layout, "r-9", 999));
+        assert_eq!(String::from_utf8_lossy(&out).trim(), "ok");
+        assert_eq!(
+            std::fs::read_to_string(lock.join("heartbeat")).expect("hb"),
+            "999\n"
+        );
     }
 }

@@ -53,6 +53,9 @@ pub struct PlanOptions {
     pub failure_budget: Size,
     /// Run doctor on every node, not only the canary.
     pub doctor_every_node: bool,
+    /// Classes are independent: their canaries start together and each class widens on
+    /// its own.
+    pub parallel_classes: bool,
 }
 
 impl Default for PlanOptions {
@@ -63,6 +66,7 @@ impl Default for PlanOptions {
             concurrency: 4,
             failure_budget: Size::Count(0),
             doctor_every_node: false,
+            parallel_classes: false,
         }
     }
 }
@@ -94,6 +98,9 @@ impl ClassPlan {
 pub struct Plan {
     pub classes: Vec<ClassPlan>,
     pub doctor_every_node: bool,
+    /// Every class runs side by side (its own canary, then its own waves) instead of
+    /// one class after the other.
+    pub parallel_classes: bool,
 }
 
 impl Plan {
@@ -120,6 +127,18 @@ impl Plan {
     pub fn describe(&self, inv: &Inventory) -> String {
         let name = |i: usize| inv.nodes.get(i).map_or("?", |n| n.name.as_str());
         let mut s = String::new();
+        if self.parallel_classes && self.classes.len() > 1 {
+            s.push_str(&format!(
+                "classes in parallel (--parallel-classes): the {} canaries start together and \
+                 each class widens on its own once its canary landed; a halt in any class \
+                 stops new nodes in every class\n",
+                self.classes.len()
+            ));
+        } else if self.classes.len() > 1 {
+            s.push_str(
+                "classes one after the other: a class starts when the one before it is done\n",
+            );
+        }
         for (ci, c) in self.classes.iter().enumerate() {
             s.push_str(&format!(
                 "class {} ({}): {} nodes, concurrency {}, failure budget {}\n",
@@ -190,6 +209,7 @@ pub fn make(inv: &Inventory, opts: &PlanOptions) -> Result<Plan, String> {
     Ok(Plan {
         classes,
         doctor_every_node: opts.doctor_every_node,
+        parallel_classes: opts.parallel_classes,
     })
 }
 

@@ -39,9 +39,14 @@ pub fn status_line(d: &Driver) -> (String, bool) {
             Mode::Paused => "paused — n step a phase · w step a wave · c run".into(),
         }
     };
+    let classes = if m.plan.parallel_classes && m.plan.classes.len() > 1 {
+        " · classes in parallel"
+    } else {
+        ""
+    };
     (
         format!(
-            "rollout {} · {landed}/{total} landed · {state}",
+            "rollout {} · {landed}/{total} landed{classes} · {state}",
             crate::skew::short(&d.ctx.bundle.skills_sha)
         ),
         false,
@@ -91,10 +96,11 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             .iter()
             .filter(|&&n| matches!(m.nodes[n].run, NodeRun::Failed { .. }))
             .count();
-        let stage = match m.cursor {
+        let lane = m.lanes.iter().find(|c| c.class == ci).copied().or(m.cursor);
+        let stage = match lane {
             Some(c) if c.class == ci && c.stage == 0 => "canary".to_string(),
             Some(c) if c.class == ci => format!("wave {}/{}", c.stage, cp.waves.len()),
-            Some(c) if c.class < ci => "waiting".into(),
+            Some(c) if c.class < ci && !m.plan.parallel_classes => "waiting".into(),
             _ if landed + failed == nodes.len() => "done".into(),
             _ => "stopped".into(),
         };
