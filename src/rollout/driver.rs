@@ -241,6 +241,12 @@ pub async fn start(
 ) -> std::io::Result<(Driver, Vec<String>)> {
     let mut notes = Vec::new();
     let resume = super::journal::read_resume(&s.journal, &s.bundle.skills_sha);
+    for b in &resume.bad_lines {
+        notes.push(format!(
+            "journal {}: skipped {b}",
+            crate::safe_text::clean(&s.journal.display().to_string())
+        ));
+    }
     let rollout_id = match &resume.rollout_id {
         Some(id) => {
             notes.push(format!(
