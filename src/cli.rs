@@ -164,4 +164,12 @@ pub struct StatusArgs {
     /// Poll the built-in simulated mesh instead of an inventory.
     #[arg(long)]
     pub sim: bool,
+    /// The SKILLS_SHA being rolled out: nodes still on their class's previous bundle
+    /// read `pending`, not skew.
+    #[arg(long = "target")]
+    pub target: Option<String>,
+    /// Print why NODE has its verdict: every signal with its value, limit, age and
+    /// pass/fail.
+    #[arg(long, value_name = "NODE")]
+    pub explain: Option<String>,
 }

@@ -57,7 +57,13 @@ async fn rounds(ctx: &PollCtx, args: &StatusArgs) -> anyhow::Result<i32> {
             last_gateway = Some(started);
         }
         let round_ms = started.elapsed().as_millis() as u64;
-        let rows = report::build(&ctx.nodes, &states, now_ms(), None, &ctx.cadence.rules());
+        let rows = report::build(
+            &ctx.nodes,
+            &states,
+            now_ms(),
+            args.target.as_deref(),
+            &ctx.cadence.rules(),
+        );
         {
             let mut out = stdout.lock();
             if args.json && args.watch {

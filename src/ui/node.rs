@@ -136,6 +136,7 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         ),
         match m.state {
             Some(crate::skew::ManifestState::InSync) if !m.unverified => theme.ok,
+            Some(crate::skew::ManifestState::Pending) => theme.pending,
             Some(crate::skew::ManifestState::InSync) | Some(crate::skew::ManifestState::Skew) => {
                 theme.warn
             }
