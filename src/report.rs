@@ -100,11 +100,17 @@ pub fn build(
         .collect()
 }
 
-fn one(n: &Node, st: &NodeState, k: Skew, now: Millis, base: &Rules) -> NodeReport {
-    let rules = Rules {
+/// The verdict's rules for one node: the cadences' staleness limits and the node's own
+/// cache limit.
+pub fn rules_for(n: &Node, base: &Rules) -> Rules {
+    Rules {
         cache_max_age_s: n.layout.cache_max_age_min * 60,
         ..*base
-    };
+    }
+}
+
+fn one(n: &Node, st: &NodeState, k: Skew, now: Millis, base: &Rules) -> NodeReport {
+    let rules = rules_for(n, base);
     let v = verdict::judge(st, now, &rules);
     let (verdict, reason) = match &v {
         Some(v) => (v.kind, v.reason.clone()),
