@@ -568,5 +568,19 @@ pub async fn run(
         h.abort();
     }
     ctx.transport.close().await;
+    // The recap of a rollout run from the dashboard, once the terminal is back.
+    if let Some(d) = &app.rollout {
+        let names: Vec<String> = app.nodes.iter().map(|n| n.name.clone()).collect();
+        print!(
+            "{}",
+            crate::replay::recap::text(
+                &d.machine,
+                &names,
+                &d.ctx.rollout_id,
+                &d.ctx.bundle.skills_sha,
+                d.journal_path.as_deref(),
+            )
+        );
+    }
     result
 }

@@ -96,6 +96,18 @@ pub enum Command {
     Rollout(RolloutArgs),
     /// Flip `current` back to the previous target on chosen nodes or classes.
     Rollback(RollbackArgs),
+    /// Replay a past rollout from its journal (the dashboard in time order), or print
+    /// its timeline with --summary.
+    Replay(ReplayArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ReplayArgs {
+    /// The journal a rollout wrote (`--journal`, JSON lines).
+    pub journal: PathBuf,
+    /// Print the timeline for an incident review instead of opening the replay.
+    #[arg(long)]
+    pub summary: bool,
 }
 
 #[derive(Debug, Clone, Args)]

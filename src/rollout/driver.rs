@@ -34,6 +34,8 @@ pub struct Driver {
     pub synced: Vec<Option<RsyncStats>>,
     /// The most recent progress lines, newest last.
     pub log: VecDeque<String>,
+    /// Where the journal is written (for the recap on exit).
+    pub journal_path: Option<std::path::PathBuf>,
 }
 
 impl Driver {
@@ -57,6 +59,7 @@ impl Driver {
             doctor: vec![None; n],
             synced: vec![None; n],
             log: VecDeque::new(),
+            journal_path: None,
         }
     }
 
@@ -296,6 +299,7 @@ pub async fn start(
         limits: s.limits,
     });
     let mut d = Driver::new(machine, ctx, Some(journal), tx, now);
+    d.journal_path = Some(s.journal.clone());
     d.log.extend(notes.iter().cloned());
     Ok((d, notes))
 }

@@ -4,6 +4,7 @@ pub mod fleet;
 pub mod help;
 pub mod node;
 pub mod plan;
+pub mod replay;
 pub mod skew;
 pub mod theme;
 
