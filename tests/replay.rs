@@ -174,10 +174,10 @@ fn replay_keys_pause_speed_and_jump_to_each_failure() {
         s.contains("meshroll replay") && s.contains("▶ playing 1x") && s.contains("mac-g01")
     });
     t.keys(&["Space"]);
-    t.wait_for("pause", |s| s.contains("⏸ paused 1x"));
+    t.wait_for("pause", |s| s.contains("‖ paused 1x"));
     t.keys(&["+"]);
     t.wait_for("a faster speed", |s| {
-        s.contains("speed 2x") && s.contains("⏸ paused 2x")
+        s.contains("speed 2x") && s.contains("‖ paused 2x")
     });
     t.keys(&["-"]);
     t.wait_for("the speed back", |s| s.contains("speed 1x"));

@@ -54,8 +54,8 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             l.push(Line::from(Span::styled(format!("  ≠ {s}"), theme.warn)));
         }
     }
-    why_section(&mut l, app, i, theme);
     rollout_section(&mut l, app, i, theme);
+    why_section(&mut l, app, i, theme);
     l.push(Line::from(""));
     let g = &r.gateway;
     l.push(section(

@@ -13,11 +13,13 @@ use crate::replay::{Status, clock, secs};
 use crate::rollout::machine::MAX_ATTEMPTS;
 
 pub fn draw(f: &mut Frame, p: &Player, theme: &Theme) {
+    // The table takes what its nodes need; the events and the node's attempts the rest.
+    let table_h = (p.at.nodes.len() as u16 + 2).max(4);
     let [top, status, body, events, foot] = Layout::vertical([
         Constraint::Length(1),
         Constraint::Length(1),
-        Constraint::Min(4),
-        Constraint::Length(10),
+        Constraint::Max(table_h),
+        Constraint::Min(10),
         Constraint::Length(1),
     ])
     .areas(f.area());
@@ -57,7 +59,7 @@ fn status_line(f: &mut Frame, area: Rect, p: &Player, theme: &Theme) {
     let state = if p.playing {
         Span::styled(format!(" ▶ playing {}x", p.speed_x()), theme.ok)
     } else {
-        Span::styled(format!(" ⏸ paused {}x", p.speed_x()), theme.pending)
+        Span::styled(format!(" ‖ paused {}x", p.speed_x()), theme.pending)
     };
     let mut spans = vec![
         state,
