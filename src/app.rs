@@ -139,11 +139,22 @@ impl App {
             .rollout
             .as_ref()
             .map(|d| d.ctx.bundle.skills_sha.clone());
-        self.rows = report::build(
+        // Only the classes the rollout covers wait for its bundle.
+        let planned: std::collections::BTreeSet<&str> =
+            self.rollout.as_ref().map_or_else(Default::default, |d| {
+                d.machine
+                    .plan
+                    .classes
+                    .iter()
+                    .map(|c| c.class.as_str())
+                    .collect()
+            });
+        self.rows = report::build_rolling(
             &self.nodes,
             &self.states,
             now,
             target.as_deref(),
+            &|c| planned.contains(c),
             &self.rules,
         );
     }

@@ -86,12 +86,24 @@ pub fn build(
     target: Option<&str>,
     base: &Rules,
 ) -> Vec<NodeReport> {
+    build_rolling(nodes, states, now, target, &|_| true, base)
+}
+
+/// [`build`] for a rollout that covers only the classes `rolling` accepts.
+pub fn build_rolling(
+    nodes: &[Node],
+    states: &[NodeState],
+    now: Millis,
+    target: Option<&str>,
+    rolling: &dyn Fn(&str) -> bool,
+    base: &Rules,
+) -> Vec<NodeReport> {
     let pairs: Vec<(&str, &NodeState)> = nodes
         .iter()
         .zip(states)
         .map(|(n, s)| (n.class.as_str(), s))
         .collect();
-    let skews = skew::assess(&pairs, target);
+    let skews = skew::assess_rolling(&pairs, target, rolling);
     nodes
         .iter()
         .zip(states)

@@ -71,9 +71,20 @@ fn majority<'a>(values: impl Iterator<Item = &'a str>) -> Option<String> {
 /// previous bundle (the majority of the class's nodes not yet on the target) is
 /// [`ManifestState::Pending`]; a node on any other bundle is skewed.
 pub fn assess(nodes: &[(&str, &NodeState)], target: Option<&str>) -> Vec<Skew> {
+    assess_rolling(nodes, target, &|_| true)
+}
+
+/// [`assess`] when the rollout covers only some classes: `rolling(class)` says whether
+/// the rollout targets that class; the other classes are judged by their own majority.
+pub fn assess_rolling(
+    nodes: &[(&str, &NodeState)],
+    target: Option<&str>,
+    rolling: &dyn Fn(&str) -> bool,
+) -> Vec<Skew> {
+    let target_of = |class: &str| target.filter(|_| rolling(class));
     let mut class_prev: BTreeMap<&str, Option<String>> = BTreeMap::new();
-    if let Some(t) = target {
-        for (class, _) in nodes {
+    for (class, _) in nodes {
+        if let Some(t) = target_of(class) {
             class_prev.entry(class).or_insert_with(|| {
                 majority(
                     nodes
@@ -114,6 +125,7 @@ pub fn assess(nodes: &[(&str, &NodeState)], target: Option<&str>) -> Vec<Skew> {
     nodes
         .iter()
         .map(|(class, st)| {
+            let target = target_of(class);
             let reference = target
                 .map(str::to_string)
                 .or_else(|| class_ref.get(class).cloned().flatten());
@@ -373,6 +385,11 @@ mod tests {
         assert_eq!(s[6].manifest, Some(ManifestState::Pending));
         assert!(s[6].versions && s[6].any(), "a version split stays skew");
         assert_eq!(s[7].manifest, Some(ManifestState::Pending));
+        // A rollout of the workers only: the gateway class keeps its own majority.
+        let s = assess_rolling(&nodes, Some("ttt"), &|c| c == "w");
+        assert_eq!(s[0].manifest, Some(ManifestState::Pending));
+        assert_eq!(s[7].manifest, Some(ManifestState::InSync));
+        assert_eq!(s[7].reference.as_deref(), Some("ggg"));
         // Without a rollout nothing is pending.
         let s = assess(&nodes, None);
         assert!(s.iter().all(|k| k.manifest != Some(ManifestState::Pending)));
