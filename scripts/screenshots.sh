@@ -128,7 +128,7 @@ start_demo() {
     -xrm 'XTerm*allowBoldFonts: true' \
     -xrm "XTerm*color8: $GREY" \
     -e sh -c 'exec "$@" 2>"$0"' "$errfile" \
-       env COLORTERM=truecolor "$BIN" demo --log-dir "$logdir" "$@" \
+       env COLORTERM=truecolor "$BIN" "${SUBCMD:-demo}" --log-dir "$logdir" "$@" \
     >"$TMP/xterm-$name.log" 2>&1 &
   XTERM_PID=$!
   WID=""
@@ -141,7 +141,13 @@ start_demo() {
   [ -n "$WID" ] || die "no xterm window appeared within 10 s"
   # No window manager: give the window the keyboard focus ourselves, so
   # xdotool's XTEST key presses reach it (xterm ignores synthetic events).
-  xdotool windowfocus --sync "$WID" 2>/dev/null || xdotool windowfocus "$WID"
+  # The window can be found before it is mapped (BadMatch): retry for a few seconds.
+  local focused=""
+  for _ in $(seq 25); do
+    if xdotool windowfocus --sync "$WID" 2>/dev/null; then focused=1; break; fi
+    sleep 0.2
+  done
+  [ -n "$focused" ] || xdotool windowfocus "$WID" || die "cannot focus the xterm window"
   say "xterm window $WID is up ($name); letting the demo fill in for ${STARTUP}s"
   sleep "$STARTUP"
   kill -0 "$XTERM_PID" 2>/dev/null || died "$name" "before the first screenshot"
@@ -216,6 +222,35 @@ stop_demo
 
 start_demo colorblind --theme colorblind
 shot fleet-colorblind.png
+stop_demo
+
+# A rollout in progress on the demo's staged rollout, stepped phase by phase: the
+# canary's sync fails once (retry countdown), the plan view, then prewarm's output in
+# the node view.
+start_demo rollout
+keys n n n
+shot rollout-retry.png
+# Let the retry's countdown run out and the sync pass.
+sleep 8
+keys p
+shot rollout-plan.png
+keys p n n n n
+sleep 3
+keys Return
+shot rollout-prewarm.png
+keys Escape
+stop_demo
+
+# A replay of a real headless rollout of the simulated mesh's gateways, jumped to its
+# second failure (mac-g04's gateway not ready at baseline).
+say "running a headless rollout of the simulated mesh for the replay"
+"$BIN" rollout --sim --yes --class gateway --journal "$TMP/journal.jsonl" \
+  --log-dir "$TMP/log-headless" >"$TMP/rollout.out" 2>&1 \
+  || grep -q "halted" "$TMP/rollout.out" \
+  || { tail -n 20 "$TMP/rollout.out" >&2; die "the headless sim rollout failed"; }
+SUBCMD=replay start_demo replay "$TMP/journal.jsonl"
+keys f f
+shot replay.png
 stop_demo
 
 say "done: $(cd "$OUT" && ls *.png | tr '\n' ' ')"

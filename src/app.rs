@@ -143,11 +143,22 @@ impl App {
             .rollout
             .as_ref()
             .map(|d| d.ctx.bundle.skills_sha.clone());
-        self.rows = report::build(
+        // Only the classes the rollout covers wait for its bundle.
+        let planned: std::collections::BTreeSet<&str> =
+            self.rollout.as_ref().map_or_else(Default::default, |d| {
+                d.machine
+                    .plan
+                    .classes
+                    .iter()
+                    .map(|c| c.class.as_str())
+                    .collect()
+            });
+        self.rows = report::build_rolling(
             &self.nodes,
             &self.states,
             now,
             target.as_deref(),
+            &|c| planned.contains(c),
             &self.rules,
         );
     }
@@ -583,5 +594,19 @@ pub async fn run(
         h.abort();
     }
     ctx.transport.close().await;
+    // The recap of a rollout run from the dashboard, once the terminal is back.
+    if let Some(d) = &app.rollout {
+        let names: Vec<String> = app.nodes.iter().map(|n| n.name.clone()).collect();
+        print!(
+            "{}",
+            crate::replay::recap::text(
+                &d.machine,
+                &names,
+                &d.ctx.rollout_id,
+                &d.ctx.bundle.skills_sha,
+                d.journal_path.as_deref(),
+            )
+        );
+    }
     result
 }

@@ -104,6 +104,9 @@ pub enum Command {
     /// Remove a node lock left by a rollout that is gone (shows its owner, host and
     /// age, and asks first).
     Unlock(UnlockArgs),
+    /// Replay a past rollout from its journal (the dashboard in time order), or print
+    /// its timeline with --summary.
+    Replay(ReplayArgs),
 }
 
 #[derive(Debug, Clone, Args)]
@@ -114,6 +117,15 @@ pub struct UnlockArgs {
     /// Do not ask (headless).
     #[arg(long)]
     pub yes: bool,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ReplayArgs {
+    /// The journal a rollout wrote (`--journal`, JSON lines).
+    pub journal: PathBuf,
+    /// Print the timeline for an incident review instead of opening the replay.
+    #[arg(long)]
+    pub summary: bool,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -186,4 +198,12 @@ pub struct StatusArgs {
     /// Poll the built-in simulated mesh instead of an inventory.
     #[arg(long)]
     pub sim: bool,
+    /// The SKILLS_SHA being rolled out: nodes still on their class's previous bundle
+    /// read `pending`, not skew.
+    #[arg(long = "target")]
+    pub target: Option<String>,
+    /// Print why NODE has its verdict: every signal with its value, limit, age and
+    /// pass/fail.
+    #[arg(long, value_name = "NODE")]
+    pub explain: Option<String>,
 }

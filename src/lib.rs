@@ -12,6 +12,7 @@ pub mod manifest;
 pub mod observe;
 pub mod poller;
 pub mod remote;
+pub mod replay;
 pub mod report;
 pub mod rollout;
 pub mod safe_text;

@@ -37,6 +37,7 @@ fn main() {
             Some(Command::Rollout(a)) => cmd::rollout::run(&cli.global, a).await,
             Some(Command::Rollback(a)) => cmd::rollout::rollback(&cli.global, a).await,
             Some(Command::Unlock(a)) => cmd::unlock::run(&cli.global, a).await,
+            Some(Command::Replay(a)) => cmd::replay::run(&cli.global, a).await,
             Some(Command::Demo) => cmd::dashboard::run(&cli.global, &cli.dash, true).await,
             None => cmd::dashboard::run(&cli.global, &cli.dash, false).await,
         }

@@ -96,12 +96,24 @@ pub fn build(
     target: Option<&str>,
     base: &Rules,
 ) -> Vec<NodeReport> {
+    build_rolling(nodes, states, now, target, &|_| true, base)
+}
+
+/// [`build`] for a rollout that covers only the classes `rolling` accepts.
+pub fn build_rolling(
+    nodes: &[Node],
+    states: &[NodeState],
+    now: Millis,
+    target: Option<&str>,
+    rolling: &dyn Fn(&str) -> bool,
+    base: &Rules,
+) -> Vec<NodeReport> {
     let pairs: Vec<(&str, &NodeState)> = nodes
         .iter()
         .zip(states)
         .map(|(n, s)| (n.class.as_str(), s))
         .collect();
-    let skews = skew::assess(&pairs, target);
+    let skews = skew::assess_rolling(&pairs, target, rolling);
     nodes
         .iter()
         .zip(states)
@@ -170,11 +182,17 @@ impl NodeReport {
     }
 }
 
-fn one(n: &Node, st: &NodeState, k: Skew, now: Millis, base: &Rules) -> NodeReport {
-    let rules = Rules {
+/// The verdict's rules for one node: the cadences' staleness limits and the node's own
+/// cache limit.
+pub fn rules_for(n: &Node, base: &Rules) -> Rules {
+    Rules {
         cache_max_age_s: n.layout.cache_max_age_min * 60,
         ..*base
-    };
+    }
+}
+
+fn one(n: &Node, st: &NodeState, k: Skew, now: Millis, base: &Rules) -> NodeReport {
+    let rules = rules_for(n, base);
     let v = verdict::judge(st, now, &rules);
     let (verdict, reason) = match &v {
         Some(v) => (v.kind, v.reason.clone()),
@@ -259,5 +277,62 @@ fn one(n: &Node, st: &NodeState, k: Skew, now: Millis, base: &Rules) -> NodeRepo
         error,
         last_error: st.last_error.as_ref().map(|e| e.value.clone()),
         last_error_age_s: st.last_error.as_ref().map(|e| e.age_s(now)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::remote::PollFailure;
+    use crate::remote::sim::SimMesh;
+
+    async fn demo_rows(target: Option<&str>) -> Vec<NodeReport> {
+        let (inv, mesh) = SimMesh::demo();
+        let req = crate::remote::PollRequest {
+            gateway: true,
+            doctor: false,
+            cli_timeout_s: 5,
+            doctor_timeout_s: 60,
+            live_timeout_s: 2,
+        };
+        let mut states = vec![NodeState::default(); inv.nodes.len()];
+        let now = crate::observe::now_ms();
+        for (i, st) in states.iter_mut().enumerate() {
+            match mesh.poll(i, &req).await {
+                Ok(raw) => st.apply_poll(raw, now),
+                Err(PollFailure::Remote(e)) => st.apply_failure(e.to_string(), now),
+                Err(PollFailure::Signal(e)) => st.apply_poll_error(e, now),
+            }
+        }
+        build(&inv.nodes, &states, now, target, &Rules::default())
+    }
+
+    /// `meshroll demo` with its rollout staged: the nodes waiting for the new bundle
+    /// are pending, and only the real splits are skew.
+    #[tokio::test(start_paused = true)]
+    async fn a_staged_rollout_on_the_demo_reads_pending_not_skew() {
+        let target = crate::remote::sim_rollout::demo_bundle().skills_sha;
+        let rows = demo_rows(Some(&target)).await;
+        let skewed: Vec<&str> = rows
+            .iter()
+            .filter(|r| r.skew.any)
+            .map(|r| r.node.as_str())
+            .collect();
+        // w07: an older bundle than its class; w12: lock names another tree; w20: no
+        // lock file; g02: daemon and build lag the CLI.
+        assert_eq!(skewed, vec!["mac-g02", "mac-w07", "mac-w12", "mac-w20"]);
+        let pending = rows
+            .iter()
+            .filter(|r| r.manifest.state == Some(ManifestState::Pending))
+            .count();
+        // 26 nodes less w17 (down), w07 (another bundle) and w12 (its lock names another
+        // tree); w20 is on the previous bundle, pending and (unverified) skewed.
+        assert_eq!(pending, 23);
+        let w01 = rows.iter().find(|r| r.node == "mac-w01").expect("w01");
+        let j = serde_json::to_value(w01).expect("json");
+        assert_eq!(j["manifest"]["state"], "pending");
+        assert_eq!(j["manifest"]["reference"], target.as_str());
+        assert_eq!(j["skew"]["any"], false);
+        assert_eq!(j["error"], serde_json::Value::Null);
     }
 }

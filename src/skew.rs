@@ -10,6 +10,9 @@ use crate::observe::NodeState;
 #[serde(rename_all = "snake_case")]
 pub enum ManifestState {
     InSync,
+    /// A rollout targets another bundle and this node still runs its class's previous
+    /// one: it is waiting for its turn, not skewed.
+    Pending,
     Skew,
     Missing,
     Mismatch,
@@ -19,6 +22,7 @@ impl ManifestState {
     pub fn as_str(self) -> &'static str {
         match self {
             ManifestState::InSync => "in_sync",
+            ManifestState::Pending => "pending",
             ManifestState::Skew => "skew",
             ManifestState::Missing => "missing",
             ManifestState::Mismatch => "mismatch",
@@ -63,8 +67,35 @@ fn majority<'a>(values: impl Iterator<Item = &'a str>) -> Option<String> {
 }
 
 /// Assess every node. `nodes` pairs each node's class with its state; `target` is the
-/// SKILLS_SHA being rolled out, if any.
+/// SKILLS_SHA being rolled out, if any. While a rollout runs, a node on its class's
+/// previous bundle (the majority of the class's nodes not yet on the target) is
+/// [`ManifestState::Pending`]; a node on any other bundle is skewed.
 pub fn assess(nodes: &[(&str, &NodeState)], target: Option<&str>) -> Vec<Skew> {
+    assess_rolling(nodes, target, &|_| true)
+}
+
+/// [`assess`] when the rollout covers only some classes: `rolling(class)` says whether
+/// the rollout targets that class; the other classes are judged by their own majority.
+pub fn assess_rolling(
+    nodes: &[(&str, &NodeState)],
+    target: Option<&str>,
+    rolling: &dyn Fn(&str) -> bool,
+) -> Vec<Skew> {
+    let target_of = |class: &str| target.filter(|_| rolling(class));
+    let mut class_prev: BTreeMap<&str, Option<String>> = BTreeMap::new();
+    for (class, _) in nodes {
+        if let Some(t) = target_of(class) {
+            class_prev.entry(class).or_insert_with(|| {
+                majority(
+                    nodes
+                        .iter()
+                        .filter(|(c, _)| c == class)
+                        .filter_map(|(_, s)| s.manifest.as_ref()?.value.sha())
+                        .filter(|sha| *sha != t),
+                )
+            });
+        }
+    }
     let mut class_ref: BTreeMap<&str, Option<String>> = BTreeMap::new();
     let mut class_build: BTreeMap<&str, Option<String>> = BTreeMap::new();
     for (class, _) in nodes {
@@ -94,23 +125,32 @@ pub fn assess(nodes: &[(&str, &NodeState)], target: Option<&str>) -> Vec<Skew> {
     nodes
         .iter()
         .map(|(class, st)| {
+            let target = target_of(class);
             let reference = target
                 .map(str::to_string)
                 .or_else(|| class_ref.get(class).cloned().flatten());
             let build_ref = class_build.get(class).cloned().flatten();
-            one(st, reference, build_ref.as_deref(), target.is_some())
+            let prev = class_prev.get(class).cloned().flatten();
+            one(
+                st,
+                reference,
+                build_ref.as_deref(),
+                target.is_some(),
+                prev.as_deref(),
+            )
         })
         .collect()
 }
 
-fn one(st: &NodeState, reference: Option<String>, build_ref: Option<&str>, rolling: bool) -> Skew {
+fn one(
+    st: &NodeState,
+    reference: Option<String>,
+    build_ref: Option<&str>,
+    rolling: bool,
+    previous: Option<&str>,
+) -> Skew {
     let mut reasons = Vec::new();
     let mut unverified = false;
-    let versus = if rolling {
-        "rollout bundle"
-    } else {
-        "class majority"
-    };
     let manifest = st.manifest.as_ref().map(|m| {
         let m = &m.value;
         let Some(sha) = m.sha() else {
@@ -130,6 +170,10 @@ fn one(st: &NodeState, reference: Option<String>, build_ref: Option<&str>, rolli
         }
         if m.lock.is_none() || claim.is_empty() {
             unverified = true;
+            reasons.push(format!(
+                "manifest: {} has no lock file (unverified)",
+                short(sha)
+            ));
         } else if claim != sha {
             reasons.push(format!(
                 "manifest: lock file names {} but directory is {}",
@@ -139,8 +183,22 @@ fn one(st: &NodeState, reference: Option<String>, build_ref: Option<&str>, rolli
             return ManifestState::Mismatch;
         }
         match &reference {
+            Some(r) if r != sha && rolling && previous == Some(sha) => ManifestState::Pending,
+            Some(r) if r != sha && rolling => {
+                reasons.push(format!(
+                    "manifest {} is neither the rollout bundle {} nor the class's previous {}",
+                    short(sha),
+                    short(r),
+                    previous.map_or("-", short)
+                ));
+                ManifestState::Skew
+            }
             Some(r) if r != sha => {
-                reasons.push(format!("manifest {} != {versus} {}", short(sha), short(r)));
+                reasons.push(format!(
+                    "manifest {} != class majority {}",
+                    short(sha),
+                    short(r)
+                ));
                 ManifestState::Skew
             }
             _ => ManifestState::InSync,
@@ -266,6 +324,7 @@ mod tests {
         assert!(s[4].reasons[0].contains("lock file names ccc but directory is aaa"));
         assert_eq!(s[5].manifest, Some(ManifestState::InSync));
         assert!(s[5].unverified);
+        assert!(s[5].any(), "an unverified bundle is skew");
         assert!(s[6].versions && !s[6].build);
         assert_eq!(
             s[6].reasons,
@@ -278,16 +337,63 @@ mod tests {
     }
 
     #[test]
-    fn a_rollout_target_overrides_the_majority() {
-        let a = node(Some("aaa"), Some("aaa"), "b1", "1", "1");
-        let t = node(Some("ttt"), Some("ttt"), "b1", "1", "1");
-        let s = assess(&[("w", &a), ("w", &t)], Some("ttt"));
-        assert_eq!(s[0].manifest, Some(ManifestState::Skew));
+    fn while_rolling_the_previous_bundle_is_pending_and_only_real_splits_are_skew() {
+        let prev = node(Some("aaa"), Some("aaa"), "b1", "1", "1");
+        let prev2 = node(Some("aaa"), Some("aaa"), "b1", "1", "1");
+        let landed = node(Some("ttt"), Some("ttt"), "b1", "1", "1");
+        let minority = node(Some("zzz"), Some("zzz"), "b1", "1", "1");
+        let mismatch = node(Some("aaa"), Some("ccc"), "b1", "1", "1");
+        let unverified = node(Some("aaa"), None, "b1", "1", "1");
+        let versions = node(Some("aaa"), Some("aaa"), "b1", "2", "1");
+        // Another class has its own previous bundle.
+        let g_prev = node(Some("ggg"), Some("ggg"), "b1", "1", "1");
+        let nodes = [
+            ("w", &prev),
+            ("w", &prev2),
+            ("w", &landed),
+            ("w", &minority),
+            ("w", &mismatch),
+            ("w", &unverified),
+            ("w", &versions),
+            ("g", &g_prev),
+        ];
+        let s = assess(&nodes, Some("ttt"));
+        assert_eq!(s[0].manifest, Some(ManifestState::Pending));
+        assert!(!s[0].any(), "pending is not skew: {:?}", s[0].reasons);
+        assert_eq!(s[0].reference.as_deref(), Some("ttt"));
+        assert_eq!(s[1].manifest, Some(ManifestState::Pending));
+        assert_eq!(s[2].manifest, Some(ManifestState::InSync));
+        assert!(!s[2].any());
+        assert_eq!(s[3].manifest, Some(ManifestState::Skew));
         assert_eq!(
-            s[0].reasons,
-            vec!["manifest aaa != rollout bundle ttt".to_string()]
+            s[3].reasons,
+            vec![
+                "manifest zzz is neither the rollout bundle ttt nor the class's previous aaa"
+                    .to_string()
+            ]
         );
-        assert_eq!(s[1].manifest, Some(ManifestState::InSync));
+        assert_eq!(s[4].manifest, Some(ManifestState::Mismatch));
+        assert!(s[4].any());
+        assert!(
+            s[5].unverified && s[5].any(),
+            "an unverified bundle stays skew"
+        );
+        assert_eq!(
+            s[5].reasons,
+            vec!["manifest: aaa has no lock file (unverified)".to_string()]
+        );
+        assert_eq!(s[6].manifest, Some(ManifestState::Pending));
+        assert!(s[6].versions && s[6].any(), "a version split stays skew");
+        assert_eq!(s[7].manifest, Some(ManifestState::Pending));
+        // A rollout of the workers only: the gateway class keeps its own majority.
+        let s = assess_rolling(&nodes, Some("ttt"), &|c| c == "w");
+        assert_eq!(s[0].manifest, Some(ManifestState::Pending));
+        assert_eq!(s[7].manifest, Some(ManifestState::InSync));
+        assert_eq!(s[7].reference.as_deref(), Some("ggg"));
+        // Without a rollout nothing is pending.
+        let s = assess(&nodes, None);
+        assert!(s.iter().all(|k| k.manifest != Some(ManifestState::Pending)));
+        assert_eq!(s[2].manifest, Some(ManifestState::Skew));
     }
 
     #[test]

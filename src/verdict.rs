@@ -169,6 +169,235 @@ pub fn judge(st: &NodeState, now: Millis, rules: &Rules) -> Option<Verdict> {
     }
 }
 
+/// One signal of the merged probe, as on-call reads it: its value, the limit it is held
+/// to, how old it is, and whether it passes. Node text in `value` is already cleaned.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SignalCheck {
+    /// `reachability`, `poll`, `gateway status`, `gateway`, `liveness`, `drain`,
+    /// `cache age`.
+    pub signal: &'static str,
+    pub value: String,
+    /// The comparison and the limit, e.g. `> 2h00m limit`, `expected ready`.
+    pub limit: String,
+    /// Age of the observation, when there is one.
+    pub age_s: Option<u64>,
+    /// `None` when the signal is not known yet (it then counts as failing).
+    pub pass: Option<bool>,
+    /// This is the check that decided the verdict (the first failing one in the order
+    /// [`judge`] looks at them).
+    pub decides: bool,
+}
+
+impl SignalCheck {
+    /// `cache age 3h02m > 2h00m limit: fail`.
+    pub fn line(&self) -> String {
+        let age = self
+            .age_s
+            .map_or(String::new(), |a| format!(" (seen {} ago)", human(a)));
+        let verdict = match self.pass {
+            Some(true) => "pass",
+            Some(false) => "fail",
+            None => "unknown",
+        };
+        let limit = if self.limit.is_empty() {
+            String::new()
+        } else {
+            format!(" {}", self.limit)
+        };
+        format!(
+            "{} {}{limit}{age}: {verdict}{}",
+            self.signal,
+            self.value,
+            if self.decides { "  <- the verdict" } else { "" }
+        )
+    }
+}
+
+/// Why [`judge`] says what it says: every signal of the merged probe at `now`, in the
+/// order the verdict looks at them, with the one that decided it marked.
+pub fn explain(st: &NodeState, now: Millis, rules: &Rules) -> Vec<SignalCheck> {
+    use crate::safe_text::clean;
+    let check = |signal, value: String, limit: String, age_s, pass| SignalCheck {
+        signal,
+        value,
+        limit,
+        age_s,
+        pass,
+        decides: false,
+    };
+    let mut v = Vec::new();
+    v.push(match (&st.unreachable, &st.poll_error) {
+        (Some(u), _) => check(
+            "reachability",
+            format!("host unreachable: {}", clean(&u.value)),
+            String::new(),
+            Some(u.age_s(now)),
+            Some(false),
+        ),
+        (None, Some(e)) => check(
+            "reachability",
+            format!(
+                "answered, output unreadable: {}",
+                clean(&e.value.to_string())
+            ),
+            String::new(),
+            Some(e.age_s(now)),
+            Some(false),
+        ),
+        (None, None) if st.last_ok.is_some() => check(
+            "reachability",
+            "answered".into(),
+            String::new(),
+            None,
+            Some(true),
+        ),
+        (None, None) => check(
+            "reachability",
+            "no answer yet".into(),
+            String::new(),
+            None,
+            None,
+        ),
+    });
+    // A limit is shown exactly (10m15s, not 10m): it is what the value is held to.
+    let limit = |op: &str, s: u64| {
+        let h = if (120..7200).contains(&s) && !s.is_multiple_of(60) {
+            format!("{}m{:02}s", s / 60, s % 60)
+        } else {
+            human(s)
+        };
+        format!("{op} {h} limit")
+    };
+    v.push(match st.last_ok {
+        Some(t) => {
+            let a = now.saturating_sub(t) / 1000;
+            let ok = a <= rules.poll_stale_after_s;
+            check(
+                "last good poll",
+                format!("age {}", human(a)),
+                limit(if ok { "<=" } else { ">" }, rules.poll_stale_after_s),
+                None,
+                Some(ok),
+            )
+        }
+        None => check(
+            "last good poll",
+            "never".into(),
+            limit("<=", rules.poll_stale_after_s),
+            None,
+            None,
+        ),
+    });
+    match &st.gateway {
+        Some(g) => {
+            let a = g.age_s(now);
+            let fresh = a <= rules.gateway_stale_after_s;
+            v.push(check(
+                "gateway status",
+                format!("age {}", human(a)),
+                limit(if fresh { "<=" } else { ">" }, rules.gateway_stale_after_s),
+                None,
+                Some(fresh),
+            ));
+            v.push(check(
+                "gateway",
+                clean(&g.value.state.label()),
+                "(expected ready)".into(),
+                Some(a),
+                Some(g.value.state.is_ready()),
+            ));
+        }
+        None => {
+            v.push(check(
+                "gateway status",
+                "not polled yet".into(),
+                limit("<=", rules.gateway_stale_after_s),
+                None,
+                None,
+            ));
+            v.push(check(
+                "gateway",
+                "unknown".into(),
+                "(expected ready)".into(),
+                None,
+                None,
+            ));
+        }
+    }
+    v.push(match &st.live {
+        Some(l) => check(
+            "liveness",
+            l.value.describe(),
+            "(expected HTTP 2xx)".into(),
+            Some(l.age_s(now)),
+            Some(l.value.ok()),
+        ),
+        None => check(
+            "liveness",
+            "not polled yet".into(),
+            "(expected HTTP 2xx)".into(),
+            None,
+            None,
+        ),
+    });
+    v.push(match &st.drained {
+        Some(d) if d.value && rules.ignore_drain => check(
+            "drain flag",
+            "set (set aside: rollout probe)".into(),
+            String::new(),
+            Some(d.age_s(now)),
+            Some(true),
+        ),
+        Some(d) => check(
+            "drain flag",
+            if d.value { "set" } else { "clear" }.into(),
+            "(expected clear)".into(),
+            Some(d.age_s(now)),
+            Some(!d.value),
+        ),
+        None => check(
+            "drain flag",
+            "not polled yet".into(),
+            "(expected clear)".into(),
+            None,
+            None,
+        ),
+    });
+    let seen = st.cache.as_ref().map(|c| c.age_s(now));
+    v.push(match st.cache_age_s(now) {
+        Some(a) => {
+            let ok = a <= rules.cache_max_age_s;
+            check(
+                "cache age",
+                human(a),
+                limit(if ok { "<=" } else { ">" }, rules.cache_max_age_s),
+                seen,
+                Some(ok),
+            )
+        }
+        None if st.cache.is_some() => check(
+            "cache age",
+            "cold (no marker)".into(),
+            limit("<=", rules.cache_max_age_s),
+            seen,
+            Some(false),
+        ),
+        None => check(
+            "cache age",
+            "not polled yet".into(),
+            limit("<=", rules.cache_max_age_s),
+            None,
+            None,
+        ),
+    });
+    if judge(st, now, rules).is_some_and(|j| j.kind != Kind::Healthy)
+        && let Some(c) = v.iter_mut().find(|c| c.pass != Some(true))
+    {
+        c.decides = true;
+    }
+    v
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -394,5 +623,106 @@ mod tests {
         )
         .expect("v");
         assert_eq!(r.kind, Kind::Draining);
+    }
+    fn lines(st: &NodeState, rules: &Rules) -> Vec<String> {
+        explain(st, NOW, rules)
+            .iter()
+            .map(SignalCheck::line)
+            .collect()
+    }
+
+    #[test]
+    fn explain_lists_every_signal_with_value_limit_age_and_pass() {
+        assert_eq!(
+            lines(&healthy(), &Rules::default()),
+            vec![
+                "reachability answered: pass",
+                "last good poll age 2s <= 30s limit: pass",
+                "gateway status age 10s <= 10m15s limit: pass",
+                "gateway ready (expected ready) (seen 10s ago): pass",
+                "liveness HTTP 200 (expected HTTP 2xx) (seen 2s ago): pass",
+                "drain flag clear (expected clear) (seen 2s ago): pass",
+                "cache age 10m <= 2h00m limit (seen 2s ago): pass",
+            ]
+        );
+    }
+
+    #[test]
+    fn explain_marks_the_signal_that_decided_the_verdict() {
+        // A stale cache: draining, and the cache line says why.
+        let mut st = healthy();
+        st.cache = Some(Stamped::new(
+            CacheSeen {
+                age_at_poll_s: Some(3 * 3600 + 120),
+            },
+            NOW,
+        ));
+        let l = lines(&st, &Rules::default());
+        assert_eq!(
+            l[6],
+            "cache age 3h02m > 2h00m limit (seen 0s ago): fail  <- the verdict"
+        );
+        assert!(l[..6].iter().all(|x| x.ends_with(": pass")), "{l:?}");
+
+        // Drained and liveness failing: liveness decides (dead comes first).
+        let mut st = healthy();
+        st.drained = Some(Stamped::new(true, NOW));
+        st.live = Some(Stamped::new(
+            LiveSeen {
+                code: Some(503),
+                curl_rc: 0,
+            },
+            NOW - 4_000,
+        ));
+        let c = explain(&st, NOW, &Rules::default());
+        let decided: Vec<&str> = c.iter().filter(|c| c.decides).map(|c| c.signal).collect();
+        assert_eq!(decided, vec!["liveness"]);
+        assert_eq!(
+            c[4].line(),
+            "liveness HTTP 503 (expected HTTP 2xx) (seen 4s ago): fail  <- the verdict"
+        );
+        assert_eq!(c[5].pass, Some(false), "the drain flag fails too");
+        assert!(!c[5].decides);
+
+        // In the rollout's probe the drain flag is set aside and passes.
+        let mut st = healthy();
+        st.drained = Some(Stamped::new(true, NOW));
+        let probe = Rules {
+            ignore_drain: true,
+            ..Rules::default()
+        };
+        let c = explain(&st, NOW, &probe);
+        assert_eq!(c[5].pass, Some(true));
+        assert!(c.iter().all(|c| !c.decides));
+
+        // A stale gateway status: the staleness line decides, with its limit.
+        let mut st = healthy();
+        st.gateway = Some(Stamped::new(gw(GatewayState::Ready), NOW - 700_000));
+        let c = explain(&st, NOW, &Rules::default());
+        assert_eq!(
+            c[2].line(),
+            "gateway status age 11m > 10m15s limit: fail  <- the verdict"
+        );
+    }
+
+    #[test]
+    fn explain_of_an_unreachable_node_cleans_what_the_node_said() {
+        let mut st = healthy();
+        st.unreachable = Some(Stamped::new(
+            "refused \x1b]0;owned\x07".into(),
+            NOW - 12_000,
+        ));
+        let c = explain(&st, NOW, &Rules::default());
+        assert_eq!(
+            c[0].line(),
+            "reachability host unreachable: refused \\e]0;owned\\x07 (seen 12s ago): fail  <- the verdict"
+        );
+        // Nothing known yet: unknown, and no verdict to explain.
+        let c = explain(&NodeState::default(), NOW, &Rules::default());
+        assert!(
+            c.iter()
+                .all(|c| c.pass.is_none() || c.signal == "cache age")
+        );
+        assert!(c.iter().all(|c| !c.decides));
     }
 }

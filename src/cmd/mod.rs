@@ -2,6 +2,7 @@
 
 pub mod dashboard;
 pub mod manifest;
+pub mod replay;
 pub mod rollout;
 pub mod status;
 pub mod unlock;

@@ -26,6 +26,20 @@ pub async fn run(g: &Global, args: &StatusArgs) -> anyhow::Result<i32> {
     } else {
         super::real_ctx(g)?
     };
+    if let Some(name) = &args.explain
+        && !ctx.nodes.iter().any(|n| &n.name == name)
+    {
+        ctx.transport.close().await;
+        anyhow::bail!(
+            "--explain {}: no such node in {}",
+            crate::safe_text::clean(name),
+            if args.sim {
+                "the simulated mesh".to_string()
+            } else {
+                g.inventory.display().to_string()
+            }
+        );
+    }
     let result = rounds(&ctx, args).await;
     ctx.transport.close().await;
     result
@@ -57,10 +71,38 @@ async fn rounds(ctx: &PollCtx, args: &StatusArgs) -> anyhow::Result<i32> {
             last_gateway = Some(started);
         }
         let round_ms = started.elapsed().as_millis() as u64;
-        let rows = report::build(&ctx.nodes, &states, now_ms(), None, &ctx.cadence.rules());
+        let rows = report::build(
+            &ctx.nodes,
+            &states,
+            now_ms(),
+            args.target.as_deref(),
+            &ctx.cadence.rules(),
+        );
         {
             let mut out = stdout.lock();
-            if args.json && args.watch {
+            if let Some(name) = &args.explain {
+                if args.watch {
+                    writeln!(out, "round {n} ({round_ms} ms)")?;
+                }
+                if let Some(i) = ctx.nodes.iter().position(|x| &x.name == name) {
+                    let rules = report::rules_for(&ctx.nodes[i], &ctx.cadence.rules());
+                    let checks = crate::verdict::explain(&states[i], now_ms(), &rules);
+                    if args.json {
+                        serde_json::to_writer(
+                            &mut out,
+                            &serde_json::json!({
+                                "node": rows[i].node,
+                                "verdict": rows[i].verdict,
+                                "reason": crate::safe_text::clean(&rows[i].reason),
+                                "checks": checks,
+                            }),
+                        )?;
+                        writeln!(out)?;
+                    } else {
+                        write!(out, "{}", explain_text(&rows[i], &checks))?;
+                    }
+                }
+            } else if args.json && args.watch {
                 serde_json::to_writer(
                     &mut out,
                     &Round {
@@ -151,6 +193,27 @@ pub fn table(rows: &[NodeReport]) -> String {
         }
         out.push_str(line.trim_end());
         out.push('\n');
+    }
+    out
+}
+
+/// `status --explain NODE`: the verdict, then every signal on its own line.
+pub fn explain_text(r: &NodeReport, checks: &[crate::verdict::SignalCheck]) -> String {
+    let mut out = format!(
+        "{}: {} ({})\n",
+        crate::safe_text::clean(&r.node),
+        r.verdict,
+        crate::safe_text::clean(&r.reason)
+    );
+    for c in checks {
+        out.push_str("  ");
+        out.push_str(&c.line());
+        out.push('\n');
+    }
+    if !r.skew.reasons.is_empty() {
+        for s in &r.skew.reasons {
+            out.push_str(&format!("  skew: {}\n", crate::safe_text::clean(s)));
+        }
     }
     out
 }

@@ -36,6 +36,8 @@ pub struct Driver {
     pub log: VecDeque<String>,
     /// When the heartbeat of the held node locks is next refreshed.
     next_heartbeat: Millis,
+    /// Where the journal is written (for the recap on exit).
+    pub journal_path: Option<std::path::PathBuf>,
 }
 
 impl Driver {
@@ -61,6 +63,7 @@ impl Driver {
             synced: vec![None; n],
             log: VecDeque::new(),
             next_heartbeat,
+            journal_path: None,
         }
     }
 
@@ -302,6 +305,12 @@ pub async fn start(
 ) -> std::io::Result<(Driver, Vec<String>)> {
     let mut notes = Vec::new();
     let resume = super::journal::read_resume(&s.journal, &s.bundle.skills_sha);
+    for b in &resume.bad_lines {
+        notes.push(format!(
+            "journal {}: skipped {b}",
+            crate::safe_text::clean(&s.journal.display().to_string())
+        ));
+    }
     let rollout_id = match &resume.rollout_id {
         Some(id) => {
             notes.push(format!(
@@ -351,6 +360,7 @@ pub async fn start(
         limits: s.limits,
     });
     let mut d = Driver::new(machine, ctx, Some(journal), tx, now);
+    d.journal_path = Some(s.journal.clone());
     d.log.extend(notes.iter().cloned());
     Ok((d, notes))
 }

@@ -90,18 +90,126 @@ pub struct Resume {
     pub rollout_id: Option<String>,
     /// Per node name: the last phase that completed.
     pub last_done: BTreeMap<String, Phase>,
+    /// Lines skipped because they could not be read (torn, not UTF-8, not JSON).
+    pub bad_lines: Vec<BadLine>,
 }
 
-/// Read the journal for `skills_sha`. A missing journal is an empty resume.
-pub fn read_resume(path: &Path, skills_sha: &str) -> Resume {
-    let Ok(text) = std::fs::read_to_string(path) else {
-        return Resume::default();
-    };
-    let mut r = Resume::default();
-    for line in text.lines() {
-        let Ok(v) = serde_json::from_str::<Value>(line) else {
-            continue; // a torn last line after a crash
+/// A journal line that could not be read, and why (the line itself is not kept: it
+/// may hold node text).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BadLine {
+    /// 1-based line number.
+    pub line: usize,
+    pub reason: String,
+}
+
+impl std::fmt::Display for BadLine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "line {}: {}", self.line, self.reason)
+    }
+}
+
+/// Every readable line of a journal, with its line number, and the lines skipped.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct JournalLines {
+    pub entries: Vec<(usize, Value)>,
+    pub bad: Vec<BadLine>,
+}
+
+/// A longer line is not a journal line (one record is well under 64 KiB).
+pub const MAX_LINE_BYTES: usize = 4 << 20;
+
+/// Read a journal line by line: a torn, non-UTF-8, non-JSON or overlong line is
+/// skipped and reported with its number; every good line around it is kept.
+pub fn read_lines(path: &Path) -> std::io::Result<JournalLines> {
+    let f = std::fs::File::open(path)?;
+    read_lines_from(std::io::BufReader::new(f))
+}
+
+/// [`read_lines`] on any reader.
+pub fn read_lines_from(mut r: impl std::io::BufRead) -> std::io::Result<JournalLines> {
+    use std::io::{BufRead, Read};
+    let mut out = JournalLines::default();
+    let mut buf = Vec::new();
+    let mut n = 0usize;
+    loop {
+        buf.clear();
+        let got = (&mut r)
+            .take(MAX_LINE_BYTES as u64 + 1)
+            .read_until(b'\n', &mut buf)?;
+        if got == 0 {
+            break;
+        }
+        n += 1;
+        if buf.last() != Some(&b'\n') && buf.len() > MAX_LINE_BYTES {
+            // Skip the rest of the overlong line without holding it.
+            let mut sink = Vec::new();
+            loop {
+                sink.clear();
+                let more = (&mut r).take(1 << 16).read_until(b'\n', &mut sink)?;
+                if more == 0 || sink.last() == Some(&b'\n') {
+                    break;
+                }
+            }
+            out.bad.push(BadLine {
+                line: n,
+                reason: format!("longer than {} MiB", MAX_LINE_BYTES >> 20),
+            });
+            continue;
+        }
+        let torn = buf.last() != Some(&b'\n');
+        let bytes = buf.strip_suffix(b"\n").unwrap_or(&buf);
+        let bytes = bytes.strip_suffix(b"\r").unwrap_or(bytes);
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        let Ok(text) = std::str::from_utf8(bytes) else {
+            out.bad.push(BadLine {
+                line: n,
+                reason: "not UTF-8".into(),
+            });
+            continue;
         };
+        match serde_json::from_str::<Value>(text) {
+            Ok(v) if v.is_object() => out.entries.push((n, v)),
+            Ok(_) => out.bad.push(BadLine {
+                line: n,
+                reason: "not a JSON object".into(),
+            }),
+            Err(e) => out.bad.push(BadLine {
+                line: n,
+                reason: if torn {
+                    format!("torn (no newline at the end): {e}")
+                } else {
+                    format!("not JSON: {e}")
+                },
+            }),
+        }
+    }
+    Ok(out)
+}
+
+/// Read the journal for `skills_sha`. A missing journal is an empty resume; lines that
+/// cannot be read are skipped and listed in [`Resume::bad_lines`].
+pub fn read_resume(path: &Path, skills_sha: &str) -> Resume {
+    let lines = match read_lines(path) {
+        Ok(l) => l,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Resume::default(),
+        Err(e) => {
+            return Resume {
+                bad_lines: vec![BadLine {
+                    line: 0,
+                    reason: format!("cannot read the journal: {e}"),
+                }],
+                ..Resume::default()
+            };
+        }
+    };
+    let mut r = Resume {
+        bad_lines: lines.bad,
+        ..Resume::default()
+    };
+    for (_, v) in lines.entries {
         if v["skills_sha"] != skills_sha {
             continue;
         }
@@ -243,5 +351,74 @@ mod tests {
         }
         let r = read_resume(&path, "s");
         assert_eq!(r.last_done.get("a"), Some(&Phase::Drain), "sync runs again");
+    }
+    fn journal_with_bad_lines(dir: &Path) -> std::path::PathBuf {
+        let path = dir.join("j.jsonl");
+        let good = |ev: &str, node: &str, phase: &str| {
+            format!(
+                r#"{{"event":"{ev}","node_name":"{node}","phase":"{phase}","rollout":"r1","skills_sha":"s","ts_ms":1}}"#
+            )
+        };
+        let mut bytes = Vec::new();
+        bytes.extend(good("phase_done", "a", "sync").as_bytes());
+        bytes.push(b'\n');
+        // A line with bytes that are not UTF-8 (a node's output cut mid-character).
+        bytes.extend(b"{\"event\":\"phase_done\",\"note\":\"\xff\xfe\"}\n");
+        bytes.extend(good("phase_done", "a", "verify").as_bytes());
+        bytes.push(b'\n');
+        bytes.extend(b"not json at all\n");
+        bytes.extend(good("node_landed", "b", "").as_bytes());
+        bytes.push(b'\n');
+        // A torn last line (a crash mid-write).
+        bytes.extend(br#"{"event":"phase_done","node_name":"c","pha"#);
+        std::fs::write(&path, &bytes).expect("write");
+        path
+    }
+
+    #[test]
+    fn a_non_utf8_or_torn_line_does_not_drop_resume() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let path = journal_with_bad_lines(dir.path());
+        let r = read_resume(&path, "s");
+        assert_eq!(r.rollout_id.as_deref(), Some("r1"));
+        assert_eq!(r.last_done.get("a"), Some(&Phase::Verify));
+        assert_eq!(r.last_done.get("b"), Some(&Phase::Undrain));
+        assert_eq!(r.last_done.get("c"), None);
+    }
+
+    #[test]
+    fn bad_lines_are_skipped_and_reported_by_number() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let path = journal_with_bad_lines(dir.path());
+        let r = read_resume(&path, "s");
+        let bad: Vec<(usize, &str)> = r
+            .bad_lines
+            .iter()
+            .map(|b| (b.line, b.reason.split(':').next().unwrap_or("")))
+            .collect();
+        assert_eq!(
+            bad,
+            vec![
+                (2, "not UTF-8"),
+                (4, "not JSON"),
+                (6, "torn (no newline at the end)")
+            ]
+        );
+        let lines = read_lines(&path).expect("read");
+        assert_eq!(
+            lines.entries.iter().map(|(n, _)| *n).collect::<Vec<_>>(),
+            vec![1, 3, 5]
+        );
+    }
+
+    #[test]
+    fn an_overlong_line_is_skipped_without_losing_the_next() {
+        let mut bytes = vec![b'x'; MAX_LINE_BYTES + 10];
+        bytes.extend(b"\n{\"event\":\"finished\"}\n");
+        let l = read_lines_from(std::io::Cursor::new(bytes)).expect("read");
+        assert_eq!(l.bad.len(), 1);
+        assert_eq!(l.bad[0].line, 1);
+        assert_eq!(l.entries.len(), 1);
+        assert_eq!(l.entries[0].0, 2);
     }
 }

@@ -97,6 +97,20 @@ fn manifest_cell(r: &NodeReport, theme: &Theme) -> Cell<'static> {
         Some(ManifestState::Missing) => ("— missing".to_string(), theme.error),
         Some(ManifestState::Mismatch) => (format!("{sha} ✗mism"), theme.error),
         Some(ManifestState::Skew) => (format!("{sha} ≠skew"), theme.warn),
+        // Waiting for the rollout: the bundle it will get, not an error.
+        Some(ManifestState::Pending) => (
+            format!(
+                "→ {}",
+                r.manifest
+                    .reference
+                    .as_deref()
+                    .unwrap_or("")
+                    .chars()
+                    .take(8)
+                    .collect::<String>()
+            ),
+            theme.pending,
+        ),
         Some(ManifestState::InSync) if r.manifest.unverified => (format!("{sha} ?unv"), theme.warn),
         Some(ManifestState::InSync) => (format!("{sha} ="), theme.ok),
     };

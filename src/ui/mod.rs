@@ -4,6 +4,7 @@ pub mod fleet;
 pub mod help;
 pub mod node;
 pub mod plan;
+pub mod replay;
 pub mod skew;
 pub mod theme;
 
@@ -71,6 +72,13 @@ pub fn pending(app: &App, idx: usize) -> bool {
         .is_some_and(|s| !s.seen() && s.unreachable.is_none() && s.poll_error.is_none())
 }
 
+/// Nodes still on their class's previous bundle while a rollout targets another.
+fn rollout_pending(rows: &[NodeReport]) -> usize {
+    rows.iter()
+        .filter(|r| r.manifest.state == Some(crate::skew::ManifestState::Pending))
+        .count()
+}
+
 fn counts(rows: &[NodeReport], app: &App) -> (usize, usize, usize, usize, usize) {
     let (mut h, mut d, mut x, mut p, mut s) = (0, 0, 0, 0, 0);
     for (i, r) in rows.iter().enumerate() {
@@ -107,6 +115,18 @@ fn title_bar(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     if p > 0 {
         spans.push(Span::raw("  "));
         spans.push(Span::styled(format!("… {p} pending"), theme.pending));
+    }
+    let to_roll = rollout_pending(&app.rows);
+    if app.rollout.is_some() || to_roll > 0 {
+        spans.push(Span::raw("  "));
+        spans.push(Span::styled(
+            format!("→ {to_roll} pending"),
+            if to_roll > 0 {
+                theme.pending
+            } else {
+                theme.dim
+            },
+        ));
     }
     spans.push(Span::raw("  "));
     spans.push(Span::styled(

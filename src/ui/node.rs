@@ -56,6 +56,7 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         }
     }
     rollout_section(&mut l, app, i, theme);
+    why_section(&mut l, app, i, theme);
     l.push(Line::from(""));
     let g = &r.gateway;
     l.push(section(
@@ -137,6 +138,7 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         ),
         match m.state {
             Some(crate::skew::ManifestState::InSync) if !m.unverified => theme.ok,
+            Some(crate::skew::ManifestState::Pending) => theme.pending,
             Some(crate::skew::ManifestState::InSync) | Some(crate::skew::ManifestState::Skew) => {
                 theme.warn
             }
@@ -362,5 +364,28 @@ fn rollout_section(l: &mut Vec<Line<'static>>, app: &App, i: usize, theme: &Them
         for line in out.iter().rev().take(8).rev() {
             l.push(Line::from(Span::raw(format!("    {}", clean(line)))));
         }
+    }
+}
+
+/// Why this verdict: every signal of the merged probe with its value, limit, age and
+/// pass/fail; the one that decided the verdict is marked.
+fn why_section(l: &mut Vec<Line<'static>>, app: &App, i: usize, theme: &Theme) {
+    let (Some(node), Some(st)) = (app.nodes.get(i), app.states.get(i)) else {
+        return;
+    };
+    let rules = crate::report::rules_for(node, &app.rules);
+    l.push(Line::from(""));
+    l.push(Line::from(Span::styled("why this verdict", theme.header)));
+    for c in crate::verdict::explain(st, app.now, &rules) {
+        let (glyph, style) = match c.pass {
+            Some(true) => ("✔", theme.ok),
+            Some(false) if c.decides => ("✖", theme.error),
+            Some(false) => ("✖", theme.warn),
+            None => ("?", theme.pending),
+        };
+        l.push(Line::from(vec![
+            Span::styled(format!("  {glyph} "), style),
+            Span::styled(c.line(), if c.decides { style } else { Style::default() }),
+        ]));
     }
 }

@@ -1,0 +1,70 @@
+//! `meshroll replay JOURNAL`: a past rollout in the dashboard, in time order, with
+//! play/pause, speed and jump to the next failure; `--summary` prints the timeline.
+
+use std::io::IsTerminal;
+use std::time::{Duration, Instant};
+
+use crossterm::event::{Event as TermEvent, EventStream, KeyEventKind, KeyModifiers};
+use futures::StreamExt;
+
+use crate::cli::{Global, ReplayArgs};
+use crate::replay::Replay;
+use crate::replay::player::Player;
+use crate::ui::theme::Theme;
+
+pub async fn run(g: &Global, a: &ReplayArgs) -> anyhow::Result<i32> {
+    let replay = Replay::load(&a.journal)?;
+    if a.summary {
+        print!("{}", replay.summary());
+        return Ok(0);
+    }
+    if !std::io::stdout().is_terminal() {
+        anyhow::bail!(
+            "the replay needs a terminal; `meshroll replay JOURNAL --summary` prints the timeline"
+        );
+    }
+    if replay.entries.is_empty() {
+        anyhow::bail!(
+            "journal {}: no events to replay ({} line(s) skipped)",
+            replay.source,
+            replay.bad.len()
+        );
+    }
+    let theme = Theme::from_env(&g.theme)?;
+    let mut player = Player::new(replay);
+    let mut terminal = ratatui::init();
+    let mut events = EventStream::new();
+    let mut tick = tokio::time::interval(Duration::from_millis(100));
+    let mut last = Instant::now();
+    let result = loop {
+        if let Err(e) = terminal.draw(|f| crate::ui::replay::draw(f, &player, &theme)) {
+            break Err(e.into());
+        }
+        tokio::select! {
+            _ = tick.tick() => {
+                let now = Instant::now();
+                player.advance(now.duration_since(last).as_millis() as u64);
+                last = now;
+            }
+            ev = events.next() => match ev {
+                Some(Ok(TermEvent::Key(k))) if k.kind == KeyEventKind::Press => {
+                    if k.modifiers.contains(KeyModifiers::CONTROL)
+                        && k.code == crossterm::event::KeyCode::Char('c')
+                    {
+                        player.quit = true;
+                    } else {
+                        player.key(k.code);
+                    }
+                }
+                Some(Ok(_)) => {}
+                Some(Err(e)) => break Err(e.into()),
+                None => break Ok(()),
+            },
+        }
+        if player.quit {
+            break Ok(());
+        }
+    };
+    ratatui::restore();
+    result.map(|()| 0)
+}

@@ -1,0 +1,694 @@
+//! Journal replay: a past rollout read back from its journal, in time order. The same
+//! journal lines a headless run or the dashboard writes; a line that cannot be read is
+//! skipped and reported, never fatal. Journal text came from nodes and files: every
+//! string is cleaned (`crate::safe_text::clean`) as it is read.
+//!
+//! [`Replay`] is the parsed journal, [`Replay::state_at`] folds it up to a point, and
+//! [`Replay::summary`] prints the incident-review timeline. [`player::Player`] is the
+//! interactive replay the dashboard draws.
+
+pub mod player;
+pub mod recap;
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::Path;
+
+use serde_json::Value;
+
+use crate::observe::Millis;
+use crate::rollout::journal::{self, BadLine};
+use crate::safe_text::clean;
+
+/// What happened, as the journal says it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Ev {
+    StageStarted {
+        class: String,
+        stage: u64,
+    },
+    PhaseStarted {
+        phase: String,
+        attempt: u64,
+    },
+    PhaseDone {
+        phase: String,
+        attempt: u64,
+        note: String,
+    },
+    PhaseFailed {
+        phase: String,
+        attempt: u64,
+        kind: String,
+        message: String,
+    },
+    RetryScheduled {
+        phase: String,
+        attempt: u64,
+        delay_ms: u64,
+    },
+    NodeLanded,
+    NodeFailed {
+        phase: String,
+        error: String,
+    },
+    NodeSkipped,
+    Halted {
+        reason: String,
+    },
+    Operator {
+        command: String,
+    },
+    RolledBack {
+        ok: bool,
+        message: String,
+    },
+    Finished {
+        landed: u64,
+        failed: u64,
+        skipped: u64,
+    },
+    /// An event this meshroll does not know (a newer journal): shown, not interpreted.
+    Other {
+        event: String,
+    },
+}
+
+/// One journal line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    /// 1-based line number in the journal.
+    pub line: usize,
+    pub ts: Millis,
+    pub rollout: String,
+    pub skills_sha: String,
+    pub manifest_sha256: String,
+    pub node: Option<String>,
+    /// The node's index in the run's inventory, for a stable order.
+    pub node_idx: Option<u64>,
+    pub ev: Ev,
+}
+
+impl Entry {
+    /// A failure worth jumping to: a failed attempt, a failed node, a halt, a failed
+    /// rollback.
+    pub fn is_failure(&self) -> bool {
+        matches!(
+            self.ev,
+            Ev::PhaseFailed { .. }
+                | Ev::NodeFailed { .. }
+                | Ev::Halted { .. }
+                | Ev::RolledBack { ok: false, .. }
+        )
+    }
+
+    /// One readable line, without the time.
+    pub fn describe(&self) -> String {
+        let n = self.node.as_deref().unwrap_or("?");
+        match &self.ev {
+            Ev::StageStarted { class, stage: 0 } => format!("class {class}: canary"),
+            Ev::StageStarted { class, stage } => format!("class {class}: wave {stage}"),
+            Ev::PhaseStarted { phase, attempt } => format!("{n} {phase} #{attempt} started"),
+            Ev::PhaseDone { phase, note, .. } => format!("{n} {phase} ok: {note}"),
+            Ev::PhaseFailed {
+                phase,
+                attempt,
+                kind,
+                message,
+            } => format!("{n} {phase} #{attempt} failed ({kind}): {message}"),
+            Ev::RetryScheduled {
+                phase,
+                attempt,
+                delay_ms,
+            } => format!(
+                "{n} {phase} retry #{attempt} in {:.1}s",
+                *delay_ms as f64 / 1000.0
+            ),
+            Ev::NodeLanded => format!("{n} LANDED"),
+            Ev::NodeFailed { phase, error } => format!("{n} FAILED at {phase}: {error}"),
+            Ev::NodeSkipped => format!("{n} skipped"),
+            Ev::Halted { reason } => format!("HALTED: {reason}"),
+            Ev::Operator { command } => format!("operator: {command}"),
+            Ev::RolledBack { ok: true, message } => format!("{n} rolled back: {message}"),
+            Ev::RolledBack { ok: false, message } => format!("{n} rollback failed: {message}"),
+            Ev::Finished {
+                landed,
+                failed,
+                skipped,
+            } => format!("finished: {landed} landed, {failed} failed, {skipped} skipped"),
+            Ev::Other { event } => format!("{n} {event}"),
+        }
+    }
+}
+
+fn s(v: &Value, k: &str) -> String {
+    match &v[k] {
+        Value::String(x) => clean(x),
+        Value::Null => String::new(),
+        other => clean(&other.to_string()),
+    }
+}
+
+fn u(v: &Value, k: &str) -> u64 {
+    v[k].as_u64().unwrap_or(0)
+}
+
+/// One journal object -> an entry; `None` for a line without an event name.
+pub fn parse_entry(line: usize, v: &Value) -> Option<Entry> {
+    let event = v["event"].as_str()?;
+    let ev = match event {
+        "stage_started" => Ev::StageStarted {
+            class: s(v, "class"),
+            stage: u(v, "stage"),
+        },
+        "phase_started" => Ev::PhaseStarted {
+            phase: s(v, "phase"),
+            attempt: u(v, "attempt"),
+        },
+        "phase_done" => Ev::PhaseDone {
+            phase: s(v, "phase"),
+            attempt: u(v, "attempt"),
+            note: s(v, "note"),
+        },
+        "phase_failed" => Ev::PhaseFailed {
+            phase: s(v, "phase"),
+            attempt: u(v, "attempt"),
+            kind: s(&v["failure"], "kind"),
+            message: s(&v["failure"], "message"),
+        },
+        "retry_scheduled" => Ev::RetryScheduled {
+            phase: s(v, "phase"),
+            attempt: u(v, "attempt"),
+            delay_ms: u(v, "delay_ms"),
+        },
+        "node_landed" => Ev::NodeLanded,
+        "node_failed" => Ev::NodeFailed {
+            phase: s(v, "phase"),
+            error: s(v, "error"),
+        },
+        "node_skipped" => Ev::NodeSkipped,
+        "halted" => Ev::Halted {
+            reason: s(v, "reason"),
+        },
+        "operator" => {
+            let c = &v["command"];
+            let op = s(c, "op");
+            let command = match &c["nodes"] {
+                Value::Null => op,
+                n => format!("{op} {}", clean(&n.to_string())),
+            };
+            Ev::Operator { command }
+        }
+        "rolled_back" => match &v["result"] {
+            Value::Object(m) if m.contains_key("Ok") => Ev::RolledBack {
+                ok: true,
+                message: s(&v["result"], "Ok"),
+            },
+            _ => Ev::RolledBack {
+                ok: false,
+                message: s(&v["result"], "Err"),
+            },
+        },
+        "finished" => Ev::Finished {
+            landed: u(v, "landed"),
+            failed: u(v, "failed"),
+            skipped: u(v, "skipped"),
+        },
+        other => Ev::Other {
+            event: clean(other),
+        },
+    };
+    let node = v["node_name"]
+        .as_str()
+        .map(clean)
+        .or_else(|| v["node"].as_u64().map(|i| format!("node #{i}")));
+    Some(Entry {
+        line,
+        ts: u(v, "ts_ms"),
+        rollout: s(v, "rollout"),
+        skills_sha: s(v, "skills_sha"),
+        manifest_sha256: s(v, "manifest_sha256"),
+        node,
+        node_idx: v["node"].as_u64(),
+        ev,
+    })
+}
+
+/// A journal read for replay.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Replay {
+    /// The journal's path, cleaned, for titles.
+    pub source: String,
+    /// Every event, in time order (ties keep the journal's order).
+    pub entries: Vec<Entry>,
+    /// Lines skipped (torn, not UTF-8, not JSON, no event).
+    pub bad: Vec<BadLine>,
+    /// Node names in the run's inventory order.
+    pub nodes: Vec<String>,
+}
+
+impl Replay {
+    /// Read a journal. Only an unreadable file is an error; bad lines are skipped.
+    pub fn load(path: &Path) -> anyhow::Result<Replay> {
+        let lines = journal::read_lines(path)
+            .map_err(|e| anyhow::anyhow!("journal {}: {e}", clean(&path.display().to_string())))?;
+        let mut bad = lines.bad;
+        let mut entries = Vec::new();
+        for (n, v) in &lines.entries {
+            match parse_entry(*n, v) {
+                Some(e) => entries.push(e),
+                None => bad.push(BadLine {
+                    line: *n,
+                    reason: "no \"event\" field".into(),
+                }),
+            }
+        }
+        bad.sort_by_key(|b| b.line);
+        Ok(Replay::from_entries(
+            clean(&path.display().to_string()),
+            entries,
+            bad,
+        ))
+    }
+
+    pub fn from_entries(source: String, mut entries: Vec<Entry>, bad: Vec<BadLine>) -> Replay {
+        entries.sort_by_key(|e| (e.ts, e.line));
+        let mut order: BTreeMap<String, (u64, usize)> = BTreeMap::new();
+        for (k, e) in entries.iter().enumerate() {
+            if let Some(n) = &e.node {
+                let key = (e.node_idx.unwrap_or(u64::MAX), k);
+                order
+                    .entry(n.clone())
+                    .and_modify(|o| *o = (*o).min(key))
+                    .or_insert(key);
+            }
+        }
+        let mut nodes: Vec<(String, (u64, usize))> = order.into_iter().collect();
+        nodes.sort_by_key(|(_, k)| *k);
+        Replay {
+            source,
+            entries,
+            bad,
+            nodes: nodes.into_iter().map(|(n, _)| n).collect(),
+        }
+    }
+
+    pub fn start(&self) -> Millis {
+        self.entries.first().map_or(0, |e| e.ts)
+    }
+
+    pub fn end(&self) -> Millis {
+        self.entries.last().map_or(0, |e| e.ts)
+    }
+
+    /// Everything known after the first `upto` entries.
+    pub fn state_at(&self, upto: usize) -> At {
+        let mut at = At {
+            nodes: self.nodes.iter().map(|n| NodeAt::new(n.clone())).collect(),
+            ..At::default()
+        };
+        let index: BTreeMap<&str, usize> = self
+            .nodes
+            .iter()
+            .enumerate()
+            .map(|(i, n)| (n.as_str(), i))
+            .collect();
+        for e in self.entries.iter().take(upto) {
+            let slot = e.node.as_deref().and_then(|n| index.get(n)).copied();
+            at.apply(e, slot);
+        }
+        at
+    }
+
+    /// The incident-review timeline: rollouts, what happened in time order, then every
+    /// node's attempts with their errors and waits, and how it ended.
+    pub fn summary(&self) -> String {
+        let mut o = String::new();
+        let _ = writeln!(
+            o,
+            "journal {}: {} event(s), {} line(s) skipped",
+            self.source,
+            self.entries.len(),
+            self.bad.len()
+        );
+        for b in &self.bad {
+            let _ = writeln!(o, "  skipped {b}");
+        }
+        if self.entries.is_empty() {
+            let _ = writeln!(o, "nothing to replay");
+            return o;
+        }
+        let t0 = self.start();
+        let mut seen: Vec<&str> = Vec::new();
+        for e in &self.entries {
+            if !seen.contains(&e.rollout.as_str()) {
+                seen.push(&e.rollout);
+                let last = self
+                    .entries
+                    .iter()
+                    .rev()
+                    .find(|x| x.rollout == e.rollout)
+                    .map_or(e.ts, |x| x.ts);
+                let _ = writeln!(
+                    o,
+                    "rollout {}  bundle {}  manifest {}  {} for {}",
+                    e.rollout,
+                    crate::skew::short(&e.skills_sha),
+                    crate::skew::short(&e.manifest_sha256),
+                    utc(e.ts),
+                    secs(last.saturating_sub(e.ts))
+                );
+            }
+        }
+        let _ = writeln!(o, "\ntimeline:");
+        for e in &self.entries {
+            let keep = !matches!(
+                e.ev,
+                Ev::PhaseStarted { .. } | Ev::PhaseDone { .. } | Ev::Other { .. }
+            );
+            if keep {
+                let _ = writeln!(
+                    o,
+                    "  {:>8}  {}  {}",
+                    format!("+{}", secs(e.ts.saturating_sub(t0))),
+                    clock(e.ts),
+                    e.describe()
+                );
+            }
+        }
+        let end = self.state_at(self.entries.len());
+        let _ = writeln!(o, "\nnodes:");
+        for n in &end.nodes {
+            let took = match (n.started, n.ended) {
+                (Some(s), Some(e)) => format!(" in {}", secs(e.saturating_sub(s))),
+                _ => String::new(),
+            };
+            let (word, why) = match n.status {
+                Status::Failed => (
+                    format!("FAILED at {}", n.phase.as_deref().unwrap_or("?")),
+                    format!(": {}", n.last_error.as_deref().unwrap_or("?")),
+                ),
+                _ => (n.outcome(), String::new()),
+            };
+            let _ = writeln!(
+                o,
+                "  {}  {word}{took}, {} attempt(s){why}",
+                n.name,
+                n.attempts.len()
+            );
+            for a in &n.attempts {
+                let took = a.ended.map_or("unfinished".to_string(), |e| {
+                    secs(e.saturating_sub(a.started))
+                });
+                let what = match &a.outcome {
+                    None => "no outcome in the journal".to_string(),
+                    Some(Ok(note)) => format!("ok: {note}"),
+                    Some(Err((kind, m))) => format!("failed ({kind}): {m}"),
+                };
+                let wait = a
+                    .wait_ms
+                    .map_or(String::new(), |w| format!("; waited {}", secs(w)));
+                let _ = writeln!(
+                    o,
+                    "      {:<9} #{} {:>7}  {what}{wait}",
+                    a.phase, a.attempt, took
+                );
+            }
+        }
+        o
+    }
+}
+
+/// Where a node is at a point of the replay.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    Waiting,
+    Active,
+    Retrying,
+    /// Between phases (a phase done, the next not started: paused or stepping).
+    Between,
+    Landed,
+    Failed,
+    Skipped,
+    RolledBack,
+}
+
+/// One attempt of one phase.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AttemptAt {
+    pub phase: String,
+    pub attempt: u64,
+    pub started: Millis,
+    pub ended: Option<Millis>,
+    /// Ok(note) or Err((kind, message)).
+    pub outcome: Option<Result<String, (String, String)>>,
+    /// The wait before the next attempt, when one was scheduled.
+    pub wait_ms: Option<u64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NodeAt {
+    pub name: String,
+    pub status: Status,
+    pub phase: Option<String>,
+    pub attempt: u64,
+    /// When the scheduled retry starts (journal time).
+    pub retry_at: Option<Millis>,
+    pub last_error: Option<String>,
+    pub attempts: Vec<AttemptAt>,
+    pub started: Option<Millis>,
+    pub ended: Option<Millis>,
+}
+
+impl NodeAt {
+    fn new(name: String) -> Self {
+        NodeAt {
+            name,
+            status: Status::Waiting,
+            phase: None,
+            attempt: 0,
+            retry_at: None,
+            last_error: None,
+            attempts: Vec::new(),
+            started: None,
+            ended: None,
+        }
+    }
+
+    /// What a table shows.
+    pub fn label(&self) -> String {
+        let p = self.phase.as_deref().unwrap_or("?");
+        match self.status {
+            Status::Waiting => "waiting".into(),
+            Status::Active => p.to_string(),
+            Status::Retrying => format!("{p} (retry)"),
+            Status::Between => format!("{p} done"),
+            Status::Landed => "landed".into(),
+            Status::Failed => format!("failed at {p}"),
+            Status::Skipped => "skipped".into(),
+            Status::RolledBack => "rolled back".into(),
+        }
+    }
+
+    /// How it ended, for the summary.
+    pub fn outcome(&self) -> String {
+        match self.status {
+            Status::Landed => "LANDED".into(),
+            Status::Failed => format!(
+                "FAILED at {}: {}",
+                self.phase.as_deref().unwrap_or("?"),
+                self.last_error.as_deref().unwrap_or("?")
+            ),
+            Status::Waiting => "not started".into(),
+            Status::Skipped => "skipped".into(),
+            Status::RolledBack => "rolled back".into(),
+            Status::Active | Status::Retrying | Status::Between => format!(
+                "unfinished ({}) when the journal ends",
+                self.phase.as_deref().unwrap_or("?")
+            ),
+        }
+    }
+}
+
+/// The replayed rollout at one point.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct At {
+    pub nodes: Vec<NodeAt>,
+    pub stage: Option<String>,
+    pub halted: Option<String>,
+    pub finished: Option<String>,
+    pub rollout: Option<String>,
+    pub skills_sha: Option<String>,
+}
+
+impl At {
+    fn apply(&mut self, e: &Entry, slot: Option<usize>) {
+        self.rollout = Some(e.rollout.clone());
+        self.skills_sha = Some(e.skills_sha.clone());
+        match &e.ev {
+            Ev::StageStarted { .. } => {
+                self.stage = Some(e.describe());
+                self.finished = None;
+            }
+            Ev::Halted { reason } => self.halted = Some(reason.clone()),
+            Ev::Finished { .. } => self.finished = Some(e.describe()),
+            _ => {}
+        }
+        let Some(n) = slot.and_then(|i| self.nodes.get_mut(i)) else {
+            return;
+        };
+        match &e.ev {
+            Ev::PhaseStarted { phase, attempt } => {
+                n.status = Status::Active;
+                n.phase = Some(phase.clone());
+                n.attempt = *attempt;
+                n.retry_at = None;
+                n.started.get_or_insert(e.ts);
+                n.ended = None;
+                n.attempts.push(AttemptAt {
+                    phase: phase.clone(),
+                    attempt: *attempt,
+                    started: e.ts,
+                    ended: None,
+                    outcome: None,
+                    wait_ms: None,
+                });
+            }
+            Ev::PhaseDone {
+                phase,
+                attempt,
+                note,
+            } => {
+                n.status = Status::Between;
+                n.phase = Some(phase.clone());
+                if let Some(a) = last_attempt(n, phase, *attempt) {
+                    a.ended = Some(e.ts);
+                    a.outcome = Some(Ok(note.clone()));
+                }
+            }
+            Ev::PhaseFailed {
+                phase,
+                attempt,
+                kind,
+                message,
+            } => {
+                n.phase = Some(phase.clone());
+                n.last_error = Some(message.clone());
+                if let Some(a) = last_attempt(n, phase, *attempt) {
+                    a.ended = Some(e.ts);
+                    a.outcome = Some(Err((kind.clone(), message.clone())));
+                }
+            }
+            Ev::RetryScheduled {
+                phase,
+                attempt,
+                delay_ms,
+            } => {
+                n.status = Status::Retrying;
+                n.phase = Some(phase.clone());
+                n.attempt = *attempt;
+                n.retry_at = Some(e.ts + delay_ms);
+                // The failed attempt before this one waited `delay_ms`.
+                if let Some(a) = last_attempt(n, phase, attempt.saturating_sub(1)) {
+                    a.wait_ms = Some(*delay_ms);
+                }
+            }
+            Ev::NodeLanded => {
+                n.status = Status::Landed;
+                n.ended = Some(e.ts);
+                n.retry_at = None;
+            }
+            Ev::NodeFailed { phase, error } => {
+                n.status = Status::Failed;
+                n.phase = Some(phase.clone());
+                n.last_error = Some(error.clone());
+                n.ended = Some(e.ts);
+                n.retry_at = None;
+            }
+            Ev::NodeSkipped => {
+                n.status = Status::Skipped;
+                n.retry_at = None;
+            }
+            Ev::RolledBack { ok, message } => {
+                if *ok {
+                    n.status = Status::RolledBack;
+                } else {
+                    n.last_error = Some(format!("rollback failed: {message}"));
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// (landed, failed, in flight, waiting).
+    pub fn counts(&self) -> (usize, usize, usize, usize) {
+        let mut c = (0, 0, 0, 0);
+        for n in &self.nodes {
+            match n.status {
+                Status::Landed => c.0 += 1,
+                Status::Failed => c.1 += 1,
+                Status::Active | Status::Retrying | Status::Between => c.2 += 1,
+                Status::Waiting | Status::Skipped | Status::RolledBack => c.3 += 1,
+            }
+        }
+        c
+    }
+}
+
+fn last_attempt<'a>(n: &'a mut NodeAt, phase: &str, attempt: u64) -> Option<&'a mut AttemptAt> {
+    n.attempts
+        .iter_mut()
+        .rev()
+        .find(|a| a.phase == phase && a.attempt == attempt)
+}
+
+/// Seconds with one decimal, minutes and hours past a minute.
+pub fn secs(ms: u64) -> String {
+    let s = ms / 1000;
+    if s < 60 {
+        format!("{:.1}s", ms as f64 / 1000.0)
+    } else if s < 3600 {
+        format!("{}m{:02}s", s / 60, s % 60)
+    } else {
+        format!("{}h{:02}m{:02}s", s / 3600, (s % 3600) / 60, s % 60)
+    }
+}
+
+/// Days since 1970-01-01 -> (year, month, day) (proleptic Gregorian).
+fn civil(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    (y, m, d)
+}
+
+/// `HH:MM:SS` UTC.
+pub fn clock(ms: Millis) -> String {
+    let s = ms / 1000;
+    format!("{:02}:{:02}:{:02}", (s / 3600) % 24, (s / 60) % 60, s % 60)
+}
+
+/// `YYYY-MM-DD HH:MM:SSZ`.
+pub fn utc(ms: Millis) -> String {
+    let (y, m, d) = civil((ms / 86_400_000) as i64);
+    format!("{y:04}-{m:02}-{d:02} {}Z", clock(ms))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn utc_dates() {
+        assert_eq!(utc(0), "1970-01-01 00:00:00Z");
+        // 2026-12-02 00:40:05 UTC
+        assert_eq!(utc(1_796_172_005_000), "2026-12-02 00:40:05Z");
+        assert_eq!(utc(951_782_400_000), "2000-02-29 00:00:00Z");
+    }
+}

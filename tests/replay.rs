@@ -1,0 +1,281 @@
+//! `meshroll replay` on journals written by real runs: a headless rollout of the
+//! simulated mesh and the dashboard's staged rollout. The summary reads a journal with a
+//! torn last line and a non-UTF-8 line; the replay's keys are driven in tmux; the
+//! dashboard prints its recap on exit.
+#![allow(clippy::unwrap_used)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_meshroll"))
+}
+
+/// One headless rollout of the gateways of the simulated mesh (the canary's sync fails
+/// once and is retried; mac-g04's gateway is not ready, so it fails and halts the class),
+/// then a torn line and a non-UTF-8 line appended, as a crash mid-write leaves them.
+fn sim_journal() -> &'static Path {
+    static J: OnceLock<(tempfile::TempDir, PathBuf)> = OnceLock::new();
+    let (_, p) = J.get_or_init(|| {
+        let dir = tempfile::tempdir().unwrap();
+        let j = dir.path().join("journal.jsonl");
+        let out = bin()
+            .args([
+                "rollout",
+                "--sim",
+                "--yes",
+                "--class",
+                "gateway",
+                "--journal",
+            ])
+            .arg(&j)
+            .arg("--log-dir")
+            .arg(dir.path().join("logs"))
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(stdout.contains("mac-g01 LANDED"), "{stdout}");
+        let mut bytes = std::fs::read(&j).unwrap();
+        bytes.extend(b"{\"event\":\"phase_done\",\"note\":\"\xff\xfe\"}\n");
+        bytes.extend(br#"{"event":"phase_started","node_name":"mac-g06","pha"#);
+        std::fs::write(&j, bytes).unwrap();
+        (dir, j)
+    });
+    p
+}
+
+#[test]
+fn summary_of_a_headless_rollout_with_a_torn_last_line() {
+    let j = sim_journal();
+    let lines = std::fs::read(j).unwrap().split(|&b| b == b'\n').count();
+    let out = bin()
+        .arg("replay")
+        .arg(j)
+        .arg("--summary")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let s = String::from_utf8(out.stdout).unwrap();
+    assert!(s.contains("2 line(s) skipped"), "{s}");
+    assert!(
+        s.contains(&format!("skipped line {}: not UTF-8", lines - 1)),
+        "{s}"
+    );
+    assert!(
+        s.contains(&format!(
+            "skipped line {lines}: torn (no newline at the end)"
+        )),
+        "{s}"
+    );
+    // The timeline, in time order.
+    let pos = |needle: &str| {
+        s.find(needle)
+            .unwrap_or_else(|| panic!("{needle:?} missing from:\n{s}"))
+    };
+    let canary = pos("class gateway: canary");
+    let failed = pos("mac-g01 sync #1 failed (transient): rsync exit 12");
+    let retry = pos("mac-g01 sync retry #2 in");
+    let landed = pos("mac-g01 LANDED");
+    let g04 = pos("mac-g04 FAILED at baseline: gateway not ready at baseline");
+    let halted = pos("HALTED: class gateway: 1 failed node(s)");
+    assert!(canary < failed && failed < retry && retry < landed && landed < g04 && g04 < halted);
+    // Per node: attempts with their errors and waits, and how it ended.
+    assert!(s.contains("  mac-g01  LANDED in "), "{s}");
+    assert!(s.contains("; waited "), "the wait before the retry: {s}");
+    assert!(s.contains("  mac-g04  FAILED at baseline in "), "{s}");
+    assert!(s.contains("  mac-g05  LANDED"), "{s}");
+}
+
+#[test]
+fn a_missing_journal_is_a_clear_error() {
+    let out = bin()
+        .args(["replay", "/nonexistent/journal.jsonl", "--summary"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("journal /nonexistent/journal.jsonl"), "{err}");
+}
+
+struct Tmux {
+    session: String,
+}
+
+impl Tmux {
+    fn start(name: &str, cmd: &str, w: u16, h: u16) -> Tmux {
+        let session = format!("meshroll-replay-{}-{name}", std::process::id());
+        let st = Command::new("tmux")
+            .args(["new-session", "-d", "-s", &session, "-x"])
+            .arg(w.to_string())
+            .arg("-y")
+            .arg(h.to_string())
+            .arg(cmd)
+            .env("TERM", "xterm-256color")
+            .status()
+            .expect("tmux is installed (scripts/test.sh installs it)");
+        assert!(st.success(), "tmux new-session failed");
+        Tmux { session }
+    }
+
+    fn capture(&self) -> String {
+        let out = Command::new("tmux")
+            .args(["capture-pane", "-p", "-t", &self.session])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    fn keys(&self, keys: &[&str]) {
+        let st = Command::new("tmux")
+            .args(["send-keys", "-t", &self.session])
+            .args(keys)
+            .status()
+            .unwrap();
+        assert!(st.success());
+    }
+
+    fn wait_for(&self, what: &str, pred: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let screen = self.capture();
+            if pred(&screen) {
+                return screen;
+            }
+            if Instant::now() > deadline {
+                panic!("timed out waiting for {what}; screen:\n{screen}");
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = Command::new("tmux")
+            .args(["kill-session", "-t", &self.session])
+            .status();
+    }
+}
+
+#[test]
+fn replay_keys_pause_speed_and_jump_to_each_failure() {
+    let j = sim_journal();
+    let logs = tempfile::tempdir().unwrap();
+    let cmd = format!(
+        "{} replay {} --log-dir {}; echo MESHROLL-EXITED=$?; sleep 30",
+        env!("CARGO_BIN_EXE_meshroll"),
+        j.display(),
+        logs.path().display()
+    );
+    let t = Tmux::start("keys", &cmd, 120, 36);
+    t.wait_for("the replay, playing", |s| {
+        s.contains("meshroll replay") && s.contains("▶ playing 1x") && s.contains("mac-g01")
+    });
+    t.keys(&["Space"]);
+    t.wait_for("pause", |s| s.contains("‖ paused 1x"));
+    t.keys(&["+"]);
+    t.wait_for("a faster speed", |s| {
+        s.contains("speed 2x") && s.contains("‖ paused 2x")
+    });
+    t.keys(&["-"]);
+    t.wait_for("the speed back", |s| s.contains("speed 1x"));
+    // Jump to the start, then to each failure in turn.
+    t.keys(&["g", "f"]);
+    let screen = t.wait_for("the first failure", |s| {
+        s.contains("failure: mac-g01 sync #1 failed (transient)")
+    });
+    assert!(screen.contains("rsync exit 12"), "{screen}");
+    t.keys(&["f"]);
+    t.wait_for("mac-g04's failed baseline", |s| {
+        s.contains("failure: mac-g04 baseline #1 failed (fatal)")
+    });
+    t.keys(&["f"]);
+    t.wait_for("mac-g04 failing", |s| {
+        s.contains("failure: mac-g04 FAILED at baseline") && s.contains("failed at baseline")
+    });
+    t.keys(&["f"]);
+    t.wait_for("the halt", |s| {
+        s.contains("failure: HALTED") && s.contains("HALTED: class gateway")
+    });
+    t.keys(&["f"]);
+    t.wait_for("no more failures", |s| {
+        s.contains("no failure after this point")
+    });
+    // Play to the end from there.
+    t.keys(&["G"]);
+    t.wait_for("the end", |s| {
+        s.contains("✔ 4 landed") && s.contains("✖ 1 failed")
+    });
+    t.keys(&["q"]);
+    let screen = t.wait_for("meshroll to exit", |s| s.contains("MESHROLL-EXITED="));
+    assert!(screen.contains("MESHROLL-EXITED=0"), "{screen}");
+    assert!(
+        !screen.contains("meshroll replay "),
+        "the terminal is given back:\n{screen}"
+    );
+}
+
+#[test]
+fn the_dashboard_prints_a_recap_on_exit_and_its_journal_replays() {
+    let logs = tempfile::tempdir().unwrap();
+    let cmd = format!(
+        "{} demo --log-dir {}; echo MESHROLL-EXITED=$?; sleep 30",
+        env!("CARGO_BIN_EXE_meshroll"),
+        logs.path().display()
+    );
+    let t = Tmux::start("recap", &cmd, 140, 40);
+    t.wait_for("the staged rollout, paused", |s| {
+        s.contains("PHASE") && s.contains("paused — n step a phase")
+    });
+    // Baseline, drain, then sync, which fails once on the demo's canary and is retried.
+    t.keys(&["n"]);
+    t.wait_for("baseline on the canary", |s| s.contains("→ drain"));
+    t.keys(&["n"]);
+    t.wait_for("drain on the canary", |s| s.contains("→ sync"));
+    t.keys(&["n"]);
+    t.wait_for("the retried sync to pass", |s| s.contains("→ verify"));
+    t.keys(&["q"]);
+    let screen = t.wait_for("meshroll to exit", |s| s.contains("MESHROLL-EXITED="));
+    assert!(screen.contains("MESHROLL-EXITED=0"), "{screen}");
+    let journal = std::fs::read_dir(logs.path())
+        .unwrap()
+        .filter_map(Result::ok)
+        .find(|e| e.file_name().to_string_lossy().starts_with("demo-journal"))
+        .expect("a demo journal")
+        .path();
+    let flat = screen.replace('\n', "");
+    assert!(
+        screen.contains("meshroll: rollout r")
+            && screen.contains("0 landed, 0 failed, 1 stopped mid-way, 25 not started"),
+        "{screen}"
+    );
+    assert!(
+        screen.contains("stopped    mac-g01 before verify"),
+        "{screen}"
+    );
+    assert!(
+        flat.contains(&format!("journal    {}", journal.display())),
+        "the recap names the journal:\n{screen}"
+    );
+    // The journal the dashboard wrote replays like a headless one.
+    let out = bin()
+        .arg("replay")
+        .arg(&journal)
+        .arg("--summary")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let s = String::from_utf8(out.stdout).unwrap();
+    assert!(s.contains("0 line(s) skipped"), "{s}");
+    assert!(
+        s.contains("mac-g01 sync #1 failed (transient): rsync exit 12"),
+        "{s}"
+    );
+    assert!(s.contains("operator: step_phase"), "{s}");
+    assert!(
+        s.contains("  mac-g01  unfinished (sync) when the journal ends, 4 attempt(s)"),
+        "{s}"
+    );
+}
