@@ -15,12 +15,19 @@
 //!   depth (parents before their children; the depth of a group is its longest chain of
 //!   parents up to `all`); at equal depth a group that lists the host directly beats one
 //!   it only inherits, and among direct groups the one that gives the class wins, then
-//!   the next listed; then the host's own variables, later definitions winning.
+//!   the next listed; then the host's own variables, later definitions winning. Variables
+//!   from `group_vars/` and `host_vars/` files ([`super::sources`]) form a second layer
+//!   in Ansible's order: inventory group vars < `group_vars/all` < `group_vars/<group>`
+//!   (same group order) < inventory host vars < `host_vars/<host>`.
 //! - **Recognised variables**: `ansible_host`, `ansible_port`, `ansible_user`, and
 //!   `meshroll_<key>` for every [`Layout::set`] key. An unknown `meshroll_*` variable is
 //!   an error (it is almost always a typo); any other variable is ignored. Values are
 //!   checked where they are defined, even in a group without hosts. A null value (YAML
-//!   `~`, `null` or nothing) means "not set": the built-in default.
+//!   `~`, `null` or nothing) means "not set": the built-in default. A Jinja template
+//!   (`{{ ... }}`) in a variable meshroll reads is an error (it would be taken literally).
+//!   `ansible_host` and `ansible_user` (and host names) must not begin with `-` or hold
+//!   whitespace or control characters: ssh would take them for options.
+//! - **Size**: at most 50 000 host entries (one host in one group) per inventory.
 //! - **Ranges**: `mac-w[01:20]` (the width of a zero-padded start is kept, and the end must
 //!   have the same width), `[a:f]` (letters), `[1:10:2]` (a stride), `[:3]` (from 0);
 //!   several ranges in one pattern expand as a cross product.
