@@ -775,3 +775,40 @@ fn deeply_nested_yaml_is_refused() {
     let e = load(&p).unwrap_err();
     assert!(e.expected.contains("nested at most"), "{e}");
 }
+
+/// Through the real binary: an inventory whose `ansible_host` would be an ssh option stops
+/// `status` before anything runs, naming the host; the would-be proxy command never runs.
+#[test]
+fn status_refuses_an_option_as_host_before_any_ssh() {
+    use std::os::unix::fs::PermissionsExt;
+    let d = tempfile::tempdir().unwrap();
+    let marker = d.path().join("pwned");
+    let proxy = put(
+        d.path(),
+        "proxy.sh",
+        &format!("#!/bin/sh\ntouch '{}'\n", marker.display()),
+    );
+    std::fs::set_permissions(&proxy, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let inv = put(
+        d.path(),
+        "hosts.ini",
+        &format!(
+            "[worker]\nmac-w01 ansible_host=-oProxyCommand={}\n",
+            proxy.display()
+        ),
+    );
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_meshroll"))
+        .arg("-i")
+        .arg(&inv)
+        .arg("--log-dir")
+        .arg(d.path().join("log"))
+        .args(["--timeout", "3", "status", "--json"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("hosts.ini:2"), "{err}");
+    assert!(err.contains("does not begin with -"), "{err}");
+    assert!(err.contains("mac-w01"), "{err}");
+    assert!(!marker.exists(), "the proxy command ran");
+}
