@@ -451,3 +451,25 @@ mod on_disk {
         }
     }
 }
+
+/// Nesting far deeper than any real file, in every format: an error (or a value), never
+/// a stack overflow.
+#[test]
+fn deep_nesting_in_every_format() {
+    for depth in [1_000, 100_000] {
+        let open = "[".repeat(depth);
+        let close = "]".repeat(depth);
+        let braces = "{a=".repeat(depth) + "1" + &"}".repeat(depth);
+        let yaml_flow = format!("all:\n  vars:\n    x: {open}{close}\n");
+        let yaml_block: String = (0..depth.min(300))
+            .map(|i| format!("{}k{i}:\n", " ".repeat(i)))
+            .collect();
+        fuzz_yaml(&yaml_flow);
+        fuzz_yaml(&yaml_block);
+        fuzz_toml(&format!("x = {open}{close}\n"));
+        fuzz_toml(&format!("x = {braces}\n"));
+        fuzz_ini(&format!("[w]\nh{open}{close}\n"));
+        fuzz_theme(&format!("name = {open}{close}\n"));
+        fuzz_theme(&format!("[roles]\nok = {braces}\n"));
+    }
+}

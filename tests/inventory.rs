@@ -775,3 +775,79 @@ fn deeply_nested_yaml_is_refused() {
     let e = load(&p).unwrap_err();
     assert!(e.expected.contains("nested at most"), "{e}");
 }
+
+/// Through the real binary: an inventory whose `ansible_host` would be an ssh option stops
+/// `status` before anything runs, naming the host; the would-be proxy command never runs.
+#[test]
+fn status_refuses_an_option_as_host_before_any_ssh() {
+    use std::os::unix::fs::PermissionsExt;
+    let d = tempfile::tempdir().unwrap();
+    let marker = d.path().join("pwned");
+    let proxy = put(
+        d.path(),
+        "proxy.sh",
+        &format!("#!/bin/sh\ntouch '{}'\n", marker.display()),
+    );
+    std::fs::set_permissions(&proxy, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let inv = put(
+        d.path(),
+        "hosts.ini",
+        &format!(
+            "[worker]\nmac-w01 ansible_host=-oProxyCommand={}\n",
+            proxy.display()
+        ),
+    );
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_meshroll"))
+        .arg("-i")
+        .arg(&inv)
+        .arg("--log-dir")
+        .arg(d.path().join("log"))
+        .args(["--timeout", "3", "status", "--json"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("hosts.ini:2"), "{err}");
+    assert!(err.contains("does not begin with -"), "{err}");
+    assert!(err.contains("mac-w01"), "{err}");
+    assert!(!marker.exists(), "the proxy command ran");
+}
+
+/// Older inventories use `ansible_ssh_host/port/user`: Ansible's ssh plugin still reads
+/// them, and takes them over the new names; meshroll must not silently connect to the
+/// inventory name instead.
+#[test]
+fn older_ansible_ssh_names_are_read_as_ansible_does() {
+    let d = tempfile::tempdir().unwrap();
+    let inv = put(
+        d.path(),
+        "hosts.ini",
+        "\
+[worker]
+w1 ansible_ssh_host=10.0.0.5 ansible_ssh_port=2222 ansible_ssh_user=ops
+w2 ansible_host=10.0.0.6
+w3
+[worker:vars]
+ansible_ssh_host=10.9.9.9
+ansible_user=admin
+",
+    );
+    put(
+        d.path(),
+        "host_vars/w3.yml",
+        "ansible_host: 10.0.0.7\nansible_ssh_host: ~\n",
+    );
+    let inv = load(&inv).unwrap();
+    assert_eq!(by_name(&inv, "w1").destination(), "ops@10.0.0.5:2222");
+    // The group's ansible_ssh_host beats the host's own ansible_host, as in Ansible.
+    assert_eq!(by_name(&inv, "w2").destination(), "admin@10.9.9.9");
+    // A null is "not set": the group's value stays.
+    assert_eq!(by_name(&inv, "w3").destination(), "admin@10.9.9.9");
+    let bad = put(
+        d.path(),
+        "bad.ini",
+        "[worker]\nw1 ansible_ssh_host=-oProxyCommand=x\n",
+    );
+    let e = load(&bad).unwrap_err();
+    assert!(e.expected.contains("does not begin with - (ssh would take it for an option), got \"-oProxyCommand=x\" for ansible_ssh_host"), "{e}");
+}

@@ -15,12 +15,21 @@
 //!   depth (parents before their children; the depth of a group is its longest chain of
 //!   parents up to `all`); at equal depth a group that lists the host directly beats one
 //!   it only inherits, and among direct groups the one that gives the class wins, then
-//!   the next listed; then the host's own variables, later definitions winning.
-//! - **Recognised variables**: `ansible_host`, `ansible_port`, `ansible_user`, and
+//!   the next listed; then the host's own variables, later definitions winning. Variables
+//!   from `group_vars/` and `host_vars/` files ([`super::sources`]) form a second layer
+//!   in Ansible's order: inventory group vars < `group_vars/all` < `group_vars/<group>`
+//!   (same group order) < inventory host vars < `host_vars/<host>`.
+//! - **Recognised variables**: `ansible_host`, `ansible_port`, `ansible_user` (and their
+//!   older names `ansible_ssh_host/port/user`, which win over them as in Ansible's ssh
+//!   connection plugin), and
 //!   `meshroll_<key>` for every [`Layout::set`] key. An unknown `meshroll_*` variable is
 //!   an error (it is almost always a typo); any other variable is ignored. Values are
 //!   checked where they are defined, even in a group without hosts. A null value (YAML
-//!   `~`, `null` or nothing) means "not set": the built-in default.
+//!   `~`, `null` or nothing) means "not set": the built-in default. A Jinja template
+//!   (`{{ ... }}`) in a variable meshroll reads is an error (it would be taken literally).
+//!   `ansible_host` and `ansible_user` (and host names) must not begin with `-` or hold
+//!   whitespace or control characters: ssh would take them for options.
+//! - **Size**: at most 50 000 host entries (one host in one group) per inventory.
 //! - **Ranges**: `mac-w[01:20]` (the width of a zero-padded start is kept, and the end must
 //!   have the same width), `[a:f]` (letters), `[1:10:2]` (a stride), `[:3]` (from 0);
 //!   several ranges in one pattern expand as a cross product.
@@ -57,6 +66,10 @@ enum Setting {
     User(Option<String>),
     /// `meshroll_<key>`; `None` means the built-in default.
     Layout(&'static str, Option<String>),
+    /// `ansible_ssh_host`, `ansible_ssh_port`, `ansible_ssh_user`: the older names, still
+    /// read by Ansible's ssh connection plugin, which takes them over the new names when
+    /// both are set (whatever the level that set each). A null means "not set".
+    Legacy(Box<Setting>),
 }
 
 #[derive(Debug, Clone)]
@@ -443,9 +456,22 @@ impl Builder {
                 .chain(order.iter().flat_map(|&g| self.groups[g].file_vars.iter()))
                 .chain(host.vars.iter())
                 .chain(host.file_vars.iter());
+            let mut legacy: Vec<&Setting> = Vec::new();
             for var in vars {
-                apply(&mut node, &var.setting)
-                    .map_err(|e| InventoryError::new(&self.files[var.file], var.line, e))?;
+                match &var.setting {
+                    Setting::Legacy(s) => legacy.push(s),
+                    s => apply(&mut node, s)
+                        .map_err(|e| InventoryError::new(&self.files[var.file], var.line, e))?,
+                }
+            }
+            // The older names win over the new ones, in precedence order among themselves.
+            for s in legacy {
+                match s {
+                    Setting::Host(Some(h)) => node.host = h.clone(),
+                    Setting::Port(Some(p)) => node.port = Some(*p),
+                    Setting::User(Some(u)) => node.user = Some(u.clone()),
+                    _ => {}
+                }
             }
             nodes.push(node);
         }
@@ -462,6 +488,7 @@ fn apply(node: &mut Node, setting: &Setting) -> Result<(), String> {
             node.layout.set(key, v)?;
         }
         Setting::Layout(key, None) => reset_layout(&mut node.layout, key),
+        Setting::Legacy(s) => apply(node, s)?,
     }
     Ok(())
 }
@@ -488,7 +515,16 @@ fn reset_layout(layout: &mut Layout, key: &str) {
 /// Whether meshroll reads this variable: `ansible_host`, `ansible_port`, `ansible_user`
 /// or any `meshroll_*` (an unknown one is an error, not ignored).
 pub(super) fn reads_key(key: &str) -> bool {
-    key.starts_with("meshroll_") || matches!(key, "ansible_host" | "ansible_port" | "ansible_user")
+    key.starts_with("meshroll_")
+        || matches!(
+            key,
+            "ansible_host"
+                | "ansible_port"
+                | "ansible_user"
+                | "ansible_ssh_host"
+                | "ansible_ssh_port"
+                | "ansible_ssh_user"
+        )
 }
 
 /// Check one variable. `Ok(None)`: not one meshroll reads. `Err(expected)` otherwise.
@@ -503,23 +539,26 @@ fn parse_setting(key: &str, value: Option<&str>) -> Result<Option<Setting>, Stri
         ));
     }
     let setting = match key {
-        "ansible_host" => match value {
+        "ansible_host" | "ansible_ssh_host" => match value {
             Some(v) => match super::check_ssh_host(v) {
                 Ok(()) => Setting::Host(Some(v.to_string())),
-                Err(why) => return Err(format!("{why} for ansible_host")),
+                Err(why) => return Err(format!("{why} for {key}")),
             },
             None => Setting::Host(None),
         },
-        "ansible_port" => Setting::Port(match value {
+        "ansible_port" | "ansible_ssh_port" => Setting::Port(match value {
             None => None,
             Some(v) => Some(parse_port(v).ok_or_else(|| {
-                format!("a port number for ansible_port (1 to 65535), got {v:?}")
+                format!(
+                    "a port number for {key} (1 to 65535), got {}",
+                    super::shown(v)
+                )
             })?),
         }),
-        "ansible_user" => match value {
+        "ansible_user" | "ansible_ssh_user" => match value {
             Some(v) => match super::check_ssh_user(v) {
                 Ok(()) => Setting::User(Some(v.to_string())),
-                Err(why) => return Err(format!("{why} for ansible_user")),
+                Err(why) => return Err(format!("{why} for {key}")),
             },
             None => Setting::User(None),
         },
@@ -539,6 +578,9 @@ fn parse_setting(key: &str, value: Option<&str>) -> Result<Option<Setting>, Stri
             Setting::Layout(short, value.map(str::to_string))
         }
     };
+    if key.starts_with("ansible_ssh_") {
+        return Ok(Some(Setting::Legacy(Box::new(setting))));
+    }
     Ok(Some(setting))
 }
 

@@ -206,7 +206,10 @@ pub fn parse(path: &Path, text: &str) -> Result<Inventory, InventoryError> {
         if let Some(u) = &entry.user
             && let Err(why) = super::check_ssh_user(u.get_ref())
         {
-            return Err(err(Some(u.span()), format!("{why} for node {name}")));
+            return Err(err(
+                Some(u.span()),
+                format!("{why} for node {}", super::shown(name)),
+            ));
         }
         let host = match &entry.host {
             None => name.clone(),
@@ -244,12 +247,18 @@ pub fn parse(path: &Path, text: &str) -> Result<Inventory, InventoryError> {
         };
         let host_span = entry.host.as_ref().map_or(entry.name.span(), |h| h.span());
         if let Err(why) = super::check_ssh_host(&host) {
-            return Err(err(Some(host_span), format!("{why} for node {name}")));
+            return Err(err(
+                Some(host_span),
+                format!("{why} for node {}", super::shown(name)),
+            ));
         }
         if let Some(u) = &user
             && let Err(why) = super::check_ssh_user(u)
         {
-            return Err(err(Some(host_span), format!("{why} for node {name}")));
+            return Err(err(
+                Some(host_span),
+                format!("{why} for node {}", super::shown(name)),
+            ));
         }
         let port = match &entry.port {
             None => None,
