@@ -55,7 +55,7 @@ pub fn draw(f: &mut Frame, area: Rect, theme: &Theme) {
         Span::styled("… pending", theme.pending),
     ]));
     l.push(Line::from(Span::styled(
-        " manifest: = in sync  ≠ skew  ✗ mismatch  ?unv no lock",
+        " manifest: = in sync  → X pending  ≠ skew  ✗ mismatch  ?unv",
         theme.dim,
     )));
     l.push(Line::from(Span::styled(
