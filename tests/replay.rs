@@ -279,3 +279,52 @@ fn the_dashboard_prints_a_recap_on_exit_and_its_journal_replays() {
         "{s}"
     );
 }
+
+#[test]
+fn a_new_run_resumes_past_a_torn_and_a_non_utf8_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let j = dir.path().join("journal.jsonl");
+    std::fs::copy(sim_journal(), &j).unwrap();
+    let lines = std::fs::read(&j).unwrap().split(|&b| b == b'\n').count();
+    let out = bin()
+        .args([
+            "rollout",
+            "--sim",
+            "--yes",
+            "--class",
+            "gateway",
+            "--journal",
+        ])
+        .arg(&j)
+        .arg("--log-dir")
+        .arg(dir.path().join("logs"))
+        .output()
+        .unwrap();
+    let s = String::from_utf8_lossy(&out.stdout);
+    assert!(s.contains("resuming rollout r"), "{s}");
+    assert!(
+        s.contains(&format!("skipped line {}: not UTF-8", lines - 1)),
+        "{s}"
+    );
+    assert!(
+        s.contains(&format!(
+            "skipped line {lines}: torn (no newline at the end)"
+        )),
+        "{s}"
+    );
+    // The nodes that landed before are not redone.
+    let recap = &s[s.find("recap:").unwrap()..];
+    for n in ["mac-g01", "mac-g02", "mac-g03", "mac-g05"] {
+        let row = recap.lines().find(|l| l.starts_with(n)).unwrap();
+        assert!(row.contains("landed (earlier run)"), "{row}");
+    }
+    // The new run's records follow the torn line on lines of their own.
+    let after = Command::new(env!("CARGO_BIN_EXE_meshroll"))
+        .arg("replay")
+        .arg(&j)
+        .arg("--summary")
+        .output()
+        .unwrap();
+    let summary = String::from_utf8(after.stdout).unwrap();
+    assert!(summary.contains("2 line(s) skipped"), "{summary}");
+}

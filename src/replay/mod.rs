@@ -307,17 +307,23 @@ impl Replay {
             nodes: self.nodes.iter().map(|n| NodeAt::new(n.clone())).collect(),
             ..At::default()
         };
+        self.apply_range(&mut at, 0, upto);
+        at
+    }
+
+    /// Fold entries `from..to` into `at` (which holds the first `from`): playing forward
+    /// costs only the new entries.
+    pub fn apply_range(&self, at: &mut At, from: usize, to: usize) {
         let index: BTreeMap<&str, usize> = self
             .nodes
             .iter()
             .enumerate()
             .map(|(i, n)| (n.as_str(), i))
             .collect();
-        for e in self.entries.iter().take(upto) {
+        for e in self.entries.iter().take(to).skip(from) {
             let slot = e.node.as_deref().and_then(|n| index.get(n)).copied();
             at.apply(e, slot);
         }
-        at
     }
 
     /// The incident-review timeline: rollouts, what happened in time order, then every

@@ -75,8 +75,10 @@ impl Player {
             }
             self.pos += 1;
         }
-        if self.pos != before || self.at.nodes.is_empty() {
+        if self.at.nodes.is_empty() && !self.replay.nodes.is_empty() {
             self.at = self.replay.state_at(self.pos);
+        } else if self.pos != before {
+            self.replay.apply_range(&mut self.at, before, self.pos);
         }
     }
 
@@ -277,6 +279,11 @@ mod tests {
         p.advance(2_000); // 4 journal seconds
         assert_eq!(p.clock, 6_000);
         assert_eq!(p.pos, 5);
+        assert_eq!(
+            p.at,
+            p.replay.state_at(5),
+            "playing forward folds only the new events, to the same state"
+        );
         p.key(KeyCode::Char(' '));
         assert!(!p.playing);
         p.advance(10_000);

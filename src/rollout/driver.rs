@@ -306,10 +306,10 @@ pub async fn start(
     let mut notes = Vec::new();
     let resume = super::journal::read_resume(&s.journal, &s.bundle.skills_sha);
     for b in &resume.bad_lines {
-        notes.push(format!(
+        notes.push(crate::safe_text::clean(&format!(
             "journal {}: skipped {b}",
-            crate::safe_text::clean(&s.journal.display().to_string())
-        ));
+            s.journal.display()
+        )));
     }
     let rollout_id = match &resume.rollout_id {
         Some(id) => {

@@ -44,7 +44,8 @@ impl Journal {
         })?;
         // Fail here, not in the background writer, if the file cannot be written; the
         // journal is the operator's alone: created (or tightened to) 0600.
-        crate::logging::open_private_append(path)?;
+        let mut f = crate::logging::open_private_append(path)?;
+        end_torn_line(path, &mut f)?;
         let appender = tracing_appender::rolling::never(dir, file);
         let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
             .lossy(false)
@@ -81,6 +82,23 @@ impl Journal {
             tracing::error!(error = %e, "journal write failed");
         }
     }
+}
+
+/// A crash mid-write leaves a torn last line; end it, so the next record starts on a
+/// line of its own instead of being glued to the fragment (and lost with it).
+fn end_torn_line(path: &Path, f: &mut std::fs::File) -> std::io::Result<()> {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut r = std::fs::File::open(path)?;
+    if r.seek(SeekFrom::End(0))? == 0 {
+        return Ok(());
+    }
+    r.seek(SeekFrom::End(-1))?;
+    let mut last = [0u8; 1];
+    r.read_exact(&mut last)?;
+    if last[0] != b'\n' {
+        f.write_all(b"\n")?;
+    }
+    Ok(())
 }
 
 /// What an earlier run of the same bundle left behind.
@@ -420,5 +438,21 @@ mod tests {
         assert_eq!(l.bad[0].line, 1);
         assert_eq!(l.entries.len(), 1);
         assert_eq!(l.entries[0].0, 2);
+    }
+
+    #[test]
+    fn appending_after_a_torn_line_loses_no_record() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let path = dir.path().join("j.jsonl");
+        std::fs::write(&path, br#"{"event":"phase_done","node_name":"a","pha"#).expect("write");
+        {
+            let mut j = Journal::open(&path, "r1".into(), "s".into(), "m".into(), vec!["b".into()])
+                .expect("open");
+            j.write(&Record::NodeLanded { node: 0 }, 1);
+        }
+        let r = read_resume(&path, "s");
+        assert_eq!(r.last_done.get("b"), Some(&Phase::Undrain), "{r:?}");
+        assert_eq!(r.bad_lines.len(), 1);
+        assert_eq!(r.bad_lines[0].line, 1);
     }
 }

@@ -35,7 +35,7 @@ pub fn draw(f: &mut Frame, area: Rect, keymap: &KeyMap, theme: &Theme) {
         Span::styled("… pending", theme.pending),
     ]));
     l.push(Line::from(Span::styled(
-        " manifest: = in sync  ≠ skew  ✗ mismatch  ?unv no lock",
+        " manifest: = in sync  → X pending  ≠ skew  ✗ mismatch  ?unv",
         theme.dim,
     )));
     l.push(Line::from(Span::styled(
