@@ -54,125 +54,91 @@ pub enum Action {
     RollbackClass,
 }
 
-/// The one table of actions: name in keys.toml, default keys, help text.
+/// The one table of actions: name in keys.toml and default keys.
 pub struct ActionSpec {
     pub action: Action,
     pub name: &'static str,
     pub keys: &'static [&'static str],
-    pub help: &'static str,
 }
 
-const fn spec(
-    action: Action,
-    name: &'static str,
-    keys: &'static [&'static str],
-    help: &'static str,
-) -> ActionSpec {
-    ActionSpec {
-        action,
-        name,
-        keys,
-        help,
-    }
+const fn spec(action: Action, name: &'static str, keys: &'static [&'static str]) -> ActionSpec {
+    ActionSpec { action, name, keys }
 }
 
 use Action as A;
 
 /// Every action with its default keys. The class-tab digits `0`-`9` are fixed.
 pub const ACTIONS: &[ActionSpec] = &[
-    spec(A::Help, "help", &["?"], "this help"),
-    spec(A::Quit, "quit", &["q", "Ctrl-c"], "quit"),
-    spec(A::Up, "up", &["k", "Up"], "move up"),
-    spec(A::Down, "down", &["j", "Down"], "move down"),
-    spec(A::PageUp, "page_up", &["PageUp"], "ten rows up"),
-    spec(A::PageDown, "page_down", &["PageDown"], "ten rows down"),
-    spec(A::First, "first", &["g", "Home"], "first row"),
-    spec(A::Last, "last", &["G", "End"], "last row"),
-    spec(
-        A::Open,
-        "open",
-        &["Enter", "l", "Right"],
-        "open the node view",
+    spec(A::Help, "help", &["?"]),
+    spec(A::Quit, "quit", &["q", "Ctrl-c"]),
+    spec(A::Up, "up", &["k", "Up"]),
+    spec(A::Down, "down", &["j", "Down"]),
+    spec(A::PageUp, "page_up", &["PageUp"]),
+    spec(A::PageDown, "page_down", &["PageDown"]),
+    spec(A::First, "first", &["g", "Home"]),
+    spec(A::Last, "last", &["G", "End"]),
+    spec(A::Open, "open", &["Enter", "l", "Right"]),
+    spec(A::Back, "back", &["Esc", "h", "Left", "Backspace"]),
+    spec(A::NextTab, "next_tab", &["Tab"]),
+    spec(A::PrevTab, "prev_tab", &["BackTab"]),
+    spec(A::Filter, "filter", &["/"]),
+    spec(A::Sort, "sort", &["s"]),
+    spec(A::SkewView, "skew_view", &["S", "K"]),
+    spec(A::Refresh, "refresh", &["r"]),
+    spec(A::RefreshAll, "refresh_all", &["R"]),
+    spec(A::Doctor, "doctor", &["d"]),
+    spec(A::PlanView, "plan_view", &["p"]),
+    spec(A::StepPhase, "step_phase", &["n"]),
+    spec(A::StepWave, "step_wave", &["w"]),
+    spec(A::Run, "run", &["c"]),
+    spec(A::PauseResume, "pause_resume", &["Space"]),
+    spec(A::RetryNow, "retry_now", &["t"]),
+    spec(A::Skip, "skip", &["x"]),
+    spec(A::RollbackNode, "rollback_node", &["b"]),
+    spec(A::RollbackClass, "rollback_class", &["B"]),
+    spec(A::Abort, "abort", &["A"]),
+];
+
+/// The rows of `?` help: the actions of a row and what they do. Every action is in
+/// exactly one row (tested).
+pub const HELP_ROWS: &[(&[Action], &str)] = &[
+    (&[A::Up, A::Down], "move up / down"),
+    (&[A::PageUp, A::PageDown], "ten rows up / down"),
+    (&[A::First, A::Last], "first / last row"),
+    (&[A::Open], "open the node view"),
+    (&[A::Back], "back / clear the filter"),
+    (
+        &[A::NextTab, A::PrevTab],
+        "class tabs (0-9: a tab, 0 = all)",
     ),
-    spec(
-        A::Back,
-        "back",
-        &["Esc", "h", "Left", "Backspace"],
-        "back / clear the filter",
+    (&[A::Filter], "filter (name, class, verdict, sha, 'skew')"),
+    (&[A::Sort], "sort: inventory, verdict, name, cache age"),
+    (&[A::SkewView], "skew view"),
+    (
+        &[A::Refresh, A::RefreshAll],
+        "poll the node / every node now",
     ),
-    spec(
-        A::NextTab,
-        "next_tab",
-        &["Tab"],
-        "next class tab (0-9: a tab, 0 = all)",
+    (&[A::Doctor], "run doctor --lint on the node now"),
+    (&[A::PlanView], "rollout plan: lanes, gauges, progress"),
+    (
+        &[A::StepPhase, A::StepWave],
+        "rollout: step one phase / one wave",
     ),
-    spec(A::PrevTab, "prev_tab", &["BackTab"], "previous class tab"),
-    spec(
-        A::Filter,
-        "filter",
-        &["/"],
-        "filter (name, class, verdict, sha, 'skew')",
+    (
+        &[A::Run, A::PauseResume],
+        "rollout: run by itself / pause-resume",
     ),
-    spec(
-        A::Sort,
-        "sort",
-        &["s"],
-        "sort: inventory, verdict, name, cache age",
+    (
+        &[A::RetryNow, A::Skip],
+        "rollout: retry the node now / skip it",
     ),
-    spec(A::SkewView, "skew_view", &["S", "K"], "skew view"),
-    spec(
-        A::Refresh,
-        "refresh",
-        &["r"],
-        "poll the node now, with gateway status",
+    (
+        &[A::RollbackNode, A::RollbackClass],
+        "rollout: roll the node / its class back",
     ),
-    spec(A::RefreshAll, "refresh_all", &["R"], "poll every node now"),
-    spec(
-        A::Doctor,
-        "doctor",
-        &["d"],
-        "run doctor --lint on the node now",
-    ),
-    spec(
-        A::PlanView,
-        "plan_view",
-        &["p"],
-        "rollout plan: lanes, gauges, progress",
-    ),
-    spec(
-        A::StepPhase,
-        "step_phase",
-        &["n"],
-        "rollout: step one phase",
-    ),
-    spec(A::StepWave, "step_wave", &["w"], "rollout: step one wave"),
-    spec(A::Run, "run", &["c"], "rollout: run by itself"),
-    spec(
-        A::PauseResume,
-        "pause_resume",
-        &["Space"],
-        "rollout: pause / resume",
-    ),
-    spec(
-        A::RetryNow,
-        "retry_now",
-        &["t"],
-        "rollout: retry the node now",
-    ),
-    spec(A::Skip, "skip", &["x"], "rollout: skip the node (confirms)"),
-    spec(
-        A::RollbackNode,
-        "rollback_node",
-        &["b"],
-        "rollout: roll the node back (confirms)",
-    ),
-    spec(
-        A::RollbackClass,
-        "rollback_class",
-        &["B"],
-        "rollout: roll its class back (confirms)",
-    ),
-    spec(A::Abort, "abort", &["A"], "rollout: abort (confirms)"),
+    (&[A::Abort], "rollout: abort (confirms first)"),
+    (&[A::Help], "this help"),
+    (&[A::Quit], "quit"),
 ];
 
 impl Action {
@@ -519,11 +485,15 @@ impl KeyMap {
             .unwrap_or_default()
     }
 
-    /// `(keys, help text)` for every action, for `?`.
+    /// `(keys, what)` for each row of `?` help: the keys of the row's actions, `/`
+    /// between actions (`k ↑ / j ↓`).
     pub fn help(&self) -> Vec<(String, &'static str)> {
-        ACTIONS
+        HELP_ROWS
             .iter()
-            .map(|s| (self.keys_of(s.action), s.help))
+            .map(|(actions, what)| {
+                let keys: Vec<String> = actions.iter().map(|a| self.keys_of(*a)).collect();
+                (keys.join(" / "), *what)
+            })
             .collect()
     }
 
@@ -567,6 +537,14 @@ mod tests {
             for k in s.keys {
                 Key::parse(k).unwrap();
             }
+        }
+        // Every action is in exactly one help row.
+        for s in ACTIONS {
+            let rows = HELP_ROWS
+                .iter()
+                .filter(|(a, _)| a.contains(&s.action))
+                .count();
+            assert_eq!(rows, 1, "{} in {rows} help rows", s.name);
         }
         // The defaults do not clash.
         KeyMap::parse("", "defaults").unwrap();
@@ -620,6 +598,10 @@ mod tests {
         assert_eq!(m.action(&ev(KeyCode::Char('j'), none)), Some(Action::Down));
         // Help and footer follow the file.
         assert!(m.help().contains(&("Q C-q".to_string(), "quit")));
+        assert!(
+            m.help()
+                .contains(&("k ↑ / j ↓".to_string(), "move up / down"))
+        );
         let items: [(&[Action], &str); 3] = [
             (&[Action::Quit], "quit"),
             (&[Action::Skip], "skip"),

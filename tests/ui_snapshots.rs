@@ -131,7 +131,10 @@ async fn rebound_keys_drive_the_app_and_show_in_footer_and_help() {
     );
     key(&mut app, KeyCode::Char('?'));
     let help = render(&app, 120, 40);
-    assert!(help.contains("J ") && help.contains("move down"), "{help}");
+    assert!(
+        help.contains("k ↑ / J ") && help.contains("move up / down"),
+        "{help}"
+    );
     key(&mut app, KeyCode::Esc);
     key(&mut app, KeyCode::Char('v'));
     assert_eq!(app.view, View::Skew);

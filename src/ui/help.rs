@@ -10,7 +10,7 @@ use crate::keymap::KeyMap;
 
 pub fn draw(f: &mut Frame, area: Rect, keymap: &KeyMap, theme: &Theme) {
     let keys = keymap.help();
-    let w = 64.min(area.width);
+    let w = 70.min(area.width);
     let h = (keys.len() as u16 + 10).min(area.height);
     let r = Rect {
         x: area.x + (area.width - w) / 2,
@@ -22,7 +22,7 @@ pub fn draw(f: &mut Frame, area: Rect, keymap: &KeyMap, theme: &Theme) {
         .into_iter()
         .map(|(k, what)| {
             Line::from(vec![
-                Span::styled(format!(" {k:<12}"), theme.key),
+                Span::styled(format!(" {k:<16}"), theme.key),
                 Span::raw(what),
             ])
         })
