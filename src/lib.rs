@@ -6,6 +6,7 @@ pub mod app;
 pub mod cli;
 pub mod cmd;
 pub mod inventory;
+pub mod limits;
 pub mod logging;
 pub mod manifest;
 pub mod observe;

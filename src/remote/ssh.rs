@@ -31,6 +31,9 @@ pub struct SshOptions {
     pub per_node_channels: usize,
     /// Seconds an idle master lingers if meshroll dies without closing it.
     pub control_persist_s: usize,
+    /// Masters being set up at once across the pool (`--connect-concurrency`; sshd
+    /// refuses bursts past its `MaxStartups`); 0 = no limit.
+    pub connect_concurrency: usize,
 }
 
 impl SshOptions {
@@ -42,6 +45,7 @@ impl SshOptions {
             accept_new_host_keys: false,
             per_node_channels: 4,
             control_persist_s: 60,
+            connect_concurrency: 10,
         }
     }
 }
@@ -68,6 +72,8 @@ pub struct SshPool {
     opts: SshOptions,
     nodes: Vec<Node>,
     conns: Vec<Conn>,
+    /// Caps concurrent master setup; `None` = no cap.
+    connecting: Option<Semaphore>,
 }
 
 impl SshPool {
@@ -85,7 +91,14 @@ impl SshPool {
                 channels: Semaphore::new(opts.per_node_channels.max(1)),
             })
             .collect();
-        Ok(SshPool { opts, nodes, conns })
+        let connecting =
+            (opts.connect_concurrency > 0).then(|| Semaphore::new(opts.connect_concurrency));
+        Ok(SshPool {
+            opts,
+            nodes,
+            conns,
+            connecting,
+        })
     }
 
     pub fn options(&self) -> &SshOptions {
@@ -127,6 +140,16 @@ impl SshPool {
             tracing::info!(node = %node.name, "ssh master gone, reconnecting");
             *slot = None;
         }
+        // Wait for a connect slot (not counted in the connect timeout): a burst of
+        // connects past sshd's MaxStartups is refused.
+        let _slot = match &self.connecting {
+            Some(sem) => Some(
+                sem.acquire()
+                    .await
+                    .map_err(|_| RemoteError::Exec("pool closed".into()))?,
+            ),
+            None => None,
+        };
         let builder = self.builder(node);
         let connect = builder.connect_mux(&node.host);
         let s =
