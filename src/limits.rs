@@ -62,7 +62,10 @@ pub fn raise_nofile(nodes: usize) -> Option<String> {
             tracing::warn!(error = %std::io::Error::last_os_error(), "cannot raise the open-file limit");
         }
     }
-    nofile_warning(rl.rlim_cur as u64, hard as u64, nodes)
+    // rlim_t is u64 on Linux and macOS, but not on every unix.
+    #[allow(clippy::unnecessary_cast)]
+    let (cur, hard) = (rl.rlim_cur as u64, hard as u64);
+    nofile_warning(cur, hard, nodes)
 }
 
 #[cfg(test)]
