@@ -4,6 +4,7 @@
 //! and a clock tick. Events change [`App`]; the screen is a function of [`App`] drawn
 //! when something changed. Background tasks never touch the terminal.
 
+use std::cell::{Cell, RefCell};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -102,6 +103,100 @@ pub struct App {
     pub confirm: Option<(String, Command)>,
     /// Staleness limits of the cadences in use.
     pub rules: crate::verdict::Rules,
+    /// The first table row drawn (the table scrolls to keep the selection in view);
+    /// the fleet view keeps it as it draws.
+    pub offset: Cell<usize>,
+    /// What keeps a 10,000-node dashboard fluid (see [`App::refresh`]).
+    cache: Cache,
+}
+
+/// Incremental state of the reports and of the table order.
+#[derive(Default)]
+struct Cache {
+    /// Nodes polled since their report was built.
+    dirty: Vec<bool>,
+    any_dirty: bool,
+    /// The whole second and the rollout target of the last full rebuild.
+    built_s: Option<u64>,
+    built_target: Option<String>,
+    /// Bumped whenever a row changes: the visible order is recomputed then.
+    rows_gen: u64,
+    visible: RefCell<Option<(VisibleKey, Vec<usize>)>>,
+}
+
+/// What [`App::visible`] depends on.
+#[derive(Clone, PartialEq, Eq)]
+struct VisibleKey {
+    rows_gen: u64,
+    rows: usize,
+    class_tab: usize,
+    filter: String,
+    sort: Sort,
+}
+
+/// Frames while only poll results arrive are drawn at most this often; a key, the
+/// mouse or a resize draws at once. 10,000 nodes reporting every second then cost 10
+/// frames a second, not 10,000.
+pub const FRAME_MIN_INTERVAL: Duration = Duration::from_millis(100);
+
+/// When to draw: at once after input, at most every [`FRAME_MIN_INTERVAL`] while only
+/// poll results, rollout reports and ticks arrive.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct FramePacer {
+    last: Option<std::time::Instant>,
+    dirty: bool,
+    urgent: bool,
+}
+
+impl FramePacer {
+    /// Something visible changed; `urgent` when the operator did it.
+    pub fn changed(&mut self, urgent: bool) {
+        self.dirty = true;
+        self.urgent |= urgent;
+    }
+
+    /// A frame should be drawn now.
+    pub fn due(&self, now: std::time::Instant) -> bool {
+        self.dirty
+            && (self.urgent
+                || self
+                    .last
+                    .is_none_or(|l| now.saturating_duration_since(l) >= FRAME_MIN_INTERVAL))
+    }
+
+    /// When the owed frame falls due, if one is owed.
+    pub fn deadline(&self) -> Option<std::time::Instant> {
+        if !self.dirty {
+            return None;
+        }
+        Some(match self.last {
+            Some(l) if !self.urgent => l + FRAME_MIN_INTERVAL,
+            _ => std::time::Instant::now(),
+        })
+    }
+
+    pub fn drawn(&mut self, now: std::time::Instant) {
+        self.last = Some(now);
+        self.dirty = false;
+        self.urgent = false;
+    }
+}
+
+/// Input from the operator: drawn at once, never held back by the frame pacing.
+fn is_input(ev: &Event) -> bool {
+    matches!(ev, Event::Input(_))
+}
+
+/// `hay` contains `needle_lower` (already lower case), ignoring ASCII case, without
+/// allocating.
+fn contains_ci(hay: &str, needle_lower: &str) -> bool {
+    let (h, n) = (hay.as_bytes(), needle_lower.as_bytes());
+    if n.is_empty() {
+        return true;
+    }
+    h.len() >= n.len()
+        && h.windows(n.len())
+            .any(|w| w.iter().zip(n).all(|(a, b)| a.to_ascii_lowercase() == *b))
 }
 
 impl App {
@@ -127,35 +222,102 @@ impl App {
             rollout: None,
             confirm: None,
             rules: crate::verdict::Rules::default(),
+            offset: Cell::new(0),
+            cache: Cache::default(),
         };
         app.refresh(now_ms());
         app
     }
 
-    /// Recompute the reports at `now`.
+    /// Bring the reports up to `now`. Every report is rebuilt once per whole second
+    /// (ages are in seconds) or when the rollout target changes; in between, only the
+    /// rows of polled nodes (and of nodes whose skew moved with them). So a frame under
+    /// a stream of poll results costs the nodes that changed, not the fleet.
     pub fn refresh(&mut self, now: Millis) {
         self.now = now;
         let target = self
             .rollout
             .as_ref()
             .map(|d| d.ctx.bundle.skills_sha.clone());
-        self.rows = report::build(
+        let c = &mut self.cache;
+        c.dirty.resize(self.nodes.len(), false);
+        let full = self.rows.len() != self.nodes.len()
+            || c.built_s != Some(now / 1000)
+            || c.built_target != target;
+        if full {
+            self.rows = report::build(
+                &self.nodes,
+                &self.states,
+                now,
+                target.as_deref(),
+                &self.rules,
+            );
+            c.built_s = Some(now / 1000);
+            c.built_target = target;
+            c.dirty.iter_mut().for_each(|d| *d = false);
+            c.any_dirty = false;
+            c.rows_gen += 1;
+            return;
+        }
+        if !c.any_dirty {
+            return;
+        }
+        // Polled nodes, and nodes whose class majority moved with them.
+        report::rebuild_changed(
             &self.nodes,
             &self.states,
             now,
             target.as_deref(),
             &self.rules,
+            &c.dirty,
+            &mut self.rows,
         );
+        c.dirty.iter_mut().for_each(|d| *d = false);
+        c.any_dirty = false;
+        c.rows_gen += 1;
     }
 
     pub fn on_poll(&mut self, r: PollResult) {
-        if let Some(st) = self.states.get_mut(r.idx) {
+        let idx = r.idx;
+        if let Some(st) = self.states.get_mut(idx) {
             poller::apply(st, r);
+            let c = &mut self.cache;
+            if c.dirty.len() <= idx {
+                c.dirty.resize(self.nodes.len().max(idx + 1), false);
+            }
+            c.dirty[idx] = true;
+            c.any_dirty = true;
         }
     }
 
-    /// Indices into `rows` shown in the table: class tab, filter, sort.
+    /// Indices into `rows` shown in the table: class tab, filter, sort. Cached until
+    /// a row, the tab, the filter or the sort changes.
     pub fn visible(&self) -> Vec<usize> {
+        self.with_visible(|v| v.to_vec())
+    }
+
+    /// How many rows the table shows.
+    pub fn visible_len(&self) -> usize {
+        self.with_visible(|v| v.len())
+    }
+
+    /// Run `f` on the cached visible order, computing it first if it is out of date.
+    pub fn with_visible<R>(&self, f: impl FnOnce(&[usize]) -> R) -> R {
+        let key = VisibleKey {
+            rows_gen: self.cache.rows_gen,
+            rows: self.rows.len(),
+            class_tab: self.class_tab,
+            filter: self.filter.clone(),
+            sort: self.sort,
+        };
+        let mut cache = self.cache.visible.borrow_mut();
+        if cache.as_ref().is_none_or(|(k, _)| *k != key) {
+            *cache = Some((key, self.compute_visible()));
+        }
+        f(cache.as_ref().map_or(&[][..], |(_, v)| v.as_slice()))
+    }
+
+    fn compute_visible(&self) -> Vec<usize> {
         let class = self
             .class_tab
             .checked_sub(1)
@@ -177,7 +339,7 @@ impl App {
                     r.gateway.build_id.as_deref().unwrap_or(""),
                 ]
                 .iter()
-                .any(|s| s.to_ascii_lowercase().contains(&f))
+                .any(|s| contains_ci(s, &f))
                     || (f == "skew" && r.skew.any)
             })
             .collect();
@@ -194,11 +356,11 @@ impl App {
 
     /// The node under the cursor, as an index into `rows`/`nodes`.
     pub fn selected_node(&self) -> Option<usize> {
-        self.visible().get(self.selected).copied()
+        self.with_visible(|v| v.get(self.selected).copied())
     }
 
     fn clamp(&mut self) {
-        let n = self.visible().len();
+        let n = self.visible_len();
         if n == 0 {
             self.selected = 0;
         } else if self.selected >= n {
@@ -207,7 +369,7 @@ impl App {
     }
 
     fn move_by(&mut self, d: isize) {
-        let n = self.visible().len() as isize;
+        let n = self.visible_len() as isize;
         if n == 0 {
             return;
         }
@@ -434,11 +596,11 @@ impl App {
             MouseEventKind::ScrollUp => self.move_by(-1),
             MouseEventKind::Down(_) if self.view == View::Fleet => {
                 // Rows start under the title, tabs and table header (see ui::fleet);
-                // a click selects the row under it while the table is not scrolled.
+                // a click selects the row under it, counting the rows scrolled away.
                 let first = crate::ui::TABLE_FIRST_ROW;
                 if row >= first {
-                    let n = self.visible().len();
-                    let want = (row - first) as usize;
+                    let n = self.visible_len();
+                    let want = (row - first) as usize + self.offset.get();
                     if want < n {
                         self.selected = want;
                     }
@@ -532,23 +694,38 @@ pub async fn run(
     let mut terminal = ratatui::init();
     crossterm::execute!(std::io::stdout(), crossterm::event::EnableMouseCapture).ok();
     let result = async {
-        let mut dirty = true;
+        // Drain what is queued, then draw once; while only poll results arrive, draw
+        // at most every FRAME_MIN_INTERVAL (input draws at once).
+        let mut pacer = FramePacer::default();
+        pacer.changed(true);
         loop {
-            if dirty {
+            if pacer.due(std::time::Instant::now()) {
                 app.refresh(now_ms());
                 app.clamp();
                 terminal.draw(|f| crate::ui::draw(f, &app, &theme))?;
-                dirty = false;
+                pacer.drawn(std::time::Instant::now());
                 // For the end-to-end test of the panic hook: the terminal must come back.
                 if std::env::var_os("MESHROLL_TEST_PANIC_AFTER_DRAW").is_some() {
                     panic!("MESHROLL_TEST_PANIC_AFTER_DRAW is set");
                 }
             }
-            let Some(ev) = rx.recv().await else { break };
-            dirty |= app.handle(ev);
-            // Drain what is queued, then draw once.
+            let ev = match pacer.deadline() {
+                Some(at) => tokio::select! {
+                    ev = rx.recv() => ev,
+                    _ = tokio::time::sleep_until(at.into()) => continue,
+                },
+                None => rx.recv().await,
+            };
+            let Some(ev) = ev else { break };
+            let urgent = is_input(&ev);
+            if app.handle(ev) {
+                pacer.changed(urgent);
+            }
             while let Ok(ev) = rx.try_recv() {
-                dirty |= app.handle(ev);
+                let urgent = is_input(&ev);
+                if app.handle(ev) {
+                    pacer.changed(urgent);
+                }
             }
             if app.quit {
                 break;
@@ -569,4 +746,133 @@ pub async fn run(
     }
     ctx.transport.close().await;
     result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::remote::sim::{OLD_SHA, SimMesh};
+    use crate::remote::{PollFailure, PollRequest};
+
+    const REQ: PollRequest = PollRequest {
+        gateway: true,
+        doctor: false,
+        cli_timeout_s: 5,
+        doctor_timeout_s: 60,
+        live_timeout_s: 2,
+    };
+
+    async fn poll(mesh: &SimMesh, idx: usize, at: Millis) -> PollResult {
+        let result: Result<_, PollFailure> = mesh.poll(idx, &REQ).await;
+        PollResult {
+            idx,
+            at,
+            took_ms: 1,
+            result,
+        }
+    }
+
+    fn full(app: &App, now: Millis) -> Vec<NodeReport> {
+        report::build(&app.nodes, &app.states, now, None, &app.rules)
+    }
+
+    /// Rows brought up to date incrementally equal a full rebuild, also when the polled
+    /// nodes move their class's majority (which changes the other rows' skew).
+    #[tokio::test(start_paused = true)]
+    async fn incremental_rows_equal_a_full_rebuild() {
+        let (inv, mesh) = SimMesh::generate(300, 5);
+        let mut app = App::new("t".into(), inv.nodes.clone(), inv.classes.clone());
+        let t0 = 1_800_000_000_100;
+        for i in 0..inv.nodes.len() {
+            app.on_poll(poll(&mesh, i, t0).await);
+        }
+        app.refresh(t0);
+        assert_eq!(app.rows, full(&app, t0));
+        // A few nodes change, within the same second.
+        for i in [3usize, 40, 41, 200] {
+            mesh.with_node(i, |n| n.drained = !n.drained);
+            app.on_poll(poll(&mesh, i, t0 + 200).await);
+        }
+        app.refresh(t0 + 300);
+        assert_eq!(app.rows, full(&app, t0 + 300));
+        // Most workers move to the old bundle: the majority moves, every worker's
+        // skew changes, though only the moved ones were polled.
+        let workers: Vec<usize> = (0..inv.nodes.len())
+            .filter(|&i| inv.nodes[i].class == "worker")
+            .collect();
+        let moved = &workers[..workers.len() * 2 / 3];
+        for &i in moved {
+            mesh.with_node(i, |n| {
+                n.current = Some(OLD_SHA.into());
+                n.lock_claim = Some(OLD_SHA.into());
+            });
+            app.on_poll(poll(&mesh, i, t0 + 400).await);
+        }
+        app.refresh(t0 + 500);
+        let want = full(&app, t0 + 500);
+        let untouched = workers[workers.len() - 1];
+        assert!(want[untouched].skew.manifest, "{:?}", want[untouched].skew);
+        assert_eq!(app.rows, want);
+    }
+
+    /// The cached table order follows every change of rows, tab, filter and sort.
+    #[tokio::test(start_paused = true)]
+    async fn visible_order_follows_changes() {
+        let (inv, mesh) = SimMesh::generate(120, 2);
+        let mut app = App::new("t".into(), inv.nodes.clone(), inv.classes.clone());
+        let t0 = 1_800_000_000_000;
+        for i in 0..inv.nodes.len() {
+            app.on_poll(poll(&mesh, i, t0).await);
+        }
+        app.refresh(t0);
+        app.sort = Sort::Verdict;
+        assert_eq!(app.visible(), app.compute_visible());
+        let first = app.visible()[0];
+        assert_eq!(app.rows[first].verdict, crate::verdict::Kind::Dead);
+        // The last healthy node goes down: it moves up the verdict order.
+        let last = *app.visible().last().expect("rows");
+        mesh.with_node(last, |n| n.host_up = false);
+        app.on_poll(poll(&mesh, last, t0 + 100).await);
+        app.refresh(t0 + 200);
+        assert_eq!(app.visible(), app.compute_visible());
+        assert_ne!(app.visible().last(), Some(&last));
+        app.filter = "W0".into();
+        assert_eq!(app.visible(), app.compute_visible());
+        assert!(!app.visible().is_empty());
+        assert!(
+            app.visible()
+                .iter()
+                .all(|&i| app.rows[i].node.contains("w0"))
+        );
+        app.class_tab = 1;
+        assert_eq!(app.visible(), app.compute_visible());
+        assert!(app.visible().is_empty());
+    }
+
+    #[test]
+    fn frames_from_polls_are_paced_input_is_not() {
+        let t = std::time::Instant::now();
+        let mut p = FramePacer::default();
+        assert!(!p.due(t));
+        p.changed(false);
+        assert!(p.due(t), "the first frame is drawn at once");
+        p.drawn(t);
+        p.changed(false);
+        assert!(!p.due(t + Duration::from_millis(10)));
+        assert_eq!(p.deadline(), Some(t + FRAME_MIN_INTERVAL));
+        assert!(p.due(t + FRAME_MIN_INTERVAL));
+        p.changed(true);
+        assert!(p.due(t + Duration::from_millis(10)), "a key draws at once");
+        p.drawn(t + Duration::from_millis(10));
+        assert!(!p.due(t + Duration::from_secs(5)), "nothing changed");
+        assert_eq!(p.deadline(), None);
+    }
+
+    #[test]
+    fn case_insensitive_contains() {
+        assert!(contains_ci("mac-W0012", "w001"));
+        assert!(contains_ci("abc", ""));
+        assert!(!contains_ci("ab", "abc"));
+        assert!(!contains_ci("mac-g01", "w"));
+    }
 }
