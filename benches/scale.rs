@@ -187,6 +187,29 @@ fn in_process(n: usize) -> InProc {
     };
     frame(&mut app, now);
     let setup_s = t0.elapsed().as_secs_f64();
+    if std::env::var_os("MESHROLL_SCALE_PROFILE").is_some() {
+        for _ in 0..5 {
+            let pairs: Vec<(&str, &meshroll::observe::NodeState)> = app
+                .nodes
+                .iter()
+                .zip(&app.states)
+                .map(|(n, s)| (n.class.as_str(), s))
+                .collect();
+            let t = Instant::now();
+            let k = meshroll::skew::assess(&pairs, None);
+            let ta = ms(t.elapsed());
+            let t = Instant::now();
+            let rows = meshroll::report::build(&app.nodes, &app.states, now, None, &app.rules);
+            let tb = ms(t.elapsed());
+            let t = Instant::now();
+            drop(rows);
+            drop(k);
+            eprintln!(
+                "profile {n}: assess {ta:.2} ms, build {tb:.2} ms, drop {:.2} ms",
+                ms(t.elapsed())
+            );
+        }
+    }
 
     // Frames under load: n/10 updates per frame at 10 frames a second.
     let per_frame = (n / 10).max(1);

@@ -21,6 +21,7 @@ use crate::report::{self, NodeReport};
 use crate::rollout::driver::Driver;
 use crate::rollout::exec::ExecEvent;
 use crate::rollout::{Command, Input};
+use crate::skew::{self, Skew};
 use crate::ui::theme::Theme;
 
 /// Everything that can happen to the app.
@@ -116,8 +117,20 @@ struct Cache {
     /// Nodes polled since their report was built.
     dirty: Vec<bool>,
     any_dirty: bool,
-    /// The whole second and the rollout target of the last full rebuild.
-    built_s: Option<u64>,
+    /// Each node's skew from the last assessment of the fleet.
+    skews: Vec<Skew>,
+    /// A poll changed what the skew is computed from (a manifest, a gateway status):
+    /// the fleet's skew is assessed again at the next refresh.
+    skew_inputs_moved: bool,
+    /// Rows are rebuilt round-robin so that each is at most [`AGE_EVERY_MS`] old:
+    /// the next row to age and the time aging has caught up to.
+    age_cursor: usize,
+    aged_to: Millis,
+    /// Each node's poll count when its row was last built: a state changed without
+    /// [`App::on_poll`] (a test, a replay writing `states` directly) is caught by it.
+    seen: Vec<u64>,
+    /// The rollout target of the last full rebuild.
+    built: bool,
     built_target: Option<String>,
     /// Bumped whenever a row changes: the visible order is recomputed then.
     rows_gen: u64,
@@ -133,6 +146,10 @@ struct VisibleKey {
     filter: String,
     sort: Sort,
 }
+
+/// Every row's ages (in whole seconds) are brought up to date this often, spread over
+/// the frames in between.
+pub const AGE_EVERY_MS: Millis = 1000;
 
 /// Frames while only poll results arrive are drawn at most this often; a key, the
 /// mouse or a resize draws at once. 10,000 nodes reporting every second then cost 10
@@ -189,6 +206,10 @@ fn is_input(ev: &Event) -> bool {
 
 /// `hay` contains `needle_lower` (already lower case), ignoring ASCII case, without
 /// allocating.
+fn polls(st: &NodeState) -> u64 {
+    st.polls_ok.wrapping_add(st.polls_failed)
+}
+
 fn contains_ci(hay: &str, needle_lower: &str) -> bool {
     let (h, n) = (hay.as_bytes(), needle_lower.as_bytes());
     if n.is_empty() {
@@ -229,50 +250,111 @@ impl App {
         app
     }
 
-    /// Bring the reports up to `now`. Every report is rebuilt once per whole second
-    /// (ages are in seconds) or when the rollout target changes; in between, only the
-    /// rows of polled nodes (and of nodes whose skew moved with them). So a frame under
-    /// a stream of poll results costs the nodes that changed, not the fleet.
+    /// Bring the reports up to `now`, doing the least work that keeps them exact:
+    ///
+    /// * a polled node's row is rebuilt; the fleet's skew is assessed again only when
+    ///   a poll changed a manifest or a gateway status (then every row whose skew
+    ///   moved is rebuilt too);
+    /// * ages are in whole seconds: every row is rebuilt once per [`AGE_EVERY_MS`],
+    ///   round-robin, a share of the fleet per frame rather than all at once;
+    /// * everything is rebuilt when the rollout target changes.
+    ///
+    /// So a frame under a stream of poll results costs the nodes that changed and a
+    /// tenth of the fleet at 10 frames a second, not the fleet.
     pub fn refresh(&mut self, now: Millis) {
         self.now = now;
+        let n = self.nodes.len().min(self.states.len());
         let target = self
             .rollout
             .as_ref()
             .map(|d| d.ctx.bundle.skills_sha.clone());
         let c = &mut self.cache;
-        c.dirty.resize(self.nodes.len(), false);
-        let full = self.rows.len() != self.nodes.len()
-            || c.built_s != Some(now / 1000)
-            || c.built_target != target;
-        if full {
-            self.rows = report::build(
-                &self.nodes,
-                &self.states,
-                now,
-                target.as_deref(),
-                &self.rules,
-            );
-            c.built_s = Some(now / 1000);
+        c.dirty.resize(n, false);
+        let pairs = || -> Vec<(&str, &NodeState)> {
+            self.nodes
+                .iter()
+                .zip(&self.states)
+                .map(|(node, st)| (node.class.as_str(), st))
+                .collect()
+        };
+        if !c.built || self.rows.len() != n || c.skews.len() != n || c.built_target != target {
+            c.skews = skew::assess(&pairs(), target.as_deref());
+            self.rows = (0..n)
+                .map(|i| {
+                    report::row(
+                        &self.nodes[i],
+                        &self.states[i],
+                        c.skews[i].clone(),
+                        now,
+                        &self.rules,
+                    )
+                })
+                .collect();
+            c.seen = self.states.iter().map(polls).collect();
+            c.built = true;
             c.built_target = target;
             c.dirty.iter_mut().for_each(|d| *d = false);
             c.any_dirty = false;
+            c.skew_inputs_moved = false;
+            c.aged_to = now;
             c.rows_gen += 1;
             return;
+        }
+        // States changed behind on_poll's back: rebuild them and reassess the skew.
+        c.seen.resize(n, 0);
+        for (i, st) in self.states.iter().enumerate().take(n) {
+            let p = polls(st);
+            if p != c.seen[i] {
+                c.seen[i] = p;
+                c.dirty[i] = true;
+                c.any_dirty = true;
+                c.skew_inputs_moved = true;
+            }
+        }
+        if c.skew_inputs_moved {
+            let new = skew::assess(&pairs(), target.as_deref());
+            for (i, (old, new)) in c.skews.iter().zip(&new).enumerate() {
+                if old != new {
+                    c.dirty[i] = true;
+                    c.any_dirty = true;
+                }
+            }
+            c.skews = new;
+            c.skew_inputs_moved = false;
+        }
+        // Rows whose ages are due, round-robin.
+        let elapsed = now.saturating_sub(c.aged_to);
+        let due = if elapsed >= AGE_EVERY_MS || n == 0 {
+            c.aged_to = now;
+            n
+        } else {
+            let k = (n as u64 * elapsed / AGE_EVERY_MS) as usize;
+            c.aged_to += k as u64 * AGE_EVERY_MS / n as u64;
+            k
+        };
+        for k in 0..due {
+            let i = (c.age_cursor + k) % n;
+            c.dirty[i] = true;
+            c.any_dirty = true;
+        }
+        if n > 0 {
+            c.age_cursor = (c.age_cursor + due) % n;
         }
         if !c.any_dirty {
             return;
         }
-        // Polled nodes, and nodes whose class majority moved with them.
-        report::rebuild_changed(
-            &self.nodes,
-            &self.states,
-            now,
-            target.as_deref(),
-            &self.rules,
-            &c.dirty,
-            &mut self.rows,
-        );
-        c.dirty.iter_mut().for_each(|d| *d = false);
+        for i in 0..n {
+            if c.dirty[i] {
+                c.dirty[i] = false;
+                self.rows[i] = report::row(
+                    &self.nodes[i],
+                    &self.states[i],
+                    c.skews[i].clone(),
+                    now,
+                    &self.rules,
+                );
+            }
+        }
         c.any_dirty = false;
         c.rows_gen += 1;
     }
@@ -280,11 +362,26 @@ impl App {
     pub fn on_poll(&mut self, r: PollResult) {
         let idx = r.idx;
         if let Some(st) = self.states.get_mut(idx) {
+            // What the skew is computed from: a change means the fleet is assessed again.
+            let inputs = |st: &NodeState| {
+                (
+                    st.manifest.as_ref().map(|m| m.value.clone()),
+                    st.gateway.as_ref().map(|g| g.value.clone()),
+                )
+            };
+            let before = inputs(st);
             poller::apply(st, r);
+            if inputs(st) != before {
+                self.cache.skew_inputs_moved = true;
+            }
             let c = &mut self.cache;
             if c.dirty.len() <= idx {
                 c.dirty.resize(self.nodes.len().max(idx + 1), false);
             }
+            if c.seen.len() <= idx {
+                c.seen.resize(self.nodes.len().max(idx + 1), 0);
+            }
+            c.seen[idx] = polls(st);
             c.dirty[idx] = true;
             c.any_dirty = true;
         }
@@ -787,14 +884,14 @@ mod tests {
             app.on_poll(poll(&mesh, i, t0).await);
         }
         app.refresh(t0);
-        assert_eq!(app.rows, full(&app, t0));
+        assert!(app.rows == full(&app, t0), "first rows differ");
         // A few nodes change, within the same second.
         for i in [3usize, 40, 41, 200] {
             mesh.with_node(i, |n| n.drained = !n.drained);
             app.on_poll(poll(&mesh, i, t0 + 200).await);
         }
         app.refresh(t0 + 300);
-        assert_eq!(app.rows, full(&app, t0 + 300));
+        assert!(app.rows == full(&app, t0 + 300), "incremental rows differ");
         // Most workers move to the old bundle: the majority moves, every worker's
         // skew changes, though only the moved ones were polled.
         let workers: Vec<usize> = (0..inv.nodes.len())
@@ -812,7 +909,21 @@ mod tests {
         let want = full(&app, t0 + 500);
         let untouched = workers[workers.len() - 1];
         assert!(want[untouched].skew.manifest, "{:?}", want[untouched].skew);
-        assert_eq!(app.rows, want);
+        assert!(
+            app.rows == want,
+            "incremental rows differ after the majority moved"
+        );
+        // A state written directly (not through on_poll) is caught too.
+        let w = untouched;
+        mesh.with_node(w, |n| n.current = Some(OLD_SHA.into()));
+        let r = poll(&mesh, w, t0 + 600).await;
+        poller::apply(&mut app.states[w], r);
+        app.refresh(t0 + 700);
+        assert!(
+            app.rows == full(&app, t0 + 700),
+            "a direct state write was missed"
+        );
+        assert_ne!(app.rows[w].manifest.state, want[w].manifest.state);
     }
 
     /// The cached table order follows every change of rows, tab, filter and sort.

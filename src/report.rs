@@ -100,40 +100,10 @@ pub fn build(
         .collect()
 }
 
-/// Bring `rows` (a previous [`build`] of the same nodes) up to `now` where needed: the
-/// rows of nodes marked `dirty`, and those whose skew changed because their class
-/// majority moved. The skew is assessed over the whole fleet once, as in [`build`];
-/// the other rows are left as they were. Returns how many rows were rebuilt.
-pub fn rebuild_changed(
-    nodes: &[Node],
-    states: &[NodeState],
-    now: Millis,
-    target: Option<&str>,
-    base: &Rules,
-    dirty: &[bool],
-    rows: &mut [NodeReport],
-) -> usize {
-    let pairs: Vec<(&str, &NodeState)> = nodes
-        .iter()
-        .zip(states)
-        .map(|(n, s)| (n.class.as_str(), s))
-        .collect();
-    let skews = skew::assess(&pairs, target);
-    let mut rebuilt = 0;
-    for (i, ((n, s), k)) in nodes.iter().zip(states).zip(skews).enumerate() {
-        let Some(row) = rows.get_mut(i) else { break };
-        let same_skew = row.manifest.state == k.manifest
-            && row.manifest.unverified == k.unverified
-            && row.manifest.reference == k.reference
-            && row.skew.versions == k.versions
-            && row.skew.build == k.build
-            && row.skew.reasons == k.reasons;
-        if dirty.get(i).copied().unwrap_or(true) || !same_skew {
-            *row = one(n, s, k, now, base);
-            rebuilt += 1;
-        }
-    }
-    rebuilt
+/// One node's report at `now`, given its skew (from [`skew::assess`] over the fleet):
+/// what [`build`] makes for each node, for callers that keep the skew between rebuilds.
+pub fn row(n: &Node, st: &NodeState, k: Skew, now: Millis, base: &Rules) -> NodeReport {
+    one(n, st, k, now, base)
 }
 
 fn one(n: &Node, st: &NodeState, k: Skew, now: Millis, base: &Rules) -> NodeReport {
