@@ -82,3 +82,46 @@ async fn end_of_a_large_table_is_drawn_and_a_click_there_selects_its_row() {
     );
     assert_ne!(sel, 0);
 }
+
+fn meshroll(args: &[&str]) -> std::process::Output {
+    let log = tempfile::tempdir().unwrap();
+    std::process::Command::new(env!("CARGO_BIN_EXE_meshroll"))
+        .arg("--log-dir")
+        .arg(log.path())
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+/// `status --sim --nodes N --seed S` prints N nodes, the same for the same seed.
+#[test]
+fn status_sim_sized_and_seeded() {
+    let verdicts = |seed: &str| {
+        let out = meshroll(&[
+            "status", "--sim", "--nodes", "260", "--seed", seed, "--json",
+        ]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let rows = v.as_array().unwrap().clone();
+        assert_eq!(rows.len(), 260);
+        rows.iter()
+            .map(|r| format!("{} {} {}", r["node"], r["verdict"], r["reason"]))
+            .collect::<Vec<_>>()
+    };
+    let a = verdicts("3");
+    assert_eq!(a, verdicts("3"));
+    assert_ne!(a, verdicts("4"));
+    let out = meshroll(&["rollout", "--sim", "--nodes", "260", "--check"]);
+    assert!(out.status.success());
+    let plan = String::from_utf8_lossy(&out.stdout);
+    assert!(plan.contains("class 1 (gateway): 60 nodes"), "{plan}");
+    assert!(plan.contains("class 2 (worker): 200 nodes"), "{plan}");
+    // On a real inventory --nodes is refused, not ignored.
+    let out = meshroll(&["-i", "/nonexistent.ini", "status", "--nodes", "5"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--nodes sizes the simulated mesh"));
+}
