@@ -97,7 +97,13 @@ pub struct SimMesh {
     pub(crate) started: Instant,
     /// Seconds since the epoch when the mesh started (the nodes' clock).
     epoch_s: i64,
+    /// `gateway status --json` as each kind of node prints it, made once: a mesh of
+    /// 10,000 nodes has a handful of distinct answers.
+    gateway_texts: Mutex<std::collections::HashMap<GatewayKey, std::sync::Arc<[u8]>>>,
 }
+
+/// What a simulated gateway's answer depends on.
+type GatewayKey = (u8, String, String, String);
 
 fn demo_node(name: &str, class: &str) -> Node {
     Node {
@@ -121,6 +127,7 @@ impl SimMesh {
             nodes: nodes.into_iter().map(Mutex::new).collect(),
             started: Instant::now(),
             epoch_s,
+            gateway_texts: Mutex::new(std::collections::HashMap::new()),
         }
     }
 
@@ -279,7 +286,7 @@ impl SimMesh {
         }
         let elapsed = self.started.elapsed().as_secs();
         let now = self.epoch_s + elapsed as i64;
-        let gateway = req.gateway.then(|| gateway_run(&node, elapsed));
+        let gateway = req.gateway.then(|| self.gateway_run(&node, elapsed));
         let doctor = req.doctor.then(|| CliRun {
             rc: 1,
             timed_out: false,
@@ -412,15 +419,49 @@ impl SplitMix {
     }
 }
 
-fn gateway_run(node: &SimNode, elapsed_s: u64) -> CliRun {
-    let mode = match node.gateway {
-        GatewayMode::Flapping { period_s } if (elapsed_s / period_s.max(1)) % 2 == 1 => {
-            GatewayMode::Unreachable
+impl SimMesh {
+    fn gateway_run(&self, node: &SimNode, elapsed_s: u64) -> CliRun {
+        let mode = match node.gateway {
+            GatewayMode::Flapping { period_s } if (elapsed_s / period_s.max(1)) % 2 == 1 => {
+                GatewayMode::Unreachable
+            }
+            GatewayMode::Flapping { .. } => GatewayMode::Ready,
+            m => m,
+        };
+        let key: GatewayKey = (
+            match mode {
+                GatewayMode::Ready => 0,
+                GatewayMode::AuthRejected => 1,
+                _ => 2,
+            },
+            node.build.clone(),
+            node.daemon_version.clone(),
+            node.cli_version.clone(),
+        );
+        let cached = self
+            .gateway_texts
+            .lock()
+            .ok()
+            .and_then(|m| m.get(&key).cloned());
+        let text = cached.unwrap_or_else(|| {
+            let t: std::sync::Arc<[u8]> = gateway_text(node, mode).into_bytes().into();
+            if let Ok(mut m) = self.gateway_texts.lock() {
+                m.insert(key, t.clone());
+            }
+            t
+        });
+        CliRun {
+            rc: 0,
+            timed_out: false,
+            bytes: text.len() as u64,
+            stdout: text.to_vec(),
+            stderr: Vec::new(),
         }
-        GatewayMode::Flapping { .. } => GatewayMode::Ready,
-        m => m,
-    };
-    let text = match mode {
+    }
+}
+
+fn gateway_text(node: &SimNode, mode: GatewayMode) -> String {
+    match mode {
         GatewayMode::Ready => edit(READY, |v| {
             set(v, &["rpc", "server", "buildId"], &node.build);
             set(v, &["rpc", "server", "version"], &node.daemon_version);
@@ -436,13 +477,6 @@ fn gateway_run(node: &SimNode, elapsed_s: u64) -> CliRun {
             set(v, &["port", "status"], "busy");
         }),
         _ => UNREACHABLE.to_string(),
-    };
-    CliRun {
-        rc: 0,
-        timed_out: false,
-        bytes: text.len() as u64,
-        stdout: text.into_bytes(),
-        stderr: Vec::new(),
     }
 }
 
