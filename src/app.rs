@@ -32,6 +32,9 @@ pub enum Event {
     /// What the rollout executor reports.
     Exec(Box<ExecEvent>),
     Tick,
+    /// A quarter second passed: a share of the rows is brought up to date (ages),
+    /// so no frame rebuilds the whole fleet (see [`App::refresh`]).
+    Age,
 }
 
 fn wrap_poll(r: PollResult) -> Event {
@@ -150,6 +153,9 @@ struct VisibleKey {
 /// Every row's ages (in whole seconds) are brought up to date this often, spread over
 /// the frames in between.
 pub const AGE_EVERY_MS: Millis = 1000;
+
+/// How often the clock ticks (a quarter of [`AGE_EVERY_MS`]).
+pub const AGE_TICK: Duration = Duration::from_millis(250);
 
 /// Frames while only poll results arrive are drawn at most this often; a key, the
 /// mouse or a resize draws at once. 10,000 nodes reporting every second then cost 10
@@ -736,6 +742,7 @@ impl App {
                 }
                 true
             }
+            Event::Age => !self.nodes.is_empty(),
         }
     }
 }
@@ -778,10 +785,15 @@ pub async fn run(
     });
     let tick_tx = tx.clone();
     let ticker = tokio::spawn(async move {
-        let mut iv = tokio::time::interval(Duration::from_secs(1));
+        // The clock every second (the rollout's timers), and in between an Age event
+        // every quarter second: ages are refreshed a quarter of the fleet at a time.
+        let mut iv = tokio::time::interval(AGE_TICK);
+        let mut n = 0u32;
         loop {
             iv.tick().await;
-            if tick_tx.send(Event::Tick).is_err() {
+            let ev = if n % 4 == 0 { Event::Tick } else { Event::Age };
+            n = n.wrapping_add(1);
+            if tick_tx.send(ev).is_err() {
                 break;
             }
         }
