@@ -791,7 +791,11 @@ pub async fn run(
         let mut n = 0u32;
         loop {
             iv.tick().await;
-            let ev = if n % 4 == 0 { Event::Tick } else { Event::Age };
+            let ev = if n.is_multiple_of(4) {
+                Event::Tick
+            } else {
+                Event::Age
+            };
             n = n.wrapping_add(1);
             if tick_tx.send(ev).is_err() {
                 break;
