@@ -561,7 +561,7 @@ fn process_table(bin: &std::path::Path, rows: &[(usize, StatusRun, DashRun, Dash
             if big { "< 100 MB" } else { "" }
         ));
         s.push_str(&format!(
-            "| `demo --nodes {n}` CPU idle (1 s clock tick only) | {n} | {:.2}% of a core | {} |\n",
+            "| `demo --nodes {n}` CPU idle (only the clock: 4 frames a second) | {n} | {:.2}% of a core | {} |\n",
             idle.cpu_pct,
             if big { "< 2%" } else { "" }
         ));
