@@ -86,6 +86,17 @@ pub struct Global {
     /// change of liveness triggers one at once). 300 keeps polling under 2% of a core.
     #[arg(long = "gateway-interval", global = true, default_value_t = 300)]
     pub gateway_interval: u64,
+    /// The simulated mesh (demo, status --sim, rollout --sim): this many nodes, the
+    /// demo's classes and troubles in the demo's shares. Default: the 26-node demo.
+    #[arg(long, global = true, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    pub nodes: Option<u64>,
+    /// The simulated mesh's seed: the same seed gives the same mesh.
+    #[arg(long, global = true, default_value_t = 1)]
+    pub seed: u64,
+    /// ssh connections being set up at once (sshd refuses bursts past its
+    /// MaxStartups, 10:30:100 by default); 0 = no limit.
+    #[arg(long = "connect-concurrency", global = true, default_value_t = 10)]
+    pub connect_concurrency: usize,
 }
 
 #[derive(Debug, Subcommand)]

@@ -7,6 +7,7 @@ pub mod cli;
 pub mod cmd;
 pub mod inventory;
 pub mod keymap;
+pub mod limits;
 pub mod logging;
 pub mod manifest;
 pub mod observe;

@@ -227,7 +227,9 @@ async fn node_loop<E>(
         let doc =
             next_doctor.is_some_and(|d| now >= d) || trig.doctor.swap(false, Ordering::SeqCst);
         let req = c.request(gw, doc);
-        let res = poll_once(&ctx, idx, &req).await;
+        // Boxed: the poll's future is ~10 KB; kept inline it would sit in every node's
+        // task for its whole life (100 MB at 10,000 nodes), boxed only while polling.
+        let res = Box::pin(poll_once(&ctx, idx, &req)).await;
         if gw {
             next_slow = Instant::now() + c.slow;
             if next_slow < start + offset + c.slow {

@@ -182,6 +182,13 @@ impl NodeReport {
     }
 }
 
+/// One node's report at `now`, given its skew (from [`skew::assess`] over the fleet):
+/// what [`build`] makes for each node (cleaned the same way), for callers that keep the
+/// skew between rebuilds.
+pub fn row(n: &Node, st: &NodeState, k: Skew, now: Millis, base: &Rules) -> NodeReport {
+    one(n, st, k, now, base).cleaned()
+}
+
 /// The verdict's rules for one node: the cadences' staleness limits and the node's own
 /// cache limit.
 pub fn rules_for(n: &Node, base: &Rules) -> Rules {

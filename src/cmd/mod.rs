@@ -66,12 +66,22 @@ fn token() -> Option<String> {
 
 /// A poll context on the real fleet of the inventory.
 pub fn real_ctx(g: &Global) -> anyhow::Result<(Inventory, PollCtx)> {
+    if g.nodes.is_some() {
+        anyhow::bail!(
+            "--nodes sizes the simulated mesh: use it with `demo`, `status --sim` or `rollout --sim`"
+        );
+    }
     let inv = inventory::load(&g.inventory)?;
     if inv.nodes.is_empty() {
         anyhow::bail!("inventory {}: no nodes", g.inventory.display());
     }
+    if let Some(warning) = crate::limits::raise_nofile(inv.nodes.len()) {
+        tracing::warn!(%warning, "file descriptor limit");
+        eprintln!("meshroll: {warning}");
+    }
     let mut opts = SshOptions::new(g.ssh_config.clone(), Duration::from_secs(g.timeout.max(1)));
     opts.accept_new_host_keys = g.accept_new_host_keys;
+    opts.connect_concurrency = g.connect_concurrency;
     let pool =
         SshPool::new(inv.nodes.clone(), opts).context("creating the ssh control directory")?;
     let ctx = PollCtx {
@@ -83,9 +93,9 @@ pub fn real_ctx(g: &Global) -> anyhow::Result<(Inventory, PollCtx)> {
     Ok((inv, ctx))
 }
 
-/// A poll context on the built-in simulated mesh.
+/// A poll context on the built-in simulated mesh (the demo, or `--nodes N --seed S`).
 pub fn sim_ctx(g: &Global) -> (Inventory, PollCtx) {
-    let (inv, mesh) = SimMesh::demo();
+    let (inv, mesh) = SimMesh::sized(g.nodes.map(|n| n as usize), g.seed);
     let ctx = PollCtx {
         transport: Transport::Sim(mesh),
         nodes: inv.nodes.clone(),

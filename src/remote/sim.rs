@@ -97,7 +97,13 @@ pub struct SimMesh {
     pub(crate) started: Instant,
     /// Seconds since the epoch when the mesh started (the nodes' clock).
     epoch_s: i64,
+    /// `gateway status --json` as each kind of node prints it, made once: a mesh of
+    /// 10,000 nodes has a handful of distinct answers.
+    gateway_texts: Mutex<std::collections::HashMap<GatewayKey, std::sync::Arc<[u8]>>>,
 }
+
+/// What a simulated gateway's answer depends on.
+type GatewayKey = (u8, String, String, String);
 
 fn demo_node(name: &str, class: &str) -> Node {
     Node {
@@ -121,6 +127,7 @@ impl SimMesh {
             nodes: nodes.into_iter().map(Mutex::new).collect(),
             started: Instant::now(),
             epoch_s,
+            gateway_texts: Mutex::new(std::collections::HashMap::new()),
         }
     }
 
@@ -181,6 +188,81 @@ impl SimMesh {
         (inv, SimMesh::new(sims))
     }
 
+    /// A simulated mesh of `n` nodes, the same from the same `seed`: the demo's two
+    /// classes in the demo's proportion (6 gateways to 20 workers), and each of the
+    /// demo's troubles on the same share of its class as in the demo (one node in 20
+    /// workers is drained, one has a cold cache, ...), placed by the seed. Each node
+    /// has at most one trouble, as in the demo; the first gateway is the canary whose
+    /// first sync fails once. Names are `mac-g0001`, `mac-w0001`, ... (zero-padded to
+    /// the class size, at least two digits).
+    pub fn generate(n: usize, seed: u64) -> (Inventory, SimMesh) {
+        let mut rng = SplitMix(seed);
+        let gateways = if n < 2 {
+            n
+        } else {
+            ((n * DEMO_GATEWAYS + DEMO_NODES / 2) / DEMO_NODES).clamp(1, n - 1)
+        };
+        let workers = n - gateways;
+        let width = |count: usize| count.to_string().len().max(2);
+        let (gw, ww) = (width(gateways), width(workers));
+        let mut nodes = Vec::with_capacity(n);
+        let mut sims = Vec::with_capacity(n);
+        for i in 1..=gateways {
+            nodes.push(demo_node(&format!("mac-g{i:0gw$}"), "gateway"));
+            sims.push(SimNode::healthy(20 + rng.below(55)));
+        }
+        for i in 1..=workers {
+            nodes.push(demo_node(&format!("mac-w{i:0ww$}"), "worker"));
+            sims.push(SimNode::healthy(30 + rng.below(90)));
+        }
+        let mut place = |range: std::ops::Range<usize>, troubles: &[Trouble], demo_size: usize| {
+            let mut idx: Vec<usize> = range.collect();
+            rng.shuffle(&mut idx);
+            let mut free = idx.into_iter();
+            let size = free.len();
+            for t in troubles {
+                for i in free.by_ref().take(trouble_count(size, demo_size)) {
+                    t.apply(&mut sims[i]);
+                }
+            }
+        };
+        // The canary (first gateway) stays free of troubles but its first sync fails.
+        if gateways > 0 {
+            place(1..gateways, GATEWAY_TROUBLES, DEMO_GATEWAYS - 1);
+        }
+        place(gateways..n, WORKER_TROUBLES, DEMO_NODES - DEMO_GATEWAYS);
+        if let Some(canary) = sims.first_mut() {
+            canary.sync_failures_left = 1;
+        }
+        let inv = Inventory {
+            classes: vec!["gateway".into(), "worker".into()],
+            nodes,
+        };
+        (inv, SimMesh::new(sims))
+    }
+
+    /// The demo (`None`) or a generated mesh of `n` nodes.
+    pub fn sized(nodes: Option<usize>, seed: u64) -> (Inventory, SimMesh) {
+        match nodes {
+            None => SimMesh::demo(),
+            Some(n) => SimMesh::generate(n, seed),
+        }
+    }
+
+    /// How many nodes the mesh has.
+    pub fn len(&self) -> usize {
+        self.nodes.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.nodes.is_empty()
+    }
+
+    /// A copy of node `idx` as it is now.
+    pub fn node(&self, idx: usize) -> Option<SimNode> {
+        self.snapshot(idx)
+    }
+
     /// Change a node (the rollout simulator and tests use this).
     pub fn with_node<R>(&self, idx: usize, f: impl FnOnce(&mut SimNode) -> R) -> Option<R> {
         let mut g = self.nodes.get(idx)?.lock().ok()?;
@@ -204,7 +286,7 @@ impl SimMesh {
         }
         let elapsed = self.started.elapsed().as_secs();
         let now = self.epoch_s + elapsed as i64;
-        let gateway = req.gateway.then(|| gateway_run(&node, elapsed));
+        let gateway = req.gateway.then(|| self.gateway_run(&node, elapsed));
         let doctor = req.doctor.then(|| CliRun {
             rc: 1,
             timed_out: false,
@@ -239,15 +321,148 @@ impl SimMesh {
     }
 }
 
-fn gateway_run(node: &SimNode, elapsed_s: u64) -> CliRun {
-    let mode = match node.gateway {
-        GatewayMode::Flapping { period_s } if (elapsed_s / period_s.max(1)) % 2 == 1 => {
-            GatewayMode::Unreachable
+/// The demo's size and its gateways (the proportions a generated mesh keeps).
+const DEMO_NODES: usize = 26;
+const DEMO_GATEWAYS: usize = 6;
+
+/// Nodes of a class of `size` given a trouble that one node of a demo class of
+/// `demo_size` has: the same share, rounded, at least one when the class is as large
+/// as the demo's.
+fn trouble_count(size: usize, demo_size: usize) -> usize {
+    let n = (size + demo_size / 2) / demo_size.max(1);
+    if size >= demo_size { n.max(1) } else { n }
+}
+
+/// One of the demo's troubles, as a generated mesh places it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Trouble {
+    /// The daemon lags the CLI: version and build skew.
+    DaemonLags,
+    Flapping,
+    Drained,
+    OldBundle,
+    AuthRejected,
+    ColdCache,
+    LockMismatch,
+    StaleCache,
+    SyncRetries,
+    CorruptSync,
+    PoweredOff,
+    DiskPressure,
+    NoLockFile,
+}
+
+/// The troubles of the demo's gateways besides the canary, and of its workers.
+pub const GATEWAY_TROUBLES: &[Trouble] = &[Trouble::DaemonLags, Trouble::Flapping];
+pub const WORKER_TROUBLES: &[Trouble] = &[
+    Trouble::Drained,
+    Trouble::OldBundle,
+    Trouble::AuthRejected,
+    Trouble::ColdCache,
+    Trouble::LockMismatch,
+    Trouble::StaleCache,
+    Trouble::SyncRetries,
+    Trouble::CorruptSync,
+    Trouble::PoweredOff,
+    Trouble::DiskPressure,
+    Trouble::NoLockFile,
+];
+
+impl Trouble {
+    /// Make `n` have this trouble, as the demo does to its node.
+    pub fn apply(self, n: &mut SimNode) {
+        match self {
+            Trouble::DaemonLags => {
+                n.daemon_version = "2026.9.5".into();
+                n.build = OLD_BUILD.into();
+            }
+            Trouble::Flapping => n.gateway = GatewayMode::Flapping { period_s: 12 },
+            Trouble::Drained => n.drained = true,
+            Trouble::OldBundle => {
+                n.current = Some(OLD_SHA.into());
+                n.lock_claim = Some(OLD_SHA.into());
+            }
+            Trouble::AuthRejected => n.gateway = GatewayMode::AuthRejected,
+            Trouble::ColdCache => n.cache_mtime = None,
+            Trouble::LockMismatch => n.lock_claim = Some(OLD_SHA.into()),
+            Trouble::StaleCache => n.cache_mtime = Some(-(3 * 3600 + 120)),
+            Trouble::SyncRetries => n.sync_failures_left = 2,
+            Trouble::CorruptSync => n.corrupt_sync = true,
+            Trouble::PoweredOff => n.host_up = false,
+            Trouble::DiskPressure => n.disk_used_pct = 96,
+            Trouble::NoLockFile => n.lock_claim = None,
         }
-        GatewayMode::Flapping { .. } => GatewayMode::Ready,
-        m => m,
-    };
-    let text = match mode {
+    }
+}
+
+/// splitmix64: a small, fixed generator, so a seed means the same mesh everywhere.
+struct SplitMix(u64);
+
+impl SplitMix {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    /// Uniform-enough in `0..n` (n > 0) for latencies and shuffles.
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n.max(1)
+    }
+
+    fn shuffle<T>(&mut self, v: &mut [T]) {
+        for i in (1..v.len()).rev() {
+            let j = self.below(i as u64 + 1) as usize;
+            v.swap(i, j);
+        }
+    }
+}
+
+impl SimMesh {
+    fn gateway_run(&self, node: &SimNode, elapsed_s: u64) -> CliRun {
+        let mode = match node.gateway {
+            GatewayMode::Flapping { period_s } if (elapsed_s / period_s.max(1)) % 2 == 1 => {
+                GatewayMode::Unreachable
+            }
+            GatewayMode::Flapping { .. } => GatewayMode::Ready,
+            m => m,
+        };
+        let key: GatewayKey = (
+            match mode {
+                GatewayMode::Ready => 0,
+                GatewayMode::AuthRejected => 1,
+                _ => 2,
+            },
+            node.build.clone(),
+            node.daemon_version.clone(),
+            node.cli_version.clone(),
+        );
+        let cached = self
+            .gateway_texts
+            .lock()
+            .ok()
+            .and_then(|m| m.get(&key).cloned());
+        let text = cached.unwrap_or_else(|| {
+            let t: std::sync::Arc<[u8]> = gateway_text(node, mode).into_bytes().into();
+            if let Ok(mut m) = self.gateway_texts.lock() {
+                m.insert(key, t.clone());
+            }
+            t
+        });
+        CliRun {
+            rc: 0,
+            timed_out: false,
+            bytes: text.len() as u64,
+            stdout: text.to_vec(),
+            stderr: Vec::new(),
+        }
+    }
+}
+
+fn gateway_text(node: &SimNode, mode: GatewayMode) -> String {
+    match mode {
         GatewayMode::Ready => edit(READY, |v| {
             set(v, &["rpc", "server", "buildId"], &node.build);
             set(v, &["rpc", "server", "version"], &node.daemon_version);
@@ -263,13 +478,6 @@ fn gateway_run(node: &SimNode, elapsed_s: u64) -> CliRun {
             set(v, &["port", "status"], "busy");
         }),
         _ => UNREACHABLE.to_string(),
-    };
-    CliRun {
-        rc: 0,
-        timed_out: false,
-        bytes: text.len() as u64,
-        stdout: text.into_bytes(),
-        stderr: Vec::new(),
     }
 }
 
@@ -298,7 +506,7 @@ fn set(v: &mut Value, path: &[&str], to: &str) {
 mod tests {
     use super::*;
     use crate::observe::NodeState;
-    use crate::report;
+    use crate::report::{self, NodeReport};
     use crate::verdict::Kind;
 
     /// Every trouble the demo promises shows up with its verdict and reason.
@@ -346,5 +554,195 @@ mod tests {
         );
         assert!(row("mac-w20").manifest.unverified);
         assert_eq!(row("mac-w19").disk.as_ref().map(|d| d.used_pct), Some(96));
+    }
+
+    /// Which of the demo's troubles a simulated node has (the canary's single sync
+    /// failure is not one).
+    fn trouble_of(n: &SimNode) -> Vec<Trouble> {
+        let healthy = SimNode::healthy(n.latency_ms);
+        let mut t = Vec::new();
+        if n.daemon_version != healthy.daemon_version {
+            t.push(Trouble::DaemonLags);
+        }
+        match n.gateway {
+            GatewayMode::Flapping { .. } => t.push(Trouble::Flapping),
+            GatewayMode::AuthRejected => t.push(Trouble::AuthRejected),
+            _ => {}
+        }
+        if n.drained {
+            t.push(Trouble::Drained);
+        }
+        if n.current.as_deref() == Some(OLD_SHA) {
+            t.push(Trouble::OldBundle);
+        } else if n.lock_claim.as_deref() == Some(OLD_SHA) {
+            t.push(Trouble::LockMismatch);
+        }
+        match n.cache_mtime {
+            None => t.push(Trouble::ColdCache),
+            Some(m) if m < -3600 => t.push(Trouble::StaleCache),
+            _ => {}
+        }
+        if n.sync_failures_left == 2 {
+            t.push(Trouble::SyncRetries);
+        }
+        if n.corrupt_sync {
+            t.push(Trouble::CorruptSync);
+        }
+        if !n.host_up {
+            t.push(Trouble::PoweredOff);
+        }
+        if n.disk_used_pct > 90 {
+            t.push(Trouble::DiskPressure);
+        }
+        if n.lock_claim.is_none() {
+            t.push(Trouble::NoLockFile);
+        }
+        t
+    }
+
+    /// (class, trouble) -> nodes, and nodes per class.
+    fn census(
+        inv: &Inventory,
+        mesh: &SimMesh,
+    ) -> (
+        std::collections::BTreeMap<(String, String), usize>,
+        std::collections::BTreeMap<String, usize>,
+    ) {
+        let mut troubles = std::collections::BTreeMap::new();
+        let mut classes = std::collections::BTreeMap::new();
+        for (i, node) in inv.nodes.iter().enumerate() {
+            *classes.entry(node.class.clone()).or_insert(0) += 1;
+            let sim = mesh.node(i).expect("node");
+            let t = trouble_of(&sim);
+            assert!(t.len() <= 1, "{} has several troubles: {t:?}", node.name);
+            for t in t {
+                *troubles
+                    .entry((node.class.clone(), format!("{t:?}")))
+                    .or_insert(0) += 1;
+            }
+        }
+        (troubles, classes)
+    }
+
+    #[test]
+    fn generated_mesh_is_the_same_for_the_same_seed() {
+        let show = |(inv, mesh): (Inventory, SimMesh)| {
+            let nodes: Vec<String> = (0..mesh.len())
+                .map(|i| format!("{} {:?}", inv.nodes[i].name, mesh.node(i)))
+                .collect();
+            nodes.join("\n")
+        };
+        let a = show(SimMesh::generate(500, 7));
+        assert_eq!(a, show(SimMesh::generate(500, 7)));
+        assert_ne!(a, show(SimMesh::generate(500, 8)));
+        assert_eq!(SimMesh::generate(500, 7).1.len(), 500);
+    }
+
+    /// At 26 nodes a generated mesh has exactly the demo's classes and troubles; at
+    /// 1,000 and 10,000 the same shares of each class.
+    #[test]
+    fn generated_mesh_spreads_classes_and_troubles_like_the_demo() {
+        let (dinv, dmesh) = SimMesh::demo();
+        let (demo_troubles, demo_classes) = census(&dinv, &dmesh);
+        let (ginv, gmesh) = SimMesh::generate(26, 3);
+        assert_eq!(
+            census(&ginv, &gmesh),
+            (demo_troubles.clone(), demo_classes.clone())
+        );
+        assert_eq!(gmesh.node(0).map(|n| n.sync_failures_left), Some(1));
+        for n in [1_000usize, 10_000] {
+            let (inv, mesh) = SimMesh::generate(n, 42);
+            let (troubles, classes) = census(&inv, &mesh);
+            assert_eq!(classes.values().sum::<usize>(), n);
+            for (class, demo_count) in &demo_classes {
+                let share = classes[class] as f64 / n as f64;
+                let demo_share = *demo_count as f64 / 26.0;
+                assert!(
+                    (share - demo_share).abs() < 0.01,
+                    "{n} nodes: {class} is {share:.3} of the mesh, demo {demo_share:.3}"
+                );
+            }
+            for ((class, trouble), demo_count) in &demo_troubles {
+                let got = troubles
+                    .get(&(class.clone(), trouble.clone()))
+                    .copied()
+                    .unwrap_or(0);
+                // The demo's gateway troubles are shared among its non-canary gateways.
+                let demo_size = demo_classes[class] - usize::from(class == "gateway");
+                let size = classes[class] - usize::from(class == "gateway");
+                let want = *demo_count as f64 / demo_size as f64;
+                let share = got as f64 / size as f64;
+                assert!(
+                    (share - want).abs() < 0.01,
+                    "{n} nodes: {trouble} on {got} of {size} {class} nodes ({share:.3}), demo {want:.3}"
+                );
+            }
+            assert_eq!(
+                troubles.len(),
+                demo_troubles.len(),
+                "{n} nodes: {troubles:?}"
+            );
+        }
+    }
+
+    /// A generated mesh polls through the same code as the demo and shows the same
+    /// verdicts in the same shares.
+    #[tokio::test(start_paused = true)]
+    async fn generated_mesh_shows_verdicts_in_the_demo_shares() {
+        let (inv, mesh) = SimMesh::generate(1_000, 9);
+        let req = PollRequest {
+            gateway: true,
+            doctor: false,
+            cli_timeout_s: 5,
+            doctor_timeout_s: 60,
+            live_timeout_s: 2,
+        };
+        let mut states = vec![NodeState::default(); inv.nodes.len()];
+        let now = crate::observe::now_ms();
+        for (i, st) in states.iter_mut().enumerate() {
+            match mesh.poll(i, &req).await {
+                Ok(raw) => st.apply_poll(raw, now),
+                Err(PollFailure::Remote(e)) => st.apply_failure(e.to_string(), now),
+                Err(PollFailure::Signal(e)) => st.apply_poll_error(e, now),
+            }
+        }
+        let rows = report::build(
+            &inv.nodes,
+            &states,
+            now,
+            None,
+            &crate::verdict::Rules::default(),
+        );
+        let (troubles, _) = census(&inv, &mesh);
+        let count = |t: Trouble| {
+            troubles
+                .iter()
+                .filter(|((_, n), _)| *n == format!("{t:?}"))
+                .map(|(_, c)| c)
+                .sum::<usize>()
+        };
+        let rows_where = |f: &dyn Fn(&NodeReport) -> bool| rows.iter().filter(|r| f(r)).count();
+        assert_eq!(
+            rows_where(&|r| r.reason == "drained"),
+            count(Trouble::Drained)
+        );
+        assert_eq!(
+            rows_where(&|r| r.verdict == Kind::Dead && r.reason.starts_with("host unreachable")),
+            count(Trouble::PoweredOff)
+        );
+        assert_eq!(
+            rows_where(&|r| r.reason == "gateway auth rejected"),
+            count(Trouble::AuthRejected)
+        );
+        assert_eq!(
+            rows_where(&|r| r.reason == "warming: cache cold"),
+            count(Trouble::ColdCache)
+        );
+        assert_eq!(
+            rows_where(&|r| r.manifest.state == Some(crate::skew::ManifestState::Mismatch)),
+            count(Trouble::LockMismatch)
+        );
+        assert!(count(Trouble::Drained) >= 30, "{troubles:?}");
+        assert!(rows_where(&|r| r.verdict == Kind::Healthy) > rows.len() / 3);
     }
 }

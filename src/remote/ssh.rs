@@ -34,6 +34,9 @@ pub struct SshOptions {
     /// Poll over one long-lived channel per node (the default); `false` runs one
     /// command per poll (one login shell per poll; kept for comparison in the bench).
     pub poll_channel: bool,
+    /// Masters being set up at once across the pool (`--connect-concurrency`; sshd
+    /// refuses bursts past its `MaxStartups`); 0 = no limit.
+    pub connect_concurrency: usize,
 }
 
 impl SshOptions {
@@ -46,6 +49,7 @@ impl SshOptions {
             per_node_channels: 4,
             control_persist_s: 60,
             poll_channel: std::env::var_os("MESHROLL_POLL_CHANNEL").is_none_or(|v| v != "0"),
+            connect_concurrency: 10,
         }
     }
 }
@@ -168,6 +172,8 @@ pub struct SshPool {
     opts: SshOptions,
     nodes: Vec<Node>,
     conns: Vec<Conn>,
+    /// Caps concurrent master setup; `None` = no cap.
+    connecting: Option<Semaphore>,
 }
 
 impl SshPool {
@@ -181,7 +187,14 @@ impl SshPool {
                 poll: Mutex::new(None),
             })
             .collect();
-        Ok(SshPool { opts, nodes, conns })
+        let connecting =
+            (opts.connect_concurrency > 0).then(|| Semaphore::new(opts.connect_concurrency));
+        Ok(SshPool {
+            opts,
+            nodes,
+            conns,
+            connecting,
+        })
     }
 
     pub fn options(&self) -> &SshOptions {
@@ -223,6 +236,16 @@ impl SshPool {
             tracing::info!(node = %node.name, "ssh master gone, reconnecting");
             *slot = None;
         }
+        // Wait for a connect slot (not counted in the connect timeout): a burst of
+        // connects past sshd's MaxStartups is refused.
+        let _slot = match &self.connecting {
+            Some(sem) => Some(
+                sem.acquire()
+                    .await
+                    .map_err(|_| RemoteError::Exec("pool closed".into()))?,
+            ),
+            None => None,
+        };
         let builder = self.builder(node);
         let connect = builder.connect_mux(&node.host);
         let s =

@@ -233,8 +233,35 @@ fn columns<T>(show_class: bool, rolling: bool, mut v: Vec<T>) -> Vec<T> {
     v
 }
 
+/// The first visible row to draw so that `selected` stays in a window of `height`
+/// rows, moving the window as little as possible from `offset` (as ratatui's table
+/// scrolls).
+pub fn window_start(offset: usize, selected: usize, height: usize, len: usize) -> usize {
+    let height = height.max(1);
+    let mut start = offset.min(len.saturating_sub(1));
+    if selected < start {
+        start = selected;
+    } else if selected >= start + height {
+        start = selected + 1 - height;
+    }
+    // Do not leave the window half empty at the end when rows above could fill it.
+    start.min(len.saturating_sub(height))
+}
+
 pub fn draw(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
-    let visible = app.visible();
+    // Only the rows that fit are built: a frame costs the screen, not the fleet.
+    let body = area.height.saturating_sub(1) as usize;
+    let (visible, selected, total) = app.with_visible(|all| {
+        let selected = app.selected.min(all.len().saturating_sub(1));
+        let start = window_start(app.offset.get(), selected, body, all.len());
+        app.offset.set(start);
+        let end = (start + body).min(all.len());
+        (
+            all[start..end].to_vec(),
+            selected - start.min(selected),
+            all.len(),
+        )
+    });
     // Narrow terminals drop the class column: the class tabs already say it.
     let rolling = app.rollout.is_some();
     let show_class = area.width >= if rolling { 130 } else { 100 };
@@ -319,15 +346,14 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             Constraint::Min(8),
         ],
     );
-    let empty = rows.is_empty();
+    let empty = total == 0;
     let table = Table::new(rows, widths)
         .header(header)
         .column_spacing(1)
         .row_highlight_style(theme.highlight)
         .highlight_symbol("▶")
         .highlight_spacing(ratatui::widgets::HighlightSpacing::Always);
-    let mut state =
-        TableState::default().with_selected(if empty { None } else { Some(app.selected) });
+    let mut state = TableState::default().with_selected(if empty { None } else { Some(selected) });
     f.render_stateful_widget(table, area, &mut state);
     if empty {
         let msg = Paragraph::new(Line::from(Span::styled(

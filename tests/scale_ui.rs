@@ -1,0 +1,127 @@
+//! The dashboard on a large simulated mesh: the table draws the window around the
+//! selection, and a click selects the row under it even when the table is scrolled.
+#![allow(clippy::unwrap_used)]
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers, MouseButton, MouseEventKind};
+use meshroll::app::App;
+use meshroll::poller::{self, PollResult};
+use meshroll::remote::PollRequest;
+use meshroll::remote::sim::SimMesh;
+use meshroll::ui::theme::Theme;
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+
+const AT: u64 = 1_800_000_000_000;
+
+async fn app(n: usize) -> App {
+    let (inv, mesh) = SimMesh::generate(n, 11);
+    let mut app = App::new("scale".into(), inv.nodes.clone(), inv.classes.clone());
+    let req = PollRequest {
+        gateway: true,
+        doctor: false,
+        cli_timeout_s: 5,
+        doctor_timeout_s: 60,
+        live_timeout_s: 2,
+    };
+    for idx in 0..n {
+        let result = mesh.poll(idx, &req).await;
+        poller::apply(
+            &mut app.states[idx],
+            PollResult {
+                idx,
+                at: AT,
+                took_ms: 1,
+                result,
+            },
+        );
+    }
+    app.refresh(AT + 1_000);
+    app
+}
+
+fn render(t: &mut Terminal<TestBackend>, app: &App) -> Vec<String> {
+    let theme = Theme::load("default").unwrap();
+    t.draw(|f| meshroll::ui::draw(f, app, &theme)).unwrap();
+    let buf = t.backend().buffer().clone();
+    (0..buf.area.height)
+        .map(|y| {
+            (0..buf.area.width)
+                .map(|x| buf[(x, y)].symbol().to_string())
+                .collect::<String>()
+        })
+        .collect()
+}
+
+fn key(app: &mut App, c: KeyCode) {
+    app.on_key(KeyEvent::new(c, KeyModifiers::NONE));
+}
+
+#[tokio::test(start_paused = true)]
+async fn end_of_a_large_table_is_drawn_and_a_click_there_selects_its_row() {
+    let mut app = app(2_000).await;
+    let mut t = Terminal::new(TestBackend::new(120, 30)).unwrap();
+    render(&mut t, &app);
+    key(&mut app, KeyCode::Char('G'));
+    let screen = render(&mut t, &app);
+    let last = app.nodes.last().unwrap().name.clone();
+    assert!(
+        screen.iter().any(|l| l.contains(&last)),
+        "{last} not on screen:\n{}",
+        screen.join("\n")
+    );
+    // Click the first table row: the node drawn there is selected, not the fleet's
+    // first node.
+    let first_row = meshroll::ui::TABLE_FIRST_ROW;
+    let drawn = screen[first_row as usize].clone();
+    app.on_mouse(MouseEventKind::Down(MouseButton::Left), first_row);
+    let sel = app.selected_node().unwrap();
+    assert!(
+        drawn.contains(&format!(" {} ", app.nodes[sel].name)),
+        "clicked row {drawn:?}, selected {}",
+        app.nodes[sel].name
+    );
+    assert_ne!(sel, 0);
+}
+
+fn meshroll(args: &[&str]) -> std::process::Output {
+    let log = tempfile::tempdir().unwrap();
+    std::process::Command::new(env!("CARGO_BIN_EXE_meshroll"))
+        .arg("--log-dir")
+        .arg(log.path())
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+/// `status --sim --nodes N --seed S` prints N nodes, the same for the same seed.
+#[test]
+fn status_sim_sized_and_seeded() {
+    let verdicts = |seed: &str| {
+        let out = meshroll(&[
+            "status", "--sim", "--nodes", "260", "--seed", seed, "--json",
+        ]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let rows = v.as_array().unwrap().clone();
+        assert_eq!(rows.len(), 260);
+        rows.iter()
+            .map(|r| format!("{} {} {}", r["node"], r["verdict"], r["reason"]))
+            .collect::<Vec<_>>()
+    };
+    let a = verdicts("3");
+    assert_eq!(a, verdicts("3"));
+    assert_ne!(a, verdicts("4"));
+    let out = meshroll(&["rollout", "--sim", "--nodes", "260", "--check"]);
+    assert!(out.status.success());
+    let plan = String::from_utf8_lossy(&out.stdout);
+    assert!(plan.contains("class 1 (gateway): 60 nodes"), "{plan}");
+    assert!(plan.contains("class 2 (worker): 200 nodes"), "{plan}");
+    // On a real inventory --nodes is refused, not ignored.
+    let out = meshroll(&["-i", "/nonexistent.ini", "status", "--nodes", "5"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--nodes sizes the simulated mesh"));
+}
