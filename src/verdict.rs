@@ -288,6 +288,18 @@ pub fn explain(st: &NodeState, now: Millis, rules: &Rules) -> Vec<SignalCheck> {
             None,
         ),
     });
+    // The gateway's /readyz, checked in every cheap poll; it outranks an older gateway
+    // status, as in judge().
+    // Not listed when not checked (disabled, or not polled yet).
+    if let Some(r) = &st.readyz {
+        v.push(check(
+            "gateway readyz",
+            clean(&r.value.describe()),
+            "(expected ready)".into(),
+            Some(r.age_s(now)),
+            Some(r.value.ok()),
+        ));
+    }
     match &st.gateway {
         Some(g) => {
             let a = g.age_s(now);
@@ -644,6 +656,45 @@ mod tests {
                 "drain flag clear (expected clear) (seen 2s ago): pass",
                 "cache age 10m <= 2h00m limit (seen 2s ago): pass",
             ]
+        );
+    }
+
+    #[test]
+    fn explain_shows_readyz_and_lets_it_decide_over_a_ready_gateway_status() {
+        let ready = |code, rc| {
+            Some(Stamped::new(
+                ReadySeen {
+                    code,
+                    curl_rc: Some(rc),
+                },
+                NOW - 2_000,
+            ))
+        };
+        let mut st = healthy();
+        st.readyz = ready(Some(200), 0);
+        let l = lines(&st, &Rules::default());
+        assert!(
+            l.iter()
+                .any(|x| x.starts_with("gateway readyz ") && x.ends_with(": pass")),
+            "{l:?}"
+        );
+        st.readyz = ready(None, 7);
+        let c = explain(&st, NOW, &Rules::default());
+        let decided: Vec<&str> = c.iter().filter(|c| c.decides).map(|c| c.signal).collect();
+        assert_eq!(decided, vec!["gateway readyz"]);
+        let line = c
+            .iter()
+            .find(|c| c.decides)
+            .map(SignalCheck::line)
+            .unwrap_or_default();
+        assert!(
+            line.contains("connection refused") && line.contains("fail"),
+            "{line}"
+        );
+        // The gateway status line still says ready: readyz is what decided.
+        assert!(
+            c.iter()
+                .any(|c| c.signal == "gateway" && c.pass == Some(true))
         );
     }
 
