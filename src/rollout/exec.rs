@@ -244,7 +244,7 @@ pub async fn run_phase(
                 if !l.starts_with("MESHROLL-EXIT ") {
                     let _ = tx2.send(ExecEvent::Output {
                         node: idx,
-                        line: l.to_string(),
+                        line: crate::safe_text::clean(l),
                     });
                 }
             };
