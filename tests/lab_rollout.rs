@@ -1406,6 +1406,34 @@ fn rollout_phases_get_the_gateway_token_inside_their_scripts() {
             n.root.join("bin/prewarm-tok").display()
         )
     });
+    // The local rsync, first on PATH, notes whether the token is in its environment.
+    let local_bin = lab.dir.join("local-bin");
+    fs::create_dir_all(&local_bin).unwrap();
+    let rsync_env = lab.dir.join("local-rsync-env.log");
+    let real_rsync = String::from_utf8(
+        Command::new("sh")
+            .args(["-c", "command -v rsync"])
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap();
+    let wrapper = local_bin.join("rsync");
+    fs::write(
+        &wrapper,
+        format!(
+            "#!/bin/sh\necho \"token=${{OPENCLAW_GATEWAY_TOKEN:-none}}\" >>{}\nexec {} \"$@\"\n",
+            rsync_env.display(),
+            real_rsync.trim()
+        ),
+    )
+    .unwrap();
+    fs::set_permissions(&wrapper, fs::Permissions::from_mode(0o755)).unwrap();
+    let path = format!(
+        "{}:{}",
+        local_bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
     let jpath = lab.dir.join("j.jsonl");
     let out = meshroll_with(
         &lab,
@@ -1418,13 +1446,19 @@ fn rollout_phases_get_the_gateway_token_inside_their_scripts() {
             jpath.to_str().unwrap(),
             "--yes",
         ],
-        &[("OPENCLAW_GATEWAY_TOKEN", tok)],
+        &[("OPENCLAW_GATEWAY_TOKEN", tok), ("PATH", &path)],
         None,
     );
     let o = text(&out);
     eprintln!("{o}");
     assert_eq!(out.status.code(), Some(0), "{o}");
     assert!(!o.contains(tok), "the token reached the output: {o}");
+    let env_log = fs::read_to_string(&rsync_env).unwrap();
+    assert_eq!(env_log.lines().count(), 2, "{env_log}");
+    assert!(
+        env_log.lines().all(|l| l == "token=none"),
+        "the token was in the local rsync's environment: {env_log}"
+    );
     for n in &lab.nodes {
         assert_eq!(n.current().as_deref(), Some(sha.as_str()));
         let log = fs::read_to_string(n.root.join("token.log")).unwrap();

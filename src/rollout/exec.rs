@@ -244,7 +244,7 @@ pub async fn run_phase(
                 if !l.starts_with("MESHROLL-EXIT ") {
                     let _ = tx2.send(ExecEvent::Output {
                         node: idx,
-                        line: l.to_string(),
+                        line: crate::safe_text::clean(l),
                     });
                 }
             };
@@ -358,6 +358,8 @@ async fn rsync(ctx: &RolloutCtx, idx: usize) -> Result<RsyncStats, Failure> {
     .arg(format!("{}/", ctx.stage_dir.display()))
     .arg(&dest)
     .stdin(std::process::Stdio::null())
+    // The token travels only inside scripts on stdin, never in a child's environment.
+    .env_remove("OPENCLAW_GATEWAY_TOKEN")
     .kill_on_drop(true);
     let out = match tokio::time::timeout(ctx.limits.sync, cmd.output()).await {
         Err(_) => {
@@ -380,10 +382,10 @@ async fn rsync(ctx: &RolloutCtx, idx: usize) -> Result<RsyncStats, Failure> {
                 .find(|l| !l.trim().is_empty())
                 .unwrap_or("")
                 .trim();
-            let msg = format!(
+            let msg = crate::safe_text::clean(&format!(
                 "rsync exit {}: {last}",
                 code.map_or("signal".into(), |c| c.to_string())
-            );
+            ));
             match code {
                 Some(c) if !node_ops::rsync_transient(c) => Err(Failure::Fatal(msg)),
                 _ => Err(Failure::Transient(msg)),

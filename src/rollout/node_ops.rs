@@ -8,16 +8,16 @@ use crate::rollout::Failure;
 
 /// Portable atomic rename of a symlink over another (`mv -T` on Linux; rename(2)
 /// through perl on macOS, whose `mv` would move into the target directory).
-/// Files the scripts create (the archived status, the lock) are not world-readable.
 const PRELUDE: &str = r#"set -u
-umask 027
 PATH=${PATH:+$PATH:}/usr/bin:/bin:/usr/sbin:/sbin:/opt/homebrew/bin:/usr/local/bin
 mvT() { mv -T "$1" "$2" 2>/dev/null || perl -e 'rename($ARGV[0], $ARGV[1]) or die "rename: $!\n"' "$1" "$2"; }
 "#;
 
+/// The prelude and the layout. `umask 027`: files the scripts create (the archived
+/// status, the lock) are not world-readable.
 fn head(layout: &Layout) -> String {
     format!(
-        "{PRELUDE}R={}\nS={}\nOC={}\n",
+        "{PRELUDE}umask 027\nR={}\nS={}\nOC={}\n",
         q(&layout.skills_root),
         q(&layout.state_dir),
         q(&layout.openclaw)
