@@ -31,7 +31,7 @@ pub async fn run(g: &Global, a: &UnlockArgs) -> anyhow::Result<i32> {
             }
             Err(e) => {
                 failed += 1;
-                println!("{name}: cannot read its lock: {e}");
+                println!("{name}: cannot read its lock: {}", clean(&e.to_string()));
                 continue;
             }
         };
@@ -51,10 +51,10 @@ pub async fn run(g: &Global, a: &UnlockArgs) -> anyhow::Result<i32> {
             }
         }
         match exec::force_unlock(&poll, i, Some(&info.owner_line), timeout).await {
-            Ok(m) => println!("{name}: {m}"),
+            Ok(m) => println!("{name}: {}", clean(&m)),
             Err(e) => {
                 failed += 1;
-                println!("{name}: unlock failed: {e}");
+                println!("{name}: unlock failed: {}", clean(&e.to_string()));
             }
         }
     }
