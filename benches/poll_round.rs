@@ -545,7 +545,7 @@ fn meshroll_watch_with(
         .stderr(File::create(&err_path).expect("create <lab>/watch.err"));
     let mut child = cmd.spawn().expect("start meshroll");
     let mut hwm = None;
-    let deadline = Instant::now() + Duration::from_secs(120);
+    let deadline = Instant::now() + Duration::from_secs(600);
     let status = loop {
         if let Some(st) = child.try_wait().expect("wait for meshroll") {
             break st;
@@ -558,7 +558,7 @@ fn meshroll_watch_with(
         if Instant::now() > deadline {
             let _ = child.kill();
             let _ = child.wait();
-            panic!("meshroll watch run took over 2 minutes");
+            panic!("meshroll watch run took over 10 minutes");
         }
         std::thread::sleep(Duration::from_millis(20));
     };
