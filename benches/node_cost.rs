@@ -151,8 +151,11 @@ fn main() {
         ln.touch_cache(60);
     }
     let url = node.healthz_url();
+    // Every cheap poll also asks the real gateway's /readyz (`gateway_ready_url`).
+    let ready = format!("http://127.0.0.1:{}/readyz", node.port);
     for (n, _) in &variants {
         lab.node_mut(n).healthz_url = url.clone();
+        lab.node_mut(n).ready_url = ready.clone();
     }
     let inv_all = lab.write_inventory_ini();
     let inv_text = fs::read_to_string(&inv_all).expect("inventory");

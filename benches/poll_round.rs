@@ -163,6 +163,7 @@ impl Bench<'_> {
         let load_before = loadavg();
         let mut cold = Vec::new();
         let mut steady = Vec::new();
+        let mut steady_oneshot = Vec::new();
         let mut rss_kib = Vec::new();
         let mut pdsh = Vec::new();
         let mut seq = Vec::new();
@@ -179,6 +180,8 @@ impl Bench<'_> {
             let node = &lab.nodes[i % NODES];
 
             let w = meshroll_watch(self.bin, lab, self.inv, self.rss_via);
+            let w1 =
+                meshroll_watch_with(self.bin, lab, self.inv, self.rss_via, false, WATCH_ROUNDS);
             let t_pdsh = time_pdsh(lab, &self.aliases, &self.pdsh_remote);
             let t_seq = time_seq(lab, &self.aliases);
             let t_fresh = time_ok(
@@ -199,6 +202,7 @@ impl Bench<'_> {
             if keep {
                 cold.push(w.cold_ms);
                 steady.extend(w.steady_ms);
+                steady_oneshot.extend(w1.steady_ms);
                 rss_kib.extend(w.peak_rss_kib);
                 pdsh.push(t_pdsh);
                 seq.push(t_seq);
@@ -250,7 +254,15 @@ impl Bench<'_> {
                 "`ssh <alias> openclaw gateway status --json`".to_string(),
                 &fresh_gw,
             ),
+            Row::new(
+                "meshroll steady round, one command per poll",
+                format!(
+                    "`MESHROLL_POLL_CHANNEL=0 status --watch --json`, rounds 2..{WATCH_ROUNDS}: a new channel and login shell per poll (before the poll channel)"
+                ),
+                &steady_oneshot,
+            ),
         ];
+        let procs = [true, false].map(|channel| node_procs_per_poll(self, channel));
         let steady_med = rows[0].stats.median;
         let mut out = String::new();
         let _ = writeln!(
@@ -279,8 +291,13 @@ impl Bench<'_> {
         let _ = writeln!(out, "|---|---:|---|");
         let _ = writeln!(
             out,
-            "| pdsh fan-out / meshroll steady round | {pdsh_x:.2}x | >= 4x: {} |",
-            met(pdsh_x >= 4.0)
+            "| pdsh fan-out / meshroll steady round | {pdsh_x:.2}x | >= 8x: {} |",
+            met(pdsh_x >= 8.0)
+        );
+        let _ = writeln!(
+            out,
+            "| pdsh fan-out / meshroll steady round, one command per poll | {:.2}x | (before) |",
+            ratio(rows[2].stats.median, rows[7].stats.median)
         );
         let _ = writeln!(
             out,
@@ -316,9 +333,19 @@ impl Bench<'_> {
                 )
             }
         };
+        let rss_ok = rss_kib.iter().max().map(|m| *m < 20 * 1024);
         let _ = writeln!(
             out,
-            "\nmeshroll peak RSS, {NODES}-node `status --watch --json --count {WATCH_ROUNDS}`: {rss}"
+            "\nmeshroll peak RSS, {NODES}-node `status --watch --json --count {WATCH_ROUNDS}`: {rss}; goal < 20 MiB: {}",
+            rss_ok.map_or("n/a", met)
+        );
+        let _ = writeln!(
+            out,
+            "\nProcesses started on one node per cheap poll (`strace -f -e trace=execve` on its sshd, successful execs, \
+             rounds 3..{WATCH_ROUNDS} of a watch run, `--poll-interval 1`): poll channel {}, one command per poll {}; goal <= 4: {}",
+            procs[0].map_or("n/a".into(), |p| format!("{p:.1}")),
+            procs[1].map_or("n/a".into(), |p| format!("{p:.1}")),
+            procs[0].map_or("n/a", |p| met(p <= 4.0))
         );
         out
     }
@@ -476,6 +503,19 @@ struct WatchRun {
 /// One `status --watch --json --count 12` run; every round must report every node
 /// healthy, and steady rounds must not have run the gateway status.
 fn meshroll_watch(bin: &Path, lab: &Lab, inv: &Path, rss_via: RssVia) -> WatchRun {
+    meshroll_watch_with(bin, lab, inv, rss_via, true, WATCH_ROUNDS)
+}
+
+/// One watch run of `rounds` rounds; `channel: false` polls with one command per poll
+/// (`MESHROLL_POLL_CHANNEL=0`, a login shell per poll as before the poll channel).
+fn meshroll_watch_with(
+    bin: &Path,
+    lab: &Lab,
+    inv: &Path,
+    rss_via: RssVia,
+    channel: bool,
+    rounds: u64,
+) -> WatchRun {
     for n in &lab.nodes {
         n.clear_calls();
     }
@@ -496,15 +536,16 @@ fn meshroll_watch(bin: &Path, lab: &Lab, inv: &Path, rss_via: RssVia) -> WatchRu
         .arg("--log-dir")
         .arg(lab.dir.join("log"))
         .args(["--timeout", "10", "status", "--watch", "--json"])
-        .args(["--count", &WATCH_ROUNDS.to_string()])
+        .args(["--count", &rounds.to_string()])
         .args(["--poll-interval", "1", "--gateway-interval", "3600"])
         .env_remove("OPENCLAW_GATEWAY_TOKEN")
+        .env("MESHROLL_POLL_CHANNEL", if channel { "1" } else { "0" })
         .stdin(Stdio::null())
         .stdout(File::create(&out_path).expect("create <lab>/watch.out"))
         .stderr(File::create(&err_path).expect("create <lab>/watch.err"));
     let mut child = cmd.spawn().expect("start meshroll");
     let mut hwm = None;
-    let deadline = Instant::now() + Duration::from_secs(120);
+    let deadline = Instant::now() + Duration::from_secs(600);
     let status = loop {
         if let Some(st) = child.try_wait().expect("wait for meshroll") {
             break st;
@@ -517,7 +558,7 @@ fn meshroll_watch(bin: &Path, lab: &Lab, inv: &Path, rss_via: RssVia) -> WatchRu
         if Instant::now() > deadline {
             let _ = child.kill();
             let _ = child.wait();
-            panic!("meshroll watch run took over 2 minutes");
+            panic!("meshroll watch run took over 10 minutes");
         }
         std::thread::sleep(Duration::from_millis(20));
     };
@@ -549,7 +590,7 @@ fn meshroll_watch(bin: &Path, lab: &Lab, inv: &Path, rss_via: RssVia) -> WatchRu
     }
     assert_eq!(
         ms.len() as u64,
-        WATCH_ROUNDS,
+        rounds,
         "meshroll printed every round: {stderr}"
     );
     for n in &lab.nodes {
@@ -565,6 +606,51 @@ fn meshroll_watch(bin: &Path, lab: &Lab, inv: &Path, rss_via: RssVia) -> WatchRu
         steady_ms: ms[1..].to_vec(),
         peak_rss_kib: hwm,
     }
+}
+
+/// Successful execve calls under one node's sshd per cheap poll: a traced watch run of
+/// 2 rounds and one of WATCH_ROUNDS rounds; the difference over the extra rounds (so
+/// connecting, round 1's gateway status and opening the channel are left out). `None`
+/// when strace is missing or cannot attach.
+fn node_procs_per_poll(b: &Bench<'_>, channel: bool) -> Option<f64> {
+    if Command::new("strace").arg("-V").output().is_err() {
+        eprintln!("bench: strace missing (apt-get install strace): no process count");
+        return None;
+    }
+    let node = &b.lab.nodes[0];
+    let mut counts = Vec::new();
+    for rounds in [2, WATCH_ROUNDS] {
+        let pid = node.sshd_pid()?;
+        let log = b.lab.dir.join(format!("strace-{channel}-{rounds}.log"));
+        let mut st = Command::new("strace")
+            .args(["-f", "-qq", "-e", "trace=execve", "-o"])
+            .arg(&log)
+            .args(["-p", &pid.to_string()])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .ok()?;
+        std::thread::sleep(Duration::from_millis(500));
+        meshroll_watch_with(b.bin, b.lab, b.inv, RssVia::None, channel, rounds);
+        // Let the masters' sessions end (ControlPersist) before counting.
+        std::thread::sleep(Duration::from_millis(500));
+        let _ = Command::new("kill")
+            .args(["-INT", &st.id().to_string()])
+            .status();
+        let _ = st.wait();
+        let text = fs::read_to_string(&log).unwrap_or_default();
+        let n = text
+            .lines()
+            .filter(|l| {
+                (l.contains("execve(") || l.contains("<... execve resumed>"))
+                    && l.trim_end().ends_with("= 0")
+            })
+            .count();
+        counts.push(n as f64);
+    }
+    let extra = (WATCH_ROUNDS - 2) as f64;
+    Some((counts[1] - counts[0]) / extra)
 }
 
 fn vm_hwm_kib(pid: u32) -> Option<u64> {

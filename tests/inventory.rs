@@ -850,4 +850,48 @@ ansible_user=admin
     );
     let e = load(&bad).unwrap_err();
     assert!(e.expected.contains("does not begin with - (ssh would take it for an option), got \"-oProxyCommand=x\" for ansible_ssh_host"), "{e}");
+
+/// `gateway_ready_url` in all three formats: set, emptied (readiness off) and the
+/// built-in default when not given.
+#[test]
+fn gateway_ready_url_in_every_format() {
+    use meshroll::inventory::{DEFAULT_GATEWAY_READY_URL, parse};
+    let d = tempfile::tempdir().unwrap();
+    let cases = [
+        (
+            "a.toml",
+            "[defaults]\ngateway_ready_url = \"http://127.0.0.1:9/readyz\"\n\n\
+             [[nodes]]\nname = \"n1\"\nclass = \"worker\"\n\n\
+             [[nodes]]\nname = \"n2\"\nclass = \"worker\"\ngateway_ready_url = \"\"\n",
+        ),
+        (
+            "a.ini",
+            "[worker]\nn1 meshroll_gateway_ready_url=http://127.0.0.1:9/readyz\n\
+             n2 meshroll_gateway_ready_url=\n",
+        ),
+        (
+            "a.yml",
+            "all:\n  children:\n    worker:\n      hosts:\n        n1:\n          \
+             meshroll_gateway_ready_url: http://127.0.0.1:9/readyz\n        n2:\n          \
+             meshroll_gateway_ready_url: \"\"\n",
+        ),
+    ];
+    for (name, text) in cases {
+        let inv = parse(&d.path().join(name), text).unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(
+            inv.nodes[0].layout.gateway_ready_url, "http://127.0.0.1:9/readyz",
+            "{name}"
+        );
+        assert_eq!(inv.nodes[1].layout.gateway_ready_url, "", "{name}");
+    }
+    let inv = parse(
+        &d.path().join("b.toml"),
+        "[[nodes]]\nname = \"n1\"\nclass = \"worker\"\n",
+    )
+    .unwrap();
+    assert_eq!(
+        inv.nodes[0].layout.gateway_ready_url,
+        DEFAULT_GATEWAY_READY_URL
+    );
+    assert_eq!(DEFAULT_GATEWAY_READY_URL, "http://127.0.0.1:18789/readyz");
 }

@@ -371,3 +371,33 @@ async fn a_hung_poll_and_a_channel_closed_mid_answer_recover_by_themselves() {
     }
     ctx.transport.close().await;
 }
+
+/// A node whose shell ends before the poll channel says hello (here: `sudo` to a user
+/// that does not exist, or no sudo at all): the poll falls back to one command, whose
+/// stderr names the cause, rather than "channel closed".
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_channel_that_never_starts_reports_the_nodes_stderr() {
+    let lab = Lab::start(&[NodeSpec::new("s01", "worker")]);
+    ready(&lab);
+    let mut inv = lab.inventory();
+    inv.nodes[0].layout.run_as = "meshroll-no-such-user".into();
+    let mut opts = SshOptions::new(Some(lab.ssh_config.clone()), Duration::from_secs(5));
+    opts.control_dir = lab.control_dir.clone();
+    let ctx = PollCtx {
+        transport: Transport::Ssh(SshPool::new(inv.nodes.clone(), opts).unwrap()),
+        nodes: inv.nodes,
+        token: None,
+        cadence: Cadence::for_timeout(Duration::from_secs(5)),
+    };
+    let req = ctx.cadence.request(false, false);
+    let r = poller::poll_once(&ctx, 0, &req).await;
+    let e = r.result.unwrap_err().to_string();
+    // With sudo installed its stderr says why; without it, ssh reports exit 127.
+    assert!(
+        (e.starts_with("poll: no output (exit ") && e.contains("sudo"))
+            || e.contains("remote command not found"),
+        "the one-shot command names the cause: {e}"
+    );
+    assert!(!e.contains("poll channel"), "{e}");
+    ctx.transport.close().await;
+}

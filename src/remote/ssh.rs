@@ -162,7 +162,9 @@ struct PollChannel {
 /// Why a poll channel gave no answer.
 #[derive(Debug)]
 pub enum ChannelError {
-    /// Another poll of this node holds the channel; use a one-shot command instead.
+    /// Use a one-shot command instead: another poll of this node holds the channel, or
+    /// the node's shell ended before it said hello (sudo refused, no `sh`...), which the
+    /// one-shot command's stderr explains.
     Busy,
     Remote(RemoteError),
 }
@@ -352,6 +354,9 @@ impl SshPool {
         if let Err(e) = opened {
             *slot = None;
             drop(slot);
+            if matches!(&e, RemoteError::Connect(m) if m == CLOSED_BY_NODE) {
+                return Err(ChannelError::Busy);
+            }
             if matches!(e, RemoteError::Connect(_) | RemoteError::Timeout(_)) {
                 self.drop_session(idx).await;
             }
@@ -563,6 +568,9 @@ enum Stop {
     TooLarge,
     Io(std::io::Error),
 }
+
+/// A poll channel that ended without a byte of its answer.
+const CLOSED_BY_NODE: &str = "poll channel closed by the node";
 
 /// Read one line (without its newline) of at most `cap` bytes from a poll channel.
 async fn read_answer(ch: &mut PollChannel, cap: usize) -> Result<Vec<u8>, RemoteError> {

@@ -184,20 +184,12 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         if r.live.ok { theme.ok } else { theme.error },
         theme,
     ));
-    if !node.layout.gateway_ready_url.is_empty() {
+    // The gateway's /readyz, when the layout checks it and a poll has seen it.
+    if let (Some(z), Some(x)) = (&r.gateway.readyz, st.readyz.as_ref()) {
         l.push(kv(
             "gateway readyz",
-            match (&r.gateway.readyz, st.readyz.as_ref()) {
-                (Some(z), Some(x)) => {
-                    format!("{} ({} ago)", x.value.describe(), human_age(z.age_s))
-                }
-                _ => "-".into(),
-            },
-            if r.gateway.readyz.as_ref().is_some_and(|z| z.ok) {
-                theme.ok
-            } else {
-                theme.error
-            },
+            format!("{} ({} ago)", x.value.describe(), human_age(z.age_s)),
+            if z.ok { theme.ok } else { theme.error },
             theme,
         ));
     }
