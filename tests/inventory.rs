@@ -850,6 +850,7 @@ ansible_user=admin
     );
     let e = load(&bad).unwrap_err();
     assert!(e.expected.contains("does not begin with - (ssh would take it for an option), got \"-oProxyCommand=x\" for ansible_ssh_host"), "{e}");
+}
 
 /// `gateway_ready_url` in all three formats: set, emptied (readiness off) and the
 /// built-in default when not given.
