@@ -44,14 +44,17 @@ fn write_exec(path: &Path, text: &str) {
 
 /// Make `n` answer every ssh session with `body` (a POSIX sh script that gets the poll
 /// script on stdin; `$tok` holds the token found in it), as a node under someone else's
-/// control may: sshd's `ForceCommand`, then a restart of its sshd.
+/// control may: sshd's `ForceCommand`, then a restart of its sshd. It reads the script
+/// up to the token's line, not to its end: meshroll's poll channel keeps stdin open
+/// (a node that waits for the end of stdin only hangs, which `lab_reconnect` covers).
 fn force_command(n: &LabNode, body: &str) {
     let script = n.root.join("hostile.sh");
     write_exec(
         &script,
         &format!(
-            "#!/bin/sh\nin=$(cat)\n\
-             tok=$(printf '%s\\n' \"$in\" | sed -n \"s/^OPENCLAW_GATEWAY_TOKEN='\\(.*\\)'\\$/\\1/p\")\n\
+            "#!/bin/sh\ntok=\n\
+             while IFS= read -r l; do case $l in \"OPENCLAW_GATEWAY_TOKEN='\"*) \
+             tok=${{l#OPENCLAW_GATEWAY_TOKEN=\\'}}; tok=${{tok%\\'}}; break;; esac; done\n\
              {body}\n"
         ),
     );

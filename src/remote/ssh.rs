@@ -436,15 +436,23 @@ impl SshPool {
         };
         // An rc file may print before the script starts: skip lines that are not ours.
         for _ in 0..64 {
-            let line = read_answer(&mut ch, cap).await?;
+            let line = match read_answer(&mut ch, cap).await {
+                Ok(line) => line,
+                // The node's shell ended before its hello (sudo refused, no `sh`, a
+                // node that prints something and exits): the one-shot command that
+                // follows gets its output and says why.
+                Err(RemoteError::Connect(m)) if m.starts_with("poll channel closed") => {
+                    return Err(RemoteError::Connect(CLOSED_BY_NODE.into()));
+                }
+                Err(e) => return Err(e),
+            };
             if line == super::script::HELLO.as_bytes() {
                 return Ok(ch);
             }
+            // An envelope before the hello (the script's own fatal error): the one-shot
+            // command prints it again, where the envelope parser names it.
             if line.starts_with(b"{\"v\":") {
-                return Err(RemoteError::Exec(format!(
-                    "poll channel did not start: {}",
-                    crate::safe_text::clean(&crate::signals::excerpt(&line))
-                )));
+                return Err(RemoteError::Connect(CLOSED_BY_NODE.into()));
             }
         }
         Err(RemoteError::Exec(
