@@ -290,7 +290,6 @@ fn one(n: &Node, st: &NodeState, k: Skew, now: Millis, base: &Rules) -> NodeRepo
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::remote::PollFailure;
     use crate::remote::sim::SimMesh;
 
     async fn demo_rows(target: Option<&str>) -> Vec<NodeReport> {
@@ -302,15 +301,8 @@ mod tests {
             doctor_timeout_s: 60,
             live_timeout_s: 2,
         };
-        let mut states = vec![NodeState::default(); inv.nodes.len()];
         let now = crate::observe::now_ms();
-        for (i, st) in states.iter_mut().enumerate() {
-            match mesh.poll(i, &req).await {
-                Ok(raw) => st.apply_poll(raw, now),
-                Err(PollFailure::Remote(e)) => st.apply_failure(e.to_string(), now),
-                Err(PollFailure::Signal(e)) => st.apply_poll_error(e, now),
-            }
-        }
+        let states = mesh.poll_states(&req, now).await;
         build(&inv.nodes, &states, now, target, &Rules::default())
     }
 

@@ -526,17 +526,19 @@ mod tests {
         assert_eq!(v(&st).reason, "liveness failing: no answer (curl exit 7)");
     }
 
+    /// A `/readyz` answer seen 2 s ago: HTTP `code` (None: no answer), curl's `rc`.
+    fn ready(code: Option<u16>, rc: i32) -> Option<Stamped<ReadySeen>> {
+        Some(Stamped::new(
+            ReadySeen {
+                code,
+                curl_rc: Some(rc),
+            },
+            NOW - 2_000,
+        ))
+    }
+
     #[test]
     fn readyz_failing_is_dead_even_when_the_gateway_status_said_ready() {
-        let ready = |code, rc| {
-            Some(Stamped::new(
-                ReadySeen {
-                    code,
-                    curl_rc: Some(rc),
-                },
-                NOW - 2_000,
-            ))
-        };
         let mut st = healthy();
         st.readyz = ready(Some(200), 0);
         assert_eq!(v(&st).kind, Kind::Healthy);
@@ -661,15 +663,6 @@ mod tests {
 
     #[test]
     fn explain_shows_readyz_and_lets_it_decide_over_a_ready_gateway_status() {
-        let ready = |code, rc| {
-            Some(Stamped::new(
-                ReadySeen {
-                    code,
-                    curl_rc: Some(rc),
-                },
-                NOW - 2_000,
-            ))
-        };
         let mut st = healthy();
         st.readyz = ready(Some(200), 0);
         let l = lines(&st, &Rules::default());

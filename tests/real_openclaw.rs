@@ -39,6 +39,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use common::real_openclaw::{self, OPENCLAW_VERSION, RealNode};
+use common::tmux::Tmux;
 use common::{Lab, NodeSpec};
 use serde_json::Value;
 
@@ -343,75 +344,6 @@ impl Watch {
 impl Drop for Watch {
     fn drop(&mut self) {
         self.interrupt();
-    }
-}
-
-// ---------------------------------------------------------------------------------------
-// tmux (as in tests/tui_e2e.rs), keeping every screen it captured
-
-struct Tmux {
-    session: String,
-    screens: Mutex<Vec<String>>,
-}
-
-impl Tmux {
-    fn start(cmd: &str, w: u16, h: u16) -> Tmux {
-        let session = format!("meshroll-real-{}", std::process::id());
-        let st = Command::new("tmux")
-            .args(["new-session", "-d", "-s", &session, "-x"])
-            .arg(w.to_string())
-            .arg("-y")
-            .arg(h.to_string())
-            .arg(cmd)
-            .env("TERM", "xterm-256color")
-            .status()
-            .expect("tmux is installed (scripts/test.sh installs it)");
-        assert!(st.success(), "tmux new-session failed");
-        Tmux {
-            session,
-            screens: Mutex::new(Vec::new()),
-        }
-    }
-
-    fn capture(&self) -> String {
-        let out = Command::new("tmux")
-            .args(["capture-pane", "-p", "-J", "-t", &self.session])
-            .output()
-            .unwrap();
-        let s = String::from_utf8_lossy(&out.stdout).into_owned();
-        self.screens.lock().unwrap().push(s.clone());
-        s
-    }
-
-    fn keys(&self, keys: &[&str]) {
-        let st = Command::new("tmux")
-            .args(["send-keys", "-t", &self.session])
-            .args(keys)
-            .status()
-            .unwrap();
-        assert!(st.success());
-    }
-
-    fn wait_for(&self, what: &str, deadline: Duration, pred: impl Fn(&str) -> bool) -> String {
-        let end = Instant::now() + deadline;
-        loop {
-            let screen = self.capture();
-            if pred(&screen) {
-                return screen;
-            }
-            if Instant::now() > end {
-                panic!("timed out waiting for {what}; screen:\n{screen}");
-            }
-            std::thread::sleep(Duration::from_millis(250));
-        }
-    }
-}
-
-impl Drop for Tmux {
-    fn drop(&mut self) {
-        let _ = Command::new("tmux")
-            .args(["kill-session", "-t", &self.session])
-            .status();
     }
 }
 
@@ -1092,22 +1024,22 @@ fn real_openclaw_node_through_real_ssh() {
         m.log_dir.display(),
         DOCTOR_TIMEOUT,
     );
-    let tmux = Tmux::start(&cmd, 220, 60);
-    tmux.wait_for(
+    let tmux = Tmux::start("real", &cmd, 220, 60);
+    tmux.wait_for_within(
         "the fleet table with the node healthy",
         Duration::from_secs(60),
         |s| s.contains(NODE) && s.contains("healthy"),
     );
     tmux.keys(&["Enter"]);
-    tmux.wait_for("the node view", Duration::from_secs(20), |s| {
+    tmux.wait_for_within("the node view", Duration::from_secs(20), |s| {
         s.contains("cli / daemon") && s.contains("doctor")
     });
     tmux.keys(&["d"]);
-    tmux.wait_for("the flash for `d`", Duration::from_secs(10), |s| {
+    tmux.wait_for_within("the flash for `d`", Duration::from_secs(10), |s| {
         s.contains("gateway status and doctor")
     });
     // any doctor result: findings, none, or an error line under the doctor section
-    let screen = tmux.wait_for(
+    let screen = tmux.wait_for_within(
         "a doctor result in the node view",
         Duration::from_secs(90),
         |s| {
@@ -1128,7 +1060,7 @@ fn real_openclaw_node_through_real_ssh() {
         ));
     }
     tmux.keys(&["q"]);
-    let screen = tmux.wait_for("meshroll to exit", Duration::from_secs(20), |s| {
+    let screen = tmux.wait_for_within("meshroll to exit", Duration::from_secs(20), |s| {
         s.contains("MESHROLL-EXITED=")
     });
     assert!(screen.contains("MESHROLL-EXITED=0"), "{screen}");
@@ -1143,7 +1075,7 @@ fn real_openclaw_node_through_real_ssh() {
         "the token was on a command line:\n{}",
         hits.join("\n")
     );
-    for s in tmux.screens.lock().unwrap().iter() {
+    for s in tmux.screens().iter() {
         assert_no_secret("the dashboard's screen", s, &secrets);
     }
     drop(tmux);

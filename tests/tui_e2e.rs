@@ -4,88 +4,10 @@
 #![allow(clippy::unwrap_used)]
 
 use std::process::Command;
-use std::time::{Duration, Instant};
 
-struct Tmux {
-    session: String,
-}
-
-impl Tmux {
-    fn start(name: &str, cmd: &str, w: u16, h: u16) -> Tmux {
-        let session = format!("meshroll-e2e-{}-{name}", std::process::id());
-        let st = Command::new("tmux")
-            .args([
-                "new-session",
-                "-d",
-                "-s",
-                &session,
-                "-x",
-                &w.to_string(),
-                "-y",
-                &h.to_string(),
-            ])
-            .arg(cmd)
-            .env("TERM", "xterm-256color")
-            .status()
-            .expect("tmux is installed (scripts/test.sh installs it)");
-        assert!(st.success(), "tmux new-session failed");
-        Tmux { session }
-    }
-
-    fn capture(&self) -> String {
-        let out = Command::new("tmux")
-            .args(["capture-pane", "-p", "-t", &self.session])
-            .output()
-            .unwrap();
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-
-    fn keys(&self, keys: &[&str]) {
-        let st = Command::new("tmux")
-            .args(["send-keys", "-t", &self.session])
-            .args(keys)
-            .status()
-            .unwrap();
-        assert!(st.success());
-    }
-
-    fn alternate_on(&self) -> bool {
-        let out = Command::new("tmux")
-            .args([
-                "display-message",
-                "-p",
-                "-t",
-                &self.session,
-                "#{alternate_on}",
-            ])
-            .output()
-            .unwrap();
-        String::from_utf8_lossy(&out.stdout).trim() == "1"
-    }
-
-    /// Wait until the screen satisfies `pred`; panic with the screen if it never does.
-    fn wait_for(&self, what: &str, pred: impl Fn(&str) -> bool) -> String {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            let screen = self.capture();
-            if pred(&screen) {
-                return screen;
-            }
-            if Instant::now() > deadline {
-                panic!("timed out waiting for {what}; screen:\n{screen}");
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    }
-}
-
-impl Drop for Tmux {
-    fn drop(&mut self) {
-        let _ = Command::new("tmux")
-            .args(["kill-session", "-t", &self.session])
-            .status();
-    }
-}
+#[path = "common/tmux.rs"]
+mod tmux;
+use tmux::Tmux;
 
 #[test]
 fn demo_draws_the_fleet_shows_help_and_quits_cleanly() {
@@ -237,47 +159,31 @@ fn a_panic_gives_the_terminal_back() {
     );
 }
 
-impl Tmux {
-    /// `#{alternate_on} #{mouse_any_flag}` of the pane: "0 0" once the terminal is
-    /// given back (alternate screen left, mouse reporting off).
-    fn screen_flags(&self) -> String {
-        let out = Command::new("tmux")
-            .args([
-                "display-message",
-                "-p",
-                "-t",
-                &self.session,
-                "#{alternate_on} #{mouse_any_flag}",
-            ])
-            .output()
-            .unwrap();
-        String::from_utf8_lossy(&out.stdout).trim().to_string()
-    }
+/// `#{alternate_on} #{mouse_any_flag}` of the pane: "0 0" once the terminal is given
+/// back (alternate screen left, mouse reporting off).
+fn screen_flags(t: &Tmux) -> String {
+    t.display("#{alternate_on} #{mouse_any_flag}")
+}
 
-    /// The pid of the meshroll process running in the pane (a child of the pane's shell).
-    fn meshroll_pid(&self) -> u32 {
-        let out = Command::new("tmux")
-            .args(["display-message", "-p", "-t", &self.session, "#{pane_pid}"])
-            .output()
-            .unwrap();
-        let shell: u32 = String::from_utf8_lossy(&out.stdout).trim().parse().unwrap();
-        for e in std::fs::read_dir("/proc").unwrap().flatten() {
-            let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else {
-                continue;
-            };
-            let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-                continue;
-            };
-            let Some((head, rest)) = stat.rsplit_once(')') else {
-                continue;
-            };
-            let ppid: Option<u32> = rest.split_whitespace().nth(1).and_then(|s| s.parse().ok());
-            if ppid == Some(shell) && head.ends_with("(meshroll") {
-                return pid;
-            }
+/// The pid of the meshroll process running in the pane (a child of the pane's shell).
+fn meshroll_pid(t: &Tmux) -> u32 {
+    let shell: u32 = t.display("#{pane_pid}").parse().unwrap();
+    for e in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+            continue;
+        };
+        let Some((head, rest)) = stat.rsplit_once(')') else {
+            continue;
+        };
+        let ppid: Option<u32> = rest.split_whitespace().nth(1).and_then(|s| s.parse().ok());
+        if ppid == Some(shell) && head.ends_with("(meshroll") {
+            return pid;
         }
-        panic!("no meshroll process under the pane's shell {shell}");
     }
+    panic!("no meshroll process under the pane's shell {shell}");
 }
 
 #[test]
@@ -294,11 +200,11 @@ fn a_signal_on_the_dashboard_gives_the_terminal_back() {
             s.contains("NODE") && s.contains("healthy")
         });
         assert_eq!(
-            t.screen_flags(),
+            screen_flags(&t),
             "1 1",
             "the dashboard runs on the alternate screen with the mouse captured"
         );
-        let pid = t.meshroll_pid();
+        let pid = meshroll_pid(&t);
         let st = Command::new("kill")
             .args([&format!("-{sig}"), &pid.to_string()])
             .status()
@@ -306,7 +212,7 @@ fn a_signal_on_the_dashboard_gives_the_terminal_back() {
         assert!(st.success());
         let screen = t.wait_for("meshroll to exit", |s| s.contains("MESHROLL-EXITED="));
         assert_eq!(
-            t.screen_flags(),
+            screen_flags(&t),
             "0 0",
             "SIG{sig}: alternate screen left and mouse capture off:\n{screen}"
         );
@@ -339,7 +245,7 @@ fn a_panic_turns_mouse_capture_off() {
     let screen = t.wait_for("meshroll to exit", |s| s.contains("MESHROLL-EXITED="));
     assert!(screen.contains("MESHROLL-EXITED=101"), "{screen}");
     assert_eq!(
-        t.screen_flags(),
+        screen_flags(&t),
         "0 0",
         "alternate screen left and mouse capture off after a panic:\n{screen}"
     );

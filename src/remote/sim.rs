@@ -273,6 +273,26 @@ impl SimMesh {
         self.nodes.get(idx)?.lock().ok().map(|g| g.clone())
     }
 
+    /// Every node polled once with `req`, each answer applied to a fresh state at `now`
+    /// (what a first `status` round sees).
+    pub async fn poll_states(
+        &self,
+        req: &PollRequest,
+        now: crate::observe::Millis,
+    ) -> Vec<crate::observe::NodeState> {
+        let mut states = Vec::with_capacity(self.len());
+        for i in 0..self.len() {
+            let mut st = crate::observe::NodeState::default();
+            match self.poll(i, req).await {
+                Ok(raw) => st.apply_poll(raw, now),
+                Err(PollFailure::Remote(e)) => st.apply_failure(e.to_string(), now),
+                Err(PollFailure::Signal(e)) => st.apply_poll_error(e, now),
+            }
+            states.push(st);
+        }
+        states
+    }
+
     /// One poll of node `idx`, shaped exactly like a real node's.
     pub async fn poll(&self, idx: usize, req: &PollRequest) -> Result<RawPoll, PollFailure> {
         let node = self.snapshot(idx).ok_or_else(|| {
@@ -505,7 +525,6 @@ fn set(v: &mut Value, path: &[&str], to: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::observe::NodeState;
     use crate::report::{self, NodeReport};
     use crate::verdict::Kind;
 
@@ -521,15 +540,8 @@ mod tests {
             doctor_timeout_s: 60,
             live_timeout_s: 2,
         };
-        let mut states = vec![NodeState::default(); inv.nodes.len()];
         let now = crate::observe::now_ms();
-        for (i, st) in states.iter_mut().enumerate() {
-            match mesh.poll(i, &req).await {
-                Ok(raw) => st.apply_poll(raw, now),
-                Err(PollFailure::Remote(e)) => st.apply_failure(e.to_string(), now),
-                Err(PollFailure::Signal(e)) => st.apply_poll_error(e, now),
-            }
-        }
+        let states = mesh.poll_states(&req, now).await;
         let rows = report::build(
             &inv.nodes,
             &states,
@@ -697,15 +709,8 @@ mod tests {
             doctor_timeout_s: 60,
             live_timeout_s: 2,
         };
-        let mut states = vec![NodeState::default(); inv.nodes.len()];
         let now = crate::observe::now_ms();
-        for (i, st) in states.iter_mut().enumerate() {
-            match mesh.poll(i, &req).await {
-                Ok(raw) => st.apply_poll(raw, now),
-                Err(PollFailure::Remote(e)) => st.apply_failure(e.to_string(), now),
-                Err(PollFailure::Signal(e)) => st.apply_poll_error(e, now),
-            }
-        }
+        let states = mesh.poll_states(&req, now).await;
         let rows = report::build(
             &inv.nodes,
             &states,

@@ -397,10 +397,11 @@ async fn rsync(ctx: &RolloutCtx, idx: usize) -> Result<RsyncStats, Failure> {
 /// Wait until the merged probe passes on its own three signals (drain set aside).
 async fn probe(ctx: &RolloutCtx, idx: usize) -> Result<String, Failure> {
     let node = &ctx.poll.nodes[idx];
+    // The same rules as the dashboard's verdict for this node (the cadences in use and
+    // the node's own cache limit: one place, report::rules_for), drain set aside.
     let rules = Rules {
-        cache_max_age_s: node.layout.cache_max_age_min * 60,
         ignore_drain: true,
-        ..Rules::default()
+        ..crate::report::rules_for(node, &ctx.poll.cadence.rules())
     };
     let req = ctx.poll.cadence.request(true, false);
     let deadline = tokio::time::Instant::now() + ctx.limits.probe;

@@ -41,6 +41,7 @@
 pub mod liveness;
 pub mod procs;
 pub mod real_openclaw;
+pub mod tmux;
 
 pub use liveness::LivenessServer;
 
