@@ -127,9 +127,20 @@ pub fn apply(state: &mut NodeState, r: PollResult) {
     }
 }
 
-/// Poll every node at once; returns when all have answered or timed out.
+/// Polls of one round in flight at once. A poll waiting on a connect slot or its node
+/// holds a future of several kB; bounding them keeps a round of 10,000 nodes from
+/// holding 10,000 at once, and still lets this many hung nodes time out side by side.
+pub const ROUND_IN_FLIGHT: usize = 1024;
+
+/// Poll every node (at most [`ROUND_IN_FLIGHT`] at once); returns, in node order, when
+/// all have answered or timed out.
 pub async fn round(ctx: &PollCtx, reqs: &[PollRequest]) -> Vec<PollResult> {
-    futures::future::join_all(reqs.iter().enumerate().map(|(i, r)| poll_once(ctx, i, r))).await
+    use futures::StreamExt;
+    futures::stream::iter(reqs.iter().enumerate())
+        .map(|(i, r)| poll_once(ctx, i, r))
+        .buffered(ROUND_IN_FLIGHT)
+        .collect()
+        .await
 }
 
 /// What the cheap signals say about reachability: `None` when the round trip failed,
