@@ -201,13 +201,17 @@ pub fn spawn_node_loops<E: Send + 'static>(
 ) -> (Vec<Arc<Trigger>>, Vec<JoinHandle<()>>) {
     let mut triggers = Vec::new();
     let mut handles = Vec::new();
+    // At most ROUND_IN_FLIGHT polls at once across the loops, as in a status round: the
+    // first polls of 10,000 nodes would otherwise all be in flight together.
+    let gate = Arc::new(tokio::sync::Semaphore::new(ROUND_IN_FLIGHT));
     for idx in 0..ctx.nodes.len() {
         let trig = Arc::new(Trigger::default());
         triggers.push(trig.clone());
         let ctx = ctx.clone();
         let tx = tx.clone();
+        let gate = gate.clone();
         handles.push(tokio::spawn(async move {
-            node_loop(ctx, idx, trig, tx, wrap).await;
+            node_loop(ctx, idx, trig, gate, tx, wrap).await;
         }));
     }
     (triggers, handles)
@@ -217,6 +221,7 @@ async fn node_loop<E>(
     ctx: Arc<PollCtx>,
     idx: usize,
     trig: Arc<Trigger>,
+    gate: Arc<tokio::sync::Semaphore>,
     tx: mpsc::UnboundedSender<E>,
     wrap: fn(PollResult) -> E,
 ) {
@@ -240,7 +245,11 @@ async fn node_loop<E>(
         let req = c.request(gw, doc);
         // Boxed: the poll's future is ~10 KB; kept inline it would sit in every node's
         // task for its whole life (100 MB at 10,000 nodes), boxed only while polling.
-        let res = Box::pin(poll_once(&ctx, idx, &req)).await;
+        let res = {
+            // The gate is never closed; without a permit the poll simply goes ahead.
+            let _permit = gate.acquire().await.ok();
+            Box::pin(poll_once(&ctx, idx, &req)).await
+        };
         if gw {
             next_slow = Instant::now() + c.slow;
             if next_slow < start + offset + c.slow {
