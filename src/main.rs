@@ -13,7 +13,7 @@ fn main() {
         .log_dir
         .clone()
         .unwrap_or_else(meshroll::logging::default_dir);
-    let _guard = match meshroll::logging::init(&log_dir) {
+    let guard = match meshroll::logging::init(&log_dir) {
         Ok(g) => Some(g),
         Err(e) => {
             eprintln!("meshroll: cannot log to {}: {e}", log_dir.display());
@@ -42,8 +42,8 @@ fn main() {
             None => cmd::dashboard::run(&cli.global, &cli.dash, false).await,
         }
     });
-    match code {
-        Ok(c) => std::process::exit(c),
+    let exit = match code {
+        Ok(c) => c,
         Err(e) => {
             // The error may carry node or file text: through the one sanitiser, keeping
             // the lines of multi-line messages (a theme error points at its column).
@@ -53,7 +53,11 @@ fn main() {
                 "meshroll: {}",
                 meshroll::safe_text::clean_keep_newlines(&e, 4096)
             );
-            std::process::exit(1);
+            1
         }
-    }
+    };
+    // `exit` runs no destructors: flush the log writer first, or the last lines (why
+    // the dashboard quit, the final error) are lost.
+    drop(guard);
+    std::process::exit(exit);
 }

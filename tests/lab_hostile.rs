@@ -497,3 +497,57 @@ fn no_child_inherits_the_token() {
         );
     }
 }
+
+#[test]
+fn rollback_notes_and_node_errors_carry_no_escape() {
+    let lab = Lab::start(&[
+        NodeSpec::new("r01", "worker"),
+        NodeSpec::new("r02", "worker"),
+    ]);
+    let evil = "x\u{1b}]0;pwned\u{7}\u{1b}[31m\u{202e}y";
+    for n in &lab.nodes {
+        healthy(n);
+    }
+    // r01: `previous` names a real directory with escapes in its name (the rollback
+    // note prints it); r02: one that is gone (the MESHROLL-ERR message prints it).
+    let r01 = lab.node("r01");
+    fs::create_dir_all(r01.skills_root().join(evil)).unwrap();
+    std::os::unix::fs::symlink(evil, r01.skills_root().join("previous")).unwrap();
+    let r02 = lab.node("r02");
+    std::os::unix::fs::symlink(evil, r02.skills_root().join("previous")).unwrap();
+    let inv = lab.write_inventory_ini();
+    let logs = lab.dir.join("logs");
+    let out = meshroll(
+        &lab,
+        &inv,
+        &logs,
+        &["rollback", "--node", "r01", "--node", "r02", "--yes"],
+    );
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    eprintln!("{text}");
+    assert_eq!(out.status.code(), Some(1), "r02 fails: {text}");
+    no_controls("rollback output", &text);
+    let line = |name: &str| {
+        text.lines()
+            .find(|l| l.starts_with(&format!("{name} ")))
+            .unwrap_or_else(|| panic!("no line for {name}: {text}"))
+            .to_string()
+    };
+    assert!(
+        line("r01").contains("rolled back") && line("r01").contains("x\\e]0;pwned\\x07"),
+        "{text}"
+    );
+    assert!(
+        line("r02").contains("rollback failed") && line("r02").contains("x\\e]0;pwned\\x07"),
+        "{text}"
+    );
+    assert_eq!(
+        fs::read_link(r01.skills_root().join("current")).unwrap(),
+        Path::new(evil),
+        "r01 was rolled back"
+    );
+}
