@@ -226,6 +226,9 @@ mod tests {
         register_secret("s3cr3t-token-for-safe-text-test");
         let c = clean("token=s3cr3t-token-for-safe-text-test!");
         assert_eq!(c, format!("token={REDACTED}!"));
+        // Every copy, and text around them kept.
+        let c = clean("a s3cr3t-token-for-safe-text-test; again s3cr3t-token-for-safe-text-test!");
+        assert_eq!(c, format!("a {REDACTED}; again {REDACTED}!"));
     }
 
     #[test]

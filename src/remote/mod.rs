@@ -48,10 +48,15 @@ impl fmt::Display for RemoteError {
             RemoteError::AuthFailed(m) => write!(f, "ssh authentication failed ({m})"),
             RemoteError::Connect(m) => write!(f, "{m}"),
             RemoteError::Timeout(s) => write!(f, "timed out after {s}s"),
-            RemoteError::OutputTooLarge(c) => write!(f, "output over {}", human_bytes(*c)),
+            RemoteError::OutputTooLarge(c) => f.write_str(&output_over(*c)),
             RemoteError::Exec(m) => write!(f, "{m}"),
         }
     }
+}
+
+/// What a cut at `cap` bytes is reported as, everywhere: `output over 4 MiB`.
+pub fn output_over(cap: usize) -> String {
+    format!("output over {}", human_bytes(cap))
 }
 
 /// A size as the cap messages word it: `2 MiB`, `64 KiB`, `100 bytes`.
@@ -119,10 +124,9 @@ impl Transport {
                     timeout = timeout.max(std::time::Duration::from_secs(req.doctor_timeout_s + 5));
                 }
                 let too_large = |e| match e {
-                    RemoteError::OutputTooLarge(c) => PollFailure::Signal(SignalError::new(
-                        "poll",
-                        format!("output over {}", human_bytes(c)),
-                    )),
+                    RemoteError::OutputTooLarge(_) => {
+                        PollFailure::Signal(SignalError::new("poll", e.to_string()))
+                    }
                     e => PollFailure::Remote(e),
                 };
                 let layout = &node.layout;
@@ -173,10 +177,6 @@ impl Transport {
                         .map_err(too_large)?
                     }
                 };
-                let mut out = out;
-                if let Some(t) = token {
-                    signals::redact_bytes(&mut out.stderr, t.as_bytes());
-                }
                 if out.stdout.iter().all(u8::is_ascii_whitespace) {
                     return Err(PollFailure::Signal(SignalError::new(
                         "poll",
@@ -187,12 +187,9 @@ impl Transport {
                         ),
                     )));
                 }
-                let mut raw = signals::parse_poll(&out.stdout).map_err(PollFailure::Signal)?;
-                // Whatever the node prints, the token we forwarded is never shown or logged.
-                if let Some(t) = token {
-                    raw.redact(t);
-                }
-                Ok(raw)
+                // What the node printed may carry the token we forwarded: it is removed
+                // where it leaves meshroll (crate::safe_text), after decoding.
+                signals::parse_poll(&out.stdout).map_err(PollFailure::Signal)
             }
         }
     }

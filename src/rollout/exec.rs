@@ -82,14 +82,9 @@ fn remote_failure(e: RemoteError) -> Failure {
             Failure::Fatal(crate::safe_text::clean(&e.to_string()))
         }
         // The same command floods the same way again: no retry.
-        RemoteError::OutputTooLarge(cap) => Failure::Fatal(over_cap(cap)),
+        RemoteError::OutputTooLarge(cap) => Failure::Fatal(crate::remote::output_over(cap)),
         _ => Failure::Transient(crate::safe_text::clean(&e.to_string())),
     }
-}
-
-/// "output over N MiB"
-pub fn over_cap(cap: usize) -> String {
-    format!("output over {} MiB", cap.div_ceil(1024 * 1024))
 }
 
 async fn sh(
@@ -253,7 +248,7 @@ pub async fn run_phase(
             if out.stdout.len() > node_ops::OUTPUT_CAP {
                 return Err(Failure::Fatal(format!(
                     "prewarm: {}",
-                    over_cap(node_ops::OUTPUT_CAP)
+                    crate::remote::output_over(node_ops::OUTPUT_CAP)
                 )));
             }
             prewarm_outcome(&out.stdout)

@@ -103,50 +103,6 @@ pub struct ReadyRaw {
     pub code: Option<u16>,
 }
 
-/// What replaces a secret in anything a node printed.
-pub const REDACTED: &str = "[redacted]";
-
-/// Replace every occurrence of `secret` in `v`.
-pub fn redact_bytes(v: &mut Vec<u8>, secret: &[u8]) {
-    if secret.is_empty() || v.len() < secret.len() {
-        return;
-    }
-    let mut out = Vec::with_capacity(v.len());
-    let mut i = 0;
-    while i < v.len() {
-        if v[i..].starts_with(secret) {
-            out.extend_from_slice(REDACTED.as_bytes());
-            i += secret.len();
-        } else {
-            out.push(v[i]);
-            i += 1;
-        }
-    }
-    *v = out;
-}
-
-impl RawPoll {
-    /// Remove `secret` from everything the node printed.
-    pub fn redact(&mut self, secret: &str) {
-        if secret.is_empty() {
-            return;
-        }
-        for run in [self.gateway.as_mut(), self.doctor.as_mut()]
-            .into_iter()
-            .flatten()
-        {
-            let before = run.stdout.len() as u64;
-            redact_bytes(&mut run.stdout, secret.as_bytes());
-            // Keep "more was written than sent" true or false as it was.
-            run.bytes = (run.bytes + run.stdout.len() as u64).saturating_sub(before);
-            redact_bytes(&mut run.stderr, secret.as_bytes());
-        }
-        if let Some(c) = self.current.as_mut() {
-            *c = c.replace(secret, REDACTED);
-        }
-    }
-}
-
 #[derive(Deserialize)]
 struct Envelope {
     v: u32,
@@ -168,10 +124,6 @@ struct Envelope {
     live: Option<LiveEnv>,
     /// The gateway's readiness URL; absent when disabled.
     ready: Option<ReadyEnv>,
-    /// Answer to request `id` of a long-lived poll channel.
-    #[serde(default)]
-    #[allow(dead_code)]
-    id: Option<u64>,
     /// The numeric columns of `df -Pk` and `df -Pi` (last line).
     #[serde(default)]
     dfk: Vec<String>,
@@ -330,20 +282,6 @@ pub fn excerpt(bytes: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn redaction_removes_every_copy_of_the_secret() {
-        let mut v = b"tok=s3cret; again s3cret!".to_vec();
-        redact_bytes(&mut v, b"s3cret");
-        assert_eq!(v, b"tok=[redacted]; again [redacted]!".to_vec());
-        let out = br#"{"v":1,"now":1,"gw":{"rc":0,"timed_out":false,"bytes":13,"out":"7b2273223a22733363726574227d","err":"733363726574"},"dfk":[],"dfi":[]}"#;
-        let mut p = parse_poll(out).expect("parses");
-        p.redact("s3cret");
-        let gw = p.gateway.expect("gw");
-        assert_eq!(gw.stdout, br#"{"s":"[redacted]"}"#.to_vec());
-        assert!(!gw.truncated());
-        assert_eq!(gw.stderr, b"[redacted]".to_vec());
-    }
 
     #[test]
     fn unhex_roundtrip_and_rejects_garbage() {
