@@ -660,20 +660,6 @@ pub fn secs(ms: u64) -> String {
     }
 }
 
-/// Days since 1970-01-01 -> (year, month, day) (proleptic Gregorian).
-fn civil(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    (y, m, d)
-}
-
 /// `HH:MM:SS` UTC.
 pub fn clock(ms: Millis) -> String {
     let s = ms / 1000;
@@ -682,7 +668,7 @@ pub fn clock(ms: Millis) -> String {
 
 /// `YYYY-MM-DD HH:MM:SSZ`.
 pub fn utc(ms: Millis) -> String {
-    let (y, m, d) = civil((ms / 86_400_000) as i64);
+    let (y, m, d) = crate::observe::civil_from_days((ms / 86_400_000) as i64);
     format!("{y:04}-{m:02}-{d:02} {}Z", clock(ms))
 }
 
