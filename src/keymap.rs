@@ -404,13 +404,10 @@ impl KeyMap {
         entries.sort_by_key(|(k, _)| k.span().start);
         for (name, list) in &entries {
             let Some(spec) = ACTIONS.iter().find(|s| s.name == name.get_ref()) else {
-                let hint = ACTIONS
-                    .iter()
-                    .map(|s| (strsim::levenshtein(name.get_ref(), s.name), s.name))
-                    .filter(|(d, _)| *d <= 2)
-                    .min_by_key(|(d, _)| *d)
-                    .map(|(_, n)| format!(" (did you mean {n:?}?)"))
-                    .unwrap_or_default();
+                let hint = crate::ui::theme::did_you_mean(crate::ui::theme::closest(
+                    name.get_ref(),
+                    ACTIONS.iter().map(|s| s.name),
+                ));
                 return Err(bad(
                     name.span(),
                     format!(

@@ -205,7 +205,7 @@ impl ThemeError {
     }
 }
 
-fn did_you_mean(suggestion: Option<String>) -> String {
+pub(crate) fn did_you_mean(suggestion: Option<String>) -> String {
     match suggestion {
         Some(s) => format!(" (did you mean {s:?}?)"),
         None => String::new(),
@@ -736,7 +736,7 @@ fn closest_colour(colour: &str, palette: &[String]) -> Option<String> {
 
 /// The candidate closest to `word` (Levenshtein, case-insensitive), if it is a
 /// plausible typo of it.
-fn closest<'a>(word: &str, candidates: impl Iterator<Item = &'a str>) -> Option<String> {
+pub(crate) fn closest<'a>(word: &str, candidates: impl Iterator<Item = &'a str>) -> Option<String> {
     let word = word.to_lowercase();
     let limit = match word.chars().count() {
         0..=2 => 0,
