@@ -368,14 +368,7 @@ impl SshPool {
                 .ok_or_else(|| RemoteError::Exec("poll channel missing".into()))?;
             ch.next_id += 1;
             let id = ch.next_id;
-            ch.stdin
-                .write_all(request(id).as_bytes())
-                .await
-                .map_err(|e| RemoteError::Connect(format!("poll channel: writing: {e}")))?;
-            ch.stdin
-                .flush()
-                .await
-                .map_err(|e| RemoteError::Connect(format!("poll channel: writing: {e}")))?;
+            send(&mut ch.stdin, request(id).as_bytes()).await?;
             let line = read_answer(ch, cap).await?;
             Ok::<_, RemoteError>((id, line))
         };
@@ -419,14 +412,7 @@ impl SshPool {
         let (Some(mut stdin), Some(stdout)) = (child.stdin().take(), child.stdout().take()) else {
             return Err(RemoteError::Exec("poll channel without stdio".into()));
         };
-        stdin
-            .write_all(script().as_bytes())
-            .await
-            .map_err(|e| RemoteError::Connect(format!("poll channel: writing: {e}")))?;
-        stdin
-            .flush()
-            .await
-            .map_err(|e| RemoteError::Connect(format!("poll channel: writing: {e}")))?;
+        send(&mut stdin, script().as_bytes()).await?;
         let mut ch = PollChannel {
             _child: child,
             stdin,
@@ -581,6 +567,13 @@ enum Stop {
 const CLOSED_BY_NODE: &str = "poll channel closed by the node";
 
 /// Read one line (without its newline) of at most `cap` bytes from a poll channel.
+/// Write `bytes` to a poll channel's stdin and flush them to the node.
+async fn send(stdin: &mut openssh::ChildStdin, bytes: &[u8]) -> Result<(), RemoteError> {
+    let writing = |e: std::io::Error| RemoteError::Connect(format!("poll channel: writing: {e}"));
+    stdin.write_all(bytes).await.map_err(writing)?;
+    stdin.flush().await.map_err(writing)
+}
+
 async fn read_answer(ch: &mut PollChannel, cap: usize) -> Result<Vec<u8>, RemoteError> {
     let mut scanned = 0;
     loop {
