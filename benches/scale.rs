@@ -31,7 +31,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
-use meshroll::app::{App, Event};
+use meshroll::dashboard::{App, Event};
 use meshroll::observe::now_ms;
 use meshroll::poller::PollResult;
 use meshroll::remote::PollRequest;

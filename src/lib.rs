@@ -2,9 +2,9 @@
 //! watch the pool live.
 #![deny(clippy::unwrap_used)]
 
-pub mod app;
 pub mod cli;
 pub mod cmd;
+pub mod dashboard;
 pub mod inventory;
 pub mod keymap;
 pub mod limits;

@@ -3,7 +3,7 @@
 #![allow(clippy::unwrap_used)]
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers, MouseButton, MouseEventKind};
-use meshroll::app::App;
+use meshroll::dashboard::App;
 use meshroll::poller::{self, PollResult};
 use meshroll::remote::PollRequest;
 use meshroll::remote::sim::SimMesh;

@@ -5,7 +5,7 @@
 #![allow(clippy::unwrap_used)]
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
-use meshroll::app::{App, View};
+use meshroll::dashboard::{App, View};
 use meshroll::poller::{self, PollResult};
 use meshroll::remote::PollRequest;
 use meshroll::remote::sim::SimMesh;

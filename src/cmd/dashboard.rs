@@ -10,8 +10,8 @@ use tokio::sync::mpsc;
 use crate::cli::{Global, PlanArgs};
 use crate::observe::now_ms;
 use crate::rollout::Mode;
-use crate::rollout::driver;
 use crate::rollout::exec::Limits;
+use crate::rollout::session;
 use crate::ui::theme::Theme;
 
 pub async fn run(g: &Global, d: &PlanArgs, demo: bool) -> anyhow::Result<i32> {
@@ -27,7 +27,7 @@ pub async fn run(g: &Global, d: &PlanArgs, demo: bool) -> anyhow::Result<i32> {
     if !demo && d.skills.is_none() {
         let (inv, ctx) = super::real_ctx(g)?;
         tracing::info!(nodes = inv.nodes.len(), "dashboard starting");
-        crate::app::run(Arc::new(ctx), title, inv.classes, theme, None).await?;
+        crate::dashboard::run(Arc::new(ctx), title, inv.classes, theme, None).await?;
         return Ok(0);
     }
     // A rollout staged in the dashboard: paused until the operator steps or runs it.
@@ -43,7 +43,7 @@ pub async fn run(g: &Global, d: &PlanArgs, demo: bool) -> anyhow::Result<i32> {
     let mut p = super::rollout::prepare(g, &args, demo)?;
     let stage_dir = p.stage()?;
     let (tx, rx) = mpsc::unbounded_channel();
-    let session = driver::Session {
+    let session = session::Session {
         poll: p.poll.clone(),
         bundle: p.bundle.clone(),
         plan: p.plan.clone(),
@@ -56,9 +56,9 @@ pub async fn run(g: &Global, d: &PlanArgs, demo: bool) -> anyhow::Result<i32> {
         },
         who: super::rollout::who(),
     };
-    let (drv, _notes) = driver::start(session, Mode::Paused, tx, now_ms()).await?;
+    let (drv, _notes) = session::start(session, Mode::Paused, tx, now_ms()).await?;
     tracing::info!(nodes = p.inv.nodes.len(), demo, skills_sha = %p.bundle.skills_sha, "dashboard with a staged rollout");
-    let r = crate::app::run(
+    let r = crate::dashboard::run(
         p.poll.clone(),
         title,
         p.inv.classes.clone(),

@@ -12,9 +12,10 @@ use crate::inventory::Inventory;
 use crate::manifest::{self, Bundle};
 use crate::observe::now_ms;
 use crate::poller::PollCtx;
-use crate::rollout::driver::{self, Driver};
+use crate::rollout::driver::Driver;
 use crate::rollout::exec::Limits;
 use crate::rollout::plan::{self, PlanOptions, Size};
+use crate::rollout::session;
 use crate::rollout::{Input, Mode, NodeRun, Plan};
 use crate::safe_text::clean_capped;
 
@@ -165,7 +166,7 @@ pub async fn run(g: &Global, a: &RolloutArgs) -> anyhow::Result<i32> {
     }
     let stage_dir = p.stage()?;
     let (tx, mut rx) = mpsc::unbounded_channel();
-    let preconnect = driver::preconnect(&p.poll, &p.plan);
+    let preconnect = session::preconnect(&p.poll, &p.plan);
     let limits = Limits {
         command: Duration::from_secs(g.timeout.max(1)),
         sync: Duration::from_secs(a.sync_timeout.max(1)),
@@ -174,7 +175,7 @@ pub async fn run(g: &Global, a: &RolloutArgs) -> anyhow::Result<i32> {
         heartbeat: Duration::from_secs(a.lock_heartbeat.max(1)),
         ..Limits::default()
     };
-    let session = driver::Session {
+    let session = session::Session {
         poll: p.poll.clone(),
         bundle: p.bundle.clone(),
         plan: p.plan.clone(),
@@ -184,7 +185,7 @@ pub async fn run(g: &Global, a: &RolloutArgs) -> anyhow::Result<i32> {
         limits,
         who: who(),
     };
-    let (mut d, notes) = driver::start(session, Mode::Run, tx, now_ms())
+    let (mut d, notes) = session::start(session, Mode::Run, tx, now_ms())
         .await
         .with_context(|| format!("opening the journal {}", a.plan.journal.display()))?;
     for n in notes {

@@ -7,6 +7,7 @@ pub mod journal;
 pub mod machine;
 pub mod node_ops;
 pub mod plan;
+pub mod session;
 
 pub use machine::{Command, Effect, Failure, Input, Machine, Mode, NodeRun, Phase, Record};
 pub use plan::{Plan, PlanOptions, Size};

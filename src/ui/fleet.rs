@@ -8,7 +8,7 @@ use ratatui::widgets::{Cell, Paragraph, Row, Table, TableState};
 
 use super::theme::Theme;
 use super::{pending, verdict_label, verdict_style};
-use crate::app::App;
+use crate::dashboard::App;
 use crate::report::NodeReport;
 use crate::rollout::NodeRun;
 use crate::rollout::machine::MAX_ATTEMPTS;

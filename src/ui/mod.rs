@@ -14,7 +14,7 @@ use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
-use crate::app::{App, View};
+use crate::dashboard::{App, View};
 use crate::report::NodeReport;
 use crate::verdict::Kind;
 use theme::Theme;

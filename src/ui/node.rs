@@ -8,7 +8,7 @@ use ratatui::widgets::{Block, Borders, Paragraph, Wrap};
 
 use super::theme::Theme;
 use super::{verdict_label, verdict_style};
-use crate::app::App;
+use crate::dashboard::App;
 use crate::safe_text::{DEFAULT_CAP, clean, clean_capped, clean_lines};
 use crate::signals::Severity;
 use crate::verdict::human_age;

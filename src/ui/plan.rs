@@ -7,7 +7,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Gauge, Paragraph};
 
 use super::theme::Theme;
-use crate::app::App;
+use crate::dashboard::App;
 use crate::rollout::driver::Driver;
 use crate::rollout::{Mode, NodeRun};
 

@@ -6,7 +6,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph, Wrap};
 
 use super::theme::Theme;
-use crate::app::App;
+use crate::dashboard::App;
 use crate::skew::short;
 
 pub fn draw(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
