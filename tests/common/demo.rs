@@ -1,0 +1,69 @@
+//! The demo fleet (the simulated mesh of `meshroll demo`) polled once, as an [`App`]
+//! ready to draw, and drawing it into ratatui's `TestBackend`.
+#![allow(dead_code)]
+#![allow(clippy::unwrap_used)]
+
+use meshroll::dashboard::{App, View};
+use meshroll::poller::{self, PollResult};
+use meshroll::remote::PollRequest;
+use meshroll::remote::sim::SimMesh;
+use meshroll::ui::theme::Theme;
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+use ratatui::buffer::Buffer;
+
+/// When the demo was polled.
+pub const AT: u64 = 1_800_000_000_000;
+
+/// The demo fleet, every node polled once at [`AT`], refreshed 2 s later.
+pub async fn demo_app() -> App {
+    let (inv, mesh) = SimMesh::demo();
+    let mut app = App::new(
+        "demo (simulated mesh)".into(),
+        inv.nodes.clone(),
+        inv.classes.clone(),
+    );
+    let req = PollRequest {
+        gateway: true,
+        doctor: true,
+        cli_timeout_s: 5,
+        doctor_timeout_s: 60,
+        live_timeout_s: 2,
+    };
+    for idx in 0..inv.nodes.len() {
+        let result = mesh.poll(idx, &req).await;
+        poller::apply(
+            &mut app.states[idx],
+            PollResult {
+                idx,
+                at: AT,
+                took_ms: 1,
+                result,
+            },
+        );
+    }
+    app.refresh(AT + 2_000);
+    app
+}
+
+/// Select the node called `name` and show its node view.
+pub fn open_node(app: &mut App, name: &str) {
+    let at = app
+        .visible()
+        .iter()
+        .position(|&i| app.rows[i].node == name)
+        .unwrap_or_else(|| panic!("no node {name} in the fleet table"));
+    app.selected = at;
+    app.view = View::Node;
+    assert_eq!(
+        app.selected_node().map(|i| app.rows[i].node.as_str()),
+        Some(name)
+    );
+}
+
+/// The whole screen drawn with `theme` at `w` x `h`.
+pub fn draw(app: &App, theme: &Theme, w: u16, h: u16) -> Buffer {
+    let mut t = Terminal::new(TestBackend::new(w, h)).unwrap();
+    t.draw(|f| meshroll::ui::draw(f, app, theme)).unwrap();
+    t.backend().buffer().clone()
+}
