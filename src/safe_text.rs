@@ -105,8 +105,10 @@ pub fn clean_capped(s: &str, max_chars: usize) -> String {
     sanitize(&redact(s), max_chars).into_owned()
 }
 
-/// Like [`clean_capped`] but keeps line breaks: each line is cleaned on its own, at most
-/// `max_lines` lines are kept.
+/// Like [`clean_capped`] but keeps line breaks: each line (as [`str::lines`] splits
+/// them: `\n` or `\r\n`) is redacted and sanitised on its own, capped at
+/// `max_chars_per_line`; at most `max_lines` lines are kept, an ellipsis line marks the
+/// cut.
 pub fn clean_lines(s: &str, max_chars_per_line: usize, max_lines: usize) -> Vec<String> {
     let r = redact(s);
     let mut out: Vec<String> = r
@@ -116,6 +118,16 @@ pub fn clean_lines(s: &str, max_chars_per_line: usize, max_lines: usize) -> Vec<
         .collect();
     if r.lines().nth(max_lines).is_some() {
         out.push("…".into());
+    }
+    out
+}
+
+/// [`clean_lines`] without a limit on lines, joined back into one block of text for a
+/// log or a terminal (a final line break is kept).
+pub fn clean_keep_newlines(s: &str, max_chars_per_line: usize) -> String {
+    let mut out = clean_lines(s, max_chars_per_line, usize::MAX).join("\n");
+    if s.ends_with('\n') {
+        out.push('\n');
     }
     out
 }
@@ -147,20 +159,6 @@ pub fn clean_json(v: &mut serde_json::Value, max_chars: usize) {
         }
         _ => {}
     }
-}
-
-/// Clean a block of text for a log or a terminal line by line: every line is redacted
-/// and sanitised (capped at `max_chars_per_line`), the line breaks are kept.
-pub fn clean_keep_newlines(s: &str, max_chars_per_line: usize) -> String {
-    let r = redact(s);
-    let mut out = String::with_capacity(r.len());
-    for (i, line) in r.split('\n').enumerate() {
-        if i > 0 {
-            out.push('\n');
-        }
-        out.push_str(&sanitize(line, max_chars_per_line));
-    }
-    out
 }
 
 /// An [`std::io::Write`] for records (log events): each `write` is one record, cleaned
@@ -235,6 +233,19 @@ mod tests {
     fn clean_lines_keeps_lines_and_caps_them() {
         let v = clean_lines("a\nb\x1b\nc", 10, 2);
         assert_eq!(v, vec!["a".to_string(), "b\\e".into(), "…".into()]);
+    }
+
+    #[test]
+    fn clean_keep_newlines_cleans_each_line_and_keeps_the_breaks() {
+        register_secret("block-secret-for-safe-text-test");
+        let block = "plan\n  key block-secret-for-safe-text-test\x1b[2J\r\n\nlast\rline\n";
+        assert_eq!(
+            clean_keep_newlines(block, 100),
+            format!("plan\n  key {REDACTED}\\e[2J\n\nlast\\rline\n")
+        );
+        assert_eq!(clean_keep_newlines("no break at the end", 7), "no brea…");
+        assert_eq!(clean_keep_newlines("", 7), "");
+        assert_eq!(clean_keep_newlines("\n\n", 7), "\n\n");
     }
 
     #[test]
