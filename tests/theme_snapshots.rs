@@ -11,9 +11,20 @@ mod demo;
 mod styled;
 
 use std::collections::BTreeSet;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
 
 use meshroll::dashboard::App;
+use meshroll::manifest::{Bundle, Lock};
 use meshroll::observe::Stamped;
+use meshroll::poller::{Cadence, PollCtx};
+use meshroll::remote::Transport;
+use meshroll::remote::sim::SimMesh;
+use meshroll::rollout::driver::Driver;
+use meshroll::rollout::exec::{Limits, RolloutCtx};
+use meshroll::rollout::plan::{self, PlanOptions};
+use meshroll::rollout::{Effect, Failure, Input, Machine, Mode, NodeRun, Phase};
 use meshroll::signals::{DoctorReport, Finding, Severity};
 use meshroll::ui::theme::{Role, Theme};
 use meshroll::ui::{TABLE_FIRST_ROW, verdict_label};
@@ -118,6 +129,99 @@ async fn node_view_blocks_with_styles() {
         "{screen}"
     );
     insta::assert_snapshot!("node_doctor_findings_default", screen);
+}
+
+/// A rollout on the demo with its gateway canary retrying a failed sync: the node
+/// view's rollout block (where it is, every attempt, the step's output).
+fn stage_a_retrying_canary(app: &mut App) -> usize {
+    let (inv, mesh) = SimMesh::demo();
+    let plan = plan::make(&inv, &PlanOptions::default()).unwrap();
+    let mut m = Machine::new(plan, inv.nodes.len(), 42, Mode::Run);
+    m.set_names(inv.nodes.iter().map(|n| n.name.clone()).collect());
+    let run = |effects: Vec<Effect>| -> (usize, Phase) {
+        effects
+            .into_iter()
+            .find_map(|e| match e {
+                Effect::Run { node, phase, .. } => Some((node, phase)),
+                _ => None,
+            })
+            .unwrap()
+    };
+    let (canary, phase) = run(m.handle(Input::Tick, AT - 9_000));
+    assert_eq!(phase, Phase::Baseline);
+    let done = |phase, note: &str| Input::PhaseDone {
+        node: canary,
+        phase,
+        note: note.into(),
+    };
+    let next = run(m.handle(done(Phase::Baseline, "gateway ready"), AT - 7_500));
+    assert_eq!(next, (canary, Phase::Drain));
+    let next = run(m.handle(done(Phase::Drain, "drained"), AT - 6_000));
+    assert_eq!(next, (canary, Phase::Sync));
+    let failure = Failure::Transient("rsync exit 12\x1b[31m".into());
+    m.handle(
+        Input::PhaseFailed {
+            node: canary,
+            phase: Phase::Sync,
+            failure,
+        },
+        AT - 1_000,
+    );
+    assert!(matches!(m.nodes[canary].run, NodeRun::Retrying { .. }));
+    let poll = PollCtx {
+        transport: Transport::Sim(mesh),
+        nodes: inv.nodes.clone(),
+        token: None,
+        cadence: Cadence::for_timeout(Duration::from_secs(10)),
+    };
+    let lock = Lock {
+        files: vec![],
+        skills_sha: "4b825dc642cb6eb9a060e54bf8d69288fbee4904".into(),
+        version: 1,
+    };
+    let bundle = Bundle {
+        source: PathBuf::new(),
+        skills_sha: lock.skills_sha.clone(),
+        lock_bytes: lock.to_bytes(),
+        lock,
+        manifest_sha256: "0".repeat(64),
+    };
+    let ctx = RolloutCtx {
+        poll: Arc::new(poll),
+        bundle: Arc::new(bundle),
+        stage_dir: PathBuf::new(),
+        rollout_id: "r-test".into(),
+        who: "test".into(),
+        ssh_config: None,
+        limits: Limits::default(),
+    };
+    let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
+    let mut d = Driver::new(m, Arc::new(ctx), None, tx, AT - 9_000);
+    for line in [
+        "sending incremental file list",
+        "rsync: write failed\x1b]0;x\x07",
+    ] {
+        d.output[canary].push_back(line.into());
+    }
+    app.rollout = Some(d);
+    app.refresh(AT + 2_000);
+    canary
+}
+
+#[tokio::test(start_paused = true)]
+async fn node_view_rollout_block_with_styles() {
+    let mut app = demo_app().await;
+    let canary = stage_a_retrying_canary(&mut app);
+    let name = app.rows[canary].node.clone();
+    open_node(&mut app, &name);
+    let b = node(&app, &theme("default"));
+    let screen = styled(&b);
+    assert!(
+        screen.contains("sync      #1     5.0s  failed: rsync exit 12\\e[31m")
+            && screen.contains("    rsync: write failed\\e]0;x\\x07"),
+        "{screen}"
+    );
+    insta::assert_snapshot!("node_rollout_default", screen);
 }
 
 #[tokio::test(start_paused = true)]
