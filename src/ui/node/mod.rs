@@ -1,8 +1,8 @@
 //! The node view: every signal of one node with its age, doctor findings, errors.
 //!
 //! One function per block, in screen order (see [`draw`]): the header here, the
-//! rollout in [`rollout`], why the verdict and the signals in [`signals`], the
-//! doctor's findings in [`doctor`].
+//! rollout in `rollout.rs`, why the verdict and the signals in `signals.rs`, the
+//! doctor's findings in `doctor.rs`.
 
 mod doctor;
 mod rollout;
