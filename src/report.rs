@@ -310,7 +310,7 @@ mod tests {
     /// are pending, and only the real splits are skew.
     #[tokio::test(start_paused = true)]
     async fn a_staged_rollout_on_the_demo_reads_pending_not_skew() {
-        let target = crate::remote::sim_rollout::demo_bundle().skills_sha;
+        let target = crate::remote::sim::demo_bundle().skills_sha;
         let rows = demo_rows(Some(&target)).await;
         let skewed: Vec<&str> = rows
             .iter()

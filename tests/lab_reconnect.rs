@@ -20,11 +20,16 @@ fn ctx(lab: &Lab, timeout: u64) -> Arc<PollCtx> {
     opts.control_dir = lab.control_dir.clone();
     let pool = SshPool::new(inv.nodes.clone(), opts).unwrap();
     Arc::new(PollCtx {
-        transport: Transport::Ssh(pool),
+        transport: Transport::ssh(pool),
         nodes: inv.nodes,
         token: None,
         cadence: Cadence::for_timeout(Duration::from_secs(timeout)),
     })
+}
+
+/// The ssh pool behind the poll context.
+fn ssh_pool(ctx: &PollCtx) -> &SshPool {
+    ctx.transport.as_any().downcast_ref::<SshPool>().unwrap()
 }
 
 fn ready(lab: &Lab) {
@@ -55,10 +60,7 @@ async fn node_goes_dead_when_sshd_stops_and_comes_back_when_it_restarts() {
     poller::apply(&mut st, poller::poll_once(&ctx, 0, &req).await);
     assert_eq!(judge(&st).kind, Kind::Healthy, "{st:?}");
     // The master is shared: a second poll rides the same connection.
-    let sock = match &ctx.transport {
-        Transport::Ssh(p) => p.control_socket(0).await.unwrap(),
-        Transport::Sim(_) => unreachable!(),
-    };
+    let sock = ssh_pool(&ctx).control_socket(0).await.unwrap();
     assert!(sock.exists(), "control socket {sock:?}");
 
     lab.node("n01").stop_sshd();
@@ -241,13 +243,10 @@ async fn closing_removes_the_control_sockets() {
     for i in 0..2 {
         assert!(poller::poll_once(&ctx, i, &req).await.result.is_ok());
     }
-    let socks: Vec<_> = match &ctx.transport {
-        Transport::Ssh(p) => vec![
-            p.control_socket(0).await.unwrap(),
-            p.control_socket(1).await.unwrap(),
-        ],
-        Transport::Sim(_) => unreachable!(),
-    };
+    let socks = vec![
+        ssh_pool(&ctx).control_socket(0).await.unwrap(),
+        ssh_pool(&ctx).control_socket(1).await.unwrap(),
+    ];
     for s in &socks {
         assert!(s.exists(), "{s:?}");
     }
@@ -307,7 +306,7 @@ async fn a_hung_poll_and_a_channel_closed_mid_answer_recover_by_themselves() {
     let mut cadence = Cadence::for_timeout(Duration::from_secs(3));
     cadence.fast = Duration::from_secs(1);
     let ctx = Arc::new(PollCtx {
-        transport: Transport::Ssh(SshPool::new(inv.nodes.clone(), opts).unwrap()),
+        transport: Transport::ssh(SshPool::new(inv.nodes.clone(), opts).unwrap()),
         nodes: inv.nodes,
         token: None,
         cadence,
@@ -384,7 +383,7 @@ async fn a_channel_that_never_starts_reports_the_nodes_stderr() {
     let mut opts = SshOptions::new(Some(lab.ssh_config.clone()), Duration::from_secs(5));
     opts.control_dir = lab.control_dir.clone();
     let ctx = PollCtx {
-        transport: Transport::Ssh(SshPool::new(inv.nodes.clone(), opts).unwrap()),
+        transport: Transport::ssh(SshPool::new(inv.nodes.clone(), opts).unwrap()),
         nodes: inv.nodes,
         token: None,
         cadence: Cadence::for_timeout(Duration::from_secs(5)),

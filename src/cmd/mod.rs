@@ -85,7 +85,7 @@ pub fn real_ctx(g: &Global) -> anyhow::Result<(Inventory, PollCtx)> {
     let pool =
         SshPool::new(inv.nodes.clone(), opts).context("creating the ssh control directory")?;
     let ctx = PollCtx {
-        transport: Transport::Ssh(pool),
+        transport: Transport::ssh(pool),
         nodes: inv.nodes.clone(),
         token: token(),
         cadence: cadence(g),
@@ -97,7 +97,7 @@ pub fn real_ctx(g: &Global) -> anyhow::Result<(Inventory, PollCtx)> {
 pub fn sim_ctx(g: &Global) -> (Inventory, PollCtx) {
     let (inv, mesh) = SimMesh::sized(g.nodes.map(|n| n as usize), g.seed);
     let ctx = PollCtx {
-        transport: Transport::Sim(mesh),
+        transport: Transport::sim(mesh),
         nodes: inv.nodes.clone(),
         token: None,
         cadence: cadence(g),

@@ -101,10 +101,10 @@ pub struct Prepared {
 }
 
 impl Prepared {
-    /// Stage the bundle with the node's modes and the lock inside, for rsync (real nodes
-    /// only; the simulated mesh needs no files). Returns the staged folder.
+    /// Stage the bundle with the node's modes and the lock inside, for rsync (when the
+    /// nodes copy staged files: the simulated mesh needs none). Returns the staged folder.
     pub fn stage(&mut self) -> anyhow::Result<std::path::PathBuf> {
-        if matches!(self.poll.transport, crate::remote::Transport::Sim(_)) {
+        if !self.poll.transport.copies_staged_files() {
             return Ok(std::path::PathBuf::new());
         }
         let t = stage_tempdir()?;
@@ -128,7 +128,7 @@ pub fn stage_tempdir() -> std::io::Result<tempfile::TempDir> {
 pub fn prepare(g: &Global, a: &PlanArgs, sim: bool) -> anyhow::Result<Prepared> {
     let (inv, poll, bundle) = if sim {
         let (inv, ctx) = super::sim_ctx(g);
-        (inv, ctx, crate::remote::sim_rollout::demo_bundle())
+        (inv, ctx, crate::remote::sim::demo_bundle())
     } else {
         let dir = a
             .skills

@@ -1,15 +1,23 @@
-//! The one place that talks to nodes: real ones over SSH ([`ssh`]), simulated ones for
-//! the demo ([`sim`]), and the poll script both answer to ([`script`]).
+//! The one place that talks to nodes, through one interface ([`Executor`]): real ones
+//! over SSH and rsync ([`ssh`], [`ssh_exec`], [`rsync`]), simulated ones for the demo
+//! ([`sim`], [`sim_ops`]); the poll script ([`script`]) and the operations ([`ops`])
+//! both answer to.
 
+pub mod executor;
+pub mod ops;
+pub mod rsync;
 pub mod script;
 pub mod sim;
-pub mod sim_rollout;
+pub mod sim_ops;
 pub mod ssh;
+pub mod ssh_exec;
 
 use std::fmt;
 
 use crate::inventory::Node;
-use crate::signals::{self, RawPoll, SignalError};
+use crate::signals::SignalError;
+pub use executor::{Executor, RunLimits, SyncError, SyncTree, Transport};
+pub use ops::NodeOp;
 pub use script::PollRequest;
 
 /// What a remote command gave back.
@@ -97,107 +105,4 @@ pub fn as_user(node: &Node, argv: &[&str]) -> Vec<String> {
     }
     v.extend(argv.iter().map(|s| s.to_string()));
     v
-}
-
-/// Where polls go.
-pub enum Transport {
-    Ssh(ssh::SshPool),
-    Sim(sim::SimMesh),
-}
-
-impl Transport {
-    /// One poll of node `idx`: one round trip, every signal.
-    pub async fn poll(
-        &self,
-        idx: usize,
-        node: &Node,
-        req: &PollRequest,
-        token: Option<&str>,
-    ) -> Result<RawPoll, PollFailure> {
-        match self {
-            Transport::Sim(sim) => sim.poll(idx, req).await,
-            Transport::Ssh(pool) => {
-                let argv = as_user(node, &["sh", "-s"]);
-                // A poll carrying doctor waits for it (it has its own limit on the node).
-                let mut timeout = pool.options().timeout;
-                if req.doctor {
-                    timeout = timeout.max(std::time::Duration::from_secs(req.doctor_timeout_s + 5));
-                }
-                let too_large = |e| match e {
-                    RemoteError::OutputTooLarge(_) => {
-                        PollFailure::Signal(SignalError::new("poll", e.to_string()))
-                    }
-                    e => PollFailure::Remote(e),
-                };
-                let layout = &node.layout;
-                let channel = if pool.options().poll_channel {
-                    pool.poll_channel(
-                        idx,
-                        &argv,
-                        &|| script::poll_loop_script(layout, token),
-                        &|id| script::poll_request_line(id, req),
-                        signals::POLL_OUTPUT_CAP,
-                        timeout,
-                    )
-                    .await
-                } else {
-                    Err(ssh::ChannelError::Busy)
-                };
-                let out = match channel {
-                    Ok((id, line)) => {
-                        let head = format!("{{\"v\":1,\"id\":{id},");
-                        if line.starts_with(b"{\"v\":1,\"id\":")
-                            && !line.starts_with(head.as_bytes())
-                        {
-                            return Err(PollFailure::Signal(SignalError::new(
-                                "poll",
-                                format!("answer to another request (wanted {id})"),
-                            )));
-                        }
-                        RemoteOutput {
-                            code: Some(0),
-                            stdout: line,
-                            stderr: Vec::new(),
-                        }
-                    }
-                    Err(ssh::ChannelError::Remote(e)) => return Err(too_large(e)),
-                    // Another poll of this node holds its channel (a rollout probe while
-                    // the dashboard polls): one round trip of its own.
-                    Err(ssh::ChannelError::Busy) => {
-                        let script = script::poll_script(layout, req, token);
-                        pool.run_for(
-                            idx,
-                            &argv,
-                            script.as_bytes(),
-                            signals::POLL_OUTPUT_CAP,
-                            timeout,
-                            None,
-                        )
-                        .await
-                        .map_err(too_large)?
-                    }
-                };
-                if out.stdout.iter().all(u8::is_ascii_whitespace) {
-                    return Err(PollFailure::Signal(SignalError::new(
-                        "poll",
-                        format!(
-                            "no output (exit {}), stderr {}",
-                            out.code.map_or("signal".into(), |c| c.to_string()),
-                            signals::excerpt(&out.stderr)
-                        ),
-                    )));
-                }
-                // What the node printed may carry the token we forwarded: it is removed
-                // where it leaves meshroll (crate::safe_text), after decoding.
-                signals::parse_poll(&out.stdout).map_err(PollFailure::Signal)
-            }
-        }
-    }
-
-    /// Close whatever connections are open.
-    pub async fn close(&self) {
-        if let Transport::Ssh(pool) = self {
-            pool.close_all().await;
-        }
-    }
 }

@@ -12,13 +12,15 @@ use serde_json::Value;
 
 use super::{PollFailure, PollRequest, RemoteError};
 use crate::inventory::{Inventory, Layout, Node};
+use crate::manifest::{Bundle, Lock, LockEntry, sha256_hex};
 use crate::signals::{CliRun, Disk, LockSeen, RawPoll, SignalError};
 
 const READY: &str =
     include_str!("../../tests/fixtures/openclaw-2026.9.6/gateway-status.ready.json");
 const UNREACHABLE: &str =
     include_str!("../../tests/fixtures/openclaw-2026.9.6/gateway-status.unreachable.json");
-const DOCTOR: &str = include_str!("../../tests/fixtures/openclaw-2026.9.6/doctor-lint.json");
+pub(super) const DOCTOR: &str =
+    include_str!("../../tests/fixtures/openclaw-2026.9.6/doctor-lint.json");
 
 /// The bundle most of the demo fleet runs, and an older one.
 pub const DEMO_SHA: &str = "4b825dc642cb6eb9a060e54bf8d69288fbee4904";
@@ -66,6 +68,26 @@ pub struct SimNode {
     pub disk_used_pct: u8,
     /// Round-trip latency.
     pub latency_ms: u64,
+    /// The node lock a rollout holds (`None`: not locked).
+    pub rollout_lock: Option<SimLock>,
+    /// The bundle directories this mesh copied, by skills sha: their files as the node
+    /// lists them (the bundles the demo starts with were installed by hand, unlisted).
+    pub bundles: std::collections::BTreeMap<String, Vec<SimFile>>,
+}
+
+/// A node lock: its owner line (`<rollout id> <who> <taken>`) and heartbeat.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SimLock {
+    pub owner: String,
+    pub heartbeat_s: u64,
+}
+
+/// A file of a bundle directory: its path in the bundle, sha256 and octal mode.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SimFile {
+    pub path: String,
+    pub sha256: String,
+    pub mode: String,
 }
 
 impl SimNode {
@@ -87,6 +109,8 @@ impl SimNode {
             live: true,
             disk_used_pct: 41,
             latency_ms,
+            rollout_lock: None,
+            bundles: Default::default(),
         }
     }
 }
@@ -94,7 +118,7 @@ impl SimNode {
 /// The simulated mesh.
 pub struct SimMesh {
     nodes: Vec<Mutex<SimNode>>,
-    pub(crate) started: Instant,
+    pub(super) started: Instant,
     /// Seconds since the epoch when the mesh started (the nodes' clock).
     epoch_s: i64,
     /// `gateway status --json` as each kind of node prints it, made once: a mesh of
@@ -341,6 +365,36 @@ impl SimMesh {
     }
 }
 
+/// The bundle the demo rolls out: a small synthetic skills tree.
+pub fn demo_bundle() -> Bundle {
+    let files: Vec<LockEntry> = ["browser-automation", "healthcheck", "taskflow", "weather"]
+        .iter()
+        .map(|s| {
+            let body = format!("# {s}\n");
+            LockEntry {
+                mode: "0640".into(),
+                path: format!("{s}/SKILL.md"),
+                sha256: sha256_hex(body.as_bytes()),
+                size: body.len() as u64,
+            }
+        })
+        .collect();
+    let skills_sha = "7d1e0c55a2b94f3e8c6d21a09b47f3e5c8d90a12".to_string();
+    let lock = Lock {
+        files,
+        skills_sha: skills_sha.clone(),
+        version: 1,
+    };
+    let lock_bytes = lock.to_bytes();
+    Bundle {
+        source: "demo".into(),
+        manifest_sha256: sha256_hex(&lock_bytes),
+        skills_sha,
+        lock,
+        lock_bytes,
+    }
+}
+
 /// The demo's size and its gateways (the proportions a generated mesh keeps).
 const DEMO_NODES: usize = 26;
 const DEMO_GATEWAYS: usize = 6;
@@ -441,7 +495,8 @@ impl SplitMix {
 }
 
 impl SimMesh {
-    fn gateway_run(&self, node: &SimNode, elapsed_s: u64) -> CliRun {
+    /// `gateway status --json` as `node` prints it `elapsed_s` after the mesh started.
+    pub(super) fn gateway_run(&self, node: &SimNode, elapsed_s: u64) -> CliRun {
         let mode = match node.gateway {
             GatewayMode::Flapping { period_s } if (elapsed_s / period_s.max(1)) % 2 == 1 => {
                 GatewayMode::Unreachable

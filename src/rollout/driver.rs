@@ -99,9 +99,6 @@ impl Driver {
             return;
         }
         self.next_heartbeat = now + ctx_heartbeat_ms(&self.ctx);
-        if !matches!(self.ctx.poll.transport, crate::remote::Transport::Ssh(_)) {
-            return;
-        }
         for node in self.lock_holders() {
             let ctx = self.ctx.clone();
             tokio::spawn(async move {

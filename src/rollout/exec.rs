@@ -1,5 +1,7 @@
-//! The executor: runs the machine's effects against nodes (real ones over SSH and rsync,
-//! or the simulated mesh) and reports back as events. It never decides anything.
+//! The executor: runs the machine's effects against nodes and reports back as events.
+//! It never decides anything. Each phase is written once, as operations on the node
+//! interface ([`crate::remote::Executor`]) and the reading of their answers
+//! ([`super::node_ops`]): real nodes and the simulated mesh go through the same steps.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -8,13 +10,13 @@ use std::time::Duration;
 use tokio::sync::mpsc::UnboundedSender;
 
 use super::machine::{Failure, Input, Phase};
-use super::node_ops::{self, RsyncStats};
-use crate::inventory::Node;
+use super::node_ops;
 use crate::manifest::Bundle;
 use crate::observe::{NodeState, now_ms};
 use crate::poller::{self, PollCtx};
-use crate::remote::script::shell_quote;
-use crate::remote::{RemoteError, RemoteOutput, Transport, as_user};
+use crate::remote::ops::OUTPUT_CAP;
+use crate::remote::rsync::{self, RsyncStats};
+use crate::remote::{NodeOp, RemoteError, RemoteOutput, RunLimits, SyncError, SyncTree};
 use crate::signals::DoctorReport;
 use crate::verdict::{self, Kind, Rules};
 
@@ -48,11 +50,13 @@ impl Default for Limits {
 pub struct RolloutCtx {
     pub poll: Arc<PollCtx>,
     pub bundle: Arc<Bundle>,
-    /// The staged copy with the node's modes and the lock inside (real nodes only).
+    /// The staged copy with the node's modes and the lock inside (empty when the nodes
+    /// copy no staged files: the simulated mesh).
     pub stage_dir: PathBuf,
     pub rollout_id: String,
     /// Who holds the node locks: `user@host pid N`.
     pub who: String,
+    /// Unused here: rsync follows the ssh pool's own options (the same `--ssh-config`).
     pub ssh_config: Option<PathBuf>,
     pub limits: Limits,
 }
@@ -87,29 +91,44 @@ fn remote_failure(e: RemoteError) -> Failure {
     }
 }
 
+/// Run `op` on node `idx` (at most `cap` bytes of output, for at most `timeout`).
+async fn run_op(
+    poll: &PollCtx,
+    idx: usize,
+    op: &NodeOp,
+    cap: usize,
+    timeout: Duration,
+    on_line: Option<&(dyn Fn(&str) + Send + Sync)>,
+) -> Result<RemoteOutput, RemoteError> {
+    let node = poll
+        .nodes
+        .get(idx)
+        .ok_or_else(|| RemoteError::Exec(format!("no node {idx}")))?;
+    let limits = RunLimits {
+        cap,
+        timeout,
+        on_line,
+    };
+    poll.transport
+        .run(idx, node, op, poll.token.as_deref(), limits)
+        .await
+}
+
+/// A phase's step: `op` on node `idx`, a failed round trip classified for retry.
 async fn sh(
     ctx: &RolloutCtx,
     idx: usize,
-    script: String,
+    op: NodeOp,
     timeout: Duration,
     on_line: Option<&(dyn Fn(&str) + Send + Sync)>,
 ) -> Result<RemoteOutput, Failure> {
-    let Transport::Ssh(pool) = &ctx.poll.transport else {
-        return Err(Failure::Fatal("not an ssh transport".into()));
-    };
-    let node = &ctx.poll.nodes[idx];
-    let argv = as_user(node, &["sh", "-s"]);
-    pool.run_for(
-        idx,
-        &argv,
-        script.as_bytes(),
-        node_ops::OUTPUT_CAP,
-        timeout,
-        on_line,
-    )
-    .await
-    .map_err(remote_failure)
+    run_op(&ctx.poll, idx, &op, OUTPUT_CAP, timeout, on_line)
+        .await
+        .map_err(remote_failure)
 }
+
+/// What the small lock and `current` operations may print.
+const SMALL_CAP: usize = 64 * 1024;
 
 fn expect_ok(out: &RemoteOutput, what: &str) -> Result<String, Failure> {
     let text = String::from_utf8_lossy(&out.stdout);
@@ -141,43 +160,39 @@ pub async fn run_phase(
     phase: Phase,
     tx: &UnboundedSender<ExecEvent>,
 ) -> Result<String, Failure> {
-    if let Transport::Sim(sim) = &ctx.poll.transport {
-        return sim.run_phase(idx, phase, &ctx.bundle, tx).await;
-    }
-    let node: &Node = &ctx.poll.nodes[idx];
-    let layout = &node.layout;
-    let sha = ctx.bundle.skills_sha.as_str();
+    let Some(node) = ctx.poll.nodes.get(idx) else {
+        return Err(Failure::Fatal(format!("no node {idx}")));
+    };
+    let sha = || ctx.bundle.skills_sha.clone();
+    let id = || ctx.rollout_id.clone();
     let lim = ctx.limits;
-    let token = ctx.poll.token.as_deref();
     match phase {
         Phase::Baseline => {
             let now_s = now_ms() / 1000;
-            let script = node_ops::baseline(layout, &ctx.rollout_id, &ctx.who, now_s, token);
-            let out = sh(ctx, idx, script, lim.command, None).await?;
+            let op = NodeOp::Baseline {
+                rollout_id: id(),
+                who: ctx.who.clone(),
+                now_s,
+            };
+            let out = sh(ctx, idx, op, lim.command, None).await?;
             let r = node_ops::baseline_result(out.code, &out.stdout, now_s, &node.name);
             if r.is_err() && !node_ops::locked_by_other(&out.stdout) {
                 // Nothing was changed on the node (gateway not ready, ...): give its lock
                 // back, or the next rollout finds it held by this one forever.
-                let rel = node_ops::release(layout, &ctx.rollout_id);
+                let rel = NodeOp::Release { rollout_id: id() };
                 let _ = sh(ctx, idx, rel, lim.command, None).await;
             }
             r
         }
         Phase::Drain => expect_ok(
-            &sh(ctx, idx, node_ops::drain(layout), lim.command, None).await?,
+            &sh(ctx, idx, NodeOp::Drain, lim.command, None).await?,
             "drain",
         ),
         Phase::Sync => {
-            let out = sh(
-                ctx,
-                idx,
-                node_ops::prepare_sync(layout, sha),
-                lim.command,
-                None,
-            )
-            .await?;
+            let prepare = NodeOp::PrepareSync { sha: sha() };
+            let out = sh(ctx, idx, prepare, lim.command, None).await?;
             expect_ok(&out, "preparing the bundle directory")?;
-            let stats = rsync(ctx, idx).await?;
+            let stats = sync(ctx, idx).await?;
             let _ = tx.send(ExecEvent::Synced { node: idx, stats });
             Ok(format!(
                 "{} file(s) transferred, {} bytes sent",
@@ -185,21 +200,15 @@ pub async fn run_phase(
             ))
         }
         Phase::Verify => {
-            let out = sh(ctx, idx, node_ops::verify(layout, sha), lim.sync, None).await?;
+            let out = sh(ctx, idx, NodeOp::Verify { sha: sha() }, lim.sync, None).await?;
             node_ops::verify_result(&ctx.bundle.lock, &ctx.bundle.manifest_sha256, &out.stdout)
         }
         Phase::Switch => {
             // Verified again in the same script, right before the rename: the time
             // limit is the verify's, as it hashes the whole tree.
             let want = node_ops::expected_digest(&ctx.bundle.lock, &ctx.bundle.manifest_sha256);
-            let out = sh(
-                ctx,
-                idx,
-                node_ops::switch(layout, sha, &want),
-                lim.sync,
-                None,
-            )
-            .await?;
+            let op = NodeOp::Switch { sha: sha(), want };
+            let out = sh(ctx, idx, op, lim.sync, None).await?;
             if let Some(f) = node_ops::switch_mismatch(
                 &ctx.bundle.lock,
                 &ctx.bundle.manifest_sha256,
@@ -210,14 +219,8 @@ pub async fn run_phase(
             expect_ok(&out, "switch")
         }
         Phase::Doctor => {
-            let out = sh(
-                ctx,
-                idx,
-                node_ops::doctor(layout, token),
-                lim.command.max(Duration::from_secs(30)),
-                None,
-            )
-            .await?;
+            let timeout = lim.command.max(Duration::from_secs(30));
+            let out = sh(ctx, idx, NodeOp::Doctor, timeout, None).await?;
             let run = crate::signals::CliRun {
                 rc: out.code.unwrap_or(-1),
                 timed_out: false,
@@ -243,12 +246,15 @@ pub async fn run_phase(
                     });
                 }
             };
-            let script = node_ops::prewarm(layout, sha, lim.prewarm_mem_kb, token);
-            let out = sh(ctx, idx, script, lim.prewarm, Some(&on_line)).await?;
-            if out.stdout.len() > node_ops::OUTPUT_CAP {
+            let op = NodeOp::Prewarm {
+                sha: sha(),
+                mem_limit_kb: lim.prewarm_mem_kb,
+            };
+            let out = sh(ctx, idx, op, lim.prewarm, Some(&on_line)).await?;
+            if out.stdout.len() > OUTPUT_CAP {
                 return Err(Failure::Fatal(format!(
                     "prewarm: {}",
-                    crate::remote::output_over(node_ops::OUTPUT_CAP)
+                    crate::remote::output_over(OUTPUT_CAP)
                 )));
             }
             prewarm_outcome(&out.stdout)
@@ -258,7 +264,7 @@ pub async fn run_phase(
             &sh(
                 ctx,
                 idx,
-                node_ops::undrain(layout, &ctx.rollout_id),
+                NodeOp::Undrain { rollout_id: id() },
                 lim.command,
                 None,
             )
@@ -314,61 +320,41 @@ pub fn doctor_outcome(report: &DoctorReport) -> Result<String, Failure> {
     }
 }
 
-/// rsync the staged bundle over the node's existing ssh master.
-async fn rsync(ctx: &RolloutCtx, idx: usize) -> Result<RsyncStats, Failure> {
-    let Transport::Ssh(pool) = &ctx.poll.transport else {
-        return Err(Failure::Fatal("not an ssh transport".into()));
+/// Copy the staged bundle into the node's bundle directory.
+async fn sync(ctx: &RolloutCtx, idx: usize) -> Result<RsyncStats, Failure> {
+    let node = ctx
+        .poll
+        .nodes
+        .get(idx)
+        .ok_or_else(|| Failure::Fatal(format!("no node {idx}")))?;
+    let dest = format!("{}/{}/", node.layout.skills_root, ctx.bundle.skills_sha);
+    let tree = SyncTree {
+        staged: &ctx.stage_dir,
+        bundle: &ctx.bundle,
+        dest: &dest,
     };
-    let node = &ctx.poll.nodes[idx];
-    let sock = pool.control_socket(idx).await.map_err(remote_failure)?;
-    let ssh = node_ops::rsync_ssh_command(
-        &sock,
-        ctx.ssh_config.as_deref(),
-        node.port,
-        pool.options().accept_new_host_keys,
-    );
-    let rsync_path = as_user(node, &[node.layout.rsync_path.as_str()])
-        .iter()
-        .map(|w| shell_quote(w))
-        .collect::<Vec<_>>()
-        .join(" ");
-    let dest = node_ops::rsync_dest(
-        node.user.as_deref(),
-        &node.host,
-        &format!("{}/{}/", node.layout.skills_root, ctx.bundle.skills_sha),
-    );
-    let mut cmd = tokio::process::Command::new("rsync");
-    cmd.args([
-        "-a",
-        "--delete",
-        "--checksum",
-        "--omit-dir-times",
-        "--stats",
-        "--secluded-args",
-    ])
-    .arg("-e")
-    .arg(&ssh)
-    .arg("--rsync-path")
-    .arg(&rsync_path)
-    .arg(format!("{}/", ctx.stage_dir.display()))
-    .arg(&dest)
-    .stdin(std::process::Stdio::null())
-    // The token travels only inside scripts on stdin, never in a child's environment.
-    .env_remove("OPENCLAW_GATEWAY_TOKEN")
-    .kill_on_drop(true);
-    let out = match tokio::time::timeout(ctx.limits.sync, cmd.output()).await {
-        Err(_) => {
-            return Err(Failure::Transient(format!(
-                "rsync timed out after {}s",
-                ctx.limits.sync.as_secs()
-            )));
-        }
-        Ok(Err(e)) => return Err(Failure::Fatal(format!("cannot run rsync here: {e}"))),
-        Ok(Ok(o)) => o,
-    };
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    match out.status.code() {
-        Some(0) => Ok(node_ops::parse_rsync_stats(&stdout)),
+    let out = ctx
+        .poll
+        .transport
+        .sync(idx, node, tree, ctx.limits.sync)
+        .await
+        .map_err(|e| match e {
+            SyncError::Remote(e) => remote_failure(e),
+            SyncError::TimedOut(t) => {
+                Failure::Transient(format!("rsync timed out after {}s", t.as_secs()))
+            }
+            SyncError::CannotStart(e) => Failure::Fatal(format!("cannot run rsync here: {e}")),
+        })?;
+    rsync_outcome(&out)
+}
+
+/// Read a copy's output: its `--stats`, or why it failed (retried when rsync's exit code
+/// says another attempt may pass).
+pub fn rsync_outcome(out: &RemoteOutput) -> Result<RsyncStats, Failure> {
+    match out.code {
+        Some(0) => Ok(rsync::parse_rsync_stats(&String::from_utf8_lossy(
+            &out.stdout,
+        ))),
         code => {
             let err = String::from_utf8_lossy(&out.stderr);
             let last = err
@@ -382,7 +368,7 @@ async fn rsync(ctx: &RolloutCtx, idx: usize) -> Result<RsyncStats, Failure> {
                 code.map_or("signal".into(), |c| c.to_string())
             ));
             match code {
-                Some(c) if !node_ops::rsync_transient(c) => Err(Failure::Fatal(msg)),
+                Some(c) if !rsync::rsync_transient(c) => Err(Failure::Fatal(msg)),
                 _ => Err(Failure::Transient(msg)),
             }
         }
@@ -428,20 +414,18 @@ pub async fn run_rollback(
     who: &str,
     timeout: Duration,
 ) -> Result<String, String> {
-    let pool = match &poll.transport {
-        Transport::Sim(sim) => return sim.rollback(idx),
-        Transport::Ssh(pool) => pool,
-    };
-    let node = &poll.nodes[idx];
-    let argv = as_user(node, &["sh", "-s"]);
     let now_s = now_ms() / 1000;
-    let script = node_ops::rollback(&node.layout, rollout_id, who, now_s);
-    let out = pool
-        .run_for(idx, &argv, script.as_bytes(), 64 * 1024, timeout, None)
+    let op = NodeOp::Rollback {
+        rollout_id: rollout_id.to_string(),
+        who: who.to_string(),
+        now_s,
+    };
+    let out = run_op(poll, idx, &op, SMALL_CAP, timeout, None)
         .await
         .map_err(|e| crate::safe_text::clean(&e.to_string()))?;
     if node_ops::locked_by_other(&out.stdout) {
-        return node_ops::baseline_result(out.code, &out.stdout, now_s, &node.name)
+        let name = poll.nodes.get(idx).map_or("?", |n| n.name.as_str());
+        return node_ops::baseline_result(out.code, &out.stdout, now_s, name)
             .map_err(|f| f.message().to_string());
     }
     expect_ok(&out, "rollback").map_err(|f| f.message().to_string())
@@ -454,14 +438,11 @@ pub async fn run_heartbeat(
     rollout_id: &str,
     timeout: Duration,
 ) -> Result<(), String> {
-    let Transport::Ssh(pool) = &poll.transport else {
-        return Ok(());
+    let op = NodeOp::Heartbeat {
+        rollout_id: rollout_id.to_string(),
+        now_s: now_ms() / 1000,
     };
-    let node = &poll.nodes[idx];
-    let argv = as_user(node, &["sh", "-s"]);
-    let script = node_ops::heartbeat(&node.layout, rollout_id, now_ms() / 1000);
-    let out = pool
-        .run_for(idx, &argv, script.as_bytes(), 64 * 1024, timeout, None)
+    let out = run_op(poll, idx, &op, SMALL_CAP, timeout, None)
         .await
         .map_err(|e| crate::safe_text::clean(&e.to_string()))?;
     expect_ok(&out, "heartbeat")
@@ -475,14 +456,7 @@ pub async fn read_lock(
     idx: usize,
     timeout: Duration,
 ) -> Result<Option<node_ops::LockInfo>, String> {
-    let Transport::Ssh(pool) = &poll.transport else {
-        return Err("not an ssh transport".into());
-    };
-    let node = &poll.nodes[idx];
-    let argv = as_user(node, &["sh", "-s"]);
-    let script = node_ops::read_lock(&node.layout);
-    let out = pool
-        .run_for(idx, &argv, script.as_bytes(), 64 * 1024, timeout, None)
+    let out = run_op(poll, idx, &NodeOp::ReadLock, SMALL_CAP, timeout, None)
         .await
         .map_err(|e| crate::safe_text::clean(&e.to_string()))?;
     node_ops::read_lock_result(&out.stdout)
@@ -495,14 +469,10 @@ pub async fn force_unlock(
     owner_line: Option<&str>,
     timeout: Duration,
 ) -> Result<String, String> {
-    let Transport::Ssh(pool) = &poll.transport else {
-        return Err("not an ssh transport".into());
+    let op = NodeOp::ForceUnlock {
+        expected_owner: owner_line.map(String::from),
     };
-    let node = &poll.nodes[idx];
-    let argv = as_user(node, &["sh", "-s"]);
-    let script = node_ops::force_unlock(&node.layout, owner_line);
-    let out = pool
-        .run_for(idx, &argv, script.as_bytes(), 64 * 1024, timeout, None)
+    let out = run_op(poll, idx, &op, SMALL_CAP, timeout, None)
         .await
         .map_err(|e| crate::safe_text::clean(&e.to_string()))?;
     expect_ok(&out, "unlock").map_err(|f| f.message().to_string())
@@ -514,14 +484,7 @@ pub async fn read_current(
     idx: usize,
     timeout: Duration,
 ) -> Result<Option<String>, String> {
-    let Transport::Ssh(pool) = &poll.transport else {
-        return Err("not an ssh transport".into());
-    };
-    let node = &poll.nodes[idx];
-    let argv = as_user(node, &["sh", "-s"]);
-    let script = node_ops::read_current(&node.layout);
-    let out = pool
-        .run_for(idx, &argv, script.as_bytes(), 64 * 1024, timeout, None)
+    let out = run_op(poll, idx, &NodeOp::ReadCurrent, SMALL_CAP, timeout, None)
         .await
         .map_err(|e| e.to_string())?;
     node_ops::read_current_result(&out.stdout)
@@ -559,5 +522,275 @@ pub fn spawn(ctx: Arc<RolloutCtx>, effect: super::Effect, tx: UnboundedSender<Ex
             });
         }
         super::Effect::Journal(_) => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! The phases on the simulated mesh: the same code as on real nodes (the lab tests
+    //! run it over ssh), with the node's answers read by the same functions.
+
+    use super::*;
+    use crate::poller::Cadence;
+    use crate::remote::Transport;
+    use crate::remote::sim::{GatewayMode, SimMesh, demo_bundle};
+
+    /// A rollout context on the demo mesh (every node as the demo has it).
+    fn sim_rollout() -> Arc<RolloutCtx> {
+        let (inv, mesh) = SimMesh::demo();
+        Arc::new(RolloutCtx {
+            poll: Arc::new(PollCtx {
+                transport: Transport::sim(mesh),
+                nodes: inv.nodes,
+                token: None,
+                cadence: Cadence::for_timeout(Duration::from_secs(10)),
+            }),
+            bundle: Arc::new(demo_bundle()),
+            stage_dir: PathBuf::new(),
+            rollout_id: "r-test".into(),
+            who: "ops@here/pid1".into(),
+            ssh_config: None,
+            limits: Limits::default(),
+        })
+    }
+
+    fn mesh(ctx: &RolloutCtx) -> &SimMesh {
+        ctx.poll
+            .transport
+            .as_any()
+            .downcast_ref::<SimMesh>()
+            .expect("a simulated mesh")
+    }
+
+    fn idx(ctx: &RolloutCtx, name: &str) -> usize {
+        ctx.poll
+            .nodes
+            .iter()
+            .position(|n| n.name == name)
+            .expect("demo node")
+    }
+
+    async fn phase(ctx: &RolloutCtx, i: usize, p: Phase) -> Result<String, Failure> {
+        let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
+        run_phase(ctx, i, p, &tx).await
+    }
+
+    /// A simulated gateway that is not ready fails the baseline with the words a real
+    /// node's answer gets (the same reading of the same `gateway status --json`), and its
+    /// lock is given back; a ready one keeps the lock for the rollout.
+    #[tokio::test(start_paused = true)]
+    async fn sim_baseline_reads_the_gateway_like_a_real_node_and_releases_the_lock() {
+        let ctx = sim_rollout();
+        let i = idx(&ctx, "mac-w01");
+        mesh(&ctx).with_node(i, |n| n.gateway = GatewayMode::Unreachable);
+        let got = phase(&ctx, i, Phase::Baseline).await;
+        let real = include_bytes!(
+            "../../tests/fixtures/openclaw-2026.9.6/gateway-status.unreachable.json"
+        );
+        let want = node_ops::baseline_result(Some(0), real, 0, "mac-w01");
+        assert_eq!(got, want);
+        assert_eq!(
+            got,
+            Err(Failure::Fatal(
+                "gateway not ready at baseline: unreachable".into()
+            ))
+        );
+        assert_eq!(read_lock(&ctx.poll, i, ctx.limits.command).await, Ok(None));
+
+        mesh(&ctx).with_node(i, |n| n.gateway = GatewayMode::Ready);
+        assert!(phase(&ctx, i, Phase::Baseline).await.is_ok());
+        let lock = read_lock(&ctx.poll, i, ctx.limits.command)
+            .await
+            .expect("read")
+            .expect("held");
+        assert_eq!(
+            (lock.rollout_id.as_str(), lock.who.as_str()),
+            ("r-test", "ops@here/pid1")
+        );
+        assert_eq!(
+            run_heartbeat(&ctx.poll, i, "r-test", ctx.limits.command).await,
+            Ok(())
+        );
+        assert!(
+            run_heartbeat(&ctx.poll, i, "r-other", ctx.limits.command)
+                .await
+                .is_err()
+        );
+    }
+
+    /// A node locked by another rollout refuses the baseline with the real refusal's
+    /// words and keeps that rollout's lock; `unlock` removes it only while unchanged.
+    #[tokio::test(start_paused = true)]
+    async fn sim_lock_held_by_another_rollout_refuses_and_unlocks_like_a_real_one() {
+        let ctx = sim_rollout();
+        let i = idx(&ctx, "mac-w02");
+        let other = RolloutCtx {
+            poll: ctx.poll.clone(),
+            bundle: ctx.bundle.clone(),
+            stage_dir: PathBuf::new(),
+            rollout_id: "r-other".into(),
+            who: "bob@there/pid7".into(),
+            ssh_config: None,
+            limits: ctx.limits,
+        };
+        assert!(phase(&other, i, Phase::Baseline).await.is_ok());
+        let refused = phase(&ctx, i, Phase::Baseline).await;
+        let Err(Failure::Fatal(m)) = &refused else {
+            panic!("{refused:?}");
+        };
+        assert!(
+            m.starts_with(
+                "node is locked by another rollout: owner bob, host there, pid 7, rollout r-other"
+            ) && m.ends_with("(if that rollout is gone: meshroll unlock --node mac-w02)"),
+            "{m}"
+        );
+        let lock = read_lock(&ctx.poll, i, ctx.limits.command)
+            .await
+            .expect("read")
+            .expect("still held");
+        assert_eq!(lock.rollout_id, "r-other");
+        let t = ctx.limits.command;
+        assert!(
+            force_unlock(&ctx.poll, i, Some("r-x a 1"), t)
+                .await
+                .is_err()
+        );
+        assert_eq!(
+            force_unlock(&ctx.poll, i, Some(&lock.owner_line), t).await,
+            Ok("lock removed".into())
+        );
+        assert_eq!(read_lock(&ctx.poll, i, t).await, Ok(None));
+    }
+
+    /// The probe polls the simulated node through the same loop as a real one and
+    /// waits for it to turn healthy; one that never does fails when its time is up.
+    #[tokio::test(start_paused = true)]
+    async fn sim_probe_polls_until_healthy() {
+        let ctx = sim_rollout();
+        let i = idx(&ctx, "mac-w04");
+        mesh(&ctx).with_node(i, |n| n.gateway = GatewayMode::Unreachable);
+        let later = ctx.clone();
+        let heal = tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_secs(9)).await;
+            mesh(&later).with_node(i, |n| n.gateway = GatewayMode::Ready);
+        });
+        let start = tokio::time::Instant::now();
+        let got = phase(&ctx, i, Phase::Probe).await;
+        heal.await.expect("heal");
+        let note = got.expect("passes once healthy");
+        assert!(
+            note.starts_with("probe passed: ready, live, cache"),
+            "{note}"
+        );
+        // It waited for the node (paused time: the polls' own clock, not the machine's).
+        assert!(start.elapsed() >= Duration::from_secs(9));
+
+        let j = idx(&ctx, "mac-w09");
+        let got = phase(&ctx, j, Phase::Probe).await;
+        assert_eq!(
+            got,
+            Err(Failure::Fatal(
+                "probe did not pass within 120s: gateway auth rejected".into()
+            ))
+        );
+    }
+
+    /// Sync, verify and switch on the simulated mesh: a dropped connection is retried
+    /// (rsync's exit code read as on a real node), a clean copy verifies and lands, a
+    /// corrupted one fails verify and the switch refuses it.
+    #[tokio::test(start_paused = true)]
+    async fn sim_copy_is_read_like_rsync_and_verified_like_a_real_tree() {
+        let ctx = sim_rollout();
+        let sha = ctx.bundle.skills_sha.clone();
+        let i = idx(&ctx, "mac-g01");
+        let first = phase(&ctx, i, Phase::Sync).await;
+        assert_eq!(
+            first,
+            Err(Failure::Transient(
+                "rsync exit 12: rsync: connection unexpectedly closed (simulated)".into()
+            ))
+        );
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let synced = run_phase(&ctx, i, Phase::Sync, &tx).await;
+        assert_eq!(synced, Ok("5 file(s) transferred, 900 bytes sent".into()));
+        assert!(matches!(
+            rx.try_recv(),
+            Ok(ExecEvent::Synced { stats, .. }) if stats.files_transferred == 5
+        ));
+        assert_eq!(
+            phase(&ctx, i, Phase::Verify).await,
+            Ok("checksum verified (4 files)".into())
+        );
+        let old = mesh(&ctx).node(i).and_then(|n| n.current).expect("current");
+        let switched = phase(&ctx, i, Phase::Switch).await.expect("switch");
+        assert_eq!(
+            switched,
+            format!("verified; current -> {sha} (previous {old})")
+        );
+        assert_eq!(
+            read_current(&ctx.poll, i, ctx.limits.command).await,
+            Ok(Some(sha.clone()))
+        );
+        // A second copy of the same bundle sends nothing.
+        assert_eq!(
+            phase(&ctx, i, Phase::Sync).await,
+            Ok("0 file(s) transferred, 0 bytes sent".into())
+        );
+        let t = ctx.limits.command;
+        let back = run_rollback(&ctx.poll, i, "r-test", "ops@here/pid1", t).await;
+        assert_eq!(back, Ok(format!("current -> {old} (was {sha})")));
+        assert_eq!(read_lock(&ctx.poll, i, t).await, Ok(None));
+
+        let c = idx(&ctx, "mac-w16");
+        assert!(phase(&ctx, c, Phase::Sync).await.is_ok());
+        let differs = "1 difference(s): browser-automation/SKILL.md sha256 differs";
+        assert_eq!(
+            phase(&ctx, c, Phase::Verify).await,
+            Err(Failure::Mismatch(differs.into()))
+        );
+        assert_eq!(
+            phase(&ctx, c, Phase::Switch).await,
+            Err(Failure::Mismatch(format!(
+                "verify before the switch: {differs}"
+            )))
+        );
+        assert_ne!(mesh(&ctx).node(c).and_then(|n| n.current), Some(sha));
+    }
+
+    /// A node that is off fails every step the way ssh does (transient: retried).
+    #[tokio::test(start_paused = true)]
+    async fn sim_host_down_is_a_transient_connect_failure() {
+        let ctx = sim_rollout();
+        let i = idx(&ctx, "mac-w17");
+        for p in [Phase::Baseline, Phase::Sync, Phase::Prewarm] {
+            assert_eq!(
+                phase(&ctx, i, p).await,
+                Err(Failure::Transient(
+                    "ssh: connect to host port 22: No route to host".into()
+                )),
+                "{p:?}"
+            );
+        }
+    }
+
+    /// Prewarm streams the node's lines and reads its exit line, as on a real node.
+    #[tokio::test(start_paused = true)]
+    async fn sim_prewarm_streams_lines_and_warms_the_cache() {
+        let ctx = sim_rollout();
+        let i = idx(&ctx, "mac-w11");
+        assert!(phase(&ctx, i, Phase::Sync).await.is_ok());
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let got = run_phase(&ctx, i, Phase::Prewarm, &tx).await;
+        assert_eq!(got, Ok("prewarmed; skill-cache-ready touched".into()));
+        let mut lines = Vec::new();
+        while let Ok(ExecEvent::Output { line, .. }) = rx.try_recv() {
+            lines.push(line);
+        }
+        assert_eq!(lines.len(), 4, "{lines:?}");
+        assert_eq!(
+            lines[0],
+            "prewarm [1/4] browser-automation/SKILL.md: cache warmed"
+        );
+        assert!(mesh(&ctx).node(i).and_then(|n| n.cache_mtime).is_some());
     }
 }

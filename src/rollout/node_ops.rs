@@ -1,112 +1,11 @@
-//! What each phase does on a real node: the `sh` scripts (sent on stdin, every value
-//! quoted) and the pure functions that read their output. The executor runs them.
+//! What a node's answers mean: the pure functions that read the output of each
+//! operation ([`crate::remote::ops`]), the same for a real node's script and the
+//! simulated mesh.
 
-use crate::inventory::Layout;
 use crate::manifest::{LOCK_NAME, Lock};
-use crate::remote::script::shell_quote as q;
+/// Where the copy's numbers are read ([`crate::remote::rsync`]).
+pub use crate::remote::rsync::RsyncStats;
 use crate::rollout::Failure;
-
-/// Portable atomic rename of a symlink over another (`mv -T` on Linux; rename(2)
-/// through perl on macOS, whose `mv` would move into the target directory).
-const PRELUDE: &str = r#"set -u
-PATH=${PATH:+$PATH:}/usr/bin:/bin:/usr/sbin:/sbin:/opt/homebrew/bin:/usr/local/bin
-mvT() { mv -T "$1" "$2" 2>/dev/null || perl -e 'rename($ARGV[0], $ARGV[1]) or die "rename: $!\n"' "$1" "$2"; }
-"#;
-
-/// The prelude and the layout. `umask 027`: files the scripts create (the archived
-/// status, the lock) are not world-readable.
-fn head(layout: &Layout) -> String {
-    format!(
-        "{PRELUDE}umask 027\nR={}\nS={}\nOC={}\n",
-        q(&layout.skills_root),
-        q(&layout.state_dir),
-        q(&layout.openclaw)
-    )
-}
-
-/// The gateway token, exported inside the script (which travels on ssh's stdin, never on
-/// a command line or in a local child's environment), as the poll script does.
-fn token_line(token: Option<&str>) -> String {
-    match token {
-        Some(t) => format!(
-            "OPENCLAW_GATEWAY_TOKEN={}\nexport OPENCLAW_GATEWAY_TOKEN\n",
-            q(t)
-        ),
-        None => String::new(),
-    }
-}
-
-/// The node lock: a directory (atomic `mkdir`) holding the owner line
-/// `<rollout id> <who> <epoch seconds taken>` and a `heartbeat` file (epoch seconds,
-/// refreshed by [`heartbeat`] while the rollout holds the lock). Taken at baseline,
-/// released after undrain. Then the gateway status is archived to
-/// `last-gateway-status.json` and printed.
-pub fn baseline(
-    layout: &Layout,
-    rollout_id: &str,
-    who: &str,
-    now_s: u64,
-    token: Option<&str>,
-) -> String {
-    format!(
-        r#"{head}{token}ID={id}
-mkdir -p "$S" || {{ echo "MESHROLL-ERR cannot create $S"; exit 3; }}
-{take}"$OC" gateway status --json >"$S/last-gateway-status.json.tmp" 2>/dev/null </dev/null
-mv -f "$S/last-gateway-status.json.tmp" "$S/last-gateway-status.json"
-cat "$S/last-gateway-status.json"
-"#,
-        head = head(layout),
-        token = token_line(token),
-        id = q(rollout_id),
-        take = take_lock(who, now_s),
-    )
-}
-
-/// Take the node lock for `$ID` (or find it ours already), or print who holds it
-/// (`MESHROLL-LOCKED <owner line>`, `MESHROLL-HEARTBEAT <epoch>`) and exit 4.
-fn take_lock(who: &str, now_s: u64) -> String {
-    format!(
-        r#"L="$S/meshroll.lock"
-if mkdir "$L" 2>/dev/null; then
-  printf '%s %s %s\n' "$ID" {who} {now} >"$L/owner"
-  printf '%s\n' {now} >"$L/heartbeat"
-else
-  o=$(head -c 300 "$L/owner" 2>/dev/null)
-  case "$o" in
-  "$ID "*) printf '%s\n' {now} >"$L/heartbeat" ;;
-  *) echo "MESHROLL-LOCKED $o"; echo "MESHROLL-HEARTBEAT $(head -c 30 "$L/heartbeat" 2>/dev/null)"; exit 4 ;;
-  esac
-fi
-"#,
-        who = q(who),
-        now = now_s,
-    )
-}
-
-/// Refresh the heartbeat of the lock if `rollout_id` holds it.
-pub fn heartbeat(layout: &Layout, rollout_id: &str, now_s: u64) -> String {
-    format!(
-        r#"{head}ID={id}
-o=$(head -c 300 "$S/meshroll.lock/owner" 2>/dev/null)
-case "$o" in "$ID "*) printf '%s\n' {now} >"$S/meshroll.lock/heartbeat" && echo ok ;; *) echo "MESHROLL-ERR not our lock" ;; esac
-"#,
-        head = head(layout),
-        id = q(rollout_id),
-        now = now_s,
-    )
-}
-
-/// Who holds the node lock, read by `unlock` (nothing between the markers: no lock).
-pub fn read_lock(layout: &Layout) -> String {
-    format!(
-        r#"{head}L="$S/meshroll.lock"
-echo MESHROLL-LOCK
-if [ -d "$L" ]; then echo "owner $(head -c 300 "$L/owner" 2>/dev/null)"; echo "heartbeat $(head -c 30 "$L/heartbeat" 2>/dev/null)"; fi
-echo MESHROLL-END
-"#,
-        head = head(layout),
-    )
-}
 
 /// A node lock as read from the node.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -159,7 +58,7 @@ impl LockInfo {
     }
 }
 
-/// Read [`read_lock`]'s output: `Ok(None)` when the node holds no lock.
+/// Read [`crate::remote::ops::read_lock`]'s output: `Ok(None)` when the node holds no lock.
 pub fn read_lock_result(stdout: &[u8]) -> Result<Option<LockInfo>, String> {
     let text = String::from_utf8_lossy(stdout);
     if !text.lines().any(|l| l == "MESHROLL-END") {
@@ -181,22 +80,6 @@ pub fn read_lock_result(stdout: &[u8]) -> Result<Option<LockInfo>, String> {
         (Some(o), _) => Some(LockInfo::parse(o, hb)),
         (None, false) => Some(LockInfo::parse("", hb)),
     })
-}
-
-/// Remove the node lock whoever holds it (`meshroll unlock`), if its owner line is
-/// still `expected_owner` (what the operator was shown).
-pub fn force_unlock(layout: &Layout, expected_owner: Option<&str>) -> String {
-    let check = match expected_owner {
-        Some(o) => format!(
-            "o=$(head -c 300 \"$L/owner\" 2>/dev/null)\n[ \"$o\" = {} ] || {{ echo \"MESHROLL-ERR the lock changed hands meanwhile: $o\"; exit 3; }}\n",
-            q(o)
-        ),
-        None => String::new(),
-    };
-    format!(
-        "{head}L=\"$S/meshroll.lock\"\n[ -d \"$L\" ] || {{ echo 'no lock'; exit 0; }}\n{check}rm -rf \"$L\" && echo 'lock removed'\n",
-        head = head(layout),
-    )
 }
 
 /// Read the baseline's output: the lock refusal, or the gateway status.
@@ -241,38 +124,6 @@ pub fn baseline_result(
         .unwrap_or_default())
 }
 
-/// Drain: the configured command, or create `<state>/drain`.
-pub fn drain(layout: &Layout) -> String {
-    match &layout.drain_cmd {
-        Some(c) => format!("{}{c}\n", head(layout)),
-        None => format!("{}mkdir -p \"$S\" && : >\"$S/drain\"\n", head(layout)),
-    }
-}
-
-/// Undrain (the configured command, or remove `<state>/drain`), then release the lock
-/// if it is ours.
-pub fn undrain(layout: &Layout, rollout_id: &str) -> String {
-    let body = match &layout.undrain_cmd {
-        Some(c) => format!("{c}\n"),
-        None => "rm -f \"$S/drain\"\n".to_string(),
-    };
-    format!(
-        "{}ID={}\n{body}rc=$?\n{}exit $rc\n",
-        head(layout),
-        q(rollout_id),
-        RELEASE
-    )
-}
-
-const RELEASE: &str = r#"o=$(head -c 300 "$S/meshroll.lock/owner" 2>/dev/null)
-case "$o" in "$ID "*) rm -rf "$S/meshroll.lock" ;; esac
-"#;
-
-/// Release the node lock if `rollout_id` holds it (and nothing else).
-pub fn release(layout: &Layout, rollout_id: &str) -> String {
-    format!("{}ID={}\n{RELEASE}", head(layout), q(rollout_id))
-}
-
 /// Whether the baseline's output is the refusal of a lock held by another rollout.
 pub fn locked_by_other(stdout: &[u8]) -> bool {
     String::from_utf8_lossy(stdout)
@@ -280,121 +131,9 @@ pub fn locked_by_other(stdout: &[u8]) -> bool {
         .any(|l| l.starts_with("MESHROLL-LOCKED "))
 }
 
-/// Make sure the bundle directory exists before rsync writes into it.
-pub fn prepare_sync(layout: &Layout, sha: &str) -> String {
-    format!(
-        "{}mkdir -p \"$R\"/{} && chmod 0750 \"$R\"/{}\n",
-        head(layout),
-        q(sha),
-        q(sha)
-    )
-}
-
-/// rsync's `-e`: ssh over the node's master, with the same host-key policy as the
-/// masters (strict unless the user opted out with `--accept-new-host-keys`), in case
-/// it has to connect by itself. rsync splits it on spaces and honours quotes.
-pub fn rsync_ssh_command(
-    control_socket: &std::path::Path,
-    ssh_config: Option<&std::path::Path>,
-    port: Option<u16>,
-    accept_new_host_keys: bool,
-) -> String {
-    let mut ssh = format!(
-        "ssh -o ControlMaster=no -o ControlPath={} -o BatchMode=yes -o StrictHostKeyChecking={}",
-        q(&control_socket.display().to_string()),
-        if accept_new_host_keys {
-            "accept-new"
-        } else {
-            "yes"
-        }
-    );
-    if let Some(cfg) = ssh_config {
-        ssh.push_str(&format!(" -F {}", q(&cfg.display().to_string())));
-    }
-    if let Some(p) = port {
-        ssh.push_str(&format!(" -p {p}"));
-    }
-    ssh
-}
-
-/// rsync's destination `[user@]host:path`, with an IPv6 literal in brackets
-/// (`[::1]:path`: `::1:path` would be read as host `:` and path `:1:path`).
-pub fn rsync_dest(user: Option<&str>, host: &str, path: &str) -> String {
-    let host = if host.contains(':') && !host.starts_with('[') {
-        format!("[{host}]")
-    } else {
-        host.to_string()
-    };
-    match user {
-        Some(u) => format!("{u}@{host}:{path}"),
-        None => format!("{host}:{path}"),
-    }
-}
-
-/// rsync exit codes worth another attempt: socket/file I/O, protocol stream,
-/// partial transfer, vanished files, timeouts, and ssh's own 255.
-pub fn rsync_transient(code: i32) -> bool {
-    matches!(code, 5 | 10 | 11 | 12 | 14 | 20 | 23 | 24 | 30 | 35 | 255)
-}
-
-/// `rsync --stats` numbers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct RsyncStats {
-    pub files_transferred: u64,
-    pub bytes_sent: u64,
-}
-
-pub fn parse_rsync_stats(out: &str) -> RsyncStats {
-    let num = |prefix: &str| {
-        out.lines()
-            .find_map(|l| l.trim().strip_prefix(prefix))
-            .and_then(|v| v.split_whitespace().next())
-            .map(|v| v.replace(',', ""))
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(0)
-    };
-    RsyncStats {
-        files_transferred: num("Number of regular files transferred:"),
-        bytes_sent: num("Total bytes sent:"),
-    }
-}
-
-/// The node-side listing of bundle `$T` under `$R`, in a constant number of processes
-/// whatever the number of files: one `find` for entries that are neither regular files
-/// nor directories (symlinks, fifos, sockets, devices: each one a mismatch), one
-/// `find -exec <sha256> {} +` pass for the hashes and one `find -exec stat {} +` pass
-/// for the modes, each sorted bytewise (`LC_ALL=C`). The three lists go to
-/// `$V.o`, `$V.h` and `$V.m`; `$D` is the sha256 of their concatenation, which
-/// [`expected_digest`] computes from the lock on the operator's side.
-const LISTING: &str = r#"V="$R/.meshroll-verify.$$"
-trap 'rm -f "$V.o" "$V.h" "$V.m"' EXIT
-if command -v sha256sum >/dev/null 2>&1; then H=sha256sum; else H='shasum -a 256'; fi
-if stat -c %a "$R" >/dev/null 2>&1; then SF=-c; F='%a %n'; else SF=-f; F='%Lp %N'; fi
-(
-  cd "$R/$T" || exit 1
-  find . ! -type f ! -type d -print >"$V.o"
-  find . -type f -exec $H {} + | LC_ALL=C sort >"$V.h"
-  find . -type f -exec stat $SF "$F" {} + | LC_ALL=C sort >"$V.m"
-) || { echo "MESHROLL-ERR cannot list $R/$T"; exit 3; }
-D=$(cat "$V.o" "$V.h" "$V.m" | $H)
-D=${D%% *}
-"#;
-
-/// At most this much output of one phase is read; past it the phase fails with
-/// "output over 4 MiB". Scripts that may print a lot cut their output on the node too.
-pub const OUTPUT_CAP: usize = 4 * 1024 * 1024;
-
-/// Print the listing between markers, for [`verify_result`], cut after
-/// [`OUTPUT_CAP`] bytes (a huge tree planted on the node).
-const PRINT_LISTING: &str = r#"{ echo MESHROLL-ODD; cat "$V.o"
-echo MESHROLL-HASHES; cat "$V.h"
-echo MESHROLL-MODES; cat "$V.m"
-echo MESHROLL-END; } | head -c 4194305
-"#;
-
-/// The sha256 the node's listing of an exact copy has (see [`LISTING`]): hash lines
-/// `<sha256>  ./<path>` then mode lines `<mode> ./<path>` (octal, no leading zeros),
-/// each group sorted bytewise, the lock file included, no odd entries.
+/// The sha256 the node's listing of an exact copy has (see [`crate::remote::ops::verify`]):
+/// hash lines `<sha256>  ./<path>` then mode lines `<mode> ./<path>` (octal, no leading
+/// zeros), each group sorted bytewise, the lock file included, no odd entries.
 pub fn expected_digest(lock: &Lock, lock_bytes_sha256: &str) -> String {
     use sha2::Digest;
     let mode = |m: &str| {
@@ -421,17 +160,6 @@ pub fn expected_digest(lock: &Lock, lock_bytes_sha256: &str) -> String {
         h.update(b"\n");
     }
     h.finalize().iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// List every entry of the bundle for [`verify_result`] (see [`LISTING`]).
-pub fn verify(layout: &Layout, sha: &str) -> String {
-    format!(
-        r#"{head}T={sha}
-[ -d "$R/$T" ] || {{ echo "MESHROLL-MISSING"; exit 0; }}
-{LISTING}{PRINT_LISTING}"#,
-        head = head(layout),
-        sha = q(sha),
-    )
 }
 
 /// Compare what the node hashed with the lock. `Ok` is "checksum verified".
@@ -515,34 +243,7 @@ pub fn verify_result(
     }
 }
 
-/// Verify the bundle again, then flip `current` to it atomically, keeping the old
-/// target as `previous`, in one script: the rename happens only if the node's listing
-/// (right before it) has the digest `want` of an exact copy ([`expected_digest`]); if
-/// not, the listing is printed after `MESHROLL-MISMATCH` and nothing changes. A tree
-/// changed after the verify phase (or before a resumed run's switch) never lands.
-pub fn switch(layout: &Layout, sha: &str, want: &str) -> String {
-    format!(
-        r#"{head}T={sha}
-W={want}
-cd "$R" || exit 3
-[ -d "$T" ] || {{ echo "MESHROLL-ERR no bundle $T"; exit 3; }}
-{LISTING}if [ "$D" != "$W" ]; then
-echo MESHROLL-MISMATCH
-{PRINT_LISTING}exit 6
-fi
-old=$(readlink current 2>/dev/null || true)
-if [ "$old" = "$T" ]; then echo "verified; already current"; exit 0; fi
-if [ -n "$old" ]; then ln -s "$old" .previous.$$ && mvT .previous.$$ previous || exit 5; fi
-ln -s "$T" .current.$$ && mvT .current.$$ current || exit 5
-echo "verified; current -> $T (previous ${{old:-none}})"
-"#,
-        head = head(layout),
-        sha = q(sha),
-        want = q(want),
-    )
-}
-
-/// Read [`switch`]'s output: a mismatch found right before the rename is a
+/// Read [`crate::remote::ops::switch`]'s output: a mismatch found right before the rename is a
 /// [`Failure::Mismatch`] with the differences.
 pub fn switch_mismatch(lock: &Lock, lock_bytes_sha256: &str, stdout: &[u8]) -> Option<Failure> {
     let text = String::from_utf8_lossy(stdout);
@@ -559,16 +260,7 @@ pub fn switch_mismatch(lock: &Lock, lock_bytes_sha256: &str, stdout: &[u8]) -> O
     })
 }
 
-/// Print the target of `current` between markers (nothing between them when there is
-/// no `current`), so a resumed rollout can check what the journal says against the node.
-pub fn read_current(layout: &Layout) -> String {
-    format!(
-        "{}echo MESHROLL-CURRENT; readlink \"$R/current\" 2>/dev/null; echo MESHROLL-END\n",
-        head(layout)
-    )
-}
-
-/// Read [`read_current`]'s output: `Ok(None)` when the node has no `current`.
+/// Read [`crate::remote::ops::read_current`]'s output: `Ok(None)` when the node has no `current`.
 pub fn read_current_result(stdout: &[u8]) -> Result<Option<String>, String> {
     let text = String::from_utf8_lossy(stdout);
     let body: Vec<&str> = text
@@ -586,81 +278,13 @@ pub fn read_current_result(stdout: &[u8]) -> Result<Option<String>, String> {
         .filter(|l| !l.is_empty()))
 }
 
-/// Flip `current` back to `previous` (and `previous` to what was current) under the
-/// node lock: taken for `rollout_id` (or found ours already, inside a rollout), then
-/// released. A lock held by someone else refuses the rollback (`MESHROLL-LOCKED`).
-pub fn rollback(layout: &Layout, rollout_id: &str, who: &str, now_s: u64) -> String {
-    format!(
-        r#"{head}ID={id}
-mkdir -p "$S" || {{ echo "MESHROLL-ERR cannot create $S"; exit 3; }}
-{take}trap '{release}' EXIT
-cd "$R" || exit 3
-prev=$(readlink previous 2>/dev/null) || {{ echo "MESHROLL-ERR no previous target"; exit 3; }}
-[ -d "$prev" ] || {{ echo "MESHROLL-ERR previous target $prev is gone"; exit 3; }}
-cur=$(readlink current 2>/dev/null || true)
-ln -s "$prev" .current.$$ && mvT .current.$$ current || exit 5
-if [ -n "$cur" ]; then ln -s "$cur" .previous.$$ && mvT .previous.$$ previous; fi
-echo "current -> $prev (was ${{cur:-none}})"
-"#,
-        head = head(layout),
-        id = q(rollout_id),
-        take = take_lock(who, now_s),
-        release = RELEASE.trim().replace('\n', "; "),
-    )
-}
-
-/// Doctor on the node.
-pub fn doctor(layout: &Layout, token: Option<&str>) -> String {
-    format!(
-        "{}{}\"$OC\" doctor --lint --json </dev/null 2>/dev/null\n",
-        head(layout),
-        token_line(token)
-    )
-}
-
-/// The default prewarm command (SPEC section 4).
-pub fn default_prewarm(layout: &Layout) -> String {
-    format!(
-        "{} skills prewarm --manifest {}/current/{LOCK_NAME} --concurrency 2 --timeout 15m",
-        q(&layout.openclaw),
-        q(&layout.skills_root)
-    )
-}
-
-/// Prewarm under caps (nice 10, and a memory limit where `ulimit -v` works), output
-/// interleaved on stdout and cut on the node after [`OUTPUT_CAP`] bytes (the command
-/// then dies of SIGPIPE rather than flood the channel for its whole time limit);
-/// success touches `skill-cache-ready`. The exit code is on the last line
-/// (`MESHROLL-EXIT <rc>`). The command sees `MESHROLL_MANIFEST`, `SKILLS_SHA` and the
-/// gateway token.
-pub fn prewarm(layout: &Layout, sha: &str, mem_limit_kb: u64, token: Option<&str>) -> String {
-    let cmd = layout
-        .prewarm_cmd
-        .clone()
-        .unwrap_or_else(|| default_prewarm(layout));
-    format!(
-        r#"{head}{token}MESHROLL_MANIFEST="$R/current/{LOCK_NAME}"; SKILLS_SHA={sha}
-export MESHROLL_MANIFEST SKILLS_SHA
-(
-( ulimit -v {mem} 2>/dev/null; exec nice -n 10 sh -c {cmd} ) 2>&1 </dev/null
-rc=$?
-if [ $rc -eq 0 ]; then mkdir -p "$S" && touch "$S/skill-cache-ready"; fi
-echo "MESHROLL-EXIT $rc"
-) | head -c {cap}
-"#,
-        head = head(layout),
-        token = token_line(token),
-        sha = q(sha),
-        mem = mem_limit_kb,
-        cmd = q(&cmd),
-        cap = OUTPUT_CAP + 1,
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::inventory::Layout;
     use crate::manifest::LockEntry;
+    use crate::remote::ops::*;
+    use crate::remote::rsync::*;
 
     fn lock() -> Lock {
         Lock {

@@ -57,7 +57,8 @@ pub async fn start(
     };
     let names: Vec<String> = s.poll.nodes.iter().map(|n| n.name.clone()).collect();
     let mut last_done = resume.last_done.clone();
-    if matches!(s.poll.transport, crate::remote::Transport::Ssh(_)) {
+    // The journal describes the nodes only if they outlived the run that wrote it.
+    if s.poll.transport.outlives_the_process() {
         notes.extend(
             confirm_on_nodes(
                 &s.poll,
@@ -108,16 +109,13 @@ pub fn preconnect(poll: &Arc<PollCtx>, plan: &Plan) -> tokio::task::JoinHandle<(
     let poll = poll.clone();
     let order: Vec<usize> = plan.nodes().collect();
     tokio::spawn(async move {
-        let crate::remote::Transport::Ssh(pool) = &poll.transport else {
-            return;
-        };
         // The first canary alone: it is the one node waiting for its connection now.
         let Some((&first, rest)) = order.split_first() else {
             return;
         };
-        let _ = pool.control_socket(first).await;
+        let _ = poll.transport.open(first).await;
         futures::stream::iter(rest.iter().copied())
-            .map(|i| pool.control_socket(i))
+            .map(|i| poll.transport.open(i))
             .buffered(4)
             .for_each(|_| async {})
             .await;

@@ -1,0 +1,495 @@
+//! What a rollout asks of a node ([`NodeOp`]), and the `sh` script that does it on a real
+//! node (sent on stdin, every value quoted). The simulated mesh does the same operations
+//! to its state and prints what these scripts print; the rollout reads both answers with
+//! the same code (`crate::rollout::node_ops`).
+
+use crate::inventory::Layout;
+use crate::manifest::LOCK_NAME;
+use crate::remote::script::shell_quote as q;
+
+/// One operation on a node, as the rollout asks it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NodeOp {
+    /// Take the node lock for `rollout_id` (or find it ours), then print the gateway
+    /// status ([`baseline`]).
+    Baseline {
+        rollout_id: String,
+        who: String,
+        now_s: u64,
+    },
+    /// Refresh the lock's heartbeat if `rollout_id` holds it ([`heartbeat`]).
+    Heartbeat {
+        rollout_id: String,
+        now_s: u64,
+    },
+    /// Who holds the lock ([`read_lock`]).
+    ReadLock,
+    /// Remove the lock if its owner line is still this one ([`force_unlock`]).
+    ForceUnlock {
+        expected_owner: Option<String>,
+    },
+    /// Give the lock back if `rollout_id` holds it ([`release`]).
+    Release {
+        rollout_id: String,
+    },
+    Drain,
+    /// Undrain, then release the lock if `rollout_id` holds it ([`undrain`]).
+    Undrain {
+        rollout_id: String,
+    },
+    /// Make the bundle directory for the copy ([`prepare_sync`]).
+    PrepareSync {
+        sha: String,
+    },
+    /// List every entry of the bundle with its sha256 and mode ([`verify`]).
+    Verify {
+        sha: String,
+    },
+    /// List again and flip `current` only if the listing's digest is `want` ([`switch`]).
+    Switch {
+        sha: String,
+        want: String,
+    },
+    /// The target of `current` ([`read_current`]).
+    ReadCurrent,
+    /// Flip `current` back to `previous` under the lock ([`rollback`]).
+    Rollback {
+        rollout_id: String,
+        who: String,
+        now_s: u64,
+    },
+    /// `openclaw doctor --lint --json` ([`doctor`]).
+    Doctor,
+    /// The prewarm command under caps, its output streamed ([`prewarm`]).
+    Prewarm {
+        sha: String,
+        mem_limit_kb: u64,
+    },
+}
+
+/// The script that does `op` on a node with this layout; `token` is exported inside it.
+pub fn script(layout: &Layout, op: &NodeOp, token: Option<&str>) -> String {
+    match op {
+        NodeOp::Baseline {
+            rollout_id,
+            who,
+            now_s,
+        } => baseline(layout, rollout_id, who, *now_s, token),
+        NodeOp::Heartbeat { rollout_id, now_s } => heartbeat(layout, rollout_id, *now_s),
+        NodeOp::ReadLock => read_lock(layout),
+        NodeOp::ForceUnlock { expected_owner } => force_unlock(layout, expected_owner.as_deref()),
+        NodeOp::Release { rollout_id } => release(layout, rollout_id),
+        NodeOp::Drain => drain(layout),
+        NodeOp::Undrain { rollout_id } => undrain(layout, rollout_id),
+        NodeOp::PrepareSync { sha } => prepare_sync(layout, sha),
+        NodeOp::Verify { sha } => verify(layout, sha),
+        NodeOp::Switch { sha, want } => switch(layout, sha, want),
+        NodeOp::ReadCurrent => read_current(layout),
+        NodeOp::Rollback {
+            rollout_id,
+            who,
+            now_s,
+        } => rollback(layout, rollout_id, who, *now_s),
+        NodeOp::Doctor => doctor(layout, token),
+        NodeOp::Prewarm { sha, mem_limit_kb } => prewarm(layout, sha, *mem_limit_kb, token),
+    }
+}
+
+/// Portable atomic rename of a symlink over another (`mv -T` on Linux; rename(2)
+/// through perl on macOS, whose `mv` would move into the target directory).
+const PRELUDE: &str = r#"set -u
+PATH=${PATH:+$PATH:}/usr/bin:/bin:/usr/sbin:/sbin:/opt/homebrew/bin:/usr/local/bin
+mvT() { mv -T "$1" "$2" 2>/dev/null || perl -e 'rename($ARGV[0], $ARGV[1]) or die "rename: $!\n"' "$1" "$2"; }
+"#;
+
+/// The prelude and the layout. `umask 027`: files the scripts create (the archived
+/// status, the lock) are not world-readable.
+fn head(layout: &Layout) -> String {
+    format!(
+        "{PRELUDE}umask 027\nR={}\nS={}\nOC={}\n",
+        q(&layout.skills_root),
+        q(&layout.state_dir),
+        q(&layout.openclaw)
+    )
+}
+
+/// The gateway token, exported inside the script (which travels on ssh's stdin, never on
+/// a command line or in a local child's environment), as the poll script does.
+fn token_line(token: Option<&str>) -> String {
+    match token {
+        Some(t) => format!(
+            "OPENCLAW_GATEWAY_TOKEN={}\nexport OPENCLAW_GATEWAY_TOKEN\n",
+            q(t)
+        ),
+        None => String::new(),
+    }
+}
+
+/// The node lock: a directory (atomic `mkdir`) holding the owner line
+/// `<rollout id> <who> <epoch seconds taken>` and a `heartbeat` file (epoch seconds,
+/// refreshed by [`heartbeat`] while the rollout holds the lock). Taken at baseline,
+/// released after undrain. Then the gateway status is archived to
+/// `last-gateway-status.json` and printed.
+pub fn baseline(
+    layout: &Layout,
+    rollout_id: &str,
+    who: &str,
+    now_s: u64,
+    token: Option<&str>,
+) -> String {
+    format!(
+        r#"{head}{token}ID={id}
+mkdir -p "$S" || {{ echo "MESHROLL-ERR cannot create $S"; exit 3; }}
+{take}"$OC" gateway status --json >"$S/last-gateway-status.json.tmp" 2>/dev/null </dev/null
+mv -f "$S/last-gateway-status.json.tmp" "$S/last-gateway-status.json"
+cat "$S/last-gateway-status.json"
+"#,
+        head = head(layout),
+        token = token_line(token),
+        id = q(rollout_id),
+        take = take_lock(who, now_s),
+    )
+}
+
+/// Take the node lock for `$ID` (or find it ours already), or print who holds it
+/// (`MESHROLL-LOCKED <owner line>`, `MESHROLL-HEARTBEAT <epoch>`) and exit 4.
+fn take_lock(who: &str, now_s: u64) -> String {
+    format!(
+        r#"L="$S/meshroll.lock"
+if mkdir "$L" 2>/dev/null; then
+  printf '%s %s %s\n' "$ID" {who} {now} >"$L/owner"
+  printf '%s\n' {now} >"$L/heartbeat"
+else
+  o=$(head -c 300 "$L/owner" 2>/dev/null)
+  case "$o" in
+  "$ID "*) printf '%s\n' {now} >"$L/heartbeat" ;;
+  *) echo "MESHROLL-LOCKED $o"; echo "MESHROLL-HEARTBEAT $(head -c 30 "$L/heartbeat" 2>/dev/null)"; exit 4 ;;
+  esac
+fi
+"#,
+        who = q(who),
+        now = now_s,
+    )
+}
+
+/// Refresh the heartbeat of the lock if `rollout_id` holds it.
+pub fn heartbeat(layout: &Layout, rollout_id: &str, now_s: u64) -> String {
+    format!(
+        r#"{head}ID={id}
+o=$(head -c 300 "$S/meshroll.lock/owner" 2>/dev/null)
+case "$o" in "$ID "*) printf '%s\n' {now} >"$S/meshroll.lock/heartbeat" && echo ok ;; *) echo "MESHROLL-ERR not our lock" ;; esac
+"#,
+        head = head(layout),
+        id = q(rollout_id),
+        now = now_s,
+    )
+}
+
+/// Who holds the node lock, read by `unlock` (nothing between the markers: no lock).
+pub fn read_lock(layout: &Layout) -> String {
+    format!(
+        r#"{head}L="$S/meshroll.lock"
+echo MESHROLL-LOCK
+if [ -d "$L" ]; then echo "owner $(head -c 300 "$L/owner" 2>/dev/null)"; echo "heartbeat $(head -c 30 "$L/heartbeat" 2>/dev/null)"; fi
+echo MESHROLL-END
+"#,
+        head = head(layout),
+    )
+}
+
+/// Remove the node lock whoever holds it (`meshroll unlock`), if its owner line is
+/// still `expected_owner` (what the operator was shown).
+pub fn force_unlock(layout: &Layout, expected_owner: Option<&str>) -> String {
+    let check = match expected_owner {
+        Some(o) => format!(
+            "o=$(head -c 300 \"$L/owner\" 2>/dev/null)\n[ \"$o\" = {} ] || {{ echo \"MESHROLL-ERR the lock changed hands meanwhile: $o\"; exit 3; }}\n",
+            q(o)
+        ),
+        None => String::new(),
+    };
+    format!(
+        "{head}L=\"$S/meshroll.lock\"\n[ -d \"$L\" ] || {{ echo 'no lock'; exit 0; }}\n{check}rm -rf \"$L\" && echo 'lock removed'\n",
+        head = head(layout),
+    )
+}
+
+/// Drain: the configured command, or create `<state>/drain`.
+pub fn drain(layout: &Layout) -> String {
+    match &layout.drain_cmd {
+        Some(c) => format!("{}{c}\n", head(layout)),
+        None => format!("{}mkdir -p \"$S\" && : >\"$S/drain\"\n", head(layout)),
+    }
+}
+
+/// Undrain (the configured command, or remove `<state>/drain`), then release the lock
+/// if it is ours.
+pub fn undrain(layout: &Layout, rollout_id: &str) -> String {
+    let body = match &layout.undrain_cmd {
+        Some(c) => format!("{c}\n"),
+        None => "rm -f \"$S/drain\"\n".to_string(),
+    };
+    format!(
+        "{}ID={}\n{body}rc=$?\n{}exit $rc\n",
+        head(layout),
+        q(rollout_id),
+        RELEASE
+    )
+}
+
+const RELEASE: &str = r#"o=$(head -c 300 "$S/meshroll.lock/owner" 2>/dev/null)
+case "$o" in "$ID "*) rm -rf "$S/meshroll.lock" ;; esac
+"#;
+
+/// Release the node lock if `rollout_id` holds it (and nothing else).
+pub fn release(layout: &Layout, rollout_id: &str) -> String {
+    format!("{}ID={}\n{RELEASE}", head(layout), q(rollout_id))
+}
+
+/// Make sure the bundle directory exists before rsync writes into it.
+pub fn prepare_sync(layout: &Layout, sha: &str) -> String {
+    format!(
+        "{}mkdir -p \"$R\"/{} && chmod 0750 \"$R\"/{}\n",
+        head(layout),
+        q(sha),
+        q(sha)
+    )
+}
+
+/// The node-side listing of bundle `$T` under `$R`, in a constant number of processes
+/// whatever the number of files: one `find` for entries that are neither regular files
+/// nor directories (symlinks, fifos, sockets, devices: each one a mismatch), one
+/// `find -exec <sha256> {} +` pass for the hashes and one `find -exec stat {} +` pass
+/// for the modes, each sorted bytewise (`LC_ALL=C`). The three lists go to
+/// `$V.o`, `$V.h` and `$V.m`; `$D` is the sha256 of their concatenation, which
+/// `node_ops::expected_digest` computes from the lock on the operator's side.
+const LISTING: &str = r#"V="$R/.meshroll-verify.$$"
+trap 'rm -f "$V.o" "$V.h" "$V.m"' EXIT
+if command -v sha256sum >/dev/null 2>&1; then H=sha256sum; else H='shasum -a 256'; fi
+if stat -c %a "$R" >/dev/null 2>&1; then SF=-c; F='%a %n'; else SF=-f; F='%Lp %N'; fi
+(
+  cd "$R/$T" || exit 1
+  find . ! -type f ! -type d -print >"$V.o"
+  find . -type f -exec $H {} + | LC_ALL=C sort >"$V.h"
+  find . -type f -exec stat $SF "$F" {} + | LC_ALL=C sort >"$V.m"
+) || { echo "MESHROLL-ERR cannot list $R/$T"; exit 3; }
+D=$(cat "$V.o" "$V.h" "$V.m" | $H)
+D=${D%% *}
+"#;
+
+/// At most this much output of one phase is read; past it the phase fails with
+/// "output over 4 MiB". Scripts that may print a lot cut their output on the node too.
+pub const OUTPUT_CAP: usize = 4 * 1024 * 1024;
+
+/// Print the listing between markers, for `node_ops::verify_result`, cut after
+/// [`OUTPUT_CAP`] bytes (a huge tree planted on the node).
+pub(crate) const PRINT_LISTING: &str = r#"{ echo MESHROLL-ODD; cat "$V.o"
+echo MESHROLL-HASHES; cat "$V.h"
+echo MESHROLL-MODES; cat "$V.m"
+echo MESHROLL-END; } | head -c 4194305
+"#;
+
+/// List every entry of the bundle for `node_ops::verify_result` (see [`LISTING`]).
+pub fn verify(layout: &Layout, sha: &str) -> String {
+    format!(
+        r#"{head}T={sha}
+[ -d "$R/$T" ] || {{ echo "MESHROLL-MISSING"; exit 0; }}
+{LISTING}{PRINT_LISTING}"#,
+        head = head(layout),
+        sha = q(sha),
+    )
+}
+
+/// Verify the bundle again, then flip `current` to it atomically, keeping the old
+/// target as `previous`, in one script: the rename happens only if the node's listing
+/// (right before it) has the digest `want` of an exact copy
+/// (`node_ops::expected_digest`); if not, the listing is printed after
+/// `MESHROLL-MISMATCH` and nothing changes. A tree changed after the verify phase (or
+/// before a resumed run's switch) never lands.
+pub fn switch(layout: &Layout, sha: &str, want: &str) -> String {
+    format!(
+        r#"{head}T={sha}
+W={want}
+cd "$R" || exit 3
+[ -d "$T" ] || {{ echo "MESHROLL-ERR no bundle $T"; exit 3; }}
+{LISTING}if [ "$D" != "$W" ]; then
+echo MESHROLL-MISMATCH
+{PRINT_LISTING}exit 6
+fi
+old=$(readlink current 2>/dev/null || true)
+if [ "$old" = "$T" ]; then echo "verified; already current"; exit 0; fi
+if [ -n "$old" ]; then ln -s "$old" .previous.$$ && mvT .previous.$$ previous || exit 5; fi
+ln -s "$T" .current.$$ && mvT .current.$$ current || exit 5
+echo "verified; current -> $T (previous ${{old:-none}})"
+"#,
+        head = head(layout),
+        sha = q(sha),
+        want = q(want),
+    )
+}
+
+/// Print the target of `current` between markers (nothing between them when there is
+/// no `current`), so a resumed rollout can check what the journal says against the node.
+pub fn read_current(layout: &Layout) -> String {
+    format!(
+        "{}echo MESHROLL-CURRENT; readlink \"$R/current\" 2>/dev/null; echo MESHROLL-END\n",
+        head(layout)
+    )
+}
+
+/// Flip `current` back to `previous` (and `previous` to what was current) under the
+/// node lock: taken for `rollout_id` (or found ours already, inside a rollout), then
+/// released. A lock held by someone else refuses the rollback (`MESHROLL-LOCKED`).
+pub fn rollback(layout: &Layout, rollout_id: &str, who: &str, now_s: u64) -> String {
+    format!(
+        r#"{head}ID={id}
+mkdir -p "$S" || {{ echo "MESHROLL-ERR cannot create $S"; exit 3; }}
+{take}trap '{release}' EXIT
+cd "$R" || exit 3
+prev=$(readlink previous 2>/dev/null) || {{ echo "MESHROLL-ERR no previous target"; exit 3; }}
+[ -d "$prev" ] || {{ echo "MESHROLL-ERR previous target $prev is gone"; exit 3; }}
+cur=$(readlink current 2>/dev/null || true)
+ln -s "$prev" .current.$$ && mvT .current.$$ current || exit 5
+if [ -n "$cur" ]; then ln -s "$cur" .previous.$$ && mvT .previous.$$ previous; fi
+echo "current -> $prev (was ${{cur:-none}})"
+"#,
+        head = head(layout),
+        id = q(rollout_id),
+        take = take_lock(who, now_s),
+        release = RELEASE.trim().replace('\n', "; "),
+    )
+}
+
+/// Doctor on the node.
+pub fn doctor(layout: &Layout, token: Option<&str>) -> String {
+    format!(
+        "{}{}\"$OC\" doctor --lint --json </dev/null 2>/dev/null\n",
+        head(layout),
+        token_line(token)
+    )
+}
+
+/// The default prewarm command (SPEC section 4).
+pub fn default_prewarm(layout: &Layout) -> String {
+    format!(
+        "{} skills prewarm --manifest {}/current/{LOCK_NAME} --concurrency 2 --timeout 15m",
+        q(&layout.openclaw),
+        q(&layout.skills_root)
+    )
+}
+
+/// Prewarm under caps (nice 10, and a memory limit where `ulimit -v` works), output
+/// interleaved on stdout and cut on the node after [`OUTPUT_CAP`] bytes (the command
+/// then dies of SIGPIPE rather than flood the channel for its whole time limit);
+/// success touches `skill-cache-ready`. The exit code is on the last line
+/// (`MESHROLL-EXIT <rc>`). The command sees `MESHROLL_MANIFEST`, `SKILLS_SHA` and the
+/// gateway token.
+pub fn prewarm(layout: &Layout, sha: &str, mem_limit_kb: u64, token: Option<&str>) -> String {
+    let cmd = layout
+        .prewarm_cmd
+        .clone()
+        .unwrap_or_else(|| default_prewarm(layout));
+    format!(
+        r#"{head}{token}MESHROLL_MANIFEST="$R/current/{LOCK_NAME}"; SKILLS_SHA={sha}
+export MESHROLL_MANIFEST SKILLS_SHA
+(
+( ulimit -v {mem} 2>/dev/null; exec nice -n 10 sh -c {cmd} ) 2>&1 </dev/null
+rc=$?
+if [ $rc -eq 0 ]; then mkdir -p "$S" && touch "$S/skill-cache-ready"; fi
+echo "MESHROLL-EXIT $rc"
+) | head -c {cap}
+"#,
+        head = head(layout),
+        token = token_line(token),
+        sha = q(sha),
+        mem = mem_limit_kb,
+        cmd = q(&cmd),
+        cap = OUTPUT_CAP + 1,
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Each operation is sent as its own script (the lab tests run them on real nodes).
+    #[test]
+    fn each_operation_is_its_script() {
+        let l = Layout::default();
+        let (id, who) = ("r-1".to_string(), "ops@h/pid1".to_string());
+        let t = Some("tok");
+        let cases: Vec<(NodeOp, String)> = vec![
+            (
+                NodeOp::Baseline {
+                    rollout_id: id.clone(),
+                    who: who.clone(),
+                    now_s: 5,
+                },
+                baseline(&l, &id, &who, 5, t),
+            ),
+            (
+                NodeOp::Heartbeat {
+                    rollout_id: id.clone(),
+                    now_s: 6,
+                },
+                heartbeat(&l, &id, 6),
+            ),
+            (NodeOp::ReadLock, read_lock(&l)),
+            (
+                NodeOp::ForceUnlock {
+                    expected_owner: Some("o".into()),
+                },
+                force_unlock(&l, Some("o")),
+            ),
+            (
+                NodeOp::Release {
+                    rollout_id: id.clone(),
+                },
+                release(&l, &id),
+            ),
+            (NodeOp::Drain, drain(&l)),
+            (
+                NodeOp::Undrain {
+                    rollout_id: id.clone(),
+                },
+                undrain(&l, &id),
+            ),
+            (
+                NodeOp::PrepareSync { sha: "s".into() },
+                prepare_sync(&l, "s"),
+            ),
+            (NodeOp::Verify { sha: "s".into() }, verify(&l, "s")),
+            (
+                NodeOp::Switch {
+                    sha: "s".into(),
+                    want: "w".into(),
+                },
+                switch(&l, "s", "w"),
+            ),
+            (NodeOp::ReadCurrent, read_current(&l)),
+            (
+                NodeOp::Rollback {
+                    rollout_id: id.clone(),
+                    who: who.clone(),
+                    now_s: 7,
+                },
+                rollback(&l, &id, &who, 7),
+            ),
+            (NodeOp::Doctor, doctor(&l, t)),
+            (
+                NodeOp::Prewarm {
+                    sha: "s".into(),
+                    mem_limit_kb: 9,
+                },
+                prewarm(&l, "s", 9, t),
+            ),
+        ];
+        let mut seen = std::collections::BTreeSet::new();
+        for (op, want) in &cases {
+            assert_eq!(&script(&l, op, t), want, "{op:?}");
+            assert!(
+                seen.insert(want.clone()),
+                "two operations, one script: {op:?}"
+            );
+        }
+    }
+}

@@ -1,0 +1,162 @@
+//! Real nodes as an [`Executor`]: polls over each node's long-lived poll channel (or a
+//! one-shot command when it is busy), operations as the scripts of [`super::ops`] on
+//! `sh -s` as the node's user, syncs with rsync over the node's master.
+
+use std::time::Duration;
+
+use futures::FutureExt;
+use futures::future::BoxFuture;
+
+use super::executor::{Executor, RunLimits, SyncError, SyncTree};
+use super::ops::NodeOp;
+use super::ssh::{ChannelError, SshPool};
+use super::{PollFailure, PollRequest, RemoteError, RemoteOutput, as_user, ops, rsync, script};
+use crate::inventory::Node;
+use crate::signals::{self, RawPoll, SignalError};
+
+impl Executor for SshPool {
+    fn poll<'a>(
+        &'a self,
+        idx: usize,
+        node: &'a Node,
+        req: &'a PollRequest,
+        token: Option<&'a str>,
+    ) -> BoxFuture<'a, Result<RawPoll, PollFailure>> {
+        poll(self, idx, node, req, token).boxed()
+    }
+
+    fn run<'a>(
+        &'a self,
+        idx: usize,
+        node: &'a Node,
+        op: &'a NodeOp,
+        token: Option<&'a str>,
+        limits: RunLimits<'a>,
+    ) -> BoxFuture<'a, Result<RemoteOutput, RemoteError>> {
+        async move {
+            let argv = as_user(node, &["sh", "-s"]);
+            let script = ops::script(&node.layout, op, token);
+            self.run_for(
+                idx,
+                &argv,
+                script.as_bytes(),
+                limits.cap,
+                limits.timeout,
+                limits.on_line,
+            )
+            .await
+        }
+        .boxed()
+    }
+
+    fn sync<'a>(
+        &'a self,
+        idx: usize,
+        node: &'a Node,
+        tree: SyncTree<'a>,
+        timeout: Duration,
+    ) -> BoxFuture<'a, Result<RemoteOutput, SyncError>> {
+        rsync::run(self, idx, node, tree, timeout).boxed()
+    }
+
+    fn open(&self, idx: usize) -> BoxFuture<'_, Result<(), RemoteError>> {
+        async move { self.control_socket(idx).await.map(|_| ()) }.boxed()
+    }
+
+    fn close(&self) -> BoxFuture<'_, ()> {
+        self.close_all().boxed()
+    }
+
+    fn copies_staged_files(&self) -> bool {
+        true
+    }
+
+    fn outlives_the_process(&self) -> bool {
+        true
+    }
+
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
+}
+
+/// One poll of a real node.
+async fn poll(
+    pool: &SshPool,
+    idx: usize,
+    node: &Node,
+    req: &PollRequest,
+    token: Option<&str>,
+) -> Result<RawPoll, PollFailure> {
+    let argv = as_user(node, &["sh", "-s"]);
+    // A poll carrying doctor waits for it (it has its own limit on the node).
+    let mut timeout = pool.options().timeout;
+    if req.doctor {
+        timeout = timeout.max(Duration::from_secs(req.doctor_timeout_s + 5));
+    }
+    let too_large = |e| match e {
+        RemoteError::OutputTooLarge(_) => {
+            PollFailure::Signal(SignalError::new("poll", e.to_string()))
+        }
+        e => PollFailure::Remote(e),
+    };
+    let layout = &node.layout;
+    let channel = if pool.options().poll_channel {
+        pool.poll_channel(
+            idx,
+            &argv,
+            &|| script::poll_loop_script(layout, token),
+            &|id| script::poll_request_line(id, req),
+            signals::POLL_OUTPUT_CAP,
+            timeout,
+        )
+        .await
+    } else {
+        Err(ChannelError::Busy)
+    };
+    let out = match channel {
+        Ok((id, line)) => {
+            let head = format!("{{\"v\":1,\"id\":{id},");
+            if line.starts_with(b"{\"v\":1,\"id\":") && !line.starts_with(head.as_bytes()) {
+                return Err(PollFailure::Signal(SignalError::new(
+                    "poll",
+                    format!("answer to another request (wanted {id})"),
+                )));
+            }
+            RemoteOutput {
+                code: Some(0),
+                stdout: line,
+                stderr: Vec::new(),
+            }
+        }
+        Err(ChannelError::Remote(e)) => return Err(too_large(e)),
+        // Another poll of this node holds its channel (a rollout probe while
+        // the dashboard polls): one round trip of its own.
+        Err(ChannelError::Busy) => {
+            let script = script::poll_script(layout, req, token);
+            pool.run_for(
+                idx,
+                &argv,
+                script.as_bytes(),
+                signals::POLL_OUTPUT_CAP,
+                timeout,
+                None,
+            )
+            .await
+            .map_err(too_large)?
+        }
+    };
+    if out.stdout.iter().all(u8::is_ascii_whitespace) {
+        return Err(PollFailure::Signal(SignalError::new(
+            "poll",
+            format!(
+                "no output (exit {}), stderr {}",
+                out.code.map_or("signal".into(), |c| c.to_string()),
+                signals::excerpt(&out.stderr)
+            ),
+        )));
+    }
+    // What the node printed may carry the token we forwarded: it is removed
+    // where it leaves meshroll (crate::safe_text), after decoding.
+    signals::parse_poll(&out.stdout).map_err(PollFailure::Signal)
+}
