@@ -169,7 +169,7 @@ fn stage_a_retrying_canary(app: &mut App) -> usize {
     );
     assert!(matches!(m.nodes[canary].run, NodeRun::Retrying { .. }));
     let poll = PollCtx {
-        transport: Transport::Sim(mesh),
+        transport: Transport::sim(mesh),
         nodes: inv.nodes.clone(),
         token: None,
         cadence: Cadence::for_timeout(Duration::from_secs(10)),
