@@ -534,3 +534,7 @@ fn rollout_effects(effects: Vec<crate::rollout::Effect>) -> Vec<Effect> {
         vec![Effect::Rollout(effects)]
     }
 }
+
+#[cfg(test)]
+#[path = "state_tests.rs"]
+mod tests;
