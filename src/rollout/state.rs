@@ -248,3 +248,84 @@ impl RolloutState {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::inventory::{Inventory, Layout, Node};
+    use crate::rollout::plan::{self, PlanOptions};
+    use crate::rollout::{Command, Mode, Phase};
+
+    const T0: Millis = 1_800_000_000_000;
+
+    fn state() -> RolloutState {
+        let nodes: Vec<Node> = ["g1", "g2"]
+            .iter()
+            .map(|n| Node {
+                host: n.to_string(),
+                name: n.to_string(),
+                port: None,
+                user: None,
+                class: "gateway".into(),
+                labels: vec![],
+                layout: Layout::default(),
+            })
+            .collect();
+        let inv = Inventory::from_nodes(std::path::Path::new("t"), nodes).expect("inventory");
+        let p = plan::make(&inv, &PlanOptions::default()).expect("plan");
+        let names = vec!["g1".to_string(), "g2".to_string()];
+        let m = Machine::new(p, 2, 7, Mode::Paused);
+        let bundle = crate::remote::sim_rollout::demo_bundle();
+        RolloutState::new(m, names, "r1".into(), &bundle, T0)
+    }
+
+    fn done(node: usize, phase: Phase) -> Input {
+        Input::PhaseDone {
+            node,
+            phase,
+            note: String::new(),
+        }
+    }
+
+    /// A phase starting clears the node's output; the journal records come out as
+    /// effects (for the runner) and as progress lines timed from the start.
+    #[test]
+    fn inputs_give_effects_and_timed_lines_without_io() {
+        let mut s = state();
+        s.input(Input::Tick, T0);
+        s.output[0].push_back("old".into());
+        let (effects, _) = s.input(Input::Op(Command::StepPhase), T0 + 500);
+        assert!(effects.contains(&Effect::Run {
+            node: 0,
+            phase: Phase::Baseline,
+            attempt: 1
+        }));
+        assert!(s.output[0].is_empty(), "a new step's output starts empty");
+        let (effects, lines) = s.input(done(0, Phase::Baseline), T0 + 2_300);
+        assert!(matches!(
+            effects.first(),
+            Some(Effect::Journal(Record::PhaseDone { node: 0, .. }))
+        ));
+        assert_eq!(
+            lines,
+            vec!["[   2.3s] g1 baseline ok: gateway ready, status archived".to_string()]
+        );
+        assert_eq!(s.log.back(), lines.last());
+    }
+
+    /// The lock is held from a passed baseline until undrain.
+    #[test]
+    fn lock_holders_follow_baseline_and_undrain() {
+        let mut s = state();
+        s.input(Input::Tick, T0);
+        s.input(Input::Op(Command::Run), T0);
+        assert_eq!(s.lock_holders(), Vec::<usize>::new());
+        s.input(done(0, Phase::Baseline), T0 + 1);
+        assert_eq!(s.lock_holders(), vec![0]);
+        for ph in &Phase::ALL[1..] {
+            s.input(done(0, *ph), T0 + 2);
+        }
+        assert_eq!(s.machine.nodes[0].run, crate::rollout::NodeRun::Landed);
+        assert!(!s.lock_holders().contains(&0));
+    }
+}

@@ -9,6 +9,7 @@ use ratatui::widgets::{Cell, Paragraph, Row, Table, TableState};
 use super::theme::Theme;
 use super::{pending, verdict_label, verdict_style};
 use crate::dashboard::App;
+use crate::dashboard::layout::window_start;
 use crate::report::NodeReport;
 use crate::rollout::NodeRun;
 use crate::rollout::machine::MAX_ATTEMPTS;
@@ -232,8 +233,6 @@ fn columns<T>(show_class: bool, rolling: bool, mut v: Vec<T>) -> Vec<T> {
     }
     v
 }
-
-use crate::dashboard::layout::window_start;
 
 pub fn draw(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     // Only the rows that fit are built: a frame costs the screen, not the fleet.
