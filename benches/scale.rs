@@ -30,7 +30,7 @@ use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use crossterm::event::{Event as TermEvent, KeyCode, KeyEvent, KeyModifiers};
 use meshroll::dashboard::{App, Event};
 use meshroll::observe::now_ms;
 use meshroll::poller::PollResult;
@@ -190,8 +190,9 @@ fn in_process(n: usize) -> InProc {
         v
     });
     let mut app = App::new("scale bench".into(), inv.nodes.clone(), inv.classes.clone());
+    app.handle(Event::Input(TermEvent::Resize(200, 60)), now);
     for r in first {
-        app.handle(Event::Poll(Box::new(r)));
+        app.handle(Event::Poll(Box::new(r)), now);
     }
     let theme = Theme::load("default").expect("theme");
     let mut term = Terminal::new(TestBackend::new(200, 60)).expect("terminal");
@@ -246,7 +247,7 @@ fn in_process(n: usize) -> InProc {
         let t = Instant::now();
         let c = thread_cpu_ms();
         for r in batch {
-            app.handle(Event::Poll(Box::new(r)));
+            app.handle(Event::Poll(Box::new(r)), at);
         }
         let handled = t.elapsed();
         frame(&mut app, at);
@@ -264,7 +265,7 @@ fn in_process(n: usize) -> InProc {
         at += 250;
         let t = Instant::now();
         let c = thread_cpu_ms();
-        app.handle(Event::Age);
+        app.handle(Event::Age, at);
         app.refresh(at);
         tick_refresh.push(ms(t.elapsed()));
         frame(&mut app, at);
@@ -273,7 +274,12 @@ fn in_process(n: usize) -> InProc {
     }
 
     // Key to frame.
-    let press = |app: &mut App, c: KeyCode| app.on_key(KeyEvent::new(c, KeyModifiers::NONE));
+    let press = |app: &mut App, c: KeyCode| {
+        app.handle(
+            Event::Input(TermEvent::Key(KeyEvent::new(c, KeyModifiers::NONE))),
+            at,
+        )
+    };
     let mut keys: Vec<(&'static str, Vec<f64>)> = Vec::new();
     let mut keys_cpu: Vec<(&'static str, Vec<f64>)> = Vec::new();
     let mut time_key = |name: &'static str, app: &mut App, codes: &[KeyCode]| {

@@ -2,8 +2,10 @@
 //! selection, and a click selects the row under it even when the table is scrolled.
 #![allow(clippy::unwrap_used)]
 
-use crossterm::event::{KeyCode, KeyEvent, KeyModifiers, MouseButton, MouseEventKind};
-use meshroll::dashboard::App;
+use crossterm::event::{
+    Event as TermEvent, KeyCode, KeyEvent, KeyModifiers, MouseButton, MouseEvent, MouseEventKind,
+};
+use meshroll::dashboard::{App, Event};
 use meshroll::poller::{self, PollResult};
 use meshroll::remote::PollRequest;
 use meshroll::remote::sim::SimMesh;
@@ -53,13 +55,29 @@ fn render(t: &mut Terminal<TestBackend>, app: &App) -> Vec<String> {
 }
 
 fn key(app: &mut App, c: KeyCode) {
-    app.on_key(KeyEvent::new(c, KeyModifiers::NONE));
+    let k = TermEvent::Key(KeyEvent::new(c, KeyModifiers::NONE));
+    app.handle(Event::Input(k), AT + 1_000);
+}
+
+fn click(app: &mut App, row: u16) {
+    let m = TermEvent::Mouse(MouseEvent {
+        kind: MouseEventKind::Down(MouseButton::Left),
+        column: 2,
+        row,
+        modifiers: KeyModifiers::NONE,
+    });
+    app.handle(Event::Input(m), AT + 1_000);
+}
+
+fn resize(app: &mut App, w: u16, h: u16) {
+    app.handle(Event::Input(TermEvent::Resize(w, h)), AT + 1_000);
 }
 
 #[tokio::test(start_paused = true)]
 async fn end_of_a_large_table_is_drawn_and_a_click_there_selects_its_row() {
     let mut app = app(2_000).await;
     let mut t = Terminal::new(TestBackend::new(120, 30)).unwrap();
+    resize(&mut app, 120, 30);
     render(&mut t, &app);
     key(&mut app, KeyCode::Char('G'));
     let screen = render(&mut t, &app);
@@ -73,7 +91,7 @@ async fn end_of_a_large_table_is_drawn_and_a_click_there_selects_its_row() {
     // first node.
     let first_row = meshroll::ui::TABLE_FIRST_ROW;
     let drawn = screen[first_row as usize].clone();
-    app.on_mouse(MouseEventKind::Down(MouseButton::Left), first_row);
+    click(&mut app, first_row);
     let sel = app.selected_node().unwrap();
     assert!(
         drawn.contains(&format!(" {} ", app.nodes[sel].name)),
@@ -81,6 +99,34 @@ async fn end_of_a_large_table_is_drawn_and_a_click_there_selects_its_row() {
         app.nodes[sel].name
     );
     assert_ne!(sel, 0);
+}
+
+/// Keys and clicks often arrive in one batch between two frames: a click right after a
+/// scroll selects the row the next frame draws under it (the state keeps the table's
+/// scroll offset itself, not the last frame), and a click under the table selects
+/// nothing.
+#[tokio::test(start_paused = true)]
+async fn a_click_after_scrolling_before_any_frame_selects_the_row_drawn_there() {
+    let mut app = app(2_000).await;
+    resize(&mut app, 120, 30);
+    key(&mut app, KeyCode::Char('G'));
+    let row = meshroll::ui::TABLE_FIRST_ROW + 2;
+    click(&mut app, row);
+    let sel = app.selected_node().unwrap();
+    let mut t = Terminal::new(TestBackend::new(120, 30)).unwrap();
+    let screen = render(&mut t, &app);
+    let drawn = screen[row as usize].clone();
+    // The selection marker is drawn on the row clicked, in front of its node's name.
+    assert!(
+        drawn.starts_with(&format!("▶{} ", app.nodes[sel].name)),
+        "clicked row {drawn:?}, selected {}",
+        app.nodes[sel].name
+    );
+    assert!(sel > 1_900, "selected {sel}, near the end of the table");
+    // The footer is under the table: a click there does not move the selection.
+    let before = app.selected;
+    click(&mut app, 29);
+    assert_eq!(app.selected, before);
 }
 
 fn meshroll(args: &[&str]) -> std::process::Output {

@@ -12,18 +12,13 @@ mod styled;
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
-use std::sync::Arc;
-use std::time::Duration;
 
 use meshroll::dashboard::App;
 use meshroll::manifest::{Bundle, Lock};
 use meshroll::observe::Stamped;
-use meshroll::poller::{Cadence, PollCtx};
-use meshroll::remote::Transport;
 use meshroll::remote::sim::SimMesh;
-use meshroll::rollout::driver::Driver;
-use meshroll::rollout::exec::{Limits, RolloutCtx};
 use meshroll::rollout::plan::{self, PlanOptions};
+use meshroll::rollout::state::RolloutState;
 use meshroll::rollout::{Effect, Failure, Input, Machine, Mode, NodeRun, Phase};
 use meshroll::signals::{DoctorReport, Finding, Severity};
 use meshroll::ui::theme::{Role, Theme};
@@ -134,7 +129,7 @@ async fn node_view_blocks_with_styles() {
 /// A rollout on the demo with its gateway canary retrying a failed sync: the node
 /// view's rollout block (where it is, every attempt, the step's output).
 fn stage_a_retrying_canary(app: &mut App) -> usize {
-    let (inv, mesh) = SimMesh::demo();
+    let (inv, _mesh) = SimMesh::demo();
     let plan = plan::make(&inv, &PlanOptions::default()).unwrap();
     let mut m = Machine::new(plan, inv.nodes.len(), 42, Mode::Run);
     m.set_names(inv.nodes.iter().map(|n| n.name.clone()).collect());
@@ -168,12 +163,6 @@ fn stage_a_retrying_canary(app: &mut App) -> usize {
         AT - 1_000,
     );
     assert!(matches!(m.nodes[canary].run, NodeRun::Retrying { .. }));
-    let poll = PollCtx {
-        transport: Transport::sim(mesh),
-        nodes: inv.nodes.clone(),
-        token: None,
-        cadence: Cadence::for_timeout(Duration::from_secs(10)),
-    };
     let lock = Lock {
         files: vec![],
         skills_sha: "4b825dc642cb6eb9a060e54bf8d69288fbee4904".into(),
@@ -186,17 +175,8 @@ fn stage_a_retrying_canary(app: &mut App) -> usize {
         lock,
         manifest_sha256: "0".repeat(64),
     };
-    let ctx = RolloutCtx {
-        poll: Arc::new(poll),
-        bundle: Arc::new(bundle),
-        stage_dir: PathBuf::new(),
-        rollout_id: "r-test".into(),
-        who: "test".into(),
-        ssh_config: None,
-        limits: Limits::default(),
-    };
-    let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
-    let mut d = Driver::new(m, Arc::new(ctx), None, tx, AT - 9_000);
+    let names = inv.nodes.iter().map(|n| n.name.clone()).collect();
+    let mut d = RolloutState::new(m, names, "r-test".into(), &bundle, AT - 9_000);
     for line in [
         "sending incremental file list",
         "rsync: write failed\x1b]0;x\x07",

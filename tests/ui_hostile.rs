@@ -4,8 +4,8 @@
 //! and the long field capped.
 #![allow(clippy::unwrap_used)]
 
-use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
-use meshroll::dashboard::{App, View};
+use crossterm::event::{Event as TermEvent, KeyCode, KeyEvent, KeyModifiers};
+use meshroll::dashboard::{App, Event, View};
 use meshroll::poller::{self, PollResult};
 use meshroll::remote::PollRequest;
 use meshroll::remote::sim::SimMesh;
@@ -88,7 +88,8 @@ async fn a_hostile_node_is_escaped_redacted_and_capped_in_the_dashboard() {
     let mut app = hostile_app().await;
     let fleet = render(&app, 200, 40);
     safe_screen("fleet", &fleet);
-    app.on_key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE));
+    let enter = TermEvent::Key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE));
+    app.handle(Event::Input(enter), AT + 2_000);
     assert_eq!(app.view, View::Node);
     let node = render(&app, 120, 80);
     safe_screen("node view", &node);

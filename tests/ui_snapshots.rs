@@ -2,8 +2,8 @@
 //! the fleet table at 80x24 and at a wide size, the node view, the skew view, help.
 #![allow(clippy::unwrap_used)]
 
-use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
-use meshroll::dashboard::{App, View};
+use crossterm::event::{Event as TermEvent, KeyCode, KeyEvent, KeyModifiers};
+use meshroll::dashboard::{App, Effect, Event, View};
 use meshroll::poller::{self, PollResult};
 use meshroll::remote::PollRequest;
 use meshroll::remote::sim::SimMesh;
@@ -50,8 +50,9 @@ fn render(app: &App, w: u16, h: u16) -> String {
     format!("{}", t.backend())
 }
 
-fn key(app: &mut App, c: KeyCode) {
-    app.on_key(KeyEvent::new(c, KeyModifiers::NONE));
+fn key(app: &mut App, c: KeyCode) -> Vec<Effect> {
+    let k = TermEvent::Key(KeyEvent::new(c, KeyModifiers::NONE));
+    app.handle(Event::Input(k), AT + 2_000)
 }
 
 #[tokio::test(start_paused = true)]
@@ -107,8 +108,7 @@ async fn filter_and_class_tabs_narrow_the_table() {
         "{names:?}"
     );
     assert!(!names.contains(&"mac-g01"));
-    key(&mut app, KeyCode::Char('q'));
-    assert!(app.quit);
+    assert_eq!(key(&mut app, KeyCode::Char('q')), vec![Effect::Quit]);
 }
 
 #[tokio::test(start_paused = true)]
@@ -138,8 +138,10 @@ async fn rebound_keys_drive_the_app_and_show_in_footer_and_help() {
     key(&mut app, KeyCode::Esc);
     key(&mut app, KeyCode::Char('v'));
     assert_eq!(app.view, View::Skew);
-    key(&mut app, KeyCode::Char('q'));
-    assert!(!app.quit, "q is free after quit was rebound");
-    key(&mut app, KeyCode::Char('Q'));
-    assert!(app.quit);
+    assert_eq!(
+        key(&mut app, KeyCode::Char('q')),
+        vec![],
+        "q is free after quit was rebound"
+    );
+    assert_eq!(key(&mut app, KeyCode::Char('Q')), vec![Effect::Quit]);
 }

@@ -56,14 +56,14 @@ pub async fn run(g: &Global, d: &PlanArgs, demo: bool) -> anyhow::Result<i32> {
         },
         who: super::rollout::who(),
     };
-    let (drv, _notes) = session::start(session, Mode::Paused, tx, now_ms()).await?;
+    let (state, runner, _notes) = session::start(session, Mode::Paused, tx, now_ms()).await?;
     tracing::info!(nodes = p.inv.nodes.len(), demo, skills_sha = %p.bundle.skills_sha, "dashboard with a staged rollout");
     let r = crate::dashboard::run(
         p.poll.clone(),
         title,
         p.inv.classes.clone(),
         theme,
-        Some((drv, rx)),
+        Some((state, runner, rx)),
     )
     .await;
     drop(p);

@@ -12,10 +12,10 @@ use crate::inventory::Inventory;
 use crate::manifest::{self, Bundle};
 use crate::observe::now_ms;
 use crate::poller::PollCtx;
-use crate::rollout::driver::Driver;
 use crate::rollout::exec::Limits;
 use crate::rollout::plan::{self, PlanOptions, Size};
 use crate::rollout::session;
+use crate::rollout::state::RolloutState;
 use crate::rollout::{Input, Mode, NodeRun, Plan};
 use crate::safe_text::clean_capped;
 
@@ -185,7 +185,7 @@ pub async fn run(g: &Global, a: &RolloutArgs) -> anyhow::Result<i32> {
         limits,
         who: who(),
     };
-    let (mut d, notes) = session::start(session, Mode::Run, tx, now_ms())
+    let (mut d, mut runner, notes) = session::start(session, Mode::Run, tx, now_ms())
         .await
         .with_context(|| format!("opening the journal {}", a.plan.journal.display()))?;
     for n in notes {
@@ -196,16 +196,16 @@ pub async fn run(g: &Global, a: &RolloutArgs) -> anyhow::Result<i32> {
             println!("{}", line(&l));
         }
     };
-    print(d.input(Input::Tick, now_ms()));
+    print(runner.feed(&mut d, Input::Tick, now_ms()));
     let mut interrupted = false;
     while !d.machine.idle() {
         tokio::select! {
-            Some(ev) = rx.recv() => print(d.on_exec(ev, now_ms())),
-            _ = tokio::time::sleep(Duration::from_millis(250)) => print(d.input(Input::Tick, now_ms())),
+            Some(ev) = rx.recv() => print(runner.on_exec(&mut d, ev, now_ms())),
+            _ = tokio::time::sleep(Duration::from_millis(250)) => print(runner.feed(&mut d, Input::Tick, now_ms())),
             _ = tokio::signal::ctrl_c(), if !interrupted => {
                 interrupted = true;
                 println!("interrupted: finishing the phases in flight, starting nothing new (run again to resume)");
-                print(d.input(Input::Op(crate::rollout::Command::Abort), now_ms()));
+                print(runner.feed(&mut d, Input::Op(crate::rollout::Command::Abort), now_ms()));
             }
         }
     }
@@ -218,7 +218,7 @@ pub async fn run(g: &Global, a: &RolloutArgs) -> anyhow::Result<i32> {
     Ok(if d.machine.all_landed() { 0 } else { 1 })
 }
 
-fn recap(d: &Driver, inv: &Inventory) {
+fn recap(d: &RolloutState, inv: &Inventory) {
     println!("\nrecap:");
     println!(
         "{:<16} {:<10} {:<22} {:>8} {:>8}  last error",

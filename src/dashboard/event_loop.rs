@@ -1,5 +1,7 @@
 //! The dashboard's event loop: the terminal, the node loops, the clock and the rollout
-//! executor feed one event stream into [`App`]; the screen is drawn from it.
+//! executor feed one event stream into [`App`]; the loop reads the clock, carries out
+//! the effects the app asks for (polls now, the rollout's runner) and draws the screen
+//! from it.
 
 use std::sync::Arc;
 
@@ -7,12 +9,14 @@ use crossterm::event::EventStream;
 use futures::StreamExt;
 use tokio::sync::mpsc;
 
-use super::state::{AGE_TICK, App, Event, FramePacer, is_input, wrap_poll};
+use super::pacer::FramePacer;
+use super::state::{AGE_TICK, App, Effect, Event, is_input, wrap_poll};
 use crate::keymap::KeyMap;
-use crate::observe::now_ms;
-use crate::poller::{self, PollCtx};
-use crate::rollout::driver::Driver;
+use crate::observe::{Millis, now_ms};
+use crate::poller::{self, PollCtx, Trigger};
 use crate::rollout::exec::ExecEvent;
+use crate::rollout::runner::Runner;
+use crate::rollout::state::RolloutState;
 use crate::ui::theme::Theme;
 
 /// Run the dashboard until the user quits. The terminal is restored on exit and on
@@ -22,7 +26,7 @@ pub async fn run(
     title: String,
     classes: Vec<String>,
     theme: Theme,
-    rollout: Option<(Driver, mpsc::UnboundedReceiver<ExecEvent>)>,
+    rollout: Option<(RolloutState, Runner, mpsc::UnboundedReceiver<ExecEvent>)>,
 ) -> anyhow::Result<()> {
     // Key bindings first: a mistake in keys.toml is an error before the screen changes.
     let keymap = match KeyMap::default_path() {
@@ -34,8 +38,10 @@ pub async fn run(
     app.keymap = keymap;
     app.rules = ctx.cadence.rules();
     let mut forward = None;
-    if let Some((driver, mut exec_rx)) = rollout {
-        app.rollout = Some(driver);
+    let mut runner = None;
+    if let Some((state, r, mut exec_rx)) = rollout {
+        app.rollout = Some(state);
+        runner = Some(r);
         let ftx = tx.clone();
         forward = Some(tokio::spawn(async move {
             while let Some(e) = exec_rx.recv().await {
@@ -46,7 +52,6 @@ pub async fn run(
         }));
     }
     let (triggers, handles) = poller::spawn_node_loops(ctx.clone(), tx.clone(), wrap_poll);
-    app.triggers = triggers;
 
     let input_tx = tx.clone();
     let input = tokio::spawn(async move {
@@ -85,6 +90,10 @@ pub async fn run(
     let mut terminal = ratatui::init();
     crate::cmd::dashboard::restore_mouse_on_panic();
     crossterm::execute!(std::io::stdout(), crossterm::event::EnableMouseCapture).ok();
+    if let Ok(size) = terminal.size() {
+        let resize = crossterm::event::Event::Resize(size.width, size.height);
+        app.handle(Event::Input(resize), now_ms());
+    }
     let result = async {
         // Drain what is queued, then draw once; while only poll results arrive, draw
         // at most every FRAME_MIN_INTERVAL (input draws at once).
@@ -92,8 +101,7 @@ pub async fn run(
         pacer.changed(true);
         loop {
             if pacer.due(std::time::Instant::now()) {
-                app.refresh(now_ms());
-                app.clamp();
+                app.frame(now_ms());
                 terminal.draw(|f| crate::ui::draw(f, &app, &theme))?;
                 pacer.drawn(std::time::Instant::now());
                 if panic_after_draw {
@@ -118,17 +126,18 @@ pub async fn run(
                 },
             };
             let Some(ev) = ev else { break };
-            let urgent = is_input(&ev);
-            if app.handle(ev) {
-                pacer.changed(urgent);
-            }
-            while let Ok(ev) = rx.try_recv() {
-                let urgent = is_input(&ev);
-                if app.handle(ev) {
-                    pacer.changed(urgent);
+            let mut quit = false;
+            let mut next = Some(ev);
+            while let Some(ev) = next {
+                if app.redraws(&ev) {
+                    pacer.changed(is_input(&ev));
                 }
+                let now = now_ms();
+                let effects = app.handle(ev, now);
+                quit |= carry_out(effects, &app, runner.as_mut(), &triggers, now);
+                next = rx.try_recv().ok();
             }
-            if app.quit {
+            if quit {
                 break;
             }
         }
@@ -154,11 +163,45 @@ pub async fn run(
             crate::replay::recap::text(
                 &d.machine,
                 &names,
-                &d.ctx.rollout_id,
-                &d.ctx.bundle.skills_sha,
+                &d.rollout_id,
+                &d.skills_sha,
                 d.journal_path.as_deref(),
             )
         );
     }
     result
+}
+
+/// Carry out what the app asked for at `now`: polls now, the rollout's effects (its
+/// runner journals and spawns them), the locks' heartbeat. True when it asked to quit.
+fn carry_out(
+    effects: Vec<Effect>,
+    app: &App,
+    mut runner: Option<&mut Runner>,
+    triggers: &[std::sync::Arc<Trigger>],
+    now: Millis,
+) -> bool {
+    let mut quit = false;
+    for e in effects {
+        match e {
+            Effect::Poll { node, doctor } => {
+                if let Some(t) = triggers.get(node) {
+                    t.refresh(doctor);
+                }
+            }
+            Effect::PollAll => triggers.iter().for_each(|t| t.refresh(false)),
+            Effect::Rollout(effects) => {
+                if let Some(r) = runner.as_deref_mut() {
+                    r.run(effects, now);
+                }
+            }
+            Effect::Heartbeat => {
+                if let (Some(r), Some(d)) = (runner.as_deref_mut(), app.rollout.as_ref()) {
+                    r.heartbeat(now, || d.lock_holders());
+                }
+            }
+            Effect::Quit => quit = true,
+        }
+    }
+    quit
 }

@@ -1,9 +1,11 @@
-//! The dashboard: its state ([`state`], pure: events in, changes out) and the event
-//! loop that feeds it and draws it ([`event_loop`]).
+//! The dashboard: its state ([`state`], pure: events in, effects out) and the event
+//! loop that feeds it, carries its effects out and draws it ([`event_loop`]).
 
 pub mod event_loop;
+pub mod layout;
+pub mod pacer;
 pub mod rows;
 pub mod state;
 
 pub use event_loop::run;
-pub use state::{App, Event, Sort, View};
+pub use state::{App, Effect, Event, Sort, View};

@@ -77,10 +77,7 @@ impl App {
     pub fn refresh(&mut self, now: Millis) {
         self.now = now;
         let n = self.nodes.len().min(self.states.len());
-        let target = self
-            .rollout
-            .as_ref()
-            .map(|d| d.ctx.bundle.skills_sha.clone());
+        let target = self.rollout.as_ref().map(|d| d.skills_sha.clone());
         // Only the classes the rollout covers wait for its bundle.
         let planned: std::collections::BTreeSet<&str> =
             self.rollout.as_ref().map_or_else(Default::default, |d| {

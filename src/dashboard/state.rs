@@ -1,26 +1,26 @@
-//! The dashboard's state and its event loop.
+//! The dashboard's state: what is on screen and why, changed only by events.
 //!
-//! One event stream feeds the app: terminal input, poll results from the node loops
-//! and a clock tick. Events change [`App`]; the screen is a function of [`App`] drawn
-//! when something changed. Background tasks never touch the terminal.
+//! [`App::handle`] takes one event and the time and returns what should happen outside
+//! (poll a node, run the rollout's effects, quit) as [`Effect`]s; it does no I/O, reads
+//! no clock and starts no task. The event loop carries the effects out; `ui/` draws
+//! from this state and is not imported here.
 
-use std::cell::Cell;
-use std::sync::Arc;
 use std::time::Duration;
 
 use crossterm::event::{
     Event as TermEvent, KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseEventKind,
 };
 
+use super::layout;
 use super::rows::Cache;
 use crate::inventory::Node;
 use crate::keymap::{Action, KeyMap};
-use crate::observe::{Millis, NodeState, now_ms};
-use crate::poller::{PollResult, Trigger};
+use crate::observe::{Millis, NodeState};
+use crate::poller::PollResult;
 use crate::report::NodeReport;
-use crate::rollout::driver::Driver;
 use crate::rollout::exec::ExecEvent;
-use crate::rollout::{Command, Input};
+use crate::rollout::state::RolloutState;
+use crate::rollout::{Command, Input, Mode};
 
 /// Everything that can happen to the app.
 #[derive(Debug)]
@@ -33,6 +33,23 @@ pub enum Event {
     /// A quarter second passed: a share of the rows is brought up to date (ages),
     /// so no frame rebuilds the whole fleet (see [`App::refresh`]).
     Age,
+}
+
+/// What the app asks of the world; the event loop carries it out.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Effect {
+    /// Poll a node now (its gateway status; with `doctor`, `openclaw doctor` too).
+    Poll {
+        node: usize,
+        doctor: bool,
+    },
+    /// Poll every node now.
+    PollAll,
+    /// The rollout machine's effects, for the rollout's runner (journal, executor).
+    Rollout(Vec<crate::rollout::Effect>),
+    /// The clock ticked during a rollout: refresh the held locks' heartbeat if due.
+    Heartbeat,
+    Quit,
 }
 
 pub(super) fn wrap_poll(r: PollResult) -> Event {
@@ -94,22 +111,21 @@ pub struct App {
     pub filter: String,
     pub filter_editing: bool,
     pub sort: Sort,
-    pub quit: bool,
     /// A short message for the footer (what the last key did).
     pub flash: Option<String>,
-    /// Ask a node's loop to poll now.
-    pub triggers: Vec<Arc<Trigger>>,
     /// The rollout staged in this dashboard, if any.
-    pub rollout: Option<Driver>,
+    pub rollout: Option<RolloutState>,
     /// A dangerous command waiting for `y`.
     pub confirm: Option<(String, Command)>,
     /// Staleness limits of the cadences in use.
     pub rules: crate::verdict::Rules,
     /// Key bindings: the defaults patched by keys.toml.
     pub keymap: KeyMap,
-    /// The first table row drawn (the table scrolls to keep the selection in view);
-    /// the fleet view keeps it as it draws.
-    pub offset: Cell<usize>,
+    /// The first visible row the table draws: kept so that the selection stays in the
+    /// table's window (see [`layout::window_start`]); a click maps through it.
+    pub offset: usize,
+    /// The screen's height in rows (from resize events), which gives the table's.
+    pub screen_height: u16,
     /// What keeps a 10,000-node dashboard fluid (see [`App::refresh`]).
     pub(super) cache: Cache,
 }
@@ -121,63 +137,20 @@ pub const AGE_EVERY_MS: Millis = 1000;
 /// How often the clock ticks (a quarter of [`AGE_EVERY_MS`]).
 pub const AGE_TICK: Duration = Duration::from_millis(250);
 
-/// Frames while only poll results arrive are drawn at most this often; a key, the
-/// mouse or a resize draws at once. 10,000 nodes reporting every second then cost 10
-/// frames a second, not 10,000.
-pub const FRAME_MIN_INTERVAL: Duration = Duration::from_millis(100);
-
-/// When to draw: at once after input, at most every [`FRAME_MIN_INTERVAL`] while only
-/// poll results, rollout reports and ticks arrive.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct FramePacer {
-    last: Option<std::time::Instant>,
-    dirty: bool,
-    urgent: bool,
-}
-
-impl FramePacer {
-    /// Something visible changed; `urgent` when the operator did it.
-    pub fn changed(&mut self, urgent: bool) {
-        self.dirty = true;
-        self.urgent |= urgent;
-    }
-
-    /// A frame should be drawn now.
-    pub fn due(&self, now: std::time::Instant) -> bool {
-        self.dirty
-            && (self.urgent
-                || self
-                    .last
-                    .is_none_or(|l| now.saturating_duration_since(l) >= FRAME_MIN_INTERVAL))
-    }
-
-    /// When the owed frame falls due, if one is owed.
-    pub fn deadline(&self) -> Option<std::time::Instant> {
-        if !self.dirty {
-            return None;
-        }
-        Some(match self.last {
-            Some(l) if !self.urgent => l + FRAME_MIN_INTERVAL,
-            _ => std::time::Instant::now(),
-        })
-    }
-
-    pub fn drawn(&mut self, now: std::time::Instant) {
-        self.last = Some(now);
-        self.dirty = false;
-        self.urgent = false;
-    }
-}
-
 /// Input from the operator: drawn at once, never held back by the frame pacing.
 pub(super) fn is_input(ev: &Event) -> bool {
     matches!(ev, Event::Input(_))
 }
 
+/// Rows a page key moves.
+const PAGE: isize = 10;
+
 impl App {
+    /// An app over `nodes`, nothing polled yet. Its rows are built by the first
+    /// [`App::refresh`].
     pub fn new(title: String, nodes: Vec<Node>, classes: Vec<String>) -> Self {
         let states = vec![NodeState::default(); nodes.len()];
-        let mut app = App {
+        App {
             title,
             nodes,
             classes,
@@ -191,18 +164,15 @@ impl App {
             filter: String::new(),
             filter_editing: false,
             sort: Sort::Inventory,
-            quit: false,
             flash: None,
-            triggers: Vec::new(),
             rollout: None,
             confirm: None,
             rules: crate::verdict::Rules::default(),
             keymap: KeyMap::default(),
-            offset: Cell::new(0),
+            offset: 0,
+            screen_height: 0,
             cache: Cache::default(),
-        };
-        app.refresh(now_ms());
-        app
+        }
     }
 
     /// The node under the cursor, as an index into `rows`/`nodes`.
@@ -210,12 +180,30 @@ impl App {
         self.with_visible(|v| v.get(self.selected).copied())
     }
 
+    /// Rows the fleet table shows at once on this screen.
+    pub fn table_rows(&self) -> usize {
+        layout::table_rows(self.screen_height, self.rollout.is_some())
+    }
+
+    /// Bring the rows up to `now` and keep the selection in range and in the table's
+    /// window: before each frame.
+    pub fn frame(&mut self, now: Millis) {
+        self.refresh(now);
+        self.clamp();
+    }
+
+    /// Keep the selection in range and the table's window around it.
     pub(super) fn clamp(&mut self) {
         let n = self.visible_len();
         if n == 0 {
             self.selected = 0;
         } else if self.selected >= n {
             self.selected = n - 1;
+        }
+        // The table's height is known once the screen's is (the first resize event).
+        let h = self.table_rows();
+        if h > 0 {
+            self.offset = layout::window_start(self.offset, self.selected, h, n);
         }
     }
 
@@ -227,104 +215,142 @@ impl App {
         self.selected = (self.selected as isize + d).clamp(0, n - 1) as usize;
     }
 
-    fn trigger(&mut self, idx: usize, doctor: bool) {
-        if let Some(t) = self.triggers.get(idx) {
-            t.refresh(doctor);
-            let what = if doctor {
-                "gateway status and doctor"
-            } else {
-                "gateway status"
-            };
-            self.flash = Some(format!("polling {} now ({what})", self.nodes[idx].name));
+    /// Whether `ev` changes what is on screen (so a frame is owed once it is handled).
+    pub fn redraws(&self, ev: &Event) -> bool {
+        match ev {
+            Event::Input(TermEvent::Key(_) | TermEvent::Mouse(_) | TermEvent::Resize(..)) => true,
+            Event::Input(_) => false,
+            Event::Poll(_) | Event::Exec(_) | Event::Tick => true,
+            Event::Age => !self.nodes.is_empty(),
         }
     }
 
-    /// Handle one key. Returns true when the screen should change.
-    pub fn on_key(&mut self, k: KeyEvent) {
+    /// One event in, at `now`; what should happen outside out.
+    pub fn handle(&mut self, ev: Event, now: Millis) -> Vec<Effect> {
+        match ev {
+            Event::Input(TermEvent::Key(k)) => self.on_key(k, now),
+            Event::Input(TermEvent::Mouse(m)) => {
+                self.on_mouse(m.kind, m.row);
+                Vec::new()
+            }
+            Event::Input(TermEvent::Resize(_, h)) => {
+                self.screen_height = h;
+                self.clamp();
+                Vec::new()
+            }
+            Event::Input(_) | Event::Age => Vec::new(),
+            Event::Poll(r) => {
+                self.on_poll(*r);
+                Vec::new()
+            }
+            Event::Exec(e) => match self.rollout.as_mut() {
+                Some(d) => rollout_effects(d.on_exec(*e, now).0),
+                None => Vec::new(),
+            },
+            Event::Tick => match self.rollout.as_mut() {
+                Some(d) => {
+                    let mut effects = vec![Effect::Heartbeat];
+                    effects.extend(rollout_effects(d.input(Input::Tick, now).0));
+                    effects
+                }
+                None => Vec::new(),
+            },
+        }
+    }
+
+    /// One key: the filter being edited takes it first, then a question waiting for
+    /// `y`, the help overlay, the rollout's keys, the class tabs, and the rest.
+    fn on_key(&mut self, k: KeyEvent, now: Millis) -> Vec<Effect> {
         if k.kind != KeyEventKind::Press {
-            return;
+            return Vec::new();
         }
         if k.modifiers.contains(KeyModifiers::CONTROL) && k.code == KeyCode::Char('c') {
-            self.quit = true;
-            return;
+            return vec![Effect::Quit];
         }
         if self.filter_editing {
-            match k.code {
-                KeyCode::Enter => self.filter_editing = false,
-                KeyCode::Esc => {
-                    self.filter_editing = false;
-                    self.filter.clear();
-                }
-                KeyCode::Backspace => {
-                    self.filter.pop();
-                }
-                KeyCode::Char(c) => self.filter.push(c),
-                _ => {}
-            }
-            self.selected = 0;
-            return;
+            self.edit_filter(k.code);
+            return Vec::new();
         }
         if let Some((_, cmd)) = self.confirm.take() {
-            if k.code == KeyCode::Char('y') {
-                self.command(cmd);
-            } else {
-                self.flash = Some("cancelled".into());
-            }
-            return;
+            return self.answer(k.code, cmd, now);
         }
         let action = self.keymap.action(&k);
         if self.help {
             if matches!(action, Some(Action::Help | Action::Quit | Action::Back)) {
                 self.help = false;
             }
-            return;
+            return Vec::new();
         }
-        if self.rollout.is_some() && action.is_some_and(|a| self.rollout_action(a)) {
+        if self.rollout.is_some()
+            && let Some(effects) = action.and_then(|a| self.rollout_action(a, now))
+        {
             self.clamp();
-            return;
+            return effects;
         }
         self.flash = None;
         if let KeyCode::Char(c @ '0'..='9') = k.code {
-            let n = c as usize - '0' as usize;
-            if n <= self.classes.len() {
-                self.class_tab = n;
-                self.selected = 0;
-            }
-            return;
+            self.class_tab_key(c);
+            return Vec::new();
         }
-        let Some(action) = action else { return };
-        match action {
-            Action::Quit => self.quit = true,
-            Action::Help => self.help = true,
-            Action::Back => {
-                if self.view != View::Fleet {
-                    self.view = View::Fleet;
-                } else if !self.filter.is_empty() {
-                    self.filter.clear();
-                }
+        let Some(action) = action else {
+            return Vec::new();
+        };
+        let effects = if self.navigate(action) || self.switch_view(action) {
+            Vec::new()
+        } else {
+            self.fleet_action(action)
+        };
+        self.clamp();
+        effects
+    }
+
+    /// A key while the filter is edited.
+    fn edit_filter(&mut self, code: KeyCode) {
+        match code {
+            KeyCode::Enter => self.filter_editing = false,
+            KeyCode::Esc => {
+                self.filter_editing = false;
+                self.filter.clear();
             }
-            Action::Open if self.selected_node().is_some() => self.view = View::Node,
+            KeyCode::Backspace => {
+                self.filter.pop();
+            }
+            KeyCode::Char(c) => self.filter.push(c),
+            _ => {}
+        }
+        self.selected = 0;
+        self.clamp();
+    }
+
+    /// The answer to a question: `y` sends its command, anything else cancels it.
+    fn answer(&mut self, code: KeyCode, cmd: Command, now: Millis) -> Vec<Effect> {
+        if code == KeyCode::Char('y') {
+            self.command(cmd, now)
+        } else {
+            self.flash = Some("cancelled".into());
+            Vec::new()
+        }
+    }
+
+    /// A digit: that class tab (0 = every class), when there is one.
+    fn class_tab_key(&mut self, c: char) {
+        let n = c as usize - '0' as usize;
+        if n <= self.classes.len() {
+            self.class_tab = n;
+            self.selected = 0;
+            self.clamp();
+        }
+    }
+
+    /// Moving the selection and the tabs; true when `action` was one of them.
+    fn navigate(&mut self, action: Action) -> bool {
+        match action {
             Action::Up => self.move_by(-1),
             Action::Down => self.move_by(1),
-            Action::PageUp => self.move_by(-10),
-            Action::PageDown => self.move_by(10),
+            Action::PageUp => self.move_by(-PAGE),
+            Action::PageDown => self.move_by(PAGE),
             Action::First => self.selected = 0,
             Action::Last => self.move_by(isize::MAX / 2),
-            Action::Filter => {
-                self.filter_editing = true;
-                self.view = View::Fleet;
-            }
-            Action::Sort => {
-                self.sort = self.sort.next();
-                self.flash = Some(format!("sorted by {}", self.sort.label()));
-            }
-            Action::SkewView => {
-                self.view = if self.view == View::Skew {
-                    View::Fleet
-                } else {
-                    View::Skew
-                };
-            }
             Action::NextTab => {
                 self.class_tab = (self.class_tab + 1) % (self.classes.len() + 1);
                 self.selected = 0;
@@ -334,181 +360,181 @@ impl App {
                 self.class_tab = (self.class_tab + n - 1) % n;
                 self.selected = 0;
             }
-            Action::Refresh => {
-                if let Some(i) = self.selected_node() {
-                    self.trigger(i, false);
-                }
-            }
-            Action::Doctor => {
-                if let Some(i) = self.selected_node() {
-                    self.trigger(i, true);
-                }
-            }
-            Action::RefreshAll => {
-                for t in &self.triggers {
-                    t.refresh(false);
-                }
-                self.flash = Some("polling every node now".into());
-            }
-            // Rollout actions without a rollout, Open without a node.
-            _ => {}
-        }
-        self.clamp();
-    }
-
-    /// Send an operator command to the rollout.
-    pub fn command(&mut self, cmd: Command) {
-        if let Some(d) = self.rollout.as_mut() {
-            self.flash = Some(format!("{cmd:?}"));
-            d.input(Input::Op(cmd), now_ms());
-        }
-    }
-
-    /// Rollout actions; true when the action was one of them and applied.
-    fn rollout_action(&mut self, action: Action) -> bool {
-        let sel = self.selected_node();
-        let name = |i: usize| {
-            self.nodes
-                .get(i)
-                .map_or("?".to_string(), |n| n.name.clone())
-        };
-        match action {
-            Action::PlanView => {
-                self.view = if self.view == View::Plan {
-                    View::Fleet
-                } else {
-                    View::Plan
-                };
-            }
-            Action::StepPhase => self.command(Command::StepPhase),
-            Action::StepWave => self.command(Command::StepWave),
-            Action::Run => self.command(Command::Run),
-            Action::PauseResume => {
-                let paused = self
-                    .rollout
-                    .as_ref()
-                    .is_some_and(|d| d.machine.mode == crate::rollout::Mode::Paused);
-                self.command(if paused {
-                    Command::Resume
-                } else {
-                    Command::Pause
-                });
-            }
-            Action::RetryNow => match sel {
-                Some(i) => self.command(Command::RetryNow(i)),
-                None => return false,
-            },
-            Action::Skip => match sel {
-                Some(i) => self.confirm = Some((format!("skip {}?", name(i)), Command::Skip(i))),
-                None => return false,
-            },
-            Action::Abort => {
-                self.confirm = Some((
-                    "abort the rollout? (nothing new starts; nodes in flight stay drained)".into(),
-                    Command::Abort,
-                ))
-            }
-            Action::RollbackNode => match sel {
-                Some(i) => {
-                    self.confirm = Some((
-                        format!("roll {} back to its previous bundle?", name(i)),
-                        Command::Rollback(vec![i]),
-                    ))
-                }
-                None => return false,
-            },
-            Action::RollbackClass => match sel {
-                Some(i) => {
-                    let class = self.nodes[i].class.clone();
-                    let all: Vec<usize> = (0..self.nodes.len())
-                        .filter(|&j| self.nodes[j].class == class)
-                        .collect();
-                    self.confirm = Some((
-                        format!("roll back every {class} node ({})?", all.len()),
-                        Command::Rollback(all),
-                    ));
-                }
-                None => return false,
-            },
             _ => return false,
         }
         true
     }
 
-    pub fn on_mouse(&mut self, kind: MouseEventKind, row: u16) {
+    /// Changing what is shown: views, help, the filter, the order; true when `action`
+    /// was one of them.
+    fn switch_view(&mut self, action: Action) -> bool {
+        match action {
+            Action::Help => self.help = true,
+            Action::Back => {
+                if self.view != View::Fleet {
+                    self.view = View::Fleet;
+                } else if !self.filter.is_empty() {
+                    self.filter.clear();
+                }
+            }
+            Action::Open => {
+                if self.selected_node().is_some() {
+                    self.view = View::Node;
+                }
+            }
+            Action::Filter => {
+                self.filter_editing = true;
+                self.view = View::Fleet;
+            }
+            Action::Sort => {
+                self.sort = self.sort.next();
+                self.flash = Some(format!("sorted by {}", self.sort.label()));
+            }
+            Action::SkewView => self.view = toggle(self.view, View::Skew),
+            _ => return false,
+        }
+        true
+    }
+
+    /// Polling now, quitting.
+    fn fleet_action(&mut self, action: Action) -> Vec<Effect> {
+        match action {
+            Action::Quit => vec![Effect::Quit],
+            Action::Refresh => self.poll_selected(false),
+            Action::Doctor => self.poll_selected(true),
+            Action::RefreshAll => {
+                self.flash = Some("polling every node now".into());
+                vec![Effect::PollAll]
+            }
+            // Rollout actions without a rollout.
+            _ => Vec::new(),
+        }
+    }
+
+    fn poll_selected(&mut self, doctor: bool) -> Vec<Effect> {
+        let Some(node) = self.selected_node() else {
+            return Vec::new();
+        };
+        let what = if doctor {
+            "gateway status and doctor"
+        } else {
+            "gateway status"
+        };
+        self.flash = Some(format!("polling {} now ({what})", self.nodes[node].name));
+        vec![Effect::Poll { node, doctor }]
+    }
+
+    /// Send an operator command to the rollout.
+    fn command(&mut self, cmd: Command, now: Millis) -> Vec<Effect> {
+        let Some(d) = self.rollout.as_mut() else {
+            return Vec::new();
+        };
+        self.flash = Some(format!("{cmd:?}"));
+        rollout_effects(d.input(Input::Op(cmd), now).0)
+    }
+
+    /// Ask before a dangerous command: `y` sends it.
+    fn ask(&mut self, question: String, cmd: Command) -> Vec<Effect> {
+        self.confirm = Some((question, cmd));
+        Vec::new()
+    }
+
+    fn node_name(&self, i: usize) -> String {
+        self.nodes
+            .get(i)
+            .map_or("?".to_string(), |n| n.name.clone())
+    }
+
+    /// Rollout actions: `Some` with their effects when the action was one of them and
+    /// applies (a node action needs a node under the cursor).
+    fn rollout_action(&mut self, action: Action, now: Millis) -> Option<Vec<Effect>> {
+        let sel = self.selected_node();
+        Some(match action {
+            Action::PlanView => {
+                self.view = toggle(self.view, View::Plan);
+                Vec::new()
+            }
+            Action::StepPhase => self.command(Command::StepPhase, now),
+            Action::StepWave => self.command(Command::StepWave, now),
+            Action::Run => self.command(Command::Run, now),
+            Action::PauseResume => {
+                let paused = self
+                    .rollout
+                    .as_ref()
+                    .is_some_and(|d| d.machine.mode == Mode::Paused);
+                let cmd = if paused {
+                    Command::Resume
+                } else {
+                    Command::Pause
+                };
+                self.command(cmd, now)
+            }
+            Action::RetryNow => self.command(Command::RetryNow(sel?), now),
+            Action::Skip => {
+                let i = sel?;
+                self.ask(format!("skip {}?", self.node_name(i)), Command::Skip(i))
+            }
+            Action::Abort => self.ask(
+                "abort the rollout? (nothing new starts; nodes in flight stay drained)".into(),
+                Command::Abort,
+            ),
+            Action::RollbackNode => {
+                let i = sel?;
+                self.ask(
+                    format!("roll {} back to its previous bundle?", self.node_name(i)),
+                    Command::Rollback(vec![i]),
+                )
+            }
+            Action::RollbackClass => {
+                let class = self.nodes.get(sel?)?.class.clone();
+                let all: Vec<usize> = (0..self.nodes.len())
+                    .filter(|&j| self.nodes[j].class == class)
+                    .collect();
+                self.ask(
+                    format!("roll back every {class} node ({})?", all.len()),
+                    Command::Rollback(all),
+                )
+            }
+            _ => return None,
+        })
+    }
+
+    fn on_mouse(&mut self, kind: MouseEventKind, row: u16) {
         match kind {
             MouseEventKind::ScrollDown => self.move_by(1),
             MouseEventKind::ScrollUp => self.move_by(-1),
             MouseEventKind::Down(_) if self.view == View::Fleet => {
-                // Rows start under the title, tabs and table header (see ui::fleet);
-                // a click selects the row under it, counting the rows scrolled away.
-                let first = crate::ui::TABLE_FIRST_ROW;
-                if row >= first {
-                    let n = self.visible_len();
-                    let want = (row - first) as usize + self.offset.get();
-                    if want < n {
-                        self.selected = want;
-                    }
+                // A click on the table selects the row under it, counting the rows
+                // scrolled away; clicks above or below the table select nothing.
+                let Some(r) = row.checked_sub(layout::TABLE_FIRST_ROW) else {
+                    return;
+                };
+                let r = r as usize;
+                let want = r + self.offset;
+                if r < self.table_rows() && want < self.visible_len() {
+                    self.selected = want;
                 }
             }
             _ => {}
         }
+        self.clamp();
     }
+}
 
-    /// One event in; true when something visible changed.
-    pub fn handle(&mut self, ev: Event) -> bool {
-        match ev {
-            Event::Input(TermEvent::Key(k)) => {
-                self.on_key(k);
-                true
-            }
-            Event::Input(TermEvent::Mouse(m)) => {
-                self.on_mouse(m.kind, m.row);
-                true
-            }
-            Event::Input(TermEvent::Resize(..)) => true,
-            Event::Input(_) => false,
-            Event::Poll(r) => {
-                self.on_poll(*r);
-                true
-            }
-            Event::Exec(e) => {
-                if let Some(d) = self.rollout.as_mut() {
-                    d.on_exec(*e, now_ms());
-                }
-                true
-            }
-            Event::Tick => {
-                if let Some(d) = self.rollout.as_mut() {
-                    d.input(Input::Tick, now_ms());
-                }
-                true
-            }
-            Event::Age => !self.nodes.is_empty(),
-        }
+/// `view`, or back to the fleet when it is up already.
+fn toggle(current: View, view: View) -> View {
+    if current == view { View::Fleet } else { view }
+}
+
+/// The rollout machine's effects for the runner, if there are any.
+fn rollout_effects(effects: Vec<crate::rollout::Effect>) -> Vec<Effect> {
+    if effects.is_empty() {
+        Vec::new()
+    } else {
+        vec![Effect::Rollout(effects)]
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn frames_from_polls_are_paced_input_is_not() {
-        let t = std::time::Instant::now();
-        let mut p = FramePacer::default();
-        assert!(!p.due(t));
-        p.changed(false);
-        assert!(p.due(t), "the first frame is drawn at once");
-        p.drawn(t);
-        p.changed(false);
-        assert!(!p.due(t + Duration::from_millis(10)));
-        assert_eq!(p.deadline(), Some(t + FRAME_MIN_INTERVAL));
-        assert!(p.due(t + FRAME_MIN_INTERVAL));
-        p.changed(true);
-        assert!(p.due(t + Duration::from_millis(10)), "a key draws at once");
-        p.drawn(t + Duration::from_millis(10));
-        assert!(!p.due(t + Duration::from_secs(5)), "nothing changed");
-        assert_eq!(p.deadline(), None);
-    }
-}
+#[path = "state_tests.rs"]
+mod tests;

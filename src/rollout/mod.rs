@@ -1,13 +1,14 @@
 //! Rolling a bundle out: the plan, the pure state machine, the journal, and the
 //! executor that runs the machine's effects against nodes.
 
-pub mod driver;
 pub mod exec;
 pub mod journal;
 pub mod machine;
 pub mod node_ops;
 pub mod plan;
+pub mod runner;
 pub mod session;
+pub mod state;
 
 pub use machine::{Command, Effect, Failure, Input, Machine, Mode, NodeRun, Phase, Record};
 pub use plan::{Plan, PlanOptions, Size};

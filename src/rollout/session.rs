@@ -7,10 +7,11 @@ use std::time::Duration;
 use tokio::sync::mpsc::UnboundedSender;
 
 use super::Plan;
-use super::driver::Driver;
 use super::exec::{self, ExecEvent, RolloutCtx};
 use super::journal::Journal;
 use super::machine::Machine;
+use super::runner::Runner;
+use super::state::RolloutState;
 use crate::observe::Millis;
 use crate::poller::PollCtx;
 
@@ -30,13 +31,14 @@ pub struct Session {
 
 /// Start a rollout session: read the journal (to resume), check what it says against
 /// the nodes' real `current`, open it for appending, and build the machine in `mode`.
-/// Returns the driver and lines worth telling the operator (resume, nodes redone).
+/// Returns the rollout's state, the runner that journals and runs its effects, and lines
+/// worth telling the operator (resume, nodes redone).
 pub async fn start(
     s: Session,
     mode: super::Mode,
     tx: UnboundedSender<ExecEvent>,
     now: Millis,
-) -> std::io::Result<(Driver, Vec<String>)> {
+) -> std::io::Result<(RolloutState, Runner, Vec<String>)> {
     let mut notes = Vec::new();
     let resume = super::journal::read_resume(&s.journal, &s.bundle.skills_sha);
     for b in &resume.bad_lines {
@@ -85,6 +87,7 @@ pub async fn start(
             machine.restore(i, *ph);
         }
     }
+    let mut state = RolloutState::new(machine, names, rollout_id.clone(), &s.bundle, now);
     let ctx = Arc::new(RolloutCtx {
         poll: s.poll,
         bundle: s.bundle,
@@ -94,10 +97,9 @@ pub async fn start(
         ssh_config: s.ssh_config,
         limits: s.limits,
     });
-    let mut d = Driver::new(machine, ctx, Some(journal), tx, now);
-    d.journal_path = Some(s.journal.clone());
-    d.log.extend(notes.iter().cloned());
-    Ok((d, notes))
+    state.journal_path = Some(s.journal.clone());
+    state.log.extend(notes.iter().cloned());
+    Ok((state, Runner::new(ctx, Some(journal), tx, now), notes))
 }
 
 /// Open the ssh masters of the plan's nodes in the background, in plan order, a few at

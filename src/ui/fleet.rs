@@ -9,6 +9,7 @@ use ratatui::widgets::{Cell, Paragraph, Row, Table, TableState};
 use super::theme::Theme;
 use super::{pending, verdict_label, verdict_style};
 use crate::dashboard::App;
+use crate::dashboard::layout::window_start;
 use crate::report::NodeReport;
 use crate::rollout::NodeRun;
 use crate::rollout::machine::MAX_ATTEMPTS;
@@ -233,28 +234,14 @@ fn columns<T>(show_class: bool, rolling: bool, mut v: Vec<T>) -> Vec<T> {
     v
 }
 
-/// The first visible row to draw so that `selected` stays in a window of `height`
-/// rows, moving the window as little as possible from `offset` (as ratatui's table
-/// scrolls).
-pub fn window_start(offset: usize, selected: usize, height: usize, len: usize) -> usize {
-    let height = height.max(1);
-    let mut start = offset.min(len.saturating_sub(1));
-    if selected < start {
-        start = selected;
-    } else if selected >= start + height {
-        start = selected + 1 - height;
-    }
-    // Do not leave the window half empty at the end when rows above could fill it.
-    start.min(len.saturating_sub(height))
-}
-
 pub fn draw(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     // Only the rows that fit are built: a frame costs the screen, not the fleet.
     let body = area.height.saturating_sub(1) as usize;
     let (visible, selected, total) = app.with_visible(|all| {
         let selected = app.selected.min(all.len().saturating_sub(1));
-        let start = window_start(app.offset.get(), selected, body, all.len());
-        app.offset.set(start);
+        // The state keeps its offset for this height; a height it does not know yet
+        // (no resize seen) still gets the selection in the window.
+        let start = window_start(app.offset, selected, body, all.len());
         let end = (start + body).min(all.len());
         (
             all[start..end].to_vec(),

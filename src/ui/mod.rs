@@ -14,13 +14,13 @@ use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
+use crate::dashboard::layout::footer_height;
 use crate::dashboard::{App, View};
 use crate::report::NodeReport;
 use crate::verdict::Kind;
 use theme::Theme;
 
-/// Screen row of the first table row (title, tabs, header above it).
-pub const TABLE_FIRST_ROW: u16 = 3;
+pub use crate::dashboard::layout::TABLE_FIRST_ROW;
 
 /// Draw the whole screen.
 pub fn draw(f: &mut Frame, app: &App, theme: &Theme) {
@@ -28,7 +28,7 @@ pub fn draw(f: &mut Frame, app: &App, theme: &Theme) {
         Constraint::Length(1),
         Constraint::Length(1),
         Constraint::Min(3),
-        Constraint::Length(if app.rollout.is_some() { 2 } else { 1 }),
+        Constraint::Length(footer_height(app.rollout.is_some())),
     ])
     .areas(f.area());
     title_bar(f, top, app, theme);

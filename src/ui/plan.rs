@@ -8,11 +8,11 @@ use ratatui::widgets::{Block, Borders, Gauge, Paragraph};
 
 use super::theme::Theme;
 use crate::dashboard::App;
-use crate::rollout::driver::Driver;
+use crate::rollout::state::RolloutState;
 use crate::rollout::{Mode, NodeRun};
 
 /// One short line on the rollout as a whole: mode, halt, counts.
-pub fn status_line(d: &Driver) -> (String, bool) {
+pub fn status_line(d: &RolloutState) -> (String, bool) {
     let m = &d.machine;
     let landed = m
         .plan
@@ -47,7 +47,7 @@ pub fn status_line(d: &Driver) -> (String, bool) {
     (
         format!(
             "rollout {} · {landed}/{total} landed{classes} · {state}",
-            crate::skew::short(&d.ctx.bundle.skills_sha)
+            crate::skew::short(&d.skills_sha)
         ),
         false,
     )
@@ -74,9 +74,9 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         Paragraph::new(vec![
             Line::from(vec![
                 Span::styled(" SKILLS_SHA ", theme.dim),
-                Span::raw(d.ctx.bundle.skills_sha.clone()),
+                Span::raw(d.skills_sha.clone()),
                 Span::styled("  MANIFEST ", theme.dim),
-                Span::raw(crate::skew::short(&d.ctx.bundle.manifest_sha256).to_string()),
+                Span::raw(crate::skew::short(&d.manifest_sha256).to_string()),
             ]),
             Line::from(Span::styled(
                 format!(" {status}"),

@@ -1,27 +1,26 @@
-//! Glue between the machine, the journal and the executor: inputs go into the machine,
-//! its effects are journalled or spawned, and what happened becomes progress lines. The
-//! headless command and the dashboard both drive a rollout through this.
+//! What a rollout is at: the machine, each node's live output, doctor run and rsync
+//! stats, the progress lines and the bundle's ids. No I/O: inputs go in with the time,
+//! the machine's effects come out for a [`super::runner::Runner`] to journal and run.
+//! The headless command and the dashboard both read and feed it.
 
 use std::collections::VecDeque;
-use std::sync::Arc;
+use std::path::PathBuf;
 
-use tokio::sync::mpsc::UnboundedSender;
-
-use super::exec::{self, ExecEvent, RolloutCtx};
-use super::journal::Journal;
+use super::exec::ExecEvent;
 use super::machine::{Effect, Failure, Input, Machine, Record};
 use super::node_ops::RsyncStats;
+use crate::manifest::Bundle;
 use crate::observe::Millis;
 use crate::signals::DoctorReport;
 
 /// Lines of live output kept per node.
 const OUTPUT_LINES: usize = 200;
 
-pub struct Driver {
+/// Progress lines kept for the plan view.
+const LOG_LINES: usize = 500;
+
+pub struct RolloutState {
     pub machine: Machine,
-    pub ctx: Arc<RolloutCtx>,
-    journal: Option<Journal>,
-    tx: UnboundedSender<ExecEvent>,
     /// Node names, for progress lines.
     names: Vec<String>,
     pub started_at: Millis,
@@ -31,35 +30,38 @@ pub struct Driver {
     pub synced: Vec<Option<RsyncStats>>,
     /// The most recent progress lines, newest last.
     pub log: VecDeque<String>,
-    /// When the heartbeat of the held node locks is next refreshed.
-    next_heartbeat: Millis,
+    /// This rollout's id (the node locks' and the journal's).
+    pub rollout_id: String,
+    /// `SKILLS_SHA` of the bundle rolled out.
+    pub skills_sha: String,
+    /// `SKILLS_MANIFEST_SHA256` of the bundle rolled out.
+    pub manifest_sha256: String,
     /// Where the journal is written (for the recap on exit).
-    pub journal_path: Option<std::path::PathBuf>,
+    pub journal_path: Option<PathBuf>,
 }
 
-impl Driver {
+impl RolloutState {
+    /// The state of rollout `rollout_id` of `bundle`, starting at `now`; `names` are
+    /// the nodes' (for progress lines).
     pub fn new(
         machine: Machine,
-        ctx: Arc<RolloutCtx>,
-        journal: Option<Journal>,
-        tx: UnboundedSender<ExecEvent>,
+        names: Vec<String>,
+        rollout_id: String,
+        bundle: &Bundle,
         now: Millis,
     ) -> Self {
         let n = machine.nodes.len();
-        let names = ctx.poll.nodes.iter().map(|n| n.name.clone()).collect();
-        let next_heartbeat = now + ctx_heartbeat_ms(&ctx);
-        Driver {
+        RolloutState {
             machine,
-            ctx,
-            journal,
-            tx,
             names,
             started_at: now,
             output: vec![VecDeque::new(); n],
             doctor: vec![None; n],
             synced: vec![None; n],
             log: VecDeque::new(),
-            next_heartbeat,
+            rollout_id,
+            skills_sha: bundle.skills_sha.clone(),
+            manifest_sha256: bundle.manifest_sha256.clone(),
             journal_path: None,
         }
     }
@@ -93,65 +95,44 @@ impl Driver {
             .collect()
     }
 
-    /// Refresh the heartbeat of every lock held, when it is due.
-    fn heartbeat(&mut self, now: Millis) {
-        if now < self.next_heartbeat {
-            return;
-        }
-        self.next_heartbeat = now + ctx_heartbeat_ms(&self.ctx);
-        for node in self.lock_holders() {
-            let ctx = self.ctx.clone();
-            tokio::spawn(async move {
-                if let Err(e) =
-                    exec::run_heartbeat(&ctx.poll, node, &ctx.rollout_id, ctx.limits.command).await
-                {
-                    tracing::warn!(node, error = %e, "lock heartbeat failed");
-                }
-            });
-        }
-    }
-
     fn name(&self, i: usize) -> &str {
         self.names.get(i).map_or("?", String::as_str)
     }
 
-    /// Feed one input; run the effects. Returns progress lines for what happened.
-    pub fn input(&mut self, input: Input, now: Millis) -> Vec<String> {
-        if input == Input::Tick {
-            self.heartbeat(now);
-        }
+    /// Feed one input at `now`. Returns the machine's effects (for the runner: journal
+    /// records to write, phases and rollbacks to run) and progress lines for what
+    /// happened (also kept in [`RolloutState::log`]).
+    pub fn input(&mut self, input: Input, now: Millis) -> (Vec<Effect>, Vec<String>) {
         let effects = self.machine.handle(input, now);
         let mut lines = Vec::new();
-        for e in effects {
+        for e in &effects {
             match e {
                 Effect::Journal(rec) => {
-                    if let Some(j) = self.journal.as_mut() {
-                        j.write(&rec, now);
-                    }
-                    if let Some(l) = self.describe(&rec, now) {
+                    if let Some(l) = self.describe(rec, now) {
                         lines.push(l);
                     }
                 }
                 Effect::Run { node, .. } => {
-                    self.output[node].clear();
-                    exec::spawn(self.ctx.clone(), e, self.tx.clone());
+                    if let Some(out) = self.output.get_mut(*node) {
+                        out.clear();
+                    }
                 }
-                other => exec::spawn(self.ctx.clone(), other, self.tx.clone()),
+                Effect::Rollback { .. } => {}
             }
         }
         for l in &lines {
             self.log.push_back(l.clone());
-            if self.log.len() > 500 {
+            if self.log.len() > LOG_LINES {
                 self.log.pop_front();
             }
         }
-        lines
+        (effects, lines)
     }
 
-    /// One event from the executor.
-    pub fn on_exec(&mut self, ev: ExecEvent, now: Millis) -> Vec<String> {
+    /// One event from the executor, as [`RolloutState::input`].
+    pub fn on_exec(&mut self, ev: ExecEvent, now: Millis) -> (Vec<Effect>, Vec<String>) {
         match ev {
-            ExecEvent::Input(i) => self.input(i, now),
+            ExecEvent::Input(i) => return self.input(i, now),
             ExecEvent::Output { node, line } => {
                 if let Some(buf) = self.output.get_mut(node) {
                     buf.push_back(line);
@@ -159,21 +140,19 @@ impl Driver {
                         buf.pop_front();
                     }
                 }
-                Vec::new()
             }
             ExecEvent::Doctor { node, report } => {
                 if let Some(d) = self.doctor.get_mut(node) {
                     *d = Some(report);
                 }
-                Vec::new()
             }
             ExecEvent::Synced { node, stats } => {
                 if let Some(s) = self.synced.get_mut(node) {
                     *s = Some(stats);
                 }
-                Vec::new()
             }
         }
+        (Vec::new(), Vec::new())
     }
 
     fn describe(&self, rec: &Record, now: Millis) -> Option<String> {
@@ -270,6 +249,83 @@ impl Driver {
     }
 }
 
-fn ctx_heartbeat_ms(ctx: &RolloutCtx) -> Millis {
-    (ctx.limits.heartbeat.as_millis() as Millis).max(1000)
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::inventory::{Inventory, Layout, Node};
+    use crate::rollout::plan::{self, PlanOptions};
+    use crate::rollout::{Command, Mode, Phase};
+
+    const T0: Millis = 1_800_000_000_000;
+
+    fn state() -> RolloutState {
+        let nodes: Vec<Node> = ["g1", "g2"]
+            .iter()
+            .map(|n| Node {
+                host: n.to_string(),
+                name: n.to_string(),
+                port: None,
+                user: None,
+                class: "gateway".into(),
+                labels: vec![],
+                layout: Layout::default(),
+            })
+            .collect();
+        let inv = Inventory::from_nodes(std::path::Path::new("t"), nodes).expect("inventory");
+        let p = plan::make(&inv, &PlanOptions::default()).expect("plan");
+        let names = vec!["g1".to_string(), "g2".to_string()];
+        let m = Machine::new(p, 2, 7, Mode::Paused);
+        let bundle = crate::remote::sim::demo_bundle();
+        RolloutState::new(m, names, "r1".into(), &bundle, T0)
+    }
+
+    fn done(node: usize, phase: Phase) -> Input {
+        Input::PhaseDone {
+            node,
+            phase,
+            note: String::new(),
+        }
+    }
+
+    /// A phase starting clears the node's output; the journal records come out as
+    /// effects (for the runner) and as progress lines timed from the start.
+    #[test]
+    fn inputs_give_effects_and_timed_lines_without_io() {
+        let mut s = state();
+        s.input(Input::Tick, T0);
+        s.output[0].push_back("old".into());
+        let (effects, _) = s.input(Input::Op(Command::StepPhase), T0 + 500);
+        assert!(effects.contains(&Effect::Run {
+            node: 0,
+            phase: Phase::Baseline,
+            attempt: 1
+        }));
+        assert!(s.output[0].is_empty(), "a new step's output starts empty");
+        let (effects, lines) = s.input(done(0, Phase::Baseline), T0 + 2_300);
+        assert!(matches!(
+            effects.first(),
+            Some(Effect::Journal(Record::PhaseDone { node: 0, .. }))
+        ));
+        assert_eq!(
+            lines,
+            vec!["[   2.3s] g1 baseline ok: gateway ready, status archived".to_string()]
+        );
+        assert_eq!(s.log.back(), lines.last());
+    }
+
+    /// The lock is held from a passed baseline until undrain.
+    #[test]
+    fn lock_holders_follow_baseline_and_undrain() {
+        let mut s = state();
+        s.input(Input::Tick, T0);
+        s.input(Input::Op(Command::Run), T0);
+        assert_eq!(s.lock_holders(), Vec::<usize>::new());
+        s.input(done(0, Phase::Baseline), T0 + 1);
+        assert_eq!(s.lock_holders(), vec![0]);
+        for ph in &Phase::ALL[1..] {
+            s.input(done(0, *ph), T0 + 2);
+        }
+        assert_eq!(s.machine.nodes[0].run, crate::rollout::NodeRun::Landed);
+        assert!(!s.lock_holders().contains(&0));
+    }
 }

@@ -1,0 +1,302 @@
+//! [`App::handle`] with a clock fixed by hand and no runtime: keys, clicks, the
+//! rollout's commands and the executor's reports in, effects out.
+
+use std::path::Path;
+
+use crossterm::event::{
+    Event as TermEvent, KeyCode, KeyEvent, KeyModifiers, MouseButton, MouseEvent, MouseEventKind,
+};
+
+use super::{App, Effect, Event, View};
+use crate::inventory::{Inventory, Layout, Node};
+use crate::rollout::exec::ExecEvent;
+use crate::rollout::plan::{self, PlanOptions};
+use crate::rollout::state::RolloutState;
+use crate::rollout::{Command, Failure, Input, Machine, Mode, Phase, Record};
+
+const T0: u64 = 1_800_000_000_000;
+
+fn inventory(gateways: usize, workers: usize) -> Inventory {
+    let mk = |name: String, class: &str| Node {
+        host: name.clone(),
+        name,
+        port: None,
+        user: None,
+        class: class.into(),
+        labels: vec![],
+        layout: Layout::default(),
+    };
+    let mut nodes: Vec<Node> = (1..=gateways)
+        .map(|i| mk(format!("g{i}"), "gateway"))
+        .collect();
+    nodes.extend((1..=workers).map(|i| mk(format!("w{i:02}"), "worker")));
+    Inventory::from_nodes(Path::new("t"), nodes).expect("inventory")
+}
+
+fn app(gateways: usize, workers: usize) -> App {
+    let inv = inventory(gateways, workers);
+    let mut app = App::new("t".into(), inv.nodes, inv.classes);
+    app.frame(T0);
+    app
+}
+
+/// An app with a rollout of the demo bundle staged, paused.
+fn rolling(gateways: usize, workers: usize) -> App {
+    let inv = inventory(gateways, workers);
+    let p = plan::make(&inv, &PlanOptions::default()).expect("plan");
+    let names: Vec<String> = inv.nodes.iter().map(|n| n.name.clone()).collect();
+    let mut machine = Machine::new(p, names.len(), 42, Mode::Paused);
+    machine.set_names(names.clone());
+    let bundle = crate::remote::sim::demo_bundle();
+    let state = RolloutState::new(machine, names, "r1".into(), &bundle, T0);
+    let mut app = App::new("t".into(), inv.nodes, inv.classes);
+    app.rollout = Some(state);
+    app.frame(T0);
+    app
+}
+
+fn key_with(app: &mut App, code: KeyCode, modifiers: KeyModifiers, now: u64) -> Vec<Effect> {
+    let k = TermEvent::Key(KeyEvent::new(code, modifiers));
+    app.handle(Event::Input(k), now)
+}
+
+fn key(app: &mut App, c: char) -> Vec<Effect> {
+    key_with(app, KeyCode::Char(c), KeyModifiers::NONE, T0)
+}
+
+fn click(app: &mut App, row: u16) -> Vec<Effect> {
+    let m = TermEvent::Mouse(MouseEvent {
+        kind: MouseEventKind::Down(MouseButton::Left),
+        column: 3,
+        row,
+        modifiers: KeyModifiers::NONE,
+    });
+    app.handle(Event::Input(m), T0)
+}
+
+/// The machine's effects in the app's effects.
+fn machine_effects(effects: &[Effect]) -> Vec<crate::rollout::Effect> {
+    effects
+        .iter()
+        .flat_map(|e| match e {
+            Effect::Rollout(v) => v.clone(),
+            _ => Vec::new(),
+        })
+        .collect()
+}
+
+fn runs(effects: &[Effect]) -> Vec<(usize, Phase)> {
+    machine_effects(effects)
+        .into_iter()
+        .filter_map(|e| match e {
+            crate::rollout::Effect::Run { node, phase, .. } => Some((node, phase)),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn poll_keys_ask_for_the_selected_node_and_quit_keys_quit() {
+    let mut app = app(2, 4);
+    assert_eq!(
+        key(&mut app, 'r'),
+        vec![Effect::Poll {
+            node: 0,
+            doctor: false
+        }]
+    );
+    key(&mut app, 'j');
+    key(&mut app, 'j');
+    assert_eq!(
+        key(&mut app, 'd'),
+        vec![Effect::Poll {
+            node: 2,
+            doctor: true
+        }]
+    );
+    assert_eq!(
+        app.flash.as_deref(),
+        Some("polling w01 now (gateway status and doctor)")
+    );
+    assert_eq!(key(&mut app, 'R'), vec![Effect::PollAll]);
+    // The worker tab: the first row is the first worker.
+    key(&mut app, '2');
+    assert_eq!(
+        key(&mut app, 'r'),
+        vec![Effect::Poll {
+            node: 2,
+            doctor: false
+        }]
+    );
+    assert_eq!(
+        key_with(&mut app, KeyCode::Char('c'), KeyModifiers::CONTROL, T0),
+        vec![Effect::Quit]
+    );
+    assert_eq!(key(&mut app, 'q'), vec![Effect::Quit]);
+}
+
+#[test]
+fn keys_typed_into_the_filter_ask_for_nothing() {
+    let mut app = app(2, 4);
+    assert_eq!(key(&mut app, '/'), vec![]);
+    for c in "w0q".chars() {
+        assert_eq!(key(&mut app, c), vec![], "{c} is text in the filter");
+    }
+    assert_eq!(app.filter, "w0q");
+    key_with(&mut app, KeyCode::Backspace, KeyModifiers::NONE, T0);
+    key_with(&mut app, KeyCode::Enter, KeyModifiers::NONE, T0);
+    assert_eq!(app.visible_len(), 4);
+    assert_eq!(app.selected_node(), Some(2));
+}
+
+#[test]
+fn without_a_rollout_rollout_keys_do_nothing_and_ticks_ask_nothing() {
+    let mut app = app(1, 2);
+    for c in ['n', 'c', 'x', 'A', 'p'] {
+        assert_eq!(key(&mut app, c), vec![], "{c}");
+    }
+    assert!(app.confirm.is_none());
+    assert_eq!(app.view, View::Fleet);
+    assert_eq!(app.handle(Event::Tick, T0 + 1000), vec![]);
+}
+
+#[test]
+fn rollout_keys_become_machine_commands_at_the_time_given() {
+    let mut app = rolling(2, 4);
+    // Paused: the clock moves, the first stage opens, no phase starts.
+    let effects = app.handle(Event::Tick, T0 + 1_000);
+    assert_eq!(effects[0], Effect::Heartbeat);
+    assert_eq!(runs(&effects), vec![]);
+    // n steps one phase: the gateway canary's baseline runs.
+    let effects = key_with(&mut app, KeyCode::Char('n'), KeyModifiers::NONE, T0 + 2_000);
+    assert_eq!(runs(&effects), vec![(0, Phase::Baseline)]);
+    assert!(
+        machine_effects(&effects).contains(&crate::rollout::Effect::Journal(Record::Operator {
+            command: Command::StepPhase
+        })),
+        "{effects:?}"
+    );
+    // The executor reports the baseline done 1.5 s later: the progress line is timed
+    // with the clock given, from the rollout's start.
+    let done = ExecEvent::Input(Input::PhaseDone {
+        node: 0,
+        phase: Phase::Baseline,
+        note: "ok".into(),
+    });
+    app.handle(Event::Exec(Box::new(done)), T0 + 3_500);
+    let d = app.rollout.as_ref().expect("rollout");
+    assert!(
+        d.log
+            .iter()
+            .any(|l| l.starts_with("[   3.5s] g1 baseline ok")),
+        "{:?}",
+        d.log
+    );
+    // c runs the rollout: the next phase starts at once.
+    let effects = key(&mut app, 'c');
+    assert_eq!(runs(&effects), vec![(0, Phase::Drain)]);
+    // space pauses it, and resumes it.
+    assert!(
+        machine_effects(&key(&mut app, ' ')).contains(&crate::rollout::Effect::Journal(
+            Record::Operator {
+                command: Command::Pause
+            }
+        ))
+    );
+    assert_eq!(
+        app.rollout.as_ref().map(|d| d.machine.mode),
+        Some(Mode::Paused)
+    );
+    key(&mut app, ' ');
+    assert_eq!(
+        app.rollout.as_ref().map(|d| d.machine.mode),
+        Some(Mode::Run)
+    );
+}
+
+#[test]
+fn dangerous_commands_wait_for_y() {
+    let mut app = rolling(2, 4);
+    key(&mut app, 'j');
+    assert_eq!(key(&mut app, 'x'), vec![]);
+    assert_eq!(
+        app.confirm,
+        Some(("skip g2?".to_string(), Command::Skip(1)))
+    );
+    // Any other key cancels.
+    assert_eq!(key(&mut app, 'n'), vec![]);
+    assert!(app.confirm.is_none());
+    assert_eq!(app.flash.as_deref(), Some("cancelled"));
+    let run = |app: &App| app.rollout.as_ref().map(|d| d.machine.nodes[1].run.clone());
+    assert_ne!(run(&app), Some(crate::rollout::NodeRun::Skipped));
+    key(&mut app, 'x');
+    let effects = key(&mut app, 'y');
+    assert!(
+        machine_effects(&effects).contains(&crate::rollout::Effect::Journal(Record::NodeSkipped {
+            node: 1
+        })),
+        "{effects:?}"
+    );
+    assert_eq!(run(&app), Some(crate::rollout::NodeRun::Skipped));
+    // B asks about the whole class.
+    key(&mut app, 'B');
+    assert_eq!(
+        app.confirm,
+        Some((
+            "roll back every gateway node (2)?".to_string(),
+            Command::Rollback(vec![0, 1])
+        ))
+    );
+}
+
+#[test]
+fn executor_reports_reach_the_rollout_state() {
+    let mut app = rolling(1, 2);
+    app.handle(Event::Tick, T0);
+    assert_eq!(runs(&key(&mut app, 'n')), vec![(0, Phase::Baseline)]);
+    let out = ExecEvent::Output {
+        node: 0,
+        line: "warming".into(),
+    };
+    assert_eq!(app.handle(Event::Exec(Box::new(out)), T0), vec![]);
+    let failed = ExecEvent::Input(Input::PhaseFailed {
+        node: 0,
+        phase: Phase::Baseline,
+        failure: Failure::Fatal("no gateway".into()),
+    });
+    let effects = app.handle(Event::Exec(Box::new(failed)), T0 + 100);
+    assert!(!machine_effects(&effects).is_empty());
+    let d = app.rollout.as_ref().expect("rollout");
+    assert_eq!(d.output[0].iter().collect::<Vec<_>>(), vec!["warming"]);
+    assert!(d.machine.nodes[0].last_error().is_some());
+}
+
+#[test]
+fn a_click_selects_the_row_under_it_through_the_scroll_offset() {
+    let mut app = app(2, 40);
+    // 20 rows: 3 above the table, 1 footer: a table of 16 rows.
+    app.handle(Event::Input(TermEvent::Resize(100, 20)), T0);
+    assert_eq!(app.table_rows(), 16);
+    click(&mut app, 5);
+    assert_eq!(app.selected, 2);
+    // The last row: the window scrolls to show it at the bottom.
+    key(&mut app, 'G');
+    assert_eq!(app.selected, 41);
+    assert_eq!(app.offset, 41 + 1 - 16);
+    click(&mut app, 4);
+    assert_eq!(app.selected, 27);
+    assert_eq!(app.selected_node(), Some(27));
+    // Above the table and in the footer: nothing changes.
+    click(&mut app, 1);
+    click(&mut app, 19);
+    assert_eq!(app.selected, 27);
+    // Moving up inside the window does not scroll it; past its top it does.
+    key(&mut app, 'k');
+    assert_eq!((app.selected, app.offset), (26, 26));
+    key(&mut app, 'k');
+    assert_eq!((app.selected, app.offset), (25, 25));
+    // A smaller screen keeps the selection in its window.
+    app.handle(Event::Input(TermEvent::Resize(100, 10)), T0);
+    assert_eq!(app.table_rows(), 6);
+    assert!((app.offset..app.offset + 6).contains(&app.selected));
+}

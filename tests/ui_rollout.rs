@@ -1,0 +1,166 @@
+//! The dashboard with a rollout staged, drawn into ratatui's TestBackend and checked
+//! with insta snapshots: the fleet table's rollout columns mid-rollout, the plan view
+//! and the confirm dialog. The rollout is driven through `App::handle` with a clock
+//! moved by hand and the executor's reports made up: no executor, no node touched.
+#![allow(clippy::unwrap_used)]
+
+use crossterm::event::{Event as TermEvent, KeyCode, KeyEvent, KeyModifiers};
+use meshroll::dashboard::{App, Effect, Event, View};
+use meshroll::poller::{self, PollResult};
+use meshroll::remote::PollRequest;
+use meshroll::remote::sim::SimMesh;
+use meshroll::rollout::exec::ExecEvent;
+use meshroll::rollout::plan::{self, PlanOptions};
+use meshroll::rollout::state::RolloutState;
+use meshroll::rollout::{Failure, Input, Machine, Mode, NodeRun, Phase};
+use meshroll::ui::theme::Theme;
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+
+const AT: u64 = 1_800_000_000_000;
+
+/// The demo mesh polled once, with a rollout of the demo bundle staged (paused).
+async fn staged() -> App {
+    let (inv, mesh) = SimMesh::demo();
+    let mut app = App::new(
+        "demo (simulated mesh)".into(),
+        inv.nodes.clone(),
+        inv.classes.clone(),
+    );
+    let req = PollRequest {
+        gateway: true,
+        doctor: true,
+        cli_timeout_s: 5,
+        doctor_timeout_s: 60,
+        live_timeout_s: 2,
+    };
+    for idx in 0..inv.nodes.len() {
+        let result = mesh.poll(idx, &req).await;
+        poller::apply(
+            &mut app.states[idx],
+            PollResult {
+                idx,
+                at: AT,
+                took_ms: 1,
+                result,
+            },
+        );
+    }
+    let p = plan::make(&inv, &PlanOptions::default()).unwrap();
+    let names: Vec<String> = inv.nodes.iter().map(|n| n.name.clone()).collect();
+    let mut machine = Machine::new(p, names.len(), 42, Mode::Paused);
+    machine.set_names(names.clone());
+    let bundle = meshroll::remote::sim::demo_bundle();
+    app.rollout = Some(RolloutState::new(
+        machine,
+        names,
+        "r-test".into(),
+        &bundle,
+        AT,
+    ));
+    app.frame(AT);
+    app
+}
+
+fn key(app: &mut App, c: KeyCode, now: u64) -> Vec<Effect> {
+    let k = TermEvent::Key(KeyEvent::new(c, KeyModifiers::NONE));
+    app.handle(Event::Input(k), now)
+}
+
+/// The phases the effects start.
+fn runs(effects: &[Effect]) -> Vec<(usize, Phase)> {
+    effects
+        .iter()
+        .flat_map(|e| match e {
+            Effect::Rollout(v) => v.clone(),
+            _ => Vec::new(),
+        })
+        .filter_map(|e| match e {
+            meshroll::rollout::Effect::Run { node, phase, .. } => Some((node, phase)),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Run the staged rollout and answer the first `answers` phases it starts, one every
+/// 700 ms: every phase passes except mac-g02's sync, which fails once (a retry is
+/// scheduled). Returns the time of the last answer.
+async fn mid_rollout(answers: usize) -> (App, u64) {
+    let mut app = staged().await;
+    let g02 = app.nodes.iter().position(|n| n.name == "mac-g02").unwrap();
+    let mut now = AT + 1_000;
+    let mut queue = runs(&app.handle(Event::Tick, now));
+    queue.extend(runs(&key(&mut app, KeyCode::Char('c'), now)));
+    for _ in 0..answers {
+        if queue.is_empty() {
+            break;
+        }
+        let (node, phase) = queue.remove(0);
+        now += 700;
+        let input = if node == g02 && phase == Phase::Sync {
+            Input::PhaseFailed {
+                node,
+                phase,
+                failure: Failure::Transient("rsync: connection reset by peer".into()),
+            }
+        } else {
+            Input::PhaseDone {
+                node,
+                phase,
+                note: format!("{} done", phase.name()),
+            }
+        };
+        queue.extend(runs(
+            &app.handle(Event::Exec(Box::new(ExecEvent::Input(input))), now),
+        ));
+    }
+    app.frame(now);
+    (app, now)
+}
+
+fn render(app: &App, w: u16, h: u16) -> String {
+    let theme = Theme::load("default").unwrap();
+    let mut t = Terminal::new(TestBackend::new(w, h)).unwrap();
+    t.draw(|f| meshroll::ui::draw(f, app, &theme)).unwrap();
+    format!("{}", t.backend())
+}
+
+#[tokio::test(start_paused = true)]
+async fn fleet_rollout_columns_mid_rollout() {
+    let (app, _) = mid_rollout(16).await;
+    let d = app.rollout.as_ref().unwrap();
+    // What the snapshot shows: the canary landed, a node retrying, one running.
+    assert_eq!(d.machine.nodes[0].run, NodeRun::Landed);
+    assert!(
+        matches!(d.machine.nodes[1].run, NodeRun::Retrying { .. }),
+        "{:?}",
+        d.machine.nodes[1].run
+    );
+    assert!(
+        d.machine
+            .nodes
+            .iter()
+            .any(|n| matches!(n.run, NodeRun::Active { .. }))
+    );
+    insta::assert_snapshot!(render(&app, 160, 40));
+}
+
+#[tokio::test(start_paused = true)]
+async fn plan_view_mid_rollout() {
+    let (mut app, now) = mid_rollout(16).await;
+    key(&mut app, KeyCode::Char('p'), now);
+    assert_eq!(app.view, View::Plan);
+    insta::assert_snapshot!(render(&app, 110, 32));
+}
+
+#[tokio::test(start_paused = true)]
+async fn confirm_dialog_before_a_rollback() {
+    let (mut app, now) = mid_rollout(16).await;
+    assert_eq!(key(&mut app, KeyCode::Char('b'), now), vec![]);
+    assert!(app.confirm.is_some());
+    insta::assert_snapshot!(render(&app, 100, 30));
+    // Esc cancels: nothing is rolled back.
+    assert_eq!(key(&mut app, KeyCode::Esc, now), vec![]);
+    assert!(app.confirm.is_none());
+    assert_eq!(app.flash.as_deref(), Some("cancelled"));
+}
