@@ -49,7 +49,6 @@ pub async fn run(g: &Global, d: &PlanArgs, demo: bool) -> anyhow::Result<i32> {
         plan: p.plan.clone(),
         stage_dir,
         journal: args.journal.clone(),
-        ssh_config: g.ssh_config.clone(),
         limits: Limits {
             command: Duration::from_secs(g.timeout.max(1)),
             ..Limits::default()

@@ -181,7 +181,6 @@ pub async fn run(g: &Global, a: &RolloutArgs) -> anyhow::Result<i32> {
         plan: p.plan.clone(),
         stage_dir,
         journal: a.plan.journal.clone(),
-        ssh_config: g.ssh_config.clone(),
         limits,
         who: who(),
     };

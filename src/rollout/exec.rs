@@ -56,8 +56,6 @@ pub struct RolloutCtx {
     pub rollout_id: String,
     /// Who holds the node locks: `user@host pid N`.
     pub who: String,
-    /// Unused here: rsync follows the ssh pool's own options (the same `--ssh-config`).
-    pub ssh_config: Option<PathBuf>,
     pub limits: Limits,
 }
 
@@ -549,7 +547,6 @@ mod tests {
             stage_dir: PathBuf::new(),
             rollout_id: "r-test".into(),
             who: "ops@here/pid1".into(),
-            ssh_config: None,
             limits: Limits::default(),
         })
     }
@@ -630,7 +627,6 @@ mod tests {
             stage_dir: PathBuf::new(),
             rollout_id: "r-other".into(),
             who: "bob@there/pid7".into(),
-            ssh_config: None,
             limits: ctx.limits,
         };
         assert!(phase(&other, i, Phase::Baseline).await.is_ok());

@@ -23,7 +23,6 @@ pub struct Session {
     /// The staged copy (real nodes only).
     pub stage_dir: std::path::PathBuf,
     pub journal: std::path::PathBuf,
-    pub ssh_config: Option<std::path::PathBuf>,
     pub limits: exec::Limits,
     /// Who holds the node locks.
     pub who: String,
@@ -94,7 +93,6 @@ pub async fn start(
         stage_dir: s.stage_dir,
         rollout_id,
         who: s.who,
-        ssh_config: s.ssh_config,
         limits: s.limits,
     });
     state.journal_path = Some(s.journal.clone());
