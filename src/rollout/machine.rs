@@ -2,13 +2,13 @@
 //! does I/O; the executor runs the effects and feeds the results back as inputs. The same
 //! machine drives the dashboard, the headless command and the demo.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::plan::Plan;
 use crate::observe::Millis;
 
 /// The nine phases of one node, in order.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Phase {
     Baseline,
@@ -72,7 +72,7 @@ impl Phase {
 pub const MAX_ATTEMPTS: u32 = 5;
 
 /// How a phase failed.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", content = "message", rename_all = "snake_case")]
 pub enum Failure {
     /// Connection lost, rsync's transient exit codes, timeouts, prewarm failure.
@@ -88,6 +88,16 @@ pub enum Failure {
 }
 
 impl Failure {
+    /// The kind as the journal spells it (`transient`, `fatal`, `mismatch`, `blocked`).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Failure::Transient(_) => "transient",
+            Failure::Fatal(_) => "fatal",
+            Failure::Mismatch(_) => "mismatch",
+            Failure::Blocked(_) => "blocked",
+        }
+    }
+
     pub fn message(&self) -> &str {
         match self {
             Failure::Transient(m)
@@ -209,7 +219,7 @@ pub enum Mode {
 }
 
 /// What the operator can do.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "op", content = "nodes", rename_all = "snake_case")]
 pub enum Command {
     /// Let every node of the current stage that waits run one more phase.
@@ -261,46 +271,63 @@ pub enum Effect {
     Journal(Record),
 }
 
-/// One line of the journal (the executor adds time and both bundle ids).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+/// One line of the journal (the executor adds time and both bundle ids; see
+/// `journal::Line`). Read back leniently: a missing node index, attempt or note reads
+/// as 0 or empty, as hand-edited and older journals may lack them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum Record {
     PhaseStarted {
+        #[serde(default)]
         node: usize,
         phase: Phase,
+        #[serde(default)]
         attempt: u32,
     },
     PhaseDone {
+        #[serde(default)]
         node: usize,
         phase: Phase,
+        #[serde(default)]
         attempt: u32,
+        #[serde(default)]
         note: String,
     },
     PhaseFailed {
+        #[serde(default)]
         node: usize,
         phase: Phase,
+        #[serde(default)]
         attempt: u32,
         failure: Failure,
     },
     RetryScheduled {
+        #[serde(default)]
         node: usize,
         phase: Phase,
+        #[serde(default)]
         attempt: u32,
+        #[serde(default)]
         delay_ms: u64,
     },
     NodeLanded {
+        #[serde(default)]
         node: usize,
     },
     NodeFailed {
+        #[serde(default)]
         node: usize,
         phase: Phase,
+        #[serde(default)]
         error: String,
     },
     NodeSkipped {
+        #[serde(default)]
         node: usize,
     },
     StageStarted {
         class: String,
+        #[serde(default)]
         stage: usize,
     },
     Halted {
@@ -310,14 +337,54 @@ pub enum Record {
         command: Command,
     },
     RolledBack {
+        #[serde(default)]
         node: usize,
         result: Result<String, String>,
     },
     Finished {
+        #[serde(default)]
         landed: usize,
+        #[serde(default)]
         failed: usize,
+        #[serde(default)]
         skipped: usize,
     },
+}
+
+impl Record {
+    /// The `event` name of every record, as the journal spells it.
+    pub const EVENTS: [&'static str; 12] = [
+        "phase_started",
+        "phase_done",
+        "phase_failed",
+        "retry_scheduled",
+        "node_landed",
+        "node_failed",
+        "node_skipped",
+        "stage_started",
+        "halted",
+        "operator",
+        "rolled_back",
+        "finished",
+    ];
+
+    /// The node this record is about, if it is about one.
+    pub fn node(&self) -> Option<usize> {
+        match self {
+            Record::PhaseStarted { node, .. }
+            | Record::PhaseDone { node, .. }
+            | Record::PhaseFailed { node, .. }
+            | Record::RetryScheduled { node, .. }
+            | Record::NodeLanded { node }
+            | Record::NodeFailed { node, .. }
+            | Record::NodeSkipped { node }
+            | Record::RolledBack { node, .. } => Some(*node),
+            Record::StageStarted { .. }
+            | Record::Halted { .. }
+            | Record::Operator { .. }
+            | Record::Finished { .. } => None,
+        }
+    }
 }
 
 /// Which part of the plan is in flight.
