@@ -9,5 +9,5 @@ pub mod node_ops;
 pub mod plan;
 pub mod session;
 
-pub use machine::{Command, Effect, Failure, Input, Machine, Mode, NodeRun, Phase, Record};
+pub use machine::{Command, Effect, Failure, Halt, Input, Machine, Mode, NodeRun, Phase, Record};
 pub use plan::{Plan, PlanOptions, Size};

@@ -188,7 +188,7 @@ fn rollout_error(app: &App, i: usize, theme: &Theme) -> Option<Cell<'static>> {
             theme.warn,
         ))),
         NodeRun::Failed { error, .. } => Some(Cell::from(Span::styled(
-            crate::safe_text::clean(error),
+            crate::safe_text::clean(error.message()),
             theme.error,
         ))),
         _ => None,
