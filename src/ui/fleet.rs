@@ -9,7 +9,7 @@ use ratatui::widgets::{Cell, Paragraph, Row, Table, TableState};
 use super::theme::Theme;
 use super::{pending, verdict_label, verdict_style};
 use crate::dashboard::App;
-use crate::report::NodeReport;
+use crate::report::{GatewayKind, NodeReport};
 use crate::rollout::NodeRun;
 use crate::rollout::machine::MAX_ATTEMPTS;
 use crate::skew::ManifestState;
@@ -56,6 +56,19 @@ pub fn build_tag(b: &str) -> String {
     tag.chars().take(8).collect()
 }
 
+/// The gateway column's text for a gateway that is not ready.
+fn gateway_glyph(kind: GatewayKind) -> &'static str {
+    match kind {
+        GatewayKind::Unknown => "? unknown",
+        GatewayKind::Unreachable => "✖ unreach",
+        GatewayKind::AuthRejected => "✖ auth",
+        GatewayKind::TimedOut => "✖ timeout",
+        GatewayKind::TooLarge => "✖ too big",
+        GatewayKind::Unparseable => "✖ garbled",
+        GatewayKind::NotReady | GatewayKind::Ready => "✖ not rdy",
+    }
+}
+
 fn gateway_cell(r: &NodeReport, theme: &Theme, pending: bool) -> Cell<'static> {
     if pending {
         return Cell::from(Span::styled("… polling", theme.pending));
@@ -64,17 +77,7 @@ fn gateway_cell(r: &NodeReport, theme: &Theme, pending: bool) -> Cell<'static> {
     let (text, style) = if r.gateway.ready {
         ("✔ ready".to_string(), theme.ok)
     } else {
-        let s = r.gateway.state.as_str();
-        let short = match s {
-            "unknown" => "? unknown",
-            "unreachable" => "✖ unreach",
-            s if s.starts_with("auth rejected") => "✖ auth",
-            "status timed out" => "✖ timeout",
-            "status output too large" => "✖ too big",
-            s if s.starts_with("unparseable") => "✖ garbled",
-            _ => "✖ not rdy",
-        };
-        (short.to_string(), theme.error)
+        (gateway_glyph(r.gateway.kind).to_string(), theme.error)
     };
     if stale {
         Cell::from(Span::styled(format!("{text}?"), theme.stale))
@@ -370,5 +373,46 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
                 },
             );
         }
+    }
+}
+
+#[cfg(test)]
+mod glyph_tests {
+    use super::*;
+    use crate::signals::GatewayState;
+
+    /// The glyph picked by kind is the one the label text used to pick, for every state
+    /// (details that look like another state's label included).
+    #[test]
+    fn glyph_by_kind_matches_the_old_label_matching() {
+        fn by_label(s: &str) -> &'static str {
+            match s {
+                "unknown" => "? unknown",
+                "unreachable" => "✖ unreach",
+                s if s.starts_with("auth rejected") => "✖ auth",
+                "status timed out" => "✖ timeout",
+                "status output too large" => "✖ too big",
+                s if s.starts_with("unparseable") => "✖ garbled",
+                _ => "✖ not rdy",
+            }
+        }
+        let states = [
+            GatewayState::Unreachable,
+            GatewayState::AuthRejected(String::new()),
+            GatewayState::AuthRejected("token mismatch".into()),
+            GatewayState::NotReady("warming up".into()),
+            GatewayState::NotReady(String::new()),
+            GatewayState::Unparseable("not JSON".into()),
+            GatewayState::TooLarge,
+            GatewayState::TimedOut,
+        ];
+        for s in &states {
+            assert_eq!(
+                gateway_glyph(GatewayKind::from(s)),
+                by_label(&s.label()),
+                "{s:?}"
+            );
+        }
+        assert_eq!(gateway_glyph(GatewayKind::Unknown), by_label("unknown"));
     }
 }
