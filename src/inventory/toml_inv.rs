@@ -81,6 +81,28 @@ struct NodeEntry {
 /// The fields of a `[[nodes]]` table that are not layout keys.
 const NODE_OWN_FIELDS: [&str; 6] = ["name", "host", "port", "user", "class", "labels"];
 
+/// The node's own fields, in [`NODE_OWN_FIELDS`] order.
+#[derive(Clone, Copy)]
+enum Own {
+    Name,
+    Host,
+    Port,
+    User,
+    Class,
+    Labels,
+}
+
+impl Own {
+    const ALL: [Own; NODE_OWN_FIELDS.len()] = [
+        Own::Name,
+        Own::Host,
+        Own::Port,
+        Own::User,
+        Own::Class,
+        Own::Labels,
+    ];
+}
+
 /// Every key a `[[nodes]]` table accepts: its own fields, then the layout keys.
 static NODE_FIELDS: [&str; NODE_OWN_FIELDS.len() + KEYS.len()] = {
     let mut names = [""; NODE_OWN_FIELDS.len() + KEYS.len()];
@@ -96,11 +118,11 @@ static NODE_FIELDS: [&str; NODE_OWN_FIELDS.len() + KEYS.len()] = {
     names
 };
 
-/// A key of a table: one of the node's own fields (an index into [`NODE_OWN_FIELDS`]) or
+/// A key of a table: one of the node's own fields or
 /// a layout key. Read as a serde identifier, so that an unknown key is reported at its
 /// own line, as `#[serde(deny_unknown_fields)]` would.
 enum Field {
-    Own(usize),
+    Own(Own),
     Layout(&'static KeyDef),
 }
 
@@ -125,7 +147,7 @@ impl Visitor<'_> for FieldSeed {
     fn visit_str<E: de::Error>(self, v: &str) -> Result<Field, E> {
         let own = NODE_OWN_FIELDS.iter().position(|f| *f == v);
         match (own, KeyDef::find(v)) {
-            (Some(i), _) if self.own => Ok(Field::Own(i)),
+            (Some(i), _) if self.own => Ok(Field::Own(Own::ALL[i])),
             (_, Some(key)) => Ok(Field::Layout(key)),
             _ if self.own => Err(E::unknown_field(v, &NODE_FIELDS)),
             _ => Err(E::unknown_field(v, &KEY_NAMES)),
@@ -179,12 +201,12 @@ impl<'de> Deserialize<'de> for NodeEntry {
                 let mut layout = LayoutPatch::default();
                 while let Some(field) = map.next_key_seed(FieldSeed { own: true })? {
                     match field {
-                        Field::Own(0) => name = Some(map.next_value()?),
-                        Field::Own(1) => host = Some(map.next_value()?),
-                        Field::Own(2) => port = Some(map.next_value()?),
-                        Field::Own(3) => user = Some(map.next_value()?),
-                        Field::Own(4) => class = Some(map.next_value()?),
-                        Field::Own(_) => labels = map.next_value()?,
+                        Field::Own(Own::Name) => name = Some(map.next_value()?),
+                        Field::Own(Own::Host) => host = Some(map.next_value()?),
+                        Field::Own(Own::Port) => port = Some(map.next_value()?),
+                        Field::Own(Own::User) => user = Some(map.next_value()?),
+                        Field::Own(Own::Class) => class = Some(map.next_value()?),
+                        Field::Own(Own::Labels) => labels = map.next_value()?,
                         Field::Layout(key) => {
                             let text = layout_value(&mut map, key)?;
                             layout.0.push((key, text));
