@@ -1,6 +1,6 @@
 //! Where things live on a node: the [`Layout`] and its one table of keys, [`KEYS`].
 //!
-//! Every layout key is one line of the [`layout_keys!`] invocation below. From that line
+//! Every layout key is one line of the `layout_keys!` invocation below. From that line
 //! come the [`Layout`] field, its built-in default, setting it by name (the
 //! `meshroll_<key>` variables of Ansible inventories, [`Layout::set`]), putting it back to
 //! its default (a null in YAML), the list of known keys in error messages, and the keys
