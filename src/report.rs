@@ -5,14 +5,19 @@ use serde::Serialize;
 use crate::inventory::Node;
 use crate::observe::{Millis, NodeState};
 use crate::safe_text;
-use crate::signals::{Disk, DoctorReport};
+use crate::signals::{Disk, DoctorReport, GatewayState};
 use crate::skew::{self, ManifestState, Skew};
 use crate::verdict::{self, Kind, Rules};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct GatewayRow {
     pub ready: bool,
+    /// The state's label (`unreachable`, `auth rejected (...)`, `not ready: ...`).
     pub state: String,
+    /// The state's kind, for screens that pick a glyph by it (not in `status --json`:
+    /// `state` says it there).
+    #[serde(skip)]
+    pub kind: GatewayKind,
     pub build_id: Option<String>,
     pub cli_version: Option<String>,
     pub daemon_version: Option<String>,
@@ -23,6 +28,34 @@ pub struct GatewayRow {
     pub stale: bool,
     /// The gateway's `/readyz`, checked in every cheap poll; null when not checked.
     pub readyz: Option<ReadyzRow>,
+}
+
+/// What kind of state a gateway is in, without its detail: a [`GatewayState`] reduced
+/// to what a table picks its glyph by, and `Unknown` before the first answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GatewayKind {
+    Unknown,
+    Ready,
+    Unreachable,
+    AuthRejected,
+    NotReady,
+    Unparseable,
+    TooLarge,
+    TimedOut,
+}
+
+impl From<&GatewayState> for GatewayKind {
+    fn from(s: &GatewayState) -> Self {
+        match s {
+            GatewayState::Ready => GatewayKind::Ready,
+            GatewayState::Unreachable => GatewayKind::Unreachable,
+            GatewayState::AuthRejected(_) => GatewayKind::AuthRejected,
+            GatewayState::NotReady(_) => GatewayKind::NotReady,
+            GatewayState::Unparseable(_) => GatewayKind::Unparseable,
+            GatewayState::TooLarge => GatewayKind::TooLarge,
+            GatewayState::TimedOut => GatewayKind::TimedOut,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -209,6 +242,7 @@ fn one(n: &Node, st: &NodeState, k: Skew, now: Millis, base: &Rules) -> NodeRepo
     let gateway = GatewayRow {
         ready: g.is_some_and(|g| g.value.state.is_ready()),
         state: g.map_or_else(|| "unknown".into(), |g| g.value.state.label()),
+        kind: g.map_or(GatewayKind::Unknown, |g| GatewayKind::from(&g.value.state)),
         build_id: g.and_then(|g| g.value.build_id.clone()),
         cli_version: g.and_then(|g| g.value.cli_version.clone()),
         daemon_version: g.and_then(|g| g.value.daemon_version.clone()),

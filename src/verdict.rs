@@ -93,78 +93,184 @@ pub fn human_age(secs: u64) -> String {
     human(secs)
 }
 
+/// The signals of the merged probe, in the order the verdict looks at them: the first
+/// one that does not pass decides ([`decisive`]). [`judge`] words that decision and
+/// [`explain`] lists every signal with its standing, so the two cannot disagree.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Signal {
+    /// The last round trip: answered, unreachable, or answered with unreadable output.
+    Reachability,
+    /// The age of the last readable poll.
+    LastGoodPoll,
+    /// The gateway's `/readyz` (not checked when disabled or not polled yet).
+    GatewayReadyz,
+    /// The age of the gateway status.
+    GatewayStatus,
+    /// The gateway status's state.
+    Gateway,
+    Liveness,
+    DrainFlag,
+    CacheAge,
+}
+
+impl Signal {
+    pub const ALL: [Signal; 8] = [
+        Signal::Reachability,
+        Signal::LastGoodPoll,
+        Signal::GatewayReadyz,
+        Signal::GatewayStatus,
+        Signal::Gateway,
+        Signal::Liveness,
+        Signal::DrainFlag,
+        Signal::CacheAge,
+    ];
+
+    /// The name [`explain`] shows.
+    pub fn name(self) -> &'static str {
+        match self {
+            Signal::Reachability => "reachability",
+            Signal::LastGoodPoll => "last good poll",
+            Signal::GatewayReadyz => "gateway readyz",
+            Signal::GatewayStatus => "gateway status",
+            Signal::Gateway => "gateway",
+            Signal::Liveness => "liveness",
+            Signal::DrainFlag => "drain flag",
+            Signal::CacheAge => "cache age",
+        }
+    }
+}
+
+/// Where one signal stands at `now`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Standing {
+    Pass,
+    Fail,
+    /// Not known yet: holds the verdict back like a failure, except for the drain flag
+    /// (an unknown drain flag is taken as clear).
+    Unknown,
+    /// Not checked at all (`/readyz` disabled or not polled yet): not listed.
+    NotChecked,
+}
+
+impl Standing {
+    fn of(pass: Option<bool>) -> Standing {
+        match pass {
+            Some(true) => Standing::Pass,
+            Some(false) => Standing::Fail,
+            None => Standing::Unknown,
+        }
+    }
+
+    /// `Some(pass)`, `None` when unknown (as [`SignalCheck::pass`] says it).
+    fn pass(self) -> Option<bool> {
+        match self {
+            Standing::Pass | Standing::NotChecked => Some(true),
+            Standing::Fail => Some(false),
+            Standing::Unknown => None,
+        }
+    }
+}
+
+/// Where `signal` stands at `now` under `rules`: the one set of thresholds.
+pub fn standing(signal: Signal, st: &NodeState, now: Millis, rules: &Rules) -> Standing {
+    match signal {
+        Signal::Reachability if st.unreachable.is_some() || st.poll_error.is_some() => {
+            Standing::Fail
+        }
+        Signal::Reachability => Standing::of(st.last_ok.map(|_| true)),
+        Signal::LastGoodPoll => Standing::of(
+            st.last_ok
+                .map(|t| now.saturating_sub(t) / 1000 <= rules.poll_stale_after_s),
+        ),
+        Signal::GatewayReadyz => match &st.readyz {
+            Some(r) => Standing::of(Some(r.value.ok())),
+            None => Standing::NotChecked,
+        },
+        Signal::GatewayStatus => Standing::of(
+            st.gateway
+                .as_ref()
+                .map(|g| g.age_s(now) <= rules.gateway_stale_after_s),
+        ),
+        Signal::Gateway => Standing::of(st.gateway.as_ref().map(|g| g.value.state.is_ready())),
+        Signal::Liveness => Standing::of(st.live.as_ref().map(|l| l.value.ok())),
+        Signal::DrainFlag => {
+            Standing::of(st.drained.as_ref().map(|d| !d.value || rules.ignore_drain))
+        }
+        Signal::CacheAge => match st.cache_age_s(now) {
+            Some(a) => Standing::of(Some(a <= rules.cache_max_age_s)),
+            None if st.cache.is_some() => Standing::Fail,
+            None => Standing::Unknown,
+        },
+    }
+}
+
+/// The signal that decides the verdict: the first that fails or is not known yet (an
+/// unknown drain flag excepted). `None`: every signal passes (healthy).
+pub fn decisive(st: &NodeState, now: Millis, rules: &Rules) -> Option<Signal> {
+    Signal::ALL
+        .into_iter()
+        .find(|&s| match standing(s, st, now, rules) {
+            Standing::Pass | Standing::NotChecked => false,
+            Standing::Fail => true,
+            Standing::Unknown => s != Signal::DrainFlag,
+        })
+}
+
 /// The merged probe for one node at `now`; `None` before the first answer.
 pub fn judge(st: &NodeState, now: Millis, rules: &Rules) -> Option<Verdict> {
-    if let Some(u) = &st.unreachable {
+    let dead = |reason: String| Some(Verdict::new(Kind::Dead, reason));
+    let Some(signal) = decisive(st, now, rules) else {
+        let age = st.cache_age_s(now).unwrap_or(0);
         return Some(Verdict::new(
-            Kind::Dead,
-            format!("host unreachable: {}", u.value),
-        ));
-    }
-    if let Some(e) = &st.poll_error {
-        return Some(Verdict::new(Kind::Dead, e.value.to_string()));
-    }
-    let last_ok = st.last_ok?;
-    let poll_age = now.saturating_sub(last_ok) / 1000;
-    if poll_age > rules.poll_stale_after_s {
-        return Some(Verdict::new(
-            Kind::Dead,
-            format!("no answer for {} (signals stale)", human(poll_age)),
-        ));
-    }
-    // The gateway's own readiness, polled every few seconds, outranks a gateway status
-    // that may be minutes old.
-    if let Some(r) = &st.readyz
-        && !r.value.ok()
-    {
-        return Some(Verdict::new(
-            Kind::Dead,
-            format!("gateway readyz: {}", r.value.describe()),
-        ));
-    }
-    let Some(gw) = &st.gateway else {
-        return Some(Verdict::new(Kind::Dead, "gateway status not polled yet"));
-    };
-    let gw_age = gw.age_s(now);
-    if gw_age > rules.gateway_stale_after_s {
-        return Some(Verdict::new(
-            Kind::Dead,
-            format!("gateway status stale ({} old)", human(gw_age)),
-        ));
-    }
-    if !gw.value.state.is_ready() {
-        return Some(Verdict::new(
-            Kind::Dead,
-            format!("gateway {}", gw.value.state.label()),
-        ));
-    }
-    match &st.live {
-        Some(l) if l.value.ok() => {}
-        Some(l) => {
-            return Some(Verdict::new(
-                Kind::Dead,
-                format!("liveness failing: {}", l.value.describe()),
-            ));
-        }
-        None => return Some(Verdict::new(Kind::Dead, "liveness not polled yet")),
-    }
-    let drained = st.drained.as_ref().is_some_and(|d| d.value);
-    if drained && !rules.ignore_drain {
-        return Some(Verdict::new(Kind::Draining, "drained"));
-    }
-    match st.cache_age_s(now) {
-        None => Some(Verdict::new(Kind::Draining, "warming: cache cold")),
-        Some(a) if a > rules.cache_max_age_s => Some(Verdict::new(
-            Kind::Draining,
-            format!(
-                "warming: cache stale ({} > {})",
-                human(a),
-                human(rules.cache_max_age_s)
-            ),
-        )),
-        Some(a) => Some(Verdict::new(
             Kind::Healthy,
-            format!("ready, live, cache {}", human(a)),
+            format!("ready, live, cache {}", human(age)),
+        ));
+    };
+    match signal {
+        Signal::Reachability => match (&st.unreachable, &st.poll_error) {
+            (Some(u), _) => dead(format!("host unreachable: {}", u.value)),
+            (None, Some(e)) => dead(e.value.to_string()),
+            // No answer yet: no verdict.
+            (None, None) => None,
+        },
+        Signal::LastGoodPoll => {
+            let age = st.last_ok.map_or(0, |t| now.saturating_sub(t) / 1000);
+            dead(format!("no answer for {} (signals stale)", human(age)))
+        }
+        Signal::GatewayReadyz => dead(format!(
+            "gateway readyz: {}",
+            st.readyz
+                .as_ref()
+                .map_or(String::new(), |r| r.value.describe())
+        )),
+        Signal::GatewayStatus => match &st.gateway {
+            None => dead("gateway status not polled yet".into()),
+            Some(g) => dead(format!(
+                "gateway status stale ({} old)",
+                human(g.age_s(now))
+            )),
+        },
+        Signal::Gateway => dead(format!(
+            "gateway {}",
+            st.gateway
+                .as_ref()
+                .map_or(String::new(), |g| g.value.state.label())
+        )),
+        Signal::Liveness => match &st.live {
+            Some(l) => dead(format!("liveness failing: {}", l.value.describe())),
+            None => dead("liveness not polled yet".into()),
+        },
+        Signal::DrainFlag => Some(Verdict::new(Kind::Draining, "drained")),
+        Signal::CacheAge => Some(Verdict::new(
+            Kind::Draining,
+            match st.cache_age_s(now) {
+                None => "warming: cache cold".to_string(),
+                Some(a) => format!(
+                    "warming: cache stale ({} > {})",
+                    human(a),
+                    human(rules.cache_max_age_s)
+                ),
+            },
         )),
     }
 }
@@ -217,46 +323,47 @@ impl SignalCheck {
 /// order the verdict looks at them, with the one that decided it marked.
 pub fn explain(st: &NodeState, now: Millis, rules: &Rules) -> Vec<SignalCheck> {
     use crate::safe_text::clean;
-    let check = |signal, value: String, limit: String, age_s, pass| SignalCheck {
-        signal,
+    let check = |signal: Signal, value: String, limit: String, age_s, pass| SignalCheck {
+        signal: signal.name(),
         value,
         limit,
         age_s,
         pass,
         decides: false,
     };
+    let pass = |signal| standing(signal, st, now, rules).pass();
     let mut v = Vec::new();
     v.push(match (&st.unreachable, &st.poll_error) {
         (Some(u), _) => check(
-            "reachability",
+            Signal::Reachability,
             format!("host unreachable: {}", clean(&u.value)),
             String::new(),
             Some(u.age_s(now)),
-            Some(false),
+            pass(Signal::Reachability),
         ),
         (None, Some(e)) => check(
-            "reachability",
+            Signal::Reachability,
             format!(
                 "answered, output unreadable: {}",
                 clean(&e.value.to_string())
             ),
             String::new(),
             Some(e.age_s(now)),
-            Some(false),
+            pass(Signal::Reachability),
         ),
         (None, None) if st.last_ok.is_some() => check(
-            "reachability",
+            Signal::Reachability,
             "answered".into(),
             String::new(),
             None,
-            Some(true),
+            pass(Signal::Reachability),
         ),
         (None, None) => check(
-            "reachability",
+            Signal::Reachability,
             "no answer yet".into(),
             String::new(),
             None,
-            None,
+            pass(Signal::Reachability),
         ),
     });
     // A limit is shown exactly (10m15s, not 10m): it is what the value is held to.
@@ -271,21 +378,21 @@ pub fn explain(st: &NodeState, now: Millis, rules: &Rules) -> Vec<SignalCheck> {
     v.push(match st.last_ok {
         Some(t) => {
             let a = now.saturating_sub(t) / 1000;
-            let ok = a <= rules.poll_stale_after_s;
+            let ok = pass(Signal::LastGoodPoll) == Some(true);
             check(
-                "last good poll",
+                Signal::LastGoodPoll,
                 format!("age {}", human(a)),
                 limit(if ok { "<=" } else { ">" }, rules.poll_stale_after_s),
                 None,
-                Some(ok),
+                pass(Signal::LastGoodPoll),
             )
         }
         None => check(
-            "last good poll",
+            Signal::LastGoodPoll,
             "never".into(),
             limit("<=", rules.poll_stale_after_s),
             None,
-            None,
+            pass(Signal::LastGoodPoll),
         ),
     });
     // The gateway's /readyz, checked in every cheap poll; it outranks an older gateway
@@ -293,117 +400,118 @@ pub fn explain(st: &NodeState, now: Millis, rules: &Rules) -> Vec<SignalCheck> {
     // Not listed when not checked (disabled, or not polled yet).
     if let Some(r) = &st.readyz {
         v.push(check(
-            "gateway readyz",
+            Signal::GatewayReadyz,
             clean(&r.value.describe()),
             "(expected ready)".into(),
             Some(r.age_s(now)),
-            Some(r.value.ok()),
+            pass(Signal::GatewayReadyz),
         ));
     }
     match &st.gateway {
         Some(g) => {
             let a = g.age_s(now);
-            let fresh = a <= rules.gateway_stale_after_s;
+            let fresh = pass(Signal::GatewayStatus) == Some(true);
             v.push(check(
-                "gateway status",
+                Signal::GatewayStatus,
                 format!("age {}", human(a)),
                 limit(if fresh { "<=" } else { ">" }, rules.gateway_stale_after_s),
                 None,
-                Some(fresh),
+                pass(Signal::GatewayStatus),
             ));
             v.push(check(
-                "gateway",
+                Signal::Gateway,
                 clean(&g.value.state.label()),
                 "(expected ready)".into(),
                 Some(a),
-                Some(g.value.state.is_ready()),
+                pass(Signal::Gateway),
             ));
         }
         None => {
             v.push(check(
-                "gateway status",
+                Signal::GatewayStatus,
                 "not polled yet".into(),
                 limit("<=", rules.gateway_stale_after_s),
                 None,
-                None,
+                pass(Signal::GatewayStatus),
             ));
             v.push(check(
-                "gateway",
+                Signal::Gateway,
                 "unknown".into(),
                 "(expected ready)".into(),
                 None,
-                None,
+                pass(Signal::Gateway),
             ));
         }
     }
     v.push(match &st.live {
         Some(l) => check(
-            "liveness",
+            Signal::Liveness,
             l.value.describe(),
             "(expected HTTP 2xx)".into(),
             Some(l.age_s(now)),
-            Some(l.value.ok()),
+            pass(Signal::Liveness),
         ),
         None => check(
-            "liveness",
+            Signal::Liveness,
             "not polled yet".into(),
             "(expected HTTP 2xx)".into(),
             None,
-            None,
+            pass(Signal::Liveness),
         ),
     });
     v.push(match &st.drained {
         Some(d) if d.value && rules.ignore_drain => check(
-            "drain flag",
+            Signal::DrainFlag,
             "set (set aside: rollout probe)".into(),
             String::new(),
             Some(d.age_s(now)),
-            Some(true),
+            pass(Signal::DrainFlag),
         ),
         Some(d) => check(
-            "drain flag",
+            Signal::DrainFlag,
             if d.value { "set" } else { "clear" }.into(),
             "(expected clear)".into(),
             Some(d.age_s(now)),
-            Some(!d.value),
+            pass(Signal::DrainFlag),
         ),
         None => check(
-            "drain flag",
+            Signal::DrainFlag,
             "not polled yet".into(),
             "(expected clear)".into(),
             None,
-            None,
+            pass(Signal::DrainFlag),
         ),
     });
     let seen = st.cache.as_ref().map(|c| c.age_s(now));
     v.push(match st.cache_age_s(now) {
         Some(a) => {
-            let ok = a <= rules.cache_max_age_s;
+            let ok = pass(Signal::CacheAge) == Some(true);
             check(
-                "cache age",
+                Signal::CacheAge,
                 human(a),
                 limit(if ok { "<=" } else { ">" }, rules.cache_max_age_s),
                 seen,
-                Some(ok),
+                pass(Signal::CacheAge),
             )
         }
         None if st.cache.is_some() => check(
-            "cache age",
+            Signal::CacheAge,
             "cold (no marker)".into(),
             limit("<=", rules.cache_max_age_s),
             seen,
-            Some(false),
+            pass(Signal::CacheAge),
         ),
         None => check(
-            "cache age",
+            Signal::CacheAge,
             "not polled yet".into(),
             limit("<=", rules.cache_max_age_s),
             None,
-            None,
+            pass(Signal::CacheAge),
         ),
     });
     if judge(st, now, rules).is_some_and(|j| j.kind != Kind::Healthy)
-        && let Some(c) = v.iter_mut().find(|c| c.pass != Some(true))
+        && let Some(signal) = decisive(st, now, rules)
+        && let Some(c) = v.iter_mut().find(|c| c.signal == signal.name())
     {
         c.decides = true;
     }
@@ -768,5 +876,206 @@ mod tests {
                 .all(|c| c.pass.is_none() || c.signal == "cache age")
         );
         assert!(c.iter().all(|c| !c.decides));
+    }
+    /// `judge` as it was written before it became "the first signal of `explain` that
+    /// does not pass": the reference the one set of rules must agree with.
+    fn judge_before(st: &NodeState, now: Millis, rules: &Rules) -> Option<Verdict> {
+        if let Some(u) = &st.unreachable {
+            return Some(Verdict::new(
+                Kind::Dead,
+                format!("host unreachable: {}", u.value),
+            ));
+        }
+        if let Some(e) = &st.poll_error {
+            return Some(Verdict::new(Kind::Dead, e.value.to_string()));
+        }
+        let last_ok = st.last_ok?;
+        let poll_age = now.saturating_sub(last_ok) / 1000;
+        if poll_age > rules.poll_stale_after_s {
+            return Some(Verdict::new(
+                Kind::Dead,
+                format!("no answer for {} (signals stale)", human(poll_age)),
+            ));
+        }
+        if let Some(r) = &st.readyz
+            && !r.value.ok()
+        {
+            return Some(Verdict::new(
+                Kind::Dead,
+                format!("gateway readyz: {}", r.value.describe()),
+            ));
+        }
+        let Some(gw) = &st.gateway else {
+            return Some(Verdict::new(Kind::Dead, "gateway status not polled yet"));
+        };
+        let gw_age = gw.age_s(now);
+        if gw_age > rules.gateway_stale_after_s {
+            return Some(Verdict::new(
+                Kind::Dead,
+                format!("gateway status stale ({} old)", human(gw_age)),
+            ));
+        }
+        if !gw.value.state.is_ready() {
+            return Some(Verdict::new(
+                Kind::Dead,
+                format!("gateway {}", gw.value.state.label()),
+            ));
+        }
+        match &st.live {
+            Some(l) if l.value.ok() => {}
+            Some(l) => {
+                return Some(Verdict::new(
+                    Kind::Dead,
+                    format!("liveness failing: {}", l.value.describe()),
+                ));
+            }
+            None => return Some(Verdict::new(Kind::Dead, "liveness not polled yet")),
+        }
+        let drained = st.drained.as_ref().is_some_and(|d| d.value);
+        if drained && !rules.ignore_drain {
+            return Some(Verdict::new(Kind::Draining, "drained"));
+        }
+        match st.cache_age_s(now) {
+            None => Some(Verdict::new(Kind::Draining, "warming: cache cold")),
+            Some(a) if a > rules.cache_max_age_s => Some(Verdict::new(
+                Kind::Draining,
+                format!(
+                    "warming: cache stale ({} > {})",
+                    human(a),
+                    human(rules.cache_max_age_s)
+                ),
+            )),
+            Some(a) => Some(Verdict::new(
+                Kind::Healthy,
+                format!("ready, live, cache {}", human(a)),
+            )),
+        }
+    }
+
+    /// Every combination of every signal's cases: missing, passing, failing, stale.
+    fn every_state() -> Vec<(NodeState, Rules)> {
+        let live = |code| {
+            Some(Stamped::new(
+                LiveSeen {
+                    code: Some(code),
+                    curl_rc: 0,
+                },
+                NOW - 3_000,
+            ))
+        };
+        let cache =
+            |age: Option<u64>| Some(Stamped::new(CacheSeen { age_at_poll_s: age }, NOW - 1_000));
+        let probe = Rules {
+            ignore_drain: true,
+            ..Rules::default()
+        };
+        let mut out = Vec::new();
+        for unreachable in [None, Some(Stamped::new("refused".to_string(), NOW - 4_000))] {
+            for poll_error in [
+                None,
+                Some(Stamped::new(
+                    SignalError::new("poll", "not UTF-8"),
+                    NOW - 4_000,
+                )),
+            ] {
+                for last_ok in [None, Some(NOW - 2_000), Some(NOW - 900_000)] {
+                    for readyz in [
+                        None,
+                        ready(Some(200), 0),
+                        ready(Some(503), 0),
+                        ready(None, 7),
+                    ] {
+                        for gateway in [
+                            None,
+                            Some(Stamped::new(gw(GatewayState::Ready), NOW - 10_000)),
+                            Some(Stamped::new(gw(GatewayState::Ready), NOW - 3_600_000)),
+                            Some(Stamped::new(gw(GatewayState::Unreachable), NOW - 10_000)),
+                            Some(Stamped::new(
+                                gw(GatewayState::AuthRejected("token".into())),
+                                NOW - 10_000,
+                            )),
+                        ] {
+                            for live in [None, live(200), live(503)] {
+                                for drained in [
+                                    None,
+                                    Some(Stamped::new(false, NOW)),
+                                    Some(Stamped::new(true, NOW)),
+                                ] {
+                                    for cache in
+                                        [None, cache(Some(600)), cache(None), cache(Some(3 * 3600))]
+                                    {
+                                        for rules in [Rules::default(), probe] {
+                                            out.push((
+                                                NodeState {
+                                                    unreachable: unreachable.clone(),
+                                                    poll_error: poll_error.clone(),
+                                                    last_ok,
+                                                    readyz: readyz.clone(),
+                                                    gateway: gateway.clone(),
+                                                    live: live.clone(),
+                                                    drained: drained.clone(),
+                                                    cache: cache.clone(),
+                                                    ..NodeState::default()
+                                                },
+                                                rules,
+                                            ));
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    /// One set of rules: over every combination of signals, the verdict is what it was,
+    /// and `explain` marks as deciding exactly the first signal that does not pass (an
+    /// unknown drain flag excepted), and nothing when healthy or not known yet.
+    #[test]
+    fn judge_is_the_first_signal_of_explain_that_does_not_pass() {
+        let states = every_state();
+        assert!(states.len() > 10_000);
+        let mut seen = std::collections::BTreeSet::new();
+        for (st, rules) in &states {
+            let verdict = judge(st, NOW, rules);
+            assert_eq!(verdict, judge_before(st, NOW, rules), "{st:?} {rules:?}");
+            let checks = explain(st, NOW, rules);
+            let deciding: Vec<&str> = checks
+                .iter()
+                .filter(|c| c.decides)
+                .map(|c| c.signal)
+                .collect();
+            let first = checks
+                .iter()
+                .find(|c| match c.pass {
+                    Some(true) => false,
+                    Some(false) => true,
+                    None => c.signal != "drain flag",
+                })
+                .map(|c| c.signal);
+            match &verdict {
+                Some(v) if v.kind != Kind::Healthy => {
+                    assert_eq!(deciding.len(), 1, "{v:?} {checks:?}");
+                    assert_eq!(first, Some(deciding[0]), "{v:?} {checks:?}");
+                    seen.insert(deciding[0]);
+                }
+                Some(_) => {
+                    assert_eq!(deciding, Vec::<&str>::new());
+                    assert_eq!(first, None, "healthy, yet {checks:?}");
+                    assert!(checks.iter().all(|c| c.pass != Some(false)), "{checks:?}");
+                }
+                None => {
+                    assert_eq!(deciding, Vec::<&str>::new());
+                    assert_eq!(first, Some("reachability"), "{checks:?}");
+                }
+            }
+        }
+        // Every signal decides somewhere in the grid.
+        let every: std::collections::BTreeSet<&str> =
+            Signal::ALL.iter().map(|s| s.name()).collect();
+        assert_eq!(seen, every);
     }
 }

@@ -896,3 +896,118 @@ fn gateway_ready_url_in_every_format() {
     );
     assert_eq!(DEFAULT_GATEWAY_READY_URL, "http://127.0.0.1:18789/readyz");
 }
+
+/// Every key of the layout table round-trips through all three formats, at each level
+/// that can set it (so a key added to the table is covered here without a new test):
+/// set in TOML `[defaults]`, `[classes.*]` and `[[nodes]]`; as `meshroll_<key>` in INI
+/// group and host vars and in YAML group and host vars; and reset by a YAML null.
+#[test]
+fn every_layout_key_round_trips_through_toml_ini_and_yaml() {
+    use meshroll::inventory::layout::{KEYS, TomlKind};
+    use meshroll::inventory::parse;
+    assert!(!KEYS.is_empty());
+    for (i, key) in KEYS.iter().enumerate() {
+        let (text, toml_value) = match key.toml {
+            TomlKind::Text => {
+                let t = format!("/rt/{i}/{}", key.name);
+                (t.clone(), format!("{t:?}"))
+            }
+            TomlKind::Count => ((37 + i).to_string(), (37 + i).to_string()),
+        };
+        let k = key.name;
+        let mut want = Layout::default();
+        (key.set)(&mut want, &text).unwrap();
+        assert_ne!(
+            want,
+            Layout::default(),
+            "{k}: the test value is the default"
+        );
+        assert_eq!((key.get)(&want).as_deref(), Some(text.as_str()), "{k}");
+        let cases = [
+            (
+                "toml [[nodes]]",
+                "fleet.toml",
+                format!("[[nodes]]\nname = \"n1\"\nclass = \"w\"\n{k} = {toml_value}\n"),
+            ),
+            (
+                "toml [defaults]",
+                "fleet.toml",
+                format!(
+                    "[defaults]\n{k} = {toml_value}\n[[nodes]]\nname = \"n1\"\nclass = \"w\"\n"
+                ),
+            ),
+            (
+                "toml [classes]",
+                "fleet.toml",
+                format!(
+                    "[classes.w]\n{k} = {toml_value}\n[[nodes]]\nname = \"n1\"\nclass = \"w\"\n"
+                ),
+            ),
+            (
+                "ini host var",
+                "fleet.ini",
+                format!("[w]\nn1 meshroll_{k}={text}\n"),
+            ),
+            (
+                "ini group var",
+                "fleet.ini",
+                format!("[w]\nn1\n[w:vars]\nmeshroll_{k}={text}\n"),
+            ),
+            (
+                "yaml host var",
+                "fleet.yml",
+                format!("w:\n  hosts:\n    n1:\n      meshroll_{k}: '{text}'\n"),
+            ),
+            (
+                "yaml group var",
+                "fleet.yml",
+                format!("w:\n  hosts:\n    n1:\n  vars:\n    meshroll_{k}: '{text}'\n"),
+            ),
+        ];
+        for (what, file, body) in cases {
+            let inv = parse(Path::new(file), &body).unwrap_or_else(|e| panic!("{k} {what}: {e}"));
+            assert_eq!(inv.nodes.len(), 1, "{k} {what}");
+            assert_eq!(inv.nodes[0].layout, want, "{k} {what}:\n{body}");
+        }
+        // A null host var puts back the default the group set.
+        let body = format!(
+            "w:\n  hosts:\n    n1:\n      meshroll_{k}: ~\n  vars:\n    meshroll_{k}: '{text}'\n"
+        );
+        let inv = parse(Path::new("fleet.yml"), &body).unwrap();
+        assert_eq!(
+            inv.nodes[0].layout,
+            Layout::default(),
+            "{k} yaml null:\n{body}"
+        );
+    }
+}
+
+/// An unknown key names the known ones, in TOML and in Ansible inventories.
+#[test]
+fn unknown_layout_keys_list_the_known_ones() {
+    use meshroll::inventory::layout::KEYS;
+    use meshroll::inventory::parse;
+    let toml = parse(
+        Path::new("f.toml"),
+        "[defaults]\nskils_root = \"/x\"\n[[nodes]]\nname = \"n\"\nclass = \"w\"\n",
+    )
+    .unwrap_err();
+    let ini = parse(Path::new("f.ini"), "[w]\nn meshroll_skils_root=/x\n").unwrap_err();
+    assert_eq!(toml.line, Some(2));
+    assert!(
+        toml.expected.contains("unknown field `skils_root`"),
+        "{toml}"
+    );
+    assert!(
+        ini.expected
+            .contains("did you mean \"meshroll_skills_root\"?"),
+        "{ini}"
+    );
+    for key in KEYS {
+        assert!(toml.expected.contains(&format!("`{}`", key.name)), "{toml}");
+        assert!(
+            ini.expected.contains(&format!("meshroll_{}", key.name)),
+            "{ini}"
+        );
+    }
+}

@@ -7,7 +7,14 @@ use std::path::Path;
 
 use meshroll::inventory::{Inventory, Layout, Node};
 use meshroll::rollout::plan::{self, PlanOptions, Size};
-use meshroll::rollout::{Command, Effect, Failure, Input, Machine, Mode, NodeRun, Phase, Record};
+use meshroll::rollout::{
+    Command, Effect, Failure, Halt, Input, Machine, Mode, NodeRun, Phase, Record,
+};
+
+/// The halt reason as screens and the journal word it.
+fn halt_text(m: &Machine) -> Option<String> {
+    m.halt.as_ref().map(Halt::to_string)
+}
 
 fn inventory(gateways: usize, workers: usize) -> Inventory {
     let mk = |name: String, class: &str| Node {
@@ -297,7 +304,13 @@ fn verify_mismatch_never_retries_and_halts() {
             ..
         }
     ));
-    assert!(m.halt.as_deref().unwrap().contains("checksum mismatch"));
+    assert!(
+        halt_text(&m)
+            .as_deref()
+            .unwrap()
+            .contains("checksum mismatch")
+    );
+    assert!(matches!(m.halt, Some(Halt::ChecksumMismatch { .. })));
     // Ticks do nothing while halted.
     assert!(runs(&m.handle(Input::Tick, 100_000)).is_empty());
     // The operator retries: the node is synced again, then verified.
@@ -398,8 +411,22 @@ fn failed_canary_halts_its_class_and_budget_halts_widening() {
     );
     assert!(runs(&eff).is_empty());
     assert_eq!(
-        m.halt.as_deref(),
+        halt_text(&m).as_deref(),
         Some("class worker: 1 failed node(s), over its failure budget of 0")
+    );
+    assert_eq!(
+        m.halt,
+        Some(Halt::OverBudget {
+            class: "worker".into(),
+            failed: 1,
+            budget: 0
+        })
+    );
+    assert!(
+        eff.contains(&Effect::Journal(Record::Halted {
+            reason: "class worker: 1 failed node(s), over its failure budget of 0".into()
+        })),
+        "the journal words the halt as the screen does: {eff:?}"
     );
 
     // Budget 1 of 4: one wave failure is tolerated, a second halts.
@@ -457,7 +484,7 @@ fn failed_canary_halts_its_class_and_budget_halts_widening() {
         );
     }
     assert!(
-        m.halt
+        halt_text(&m)
             .as_deref()
             .unwrap()
             .contains("2 failed node(s), over its failure budget of 1"),
@@ -505,7 +532,7 @@ fn doctor_errors_on_the_canary_block_widening() {
     );
     assert!(runs(&eff).is_empty());
     assert!(
-        m.halt
+        halt_text(&m)
             .as_deref()
             .unwrap()
             .contains("doctor blocks widening")
@@ -876,7 +903,7 @@ fn parallel_classes_start_every_canary_at_once_and_widen_each_class_on_its_own()
         1,
     );
     assert!(
-        m.halt
+        halt_text(&m)
             .as_deref()
             .unwrap_or("")
             .starts_with("class gateway: ")

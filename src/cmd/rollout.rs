@@ -212,7 +212,7 @@ pub async fn run(g: &Global, a: &RolloutArgs) -> anyhow::Result<i32> {
     recap(&d, &p.inv);
     p.poll.transport.close().await;
     if let Some(h) = &d.machine.halt {
-        println!("halted: {}", line(h));
+        println!("halted: {}", line(&h.to_string()));
     }
     Ok(if d.machine.all_landed() { 0 } else { 1 })
 }

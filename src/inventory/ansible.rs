@@ -22,7 +22,7 @@
 //! - **Recognised variables**: `ansible_host`, `ansible_port`, `ansible_user` (and their
 //!   older names `ansible_ssh_host/port/user`, which win over them as in Ansible's ssh
 //!   connection plugin), and
-//!   `meshroll_<key>` for every [`Layout::set`] key. An unknown `meshroll_*` variable is
+//!   `meshroll_<key>` for every layout key ([`super::layout::KEYS`]). An unknown `meshroll_*` variable is
 //!   an error (it is almost always a typo); any other variable is ignored. Values are
 //!   checked where they are defined, even in a group without hosts. A null value (YAML
 //!   `~`, `null` or nothing) means "not set": the built-in default. A Jinja template
@@ -37,25 +37,11 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
+use super::layout::{KEY_NAMES, KeyDef};
 use super::{Inventory, InventoryError, Layout, Node};
 
 /// The most host names one pattern may expand to (a guard against `[1:99999999]` typos).
 const MAX_RANGE_HOSTS: usize = 10_000;
-
-/// The layout keys a `meshroll_<key>` variable may name.
-pub(super) const LAYOUT_KEYS: &[&str] = &[
-    "skills_root",
-    "state_dir",
-    "run_as",
-    "openclaw",
-    "healthz_url",
-    "gateway_ready_url",
-    "prewarm_cmd",
-    "drain_cmd",
-    "undrain_cmd",
-    "cache_max_age_min",
-    "rsync_path",
-];
 
 /// One recognised variable, already checked.
 #[derive(Debug, Clone)]
@@ -65,7 +51,7 @@ enum Setting {
     Port(Option<u16>),
     User(Option<String>),
     /// `meshroll_<key>`; `None` means the built-in default.
-    Layout(&'static str, Option<String>),
+    Layout(&'static KeyDef, Option<String>),
     /// `ansible_ssh_host`, `ansible_ssh_port`, `ansible_ssh_user`: the older names, still
     /// read by Ansible's ssh connection plugin, which takes them over the new names when
     /// both are set (whatever the level that set each). A null means "not set".
@@ -484,32 +470,11 @@ fn apply(node: &mut Node, setting: &Setting) -> Result<(), String> {
         Setting::Host(h) => node.host = h.clone().unwrap_or_else(|| node.name.clone()),
         Setting::Port(p) => node.port = *p,
         Setting::User(u) => node.user = u.clone(),
-        Setting::Layout(key, Some(v)) => {
-            node.layout.set(key, v)?;
-        }
-        Setting::Layout(key, None) => reset_layout(&mut node.layout, key),
+        Setting::Layout(key, Some(v)) => (key.set)(&mut node.layout, v)?,
+        Setting::Layout(key, None) => (key.reset)(&mut node.layout),
         Setting::Legacy(s) => apply(node, s)?,
     }
     Ok(())
-}
-
-/// Put one layout setting back to its built-in default.
-fn reset_layout(layout: &mut Layout, key: &str) {
-    let d = Layout::default();
-    match key {
-        "skills_root" => layout.skills_root = d.skills_root,
-        "state_dir" => layout.state_dir = d.state_dir,
-        "run_as" => layout.run_as = d.run_as,
-        "openclaw" => layout.openclaw = d.openclaw,
-        "healthz_url" => layout.healthz_url = d.healthz_url,
-        "gateway_ready_url" => layout.gateway_ready_url = d.gateway_ready_url,
-        "prewarm_cmd" => layout.prewarm_cmd = d.prewarm_cmd,
-        "drain_cmd" => layout.drain_cmd = d.drain_cmd,
-        "undrain_cmd" => layout.undrain_cmd = d.undrain_cmd,
-        "cache_max_age_min" => layout.cache_max_age_min = d.cache_max_age_min,
-        "rsync_path" => layout.rsync_path = d.rsync_path,
-        _ => {}
-    }
 }
 
 /// Whether meshroll reads this variable: `ansible_host`, `ansible_port`, `ansible_user`
@@ -566,16 +531,20 @@ fn parse_setting(key: &str, value: Option<&str>) -> Result<Option<Setting>, Stri
             let Some(short) = key.strip_prefix("meshroll_") else {
                 return Ok(None);
             };
-            let Some(&short) = LAYOUT_KEYS.iter().find(|k| **k == short) else {
+            let Some(def) = KeyDef::find(short) else {
+                let hint = crate::ui::theme::did_you_mean(
+                    crate::ui::theme::closest(short, KEY_NAMES.iter().copied())
+                        .map(|k| format!("meshroll_{k}")),
+                );
                 return Err(format!(
-                    "a known meshroll variable (meshroll_{}), got {key}",
-                    LAYOUT_KEYS.join(", meshroll_")
+                    "a known meshroll variable (meshroll_{}), got {key}{hint}",
+                    KEY_NAMES.join(", meshroll_")
                 ));
             };
             if let Some(v) = value {
-                Layout::default().set(short, v)?;
+                (def.set)(&mut Layout::default(), v)?;
             }
-            Setting::Layout(short, value.map(str::to_string))
+            Setting::Layout(def, value.map(str::to_string))
         }
     };
     if key.starts_with("ansible_ssh_") {
@@ -835,8 +804,19 @@ mod tests {
         );
         assert!(matches!(
             parse_setting("meshroll_drain_cmd", None),
-            Ok(Some(Setting::Layout("drain_cmd", None)))
+            Ok(Some(Setting::Layout(
+                KeyDef {
+                    name: "drain_cmd",
+                    ..
+                },
+                None
+            )))
         ));
+        assert!(
+            parse_setting("meshroll_skils_root", Some("/x"))
+                .unwrap_err()
+                .ends_with("got meshroll_skils_root (did you mean \"meshroll_skills_root\"?)")
+        );
     }
 
     fn build(

@@ -9,6 +9,7 @@
 
 mod ansible;
 pub mod ini;
+pub mod layout;
 pub mod sources;
 pub mod toml_inv;
 pub mod yaml;
@@ -19,81 +20,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-/// The gateway's readiness endpoint on its default port.
-pub const DEFAULT_GATEWAY_READY_URL: &str = "http://127.0.0.1:18789/readyz";
-
-/// Where things live on a node and which commands run there (SPEC section 1).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Layout {
-    /// A bundle lives at `<skills_root>/<SKILLS_SHA>/`, the active one at `<skills_root>/current`.
-    pub skills_root: String,
-    /// Holds `skill-cache-ready`, `last-gateway-status.json` and `drain`.
-    pub state_dir: String,
-    /// Remote commands run through `sudo -n -u <run_as>`; empty means the ssh user.
-    pub run_as: String,
-    /// The OpenClaw CLI on the node.
-    pub openclaw: String,
-    /// Liveness: answers 2xx when the node is live.
-    pub healthz_url: String,
-    /// Gateway readiness (`GET /readyz` on the gateway's port), checked in every cheap
-    /// poll; empty disables it.
-    pub gateway_ready_url: String,
-    /// Prewarm command; `None` means the default built from `openclaw`.
-    pub prewarm_cmd: Option<String>,
-    /// Drain command; `None` means "create `<state_dir>/drain`".
-    pub drain_cmd: Option<String>,
-    /// Undrain command; `None` means "remove `<state_dir>/drain`".
-    pub undrain_cmd: Option<String>,
-    /// Cache marker older than this is stale.
-    pub cache_max_age_min: u64,
-    /// rsync on the node (macOS ships an old one; Homebrew's is often preferred).
-    pub rsync_path: String,
-}
-
-impl Default for Layout {
-    fn default() -> Self {
-        Layout {
-            skills_root: "/etc/openclaw/skills".into(),
-            state_dir: "/var/lib/openclaw".into(),
-            run_as: "openclaw".into(),
-            openclaw: "openclaw".into(),
-            healthz_url: "http://127.0.0.1:8080/healthz".into(),
-            gateway_ready_url: DEFAULT_GATEWAY_READY_URL.into(),
-            prewarm_cmd: None,
-            drain_cmd: None,
-            undrain_cmd: None,
-            cache_max_age_min: 120,
-            rsync_path: "rsync".into(),
-        }
-    }
-}
-
-impl Layout {
-    /// Apply one `meshroll_*` setting by its short name (`skills_root`, `state_dir`, ...).
-    /// Returns `Err(expected)` with what the value should have been, or `Ok(false)` when
-    /// the key is not a layout setting.
-    pub fn set(&mut self, key: &str, value: &str) -> Result<bool, String> {
-        match key {
-            "skills_root" => self.skills_root = value.to_string(),
-            "state_dir" => self.state_dir = value.to_string(),
-            "run_as" => self.run_as = value.to_string(),
-            "openclaw" => self.openclaw = value.to_string(),
-            "healthz_url" => self.healthz_url = value.to_string(),
-            "gateway_ready_url" => self.gateway_ready_url = value.to_string(),
-            "prewarm_cmd" => self.prewarm_cmd = Some(value.to_string()),
-            "drain_cmd" => self.drain_cmd = Some(value.to_string()),
-            "undrain_cmd" => self.undrain_cmd = Some(value.to_string()),
-            "rsync_path" => self.rsync_path = value.to_string(),
-            "cache_max_age_min" => {
-                self.cache_max_age_min = value.trim().parse().map_err(|_| {
-                    format!("a whole number of minutes for cache_max_age_min, got {value:?}")
-                })?
-            }
-            _ => return Ok(false),
-        }
-        Ok(true)
-    }
-}
+pub use layout::{DEFAULT_GATEWAY_READY_URL, KeyDef, Layout};
 
 /// One MeshMac node.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

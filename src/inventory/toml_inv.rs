@@ -35,9 +35,13 @@
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
+use std::fmt;
+
 use serde::Deserialize;
+use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, Visitor};
 use toml::Spanned;
 
+use super::layout::{KEY_NAMES, KEYS, KeyDef, TomlKind};
 use super::{Inventory, InventoryError, Layout, Node};
 
 #[derive(Debug, Default, Deserialize)]
@@ -51,54 +55,18 @@ struct File {
     nodes: Vec<NodeEntry>,
 }
 
-/// Layout settings that are given; the rest stay as they are.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct LayoutPatch {
-    skills_root: Option<String>,
-    state_dir: Option<String>,
-    run_as: Option<String>,
-    openclaw: Option<String>,
-    healthz_url: Option<String>,
-    gateway_ready_url: Option<String>,
-    prewarm_cmd: Option<String>,
-    drain_cmd: Option<String>,
-    undrain_cmd: Option<String>,
-    cache_max_age_min: Option<u64>,
-    rsync_path: Option<String>,
-}
+/// Layout settings that are given, in the order given; the rest stay as they are.
+#[derive(Debug, Default)]
+struct LayoutPatch(Vec<(&'static KeyDef, String)>);
 
 impl LayoutPatch {
-    fn apply(&self, l: &mut Layout) {
-        fn set<T: Clone>(dst: &mut T, src: &Option<T>) {
-            if let Some(v) = src {
-                *dst = v.clone();
-            }
-        }
-        set(&mut l.skills_root, &self.skills_root);
-        set(&mut l.state_dir, &self.state_dir);
-        set(&mut l.run_as, &self.run_as);
-        set(&mut l.openclaw, &self.openclaw);
-        set(&mut l.healthz_url, &self.healthz_url);
-        set(&mut l.gateway_ready_url, &self.gateway_ready_url);
-        set(&mut l.cache_max_age_min, &self.cache_max_age_min);
-        set(&mut l.rsync_path, &self.rsync_path);
-        if self.prewarm_cmd.is_some() {
-            l.prewarm_cmd.clone_from(&self.prewarm_cmd);
-        }
-        if self.drain_cmd.is_some() {
-            l.drain_cmd.clone_from(&self.drain_cmd);
-        }
-        if self.undrain_cmd.is_some() {
-            l.undrain_cmd.clone_from(&self.undrain_cmd);
-        }
+    fn apply(&self, l: &mut Layout) -> Result<(), String> {
+        self.0.iter().try_for_each(|(key, text)| (key.set)(l, text))
     }
 }
 
-/// One `[[nodes]]` table. The layout keys are repeated here rather than flattened, because
-/// `deny_unknown_fields` does not work through `#[serde(flatten)]`.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+/// One `[[nodes]]` table: the node's own fields and any layout key.
+#[derive(Debug)]
 struct NodeEntry {
     name: Spanned<String>,
     host: Option<Spanned<String>>,
@@ -106,36 +74,157 @@ struct NodeEntry {
     port: Option<Spanned<i64>>,
     user: Option<Spanned<String>>,
     class: Spanned<String>,
-    #[serde(default)]
     labels: Vec<String>,
-    skills_root: Option<String>,
-    state_dir: Option<String>,
-    run_as: Option<String>,
-    openclaw: Option<String>,
-    healthz_url: Option<String>,
-    gateway_ready_url: Option<String>,
-    prewarm_cmd: Option<String>,
-    drain_cmd: Option<String>,
-    undrain_cmd: Option<String>,
-    cache_max_age_min: Option<u64>,
-    rsync_path: Option<String>,
+    layout: LayoutPatch,
 }
 
-impl NodeEntry {
-    fn layout(&self) -> LayoutPatch {
-        LayoutPatch {
-            skills_root: self.skills_root.clone(),
-            state_dir: self.state_dir.clone(),
-            run_as: self.run_as.clone(),
-            openclaw: self.openclaw.clone(),
-            healthz_url: self.healthz_url.clone(),
-            gateway_ready_url: self.gateway_ready_url.clone(),
-            prewarm_cmd: self.prewarm_cmd.clone(),
-            drain_cmd: self.drain_cmd.clone(),
-            undrain_cmd: self.undrain_cmd.clone(),
-            cache_max_age_min: self.cache_max_age_min,
-            rsync_path: self.rsync_path.clone(),
+/// The fields of a `[[nodes]]` table that are not layout keys.
+const NODE_OWN_FIELDS: [&str; 6] = ["name", "host", "port", "user", "class", "labels"];
+
+/// The node's own fields, in [`NODE_OWN_FIELDS`] order.
+#[derive(Clone, Copy)]
+enum Own {
+    Name,
+    Host,
+    Port,
+    User,
+    Class,
+    Labels,
+}
+
+impl Own {
+    const ALL: [Own; NODE_OWN_FIELDS.len()] = [
+        Own::Name,
+        Own::Host,
+        Own::Port,
+        Own::User,
+        Own::Class,
+        Own::Labels,
+    ];
+}
+
+/// Every key a `[[nodes]]` table accepts: its own fields, then the layout keys.
+static NODE_FIELDS: [&str; NODE_OWN_FIELDS.len() + KEYS.len()] = {
+    let mut names = [""; NODE_OWN_FIELDS.len() + KEYS.len()];
+    let mut i = 0;
+    while i < names.len() {
+        names[i] = if i < NODE_OWN_FIELDS.len() {
+            NODE_OWN_FIELDS[i]
+        } else {
+            KEYS[i - NODE_OWN_FIELDS.len()].name
+        };
+        i += 1;
+    }
+    names
+};
+
+/// A key of a table: one of the node's own fields or
+/// a layout key. Read as a serde identifier, so that an unknown key is reported at its
+/// own line, as `#[serde(deny_unknown_fields)]` would.
+enum Field {
+    Own(Own),
+    Layout(&'static KeyDef),
+}
+
+/// Reads one [`Field`]; `own` says whether the node's own fields are accepted.
+#[derive(Clone, Copy)]
+struct FieldSeed {
+    own: bool,
+}
+
+impl<'de> DeserializeSeed<'de> for FieldSeed {
+    type Value = Field;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Field, D::Error> {
+        d.deserialize_identifier(self)
+    }
+}
+
+impl Visitor<'_> for FieldSeed {
+    type Value = Field;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("field identifier")
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Field, E> {
+        let own = NODE_OWN_FIELDS.iter().position(|f| *f == v);
+        match (own, KeyDef::find(v)) {
+            (Some(i), _) if self.own => Ok(Field::Own(Own::ALL[i])),
+            (_, Some(key)) => Ok(Field::Layout(key)),
+            _ if self.own => Err(E::unknown_field(v, &NODE_FIELDS)),
+            _ => Err(E::unknown_field(v, &KEY_NAMES)),
         }
+    }
+}
+
+/// A layout key's value, read as the key's TOML type and kept as text for [`KeyDef::set`].
+fn layout_value<'de, A: MapAccess<'de>>(map: &mut A, key: &KeyDef) -> Result<String, A::Error> {
+    Ok(match key.toml {
+        TomlKind::Text => map.next_value::<String>()?,
+        TomlKind::Count => map.next_value::<u64>()?.to_string(),
+    })
+}
+
+impl<'de> Deserialize<'de> for LayoutPatch {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = LayoutPatch;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("struct LayoutPatch")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<LayoutPatch, A::Error> {
+                let mut patch = LayoutPatch::default();
+                while let Some(field) = map.next_key_seed(FieldSeed { own: false })? {
+                    if let Field::Layout(key) = field {
+                        let text = layout_value(&mut map, key)?;
+                        patch.0.push((key, text));
+                    }
+                }
+                Ok(patch)
+            }
+        }
+        d.deserialize_struct("LayoutPatch", &KEY_NAMES, V)
+    }
+}
+
+impl<'de> Deserialize<'de> for NodeEntry {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = NodeEntry;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("struct NodeEntry")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<NodeEntry, A::Error> {
+                let (mut name, mut host, mut port, mut user, mut class) =
+                    (None, None, None, None, None);
+                let mut labels = Vec::new();
+                let mut layout = LayoutPatch::default();
+                while let Some(field) = map.next_key_seed(FieldSeed { own: true })? {
+                    match field {
+                        Field::Own(Own::Name) => name = Some(map.next_value()?),
+                        Field::Own(Own::Host) => host = Some(map.next_value()?),
+                        Field::Own(Own::Port) => port = Some(map.next_value()?),
+                        Field::Own(Own::User) => user = Some(map.next_value()?),
+                        Field::Own(Own::Class) => class = Some(map.next_value()?),
+                        Field::Own(Own::Labels) => labels = map.next_value()?,
+                        Field::Layout(key) => {
+                            let text = layout_value(&mut map, key)?;
+                            layout.0.push((key, text));
+                        }
+                    }
+                }
+                Ok(NodeEntry {
+                    name: name.ok_or_else(|| de::Error::missing_field("name"))?,
+                    host,
+                    port,
+                    user,
+                    class: class.ok_or_else(|| de::Error::missing_field("class"))?,
+                    labels,
+                    layout,
+                })
+            }
+        }
+        d.deserialize_struct("NodeEntry", &NODE_FIELDS, V)
     }
 }
 
@@ -283,11 +372,16 @@ pub fn parse(path: &Path, text: &str) -> Result<Inventory, InventoryError> {
         }
 
         let mut layout = Layout::default();
-        file.defaults.apply(&mut layout);
-        if let Some(patch) = file.classes.get(class.as_str()) {
-            patch.apply(&mut layout);
+        let patches = [
+            Some(&file.defaults),
+            file.classes.get(class.as_str()),
+            Some(&entry.layout),
+        ];
+        for patch in patches.into_iter().flatten() {
+            patch
+                .apply(&mut layout)
+                .map_err(|why| err(Some(entry.name.span()), format!("{why} for node {name}")))?;
         }
-        entry.layout().apply(&mut layout);
 
         nodes.push(Node {
             name: name.clone(),

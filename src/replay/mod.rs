@@ -17,7 +17,8 @@ use std::path::Path;
 use serde_json::Value;
 
 use crate::observe::Millis;
-use crate::rollout::journal::{self, BadLine};
+use crate::rollout::journal::{self, BadLine, Event, Line};
+use crate::rollout::machine::{Command, Record};
 use crate::safe_text::clean;
 
 /// What happened, as the journal says it.
@@ -141,97 +142,114 @@ impl Entry {
     }
 }
 
-fn s(v: &Value, k: &str) -> String {
-    match &v[k] {
-        Value::String(x) => clean(x),
-        Value::Null => String::new(),
-        other => clean(&other.to_string()),
+/// One typed journal line -> an entry, every string cleaned.
+pub fn entry(line: usize, l: &Line) -> Entry {
+    let ev = match &l.event {
+        Event::Unknown { event, .. } => Ev::Other {
+            event: clean(event),
+        },
+        Event::Record(rec) => match rec {
+            Record::StageStarted { class, stage } => Ev::StageStarted {
+                class: clean(class),
+                stage: *stage as u64,
+            },
+            Record::PhaseStarted { phase, attempt, .. } => Ev::PhaseStarted {
+                phase: phase.name().into(),
+                attempt: u64::from(*attempt),
+            },
+            Record::PhaseDone {
+                phase,
+                attempt,
+                note,
+                ..
+            } => Ev::PhaseDone {
+                phase: phase.name().into(),
+                attempt: u64::from(*attempt),
+                note: clean(note),
+            },
+            Record::PhaseFailed {
+                phase,
+                attempt,
+                failure,
+                ..
+            } => Ev::PhaseFailed {
+                phase: phase.name().into(),
+                attempt: u64::from(*attempt),
+                kind: failure.kind().into(),
+                message: clean(failure.message()),
+            },
+            Record::RetryScheduled {
+                phase,
+                attempt,
+                delay_ms,
+                ..
+            } => Ev::RetryScheduled {
+                phase: phase.name().into(),
+                attempt: u64::from(*attempt),
+                delay_ms: *delay_ms,
+            },
+            Record::NodeLanded { .. } => Ev::NodeLanded,
+            Record::NodeFailed { phase, error, .. } => Ev::NodeFailed {
+                phase: phase.name().into(),
+                error: clean(error),
+            },
+            Record::NodeSkipped { .. } => Ev::NodeSkipped,
+            Record::Halted { reason } => Ev::Halted {
+                reason: clean(reason),
+            },
+            Record::Operator { command } => Ev::Operator {
+                command: operator_text(command),
+            },
+            Record::RolledBack { result, .. } => match result {
+                Ok(m) => Ev::RolledBack {
+                    ok: true,
+                    message: clean(m),
+                },
+                Err(m) => Ev::RolledBack {
+                    ok: false,
+                    message: clean(m),
+                },
+            },
+            Record::Finished {
+                landed,
+                failed,
+                skipped,
+            } => Ev::Finished {
+                landed: *landed as u64,
+                failed: *failed as u64,
+                skipped: *skipped as u64,
+            },
+        },
+    };
+    let node = l
+        .node_name
+        .as_deref()
+        .map(clean)
+        .or_else(|| l.node().map(|i| format!("node #{i}")));
+    let text = |s: &Option<String>| s.as_deref().map(clean).unwrap_or_default();
+    Entry {
+        line,
+        ts: l.ts_ms,
+        rollout: text(&l.rollout),
+        skills_sha: text(&l.skills_sha),
+        manifest_sha256: text(&l.manifest_sha256),
+        node,
+        node_idx: l.node(),
+        ev,
     }
 }
 
-fn u(v: &Value, k: &str) -> u64 {
-    v[k].as_u64().unwrap_or(0)
-}
-
-/// One journal object -> an entry; `None` for a line without an event name.
-pub fn parse_entry(line: usize, v: &Value) -> Option<Entry> {
-    let event = v["event"].as_str()?;
-    let ev = match event {
-        "stage_started" => Ev::StageStarted {
-            class: s(v, "class"),
-            stage: u(v, "stage"),
-        },
-        "phase_started" => Ev::PhaseStarted {
-            phase: s(v, "phase"),
-            attempt: u(v, "attempt"),
-        },
-        "phase_done" => Ev::PhaseDone {
-            phase: s(v, "phase"),
-            attempt: u(v, "attempt"),
-            note: s(v, "note"),
-        },
-        "phase_failed" => Ev::PhaseFailed {
-            phase: s(v, "phase"),
-            attempt: u(v, "attempt"),
-            kind: s(&v["failure"], "kind"),
-            message: s(&v["failure"], "message"),
-        },
-        "retry_scheduled" => Ev::RetryScheduled {
-            phase: s(v, "phase"),
-            attempt: u(v, "attempt"),
-            delay_ms: u(v, "delay_ms"),
-        },
-        "node_landed" => Ev::NodeLanded,
-        "node_failed" => Ev::NodeFailed {
-            phase: s(v, "phase"),
-            error: s(v, "error"),
-        },
-        "node_skipped" => Ev::NodeSkipped,
-        "halted" => Ev::Halted {
-            reason: s(v, "reason"),
-        },
-        "operator" => {
-            let c = &v["command"];
-            let op = s(c, "op");
-            let command = match &c["nodes"] {
-                Value::Null => op,
-                n => format!("{op} {}", clean(&n.to_string())),
-            };
-            Ev::Operator { command }
-        }
-        "rolled_back" => match &v["result"] {
-            Value::Object(m) if m.contains_key("Ok") => Ev::RolledBack {
-                ok: true,
-                message: s(&v["result"], "Ok"),
-            },
-            _ => Ev::RolledBack {
-                ok: false,
-                message: s(&v["result"], "Err"),
-            },
-        },
-        "finished" => Ev::Finished {
-            landed: u(v, "landed"),
-            failed: u(v, "failed"),
-            skipped: u(v, "skipped"),
-        },
-        other => Ev::Other {
-            event: clean(other),
-        },
+/// An operator command as the journal spells it: `pause`, `retry_now 3`, `rollback [1,2]`.
+fn operator_text(command: &Command) -> String {
+    let v = serde_json::to_value(command).unwrap_or(Value::Null);
+    let op = match &v["op"] {
+        Value::String(op) => clean(op),
+        _ => String::new(),
     };
-    let node = v["node_name"]
-        .as_str()
-        .map(clean)
-        .or_else(|| v["node"].as_u64().map(|i| format!("node #{i}")));
-    Some(Entry {
-        line,
-        ts: u(v, "ts_ms"),
-        rollout: s(v, "rollout"),
-        skills_sha: s(v, "skills_sha"),
-        manifest_sha256: s(v, "manifest_sha256"),
-        node,
-        node_idx: v["node"].as_u64(),
-        ev,
-    })
+    match &v["nodes"] {
+        Value::Null => op,
+        n => format!("{op} {}", clean(&n.to_string())),
+    }
 }
 
 /// A journal read for replay.
@@ -250,24 +268,13 @@ pub struct Replay {
 impl Replay {
     /// Read a journal. Only an unreadable file is an error; bad lines are skipped.
     pub fn load(path: &Path) -> anyhow::Result<Replay> {
-        let lines = journal::read_lines(path)
+        let records = journal::read_records(path)
             .map_err(|e| anyhow::anyhow!("journal {}: {e}", clean(&path.display().to_string())))?;
-        let mut bad = lines.bad;
-        let mut entries = Vec::new();
-        for (n, v) in &lines.entries {
-            match parse_entry(*n, v) {
-                Some(e) => entries.push(e),
-                None => bad.push(BadLine {
-                    line: *n,
-                    reason: "no \"event\" field".into(),
-                }),
-            }
-        }
-        bad.sort_by_key(|b| b.line);
+        let entries = records.lines.iter().map(|(n, l)| entry(*n, l)).collect();
         Ok(Replay::from_entries(
             clean(&path.display().to_string()),
             entries,
-            bad,
+            records.bad,
         ))
     }
 

@@ -34,9 +34,12 @@ pub fn text(
                 landed.push(format!("{} ({retries} retried)", name(i)))
             }
             NodeRun::Landed => landed.push(name(i)),
-            NodeRun::Failed { phase, error } => {
-                failed.push(format!("{} at {}: {}", name(i), phase.name(), clean(error)))
-            }
+            NodeRun::Failed { phase, error } => failed.push(format!(
+                "{} at {}: {}",
+                name(i),
+                phase.name(),
+                clean(error.message())
+            )),
             NodeRun::Pending => waiting += 1,
             NodeRun::Ready { next } => {
                 if slot.history.is_empty() {
@@ -89,7 +92,7 @@ pub fn text(
             waiting
         );
         if let Some(h) = &m.halt {
-            let _ = writeln!(o, "  halted     {}", clean(h));
+            let _ = writeln!(o, "  halted     {}", clean(&h.to_string()));
         } else if m.aborted {
             let _ = writeln!(o, "  aborted by the operator");
         }

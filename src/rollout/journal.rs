@@ -7,10 +7,11 @@ use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::Path;
 
+use serde::Deserialize;
 use serde_json::{Value, json};
 use tracing_appender::non_blocking::{NonBlocking, WorkerGuard};
 
-use super::machine::{Phase, Record};
+use super::machine::{Failure, Phase, Record};
 use crate::observe::Millis;
 
 /// The longest string kept in a journal record, in characters.
@@ -62,23 +63,17 @@ impl Journal {
 
     /// Append one record at `now`.
     pub fn write(&mut self, rec: &Record, now: Millis) {
-        let mut v = serde_json::to_value(rec).unwrap_or(Value::Null);
-        if let Value::Object(m) = &mut v {
-            if let Some(n) = m.get("node").and_then(Value::as_u64)
-                && let Some(name) = self.names.get(n as usize)
-            {
-                m.insert("node_name".into(), json!(name));
-            }
-            m.insert("ts_ms".into(), json!(now));
-            m.insert("rollout".into(), json!(self.rollout_id));
-            m.insert("skills_sha".into(), json!(self.skills_sha));
-            m.insert("manifest_sha256".into(), json!(self.manifest_sha256));
-        }
-        // The output boundary: node text in a record is redacted and sanitised.
-        crate::safe_text::clean_json(&mut v, JOURNAL_STRING_CAP);
-        let mut line = v.to_string();
-        line.push('\n');
-        if let Err(e) = self.writer.write_all(line.as_bytes()) {
+        let line = Line {
+            event: Event::Record(rec.clone()),
+            node_name: rec.node().and_then(|n| self.names.get(n)).cloned(),
+            ts_ms: now,
+            rollout: Some(self.rollout_id.clone()),
+            skills_sha: Some(self.skills_sha.clone()),
+            manifest_sha256: Some(self.manifest_sha256.clone()),
+        };
+        let mut text = line.to_json();
+        text.push('\n');
+        if let Err(e) = self.writer.write_all(text.as_bytes()) {
             tracing::error!(error = %e, "journal write failed");
         }
     }
@@ -125,6 +120,145 @@ impl std::fmt::Display for BadLine {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "line {}: {}", self.line, self.reason)
     }
+}
+
+/// What one journal line records.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    Record(Record),
+    /// An event this meshroll does not know (a newer journal): kept, not interpreted.
+    Unknown {
+        event: String,
+        node: Option<u64>,
+    },
+}
+
+/// One journal line, typed: a machine [`Record`] and what the journal adds to it (the
+/// node's name, the time and both bundle ids). Fields missing from a line read as
+/// `None` or 0.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Line {
+    pub event: Event,
+    pub node_name: Option<String>,
+    pub ts_ms: Millis,
+    pub rollout: Option<String>,
+    pub skills_sha: Option<String>,
+    pub manifest_sha256: Option<String>,
+}
+
+/// The fields every journal line shares.
+#[derive(Deserialize)]
+struct Envelope {
+    event: Option<Value>,
+    #[serde(default)]
+    node: Option<Value>,
+    #[serde(default)]
+    node_name: Option<String>,
+    #[serde(default)]
+    ts_ms: Millis,
+    #[serde(default)]
+    rollout: Option<String>,
+    #[serde(default)]
+    skills_sha: Option<String>,
+    #[serde(default)]
+    manifest_sha256: Option<String>,
+}
+
+impl Line {
+    /// Read one journal object. `Err(why)`, already cleaned, when it is not a journal
+    /// record: no event name, or a known event whose fields do not fit it.
+    pub fn from_value(v: &Value) -> Result<Line, String> {
+        let why = |e: serde_json::Error| crate::safe_text::clean(&e.to_string());
+        let env = Envelope::deserialize(v).map_err(why)?;
+        let Some(Value::String(name)) = &env.event else {
+            return Err("no \"event\" field".into());
+        };
+        let event = if Record::EVENTS.contains(&name.as_str()) {
+            let rec =
+                Record::deserialize(v).map_err(|e| format!("a bad {name} record: {}", why(e)))?;
+            Event::Record(rec)
+        } else {
+            Event::Unknown {
+                event: name.clone(),
+                node: env.node.as_ref().and_then(Value::as_u64),
+            }
+        };
+        Ok(Line {
+            event,
+            node_name: env.node_name,
+            ts_ms: env.ts_ms,
+            rollout: env.rollout,
+            skills_sha: env.skills_sha,
+            manifest_sha256: env.manifest_sha256,
+        })
+    }
+
+    /// The journal's JSON for this line, in the journal's key order (sorted), with node
+    /// text redacted and sanitised (the output boundary).
+    pub fn to_json(&self) -> String {
+        let mut v = match &self.event {
+            Event::Record(rec) => serde_json::to_value(rec).unwrap_or(Value::Null),
+            Event::Unknown { event, node } => {
+                let mut m = serde_json::Map::new();
+                m.insert("event".into(), json!(event));
+                if let Some(n) = node {
+                    m.insert("node".into(), json!(n));
+                }
+                Value::Object(m)
+            }
+        };
+        if let Value::Object(m) = &mut v {
+            if let Some(name) = &self.node_name {
+                m.insert("node_name".into(), json!(name));
+            }
+            m.insert("ts_ms".into(), json!(self.ts_ms));
+            for (k, val) in [
+                ("rollout", &self.rollout),
+                ("skills_sha", &self.skills_sha),
+                ("manifest_sha256", &self.manifest_sha256),
+            ] {
+                if let Some(val) = val {
+                    m.insert(k.into(), json!(val));
+                }
+            }
+        }
+        crate::safe_text::clean_json(&mut v, JOURNAL_STRING_CAP);
+        v.to_string()
+    }
+
+    /// The node's index in the run's inventory, when the line is about a node.
+    pub fn node(&self) -> Option<u64> {
+        match &self.event {
+            Event::Record(r) => r.node().map(|n| n as u64),
+            Event::Unknown { node, .. } => *node,
+        }
+    }
+}
+
+/// Every journal line that reads as a [`Line`], with its number, and the lines skipped.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct Records {
+    pub lines: Vec<(usize, Line)>,
+    pub bad: Vec<BadLine>,
+}
+
+/// Read a journal into typed lines: the one reader behind resume and replay. Lines that
+/// cannot be read (see [`read_lines`]) or are not journal records are skipped and
+/// reported with their number, in line order.
+pub fn read_records(path: &Path) -> std::io::Result<Records> {
+    let raw = read_lines(path)?;
+    let mut out = Records {
+        lines: Vec::with_capacity(raw.entries.len()),
+        bad: raw.bad,
+    };
+    for (n, v) in &raw.entries {
+        match Line::from_value(v) {
+            Ok(l) => out.lines.push((*n, l)),
+            Err(reason) => out.bad.push(BadLine { line: *n, reason }),
+        }
+    }
+    out.bad.sort_by_key(|b| b.line);
+    Ok(out)
 }
 
 /// Every readable line of a journal, with its line number, and the lines skipped.
@@ -210,8 +344,8 @@ pub fn read_lines_from(mut r: impl std::io::BufRead) -> std::io::Result<JournalL
 /// Read the journal for `skills_sha`. A missing journal is an empty resume; lines that
 /// cannot be read are skipped and listed in [`Resume::bad_lines`].
 pub fn read_resume(path: &Path, skills_sha: &str) -> Resume {
-    let lines = match read_lines(path) {
-        Ok(l) => l,
+    let records = match read_records(path) {
+        Ok(r) => r,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Resume::default(),
         Err(e) => {
             return Resume {
@@ -224,37 +358,42 @@ pub fn read_resume(path: &Path, skills_sha: &str) -> Resume {
         }
     };
     let mut r = Resume {
-        bad_lines: lines.bad,
+        bad_lines: records.bad,
         ..Resume::default()
     };
-    for (_, v) in lines.entries {
-        if v["skills_sha"] != skills_sha {
+    for (_, line) in records.lines {
+        if line.skills_sha.as_deref() != Some(skills_sha) {
             continue;
         }
-        let rollout = v["rollout"].as_str().map(str::to_string);
-        if r.rollout_id != rollout {
+        if r.rollout_id != line.rollout {
             // A new rollout of the same bundle starts over from what the nodes have.
-            r.rollout_id = rollout;
+            r.rollout_id = line.rollout;
         }
-        let node = v["node_name"].as_str().map(str::to_string);
-        match (v["event"].as_str(), node) {
-            (Some("phase_done"), Some(n)) => {
-                if let Some(p) = v["phase"].as_str().and_then(Phase::parse) {
-                    r.last_done.insert(n, p);
-                }
+        let Event::Record(rec) = line.event else {
+            continue;
+        };
+        match (rec, line.node_name) {
+            (Record::PhaseDone { phase, .. }, Some(n)) => {
+                r.last_done.insert(n, phase);
             }
-            (Some("node_landed"), Some(n)) => {
+            (Record::NodeLanded { .. }, Some(n)) => {
                 r.last_done.insert(n, Phase::Undrain);
             }
             // A copy that failed verification is synced again before it is verified
             // again (rsync --checksum repairs it), as a retry by the operator does.
-            (Some("phase_failed"), Some(n)) if v["failure"]["kind"] == "mismatch" => {
+            (
+                Record::PhaseFailed {
+                    failure: Failure::Mismatch(_),
+                    ..
+                },
+                Some(n),
+            ) => {
                 r.last_done.insert(n, Phase::Drain);
             }
-            (Some("rolled_back"), Some(n)) => {
+            (Record::RolledBack { .. }, Some(n)) => {
                 r.last_done.remove(&n);
             }
-            (Some("finished"), _) => {
+            (Record::Finished { .. }, _) => {
                 // A finished rollout is not resumed; landed nodes stay landed.
                 r.rollout_id = None;
                 r.last_done.retain(|_, p| *p == Phase::Undrain);
@@ -454,5 +593,194 @@ mod tests {
         assert_eq!(r.last_done.get("b"), Some(&Phase::Undrain), "{r:?}");
         assert_eq!(r.bad_lines.len(), 1);
         assert_eq!(r.bad_lines[0].line, 1);
+    }
+    /// Lines as a real run writes them (a headless rollout of the simulated gateways),
+    /// and the records they hold.
+    fn written_lines() -> Vec<(&'static str, Record)> {
+        use super::super::Command;
+        vec![
+            (
+                r#"{"class":"gateway","event":"stage_started","manifest_sha256":"c9eb","rollout":"r1a2368df22e-31805","skills_sha":"7d1e0c55","stage":0,"ts_ms":1796211601995}"#,
+                Record::StageStarted {
+                    class: "gateway".into(),
+                    stage: 0,
+                },
+            ),
+            (
+                r#"{"attempt":1,"event":"phase_started","manifest_sha256":"c9eb","node":0,"node_name":"mac-g01","phase":"baseline","rollout":"r1a2368df22e-31805","skills_sha":"7d1e0c55","ts_ms":1796211601995}"#,
+                Record::PhaseStarted {
+                    node: 0,
+                    phase: Phase::Baseline,
+                    attempt: 1,
+                },
+            ),
+            (
+                r#"{"attempt":1,"event":"phase_done","manifest_sha256":"c9eb","node":0,"node_name":"mac-g01","note":"gateway ready; status archived","phase":"baseline","rollout":"r1a2368df22e-31805","skills_sha":"7d1e0c55","ts_ms":1796211602413}"#,
+                Record::PhaseDone {
+                    node: 0,
+                    phase: Phase::Baseline,
+                    attempt: 1,
+                    note: "gateway ready; status archived".into(),
+                },
+            ),
+            (
+                r#"{"attempt":1,"event":"phase_failed","failure":{"kind":"transient","message":"rsync exit 12: connection unexpectedly closed (simulated)"},"manifest_sha256":"c9eb","node":0,"node_name":"mac-g01","phase":"sync","rollout":"r1a2368df22e-31805","skills_sha":"7d1e0c55","ts_ms":1796211603249}"#,
+                Record::PhaseFailed {
+                    node: 0,
+                    phase: Phase::Sync,
+                    attempt: 1,
+                    failure: Failure::Transient(
+                        "rsync exit 12: connection unexpectedly closed (simulated)".into(),
+                    ),
+                },
+            ),
+            (
+                r#"{"attempt":2,"delay_ms":6429,"event":"retry_scheduled","manifest_sha256":"c9eb","node":0,"node_name":"mac-g01","phase":"sync","rollout":"r1a2368df22e-31805","skills_sha":"7d1e0c55","ts_ms":1796211603249}"#,
+                Record::RetryScheduled {
+                    node: 0,
+                    phase: Phase::Sync,
+                    attempt: 2,
+                    delay_ms: 6429,
+                },
+            ),
+            (
+                r#"{"event":"node_landed","manifest_sha256":"c9eb","node":0,"node_name":"mac-g01","rollout":"r1a2368df22e-31805","skills_sha":"7d1e0c55","ts_ms":1796211613968}"#,
+                Record::NodeLanded { node: 0 },
+            ),
+            (
+                r#"{"error":"gateway not ready at baseline","event":"node_failed","manifest_sha256":"c9eb","node":3,"node_name":"mac-g04","phase":"baseline","rollout":"r1a2368df22e-31805","skills_sha":"7d1e0c55","ts_ms":1796211619896}"#,
+                Record::NodeFailed {
+                    node: 3,
+                    phase: Phase::Baseline,
+                    error: "gateway not ready at baseline".into(),
+                },
+            ),
+            (
+                r#"{"event":"halted","manifest_sha256":"c9eb","reason":"class gateway: 1 failed node(s), over its failure budget of 0","rollout":"r1a2368df22e-31805","skills_sha":"7d1e0c55","ts_ms":1796211625554}"#,
+                Record::Halted {
+                    reason: "class gateway: 1 failed node(s), over its failure budget of 0".into(),
+                },
+            ),
+            (
+                r#"{"command":{"nodes":[1,3],"op":"rollback"},"event":"operator","manifest_sha256":"c9eb","rollout":"r1","skills_sha":"7d1e0c55","ts_ms":5}"#,
+                Record::Operator {
+                    command: Command::Rollback(vec![1, 3]),
+                },
+            ),
+            (
+                r#"{"command":{"op":"pause"},"event":"operator","manifest_sha256":"c9eb","rollout":"r1","skills_sha":"7d1e0c55","ts_ms":5}"#,
+                Record::Operator {
+                    command: Command::Pause,
+                },
+            ),
+            (
+                r#"{"event":"rolled_back","manifest_sha256":"c9eb","node":1,"node_name":"mac-g02","result":{"Err":"no previous bundle"},"rollout":"r1","skills_sha":"7d1e0c55","ts_ms":6}"#,
+                Record::RolledBack {
+                    node: 1,
+                    result: Err("no previous bundle".into()),
+                },
+            ),
+            (
+                r#"{"event":"node_skipped","manifest_sha256":"c9eb","node":2,"node_name":"mac-g03","rollout":"r1","skills_sha":"7d1e0c55","ts_ms":7}"#,
+                Record::NodeSkipped { node: 2 },
+            ),
+            (
+                r#"{"event":"finished","failed":1,"landed":4,"manifest_sha256":"c9eb","rollout":"r1","skills_sha":"7d1e0c55","skipped":0,"ts_ms":8}"#,
+                Record::Finished {
+                    landed: 4,
+                    failed: 1,
+                    skipped: 0,
+                },
+            ),
+        ]
+    }
+
+    #[test]
+    fn written_lines_read_into_typed_records_and_write_back_byte_for_byte() {
+        for (text, want) in written_lines() {
+            let v: Value = serde_json::from_str(text).expect("json");
+            let line = Line::from_value(&v).unwrap_or_else(|e| panic!("{text}: {e}"));
+            assert_eq!(line.event, Event::Record(want), "{text}");
+            assert_eq!(line.rollout.is_some(), text.contains("\"rollout\""));
+            assert_eq!(line.to_json(), text);
+        }
+        // Every record the machine writes is one the reader knows by its event name.
+        for (_, rec) in written_lines() {
+            let v = serde_json::to_value(&rec).expect("json");
+            let name = v["event"].as_str().expect("event");
+            assert!(Record::EVENTS.contains(&name), "{name}");
+        }
+    }
+
+    #[test]
+    fn the_writer_writes_what_the_reader_reads() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let path = dir.path().join("j.jsonl");
+        let recs: Vec<Record> = written_lines().into_iter().map(|(_, r)| r).collect();
+        {
+            let names = (1..=4).map(|i| format!("mac-g0{i}")).collect();
+            let mut j =
+                Journal::open(&path, "r1".into(), "sha".into(), "m".into(), names).expect("open");
+            for (i, r) in recs.iter().enumerate() {
+                j.write(r, i as u64);
+            }
+        }
+        let read = read_records(&path).expect("read");
+        assert_eq!(read.bad, vec![]);
+        let got: Vec<Record> = read
+            .lines
+            .iter()
+            .map(|(_, l)| match &l.event {
+                Event::Record(r) => r.clone(),
+                Event::Unknown { event, .. } => panic!("unknown {event}"),
+            })
+            .collect();
+        assert_eq!(got, recs);
+        let (_, landed) = &read.lines[5];
+        assert_eq!(landed.node_name.as_deref(), Some("mac-g01"));
+        assert_eq!(landed.ts_ms, 5);
+        assert_eq!(landed.skills_sha.as_deref(), Some("sha"));
+    }
+
+    #[test]
+    fn records_that_do_not_fit_are_bad_lines_and_unknown_events_are_kept() {
+        let text = concat!(
+            "{\"event\":\"phase_done\",\"node_name\":\"a\",\"phase\":\"teleport\",\"skills_sha\":\"s\"}\n",
+            "{\"node_name\":\"a\"}\n",
+            "{\"event\":\"gateway_rebooted\",\"node\":4,\"node_name\":\"a\",\"ts_ms\":9}\n",
+            "{\"event\":\"halted\",\"reason\":\"x\",\"ts_ms\":\"soon\"}\n",
+        );
+        let dir = tempfile::tempdir().expect("tmp");
+        let path = dir.path().join("j.jsonl");
+        std::fs::write(&path, text).expect("write");
+        let read = read_records(&path).expect("read");
+        let bad: Vec<(usize, &str)> = read
+            .bad
+            .iter()
+            .map(|b| (b.line, b.reason.as_str()))
+            .collect();
+        assert_eq!(bad.len(), 3, "{bad:?}");
+        assert_eq!(bad[0].0, 1);
+        assert!(
+            bad[0]
+                .1
+                .starts_with("a bad phase_done record: unknown variant `teleport`"),
+            "{bad:?}"
+        );
+        assert_eq!(bad[1], (2, "no \"event\" field"));
+        assert_eq!(bad[2].0, 4);
+        assert!(bad[2].1.contains("invalid type"), "{bad:?}");
+        assert_eq!(read.lines.len(), 1);
+        let (n, l) = &read.lines[0];
+        assert_eq!(*n, 3);
+        assert_eq!(
+            l.event,
+            Event::Unknown {
+                event: "gateway_rebooted".into(),
+                node: Some(4)
+            }
+        );
+        assert_eq!(l.node(), Some(4));
+        assert_eq!(read_resume(&path, "s").bad_lines, read.bad);
     }
 }

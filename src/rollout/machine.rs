@@ -2,13 +2,13 @@
 //! does I/O; the executor runs the effects and feeds the results back as inputs. The same
 //! machine drives the dashboard, the headless command and the demo.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::plan::Plan;
 use crate::observe::Millis;
 
 /// The nine phases of one node, in order.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Phase {
     Baseline,
@@ -72,7 +72,7 @@ impl Phase {
 pub const MAX_ATTEMPTS: u32 = 5;
 
 /// How a phase failed.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", content = "message", rename_all = "snake_case")]
 pub enum Failure {
     /// Connection lost, rsync's transient exit codes, timeouts, prewarm failure.
@@ -88,6 +88,16 @@ pub enum Failure {
 }
 
 impl Failure {
+    /// The kind as the journal spells it (`transient`, `fatal`, `mismatch`, `blocked`).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Failure::Transient(_) => "transient",
+            Failure::Fatal(_) => "fatal",
+            Failure::Mismatch(_) => "mismatch",
+            Failure::Blocked(_) => "blocked",
+        }
+    }
+
     pub fn message(&self) -> &str {
         match self {
             Failure::Transient(m)
@@ -96,6 +106,58 @@ impl Failure {
             | Failure::Blocked(m) => m,
         }
     }
+}
+
+/// Why the rollout waits for the operator. Its `Display` is the wording screens, the
+/// journal (`halted` records) and the recap show.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Halt {
+    /// A node's copy disagrees with the lock file.
+    ChecksumMismatch { node: String, message: String },
+    /// Doctor found error findings on a node: widening is blocked.
+    DoctorBlocks { node: String, message: String },
+    /// A class has more failed nodes than its failure budget allows.
+    OverBudget {
+        class: String,
+        failed: usize,
+        budget: usize,
+    },
+    /// A class's canary failed.
+    CanaryFailed { class: String },
+}
+
+impl std::fmt::Display for Halt {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Halt::ChecksumMismatch { node, message } => {
+                write!(f, "checksum mismatch on {node}: {message}")
+            }
+            Halt::DoctorBlocks { node, message } => {
+                write!(f, "doctor blocks widening ({node}): {message}")
+            }
+            Halt::OverBudget {
+                class,
+                failed,
+                budget,
+            } => write!(
+                f,
+                "class {class}: {failed} failed node(s), over its failure budget of {budget}"
+            ),
+            Halt::CanaryFailed { class } => write!(f, "class {class}: the canary failed"),
+        }
+    }
+}
+
+/// Serialised as its wording, as when it was a string.
+impl Serialize for Halt {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+/// A failure serialised as its message, as when node errors were strings.
+fn failure_message<S: serde::Serializer>(f: &Failure, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(f.message())
 }
 
 /// Where one node is.
@@ -124,7 +186,9 @@ pub enum NodeRun {
     Landed,
     Failed {
         phase: Phase,
-        error: String,
+        /// How the last attempt failed (its kind and message).
+        #[serde(serialize_with = "failure_message")]
+        error: Failure,
     },
     Skipped,
     RolledBack,
@@ -209,7 +273,7 @@ pub enum Mode {
 }
 
 /// What the operator can do.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "op", content = "nodes", rename_all = "snake_case")]
 pub enum Command {
     /// Let every node of the current stage that waits run one more phase.
@@ -261,46 +325,63 @@ pub enum Effect {
     Journal(Record),
 }
 
-/// One line of the journal (the executor adds time and both bundle ids).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+/// One line of the journal (the executor adds time and both bundle ids; see
+/// `journal::Line`). Read back leniently: a missing node index, attempt or note reads
+/// as 0 or empty, as hand-edited and older journals may lack them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum Record {
     PhaseStarted {
+        #[serde(default)]
         node: usize,
         phase: Phase,
+        #[serde(default)]
         attempt: u32,
     },
     PhaseDone {
+        #[serde(default)]
         node: usize,
         phase: Phase,
+        #[serde(default)]
         attempt: u32,
+        #[serde(default)]
         note: String,
     },
     PhaseFailed {
+        #[serde(default)]
         node: usize,
         phase: Phase,
+        #[serde(default)]
         attempt: u32,
         failure: Failure,
     },
     RetryScheduled {
+        #[serde(default)]
         node: usize,
         phase: Phase,
+        #[serde(default)]
         attempt: u32,
+        #[serde(default)]
         delay_ms: u64,
     },
     NodeLanded {
+        #[serde(default)]
         node: usize,
     },
     NodeFailed {
+        #[serde(default)]
         node: usize,
         phase: Phase,
+        #[serde(default)]
         error: String,
     },
     NodeSkipped {
+        #[serde(default)]
         node: usize,
     },
     StageStarted {
         class: String,
+        #[serde(default)]
         stage: usize,
     },
     Halted {
@@ -310,14 +391,54 @@ pub enum Record {
         command: Command,
     },
     RolledBack {
+        #[serde(default)]
         node: usize,
         result: Result<String, String>,
     },
     Finished {
+        #[serde(default)]
         landed: usize,
+        #[serde(default)]
         failed: usize,
+        #[serde(default)]
         skipped: usize,
     },
+}
+
+impl Record {
+    /// The `event` name of every record, as the journal spells it.
+    pub const EVENTS: [&'static str; 12] = [
+        "phase_started",
+        "phase_done",
+        "phase_failed",
+        "retry_scheduled",
+        "node_landed",
+        "node_failed",
+        "node_skipped",
+        "stage_started",
+        "halted",
+        "operator",
+        "rolled_back",
+        "finished",
+    ];
+
+    /// The node this record is about, if it is about one.
+    pub fn node(&self) -> Option<usize> {
+        match self {
+            Record::PhaseStarted { node, .. }
+            | Record::PhaseDone { node, .. }
+            | Record::PhaseFailed { node, .. }
+            | Record::RetryScheduled { node, .. }
+            | Record::NodeLanded { node }
+            | Record::NodeFailed { node, .. }
+            | Record::NodeSkipped { node }
+            | Record::RolledBack { node, .. } => Some(*node),
+            Record::StageStarted { .. }
+            | Record::Halted { .. }
+            | Record::Operator { .. }
+            | Record::Finished { .. } => None,
+        }
+    }
 }
 
 /// Which part of the plan is in flight.
@@ -342,7 +463,7 @@ pub struct Machine {
     pub lanes: Vec<Cursor>,
     pub mode: Mode,
     /// Waiting for the operator, and why.
-    pub halt: Option<String>,
+    pub halt: Option<Halt>,
     pub aborted: bool,
     pub finished: bool,
     started: bool,
@@ -507,10 +628,10 @@ impl Machine {
         })
     }
 
-    fn halt(&mut self, reason: String, out: &mut Vec<Effect>) {
+    fn halt(&mut self, reason: Halt, out: &mut Vec<Effect>) {
         if self.halt.is_none() {
             out.push(Effect::Journal(Record::Halted {
-                reason: reason.clone(),
+                reason: reason.to_string(),
             }));
             self.halt = Some(reason);
         }
@@ -574,23 +695,30 @@ impl Machine {
                         delay_ms,
                     }));
                 } else if self.nodes[node].run != NodeRun::Skipped {
-                    let error = failure.message().to_string();
                     self.nodes[node].run = NodeRun::Failed {
                         phase,
-                        error: error.clone(),
+                        error: failure.clone(),
                     };
                     self.nodes[node].ended = Some(now);
-                    out.push(Effect::Journal(Record::NodeFailed { node, phase, error }));
-                    match &failure {
-                        Failure::Mismatch(m) => self.halt(
-                            format!("checksum mismatch on {}: {m}", self.name(node)),
-                            &mut out,
-                        ),
-                        Failure::Blocked(m) => self.halt(
-                            format!("doctor blocks widening ({}): {m}", self.name(node)),
-                            &mut out,
-                        ),
-                        _ => {}
+                    out.push(Effect::Journal(Record::NodeFailed {
+                        node,
+                        phase,
+                        error: failure.message().to_string(),
+                    }));
+                    let on = |message: &str| (self.name(node), message.to_string());
+                    let halt = match &failure {
+                        Failure::Mismatch(m) => {
+                            let (node, message) = on(m);
+                            Some(Halt::ChecksumMismatch { node, message })
+                        }
+                        Failure::Blocked(m) => {
+                            let (node, message) = on(m);
+                            Some(Halt::DoctorBlocks { node, message })
+                        }
+                        Failure::Transient(_) | Failure::Fatal(_) => None,
+                    };
+                    if let Some(h) = halt {
+                        self.halt(h, &mut out);
                     }
                 }
             }
@@ -766,15 +894,18 @@ impl Machine {
             let failures = self.class_failures(c.class);
             let cp = &self.plan.classes[c.class];
             if failures > cp.failure_budget {
-                let reason = format!(
-                    "class {}: {failures} failed node(s), over its failure budget of {}",
-                    cp.class, cp.failure_budget
-                );
+                let reason = Halt::OverBudget {
+                    class: cp.class.clone(),
+                    failed: failures,
+                    budget: cp.failure_budget,
+                };
                 self.halt(reason, out);
                 return true;
             }
             if c.stage == 0 && matches!(self.nodes[cp.canary].run, NodeRun::Failed { .. }) {
-                let reason = format!("class {}: the canary failed", cp.class);
+                let reason = Halt::CanaryFailed {
+                    class: cp.class.clone(),
+                };
                 self.halt(reason, out);
                 return true;
             }
@@ -876,5 +1007,59 @@ impl Machine {
                 _ => None,
             })
             .min()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn halts_are_worded_as_before_and_serialise_as_their_wording() {
+        let node = || "mac-w01".to_string();
+        for (h, want) in [
+            (
+                Halt::ChecksumMismatch {
+                    node: node(),
+                    message: "a.md differs".into(),
+                },
+                "checksum mismatch on mac-w01: a.md differs",
+            ),
+            (
+                Halt::DoctorBlocks {
+                    node: node(),
+                    message: "2 error findings".into(),
+                },
+                "doctor blocks widening (mac-w01): 2 error findings",
+            ),
+            (
+                Halt::OverBudget {
+                    class: "worker".into(),
+                    failed: 2,
+                    budget: 1,
+                },
+                "class worker: 2 failed node(s), over its failure budget of 1",
+            ),
+            (
+                Halt::CanaryFailed {
+                    class: "gateway".into(),
+                },
+                "class gateway: the canary failed",
+            ),
+        ] {
+            assert_eq!(h.to_string(), want);
+            assert_eq!(
+                serde_json::to_value(&h).ok(),
+                Some(serde_json::Value::from(want))
+            );
+        }
+        let failed = NodeRun::Failed {
+            phase: Phase::Verify,
+            error: Failure::Mismatch("a.md differs".into()),
+        };
+        assert_eq!(
+            serde_json::to_string(&failed).ok().as_deref(),
+            Some(r#"{"state":"failed","phase":"verify","error":"a.md differs"}"#)
+        );
     }
 }

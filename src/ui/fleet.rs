@@ -10,7 +10,7 @@ use super::theme::Theme;
 use super::{pending, verdict_label, verdict_style};
 use crate::dashboard::App;
 use crate::dashboard::layout::window_start;
-use crate::report::NodeReport;
+use crate::report::{GatewayKind, NodeReport};
 use crate::rollout::NodeRun;
 use crate::rollout::machine::MAX_ATTEMPTS;
 use crate::skew::ManifestState;
@@ -57,6 +57,19 @@ pub fn build_tag(b: &str) -> String {
     tag.chars().take(8).collect()
 }
 
+/// The gateway column's text for a gateway that is not ready.
+fn gateway_glyph(kind: GatewayKind) -> &'static str {
+    match kind {
+        GatewayKind::Unknown => "? unknown",
+        GatewayKind::Unreachable => "✖ unreach",
+        GatewayKind::AuthRejected => "✖ auth",
+        GatewayKind::TimedOut => "✖ timeout",
+        GatewayKind::TooLarge => "✖ too big",
+        GatewayKind::Unparseable => "✖ garbled",
+        GatewayKind::NotReady | GatewayKind::Ready => "✖ not rdy",
+    }
+}
+
 fn gateway_cell(r: &NodeReport, theme: &Theme, pending: bool) -> Cell<'static> {
     if pending {
         return Cell::from(Span::styled("… polling", theme.pending));
@@ -65,17 +78,7 @@ fn gateway_cell(r: &NodeReport, theme: &Theme, pending: bool) -> Cell<'static> {
     let (text, style) = if r.gateway.ready {
         ("✔ ready".to_string(), theme.ok)
     } else {
-        let s = r.gateway.state.as_str();
-        let short = match s {
-            "unknown" => "? unknown",
-            "unreachable" => "✖ unreach",
-            s if s.starts_with("auth rejected") => "✖ auth",
-            "status timed out" => "✖ timeout",
-            "status output too large" => "✖ too big",
-            s if s.starts_with("unparseable") => "✖ garbled",
-            _ => "✖ not rdy",
-        };
-        (short.to_string(), theme.error)
+        (gateway_glyph(r.gateway.kind).to_string(), theme.error)
     };
     if stale {
         Cell::from(Span::styled(format!("{text}?"), theme.stale))
@@ -189,7 +192,7 @@ fn rollout_error(app: &App, i: usize, theme: &Theme) -> Option<Cell<'static>> {
             theme.warn,
         ))),
         NodeRun::Failed { error, .. } => Some(Cell::from(Span::styled(
-            crate::safe_text::clean(error),
+            crate::safe_text::clean(error.message()),
             theme.error,
         ))),
         _ => None,
@@ -357,5 +360,46 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
                 },
             );
         }
+    }
+}
+
+#[cfg(test)]
+mod glyph_tests {
+    use super::*;
+    use crate::signals::GatewayState;
+
+    /// The glyph picked by kind is the one the label text used to pick, for every state
+    /// (details that look like another state's label included).
+    #[test]
+    fn glyph_by_kind_matches_the_old_label_matching() {
+        fn by_label(s: &str) -> &'static str {
+            match s {
+                "unknown" => "? unknown",
+                "unreachable" => "✖ unreach",
+                s if s.starts_with("auth rejected") => "✖ auth",
+                "status timed out" => "✖ timeout",
+                "status output too large" => "✖ too big",
+                s if s.starts_with("unparseable") => "✖ garbled",
+                _ => "✖ not rdy",
+            }
+        }
+        let states = [
+            GatewayState::Unreachable,
+            GatewayState::AuthRejected(String::new()),
+            GatewayState::AuthRejected("token mismatch".into()),
+            GatewayState::NotReady("warming up".into()),
+            GatewayState::NotReady(String::new()),
+            GatewayState::Unparseable("not JSON".into()),
+            GatewayState::TooLarge,
+            GatewayState::TimedOut,
+        ];
+        for s in &states {
+            assert_eq!(
+                gateway_glyph(GatewayKind::from(s)),
+                by_label(&s.label()),
+                "{s:?}"
+            );
+        }
+        assert_eq!(gateway_glyph(GatewayKind::Unknown), by_label("unknown"));
     }
 }

@@ -24,7 +24,7 @@ pub fn status_line(d: &RolloutState) -> (String, bool) {
         return (
             format!(
                 "HALTED: {} — t retry node · x skip · space resume · A abort",
-                crate::safe_text::clean(h)
+                crate::safe_text::clean(&h.to_string())
             ),
             true,
         );
