@@ -404,7 +404,7 @@ impl KeyMap {
         entries.sort_by_key(|(k, _)| k.span().start);
         for (name, list) in &entries {
             let Some(spec) = ACTIONS.iter().find(|s| s.name == name.get_ref()) else {
-                let hint = crate::ui::theme::did_you_mean(crate::ui::theme::closest(
+                let hint = crate::suggest::did_you_mean(crate::suggest::closest(
                     name.get_ref(),
                     ACTIONS.iter().map(|s| s.name),
                 ));

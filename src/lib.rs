@@ -19,5 +19,6 @@ pub mod rollout;
 pub mod safe_text;
 pub mod signals;
 pub mod skew;
+pub mod suggest;
 pub mod ui;
 pub mod verdict;

@@ -31,6 +31,24 @@ struct Rule {
 
 const RULES: &[Rule] = &[
     Rule {
+        path: "src/inventory",
+        except: &[],
+        forbidden: &[&[
+            "crate::remote",
+            "crate::poller",
+            "crate::rollout",
+            "crate::ui",
+            "tokio::",
+        ]],
+        why: "an inventory is read from files; it does not talk to nodes",
+    },
+    Rule {
+        path: "src/poller.rs",
+        except: &[],
+        forbidden: &[&["crate::dashboard", "crate::ui", "ratatui::"]],
+        why: "the scheduler polls; it does not know the dashboard or the screen",
+    },
+    Rule {
         path: "src/dashboard/state.rs",
         except: &[],
         forbidden: &[IO, &["crate::ui", "crossterm::terminal", "ratatui::"]],

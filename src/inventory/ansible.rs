@@ -532,8 +532,8 @@ fn parse_setting(key: &str, value: Option<&str>) -> Result<Option<Setting>, Stri
                 return Ok(None);
             };
             let Some(def) = KeyDef::find(short) else {
-                let hint = crate::ui::theme::did_you_mean(
-                    crate::ui::theme::closest(short, KEY_NAMES.iter().copied())
+                let hint = crate::suggest::did_you_mean(
+                    crate::suggest::closest(short, KEY_NAMES.iter().copied())
                         .map(|k| format!("meshroll_{k}")),
                 );
                 return Err(format!(

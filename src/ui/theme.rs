@@ -19,6 +19,7 @@
 //! The roles are listed once, in [`roles!`]: the [`Role`] enum, the [`Theme`]
 //! fields, the role names of the file format and the role order all come from it.
 
+use crate::suggest::{closest, did_you_mean};
 use std::collections::BTreeMap;
 use std::ffi::OsStr;
 use std::fmt;
@@ -202,13 +203,6 @@ impl ThemeError {
             | ThemeError::Io { .. }
             | ThemeError::MissingRoles { .. } => None,
         }
-    }
-}
-
-pub(crate) fn did_you_mean(suggestion: Option<String>) -> String {
-    match suggestion {
-        Some(s) => format!(" (did you mean {s:?}?)"),
-        None => String::new(),
     }
 }
 
@@ -732,22 +726,6 @@ fn closest_colour(colour: &str, palette: &[String]) -> Option<String> {
         .map(String::as_str)
         .chain(NAMED_COLOURS.iter().copied());
     closest(colour, candidates)
-}
-
-/// The candidate closest to `word` (Levenshtein, case-insensitive), if it is a
-/// plausible typo of it.
-pub(crate) fn closest<'a>(word: &str, candidates: impl Iterator<Item = &'a str>) -> Option<String> {
-    let word = word.to_lowercase();
-    let limit = match word.chars().count() {
-        0..=2 => 0,
-        3..=5 => 1,
-        _ => 2,
-    };
-    candidates
-        .map(|c| (strsim::levenshtein(&word, &c.to_lowercase()), c))
-        .filter(|(d, _)| (1..=limit).contains(d))
-        .min_by_key(|(d, _)| *d)
-        .map(|(_, c)| c.to_string())
 }
 
 #[cfg(test)]
