@@ -2,46 +2,15 @@
 //! the fleet table at 80x24 and at a wide size, the node view, the skew view, help.
 #![allow(clippy::unwrap_used)]
 
+#[path = "common/demo.rs"]
+mod demo;
+
 use crossterm::event::{Event as TermEvent, KeyCode, KeyEvent, KeyModifiers};
+use demo::{AT, demo_app};
 use meshroll::dashboard::{App, Effect, Event, View};
-use meshroll::poller::{self, PollResult};
-use meshroll::remote::PollRequest;
-use meshroll::remote::sim::SimMesh;
 use meshroll::ui::theme::Theme;
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
-
-const AT: u64 = 1_800_000_000_000;
-
-async fn demo_app() -> App {
-    let (inv, mesh) = SimMesh::demo();
-    let mut app = App::new(
-        "demo (simulated mesh)".into(),
-        inv.nodes.clone(),
-        inv.classes.clone(),
-    );
-    let req = PollRequest {
-        gateway: true,
-        doctor: true,
-        cli_timeout_s: 5,
-        doctor_timeout_s: 60,
-        live_timeout_s: 2,
-    };
-    for idx in 0..inv.nodes.len() {
-        let result = mesh.poll(idx, &req).await;
-        poller::apply(
-            &mut app.states[idx],
-            PollResult {
-                idx,
-                at: AT,
-                took_ms: 1,
-                result,
-            },
-        );
-    }
-    app.refresh(AT + 2_000);
-    app
-}
 
 fn render(app: &App, w: u16, h: u16) -> String {
     let theme = Theme::load("default").unwrap();
