@@ -188,7 +188,7 @@ fn rollout_keys_become_machine_commands_at_the_time_given() {
     assert!(
         d.log
             .iter()
-            .any(|l| l.starts_with("[   3.5s] g1 baseline ok")),
+            .any(|l| l.text.starts_with("[   3.5s] g1 baseline ok")),
         "{:?}",
         d.log
     );

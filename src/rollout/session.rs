@@ -96,7 +96,9 @@ pub async fn start(
         limits: s.limits,
     });
     state.journal_path = Some(s.journal.clone());
-    state.log.extend(notes.iter().cloned());
+    state
+        .log
+        .extend(notes.iter().cloned().map(super::state::Progress::note));
     Ok((state, Runner::new(ctx, Some(journal), tx, now), notes))
 }
 

@@ -19,6 +19,36 @@ const OUTPUT_LINES: usize = 200;
 /// Progress lines kept for the plan view.
 const LOG_LINES: usize = 500;
 
+/// How a progress line reads at a glance: the plan view colours it by this, not by
+/// searching its text (which carries node output and names).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tone {
+    /// Steps going as planned, operator commands, notes.
+    Note,
+    /// A node landed; a rollout finished with nothing failed.
+    Good,
+    /// A failed attempt that will be retried, a skip, a finish with failures.
+    Warn,
+    /// A node failed, a copy did not match, the rollout halted, a rollback failed.
+    Bad,
+}
+
+/// One progress line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Progress {
+    pub tone: Tone,
+    pub text: String,
+}
+
+impl Progress {
+    pub fn note(text: String) -> Progress {
+        Progress {
+            tone: Tone::Note,
+            text,
+        }
+    }
+}
+
 pub struct RolloutState {
     pub machine: Machine,
     /// Node names, for progress lines.
@@ -29,7 +59,7 @@ pub struct RolloutState {
     pub doctor: Vec<Option<DoctorReport>>,
     pub synced: Vec<Option<RsyncStats>>,
     /// The most recent progress lines, newest last.
-    pub log: VecDeque<String>,
+    pub log: VecDeque<Progress>,
     /// This rollout's id (the node locks' and the journal's).
     pub rollout_id: String,
     /// `SKILLS_SHA` of the bundle rolled out.
@@ -108,8 +138,8 @@ impl RolloutState {
         for e in &effects {
             match e {
                 Effect::Journal(rec) => {
-                    if let Some(l) = self.describe(rec, now) {
-                        lines.push(l);
+                    if let Some(p) = self.describe(rec, now) {
+                        lines.push(p);
                     }
                 }
                 Effect::Run { node, .. } => {
@@ -120,13 +150,14 @@ impl RolloutState {
                 Effect::Rollback { .. } => {}
             }
         }
-        for l in &lines {
-            self.log.push_back(l.clone());
+        let text = lines.iter().map(|p| p.text.clone()).collect();
+        for p in lines {
+            self.log.push_back(p);
             if self.log.len() > LOG_LINES {
                 self.log.pop_front();
             }
         }
-        (effects, lines)
+        (effects, text)
     }
 
     /// One event from the executor, as [`RolloutState::input`].
@@ -155,24 +186,25 @@ impl RolloutState {
         (Vec::new(), Vec::new())
     }
 
-    fn describe(&self, rec: &Record, now: Millis) -> Option<String> {
+    fn describe(&self, rec: &Record, now: Millis) -> Option<Progress> {
         let t = format!(
             "[{:>6.1}s]",
             now.saturating_sub(self.started_at) as f64 / 1000.0
         );
-        Some(match rec {
+        let max = super::machine::MAX_ATTEMPTS;
+        let (tone, text) = match rec {
             Record::PhaseStarted {
                 node,
                 phase,
                 attempt,
-            } if *attempt > 1 => {
+            } if *attempt > 1 => (
+                Tone::Note,
                 format!(
-                    "{t} {} {} attempt {attempt}/{}",
+                    "{t} {} {} attempt {attempt}/{max}",
                     self.name(*node),
-                    phase.name(),
-                    super::machine::MAX_ATTEMPTS
-                )
-            }
+                    phase.name()
+                ),
+            ),
             Record::PhaseStarted { .. } => return None,
             Record::PhaseDone {
                 node, phase, note, ..
@@ -182,7 +214,8 @@ impl RolloutState {
                 } else {
                     note
                 };
-                format!("{t} {} {} ok: {note}", self.name(*node), phase.name())
+                let text = format!("{t} {} {} ok: {note}", self.name(*node), phase.name());
+                (Tone::Note, text)
             }
             Record::PhaseFailed {
                 node,
@@ -190,62 +223,79 @@ impl RolloutState {
                 attempt,
                 failure,
             } => {
-                let kind = match failure {
-                    Failure::Transient(_) => "transient",
-                    Failure::Fatal(_) => "fatal",
-                    Failure::Mismatch(_) => "MISMATCH",
-                    Failure::Blocked(_) => "blocked",
+                let (tone, kind) = match failure {
+                    Failure::Transient(_) => (Tone::Warn, "transient"),
+                    Failure::Fatal(_) => (Tone::Warn, "fatal"),
+                    Failure::Mismatch(_) => (Tone::Bad, "MISMATCH"),
+                    Failure::Blocked(_) => (Tone::Warn, "blocked"),
                 };
-                format!(
-                    "{t} {} {} failed ({kind}, attempt {attempt}/{}): {}",
+                let text = format!(
+                    "{t} {} {} failed ({kind}, attempt {attempt}/{max}): {}",
                     self.name(*node),
                     phase.name(),
-                    super::machine::MAX_ATTEMPTS,
                     failure.message()
-                )
+                );
+                (tone, text)
             }
             Record::RetryScheduled {
                 node,
                 phase,
                 attempt,
                 delay_ms,
-            } => format!(
-                "{t} {} {} retry {attempt}/{} in {:.1}s",
-                self.name(*node),
-                phase.name(),
-                super::machine::MAX_ATTEMPTS,
-                *delay_ms as f64 / 1000.0
+            } => (
+                Tone::Warn,
+                format!(
+                    "{t} {} {} retry {attempt}/{max} in {:.1}s",
+                    self.name(*node),
+                    phase.name(),
+                    *delay_ms as f64 / 1000.0
+                ),
             ),
-            Record::NodeLanded { node } => format!("{t} {} LANDED", self.name(*node)),
-            Record::NodeFailed { node, phase, error } => {
+            Record::NodeLanded { node } => (Tone::Good, format!("{t} {} LANDED", self.name(*node))),
+            Record::NodeFailed { node, phase, error } => (
+                Tone::Bad,
                 format!(
                     "{t} {} FAILED at {}: {error}",
                     self.name(*node),
                     phase.name()
-                )
+                ),
+            ),
+            Record::NodeSkipped { node } => {
+                (Tone::Warn, format!("{t} {} skipped", self.name(*node)))
             }
-            Record::NodeSkipped { node } => format!("{t} {} skipped", self.name(*node)),
-            Record::StageStarted { class, stage } => {
+            Record::StageStarted { class, stage } => (
+                Tone::Note,
                 if *stage == 0 {
                     format!("{t} class {class}: canary")
                 } else {
                     format!("{t} class {class}: wave {stage}")
-                }
-            }
-            Record::Halted { reason } => format!("{t} HALTED, waiting for the operator: {reason}"),
-            Record::Operator { command } => format!("{t} operator: {command:?}"),
+                },
+            ),
+            Record::Halted { reason } => (
+                Tone::Bad,
+                format!("{t} HALTED, waiting for the operator: {reason}"),
+            ),
+            Record::Operator { command } => (Tone::Note, format!("{t} operator: {command:?}")),
             Record::RolledBack { node, result } => match result {
-                Ok(m) => format!("{t} {} rolled back: {m}", self.name(*node)),
-                Err(e) => format!("{t} {} rollback failed: {e}", self.name(*node)),
+                Ok(m) => (
+                    Tone::Note,
+                    format!("{t} {} rolled back: {m}", self.name(*node)),
+                ),
+                Err(e) => (
+                    Tone::Bad,
+                    format!("{t} {} rollback failed: {e}", self.name(*node)),
+                ),
             },
             Record::Finished {
                 landed,
                 failed,
                 skipped,
-            } => {
-                format!("{t} finished: {landed} landed, {failed} failed, {skipped} skipped")
-            }
-        })
+            } => (
+                if *failed > 0 { Tone::Warn } else { Tone::Good },
+                format!("{t} finished: {landed} landed, {failed} failed, {skipped} skipped"),
+            ),
+        };
+        Some(Progress { tone, text })
     }
 }
 
@@ -310,7 +360,59 @@ mod tests {
             lines,
             vec!["[   2.3s] g1 baseline ok: gateway ready, status archived".to_string()]
         );
-        assert_eq!(s.log.back(), lines.last());
+        assert_eq!(s.log.back().map(|p| &p.text), lines.last());
+    }
+
+    /// Progress lines carry their tone: the plan view colours by it, not by what the
+    /// text happens to contain (a finish with "0 failed" is good news; a node's own
+    /// note saying "failed" is not a failure).
+    #[test]
+    fn progress_lines_carry_their_tone() {
+        let mut s = state();
+        s.input(Input::Tick, T0);
+        s.input(Input::Op(Command::Run), T0);
+        for node in 0..2 {
+            for ph in Phase::ALL {
+                let note = "0 skills failed to warm".to_string();
+                s.input(
+                    Input::PhaseDone {
+                        node,
+                        phase: ph,
+                        note,
+                    },
+                    T0 + 1,
+                );
+            }
+        }
+        let tone_of = |s: &RolloutState, needle: &str| {
+            s.log
+                .iter()
+                .find(|p| p.text.contains(needle))
+                .map(|p| p.tone)
+        };
+        assert_eq!(tone_of(&s, "g1 LANDED"), Some(Tone::Good));
+        assert_eq!(tone_of(&s, "prewarm ok"), Some(Tone::Note), "{:?}", s.log);
+        assert_eq!(
+            tone_of(&s, "finished: 2 landed, 0 failed"),
+            Some(Tone::Good),
+            "{:?}",
+            s.log
+        );
+        let mut s = state();
+        s.input(Input::Tick, T0);
+        s.input(Input::Op(Command::Run), T0);
+        for ph in [Phase::Baseline, Phase::Drain, Phase::Sync] {
+            s.input(done(0, ph), T0 + 1);
+        }
+        s.input(
+            Input::PhaseFailed {
+                node: 0,
+                phase: Phase::Verify,
+                failure: Failure::Mismatch("1 difference(s)".into()),
+            },
+            T0 + 2,
+        );
+        assert_eq!(tone_of(&s, "MISMATCH"), Some(Tone::Bad), "{:?}", s.log);
     }
 
     /// The lock is held from a passed baseline until undrain.

@@ -8,7 +8,7 @@ use ratatui::widgets::{Block, Borders, Gauge, Paragraph};
 
 use super::theme::Theme;
 use crate::dashboard::App;
-use crate::rollout::state::RolloutState;
+use crate::rollout::state::{RolloutState, Tone};
 use crate::rollout::{Mode, NodeRun};
 
 /// One short line on the rollout as a whole: mode, halt, counts.
@@ -61,14 +61,23 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         );
         return;
     };
-    let m = &d.machine;
-    let lanes = m.plan.classes.len() as u16;
-    let [head, lanes_area, log_area] = Layout::vertical([
+    let lanes = d.machine.plan.classes.len() as u16;
+    let [head_area, lanes_area, log_area] = Layout::vertical([
         Constraint::Length(2),
         Constraint::Length(lanes * 3),
         Constraint::Min(3),
     ])
     .areas(area);
+    head(f, head_area, d, theme);
+    let rows = Layout::vertical((0..lanes).map(|_| Constraint::Length(3))).split(lanes_area);
+    for (ci, row) in rows.iter().enumerate() {
+        lane(f, *row, d, ci, theme);
+    }
+    progress(f, log_area, d, theme);
+}
+
+/// The bundle's ids and the status line.
+fn head(f: &mut Frame, area: Rect, d: &RolloutState, theme: &Theme) {
     let (status, halted) = status_line(d);
     f.render_widget(
         Paragraph::new(vec![
@@ -83,76 +92,82 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
                 if halted { theme.error } else { theme.pending },
             )),
         ]),
-        head,
+        area,
     );
-    let rows = Layout::vertical((0..lanes).map(|_| Constraint::Length(3))).split(lanes_area);
-    for (ci, cp) in m.plan.classes.iter().enumerate() {
-        let nodes: Vec<usize> = cp.nodes().collect();
-        let landed = nodes
-            .iter()
-            .filter(|&&n| m.nodes[n].run == NodeRun::Landed)
-            .count();
-        let failed = nodes
-            .iter()
-            .filter(|&&n| matches!(m.nodes[n].run, NodeRun::Failed { .. }))
-            .count();
-        let lane = m.lanes.iter().find(|c| c.class == ci).copied().or(m.cursor);
-        let stage = match lane {
-            Some(c) if c.class == ci && c.stage == 0 => "canary".to_string(),
-            Some(c) if c.class == ci => format!("wave {}/{}", c.stage, cp.waves.len()),
-            Some(c) if c.class < ci && !m.plan.parallel_classes => "waiting".into(),
-            _ if landed + failed == nodes.len() => "done".into(),
-            _ => "stopped".into(),
-        };
-        let budget_left = cp.failure_budget.saturating_sub(failed);
-        let label = format!(
-            "{}: {stage} · {landed}/{} landed · {failed} failed · budget left {budget_left}",
-            cp.class,
-            nodes.len()
-        );
-        let ratio = if nodes.is_empty() {
-            0.0
-        } else {
-            landed as f64 / nodes.len() as f64
-        };
-        let style = if failed > cp.failure_budget {
-            theme.error
-        } else if failed > 0 {
-            theme.warn
-        } else {
-            theme.ok
-        };
-        let g = Gauge::default()
-            .block(
-                Block::default()
-                    .borders(Borders::TOP)
-                    .border_style(theme.border)
-                    .title(Span::styled(format!(" {label} "), theme.title)),
-            )
-            .gauge_style(style)
-            .ratio(ratio.clamp(0.0, 1.0))
-            .label(format!("{:.0}%", ratio * 100.0));
-        f.render_widget(g, rows[ci]);
-    }
-    let h = log_area.height.saturating_sub(1) as usize;
+}
+
+/// Class `ci`'s lane: its stage, counts, failure budget left and a gauge of landed.
+fn lane(f: &mut Frame, area: Rect, d: &RolloutState, ci: usize, theme: &Theme) {
+    let m = &d.machine;
+    let Some(cp) = m.plan.classes.get(ci) else {
+        return;
+    };
+    let nodes: Vec<usize> = cp.nodes().collect();
+    let landed = nodes
+        .iter()
+        .filter(|&&n| m.nodes[n].run == NodeRun::Landed)
+        .count();
+    let failed = nodes
+        .iter()
+        .filter(|&&n| matches!(m.nodes[n].run, NodeRun::Failed { .. }))
+        .count();
+    let lane = m.lanes.iter().find(|c| c.class == ci).copied().or(m.cursor);
+    let stage = match lane {
+        Some(c) if c.class == ci && c.stage == 0 => "canary".to_string(),
+        Some(c) if c.class == ci => format!("wave {}/{}", c.stage, cp.waves.len()),
+        Some(c) if c.class < ci && !m.plan.parallel_classes => "waiting".into(),
+        _ if landed + failed == nodes.len() => "done".into(),
+        _ => "stopped".into(),
+    };
+    let budget_left = cp.failure_budget.saturating_sub(failed);
+    let label = format!(
+        "{}: {stage} · {landed}/{} landed · {failed} failed · budget left {budget_left}",
+        cp.class,
+        nodes.len()
+    );
+    let ratio = if nodes.is_empty() {
+        0.0
+    } else {
+        landed as f64 / nodes.len() as f64
+    };
+    let style = if failed > cp.failure_budget {
+        theme.error
+    } else if failed > 0 {
+        theme.warn
+    } else {
+        theme.ok
+    };
+    let g = Gauge::default()
+        .block(
+            Block::default()
+                .borders(Borders::TOP)
+                .border_style(theme.border)
+                .title(Span::styled(format!(" {label} "), theme.title)),
+        )
+        .gauge_style(style)
+        .ratio(ratio.clamp(0.0, 1.0))
+        .label(format!("{:.0}%", ratio * 100.0));
+    f.render_widget(g, area);
+}
+
+/// The latest progress lines that fit, newest last, coloured by their tone.
+fn progress(f: &mut Frame, area: Rect, d: &RolloutState, theme: &Theme) {
+    let h = area.height.saturating_sub(1) as usize;
     let lines: Vec<Line> = d
         .log
         .iter()
         .rev()
         .take(h)
         .rev()
-        .map(|l| {
-            let style = if l.contains("FAILED") || l.contains("HALTED") || l.contains("MISMATCH") {
-                theme.error
-            } else if l.contains("retry") || l.contains("failed") {
-                theme.warn
-            } else if l.contains("LANDED") {
-                theme.ok
-            } else {
-                theme.dim
+        .map(|p| {
+            let style = match p.tone {
+                Tone::Bad => theme.error,
+                Tone::Warn => theme.warn,
+                Tone::Good => theme.ok,
+                Tone::Note => theme.dim,
             };
             Line::from(Span::styled(
-                format!(" {}", crate::safe_text::clean(l)),
+                format!(" {}", crate::safe_text::clean(&p.text)),
                 style,
             ))
         })
@@ -164,6 +179,6 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
                 .border_style(theme.border)
                 .title(Span::styled(" progress ", theme.title)),
         ),
-        log_area,
+        area,
     );
 }
