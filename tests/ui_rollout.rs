@@ -4,10 +4,11 @@
 //! moved by hand and the executor's reports made up: no executor, no node touched.
 #![allow(clippy::unwrap_used)]
 
+#[path = "common/demo.rs"]
+mod demo;
+
 use crossterm::event::{Event as TermEvent, KeyCode, KeyEvent, KeyModifiers};
 use meshroll::dashboard::{App, Effect, Event, View};
-use meshroll::poller::{self, PollResult};
-use meshroll::remote::PollRequest;
 use meshroll::remote::sim::SimMesh;
 use meshroll::rollout::exec::ExecEvent;
 use meshroll::rollout::plan::{self, PlanOptions};
@@ -17,7 +18,7 @@ use meshroll::ui::theme::Theme;
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 
-const AT: u64 = 1_800_000_000_000;
+use demo::AT;
 
 /// The demo mesh polled once, with a rollout of the demo bundle staged (paused).
 async fn staged() -> App {
@@ -27,25 +28,7 @@ async fn staged() -> App {
         inv.nodes.clone(),
         inv.classes.clone(),
     );
-    let req = PollRequest {
-        gateway: true,
-        doctor: true,
-        cli_timeout_s: 5,
-        doctor_timeout_s: 60,
-        live_timeout_s: 2,
-    };
-    for idx in 0..inv.nodes.len() {
-        let result = mesh.poll(idx, &req).await;
-        poller::apply(
-            &mut app.states[idx],
-            PollResult {
-                idx,
-                at: AT,
-                took_ms: 1,
-                result,
-            },
-        );
-    }
+    demo::poll_all(&mut app, &mesh, AT).await;
     let p = plan::make(&inv, &PlanOptions::default()).unwrap();
     let names: Vec<String> = inv.nodes.iter().map(|n| n.name.clone()).collect();
     let mut machine = Machine::new(p, names.len(), 42, Mode::Paused);

@@ -23,6 +23,14 @@ pub async fn demo_app() -> App {
         inv.nodes.clone(),
         inv.classes.clone(),
     );
+    poll_all(&mut app, &mesh, AT).await;
+    app.refresh(AT + 2_000);
+    app
+}
+
+/// Poll every node of `mesh` once (gateway status and doctor included) into `app`,
+/// as answered at `at`.
+pub async fn poll_all(app: &mut App, mesh: &SimMesh, at: u64) {
     let req = PollRequest {
         gateway: true,
         doctor: true,
@@ -30,20 +38,18 @@ pub async fn demo_app() -> App {
         doctor_timeout_s: 60,
         live_timeout_s: 2,
     };
-    for idx in 0..inv.nodes.len() {
+    for idx in 0..app.nodes.len() {
         let result = mesh.poll(idx, &req).await;
         poller::apply(
             &mut app.states[idx],
             PollResult {
                 idx,
-                at: AT,
+                at,
                 took_ms: 1,
                 result,
             },
         );
     }
-    app.refresh(AT + 2_000);
-    app
 }
 
 /// Select the node called `name` and show its node view.
