@@ -7,7 +7,7 @@ use crossterm::event::EventStream;
 use futures::StreamExt;
 use tokio::sync::mpsc;
 
-use super::state::{AGE_TICK, App, Event, FramePacer, is_input, wrap_poll};
+use super::state::{AGE_EVERY_MS, App, Event, FramePacer, is_input, wrap_poll};
 use crate::keymap::KeyMap;
 use crate::observe::now_ms;
 use crate::poller::{self, PollCtx};
@@ -59,19 +59,13 @@ pub async fn run(
     });
     let tick_tx = tx.clone();
     let ticker = tokio::spawn(async move {
-        // The clock every second (the rollout's timers), and in between an Age event
-        // every quarter second: ages are refreshed a quarter of the fleet at a time.
-        let mut iv = tokio::time::interval(AGE_TICK);
-        let mut n = 0u32;
+        // The clock, once a second: the rollout's timers, and the ages (whole seconds)
+        // of the rows on screen.
+        let mut iv = tokio::time::interval(std::time::Duration::from_millis(AGE_EVERY_MS));
+        iv.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             iv.tick().await;
-            let ev = if n.is_multiple_of(4) {
-                Event::Tick
-            } else {
-                Event::Age
-            };
-            n = n.wrapping_add(1);
-            if tick_tx.send(ev).is_err() {
+            if tick_tx.send(Event::Tick).is_err() {
                 break;
             }
         }
@@ -118,15 +112,9 @@ pub async fn run(
                 },
             };
             let Some(ev) = ev else { break };
-            let urgent = is_input(&ev);
-            if app.handle(ev) {
-                pacer.changed(urgent);
-            }
+            handle(&mut app, &mut pacer, ev);
             while let Ok(ev) = rx.try_recv() {
-                let urgent = is_input(&ev);
-                if app.handle(ev) {
-                    pacer.changed(urgent);
-                }
+                handle(&mut app, &mut pacer, ev);
             }
             if app.quit {
                 break;
@@ -161,4 +149,15 @@ pub async fn run(
         );
     }
     result
+}
+
+/// One event into the app, and a frame owed if something visible changed. The clock
+/// alone (no rollout to time) draws only when a row on screen or a verdict moved: at
+/// most once a second, and not at all for a screen with nothing ageing.
+fn handle(app: &mut App, pacer: &mut FramePacer, ev: Event) {
+    let urgent = is_input(&ev);
+    let clock_only = matches!(ev, Event::Tick) && app.rollout.is_none();
+    if app.handle(ev) && (!clock_only || app.refresh(now_ms())) {
+        pacer.changed(urgent);
+    }
 }
