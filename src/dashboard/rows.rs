@@ -82,7 +82,9 @@ pub struct Cache {
     /// When each row was built, and whether it was pending then.
     built_at: Vec<Millis>,
     pending: Vec<bool>,
-    /// When every row's verdict was last checked against the clock.
+    /// Verdicts are checked against the clock round-robin: the next row to check and
+    /// the time the checks have caught up to.
+    verdict_cursor: usize,
     verdicts_at: Millis,
     counts: Counts,
     /// Rows per class tab (0 = all), and the widest node and class names: names do not
@@ -142,9 +144,10 @@ impl App {
     /// * a polled node's row is rebuilt; the fleet's skew is assessed again only when
     ///   a poll changed a manifest or a gateway status (then every row whose skew
     ///   moved is rebuilt too);
-    /// * once per [`AGE_EVERY_MS`], every row's verdict is checked against the clock
-    ///   (a row whose verdict moved is rebuilt): the counts, the verdict sort and the
-    ///   filter on verdicts are exact for the whole fleet;
+    /// * every row's verdict is checked against the clock at least once per
+    ///   [`AGE_EVERY_MS`], round-robin (a row whose verdict moved is rebuilt): the
+    ///   counts, the verdict sort and the filter on verdicts follow the whole fleet
+    ///   within a second, as its ages do on screen;
     /// * ages are in whole seconds: the rows on screen (the [`SCREEN_ROWS_MAX`] either
     ///   side of the selection) are rebuilt once they are [`AGE_EVERY_MS`] old. Rows
     ///   off screen keep the ages of their last poll until they are polled again or
@@ -241,16 +244,27 @@ impl App {
             c.skews = new;
             c.skew_inputs_moved = false;
         }
-        // Every row's verdict against the clock, once a second (or when the clock
-        // went back).
-        if now >= c.verdicts_at + AGE_EVERY_MS || now < c.verdicts_at {
-            self.cache.verdicts_at = now;
-            for i in 0..n {
-                if !self.cache.dirty[i] && kind_at(self, i, now) != self.rows[i].verdict {
-                    self.cache.dirty[i] = true;
-                    self.cache.any_dirty = true;
-                }
+        // Every row's verdict against the clock at least once per AGE_EVERY_MS,
+        // round-robin: under a stream of polls (a frame every 100 ms) a tenth of the
+        // fleet per frame, with only the clock (a frame a second) all of it.
+        let elapsed = now.saturating_sub(c.verdicts_at);
+        let due = if elapsed >= AGE_EVERY_MS || now < c.verdicts_at || n == 0 {
+            c.verdicts_at = now;
+            n
+        } else {
+            let k = (n as u64 * elapsed / AGE_EVERY_MS) as usize;
+            c.verdicts_at += k as u64 * AGE_EVERY_MS / n as u64;
+            k
+        };
+        for k in 0..due {
+            let i = (self.cache.verdict_cursor + k) % n;
+            if !self.cache.dirty[i] && kind_at(self, i, now) != self.rows[i].verdict {
+                self.cache.dirty[i] = true;
+                self.cache.any_dirty = true;
             }
+        }
+        if n > 0 {
+            self.cache.verdict_cursor = (self.cache.verdict_cursor + due) % n;
         }
         // The rows on screen follow the clock.
         let screen: Vec<usize> = self.with_visible(|v| {
@@ -317,16 +331,28 @@ impl App {
     pub fn on_poll(&mut self, r: PollResult) {
         let idx = r.idx;
         if let Some(st) = self.states.get_mut(idx) {
-            // What the skew is computed from: a change means the fleet is assessed again.
-            let inputs = |st: &NodeState| {
-                (
-                    st.manifest.as_ref().map(|m| m.value.clone()),
-                    st.gateway.as_ref().map(|g| g.value.clone()),
-                )
+            // What the skew is computed from (a manifest, a gateway status): a change
+            // means the fleet is assessed again. A readable poll replaces the manifest,
+            // and the gateway status when it carried one; the old values are moved out
+            // to compare, not cloned. A failed poll changes neither.
+            let (gateway_polled, ok) = match &r.result {
+                Ok(raw) => (raw.gateway.is_some(), true),
+                Err(_) => (false, false),
             };
-            let before = inputs(st);
+            let old_manifest = if ok { st.manifest.take() } else { None };
+            let old_gateway = if gateway_polled {
+                st.gateway.take()
+            } else {
+                None
+            };
             poller::apply(st, r);
-            if inputs(st) != before {
+            let moved = ok
+                && (old_manifest.as_ref().map(|m| &m.value)
+                    != st.manifest.as_ref().map(|m| &m.value)
+                    || (gateway_polled
+                        && old_gateway.as_ref().map(|g| &g.value)
+                            != st.gateway.as_ref().map(|g| &g.value)));
+            if moved {
                 self.cache.skew_inputs_moved = true;
             }
             let c = &mut self.cache;
