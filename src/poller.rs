@@ -190,13 +190,17 @@ pub fn spawn_node_loops<E: Send + 'static>(
 ) -> (Vec<Arc<Trigger>>, Vec<JoinHandle<()>>) {
     let n = ctx.nodes.len();
     let (handle, task) = scheduler::spawn(ctx, tx, wrap);
-    let triggers = (0..n)
+    (triggers(&handle, n), vec![task])
+}
+
+/// A trigger per node on `handle` (what the dashboard's `App::triggers` holds).
+pub fn triggers(handle: &SchedulerHandle, n: usize) -> Vec<Arc<Trigger>> {
+    (0..n)
         .map(|node| {
             Arc::new(Trigger {
                 node,
                 handle: handle.clone(),
             })
         })
-        .collect();
-    (triggers, vec![task])
+        .collect()
 }

@@ -361,17 +361,27 @@ impl SchedulerHandle {
     }
 }
 
-/// Start the scheduler for the dashboard (continuous cadences); abort the handle to
-/// stop it.
+/// The scheduler for the dashboard (continuous cadences) as a future, for the caller
+/// to drive in its own task (the dashboard runs it beside its event loop, so polls are
+/// allocated and freed on one thread); it runs until `tx` closes or it is dropped.
+pub fn start<E>(
+    ctx: Arc<PollCtx>,
+    tx: mpsc::UnboundedSender<E>,
+    wrap: fn(PollResult) -> E,
+) -> (SchedulerHandle, impl std::future::Future<Output = ()>) {
+    let (rtx, rrx) = mpsc::unbounded_channel();
+    let s = Scheduler::new(ctx, Mode::Continuous);
+    (SchedulerHandle { tx: rtx }, s.run(rrx, tx, wrap))
+}
+
+/// [`start`] as a task of its own; abort the handle to stop it.
 pub fn spawn<E: Send + 'static>(
     ctx: Arc<PollCtx>,
     tx: mpsc::UnboundedSender<E>,
     wrap: fn(PollResult) -> E,
 ) -> (SchedulerHandle, JoinHandle<()>) {
-    let (rtx, rrx) = mpsc::unbounded_channel();
-    let s = Scheduler::new(ctx, Mode::Continuous);
-    let task = tokio::spawn(s.run(rrx, tx, wrap));
-    (SchedulerHandle { tx: rtx }, task)
+    let (handle, run) = start(ctx, tx, wrap);
+    (handle, tokio::spawn(run))
 }
 
 #[cfg(test)]
