@@ -1,16 +1,17 @@
 //! When to poll: the cheap signals every few seconds, the gateway status (2-3 s of
 //! CPU on a real node) on its slow cadence or on demand, doctor on its own cadence.
 //!
-//! [`poll_once`] is the one poll both the headless command and the dashboard use.
-//! [`spawn_node_loops`] runs one independent loop per node for the dashboard, so a
-//! hung node never stalls the others; each loop reports through a channel.
+//! [`poll_once`] is the one poll both the headless command and the dashboard use;
+//! [`scheduler`] is the one place that decides when each node polls (a single task,
+//! bounded polls in flight, so a hung node never stalls the others).
 
-use std::sync::Arc;
+pub mod scheduler;
+
 use std::time::Duration;
 
 use futures::FutureExt;
-use tokio::sync::{Notify, mpsc};
-use tokio::task::JoinHandle;
+
+pub use scheduler::{Mode, Request, Schedule, Scheduler, SchedulerHandle};
 
 use crate::inventory::Node;
 use crate::observe::{Millis, NodeState, now_ms};
@@ -127,21 +128,10 @@ pub fn apply(state: &mut NodeState, r: PollResult) {
     }
 }
 
-/// Polls of one round in flight at once. A poll waiting on a connect slot or its node
-/// holds a future of several kB; bounding them keeps a round of 10,000 nodes from
-/// holding 10,000 at once, and still lets this many hung nodes time out side by side.
+/// Polls in flight at once. A poll waiting on a connect slot or its node holds a
+/// future of several kB; bounding them keeps 10,000 nodes from holding 10,000 at once,
+/// and still lets this many hung nodes time out side by side while the others poll.
 pub const ROUND_IN_FLIGHT: usize = 1024;
-
-/// Poll every node (at most [`ROUND_IN_FLIGHT`] at once); returns, in node order, when
-/// all have answered or timed out.
-pub async fn round(ctx: &PollCtx, reqs: &[PollRequest]) -> Vec<PollResult> {
-    use futures::StreamExt;
-    futures::stream::iter(reqs.iter().enumerate())
-        .map(|(i, r)| poll_once(ctx, i, r))
-        .buffered(ROUND_IN_FLIGHT)
-        .collect()
-        .await
-}
 
 /// What the cheap signals say about reachability: `None` when the round trip failed,
 /// else whether the liveness URL answered 2xx and whether the gateway's `/readyz` did
@@ -169,109 +159,5 @@ impl ChangeWatch {
         let changed = self.last.is_some_and(|l| l != k);
         self.last = Some(k);
         changed
-    }
-}
-
-/// What the operator can ask of a node's loop.
-#[derive(Debug, Default)]
-pub struct Trigger {
-    notify: Notify,
-    gateway: std::sync::atomic::AtomicBool,
-    doctor: std::sync::atomic::AtomicBool,
-}
-
-impl Trigger {
-    /// Poll now, with the gateway status (and doctor, if asked).
-    pub fn refresh(&self, doctor: bool) {
-        use std::sync::atomic::Ordering;
-        self.gateway.store(true, Ordering::SeqCst);
-        if doctor {
-            self.doctor.store(true, Ordering::SeqCst);
-        }
-        self.notify.notify_one();
-    }
-}
-
-/// One loop per node; results go to `tx` wrapped by `wrap`. Returns each node's
-/// trigger and the task handles (abort them to stop).
-pub fn spawn_node_loops<E: Send + 'static>(
-    ctx: Arc<PollCtx>,
-    tx: mpsc::UnboundedSender<E>,
-    wrap: fn(PollResult) -> E,
-) -> (Vec<Arc<Trigger>>, Vec<JoinHandle<()>>) {
-    let mut triggers = Vec::new();
-    let mut handles = Vec::new();
-    // At most ROUND_IN_FLIGHT polls at once across the loops, as in a status round: the
-    // first polls of 10,000 nodes would otherwise all be in flight together.
-    let gate = Arc::new(tokio::sync::Semaphore::new(ROUND_IN_FLIGHT));
-    for idx in 0..ctx.nodes.len() {
-        let trig = Arc::new(Trigger::default());
-        triggers.push(trig.clone());
-        let ctx = ctx.clone();
-        let tx = tx.clone();
-        let gate = gate.clone();
-        handles.push(tokio::spawn(async move {
-            node_loop(ctx, idx, trig, gate, tx, wrap).await;
-        }));
-    }
-    (triggers, handles)
-}
-
-async fn node_loop<E>(
-    ctx: Arc<PollCtx>,
-    idx: usize,
-    trig: Arc<Trigger>,
-    gate: Arc<tokio::sync::Semaphore>,
-    tx: mpsc::UnboundedSender<E>,
-    wrap: fn(PollResult) -> E,
-) {
-    use std::sync::atomic::Ordering;
-    use tokio::time::Instant;
-    let c = ctx.cadence;
-    // Spread the slow polls over the slow period so the fleet is not hit at once.
-    let n = ctx.nodes.len().max(1) as u32;
-    let offset = c.slow.mul_f64(f64::from(idx as u32 % n) / f64::from(n));
-    let start = Instant::now();
-    let mut next_slow = start; // first poll carries the gateway status
-    let mut next_doctor = c
-        .doctor
-        .map(|d| start + d.min(Duration::from_secs(5)) + offset / 4);
-    let mut watch = ChangeWatch::default();
-    loop {
-        let now = Instant::now();
-        let gw = now >= next_slow || trig.gateway.swap(false, Ordering::SeqCst);
-        let doc =
-            next_doctor.is_some_and(|d| now >= d) || trig.doctor.swap(false, Ordering::SeqCst);
-        let req = c.request(gw, doc);
-        // Boxed: the poll's future is ~10 KB; kept inline it would sit in every node's
-        // task for its whole life (100 MB at 10,000 nodes), boxed only while polling.
-        let res = {
-            // The gate is never closed; without a permit the poll simply goes ahead.
-            let _permit = gate.acquire().await.ok();
-            Box::pin(poll_once(&ctx, idx, &req)).await
-        };
-        if gw {
-            next_slow = Instant::now() + c.slow;
-            if next_slow < start + offset + c.slow {
-                next_slow = start + offset + c.slow;
-            }
-        }
-        if doc {
-            next_doctor = c.doctor.map(|d| Instant::now() + d);
-        }
-        // Liveness or reachability changed: learn why from the gateway status now.
-        let changed = watch.changed(&res) && !gw;
-        if tx.send(wrap(res)).is_err() {
-            return;
-        }
-        if changed {
-            next_slow = Instant::now();
-            continue;
-        }
-        let next_fast = Instant::now() + c.fast;
-        tokio::select! {
-            _ = tokio::time::sleep_until(next_fast) => {}
-            _ = trig.notify.notified() => {}
-        }
     }
 }

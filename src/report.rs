@@ -159,11 +159,29 @@ pub fn build_rolling(
 pub const SHORT_CAP: usize = 128;
 
 fn short(s: &mut String) {
-    *s = safe_text::clean_capped(s, SHORT_CAP);
+    clean_in_place(s, SHORT_CAP);
 }
 
 fn long(s: &mut String) {
-    *s = safe_text::clean(s);
+    clean_in_place(s, safe_text::DEFAULT_CAP);
+}
+
+/// [`safe_text::clean_capped`] in place: the same redactor and sanitiser, but a string
+/// they leave as it is (nearly all of them) is not copied. A row is rebuilt per poll, so
+/// this is most of a row's cost at 10,000 nodes.
+fn clean_in_place(s: &mut String, cap: usize) {
+    let redacted = safe_text::redact(s);
+    let sanitized = match safe_text::sanitize(&redacted, cap) {
+        std::borrow::Cow::Owned(o) => Some(o),
+        std::borrow::Cow::Borrowed(_) => None,
+    };
+    let out = sanitized.or(match redacted {
+        std::borrow::Cow::Owned(o) => Some(o),
+        std::borrow::Cow::Borrowed(_) => None,
+    });
+    if let Some(o) = out {
+        *s = o;
+    }
 }
 
 impl NodeReport {
@@ -323,6 +341,27 @@ fn one(n: &Node, st: &NodeState, k: Skew, now: Millis, base: &Rules) -> NodeRepo
 
 #[cfg(test)]
 mod tests {
+
+    /// Cleaning in place is the one redactor and sanitiser: the same text as
+    /// `safe_text::clean_capped`, for clean, hostile, long and secret-bearing text.
+    #[test]
+    fn clean_in_place_is_clean_capped() {
+        safe_text::register_secret("hunter2-in-place-test");
+        for raw in [
+            "mac-w0001",
+            "bidi \u{202E}gnp.exe and \x1b[31m red",
+            "token hunter2-in-place-test here",
+            &"x".repeat(400),
+            "",
+        ] {
+            for cap in [SHORT_CAP, safe_text::DEFAULT_CAP, 5] {
+                let mut s = raw.to_string();
+                clean_in_place(&mut s, cap);
+                assert_eq!(s, safe_text::clean_capped(raw, cap), "{raw:?} cap {cap}");
+            }
+        }
+    }
+
     use super::*;
     use crate::remote::sim::SimMesh;
 

@@ -312,7 +312,7 @@ async fn a_hung_poll_and_a_channel_closed_mid_answer_recover_by_themselves() {
         cadence,
     });
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
-    let (triggers, handles) = poller::spawn_node_loops(ctx.clone(), tx, |r| r);
+    let (scheduler, task) = poller::scheduler::spawn(ctx.clone(), tx, |r| r);
     let mut seen = vec![0usize; 3];
     let ok = |r: &poller::PollResult| r.result.is_ok();
     wait_for(&mut rx, &mut seen, 0, 20, ok).await;
@@ -346,7 +346,7 @@ async fn a_hung_poll_and_a_channel_closed_mid_answer_recover_by_themselves() {
     // the answer is out).
     lab.node("h01").set_mode("slow");
     lab.node("h01").clear_calls();
-    triggers[0].refresh(false);
+    scheduler.refresh(0, false);
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     while lab.node("h01").gateway_status_calls() == 0 && std::time::Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(50));
@@ -365,9 +365,7 @@ async fn a_hung_poll_and_a_channel_closed_mid_answer_recover_by_themselves() {
         r.result.as_ref().is_ok_and(|p| p.gateway.is_some())
     })
     .await;
-    for h in handles {
-        h.abort();
-    }
+    task.abort();
     ctx.transport.close().await;
 }
 

@@ -2,13 +2,14 @@
 //! or JSON for scripts.
 
 use std::io::Write;
+use std::sync::Arc;
 use std::time::Instant;
 
 use serde::Serialize;
 
 use crate::cli::{Global, StatusArgs};
 use crate::observe::{NodeState, now_ms};
-use crate::poller::{self, PollCtx};
+use crate::poller::{self, Mode, PollCtx, Scheduler};
 use crate::report::{self, NodeReport};
 use crate::skew::short;
 use crate::verdict::human_age;
@@ -40,35 +41,33 @@ pub async fn run(g: &Global, args: &StatusArgs) -> anyhow::Result<i32> {
             }
         );
     }
+    let ctx = Arc::new(ctx);
     let result = rounds(&ctx, args).await;
     ctx.transport.close().await;
     result
 }
 
-async fn rounds(ctx: &PollCtx, args: &StatusArgs) -> anyhow::Result<i32> {
+async fn rounds(ctx: &Arc<PollCtx>, args: &StatusArgs) -> anyhow::Result<i32> {
     let mut states = vec![NodeState::default(); ctx.nodes.len()];
-    let mut watches = vec![poller::ChangeWatch::default(); ctx.nodes.len()];
-    let mut force_gateway = vec![false; ctx.nodes.len()];
-    let mut last_gateway: Option<Instant> = None;
+    // The dashboard's scheduler, a round at a time: every node due once per round, the
+    // gateway status for the fleet once its slow period has passed (and, for a node
+    // whose liveness or reachability changed, in the next round).
+    let mut sched = Scheduler::new(ctx.clone(), Mode::Rounds);
+    if args.doctor {
+        for i in 0..ctx.nodes.len() {
+            sched.schedule.want_doctor(i);
+        }
+    }
     let mut n = 0u64;
     let stdout = std::io::stdout();
     loop {
         n += 1;
         let started = Instant::now();
-        let gw = last_gateway.is_none_or(|t| t.elapsed() >= ctx.cadence.slow);
-        let reqs: Vec<_> = force_gateway
-            .iter()
-            .map(|&f| ctx.cadence.request(gw || f, args.doctor && n == 1))
-            .collect();
-        for r in poller::round(ctx, &reqs).await {
+        for r in sched.round().await {
             let idx = r.idx;
-            // A node whose liveness or reachability changed gets its gateway status in
-            // the next round, not at the next slow tick.
-            force_gateway[idx] = watches[idx].changed(&r) && !reqs[idx].gateway;
-            poller::apply(&mut states[idx], r);
-        }
-        if gw {
-            last_gateway = Some(started);
+            if let Some(st) = states.get_mut(idx) {
+                poller::apply(st, r);
+            }
         }
         let round_ms = started.elapsed().as_millis() as u64;
         let rows = report::build(

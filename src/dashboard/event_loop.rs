@@ -1,4 +1,4 @@
-//! The dashboard's event loop: the terminal, the node loops, the clock and the rollout
+//! The dashboard's event loop: the terminal, the poll scheduler, the clock and the rollout
 //! executor feed one event stream into [`App`]; the loop reads the clock, carries out
 //! the effects the app asks for (polls now, the rollout's runner) and draws the screen
 //! from it.
@@ -10,10 +10,10 @@ use futures::StreamExt;
 use tokio::sync::mpsc;
 
 use super::pacer::FramePacer;
-use super::state::{AGE_TICK, App, Effect, Event, is_input, wrap_poll};
+use super::state::{AGE_EVERY_MS, App, Effect, Event, is_input, wrap_poll};
 use crate::keymap::KeyMap;
 use crate::observe::{Millis, now_ms};
-use crate::poller::{self, PollCtx, Trigger};
+use crate::poller::{self, PollCtx, SchedulerHandle};
 use crate::rollout::exec::ExecEvent;
 use crate::rollout::runner::Runner;
 use crate::rollout::state::RolloutState;
@@ -51,7 +51,10 @@ pub async fn run(
             }
         }));
     }
-    let (triggers, handles) = poller::spawn_node_loops(ctx.clone(), tx.clone(), wrap_poll);
+    // The one poll scheduler, driven beside the event loop in this task (below): the
+    // polls' futures and results are allocated and freed on one thread, which keeps
+    // the allocator from holding a heap per thread at 10,000 nodes.
+    let (scheduler, polls) = poller::scheduler::start(ctx.clone(), tx.clone(), wrap_poll);
 
     let input_tx = tx.clone();
     let input = tokio::spawn(async move {
@@ -64,19 +67,13 @@ pub async fn run(
     });
     let tick_tx = tx.clone();
     let ticker = tokio::spawn(async move {
-        // The clock every second (the rollout's timers), and in between an Age event
-        // every quarter second: ages are refreshed a quarter of the fleet at a time.
-        let mut iv = tokio::time::interval(AGE_TICK);
-        let mut n = 0u32;
+        // The clock, once a second: the rollout's timers, and the ages (whole seconds)
+        // of the rows on screen.
+        let mut iv = tokio::time::interval(std::time::Duration::from_millis(AGE_EVERY_MS));
+        iv.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             iv.tick().await;
-            let ev = if n.is_multiple_of(4) {
-                Event::Tick
-            } else {
-                Event::Age
-            };
-            n = n.wrapping_add(1);
-            if tick_tx.send(ev).is_err() {
+            if tick_tx.send(Event::Tick).is_err() {
                 break;
             }
         }
@@ -129,12 +126,20 @@ pub async fn run(
             let mut quit = false;
             let mut next = Some(ev);
             while let Some(ev) = next {
-                if app.redraws(&ev) {
-                    pacer.changed(is_input(&ev));
-                }
                 let now = now_ms();
+                let urgent = is_input(&ev);
+                let mut redraw = app.redraws(&ev);
+                // The clock alone (no rollout to time) draws only when a row on screen
+                // or a verdict moved: at most once a second, not at all when idle.
+                let clock_only = matches!(ev, Event::Tick) && app.rollout.is_none();
                 let effects = app.handle(ev, now);
-                quit |= carry_out(effects, &app, runner.as_mut(), &triggers, now);
+                if clock_only {
+                    redraw = app.refresh(now);
+                }
+                if redraw {
+                    pacer.changed(urgent);
+                }
+                quit |= carry_out(effects, &app, runner.as_mut(), &scheduler, now);
                 next = rx.try_recv().ok();
             }
             if quit {
@@ -142,17 +147,17 @@ pub async fn run(
             }
         }
         Ok::<_, anyhow::Error>(())
-    }
-    .await;
+    };
+    let result = tokio::select! {
+        r = result => r,
+        () = polls => Ok(()),
+    };
     crossterm::execute!(std::io::stdout(), crossterm::event::DisableMouseCapture).ok();
     ratatui::restore();
     input.abort();
     ticker.abort();
     if let Some(f) = forward {
         f.abort();
-    }
-    for h in handles {
-        h.abort();
     }
     ctx.transport.close().await;
     // The recap of a rollout run from the dashboard, once the terminal is back.
@@ -178,18 +183,14 @@ fn carry_out(
     effects: Vec<Effect>,
     app: &App,
     mut runner: Option<&mut Runner>,
-    triggers: &[std::sync::Arc<Trigger>],
+    scheduler: &SchedulerHandle,
     now: Millis,
 ) -> bool {
     let mut quit = false;
     for e in effects {
         match e {
-            Effect::Poll { node, doctor } => {
-                if let Some(t) = triggers.get(node) {
-                    t.refresh(doctor);
-                }
-            }
-            Effect::PollAll => triggers.iter().for_each(|t| t.refresh(false)),
+            Effect::Poll { node, doctor } => scheduler.refresh(node, doctor),
+            Effect::PollAll => scheduler.refresh_all(false),
             Effect::Rollout(effects) => {
                 if let Some(r) = runner.as_deref_mut() {
                     r.run(effects, now);

@@ -1,14 +1,72 @@
-//! The table's rows, kept up to date incrementally: a polled node's row is rebuilt, ages
-//! a share of the fleet per frame, the skew only when its inputs move; and the visible
-//! order (tab, filter, sort), cached until one of those changes.
+//! The table's rows, kept up to date incrementally: a polled node's row is rebuilt; the
+//! rows on screen follow the clock (ages in whole seconds); every row's verdict is
+//! checked against the clock once a second (the counts, the verdict sort and filter
+//! stay exact), the skew only when its inputs move; and the visible order (tab,
+//! filter, sort), cached until one of those changes.
+//!
+//! So an idle fleet costs a verdict check per node and the screen's rows once a
+//! second, not a rebuild of every row.
 
 use std::cell::RefCell;
 
 use super::state::{AGE_EVERY_MS, App, Sort};
 use crate::observe::{Millis, NodeState};
 use crate::poller::{self, PollResult};
-use crate::report;
-use crate::skew::{self, Skew};
+use crate::report::{self, NodeReport};
+use crate::skew::{self, ManifestState, Skew};
+use crate::verdict::{self, Kind};
+
+/// Rows either side of the selection kept exact for the screen: the table drawn always
+/// holds the selection, so no terminal shorter than this shows a row outside it.
+pub const SCREEN_ROWS_MAX: usize = 160;
+
+/// The title bar's counts over the fleet, kept as rows change.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Counts {
+    pub healthy: usize,
+    pub draining: usize,
+    pub dead: usize,
+    /// Not answered yet (shown as pending, not dead).
+    pub pending: usize,
+    pub skewed: usize,
+    /// Still on their class's previous bundle while a rollout targets another.
+    pub rollout_pending: usize,
+}
+
+impl Counts {
+    fn add(&mut self, r: &NodeReport, pending: bool, sign: isize) {
+        let bump = |x: &mut usize| *x = x.wrapping_add_signed(sign);
+        if r.manifest.state == Some(ManifestState::Pending) {
+            bump(&mut self.rollout_pending);
+        }
+        if pending {
+            bump(&mut self.pending);
+            return;
+        }
+        match r.verdict {
+            Kind::Healthy => bump(&mut self.healthy),
+            Kind::Draining => bump(&mut self.draining),
+            Kind::Dead => bump(&mut self.dead),
+        }
+        if r.skew.any {
+            bump(&mut self.skewed);
+        }
+    }
+
+    /// Counted from scratch (what the incremental counts must equal).
+    pub fn of(rows: &[NodeReport], states: &[NodeState]) -> Counts {
+        let mut c = Counts::default();
+        for (r, st) in rows.iter().zip(states) {
+            c.add(r, is_pending(st), 1);
+        }
+        c
+    }
+}
+
+/// A row not answered yet: pending, not dead.
+pub fn is_pending(st: &NodeState) -> bool {
+    !st.seen() && st.unreachable.is_none() && st.poll_error.is_none()
+}
 
 /// Incremental state of the reports and of the table order.
 #[derive(Default)]
@@ -21,17 +79,26 @@ pub struct Cache {
     /// A poll changed what the skew is computed from (a manifest, a gateway status):
     /// the fleet's skew is assessed again at the next refresh.
     skew_inputs_moved: bool,
-    /// Rows are rebuilt round-robin so that each is at most [`AGE_EVERY_MS`] old:
-    /// the next row to age and the time aging has caught up to.
-    age_cursor: usize,
-    aged_to: Millis,
+    /// When each row was built, and whether it was pending then.
+    built_at: Vec<Millis>,
+    pending: Vec<bool>,
+    /// Verdicts are checked against the clock round-robin: the next row to check and
+    /// the time the checks have caught up to.
+    verdict_cursor: usize,
+    verdicts_at: Millis,
+    counts: Counts,
+    /// Rows per class tab (0 = all), and the widest node and class names: names do not
+    /// change, so they are counted at the full rebuild.
+    per_tab: Vec<usize>,
+    name_widths: (usize, usize),
     /// Each node's poll count when its row was last built: a state changed without
     /// [`App::on_poll`] (a test, a replay writing `states` directly) is caught by it.
     seen: Vec<u64>,
     /// The rollout target of the last full rebuild.
     built: bool,
     built_target: Option<String>,
-    /// Bumped whenever a row changes: the visible order is recomputed then.
+    /// Bumped whenever a row changes: the visible order is recomputed then, if it
+    /// depends on what changed.
     rows_gen: u64,
     visible: RefCell<Option<(VisibleKey, Vec<usize>)>>,
 }
@@ -39,6 +106,8 @@ pub struct Cache {
 /// What [`App::visible`] depends on.
 #[derive(Clone, PartialEq, Eq)]
 struct VisibleKey {
+    /// The rows' generation, or 0 when the order cannot depend on it (no filter, and a
+    /// sort by inventory or name: the class and name of a node never change).
     rows_gen: u64,
     rows: usize,
     class_tab: usize,
@@ -46,12 +115,12 @@ struct VisibleKey {
     sort: Sort,
 }
 
-/// `hay` contains `needle_lower` (already lower case), ignoring ASCII case, without
-/// allocating.
 fn polls(st: &NodeState) -> u64 {
     st.polls_ok.wrapping_add(st.polls_failed)
 }
 
+/// `hay` contains `needle_lower` (already lower case), ignoring ASCII case, without
+/// allocating.
 fn contains_ci(hay: &str, needle_lower: &str) -> bool {
     let (h, n) = (hay.as_bytes(), needle_lower.as_bytes());
     if n.is_empty() {
@@ -62,19 +131,31 @@ fn contains_ci(hay: &str, needle_lower: &str) -> bool {
             .any(|w| w.iter().zip(n).all(|(a, b)| a.to_ascii_lowercase() == *b))
 }
 
+/// The verdict [`report::row`] would give at `now` (without building the row).
+fn kind_at(app: &App, i: usize, now: Millis) -> Kind {
+    let rules = report::rules_for(&app.nodes[i], &app.rules);
+    verdict::judge(&app.states[i], now, &rules).map_or(Kind::Dead, |v| v.kind)
+}
+
 impl App {
-    /// Bring the reports up to `now`, doing the least work that keeps them exact:
+    /// Bring the reports up to `now`, doing the least work that keeps what is shown
+    /// exact:
     ///
     /// * a polled node's row is rebuilt; the fleet's skew is assessed again only when
     ///   a poll changed a manifest or a gateway status (then every row whose skew
     ///   moved is rebuilt too);
-    /// * ages are in whole seconds: every row is rebuilt once per [`AGE_EVERY_MS`],
-    ///   round-robin, a share of the fleet per frame rather than all at once;
+    /// * every row's verdict is checked against the clock at least once per
+    ///   [`AGE_EVERY_MS`], round-robin (a row whose verdict moved is rebuilt): the
+    ///   counts, the verdict sort and the filter on verdicts follow the whole fleet
+    ///   within a second, as its ages do on screen;
+    /// * ages are in whole seconds: the rows on screen (the [`SCREEN_ROWS_MAX`] either
+    ///   side of the selection) are rebuilt once they are [`AGE_EVERY_MS`] old. Rows
+    ///   off screen keep the ages of their last poll until they are polled again or
+    ///   come on screen;
     /// * everything is rebuilt when the rollout target changes.
     ///
-    /// So a frame under a stream of poll results costs the nodes that changed and a
-    /// tenth of the fleet at 10 frames a second, not the fleet.
-    pub fn refresh(&mut self, now: Millis) {
+    /// Returns whether any row changed.
+    pub fn refresh(&mut self, now: Millis) -> bool {
         self.now = now;
         let n = self.nodes.len().min(self.states.len());
         let target = self.rollout.as_ref().map(|d| d.skills_sha.clone());
@@ -110,15 +191,33 @@ impl App {
                     )
                 })
                 .collect();
-            c.seen = self.states.iter().map(polls).collect();
+            c.seen = self.states.iter().take(n).map(polls).collect();
+            c.pending = self.states.iter().take(n).map(is_pending).collect();
+            c.built_at = vec![now; n];
+            c.verdicts_at = now;
+            c.counts = Counts::of(&self.rows, &self.states);
+            c.per_tab = std::iter::once(n)
+                .chain(
+                    self.classes
+                        .iter()
+                        .map(|k| self.rows.iter().filter(|r| &r.class == k).count()),
+                )
+                .collect();
+            let widest = |f: fn(&NodeReport) -> &str| {
+                self.rows
+                    .iter()
+                    .map(|r| f(r).chars().count())
+                    .max()
+                    .unwrap_or(0)
+            };
+            c.name_widths = (widest(|r| &r.node), widest(|r| &r.class));
             c.built = true;
             c.built_target = target;
             c.dirty.iter_mut().for_each(|d| *d = false);
             c.any_dirty = false;
             c.skew_inputs_moved = false;
-            c.aged_to = now;
             c.rows_gen += 1;
-            return;
+            return true;
         }
         // States changed behind on_poll's back: rebuild them and reassess the skew.
         c.seen.resize(n, 0);
@@ -142,56 +241,115 @@ impl App {
             c.skews = new;
             c.skew_inputs_moved = false;
         }
-        // Rows whose ages are due, round-robin.
-        let elapsed = now.saturating_sub(c.aged_to);
-        let due = if elapsed >= AGE_EVERY_MS || n == 0 {
-            c.aged_to = now;
+        // Every row's verdict against the clock at least once per AGE_EVERY_MS,
+        // round-robin: under a stream of polls (a frame every 100 ms) a tenth of the
+        // fleet per frame, with only the clock (a frame a second) all of it.
+        let elapsed = now.saturating_sub(c.verdicts_at);
+        let due = if elapsed >= AGE_EVERY_MS || now < c.verdicts_at || n == 0 {
+            c.verdicts_at = now;
             n
         } else {
             let k = (n as u64 * elapsed / AGE_EVERY_MS) as usize;
-            c.aged_to += k as u64 * AGE_EVERY_MS / n as u64;
+            c.verdicts_at += k as u64 * AGE_EVERY_MS / n as u64;
             k
         };
         for k in 0..due {
-            let i = (c.age_cursor + k) % n;
-            c.dirty[i] = true;
-            c.any_dirty = true;
+            let i = (self.cache.verdict_cursor + k) % n;
+            if !self.cache.dirty[i] && kind_at(self, i, now) != self.rows[i].verdict {
+                self.cache.dirty[i] = true;
+                self.cache.any_dirty = true;
+            }
         }
         if n > 0 {
-            c.age_cursor = (c.age_cursor + due) % n;
+            self.cache.verdict_cursor = (self.cache.verdict_cursor + due) % n;
+        }
+        // The rows on screen follow the clock.
+        let screen: Vec<usize> = self.with_visible(|v| {
+            let sel = self.selected.min(v.len().saturating_sub(1));
+            let lo = sel.saturating_sub(SCREEN_ROWS_MAX);
+            let hi = (sel + SCREEN_ROWS_MAX).min(v.len());
+            v.get(lo..hi).map_or_else(Vec::new, <[usize]>::to_vec)
+        });
+        let c = &mut self.cache;
+        for i in screen {
+            if i < n && (now >= c.built_at[i] + AGE_EVERY_MS || now < c.built_at[i]) {
+                c.dirty[i] = true;
+                c.any_dirty = true;
+            }
         }
         if !c.any_dirty {
-            return;
+            return false;
         }
+        let mut changed = false;
         for i in 0..n {
-            if c.dirty[i] {
-                c.dirty[i] = false;
-                self.rows[i] = report::row(
-                    &self.nodes[i],
-                    &self.states[i],
-                    c.skews[i].clone(),
-                    now,
-                    &self.rules,
-                );
+            if !c.dirty[i] {
+                continue;
+            }
+            c.dirty[i] = false;
+            let row = report::row(
+                &self.nodes[i],
+                &self.states[i],
+                c.skews[i].clone(),
+                now,
+                &self.rules,
+            );
+            c.built_at[i] = now;
+            let pending = is_pending(&self.states[i]);
+            if row != self.rows[i] || pending != c.pending[i] {
+                c.counts.add(&self.rows[i], c.pending[i], -1);
+                c.counts.add(&row, pending, 1);
+                c.pending[i] = pending;
+                self.rows[i] = row;
+                changed = true;
             }
         }
         c.any_dirty = false;
-        c.rows_gen += 1;
+        if changed {
+            c.rows_gen += 1;
+        }
+        changed
+    }
+
+    /// The title bar's counts (kept as rows change, not counted per frame).
+    pub fn counts(&self) -> Counts {
+        self.cache.counts
+    }
+
+    /// Rows in class tab `tab` (0 = all).
+    pub fn tab_len(&self, tab: usize) -> usize {
+        self.cache.per_tab.get(tab).copied().unwrap_or(0)
+    }
+
+    /// The widest node name and class name, in characters.
+    pub fn name_widths(&self) -> (usize, usize) {
+        self.cache.name_widths
     }
 
     pub fn on_poll(&mut self, r: PollResult) {
         let idx = r.idx;
         if let Some(st) = self.states.get_mut(idx) {
-            // What the skew is computed from: a change means the fleet is assessed again.
-            let inputs = |st: &NodeState| {
-                (
-                    st.manifest.as_ref().map(|m| m.value.clone()),
-                    st.gateway.as_ref().map(|g| g.value.clone()),
-                )
+            // What the skew is computed from (a manifest, a gateway status): a change
+            // means the fleet is assessed again. A readable poll replaces the manifest,
+            // and the gateway status when it carried one; the old values are moved out
+            // to compare, not cloned. A failed poll changes neither.
+            let (gateway_polled, ok) = match &r.result {
+                Ok(raw) => (raw.gateway.is_some(), true),
+                Err(_) => (false, false),
             };
-            let before = inputs(st);
+            let old_manifest = if ok { st.manifest.take() } else { None };
+            let old_gateway = if gateway_polled {
+                st.gateway.take()
+            } else {
+                None
+            };
             poller::apply(st, r);
-            if inputs(st) != before {
+            let moved = ok
+                && (old_manifest.as_ref().map(|m| &m.value)
+                    != st.manifest.as_ref().map(|m| &m.value)
+                    || (gateway_polled
+                        && old_gateway.as_ref().map(|g| &g.value)
+                            != st.gateway.as_ref().map(|g| &g.value)));
+            if moved {
                 self.cache.skew_inputs_moved = true;
             }
             let c = &mut self.cache;
@@ -219,19 +377,58 @@ impl App {
     }
 
     /// Run `f` on the cached visible order, computing it first if it is out of date.
+    /// A filter that grows (a letter typed) narrows the cached order instead of
+    /// filtering the fleet again.
     pub fn with_visible<R>(&self, f: impl FnOnce(&[usize]) -> R) -> R {
+        let by_rows = !self.filter.is_empty() || matches!(self.sort, Sort::Verdict | Sort::Cache);
         let key = VisibleKey {
-            rows_gen: self.cache.rows_gen,
+            rows_gen: if by_rows { self.cache.rows_gen } else { 0 },
             rows: self.rows.len(),
             class_tab: self.class_tab,
             filter: self.filter.clone(),
             sort: self.sort,
         };
         let mut cache = self.cache.visible.borrow_mut();
-        if cache.as_ref().is_none_or(|(k, _)| *k != key) {
-            *cache = Some((key, self.compute_visible()));
+        match cache.as_mut() {
+            Some((k, _)) if *k == key => {}
+            Some((k, v))
+                if k.rows_gen == self.cache.rows_gen
+                    && k.rows == key.rows
+                    && k.class_tab == key.class_tab
+                    && k.sort == key.sort
+                    && key.filter.len() > k.filter.len()
+                    && key.filter.starts_with(k.filter.as_str())
+                    && k.filter != "skew"
+                    && key.filter != "skew" =>
+            {
+                // Every row matching the longer filter matches the shorter one, and
+                // the order is kept.
+                let f = key.filter.to_ascii_lowercase();
+                v.retain(|&i| self.matches(i, &f));
+                *k = key;
+            }
+            _ => *cache = Some((key, self.compute_visible())),
         }
         f(cache.as_ref().map_or(&[][..], |(_, v)| v.as_slice()))
+    }
+
+    /// Row `i` matches the filter `f` (lower case).
+    fn matches(&self, i: usize, f: &str) -> bool {
+        if f.is_empty() {
+            return true;
+        }
+        let r = &self.rows[i];
+        [
+            r.node.as_str(),
+            r.class.as_str(),
+            r.verdict.as_str(),
+            r.reason.as_str(),
+            r.manifest.sha.as_deref().unwrap_or(""),
+            r.gateway.build_id.as_deref().unwrap_or(""),
+        ]
+        .iter()
+        .any(|s| contains_ci(s, f))
+            || (f == "skew" && r.skew.any)
     }
 
     pub(super) fn compute_visible(&self) -> Vec<usize> {
@@ -242,31 +439,21 @@ impl App {
         let f = self.filter.to_ascii_lowercase();
         let mut v: Vec<usize> = (0..self.rows.len())
             .filter(|&i| class.is_none_or(|c| &self.rows[i].class == c))
-            .filter(|&i| {
-                if f.is_empty() {
-                    return true;
-                }
-                let r = &self.rows[i];
-                [
-                    r.node.as_str(),
-                    r.class.as_str(),
-                    r.verdict.as_str(),
-                    r.reason.as_str(),
-                    r.manifest.sha.as_deref().unwrap_or(""),
-                    r.gateway.build_id.as_deref().unwrap_or(""),
-                ]
-                .iter()
-                .any(|s| contains_ci(s, &f))
-                    || (f == "skew" && r.skew.any)
-            })
+            .filter(|&i| self.matches(i, &f))
             .collect();
         match self.sort {
             Sort::Inventory => {}
             Sort::Verdict => v.sort_by_key(|&i| std::cmp::Reverse(self.rows[i].verdict)),
             Sort::Name => v.sort_by(|&a, &b| self.rows[a].node.cmp(&self.rows[b].node)),
-            Sort::Cache => {
-                v.sort_by_key(|&i| std::cmp::Reverse(self.rows[i].cache.age_s.unwrap_or(u64::MAX)))
-            }
+            // From the states at `now`: rows off screen may carry older ages.
+            Sort::Cache => v.sort_by_key(|&i| {
+                std::cmp::Reverse(
+                    self.states
+                        .get(i)
+                        .and_then(|s| s.cache_age_s(self.now))
+                        .unwrap_or(u64::MAX),
+                )
+            }),
         }
         v
     }
@@ -353,6 +540,76 @@ mod tests {
             "a direct state write was missed"
         );
         assert_ne!(app.rows[w].manifest.state, want[w].manifest.state);
+    }
+
+    /// The clock alone: what is on screen equals a full rebuild (ages too), every
+    /// row's verdict and the counts equal it over the whole fleet, also when verdicts
+    /// move off screen (signals going stale); and a quiet second changes nothing.
+    #[tokio::test(start_paused = true)]
+    async fn the_clock_keeps_the_screen_and_every_verdict_exact() {
+        let (inv, mesh) = SimMesh::generate(1_000, 5);
+        let mut app = App::new("t".into(), inv.nodes.clone(), inv.classes.clone());
+        let t0 = 1_800_000_000_100;
+        for i in 0..inv.nodes.len() {
+            app.on_poll(poll(&mesh, i, t0).await);
+        }
+        assert!(app.refresh(t0));
+        app.selected = 500;
+        let check = |app: &App, now: Millis, what: &str| {
+            let want = full(app, now);
+            let v = app.visible();
+            let lo = app.selected.saturating_sub(SCREEN_ROWS_MAX);
+            for &i in &v[lo..(app.selected + SCREEN_ROWS_MAX).min(v.len())] {
+                assert!(app.rows[i] == want[i], "{what}: row {i} on screen differs");
+            }
+            for (i, w) in want.iter().enumerate() {
+                assert_eq!(app.rows[i].verdict, w.verdict, "{what}: verdict of row {i}");
+            }
+            assert_eq!(
+                app.counts(),
+                Counts::of(&want, &app.states),
+                "{what}: counts"
+            );
+        };
+        for (k, dt) in [1_000u64, 7_300, 30_000, 3_600_000].into_iter().enumerate() {
+            assert!(app.refresh(t0 + dt), "ages moved at +{dt} ms");
+            check(&app, t0 + dt, &format!("step {k}"));
+        }
+        let dead = app.counts().dead;
+        assert!(
+            dead > app.counts().healthy,
+            "signals went stale: {:?}",
+            app.counts()
+        );
+        // Within the same second nothing is rebuilt: no frame is owed.
+        assert!(!app.refresh(t0 + 3_600_000 + 200));
+        // Rows come on screen with their ages brought up to date.
+        app.selected = 0;
+        app.refresh(t0 + 3_600_000 + 300);
+        check(&app, t0 + 3_600_000 + 300, "scrolled");
+    }
+
+    /// Typing a filter narrows the cached order; the result equals a fresh one.
+    #[tokio::test(start_paused = true)]
+    async fn a_growing_filter_narrows_the_order() {
+        let (inv, mesh) = SimMesh::generate(500, 2);
+        let mut app = App::new("t".into(), inv.nodes.clone(), inv.classes.clone());
+        let t0 = 1_800_000_000_000;
+        for i in 0..inv.nodes.len() {
+            app.on_poll(poll(&mesh, i, t0).await);
+        }
+        app.refresh(t0);
+        app.sort = Sort::Verdict;
+        for f in [
+            "w", "w0", "w00", "w001", "w00", "ske", "skew", "skewx", "D", "DE",
+        ] {
+            app.filter = f.into();
+            assert_eq!(app.visible(), app.compute_visible(), "filter {f}");
+        }
+        app.filter = "w".into();
+        let wide = app.visible_len();
+        app.filter = "w01".into();
+        assert!(app.visible_len() < wide && app.visible_len() > 0);
     }
 
     /// The cached table order follows every change of rows, tab, filter and sort.

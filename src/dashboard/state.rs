@@ -5,8 +5,6 @@
 //! no clock and starts no task. The event loop carries the effects out; `ui/` draws
 //! from this state and is not imported here.
 
-use std::time::Duration;
-
 use crossterm::event::{
     Event as TermEvent, KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseEventKind,
 };
@@ -30,9 +28,6 @@ pub enum Event {
     /// What the rollout executor reports.
     Exec(Box<ExecEvent>),
     Tick,
-    /// A quarter second passed: a share of the rows is brought up to date (ages),
-    /// so no frame rebuilds the whole fleet (see [`App::refresh`]).
-    Age,
 }
 
 /// What the app asks of the world; the event loop carries it out.
@@ -134,9 +129,6 @@ pub struct App {
 /// the frames in between.
 pub const AGE_EVERY_MS: Millis = 1000;
 
-/// How often the clock ticks (a quarter of [`AGE_EVERY_MS`]).
-pub const AGE_TICK: Duration = Duration::from_millis(250);
-
 /// Input from the operator: drawn at once, never held back by the frame pacing.
 pub(super) fn is_input(ev: &Event) -> bool {
     matches!(ev, Event::Input(_))
@@ -221,7 +213,6 @@ impl App {
             Event::Input(TermEvent::Key(_) | TermEvent::Mouse(_) | TermEvent::Resize(..)) => true,
             Event::Input(_) => false,
             Event::Poll(_) | Event::Exec(_) | Event::Tick => true,
-            Event::Age => !self.nodes.is_empty(),
         }
     }
 
@@ -238,7 +229,7 @@ impl App {
                 self.clamp();
                 Vec::new()
             }
-            Event::Input(_) | Event::Age => Vec::new(),
+            Event::Input(_) => Vec::new(),
             Event::Poll(r) => {
                 self.on_poll(*r);
                 Vec::new()

@@ -23,11 +23,7 @@ pub fn tabs(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let mut spans = vec![Span::raw(" ")];
     let names = std::iter::once("all".to_string()).chain(app.classes.iter().cloned());
     for (i, name) in names.enumerate() {
-        let n = if i == 0 {
-            app.rows.len()
-        } else {
-            app.rows.iter().filter(|r| r.class == name).count()
-        };
+        let n = app.tab_len(i);
         let label = format!(" {i}:{name} ({n}) ");
         spans.push(if i == app.class_tab {
             Span::styled(label, theme.highlight)
@@ -306,20 +302,9 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             ))
         })
         .collect();
-    let name_w = app
-        .rows
-        .iter()
-        .map(|r| r.node.chars().count())
-        .max()
-        .unwrap_or(4)
-        .clamp(4, 24) as u16;
-    let class_w = app
-        .rows
-        .iter()
-        .map(|r| r.class.chars().count())
-        .max()
-        .unwrap_or(5)
-        .clamp(5, 12) as u16;
+    let (name_w, class_w) = app.name_widths();
+    let name_w = name_w.clamp(4, 24) as u16;
+    let class_w = class_w.clamp(5, 12) as u16;
     let widths = columns(
         show_class,
         rolling,

@@ -16,7 +16,6 @@ use ratatui::widgets::Paragraph;
 
 use crate::dashboard::layout::footer_height;
 use crate::dashboard::{App, View};
-use crate::report::NodeReport;
 use crate::verdict::Kind;
 use theme::Theme;
 
@@ -72,34 +71,16 @@ pub fn pending(app: &App, idx: usize) -> bool {
         .is_some_and(|s| !s.seen() && s.unreachable.is_none() && s.poll_error.is_none())
 }
 
-/// Nodes still on their class's previous bundle while a rollout targets another.
-fn rollout_pending(rows: &[NodeReport]) -> usize {
-    rows.iter()
-        .filter(|r| r.manifest.state == Some(crate::skew::ManifestState::Pending))
-        .count()
-}
-
-fn counts(rows: &[NodeReport], app: &App) -> (usize, usize, usize, usize, usize) {
-    let (mut h, mut d, mut x, mut p, mut s) = (0, 0, 0, 0, 0);
-    for (i, r) in rows.iter().enumerate() {
-        if pending(app, i) {
-            p += 1;
-            continue;
-        }
-        match r.verdict {
-            Kind::Healthy => h += 1,
-            Kind::Draining => d += 1,
-            Kind::Dead => x += 1,
-        }
-        if r.skew.any {
-            s += 1;
-        }
-    }
-    (h, d, x, p, s)
-}
-
 fn title_bar(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
-    let (h, d, x, p, s) = counts(&app.rows, app);
+    // Kept as rows change (dashboard::rows::Counts), not counted over the fleet per frame.
+    let crate::dashboard::rows::Counts {
+        healthy: h,
+        draining: d,
+        dead: x,
+        pending: p,
+        skewed: s,
+        rollout_pending: to_roll,
+    } = app.counts();
     let mut spans = vec![
         Span::styled(" meshroll ", theme.title),
         Span::styled(
@@ -116,7 +97,6 @@ fn title_bar(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         spans.push(Span::raw("  "));
         spans.push(Span::styled(format!("… {p} pending"), theme.pending));
     }
-    let to_roll = rollout_pending(&app.rows);
     if app.rollout.is_some() || to_roll > 0 {
         spans.push(Span::raw("  "));
         spans.push(Span::styled(
