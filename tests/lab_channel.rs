@@ -13,11 +13,12 @@ use meshroll::poller::{self, Cadence, PollCtx};
 use meshroll::remote::Transport;
 use meshroll::remote::ssh::{ChannelError, SshOptions, SshPool};
 
-fn ctx(lab: &Lab, timeout: u64) -> Arc<PollCtx> {
+/// A poll context over the lab's nodes; `channel` false polls with one-shot commands.
+fn poll_ctx(lab: &Lab, timeout: u64, channel: bool) -> Arc<PollCtx> {
     let inv = lab.inventory();
     let mut opts = SshOptions::new(Some(lab.ssh_config.clone()), Duration::from_secs(timeout));
     opts.control_dir = lab.control_dir.clone();
-    opts.poll_channel = true;
+    opts.poll_channel = channel;
     let pool = SshPool::new(inv.nodes.clone(), opts).unwrap();
     Arc::new(PollCtx {
         transport: Transport::ssh(pool),
@@ -66,7 +67,7 @@ async fn a_slow_noisy_rc_file_runs_once_for_many_polls() {
          echo 'pyenv: cannot rehash: lock held' >&2\n\
          sleep 1\n",
     );
-    let ctx = ctx(&lab, 10);
+    let ctx = poll_ctx(&lab, 10, true);
     let cheap = ctx.cadence.request(false, false);
     for i in 0..6 {
         let r = poller::poll_once(&ctx, 0, &cheap).await;
@@ -75,9 +76,28 @@ async fn a_slow_noisy_rc_file_runs_once_for_many_polls() {
             .unwrap_or_else(|e| panic!("poll {i} failed: {e:?}"));
         assert_eq!(raw.current.as_deref(), Some("abc"), "poll {i}: {raw:?}");
     }
-    assert_eq!(logins(&lab, "rc01"), 1, "the rc file ran once for six polls");
+    assert_eq!(
+        logins(&lab, "rc01"),
+        1,
+        "the rc file ran once for six polls"
+    );
     assert_eq!(ssh_pool(&ctx).channel_opens(0), 1);
     ssh_pool(&ctx).close_all().await;
+
+    // A one-shot poll (the fallback while a channel is busy or backing off) reads its
+    // envelope past the same noise. Before: glued to the unterminated message, it was
+    // "no JSON object in output".
+    let one_shot = poll_ctx(&lab, 10, false);
+    let r = poller::poll_once(&one_shot, 0, &cheap).await;
+    let raw = r.result.expect("one-shot poll past the rc noise");
+    assert_eq!(raw.current.as_deref(), Some("abc"));
+    assert_eq!(
+        logins(&lab, "rc01"),
+        2,
+        "one more login for the one-shot poll"
+    );
+    assert_eq!(ssh_pool(&one_shot).channel_opens(0), 0);
+    ssh_pool(&one_shot).close_all().await;
 }
 
 /// A login slower than the poll's own limit (an rc file's `pyenv rehash` waiting on a
@@ -90,7 +110,7 @@ async fn a_login_slower_than_the_poll_timeout_opens_the_channel_once() {
     ready(&lab);
     lab.node("rc02")
         .set_login_rc("echo login >>\"$HOME/logins\"\nsleep 6\n");
-    let ctx = ctx(&lab, 4);
+    let ctx = poll_ctx(&lab, 4, true);
     let cheap = ctx.cadence.request(false, false);
     for i in 0..4 {
         let r = poller::poll_once(&ctx, 0, &cheap).await;
@@ -128,7 +148,11 @@ async fn a_channel_that_failed_to_open_is_retried_after_its_backoff_not_every_po
         let r = resting.poll_channel(0, &sh, &dies, &req, cap, limit).await;
         assert!(matches!(r, Err(ChannelError::Busy)), "poll {i}: {r:?}");
     }
-    assert_eq!(resting.channel_opens(0), 1, "no new open before the backoff ends");
+    assert_eq!(
+        resting.channel_opens(0),
+        1,
+        "no new open before the backoff ends"
+    );
     // Even a channel that would open now waits for the backoff.
     let r = resting.poll_channel(0, &sh, &echo, &req, cap, limit).await;
     assert!(matches!(r, Err(ChannelError::Busy)), "{r:?}");
@@ -149,6 +173,10 @@ async fn a_channel_that_failed_to_open_is_retried_after_its_backoff_not_every_po
             .unwrap();
         assert_eq!(line, format!("p {id}").into_bytes());
     }
-    assert_eq!(eager.channel_opens(0), 3, "one more open, then the channel is kept");
+    assert_eq!(
+        eager.channel_opens(0),
+        3,
+        "one more open, then the channel is kept"
+    );
     eager.close_all().await;
 }
