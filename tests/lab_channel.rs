@@ -180,3 +180,79 @@ async fn a_channel_that_failed_to_open_is_retried_after_its_backoff_not_every_po
     );
     eager.close_all().await;
 }
+
+/// A log sink the test can read.
+#[derive(Clone, Default)]
+struct Captured(Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Every open and close of a poll channel is logged at info level with the node's
+/// name and, for a close, why (the log is how a reopen gets explained).
+#[tokio::test(flavor = "current_thread")]
+async fn opens_and_closes_are_logged_with_the_node_and_the_reason() {
+    let log = Captured::default();
+    let sink = log.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::INFO)
+        .with_ansi(false)
+        .with_writer(move || sink.clone())
+        .finish();
+    // This thread only; the current-thread runtime runs the whole poll here.
+    let _guard = tracing::subscriber::set_default(subscriber);
+    let lab = Lab::start(&[NodeSpec::new("rc04", "worker")]);
+    let pool = pool(&lab, Duration::from_secs(3600));
+    let sh = vec!["sh".to_string(), "-s".to_string()];
+    // Answers one request, then ends.
+    let once = || {
+        "main() { printf '%s\\n' '{\"v\":1,\"hello\":1}'; read q; echo \"$q\"; }\nmain; exit 0\n"
+            .to_string()
+    };
+    let req = |id: u64| format!("p {id}\n");
+    let limit = Duration::from_secs(10);
+    let (id, _) = pool
+        .poll_channel(0, &sh, &once, &req, 1024, limit)
+        .await
+        .unwrap();
+    let r = pool.poll_channel(0, &sh, &once, &req, 1024, limit).await;
+    assert!(r.is_err(), "the channel ended after one answer: {r:?}");
+    let (id2, _) = pool
+        .poll_channel(0, &sh, &once, &req, 1024, limit)
+        .await
+        .unwrap();
+    assert_eq!((id, id2), (1, 1), "a new channel counts from 1 again");
+    assert_eq!(pool.channel_opens(0), 2);
+    pool.close_all().await;
+    let text = String::from_utf8_lossy(&log.0.lock().unwrap()).to_string();
+    let lines = |what: &str| -> Vec<&str> { text.lines().filter(|l| l.contains(what)).collect() };
+    let opened = lines("poll channel open ");
+    assert_eq!(opened.len(), 2, "{text}");
+    assert!(
+        opened
+            .iter()
+            .all(|l| l.contains(" INFO ") && l.contains("node=rc04")),
+        "{text}"
+    );
+    assert!(opened[1].contains("opens=2"), "{text}");
+    let closed = lines("poll channel closed;");
+    assert_eq!(closed.len(), 1, "{text}");
+    assert!(
+        closed[0].contains(" INFO ") && closed[0].contains("node=rc04"),
+        "{text}"
+    );
+    // Ended by the node: seen as the end of its output, or as a broken pipe when the
+    // request is written after it ended.
+    assert!(
+        closed[0].contains("reason=poll channel closed by the node")
+            || closed[0].contains("reason=poll channel: writing"),
+        "{text}"
+    );
+}

@@ -381,16 +381,25 @@ impl SshPool {
             }
             // Connecting has its own limit; opening the channel waits for the node's
             // login shell, which is not counted against the request's time limit.
+            let session = match self.session(idx).await {
+                Ok(s) => s,
+                // The node cannot be reached: the master's failure, not the channel's
+                // (no backoff; the next poll connects again).
+                Err(e) => {
+                    drop(slot);
+                    if matches!(e, RemoteError::Connect(_) | RemoteError::Timeout(_)) {
+                        self.drop_session(idx).await;
+                    }
+                    return Err(ChannelError::Remote(e));
+                }
+            };
             let started = Instant::now();
-            let opened = async {
-                let session = self.session(idx).await?;
-                let open = self.open_poll_channel(idx, session, argv, script, cap);
-                let limit = self.opts.channel_open_timeout.max(timeout);
-                tokio::time::timeout(limit, open)
-                    .await
-                    .map_err(|_| RemoteError::Timeout(limit.as_secs()))?
-            }
-            .await;
+            let limit = self.opts.channel_open_timeout.max(timeout);
+            let open = self.open_poll_channel(idx, session, argv, script, cap);
+            let opened = tokio::time::timeout(limit, open)
+                .await
+                .map_err(|_| RemoteError::Timeout(limit.as_secs()))
+                .and_then(|r| r);
             match opened {
                 Ok((ch, noise)) => {
                     tracing::info!(
@@ -406,19 +415,33 @@ impl SshPool {
                     slot.retry_at = None;
                 }
                 Err(e) => {
-                    slot.failures = slot.failures.saturating_add(1);
-                    let wait = backoff(self.opts.channel_retry, slot.failures);
-                    slot.retry_at = Some(Instant::now() + wait);
-                    tracing::info!(
-                        node = %name(),
-                        reason = %safe_text::clean(&e.to_string()),
-                        took_ms = started.elapsed().as_millis() as u64,
-                        failures = slot.failures,
-                        retry_in_s = wait.as_secs(),
-                        "poll channel did not open; one-shot polls until it is tried again"
-                    );
+                    let closed_by_node =
+                        matches!(&e, RemoteError::Connect(m) if m == CLOSED_BY_NODE);
+                    // The channel itself failed (no hello in time, the shell ended, too
+                    // much noise): one-shot polls until its backoff ends. A lost master
+                    // (any other connect error) is reconnected by the next poll.
+                    let channel_failed = closed_by_node || !matches!(e, RemoteError::Connect(_));
+                    if channel_failed {
+                        slot.failures = slot.failures.saturating_add(1);
+                        let wait = backoff(self.opts.channel_retry, slot.failures);
+                        slot.retry_at = Some(Instant::now() + wait);
+                        tracing::info!(
+                            node = %name(),
+                            reason = %safe_text::clean(&e.to_string()),
+                            took_ms = started.elapsed().as_millis() as u64,
+                            failures = slot.failures,
+                            retry_in_s = wait.as_secs(),
+                            "poll channel did not open; one-shot polls until it is tried again"
+                        );
+                    } else {
+                        tracing::info!(
+                            node = %name(),
+                            reason = %safe_text::clean(&e.to_string()),
+                            "poll channel did not open; the next poll reconnects"
+                        );
+                    }
                     drop(slot);
-                    if matches!(&e, RemoteError::Connect(m) if m == CLOSED_BY_NODE) {
+                    if closed_by_node {
                         return Err(ChannelError::Busy);
                     }
                     if matches!(e, RemoteError::Connect(_) | RemoteError::Timeout(_)) {
