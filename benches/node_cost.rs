@@ -207,6 +207,7 @@ fn main() {
     let start = Instant::now();
     let before: Vec<(Option<f64>, f64)> = meters.iter().map(TreeMeter::read).collect();
     let gw_before = proc_tree_secs(gw_pid, ticks);
+    let load_before = loadavg();
     let article = Command::new("bash")
         .arg("-c")
         .arg(format!(
@@ -224,6 +225,7 @@ fn main() {
     std::thread::sleep(Duration::from_secs(secs));
     let after: Vec<(Option<f64>, f64)> = meters.iter().map(TreeMeter::read).collect();
     let gw_after = proc_tree_secs(gw_pid, ticks);
+    let load_after = loadavg();
     let window = start.elapsed().as_secs_f64();
     let article_out = article.wait_with_output().expect("article loop");
     let article_secs = stat_total(&String::from_utf8_lossy(&article_out.stdout), ticks);
@@ -348,6 +350,21 @@ fn main() {
         article_secs / mins,
         article_secs / mins / 60.0 * 100.0
     );
+    let _ = writeln!(
+        out,
+        "\nload average (1, 5, 15 min) when the window opened: {load_before}; when it closed: {load_after}"
+    );
+    let _ = writeln!(
+        out,
+        "\npoll channels over the whole run (each open is one login shell on the node; from meshroll's log):"
+    );
+    for (n, _) in &variants {
+        let _ = writeln!(
+            out,
+            "- {n}: {}",
+            channel_summary(&lab.dir.join(format!("log-{n}")))
+        );
+    }
     let _ = writeln!(
         out,
         "\ngateway process tree: {:.2} CPU-s per min during the window (all pollers together), \
@@ -519,6 +536,42 @@ fn ssh_true_ms(lab: &Lab, name: &str, ticks: f64) -> f64 {
     let _ = ssh(&["-O", "exit"]);
     let secs = c0.zip(c1).map_or(p1 - p0, |(a, b)| b - a);
     secs * 100.0
+}
+
+/// `/proc/loadavg`'s three load averages.
+fn loadavg() -> String {
+    fs::read_to_string("/proc/loadavg")
+        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(", "))
+        .unwrap_or_else(|_| "unknown".into())
+}
+
+/// What a watcher's log says about its poll channel: opens, failed opens and closes,
+/// with their distinct reasons.
+fn channel_summary(log_dir: &Path) -> String {
+    let mut text = String::new();
+    for e in fs::read_dir(log_dir).into_iter().flatten().flatten() {
+        text.push_str(&fs::read_to_string(e.path()).unwrap_or_default());
+    }
+    let count = |what: &str| text.lines().filter(|l| l.contains(what)).count();
+    let mut reasons: Vec<String> = text
+        .lines()
+        .filter(|l| l.contains("poll channel did not open") || l.contains("poll channel closed;"))
+        .filter_map(|l| l.split("reason=").nth(1))
+        .map(|r| r.split(" took_ms=").next().unwrap_or(r).to_string())
+        .collect();
+    reasons.sort();
+    reasons.dedup();
+    format!(
+        "{} opened, {} failed to open, {} closed{}",
+        count("poll channel open "),
+        count("poll channel did not open"),
+        count("poll channel closed;"),
+        if reasons.is_empty() {
+            String::new()
+        } else {
+            format!(" (reasons: {})", reasons.join("; "))
+        }
+    )
 }
 
 /// The lines of the lab's INI inventory for node `name` only.

@@ -86,8 +86,10 @@ pub fn poll_script(layout: &Layout, req: &PollRequest, token: Option<&str>) -> S
     if req.gateway || req.doctor {
         s.push_str(TEMP_DIR);
     }
+    // A newline first: whatever the login shell's rc files printed without one ends on
+    // its own line, not glued to the envelope.
     s.push_str(&format!(
-        "GW={} DOC={} T={} TD={} LT={}\npoll_one\n",
+        "echo\nGW={} DOC={} T={} TD={} LT={}\npoll_one\n",
         u8::from(req.gateway),
         u8::from(req.doctor),
         req.cli_timeout_s.max(1),

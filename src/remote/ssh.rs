@@ -6,14 +6,17 @@
 use std::num::NonZeroUsize;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use openssh::{ControlPersist, KnownHosts, Session, SessionBuilder, Stdio};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::{Mutex, Semaphore};
+use tokio::time::Instant;
 
 use super::{RemoteError, RemoteOutput};
 use crate::inventory::Node;
+use crate::safe_text;
 
 /// How to reach nodes.
 #[derive(Debug, Clone)]
@@ -34,6 +37,14 @@ pub struct SshOptions {
     /// Poll over one long-lived channel per node (the default); `false` runs one
     /// command per poll (one login shell per poll; kept for comparison in the bench).
     pub poll_channel: bool,
+    /// Limit for opening a poll channel: the node's login shell runs first, and an
+    /// account's rc file can take seconds (`pyenv rehash` waits up to 60 s on a lock).
+    /// Longer than `timeout`, which limits each request once the channel is open.
+    pub channel_open_timeout: Duration,
+    /// After a poll channel failed to open, polls of that node run one-shot commands
+    /// for this long before the channel is tried again (doubled after each further
+    /// failure, up to [`CHANNEL_RETRY_MAX`]), instead of a new login shell every poll.
+    pub channel_retry: Duration,
     /// Masters being set up at once across the pool (`--connect-concurrency`; sshd
     /// refuses bursts past its `MaxStartups`); 0 = no limit.
     pub connect_concurrency: usize,
@@ -49,10 +60,21 @@ impl SshOptions {
             per_node_channels: 4,
             control_persist_s: 60,
             poll_channel: std::env::var_os("MESHROLL_POLL_CHANNEL").is_none_or(|v| v != "0"),
+            channel_open_timeout: timeout + LOGIN_ALLOWANCE,
+            channel_retry: Duration::from_secs(30),
             connect_concurrency: 10,
         }
     }
 }
+
+/// What a poll channel's open may take on top of the request limit: the node's login
+/// shell and its rc files run before the channel's script starts.
+pub const LOGIN_ALLOWANCE: Duration = Duration::from_secs(30);
+/// The longest wait before a poll channel that keeps failing to open is tried again.
+pub const CHANNEL_RETRY_MAX: Duration = Duration::from_secs(600);
+/// Bytes a login shell may print before the channel's hello (an rc file's banner,
+/// `pyenv` messages); past this the channel is given up.
+const HELLO_NOISE_CAP: usize = 64 * 1024;
 
 /// A short per-user directory for control sockets: `$XDG_RUNTIME_DIR/meshroll` when the
 /// session has one (a private, per-user directory), else `/tmp/meshroll-<uid>`.
@@ -142,7 +164,19 @@ struct Conn {
     session: Mutex<Option<Arc<Session>>>,
     channels: Semaphore,
     /// The node's long-lived poll channel, opened on first use and reopened when it dies.
-    poll: Mutex<Option<PollChannel>>,
+    poll: Mutex<PollSlot>,
+    /// Poll channels started on this node (each one runs the account's login shell).
+    channel_opens: AtomicU64,
+}
+
+/// A node's poll channel, or when it may be tried again after it failed to open.
+#[derive(Default)]
+struct PollSlot {
+    channel: Option<PollChannel>,
+    /// Opens that failed in a row (reset by one that succeeds).
+    failures: u32,
+    /// Until then polls run one-shot commands rather than open the channel again.
+    retry_at: Option<Instant>,
 }
 
 /// One long-lived `sh` on the node that answers poll requests, one JSON line each.
@@ -159,9 +193,10 @@ struct PollChannel {
 /// Why a poll channel gave no answer.
 #[derive(Debug)]
 pub enum ChannelError {
-    /// Use a one-shot command instead: another poll of this node holds the channel, or
-    /// the node's shell ended before it said hello (sudo refused, no `sh`...), which the
-    /// one-shot command's stderr explains.
+    /// Use a one-shot command instead: another poll of this node holds the channel, the
+    /// node's shell ended before it said hello (sudo refused, no `sh`...), which the
+    /// one-shot command's stderr explains, or the channel failed to open recently and
+    /// is not tried again before its backoff ends ([`SshOptions::channel_retry`]).
     Busy,
     Remote(RemoteError),
 }
@@ -183,7 +218,8 @@ impl SshPool {
             .map(|_| Conn {
                 session: Mutex::new(None),
                 channels: Semaphore::new(opts.per_node_channels.max(1)),
-                poll: Mutex::new(None),
+                poll: Mutex::new(PollSlot::default()),
+                channel_opens: AtomicU64::new(0),
             })
             .collect();
         let connecting =
@@ -317,10 +353,14 @@ impl SshPool {
     /// One poll over node `idx`'s long-lived poll channel: `argv` starts the channel's
     /// shell (`sh -s`), `script` is what it reads first (it prints [`super::script::HELLO`]
     /// once it has read it all), `request` makes it print one line (the answer, of at
-    /// most `cap` bytes). The channel is opened on first use and reopened after any
+    /// most `cap` bytes) within `timeout`. The channel is opened on first use (within
+    /// [`SshOptions::channel_open_timeout`]: the node's login shell runs first, and
+    /// whatever its rc files print before the hello is skipped) and reopened after a
     /// failure; a timeout, a line over `cap` or a channel closed mid-answer closes it
-    /// (and the node's master on a timeout, since the node may be wedged).
-    /// [`ChannelError::Busy`] when another poll of this node holds the channel.
+    /// (and the node's master on a timeout, since the node may be wedged). A channel
+    /// that failed to open is not tried again before its backoff
+    /// ([`SshOptions::channel_retry`]) ends: until then [`ChannelError::Busy`], as when
+    /// another poll of this node holds the channel.
     pub async fn poll_channel(
         &self,
         idx: usize,
@@ -333,34 +373,87 @@ impl SshPool {
         let Ok(mut slot) = self.conns[idx].poll.try_lock() else {
             return Err(ChannelError::Busy);
         };
-        // Connecting (its own limit) and opening the channel (one round trip) are not
-        // counted against the request's time limit.
-        let opened = async {
-            if slot.is_none() {
-                let session = self.session(idx).await?;
-                let open = self.open_poll_channel(session, argv, script, cap);
-                *slot = Some(
-                    tokio::time::timeout(timeout, open)
-                        .await
-                        .map_err(|_| RemoteError::Timeout(timeout.as_secs()))??,
-                );
-            }
-            Ok::<_, RemoteError>(())
-        }
-        .await;
-        if let Err(e) = opened {
-            *slot = None;
-            drop(slot);
-            if matches!(&e, RemoteError::Connect(m) if m == CLOSED_BY_NODE) {
+        let name = || safe_text::clean(&self.nodes[idx].name);
+        if slot.channel.is_none() {
+            if slot.retry_at.is_some_and(|at| Instant::now() < at) {
+                tracing::debug!(node = %name(), "poll channel backing off: one-shot poll");
                 return Err(ChannelError::Busy);
             }
-            if matches!(e, RemoteError::Connect(_) | RemoteError::Timeout(_)) {
-                self.drop_session(idx).await;
+            // Connecting has its own limit; opening the channel waits for the node's
+            // login shell, which is not counted against the request's time limit.
+            let session = match self.session(idx).await {
+                Ok(s) => s,
+                // The node cannot be reached: the master's failure, not the channel's
+                // (no backoff; the next poll connects again).
+                Err(e) => {
+                    drop(slot);
+                    if matches!(e, RemoteError::Connect(_) | RemoteError::Timeout(_)) {
+                        self.drop_session(idx).await;
+                    }
+                    return Err(ChannelError::Remote(e));
+                }
+            };
+            let started = Instant::now();
+            let limit = self.opts.channel_open_timeout.max(timeout);
+            let open = self.open_poll_channel(idx, session, argv, script, cap);
+            let opened = tokio::time::timeout(limit, open)
+                .await
+                .map_err(|_| RemoteError::Timeout(limit.as_secs()))
+                .and_then(|r| r);
+            match opened {
+                Ok((ch, noise)) => {
+                    tracing::info!(
+                        node = %name(),
+                        opens = self.channel_opens(idx),
+                        took_ms = started.elapsed().as_millis() as u64,
+                        skipped_bytes = noise.len(),
+                        skipped = %safe_text::clean_capped(&String::from_utf8_lossy(&noise), 120),
+                        "poll channel open"
+                    );
+                    slot.channel = Some(ch);
+                    slot.failures = 0;
+                    slot.retry_at = None;
+                }
+                Err(e) => {
+                    let closed_by_node =
+                        matches!(&e, RemoteError::Connect(m) if m == CLOSED_BY_NODE);
+                    // The channel itself failed (no hello in time, the shell ended, too
+                    // much noise): one-shot polls until its backoff ends. A lost master
+                    // (any other connect error) is reconnected by the next poll.
+                    let channel_failed = closed_by_node || !matches!(e, RemoteError::Connect(_));
+                    if channel_failed {
+                        slot.failures = slot.failures.saturating_add(1);
+                        let wait = backoff(self.opts.channel_retry, slot.failures);
+                        slot.retry_at = Some(Instant::now() + wait);
+                        tracing::info!(
+                            node = %name(),
+                            reason = %safe_text::clean(&e.to_string()),
+                            took_ms = started.elapsed().as_millis() as u64,
+                            failures = slot.failures,
+                            retry_in_s = wait.as_secs(),
+                            "poll channel did not open; one-shot polls until it is tried again"
+                        );
+                    } else {
+                        tracing::info!(
+                            node = %name(),
+                            reason = %safe_text::clean(&e.to_string()),
+                            "poll channel did not open; the next poll reconnects"
+                        );
+                    }
+                    drop(slot);
+                    if closed_by_node {
+                        return Err(ChannelError::Busy);
+                    }
+                    if matches!(e, RemoteError::Connect(_) | RemoteError::Timeout(_)) {
+                        self.drop_session(idx).await;
+                    }
+                    return Err(ChannelError::Remote(e));
+                }
             }
-            return Err(ChannelError::Remote(e));
         }
         let fut = async {
             let ch = slot
+                .channel
                 .as_mut()
                 .ok_or_else(|| RemoteError::Exec("poll channel missing".into()))?;
             ch.next_id += 1;
@@ -369,34 +462,41 @@ impl SshPool {
             let line = read_answer(ch, cap).await?;
             Ok::<_, RemoteError>((id, line))
         };
-        match tokio::time::timeout(timeout, fut).await {
-            Ok(Ok(v)) => Ok(v),
-            Ok(Err(e)) => {
-                *slot = None;
-                drop(slot);
-                if matches!(e, RemoteError::Connect(_)) {
-                    self.drop_session(idx).await;
-                }
-                Err(ChannelError::Remote(e))
-            }
-            Err(_) => {
-                *slot = None;
-                drop(slot);
-                self.drop_session(idx).await;
-                Err(ChannelError::Remote(RemoteError::Timeout(
-                    timeout.as_secs(),
-                )))
-            }
+        let e = match tokio::time::timeout(timeout, fut).await {
+            Ok(Ok(v)) => return Ok(v),
+            Ok(Err(e)) => e,
+            Err(_) => RemoteError::Timeout(timeout.as_secs()),
+        };
+        slot.channel = None;
+        drop(slot);
+        tracing::info!(
+            node = %name(),
+            reason = %safe_text::clean(&e.to_string()),
+            "poll channel closed; the next poll opens a new one"
+        );
+        if matches!(e, RemoteError::Connect(_) | RemoteError::Timeout(_)) {
+            self.drop_session(idx).await;
         }
+        Err(ChannelError::Remote(e))
     }
 
+    /// Poll channels started on node `idx` so far (each one a login shell on the node).
+    pub fn channel_opens(&self, idx: usize) -> u64 {
+        self.conns
+            .get(idx)
+            .map_or(0, |c| c.channel_opens.load(Ordering::Relaxed))
+    }
+
+    /// Start a poll channel and wait for its hello; also returns what the node printed
+    /// before the hello (an rc file's banner), which is skipped.
     async fn open_poll_channel(
         &self,
+        idx: usize,
         session: Arc<Session>,
         argv: &[String],
         script: &(dyn Fn() -> String + Send + Sync),
         cap: usize,
-    ) -> Result<PollChannel, RemoteError> {
+    ) -> Result<(PollChannel, Vec<u8>), RemoteError> {
         let (prog, args) = argv
             .split_first()
             .ok_or_else(|| RemoteError::Exec("empty command".into()))?;
@@ -405,6 +505,9 @@ impl SshPool {
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::null());
+        self.conns[idx]
+            .channel_opens
+            .fetch_add(1, Ordering::Relaxed);
         let mut child = cmd.spawn().await.map_err(|e| classify_exec(&e))?;
         let (Some(mut stdin), Some(stdout)) = (child.stdin().take(), child.stdout().take()) else {
             return Err(RemoteError::Exec("poll channel without stdio".into()));
@@ -417,9 +520,13 @@ impl SshPool {
             buf: Vec::new(),
             next_id: 0,
         };
-        // An rc file may print before the script starts: skip lines that are not ours.
-        for _ in 0..64 {
-            let line = match read_answer(&mut ch, cap).await {
+        // The login shell's rc files may print before the script starts, with or
+        // without a final newline: skip up to HELLO_NOISE_CAP bytes until a line that
+        // ends with the hello.
+        let hello = super::script::HELLO.as_bytes();
+        let mut noise = Vec::new();
+        loop {
+            let line = match read_answer(&mut ch, cap.max(HELLO_NOISE_CAP)).await {
                 Ok(line) => line,
                 // The node's shell ended before its hello (sudo refused, no `sh`, a
                 // node that prints something and exits): the one-shot command that
@@ -429,18 +536,23 @@ impl SshPool {
                 }
                 Err(e) => return Err(e),
             };
-            if line == super::script::HELLO.as_bytes() {
-                return Ok(ch);
+            if let Some(before) = line.strip_suffix(hello) {
+                noise.extend_from_slice(before);
+                return Ok((ch, noise));
             }
             // An envelope before the hello (the script's own fatal error): the one-shot
             // command prints it again, where the envelope parser names it.
             if line.starts_with(b"{\"v\":") {
                 return Err(RemoteError::Connect(CLOSED_BY_NODE.into()));
             }
+            noise.extend_from_slice(&line);
+            noise.push(b'\n');
+            if noise.len() > HELLO_NOISE_CAP {
+                return Err(RemoteError::Exec(format!(
+                    "poll channel did not start: over {HELLO_NOISE_CAP} bytes from the node and no hello"
+                )));
+            }
         }
-        Err(RemoteError::Exec(
-            "poll channel did not start: no hello from the node".into(),
-        ))
     }
 
     /// The control socket of a node's live master, for tools such as rsync that can
@@ -452,7 +564,7 @@ impl SshPool {
     /// Close every poll channel and every master (removing its control socket).
     pub async fn close_all(&self) {
         for idx in 0..self.conns.len() {
-            *self.conns[idx].poll.lock().await = None;
+            self.conns[idx].poll.lock().await.channel = None;
             self.drop_session(idx).await;
         }
     }
@@ -558,6 +670,15 @@ const STDERR_CAP: usize = 64 * 1024;
 enum Stop {
     TooLarge,
     Io(std::io::Error),
+}
+
+/// How long polls of a node wait before its poll channel is tried again, after
+/// `failures` failed opens in a row: `base`, doubled each time, at most
+/// [`CHANNEL_RETRY_MAX`] (or `base` when that is longer).
+fn backoff(base: Duration, failures: u32) -> Duration {
+    let doublings = failures.saturating_sub(1).min(16);
+    base.saturating_mul(1 << doublings)
+        .min(CHANNEL_RETRY_MAX.max(base))
 }
 
 /// A poll channel that ended without a byte of its answer.
@@ -703,6 +824,26 @@ mod tests {
             let e = prepare_control_dir(&o).expect_err("foreign owner refused");
             assert!(e.to_string().contains("owned by uid 65534"), "{e}");
         }
+    }
+
+    #[test]
+    fn a_channel_that_keeps_failing_waits_longer_each_time_up_to_the_cap() {
+        let base = Duration::from_secs(30);
+        let waits: Vec<u64> = (1..=7).map(|f| backoff(base, f).as_secs()).collect();
+        assert_eq!(waits, [30, 60, 120, 240, 480, 600, 600]);
+        assert_eq!(backoff(base, u32::MAX), CHANNEL_RETRY_MAX);
+        // A base over the cap is kept as it is (a test or user asked for it).
+        assert_eq!(backoff(Duration::from_secs(3600), 3).as_secs(), 3600);
+    }
+
+    #[test]
+    fn default_open_limit_leaves_room_for_a_slow_login() {
+        let o = SshOptions::new(None, Duration::from_secs(10));
+        assert_eq!(
+            o.channel_open_timeout,
+            Duration::from_secs(10) + LOGIN_ALLOWANCE
+        );
+        assert!(o.channel_open_timeout > o.timeout);
     }
 
     #[test]

@@ -841,6 +841,29 @@ impl LabNode {
             .is_some_and(|c| matches!(c.try_wait(), Ok(None)))
     }
 
+    /// Give this node's account a login shell that sources `rc` as its `~/.bashrc` (in
+    /// `<root>/login-home`, the session's `$HOME` via sshd's `SetEnv`), like an account whose
+    /// rc file is slow or prints a banner; restarts sshd. Every ssh command runs it once
+    /// (Debian's bash sources ~/.bashrc for commands run by sshd).
+    pub fn set_login_rc(&self, rc: &str) {
+        let home = self.login_home();
+        mkdirs(&home);
+        fs::write(home.join(".bashrc"), rc).expect("lab: write .bashrc");
+        let mut cfg = fs::read_to_string(&self.sshd_config).expect("lab: read sshd_config");
+        let line = format!("SetEnv HOME={}\n", home.display());
+        if !cfg.contains(&line) {
+            cfg.push_str(&line);
+            fs::write(&self.sshd_config, cfg).expect("lab: write sshd_config");
+        }
+        self.stop_sshd();
+        self.start_sshd();
+    }
+
+    /// The session's `$HOME` after [`LabNode::set_login_rc`].
+    pub fn login_home(&self) -> PathBuf {
+        self.root.join("login-home")
+    }
+
     /// sshd's log (its stderr, `-e`, LogLevel ERROR), all starts appended.
     pub fn sshd_log(&self) -> String {
         fs::read_to_string(&self.sshd_log).unwrap_or_default()

@@ -1,0 +1,258 @@
+//! The long-lived poll channel on a node whose login shell sources a slow, noisy rc file
+//! (like this machine's root `~/.bashrc` running `pyenv init`): the channel is opened
+//! once and answers every later poll, so the rc file runs once, not once per poll.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::{Lab, NodeSpec};
+use meshroll::poller::{self, Cadence, PollCtx};
+use meshroll::remote::Transport;
+use meshroll::remote::ssh::{ChannelError, SshOptions, SshPool};
+
+/// A poll context over the lab's nodes; `channel` false polls with one-shot commands.
+fn poll_ctx(lab: &Lab, timeout: u64, channel: bool) -> Arc<PollCtx> {
+    let inv = lab.inventory();
+    let mut opts = SshOptions::new(Some(lab.ssh_config.clone()), Duration::from_secs(timeout));
+    opts.control_dir = lab.control_dir.clone();
+    opts.poll_channel = channel;
+    let pool = SshPool::new(inv.nodes.clone(), opts).unwrap();
+    Arc::new(PollCtx {
+        transport: Transport::ssh(pool),
+        nodes: inv.nodes,
+        token: None,
+        cadence: Cadence::for_timeout(Duration::from_secs(timeout)),
+    })
+}
+
+fn ssh_pool(ctx: &PollCtx) -> &SshPool {
+    ctx.transport.as_any().downcast_ref::<SshPool>().unwrap()
+}
+
+fn ready(lab: &Lab) {
+    for n in &lab.nodes {
+        n.install_bundle(
+            "abc",
+            Some(r#"{"files":[],"skills_sha":"abc","version":1}"#),
+        );
+        n.set_current(Some("abc"));
+        n.touch_cache(60);
+    }
+}
+
+/// Times the node's rc file ran (one line per login).
+fn logins(lab: &Lab, name: &str) -> usize {
+    std::fs::read_to_string(lab.node(name).login_home().join("logins"))
+        .unwrap_or_default()
+        .lines()
+        .count()
+}
+
+/// A login shell like this machine's root: its rc file prints a banner line, then a
+/// message without a newline (which ends up on the same line as the channel's hello),
+/// writes to stderr and takes a second. Before: the hello glued to that message was not
+/// recognised, every poll waited out its limit, dropped the master and ran the rc file
+/// again (one login per poll, every poll failed).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_noisy_rc_file_runs_once_for_many_polls() {
+    let lab = Lab::start(&[NodeSpec::new("rc01", "worker")]);
+    ready(&lab);
+    lab.node("rc01").set_login_rc(
+        "echo login >>\"$HOME/logins\"\n\
+         echo 'Welcome to rc01 (a banner on stdout)'\n\
+         printf 'pyenv: shims rehashed'\n\
+         echo 'pyenv: cannot rehash: lock held' >&2\n\
+         sleep 1\n",
+    );
+    let ctx = poll_ctx(&lab, 10, true);
+    let cheap = ctx.cadence.request(false, false);
+    for i in 0..6 {
+        let r = poller::poll_once(&ctx, 0, &cheap).await;
+        let raw = r
+            .result
+            .unwrap_or_else(|e| panic!("poll {i} failed: {e:?}"));
+        assert_eq!(raw.current.as_deref(), Some("abc"), "poll {i}: {raw:?}");
+    }
+    assert_eq!(
+        logins(&lab, "rc01"),
+        1,
+        "the rc file ran once for six polls"
+    );
+    assert_eq!(ssh_pool(&ctx).channel_opens(0), 1);
+    ssh_pool(&ctx).close_all().await;
+
+    // A one-shot poll (the fallback while a channel is busy or backing off) reads its
+    // envelope past the same noise. Before: glued to the unterminated message, it was
+    // "no JSON object in output".
+    let one_shot = poll_ctx(&lab, 10, false);
+    let r = poller::poll_once(&one_shot, 0, &cheap).await;
+    let raw = r.result.expect("one-shot poll past the rc noise");
+    assert_eq!(raw.current.as_deref(), Some("abc"));
+    assert_eq!(
+        logins(&lab, "rc01"),
+        2,
+        "one more login for the one-shot poll"
+    );
+    assert_eq!(ssh_pool(&one_shot).channel_opens(0), 0);
+    ssh_pool(&one_shot).close_all().await;
+}
+
+/// A login slower than the poll's own limit (an rc file's `pyenv rehash` waiting on a
+/// lock): the channel's open waits for it, then every poll rides the channel. Before:
+/// the open had the poll's limit, so it timed out, dropped the master, and the next
+/// poll logged in again, forever.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_login_slower_than_the_poll_timeout_opens_the_channel_once() {
+    let lab = Lab::start(&[NodeSpec::new("rc02", "worker")]);
+    ready(&lab);
+    lab.node("rc02")
+        .set_login_rc("echo login >>\"$HOME/logins\"\nsleep 6\n");
+    let ctx = poll_ctx(&lab, 4, true);
+    let cheap = ctx.cadence.request(false, false);
+    for i in 0..4 {
+        let r = poller::poll_once(&ctx, 0, &cheap).await;
+        assert!(r.result.is_ok(), "poll {i}: {:?}", r.result);
+    }
+    assert_eq!(logins(&lab, "rc02"), 1, "one login for four polls");
+    assert_eq!(ssh_pool(&ctx).channel_opens(0), 1);
+    ssh_pool(&ctx).close_all().await;
+}
+
+fn pool(lab: &Lab, retry: Duration) -> SshPool {
+    let mut opts = SshOptions::new(Some(lab.ssh_config.clone()), Duration::from_secs(10));
+    opts.control_dir = lab.control_dir.clone();
+    opts.channel_retry = retry;
+    SshPool::new(lab.inventory().nodes, opts).unwrap()
+}
+
+/// A channel whose shell ends before its hello falls back to one-shot polls; it is
+/// tried again when its backoff ends, not at every poll (each try is a login shell).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_channel_that_failed_to_open_is_retried_after_its_backoff_not_every_poll() {
+    let lab = Lab::start(&[NodeSpec::new("rc03", "worker")]);
+    let sh = vec!["sh".to_string(), "-s".to_string()];
+    let dies = || "exit 0\n".to_string();
+    let echo = || {
+        "main() { printf '%s\\n' '{\"v\":1,\"hello\":1}'; while read q; do echo \"$q\"; done; }\nmain\n".to_string()
+    };
+    let req = |id: u64| format!("p {id}\n");
+    let cap = 64 * 1024;
+    let limit = Duration::from_secs(10);
+
+    // A long backoff: three polls, one open.
+    let resting = pool(&lab, Duration::from_secs(3600));
+    for i in 0..3 {
+        let r = resting.poll_channel(0, &sh, &dies, &req, cap, limit).await;
+        assert!(matches!(r, Err(ChannelError::Busy)), "poll {i}: {r:?}");
+    }
+    assert_eq!(
+        resting.channel_opens(0),
+        1,
+        "no new open before the backoff ends"
+    );
+    // Even a channel that would open now waits for the backoff.
+    let r = resting.poll_channel(0, &sh, &echo, &req, cap, limit).await;
+    assert!(matches!(r, Err(ChannelError::Busy)), "{r:?}");
+    assert_eq!(resting.channel_opens(0), 1);
+    resting.close_all().await;
+
+    // No backoff: every poll tries again, and a good channel is kept once it opens.
+    let eager = pool(&lab, Duration::ZERO);
+    for i in 0..2 {
+        let r = eager.poll_channel(0, &sh, &dies, &req, cap, limit).await;
+        assert!(matches!(r, Err(ChannelError::Busy)), "poll {i}: {r:?}");
+    }
+    assert_eq!(eager.channel_opens(0), 2);
+    for _ in 0..3 {
+        let (id, line) = eager
+            .poll_channel(0, &sh, &echo, &req, cap, limit)
+            .await
+            .unwrap();
+        assert_eq!(line, format!("p {id}").into_bytes());
+    }
+    assert_eq!(
+        eager.channel_opens(0),
+        3,
+        "one more open, then the channel is kept"
+    );
+    eager.close_all().await;
+}
+
+/// A log sink the test can read.
+#[derive(Clone, Default)]
+struct Captured(Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Every open and close of a poll channel is logged at info level with the node's
+/// name and, for a close, why (the log is how a reopen gets explained).
+#[tokio::test(flavor = "current_thread")]
+async fn opens_and_closes_are_logged_with_the_node_and_the_reason() {
+    let log = Captured::default();
+    let sink = log.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::INFO)
+        .with_ansi(false)
+        .with_writer(move || sink.clone())
+        .finish();
+    // This thread only; the current-thread runtime runs the whole poll here.
+    let _guard = tracing::subscriber::set_default(subscriber);
+    let lab = Lab::start(&[NodeSpec::new("rc04", "worker")]);
+    let pool = pool(&lab, Duration::from_secs(3600));
+    let sh = vec!["sh".to_string(), "-s".to_string()];
+    // Answers one request, then ends.
+    let once = || {
+        "main() { printf '%s\\n' '{\"v\":1,\"hello\":1}'; read q; echo \"$q\"; }\nmain; exit 0\n"
+            .to_string()
+    };
+    let req = |id: u64| format!("p {id}\n");
+    let limit = Duration::from_secs(10);
+    let (id, _) = pool
+        .poll_channel(0, &sh, &once, &req, 1024, limit)
+        .await
+        .unwrap();
+    let r = pool.poll_channel(0, &sh, &once, &req, 1024, limit).await;
+    assert!(r.is_err(), "the channel ended after one answer: {r:?}");
+    let (id2, _) = pool
+        .poll_channel(0, &sh, &once, &req, 1024, limit)
+        .await
+        .unwrap();
+    assert_eq!((id, id2), (1, 1), "a new channel counts from 1 again");
+    assert_eq!(pool.channel_opens(0), 2);
+    pool.close_all().await;
+    let text = String::from_utf8_lossy(&log.0.lock().unwrap()).to_string();
+    let lines = |what: &str| -> Vec<&str> { text.lines().filter(|l| l.contains(what)).collect() };
+    let opened = lines("poll channel open ");
+    assert_eq!(opened.len(), 2, "{text}");
+    assert!(
+        opened
+            .iter()
+            .all(|l| l.contains(" INFO ") && l.contains("node=rc04")),
+        "{text}"
+    );
+    assert!(opened[1].contains("opens=2"), "{text}");
+    let closed = lines("poll channel closed;");
+    assert_eq!(closed.len(), 1, "{text}");
+    assert!(
+        closed[0].contains(" INFO ") && closed[0].contains("node=rc04"),
+        "{text}"
+    );
+    // Ended by the node: seen as the end of its output, or as a broken pipe when the
+    // request is written after it ended.
+    assert!(
+        closed[0].contains("reason=poll channel closed by the node")
+            || closed[0].contains("reason=poll channel: writing"),
+        "{text}"
+    );
+}
