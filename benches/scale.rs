@@ -32,6 +32,7 @@ use std::time::{Duration, Instant};
 
 use crossterm::event::{Event as TermEvent, KeyCode, KeyEvent, KeyModifiers};
 use meshroll::dashboard::{App, Event};
+use meshroll::inventory::NodeId;
 use meshroll::observe::now_ms;
 use meshroll::poller::PollResult;
 use meshroll::remote::PollRequest;
@@ -167,7 +168,7 @@ fn in_process(n: usize) -> InProc {
         for idx in 0..n {
             let result = mesh.poll(idx, &req).await;
             v.push(PollResult {
-                idx,
+                node: NodeId::new(idx),
                 at: now,
                 took_ms: 1,
                 result,
@@ -181,7 +182,7 @@ fn in_process(n: usize) -> InProc {
         for idx in 0..n {
             let result = mesh.poll(idx, &cheap).await;
             v.push(PollResult {
-                idx,
+                node: NodeId::new(idx),
                 at: now,
                 took_ms: 1,
                 result,

@@ -13,7 +13,7 @@ use futures::FutureExt;
 
 pub use scheduler::{Mode, Request, Schedule, Scheduler, SchedulerHandle};
 
-use crate::inventory::Node;
+use crate::inventory::{Fleet, NodeId};
 use crate::observe::{Millis, NodeState, now_ms};
 use crate::remote::{PollFailure, PollRequest, RemoteError, Transport};
 use crate::signals::RawPoll;
@@ -73,7 +73,7 @@ impl Cadence {
 /// What one poll gave, and when.
 #[derive(Debug, Clone)]
 pub struct PollResult {
-    pub idx: usize,
+    pub node: NodeId,
     pub at: Millis,
     pub took_ms: u64,
     pub result: Result<RawPoll, PollFailure>,
@@ -82,26 +82,28 @@ pub struct PollResult {
 /// Everything a poll needs, shared by all tasks.
 pub struct PollCtx {
     pub transport: Transport,
-    pub nodes: Vec<Node>,
+    pub nodes: Fleet,
     /// Forwarded to the node inside the poll script (stdin), never on a command line.
     pub token: Option<String>,
     pub cadence: Cadence,
 }
 
-/// One poll of node `idx`. A panic inside becomes that node's error.
-pub async fn poll_once(ctx: &PollCtx, idx: usize, req: &PollRequest) -> PollResult {
+/// One poll of node `id`. A panic inside becomes that node's error.
+pub async fn poll_once(ctx: &PollCtx, id: NodeId, req: &PollRequest) -> PollResult {
     let start = std::time::Instant::now();
-    let Some(node) = ctx.nodes.get(idx) else {
+    let Some(node) = ctx.nodes.get(id) else {
         return PollResult {
-            idx,
+            node: id,
             at: now_ms(),
             took_ms: 0,
             result: Err(PollFailure::Remote(RemoteError::Exec(format!(
-                "no node {idx}"
+                "no node {id}"
             )))),
         };
     };
-    let fut = ctx.transport.poll(idx, node, req, ctx.token.as_deref());
+    let fut = ctx
+        .transport
+        .poll(id.index(), node, req, ctx.token.as_deref());
     let result = match std::panic::AssertUnwindSafe(fut).catch_unwind().await {
         Ok(r) => r,
         Err(_) => Err(PollFailure::Remote(RemoteError::Exec(
@@ -112,7 +114,7 @@ pub async fn poll_once(ctx: &PollCtx, idx: usize, req: &PollRequest) -> PollResu
         tracing::warn!(node = %node.name, error = %e, "poll failed");
     }
     PollResult {
-        idx,
+        node: id,
         at: now_ms(),
         took_ms: start.elapsed().as_millis() as u64,
         result,

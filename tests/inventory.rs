@@ -2,6 +2,7 @@
 //! `meshroll::inventory::load`.
 #![allow(clippy::unwrap_used)]
 
+use meshroll::inventory::NodeId;
 use std::path::{Path, PathBuf};
 
 use meshroll::inventory::{Inventory, Layout, Node, load};
@@ -166,8 +167,11 @@ fn toml_fleet() {
     ];
     assert_eq!(inv.nodes, want);
     assert_eq!(inv.classes, vec!["gateway", "worker"]);
-    assert_eq!(inv.nodes[0].destination(), "admin@10.0.0.11");
-    assert_eq!(inv.nodes[1].destination(), "admin@mac-w01.lan:2222");
+    assert_eq!(inv.nodes[NodeId::new(0)].destination(), "admin@10.0.0.11");
+    assert_eq!(
+        inv.nodes[NodeId::new(1)].destination(),
+        "admin@mac-w01.lan:2222"
+    );
 }
 
 #[test]
@@ -390,7 +394,7 @@ fn yaml_inventory_reads_vars_folders_too() {
     );
     put(d.path(), "host_vars/g1.yml", "ansible_user: ops\n");
     let inv = load(&inv).unwrap();
-    let g1 = &inv.nodes[0];
+    let g1 = &inv.nodes[NodeId::new(0)];
     assert_eq!(
         g1.layout.state_dir, "/inline",
         "inline host vars beat group_vars"
@@ -609,7 +613,10 @@ fn unsupported_constructs_stop_with_an_error_naming_them() {
         "group_vars/worker.yml",
         "db_password: !vault |\n  $ANSIBLE_VAULT;1.1;AES256\n  3132\nmeshroll_run_as: svc\n",
     );
-    assert_eq!(load(&dir).unwrap().nodes[0].layout.run_as, "svc");
+    assert_eq!(
+        load(&dir).unwrap().nodes[NodeId::new(0)].layout.run_as,
+        "svc"
+    );
     std::fs::write(
         &gv,
         "meshroll_run_as: !vault |\n  $ANSIBLE_VAULT;1.1;AES256\n  3132\n",
@@ -880,10 +887,15 @@ fn gateway_ready_url_in_every_format() {
     for (name, text) in cases {
         let inv = parse(&d.path().join(name), text).unwrap_or_else(|e| panic!("{name}: {e}"));
         assert_eq!(
-            inv.nodes[0].layout.gateway_ready_url, "http://127.0.0.1:9/readyz",
+            inv.nodes[NodeId::new(0)].layout.gateway_ready_url,
+            "http://127.0.0.1:9/readyz",
             "{name}"
         );
-        assert_eq!(inv.nodes[1].layout.gateway_ready_url, "", "{name}");
+        assert_eq!(
+            inv.nodes[NodeId::new(1)].layout.gateway_ready_url,
+            "",
+            "{name}"
+        );
     }
     let inv = parse(
         &d.path().join("b.toml"),
@@ -891,7 +903,7 @@ fn gateway_ready_url_in_every_format() {
     )
     .unwrap();
     assert_eq!(
-        inv.nodes[0].layout.gateway_ready_url,
+        inv.nodes[NodeId::new(0)].layout.gateway_ready_url,
         DEFAULT_GATEWAY_READY_URL
     );
     assert_eq!(DEFAULT_GATEWAY_READY_URL, "http://127.0.0.1:18789/readyz");
@@ -967,7 +979,11 @@ fn every_layout_key_round_trips_through_toml_ini_and_yaml() {
         for (what, file, body) in cases {
             let inv = parse(Path::new(file), &body).unwrap_or_else(|e| panic!("{k} {what}: {e}"));
             assert_eq!(inv.nodes.len(), 1, "{k} {what}");
-            assert_eq!(inv.nodes[0].layout, want, "{k} {what}:\n{body}");
+            assert_eq!(
+                inv.nodes[NodeId::new(0)].layout,
+                want,
+                "{k} {what}:\n{body}"
+            );
         }
         // A null host var puts back the default the group set.
         let body = format!(
@@ -975,7 +991,7 @@ fn every_layout_key_round_trips_through_toml_ini_and_yaml() {
         );
         let inv = parse(Path::new("fleet.yml"), &body).unwrap();
         assert_eq!(
-            inv.nodes[0].layout,
+            inv.nodes[NodeId::new(0)].layout,
             Layout::default(),
             "{k} yaml null:\n{body}"
         );

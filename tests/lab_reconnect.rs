@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::{Lab, NodeSpec};
+use meshroll::inventory::{Fleet, NodeId};
 use meshroll::observe::NodeState;
 use meshroll::poller::{self, Cadence, PollCtx};
 use meshroll::remote::ssh::{ChannelError, SshOptions, SshPool};
@@ -18,7 +19,7 @@ fn ctx(lab: &Lab, timeout: u64) -> Arc<PollCtx> {
     let inv = lab.inventory();
     let mut opts = SshOptions::new(Some(lab.ssh_config.clone()), Duration::from_secs(timeout));
     opts.control_dir = lab.control_dir.clone();
-    let pool = SshPool::new(inv.nodes.clone(), opts).unwrap();
+    let pool = SshPool::new(inv.nodes.to_vec(), opts).unwrap();
     Arc::new(PollCtx {
         transport: Transport::ssh(pool),
         nodes: inv.nodes,
@@ -57,14 +58,14 @@ async fn node_goes_dead_when_sshd_stops_and_comes_back_when_it_restarts() {
         verdict::judge(st, meshroll::observe::now_ms(), &Rules::default()).unwrap()
     };
 
-    poller::apply(&mut st, poller::poll_once(&ctx, 0, &req).await);
+    poller::apply(&mut st, poller::poll_once(&ctx, NodeId::new(0), &req).await);
     assert_eq!(judge(&st).kind, Kind::Healthy, "{st:?}");
     // The master is shared: a second poll rides the same connection.
     let sock = ssh_pool(&ctx).control_socket(0).await.unwrap();
     assert!(sock.exists(), "control socket {sock:?}");
 
     lab.node("n01").stop_sshd();
-    let r = poller::poll_once(&ctx, 0, &req).await;
+    let r = poller::poll_once(&ctx, NodeId::new(0), &req).await;
     assert!(
         matches!(r.result, Err(PollFailure::Remote(_))),
         "{:?}",
@@ -75,11 +76,11 @@ async fn node_goes_dead_when_sshd_stops_and_comes_back_when_it_restarts() {
     assert_eq!(v.kind, Kind::Dead);
     assert!(v.reason.starts_with("host unreachable"), "{}", v.reason);
     // The other node is not affected.
-    let r2 = poller::poll_once(&ctx, 1, &req).await;
+    let r2 = poller::poll_once(&ctx, NodeId::new(1), &req).await;
     assert!(r2.result.is_ok(), "{:?}", r2.result);
 
     lab.node("n01").start_sshd();
-    poller::apply(&mut st, poller::poll_once(&ctx, 0, &req).await);
+    poller::apply(&mut st, poller::poll_once(&ctx, NodeId::new(0), &req).await);
     assert_eq!(
         judge(&st).kind,
         Kind::Healthy,
@@ -99,9 +100,14 @@ async fn a_command_hanging_on_a_connected_node_times_out() {
     ready(&lab);
     let ctx = ctx(&lab, 3);
     let req = ctx.cadence.request(false, false);
-    assert!(poller::poll_once(&ctx, 0, &req).await.result.is_ok());
+    assert!(
+        poller::poll_once(&ctx, NodeId::new(0), &req)
+            .await
+            .result
+            .is_ok()
+    );
     lab.node("n01").freeze_sshd();
-    let r = poller::poll_once(&ctx, 0, &req).await;
+    let r = poller::poll_once(&ctx, NodeId::new(0), &req).await;
     lab.node("n01").thaw_sshd();
     match r.result {
         Err(PollFailure::Remote(RemoteError::Timeout(3))) => {}
@@ -110,7 +116,11 @@ async fn a_command_hanging_on_a_connected_node_times_out() {
     // And it recovers once the host answers again.
     let mut ok = false;
     for _ in 0..5 {
-        if poller::poll_once(&ctx, 0, &req).await.result.is_ok() {
+        if poller::poll_once(&ctx, NodeId::new(0), &req)
+            .await
+            .result
+            .is_ok()
+        {
             ok = true;
             break;
         }
@@ -124,7 +134,7 @@ fn pool(lab: &Lab, timeout: u64) -> SshPool {
     let inv = lab.inventory();
     let mut opts = SshOptions::new(Some(lab.ssh_config.clone()), Duration::from_secs(timeout));
     opts.control_dir = lab.control_dir.clone();
-    SshPool::new(inv.nodes, opts).unwrap()
+    SshPool::new(inv.nodes.to_vec(), opts).unwrap()
 }
 
 fn argv(words: &[&str]) -> Vec<String> {
@@ -241,7 +251,12 @@ async fn closing_removes_the_control_sockets() {
     let ctx = ctx(&lab, 5);
     let req = ctx.cadence.request(false, false);
     for i in 0..2 {
-        assert!(poller::poll_once(&ctx, i, &req).await.result.is_ok());
+        assert!(
+            poller::poll_once(&ctx, NodeId::new(i), &req)
+                .await
+                .result
+                .is_ok()
+        );
     }
     let socks = vec![
         ssh_pool(&ctx).control_socket(0).await.unwrap(),
@@ -286,8 +301,8 @@ async fn wait_for(
             .await
             .unwrap_or_else(|_| panic!("no matching result for node {idx} in {secs}s"))
             .expect("poll loops ended");
-        seen[r.idx] += 1;
-        if r.idx == idx && f(&r) {
+        seen[r.node.index()] += 1;
+        if r.node.index() == idx && f(&r) {
             return r;
         }
     }
@@ -306,7 +321,7 @@ async fn a_hung_poll_and_a_channel_closed_mid_answer_recover_by_themselves() {
     let mut cadence = Cadence::for_timeout(Duration::from_secs(3));
     cadence.fast = Duration::from_secs(1);
     let ctx = Arc::new(PollCtx {
-        transport: Transport::ssh(SshPool::new(inv.nodes.clone(), opts).unwrap()),
+        transport: Transport::ssh(SshPool::new(inv.nodes.to_vec(), opts).unwrap()),
         nodes: inv.nodes,
         token: None,
         cadence,
@@ -346,7 +361,7 @@ async fn a_hung_poll_and_a_channel_closed_mid_answer_recover_by_themselves() {
     // the answer is out).
     lab.node("h01").set_mode("slow");
     lab.node("h01").clear_calls();
-    scheduler.refresh(0, false);
+    scheduler.refresh(NodeId::new(0), false);
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     while lab.node("h01").gateway_status_calls() == 0 && std::time::Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(50));
@@ -376,18 +391,20 @@ async fn a_hung_poll_and_a_channel_closed_mid_answer_recover_by_themselves() {
 async fn a_channel_that_never_starts_reports_the_nodes_stderr() {
     let lab = Lab::start(&[NodeSpec::new("s01", "worker")]);
     ready(&lab);
-    let mut inv = lab.inventory();
-    inv.nodes[0].layout.run_as = "meshroll-no-such-user".into();
+    let inv = lab.inventory();
+    let mut nodes = inv.nodes.to_vec();
+    nodes[0].layout.run_as = "meshroll-no-such-user".into();
+    let nodes = Fleet::from(nodes);
     let mut opts = SshOptions::new(Some(lab.ssh_config.clone()), Duration::from_secs(5));
     opts.control_dir = lab.control_dir.clone();
     let ctx = PollCtx {
-        transport: Transport::ssh(SshPool::new(inv.nodes.clone(), opts).unwrap()),
-        nodes: inv.nodes,
+        transport: Transport::ssh(SshPool::new(nodes.to_vec(), opts).unwrap()),
+        nodes,
         token: None,
         cadence: Cadence::for_timeout(Duration::from_secs(5)),
     };
     let req = ctx.cadence.request(false, false);
-    let r = poller::poll_once(&ctx, 0, &req).await;
+    let r = poller::poll_once(&ctx, NodeId::new(0), &req).await;
     let e = r.result.unwrap_err().to_string();
     // With sudo installed its stderr says why; without it, ssh reports exit 127.
     assert!(

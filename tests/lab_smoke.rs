@@ -270,7 +270,12 @@ fn standin_modes_and_node_files() {
         n.healthz_url
     )));
     let fleet = lab.inventory();
-    assert_eq!(fleet.nodes[0].layout.run_as, "");
+    assert_eq!(
+        fleet.nodes[meshroll::inventory::NodeId::new(0)]
+            .layout
+            .run_as,
+        ""
+    );
     assert_eq!(fleet.classes, vec!["worker".to_string()]);
 }
 

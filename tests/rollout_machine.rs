@@ -5,7 +5,7 @@
 
 use std::path::Path;
 
-use meshroll::inventory::{Inventory, Layout, Node};
+use meshroll::inventory::{Inventory, Layout, Node, NodeId};
 use meshroll::rollout::plan::{self, PlanOptions, Size};
 use meshroll::rollout::{
     Command, Effect, Failure, Halt, Input, Machine, Mode, NodeRun, Phase, Record,
@@ -47,7 +47,7 @@ fn runs(effects: &[Effect]) -> Vec<(usize, Phase, u32)> {
                 node,
                 phase,
                 attempt,
-            } => Some((*node, *phase, *attempt)),
+            } => Some((node.index(), *phase, *attempt)),
             _ => None,
         })
         .collect()
@@ -62,7 +62,7 @@ fn drive_ok(m: &mut Machine, first: Vec<Effect>, now: u64) -> Vec<(usize, Phase)
         seen.push((node, phase));
         let eff = m.handle(
             Input::PhaseDone {
-                node,
+                node: NodeId::new(node),
                 phase,
                 note: String::new(),
             },
@@ -134,7 +134,14 @@ fn waves_respect_size_and_concurrency() {
         },
         Mode::Run,
     );
-    assert_eq!(m.plan.classes[0].waves, vec![vec![1, 2, 3, 4], vec![5, 6]]);
+    assert_eq!(
+        m.plan.classes[0]
+            .waves
+            .iter()
+            .map(|w| w.iter().map(|n| n.index()).collect::<Vec<_>>())
+            .collect::<Vec<_>>(),
+        vec![vec![1, 2, 3, 4], vec![5, 6]]
+    );
     let mut eff = m.handle(Input::Tick, 0);
     // Land the canary.
     while let Some(&(n, p, _)) = runs(&eff).first() {
@@ -143,7 +150,7 @@ fn waves_respect_size_and_concurrency() {
         }
         eff = m.handle(
             Input::PhaseDone {
-                node: n,
+                node: NodeId::new(n),
                 phase: p,
                 note: String::new(),
             },
@@ -156,7 +163,7 @@ fn waves_respect_size_and_concurrency() {
     // Finishing one phase of node 1 does not let a third node in: node 1 is in flight.
     let eff = m.handle(
         Input::PhaseDone {
-            node: 1,
+            node: NodeId::new(1),
             phase: Phase::Baseline,
             note: String::new(),
         },
@@ -173,7 +180,7 @@ fn transient_failures_retry_with_bounded_delays_then_fail() {
     for phase in [Phase::Baseline, Phase::Drain] {
         m.handle(
             Input::PhaseDone {
-                node: 0,
+                node: NodeId::new(0),
                 phase,
                 note: String::new(),
             },
@@ -183,7 +190,7 @@ fn transient_failures_retry_with_bounded_delays_then_fail() {
     for attempt in 1..=4u32 {
         let eff = m.handle(
             Input::PhaseFailed {
-                node: 0,
+                node: NodeId::new(0),
                 phase: Phase::Sync,
                 failure: Failure::Transient("rsync exit 12".into()),
             },
@@ -208,7 +215,7 @@ fn transient_failures_retry_with_bounded_delays_then_fail() {
             delay >= base && delay < base + 5000,
             "attempt {attempt}: {delay} ms"
         );
-        match &m.nodes[0].run {
+        match &m.nodes[NodeId::new(0)].run {
             NodeRun::Retrying {
                 attempt: a, error, ..
             } => {
@@ -228,7 +235,7 @@ fn transient_failures_retry_with_bounded_delays_then_fail() {
     // The fifth failure is the last.
     let eff = m.handle(
         Input::PhaseFailed {
-            node: 0,
+            node: NodeId::new(0),
             phase: Phase::Sync,
             failure: Failure::Transient("rsync exit 12".into()),
         },
@@ -239,14 +246,14 @@ fn transient_failures_retry_with_bounded_delays_then_fail() {
             .any(|e| matches!(e, Effect::Journal(Record::NodeFailed { .. })))
     );
     assert!(matches!(
-        m.nodes[0].run,
+        m.nodes[NodeId::new(0)].run,
         NodeRun::Failed {
             phase: Phase::Sync,
             ..
         }
     ));
     assert_eq!(
-        m.nodes[0]
+        m.nodes[NodeId::new(0)]
             .history
             .iter()
             .filter(|a| a.phase == Phase::Sync)
@@ -281,7 +288,7 @@ fn verify_mismatch_never_retries_and_halts() {
     for phase in [Phase::Baseline, Phase::Drain, Phase::Sync] {
         m.handle(
             Input::PhaseDone {
-                node: 0,
+                node: NodeId::new(0),
                 phase,
                 note: String::new(),
             },
@@ -290,7 +297,7 @@ fn verify_mismatch_never_retries_and_halts() {
     }
     let eff = m.handle(
         Input::PhaseFailed {
-            node: 0,
+            node: NodeId::new(0),
             phase: Phase::Verify,
             failure: Failure::Mismatch("SKILL.md differs".into()),
         },
@@ -298,7 +305,7 @@ fn verify_mismatch_never_retries_and_halts() {
     );
     assert!(runs(&eff).is_empty(), "no retry, no switch");
     assert!(matches!(
-        m.nodes[0].run,
+        m.nodes[NodeId::new(0)].run,
         NodeRun::Failed {
             phase: Phase::Verify,
             ..
@@ -314,7 +321,7 @@ fn verify_mismatch_never_retries_and_halts() {
     // Ticks do nothing while halted.
     assert!(runs(&m.handle(Input::Tick, 100_000)).is_empty());
     // The operator retries: the node is synced again, then verified.
-    let eff = m.handle(Input::Op(Command::RetryNow(0)), 1);
+    let eff = m.handle(Input::Op(Command::RetryNow(NodeId::new(0))), 1);
     assert_eq!(runs(&eff), vec![(0, Phase::Sync, 1)]);
     assert!(m.halt.is_none());
 }
@@ -341,7 +348,7 @@ fn transient_failure_after_verify_is_not_retried_except_prewarm() {
     ] {
         m.handle(
             Input::PhaseDone {
-                node: 0,
+                node: NodeId::new(0),
                 phase,
                 note: String::new(),
             },
@@ -350,7 +357,7 @@ fn transient_failure_after_verify_is_not_retried_except_prewarm() {
     }
     let eff = m.handle(
         Input::PhaseFailed {
-            node: 0,
+            node: NodeId::new(0),
             phase: Phase::Prewarm,
             failure: Failure::Transient("exit 1".into()),
         },
@@ -358,7 +365,7 @@ fn transient_failure_after_verify_is_not_retried_except_prewarm() {
     );
     assert!(
         matches!(
-            m.nodes[0].run,
+            m.nodes[NodeId::new(0)].run,
             NodeRun::Retrying {
                 phase: Phase::Prewarm,
                 attempt: 2,
@@ -374,7 +381,7 @@ fn transient_failure_after_verify_is_not_retried_except_prewarm() {
     );
     m.handle(
         Input::PhaseDone {
-            node: 0,
+            node: NodeId::new(0),
             phase: Phase::Prewarm,
             note: String::new(),
         },
@@ -382,14 +389,14 @@ fn transient_failure_after_verify_is_not_retried_except_prewarm() {
     );
     m.handle(
         Input::PhaseFailed {
-            node: 0,
+            node: NodeId::new(0),
             phase: Phase::Probe,
             failure: Failure::Transient("probe timeout".into()),
         },
         at,
     );
     assert!(matches!(
-        m.nodes[0].run,
+        m.nodes[NodeId::new(0)].run,
         NodeRun::Failed {
             phase: Phase::Probe,
             ..
@@ -403,7 +410,7 @@ fn failed_canary_halts_its_class_and_budget_halts_widening() {
     m.handle(Input::Tick, 0);
     let eff = m.handle(
         Input::PhaseFailed {
-            node: 0,
+            node: NodeId::new(0),
             phase: Phase::Baseline,
             failure: Failure::Fatal("gateway not ready".into()),
         },
@@ -447,7 +454,7 @@ fn failed_canary_halts_its_class_and_budget_halts_widening() {
         }
         eff = m.handle(
             Input::PhaseDone {
-                node: n,
+                node: NodeId::new(n),
                 phase: p,
                 note: String::new(),
             },
@@ -457,7 +464,7 @@ fn failed_canary_halts_its_class_and_budget_halts_widening() {
     for n in [1, 2] {
         m.handle(
             Input::PhaseFailed {
-                node: n,
+                node: NodeId::new(n),
                 phase: Phase::Baseline,
                 failure: Failure::Fatal("locked".into()),
             },
@@ -467,7 +474,7 @@ fn failed_canary_halts_its_class_and_budget_halts_widening() {
     assert!(m.halt.is_none(), "the stage is not done yet");
     let mut eff = m.handle(
         Input::PhaseDone {
-            node: 3,
+            node: NodeId::new(3),
             phase: Phase::Baseline,
             note: String::new(),
         },
@@ -476,7 +483,7 @@ fn failed_canary_halts_its_class_and_budget_halts_widening() {
     while let Some(&(n, p, _)) = runs(&eff).first() {
         eff = m.handle(
             Input::PhaseDone {
-                node: n,
+                node: NodeId::new(n),
                 phase: p,
                 note: String::new(),
             },
@@ -515,7 +522,7 @@ fn doctor_errors_on_the_canary_block_widening() {
     ] {
         m.handle(
             Input::PhaseDone {
-                node: 0,
+                node: NodeId::new(0),
                 phase,
                 note: String::new(),
             },
@@ -524,7 +531,7 @@ fn doctor_errors_on_the_canary_block_widening() {
     }
     let eff = m.handle(
         Input::PhaseFailed {
-            node: 0,
+            node: NodeId::new(0),
             phase: Phase::Doctor,
             failure: Failure::Blocked("1 error finding".into()),
         },
@@ -560,14 +567,17 @@ fn pause_step_phase_step_wave_resume() {
     );
     let eff = m.handle(
         Input::PhaseDone {
-            node: 0,
+            node: NodeId::new(0),
             phase: Phase::Baseline,
             note: String::new(),
         },
         0,
     );
     assert!(runs(&eff).is_empty(), "one phase per step");
-    assert_eq!(m.nodes[0].run, NodeRun::Ready { next: Phase::Drain });
+    assert_eq!(
+        m.nodes[NodeId::new(0)].run,
+        NodeRun::Ready { next: Phase::Drain }
+    );
     assert_eq!(
         runs(&m.handle(Input::Op(Command::StepPhase), 0)),
         vec![(0, Phase::Drain, 1)]
@@ -575,7 +585,7 @@ fn pause_step_phase_step_wave_resume() {
     // Step the rest of the canary stage as a wave.
     m.handle(
         Input::PhaseDone {
-            node: 0,
+            node: NodeId::new(0),
             phase: Phase::Drain,
             note: String::new(),
         },
@@ -587,9 +597,9 @@ fn pause_step_phase_step_wave_resume() {
         seen.iter().all(|(n, _)| *n == 0),
         "the wave step stops at the end of the stage"
     );
-    assert_eq!(m.nodes[0].run, NodeRun::Landed);
+    assert_eq!(m.nodes[NodeId::new(0)].run, NodeRun::Landed);
     assert_eq!(m.mode, Mode::Paused);
-    assert_eq!(m.nodes[1].run, NodeRun::Pending);
+    assert_eq!(m.nodes[NodeId::new(1)].run, NodeRun::Pending);
     let eff = m.handle(Input::Op(Command::Resume), 0);
     assert_eq!(
         runs(&eff).iter().map(|r| r.0).collect::<Vec<_>>(),
@@ -599,7 +609,7 @@ fn pause_step_phase_step_wave_resume() {
     m.handle(Input::Op(Command::Pause), 0);
     let eff = m.handle(
         Input::PhaseDone {
-            node: 1,
+            node: NodeId::new(1),
             phase: Phase::Baseline,
             note: String::new(),
         },
@@ -609,7 +619,7 @@ fn pause_step_phase_step_wave_resume() {
     assert!(!m.idle(), "node 2 is still in flight");
     m.handle(
         Input::PhaseDone {
-            node: 2,
+            node: NodeId::new(2),
             phase: Phase::Baseline,
             note: String::new(),
         },
@@ -649,7 +659,7 @@ fn skip_abort_and_rollback() {
         }
         eff = m.handle(
             Input::PhaseDone {
-                node: n,
+                node: NodeId::new(n),
                 phase: p,
                 note: String::new(),
             },
@@ -657,41 +667,46 @@ fn skip_abort_and_rollback() {
         );
     }
     // Skip node 1 mid-phase: its phase ends, nothing follows.
-    m.handle(Input::Op(Command::Skip(1)), 0);
+    m.handle(Input::Op(Command::Skip(NodeId::new(1))), 0);
     let eff = m.handle(
         Input::PhaseDone {
-            node: 1,
+            node: NodeId::new(1),
             phase: Phase::Baseline,
             note: String::new(),
         },
         0,
     );
     assert!(runs(&eff).iter().all(|r| r.0 != 1));
-    assert_eq!(m.nodes[1].run, NodeRun::Skipped);
+    assert_eq!(m.nodes[NodeId::new(1)].run, NodeRun::Skipped);
     // Abort: node 2 finishes its phase but gets no next one, and stays as it is.
     m.handle(Input::Op(Command::Abort), 0);
     let eff = m.handle(
         Input::PhaseDone {
-            node: 2,
+            node: NodeId::new(2),
             phase: Phase::Baseline,
             note: String::new(),
         },
         0,
     );
     assert!(runs(&eff).is_empty());
-    assert_eq!(m.nodes[2].run, NodeRun::Ready { next: Phase::Drain });
+    assert_eq!(
+        m.nodes[NodeId::new(2)].run,
+        NodeRun::Ready { next: Phase::Drain }
+    );
     assert!(m.idle());
     // Rollback the canary: an effect for the executor, then the node is rolled back.
-    let eff = m.handle(Input::Op(Command::Rollback(vec![0])), 0);
-    assert!(eff.contains(&Effect::Rollback { node: 0 }));
+    let eff = m.handle(Input::Op(Command::Rollback(vec![NodeId::new(0)])), 0);
+    assert!(eff.contains(&Effect::Rollback {
+        node: NodeId::new(0)
+    }));
     m.handle(
         Input::RollbackDone {
-            node: 0,
+            node: NodeId::new(0),
             result: Ok("current -> old".into()),
         },
         0,
     );
-    assert_eq!(m.nodes[0].run, NodeRun::RolledBack);
+    assert_eq!(m.nodes[NodeId::new(0)].run, NodeRun::RolledBack);
 }
 
 #[test]
@@ -705,8 +720,8 @@ fn restore_skips_landed_and_verified_nodes() {
         },
         Mode::Run,
     );
-    m.restore(0, Phase::Undrain);
-    m.restore(1, Phase::Verify);
+    m.restore(NodeId::new(0), Phase::Undrain);
+    m.restore(NodeId::new(1), Phase::Verify);
     let eff = m.handle(Input::Tick, 0);
     let r = runs(&eff);
     assert!(
@@ -727,7 +742,7 @@ fn a_stepped_phase_keeps_its_retries_and_pause_stops_them() {
     );
     m.handle(
         Input::PhaseFailed {
-            node: 0,
+            node: NodeId::new(0),
             phase: Phase::Baseline,
             failure: Failure::Transient("lost".into()),
         },
@@ -741,7 +756,7 @@ fn a_stepped_phase_keeps_its_retries_and_pause_stops_them() {
     );
     m.handle(
         Input::PhaseFailed {
-            node: 0,
+            node: NodeId::new(0),
             phase: Phase::Baseline,
             failure: Failure::Transient("lost".into()),
         },
@@ -775,7 +790,7 @@ fn a_halt_starts_no_new_node_but_lets_nodes_under_way_land() {
         }
         eff = m.handle(
             Input::PhaseDone {
-                node: n,
+                node: NodeId::new(n),
                 phase: p,
                 note: String::new(),
             },
@@ -787,7 +802,7 @@ fn a_halt_starts_no_new_node_but_lets_nodes_under_way_land() {
         for phase in [Phase::Baseline, Phase::Drain, Phase::Sync] {
             m.handle(
                 Input::PhaseDone {
-                    node: n,
+                    node: NodeId::new(n),
                     phase,
                     note: String::new(),
                 },
@@ -797,7 +812,7 @@ fn a_halt_starts_no_new_node_but_lets_nodes_under_way_land() {
     }
     m.handle(
         Input::PhaseFailed {
-            node: 1,
+            node: NodeId::new(1),
             phase: Phase::Verify,
             failure: Failure::Mismatch("bad".into()),
         },
@@ -807,7 +822,7 @@ fn a_halt_starts_no_new_node_but_lets_nodes_under_way_land() {
     // Node 2 was under way: it goes on to land instead of staying drained.
     let eff = m.handle(
         Input::PhaseDone {
-            node: 2,
+            node: NodeId::new(2),
             phase: Phase::Verify,
             note: String::new(),
         },
@@ -828,17 +843,17 @@ fn restored_non_canaries_do_not_run_doctor() {
         },
         Mode::Run,
     );
-    m.restore(0, Phase::Switch);
-    m.restore(1, Phase::Switch);
+    m.restore(NodeId::new(0), Phase::Switch);
+    m.restore(NodeId::new(1), Phase::Switch);
     assert_eq!(
-        m.nodes[0].run,
+        m.nodes[NodeId::new(0)].run,
         NodeRun::Ready {
             next: Phase::Doctor
         },
         "the canary runs doctor"
     );
     assert_eq!(
-        m.nodes[1].run,
+        m.nodes[NodeId::new(1)].run,
         NodeRun::Ready {
             next: Phase::Prewarm
         }
@@ -867,7 +882,7 @@ fn parallel_classes_start_every_canary_at_once_and_widen_each_class_on_its_own()
     for phase in Phase::ALL {
         eff = m.handle(
             Input::PhaseDone {
-                node: 2,
+                node: NodeId::new(2),
                 phase,
                 note: String::new(),
             },
@@ -879,11 +894,15 @@ fn parallel_classes_start_every_canary_at_once_and_widen_each_class_on_its_own()
         vec![(3, Phase::Baseline, 1), (4, Phase::Baseline, 1)],
         "the worker wave does not wait for the gateway class"
     );
-    assert_eq!(m.nodes[1].run, NodeRun::Pending, "the gateway wave waits");
+    assert_eq!(
+        m.nodes[NodeId::new(1)].run,
+        NodeRun::Pending,
+        "the gateway wave waits"
+    );
     // Everything else lands (node 2's phases were all answered above).
     let gateway_canary: Vec<Effect> = first
         .into_iter()
-        .filter(|e| matches!(e, Effect::Run { node: 0, .. }))
+        .filter(|e| matches!(e, Effect::Run { node, .. } if node.index() == 0))
         .collect();
     let seen = drive_ok(&mut m, [gateway_canary, eff].concat(), 2);
     assert!(seen.contains(&(1, Phase::Undrain)));
@@ -896,7 +915,7 @@ fn parallel_classes_start_every_canary_at_once_and_widen_each_class_on_its_own()
     m.handle(Input::Tick, 0);
     m.handle(
         Input::PhaseFailed {
-            node: 0,
+            node: NodeId::new(0),
             phase: Phase::Baseline,
             failure: Failure::Fatal("gateway not ready".into()),
         },
@@ -912,14 +931,14 @@ fn parallel_classes_start_every_canary_at_once_and_widen_each_class_on_its_own()
     for phase in Phase::ALL {
         eff = m.handle(
             Input::PhaseDone {
-                node: 2,
+                node: NodeId::new(2),
                 phase,
                 note: String::new(),
             },
             2,
         );
     }
-    assert_eq!(m.nodes[2].run, NodeRun::Landed);
+    assert_eq!(m.nodes[NodeId::new(2)].run, NodeRun::Landed);
     assert!(runs(&eff).is_empty(), "{eff:?}");
     assert!(!m.finished);
 }

@@ -6,6 +6,7 @@ use crossterm::event::{
     Event as TermEvent, KeyCode, KeyEvent, KeyModifiers, MouseButton, MouseEvent, MouseEventKind,
 };
 use meshroll::dashboard::{App, Event};
+use meshroll::inventory::NodeId;
 use meshroll::poller::{self, PollResult};
 use meshroll::remote::PollRequest;
 use meshroll::remote::sim::SimMesh;
@@ -28,9 +29,9 @@ async fn app(n: usize) -> App {
     for idx in 0..n {
         let result = mesh.poll(idx, &req).await;
         poller::apply(
-            &mut app.states[idx],
+            &mut app.states[NodeId::new(idx)],
             PollResult {
-                idx,
+                node: NodeId::new(idx),
                 at: AT,
                 took_ms: 1,
                 result,
@@ -98,7 +99,7 @@ async fn end_of_a_large_table_is_drawn_and_a_click_there_selects_its_row() {
         "clicked row {drawn:?}, selected {}",
         app.nodes[sel].name
     );
-    assert_ne!(sel, 0);
+    assert_ne!(sel.index(), 0);
 }
 
 /// Keys and clicks often arrive in one batch between two frames: a click right after a
@@ -122,11 +123,14 @@ async fn a_click_after_scrolling_before_any_frame_selects_the_row_drawn_there() 
         "clicked row {drawn:?}, selected {}",
         app.nodes[sel].name
     );
-    assert!(sel > 1_900, "selected {sel}, near the end of the table");
+    assert!(
+        sel.index() > 1_900,
+        "selected {sel}, near the end of the table"
+    );
     // The footer is under the table: a click there does not move the selection.
-    let before = app.selected;
+    let before = app.selected_row;
     click(&mut app, 29);
-    assert_eq!(app.selected, before);
+    assert_eq!(app.selected_row, before);
 }
 
 fn meshroll(args: &[&str]) -> std::process::Output {

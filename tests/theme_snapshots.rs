@@ -14,6 +14,7 @@ use std::collections::BTreeSet;
 use std::path::PathBuf;
 
 use meshroll::dashboard::App;
+use meshroll::inventory::NodeId;
 use meshroll::manifest::{Bundle, Lock};
 use meshroll::observe::Stamped;
 use meshroll::remote::sim::SimMesh;
@@ -98,7 +99,7 @@ async fn node_view_blocks_with_styles() {
         path: None,
         fix_hint: fix_hint.map(str::to_string),
     };
-    app.states[i].doctor = Some(Stamped::new(
+    app.states[NodeId::new(i)].doctor = Some(Stamped::new(
         Ok(DoctorReport {
             ok: false,
             checks_run: Some(12),
@@ -128,12 +129,11 @@ async fn node_view_blocks_with_styles() {
 
 /// A rollout on the demo with its gateway canary retrying a failed sync: the node
 /// view's rollout block (where it is, every attempt, the step's output).
-fn stage_a_retrying_canary(app: &mut App) -> usize {
+fn stage_a_retrying_canary(app: &mut App) -> NodeId {
     let (inv, _mesh) = SimMesh::demo();
     let plan = plan::make(&inv, &PlanOptions::default()).unwrap();
     let mut m = Machine::new(plan, inv.nodes.len(), 42, Mode::Run);
-    m.set_names(inv.nodes.iter().map(|n| n.name.clone()).collect());
-    let run = |effects: Vec<Effect>| -> (usize, Phase) {
+    let run = |effects: Vec<Effect>| -> (NodeId, Phase) {
         effects
             .into_iter()
             .find_map(|e| match e {
@@ -175,8 +175,7 @@ fn stage_a_retrying_canary(app: &mut App) -> usize {
         lock,
         manifest_sha256: "0".repeat(64),
     };
-    let names = inv.nodes.iter().map(|n| n.name.clone()).collect();
-    let mut d = RolloutState::new(m, names, "r-test".into(), &bundle, AT - 9_000);
+    let mut d = RolloutState::new(m, inv.nodes.clone(), "r-test".into(), &bundle, AT - 9_000);
     for line in [
         "sending incremental file list",
         "rsync: write failed\x1b]0;x\x07",

@@ -6,6 +6,7 @@
 
 use crossterm::event::{Event as TermEvent, KeyCode, KeyEvent, KeyModifiers};
 use meshroll::dashboard::{App, Event, View};
+use meshroll::inventory::NodeId;
 use meshroll::poller::{self, PollResult};
 use meshroll::remote::PollRequest;
 use meshroll::remote::sim::SimMesh;
@@ -51,9 +52,9 @@ async fn hostile_app() -> App {
             });
         }
         poller::apply(
-            &mut app.states[idx],
+            &mut app.states[NodeId::new(idx)],
             PollResult {
-                idx,
+                node: NodeId::new(idx),
                 at: AT,
                 took_ms: 1,
                 result,
@@ -106,7 +107,7 @@ async fn a_hostile_node_is_escaped_redacted_and_capped_in_the_dashboard() {
         vs < 1000,
         "a 100 kB version is capped on screen ({vs} 'v's drawn)"
     );
-    let row = &app.rows[0];
+    let row = &app.rows[NodeId::new(0)];
     assert!(
         row.gateway.daemon_version.as_ref().unwrap().chars().count() <= 129,
         "the version in the row is capped"

@@ -9,6 +9,7 @@ mod demo;
 
 use crossterm::event::{Event as TermEvent, KeyCode, KeyEvent, KeyModifiers};
 use meshroll::dashboard::{App, Effect, Event, View};
+use meshroll::inventory::NodeId;
 use meshroll::remote::sim::SimMesh;
 use meshroll::rollout::exec::ExecEvent;
 use meshroll::rollout::plan::{self, PlanOptions};
@@ -30,13 +31,11 @@ async fn staged() -> App {
     );
     demo::poll_all(&mut app, &mesh, AT).await;
     let p = plan::make(&inv, &PlanOptions::default()).unwrap();
-    let names: Vec<String> = inv.nodes.iter().map(|n| n.name.clone()).collect();
-    let mut machine = Machine::new(p, names.len(), 42, Mode::Paused);
-    machine.set_names(names.clone());
+    let machine = Machine::new(p, inv.nodes.len(), 42, Mode::Paused);
     let bundle = meshroll::remote::sim::demo_bundle();
     app.rollout = Some(RolloutState::new(
         machine,
-        names,
+        inv.nodes.clone(),
         "r-test".into(),
         &bundle,
         AT,
@@ -51,7 +50,7 @@ fn key(app: &mut App, c: KeyCode, now: u64) -> Vec<Effect> {
 }
 
 /// The phases the effects start.
-fn runs(effects: &[Effect]) -> Vec<(usize, Phase)> {
+fn runs(effects: &[Effect]) -> Vec<(NodeId, Phase)> {
     effects
         .iter()
         .flat_map(|e| match e {
@@ -70,7 +69,7 @@ fn runs(effects: &[Effect]) -> Vec<(usize, Phase)> {
 /// scheduled). Returns the time of the last answer.
 async fn mid_rollout(answers: usize) -> (App, u64) {
     let mut app = staged().await;
-    let g02 = app.nodes.iter().position(|n| n.name == "mac-g02").unwrap();
+    let g02 = app.nodes.find("mac-g02").unwrap();
     let mut now = AT + 1_000;
     let mut queue = runs(&app.handle(Event::Tick, now));
     queue.extend(runs(&key(&mut app, KeyCode::Char('c'), now)));
@@ -113,11 +112,14 @@ async fn fleet_rollout_columns_mid_rollout() {
     let (app, _) = mid_rollout(16).await;
     let d = app.rollout.as_ref().unwrap();
     // What the snapshot shows: the canary landed, a node retrying, one running.
-    assert_eq!(d.machine.nodes[0].run, NodeRun::Landed);
+    assert_eq!(d.machine.nodes[NodeId::new(0)].run, NodeRun::Landed);
     assert!(
-        matches!(d.machine.nodes[1].run, NodeRun::Retrying { .. }),
+        matches!(
+            d.machine.nodes[NodeId::new(1)].run,
+            NodeRun::Retrying { .. }
+        ),
         "{:?}",
-        d.machine.nodes[1].run
+        d.machine.nodes[NodeId::new(1)].run
     );
     assert!(
         d.machine

@@ -89,9 +89,9 @@ async fn rebound_keys_drive_the_app_and_show_in_footer_and_help() {
     )
     .unwrap();
     key(&mut app, KeyCode::Char('j')); // no longer bound
-    assert_eq!(app.selected, 0);
+    assert_eq!(app.selected_row, 0);
     key(&mut app, KeyCode::Char('J'));
-    assert_eq!(app.selected, 1);
+    assert_eq!(app.selected_row, 1);
     let screen = render(&app, 120, 24);
     assert!(screen.contains("J/k move"), "{screen}");
     assert!(

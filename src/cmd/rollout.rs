@@ -8,7 +8,7 @@ use anyhow::Context;
 use tokio::sync::mpsc;
 
 use crate::cli::{Global, PlanArgs, RollbackArgs, RolloutArgs};
-use crate::inventory::Inventory;
+use crate::inventory::{Inventory, NodeId};
 use crate::manifest::{self, Bundle};
 use crate::observe::now_ms;
 use crate::poller::PollCtx;
@@ -259,7 +259,9 @@ pub async fn rollback(g: &Global, a: &RollbackArgs) -> anyhow::Result<i32> {
             anyhow::bail!("--class {c}: no such class in {}", g.inventory.display());
         }
     }
-    let chosen: Vec<usize> = (0..inv.nodes.len())
+    let chosen: Vec<NodeId> = inv
+        .nodes
+        .ids()
         .filter(|&i| a.node.contains(&inv.nodes[i].name) || a.class.contains(&inv.nodes[i].class))
         .collect();
     if chosen.is_empty() {

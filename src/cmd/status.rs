@@ -54,7 +54,7 @@ async fn rounds(ctx: &Arc<PollCtx>, args: &StatusArgs) -> anyhow::Result<i32> {
     // whose liveness or reachability changed, in the next round).
     let mut sched = Scheduler::new(ctx.clone(), Mode::Rounds);
     if args.doctor {
-        for i in 0..ctx.nodes.len() {
+        for i in ctx.nodes.ids() {
             sched.schedule.want_doctor(i);
         }
     }
@@ -64,8 +64,7 @@ async fn rounds(ctx: &Arc<PollCtx>, args: &StatusArgs) -> anyhow::Result<i32> {
         n += 1;
         let started = Instant::now();
         for r in sched.round().await {
-            let idx = r.idx;
-            if let Some(st) = states.get_mut(idx) {
+            if let Some(st) = states.get_mut(r.node.index()) {
                 poller::apply(st, r);
             }
         }
@@ -83,8 +82,9 @@ async fn rounds(ctx: &Arc<PollCtx>, args: &StatusArgs) -> anyhow::Result<i32> {
                 if args.watch {
                     writeln!(out, "round {n} ({round_ms} ms)")?;
                 }
-                if let Some(i) = ctx.nodes.iter().position(|x| &x.name == name) {
-                    let rules = report::rules_for(&ctx.nodes[i], &ctx.cadence.rules());
+                if let Some((i, node)) = ctx.nodes.iter().enumerate().find(|(_, x)| &x.name == name)
+                {
+                    let rules = report::rules_for(node, &ctx.cadence.rules());
                     let checks = crate::verdict::explain(&states[i], now_ms(), &rules);
                     if args.json {
                         serde_json::to_writer(

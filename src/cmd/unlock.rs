@@ -13,7 +13,7 @@ pub async fn run(g: &Global, a: &UnlockArgs) -> anyhow::Result<i32> {
     let (inv, poll) = super::real_ctx(g)?;
     let mut chosen = Vec::new();
     for n in &a.node {
-        match inv.nodes.iter().position(|x| &x.name == n) {
+        match inv.nodes.find(n) {
             Some(i) => chosen.push(i),
             None => anyhow::bail!("--node {n}: no such node in {}", g.inventory.display()),
         }

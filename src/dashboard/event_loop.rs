@@ -162,12 +162,11 @@ pub async fn run(
     ctx.transport.close().await;
     // The recap of a rollout run from the dashboard, once the terminal is back.
     if let Some(d) = &app.rollout {
-        let names: Vec<String> = app.nodes.iter().map(|n| n.name.clone()).collect();
         print!(
             "{}",
             crate::replay::recap::text(
                 &d.machine,
-                &names,
+                &app.nodes,
                 &d.rollout_id,
                 &d.skills_sha,
                 d.journal_path.as_deref(),

@@ -10,6 +10,7 @@
 use std::cell::RefCell;
 
 use super::state::{AGE_EVERY_MS, App, Sort};
+use crate::inventory::NodeId;
 use crate::observe::{Millis, NodeState};
 use crate::poller::{self, PollResult};
 use crate::report::{self, NodeReport};
@@ -100,7 +101,7 @@ pub struct Cache {
     /// Bumped whenever a row changes: the visible order is recomputed then, if it
     /// depends on what changed.
     rows_gen: u64,
-    visible: RefCell<Option<(VisibleKey, Vec<usize>)>>,
+    visible: RefCell<Option<(VisibleKey, Vec<NodeId>)>>,
 }
 
 /// What [`App::visible`] depends on.
@@ -132,7 +133,7 @@ fn contains_ci(hay: &str, needle_lower: &str) -> bool {
 }
 
 /// The verdict [`report::row`] would give at `now` (without building the row).
-fn kind_at(app: &App, i: usize, now: Millis) -> Kind {
+fn kind_at(app: &App, i: NodeId, now: Millis) -> Kind {
     let rules = report::rules_for(&app.nodes[i], &app.rules);
     verdict::judge(&app.states[i], now, &rules).map_or(Kind::Dead, |v| v.kind)
 }
@@ -180,12 +181,15 @@ impl App {
         };
         if !c.built || self.rows.len() != n || c.skews.len() != n || c.built_target != target {
             c.skews = skew::assess_rolling(&pairs(), target.as_deref(), &|c| planned.contains(c));
-            self.rows = (0..n)
+            self.rows = self
+                .nodes
+                .ids()
+                .take(n)
                 .map(|i| {
                     report::row(
                         &self.nodes[i],
                         &self.states[i],
-                        c.skews[i].clone(),
+                        c.skews[i.index()].clone(),
                         now,
                         &self.rules,
                     )
@@ -255,7 +259,8 @@ impl App {
         };
         for k in 0..due {
             let i = (self.cache.verdict_cursor + k) % n;
-            if !self.cache.dirty[i] && kind_at(self, i, now) != self.rows[i].verdict {
+            let id = NodeId::new(i);
+            if !self.cache.dirty[i] && kind_at(self, id, now) != self.rows[id].verdict {
                 self.cache.dirty[i] = true;
                 self.cache.any_dirty = true;
             }
@@ -264,14 +269,14 @@ impl App {
             self.cache.verdict_cursor = (self.cache.verdict_cursor + due) % n;
         }
         // The rows on screen follow the clock.
-        let screen: Vec<usize> = self.with_visible(|v| {
-            let sel = self.selected.min(v.len().saturating_sub(1));
+        let screen: Vec<NodeId> = self.with_visible(|v| {
+            let sel = self.selected_row.min(v.len().saturating_sub(1));
             let lo = sel.saturating_sub(SCREEN_ROWS_MAX);
             let hi = (sel + SCREEN_ROWS_MAX).min(v.len());
-            v.get(lo..hi).map_or_else(Vec::new, <[usize]>::to_vec)
+            v.get(lo..hi).map_or_else(Vec::new, <[NodeId]>::to_vec)
         });
         let c = &mut self.cache;
-        for i in screen {
+        for i in screen.into_iter().map(NodeId::index) {
             if i < n && (now >= c.built_at[i] + AGE_EVERY_MS || now < c.built_at[i]) {
                 c.dirty[i] = true;
                 c.any_dirty = true;
@@ -286,20 +291,21 @@ impl App {
                 continue;
             }
             c.dirty[i] = false;
+            let id = NodeId::new(i);
             let row = report::row(
-                &self.nodes[i],
-                &self.states[i],
+                &self.nodes[id],
+                &self.states[id],
                 c.skews[i].clone(),
                 now,
                 &self.rules,
             );
             c.built_at[i] = now;
-            let pending = is_pending(&self.states[i]);
-            if row != self.rows[i] || pending != c.pending[i] {
-                c.counts.add(&self.rows[i], c.pending[i], -1);
+            let pending = is_pending(&self.states[id]);
+            if row != self.rows[id] || pending != c.pending[i] {
+                c.counts.add(&self.rows[id], c.pending[i], -1);
                 c.counts.add(&row, pending, 1);
                 c.pending[i] = pending;
-                self.rows[i] = row;
+                self.rows[id] = row;
                 changed = true;
             }
         }
@@ -326,8 +332,8 @@ impl App {
     }
 
     pub fn on_poll(&mut self, r: PollResult) {
-        let idx = r.idx;
-        if let Some(st) = self.states.get_mut(idx) {
+        let idx = r.node.index();
+        if let Some(st) = self.states.get_mut(r.node) {
             // What the skew is computed from (a manifest, a gateway status): a change
             // means the fleet is assessed again. A readable poll replaces the manifest,
             // and the gateway status when it carried one; the old values are moved out
@@ -365,9 +371,9 @@ impl App {
         }
     }
 
-    /// Indices into `rows` shown in the table: class tab, filter, sort. Cached until
+    /// The nodes the table shows, in its order: class tab, filter, sort. Cached until
     /// a row, the tab, the filter or the sort changes.
-    pub fn visible(&self) -> Vec<usize> {
+    pub fn visible(&self) -> Vec<NodeId> {
         self.with_visible(|v| v.to_vec())
     }
 
@@ -379,7 +385,7 @@ impl App {
     /// Run `f` on the cached visible order, computing it first if it is out of date.
     /// A filter that grows (a letter typed) narrows the cached order instead of
     /// filtering the fleet again.
-    pub fn with_visible<R>(&self, f: impl FnOnce(&[usize]) -> R) -> R {
+    pub fn with_visible<R>(&self, f: impl FnOnce(&[NodeId]) -> R) -> R {
         let by_rows = !self.filter.is_empty() || matches!(self.sort, Sort::Verdict | Sort::Cache);
         let key = VisibleKey {
             rows_gen: if by_rows { self.cache.rows_gen } else { 0 },
@@ -412,8 +418,8 @@ impl App {
         f(cache.as_ref().map_or(&[][..], |(_, v)| v.as_slice()))
     }
 
-    /// Row `i` matches the filter `f` (lower case).
-    fn matches(&self, i: usize, f: &str) -> bool {
+    /// Node `i`'s row matches the filter `f` (lower case).
+    fn matches(&self, i: NodeId, f: &str) -> bool {
         if f.is_empty() {
             return true;
         }
@@ -431,13 +437,15 @@ impl App {
             || (f == "skew" && r.skew.any)
     }
 
-    pub(super) fn compute_visible(&self) -> Vec<usize> {
+    pub(super) fn compute_visible(&self) -> Vec<NodeId> {
         let class = self
             .class_tab
             .checked_sub(1)
             .and_then(|i| self.classes.get(i));
         let f = self.filter.to_ascii_lowercase();
-        let mut v: Vec<usize> = (0..self.rows.len())
+        let mut v: Vec<NodeId> = self
+            .rows
+            .ids()
             .filter(|&i| class.is_none_or(|c| &self.rows[i].class == c))
             .filter(|&i| self.matches(i, &f))
             .collect();
@@ -478,7 +486,7 @@ mod tests {
     async fn poll(mesh: &SimMesh, idx: usize, at: Millis) -> PollResult {
         let result: Result<_, PollFailure> = mesh.poll(idx, &REQ).await;
         PollResult {
-            idx,
+            node: NodeId::new(idx),
             at,
             took_ms: 1,
             result,
@@ -511,7 +519,7 @@ mod tests {
         // Most workers move to the old bundle: the majority moves, every worker's
         // skew changes, though only the moved ones were polled.
         let workers: Vec<usize> = (0..inv.nodes.len())
-            .filter(|&i| inv.nodes[i].class == "worker")
+            .filter(|&i| inv.nodes[NodeId::new(i)].class == "worker")
             .collect();
         let moved = &workers[..workers.len() * 2 / 3];
         for &i in moved {
@@ -533,13 +541,16 @@ mod tests {
         let w = untouched;
         mesh.with_node(w, |n| n.current = Some(OLD_SHA.into()));
         let r = poll(&mesh, w, t0 + 600).await;
-        poller::apply(&mut app.states[w], r);
+        poller::apply(&mut app.states[NodeId::new(w)], r);
         app.refresh(t0 + 700);
         assert!(
             app.rows == full(&app, t0 + 700),
             "a direct state write was missed"
         );
-        assert_ne!(app.rows[w].manifest.state, want[w].manifest.state);
+        assert_ne!(
+            app.rows[NodeId::new(w)].manifest.state,
+            want[w].manifest.state
+        );
     }
 
     /// The clock alone: what is on screen equals a full rebuild (ages too), every
@@ -554,16 +565,23 @@ mod tests {
             app.on_poll(poll(&mesh, i, t0).await);
         }
         assert!(app.refresh(t0));
-        app.selected = 500;
+        app.selected_row = 500;
         let check = |app: &App, now: Millis, what: &str| {
             let want = full(app, now);
             let v = app.visible();
-            let lo = app.selected.saturating_sub(SCREEN_ROWS_MAX);
-            for &i in &v[lo..(app.selected + SCREEN_ROWS_MAX).min(v.len())] {
-                assert!(app.rows[i] == want[i], "{what}: row {i} on screen differs");
+            let lo = app.selected_row.saturating_sub(SCREEN_ROWS_MAX);
+            for &i in &v[lo..(app.selected_row + SCREEN_ROWS_MAX).min(v.len())] {
+                assert!(
+                    app.rows[i] == want[i.index()],
+                    "{what}: row {i} on screen differs"
+                );
             }
             for (i, w) in want.iter().enumerate() {
-                assert_eq!(app.rows[i].verdict, w.verdict, "{what}: verdict of row {i}");
+                assert_eq!(
+                    app.rows[NodeId::new(i)].verdict,
+                    w.verdict,
+                    "{what}: verdict of row {i}"
+                );
             }
             assert_eq!(
                 app.counts(),
@@ -584,7 +602,7 @@ mod tests {
         // Within the same second nothing is rebuilt: no frame is owed.
         assert!(!app.refresh(t0 + 3_600_000 + 200));
         // Rows come on screen with their ages brought up to date.
-        app.selected = 0;
+        app.selected_row = 0;
         app.refresh(t0 + 3_600_000 + 300);
         check(&app, t0 + 3_600_000 + 300, "scrolled");
     }
@@ -628,8 +646,8 @@ mod tests {
         assert_eq!(app.rows[first].verdict, crate::verdict::Kind::Dead);
         // The last healthy node goes down: it moves up the verdict order.
         let last = *app.visible().last().expect("rows");
-        mesh.with_node(last, |n| n.host_up = false);
-        app.on_poll(poll(&mesh, last, t0 + 100).await);
+        mesh.with_node(last.index(), |n| n.host_up = false);
+        app.on_poll(poll(&mesh, last.index(), t0 + 100).await);
         app.refresh(t0 + 200);
         assert_eq!(app.visible(), app.compute_visible());
         assert_ne!(app.visible().last(), Some(&last));

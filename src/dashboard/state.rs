@@ -11,7 +11,7 @@ use crossterm::event::{
 
 use super::layout;
 use super::rows::Cache;
-use crate::inventory::Node;
+use crate::inventory::{Fleet, NodeId, PerNode};
 use crate::keymap::{Action, KeyMap};
 use crate::observe::{Millis, NodeState};
 use crate::poller::PollResult;
@@ -35,7 +35,7 @@ pub enum Event {
 pub enum Effect {
     /// Poll a node now (its gateway status; with `doctor`, `openclaw doctor` too).
     Poll {
-        node: usize,
+        node: NodeId,
         doctor: bool,
     },
     /// Poll every node now.
@@ -91,16 +91,17 @@ impl Sort {
 /// The dashboard's whole state. Drawing reads it; events change it.
 pub struct App {
     pub title: String,
-    pub nodes: Vec<Node>,
+    /// The fleet, shared with the poller and the rollout.
+    pub nodes: Fleet,
     pub classes: Vec<String>,
-    pub states: Vec<NodeState>,
+    pub states: PerNode<NodeState>,
     /// Reports at `now`, recomputed when something changes.
-    pub rows: Vec<NodeReport>,
+    pub rows: PerNode<NodeReport>,
     pub now: Millis,
     pub view: View,
     pub help: bool,
-    /// Position in [`App::visible`].
-    pub selected: usize,
+    /// The selected row: a position in [`App::visible`], not a node.
+    pub selected_row: usize,
     /// 0 = all classes, n = `classes[n-1]`.
     pub class_tab: usize,
     pub filter: String,
@@ -118,7 +119,7 @@ pub struct App {
     pub keymap: KeyMap,
     /// The first visible row the table draws: kept so that the selection stays in the
     /// table's window (see [`layout::window_start`]); a click maps through it.
-    pub offset: usize,
+    pub row_offset: usize,
     /// The screen's height in rows (from resize events), which gives the table's.
     pub screen_height: u16,
     /// What keeps a 10,000-node dashboard fluid (see [`App::refresh`]).
@@ -140,18 +141,18 @@ const PAGE: isize = 10;
 impl App {
     /// An app over `nodes`, nothing polled yet. Its rows are built by the first
     /// [`App::refresh`].
-    pub fn new(title: String, nodes: Vec<Node>, classes: Vec<String>) -> Self {
-        let states = vec![NodeState::default(); nodes.len()];
+    pub fn new(title: String, nodes: Fleet, classes: Vec<String>) -> Self {
+        let states = vec![NodeState::default(); nodes.len()].into();
         App {
             title,
             nodes,
             classes,
             states,
-            rows: Vec::new(),
+            rows: PerNode::default(),
             now: 0,
             view: View::Fleet,
             help: false,
-            selected: 0,
+            selected_row: 0,
             class_tab: 0,
             filter: String::new(),
             filter_editing: false,
@@ -161,15 +162,15 @@ impl App {
             confirm: None,
             rules: crate::verdict::Rules::default(),
             keymap: KeyMap::default(),
-            offset: 0,
+            row_offset: 0,
             screen_height: 0,
             cache: Cache::default(),
         }
     }
 
-    /// The node under the cursor, as an index into `rows`/`nodes`.
-    pub fn selected_node(&self) -> Option<usize> {
-        self.with_visible(|v| v.get(self.selected).copied())
+    /// The node under the cursor.
+    pub fn selected_node(&self) -> Option<NodeId> {
+        self.with_visible(|v| v.get(self.selected_row).copied())
     }
 
     /// Rows the fleet table shows at once on this screen.
@@ -188,14 +189,14 @@ impl App {
     pub(super) fn clamp(&mut self) {
         let n = self.visible_len();
         if n == 0 {
-            self.selected = 0;
-        } else if self.selected >= n {
-            self.selected = n - 1;
+            self.selected_row = 0;
+        } else if self.selected_row >= n {
+            self.selected_row = n - 1;
         }
         // The table's height is known once the screen's is (the first resize event).
         let h = self.table_rows();
         if h > 0 {
-            self.offset = layout::window_start(self.offset, self.selected, h, n);
+            self.row_offset = layout::window_start(self.row_offset, self.selected_row, h, n);
         }
     }
 
@@ -204,7 +205,7 @@ impl App {
         if n == 0 {
             return;
         }
-        self.selected = (self.selected as isize + d).clamp(0, n - 1) as usize;
+        self.selected_row = (self.selected_row as isize + d).clamp(0, n - 1) as usize;
     }
 
     /// Whether `ev` changes what is on screen (so a frame is owed once it is handled).
@@ -309,7 +310,7 @@ impl App {
             KeyCode::Char(c) => self.filter.push(c),
             _ => {}
         }
-        self.selected = 0;
+        self.selected_row = 0;
         self.clamp();
     }
 
@@ -328,7 +329,7 @@ impl App {
         let n = c as usize - '0' as usize;
         if n <= self.classes.len() {
             self.class_tab = n;
-            self.selected = 0;
+            self.selected_row = 0;
             self.clamp();
         }
     }
@@ -340,16 +341,16 @@ impl App {
             Action::Down => self.move_by(1),
             Action::PageUp => self.move_by(-PAGE),
             Action::PageDown => self.move_by(PAGE),
-            Action::First => self.selected = 0,
+            Action::First => self.selected_row = 0,
             Action::Last => self.move_by(isize::MAX / 2),
             Action::NextTab => {
                 self.class_tab = (self.class_tab + 1) % (self.classes.len() + 1);
-                self.selected = 0;
+                self.selected_row = 0;
             }
             Action::PrevTab => {
                 let n = self.classes.len() + 1;
                 self.class_tab = (self.class_tab + n - 1) % n;
-                self.selected = 0;
+                self.selected_row = 0;
             }
             _ => return false,
         }
@@ -430,10 +431,8 @@ impl App {
         Vec::new()
     }
 
-    fn node_name(&self, i: usize) -> String {
-        self.nodes
-            .get(i)
-            .map_or("?".to_string(), |n| n.name.clone())
+    fn node_name(&self, node: NodeId) -> String {
+        self.nodes.name(node).to_string()
     }
 
     /// Rollout actions: `Some` with their effects when the action was one of them and
@@ -478,8 +477,11 @@ impl App {
             }
             Action::RollbackClass => {
                 let class = self.nodes.get(sel?)?.class.clone();
-                let all: Vec<usize> = (0..self.nodes.len())
-                    .filter(|&j| self.nodes[j].class == class)
+                let all: Vec<NodeId> = self
+                    .nodes
+                    .enumerate()
+                    .filter(|(_, n)| n.class == class)
+                    .map(|(j, _)| j)
                     .collect();
                 self.ask(
                     format!("roll back every {class} node ({})?", all.len()),
@@ -501,9 +503,9 @@ impl App {
                     return;
                 };
                 let r = r as usize;
-                let want = r + self.offset;
+                let want = r + self.row_offset;
                 if r < self.table_rows() && want < self.visible_len() {
-                    self.selected = want;
+                    self.selected_row = want;
                 }
             }
             _ => {}

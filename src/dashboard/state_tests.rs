@@ -8,7 +8,7 @@ use crossterm::event::{
 };
 
 use super::{App, Effect, Event, View};
-use crate::inventory::{Inventory, Layout, Node};
+use crate::inventory::{Inventory, Layout, Node, NodeId};
 use crate::rollout::exec::ExecEvent;
 use crate::rollout::plan::{self, PlanOptions};
 use crate::rollout::state::RolloutState;
@@ -44,11 +44,9 @@ fn app(gateways: usize, workers: usize) -> App {
 fn rolling(gateways: usize, workers: usize) -> App {
     let inv = inventory(gateways, workers);
     let p = plan::make(&inv, &PlanOptions::default()).expect("plan");
-    let names: Vec<String> = inv.nodes.iter().map(|n| n.name.clone()).collect();
-    let mut machine = Machine::new(p, names.len(), 42, Mode::Paused);
-    machine.set_names(names.clone());
+    let machine = Machine::new(p, inv.nodes.len(), 42, Mode::Paused);
     let bundle = crate::remote::sim::demo_bundle();
-    let state = RolloutState::new(machine, names, "r1".into(), &bundle, T0);
+    let state = RolloutState::new(machine, inv.nodes.clone(), "r1".into(), &bundle, T0);
     let mut app = App::new("t".into(), inv.nodes, inv.classes);
     app.rollout = Some(state);
     app.frame(T0);
@@ -89,7 +87,7 @@ fn runs(effects: &[Effect]) -> Vec<(usize, Phase)> {
     machine_effects(effects)
         .into_iter()
         .filter_map(|e| match e {
-            crate::rollout::Effect::Run { node, phase, .. } => Some((node, phase)),
+            crate::rollout::Effect::Run { node, phase, .. } => Some((node.index(), phase)),
             _ => None,
         })
         .collect()
@@ -101,7 +99,7 @@ fn poll_keys_ask_for_the_selected_node_and_quit_keys_quit() {
     assert_eq!(
         key(&mut app, 'r'),
         vec![Effect::Poll {
-            node: 0,
+            node: NodeId::new(0),
             doctor: false
         }]
     );
@@ -110,7 +108,7 @@ fn poll_keys_ask_for_the_selected_node_and_quit_keys_quit() {
     assert_eq!(
         key(&mut app, 'd'),
         vec![Effect::Poll {
-            node: 2,
+            node: NodeId::new(2),
             doctor: true
         }]
     );
@@ -124,7 +122,7 @@ fn poll_keys_ask_for_the_selected_node_and_quit_keys_quit() {
     assert_eq!(
         key(&mut app, 'r'),
         vec![Effect::Poll {
-            node: 2,
+            node: NodeId::new(2),
             doctor: false
         }]
     );
@@ -146,7 +144,7 @@ fn keys_typed_into_the_filter_ask_for_nothing() {
     key_with(&mut app, KeyCode::Backspace, KeyModifiers::NONE, T0);
     key_with(&mut app, KeyCode::Enter, KeyModifiers::NONE, T0);
     assert_eq!(app.visible_len(), 4);
-    assert_eq!(app.selected_node(), Some(2));
+    assert_eq!(app.selected_node(), Some(NodeId::new(2)));
 }
 
 #[test]
@@ -179,7 +177,7 @@ fn rollout_keys_become_machine_commands_at_the_time_given() {
     // The executor reports the baseline done 1.5 s later: the progress line is timed
     // with the clock given, from the rollout's start.
     let done = ExecEvent::Input(Input::PhaseDone {
-        node: 0,
+        node: NodeId::new(0),
         phase: Phase::Baseline,
         note: "ok".into(),
     });
@@ -221,19 +219,23 @@ fn dangerous_commands_wait_for_y() {
     assert_eq!(key(&mut app, 'x'), vec![]);
     assert_eq!(
         app.confirm,
-        Some(("skip g2?".to_string(), Command::Skip(1)))
+        Some(("skip g2?".to_string(), Command::Skip(NodeId::new(1))))
     );
     // Any other key cancels.
     assert_eq!(key(&mut app, 'n'), vec![]);
     assert!(app.confirm.is_none());
     assert_eq!(app.flash.as_deref(), Some("cancelled"));
-    let run = |app: &App| app.rollout.as_ref().map(|d| d.machine.nodes[1].run.clone());
+    let run = |app: &App| {
+        app.rollout
+            .as_ref()
+            .map(|d| d.machine.nodes[NodeId::new(1)].run.clone())
+    };
     assert_ne!(run(&app), Some(crate::rollout::NodeRun::Skipped));
     key(&mut app, 'x');
     let effects = key(&mut app, 'y');
     assert!(
         machine_effects(&effects).contains(&crate::rollout::Effect::Journal(Record::NodeSkipped {
-            node: 1
+            node: NodeId::new(1)
         })),
         "{effects:?}"
     );
@@ -244,7 +246,7 @@ fn dangerous_commands_wait_for_y() {
         app.confirm,
         Some((
             "roll back every gateway node (2)?".to_string(),
-            Command::Rollback(vec![0, 1])
+            Command::Rollback(vec![NodeId::new(0), NodeId::new(1)])
         ))
     );
 }
@@ -255,20 +257,23 @@ fn executor_reports_reach_the_rollout_state() {
     app.handle(Event::Tick, T0);
     assert_eq!(runs(&key(&mut app, 'n')), vec![(0, Phase::Baseline)]);
     let out = ExecEvent::Output {
-        node: 0,
+        node: NodeId::new(0),
         line: "warming".into(),
     };
     assert_eq!(app.handle(Event::Exec(Box::new(out)), T0), vec![]);
     let failed = ExecEvent::Input(Input::PhaseFailed {
-        node: 0,
+        node: NodeId::new(0),
         phase: Phase::Baseline,
         failure: Failure::Fatal("no gateway".into()),
     });
     let effects = app.handle(Event::Exec(Box::new(failed)), T0 + 100);
     assert!(!machine_effects(&effects).is_empty());
     let d = app.rollout.as_ref().expect("rollout");
-    assert_eq!(d.output[0].iter().collect::<Vec<_>>(), vec!["warming"]);
-    assert!(d.machine.nodes[0].last_error().is_some());
+    assert_eq!(
+        d.output[NodeId::new(0)].iter().collect::<Vec<_>>(),
+        vec!["warming"]
+    );
+    assert!(d.machine.nodes[NodeId::new(0)].last_error().is_some());
 }
 
 #[test]
@@ -278,25 +283,25 @@ fn a_click_selects_the_row_under_it_through_the_scroll_offset() {
     app.handle(Event::Input(TermEvent::Resize(100, 20)), T0);
     assert_eq!(app.table_rows(), 16);
     click(&mut app, 5);
-    assert_eq!(app.selected, 2);
+    assert_eq!(app.selected_row, 2);
     // The last row: the window scrolls to show it at the bottom.
     key(&mut app, 'G');
-    assert_eq!(app.selected, 41);
-    assert_eq!(app.offset, 41 + 1 - 16);
+    assert_eq!(app.selected_row, 41);
+    assert_eq!(app.row_offset, 41 + 1 - 16);
     click(&mut app, 4);
-    assert_eq!(app.selected, 27);
-    assert_eq!(app.selected_node(), Some(27));
+    assert_eq!(app.selected_row, 27);
+    assert_eq!(app.selected_node(), Some(NodeId::new(27)));
     // Above the table and in the footer: nothing changes.
     click(&mut app, 1);
     click(&mut app, 19);
-    assert_eq!(app.selected, 27);
+    assert_eq!(app.selected_row, 27);
     // Moving up inside the window does not scroll it; past its top it does.
     key(&mut app, 'k');
-    assert_eq!((app.selected, app.offset), (26, 26));
+    assert_eq!((app.selected_row, app.row_offset), (26, 26));
     key(&mut app, 'k');
-    assert_eq!((app.selected, app.offset), (25, 25));
+    assert_eq!((app.selected_row, app.row_offset), (25, 25));
     // A smaller screen keeps the selection in its window.
     app.handle(Event::Input(TermEvent::Resize(100, 10)), T0);
     assert_eq!(app.table_rows(), 6);
-    assert!((app.offset..app.offset + 6).contains(&app.selected));
+    assert!((app.row_offset..app.row_offset + 6).contains(&app.selected_row));
 }

@@ -715,6 +715,7 @@ fn expand_range(inner: &str) -> Result<Vec<String>, String> {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+    use crate::inventory::NodeId;
 
     fn names(p: &str) -> Vec<String> {
         expand_hosts(p).unwrap()
@@ -877,7 +878,7 @@ mod tests {
             Ok(())
         })
         .unwrap();
-        let l = |i: usize| &inv.nodes[i].layout;
+        let l = |i: usize| &inv.nodes[NodeId::new(i)].layout;
         // canary and worker are both depth 1 and direct; worker (the class) wins.
         assert_eq!(l(0).run_as, "worker");
         assert_eq!(l(0).state_dir, "/macs");
@@ -887,7 +888,7 @@ mod tests {
         // deep (child of worker, grandchild of macs) beats its parents.
         assert_eq!(l(2).run_as, "deep");
         assert_eq!(l(2).state_dir, "/macs");
-        assert_eq!(inv.nodes[2].class, "deep");
+        assert_eq!(inv.nodes[NodeId::new(2)].class, "deep");
     }
 
     #[test]
@@ -901,9 +902,9 @@ mod tests {
             Ok(())
         })
         .unwrap();
-        assert_eq!(inv.nodes[0].class, "worker");
-        assert_eq!(inv.nodes[0].labels, vec!["canary"]);
-        assert_eq!(inv.nodes[0].layout.run_as, "canary");
+        assert_eq!(inv.nodes[NodeId::new(0)].class, "worker");
+        assert_eq!(inv.nodes[NodeId::new(0)].labels, vec!["canary"]);
+        assert_eq!(inv.nodes[NodeId::new(0)].layout.run_as, "canary");
     }
 
     #[test]
@@ -918,8 +919,11 @@ mod tests {
             Ok(())
         })
         .unwrap();
-        assert_eq!(inv.nodes[0].destination(), "admin@10.0.0.1:2222");
-        assert_eq!(inv.nodes[1].destination(), "admin@n2");
+        assert_eq!(
+            inv.nodes[NodeId::new(0)].destination(),
+            "admin@10.0.0.1:2222"
+        );
+        assert_eq!(inv.nodes[NodeId::new(1)].destination(), "admin@n2");
     }
 
     #[test]

@@ -274,6 +274,7 @@ mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
     use crate::inventory::Layout;
+    use crate::inventory::NodeId;
 
     fn p(text: &str) -> Result<Inventory, InventoryError> {
         parse(Path::new("hosts.ini"), text)
@@ -374,14 +375,14 @@ meshroll_cache_max_age_min=90
             ]
         );
         assert_eq!(inv.classes, vec!["ungrouped", "gateway", "worker"]);
-        let solo = &inv.nodes[0].layout;
+        let solo = &inv.nodes[NodeId::new(0)].layout;
         assert_eq!(solo.skills_root, "/all/skills");
         assert_eq!(solo.state_dir, Layout::default().state_dir);
         assert_eq!(solo.cache_max_age_min, 90);
-        let g1 = &inv.nodes[1].layout;
+        let g1 = &inv.nodes[NodeId::new(1)].layout;
         assert_eq!(g1.skills_root, "/all/skills");
         assert_eq!(g1.state_dir, "/srv/state");
-        let w3 = &inv.nodes[4].layout;
+        let w3 = &inv.nodes[NodeId::new(4)].layout;
         assert_eq!(w3.skills_root, "/opt/skills");
         assert_eq!(w3.state_dir, "/srv/state");
         assert_eq!(w3.run_as, "");
@@ -409,9 +410,9 @@ meshroll_cache_max_age_min=90
     fn ungrouped_vars_skip_grouped_hosts() {
         let inv =
             p("a\n[ungrouped:vars]\nmeshroll_run_as=u\n[worker]\na\n[ungrouped]\nb\n").unwrap();
-        assert_eq!(inv.nodes[0].class, "worker");
-        assert_eq!(inv.nodes[0].layout.run_as, "openclaw");
-        assert_eq!(inv.nodes[1].layout.run_as, "u");
+        assert_eq!(inv.nodes[NodeId::new(0)].class, "worker");
+        assert_eq!(inv.nodes[NodeId::new(0)].layout.run_as, "openclaw");
+        assert_eq!(inv.nodes[NodeId::new(1)].layout.run_as, "u");
     }
 
     #[test]

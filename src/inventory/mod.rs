@@ -10,6 +10,7 @@
 mod ansible;
 pub mod ini;
 pub mod layout;
+mod node_id;
 pub mod sources;
 pub mod toml_inv;
 pub mod yaml;
@@ -21,6 +22,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 pub use layout::{DEFAULT_GATEWAY_READY_URL, KeyDef, Layout};
+pub use node_id::{Fleet, NodeId, PerNode};
 
 /// One MeshMac node.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -56,7 +58,8 @@ impl Node {
 /// The whole fleet, nodes in inventory order.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Inventory {
-    pub nodes: Vec<Node>,
+    /// The one node list, shared by everything that reads the fleet.
+    pub nodes: Fleet,
     /// Classes in the order they first appear (the default rollout order).
     pub classes: Vec<String>,
 }
@@ -135,7 +138,10 @@ impl Inventory {
                 classes.push(n.class.clone());
             }
         }
-        Ok(Inventory { nodes, classes })
+        Ok(Inventory {
+            nodes: nodes.into(),
+            classes,
+        })
     }
 }
 

@@ -414,6 +414,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Inventory, InventoryError> {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+    use crate::inventory::NodeId;
 
     fn p(text: &str) -> Result<Inventory, InventoryError> {
         parse(Path::new("meshroll.toml"), text)
@@ -449,7 +450,7 @@ prewarm_cmd = "true"
 "#)
         .unwrap();
         assert_eq!(inv.classes, vec!["worker", "gateway"]);
-        let w1 = &inv.nodes[0];
+        let w1 = &inv.nodes[NodeId::new(0)];
         assert_eq!(w1.destination(), "admin@10.0.0.1:2222");
         assert_eq!(w1.labels, vec!["rack-a", "canary"]);
         assert_eq!(w1.layout.run_as, "");
@@ -458,7 +459,7 @@ prewarm_cmd = "true"
         assert_eq!(w1.layout.drain_cmd.as_deref(), Some("class-drain"));
         assert_eq!(w1.layout.cache_max_age_min, 60);
         assert_eq!(w1.layout.skills_root, "/etc/openclaw/skills");
-        let g1 = &inv.nodes[1];
+        let g1 = &inv.nodes[NodeId::new(1)];
         assert_eq!(g1.destination(), "ops@g1");
         assert_eq!(g1.layout.run_as, "defaults");
         assert_eq!(g1.layout.state_dir, "/d/state");
@@ -478,7 +479,7 @@ prewarm_cmd = "true"
             "[classes.worker]\nrun_as = \"\"\n[[nodes]]\nname = \"w\"\nclass = \"worker\"\n",
         )
         .unwrap();
-        assert_eq!(inv.nodes[0].layout.run_as, "");
+        assert_eq!(inv.nodes[NodeId::new(0)].layout.run_as, "");
     }
 
     #[test]

@@ -544,6 +544,7 @@ enum Target<'a> {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+    use crate::inventory::NodeId;
 
     fn p(text: &str) -> Result<Inventory, InventoryError> {
         parse(Path::new("hosts.yml"), text)
@@ -595,12 +596,15 @@ all:
                 ("w3", "worker", "w3:2300".to_string()),
             ]
         );
-        let w3 = &inv.nodes[4].layout;
+        let w3 = &inv.nodes[NodeId::new(4)].layout;
         assert_eq!(w3.skills_root, "/opt/skills");
         assert_eq!(w3.state_dir, "/srv/state");
         assert_eq!(w3.run_as, "");
         assert_eq!(w3.cache_max_age_min, 90);
-        assert_eq!(inv.nodes[0].layout.state_dir, "/var/lib/openclaw");
+        assert_eq!(
+            inv.nodes[NodeId::new(0)].layout.state_dir,
+            "/var/lib/openclaw"
+        );
     }
 
     #[test]
@@ -620,10 +624,10 @@ gateway:
 ")
         .unwrap();
         assert_eq!(inv.classes, vec!["worker", "gateway"]);
-        assert_eq!(inv.nodes[1].layout.run_as, "svc");
-        assert_eq!(inv.nodes[1].layout.prewarm_cmd, None);
+        assert_eq!(inv.nodes[NodeId::new(1)].layout.run_as, "svc");
+        assert_eq!(inv.nodes[NodeId::new(1)].layout.prewarm_cmd, None);
         assert_eq!(
-            inv.nodes[1].layout.drain_cmd.as_deref(),
+            inv.nodes[NodeId::new(1)].layout.drain_cmd.as_deref(),
             Some("touch /tmp/d")
         );
     }

@@ -18,6 +18,7 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use super::{Cadence, ChangeWatch, PollCtx, PollResult, ROUND_IN_FLIGHT, poll_once};
+use crate::inventory::{NodeId, PerNode};
 use crate::remote::PollRequest;
 
 /// How the cadences are laid out over the fleet.
@@ -37,7 +38,7 @@ pub enum Mode {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Request {
     /// Poll this node now, with the gateway status (and doctor if asked).
-    Refresh { node: usize, doctor: bool },
+    Refresh { node: NodeId, doctor: bool },
     /// Poll every node now, with the gateway status (and doctor if asked).
     RefreshAll { doctor: bool },
 }
@@ -71,8 +72,8 @@ pub struct Schedule {
     /// next one will.
     gateway_round: bool,
     rounds_next_slow: Instant,
-    nodes: Vec<NodeDue>,
-    queue: BinaryHeap<Reverse<(Instant, usize)>>,
+    nodes: PerNode<NodeDue>,
+    queue: BinaryHeap<Reverse<(Instant, NodeId)>>,
 }
 
 impl Schedule {
@@ -115,7 +116,7 @@ impl Schedule {
             queue: BinaryHeap::new(),
         };
         if mode == Mode::Continuous {
-            for idx in 0..n {
+            for idx in s.nodes.ids() {
                 s.set_due(idx, start);
             }
         }
@@ -130,7 +131,7 @@ impl Schedule {
         self.nodes.is_empty()
     }
 
-    fn set_due(&mut self, idx: usize, at: Instant) {
+    fn set_due(&mut self, idx: NodeId, at: Instant) {
         let Some(n) = self.nodes.get_mut(idx) else {
             return;
         };
@@ -147,7 +148,7 @@ impl Schedule {
         if self.gateway_round {
             self.rounds_next_slow = now + self.cadence.slow;
         }
-        for idx in 0..self.nodes.len() {
+        for idx in self.nodes.ids() {
             self.set_due(idx, now);
         }
     }
@@ -157,14 +158,14 @@ impl Schedule {
         match r {
             Request::Refresh { node, doctor } => self.refresh(node, doctor, now),
             Request::RefreshAll { doctor } => {
-                for idx in 0..self.nodes.len() {
+                for idx in self.nodes.ids() {
                     self.refresh(idx, doctor, now);
                 }
             }
         }
     }
 
-    fn refresh(&mut self, idx: usize, doctor: bool, now: Instant) {
+    fn refresh(&mut self, idx: NodeId, doctor: bool, now: Instant) {
         let Some(n) = self.nodes.get_mut(idx) else {
             return;
         };
@@ -178,7 +179,7 @@ impl Schedule {
 
     /// Ask for doctor with the node's next poll, without making it due (`status
     /// --doctor`: the first round carries it).
-    pub fn want_doctor(&mut self, idx: usize) {
+    pub fn want_doctor(&mut self, idx: NodeId) {
         if let Some(n) = self.nodes.get_mut(idx) {
             n.want_doctor = true;
         }
@@ -197,7 +198,7 @@ impl Schedule {
 
     /// The next node due at `now` and its request; it is then in flight until
     /// [`Schedule::on_result`].
-    pub fn pop_due(&mut self, now: Instant) -> Option<(usize, PollRequest)> {
+    pub fn pop_due(&mut self, now: Instant) -> Option<(NodeId, PollRequest)> {
         let at = self.next_due()?;
         if at > now {
             return None;
@@ -221,7 +222,7 @@ impl Schedule {
     pub fn on_result(&mut self, r: &PollResult, now: Instant) {
         let c = self.cadence;
         let (mode, start) = (self.mode, self.start);
-        let Some(n) = self.nodes.get_mut(r.idx) else {
+        let Some(n) = self.nodes.get_mut(r.node) else {
             return;
         };
         let (gw, doc) = n.in_flight.take().unwrap_or((false, false));
@@ -238,7 +239,7 @@ impl Schedule {
         if mode == Mode::Continuous {
             let asked = n.want_gateway || n.want_doctor;
             let next = if asked { now } else { now + c.fast };
-            self.set_due(r.idx, next);
+            self.set_due(r.node, next);
         }
     }
 }
@@ -291,7 +292,7 @@ impl Scheduler {
                 break;
             };
             self.schedule.on_result(&r, Instant::now());
-            if let Some(slot) = out.get_mut(r.idx) {
+            if let Some(slot) = out.get_mut(r.node.index()) {
                 if slot.is_none() {
                     left -= 1;
                 }
@@ -351,7 +352,7 @@ pub struct SchedulerHandle {
 
 impl SchedulerHandle {
     /// Poll `node` now with the gateway status (and doctor).
-    pub fn refresh(&self, node: usize, doctor: bool) {
+    pub fn refresh(&self, node: NodeId, doctor: bool) {
         let _ = self.tx.send(Request::Refresh { node, doctor });
     }
 
@@ -387,6 +388,7 @@ pub fn spawn<E: Send + 'static>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::inventory::NodeId;
     use crate::remote::sim::SimMesh;
     use crate::remote::{PollFailure, RemoteError, Transport};
     use crate::signals::RawPoll;
@@ -401,7 +403,7 @@ mod tests {
 
     fn ok(idx: usize, live: u16) -> PollResult {
         PollResult {
-            idx,
+            node: NodeId::new(idx),
             at: 0,
             took_ms: 1,
             result: Ok(RawPoll {
@@ -424,7 +426,7 @@ mod tests {
 
     fn failed(idx: usize) -> PollResult {
         PollResult {
-            idx,
+            node: NodeId::new(idx),
             at: 0,
             took_ms: 1,
             result: Err(PollFailure::Remote(RemoteError::Exec("down".into()))),
@@ -432,7 +434,9 @@ mod tests {
     }
 
     fn pop_all(s: &mut Schedule, now: Instant) -> Vec<(usize, PollRequest)> {
-        std::iter::from_fn(|| s.pop_due(now)).collect()
+        std::iter::from_fn(|| s.pop_due(now))
+            .map(|(i, r)| (i.index(), r))
+            .collect()
     }
 
     /// The dashboard's cadences, as each node's loop had them: all nodes at once with
@@ -491,12 +495,15 @@ mod tests {
         // Node 0 goes down: polled again at once, with the gateway status.
         s.on_result(&failed(0), t1);
         s.on_result(&ok(1, 200), t1);
-        assert_eq!(s.pop_due(t1).map(|(i, r)| (i, r.gateway)), Some((0, true)));
+        assert_eq!(
+            s.pop_due(t1).map(|(i, r)| (i.index(), r.gateway)),
+            Some((0, true))
+        );
         assert!(s.pop_due(t1).is_none());
         // The operator asks for node 0 while it polls: it polls again as it answers.
         s.request(
             Request::Refresh {
-                node: 0,
+                node: NodeId::new(0),
                 doctor: true,
             },
             t1,
@@ -504,13 +511,13 @@ mod tests {
         assert!(s.pop_due(t1).is_none(), "node 0 is in flight");
         s.on_result(&failed(0), t1 + Duration::from_secs(1));
         let (i, r) = s.pop_due(t1 + Duration::from_secs(1)).expect("due at once");
-        assert_eq!((i, r.gateway, r.doctor), (0, true, true));
+        assert_eq!((i.index(), r.gateway, r.doctor), (0, true, true));
         // Node 1 waits for its fast poll; a refresh of all brings it forward.
         let t2 = t1 + Duration::from_secs(2);
         assert!(s.pop_due(t2).is_none());
         s.request(Request::RefreshAll { doctor: false }, t2);
         let (i, r) = s.pop_due(t2).expect("node 1 now");
-        assert_eq!((i, r.gateway, r.doctor), (1, true, false));
+        assert_eq!((i.index(), r.gateway, r.doctor), (1, true, false));
     }
 
     /// `status`: every node once per round, the gateway status for the whole fleet
@@ -523,7 +530,7 @@ mod tests {
         let t0 = Instant::now();
         let mut s = Schedule::new(c, 3, Mode::Rounds, t0);
         assert!(s.pop_due(t0).is_none(), "nothing due before a round");
-        s.want_doctor(1);
+        s.want_doctor(NodeId::new(1));
         s.begin_round(t0);
         let r1 = pop_all(&mut s, t0 + Duration::from_secs(2));
         assert_eq!(r1.len(), 3);
@@ -595,7 +602,7 @@ mod tests {
         let mut s = Scheduler::new(ctx.clone(), Mode::Rounds);
         let round = s.round().await;
         assert_eq!(
-            round.iter().map(|r| r.idx).collect::<Vec<_>>(),
+            round.iter().map(|r| r.node.index()).collect::<Vec<_>>(),
             (0..50).collect::<Vec<_>>()
         );
 
@@ -604,13 +611,13 @@ mod tests {
         let mut seen = [0usize; 50];
         while seen.contains(&0) {
             let r = rx.recv().await.expect("a result");
-            seen[r.idx] += 1;
+            seen[r.node.index()] += 1;
         }
-        handle.refresh(7, false);
+        handle.refresh(NodeId::new(7), false);
         let t = Instant::now();
         loop {
             let r = rx.recv().await.expect("a result");
-            if r.idx == 7 {
+            if r.node.index() == 7 {
                 assert!(
                     Instant::now() - t < cadence().fast,
                     "polled before its tick"

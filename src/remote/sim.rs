@@ -207,7 +207,7 @@ impl SimMesh {
         sims[idx("mac-w20")].lock_claim = None;
         let inv = Inventory {
             classes: vec!["gateway".into(), "worker".into()],
-            nodes,
+            nodes: nodes.into(),
         };
         (inv, SimMesh::new(sims))
     }
@@ -260,7 +260,7 @@ impl SimMesh {
         }
         let inv = Inventory {
             classes: vec!["gateway".into(), "worker".into()],
-            nodes,
+            nodes: nodes.into(),
         };
         (inv, SimMesh::new(sims))
     }
@@ -580,6 +580,7 @@ fn set(v: &mut Value, path: &[&str], to: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::inventory::NodeId;
     use crate::report::{self, NodeReport};
     use crate::verdict::Kind;
 
@@ -695,7 +696,7 @@ mod tests {
     fn generated_mesh_is_the_same_for_the_same_seed() {
         let show = |(inv, mesh): (Inventory, SimMesh)| {
             let nodes: Vec<String> = (0..mesh.len())
-                .map(|i| format!("{} {:?}", inv.nodes[i].name, mesh.node(i)))
+                .map(|i| format!("{} {:?}", inv.nodes[NodeId::new(i)].name, mesh.node(i)))
                 .collect();
             nodes.join("\n")
         };

@@ -4,19 +4,20 @@
 use std::fmt::Write as _;
 use std::path::Path;
 
+use crate::inventory::{Fleet, NodeId};
 use crate::rollout::machine::MAX_ATTEMPTS;
 use crate::rollout::{Machine, NodeRun};
 use crate::safe_text::clean;
 
-/// The recap of `m`'s rollout. `names` are the inventory's node names.
+/// The recap of `m`'s rollout over `fleet`.
 pub fn text(
     m: &Machine,
-    names: &[String],
+    fleet: &Fleet,
     rollout_id: &str,
     skills_sha: &str,
     journal: Option<&Path>,
 ) -> String {
-    let name = |i: usize| clean(names.get(i).map_or("?", String::as_str));
+    let name = |i: NodeId| clean(fleet.name(i));
     let mut landed = Vec::new();
     let mut failed = Vec::new();
     let mut stopped = Vec::new();
@@ -134,7 +135,7 @@ mod tests {
     use crate::rollout::plan::{self, PlanOptions, Size};
     use crate::rollout::{Effect, Failure, Input, Mode, Phase};
 
-    fn machine() -> (Machine, Vec<String>) {
+    fn machine() -> (Machine, Fleet) {
         let names: Vec<String> = ["g1", "g2", "g3"].map(String::from).to_vec();
         let nodes = names
             .iter()
@@ -159,14 +160,14 @@ mod tests {
         )
         .expect("plan");
         let mut m = Machine::new(p, 3, 7, Mode::Run);
-        m.set_names(names.clone());
-        (m, names)
+        m.set_fleet(inv.nodes.clone());
+        (m, inv.nodes)
     }
 
     fn runs(e: &[Effect]) -> Vec<(usize, Phase)> {
         e.iter()
             .filter_map(|e| match e {
-                Effect::Run { node, phase, .. } => Some((*node, *phase)),
+                Effect::Run { node, phase, .. } => Some((node.index(), *phase)),
                 _ => None,
             })
             .collect()
@@ -203,13 +204,13 @@ mod tests {
                 (0, Phase::Sync) if !sync_failed => {
                     sync_failed = true;
                     Input::PhaseFailed {
-                        node,
+                        node: NodeId::new(node),
                         phase,
                         failure: Failure::Transient("rsync exit 12".into()),
                     }
                 }
                 (1, Phase::Baseline) => Input::PhaseFailed {
-                    node,
+                    node: NodeId::new(node),
                     phase,
                     failure: Failure::Fatal("gateway not ready \x1b[31mat baseline".into()),
                 },
@@ -220,7 +221,7 @@ mod tests {
                         g3_phases += 1;
                     }
                     Input::PhaseDone {
-                        node: n,
+                        node: NodeId::new(n),
                         phase: p,
                         note: "ok".into(),
                     }

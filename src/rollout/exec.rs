@@ -11,6 +11,7 @@ use tokio::sync::mpsc::UnboundedSender;
 
 use super::machine::{Failure, Input, Phase};
 use super::node_ops;
+use crate::inventory::NodeId;
 use crate::manifest::Bundle;
 use crate::observe::{NodeState, now_ms};
 use crate::poller::{self, PollCtx};
@@ -65,15 +66,15 @@ pub enum ExecEvent {
     Input(Input),
     /// A line of a running step's output (prewarm), for the node view.
     Output {
-        node: usize,
+        node: NodeId,
         line: String,
     },
     Doctor {
-        node: usize,
+        node: NodeId,
         report: DoctorReport,
     },
     Synced {
-        node: usize,
+        node: NodeId,
         stats: RsyncStats,
     },
 }
@@ -89,10 +90,10 @@ fn remote_failure(e: RemoteError) -> Failure {
     }
 }
 
-/// Run `op` on node `idx` (at most `cap` bytes of output, for at most `timeout`).
+/// Run `op` on node `id` (at most `cap` bytes of output, for at most `timeout`).
 async fn run_op(
     poll: &PollCtx,
-    idx: usize,
+    id: NodeId,
     op: &NodeOp,
     cap: usize,
     timeout: Duration,
@@ -100,27 +101,27 @@ async fn run_op(
 ) -> Result<RemoteOutput, RemoteError> {
     let node = poll
         .nodes
-        .get(idx)
-        .ok_or_else(|| RemoteError::Exec(format!("no node {idx}")))?;
+        .get(id)
+        .ok_or_else(|| RemoteError::Exec(format!("no node {id}")))?;
     let limits = RunLimits {
         cap,
         timeout,
         on_line,
     };
     poll.transport
-        .run(idx, node, op, poll.token.as_deref(), limits)
+        .run(id.index(), node, op, poll.token.as_deref(), limits)
         .await
 }
 
-/// A phase's step: `op` on node `idx`, a failed round trip classified for retry.
+/// A phase's step: `op` on node `id`, a failed round trip classified for retry.
 async fn sh(
     ctx: &RolloutCtx,
-    idx: usize,
+    id: NodeId,
     op: NodeOp,
     timeout: Duration,
     on_line: Option<&(dyn Fn(&str) + Send + Sync)>,
 ) -> Result<RemoteOutput, Failure> {
-    run_op(&ctx.poll, idx, &op, OUTPUT_CAP, timeout, on_line)
+    run_op(&ctx.poll, id, &op, OUTPUT_CAP, timeout, on_line)
         .await
         .map_err(remote_failure)
 }
@@ -151,54 +152,54 @@ fn expect_ok(out: &RemoteOutput, what: &str) -> Result<String, Failure> {
     }
 }
 
-/// Run one phase on node `idx`.
+/// Run one phase on node `id`.
 pub async fn run_phase(
     ctx: &RolloutCtx,
-    idx: usize,
+    id: NodeId,
     phase: Phase,
     tx: &UnboundedSender<ExecEvent>,
 ) -> Result<String, Failure> {
-    let Some(node) = ctx.poll.nodes.get(idx) else {
-        return Err(Failure::Fatal(format!("no node {idx}")));
+    let Some(node) = ctx.poll.nodes.get(id) else {
+        return Err(Failure::Fatal(format!("no node {id}")));
     };
     let sha = || ctx.bundle.skills_sha.clone();
-    let id = || ctx.rollout_id.clone();
+    let rid = || ctx.rollout_id.clone();
     let lim = ctx.limits;
     match phase {
         Phase::Baseline => {
             let now_s = now_ms() / 1000;
             let op = NodeOp::Baseline {
-                rollout_id: id(),
+                rollout_id: rid(),
                 who: ctx.who.clone(),
                 now_s,
             };
-            let out = sh(ctx, idx, op, lim.command, None).await?;
+            let out = sh(ctx, id, op, lim.command, None).await?;
             let r = node_ops::baseline_result(out.code, &out.stdout, now_s, &node.name);
             if r.is_err() && !node_ops::locked_by_other(&out.stdout) {
                 // Nothing was changed on the node (gateway not ready, ...): give its lock
                 // back, or the next rollout finds it held by this one forever.
-                let rel = NodeOp::Release { rollout_id: id() };
-                let _ = sh(ctx, idx, rel, lim.command, None).await;
+                let rel = NodeOp::Release { rollout_id: rid() };
+                let _ = sh(ctx, id, rel, lim.command, None).await;
             }
             r
         }
         Phase::Drain => expect_ok(
-            &sh(ctx, idx, NodeOp::Drain, lim.command, None).await?,
+            &sh(ctx, id, NodeOp::Drain, lim.command, None).await?,
             "drain",
         ),
         Phase::Sync => {
             let prepare = NodeOp::PrepareSync { sha: sha() };
-            let out = sh(ctx, idx, prepare, lim.command, None).await?;
+            let out = sh(ctx, id, prepare, lim.command, None).await?;
             expect_ok(&out, "preparing the bundle directory")?;
-            let stats = sync(ctx, idx).await?;
-            let _ = tx.send(ExecEvent::Synced { node: idx, stats });
+            let stats = sync(ctx, id).await?;
+            let _ = tx.send(ExecEvent::Synced { node: id, stats });
             Ok(format!(
                 "{} file(s) transferred, {} bytes sent",
                 stats.files_transferred, stats.bytes_sent
             ))
         }
         Phase::Verify => {
-            let out = sh(ctx, idx, NodeOp::Verify { sha: sha() }, lim.sync, None).await?;
+            let out = sh(ctx, id, NodeOp::Verify { sha: sha() }, lim.sync, None).await?;
             node_ops::verify_result(&ctx.bundle.lock, &ctx.bundle.manifest_sha256, &out.stdout)
         }
         Phase::Switch => {
@@ -206,7 +207,7 @@ pub async fn run_phase(
             // limit is the verify's, as it hashes the whole tree.
             let want = node_ops::expected_digest(&ctx.bundle.lock, &ctx.bundle.manifest_sha256);
             let op = NodeOp::Switch { sha: sha(), want };
-            let out = sh(ctx, idx, op, lim.sync, None).await?;
+            let out = sh(ctx, id, op, lim.sync, None).await?;
             if let Some(f) = node_ops::switch_mismatch(
                 &ctx.bundle.lock,
                 &ctx.bundle.manifest_sha256,
@@ -218,7 +219,7 @@ pub async fn run_phase(
         }
         Phase::Doctor => {
             let timeout = lim.command.max(Duration::from_secs(30));
-            let out = sh(ctx, idx, NodeOp::Doctor, timeout, None).await?;
+            let out = sh(ctx, id, NodeOp::Doctor, timeout, None).await?;
             let run = crate::signals::CliRun {
                 rc: out.code.unwrap_or(-1),
                 timed_out: false,
@@ -229,7 +230,7 @@ pub async fn run_phase(
             let report =
                 crate::signals::doctor::parse(&run).map_err(|e| Failure::Fatal(e.to_string()))?;
             let _ = tx.send(ExecEvent::Doctor {
-                node: idx,
+                node: id,
                 report: report.clone(),
             });
             doctor_outcome(&report)
@@ -239,7 +240,7 @@ pub async fn run_phase(
             let on_line = move |l: &str| {
                 if !l.starts_with("MESHROLL-EXIT ") {
                     let _ = tx2.send(ExecEvent::Output {
-                        node: idx,
+                        node: id,
                         line: crate::safe_text::clean(l),
                     });
                 }
@@ -248,7 +249,7 @@ pub async fn run_phase(
                 sha: sha(),
                 mem_limit_kb: lim.prewarm_mem_kb,
             };
-            let out = sh(ctx, idx, op, lim.prewarm, Some(&on_line)).await?;
+            let out = sh(ctx, id, op, lim.prewarm, Some(&on_line)).await?;
             if out.stdout.len() > OUTPUT_CAP {
                 return Err(Failure::Fatal(format!(
                     "prewarm: {}",
@@ -257,12 +258,12 @@ pub async fn run_phase(
             }
             prewarm_outcome(&out.stdout)
         }
-        Phase::Probe => probe(ctx, idx).await,
+        Phase::Probe => probe(ctx, id).await,
         Phase::Undrain => expect_ok(
             &sh(
                 ctx,
-                idx,
-                NodeOp::Undrain { rollout_id: id() },
+                id,
+                NodeOp::Undrain { rollout_id: rid() },
                 lim.command,
                 None,
             )
@@ -319,12 +320,12 @@ pub fn doctor_outcome(report: &DoctorReport) -> Result<String, Failure> {
 }
 
 /// Copy the staged bundle into the node's bundle directory.
-async fn sync(ctx: &RolloutCtx, idx: usize) -> Result<RsyncStats, Failure> {
+async fn sync(ctx: &RolloutCtx, id: NodeId) -> Result<RsyncStats, Failure> {
     let node = ctx
         .poll
         .nodes
-        .get(idx)
-        .ok_or_else(|| Failure::Fatal(format!("no node {idx}")))?;
+        .get(id)
+        .ok_or_else(|| Failure::Fatal(format!("no node {id}")))?;
     let dest = format!("{}/{}/", node.layout.skills_root, ctx.bundle.skills_sha);
     let tree = SyncTree {
         staged: &ctx.stage_dir,
@@ -334,7 +335,7 @@ async fn sync(ctx: &RolloutCtx, idx: usize) -> Result<RsyncStats, Failure> {
     let out = ctx
         .poll
         .transport
-        .sync(idx, node, tree, ctx.limits.sync)
+        .sync(id.index(), node, tree, ctx.limits.sync)
         .await
         .map_err(|e| match e {
             SyncError::Remote(e) => remote_failure(e),
@@ -374,8 +375,8 @@ pub fn rsync_outcome(out: &RemoteOutput) -> Result<RsyncStats, Failure> {
 }
 
 /// Wait until the merged probe passes on its own three signals (drain set aside).
-async fn probe(ctx: &RolloutCtx, idx: usize) -> Result<String, Failure> {
-    let node = &ctx.poll.nodes[idx];
+async fn probe(ctx: &RolloutCtx, id: NodeId) -> Result<String, Failure> {
+    let node = &ctx.poll.nodes[id];
     // The same rules as the dashboard's verdict for this node (the cadences in use and
     // the node's own cache limit: one place, report::rules_for), drain set aside.
     let rules = Rules {
@@ -387,7 +388,7 @@ async fn probe(ctx: &RolloutCtx, idx: usize) -> Result<String, Failure> {
     let mut last = String::from("no answer");
     loop {
         let mut st = NodeState::default();
-        poller::apply(&mut st, poller::poll_once(&ctx.poll, idx, &req).await);
+        poller::apply(&mut st, poller::poll_once(&ctx.poll, id, &req).await);
         match verdict::judge(&st, now_ms(), &rules) {
             Some(v) if v.kind == Kind::Healthy => return Ok(format!("probe passed: {}", v.reason)),
             Some(v) => last = v.reason,
@@ -407,7 +408,7 @@ async fn probe(ctx: &RolloutCtx, idx: usize) -> Result<String, Failure> {
 /// `rollout_id` (or already ours, inside a rollout) and released after.
 pub async fn run_rollback(
     poll: &PollCtx,
-    idx: usize,
+    id: NodeId,
     rollout_id: &str,
     who: &str,
     timeout: Duration,
@@ -418,21 +419,21 @@ pub async fn run_rollback(
         who: who.to_string(),
         now_s,
     };
-    let out = run_op(poll, idx, &op, SMALL_CAP, timeout, None)
+    let out = run_op(poll, id, &op, SMALL_CAP, timeout, None)
         .await
         .map_err(|e| crate::safe_text::clean(&e.to_string()))?;
     if node_ops::locked_by_other(&out.stdout) {
-        let name = poll.nodes.get(idx).map_or("?", |n| n.name.as_str());
+        let name = poll.nodes.get(id).map_or("?", |n| n.name.as_str());
         return node_ops::baseline_result(out.code, &out.stdout, now_s, name)
             .map_err(|f| f.message().to_string());
     }
     expect_ok(&out, "rollback").map_err(|f| f.message().to_string())
 }
 
-/// Refresh the heartbeat of node `idx`'s lock (held by `rollout_id`).
+/// Refresh the heartbeat of node `id`'s lock (held by `rollout_id`).
 pub async fn run_heartbeat(
     poll: &PollCtx,
-    idx: usize,
+    id: NodeId,
     rollout_id: &str,
     timeout: Duration,
 ) -> Result<(), String> {
@@ -440,7 +441,7 @@ pub async fn run_heartbeat(
         rollout_id: rollout_id.to_string(),
         now_s: now_ms() / 1000,
     };
-    let out = run_op(poll, idx, &op, SMALL_CAP, timeout, None)
+    let out = run_op(poll, id, &op, SMALL_CAP, timeout, None)
         .await
         .map_err(|e| crate::safe_text::clean(&e.to_string()))?;
     expect_ok(&out, "heartbeat")
@@ -448,41 +449,41 @@ pub async fn run_heartbeat(
         .map_err(|f| f.message().to_string())
 }
 
-/// Who holds node `idx`'s lock (`None`: nobody).
+/// Who holds node `id`'s lock (`None`: nobody).
 pub async fn read_lock(
     poll: &PollCtx,
-    idx: usize,
+    id: NodeId,
     timeout: Duration,
 ) -> Result<Option<node_ops::LockInfo>, String> {
-    let out = run_op(poll, idx, &NodeOp::ReadLock, SMALL_CAP, timeout, None)
+    let out = run_op(poll, id, &NodeOp::ReadLock, SMALL_CAP, timeout, None)
         .await
         .map_err(|e| crate::safe_text::clean(&e.to_string()))?;
     node_ops::read_lock_result(&out.stdout)
 }
 
-/// Remove node `idx`'s lock if its owner line is still `owner_line`.
+/// Remove node `id`'s lock if its owner line is still `owner_line`.
 pub async fn force_unlock(
     poll: &PollCtx,
-    idx: usize,
+    id: NodeId,
     owner_line: Option<&str>,
     timeout: Duration,
 ) -> Result<String, String> {
     let op = NodeOp::ForceUnlock {
         expected_owner: owner_line.map(String::from),
     };
-    let out = run_op(poll, idx, &op, SMALL_CAP, timeout, None)
+    let out = run_op(poll, id, &op, SMALL_CAP, timeout, None)
         .await
         .map_err(|e| crate::safe_text::clean(&e.to_string()))?;
     expect_ok(&out, "unlock").map_err(|f| f.message().to_string())
 }
 
-/// The target of node `idx`'s `current` (`None`: there is none), read on the node.
+/// The target of node `id`'s `current` (`None`: there is none), read on the node.
 pub async fn read_current(
     poll: &PollCtx,
-    idx: usize,
+    id: NodeId,
     timeout: Duration,
 ) -> Result<Option<String>, String> {
-    let out = run_op(poll, idx, &NodeOp::ReadCurrent, SMALL_CAP, timeout, None)
+    let out = run_op(poll, id, &NodeOp::ReadCurrent, SMALL_CAP, timeout, None)
         .await
         .map_err(|e| e.to_string())?;
     node_ops::read_current_result(&out.stdout)
@@ -559,15 +560,11 @@ mod tests {
             .expect("a simulated mesh")
     }
 
-    fn idx(ctx: &RolloutCtx, name: &str) -> usize {
-        ctx.poll
-            .nodes
-            .iter()
-            .position(|n| n.name == name)
-            .expect("demo node")
+    fn idx(ctx: &RolloutCtx, name: &str) -> NodeId {
+        ctx.poll.nodes.find(name).expect("demo node")
     }
 
-    async fn phase(ctx: &RolloutCtx, i: usize, p: Phase) -> Result<String, Failure> {
+    async fn phase(ctx: &RolloutCtx, i: NodeId, p: Phase) -> Result<String, Failure> {
         let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
         run_phase(ctx, i, p, &tx).await
     }
@@ -579,7 +576,7 @@ mod tests {
     async fn sim_baseline_reads_the_gateway_like_a_real_node_and_releases_the_lock() {
         let ctx = sim_rollout();
         let i = idx(&ctx, "mac-w01");
-        mesh(&ctx).with_node(i, |n| n.gateway = GatewayMode::Unreachable);
+        mesh(&ctx).with_node(i.index(), |n| n.gateway = GatewayMode::Unreachable);
         let got = phase(&ctx, i, Phase::Baseline).await;
         let real = include_bytes!(
             "../../tests/fixtures/openclaw-2026.9.6/gateway-status.unreachable.json"
@@ -594,7 +591,7 @@ mod tests {
         );
         assert_eq!(read_lock(&ctx.poll, i, ctx.limits.command).await, Ok(None));
 
-        mesh(&ctx).with_node(i, |n| n.gateway = GatewayMode::Ready);
+        mesh(&ctx).with_node(i.index(), |n| n.gateway = GatewayMode::Ready);
         assert!(phase(&ctx, i, Phase::Baseline).await.is_ok());
         let lock = read_lock(&ctx.poll, i, ctx.limits.command)
             .await
@@ -664,11 +661,11 @@ mod tests {
     async fn sim_probe_polls_until_healthy() {
         let ctx = sim_rollout();
         let i = idx(&ctx, "mac-w04");
-        mesh(&ctx).with_node(i, |n| n.gateway = GatewayMode::Unreachable);
+        mesh(&ctx).with_node(i.index(), |n| n.gateway = GatewayMode::Unreachable);
         let later = ctx.clone();
         let heal = tokio::spawn(async move {
             tokio::time::sleep(Duration::from_secs(9)).await;
-            mesh(&later).with_node(i, |n| n.gateway = GatewayMode::Ready);
+            mesh(&later).with_node(i.index(), |n| n.gateway = GatewayMode::Ready);
         });
         let start = tokio::time::Instant::now();
         let got = phase(&ctx, i, Phase::Probe).await;
@@ -717,7 +714,10 @@ mod tests {
             phase(&ctx, i, Phase::Verify).await,
             Ok("checksum verified (4 files)".into())
         );
-        let old = mesh(&ctx).node(i).and_then(|n| n.current).expect("current");
+        let old = mesh(&ctx)
+            .node(i.index())
+            .and_then(|n| n.current)
+            .expect("current");
         let switched = phase(&ctx, i, Phase::Switch).await.expect("switch");
         assert_eq!(
             switched,
@@ -750,7 +750,10 @@ mod tests {
                 "verify before the switch: {differs}"
             )))
         );
-        assert_ne!(mesh(&ctx).node(c).and_then(|n| n.current), Some(sha));
+        assert_ne!(
+            mesh(&ctx).node(c.index()).and_then(|n| n.current),
+            Some(sha)
+        );
     }
 
     /// A node that is off fails every step the way ssh does (transient: retried).
@@ -787,6 +790,11 @@ mod tests {
             lines[0],
             "prewarm [1/4] browser-automation/SKILL.md: cache warmed"
         );
-        assert!(mesh(&ctx).node(i).and_then(|n| n.cache_mtime).is_some());
+        assert!(
+            mesh(&ctx)
+                .node(i.index())
+                .and_then(|n| n.cache_mtime)
+                .is_some()
+        );
     }
 }

@@ -12,6 +12,7 @@ use serde_json::{Value, json};
 use tracing_appender::non_blocking::{NonBlocking, WorkerGuard};
 
 use super::machine::{Failure, Phase, Record};
+use crate::inventory::Fleet;
 use crate::observe::Millis;
 
 /// The longest string kept in a journal record, in characters.
@@ -23,7 +24,7 @@ pub struct Journal {
     pub rollout_id: String,
     skills_sha: String,
     manifest_sha256: String,
-    names: Vec<String>,
+    fleet: Fleet,
 }
 
 impl Journal {
@@ -33,7 +34,7 @@ impl Journal {
         rollout_id: String,
         skills_sha: String,
         manifest_sha256: String,
-        names: Vec<String>,
+        fleet: Fleet,
     ) -> std::io::Result<Journal> {
         let dir = path
             .parent()
@@ -57,7 +58,7 @@ impl Journal {
             rollout_id,
             skills_sha,
             manifest_sha256,
-            names,
+            fleet,
         })
     }
 
@@ -65,7 +66,10 @@ impl Journal {
     pub fn write(&mut self, rec: &Record, now: Millis) {
         let line = Line {
             event: Event::Record(rec.clone()),
-            node_name: rec.node().and_then(|n| self.names.get(n)).cloned(),
+            node_name: rec
+                .node()
+                .and_then(|n| self.fleet.get(n))
+                .map(|n| n.name.clone()),
             ts_ms: now,
             rollout: Some(self.rollout_id.clone()),
             skills_sha: Some(self.skills_sha.clone()),
@@ -229,7 +233,7 @@ impl Line {
     /// The node's index in the run's inventory, when the line is about a node.
     pub fn node(&self) -> Option<u64> {
         match &self.event {
-            Event::Record(r) => r.node().map(|n| n as u64),
+            Event::Record(r) => r.node().map(|n| n.index() as u64),
             Event::Unknown { node, .. } => *node,
         }
     }
@@ -407,6 +411,7 @@ pub fn read_resume(path: &Path, skills_sha: &str) -> Resume {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::inventory::NodeId;
 
     #[test]
     fn journal_lines_carry_both_ids_and_resume_reads_them() {
@@ -418,19 +423,24 @@ mod tests {
                 "r1".into(),
                 "sha1".into(),
                 "m1".into(),
-                vec!["a".into(), "b".into()],
+                Fleet::named(["a", "b"]),
             )
             .expect("open");
             j.write(
                 &Record::PhaseDone {
-                    node: 0,
+                    node: NodeId::new(0),
                     phase: Phase::Verify,
                     attempt: 1,
                     note: "ok".into(),
                 },
                 5,
             );
-            j.write(&Record::NodeLanded { node: 1 }, 6);
+            j.write(
+                &Record::NodeLanded {
+                    node: NodeId::new(1),
+                },
+                6,
+            );
         }
         let text = std::fs::read_to_string(&path).expect("read");
         let first: Value = serde_json::from_str(text.lines().next().expect("line")).expect("json");
@@ -451,7 +461,7 @@ mod tests {
                 "r1".into(),
                 "sha1".into(),
                 "m1".into(),
-                vec!["a".into()],
+                Fleet::named(["a"]),
             )
             .expect("open");
             j.write(
@@ -485,11 +495,17 @@ mod tests {
         let dir = tempfile::tempdir().expect("tmp");
         let path = dir.path().join("j.jsonl");
         {
-            let mut j = Journal::open(&path, "r1".into(), "s".into(), "m".into(), vec!["a".into()])
-                .expect("open");
+            let mut j = Journal::open(
+                &path,
+                "r1".into(),
+                "s".into(),
+                "m".into(),
+                Fleet::named(["a"]),
+            )
+            .expect("open");
             j.write(
                 &Record::PhaseDone {
-                    node: 0,
+                    node: NodeId::new(0),
                     phase: Phase::Sync,
                     attempt: 1,
                     note: "ok".into(),
@@ -498,7 +514,7 @@ mod tests {
             );
             j.write(
                 &Record::PhaseFailed {
-                    node: 0,
+                    node: NodeId::new(0),
                     phase: Phase::Verify,
                     attempt: 1,
                     failure: super::super::Failure::Mismatch("x differs".into()),
@@ -585,9 +601,20 @@ mod tests {
         let path = dir.path().join("j.jsonl");
         std::fs::write(&path, br#"{"event":"phase_done","node_name":"a","pha"#).expect("write");
         {
-            let mut j = Journal::open(&path, "r1".into(), "s".into(), "m".into(), vec!["b".into()])
-                .expect("open");
-            j.write(&Record::NodeLanded { node: 0 }, 1);
+            let mut j = Journal::open(
+                &path,
+                "r1".into(),
+                "s".into(),
+                "m".into(),
+                Fleet::named(["b"]),
+            )
+            .expect("open");
+            j.write(
+                &Record::NodeLanded {
+                    node: NodeId::new(0),
+                },
+                1,
+            );
         }
         let r = read_resume(&path, "s");
         assert_eq!(r.last_done.get("b"), Some(&Phase::Undrain), "{r:?}");
@@ -609,7 +636,7 @@ mod tests {
             (
                 r#"{"attempt":1,"event":"phase_started","manifest_sha256":"c9eb","node":0,"node_name":"mac-g01","phase":"baseline","rollout":"r1a2368df22e-31805","skills_sha":"7d1e0c55","ts_ms":1796211601995}"#,
                 Record::PhaseStarted {
-                    node: 0,
+                    node: NodeId::new(0),
                     phase: Phase::Baseline,
                     attempt: 1,
                 },
@@ -617,7 +644,7 @@ mod tests {
             (
                 r#"{"attempt":1,"event":"phase_done","manifest_sha256":"c9eb","node":0,"node_name":"mac-g01","note":"gateway ready; status archived","phase":"baseline","rollout":"r1a2368df22e-31805","skills_sha":"7d1e0c55","ts_ms":1796211602413}"#,
                 Record::PhaseDone {
-                    node: 0,
+                    node: NodeId::new(0),
                     phase: Phase::Baseline,
                     attempt: 1,
                     note: "gateway ready; status archived".into(),
@@ -626,7 +653,7 @@ mod tests {
             (
                 r#"{"attempt":1,"event":"phase_failed","failure":{"kind":"transient","message":"rsync exit 12: connection unexpectedly closed (simulated)"},"manifest_sha256":"c9eb","node":0,"node_name":"mac-g01","phase":"sync","rollout":"r1a2368df22e-31805","skills_sha":"7d1e0c55","ts_ms":1796211603249}"#,
                 Record::PhaseFailed {
-                    node: 0,
+                    node: NodeId::new(0),
                     phase: Phase::Sync,
                     attempt: 1,
                     failure: Failure::Transient(
@@ -637,7 +664,7 @@ mod tests {
             (
                 r#"{"attempt":2,"delay_ms":6429,"event":"retry_scheduled","manifest_sha256":"c9eb","node":0,"node_name":"mac-g01","phase":"sync","rollout":"r1a2368df22e-31805","skills_sha":"7d1e0c55","ts_ms":1796211603249}"#,
                 Record::RetryScheduled {
-                    node: 0,
+                    node: NodeId::new(0),
                     phase: Phase::Sync,
                     attempt: 2,
                     delay_ms: 6429,
@@ -645,12 +672,14 @@ mod tests {
             ),
             (
                 r#"{"event":"node_landed","manifest_sha256":"c9eb","node":0,"node_name":"mac-g01","rollout":"r1a2368df22e-31805","skills_sha":"7d1e0c55","ts_ms":1796211613968}"#,
-                Record::NodeLanded { node: 0 },
+                Record::NodeLanded {
+                    node: NodeId::new(0),
+                },
             ),
             (
                 r#"{"error":"gateway not ready at baseline","event":"node_failed","manifest_sha256":"c9eb","node":3,"node_name":"mac-g04","phase":"baseline","rollout":"r1a2368df22e-31805","skills_sha":"7d1e0c55","ts_ms":1796211619896}"#,
                 Record::NodeFailed {
-                    node: 3,
+                    node: NodeId::new(3),
                     phase: Phase::Baseline,
                     error: "gateway not ready at baseline".into(),
                 },
@@ -664,7 +693,7 @@ mod tests {
             (
                 r#"{"command":{"nodes":[1,3],"op":"rollback"},"event":"operator","manifest_sha256":"c9eb","rollout":"r1","skills_sha":"7d1e0c55","ts_ms":5}"#,
                 Record::Operator {
-                    command: Command::Rollback(vec![1, 3]),
+                    command: Command::Rollback(vec![NodeId::new(1), NodeId::new(3)]),
                 },
             ),
             (
@@ -676,13 +705,15 @@ mod tests {
             (
                 r#"{"event":"rolled_back","manifest_sha256":"c9eb","node":1,"node_name":"mac-g02","result":{"Err":"no previous bundle"},"rollout":"r1","skills_sha":"7d1e0c55","ts_ms":6}"#,
                 Record::RolledBack {
-                    node: 1,
+                    node: NodeId::new(1),
                     result: Err("no previous bundle".into()),
                 },
             ),
             (
                 r#"{"event":"node_skipped","manifest_sha256":"c9eb","node":2,"node_name":"mac-g03","rollout":"r1","skills_sha":"7d1e0c55","ts_ms":7}"#,
-                Record::NodeSkipped { node: 2 },
+                Record::NodeSkipped {
+                    node: NodeId::new(2),
+                },
             ),
             (
                 r#"{"event":"finished","failed":1,"landed":4,"manifest_sha256":"c9eb","rollout":"r1","skills_sha":"7d1e0c55","skipped":0,"ts_ms":8}"#,
@@ -718,7 +749,7 @@ mod tests {
         let path = dir.path().join("j.jsonl");
         let recs: Vec<Record> = written_lines().into_iter().map(|(_, r)| r).collect();
         {
-            let names = (1..=4).map(|i| format!("mac-g0{i}")).collect();
+            let names = Fleet::named((1..=4).map(|i| format!("mac-g0{i}")));
             let mut j =
                 Journal::open(&path, "r1".into(), "sha".into(), "m".into(), names).expect("open");
             for (i, r) in recs.iter().enumerate() {

@@ -5,6 +5,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::plan::Plan;
+use crate::inventory::{Fleet, NodeId, PerNode};
 use crate::observe::Millis;
 
 /// The nine phases of one node, in order.
@@ -282,11 +283,11 @@ pub enum Command {
     Run,
     Pause,
     Resume,
-    RetryNow(usize),
-    Skip(usize),
+    RetryNow(NodeId),
+    Skip(NodeId),
     /// Schedule nothing new; nodes in flight finish their phase and stay drained.
     Abort,
-    Rollback(Vec<usize>),
+    Rollback(Vec<NodeId>),
 }
 
 /// Inputs.
@@ -295,17 +296,17 @@ pub enum Input {
     /// Time passed (retry countdowns).
     Tick,
     PhaseDone {
-        node: usize,
+        node: NodeId,
         phase: Phase,
         note: String,
     },
     PhaseFailed {
-        node: usize,
+        node: NodeId,
         phase: Phase,
         failure: Failure,
     },
     RollbackDone {
-        node: usize,
+        node: NodeId,
         result: Result<String, String>,
     },
     Op(Command),
@@ -315,12 +316,12 @@ pub enum Input {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Effect {
     Run {
-        node: usize,
+        node: NodeId,
         phase: Phase,
         attempt: u32,
     },
     Rollback {
-        node: usize,
+        node: NodeId,
     },
     Journal(Record),
 }
@@ -333,14 +334,14 @@ pub enum Effect {
 pub enum Record {
     PhaseStarted {
         #[serde(default)]
-        node: usize,
+        node: NodeId,
         phase: Phase,
         #[serde(default)]
         attempt: u32,
     },
     PhaseDone {
         #[serde(default)]
-        node: usize,
+        node: NodeId,
         phase: Phase,
         #[serde(default)]
         attempt: u32,
@@ -349,7 +350,7 @@ pub enum Record {
     },
     PhaseFailed {
         #[serde(default)]
-        node: usize,
+        node: NodeId,
         phase: Phase,
         #[serde(default)]
         attempt: u32,
@@ -357,7 +358,7 @@ pub enum Record {
     },
     RetryScheduled {
         #[serde(default)]
-        node: usize,
+        node: NodeId,
         phase: Phase,
         #[serde(default)]
         attempt: u32,
@@ -366,18 +367,18 @@ pub enum Record {
     },
     NodeLanded {
         #[serde(default)]
-        node: usize,
+        node: NodeId,
     },
     NodeFailed {
         #[serde(default)]
-        node: usize,
+        node: NodeId,
         phase: Phase,
         #[serde(default)]
         error: String,
     },
     NodeSkipped {
         #[serde(default)]
-        node: usize,
+        node: NodeId,
     },
     StageStarted {
         class: String,
@@ -392,7 +393,7 @@ pub enum Record {
     },
     RolledBack {
         #[serde(default)]
-        node: usize,
+        node: NodeId,
         result: Result<String, String>,
     },
     Finished {
@@ -423,7 +424,7 @@ impl Record {
     ];
 
     /// The node this record is about, if it is about one.
-    pub fn node(&self) -> Option<usize> {
+    pub fn node(&self) -> Option<NodeId> {
         match self {
             Record::PhaseStarted { node, .. }
             | Record::PhaseDone { node, .. }
@@ -454,7 +455,7 @@ pub struct Cursor {
 pub struct Machine {
     pub plan: Plan,
     /// One slot per inventory node; nodes outside the plan stay `Pending` forever.
-    pub nodes: Vec<NodeSlot>,
+    pub nodes: PerNode<NodeSlot>,
     /// The first stage in flight (the only one unless the plan runs classes in
     /// parallel).
     pub cursor: Option<Cursor>,
@@ -468,8 +469,9 @@ pub struct Machine {
     pub finished: bool,
     started: bool,
     rng: u64,
-    /// Node names for messages (indices when not given).
-    names: Vec<String>,
+    /// The fleet, for node names in messages (indices when not given).
+    #[serde(skip)]
+    fleet: Fleet,
 }
 
 impl Machine {
@@ -486,25 +488,24 @@ impl Machine {
             finished: false,
             started: false,
             rng: seed | 1,
-            names: Vec::new(),
+            fleet: Fleet::default(),
         }
     }
 
-    /// Name nodes in halt messages.
-    pub fn set_names(&mut self, names: Vec<String>) {
-        self.names = names;
+    /// Name nodes in halt messages after the fleet's.
+    pub fn set_fleet(&mut self, fleet: Fleet) {
+        self.fleet = fleet;
     }
 
-    fn name(&self, node: usize) -> String {
-        self.names
+    fn name(&self, node: NodeId) -> String {
+        self.fleet
             .get(node)
-            .cloned()
-            .unwrap_or_else(|| format!("node {node}"))
+            .map_or_else(|| format!("node {node}"), |n| n.name.clone())
     }
 
     /// Resume: nodes that landed in an earlier run stay landed; nodes with phases done
     /// continue after the last one (a verified node is not synced again).
-    pub fn restore(&mut self, node: usize, last_done: Phase) {
+    pub fn restore(&mut self, node: NodeId, last_done: Phase) {
         let next = self.next_phase(node, last_done);
         let Some(slot) = self.nodes.get_mut(node) else {
             return;
@@ -531,7 +532,7 @@ impl Machine {
         ((base + 5.0 * self.jitter()) * 1000.0) as u64
     }
 
-    fn stage_nodes(&self, c: Cursor) -> Vec<usize> {
+    fn stage_nodes(&self, c: Cursor) -> Vec<NodeId> {
         let Some(cp) = self.plan.classes.get(c.class) else {
             return Vec::new();
         };
@@ -543,13 +544,13 @@ impl Machine {
     }
 
     /// Phases a node runs: doctor only on canaries unless asked for every node.
-    fn skips(&self, node: usize, phase: Phase) -> bool {
+    fn skips(&self, node: NodeId, phase: Phase) -> bool {
         phase == Phase::Doctor
             && !self.plan.doctor_every_node
             && !self.plan.classes.iter().any(|c| c.canary == node)
     }
 
-    fn next_phase(&self, node: usize, after: Phase) -> Option<Phase> {
+    fn next_phase(&self, node: NodeId, after: Phase) -> Option<Phase> {
         let mut p = after.next()?;
         while self.skips(node, p) {
             p = p.next()?;
@@ -557,7 +558,7 @@ impl Machine {
         Some(p)
     }
 
-    fn may_start(&self, node: usize) -> bool {
+    fn may_start(&self, node: NodeId) -> bool {
         if self.aborted || self.finished {
             return false;
         }
@@ -574,7 +575,7 @@ impl Machine {
 
     fn start(
         &mut self,
-        node: usize,
+        node: NodeId,
         phase: Phase,
         attempt: u32,
         now: Millis,
@@ -609,7 +610,12 @@ impl Machine {
         });
     }
 
-    fn close_attempt(&mut self, node: usize, now: Millis, outcome: Result<String, Failure>) -> u32 {
+    fn close_attempt(
+        &mut self,
+        node: NodeId,
+        now: Millis,
+        outcome: Result<String, Failure>,
+    ) -> u32 {
         let slot = &mut self.nodes[node];
         let mut n = 1;
         if let Some(a) = slot.history.iter_mut().rev().find(|a| a.ended.is_none()) {

@@ -3,7 +3,7 @@
 
 use serde::Serialize;
 
-use crate::inventory::Inventory;
+use crate::inventory::{Inventory, NodeId};
 
 /// How big a wave is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -75,15 +75,15 @@ impl Default for PlanOptions {
 pub struct ClassPlan {
     pub class: String,
     /// Node index (into the inventory).
-    pub canary: usize,
-    pub waves: Vec<Vec<usize>>,
+    pub canary: NodeId,
+    pub waves: Vec<Vec<NodeId>>,
     pub concurrency: usize,
     /// Failed nodes the class tolerates; one more halts it.
     pub failure_budget: usize,
 }
 
 impl ClassPlan {
-    pub fn nodes(&self) -> impl Iterator<Item = usize> + '_ {
+    pub fn nodes(&self) -> impl Iterator<Item = NodeId> + '_ {
         std::iter::once(self.canary).chain(self.waves.iter().flatten().copied())
     }
     pub fn len(&self) -> usize {
@@ -105,7 +105,7 @@ pub struct Plan {
 
 impl Plan {
     /// Which class and stage (0 = canary, n = wave n) a node is in.
-    pub fn locate(&self, node: usize) -> Option<(usize, usize)> {
+    pub fn locate(&self, node: NodeId) -> Option<(usize, usize)> {
         for (ci, c) in self.classes.iter().enumerate() {
             if c.canary == node {
                 return Some((ci, 0));
@@ -119,13 +119,13 @@ impl Plan {
         None
     }
 
-    pub fn nodes(&self) -> impl Iterator<Item = usize> + '_ {
+    pub fn nodes(&self) -> impl Iterator<Item = NodeId> + '_ {
         self.classes.iter().flat_map(ClassPlan::nodes)
     }
 
     /// The plan as text: which node in which wave.
     pub fn describe(&self, inv: &Inventory) -> String {
-        let name = |i: usize| inv.nodes.get(i).map_or("?", |n| n.name.as_str());
+        let name = |i: NodeId| inv.nodes.name(i);
         let mut s = String::new();
         if self.parallel_classes && self.classes.len() > 1 {
             s.push_str(&format!(
@@ -177,9 +177,8 @@ pub fn make(inv: &Inventory, opts: &PlanOptions) -> Result<Plan, String> {
     };
     let mut classes = Vec::new();
     for class in order {
-        let members: Vec<usize> = inv
+        let members: Vec<NodeId> = inv
             .nodes
-            .iter()
             .enumerate()
             .filter(|(_, n)| n.class == class)
             .map(|(i, _)| i)
@@ -192,9 +191,9 @@ pub fn make(inv: &Inventory, opts: &PlanOptions) -> Result<Plan, String> {
             .copied()
             .find(|&i| inv.nodes[i].labels.iter().any(|l| l == "canary"))
             .unwrap_or(first);
-        let rest: Vec<usize> = members.into_iter().filter(|&i| i != canary).collect();
+        let rest: Vec<NodeId> = members.into_iter().filter(|&i| i != canary).collect();
         let size = opts.wave.of(rest.len(), true);
-        let waves = rest.chunks(size.max(1)).map(<[usize]>::to_vec).collect();
+        let waves = rest.chunks(size.max(1)).map(<[NodeId]>::to_vec).collect();
         classes.push(ClassPlan {
             class,
             canary,
@@ -218,6 +217,13 @@ mod tests {
     use super::*;
     use crate::inventory::{Layout, Node};
     use std::path::Path;
+
+    fn indices(waves: &[Vec<NodeId>]) -> Vec<Vec<usize>> {
+        waves
+            .iter()
+            .map(|w| w.iter().map(|n| n.index()).collect())
+            .collect()
+    }
 
     fn inv(spec: &[(&str, &str)]) -> Inventory {
         let nodes = spec
@@ -259,10 +265,10 @@ mod tests {
         )
         .expect("plan");
         assert_eq!(p.classes.len(), 2);
-        assert_eq!(p.classes[0].canary, 0);
-        assert_eq!(p.classes[0].waves, vec![vec![1]]);
-        assert_eq!(p.classes[1].canary, 2);
-        assert_eq!(p.classes[1].waves, vec![vec![3, 4], vec![5, 6]]);
+        assert_eq!(p.classes[0].canary.index(), 0);
+        assert_eq!(indices(&p.classes[0].waves), vec![vec![1]]);
+        assert_eq!(p.classes[1].canary.index(), 2);
+        assert_eq!(indices(&p.classes[1].waves), vec![vec![3, 4], vec![5, 6]]);
         let p = make(
             &i,
             &PlanOptions {
@@ -271,7 +277,7 @@ mod tests {
             },
         )
         .expect("plan");
-        assert_eq!(p.classes[1].waves, vec![vec![3, 4], vec![5, 6]]);
+        assert_eq!(indices(&p.classes[1].waves), vec![vec![3, 4], vec![5, 6]]);
         let p = make(
             &i,
             &PlanOptions {
@@ -282,11 +288,11 @@ mod tests {
         .expect("plan");
         assert_eq!(p.classes[1].waves.len(), 4, "at least one node a wave");
         assert_eq!(
-            p.locate(5),
+            p.locate(NodeId::new(5)),
             Some((1, 3)),
             "one node a wave: w4 is in wave 3"
         );
-        assert_eq!(p.locate(2), Some((1, 0)));
+        assert_eq!(p.locate(NodeId::new(2)), Some((1, 0)));
         let text = p.describe(&i);
         assert!(text.contains("canary  w1"), "{text}");
         assert!(text.contains("wave 1  w2"), "{text}");
@@ -310,7 +316,7 @@ mod tests {
         )
         .expect("plan");
         assert_eq!(p.classes.len(), 1);
-        assert_eq!(p.classes[0].canary, 1);
+        assert_eq!(p.classes[0].canary.index(), 1);
         assert_eq!(p.classes[0].failure_budget, 2);
         assert!(
             make(

@@ -11,6 +11,7 @@ use super::exec::{self, ExecEvent, RolloutCtx};
 use super::journal::Journal;
 use super::machine::{Effect, Input};
 use super::state::RolloutState;
+use crate::inventory::NodeId;
 use crate::observe::Millis;
 
 pub struct Runner {
@@ -58,7 +59,7 @@ impl Runner {
 
     /// Refresh the heartbeat of every lock held (`holders`, asked only then) when it
     /// is due.
-    pub fn heartbeat(&mut self, now: Millis, holders: impl FnOnce() -> Vec<usize>) {
+    pub fn heartbeat(&mut self, now: Millis, holders: impl FnOnce() -> Vec<NodeId>) {
         if now < self.next_heartbeat {
             return;
         }
@@ -69,7 +70,7 @@ impl Runner {
                 if let Err(e) =
                     exec::run_heartbeat(&ctx.poll, node, &ctx.rollout_id, ctx.limits.command).await
                 {
-                    tracing::warn!(node, error = %e, "lock heartbeat failed");
+                    tracing::warn!(node = node.index(), error = %e, "lock heartbeat failed");
                 }
             });
         }

@@ -12,6 +12,7 @@ use super::journal::Journal;
 use super::machine::Machine;
 use super::runner::Runner;
 use super::state::RolloutState;
+use crate::inventory::{Fleet, NodeId};
 use crate::observe::Millis;
 use crate::poller::PollCtx;
 
@@ -56,7 +57,7 @@ pub async fn start(
         }
         None => format!("r{now:x}-{}", std::process::id()),
     };
-    let names: Vec<String> = s.poll.nodes.iter().map(|n| n.name.clone()).collect();
+    let fleet = s.poll.nodes.clone();
     let mut last_done = resume.last_done.clone();
     // The journal describes the nodes only if they outlived the run that wrote it.
     if s.poll.transport.outlives_the_process() {
@@ -64,7 +65,7 @@ pub async fn start(
             confirm_on_nodes(
                 &s.poll,
                 &s.plan,
-                &names,
+                &fleet,
                 &s.bundle.skills_sha,
                 &mut last_done,
                 s.limits.command,
@@ -77,16 +78,15 @@ pub async fn start(
         rollout_id.clone(),
         s.bundle.skills_sha.clone(),
         s.bundle.manifest_sha256.clone(),
-        names.clone(),
+        fleet.clone(),
     )?;
-    let mut machine = Machine::new(s.plan, names.len(), now, mode);
-    machine.set_names(names.clone());
-    for (i, n) in names.iter().enumerate() {
-        if let Some(ph) = last_done.get(n) {
-            machine.restore(i, *ph);
+    let mut machine = Machine::new(s.plan, fleet.len(), now, mode);
+    for (id, n) in fleet.enumerate() {
+        if let Some(ph) = last_done.get(&n.name) {
+            machine.restore(id, *ph);
         }
     }
-    let mut state = RolloutState::new(machine, names, rollout_id.clone(), &s.bundle, now);
+    let mut state = RolloutState::new(machine, fleet, rollout_id.clone(), &s.bundle, now);
     let ctx = Arc::new(RolloutCtx {
         poll: s.poll,
         bundle: s.bundle,
@@ -109,7 +109,7 @@ pub async fn start(
 pub fn preconnect(poll: &Arc<PollCtx>, plan: &Plan) -> tokio::task::JoinHandle<()> {
     use futures::StreamExt;
     let poll = poll.clone();
-    let order: Vec<usize> = plan.nodes().collect();
+    let order: Vec<usize> = plan.nodes().map(NodeId::index).collect();
     tokio::spawn(async move {
         // The first canary alone: it is the one node waiting for its connection now.
         let Some((&first, rest)) = order.split_first() else {
@@ -132,15 +132,14 @@ pub fn preconnect(poll: &Arc<PollCtx>, plan: &Plan) -> tokio::task::JoinHandle<(
 async fn confirm_on_nodes(
     poll: &PollCtx,
     plan: &Plan,
-    names: &[String],
+    fleet: &Fleet,
     sha: &str,
     last_done: &mut std::collections::BTreeMap<String, crate::rollout::Phase>,
     timeout: Duration,
 ) -> Vec<String> {
-    let to_check: Vec<(usize, crate::rollout::Phase)> = names
-        .iter()
+    let to_check: Vec<(NodeId, crate::rollout::Phase)> = fleet
         .enumerate()
-        .filter_map(|(i, n)| last_done.get(n).map(|p| (i, *p)))
+        .filter_map(|(i, n)| last_done.get(&n.name).map(|p| (i, *p)))
         .filter(|&(i, p)| p >= crate::rollout::Phase::Switch && plan.locate(i).is_some())
         .collect();
     let answers = futures::future::join_all(
@@ -162,10 +161,10 @@ async fn confirm_on_nodes(
             Ok(None) => "it has no current".to_string(),
             Err(e) => format!("its current cannot be read ({e})"),
         };
-        last_done.remove(&names[i]);
+        let name = fleet.name(i);
+        last_done.remove(name);
         lines.push(format!(
-            "{}: the journal says it {what}, but {seen}: running every phase again",
-            names[i]
+            "{name}: the journal says it {what}, but {seen}: running every phase again"
         ));
     }
     lines

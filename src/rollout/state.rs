@@ -9,6 +9,7 @@ use std::path::PathBuf;
 use super::exec::ExecEvent;
 use super::machine::{Effect, Failure, Input, Machine, Record};
 use super::node_ops::RsyncStats;
+use crate::inventory::{Fleet, NodeId, PerNode};
 use crate::manifest::Bundle;
 use crate::observe::Millis;
 use crate::signals::DoctorReport;
@@ -51,13 +52,13 @@ impl Progress {
 
 pub struct RolloutState {
     pub machine: Machine,
-    /// Node names, for progress lines.
-    names: Vec<String>,
+    /// The fleet, for node names in progress lines.
+    fleet: Fleet,
     pub started_at: Millis,
     /// Live output of the running step, per node.
-    pub output: Vec<VecDeque<String>>,
-    pub doctor: Vec<Option<DoctorReport>>,
-    pub synced: Vec<Option<RsyncStats>>,
+    pub output: PerNode<VecDeque<String>>,
+    pub doctor: PerNode<Option<DoctorReport>>,
+    pub synced: PerNode<Option<RsyncStats>>,
     /// The most recent progress lines, newest last.
     pub log: VecDeque<Progress>,
     /// This rollout's id (the node locks' and the journal's).
@@ -71,23 +72,24 @@ pub struct RolloutState {
 }
 
 impl RolloutState {
-    /// The state of rollout `rollout_id` of `bundle`, starting at `now`; `names` are
-    /// the nodes' (for progress lines).
+    /// The state of rollout `rollout_id` of `bundle`, starting at `now`, over `fleet`
+    /// (which names the nodes in progress lines and the machine's halts).
     pub fn new(
-        machine: Machine,
-        names: Vec<String>,
+        mut machine: Machine,
+        fleet: Fleet,
         rollout_id: String,
         bundle: &Bundle,
         now: Millis,
     ) -> Self {
         let n = machine.nodes.len();
+        machine.set_fleet(fleet.clone());
         RolloutState {
             machine,
-            names,
+            fleet,
             started_at: now,
-            output: vec![VecDeque::new(); n],
-            doctor: vec![None; n],
-            synced: vec![None; n],
+            output: vec![VecDeque::new(); n].into(),
+            doctor: vec![None; n].into(),
+            synced: vec![None; n].into(),
             log: VecDeque::new(),
             rollout_id,
             skills_sha: bundle.skills_sha.clone(),
@@ -98,10 +100,9 @@ impl RolloutState {
 
     /// Nodes whose lock this rollout holds: the baseline passed (it took the lock) and
     /// neither undrain (which releases it) nor a rollback (likewise) has run since.
-    pub fn lock_holders(&self) -> Vec<usize> {
+    pub fn lock_holders(&self) -> Vec<NodeId> {
         self.machine
             .nodes
-            .iter()
             .enumerate()
             .filter(|(_, slot)| {
                 let mut held = false;
@@ -125,8 +126,8 @@ impl RolloutState {
             .collect()
     }
 
-    fn name(&self, i: usize) -> &str {
-        self.names.get(i).map_or("?", String::as_str)
+    fn name(&self, node: NodeId) -> &str {
+        self.fleet.name(node)
     }
 
     /// Feed one input at `now`. Returns the machine's effects (for the runner: journal
@@ -302,6 +303,7 @@ impl RolloutState {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::inventory::NodeId;
     use crate::inventory::{Inventory, Layout, Node};
     use crate::rollout::plan::{self, PlanOptions};
     use crate::rollout::{Command, Mode, Phase};
@@ -323,15 +325,14 @@ mod tests {
             .collect();
         let inv = Inventory::from_nodes(std::path::Path::new("t"), nodes).expect("inventory");
         let p = plan::make(&inv, &PlanOptions::default()).expect("plan");
-        let names = vec!["g1".to_string(), "g2".to_string()];
         let m = Machine::new(p, 2, 7, Mode::Paused);
         let bundle = crate::remote::sim::demo_bundle();
-        RolloutState::new(m, names, "r1".into(), &bundle, T0)
+        RolloutState::new(m, inv.nodes.clone(), "r1".into(), &bundle, T0)
     }
 
     fn done(node: usize, phase: Phase) -> Input {
         Input::PhaseDone {
-            node,
+            node: NodeId::new(node),
             phase,
             note: String::new(),
         }
@@ -343,18 +344,21 @@ mod tests {
     fn inputs_give_effects_and_timed_lines_without_io() {
         let mut s = state();
         s.input(Input::Tick, T0);
-        s.output[0].push_back("old".into());
+        s.output[NodeId::new(0)].push_back("old".into());
         let (effects, _) = s.input(Input::Op(Command::StepPhase), T0 + 500);
         assert!(effects.contains(&Effect::Run {
-            node: 0,
+            node: NodeId::new(0),
             phase: Phase::Baseline,
             attempt: 1
         }));
-        assert!(s.output[0].is_empty(), "a new step's output starts empty");
+        assert!(
+            s.output[NodeId::new(0)].is_empty(),
+            "a new step's output starts empty"
+        );
         let (effects, lines) = s.input(done(0, Phase::Baseline), T0 + 2_300);
         assert!(matches!(
             effects.first(),
-            Some(Effect::Journal(Record::PhaseDone { node: 0, .. }))
+            Some(Effect::Journal(Record::PhaseDone { node, .. })) if node.index() == 0
         ));
         assert_eq!(
             lines,
@@ -371,7 +375,7 @@ mod tests {
         let mut s = state();
         s.input(Input::Tick, T0);
         s.input(Input::Op(Command::Run), T0);
-        for node in 0..2 {
+        for node in [NodeId::new(0), NodeId::new(1)] {
             for ph in Phase::ALL {
                 let note = "0 skills failed to warm".to_string();
                 s.input(
@@ -406,7 +410,7 @@ mod tests {
         }
         s.input(
             Input::PhaseFailed {
-                node: 0,
+                node: NodeId::new(0),
                 phase: Phase::Verify,
                 failure: Failure::Mismatch("1 difference(s)".into()),
             },
@@ -421,13 +425,16 @@ mod tests {
         let mut s = state();
         s.input(Input::Tick, T0);
         s.input(Input::Op(Command::Run), T0);
-        assert_eq!(s.lock_holders(), Vec::<usize>::new());
+        assert_eq!(s.lock_holders(), Vec::<NodeId>::new());
         s.input(done(0, Phase::Baseline), T0 + 1);
-        assert_eq!(s.lock_holders(), vec![0]);
+        assert_eq!(s.lock_holders(), vec![NodeId::new(0)]);
         for ph in &Phase::ALL[1..] {
             s.input(done(0, *ph), T0 + 2);
         }
-        assert_eq!(s.machine.nodes[0].run, crate::rollout::NodeRun::Landed);
-        assert!(!s.lock_holders().contains(&0));
+        assert_eq!(
+            s.machine.nodes[NodeId::new(0)].run,
+            crate::rollout::NodeRun::Landed
+        );
+        assert!(!s.lock_holders().contains(&NodeId::new(0)));
     }
 }

@@ -10,6 +10,7 @@ use super::theme::Theme;
 use super::{pending, verdict_label, verdict_style};
 use crate::dashboard::App;
 use crate::dashboard::layout::window_start;
+use crate::inventory::NodeId;
 use crate::report::{GatewayKind, NodeReport};
 use crate::rollout::NodeRun;
 use crate::rollout::machine::MAX_ATTEMPTS;
@@ -139,7 +140,7 @@ fn cache_cell(r: &NodeReport, theme: &Theme) -> Cell<'static> {
 }
 
 /// The node's rollout phase or outcome.
-fn phase_cell(app: &App, i: usize, theme: &Theme) -> Cell<'static> {
+fn phase_cell(app: &App, i: NodeId, theme: &Theme) -> Cell<'static> {
     let Some(d) = &app.rollout else {
         return Cell::from("");
     };
@@ -158,7 +159,7 @@ fn phase_cell(app: &App, i: usize, theme: &Theme) -> Cell<'static> {
 }
 
 /// Attempt n/5 and the countdown to the next try.
-fn retry_cell(app: &App, i: usize, theme: &Theme) -> Cell<'static> {
+fn retry_cell(app: &App, i: NodeId, theme: &Theme) -> Cell<'static> {
     let Some(d) = &app.rollout else {
         return Cell::from("");
     };
@@ -179,7 +180,7 @@ fn retry_cell(app: &App, i: usize, theme: &Theme) -> Cell<'static> {
 }
 
 /// The rollout's last error for a node that is retrying or failed.
-fn rollout_error(app: &App, i: usize, theme: &Theme) -> Option<Cell<'static>> {
+fn rollout_error(app: &App, i: NodeId, theme: &Theme) -> Option<Cell<'static>> {
     let d = app.rollout.as_ref()?;
     let slot = &d.machine.nodes[i];
     match &slot.run {
@@ -237,10 +238,10 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     // Only the rows that fit are built: a frame costs the screen, not the fleet.
     let body = area.height.saturating_sub(1) as usize;
     let (visible, selected, total) = app.with_visible(|all| {
-        let selected = app.selected.min(all.len().saturating_sub(1));
+        let selected = app.selected_row.min(all.len().saturating_sub(1));
         // The state keeps its offset for this height; a height it does not know yet
         // (no resize seen) still gets the selection in the window.
-        let start = window_start(app.offset, selected, body, all.len());
+        let start = window_start(app.row_offset, selected, body, all.len());
         let end = (start + body).min(all.len());
         (
             all[start..end].to_vec(),

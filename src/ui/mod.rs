@@ -16,6 +16,7 @@ use ratatui::widgets::Paragraph;
 
 use crate::dashboard::layout::footer_height;
 use crate::dashboard::{App, View};
+use crate::inventory::NodeId;
 use crate::verdict::Kind;
 use theme::Theme;
 
@@ -65,9 +66,9 @@ pub fn verdict_style(k: Kind, theme: &Theme) -> Style {
 }
 
 /// Whether a row has been answered yet (otherwise it is pending, not dead).
-pub fn pending(app: &App, idx: usize) -> bool {
+pub fn pending(app: &App, node: NodeId) -> bool {
     app.states
-        .get(idx)
+        .get(node)
         .is_some_and(|s| !s.seen() && s.unreachable.is_none() && s.poll_error.is_none())
 }
 

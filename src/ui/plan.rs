@@ -8,6 +8,7 @@ use ratatui::widgets::{Block, Borders, Gauge, Paragraph};
 
 use super::theme::Theme;
 use crate::dashboard::App;
+use crate::inventory::NodeId;
 use crate::rollout::state::{RolloutState, Tone};
 use crate::rollout::{Mode, NodeRun};
 
@@ -102,7 +103,7 @@ fn lane(f: &mut Frame, area: Rect, d: &RolloutState, ci: usize, theme: &Theme) {
     let Some(cp) = m.plan.classes.get(ci) else {
         return;
     };
-    let nodes: Vec<usize> = cp.nodes().collect();
+    let nodes: Vec<NodeId> = cp.nodes().collect();
     let landed = nodes
         .iter()
         .filter(|&&n| m.nodes[n].run == NodeRun::Landed)

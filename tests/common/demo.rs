@@ -38,12 +38,12 @@ pub async fn poll_all(app: &mut App, mesh: &SimMesh, at: u64) {
         doctor_timeout_s: 60,
         live_timeout_s: 2,
     };
-    for idx in 0..app.nodes.len() {
-        let result = mesh.poll(idx, &req).await;
+    for node in app.nodes.ids() {
+        let result = mesh.poll(node.index(), &req).await;
         poller::apply(
-            &mut app.states[idx],
+            &mut app.states[node],
             PollResult {
-                idx,
+                node,
                 at,
                 took_ms: 1,
                 result,
@@ -59,7 +59,7 @@ pub fn open_node(app: &mut App, name: &str) {
         .iter()
         .position(|&i| app.rows[i].node == name)
         .unwrap_or_else(|| panic!("no node {name} in the fleet table"));
-    app.selected = at;
+    app.selected_row = at;
     app.view = View::Node;
     assert_eq!(
         app.selected_node().map(|i| app.rows[i].node.as_str()),

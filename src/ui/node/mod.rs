@@ -18,6 +18,7 @@ use super::theme::Theme;
 use super::{verdict_label, verdict_style};
 use crate::dashboard::App;
 use crate::inventory::Node;
+use crate::inventory::NodeId;
 use crate::observe::NodeState;
 use crate::report::NodeReport;
 use crate::verdict::human_age;
@@ -28,8 +29,8 @@ type Lines = Vec<Line<'static>>;
 /// What every block draws from: the selected node's row, inventory entry and state.
 struct Ctx<'a> {
     app: &'a App,
-    /// The node's index in `app.rows`, `app.nodes`, `app.states`.
-    i: usize,
+    /// The node.
+    i: NodeId,
     row: &'a NodeReport,
     node: &'a Node,
     st: &'a NodeState,
