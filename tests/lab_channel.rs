@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::{Lab, NodeSpec};
+use meshroll::inventory::NodeId;
 use meshroll::poller::{self, Cadence, PollCtx};
 use meshroll::remote::Transport;
 use meshroll::remote::ssh::{ChannelError, SshOptions, SshPool};
@@ -70,7 +71,7 @@ async fn a_slow_noisy_rc_file_runs_once_for_many_polls() {
     let ctx = poll_ctx(&lab, 10, true);
     let cheap = ctx.cadence.request(false, false);
     for i in 0..6 {
-        let r = poller::poll_once(&ctx, 0, &cheap).await;
+        let r = poller::poll_once(&ctx, NodeId::new(0), &cheap).await;
         let raw = r
             .result
             .unwrap_or_else(|e| panic!("poll {i} failed: {e:?}"));
@@ -88,7 +89,7 @@ async fn a_slow_noisy_rc_file_runs_once_for_many_polls() {
     // envelope past the same noise. Before: glued to the unterminated message, it was
     // "no JSON object in output".
     let one_shot = poll_ctx(&lab, 10, false);
-    let r = poller::poll_once(&one_shot, 0, &cheap).await;
+    let r = poller::poll_once(&one_shot, NodeId::new(0), &cheap).await;
     let raw = r.result.expect("one-shot poll past the rc noise");
     assert_eq!(raw.current.as_deref(), Some("abc"));
     assert_eq!(
@@ -113,7 +114,7 @@ async fn a_login_slower_than_the_poll_timeout_opens_the_channel_once() {
     let ctx = poll_ctx(&lab, 4, true);
     let cheap = ctx.cadence.request(false, false);
     for i in 0..4 {
-        let r = poller::poll_once(&ctx, 0, &cheap).await;
+        let r = poller::poll_once(&ctx, NodeId::new(0), &cheap).await;
         assert!(r.result.is_ok(), "poll {i}: {:?}", r.result);
     }
     assert_eq!(logins(&lab, "rc02"), 1, "one login for four polls");

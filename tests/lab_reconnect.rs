@@ -19,7 +19,7 @@ fn ctx(lab: &Lab, timeout: u64) -> Arc<PollCtx> {
     let inv = lab.inventory();
     let mut opts = SshOptions::new(Some(lab.ssh_config.clone()), Duration::from_secs(timeout));
     opts.control_dir = lab.control_dir.clone();
-    let pool = SshPool::new(inv.nodes.to_vec(), opts).unwrap();
+    let pool = SshPool::new(inv.nodes.clone(), opts).unwrap();
     Arc::new(PollCtx {
         transport: Transport::ssh(pool),
         nodes: inv.nodes,
@@ -134,7 +134,7 @@ fn pool(lab: &Lab, timeout: u64) -> SshPool {
     let inv = lab.inventory();
     let mut opts = SshOptions::new(Some(lab.ssh_config.clone()), Duration::from_secs(timeout));
     opts.control_dir = lab.control_dir.clone();
-    SshPool::new(inv.nodes.to_vec(), opts).unwrap()
+    SshPool::new(inv.nodes.clone(), opts).unwrap()
 }
 
 fn argv(words: &[&str]) -> Vec<String> {
@@ -321,7 +321,7 @@ async fn a_hung_poll_and_a_channel_closed_mid_answer_recover_by_themselves() {
     let mut cadence = Cadence::for_timeout(Duration::from_secs(3));
     cadence.fast = Duration::from_secs(1);
     let ctx = Arc::new(PollCtx {
-        transport: Transport::ssh(SshPool::new(inv.nodes.to_vec(), opts).unwrap()),
+        transport: Transport::ssh(SshPool::new(inv.nodes.clone(), opts).unwrap()),
         nodes: inv.nodes,
         token: None,
         cadence,

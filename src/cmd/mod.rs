@@ -83,7 +83,7 @@ pub fn real_ctx(g: &Global) -> anyhow::Result<(Inventory, PollCtx)> {
     opts.accept_new_host_keys = g.accept_new_host_keys;
     opts.connect_concurrency = g.connect_concurrency;
     let pool =
-        SshPool::new(inv.nodes.to_vec(), opts).context("creating the ssh control directory")?;
+        SshPool::new(inv.nodes.clone(), opts).context("creating the ssh control directory")?;
     let ctx = PollCtx {
         transport: Transport::ssh(pool),
         nodes: inv.nodes.clone(),

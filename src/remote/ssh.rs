@@ -15,7 +15,7 @@ use tokio::sync::{Mutex, Semaphore};
 use tokio::time::Instant;
 
 use super::{RemoteError, RemoteOutput};
-use crate::inventory::Node;
+use crate::inventory::{Fleet, Node};
 use crate::safe_text;
 
 /// How to reach nodes.
@@ -204,14 +204,16 @@ pub enum ChannelError {
 /// One master per node, opened on first use and reopened when it dies.
 pub struct SshPool {
     opts: SshOptions,
-    nodes: Vec<Node>,
+    /// The fleet's one node list, shared (indexed here by position).
+    nodes: Fleet,
     conns: Vec<Conn>,
     /// Caps concurrent master setup; `None` = no cap.
     connecting: Option<Semaphore>,
 }
 
 impl SshPool {
-    pub fn new(nodes: Vec<Node>, opts: SshOptions) -> std::io::Result<Self> {
+    pub fn new(nodes: impl Into<Fleet>, opts: SshOptions) -> std::io::Result<Self> {
+        let nodes = nodes.into();
         prepare_control_dir(&opts.control_dir)?;
         let conns = nodes
             .iter()
@@ -262,7 +264,7 @@ impl SshPool {
     }
 
     async fn session(&self, idx: usize) -> Result<Arc<Session>, RemoteError> {
-        let node = &self.nodes[idx];
+        let node = &(*self.nodes)[idx];
         let mut slot = self.conns[idx].session.lock().await;
         if let Some(s) = slot.as_ref() {
             if s.check().await.is_ok() {
@@ -373,7 +375,7 @@ impl SshPool {
         let Ok(mut slot) = self.conns[idx].poll.try_lock() else {
             return Err(ChannelError::Busy);
         };
-        let name = || safe_text::clean(&self.nodes[idx].name);
+        let name = || safe_text::clean(&(*self.nodes)[idx].name);
         if slot.channel.is_none() {
             if slot.retry_at.is_some_and(|at| Instant::now() < at) {
                 tracing::debug!(node = %name(), "poll channel backing off: one-shot poll");
