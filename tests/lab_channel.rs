@@ -10,39 +10,8 @@ use std::time::Duration;
 
 use common::{Lab, NodeSpec};
 use meshroll::inventory::NodeId;
-use meshroll::poller::{self, Cadence, PollCtx};
-use meshroll::remote::Transport;
+use meshroll::poller;
 use meshroll::remote::ssh::{ChannelError, SshOptions, SshPool};
-
-/// A poll context over the lab's nodes; `channel` false polls with one-shot commands.
-fn poll_ctx(lab: &Lab, timeout: u64, channel: bool) -> Arc<PollCtx> {
-    let inv = lab.inventory();
-    let mut opts = SshOptions::new(Some(lab.ssh_config.clone()), Duration::from_secs(timeout));
-    opts.control_dir = lab.control_dir.clone();
-    opts.poll_channel = channel;
-    let pool = SshPool::new(inv.nodes.clone(), opts).unwrap();
-    Arc::new(PollCtx {
-        transport: Transport::ssh(pool),
-        nodes: inv.nodes,
-        token: None,
-        cadence: Cadence::for_timeout(Duration::from_secs(timeout)),
-    })
-}
-
-fn ssh_pool(ctx: &PollCtx) -> &SshPool {
-    ctx.transport.as_any().downcast_ref::<SshPool>().unwrap()
-}
-
-fn ready(lab: &Lab) {
-    for n in &lab.nodes {
-        n.install_bundle(
-            "abc",
-            Some(r#"{"files":[],"skills_sha":"abc","version":1}"#),
-        );
-        n.set_current(Some("abc"));
-        n.touch_cache(60);
-    }
-}
 
 /// Times the node's rc file ran (one line per login).
 fn logins(lab: &Lab, name: &str) -> usize {
@@ -60,7 +29,7 @@ fn logins(lab: &Lab, name: &str) -> usize {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_slow_noisy_rc_file_runs_once_for_many_polls() {
     let lab = Lab::start(&[NodeSpec::new("rc01", "worker")]);
-    ready(&lab);
+    lab.all_ready();
     lab.node("rc01").set_login_rc(
         "echo login >>\"$HOME/logins\"\n\
          echo 'Welcome to rc01 (a banner on stdout)'\n\
@@ -68,7 +37,7 @@ async fn a_slow_noisy_rc_file_runs_once_for_many_polls() {
          echo 'pyenv: cannot rehash: lock held' >&2\n\
          sleep 1\n",
     );
-    let ctx = poll_ctx(&lab, 10, true);
+    let ctx = lab.poll_ctx(10, true);
     let cheap = ctx.cadence.request(false, false);
     for i in 0..6 {
         let r = poller::poll_once(&ctx, NodeId::new(0), &cheap).await;
@@ -82,13 +51,13 @@ async fn a_slow_noisy_rc_file_runs_once_for_many_polls() {
         1,
         "the rc file ran once for six polls"
     );
-    assert_eq!(ssh_pool(&ctx).channel_opens(0), 1);
-    ssh_pool(&ctx).close_all().await;
+    assert_eq!(common::ssh_pool(&ctx).channel_opens(0), 1);
+    common::ssh_pool(&ctx).close_all().await;
 
     // A one-shot poll (the fallback while a channel is busy or backing off) reads its
     // envelope past the same noise. Before: glued to the unterminated message, it was
     // "no JSON object in output".
-    let one_shot = poll_ctx(&lab, 10, false);
+    let one_shot = lab.poll_ctx(10, false);
     let r = poller::poll_once(&one_shot, NodeId::new(0), &cheap).await;
     let raw = r.result.expect("one-shot poll past the rc noise");
     assert_eq!(raw.current.as_deref(), Some("abc"));
@@ -97,8 +66,8 @@ async fn a_slow_noisy_rc_file_runs_once_for_many_polls() {
         2,
         "one more login for the one-shot poll"
     );
-    assert_eq!(ssh_pool(&one_shot).channel_opens(0), 0);
-    ssh_pool(&one_shot).close_all().await;
+    assert_eq!(common::ssh_pool(&one_shot).channel_opens(0), 0);
+    common::ssh_pool(&one_shot).close_all().await;
 }
 
 /// A login slower than the poll's own limit (an rc file's `pyenv rehash` waiting on a
@@ -108,18 +77,18 @@ async fn a_slow_noisy_rc_file_runs_once_for_many_polls() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_login_slower_than_the_poll_timeout_opens_the_channel_once() {
     let lab = Lab::start(&[NodeSpec::new("rc02", "worker")]);
-    ready(&lab);
+    lab.all_ready();
     lab.node("rc02")
         .set_login_rc("echo login >>\"$HOME/logins\"\nsleep 6\n");
-    let ctx = poll_ctx(&lab, 4, true);
+    let ctx = lab.poll_ctx(4, true);
     let cheap = ctx.cadence.request(false, false);
     for i in 0..4 {
         let r = poller::poll_once(&ctx, NodeId::new(0), &cheap).await;
         assert!(r.result.is_ok(), "poll {i}: {:?}", r.result);
     }
     assert_eq!(logins(&lab, "rc02"), 1, "one login for four polls");
-    assert_eq!(ssh_pool(&ctx).channel_opens(0), 1);
-    ssh_pool(&ctx).close_all().await;
+    assert_eq!(common::ssh_pool(&ctx).channel_opens(0), 1);
+    common::ssh_pool(&ctx).close_all().await;
 }
 
 fn pool(lab: &Lab, retry: Duration) -> SshPool {

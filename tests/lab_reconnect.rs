@@ -15,43 +15,14 @@ use meshroll::remote::ssh::{ChannelError, SshOptions, SshPool};
 use meshroll::remote::{PollFailure, RemoteError, Transport};
 use meshroll::verdict::{self, Kind, Rules};
 
-fn ctx(lab: &Lab, timeout: u64) -> Arc<PollCtx> {
-    let inv = lab.inventory();
-    let mut opts = SshOptions::new(Some(lab.ssh_config.clone()), Duration::from_secs(timeout));
-    opts.control_dir = lab.control_dir.clone();
-    let pool = SshPool::new(inv.nodes.clone(), opts).unwrap();
-    Arc::new(PollCtx {
-        transport: Transport::ssh(pool),
-        nodes: inv.nodes,
-        token: None,
-        cadence: Cadence::for_timeout(Duration::from_secs(timeout)),
-    })
-}
-
-/// The ssh pool behind the poll context.
-fn ssh_pool(ctx: &PollCtx) -> &SshPool {
-    ctx.transport.as_any().downcast_ref::<SshPool>().unwrap()
-}
-
-fn ready(lab: &Lab) {
-    for n in &lab.nodes {
-        n.install_bundle(
-            "abc",
-            Some(r#"{"files":[],"skills_sha":"abc","version":1}"#),
-        );
-        n.set_current(Some("abc"));
-        n.touch_cache(60);
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn node_goes_dead_when_sshd_stops_and_comes_back_when_it_restarts() {
     let lab = Lab::start(&[
         NodeSpec::new("n01", "worker"),
         NodeSpec::new("n02", "worker"),
     ]);
-    ready(&lab);
-    let ctx = ctx(&lab, 4);
+    lab.all_ready();
+    let ctx = lab.poll_ctx(4, true);
     let req = ctx.cadence.request(true, false);
     let mut st = NodeState::default();
     let judge = |st: &NodeState| {
@@ -61,7 +32,7 @@ async fn node_goes_dead_when_sshd_stops_and_comes_back_when_it_restarts() {
     poller::apply(&mut st, poller::poll_once(&ctx, NodeId::new(0), &req).await);
     assert_eq!(judge(&st).kind, Kind::Healthy, "{st:?}");
     // The master is shared: a second poll rides the same connection.
-    let sock = ssh_pool(&ctx).control_socket(0).await.unwrap();
+    let sock = common::ssh_pool(&ctx).control_socket(0).await.unwrap();
     assert!(sock.exists(), "control socket {sock:?}");
 
     lab.node("n01").stop_sshd();
@@ -97,8 +68,8 @@ async fn node_goes_dead_when_sshd_stops_and_comes_back_when_it_restarts() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_command_hanging_on_a_connected_node_times_out() {
     let lab = Lab::start(&[NodeSpec::new("n01", "worker")]);
-    ready(&lab);
-    let ctx = ctx(&lab, 3);
+    lab.all_ready();
+    let ctx = lab.poll_ctx(3, true);
     let req = ctx.cadence.request(false, false);
     assert!(
         poller::poll_once(&ctx, NodeId::new(0), &req)
@@ -247,8 +218,8 @@ async fn closing_removes_the_control_sockets() {
         NodeSpec::new("c01", "worker"),
         NodeSpec::new("c02", "worker"),
     ]);
-    ready(&lab);
-    let ctx = ctx(&lab, 5);
+    lab.all_ready();
+    let ctx = lab.poll_ctx(5, true);
     let req = ctx.cadence.request(false, false);
     for i in 0..2 {
         assert!(
@@ -259,8 +230,8 @@ async fn closing_removes_the_control_sockets() {
         );
     }
     let socks = vec![
-        ssh_pool(&ctx).control_socket(0).await.unwrap(),
-        ssh_pool(&ctx).control_socket(1).await.unwrap(),
+        common::ssh_pool(&ctx).control_socket(0).await.unwrap(),
+        common::ssh_pool(&ctx).control_socket(1).await.unwrap(),
     ];
     for s in &socks {
         assert!(s.exists(), "{s:?}");
@@ -314,7 +285,7 @@ async fn wait_for(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hung_poll_and_a_channel_closed_mid_answer_recover_by_themselves() {
     let lab = Lab::start(&NodeSpec::many("h", 3, "worker"));
-    ready(&lab);
+    lab.all_ready();
     let inv = lab.inventory();
     let mut opts = SshOptions::new(Some(lab.ssh_config.clone()), Duration::from_secs(3));
     opts.control_dir = lab.control_dir.clone();
@@ -390,7 +361,7 @@ async fn a_hung_poll_and_a_channel_closed_mid_answer_recover_by_themselves() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_channel_that_never_starts_reports_the_nodes_stderr() {
     let lab = Lab::start(&[NodeSpec::new("s01", "worker")]);
-    ready(&lab);
+    lab.all_ready();
     let inv = lab.inventory();
     let mut nodes = inv.nodes.to_vec();
     nodes[0].layout.run_as = "meshroll-no-such-user".into();

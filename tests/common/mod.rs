@@ -535,6 +535,41 @@ impl Lab {
         path
     }
 
+    /// A poll context over the lab's nodes (ssh, strict host keys, the lab's control
+    /// directory); `channel` false polls with one command per poll.
+    pub fn poll_ctx(
+        &self,
+        timeout: u64,
+        channel: bool,
+    ) -> std::sync::Arc<meshroll::poller::PollCtx> {
+        use meshroll::poller::{Cadence, PollCtx};
+        use meshroll::remote::Transport;
+        use meshroll::remote::ssh::{SshOptions, SshPool};
+        let inv = self.inventory();
+        let mut opts = SshOptions::new(Some(self.ssh_config.clone()), Duration::from_secs(timeout));
+        opts.control_dir = self.control_dir.clone();
+        opts.poll_channel = channel;
+        let pool = SshPool::new(inv.nodes.clone(), opts).expect("lab: ssh pool");
+        std::sync::Arc::new(PollCtx {
+            transport: Transport::ssh(pool),
+            nodes: inv.nodes,
+            token: None,
+            cadence: Cadence::for_timeout(Duration::from_secs(timeout)),
+        })
+    }
+
+    /// Every node runs bundle `abc` (a lock file naming it) with a fresh cache marker.
+    pub fn all_ready(&self) {
+        for n in &self.nodes {
+            n.install_bundle(
+                "abc",
+                Some(r#"{"files":[],"skills_sha":"abc","version":1}"#),
+            );
+            n.set_current(Some("abc"));
+            n.touch_cache(60);
+        }
+    }
+
     /// The fleet as meshroll's own types, built directly (no inventory parser involved):
     /// host = alias, no port/user (both come from the ssh config), layout into the node
     /// roots, run_as empty.
@@ -966,4 +1001,12 @@ impl Drop for LabNode {
     fn drop(&mut self) {
         self.shutdown();
     }
+}
+
+/// The ssh pool behind a poll context (the lab's are ssh).
+pub fn ssh_pool(ctx: &meshroll::poller::PollCtx) -> &meshroll::remote::ssh::SshPool {
+    ctx.transport
+        .as_any()
+        .downcast_ref::<meshroll::remote::ssh::SshPool>()
+        .expect("lab: an ssh transport")
 }
