@@ -20,13 +20,8 @@ fn load_ok(name: &str) -> Inventory {
 /// A node with the default layout; adjust with struct update syntax.
 fn node(name: &str, host: &str, class: &str) -> Node {
     Node {
-        name: name.into(),
         host: host.into(),
-        port: None,
-        user: None,
-        class: class.into(),
-        labels: Vec::new(),
-        layout: Layout::default(),
+        ..Node::new(name, class)
     }
 }
 

@@ -5,7 +5,7 @@
 
 use std::path::Path;
 
-use meshroll::inventory::{Inventory, Layout, Node, NodeId};
+use meshroll::inventory::{Inventory, Node, NodeId};
 use meshroll::rollout::plan::{self, PlanOptions, Size};
 use meshroll::rollout::{
     Command, Effect, Failure, Halt, Input, Machine, Mode, NodeRun, Phase, Record,
@@ -17,15 +17,7 @@ fn halt_text(m: &Machine) -> Option<String> {
 }
 
 fn inventory(gateways: usize, workers: usize) -> Inventory {
-    let mk = |name: String, class: &str| Node {
-        host: name.clone(),
-        name,
-        port: None,
-        user: None,
-        class: class.into(),
-        labels: vec![],
-        layout: Layout::default(),
-    };
+    let mk = |name: String, class: &str| Node::new(name, class);
     let mut nodes: Vec<Node> = (1..=gateways)
         .map(|i| mk(format!("g{i}"), "gateway"))
         .collect();

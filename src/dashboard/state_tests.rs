@@ -8,7 +8,7 @@ use crossterm::event::{
 };
 
 use super::{App, Effect, Event, View};
-use crate::inventory::{Inventory, Layout, Node, NodeId};
+use crate::inventory::{Inventory, Node, NodeId};
 use crate::rollout::exec::ExecEvent;
 use crate::rollout::plan::{self, PlanOptions};
 use crate::rollout::state::RolloutState;
@@ -17,15 +17,7 @@ use crate::rollout::{Command, Failure, Input, Machine, Mode, Phase, Record};
 const T0: u64 = 1_800_000_000_000;
 
 fn inventory(gateways: usize, workers: usize) -> Inventory {
-    let mk = |name: String, class: &str| Node {
-        host: name.clone(),
-        name,
-        port: None,
-        user: None,
-        class: class.into(),
-        labels: vec![],
-        layout: Layout::default(),
-    };
+    let mk = |name: String, class: &str| Node::new(name, class);
     let mut nodes: Vec<Node> = (1..=gateways)
         .map(|i| mk(format!("g{i}"), "gateway"))
         .collect();

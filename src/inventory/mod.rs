@@ -40,6 +40,21 @@ pub struct Node {
 }
 
 impl Node {
+    /// A node reached at its own name, of `class`, with the default layout and no port,
+    /// user or labels: what tests, the simulated mesh and name-only lists start from.
+    pub fn new(name: impl Into<String>, class: impl Into<String>) -> Node {
+        let name = name.into();
+        Node {
+            host: name.clone(),
+            name,
+            port: None,
+            user: None,
+            class: class.into(),
+            labels: Vec::new(),
+            layout: Layout::default(),
+        }
+    }
+
     /// A short form for screens and messages: `user@host:port`.
     pub fn destination(&self) -> String {
         let mut s = String::new();

@@ -79,18 +79,7 @@ impl Fleet {
     pub fn named<S: Into<String>>(names: impl IntoIterator<Item = S>) -> Fleet {
         names
             .into_iter()
-            .map(|name| {
-                let name = name.into();
-                Node {
-                    host: name.clone(),
-                    name,
-                    port: None,
-                    user: None,
-                    class: "node".into(),
-                    labels: Vec::new(),
-                    layout: super::Layout::default(),
-                }
-            })
+            .map(|name| Node::new(name, "node"))
             .collect()
     }
 }

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use super::{PollFailure, PollRequest, RemoteError};
-use crate::inventory::{Inventory, Layout, Node};
+use crate::inventory::{Inventory, Node};
 use crate::manifest::{Bundle, Lock, LockEntry, sha256_hex};
 use crate::signals::{CliRun, Disk, LockSeen, RawPoll, SignalError};
 
@@ -131,13 +131,9 @@ type GatewayKey = (u8, String, String, String);
 
 fn demo_node(name: &str, class: &str) -> Node {
     Node {
-        name: name.into(),
         host: format!("{name}.mesh.internal"),
-        port: None,
-        user: None,
-        class: class.into(),
         labels: vec!["sim".into()],
-        layout: Layout::default(),
+        ..Node::new(name, class)
     }
 }
 

@@ -131,7 +131,7 @@ pub fn text(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::inventory::{Inventory, Layout, Node};
+    use crate::inventory::{Inventory, Node};
     use crate::rollout::plan::{self, PlanOptions, Size};
     use crate::rollout::{Effect, Failure, Input, Mode, Phase};
 
@@ -139,15 +139,7 @@ mod tests {
         let names: Vec<String> = ["g1", "g2", "g3"].map(String::from).to_vec();
         let nodes = names
             .iter()
-            .map(|n| Node {
-                name: n.clone(),
-                host: n.clone(),
-                port: None,
-                user: None,
-                class: "gateway".into(),
-                labels: vec![],
-                layout: Layout::default(),
-            })
+            .map(|n| Node::new(n.clone(), "gateway"))
             .collect();
         let inv = Inventory::from_nodes(Path::new("t"), nodes).expect("inv");
         let p = plan::make(

@@ -304,7 +304,7 @@ impl RolloutState {
 mod tests {
     use super::*;
     use crate::inventory::NodeId;
-    use crate::inventory::{Inventory, Layout, Node};
+    use crate::inventory::{Inventory, Node};
     use crate::rollout::plan::{self, PlanOptions};
     use crate::rollout::{Command, Mode, Phase};
 
@@ -313,15 +313,7 @@ mod tests {
     fn state() -> RolloutState {
         let nodes: Vec<Node> = ["g1", "g2"]
             .iter()
-            .map(|n| Node {
-                host: n.to_string(),
-                name: n.to_string(),
-                port: None,
-                user: None,
-                class: "gateway".into(),
-                labels: vec![],
-                layout: Layout::default(),
-            })
+            .map(|n| Node::new(*n, "gateway"))
             .collect();
         let inv = Inventory::from_nodes(std::path::Path::new("t"), nodes).expect("inventory");
         let p = plan::make(&inv, &PlanOptions::default()).expect("plan");
