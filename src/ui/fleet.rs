@@ -236,77 +236,108 @@ fn columns<T>(show_class: bool, rolling: bool, mut v: Vec<T>) -> Vec<T> {
 
 pub fn draw(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     // Only the rows that fit are built: a frame costs the screen, not the fleet.
-    let body = area.height.saturating_sub(1) as usize;
-    let (visible, selected, total) = app.with_visible(|all| {
-        let selected = app.selected_row.min(all.len().saturating_sub(1));
-        // The state keeps its offset for this height; a height it does not know yet
-        // (no resize seen) still gets the selection in the window.
-        let start = window_start(app.row_offset, selected, body, all.len());
-        let end = (start + body).min(all.len());
-        (
-            all[start..end].to_vec(),
-            selected - start.min(selected),
-            all.len(),
-        )
-    });
+    let (visible, selected, total) = window(app, area.height.saturating_sub(1) as usize);
     // Narrow terminals drop the class column: the class tabs already say it.
     let rolling = app.rollout.is_some();
     let show_class = area.width >= if rolling { 130 } else { 100 };
     let header = Row::new(columns(
         show_class,
         rolling,
-        [
-            "NODE",
-            "CLASS",
-            "GATEWAY",
-            "BUILD",
-            "MANIFEST",
-            "CACHE",
-            "VERDICT",
-            "PHASE",
-            "RETRY",
-            "LAST ERROR",
-        ]
-        .map(Cell::from)
-        .into_iter()
-        .collect::<Vec<_>>(),
+        HEADERS.map(Cell::from).into_iter().collect::<Vec<_>>(),
     ))
     .style(theme.header);
     let rows: Vec<Row> = visible
         .iter()
-        .map(|&i| {
-            let r = &app.rows[i];
-            let p = pending(app, i);
-            let verdict = if p {
-                Cell::from(Span::styled("… pending", theme.pending))
-            } else {
-                Cell::from(Span::styled(
-                    verdict_label(r.verdict),
-                    verdict_style(r.verdict, theme),
-                ))
-            };
-            Row::new(columns(
-                show_class,
-                rolling,
-                vec![
-                    Cell::from(r.node.clone()),
-                    Cell::from(Span::styled(r.class.clone(), theme.dim)),
-                    gateway_cell(r, theme, p),
-                    build_cell(r, theme),
-                    manifest_cell(r, theme),
-                    cache_cell(r, theme),
-                    verdict,
-                    phase_cell(app, i, theme),
-                    retry_cell(app, i, theme),
-                    rollout_error(app, i, theme).unwrap_or_else(|| error_cell(r, theme)),
-                ],
-            ))
-        })
+        .map(|&i| Row::new(columns(show_class, rolling, cells(app, i, theme))))
         .collect();
+    let table = Table::new(rows, widths(app, show_class, rolling))
+        .header(header)
+        .column_spacing(1)
+        .row_highlight_style(theme.highlight)
+        .highlight_symbol("▶")
+        .highlight_spacing(ratatui::widgets::HighlightSpacing::Always);
+    let empty = total == 0;
+    let mut state = TableState::default().with_selected(if empty { None } else { Some(selected) });
+    f.render_stateful_widget(table, area, &mut state);
+    if empty && area.height > 2 {
+        let msg = Paragraph::new(Line::from(Span::styled(
+            "  no node matches (Esc clears the filter)",
+            Style::default().patch(theme.dim),
+        )));
+        let under_header = Rect {
+            y: area.y + 1,
+            height: 1,
+            ..area
+        };
+        f.render_widget(msg, under_header);
+    }
+}
+
+/// Every column's title, in order (`columns` drops CLASS on narrow screens and the
+/// rollout's three when none is staged).
+const HEADERS: [&str; 10] = [
+    "NODE",
+    "CLASS",
+    "GATEWAY",
+    "BUILD",
+    "MANIFEST",
+    "CACHE",
+    "VERDICT",
+    "PHASE",
+    "RETRY",
+    "LAST ERROR",
+];
+
+/// The nodes on screen for a table body `height` rows high, the selection's position
+/// among them, and how many rows the whole table has.
+fn window(app: &App, height: usize) -> (Vec<NodeId>, usize, usize) {
+    app.with_visible(|all| {
+        let selected = app.selected_row.min(all.len().saturating_sub(1));
+        // The state keeps its offset for this height; a height it does not know yet
+        // (no resize seen) still gets the selection in the window.
+        let start = window_start(app.row_offset, selected, height, all.len());
+        let end = (start + height).min(all.len());
+        (
+            all[start..end].to_vec(),
+            selected - start.min(selected),
+            all.len(),
+        )
+    })
+}
+
+/// Node `i`'s cells, one per entry of [`HEADERS`].
+fn cells(app: &App, i: NodeId, theme: &Theme) -> Vec<Cell<'static>> {
+    let r = &app.rows[i];
+    let p = pending(app, i);
+    let verdict = if p {
+        Cell::from(Span::styled("… pending", theme.pending))
+    } else {
+        Cell::from(Span::styled(
+            verdict_label(r.verdict),
+            verdict_style(r.verdict, theme),
+        ))
+    };
+    vec![
+        Cell::from(r.node.clone()),
+        Cell::from(Span::styled(r.class.clone(), theme.dim)),
+        gateway_cell(r, theme, p),
+        build_cell(r, theme),
+        manifest_cell(r, theme),
+        cache_cell(r, theme),
+        verdict,
+        phase_cell(app, i, theme),
+        retry_cell(app, i, theme),
+        rollout_error(app, i, theme).unwrap_or_else(|| error_cell(r, theme)),
+    ]
+}
+
+/// Column widths, one per entry of [`HEADERS`]: names and classes as wide as the
+/// fleet's longest (within limits).
+fn widths(app: &App, show_class: bool, rolling: bool) -> Vec<Constraint> {
     let (name_w, class_w) = app.name_widths();
     let name_w = name_w.clamp(4, 24) as u16;
     let class_w = class_w.clamp(5, 12) as u16;
-    let widths = columns(
+    columns(
         show_class,
         rolling,
         vec![
@@ -321,32 +352,7 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             Constraint::Length(10),
             Constraint::Min(8),
         ],
-    );
-    let empty = total == 0;
-    let table = Table::new(rows, widths)
-        .header(header)
-        .column_spacing(1)
-        .row_highlight_style(theme.highlight)
-        .highlight_symbol("▶")
-        .highlight_spacing(ratatui::widgets::HighlightSpacing::Always);
-    let mut state = TableState::default().with_selected(if empty { None } else { Some(selected) });
-    f.render_stateful_widget(table, area, &mut state);
-    if empty {
-        let msg = Paragraph::new(Line::from(Span::styled(
-            "  no node matches (Esc clears the filter)",
-            Style::default().patch(theme.dim),
-        )));
-        if area.height > 2 {
-            f.render_widget(
-                msg,
-                Rect {
-                    y: area.y + 1,
-                    height: 1,
-                    ..area
-                },
-            );
-        }
-    }
+    )
 }
 
 #[cfg(test)]
