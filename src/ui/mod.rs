@@ -17,6 +17,7 @@ use ratatui::widgets::Paragraph;
 use crate::dashboard::layout::footer_height;
 use crate::dashboard::{App, View};
 use crate::inventory::NodeId;
+use crate::keymap::Action as A;
 use crate::verdict::Kind;
 use theme::Theme;
 
@@ -117,6 +118,59 @@ fn title_bar(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     f.render_widget(Paragraph::new(Line::from(spans)), area);
 }
 
+/// What the footer offers on the screen up: actions (the keys come from the keymap) and
+/// what they do.
+fn footer_items(app: &App) -> &'static [(&'static [A], &'static str)] {
+    if app.rollout.is_some() && app.view != View::Node {
+        &[
+            (&[A::PlanView], "plan"),
+            (&[A::StepPhase], "step"),
+            (&[A::StepWave], "wave"),
+            (&[A::Run], "run"),
+            (&[A::PauseResume], "pause"),
+            (&[A::RetryNow], "retry"),
+            (&[A::Skip], "skip"),
+            (&[A::RollbackNode], "rollback"),
+            (&[A::Abort], "abort"),
+            (&[A::Help], "help"),
+            (&[A::Quit], "quit"),
+        ]
+    } else {
+        match app.view {
+            View::Fleet => &[
+                (&[A::Help], "help"),
+                (&[A::Down, A::Up], "move"),
+                (&[A::Open], "node"),
+                (&[A::NextTab], "class"),
+                (&[A::Filter], "filter"),
+                (&[A::Sort], "sort"),
+                (&[A::SkewView], "skew"),
+                (&[A::Refresh], "poll"),
+                (&[A::Quit], "quit"),
+            ],
+            View::Node => &[
+                (&[A::Help], "help"),
+                (&[A::Back], "back"),
+                (&[A::Down, A::Up], "prev/next"),
+                (&[A::Refresh], "poll"),
+                (&[A::Doctor], "doctor"),
+                (&[A::Quit], "quit"),
+            ],
+            View::Skew => &[
+                (&[A::Help], "help"),
+                (&[A::Back], "back"),
+                (&[A::SkewView], "fleet"),
+                (&[A::Quit], "quit"),
+            ],
+            View::Plan => &[
+                (&[A::PlanView], "fleet"),
+                (&[A::Help], "help"),
+                (&[A::Quit], "quit"),
+            ],
+        }
+    }
+}
+
 fn footer(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let line = if app.filter_editing {
         Line::from(vec![
@@ -131,55 +185,7 @@ fn footer(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             theme.pending,
         ))
     } else {
-        use crate::keymap::Action as A;
-        let items: &[(&[A], &str)] = if app.rollout.is_some() && app.view != View::Node {
-            &[
-                (&[A::PlanView], "plan"),
-                (&[A::StepPhase], "step"),
-                (&[A::StepWave], "wave"),
-                (&[A::Run], "run"),
-                (&[A::PauseResume], "pause"),
-                (&[A::RetryNow], "retry"),
-                (&[A::Skip], "skip"),
-                (&[A::RollbackNode], "rollback"),
-                (&[A::Abort], "abort"),
-                (&[A::Help], "help"),
-                (&[A::Quit], "quit"),
-            ]
-        } else {
-            match app.view {
-                View::Fleet => &[
-                    (&[A::Help], "help"),
-                    (&[A::Down, A::Up], "move"),
-                    (&[A::Open], "node"),
-                    (&[A::NextTab], "class"),
-                    (&[A::Filter], "filter"),
-                    (&[A::Sort], "sort"),
-                    (&[A::SkewView], "skew"),
-                    (&[A::Refresh], "poll"),
-                    (&[A::Quit], "quit"),
-                ],
-                View::Node => &[
-                    (&[A::Help], "help"),
-                    (&[A::Back], "back"),
-                    (&[A::Down, A::Up], "prev/next"),
-                    (&[A::Refresh], "poll"),
-                    (&[A::Doctor], "doctor"),
-                    (&[A::Quit], "quit"),
-                ],
-                View::Skew => &[
-                    (&[A::Help], "help"),
-                    (&[A::Back], "back"),
-                    (&[A::SkewView], "fleet"),
-                    (&[A::Quit], "quit"),
-                ],
-                View::Plan => &[
-                    (&[A::PlanView], "fleet"),
-                    (&[A::Help], "help"),
-                    (&[A::Quit], "quit"),
-                ],
-            }
-        };
+        let items = footer_items(app);
         // Keys come from the keymap, so a rebinding shows here and in `?`.
         let keys = app.keymap.footer(items);
         let mut spans = vec![Span::raw(" ")];
