@@ -33,6 +33,7 @@
 //! Precedence: built-in defaults < `[defaults]` < `[classes.<class>]` < the node.
 //! Unknown keys are errors, reported with their line.
 use std::collections::{BTreeMap, HashMap};
+use std::ops::Range;
 use std::path::Path;
 
 use std::fmt;
@@ -243,162 +244,250 @@ fn is_word(s: &str) -> bool {
     !s.is_empty() && !s.chars().any(|c| c.is_whitespace() || c.is_control())
 }
 
+/// Where an error points: the file's path, and its text to turn a byte span into a line.
+#[derive(Clone, Copy)]
+struct Source<'a> {
+    path: &'a Path,
+    text: &'a str,
+}
+
+impl Source<'_> {
+    /// An error at the line of `span` (if any): `expected` is what the file should say.
+    fn err(self, span: Option<Range<usize>>, expected: String) -> InventoryError {
+        InventoryError::new(
+            self.path,
+            span.map(|s| line_of(self.text, s.start)),
+            expected,
+        )
+    }
+}
+
 /// Parse a `meshroll.toml`.
 pub fn parse(path: &Path, text: &str) -> Result<Inventory, InventoryError> {
-    let err = |span: Option<std::ops::Range<usize>>, expected: String| {
-        InventoryError::new(path, span.map(|s| line_of(text, s.start)), expected)
-    };
-    let file: File = toml::from_str(text).map_err(|e| {
-        err(
-            e.span(),
-            format!("a valid meshroll.toml: {}", e.message().trim()),
-        )
-    })?;
-
+    let src = Source { path, text };
+    let file = read_tables(src)?;
     let mut seen: HashMap<&str, usize> = HashMap::new();
     let mut used_classes: Vec<&str> = Vec::new();
     let mut nodes = Vec::with_capacity(file.nodes.len());
     for entry in &file.nodes {
-        let name = entry.name.get_ref();
-        if !is_word(name) {
-            return Err(err(
-                Some(entry.name.span()),
-                format!("a node name without spaces, got {name:?}"),
-            ));
-        }
-        if let Some(first) = seen.insert(name, line_of(text, entry.name.span().start)) {
-            return Err(err(
-                Some(entry.name.span()),
-                format!("node names to be unique, but {name:?} is already on line {first}"),
-            ));
-        }
-        let class = entry.class.get_ref();
-        if !is_word(class) {
-            return Err(err(
-                Some(entry.class.span()),
-                format!("a class name without spaces for node {name}, got {class:?}"),
-            ));
-        }
-        if !used_classes.contains(&class.as_str()) {
-            used_classes.push(class);
-        }
-
-        let mut user = entry.user.as_ref().map(|u| u.get_ref().clone());
-        if let Some(u) = &entry.user
-            && (!is_word(u.get_ref()) || u.get_ref().contains('@'))
-        {
-            return Err(err(
-                Some(u.span()),
-                format!("a user name for node {name}, got {:?}", u.get_ref()),
-            ));
-        }
-        if let Some(u) = &entry.user
-            && let Err(why) = super::check_ssh_user(u.get_ref())
-        {
-            return Err(err(
-                Some(u.span()),
-                format!("{why} for node {}", super::shown(name)),
-            ));
-        }
-        let host = match &entry.host {
-            None => name.clone(),
-            Some(h) => {
-                let bad = || {
-                    err(
-                        Some(h.span()),
-                        format!(
-                            "an ssh destination (alias, host, address or user@host) for node {name}, got {:?}",
-                            h.get_ref()
-                        ),
-                    )
-                };
-                let v = h.get_ref();
-                if !is_word(v) {
-                    return Err(bad());
-                }
-                match v.rsplit_once('@') {
-                    None => v.clone(),
-                    Some((u, hh)) => {
-                        if u.is_empty() || hh.is_empty() {
-                            return Err(bad());
-                        }
-                        if user.is_some() {
-                            return Err(err(
-                                Some(h.span()),
-                                format!("either user = or user@ in host for node {name}, not both"),
-                            ));
-                        }
-                        user = Some(u.to_string());
-                        hh.to_string()
-                    }
-                }
-            }
-        };
-        let host_span = entry.host.as_ref().map_or(entry.name.span(), |h| h.span());
-        if let Err(why) = super::check_ssh_host(&host) {
-            return Err(err(
-                Some(host_span),
-                format!("{why} for node {}", super::shown(name)),
-            ));
-        }
-        if let Some(u) = &user
-            && let Err(why) = super::check_ssh_user(u)
-        {
-            return Err(err(
-                Some(host_span),
-                format!("{why} for node {}", super::shown(name)),
-            ));
-        }
-        let port = match &entry.port {
-            None => None,
-            Some(p) => match u16::try_from(*p.get_ref()) {
-                Ok(port) if port != 0 => Some(port),
-                _ => {
-                    return Err(err(
-                        Some(p.span()),
-                        format!(
-                            "a port number from 1 to 65535 for node {name}, got {}",
-                            p.get_ref()
-                        ),
-                    ));
-                }
-            },
-        };
-        if let Some(bad) = entry.labels.iter().find(|l| !is_word(l)) {
-            return Err(err(
-                Some(entry.name.span()),
-                format!("labels without spaces for node {name}, got {bad:?}"),
-            ));
-        }
-
-        let mut layout = Layout::default();
-        let patches = [
-            Some(&file.defaults),
-            file.classes.get(class.as_str()),
-            Some(&entry.layout),
-        ];
-        for patch in patches.into_iter().flatten() {
-            patch
-                .apply(&mut layout)
-                .map_err(|why| err(Some(entry.name.span()), format!("{why} for node {name}")))?;
-        }
-
-        nodes.push(Node {
-            name: name.clone(),
-            host,
-            port,
-            user,
-            class: class.clone(),
-            labels: entry.labels.clone(),
-            layout,
-        });
+        nodes.push(node(src, &file, entry, &mut seen, &mut used_classes)?);
     }
+    check_classes_used(src, &file, &used_classes)?;
+    Inventory::from_nodes(path, nodes)
+}
+
+/// The top-level tables (`[defaults]`, `[classes.*]`, `[[nodes]]`), with every key
+/// known and of its type; a TOML syntax error or an unknown key is reported at its line.
+fn read_tables(src: Source<'_>) -> Result<File, InventoryError> {
+    toml::from_str(src.text).map_err(|e| {
+        src.err(
+            e.span(),
+            format!("a valid meshroll.toml: {}", e.message().trim()),
+        )
+    })
+}
+
+/// One `[[nodes]]` entry checked and made a [`Node`]: name, class, ssh destination,
+/// port, labels, then its layout. `seen` (name to line) and `used_classes` collect
+/// across entries, for the uniqueness check and [`check_classes_used`].
+fn node<'f>(
+    src: Source<'_>,
+    file: &'f File,
+    entry: &'f NodeEntry,
+    seen: &mut HashMap<&'f str, usize>,
+    used_classes: &mut Vec<&'f str>,
+) -> Result<Node, InventoryError> {
+    let name = entry.name.get_ref();
+    check_name(src, entry, seen)?;
+    let class = entry.class.get_ref();
+    if !is_word(class) {
+        return Err(src.err(
+            Some(entry.class.span()),
+            format!("a class name without spaces for node {name}, got {class:?}"),
+        ));
+    }
+    if !used_classes.contains(&class.as_str()) {
+        used_classes.push(class);
+    }
+    let user = own_user(src, entry)?;
+    let (host, user) = destination(src, entry, user)?;
+    let port = port(src, entry)?;
+    if let Some(bad) = entry.labels.iter().find(|l| !is_word(l)) {
+        return Err(src.err(
+            Some(entry.name.span()),
+            format!("labels without spaces for node {name}, got {bad:?}"),
+        ));
+    }
+    Ok(Node {
+        name: name.clone(),
+        host,
+        port,
+        user,
+        class: class.clone(),
+        labels: entry.labels.clone(),
+        layout: layout(src, file, entry)?,
+    })
+}
+
+/// The node's name: a word, and not the name of an earlier node (`seen`: name to line).
+fn check_name<'f>(
+    src: Source<'_>,
+    entry: &'f NodeEntry,
+    seen: &mut HashMap<&'f str, usize>,
+) -> Result<(), InventoryError> {
+    let name = entry.name.get_ref();
+    if !is_word(name) {
+        return Err(src.err(
+            Some(entry.name.span()),
+            format!("a node name without spaces, got {name:?}"),
+        ));
+    }
+    if let Some(first) = seen.insert(name, line_of(src.text, entry.name.span().start)) {
+        return Err(src.err(
+            Some(entry.name.span()),
+            format!("node names to be unique, but {name:?} is already on line {first}"),
+        ));
+    }
+    Ok(())
+}
+
+/// The `user =` of the entry, if given: a word without `@` that ssh accepts as a user.
+fn own_user(src: Source<'_>, entry: &NodeEntry) -> Result<Option<String>, InventoryError> {
+    let name = entry.name.get_ref();
+    let Some(u) = &entry.user else {
+        return Ok(None);
+    };
+    if !is_word(u.get_ref()) || u.get_ref().contains('@') {
+        return Err(src.err(
+            Some(u.span()),
+            format!("a user name for node {name}, got {:?}", u.get_ref()),
+        ));
+    }
+    if let Err(why) = super::check_ssh_user(u.get_ref()) {
+        return Err(src.err(
+            Some(u.span()),
+            format!("{why} for node {}", super::shown(name)),
+        ));
+    }
+    Ok(Some(u.get_ref().clone()))
+}
+
+/// The ssh destination, host and user: `host =` (the name if none) split at its last `@`
+/// into a user, which `user` must not also give; then both checked as ssh accepts them.
+fn destination(
+    src: Source<'_>,
+    entry: &NodeEntry,
+    user: Option<String>,
+) -> Result<(String, Option<String>), InventoryError> {
+    let name = entry.name.get_ref();
+    let (host, user) = match &entry.host {
+        None => (name.clone(), user),
+        Some(h) => split_host(src, name, h, user)?,
+    };
+    let host_span = entry.host.as_ref().map_or(entry.name.span(), |h| h.span());
+    if let Err(why) = super::check_ssh_host(&host) {
+        return Err(src.err(
+            Some(host_span),
+            format!("{why} for node {}", super::shown(name)),
+        ));
+    }
+    if let Some(u) = &user
+        && let Err(why) = super::check_ssh_user(u)
+    {
+        return Err(src.err(
+            Some(host_span),
+            format!("{why} for node {}", super::shown(name)),
+        ));
+    }
+    Ok((host, user))
+}
+
+/// `host =` of node `name` as host and user: a word, split at its last `@` (both sides
+/// not empty) into a user, unless `user =` already gave one.
+fn split_host(
+    src: Source<'_>,
+    name: &str,
+    h: &Spanned<String>,
+    user: Option<String>,
+) -> Result<(String, Option<String>), InventoryError> {
+    let bad = || {
+        src.err(
+            Some(h.span()),
+            format!(
+                "an ssh destination (alias, host, address or user@host) for node {name}, got {:?}",
+                h.get_ref()
+            ),
+        )
+    };
+    let v = h.get_ref();
+    if !is_word(v) {
+        return Err(bad());
+    }
+    match v.rsplit_once('@') {
+        None => Ok((v.clone(), user)),
+        Some((u, hh)) => {
+            if u.is_empty() || hh.is_empty() {
+                return Err(bad());
+            }
+            if user.is_some() {
+                return Err(src.err(
+                    Some(h.span()),
+                    format!("either user = or user@ in host for node {name}, not both"),
+                ));
+            }
+            Ok((hh.to_string(), Some(u.to_string())))
+        }
+    }
+}
+
+/// The `port =` of the entry, if given: 1 to 65535.
+fn port(src: Source<'_>, entry: &NodeEntry) -> Result<Option<u16>, InventoryError> {
+    let Some(p) = &entry.port else {
+        return Ok(None);
+    };
+    match u16::try_from(*p.get_ref()) {
+        Ok(port) if port != 0 => Ok(Some(port)),
+        _ => Err(src.err(
+            Some(p.span()),
+            format!(
+                "a port number from 1 to 65535 for node {}, got {}",
+                entry.name.get_ref(),
+                p.get_ref()
+            ),
+        )),
+    }
+}
+
+/// The node's layout: the built-in defaults, patched by `[defaults]`, then by its
+/// class's `[classes.<class>]` (if any), then by the layout keys in its own entry.
+fn layout(src: Source<'_>, file: &File, entry: &NodeEntry) -> Result<Layout, InventoryError> {
+    let name = entry.name.get_ref();
+    let mut layout = Layout::default();
+    let patches = [
+        Some(&file.defaults),
+        file.classes.get(entry.class.get_ref().as_str()),
+        Some(&entry.layout),
+    ];
+    for patch in patches.into_iter().flatten() {
+        patch
+            .apply(&mut layout)
+            .map_err(|why| src.err(Some(entry.name.span()), format!("{why} for node {name}")))?;
+    }
+    Ok(layout)
+}
+
+/// Every `[classes.<class>]` names the class of some node (else it is likely a typo).
+fn check_classes_used(
+    src: Source<'_>,
+    file: &File,
+    used_classes: &[&str],
+) -> Result<(), InventoryError> {
     if let Some(unused) = file
         .classes
         .keys()
         .find(|c| !used_classes.contains(&c.get_ref().as_str()))
     {
-        return Err(err(
+        return Err(src.err(
             Some(unused.span()),
             format!(
                 "a class used by some node, but no node has class = {:?} (a typo in [classes.{}]?)",
@@ -407,7 +496,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Inventory, InventoryError> {
             ),
         ));
     }
-    Inventory::from_nodes(path, nodes)
+    Ok(())
 }
 
 #[cfg(test)]
