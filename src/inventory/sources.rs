@@ -303,10 +303,54 @@ fn dir_vars_files(dir: &Path, depth: usize, out: &mut Vec<PathBuf>) -> Result<()
     Ok(())
 }
 
+/// Which vars folder: `group_vars/` or `host_vars/`.
+#[derive(Clone, Copy)]
+enum VarsFolder {
+    Group,
+    Host,
+}
+
+impl VarsFolder {
+    /// Both, in the order they are read.
+    const ALL: [VarsFolder; 2] = [VarsFolder::Group, VarsFolder::Host];
+
+    /// The folder's name beside the inventory.
+    fn dir_name(self) -> &'static str {
+        match self {
+            VarsFolder::Group => "group_vars",
+            VarsFolder::Host => "host_vars",
+        }
+    }
+
+    /// What one entry of the folder holds the vars of.
+    fn what(self) -> &'static str {
+        match self {
+            VarsFolder::Group => "group",
+            VarsFolder::Host => "host",
+        }
+    }
+
+    /// Whether the inventory has the group or host `entity`.
+    fn known(self, b: &Builder, entity: &str) -> bool {
+        match self {
+            VarsFolder::Group => b.has_group(entity),
+            VarsFolder::Host => b.has_host(entity),
+        }
+    }
+
+    /// Whose vars a file of this folder for `entity` sets.
+    fn vars_of(self, entity: &str) -> VarsOf<'_> {
+        match self {
+            VarsFolder::Group => VarsOf::Group(entity),
+            VarsFolder::Host => VarsOf::Host(entity),
+        }
+    }
+}
+
 /// Read `<base>/group_vars/` and `<base>/host_vars/` into `b`.
 fn read_vars_folders(b: &mut Builder, base: &Path) -> Result<(), InventoryError> {
-    for kind in ["group_vars", "host_vars"] {
-        let folder = base.join(kind);
+    for kind in VarsFolder::ALL {
+        let folder = base.join(kind.dir_name());
         if !folder.exists() {
             continue;
         }
@@ -314,98 +358,127 @@ fn read_vars_folders(b: &mut Builder, base: &Path) -> Result<(), InventoryError>
             return Err(InventoryError::new(
                 &folder,
                 None,
-                format!("{kind} to be a folder of YAML files"),
+                format!("{} to be a folder of YAML files", kind.dir_name()),
             ));
         }
-        // Group every entry by the group or host it is for, in name order.
-        let mut by_entity: Vec<(String, Vec<PathBuf>)> = Vec::new();
-        for (name, path) in sorted_entries(&folder)? {
-            let is_dir = path.is_dir();
-            let Some(entity) = entity_of(&name, is_dir) else {
-                continue;
-            };
-            match by_entity.iter_mut().find(|(e, _)| *e == entity) {
-                Some((_, paths)) => paths.push(path),
-                None => by_entity.push((entity, vec![path])),
-            }
+        for (entity, paths) in entries_by_entity(&folder)? {
+            read_entity_vars(b, kind, &folder, &entity, &paths)?;
         }
-        for (entity, paths) in by_entity {
-            let known = if kind == "group_vars" {
-                b.has_group(&entity)
-            } else {
-                b.has_host(&entity)
-            };
-            if known && paths.len() > 1 {
-                let names: Vec<String> = paths
-                    .iter()
-                    .map(|p| {
-                        format!(
-                            "{kind}/{}",
-                            p.file_name().unwrap_or_default().to_string_lossy()
-                        )
-                    })
-                    .collect();
-                return Err(InventoryError::new(
-                    &folder,
-                    None,
-                    format!(
-                        "one vars file or folder per {}, but {} all hold the vars of {} (Ansible reads only the first of them): keep one",
-                        if kind == "group_vars" {
-                            "group"
-                        } else {
-                            "host"
-                        },
-                        names.join(" and "),
-                        super::shown(&entity)
-                    ),
-                ));
-            }
-            let mut files = Vec::new();
-            for entry in &paths {
-                if entry.is_dir() {
-                    dir_vars_files(entry, 0, &mut files)?;
-                } else {
-                    files.push(entry.clone());
-                }
-            }
-            for f in &files {
-                if !known {
-                    // Ansible ignores vars of a group or host it does not have (vaulted
-                    // ones too); a meshroll_* setting there would silently fall back to
-                    // the default.
-                    let text = read_plain(f)?;
-                    if is_vault(&text) {
-                        continue;
-                    }
-                    let keys = yaml::read_keys_in_vars(f, &text)?;
-                    if let Some((key, line)) = keys.iter().find(|(k, _)| k.starts_with("meshroll_"))
-                    {
-                        let what = if kind == "group_vars" {
-                            "group"
-                        } else {
-                            "host"
-                        };
-                        return Err(InventoryError::new(
-                            f,
-                            Some(*line),
-                            format!(
-                                "a {what} {} in the inventory for {key} in {kind}, but the inventory has no {what} of that name (a typo in the file name?)",
-                                super::shown(&entity)
-                            ),
-                        ));
-                    }
-                    continue;
-                }
-                let text = read_text(f)?;
-                b.begin_file(f);
-                let of = if kind == "group_vars" {
-                    VarsOf::Group(&entity)
-                } else {
-                    VarsOf::Host(&entity)
-                };
-                yaml::feed_vars(b, of, &text)?;
-            }
+    }
+    Ok(())
+}
+
+/// The entries of a vars folder grouped by the group or host they are for (see
+/// [`entity_of`]), in name order; entries that are for none are left out.
+fn entries_by_entity(folder: &Path) -> Result<Vec<(String, Vec<PathBuf>)>, InventoryError> {
+    let mut by_entity: Vec<(String, Vec<PathBuf>)> = Vec::new();
+    for (name, path) in sorted_entries(folder)? {
+        let is_dir = path.is_dir();
+        let Some(entity) = entity_of(&name, is_dir) else {
+            continue;
+        };
+        match by_entity.iter_mut().find(|(e, _)| *e == entity) {
+            Some((_, paths)) => paths.push(path),
+            None => by_entity.push((entity, vec![path])),
         }
+    }
+    Ok(by_entity)
+}
+
+/// Read the vars of one group or host from its entries in `folder` (`paths`, files or
+/// folders) into `b`. An entity the inventory has may have only one entry; for one it
+/// does not have, nothing is read, but a `meshroll_*` variable is an error.
+fn read_entity_vars(
+    b: &mut Builder,
+    kind: VarsFolder,
+    folder: &Path,
+    entity: &str,
+    paths: &[PathBuf],
+) -> Result<(), InventoryError> {
+    let known = kind.known(b, entity);
+    if known && paths.len() > 1 {
+        return Err(one_entry_per_entity(kind, folder, entity, paths));
+    }
+    for f in &vars_files(paths)? {
+        if known {
+            let text = read_text(f)?;
+            b.begin_file(f);
+            yaml::feed_vars(b, kind.vars_of(entity), &text)?;
+        } else {
+            refuse_meshroll_vars_of_unknown(kind, entity, f)?;
+        }
+    }
+    Ok(())
+}
+
+/// The error for two or more entries (`worker/` and `worker.yml`) holding the vars of
+/// one group or host, of which Ansible reads only the first.
+fn one_entry_per_entity(
+    kind: VarsFolder,
+    folder: &Path,
+    entity: &str,
+    paths: &[PathBuf],
+) -> InventoryError {
+    let names: Vec<String> = paths
+        .iter()
+        .map(|p| {
+            format!(
+                "{}/{}",
+                kind.dir_name(),
+                p.file_name().unwrap_or_default().to_string_lossy()
+            )
+        })
+        .collect();
+    InventoryError::new(
+        folder,
+        None,
+        format!(
+            "one vars file or folder per {}, but {} all hold the vars of {} (Ansible reads only the first of them): keep one",
+            kind.what(),
+            names.join(" and "),
+            super::shown(entity)
+        ),
+    )
+}
+
+/// The vars files of an entity's entries, in order: a file as it is, a folder as the
+/// files in it (see [`dir_vars_files`]).
+fn vars_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, InventoryError> {
+    let mut files = Vec::new();
+    for entry in paths {
+        if entry.is_dir() {
+            dir_vars_files(entry, 0, &mut files)?;
+        } else {
+            files.push(entry.clone());
+        }
+    }
+    Ok(files)
+}
+
+/// A vars file of a group or host the inventory does not have: Ansible ignores it (a
+/// vaulted one too, so it is not refused here), but a `meshroll_*` setting in it would
+/// silently fall back to the default, so that is an error.
+fn refuse_meshroll_vars_of_unknown(
+    kind: VarsFolder,
+    entity: &str,
+    f: &Path,
+) -> Result<(), InventoryError> {
+    let text = read_plain(f)?;
+    if is_vault(&text) {
+        return Ok(());
+    }
+    let keys = yaml::read_keys_in_vars(f, &text)?;
+    if let Some((key, line)) = keys.iter().find(|(k, _)| k.starts_with("meshroll_")) {
+        let what = kind.what();
+        return Err(InventoryError::new(
+            f,
+            Some(*line),
+            format!(
+                "a {what} {} in the inventory for {key} in {}, but the inventory has no {what} of that name (a typo in the file name?)",
+                super::shown(entity),
+                kind.dir_name()
+            ),
+        ));
     }
     Ok(())
 }
