@@ -131,125 +131,58 @@ impl SimMesh {
         Ok(out)
     }
 
-    /// What node `n` does and prints for `op` (all but prewarm, which streams).
+    /// What node `n` does and prints for `op` (all but prewarm, which streams): one
+    /// function per operation, as in [`super::ops::script`].
     fn answer(&self, n: &mut SimNode, op: &NodeOp, elapsed_s: u64) -> RemoteOutput {
         match op {
             NodeOp::Baseline {
                 rollout_id,
                 who,
                 now_s,
-            } => {
-                if let Err(refusal) = take_lock(n, rollout_id, who, *now_s) {
-                    return refusal;
-                }
-                let status = self.gateway_run(n, elapsed_s);
-                RemoteOutput {
-                    code: Some(0),
-                    stdout: status.stdout,
-                    stderr: Vec::new(),
-                }
-            }
-            NodeOp::Heartbeat { rollout_id, now_s } => match &mut n.rollout_lock {
-                Some(l) if ours(l, rollout_id) => {
-                    l.heartbeat_s = *now_s;
-                    output(0, "ok\n".into())
-                }
-                _ => output(0, "MESHROLL-ERR not our lock\n".into()),
-            },
-            NodeOp::ReadLock => {
-                let body = n.rollout_lock.as_ref().map_or(String::new(), |l| {
-                    format!("owner {}\nheartbeat {}\n", l.owner, l.heartbeat_s)
-                });
-                output(0, format!("MESHROLL-LOCK\n{body}MESHROLL-END\n"))
-            }
-            NodeOp::ForceUnlock { expected_owner } => match &n.rollout_lock {
-                None => output(0, "no lock\n".into()),
-                Some(l) if expected_owner.as_ref().is_some_and(|o| *o != l.owner) => output(
-                    3,
-                    format!(
-                        "MESHROLL-ERR the lock changed hands meanwhile: {}\n",
-                        l.owner
-                    ),
-                ),
-                Some(_) => {
-                    n.rollout_lock = None;
-                    output(0, "lock removed\n".into())
-                }
-            },
+            } => self.baseline(n, rollout_id, who, *now_s, elapsed_s),
+            NodeOp::Heartbeat { rollout_id, now_s } => heartbeat(n, rollout_id, *now_s),
+            NodeOp::ReadLock => read_lock(n),
+            NodeOp::ForceUnlock { expected_owner } => force_unlock(n, expected_owner.as_deref()),
             NodeOp::Release { rollout_id } => {
                 release(n, rollout_id);
                 output(0, String::new())
             }
-            NodeOp::Drain => {
-                n.drained = true;
-                output(0, String::new())
-            }
-            NodeOp::Undrain { rollout_id } => {
-                n.drained = false;
-                release(n, rollout_id);
-                output(0, String::new())
-            }
-            NodeOp::PrepareSync { sha } => {
-                n.bundles.entry(sha.clone()).or_default();
-                output(0, String::new())
-            }
-            NodeOp::Verify { sha } => match n.bundles.get(sha) {
-                None => output(0, "MESHROLL-MISSING\n".into()),
-                Some(files) => output(0, listing(files).0),
-            },
-            NodeOp::Switch { sha, want } => {
-                let Some(files) = n.bundles.get(sha) else {
-                    return output(3, format!("MESHROLL-ERR no bundle {sha}\n"));
-                };
-                let (list, digest) = listing(files);
-                if digest != *want {
-                    return output(6, format!("MESHROLL-MISMATCH\n{list}"));
-                }
-                let old = n.current.clone();
-                if old.as_deref() == Some(sha.as_str()) {
-                    return output(0, "verified; already current\n".into());
-                }
-                n.previous = old.clone();
-                n.current = Some(sha.clone());
-                n.lock_claim = Some(sha.clone());
-                output(
-                    0,
-                    format!(
-                        "verified; current -> {sha} (previous {})\n",
-                        old.as_deref().unwrap_or("none")
-                    ),
-                )
-            }
-            NodeOp::ReadCurrent => output(
-                0,
-                format!(
-                    "MESHROLL-CURRENT\n{}\nMESHROLL-END\n",
-                    n.current.as_deref().unwrap_or("")
-                ),
-            ),
+            NodeOp::Drain => drain(n),
+            NodeOp::Undrain { rollout_id } => undrain(n, rollout_id),
+            NodeOp::PrepareSync { sha } => prepare_sync(n, sha),
+            NodeOp::Verify { sha } => verify(n, sha),
+            NodeOp::Switch { sha, want } => switch(n, sha, want),
+            NodeOp::ReadCurrent => read_current(n),
             NodeOp::Rollback {
                 rollout_id,
                 who,
                 now_s,
-            } => {
-                if let Err(refusal) = take_lock(n, rollout_id, who, *now_s) {
-                    return refusal;
-                }
-                let out = match n.previous.take() {
-                    None => output(3, "MESHROLL-ERR no previous target\n".into()),
-                    Some(prev) => {
-                        let cur = n.current.replace(prev.clone());
-                        n.lock_claim = Some(prev.clone());
-                        let was = cur.as_deref().unwrap_or("none").to_string();
-                        n.previous = cur;
-                        output(0, format!("current -> {prev} (was {was})\n"))
-                    }
-                };
-                release(n, rollout_id);
-                out
-            }
+            } => rollback(n, rollout_id, who, *now_s),
             NodeOp::Doctor => output(1, DOCTOR.to_string()),
+            // Streamed by [`SimMesh::prewarm`] instead; a caller that gets here anyway
+            // sees the prewarm fail.
             NodeOp::Prewarm { .. } => output(1, "MESHROLL-EXIT 1\n".into()),
+        }
+    }
+
+    /// Take the lock for `rollout_id` (or find it ours), then print the gateway status as
+    /// it is `elapsed_s` after the mesh started.
+    fn baseline(
+        &self,
+        n: &mut SimNode,
+        rollout_id: &str,
+        who: &str,
+        now_s: u64,
+        elapsed_s: u64,
+    ) -> RemoteOutput {
+        if let Err(refusal) = take_lock(n, rollout_id, who, now_s) {
+            return refusal;
+        }
+        let status = self.gateway_run(n, elapsed_s);
+        RemoteOutput {
+            code: Some(0),
+            stdout: status.stdout,
+            stderr: Vec::new(),
         }
     }
 
@@ -344,6 +277,135 @@ impl SimMesh {
         })
         .ok_or_else(|| SyncError::Remote(RemoteError::Exec(format!("no simulated node {idx}"))))
     }
+}
+
+// The rollout lock (taken by `baseline` and `rollback`, see [`take_lock`]).
+
+/// Refresh the lock's heartbeat if `rollout_id` holds it.
+fn heartbeat(n: &mut SimNode, rollout_id: &str, now_s: u64) -> RemoteOutput {
+    match &mut n.rollout_lock {
+        Some(l) if ours(l, rollout_id) => {
+            l.heartbeat_s = now_s;
+            output(0, "ok\n".into())
+        }
+        _ => output(0, "MESHROLL-ERR not our lock\n".into()),
+    }
+}
+
+/// Who holds the lock, and its last heartbeat.
+fn read_lock(n: &SimNode) -> RemoteOutput {
+    let body = n.rollout_lock.as_ref().map_or(String::new(), |l| {
+        format!("owner {}\nheartbeat {}\n", l.owner, l.heartbeat_s)
+    });
+    output(0, format!("MESHROLL-LOCK\n{body}MESHROLL-END\n"))
+}
+
+/// Remove the lock, unless its owner is no longer `expected_owner` (when given).
+fn force_unlock(n: &mut SimNode, expected_owner: Option<&str>) -> RemoteOutput {
+    match &n.rollout_lock {
+        None => output(0, "no lock\n".into()),
+        Some(l) if expected_owner.is_some_and(|o| o != l.owner) => output(
+            3,
+            format!(
+                "MESHROLL-ERR the lock changed hands meanwhile: {}\n",
+                l.owner
+            ),
+        ),
+        Some(_) => {
+            n.rollout_lock = None;
+            output(0, "lock removed\n".into())
+        }
+    }
+}
+
+// Traffic.
+
+/// Take the node out of traffic.
+fn drain(n: &mut SimNode) -> RemoteOutput {
+    n.drained = true;
+    output(0, String::new())
+}
+
+/// Put the node back in traffic, then give the lock back if `rollout_id` holds it.
+fn undrain(n: &mut SimNode, rollout_id: &str) -> RemoteOutput {
+    n.drained = false;
+    release(n, rollout_id);
+    output(0, String::new())
+}
+
+// The bundle: its directory before the copy, and its listing after.
+
+/// Make the bundle's directory (empty until the copy) if it is not there.
+fn prepare_sync(n: &mut SimNode, sha: &str) -> RemoteOutput {
+    n.bundles.entry(sha.to_string()).or_default();
+    output(0, String::new())
+}
+
+/// List every file of the bundle with its sha256 and mode, or say it is missing.
+fn verify(n: &SimNode, sha: &str) -> RemoteOutput {
+    match n.bundles.get(sha) {
+        None => output(0, "MESHROLL-MISSING\n".into()),
+        Some(files) => output(0, listing(files).0),
+    }
+}
+
+// The `current` link: switch, read, roll back.
+
+/// List the bundle again and point `current` at it only if the listing's digest is
+/// `want`; the old target becomes `previous`.
+fn switch(n: &mut SimNode, sha: &str, want: &str) -> RemoteOutput {
+    let Some(files) = n.bundles.get(sha) else {
+        return output(3, format!("MESHROLL-ERR no bundle {sha}\n"));
+    };
+    let (list, digest) = listing(files);
+    if digest != want {
+        return output(6, format!("MESHROLL-MISMATCH\n{list}"));
+    }
+    let old = n.current.clone();
+    if old.as_deref() == Some(sha) {
+        return output(0, "verified; already current\n".into());
+    }
+    n.previous = old.clone();
+    n.current = Some(sha.to_string());
+    n.lock_claim = Some(sha.to_string());
+    output(
+        0,
+        format!(
+            "verified; current -> {sha} (previous {})\n",
+            old.as_deref().unwrap_or("none")
+        ),
+    )
+}
+
+/// The target of `current` (empty if none).
+fn read_current(n: &SimNode) -> RemoteOutput {
+    output(
+        0,
+        format!(
+            "MESHROLL-CURRENT\n{}\nMESHROLL-END\n",
+            n.current.as_deref().unwrap_or("")
+        ),
+    )
+}
+
+/// Under the lock, point `current` back at `previous` (which becomes the old target),
+/// then give the lock back.
+fn rollback(n: &mut SimNode, rollout_id: &str, who: &str, now_s: u64) -> RemoteOutput {
+    if let Err(refusal) = take_lock(n, rollout_id, who, now_s) {
+        return refusal;
+    }
+    let out = match n.previous.take() {
+        None => output(3, "MESHROLL-ERR no previous target\n".into()),
+        Some(prev) => {
+            let cur = n.current.replace(prev.clone());
+            n.lock_claim = Some(prev.clone());
+            let was = cur.as_deref().unwrap_or("none").to_string();
+            n.previous = cur;
+            output(0, format!("current -> {prev} (was {was})\n"))
+        }
+    };
+    release(n, rollout_id);
+    out
 }
 
 /// Whether `l` is held by `rollout_id` (its owner line starts with the id).
