@@ -72,21 +72,15 @@ pub fn is_pending(st: &NodeState) -> bool {
 /// Incremental state of the reports and of the table order.
 #[derive(Default)]
 pub struct Cache {
-    /// Nodes polled since their report was built.
-    dirty: Vec<bool>,
-    any_dirty: bool,
-    /// Each node's skew from the last assessment of the fleet.
-    skews: Vec<Skew>,
-    /// A poll changed what the skew is computed from (a manifest, a gateway status):
-    /// the fleet's skew is assessed again at the next refresh.
-    skew_inputs_moved: bool,
+    /// Rows to rebuild at the end of this refresh.
+    dirty: Dirty,
+    /// The fleet's skew, assessed again only when its inputs move.
+    skew: SkewState,
     /// When each row was built, and whether it was pending then.
     built_at: Vec<Millis>,
     pending: Vec<bool>,
-    /// Verdicts are checked against the clock round-robin: the next row to check and
-    /// the time the checks have caught up to.
-    verdict_cursor: usize,
-    verdicts_at: Millis,
+    /// Where the round-robin check of verdicts against the clock stands.
+    sweep: VerdictSweep,
     counts: Counts,
     /// Rows per class tab (0 = all), and the widest node and class names: names do not
     /// change, so they are counted at the full rebuild.
@@ -102,6 +96,41 @@ pub struct Cache {
     /// depends on what changed.
     rows_gen: u64,
     visible: RefCell<Option<(VisibleKey, Vec<NodeId>)>>,
+}
+
+/// The rows to rebuild: marked by a poll and by every step of [`App::refresh`],
+/// rebuilt (and cleared) by its last.
+#[derive(Default)]
+struct Dirty {
+    /// Per node: polled, or found out of date, since its row was built.
+    rows: Vec<bool>,
+    /// Any of `rows` is set (an idle frame skips the pass over the fleet).
+    any: bool,
+}
+
+impl Dirty {
+    fn mark(&mut self, i: usize) {
+        self.rows[i] = true;
+        self.any = true;
+    }
+}
+
+/// Each node's skew from the last assessment of the fleet.
+#[derive(Default)]
+struct SkewState {
+    skews: Vec<Skew>,
+    /// A poll changed what the skew is computed from (a manifest, a gateway status):
+    /// the fleet's skew is assessed again at the next refresh.
+    inputs_moved: bool,
+}
+
+/// Verdicts are checked against the clock round-robin.
+#[derive(Default)]
+struct VerdictSweep {
+    /// The next row to check.
+    cursor: usize,
+    /// The time the checks have caught up to.
+    at: Millis,
 }
 
 /// What [`App::visible`] depends on.
@@ -159,8 +188,36 @@ impl App {
     pub fn refresh(&mut self, now: Millis) -> bool {
         self.now = now;
         let n = self.nodes.len().min(self.states.len());
-        let target = self.rollout.as_ref().map(|d| d.skills_sha.clone());
-        // Only the classes the rollout covers wait for its bundle.
+        self.cache.dirty.rows.resize(n, false);
+        if self.needs_full_rebuild(n) {
+            self.rebuild_all(n, now);
+            return true;
+        }
+        self.catch_direct_writes(n);
+        self.reassess_skew();
+        self.check_verdicts_round_robin(n, now);
+        self.age_rows_on_screen(n, now);
+        self.rebuild_dirty(n, now)
+    }
+
+    /// The rollout's target bundle, if a rollout is on.
+    fn rollout_target(&self) -> Option<&str> {
+        self.rollout.as_ref().map(|d| d.skills_sha.as_str())
+    }
+
+    /// Never built, the fleet or the states resized, or the rollout target changed:
+    /// nothing cached can be trusted.
+    fn needs_full_rebuild(&self, n: usize) -> bool {
+        let c = &self.cache;
+        !c.built
+            || self.rows.len() != n
+            || c.skew.skews.len() != n
+            || c.built_target.as_deref() != self.rollout_target()
+    }
+
+    /// The fleet's skew from the current states, against the rollout's target. Only
+    /// the classes the rollout covers wait for its bundle.
+    fn assess_skew(&self) -> Vec<Skew> {
         let planned: std::collections::BTreeSet<&str> =
             self.rollout.as_ref().map_or_else(Default::default, |d| {
                 d.machine
@@ -170,105 +227,136 @@ impl App {
                     .map(|c| c.class.as_str())
                     .collect()
             });
+        let pairs: Vec<(&str, &NodeState)> = self
+            .nodes
+            .iter()
+            .zip(&self.states)
+            .map(|(node, st)| (node.class.as_str(), st))
+            .collect();
+        skew::assess_rolling(&pairs, self.rollout_target(), &|c| planned.contains(c))
+    }
+
+    /// Every row, the skew, the counts, the tab sizes and the name widths from
+    /// scratch (first build, a resized fleet, a new rollout target). Everything the
+    /// other steps keep incrementally starts here: each row built at `now`, each poll
+    /// count seen, every verdict checked at `now`, nothing dirty.
+    fn rebuild_all(&mut self, n: usize, now: Millis) {
+        let skews = self.assess_skew();
+        let target = self.rollout_target().map(str::to_owned);
         let c = &mut self.cache;
-        c.dirty.resize(n, false);
-        let pairs = || -> Vec<(&str, &NodeState)> {
-            self.nodes
-                .iter()
-                .zip(&self.states)
-                .map(|(node, st)| (node.class.as_str(), st))
-                .collect()
-        };
-        if !c.built || self.rows.len() != n || c.skews.len() != n || c.built_target != target {
-            c.skews = skew::assess_rolling(&pairs(), target.as_deref(), &|c| planned.contains(c));
-            self.rows = self
-                .nodes
-                .ids()
-                .take(n)
-                .map(|i| {
-                    report::row(
-                        &self.nodes[i],
-                        &self.states[i],
-                        c.skews[i.index()].clone(),
-                        now,
-                        &self.rules,
-                    )
-                })
-                .collect();
-            c.seen = self.states.iter().take(n).map(polls).collect();
-            c.pending = self.states.iter().take(n).map(is_pending).collect();
-            c.built_at = vec![now; n];
-            c.verdicts_at = now;
-            c.counts = Counts::of(&self.rows, &self.states);
-            c.per_tab = std::iter::once(n)
-                .chain(
-                    self.classes
-                        .iter()
-                        .map(|k| self.rows.iter().filter(|r| &r.class == k).count()),
+        c.skew.skews = skews;
+        self.rows = self
+            .nodes
+            .ids()
+            .take(n)
+            .map(|i| {
+                report::row(
+                    &self.nodes[i],
+                    &self.states[i],
+                    c.skew.skews[i.index()].clone(),
+                    now,
+                    &self.rules,
                 )
-                .collect();
-            let widest = |f: fn(&NodeReport) -> &str| {
-                self.rows
+            })
+            .collect();
+        c.seen = self.states.iter().take(n).map(polls).collect();
+        c.pending = self.states.iter().take(n).map(is_pending).collect();
+        c.built_at = vec![now; n];
+        c.sweep.at = now;
+        c.counts = Counts::of(&self.rows, &self.states);
+        c.per_tab = std::iter::once(n)
+            .chain(
+                self.classes
                     .iter()
-                    .map(|r| f(r).chars().count())
-                    .max()
-                    .unwrap_or(0)
-            };
-            c.name_widths = (widest(|r| &r.node), widest(|r| &r.class));
-            c.built = true;
-            c.built_target = target;
-            c.dirty.iter_mut().for_each(|d| *d = false);
-            c.any_dirty = false;
-            c.skew_inputs_moved = false;
-            c.rows_gen += 1;
-            return true;
-        }
-        // States changed behind on_poll's back: rebuild them and reassess the skew.
+                    .map(|k| self.rows.iter().filter(|r| &r.class == k).count()),
+            )
+            .collect();
+        let widest = |f: fn(&NodeReport) -> &str| {
+            self.rows
+                .iter()
+                .map(|r| f(r).chars().count())
+                .max()
+                .unwrap_or(0)
+        };
+        c.name_widths = (widest(|r| &r.node), widest(|r| &r.class));
+        c.built = true;
+        c.built_target = target;
+        c.dirty.rows.iter_mut().for_each(|d| *d = false);
+        c.dirty.any = false;
+        c.skew.inputs_moved = false;
+        c.rows_gen += 1;
+    }
+
+    /// States changed behind [`App::on_poll`]'s back (a test, a replay writing
+    /// `states` directly): a node whose poll count differs from the one its row was
+    /// built at is marked dirty, and the skew is assessed again since its manifest or
+    /// gateway may have moved. Keeps the rows exact whoever writes the states.
+    fn catch_direct_writes(&mut self, n: usize) {
+        let c = &mut self.cache;
         c.seen.resize(n, 0);
         for (i, st) in self.states.iter().enumerate().take(n) {
             let p = polls(st);
             if p != c.seen[i] {
                 c.seen[i] = p;
-                c.dirty[i] = true;
-                c.any_dirty = true;
-                c.skew_inputs_moved = true;
+                c.dirty.mark(i);
+                c.skew.inputs_moved = true;
             }
         }
-        if c.skew_inputs_moved {
-            let new = skew::assess_rolling(&pairs(), target.as_deref(), &|c| planned.contains(c));
-            for (i, (old, new)) in c.skews.iter().zip(&new).enumerate() {
-                if old != new {
-                    c.dirty[i] = true;
-                    c.any_dirty = true;
-                }
-            }
-            c.skews = new;
-            c.skew_inputs_moved = false;
+    }
+
+    /// When a skew input moved (a manifest, a gateway status), the fleet's skew is
+    /// assessed again and every row whose skew changed is marked dirty: one node's
+    /// manifest can change another's skew (the fleet's majority), so the skew column,
+    /// the skew count and the `skew` filter stay exact. Otherwise nothing is done.
+    fn reassess_skew(&mut self) {
+        if !self.cache.skew.inputs_moved {
+            return;
         }
-        // Every row's verdict against the clock at least once per AGE_EVERY_MS,
-        // round-robin: under a stream of polls (a frame every 100 ms) a tenth of the
-        // fleet per frame, with only the clock (a frame a second) all of it.
-        let elapsed = now.saturating_sub(c.verdicts_at);
-        let due = if elapsed >= AGE_EVERY_MS || now < c.verdicts_at || n == 0 {
-            c.verdicts_at = now;
+        let new = self.assess_skew();
+        let c = &mut self.cache;
+        for (i, (old, new)) in c.skew.skews.iter().zip(&new).enumerate() {
+            if old != new {
+                c.dirty.mark(i);
+            }
+        }
+        c.skew.skews = new;
+        c.skew.inputs_moved = false;
+    }
+
+    /// Every row's verdict against the clock at least once per [`AGE_EVERY_MS`],
+    /// round-robin, marking dirty a row whose verdict moved (a node going quiet turns
+    /// draining, then dead, without a poll). Under a stream of polls (a frame every
+    /// 100 ms) a tenth of the fleet per frame, with only the clock (a frame a second)
+    /// all of it: the counts, the verdict sort and the verdict filter follow the
+    /// whole fleet within a second. A clock gone backwards checks everything.
+    fn check_verdicts_round_robin(&mut self, n: usize, now: Millis) {
+        let sweep = &mut self.cache.sweep;
+        let elapsed = now.saturating_sub(sweep.at);
+        let due = if elapsed >= AGE_EVERY_MS || now < sweep.at || n == 0 {
+            sweep.at = now;
             n
         } else {
             let k = (n as u64 * elapsed / AGE_EVERY_MS) as usize;
-            c.verdicts_at += k as u64 * AGE_EVERY_MS / n as u64;
+            sweep.at += k as u64 * AGE_EVERY_MS / n as u64;
             k
         };
         for k in 0..due {
-            let i = (self.cache.verdict_cursor + k) % n;
+            let i = (self.cache.sweep.cursor + k) % n;
             let id = NodeId::new(i);
-            if !self.cache.dirty[i] && kind_at(self, id, now) != self.rows[id].verdict {
-                self.cache.dirty[i] = true;
-                self.cache.any_dirty = true;
+            if !self.cache.dirty.rows[i] && kind_at(self, id, now) != self.rows[id].verdict {
+                self.cache.dirty.mark(i);
             }
         }
         if n > 0 {
-            self.cache.verdict_cursor = (self.cache.verdict_cursor + due) % n;
+            self.cache.sweep.cursor = (self.cache.sweep.cursor + due) % n;
         }
-        // The rows on screen follow the clock.
+    }
+
+    /// The rows on screen (the [`SCREEN_ROWS_MAX`] either side of the selection in
+    /// the visible order) follow the clock: one built [`AGE_EVERY_MS`] ago or more,
+    /// or in the future of a clock gone backwards, is marked dirty, so the ages shown
+    /// are exact to the second. Rows off screen keep the ages of their last build.
+    fn age_rows_on_screen(&mut self, n: usize, now: Millis) {
         let screen: Vec<NodeId> = self.with_visible(|v| {
             let sel = self.selected_row.min(v.len().saturating_sub(1));
             let lo = sel.saturating_sub(SCREEN_ROWS_MAX);
@@ -278,24 +366,33 @@ impl App {
         let c = &mut self.cache;
         for i in screen.into_iter().map(NodeId::index) {
             if i < n && (now >= c.built_at[i] + AGE_EVERY_MS || now < c.built_at[i]) {
-                c.dirty[i] = true;
-                c.any_dirty = true;
+                c.dirty.mark(i);
             }
         }
-        if !c.any_dirty {
+    }
+
+    /// Rebuilds every dirty row at `now` and clears the marks. A rebuilt row that
+    /// differs (or whose pending state flipped) replaces the old one, its old
+    /// contribution to the counts taken out and the new one added, so the counts
+    /// equal [`Counts::of`] without a recount; the rows' generation is bumped only
+    /// then, so the visible order is recomputed only when a row really changed.
+    /// Returns whether any row changed.
+    fn rebuild_dirty(&mut self, n: usize, now: Millis) -> bool {
+        let c = &mut self.cache;
+        if !c.dirty.any {
             return false;
         }
         let mut changed = false;
         for i in 0..n {
-            if !c.dirty[i] {
+            if !c.dirty.rows[i] {
                 continue;
             }
-            c.dirty[i] = false;
+            c.dirty.rows[i] = false;
             let id = NodeId::new(i);
             let row = report::row(
                 &self.nodes[id],
                 &self.states[id],
-                c.skews[i].clone(),
+                c.skew.skews[i].clone(),
                 now,
                 &self.rules,
             );
@@ -309,7 +406,7 @@ impl App {
                 changed = true;
             }
         }
-        c.any_dirty = false;
+        c.dirty.any = false;
         if changed {
             c.rows_gen += 1;
         }
@@ -356,18 +453,17 @@ impl App {
                         && old_gateway.as_ref().map(|g| &g.value)
                             != st.gateway.as_ref().map(|g| &g.value)));
             if moved {
-                self.cache.skew_inputs_moved = true;
+                self.cache.skew.inputs_moved = true;
             }
             let c = &mut self.cache;
-            if c.dirty.len() <= idx {
-                c.dirty.resize(self.nodes.len().max(idx + 1), false);
+            if c.dirty.rows.len() <= idx {
+                c.dirty.rows.resize(self.nodes.len().max(idx + 1), false);
             }
             if c.seen.len() <= idx {
                 c.seen.resize(self.nodes.len().max(idx + 1), 0);
             }
             c.seen[idx] = polls(st);
-            c.dirty[idx] = true;
-            c.any_dirty = true;
+            c.dirty.mark(idx);
         }
     }
 
