@@ -589,6 +589,20 @@ mod tests {
         }
     }
 
+    /// A simulated mesh of `n` nodes (`seed`), every node polled once at `t0`.
+    async fn polled(
+        n: usize,
+        seed: u64,
+        t0: Millis,
+    ) -> (crate::inventory::Inventory, SimMesh, App) {
+        let (inv, mesh) = SimMesh::generate(n, seed);
+        let mut app = App::new("t".into(), inv.nodes.clone(), inv.classes.clone());
+        for i in 0..inv.nodes.len() {
+            app.on_poll(poll(&mesh, i, t0).await);
+        }
+        (inv, mesh, app)
+    }
+
     fn full(app: &App, now: Millis) -> Vec<NodeReport> {
         report::build(&app.nodes, &app.states, now, None, &app.rules)
     }
@@ -597,12 +611,8 @@ mod tests {
     /// nodes move their class's majority (which changes the other rows' skew).
     #[tokio::test(start_paused = true)]
     async fn incremental_rows_equal_a_full_rebuild() {
-        let (inv, mesh) = SimMesh::generate(300, 5);
-        let mut app = App::new("t".into(), inv.nodes.clone(), inv.classes.clone());
         let t0 = 1_800_000_000_100;
-        for i in 0..inv.nodes.len() {
-            app.on_poll(poll(&mesh, i, t0).await);
-        }
+        let (inv, mesh, mut app) = polled(300, 5, t0).await;
         app.refresh(t0);
         assert!(app.rows == full(&app, t0), "first rows differ");
         // A few nodes change, within the same second.
@@ -654,12 +664,8 @@ mod tests {
     /// move off screen (signals going stale); and a quiet second changes nothing.
     #[tokio::test(start_paused = true)]
     async fn the_clock_keeps_the_screen_and_every_verdict_exact() {
-        let (inv, mesh) = SimMesh::generate(1_000, 5);
-        let mut app = App::new("t".into(), inv.nodes.clone(), inv.classes.clone());
         let t0 = 1_800_000_000_100;
-        for i in 0..inv.nodes.len() {
-            app.on_poll(poll(&mesh, i, t0).await);
-        }
+        let (_, _, mut app) = polled(1_000, 5, t0).await;
         assert!(app.refresh(t0));
         app.selected_row = 500;
         let check = |app: &App, now: Millis, what: &str| {
@@ -706,12 +712,8 @@ mod tests {
     /// Typing a filter narrows the cached order; the result equals a fresh one.
     #[tokio::test(start_paused = true)]
     async fn a_growing_filter_narrows_the_order() {
-        let (inv, mesh) = SimMesh::generate(500, 2);
-        let mut app = App::new("t".into(), inv.nodes.clone(), inv.classes.clone());
         let t0 = 1_800_000_000_000;
-        for i in 0..inv.nodes.len() {
-            app.on_poll(poll(&mesh, i, t0).await);
-        }
+        let (_, _, mut app) = polled(500, 2, t0).await;
         app.refresh(t0);
         app.sort = Sort::Verdict;
         for f in [
@@ -729,12 +731,8 @@ mod tests {
     /// The cached table order follows every change of rows, tab, filter and sort.
     #[tokio::test(start_paused = true)]
     async fn visible_order_follows_changes() {
-        let (inv, mesh) = SimMesh::generate(120, 2);
-        let mut app = App::new("t".into(), inv.nodes.clone(), inv.classes.clone());
         let t0 = 1_800_000_000_000;
-        for i in 0..inv.nodes.len() {
-            app.on_poll(poll(&mesh, i, t0).await);
-        }
+        let (_, mesh, mut app) = polled(120, 2, t0).await;
         app.refresh(t0);
         app.sort = Sort::Verdict;
         assert_eq!(app.visible(), app.compute_visible());
