@@ -152,6 +152,16 @@ fn expect_ok(out: &RemoteOutput, what: &str) -> Result<String, Failure> {
     }
 }
 
+/// What a step that printed nothing did: `quiet` instead of expect_ok's bare "ok" (a
+/// drain or undrain command of the operator's own that prints a line keeps its line).
+fn or_said(note: String, quiet: &str) -> String {
+    if note.is_empty() || note == "ok" {
+        quiet.to_string()
+    } else {
+        note
+    }
+}
+
 /// Run one phase on node `id`.
 pub async fn run_phase(
     ctx: &RolloutCtx,
@@ -186,7 +196,14 @@ pub async fn run_phase(
         Phase::Drain => expect_ok(
             &sh(ctx, id, NodeOp::Drain, lim.command, None).await?,
             "drain",
-        ),
+        )
+        .map(|note| {
+            let did = match node.layout.drain_cmd {
+                Some(_) => "drain command ran",
+                None => "drain flag set",
+            };
+            or_said(note, did)
+        }),
         Phase::Sync => {
             let prepare = NodeOp::PrepareSync { sha: sha() };
             let out = sh(ctx, id, prepare, lim.command, None).await?;
@@ -269,7 +286,14 @@ pub async fn run_phase(
             )
             .await?,
             "undrain",
-        ),
+        )
+        .map(|note| {
+            let did = match node.layout.undrain_cmd {
+                Some(_) => "undrain command ran, lock released",
+                None => "drain flag cleared, lock released",
+            };
+            or_said(note, did)
+        }),
     }
 }
 
@@ -609,6 +633,26 @@ mod tests {
             run_heartbeat(&ctx.poll, i, "r-other", ctx.limits.command)
                 .await
                 .is_err()
+        );
+    }
+
+    /// Drain and undrain say what they did, not a bare "ok" (the default scripts print
+    /// nothing), on the sim as on a real node: both run the same phase code.
+    #[tokio::test(start_paused = true)]
+    async fn drain_and_undrain_notes_say_what_was_done() {
+        let ctx = sim_rollout();
+        let i = idx(&ctx, "mac-w03");
+        assert_eq!(
+            phase(&ctx, i, Phase::Drain).await,
+            Ok("drain flag set".to_string())
+        );
+        assert_eq!(
+            phase(&ctx, i, Phase::Undrain).await,
+            Ok("drain flag cleared, lock released".to_string())
+        );
+        assert_eq!(
+            or_said("maintenance mode on".into(), "x"),
+            "maintenance mode on"
         );
     }
 
