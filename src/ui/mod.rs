@@ -70,7 +70,7 @@ pub fn verdict_style(k: Kind, theme: &Theme) -> Style {
 pub fn pending(app: &App, node: NodeId) -> bool {
     app.states
         .get(node)
-        .is_some_and(|s| !s.seen() && s.unreachable.is_none() && s.poll_error.is_none())
+        .is_some_and(crate::dashboard::rows::is_pending)
 }
 
 fn title_bar(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
