@@ -128,12 +128,12 @@ pub async fn run(
             while let Some(ev) = next {
                 let now = now_ms();
                 let urgent = is_input(&ev);
+                let tick = matches!(ev, Event::Tick);
                 let mut redraw = app.redraws(&ev);
+                let effects = app.handle(ev, now);
                 // The clock alone (no rollout to time) draws only when a row on screen
                 // or a verdict moved: at most once a second, not at all when idle.
-                let clock_only = matches!(ev, Event::Tick) && app.rollout.is_none();
-                let effects = app.handle(ev, now);
-                if clock_only {
+                if tick && !redraw {
                     redraw = app.refresh(now);
                 }
                 if redraw {

@@ -126,8 +126,8 @@ pub struct App {
     pub(super) cache: Cache,
 }
 
-/// Every row's ages (in whole seconds) are brought up to date this often, spread over
-/// the frames in between.
+/// How often the clock ticks: the ages (whole seconds) of the rows on screen are brought
+/// up to date, and every row's verdict checked against the clock, this often.
 pub const AGE_EVERY_MS: Millis = 1000;
 
 /// Input from the operator: drawn at once, never held back by the frame pacing.
@@ -209,11 +209,14 @@ impl App {
     }
 
     /// Whether `ev` changes what is on screen (so a frame is owed once it is handled).
+    /// The clock does when a rollout's countdowns run; otherwise only if it aged a row
+    /// on screen or moved a verdict, which [`App::refresh`] tells.
     pub fn redraws(&self, ev: &Event) -> bool {
         match ev {
             Event::Input(TermEvent::Key(_) | TermEvent::Mouse(_) | TermEvent::Resize(..)) => true,
             Event::Input(_) => false,
-            Event::Poll(_) | Event::Exec(_) | Event::Tick => true,
+            Event::Poll(_) | Event::Exec(_) => true,
+            Event::Tick => self.rollout.is_some(),
         }
     }
 
