@@ -2,11 +2,13 @@
 
 use serde::Serialize;
 
+pub mod reason;
+
 use crate::inventory::Node;
 use crate::observe::{Millis, NodeState};
 use crate::safe_text;
 use crate::signals::{Disk, DoctorReport, GatewayState};
-use crate::skew::{self, ManifestState, Skew};
+use crate::skew::{self, Diff, ManifestState, Signal, Skew};
 use crate::verdict::{self, Kind, Rules};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -91,11 +93,17 @@ pub struct LiveRow {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct SkewRow {
+    /// The node differs from its class or the rollout's target (an unverified bundle,
+    /// alone, is not skew: `manifest.unverified`).
     pub any: bool,
     pub manifest: bool,
     pub versions: bool,
     pub build: bool,
     pub reasons: Vec<String>,
+    /// What differs: `{"signal","value","reference"}` per difference.
+    pub diffs: Vec<Diff>,
+    /// The class-majority signals that have no majority in the node's class.
+    pub no_majority: Vec<Signal>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -103,6 +111,9 @@ pub struct NodeReport {
     pub node: String,
     pub class: String,
     pub destination: String,
+    /// False until the node has answered once (or failed to): the verdict then reads
+    /// `dead` with the reason `not polled yet`, and screens say "not polled yet".
+    pub polled: bool,
     pub verdict: Kind,
     pub reason: String,
     pub gateway: GatewayRow,
@@ -154,6 +165,9 @@ pub fn build_rolling(
         .map(|((n, s), k)| one(n, s, k, now, base).cleaned())
         .collect()
 }
+
+/// The reason of a node that has not answered yet (nor failed to).
+pub const NOT_POLLED: &str = "not polled yet";
 
 /// Cap for ids, versions and names in a row; messages get [`safe_text::DEFAULT_CAP`].
 pub const SHORT_CAP: usize = 128;
@@ -216,6 +230,10 @@ impl NodeReport {
             short(f);
         }
         self.skew.reasons.iter_mut().for_each(long);
+        for d in &mut self.skew.diffs {
+            short(&mut d.value);
+            d.reference.iter_mut().for_each(short);
+        }
         if let Some(d) = self.doctor.as_mut() {
             for f in &mut d.findings {
                 short(&mut f.check_id);
@@ -252,9 +270,10 @@ pub fn rules_for(n: &Node, base: &Rules) -> Rules {
 fn one(n: &Node, st: &NodeState, k: Skew, now: Millis, base: &Rules) -> NodeReport {
     let rules = rules_for(n, base);
     let v = verdict::judge(st, now, &rules);
+    let polled = st.seen() || st.unreachable.is_some() || st.poll_error.is_some();
     let (verdict, reason) = match &v {
-        Some(v) => (v.kind, v.reason.clone()),
-        None => (Kind::Dead, "no answer yet".to_string()),
+        Some(v) if polled => (v.kind, v.reason.clone()),
+        _ => (Kind::Dead, NOT_POLLED.to_string()),
     };
     let g = st.gateway.as_ref();
     let gateway = GatewayRow {
@@ -297,7 +316,7 @@ fn one(n: &Node, st: &NodeState, k: Skew, now: Millis, base: &Rules) -> NodeRepo
         code: l.and_then(|l| l.value.code),
         age_s: l.map(|l| l.age_s(now)),
     };
-    let error = if verdict == Kind::Dead && v.is_some() {
+    let error = if verdict == Kind::Dead && v.is_some() && polled {
         Some(reason.clone())
     } else {
         st.disk
@@ -308,6 +327,7 @@ fn one(n: &Node, st: &NodeState, k: Skew, now: Millis, base: &Rules) -> NodeRepo
         node: n.name.clone(),
         class: n.class.clone(),
         destination: n.destination(),
+        polled,
         verdict,
         reason,
         gateway,
@@ -328,6 +348,8 @@ fn one(n: &Node, st: &NodeState, k: Skew, now: Millis, base: &Rules) -> NodeRepo
             versions: k.versions,
             build: k.build,
             reasons: k.reasons,
+            diffs: k.diffs,
+            no_majority: k.no_majority,
         },
         doctor: st
             .doctor
@@ -382,7 +404,7 @@ mod tests {
     /// `meshroll demo` with its rollout staged: the nodes waiting for the new bundle
     /// are pending, and only the real splits are skew.
     #[tokio::test(start_paused = true)]
-    async fn a_staged_rollout_on_the_demo_reads_pending_not_skew() {
+    async fn a_staged_rollout_on_the_demo_reads_waiting_not_skew() {
         let target = crate::remote::sim::demo_bundle().skills_sha;
         let rows = demo_rows(Some(&target)).await;
         let skewed: Vec<&str> = rows
@@ -390,19 +412,25 @@ mod tests {
             .filter(|r| r.skew.any)
             .map(|r| r.node.as_str())
             .collect();
-        // w07: an older bundle than its class; w12: lock names another tree; w20: no
-        // lock file; g02: daemon and build lag the CLI.
-        assert_eq!(skewed, vec!["mac-g02", "mac-w07", "mac-w12", "mac-w20"]);
+        // w07: an older bundle than its class; w12: lock names another tree; g02:
+        // daemon and build lag the class. w20 (no lock file) is unverified, not skewed.
+        assert_eq!(skewed, vec!["mac-g02", "mac-w07", "mac-w12"]);
+        let unverified: Vec<&str> = rows
+            .iter()
+            .filter(|r| r.manifest.unverified)
+            .map(|r| r.node.as_str())
+            .collect();
+        assert_eq!(unverified, vec!["mac-w20"]);
         let pending = rows
             .iter()
-            .filter(|r| r.manifest.state == Some(ManifestState::Pending))
+            .filter(|r| r.manifest.state == Some(ManifestState::Waiting))
             .count();
         // 26 nodes less w17 (down), w07 (another bundle) and w12 (its lock names another
-        // tree); w20 is on the previous bundle, pending and (unverified) skewed.
+        // tree); w20 is on the previous bundle, waiting (and unverified).
         assert_eq!(pending, 23);
         let w01 = rows.iter().find(|r| r.node == "mac-w01").expect("w01");
         let j = serde_json::to_value(w01).expect("json");
-        assert_eq!(j["manifest"]["state"], "pending");
+        assert_eq!(j["manifest"]["state"], "waiting");
         assert_eq!(j["manifest"]["reference"], target.as_str());
         assert_eq!(j["skew"]["any"], false);
         assert_eq!(j["error"], serde_json::Value::Null);

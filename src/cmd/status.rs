@@ -8,9 +8,10 @@ use std::time::Instant;
 use serde::Serialize;
 
 use crate::cli::{Global, StatusArgs};
+use crate::inventory::NodeId;
 use crate::observe::{NodeState, now_ms};
 use crate::poller::{self, Mode, PollCtx, Scheduler};
-use crate::report::{self, NodeReport};
+use crate::report::{self, NodeReport, reason};
 use crate::skew::short;
 use crate::verdict::human_age;
 
@@ -42,9 +43,91 @@ pub async fn run(g: &Global, args: &StatusArgs) -> anyhow::Result<i32> {
         );
     }
     let ctx = Arc::new(ctx);
-    let result = rounds(&ctx, args).await;
+    let result = match &args.explain {
+        Some(name) => match ctx.nodes.ids().find(|&i| &ctx.nodes[i].name == name) {
+            Some(id) => explain(&ctx, args, id).await,
+            None => Ok(1),
+        },
+        None => rounds(&ctx, args).await,
+    };
     ctx.transport.close().await;
     result
+}
+
+/// `status --explain NODE`: that node alone is polled (with its gateway status), so the
+/// answer takes one round trip to it whatever the rest of the fleet is doing. Its skew
+/// is judged against `--target` only: the class is not polled.
+async fn explain(ctx: &Arc<PollCtx>, args: &StatusArgs, id: NodeId) -> anyhow::Result<i32> {
+    let node = std::slice::from_ref(&ctx.nodes[id]);
+    let mut st = NodeState::default();
+    let mut watch = poller::ChangeWatch::default();
+    let mut next_gateway = Instant::now();
+    let mut gateway_now = false;
+    let stdout = std::io::stdout();
+    let mut n = 0u64;
+    loop {
+        n += 1;
+        let started = Instant::now();
+        let gateway = gateway_now || started >= next_gateway;
+        if gateway {
+            next_gateway = started + ctx.cadence.slow;
+        }
+        let req = ctx.cadence.request(gateway, args.doctor && n == 1);
+        let r = poller::poll_once(ctx, id, &req).await;
+        gateway_now = watch.changed(&r);
+        poller::apply(&mut st, r);
+        let round_ms = started.elapsed().as_millis() as u64;
+        let now = now_ms();
+        let rules = ctx.cadence.rules();
+        let rows = report::build(
+            node,
+            std::slice::from_ref(&st),
+            now,
+            args.target.as_deref(),
+            &rules,
+        );
+        let checks = crate::verdict::explain(&st, now, &report::rules_for(&node[0], &rules));
+        {
+            let mut out = stdout.lock();
+            if args.watch && !args.json {
+                writeln!(out, "round {n} ({round_ms} ms)")?;
+            }
+            if args.json {
+                serde_json::to_writer(&mut out, &explain_json(&rows[0], &checks))?;
+                writeln!(out)?;
+            } else {
+                write!(out, "{}", explain_text(&rows[0], &checks))?;
+                if args.target.is_none() {
+                    writeln!(
+                        out,
+                        "  skew against the class: not judged here (only this node was polled; `meshroll status` judges it)"
+                    )?;
+                }
+            }
+            out.flush()?;
+        }
+        if !args.watch || args.count.is_some_and(|c| n >= c) {
+            return Ok(0);
+        }
+        tokio::select! {
+            _ = tokio::time::sleep_until((started + ctx.cadence.fast).into()) => {}
+            _ = tokio::signal::ctrl_c() => return Ok(130),
+        }
+    }
+}
+
+/// `status --explain NODE --json`: the verdict, its reason, every check, and the skew
+/// lines the text prints (with what differs, signal by signal).
+pub fn explain_json(r: &NodeReport, checks: &[crate::verdict::SignalCheck]) -> serde_json::Value {
+    serde_json::json!({
+        "node": r.node,
+        "polled": r.polled,
+        "verdict": r.verdict,
+        "reason": crate::safe_text::clean(&r.reason),
+        "checks": checks,
+        "skew": r.skew.reasons.iter().map(|s| crate::safe_text::clean(s)).collect::<Vec<_>>(),
+        "skew_diffs": r.skew.diffs,
+    })
 }
 
 async fn rounds(ctx: &Arc<PollCtx>, args: &StatusArgs) -> anyhow::Result<i32> {
@@ -78,30 +161,7 @@ async fn rounds(ctx: &Arc<PollCtx>, args: &StatusArgs) -> anyhow::Result<i32> {
         );
         {
             let mut out = stdout.lock();
-            if let Some(name) = &args.explain {
-                if args.watch {
-                    writeln!(out, "round {n} ({round_ms} ms)")?;
-                }
-                if let Some((i, node)) = ctx.nodes.iter().enumerate().find(|(_, x)| &x.name == name)
-                {
-                    let rules = report::rules_for(node, &ctx.cadence.rules());
-                    let checks = crate::verdict::explain(&states[i], now_ms(), &rules);
-                    if args.json {
-                        serde_json::to_writer(
-                            &mut out,
-                            &serde_json::json!({
-                                "node": rows[i].node,
-                                "verdict": rows[i].verdict,
-                                "reason": crate::safe_text::clean(&rows[i].reason),
-                                "checks": checks,
-                            }),
-                        )?;
-                        writeln!(out)?;
-                    } else {
-                        write!(out, "{}", explain_text(&rows[i], &checks))?;
-                    }
-                }
-            } else if args.json && args.watch {
+            if args.json && args.watch {
                 serde_json::to_writer(
                     &mut out,
                     &Round {
@@ -142,7 +202,6 @@ pub fn table(rows: &[NodeReport]) -> String {
         "GATEWAY".into(),
         "MANIFEST".into(),
         "CACHE".into(),
-        "SKEW".into(),
         "REASON".into(),
     ]];
     for r in rows {
@@ -161,15 +220,14 @@ pub fn table(rows: &[NodeReport]) -> String {
                 _ => "?".into(),
             },
             r.cache.age_s.map_or("cold".into(), human_age),
-            if r.skew.any {
-                r.skew.reasons.join("; ")
-            } else {
-                "-".into()
+            match reason::reason(r) {
+                Some((text, _)) => text,
+                None if !r.polled => report::NOT_POLLED.into(),
+                None => "-".into(),
             },
-            r.reason.clone(),
         ]);
     }
-    let widths: Vec<usize> = (0..8)
+    let widths: Vec<usize> = (0..7)
         .map(|c| {
             lines
                 .iter()

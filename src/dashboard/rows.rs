@@ -30,15 +30,21 @@ pub struct Counts {
     /// Not answered yet (shown as pending, not dead).
     pub pending: usize,
     pub skewed: usize,
-    /// Still on their class's previous bundle while a rollout targets another.
+    /// Still on their class's previous bundle while a rollout targets another:
+    /// waiting for the rollout.
     pub rollout_pending: usize,
+    /// On a bundle without a lock file (not skew: a fact of its own).
+    pub unverified: usize,
 }
 
 impl Counts {
     fn add(&mut self, r: &NodeReport, pending: bool, sign: isize) {
         let bump = |x: &mut usize| *x = x.wrapping_add_signed(sign);
-        if r.manifest.state == Some(ManifestState::Pending) {
+        if r.manifest.state == Some(ManifestState::Waiting) {
             bump(&mut self.rollout_pending);
+        }
+        if r.manifest.unverified {
+            bump(&mut self.unverified);
         }
         if pending {
             bump(&mut self.pending);

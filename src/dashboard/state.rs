@@ -238,9 +238,14 @@ impl App {
                 self.on_poll(*r);
                 Vec::new()
             }
-            Event::Exec(e) => match self.rollout.as_mut() {
-                Some(d) => rollout_effects(d.on_exec(*e, now).0),
-                None => Vec::new(),
+            Event::Exec(e) => match (*e, self.rollout.as_mut()) {
+                // A poll the rollout made (its probe, after undrain): the row follows.
+                (ExecEvent::Polled(r), _) => {
+                    self.on_poll(*r);
+                    Vec::new()
+                }
+                (e, Some(d)) => rollout_effects(d.on_exec(e, now).0),
+                (_, None) => Vec::new(),
             },
             Event::Tick => match self.rollout.as_mut() {
                 Some(d) => {

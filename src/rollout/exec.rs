@@ -14,7 +14,7 @@ use super::node_ops;
 use crate::inventory::NodeId;
 use crate::manifest::Bundle;
 use crate::observe::{NodeState, now_ms};
-use crate::poller::{self, PollCtx};
+use crate::poller::{self, PollCtx, PollResult};
 use crate::remote::ops::OUTPUT_CAP;
 use crate::remote::rsync::{self, RsyncStats};
 use crate::remote::{NodeOp, RemoteError, RemoteOutput, RunLimits, SyncError, SyncTree};
@@ -77,6 +77,10 @@ pub enum ExecEvent {
         node: NodeId,
         stats: RsyncStats,
     },
+    /// A poll the rollout made of a node (the probe's, and the one right after undrain):
+    /// the dashboard folds it into the node's row like its own, so a node that has
+    /// just landed reads as landed at once.
+    Polled(Box<PollResult>),
 }
 
 fn remote_failure(e: RemoteError) -> Failure {
@@ -275,26 +279,46 @@ pub async fn run_phase(
             }
             prewarm_outcome(&out.stdout)
         }
-        Phase::Probe => probe(ctx, id).await,
-        Phase::Undrain => expect_ok(
-            &sh(
-                ctx,
-                id,
-                NodeOp::Undrain { rollout_id: rid() },
-                lim.command,
-                None,
-            )
-            .await?,
-            "undrain",
-        )
-        .map(|note| {
-            let did = match node.layout.undrain_cmd {
-                Some(_) => "undrain command ran, lock released",
-                None => "drain flag cleared, lock released",
-            };
-            or_said(note, did)
-        }),
+        Phase::Probe => probe(ctx, id, tx).await,
+        Phase::Undrain => undrain(ctx, id, tx).await,
     }
+}
+
+/// Clear the drain flag (or run the layout's undrain command) and release the lock;
+/// then one cheap poll of the node, forwarded, so the screen sees it landed without
+/// waiting for its next poll (the poll's outcome does not fail the phase).
+async fn undrain(
+    ctx: &RolloutCtx,
+    id: NodeId,
+    tx: &UnboundedSender<ExecEvent>,
+) -> Result<String, Failure> {
+    let Some(node) = ctx.poll.nodes.get(id) else {
+        return Err(Failure::Fatal(format!("no node {id}")));
+    };
+    let rid = ctx.rollout_id.clone();
+    let lim = ctx.limits;
+    let done = expect_ok(
+        &sh(
+            ctx,
+            id,
+            NodeOp::Undrain { rollout_id: rid },
+            lim.command,
+            None,
+        )
+        .await?,
+        "undrain",
+    )
+    .map(|note| {
+        let did = match node.layout.undrain_cmd {
+            Some(_) => "undrain command ran, lock released",
+            None => "drain flag cleared, lock released",
+        };
+        or_said(note, did)
+    })?;
+    let req = ctx.poll.cadence.request(false, false);
+    let polled = poller::poll_once(&ctx.poll, id, &req).await;
+    let _ = tx.send(ExecEvent::Polled(Box::new(polled)));
+    Ok(done)
 }
 
 /// Read the prewarm's output: its exit code is on the `MESHROLL-EXIT` line.
@@ -399,7 +423,11 @@ pub fn rsync_outcome(out: &RemoteOutput) -> Result<RsyncStats, Failure> {
 }
 
 /// Wait until the merged probe passes on its own three signals (drain set aside).
-async fn probe(ctx: &RolloutCtx, id: NodeId) -> Result<String, Failure> {
+async fn probe(
+    ctx: &RolloutCtx,
+    id: NodeId,
+    tx: &UnboundedSender<ExecEvent>,
+) -> Result<String, Failure> {
     let node = &ctx.poll.nodes[id];
     // The same rules as the dashboard's verdict for this node (the cadences in use and
     // the node's own cache limit: one place, report::rules_for), drain set aside.
@@ -412,7 +440,10 @@ async fn probe(ctx: &RolloutCtx, id: NodeId) -> Result<String, Failure> {
     let mut last = String::from("no answer");
     loop {
         let mut st = NodeState::default();
-        poller::apply(&mut st, poller::poll_once(&ctx.poll, id, &req).await);
+        let r = poller::poll_once(&ctx.poll, id, &req).await;
+        // The dashboard folds the probe's answer in: the row follows the node.
+        let _ = tx.send(ExecEvent::Polled(Box::new(r.clone())));
+        poller::apply(&mut st, r);
         match verdict::judge(&st, now_ms(), &rules) {
             Some(v) if v.kind == Kind::Healthy => return Ok(format!("probe passed: {}", v.reason)),
             Some(v) => last = v.reason,
@@ -653,6 +684,65 @@ mod tests {
         assert_eq!(
             or_said("maintenance mode on".into(), "x"),
             "maintenance mode on"
+        );
+    }
+
+    /// A node that has just landed reads as landed at once in the dashboard: the
+    /// probe's polls and the one after undrain reach the rows through the executor's
+    /// reports, not after the dashboard's next poll (the row read `→ X` and draining).
+    #[tokio::test(start_paused = true)]
+    async fn a_landed_node_reads_as_landed_from_the_rollouts_own_polls() {
+        use crate::dashboard::{App, Event};
+        use crate::rollout::plan::{self, PlanOptions};
+        use crate::rollout::state::RolloutState;
+        use crate::rollout::{Machine, Mode};
+        use crate::skew::ManifestState;
+        let ctx = sim_rollout();
+        let (inv, _) = SimMesh::demo();
+        let i = idx(&ctx, "mac-w04");
+        let p = plan::make(&inv, &PlanOptions::default()).expect("plan");
+        let machine = Machine::new(p, inv.nodes.len(), 42, Mode::Paused);
+        let mut app = App::new("t".into(), inv.nodes.clone(), inv.classes.clone());
+        app.rollout = Some(RolloutState::new(
+            machine,
+            inv.nodes.clone(),
+            "r-test".into(),
+            &ctx.bundle,
+            now_ms(),
+        ));
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let req = ctx.poll.cadence.request(true, false);
+        for n in ctx.poll.nodes.ids() {
+            app.on_poll(poller::poll_once(&ctx.poll, n, &req).await);
+        }
+        for ph in [Phase::Baseline, Phase::Drain] {
+            run_phase(&ctx, i, ph, &tx).await.expect("phase passes");
+        }
+        // The dashboard polls the node mid-rollout: drained, still on the old bundle.
+        app.on_poll(poller::poll_once(&ctx.poll, i, &req).await);
+        app.refresh(now_ms());
+        assert_eq!(app.rows[i].verdict, Kind::Draining);
+        assert_eq!(app.rows[i].manifest.state, Some(ManifestState::Waiting));
+        for ph in [
+            Phase::Sync,
+            Phase::Verify,
+            Phase::Switch,
+            Phase::Probe,
+            Phase::Undrain,
+        ] {
+            run_phase(&ctx, i, ph, &tx).await.expect("phase passes");
+        }
+        while let Ok(ev) = rx.try_recv() {
+            app.handle(Event::Exec(Box::new(ev)), now_ms());
+        }
+        app.refresh(now_ms());
+        let row = &app.rows[i];
+        assert_eq!(row.verdict, Kind::Healthy, "{}", row.reason);
+        assert!(!row.drained);
+        assert_eq!(row.manifest.state, Some(ManifestState::InSync));
+        assert_eq!(
+            row.manifest.sha.as_deref(),
+            Some(ctx.bundle.skills_sha.as_str())
         );
     }
 

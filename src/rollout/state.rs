@@ -178,6 +178,8 @@ impl RolloutState {
                     *d = Some(report);
                 }
             }
+            // The dashboard folds the rollout's polls into its rows (App::handle).
+            ExecEvent::Polled(_) => {}
             ExecEvent::Synced { node, stats } => {
                 if let Some(s) = self.synced.get_mut(node) {
                     *s = Some(stats);

@@ -11,14 +11,14 @@ use super::{pending, verdict_label, verdict_style};
 use crate::dashboard::App;
 use crate::dashboard::layout::window_start;
 use crate::inventory::NodeId;
+use crate::report::reason::{self, Tone};
 use crate::report::{GatewayKind, NodeReport};
 use crate::rollout::NodeRun;
 use crate::rollout::machine::MAX_ATTEMPTS;
 use crate::skew::ManifestState;
 use crate::verdict::human_age;
 
-/// Used space at which the cache volume is flagged.
-pub const DISK_PRESSURE_PCT: u8 = 90;
+pub use crate::report::reason::DISK_PRESSURE_PCT;
 
 pub fn tabs(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let mut spans = vec![Span::raw(" ")];
@@ -99,7 +99,7 @@ fn manifest_cell(r: &NodeReport, theme: &Theme) -> Cell<'static> {
         Some(ManifestState::Mismatch) => (format!("{sha} ✗mism"), theme.error),
         Some(ManifestState::Skew) => (format!("{sha} ≠skew"), theme.warn),
         // Waiting for the rollout: the bundle it will get, not an error.
-        Some(ManifestState::Pending) => (
+        Some(ManifestState::Waiting) => (
             format!(
                 "→ {}",
                 r.manifest
@@ -196,29 +196,18 @@ fn rollout_error(app: &App, i: NodeId, theme: &Theme) -> Option<Cell<'static>> {
     }
 }
 
-fn error_cell(r: &NodeReport, theme: &Theme) -> Cell<'static> {
-    if let Some(e) = &r.error {
-        return Cell::from(Span::styled(e.clone(), theme.error));
-    }
-    if r.skew.any {
-        return Cell::from(Span::styled(r.skew.reasons.join("; "), theme.warn));
-    }
-    if let Some(d) = r.disk.as_ref().filter(|d| d.used_pct >= DISK_PRESSURE_PCT) {
-        return Cell::from(Span::styled(
-            format!(
-                "disk pressure: {}% used, {} GiB free",
-                d.used_pct,
-                d.avail_kb / (1024 * 1024)
-            ),
-            theme.warn,
-        ));
-    }
-    match (&r.last_error, r.last_error_age_s) {
-        (Some(e), Some(age)) => Cell::from(Span::styled(
-            format!("{} ago: {e}", human_age(age)),
-            theme.dim,
+/// The REASON column (one rule with `status`: [`crate::report::reason`]).
+fn reason_cell(r: &NodeReport, theme: &Theme) -> Cell<'static> {
+    match reason::reason(r) {
+        Some((text, tone)) => Cell::from(Span::styled(
+            text,
+            match tone {
+                Tone::Error => theme.error,
+                Tone::Warn => theme.warn,
+                Tone::Dim => theme.dim,
+            },
         )),
-        _ => Cell::from(""),
+        None => Cell::from(""),
     }
 }
 
@@ -276,16 +265,7 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
 /// Every column's title, in order (`columns` drops CLASS on narrow screens and the
 /// rollout's three when none is staged).
 const HEADERS: [&str; 10] = [
-    "NODE",
-    "CLASS",
-    "GATEWAY",
-    "BUILD",
-    "MANIFEST",
-    "CACHE",
-    "VERDICT",
-    "PHASE",
-    "RETRY",
-    "LAST ERROR",
+    "NODE", "CLASS", "GATEWAY", "BUILD", "MANIFEST", "CACHE", "VERDICT", "PHASE", "RETRY", "REASON",
 ];
 
 /// The nodes on screen for a table body `height` rows high, the selection's position
@@ -310,7 +290,7 @@ fn cells(app: &App, i: NodeId, theme: &Theme) -> Vec<Cell<'static>> {
     let r = &app.rows[i];
     let p = pending(app, i);
     let verdict = if p {
-        Cell::from(Span::styled("… pending", theme.pending))
+        Cell::from(Span::styled("… not polled", theme.pending))
     } else {
         Cell::from(Span::styled(
             verdict_label(r.verdict),
@@ -327,7 +307,7 @@ fn cells(app: &App, i: NodeId, theme: &Theme) -> Vec<Cell<'static>> {
         verdict,
         phase_cell(app, i, theme),
         retry_cell(app, i, theme),
-        rollout_error(app, i, theme).unwrap_or_else(|| error_cell(r, theme)),
+        rollout_error(app, i, theme).unwrap_or_else(|| reason_cell(r, theme)),
     ]
 }
 
@@ -347,7 +327,7 @@ fn widths(app: &App, show_class: bool, rolling: bool) -> Vec<Constraint> {
             Constraint::Length(9),
             Constraint::Length(14),
             Constraint::Length(6),
-            Constraint::Length(10),
+            Constraint::Length(12),
             Constraint::Length(16),
             Constraint::Length(10),
             Constraint::Min(8),

@@ -8,10 +8,20 @@ use ratatui::widgets::{Block, Borders, Clear, Paragraph};
 use super::theme::Theme;
 use crate::keymap::KeyMap;
 
+/// Every marker the screens use, with its word.
+pub const LEGEND: &[&str] = &[
+    "verdict: ✔ healthy  ◐ draining  ✖ dead  … not polled yet",
+    "manifest: = in sync  → X waiting for the rollout (to get bundle X)",
+    "  ≠skew other bundle than the class  ✗mism lock names another tree",
+    "  ?unv unverified: no lock file, compared by folder name only",
+    "  — missing: no bundle where current points",
+    "build: ≠ differs from the class  cache: ! stale  gateway: ? status stale",
+];
+
 pub fn draw(f: &mut Frame, area: Rect, keymap: &KeyMap, theme: &Theme) {
     let keys = keymap.help();
     let w = 70.min(area.width);
-    let h = (keys.len() as u16 + 10).min(area.height);
+    let h = (keys.len() as u16 + LEGEND.len() as u16 + 4).min(area.height);
     let r = Rect {
         x: area.x + (area.width - w) / 2,
         y: area.y + (area.height - h) / 2,
@@ -28,20 +38,9 @@ pub fn draw(f: &mut Frame, area: Rect, keymap: &KeyMap, theme: &Theme) {
         })
         .collect();
     l.push(Line::from(""));
-    l.push(Line::from(vec![
-        Span::styled(" ✔ healthy ", theme.ok),
-        Span::styled("◐ draining ", theme.warn),
-        Span::styled("✖ dead ", theme.error),
-        Span::styled("… pending", theme.pending),
-    ]));
-    l.push(Line::from(Span::styled(
-        " manifest: = in sync  → X pending  ≠ skew  ✗ mismatch  ?unv",
-        theme.dim,
-    )));
-    l.push(Line::from(Span::styled(
-        " cache: ! stale · gateway ? = status is stale",
-        theme.dim,
-    )));
+    for line in LEGEND {
+        l.push(Line::from(Span::styled(format!(" {line}"), theme.dim)));
+    }
     f.render_widget(Clear, r);
     f.render_widget(
         Paragraph::new(l).block(

@@ -82,6 +82,7 @@ fn title_bar(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         pending: p,
         skewed: s,
         rollout_pending: to_roll,
+        unverified: u,
     } = app.counts();
     let mut spans = vec![
         Span::styled(" meshroll ", theme.title),
@@ -97,12 +98,12 @@ fn title_bar(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     ];
     if p > 0 {
         spans.push(Span::raw("  "));
-        spans.push(Span::styled(format!("… {p} pending"), theme.pending));
+        spans.push(Span::styled(format!("… {p} not polled"), theme.pending));
     }
     if app.rollout.is_some() || to_roll > 0 {
         spans.push(Span::raw("  "));
         spans.push(Span::styled(
-            format!("→ {to_roll} pending"),
+            format!("→ {to_roll} waiting"),
             if to_roll > 0 {
                 theme.pending
             } else {
@@ -115,6 +116,10 @@ fn title_bar(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         format!("≠ {s} skewed"),
         if s > 0 { theme.warn } else { theme.dim },
     ));
+    if u > 0 {
+        spans.push(Span::raw("  "));
+        spans.push(Span::styled(format!("? {u} unverified"), theme.warn));
+    }
     f.render_widget(Paragraph::new(Line::from(spans)), area);
 }
 

@@ -109,7 +109,7 @@ pub(super) fn manifest(l: &mut Lines, c: &Ctx) {
         format!("{}{unverified}", m.state.map_or("?", |s| s.as_str())),
         match m.state {
             Some(ManifestState::InSync) if !m.unverified => theme.ok,
-            Some(ManifestState::Pending) => theme.pending,
+            Some(ManifestState::Waiting) => theme.pending,
             Some(ManifestState::InSync) | Some(ManifestState::Skew) => theme.warn,
             _ => theme.error,
         },
