@@ -1,5 +1,5 @@
 //! `status --explain NODE` and `status --target SHA` on the simulated mesh: the why of
-//! a verdict headless, and a staged rollout's pending nodes in `status --json`.
+//! a verdict headless, and a staged rollout's waiting nodes in `status --json`.
 #![allow(clippy::unwrap_used)]
 
 use std::process::{Command, Output};
@@ -62,6 +62,26 @@ fn explain_prints_every_signal_and_marks_the_one_that_decided() {
     assert_eq!(decided[0]["pass"], false);
 }
 
+/// `--explain --json` carries the skew lines the text prints (here the lock file that
+/// names another tree, judged from the node alone).
+#[test]
+fn explain_json_carries_the_skew_lines() {
+    let out = status(&["--explain", "mac-w12"]);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let text = String::from_utf8(out.stdout).unwrap();
+    let lines: Vec<&str> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("  skew: "))
+        .collect();
+    assert_eq!(lines.len(), 1, "{text}");
+    assert!(lines[0].contains("lock file names"), "{text}");
+    let out = status(&["--explain", "mac-w12", "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["skew"], serde_json::json!(lines), "{v:#}");
+    assert_eq!(v["skew_diffs"][0]["signal"], "lock", "{v:#}");
+    assert_eq!(v["polled"], true);
+}
+
 #[test]
 fn explain_of_an_unknown_node_names_it() {
     let out = status(&["--explain", "mac-nope"]);
@@ -71,13 +91,14 @@ fn explain_of_an_unknown_node_names_it() {
 }
 
 #[test]
-fn a_rollout_target_makes_the_previous_bundle_pending_in_json() {
+fn a_rollout_target_makes_the_previous_bundle_waiting_in_json() {
     let target = "7d1e0c55a2b94f3e8c6d21a09b47f3e5c8d90a12";
     let out = status(&["--json", "--target", target]);
     assert_eq!(out.status.code(), Some(0), "{out:?}");
     let rows: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
     let row = |n: &str| rows.iter().find(|r| r["node"] == n).unwrap();
-    assert_eq!(row("mac-w01")["manifest"]["state"], "pending");
+    assert_eq!(row("mac-w01")["manifest"]["state"], "waiting");
+    assert_eq!(row("mac-w01")["polled"], true);
     assert_eq!(row("mac-w01")["manifest"]["reference"], target);
     assert_eq!(row("mac-w01")["skew"]["any"], false);
     assert_eq!(row("mac-w07")["manifest"]["state"], "skew");
@@ -87,5 +108,7 @@ fn a_rollout_target_makes_the_previous_bundle_pending_in_json() {
         .filter(|r| r["skew"]["any"] == true)
         .map(|r| r["node"].as_str().unwrap())
         .collect();
-    assert_eq!(skewed, ["mac-g02", "mac-w07", "mac-w12", "mac-w20"]);
+    // mac-w20 has no lock file: unverified, not skewed.
+    assert_eq!(skewed, ["mac-g02", "mac-w07", "mac-w12"]);
+    assert_eq!(row("mac-w20")["manifest"]["unverified"], true);
 }

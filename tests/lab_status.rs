@@ -221,10 +221,17 @@ fn plain_status_prints_a_readable_table() {
     let lab = Lab::start(&[
         NodeSpec::new("n01", "worker"),
         NodeSpec::new("n02", "worker"),
+        NodeSpec::new("n03", "worker"),
     ]);
     healthy(&lab, "n01");
     healthy(&lab, "n02");
+    healthy(&lab, "n03");
     lab.node("n02").set_drain(true);
+    // n02 is also on another bundle than its class: its REASON says the verdict's
+    // reason first, then the skew, in one column.
+    let n02 = lab.node("n02");
+    n02.install_bundle(B, Some(&lock(B)));
+    n02.set_current(Some(B));
     let inv = lab.write_inventory_ini();
     let (out, _) = meshroll(&lab, &inv, &["status"]);
     assert!(out.status.success());
@@ -242,6 +249,72 @@ fn plain_status_prints_a_readable_table() {
         lines[2].starts_with("n02") && lines[2].contains("draining"),
         "{text}"
     );
+    let head: Vec<&str> = lines[0].split_whitespace().collect();
+    assert_eq!(
+        head,
+        [
+            "NODE", "CLASS", "VERDICT", "GATEWAY", "MANIFEST", "CACHE", "REASON"
+        ],
+        "{text}"
+    );
+    assert!(
+        lines[2].ends_with("drained; manifest bbbbbbbbbbbb != class majority aaaaaaaaaaaa"),
+        "{text}"
+    );
+}
+
+/// `status --explain NODE` polls that node alone: beside a hung node (sshd frozen,
+/// a poll of it would wait out `--timeout` 60 s and more), it answers at once, and a
+/// third, healthy node of the same class is not asked for anything.
+#[test]
+fn explain_polls_its_node_alone_beside_a_hung_one() {
+    let lab = Lab::start(&NodeSpec::many("n", 3, "worker"));
+    for n in &lab.nodes {
+        healthy(&lab, &n.name);
+        n.clear_calls();
+    }
+    lab.node("n02").freeze_sshd();
+    let inv = lab.write_inventory_ini();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_meshroll"))
+        .args([
+            "-i",
+            inv.to_str().unwrap(),
+            "--ssh-config",
+            lab.ssh_config.to_str().unwrap(),
+        ])
+        .args(["--log-dir", lab.dir.join("log").to_str().unwrap()])
+        .args(["--timeout", "60", "status", "--explain", "n01", "--json"])
+        .env_remove("OPENCLAW_GATEWAY_TOKEN")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run meshroll");
+    // Generous (a loaded machine), and far under what a poll of the frozen node
+    // costs (the 60 s timeout, and the channel's open waits 30 s more).
+    let bound = Instant::now() + Duration::from_secs(40);
+    while child.try_wait().unwrap().is_none() && Instant::now() < bound {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let done = child.try_wait().unwrap().is_some();
+    if !done {
+        let _ = child.kill();
+    }
+    let out = child.wait_with_output().unwrap();
+    lab.node("n02").thaw_sshd();
+    assert!(
+        done,
+        "--explain n01 waited on the frozen n02: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "{out:?}");
+    let v: Value = serde_json::from_slice(&out.stdout).expect("one JSON object");
+    assert_eq!(v["node"], "n01");
+    assert_eq!(v["verdict"], "healthy", "{v:#}");
+    assert_eq!(v["polled"], true);
+    assert!(v["skew"].as_array().is_some(), "{v:#}");
+    // n01 was asked for its gateway status; n03 (healthy, same class) for nothing.
+    assert_eq!(lab.node("n01").gateway_status_calls(), 1);
+    assert_eq!(lab.node("n03").calls(), Vec::<String>::new());
 }
 
 #[test]
