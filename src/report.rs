@@ -401,6 +401,27 @@ mod tests {
         build(&inv.nodes, &states, now, target, &Rules::default())
     }
 
+    /// A node not polled yet says so in words (and in `polled`), apart from a rollout's
+    /// `waiting`; a node that answered is `polled`.
+    #[tokio::test(start_paused = true)]
+    async fn not_polled_yet_and_waiting_are_distinct_words() {
+        let (inv, _) = SimMesh::demo();
+        let states = vec![NodeState::default(); inv.nodes.len()];
+        let rows = build(&inv.nodes, &states, 0, None, &Rules::default());
+        let j = serde_json::to_value(&rows[0]).expect("json");
+        assert_eq!(j["polled"], false);
+        assert_eq!(j["reason"], NOT_POLLED);
+        assert_eq!(j["error"], serde_json::Value::Null);
+        assert_eq!(j["manifest"]["state"], serde_json::Value::Null);
+        let target = crate::remote::sim::demo_bundle().skills_sha;
+        let rows = demo_rows(Some(&target)).await;
+        let w01 = rows.iter().find(|r| r.node == "mac-w01").expect("w01");
+        let j = serde_json::to_value(w01).expect("json");
+        assert_eq!(j["polled"], true);
+        assert_eq!(j["manifest"]["state"], "waiting");
+        assert_ne!(j["reason"], NOT_POLLED);
+    }
+
     /// `meshroll demo` with its rollout staged: the nodes waiting for the new bundle
     /// are pending, and only the real splits are skew.
     #[tokio::test(start_paused = true)]

@@ -45,7 +45,7 @@ fn demo_draws_the_fleet_shows_help_and_quits_cleanly() {
     });
     t.keys(&["Escape"]);
     t.wait_for("the fleet again", |s| {
-        s.contains("LAST ERR") && s.contains("mac-w20")
+        s.contains("REASON") && s.contains("mac-w20")
     });
 
     t.keys(&["q"]);
@@ -56,7 +56,7 @@ fn demo_draws_the_fleet_shows_help_and_quits_cleanly() {
         "the terminal is given back (alternate screen left)"
     );
     assert!(
-        !screen.contains("LAST ERROR"),
+        !screen.contains("REASON"),
         "the dashboard is gone from the screen:\n{screen}"
     );
     // Logs went to the file, not the terminal.
@@ -154,7 +154,7 @@ fn a_panic_gives_the_terminal_back() {
     );
     assert!(!t.alternate_on(), "the alternate screen was left");
     assert!(
-        !screen.contains("LAST ERR"),
+        !screen.contains("REASON"),
         "no dashboard left on screen:\n{screen}"
     );
 }
@@ -217,7 +217,7 @@ fn a_signal_on_the_dashboard_gives_the_terminal_back() {
             "SIG{sig}: alternate screen left and mouse capture off:\n{screen}"
         );
         assert!(
-            !screen.contains("LAST ERR"),
+            !screen.contains("REASON"),
             "SIG{sig}: no dashboard left on screen:\n{screen}"
         );
         // Quit like `q`: the log says why.

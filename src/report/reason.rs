@@ -61,3 +61,68 @@ pub fn reason(r: &NodeReport) -> Option<(String, Tone)> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::remote::sim::SimMesh;
+    use crate::verdict::Rules;
+
+    async fn demo_rows() -> Vec<NodeReport> {
+        let (inv, mesh) = SimMesh::demo();
+        let req = crate::remote::PollRequest {
+            gateway: true,
+            doctor: false,
+            cli_timeout_s: 5,
+            doctor_timeout_s: 60,
+            live_timeout_s: 2,
+        };
+        let now = crate::observe::now_ms();
+        let states = mesh.poll_states(&req, now).await;
+        super::super::build(&inv.nodes, &states, now, None, &Rules::default())
+    }
+
+    fn of<'a>(rows: &'a [NodeReport], name: &str) -> &'a NodeReport {
+        rows.iter().find(|r| r.node == name).expect("demo node")
+    }
+
+    /// A node that is not healthy reads its verdict's reason first, then its skew; a
+    /// healthy one its skew, then what is wrong now, then the last error.
+    #[tokio::test(start_paused = true)]
+    async fn the_reason_comes_first_then_the_skew() {
+        let mut rows = demo_rows().await;
+        // The drained node reads "drained", not a skew line or an old error.
+        let w03 = of(&rows, "mac-w03");
+        assert_eq!(reason(w03), Some(("drained".to_string(), Tone::Warn)));
+        // A dead one its verdict's reason.
+        let w09 = of(&rows, "mac-w09");
+        assert_eq!(
+            reason(w09),
+            Some(("gateway auth rejected".to_string(), Tone::Error))
+        );
+        // A healthy skewed one its skew.
+        let g02 = of(&rows, "mac-g02").clone();
+        assert_eq!(g02.verdict, Kind::Healthy);
+        let (text, tone) = reason(&g02).expect("a reason");
+        assert_eq!(tone, Tone::Warn);
+        assert_eq!(text, g02.skew.reasons.join("; "));
+        // The same skew on a drained node: the reason first, then the skew.
+        let i = rows.iter().position(|r| r.node == "mac-w03").expect("w03");
+        rows[i].skew = g02.skew.clone();
+        let (text, _) = reason(&rows[i]).expect("a reason");
+        assert_eq!(text, format!("drained; {}", g02.skew.reasons.join("; ")));
+        // A healthy node with nothing to say, and one with a past error.
+        let g01 = of(&rows, "mac-g01");
+        assert_eq!(reason(g01), None);
+        let mut past = g01.clone();
+        past.last_error = Some("gateway: unreachable".into());
+        past.last_error_age_s = Some(125);
+        assert_eq!(
+            reason(&past),
+            Some(("2m ago: gateway: unreachable".to_string(), Tone::Dim))
+        );
+        // Not polled yet: nothing (the verdict column says it).
+        past.polled = false;
+        assert_eq!(reason(&past), None);
+    }
+}

@@ -15,7 +15,8 @@ pub const LEGEND: &[&str] = &[
     "  ≠skew other bundle than the class  ✗mism lock names another tree",
     "  ?unv unverified: no lock file, compared by folder name only",
     "  — missing: no bundle where current points",
-    "build: ≠ differs from the class  cache: ! stale  gateway: ? status stale",
+    "build: ≠ differs from the class  cache: ! stale",
+    "gateway: ? the status is stale  header: ? N unverified bundles",
 ];
 
 pub fn draw(f: &mut Frame, area: Rect, keymap: &KeyMap, theme: &Theme) {
@@ -81,4 +82,38 @@ pub fn confirm(f: &mut Frame, area: Rect, question: &str, theme: &Theme) {
         ),
         r,
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::LEGEND;
+
+    /// Every marker the table draws is in the legend with its word, and the two kinds
+    /// of wait read differently.
+    #[test]
+    fn every_marker_has_its_word() {
+        let text = LEGEND.join("\n");
+        for (marker, word) in [
+            ("✔", "healthy"),
+            ("◐", "draining"),
+            ("✖", "dead"),
+            ("…", "not polled yet"),
+            ("→ X", "waiting for the rollout"),
+            ("=", "in sync"),
+            ("≠skew", "other bundle"),
+            ("✗mism", "lock names another tree"),
+            ("?unv", "unverified"),
+            ("— missing", "no bundle"),
+            ("!", "stale"),
+        ] {
+            let at = text
+                .find(marker)
+                .unwrap_or_else(|| panic!("{marker} is not in the legend"));
+            let after = &text[at + marker.len()..];
+            assert!(
+                after.trim_start_matches([' ', ':']).starts_with(word),
+                "{marker} is not followed by {word:?}: {after:?}"
+            );
+        }
+    }
 }

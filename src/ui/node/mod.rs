@@ -77,9 +77,18 @@ fn header(l: &mut Lines, c: &Ctx) {
     l.push(Line::from(vec![
         Span::styled(format!(" {} ", r.node), theme.title),
         Span::styled(format!(" {}  {}  ", r.class, r.destination), theme.dim),
-        Span::styled(verdict_label(r.verdict), verdict_style(r.verdict, theme)),
-        Span::styled(format!("  {}", r.reason), verdict_style(r.verdict, theme)),
     ]));
+    let last = l.len() - 1;
+    if r.polled {
+        l[last].spans.extend([
+            Span::styled(verdict_label(r.verdict), verdict_style(r.verdict, theme)),
+            Span::styled(format!("  {}", r.reason), verdict_style(r.verdict, theme)),
+        ]);
+    } else {
+        l[last]
+            .spans
+            .push(Span::styled("… not polled yet", theme.pending));
+    }
     for s in &r.skew.reasons {
         l.push(Line::from(Span::styled(format!("  ≠ {s}"), theme.warn)));
     }

@@ -1,0 +1,193 @@
+//! Skew that means a difference, one REASON column, and words for states, drawn into
+//! ratatui's TestBackend at 160x45 and checked with insta snapshots (the 80x24 and
+//! scrolling snapshots live with the width-aware tables). The fleets are the demo's
+//! simulated mesh (a simulator: no node is touched), bent into the states on call meets.
+#![allow(clippy::unwrap_used)]
+
+#[path = "common/demo.rs"]
+mod demo;
+
+use crossterm::event::{Event as TermEvent, KeyCode, KeyEvent, KeyModifiers};
+use demo::AT;
+use meshroll::dashboard::{App, Event, View};
+use meshroll::poller::{self, PollResult};
+use meshroll::remote::PollRequest;
+use meshroll::remote::sim::SimMesh;
+use meshroll::rollout::plan::{self, PlanOptions};
+use meshroll::rollout::state::RolloutState;
+use meshroll::rollout::{Machine, Mode};
+use meshroll::ui::theme::Theme;
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+
+fn render(app: &App, w: u16, h: u16) -> String {
+    let theme = Theme::load("default").unwrap();
+    let mut t = Terminal::new(TestBackend::new(w, h)).unwrap();
+    t.draw(|f| meshroll::ui::draw(f, app, &theme)).unwrap();
+    format!("{}", t.backend())
+}
+
+fn key(app: &mut App, c: KeyCode) {
+    let k = TermEvent::Key(KeyEvent::new(c, KeyModifiers::NONE));
+    app.handle(Event::Input(k), AT + 2_000);
+}
+
+/// The demo mesh bent by `bend`, every node polled at [`AT`] except `unpolled`.
+async fn fleet(
+    bend: impl Fn(&SimMesh, usize, &str),
+    unpolled: &[&str],
+) -> (App, meshroll::inventory::Inventory) {
+    let (inv, mesh) = SimMesh::demo();
+    for (i, n) in inv.nodes.iter().enumerate() {
+        bend(&mesh, i, &n.name);
+    }
+    let mut app = App::new(
+        "demo (simulated mesh)".into(),
+        inv.nodes.clone(),
+        inv.classes.clone(),
+    );
+    let req = PollRequest {
+        gateway: true,
+        doctor: true,
+        cli_timeout_s: 5,
+        doctor_timeout_s: 60,
+        live_timeout_s: 2,
+    };
+    for node in app.nodes.ids() {
+        if unpolled.contains(&app.nodes[node].name.as_str()) {
+            continue;
+        }
+        let result = mesh.poll(node.index(), &req).await;
+        poller::apply(
+            &mut app.states[node],
+            PollResult {
+                node,
+                at: AT,
+                took_ms: 1,
+                result,
+            },
+        );
+    }
+    app.refresh(AT + 2_000);
+    (app, inv)
+}
+
+/// A fleet deployed before meshroll: no node has a lock file (but mac-w12, whose lock
+/// names another tree), every gateway's build is stamped per node, one worker is on
+/// another bundle and one gateway on another daemon version.
+async fn before_meshroll() -> App {
+    let (app, _) = fleet(
+        |mesh, i, name| {
+            mesh.with_node(i, |n| {
+                if name != "mac-w12" {
+                    n.lock_claim = None;
+                }
+                if name.starts_with("mac-g") {
+                    // The release's build, stamped per node.
+                    n.build = format!(
+                        "2026.9.6-release-{:012x}-2026-09-23T16-33-12.144Z",
+                        (i as u64 + 1) * 0x1a2b_3c4d_5e6f % 0xffff_ffff_ffff
+                    );
+                }
+            });
+        },
+        &[],
+    )
+    .await;
+    app
+}
+
+/// The demo fleet: the drained node's REASON is "drained" (the verdict's reason, not
+/// a skew line), the skewed gateway's its skew; mac-w20 (no lock file) reads `?unv`
+/// and is counted as unverified, not skewed.
+#[tokio::test(start_paused = true)]
+async fn fleet_reason_column_160x45() {
+    let (app, _) = fleet(|_, _, _| {}, &[]).await;
+    let c = app.counts();
+    assert_eq!((c.skewed, c.unverified), (3, 1), "{c:?}");
+    insta::assert_snapshot!(render(&app, 160, 45));
+}
+
+/// A fleet deployed before meshroll: `? 24 unverified` in the header (mac-w17 is
+/// down, mac-w12 has a lock), and the nodes that really differ are the only ones
+/// skewed; the unique builds flag nobody.
+#[tokio::test(start_paused = true)]
+async fn fleet_before_meshroll_160x45() {
+    let app = before_meshroll().await;
+    let c = app.counts();
+    assert_eq!(c.unverified, 24, "{c:?}");
+    let skewed: Vec<&str> = app
+        .rows
+        .iter()
+        .filter(|r| r.skew.any)
+        .map(|r| r.node.as_str())
+        .collect();
+    assert_eq!(skewed, ["mac-g02", "mac-w07", "mac-w12"]);
+    insta::assert_snapshot!(render(&app, 160, 45));
+}
+
+/// The skew view of that fleet: per class, the groups by what differs (smallest
+/// first), the class without a majority build says so, unverified counted apart.
+#[tokio::test(start_paused = true)]
+async fn skew_view_before_meshroll_160x45() {
+    let mut app = before_meshroll().await;
+    key(&mut app, KeyCode::Char('S'));
+    assert_eq!(app.view, View::Skew);
+    let screen = render(&app, 160, 45);
+    assert!(screen.contains("no majority build"), "{screen}");
+    insta::assert_snapshot!(screen);
+}
+
+/// The demo's skew view: worker groups, minority first.
+#[tokio::test(start_paused = true)]
+async fn skew_view_demo_160x45() {
+    let (mut app, _) = fleet(
+        |mesh, i, name| {
+            // A second worker on mac-w07's bundle: a group of two after the one-node
+            // groups.
+            if name == "mac-w08" {
+                mesh.with_node(i, |n| {
+                    n.current = Some(meshroll::remote::sim::OLD_SHA.into());
+                    n.lock_claim = Some(meshroll::remote::sim::OLD_SHA.into());
+                });
+            }
+        },
+        &[],
+    )
+    .await;
+    key(&mut app, KeyCode::Char('S'));
+    insta::assert_snapshot!(render(&app, 160, 45));
+}
+
+/// A staged rollout with two nodes not polled yet: `… not polled` and `→ X` (waiting
+/// for the rollout) read differently in the table and the header.
+#[tokio::test(start_paused = true)]
+async fn not_polled_and_waiting_160x45() {
+    let (mut app, inv) = fleet(|_, _, _| {}, &["mac-w05", "mac-w06"]).await;
+    let p = plan::make(&inv, &PlanOptions::default()).unwrap();
+    let machine = Machine::new(p, inv.nodes.len(), 42, Mode::Paused);
+    let bundle = meshroll::remote::sim::demo_bundle();
+    app.rollout = Some(RolloutState::new(
+        machine,
+        inv.nodes.clone(),
+        "r-test".into(),
+        &bundle,
+        AT,
+    ));
+    app.refresh(AT + 2_000);
+    let c = app.counts();
+    assert_eq!(c.pending, 2, "{c:?}");
+    assert!(c.rollout_pending > 0, "{c:?}");
+    let screen = render(&app, 160, 45);
+    assert!(screen.contains("… 2 not polled"), "{screen}");
+    assert!(screen.contains("waiting"), "{screen}");
+    insta::assert_snapshot!(screen);
+}
+
+/// The help's legend at 160x45: every marker with its word.
+#[tokio::test(start_paused = true)]
+async fn help_legend_160x45() {
+    let (mut app, _) = fleet(|_, _, _| {}, &[]).await;
+    key(&mut app, KeyCode::Char('?'));
+    insta::assert_snapshot!(render(&app, 160, 45));
+}
