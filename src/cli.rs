@@ -210,11 +210,11 @@ pub struct StatusArgs {
     #[arg(long)]
     pub sim: bool,
     /// The SKILLS_SHA being rolled out: nodes still on their class's previous bundle
-    /// read `pending`, not skew.
+    /// read `waiting`, not skew.
     #[arg(long = "target")]
     pub target: Option<String>,
     /// Print why NODE has its verdict: every signal with its value, limit, age and
-    /// pass/fail.
+    /// pass/fail. Polls that node alone.
     #[arg(long, value_name = "NODE")]
     pub explain: Option<String>,
 }
