@@ -192,6 +192,11 @@ fn mixed_fleet_every_verdict_reason_and_skew() {
     assert_eq!(w16["manifest"]["state"], "in_sync");
     assert_eq!(w16["manifest"]["unverified"], true);
     assert_eq!(w16["manifest"]["lock_sha256"], Value::Null);
+    assert_eq!(
+        w16["skew"]["any"], false,
+        "an unverified bundle is not skew: {w16:#}"
+    );
+    assert_eq!(w16["polled"], true);
 
     let g02 = row(&rows, "g02");
     assert_eq!(g02["skew"]["versions"], true);
@@ -205,6 +210,17 @@ fn mixed_fleet_every_verdict_reason_and_skew() {
         "{g02:#}"
     );
     assert_eq!(g02["verdict"], "healthy");
+    let signals: Vec<&Value> = g02["skew"]["diffs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| &d["signal"])
+        .collect();
+    assert_eq!(signals, ["build", "version"], "{g02:#}");
+    assert_eq!(
+        g02["skew"]["diffs"][1]["value"],
+        "cli 2026.9.6 / daemon 2026.9.5"
+    );
 
     // The hung gateway was killed on its node; the poll did not wait for the
     // round-trip timeout of every node in turn.
