@@ -166,6 +166,12 @@ pub fn build_rolling(
         .collect()
 }
 
+/// The node has answered once, or failed to (otherwise it is "not polled yet", not
+/// dead).
+pub fn polled(st: &NodeState) -> bool {
+    st.seen() || st.unreachable.is_some() || st.poll_error.is_some()
+}
+
 /// The reason of a node that has not answered yet (nor failed to).
 pub const NOT_POLLED: &str = "not polled yet";
 
@@ -270,7 +276,7 @@ pub fn rules_for(n: &Node, base: &Rules) -> Rules {
 fn one(n: &Node, st: &NodeState, k: Skew, now: Millis, base: &Rules) -> NodeReport {
     let rules = rules_for(n, base);
     let v = verdict::judge(st, now, &rules);
-    let polled = st.seen() || st.unreachable.is_some() || st.poll_error.is_some();
+    let polled = polled(st);
     let (verdict, reason) = match &v {
         Some(v) if polled => (v.kind, v.reason.clone()),
         _ => (Kind::Dead, NOT_POLLED.to_string()),

@@ -70,9 +70,9 @@ impl Counts {
     }
 }
 
-/// A row not answered yet: pending, not dead.
+/// A row not answered yet: not polled yet, not dead (the rule is [`report::polled`]).
 pub fn is_pending(st: &NodeState) -> bool {
-    !st.seen() && st.unreachable.is_none() && st.poll_error.is_none()
+    !report::polled(st)
 }
 
 /// Incremental state of the reports and of the table order.
