@@ -79,6 +79,10 @@ fn explain_json_carries_the_skew_lines() {
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["skew"], serde_json::json!(lines), "{v:#}");
     assert_eq!(v["skew_diffs"][0]["signal"], "lock", "{v:#}");
+    assert_eq!(
+        v["skew_against"],
+        "the node itself (its class is not polled)"
+    );
     assert_eq!(v["polled"], true);
 }
 

@@ -93,7 +93,14 @@ async fn explain(ctx: &Arc<PollCtx>, args: &StatusArgs, id: NodeId) -> anyhow::R
                 writeln!(out, "round {n} ({round_ms} ms)")?;
             }
             if args.json {
-                serde_json::to_writer(&mut out, &explain_json(&rows[0], &checks))?;
+                let mut v = explain_json(&rows[0], &checks);
+                // What the skew lines were judged against: the class is not polled.
+                v["skew_against"] = serde_json::json!(if args.target.is_some() {
+                    "the rollout's target and the node itself"
+                } else {
+                    "the node itself (its class is not polled)"
+                });
+                serde_json::to_writer(&mut out, &v)?;
                 writeln!(out)?;
             } else {
                 write!(out, "{}", explain_text(&rows[0], &checks))?;
