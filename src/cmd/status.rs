@@ -1,7 +1,7 @@
 //! `meshroll status`: poll once (or every interval with `--watch`) and print a table
 //! or JSON for scripts.
 
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -60,6 +60,7 @@ async fn rounds(ctx: &Arc<PollCtx>, args: &StatusArgs) -> anyhow::Result<i32> {
     }
     let mut n = 0u64;
     let stdout = std::io::stdout();
+    let width = table_width(args.wide);
     loop {
         n += 1;
         let started = Instant::now();
@@ -118,7 +119,7 @@ async fn rounds(ctx: &Arc<PollCtx>, args: &StatusArgs) -> anyhow::Result<i32> {
                 if args.watch {
                     writeln!(out, "round {n} ({round_ms} ms)")?;
                 }
-                write!(out, "{}", table(&rows))?;
+                write!(out, "{}", table(&rows, width))?;
             }
             out.flush()?;
         }
@@ -133,67 +134,75 @@ async fn rounds(ctx: &Arc<PollCtx>, args: &StatusArgs) -> anyhow::Result<i32> {
     }
 }
 
-/// A readable table: one line per node.
-pub fn table(rows: &[NodeReport]) -> String {
-    let mut lines = vec![[
-        "NODE".to_string(),
-        "CLASS".into(),
-        "VERDICT".into(),
-        "GATEWAY".into(),
-        "MANIFEST".into(),
-        "CACHE".into(),
-        "SKEW".into(),
-        "REASON".into(),
-    ]];
-    for r in rows {
-        lines.push([
-            r.node.clone(),
-            r.class.clone(),
-            r.verdict.to_string(),
-            if r.gateway.ready {
-                "ready".into()
-            } else {
-                r.gateway.state.clone()
-            },
-            match (&r.manifest.sha, r.manifest.state) {
-                (Some(s), Some(st)) => format!("{} {}", short(s), st.as_str()),
-                (None, Some(st)) => st.as_str().to_string(),
-                _ => "?".into(),
-            },
-            r.cache.age_s.map_or("cold".into(), human_age),
-            if r.skew.any {
-                r.skew.reasons.join("; ")
-            } else {
-                "-".into()
-            },
-            r.reason.clone(),
-        ]);
+/// The width the table fits: none with `--wide`; else `COLUMNS`, the terminal's
+/// width, or 80 (piped to a file or another program).
+fn table_width(wide: bool) -> Option<usize> {
+    if wide {
+        return None;
     }
-    let widths: Vec<usize> = (0..8)
-        .map(|c| {
-            lines
-                .iter()
-                .map(|l| l[c].chars().count())
-                .max()
-                .unwrap_or(0)
-                .min(48)
+    let columns = std::env::var("COLUMNS")
+        .ok()
+        .and_then(|c| c.trim().parse::<usize>().ok())
+        .filter(|&c| c > 0);
+    let tty = || {
+        std::io::stdout()
+            .is_terminal()
+            .then(crossterm::terminal::size)
+            .and_then(Result::ok)
+            .map(|(w, _)| w as usize)
+            .filter(|&w| w > 0)
+    };
+    Some(columns.or_else(tty).unwrap_or(80))
+}
+
+/// A readable table, one line per node, fitted to `width` (see [`crate::fit`]: CLASS
+/// goes first, NODE, VERDICT and REASON last; a cut cell ends in `…`), or every cell in
+/// full when `width` is `None`. `--json` has every field in full.
+pub fn table(rows: &[NodeReport], width: Option<usize>) -> String {
+    use crate::fit::Column;
+    const HEADER: [&str; 8] = [
+        "NODE", "CLASS", "VERDICT", "GATEWAY", "MANIFEST", "CACHE", "SKEW", "REASON",
+    ];
+    let cells: Vec<Vec<String>> = rows
+        .iter()
+        .map(|r| {
+            vec![
+                r.node.clone(),
+                r.class.clone(),
+                r.verdict.to_string(),
+                if r.gateway.ready {
+                    "ready".into()
+                } else {
+                    r.gateway.state.clone()
+                },
+                match (&r.manifest.sha, r.manifest.state) {
+                    (Some(s), Some(st)) => format!("{} {}", short(s), st.as_str()),
+                    (None, Some(st)) => st.as_str().to_string(),
+                    _ => "?".into(),
+                },
+                r.cache.age_s.map_or("cold".into(), human_age),
+                if r.skew.any {
+                    r.skew.reasons.join("; ")
+                } else {
+                    "-".into()
+                },
+                r.reason.clone(),
+            ]
         })
         .collect();
-    let mut out = String::new();
-    for l in &lines {
-        let mut line = String::new();
-        for (c, cell) in l.iter().enumerate() {
-            if c + 1 == l.len() {
-                line.push_str(cell);
-                continue;
-            }
-            let cell: String = cell.chars().take(widths[c]).collect();
-            line.push_str(&format!("{cell:<w$}  ", w = widths[c]));
-        }
-        out.push_str(line.trim_end());
-        out.push('\n');
-    }
-    out
+    // Each column from its widest cell `w`.
+    let col = |c: usize, w: usize| match c {
+        0 => Column::between(w.min(24), w, 100),
+        1 => Column::fixed(w, 10),
+        2 => Column::fixed(w, 90),
+        3 => Column::between(w.min(7), w, 50),
+        // The short sha and the start of its state.
+        4 => Column::between(w.min(14), w, 60),
+        5 => Column::fixed(w, 40),
+        6 => Column::fill(w.min(16), w, 70),
+        _ => Column::fill(w.min(20), w, 80),
+    };
+    crate::fit::text_table(&HEADER, &cells, width, &col)
 }
 
 /// `status --explain NODE`: the verdict, then every signal on its own line.

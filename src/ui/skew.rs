@@ -3,13 +3,15 @@
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Borders, Paragraph, Wrap};
+use ratatui::widgets::{Block, Borders};
 
+use super::scroll::At;
 use super::theme::Theme;
 use crate::dashboard::App;
 use crate::skew::short;
 
-pub fn draw(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
+/// Draw the skew view, scrolled as the state says; how far it can scroll.
+pub fn draw(f: &mut Frame, area: Rect, app: &App, theme: &Theme) -> usize {
     let mut l: Vec<Line> = Vec::new();
     for class in &app.classes {
         let rows: Vec<_> = app.rows.iter().filter(|r| &r.class == class).collect();
@@ -42,8 +44,5 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         .borders(Borders::TOP)
         .border_style(theme.border)
         .title(Span::styled(" version skew ", theme.title));
-    f.render_widget(
-        Paragraph::new(l).block(block).wrap(Wrap { trim: false }),
-        area,
-    );
+    super::scroll::paragraph(f, area, block, l, app.scroll.skew, At::Top, theme)
 }
