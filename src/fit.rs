@@ -1,7 +1,8 @@
 //! Fitting a table to a width: which columns stay and how wide each is, by priority.
 //! One rule for the dashboard's fleet table and `status`'s table: when the columns do
 //! not fit, the lowest-priority column goes first; the space left after every column's
-//! minimum goes to the highest priorities first, then to the column that fills.
+//! minimum widens the highest priorities first (each to what it wants, or not at all),
+//! then the free-text columns share the rest.
 
 /// One column as the fitting sees it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -88,12 +89,15 @@ pub fn widths(cols: &[Column], total: usize, spacing: usize) -> Vec<Option<usize
     let mut left = total - used;
     let mut order: Vec<usize> = (0..cols.len()).filter(|&i| kept[i]).collect();
     order.sort_by_key(|&i| (std::cmp::Reverse(cols[i].priority), i));
-    // The fixed and bounded columns first, highest priority first...
+    // The bounded columns first, highest priority first, each to what it wants or
+    // not at all (a glyph at the end of a cell is cut whole or kept whole)...
     for &i in order.iter().filter(|&&i| !cols[i].fill) {
         let Some(x) = w[i].as_mut() else { continue };
-        let add = cols[i].want.saturating_sub(*x).min(left);
-        *x += add;
-        left -= add;
+        let add = cols[i].want.saturating_sub(*x);
+        if add <= left {
+            *x += add;
+            left -= add;
+        }
     }
     // ...then the free-text ones share what is left, a character each in turn.
     let fills: Vec<usize> = order.into_iter().filter(|&i| cols[i].fill).collect();
@@ -217,10 +221,11 @@ mod tests {
             w,
             vec![Some(7), None, Some(9), Some(14), Some(10), Some(25)]
         );
+        // Two left: not enough for the manifest's four; the reason takes them.
         let w = widths(&table(), 66, 1);
         assert_eq!(
             w,
-            vec![Some(7), None, Some(9), Some(12), Some(10), Some(24)]
+            vec![Some(7), None, Some(9), Some(10), Some(10), Some(26)]
         );
         let w = widths(&table(), 63, 1);
         assert_eq!(w, vec![Some(7), None, None, Some(14), Some(10), Some(29)]);

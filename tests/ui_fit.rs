@@ -232,3 +232,49 @@ async fn plan_log_scrolls_back() {
         render(&app, 80, 24).1
     });
 }
+
+/// `meshroll status --sim`, stdout piped, with `COLUMNS` as given (unset: `None`).
+fn status(columns: Option<&str>, args: &[&str]) -> String {
+    let logs = std::env::temp_dir().join("meshroll-ui-fit-logs");
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_meshroll"));
+    cmd.args(["status", "--sim", "--log-dir"])
+        .arg(logs)
+        .args(args);
+    match columns {
+        Some(c) => cmd.env("COLUMNS", c),
+        None => cmd.env_remove("COLUMNS"),
+    };
+    let out = cmd.output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn widest(s: &str) -> usize {
+    s.lines().map(|l| l.chars().count()).max().unwrap_or(0)
+}
+
+/// `status`'s table fits `COLUMNS` (80 when piped without it); `--wide` prints every
+/// cell in full, and `--json` has the full text too.
+#[test]
+fn status_fits_the_terminal_width_unless_wide() {
+    let full = "build 2026.9.5-release-1d2e3f4a5b6 != class 2026.9.6-release-eb377ac59e6";
+    let fitted = status(Some("80"), &[]);
+    assert!(widest(&fitted) <= 80, "{fitted}");
+    assert_eq!(
+        fitted.lines().count(),
+        27,
+        "a header and 26 nodes:\n{fitted}"
+    );
+    for col in ["NODE", "VERDICT", "REASON"] {
+        assert!(fitted.lines().next().unwrap().contains(col), "{fitted}");
+    }
+    assert!(fitted.contains('…') && !fitted.contains(full), "{fitted}");
+    assert!(widest(&status(None, &[])) <= 80, "piped: 80 columns");
+    let wider = status(Some("120"), &[]);
+    assert!(widest(&wider) <= 120 && widest(&wider) > 100, "{wider}");
+    let wide = status(Some("80"), &["--wide"]);
+    assert!(widest(&wide) > 80, "{wide}");
+    assert!(wide.contains(full) && !wide.contains('…'), "{wide}");
+    let json = status(Some("80"), &["--json"]);
+    assert!(json.contains(full), "{json}");
+}
