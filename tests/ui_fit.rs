@@ -85,10 +85,15 @@ async fn fleet_80x24_keeps_every_count_the_footer_keys_and_the_last_error() {
     insta::assert_snapshot!("fleet_80x24", screen);
 }
 
+/// Wide, every column and every count in words; a message in the footer (what the
+/// last key did) leaves `? help` and `q quit` in place.
 #[tokio::test(start_paused = true)]
 async fn fleet_160x45_shows_every_column_and_every_count_in_words() {
-    let app = demo_app().await;
+    let mut app = demo_app().await;
+    key(&mut app, KeyCode::Char('s'));
     let (lines, screen) = render(&app, 160, 45);
+    assert!(lines[44].contains("sorted by verdict"), "{}", lines[44]);
+    assert_footer_keeps_help_and_quit(&lines[44]);
     assert_counts(
         &lines[0],
         &[
