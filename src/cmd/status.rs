@@ -60,7 +60,6 @@ async fn rounds(ctx: &Arc<PollCtx>, args: &StatusArgs) -> anyhow::Result<i32> {
     }
     let mut n = 0u64;
     let stdout = std::io::stdout();
-    let width = table_width(args.wide);
     loop {
         n += 1;
         let started = Instant::now();
@@ -119,7 +118,8 @@ async fn rounds(ctx: &Arc<PollCtx>, args: &StatusArgs) -> anyhow::Result<i32> {
                 if args.watch {
                     writeln!(out, "round {n} ({round_ms} ms)")?;
                 }
-                write!(out, "{}", table(&rows, width))?;
+                // Asked each round: a terminal resized under `--watch` is followed.
+                write!(out, "{}", table(&rows, table_width(args.wide)))?;
             }
             out.flush()?;
         }
