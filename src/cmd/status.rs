@@ -190,16 +190,16 @@ pub fn table(rows: &[NodeReport], width: Option<usize>) -> String {
             ]
         })
         .collect();
-    // Each column from its widest cell `w`.
-    let col = |c: usize, w: usize| match c {
-        0 => Column::between(w.min(24), w, 100),
-        1 => Column::fixed(w, 10),
-        2 => Column::fixed(w, 90),
-        3 => Column::between(w.min(7), w, 50),
+    // Each column from its widest cell `w`; the free text (`REASON`) goes last.
+    let col = |c: usize, w: usize| match HEADER[c] {
+        "NODE" => Column::between(w.min(24), w, 100),
+        "CLASS" => Column::fixed(w, 10),
+        "VERDICT" => Column::fixed(w, 90),
+        "GATEWAY" => Column::between(w.min(7), w, 50),
         // The short sha and the start of its state.
-        4 => Column::between(w.min(14), w, 60),
-        5 => Column::fixed(w, 40),
-        6 => Column::fill(w.min(16), w, 70),
+        "MANIFEST" => Column::between(w.min(14), w, 60),
+        "CACHE" => Column::fixed(w, 40),
+        "SKEW" => Column::fill(w.min(16), w, 70),
         _ => Column::fill(w.min(20), w, 80),
     };
     crate::fit::text_table(&HEADER, &cells, width, &col)

@@ -341,25 +341,27 @@ fn cells(app: &App, i: NodeId, theme: &Theme) -> Vec<Cell<'static>> {
 }
 
 /// How each column of [`HEADERS`] fits a narrow screen (see [`crate::fit`]): CLASS
-/// goes first (the class tabs say it), then BUILD (its skew is in LAST ERROR), CACHE,
-/// RETRY, GATEWAY, MANIFEST and PHASE; NODE, VERDICT and LAST ERROR go last. Names and
-/// classes are as wide as the fleet's longest (within limits).
+/// goes first (the class tabs say it), then BUILD (its skew is in the last column),
+/// CACHE, RETRY, GATEWAY, MANIFEST and PHASE; NODE, VERDICT and the last column (the
+/// error, free text) go last. Names and classes are as wide as the fleet's longest
+/// (within limits).
 fn specs(app: &App) -> [Column; 10] {
     let (name_w, class_w) = app.name_widths();
-    [
-        Column::fixed(name_w.clamp(4, 24), 100),
-        Column::fixed(class_w.clamp(5, 12), 10),
-        Column::fixed(9, 50),
-        Column::fixed(9, 30),
+    HEADERS.map(|title| match title {
+        "NODE" => Column::fixed(name_w.clamp(4, 24), 100),
+        "CLASS" => Column::fixed(class_w.clamp(5, 12), 10),
+        "GATEWAY" => Column::fixed(9, 50),
+        "BUILD" => Column::fixed(9, 30),
         // `4b825dc6 ≠` still says skew when `≠skew` is cut.
-        Column::between(10, 14, 60),
-        Column::fixed(6, 40),
-        Column::fixed(10, 90),
-        // `prewarm (retry)`, `failed at baseline`; `2/5 in 12s`.
-        Column::between(16, 18, 70),
-        Column::between(9, 10, 45),
-        Column::fill(24, u16::MAX as usize, 80),
-    ]
+        "MANIFEST" => Column::between(10, 14, 60),
+        "CACHE" => Column::fixed(6, 40),
+        "VERDICT" => Column::fixed(10, 90),
+        // `prewarm (retry)`, `failed at baseline`.
+        "PHASE" => Column::between(16, 18, 70),
+        // `2/5 in 12s`.
+        "RETRY" => Column::between(9, 10, 45),
+        _ => Column::fill(24, u16::MAX as usize, 80),
+    })
 }
 
 #[cfg(test)]
