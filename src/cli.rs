@@ -217,4 +217,8 @@ pub struct StatusArgs {
     /// pass/fail. Polls that node alone.
     #[arg(long, value_name = "NODE")]
     pub explain: Option<String>,
+    /// Print every cell of the table in full, however wide (the table otherwise fits
+    /// `COLUMNS`, the terminal, or 80 columns when piped).
+    #[arg(long)]
+    pub wide: bool,
 }

@@ -28,6 +28,8 @@ pub enum Action {
     Help,
     Back,
     Open,
+    NextNode,
+    PrevNode,
     Up,
     Down,
     PageUp,
@@ -78,6 +80,8 @@ pub const ACTIONS: &[ActionSpec] = &[
     spec(A::First, "first", &["g", "Home"]),
     spec(A::Last, "last", &["G", "End"]),
     spec(A::Open, "open", &["Enter", "l", "Right"]),
+    spec(A::NextNode, "next_node", &["]"]),
+    spec(A::PrevNode, "prev_node", &["["]),
     spec(A::Back, "back", &["Esc", "h", "Left", "Backspace"]),
     spec(A::NextTab, "next_tab", &["Tab"]),
     spec(A::PrevTab, "prev_tab", &["BackTab"]),
@@ -106,6 +110,10 @@ pub const HELP_ROWS: &[(&[Action], &str)] = &[
     (&[A::PageUp, A::PageDown], "ten rows up / down"),
     (&[A::First, A::Last], "first / last row"),
     (&[A::Open], "open the node view"),
+    (
+        &[A::PrevNode, A::NextNode],
+        "node view: previous / next node",
+    ),
     (&[A::Back], "back / clear the filter"),
     (
         &[A::NextTab, A::PrevTab],

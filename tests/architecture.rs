@@ -55,6 +55,18 @@ const RULES: &[Rule] = &[
         why: "the dashboard's state is pure: events and the time in, effects out",
     },
     Rule {
+        path: "src/dashboard/scroll.rs",
+        except: &[],
+        forbidden: &[IO, &["crate::ui", "ratatui::"]],
+        why: "scroll offsets are plain state",
+    },
+    Rule {
+        path: "src/fit.rs",
+        except: &[],
+        forbidden: &[IO, &["crate::ui", "crate::dashboard"]],
+        why: "fitting a table to a width is a function of its columns",
+    },
+    Rule {
         path: "src/dashboard/rows.rs",
         except: &[],
         forbidden: &[IO, &["crate::ui", "ratatui::"]],

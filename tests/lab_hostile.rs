@@ -148,12 +148,16 @@ fn a_hostile_node_cannot_leak_the_token_or_inject_escapes() {
     let inv = lab.write_inventory_ini();
     let logs = lab.dir.join("logs");
 
-    let table = meshroll(&lab, &inv, &logs, &["--timeout", "8", "status"]);
+    // The table fitted to 80 columns (stdout is piped) and in full (`--wide`).
+    let fitted = meshroll(&lab, &inv, &logs, &["--timeout", "8", "status"]);
+    let table = meshroll(&lab, &inv, &logs, &["--timeout", "8", "status", "--wide"]);
     let json = meshroll(&lab, &inv, &logs, &["--timeout", "8", "status", "--json"]);
+    let fitted_out = String::from_utf8_lossy(&fitted.stdout).into_owned();
     let table_out = String::from_utf8_lossy(&table.stdout).into_owned();
     let json_out = String::from_utf8_lossy(&json.stdout).into_owned();
     eprintln!("{table_out}");
     assert!(table.status.success(), "{table:?}");
+    assert!(fitted.status.success(), "{fitted:?}");
     assert!(json.status.success(), "{json:?}");
     let rows: Vec<Value> = serde_json::from_str(&json_out).unwrap();
     let row = |name: &str| rows.iter().find(|r| r["node"] == name).unwrap().clone();
@@ -190,6 +194,10 @@ fn a_hostile_node_cannot_leak_the_token_or_inject_escapes() {
         assert!(!s.contains(TOKEN), "status --json carries the token: {s}");
     }
     assert!(!table_out.contains(TOKEN), "the table carries the token");
+    assert!(
+        !fitted_out.contains(TOKEN),
+        "the fitted table carries the token"
+    );
     assert!(!json_out.contains(TOKEN));
     for o in [&table, &json] {
         assert!(!String::from_utf8_lossy(&o.stderr).contains(TOKEN));
@@ -204,6 +212,7 @@ fn a_hostile_node_cannot_leak_the_token_or_inject_escapes() {
     // No terminal control in the table, the decoded JSON strings or the log; long
     // fields capped with an ellipsis.
     no_controls("the status table", &table_out);
+    no_controls("the fitted status table", &fitted_out);
     for s in &all {
         no_controls("a status --json string", s);
     }

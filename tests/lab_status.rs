@@ -249,7 +249,8 @@ fn plain_status_prints_a_readable_table() {
     n02.install_bundle(B, Some(&lock(B)));
     n02.set_current(Some(B));
     let inv = lab.write_inventory_ini();
-    let (out, _) = meshroll(&lab, &inv, &["status"]);
+    // `--wide`: piped, the table is fitted to 80 columns and REASON is cut (tests/ui_fit.rs).
+    let (out, _) = meshroll(&lab, &inv, &["status", "--wide"]);
     assert!(out.status.success());
     let text = String::from_utf8(out.stdout).unwrap();
     let lines: Vec<&str> = text.lines().collect();

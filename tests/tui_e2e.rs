@@ -250,3 +250,49 @@ fn a_panic_turns_mouse_capture_off() {
         "alternate screen left and mouse capture off after a panic:\n{screen}"
     );
 }
+
+/// The node view at 80x24 in a real terminal: `G` reaches its end (the poller's record
+/// below the fold), and `k` then moves up one line from the end (the event loop brings
+/// the offset back to what was drawn), the indicator following.
+#[test]
+fn node_view_scrolls_to_its_end_and_back_at_80x24() {
+    let logs = tempfile::tempdir().unwrap();
+    let cmd = format!(
+        "{} demo --log-dir {}; echo MESHROLL-EXITED=$?; sleep 30",
+        env!("CARGO_BIN_EXE_meshroll"),
+        logs.path().display()
+    );
+    let t = Tmux::start("scroll", &cmd, 80, 24);
+    t.wait_for("the fleet table", |s| {
+        s.contains("NODE") && s.contains("q quit")
+    });
+    t.keys(&["j", "Enter"]);
+    let top = t.wait_for("the node view", |s| {
+        s.contains(" node ") && s.contains("mac-g02")
+    });
+    assert!(!top.contains("ok / failed"), "{top}");
+    // The indicator, ` 1-20 of N  ↓ `, as (first line, last line, N); a capture taken
+    // mid-redraw may not have it yet.
+    let total = |s: &str| -> Option<(usize, usize, usize)> {
+        let line = s.lines().find(|l| l.contains(" node "))?;
+        let at = line.rfind(" of ")?;
+        let (a, b) = line[..at].rsplit(' ').next()?.split_once('-')?;
+        let n: String = line[at + 4..]
+            .chars()
+            .take_while(char::is_ascii_digit)
+            .collect();
+        Some((a.parse().ok()?, b.parse().ok()?, n.parse().ok()?))
+    };
+    assert_eq!(total(&top).map(|t| t.0), Some(1), "{top}");
+    t.keys(&["G"]);
+    // (The demo's polls may still add lines: the end is wherever the indicator says.)
+    t.wait_for("the end of the node view", |s| {
+        s.contains("ok / failed") && total(s).is_some_and(|(_, b, n)| b == n)
+    });
+    t.keys(&["k"]);
+    t.wait_for("one line up from the end", |s| {
+        s.contains("↑↓") && total(s).is_some_and(|(a, b, n)| a > 1 && b < n)
+    });
+    t.keys(&["q"]);
+    t.wait_for("meshroll to exit", |s| s.contains("MESHROLL-EXITED=0"));
+}

@@ -10,11 +10,8 @@ mod demo;
 use crossterm::event::{Event as TermEvent, KeyCode, KeyEvent, KeyModifiers};
 use meshroll::dashboard::{App, Effect, Event, View};
 use meshroll::inventory::NodeId;
-use meshroll::remote::sim::SimMesh;
 use meshroll::rollout::exec::ExecEvent;
-use meshroll::rollout::plan::{self, PlanOptions};
-use meshroll::rollout::state::RolloutState;
-use meshroll::rollout::{Failure, Input, Machine, Mode, NodeRun, Phase};
+use meshroll::rollout::{Failure, Input, NodeRun, Phase};
 use meshroll::ui::theme::Theme;
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
@@ -23,25 +20,7 @@ use demo::AT;
 
 /// The demo mesh polled once, with a rollout of the demo bundle staged (paused).
 async fn staged() -> App {
-    let (inv, mesh) = SimMesh::demo();
-    let mut app = App::new(
-        "demo (simulated mesh)".into(),
-        inv.nodes.clone(),
-        inv.classes.clone(),
-    );
-    demo::poll_all(&mut app, &mesh, AT).await;
-    let p = plan::make(&inv, &PlanOptions::default()).unwrap();
-    let machine = Machine::new(p, inv.nodes.len(), 42, Mode::Paused);
-    let bundle = meshroll::remote::sim::demo_bundle();
-    app.rollout = Some(RolloutState::new(
-        machine,
-        inv.nodes.clone(),
-        "r-test".into(),
-        &bundle,
-        AT,
-    ));
-    app.frame(AT);
-    app
+    demo::staged_app().await
 }
 
 fn key(app: &mut App, c: KeyCode, now: u64) -> Vec<Effect> {

@@ -1,7 +1,7 @@
 //! `meshroll status`: poll once (or every interval with `--watch`) and print a table
 //! or JSON for scripts.
 
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -185,7 +185,8 @@ async fn rounds(ctx: &Arc<PollCtx>, args: &StatusArgs) -> anyhow::Result<i32> {
                 if args.watch {
                     writeln!(out, "round {n} ({round_ms} ms)")?;
                 }
-                write!(out, "{}", table(&rows))?;
+                // Asked each round: a terminal resized under `--watch` is followed.
+                write!(out, "{}", table(&rows, table_width(args.wide)))?;
             }
             out.flush()?;
         }
@@ -200,65 +201,73 @@ async fn rounds(ctx: &Arc<PollCtx>, args: &StatusArgs) -> anyhow::Result<i32> {
     }
 }
 
-/// A readable table: one line per node.
-pub fn table(rows: &[NodeReport]) -> String {
-    let mut lines = vec![[
-        "NODE".to_string(),
-        "CLASS".into(),
-        "VERDICT".into(),
-        "GATEWAY".into(),
-        "MANIFEST".into(),
-        "CACHE".into(),
-        "REASON".into(),
-    ]];
-    for r in rows {
-        lines.push([
-            r.node.clone(),
-            r.class.clone(),
-            r.verdict.to_string(),
-            if r.gateway.ready {
-                "ready".into()
-            } else {
-                r.gateway.state.clone()
-            },
-            match (&r.manifest.sha, r.manifest.state) {
-                (Some(s), Some(st)) => format!("{} {}", short(s), st.as_str()),
-                (None, Some(st)) => st.as_str().to_string(),
-                _ => "?".into(),
-            },
-            r.cache.age_s.map_or("cold".into(), human_age),
-            match reason::reason(r) {
-                Some((text, _)) => text,
-                None if !r.polled => report::NOT_POLLED.into(),
-                None => "-".into(),
-            },
-        ]);
+/// The width the table fits: none with `--wide`; else `COLUMNS`, the terminal's
+/// width, or 80 (piped to a file or another program).
+fn table_width(wide: bool) -> Option<usize> {
+    if wide {
+        return None;
     }
-    let widths: Vec<usize> = (0..7)
-        .map(|c| {
-            lines
-                .iter()
-                .map(|l| l[c].chars().count())
-                .max()
-                .unwrap_or(0)
-                .min(48)
+    let columns = std::env::var("COLUMNS")
+        .ok()
+        .and_then(|c| c.trim().parse::<usize>().ok())
+        .filter(|&c| c > 0);
+    let tty = || {
+        std::io::stdout()
+            .is_terminal()
+            .then(crossterm::terminal::size)
+            .and_then(Result::ok)
+            .map(|(w, _)| w as usize)
+            .filter(|&w| w > 0)
+    };
+    Some(columns.or_else(tty).unwrap_or(80))
+}
+
+/// A readable table, one line per node, fitted to `width` (see [`crate::fit`]: CLASS
+/// goes first, NODE, VERDICT and REASON last; a cut cell ends in `…`), or every cell in
+/// full when `width` is `None`. `--json` has every field in full.
+pub fn table(rows: &[NodeReport], width: Option<usize>) -> String {
+    use crate::fit::Column;
+    const HEADER: [&str; 7] = [
+        "NODE", "CLASS", "VERDICT", "GATEWAY", "MANIFEST", "CACHE", "REASON",
+    ];
+    let cells: Vec<Vec<String>> = rows
+        .iter()
+        .map(|r| {
+            vec![
+                r.node.clone(),
+                r.class.clone(),
+                r.verdict.to_string(),
+                if r.gateway.ready {
+                    "ready".into()
+                } else {
+                    r.gateway.state.clone()
+                },
+                match (&r.manifest.sha, r.manifest.state) {
+                    (Some(s), Some(st)) => format!("{} {}", short(s), st.as_str()),
+                    (None, Some(st)) => st.as_str().to_string(),
+                    _ => "?".into(),
+                },
+                r.cache.age_s.map_or("cold".into(), human_age),
+                match reason::reason(r) {
+                    Some((text, _)) => text,
+                    None if !r.polled => report::NOT_POLLED.into(),
+                    None => "-".into(),
+                },
+            ]
         })
         .collect();
-    let mut out = String::new();
-    for l in &lines {
-        let mut line = String::new();
-        for (c, cell) in l.iter().enumerate() {
-            if c + 1 == l.len() {
-                line.push_str(cell);
-                continue;
-            }
-            let cell: String = cell.chars().take(widths[c]).collect();
-            line.push_str(&format!("{cell:<w$}  ", w = widths[c]));
-        }
-        out.push_str(line.trim_end());
-        out.push('\n');
-    }
-    out
+    // Each column from its widest cell `w`; the free text (`REASON`) goes last.
+    let col = |c: usize, w: usize| match HEADER[c] {
+        "NODE" => Column::between(w.min(24), w, 100),
+        "CLASS" => Column::fixed(w, 10),
+        "VERDICT" => Column::fixed(w, 90),
+        "GATEWAY" => Column::between(w.min(7), w, 50),
+        // The short sha and the start of its state.
+        "MANIFEST" => Column::between(w.min(14), w, 60),
+        "CACHE" => Column::fixed(w, 40),
+        _ => Column::fill(w.min(20), w, 80),
+    };
+    crate::fit::text_table(&HEADER, &cells, width, &col)
 }
 
 /// `status --explain NODE`: the verdict, then every signal on its own line.

@@ -99,7 +99,10 @@ pub async fn run(
         loop {
             if pacer.due(std::time::Instant::now()) {
                 app.frame(now_ms());
-                terminal.draw(|f| crate::ui::draw(f, &app, &theme))?;
+                let mut max = crate::dashboard::scroll::Scroll::UNLIMITED;
+                terminal.draw(|f| max = crate::ui::draw_frame(f, &app, &theme))?;
+                // Offsets past the end (after `G`) come back to it.
+                app.drawn(&max);
                 pacer.drawn(std::time::Instant::now());
                 if panic_after_draw {
                     panic!("MESHROLL_TEST_PANIC_AFTER_DRAW is set");

@@ -5,6 +5,7 @@ pub mod event_loop;
 pub mod layout;
 pub mod pacer;
 pub mod rows;
+pub mod scroll;
 pub mod state;
 
 pub use event_loop::run;

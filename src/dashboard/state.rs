@@ -11,6 +11,7 @@ use crossterm::event::{
 
 use super::layout;
 use super::rows::Cache;
+use super::scroll::{Pane, Scroll, WHEEL};
 use crate::inventory::{Fleet, NodeId, PerNode};
 use crate::keymap::{Action, KeyMap};
 use crate::observe::{Millis, NodeState};
@@ -122,6 +123,8 @@ pub struct App {
     pub row_offset: usize,
     /// The screen's height in rows (from resize events), which gives the table's.
     pub screen_height: u16,
+    /// How far the node view, the skew view, the plan's log and the help are scrolled.
+    pub scroll: Scroll,
     /// What keeps a 10,000-node dashboard fluid (see [`App::refresh`]).
     pub(super) cache: Cache,
 }
@@ -164,6 +167,7 @@ impl App {
             keymap: KeyMap::default(),
             row_offset: 0,
             screen_height: 0,
+            scroll: Scroll::default(),
             cache: Cache::default(),
         }
     }
@@ -197,6 +201,26 @@ impl App {
         let h = self.table_rows();
         if h > 0 {
             self.row_offset = layout::window_start(self.row_offset, self.selected_row, h, n);
+        }
+    }
+
+    /// What the drawing found: how far each pane can scroll. An offset past it (`G`,
+    /// keys past the end) is brought back, so the next key moves from what is shown.
+    pub fn drawn(&mut self, max: &Scroll) {
+        self.scroll.limit(max);
+    }
+
+    /// The pane the scrolling keys and the wheel move: the help when it is up, else the
+    /// view's (the fleet table moves its selection instead).
+    pub fn pane(&self) -> Option<Pane> {
+        if self.help {
+            return Some(Pane::Help);
+        }
+        match self.view {
+            View::Fleet => None,
+            View::Node => Some(Pane::Node),
+            View::Skew => Some(Pane::Skew),
+            View::Plan => Some(Pane::Plan),
         }
     }
 
@@ -276,8 +300,12 @@ impl App {
         }
         let action = self.keymap.action(&k);
         if self.help {
-            if matches!(action, Some(Action::Help | Action::Quit | Action::Back)) {
-                self.help = false;
+            match action {
+                Some(Action::Help | Action::Quit | Action::Back) => self.help = false,
+                Some(a) => {
+                    self.scroll.key(Pane::Help, a);
+                }
+                None => {}
             }
             return Vec::new();
         }
@@ -344,7 +372,16 @@ impl App {
 
     /// Moving the selection and the tabs; true when `action` was one of them.
     fn navigate(&mut self, action: Action) -> bool {
+        if let Some(p) = self.pane()
+            && self.scroll.key(p, action)
+        {
+            return true;
+        }
         match action {
+            Action::NextNode | Action::PrevNode => {
+                self.move_by(if action == Action::NextNode { 1 } else { -1 });
+                self.scroll.reset(Pane::Node);
+            }
             Action::Up => self.move_by(-1),
             Action::Down => self.move_by(1),
             Action::PageUp => self.move_by(-PAGE),
@@ -369,7 +406,10 @@ impl App {
     /// was one of them.
     fn switch_view(&mut self, action: Action) -> bool {
         match action {
-            Action::Help => self.help = true,
+            Action::Help => {
+                self.help = true;
+                self.scroll.reset(Pane::Help);
+            }
             Action::Back => {
                 if self.view != View::Fleet {
                     self.view = View::Fleet;
@@ -380,6 +420,7 @@ impl App {
             Action::Open => {
                 if self.selected_node().is_some() {
                     self.view = View::Node;
+                    self.scroll.reset(Pane::Node);
                 }
             }
             Action::Filter => {
@@ -390,7 +431,10 @@ impl App {
                 self.sort = self.sort.next();
                 self.flash = Some(format!("sorted by {}", self.sort.label()));
             }
-            Action::SkewView => self.view = toggle(self.view, View::Skew),
+            Action::SkewView => {
+                self.view = toggle(self.view, View::Skew);
+                self.scroll.reset(Pane::Skew);
+            }
             _ => return false,
         }
         true
@@ -450,6 +494,7 @@ impl App {
         Some(match action {
             Action::PlanView => {
                 self.view = toggle(self.view, View::Plan);
+                self.scroll.reset(Pane::Plan);
                 Vec::new()
             }
             Action::StepPhase => self.command(Command::StepPhase, now),
@@ -502,8 +547,15 @@ impl App {
 
     fn on_mouse(&mut self, kind: MouseEventKind, row: u16) {
         match kind {
-            MouseEventKind::ScrollDown => self.move_by(1),
-            MouseEventKind::ScrollUp => self.move_by(-1),
+            // The wheel scrolls the view up (or the help); in the table it moves the
+            // selection.
+            MouseEventKind::ScrollDown | MouseEventKind::ScrollUp => {
+                let down = kind == MouseEventKind::ScrollDown;
+                match self.pane() {
+                    Some(p) => self.scroll.by(p, if down { WHEEL } else { -WHEEL }),
+                    None => self.move_by(if down { 1 } else { -1 }),
+                }
+            }
             MouseEventKind::Down(_) if self.view == View::Fleet => {
                 // A click on the table selects the row under it, counting the rows
                 // scrolled away; clicks above or below the table select nothing.

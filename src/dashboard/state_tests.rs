@@ -297,3 +297,120 @@ fn a_click_selects_the_row_under_it_through_the_scroll_offset() {
     assert_eq!(app.table_rows(), 6);
     assert!((app.row_offset..app.row_offset + 6).contains(&app.selected_row));
 }
+
+fn press(app: &mut App, code: KeyCode) {
+    key_with(app, code, KeyModifiers::NONE, T0);
+}
+
+fn wheel(app: &mut App, kind: MouseEventKind) {
+    let m = TermEvent::Mouse(MouseEvent {
+        kind,
+        column: 3,
+        row: 8,
+        modifiers: KeyModifiers::NONE,
+    });
+    app.handle(Event::Input(m), T0);
+}
+
+/// In the node view the moves scroll it (the selection stays); `]`/`[` step to the
+/// next/previous node from its top; the drawing's limit brings `G` back to the end.
+#[test]
+fn in_the_node_view_the_moves_and_the_wheel_scroll_it() {
+    use super::super::scroll::Scroll;
+    let mut app = app(2, 4);
+    app.handle(Event::Input(TermEvent::Resize(80, 24)), T0);
+    key(&mut app, 'j');
+    press(&mut app, KeyCode::Enter);
+    assert_eq!(app.view, View::Node);
+    key(&mut app, 'j');
+    press(&mut app, KeyCode::Down);
+    press(&mut app, KeyCode::PageDown);
+    assert_eq!((app.scroll.node, app.selected_row), (12, 1));
+    key(&mut app, 'k');
+    press(&mut app, KeyCode::Up);
+    press(&mut app, KeyCode::PageUp);
+    assert_eq!(app.scroll.node, 0);
+    wheel(&mut app, MouseEventKind::ScrollDown);
+    wheel(&mut app, MouseEventKind::ScrollDown);
+    wheel(&mut app, MouseEventKind::ScrollUp);
+    assert_eq!((app.scroll.node, app.selected_row), (3, 1));
+    key(&mut app, 'G');
+    app.drawn(&Scroll {
+        node: 30,
+        ..Scroll::UNLIMITED
+    });
+    assert_eq!(app.scroll.node, 30);
+    key(&mut app, 'k');
+    assert_eq!(app.scroll.node, 29, "from the end, not from past it");
+    key(&mut app, 'g');
+    assert_eq!(app.scroll.node, 0);
+    key(&mut app, 'G');
+    key(&mut app, ']');
+    assert_eq!((app.scroll.node, app.selected_row), (0, 2));
+    key(&mut app, '[');
+    key(&mut app, '[');
+    assert_eq!(app.selected_node(), Some(NodeId::new(0)));
+    assert_eq!(app.view, View::Node);
+    // Back in the table the moves and the wheel move the selection again.
+    press(&mut app, KeyCode::Esc);
+    key(&mut app, 'j');
+    wheel(&mut app, MouseEventKind::ScrollDown);
+    assert_eq!(app.selected_row, 2);
+}
+
+/// The skew view and the help scroll on their own; opening a view starts at its top.
+#[test]
+fn the_skew_view_and_the_help_scroll_and_open_at_their_top() {
+    let mut app = app(2, 4);
+    key(&mut app, 'S');
+    assert_eq!(app.view, View::Skew);
+    press(&mut app, KeyCode::PageDown);
+    key(&mut app, 'j');
+    assert_eq!((app.scroll.skew, app.selected_row), (11, 0));
+    key(&mut app, '?');
+    key(&mut app, 'j');
+    key(&mut app, 'j');
+    wheel(&mut app, MouseEventKind::ScrollDown);
+    assert_eq!((app.scroll.help, app.scroll.skew), (5, 11));
+    assert!(app.help, "moves keep the help up");
+    press(&mut app, KeyCode::Esc);
+    assert!(!app.help);
+    key(&mut app, '?');
+    assert_eq!(app.scroll.help, 0);
+    press(&mut app, KeyCode::Esc);
+    key(&mut app, 'S');
+    key(&mut app, 'S');
+    assert_eq!((app.view, app.scroll.skew), (View::Skew, 0));
+    key(&mut app, 'G');
+    assert_eq!(
+        app.scroll.skew,
+        usize::MAX,
+        "the drawing clamps it to the end"
+    );
+}
+
+/// The plan's log counts back from its newest line: `k` goes back, `j` forward, `g`
+/// to the oldest, `G` follows the newest again.
+#[test]
+fn the_plan_log_scrolls_back_from_its_newest_line() {
+    use super::super::scroll::Scroll;
+    let mut app = rolling(1, 2);
+    key(&mut app, 'p');
+    assert_eq!(app.view, View::Plan);
+    key(&mut app, 'k');
+    press(&mut app, KeyCode::Up);
+    press(&mut app, KeyCode::PageUp);
+    key(&mut app, 'j');
+    assert_eq!(app.scroll.plan, 11);
+    key(&mut app, 'g');
+    app.drawn(&Scroll {
+        plan: 40,
+        ..Scroll::UNLIMITED
+    });
+    assert_eq!(app.scroll.plan, 40);
+    press(&mut app, KeyCode::PageDown);
+    assert_eq!(app.scroll.plan, 30);
+    key(&mut app, 'G');
+    assert_eq!(app.scroll.plan, 0);
+    assert_eq!(app.selected_row, 0, "the selection did not move");
+}

@@ -10,6 +10,7 @@ use super::theme::Theme;
 use super::{pending, verdict_label, verdict_style};
 use crate::dashboard::App;
 use crate::dashboard::layout::window_start;
+use crate::fit::Column;
 use crate::inventory::NodeId;
 use crate::report::reason::{self, Tone};
 use crate::report::{GatewayKind, NodeReport};
@@ -211,14 +212,10 @@ fn reason_cell(r: &NodeReport, theme: &Theme) -> Cell<'static> {
     }
 }
 
-/// Drop the rollout columns (phase, retry: 8th and 9th) without a rollout, and the
-/// class column (the second) when it does not fit.
-fn columns<T>(show_class: bool, rolling: bool, mut v: Vec<T>) -> Vec<T> {
+/// The columns shown: without a rollout its two (phase, retry: 8th and 9th) are not.
+fn columns<T>(rolling: bool, mut v: Vec<T>) -> Vec<T> {
     if !rolling && v.len() > 8 {
         v.drain(7..9);
-    }
-    if !show_class && v.len() > 1 {
-        v.remove(1);
     }
     v
 }
@@ -226,20 +223,32 @@ fn columns<T>(show_class: bool, rolling: bool, mut v: Vec<T>) -> Vec<T> {
 pub fn draw(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     // Only the rows that fit are built: a frame costs the screen, not the fleet.
     let (visible, selected, total) = window(app, area.height.saturating_sub(1) as usize);
-    // Narrow terminals drop the class column: the class tabs already say it.
     let rolling = app.rollout.is_some();
-    let show_class = area.width >= if rolling { 130 } else { 100 };
-    let header = Row::new(columns(
-        show_class,
-        rolling,
-        HEADERS.map(Cell::from).into_iter().collect::<Vec<_>>(),
-    ))
-    .style(theme.header);
+    // Narrow terminals drop and narrow columns by priority (`specs`); the selection
+    // marker takes one column.
+    let fitted = crate::fit::widths(
+        &columns(rolling, specs(app).to_vec()),
+        area.width.saturating_sub(1) as usize,
+        1,
+    );
+    let keep = |v: Vec<Cell<'static>>| -> Vec<Cell<'static>> {
+        columns(rolling, v)
+            .into_iter()
+            .zip(&fitted)
+            .filter_map(|(c, w)| w.map(|_| c))
+            .collect()
+    };
+    let header = Row::new(keep(HEADERS.map(Cell::from).into_iter().collect())).style(theme.header);
     let rows: Vec<Row> = visible
         .iter()
-        .map(|&i| Row::new(columns(show_class, rolling, cells(app, i, theme))))
+        .map(|&i| Row::new(keep(cells(app, i, theme))))
         .collect();
-    let table = Table::new(rows, widths(app, show_class, rolling))
+    let widths: Vec<Constraint> = fitted
+        .iter()
+        .flatten()
+        .map(|&w| Constraint::Length(w.min(u16::MAX as usize) as u16))
+        .collect();
+    let table = Table::new(rows, widths)
         .header(header)
         .column_spacing(1)
         .row_highlight_style(theme.highlight)
@@ -262,8 +271,8 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     }
 }
 
-/// Every column's title, in order (`columns` drops CLASS on narrow screens and the
-/// rollout's three when none is staged).
+/// Every column's title, in order (`columns` drops the rollout's two when none is
+/// staged; the width drops more, see [`specs`]).
 const HEADERS: [&str; 10] = [
     "NODE", "CLASS", "GATEWAY", "BUILD", "MANIFEST", "CACHE", "VERDICT", "PHASE", "RETRY", "REASON",
 ];
@@ -311,28 +320,28 @@ fn cells(app: &App, i: NodeId, theme: &Theme) -> Vec<Cell<'static>> {
     ]
 }
 
-/// Column widths, one per entry of [`HEADERS`]: names and classes as wide as the
-/// fleet's longest (within limits).
-fn widths(app: &App, show_class: bool, rolling: bool) -> Vec<Constraint> {
+/// How each column of [`HEADERS`] fits a narrow screen (see [`crate::fit`]): CLASS
+/// goes first (the class tabs say it), then BUILD (its skew is in the last column),
+/// CACHE, RETRY, GATEWAY, MANIFEST and PHASE; NODE, VERDICT and the last column (the
+/// error, free text) go last. Names and classes are as wide as the fleet's longest
+/// (within limits).
+fn specs(app: &App) -> [Column; 10] {
     let (name_w, class_w) = app.name_widths();
-    let name_w = name_w.clamp(4, 24) as u16;
-    let class_w = class_w.clamp(5, 12) as u16;
-    columns(
-        show_class,
-        rolling,
-        vec![
-            Constraint::Length(name_w),
-            Constraint::Length(class_w),
-            Constraint::Length(9),
-            Constraint::Length(9),
-            Constraint::Length(14),
-            Constraint::Length(6),
-            Constraint::Length(12),
-            Constraint::Length(16),
-            Constraint::Length(10),
-            Constraint::Min(8),
-        ],
-    )
+    HEADERS.map(|title| match title {
+        "NODE" => Column::fixed(name_w.clamp(4, 24), 100),
+        "CLASS" => Column::fixed(class_w.clamp(5, 12), 10),
+        "GATEWAY" => Column::fixed(9, 50),
+        "BUILD" => Column::fixed(9, 30),
+        // `4b825dc6 ≠` still says skew when `≠skew` is cut.
+        "MANIFEST" => Column::between(10, 14, 60),
+        "CACHE" => Column::fixed(6, 40),
+        "VERDICT" => Column::fixed(12, 90),
+        // `prewarm (retry)`, `failed at baseline`.
+        "PHASE" => Column::between(16, 18, 70),
+        // `2/5 in 12s`.
+        "RETRY" => Column::between(9, 10, 45),
+        _ => Column::fill(24, u16::MAX as usize, 80),
+    })
 }
 
 #[cfg(test)]

@@ -5,6 +5,8 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Clear, Paragraph};
 
+use super::scroll::At;
+
 use super::theme::Theme;
 use crate::keymap::KeyMap;
 
@@ -19,17 +21,10 @@ pub const LEGEND: &[&str] = &[
     "gateway: ? the status is stale  header: ? N unverified bundles",
 ];
 
-pub fn draw(f: &mut Frame, area: Rect, keymap: &KeyMap, theme: &Theme) {
-    let keys = keymap.help();
-    let w = 70.min(area.width);
-    let h = (keys.len() as u16 + LEGEND.len() as u16 + 4).min(area.height);
-    let r = Rect {
-        x: area.x + (area.width - w) / 2,
-        y: area.y + (area.height - h) / 2,
-        width: w,
-        height: h,
-    };
-    let mut l: Vec<Line> = keys
+/// Draw the help over `area`, scrolled `offset` lines; how far it can scroll.
+pub fn draw(f: &mut Frame, area: Rect, keymap: &KeyMap, theme: &Theme, offset: usize) -> usize {
+    let mut l: Vec<Line<'static>> = keymap
+        .help()
         .into_iter()
         .map(|(k, what)| {
             Line::from(vec![
@@ -42,16 +37,24 @@ pub fn draw(f: &mut Frame, area: Rect, keymap: &KeyMap, theme: &Theme) {
     for line in LEGEND {
         l.push(Line::from(Span::styled(format!(" {line}"), theme.dim)));
     }
+    l.push(Line::from(Span::styled(
+        " in the node, skew and plan views the moves scroll; so does the wheel",
+        theme.dim,
+    )));
+    let w = 74.min(area.width);
+    let h = (l.len() as u16 + 2).min(area.height);
+    let r = Rect {
+        x: area.x + (area.width - w) / 2,
+        y: area.y + (area.height - h) / 2,
+        width: w,
+        height: h,
+    };
     f.render_widget(Clear, r);
-    f.render_widget(
-        Paragraph::new(l).block(
-            Block::default()
-                .borders(Borders::ALL)
-                .border_style(theme.border)
-                .title(Span::styled(" help — ? or Esc closes ", theme.title)),
-        ),
-        r,
-    );
+    let block = Block::default()
+        .borders(Borders::ALL)
+        .border_style(theme.border)
+        .title(Span::styled(" help — ? or Esc closes ", theme.title));
+    super::scroll::paragraph(f, r, block, l, offset, At::Bottom, theme)
 }
 
 /// A yes/no question over the screen for a dangerous command.

@@ -5,6 +5,7 @@ pub mod help;
 pub mod node;
 pub mod plan;
 pub mod replay;
+pub mod scroll;
 pub mod skew;
 pub mod theme;
 
@@ -15,6 +16,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
 use crate::dashboard::layout::footer_height;
+use crate::dashboard::scroll::Scroll;
 use crate::dashboard::{App, View};
 use crate::inventory::NodeId;
 use crate::keymap::Action as A;
@@ -25,6 +27,13 @@ pub use crate::dashboard::layout::TABLE_FIRST_ROW;
 
 /// Draw the whole screen.
 pub fn draw(f: &mut Frame, app: &App, theme: &Theme) {
+    draw_frame(f, app, theme);
+}
+
+/// Draw the whole screen; how far each scrolling pane can go, as drawn (a pane not on
+/// screen is unlimited), for [`App::drawn`].
+pub fn draw_frame(f: &mut Frame, app: &App, theme: &Theme) -> Scroll {
+    let mut max = Scroll::UNLIMITED;
     let [top, tabs, body, foot] = Layout::vertical([
         Constraint::Length(1),
         Constraint::Length(1),
@@ -36,17 +45,18 @@ pub fn draw(f: &mut Frame, app: &App, theme: &Theme) {
     fleet::tabs(f, tabs, app, theme);
     match app.view {
         View::Fleet => fleet::draw(f, body, app, theme),
-        View::Node => node::draw(f, body, app, theme),
-        View::Skew => skew::draw(f, body, app, theme),
-        View::Plan => plan::draw(f, body, app, theme),
+        View::Node => max.node = node::draw(f, body, app, theme),
+        View::Skew => max.skew = skew::draw(f, body, app, theme),
+        View::Plan => max.plan = plan::draw(f, body, app, theme),
     }
     footer(f, foot, app, theme);
     if app.help {
-        help::draw(f, f.area(), &app.keymap, theme);
+        max.help = help::draw(f, f.area(), &app.keymap, theme, app.scroll.help);
     }
     if let Some((q, _)) = &app.confirm {
         help::confirm(f, f.area(), q, theme);
     }
+    max
 }
 
 /// The word and glyph of a verdict: colour is never the only signal.
@@ -84,43 +94,80 @@ fn title_bar(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         rollout_pending: to_roll,
         unverified: u,
     } = app.counts();
-    let mut spans = vec![
-        Span::styled(" meshroll ", theme.title),
-        Span::styled(
-            format!("{} · {} nodes  ", app.title, app.rows.len()),
-            theme.dim,
-        ),
-        Span::styled(format!("✔ {h} healthy"), theme.ok),
-        Span::raw("  "),
-        Span::styled(format!("◐ {d} draining"), theme.warn),
-        Span::raw("  "),
-        Span::styled(format!("✖ {x} dead"), theme.error),
+    // Each count as (glyph and number, word, style): the words go before a count does.
+    let mut counts = vec![
+        (format!("✔ {h}"), "healthy", theme.ok),
+        (format!("◐ {d}"), "draining", theme.warn),
+        (format!("✖ {x}"), "dead", theme.error),
     ];
     if p > 0 {
-        spans.push(Span::raw("  "));
-        spans.push(Span::styled(format!("… {p} not polled"), theme.pending));
+        counts.push((format!("… {p}"), "not polled", theme.pending));
     }
     if app.rollout.is_some() || to_roll > 0 {
-        spans.push(Span::raw("  "));
-        spans.push(Span::styled(
-            format!("→ {to_roll} waiting"),
-            if to_roll > 0 {
-                theme.pending
-            } else {
-                theme.dim
-            },
-        ));
+        let style = if to_roll > 0 {
+            theme.pending
+        } else {
+            theme.dim
+        };
+        counts.push((format!("→ {to_roll}"), "waiting", style));
     }
-    spans.push(Span::raw("  "));
-    spans.push(Span::styled(
-        format!("≠ {s} skewed"),
+    counts.push((
+        format!("≠ {s}"),
+        "skewed",
         if s > 0 { theme.warn } else { theme.dim },
     ));
     if u > 0 {
-        spans.push(Span::raw("  "));
-        spans.push(Span::styled(format!("? {u} unverified"), theme.warn));
+        counts.push((format!("? {u}"), "unverified", theme.warn));
     }
-    f.render_widget(Paragraph::new(Line::from(spans)), area);
+    let count_spans = |words: bool| -> Vec<Span<'static>> {
+        let mut spans = Vec::new();
+        for (n, word, style) in &counts {
+            if !spans.is_empty() {
+                spans.push(Span::raw("  "));
+            }
+            let text = if words {
+                format!("{n} {word}")
+            } else {
+                n.clone()
+            };
+            spans.push(Span::styled(text, *style));
+        }
+        spans
+    };
+    let name = Span::styled(" meshroll ", theme.title);
+    // The counts are never cut: the title, then the node count, then the name, then the
+    // counts' words give way first.
+    let candidates = [
+        vec![
+            name.clone(),
+            Span::styled(
+                format!("{} · {} nodes  ", app.title, app.rows.len()),
+                theme.dim,
+            ),
+        ],
+        vec![
+            name.clone(),
+            Span::styled(format!("{} nodes  ", app.rows.len()), theme.dim),
+        ],
+        vec![name],
+        vec![Span::raw(" ")],
+    ];
+    let line = [true, false]
+        .into_iter()
+        .flat_map(|words| {
+            candidates.iter().map(move |head| {
+                let mut spans = head.clone();
+                spans.extend(count_spans(words));
+                Line::from(spans)
+            })
+        })
+        .find(|l| l.width() <= area.width as usize)
+        .unwrap_or_else(|| {
+            let mut spans = vec![Span::raw(" ")];
+            spans.extend(count_spans(false));
+            Line::from(spans)
+        });
+    f.render_widget(Paragraph::new(line), area);
 }
 
 /// What the footer offers on the screen up: actions (the keys come from the keymap) and
@@ -156,7 +203,8 @@ fn footer_items(app: &App) -> &'static [(&'static [A], &'static str)] {
             View::Node => &[
                 (&[A::Help], "help"),
                 (&[A::Back], "back"),
-                (&[A::Down, A::Up], "prev/next"),
+                (&[A::Down, A::Up], "scroll"),
+                (&[A::NextNode, A::PrevNode], "next/prev"),
                 (&[A::Refresh], "poll"),
                 (&[A::Doctor], "doctor"),
                 (&[A::Quit], "quit"),
@@ -164,16 +212,61 @@ fn footer_items(app: &App) -> &'static [(&'static [A], &'static str)] {
             View::Skew => &[
                 (&[A::Help], "help"),
                 (&[A::Back], "back"),
+                (&[A::Down, A::Up], "scroll"),
                 (&[A::SkewView], "fleet"),
                 (&[A::Quit], "quit"),
             ],
             View::Plan => &[
                 (&[A::PlanView], "fleet"),
                 (&[A::Help], "help"),
+                (&[A::Down, A::Up], "scroll"),
                 (&[A::Quit], "quit"),
             ],
         }
     }
+}
+
+/// The footer's items as spans, fitted to `width`: `? help` and `q quit` always stay;
+/// the others go from the right until the rest fits. `lead` comes first (a message),
+/// cut to make room for the two.
+fn footer_keys(app: &App, width: usize, lead: Option<&str>, theme: &Theme) -> Line<'static> {
+    let essential = |actions: &[A]| actions.iter().any(|a| matches!(a, A::Help | A::Quit));
+    let mut items: Vec<(String, &'static str, bool)> = footer_items(app)
+        .iter()
+        .flat_map(|item| {
+            // Keys come from the keymap, so a rebinding shows here and in `?`.
+            app.keymap
+                .footer(std::slice::from_ref(item))
+                .into_iter()
+                .map(|(k, what)| (k, what, essential(item.0)))
+        })
+        .collect();
+    if lead.is_some() {
+        items.retain(|(_, _, keep)| *keep);
+    }
+    let item_width =
+        |(k, what, _): &(String, &str, bool)| Line::from(format!("{k} {what}  ")).width();
+    let keys_width =
+        |items: &[(String, &str, bool)]| 1 + items.iter().map(item_width).sum::<usize>();
+    while keys_width(&items) > width {
+        let Some(at) = items.iter().rposition(|(_, _, keep)| !keep) else {
+            break;
+        };
+        items.remove(at);
+    }
+    let mut spans = vec![Span::raw(" ")];
+    if let Some(m) = lead {
+        let room = width.saturating_sub(keys_width(&items) + 2);
+        let m = crate::fit::cut(&crate::safe_text::clean(m), room);
+        let pad = room.saturating_sub(crate::fit::text_width(&m)) + 2;
+        spans.push(Span::styled(m, theme.pending));
+        spans.push(Span::raw(" ".repeat(pad)));
+    }
+    for (k, what, _) in items {
+        spans.push(Span::styled(k, theme.key));
+        spans.push(Span::styled(format!(" {what}  "), theme.dim));
+    }
+    Line::from(spans)
 }
 
 fn footer(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
@@ -184,21 +277,9 @@ fn footer(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             Span::styled("▏", theme.key),
             Span::styled("  Enter keep · Esc clear", theme.dim),
         ])
-    } else if let Some(m) = &app.flash {
-        Line::from(Span::styled(
-            format!(" {}", crate::safe_text::clean(m)),
-            theme.pending,
-        ))
     } else {
-        let items = footer_items(app);
-        // Keys come from the keymap, so a rebinding shows here and in `?`.
-        let keys = app.keymap.footer(items);
-        let mut spans = vec![Span::raw(" ")];
-        for (k, what) in keys {
-            spans.push(Span::styled(k, theme.key));
-            spans.push(Span::styled(format!(" {what}  "), theme.dim));
-        }
-        Line::from(spans)
+        // A message (what the last key did) before the keys that always stay.
+        footer_keys(app, area.width as usize, app.flash.as_deref(), theme)
     };
     match &app.rollout {
         Some(d) if area.height >= 2 => {

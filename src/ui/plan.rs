@@ -6,6 +6,7 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Gauge, Paragraph};
 
+use super::scroll::At;
 use super::theme::Theme;
 use crate::dashboard::App;
 use crate::inventory::NodeId;
@@ -54,13 +55,15 @@ pub fn status_line(d: &RolloutState) -> (String, bool) {
     )
 }
 
-pub fn draw(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
+/// Draw the plan, its progress log scrolled as the state says; how far the log can
+/// scroll (back from its newest line).
+pub fn draw(f: &mut Frame, area: Rect, app: &App, theme: &Theme) -> usize {
     let Some(d) = &app.rollout else {
         f.render_widget(
             Paragraph::new(" no rollout staged (start with --skills DIR)"),
             area,
         );
-        return;
+        return 0;
     };
     let lanes = d.machine.plan.classes.len() as u16;
     let [head_area, lanes_area, log_area] = Layout::vertical([
@@ -74,7 +77,7 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     for (ci, row) in rows.iter().enumerate() {
         lane(f, *row, d, ci, theme);
     }
-    progress(f, log_area, d, theme);
+    progress(f, log_area, d, app.scroll.plan, theme)
 }
 
 /// The bundle's ids and the status line.
@@ -151,15 +154,19 @@ fn lane(f: &mut Frame, area: Rect, d: &RolloutState, ci: usize, theme: &Theme) {
     f.render_widget(g, area);
 }
 
-/// The latest progress lines that fit, newest last, coloured by their tone.
-fn progress(f: &mut Frame, area: Rect, d: &RolloutState, theme: &Theme) {
+/// The progress lines that fit, newest last, `back` lines back from the newest,
+/// coloured by their tone; how far back the log can go.
+fn progress(f: &mut Frame, area: Rect, d: &RolloutState, back: usize, theme: &Theme) -> usize {
     let h = area.height.saturating_sub(1) as usize;
+    let total = d.log.len();
+    let max = total.saturating_sub(h);
+    let back = back.min(max);
+    let start = total.saturating_sub(h + back);
     let lines: Vec<Line> = d
         .log
         .iter()
-        .rev()
+        .skip(start)
         .take(h)
-        .rev()
         .map(|p| {
             let style = match p.tone {
                 Tone::Bad => theme.error,
@@ -173,13 +180,11 @@ fn progress(f: &mut Frame, area: Rect, d: &RolloutState, theme: &Theme) {
             ))
         })
         .collect();
-    f.render_widget(
-        Paragraph::new(lines).block(
-            Block::default()
-                .borders(Borders::TOP)
-                .border_style(theme.border)
-                .title(Span::styled(" progress ", theme.title)),
-        ),
-        area,
-    );
+    let block = Block::default()
+        .borders(Borders::TOP)
+        .border_style(theme.border)
+        .title(Span::styled(" progress ", theme.title));
+    let block = super::scroll::with_indicator(block, start, h, total, At::Top, theme);
+    f.render_widget(Paragraph::new(lines).block(block), area);
+    max
 }

@@ -5,8 +5,9 @@
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Borders, Paragraph, Wrap};
+use ratatui::widgets::{Block, Borders};
 
+use super::scroll::At;
 use super::theme::Theme;
 use crate::dashboard::App;
 use crate::report::NodeReport;
@@ -77,15 +78,19 @@ fn class_lines(l: &mut Vec<Line<'static>>, class: &str, rows: &[&NodeReport], th
     }
 }
 
-pub fn draw(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
+/// Draw the skew view, scrolled as the state says; how far it can scroll.
+pub fn draw(f: &mut Frame, area: Rect, app: &App, theme: &Theme) -> usize {
     let block = Block::default()
         .borders(Borders::TOP)
         .border_style(theme.border)
         .title(Span::styled(" version skew ", theme.title));
-    f.render_widget(
-        Paragraph::new(lines(app, theme))
-            .block(block)
-            .wrap(Wrap { trim: false }),
+    super::scroll::paragraph(
+        f,
         area,
-    );
+        block,
+        lines(app, theme),
+        app.scroll.skew,
+        At::Top,
+        theme,
+    )
 }

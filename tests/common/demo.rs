@@ -7,6 +7,9 @@ use meshroll::dashboard::{App, View};
 use meshroll::poller::{self, PollResult};
 use meshroll::remote::PollRequest;
 use meshroll::remote::sim::SimMesh;
+use meshroll::rollout::plan::{self, PlanOptions};
+use meshroll::rollout::state::RolloutState;
+use meshroll::rollout::{Machine, Mode};
 use meshroll::ui::theme::Theme;
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
@@ -25,6 +28,43 @@ pub async fn demo_app() -> App {
     );
     poll_all(&mut app, &mesh, AT).await;
     app.refresh(AT + 2_000);
+    app
+}
+
+/// A generated mesh of `n` nodes (the demo's classes and troubles in the demo's
+/// shares, `meshroll demo --nodes N --seed S`), every node polled once at [`AT`].
+pub async fn generated_app(n: usize, seed: u64) -> App {
+    let (inv, mesh) = SimMesh::generate(n, seed);
+    let mut app = App::new(
+        format!("generated mesh of {n}"),
+        inv.nodes.clone(),
+        inv.classes.clone(),
+    );
+    poll_all(&mut app, &mesh, AT).await;
+    app.refresh(AT + 2_000);
+    app
+}
+
+/// The demo mesh polled once, with a rollout of the demo bundle staged (paused).
+pub async fn staged_app() -> App {
+    let (inv, mesh) = SimMesh::demo();
+    let mut app = App::new(
+        "demo (simulated mesh)".into(),
+        inv.nodes.clone(),
+        inv.classes.clone(),
+    );
+    poll_all(&mut app, &mesh, AT).await;
+    let p = plan::make(&inv, &PlanOptions::default()).unwrap();
+    let machine = Machine::new(p, inv.nodes.len(), 42, Mode::Paused);
+    let bundle = meshroll::remote::sim::demo_bundle();
+    app.rollout = Some(RolloutState::new(
+        machine,
+        inv.nodes.clone(),
+        "r-test".into(),
+        &bundle,
+        AT,
+    ));
+    app.frame(AT);
     app
 }
 

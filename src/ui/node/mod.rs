@@ -12,8 +12,9 @@ use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Borders, Paragraph, Wrap};
+use ratatui::widgets::{Block, Borders};
 
+use super::scroll::At;
 use super::theme::Theme;
 use super::{verdict_label, verdict_style};
 use crate::dashboard::App;
@@ -37,9 +38,10 @@ struct Ctx<'a> {
     theme: &'a Theme,
 }
 
-pub fn draw(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
+/// Draw the selected node's view, scrolled as the state says; how far it can scroll.
+pub fn draw(f: &mut Frame, area: Rect, app: &App, theme: &Theme) -> usize {
     let Some(i) = app.selected_node() else {
-        return;
+        return 0;
     };
     let c = Ctx {
         app,
@@ -65,10 +67,7 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         .borders(Borders::TOP)
         .border_style(theme.border)
         .title(Span::styled(" node ", theme.title));
-    f.render_widget(
-        Paragraph::new(l).block(block).wrap(Wrap { trim: false }),
-        area,
-    );
+    super::scroll::paragraph(f, area, block, l, app.scroll.node, At::Top, theme)
 }
 
 /// Who the node is and its verdict, then every way it differs from its class.
