@@ -156,7 +156,7 @@ pub fn build_rolling(
 }
 
 /// Cap for ids, versions and names in a row; messages get [`safe_text::DEFAULT_CAP`].
-pub const SHORT_CAP: usize = 128;
+pub const SHORT_CAP: usize = crate::inventory::MAX_NAME_CHARS;
 
 fn short(s: &mut String) {
     clean_in_place(s, SHORT_CAP);
