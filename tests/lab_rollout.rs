@@ -1744,3 +1744,81 @@ fn a_huge_tree_in_the_bundle_fails_verify_with_output_over_the_cap() {
     assert!(!o.contains("timed out"), "{o}");
     assert_eq!(g01.current(), None);
 }
+
+/// The journal knows a node by its position, raw name and destination: a run whose
+/// inventory points the same name at another machine (here g01's name at g02's sshd)
+/// refuses to resume, naming the entry, and touches no node, instead of starting that
+/// other machine at `switch`.
+#[test]
+fn resume_refuses_a_journal_entry_whose_node_points_elsewhere_now() {
+    let lab = Lab::start(&[
+        NodeSpec::new("g01", "gateway"),
+        NodeSpec::new("g02", "gateway"),
+    ]);
+    let g01 = lab.node("g01");
+    let g02 = lab.node("g02");
+    let src = skills("one");
+    let (sha, _) = manifest_ids(&src.dir);
+    // `current` is a directory by mistake: the canary stops right after a passing verify.
+    let cur = g01.skills_root().join("current");
+    fs::create_dir_all(cur.join("by-hand")).unwrap();
+    let inv = inventory(&lab, "inv.ini", |_| String::new());
+    let jpath = lab.dir.join("j.jsonl");
+    let args = [
+        "rollout",
+        "--skills",
+        src.dir.to_str().unwrap(),
+        "--journal",
+        jpath.to_str().unwrap(),
+        "--yes",
+    ];
+    let (out, _) = meshroll(&lab, &inv, &args);
+    let o = text(&out);
+    eprintln!("first run:\n{o}");
+    assert_eq!(out.status.code(), Some(1), "{o}");
+    assert_eq!(ok_lines(&o, "g01", "verify").len(), 1, "{o}");
+    let j = journal(&jpath);
+    let verified = events(&j, "phase_done", "g01")
+        .into_iter()
+        .find(|v| v["phase"] == "verify")
+        .expect("g01 verified");
+    assert_eq!(verified["node"], 0);
+    assert_eq!(verified["node_key"], "g01");
+    assert_eq!(verified["node_host"], "g01");
+    fs::remove_dir_all(&cur).unwrap();
+    // The same name, now at g02's sshd.
+    let text0 = fs::read_to_string(&inv).unwrap();
+    let moved = text0.replace("g01 ansible_host=g01 ", "g01 ansible_host=g02 ");
+    assert_ne!(moved, text0);
+    let inv2 = lab.dir.join("inv2.ini");
+    fs::write(&inv2, moved).unwrap();
+    let cut = journal(&jpath).len();
+    let (out, _) = meshroll(&lab, &inv2, &args);
+    let o = text(&out);
+    eprintln!("second run:\n{o}");
+    assert_ne!(out.status.code(), Some(0), "{o}");
+    assert!(
+        o.contains(
+            "for node g01 is node \"g01\" (position 1, g01), but the inventory has node \"g01\" (position 1, g02): refusing to guess"
+        ),
+        "{o}"
+    );
+    let j = journal(&jpath);
+    assert_eq!(j.len(), cut, "nothing was journaled: {o}");
+    assert!(!g02.state_dir().join("meshroll.lock").exists(), "{o}");
+    assert!(!g02.bundle_dir(&sha).exists(), "{o}");
+    assert_eq!(g01.current(), None);
+    // Back at its own address, the same journal resumes g01 at the switch.
+    let (out, _) = meshroll(&lab, &inv, &args);
+    let o = text(&out);
+    eprintln!("third run:\n{o}");
+    assert!(o.contains("resuming rollout"), "{o}");
+    assert_eq!(out.status.code(), Some(0), "{o}");
+    let second = &journal(&jpath)[cut..];
+    assert_eq!(
+        phase_count(second, "phase_started", "g01", "verify"),
+        0,
+        "{o}"
+    );
+    assert_eq!(g01.current().as_deref(), Some(sha.as_str()));
+}
