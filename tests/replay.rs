@@ -216,7 +216,7 @@ fn the_dashboard_prints_a_recap_on_exit_and_its_journal_replays() {
         s.contains("mac-g01 sync #1 failed (transient): rsync exit 12"),
         "{s}"
     );
-    assert!(s.contains("operator: step_phase"), "{s}");
+    assert!(s.contains("operator: step one phase"), "{s}");
     assert!(
         s.contains("  mac-g01  unfinished (sync) when the journal ends, 4 attempt(s)"),
         "{s}"
@@ -270,4 +270,63 @@ fn a_new_run_resumes_past_a_torn_and_a_non_utf8_line() {
         .unwrap();
     let summary = String::from_utf8(after.stdout).unwrap();
     assert!(summary.contains("2 line(s) skipped"), "{summary}");
+}
+
+/// Operator actions are journaled with node names (`action`) and the replay shows
+/// them so, never Rust's debug form nor bare positions.
+#[test]
+fn operator_actions_are_journaled_and_replayed_with_node_names() {
+    use meshroll::inventory::{Fleet, NodeId};
+    use meshroll::rollout::journal::Journal;
+    use meshroll::rollout::machine::{Command, Record};
+    let dir = tempfile::tempdir().unwrap();
+    let j = dir.path().join("journal.jsonl");
+    {
+        let fleet = Fleet::named(["mac-g01", "mac-g02", "mac-w03"]);
+        let mut w = Journal::open(&j, "r1".into(), "sha".into(), "m".into(), fleet).unwrap();
+        for (i, c) in [
+            Command::RetryNow(NodeId::new(2)),
+            Command::Rollback(vec![NodeId::new(0), NodeId::new(1)]),
+            Command::Skip(NodeId::new(2)),
+            Command::Pause,
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            w.write(&Record::Operator { command: c }, 1_000 + i as u64);
+        }
+    }
+    let text = std::fs::read_to_string(&j).unwrap();
+    let actions: Vec<String> = text
+        .lines()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).unwrap();
+            v["action"].as_str().unwrap_or("").to_string()
+        })
+        .collect();
+    assert_eq!(
+        actions,
+        [
+            "retry mac-w03 now",
+            "roll back mac-g01, mac-g02",
+            "skip mac-w03",
+            "pause"
+        ]
+    );
+    let out = bin()
+        .arg("replay")
+        .arg(&j)
+        .arg("--summary")
+        .output()
+        .unwrap();
+    let s = String::from_utf8(out.stdout).unwrap();
+    for want in [
+        "operator: retry mac-w03 now",
+        "operator: roll back mac-g01, mac-g02",
+        "operator: skip mac-w03",
+        "operator: pause",
+    ] {
+        assert!(s.contains(want), "{want}:\n{s}");
+    }
+    assert!(!s.contains("retry_now"), "{s}");
 }

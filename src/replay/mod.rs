@@ -14,11 +14,9 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::Path;
 
-use serde_json::Value;
-
 use crate::observe::Millis;
 use crate::rollout::journal::{self, BadLine, Event, Line};
-use crate::rollout::machine::{Command, Record};
+use crate::rollout::machine::Record;
 use crate::safe_text::clean;
 
 /// What happened, as the journal says it.
@@ -198,7 +196,11 @@ pub fn entry(line: usize, l: &Line) -> Entry {
                 reason: clean(reason),
             },
             Record::Operator { command } => Ev::Operator {
-                command: operator_text(command),
+                command: match &l.action {
+                    Some(a) => clean(a),
+                    // An older journal: the nodes by position.
+                    None => clean(&command.describe(|n| format!("node #{n}"))),
+                },
             },
             Record::RolledBack { result, .. } => match result {
                 Ok(m) => Ev::RolledBack {
@@ -236,19 +238,6 @@ pub fn entry(line: usize, l: &Line) -> Entry {
         node,
         node_idx: l.node(),
         ev,
-    }
-}
-
-/// An operator command as the journal spells it: `pause`, `retry_now 3`, `rollback [1,2]`.
-fn operator_text(command: &Command) -> String {
-    let v = serde_json::to_value(command).unwrap_or(Value::Null);
-    let op = match &v["op"] {
-        Value::String(op) => clean(op),
-        _ => String::new(),
-    };
-    match &v["nodes"] {
-        Value::Null => op,
-        n => format!("{op} {}", clean(&n.to_string())),
     }
 }
 

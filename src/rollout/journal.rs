@@ -71,6 +71,12 @@ impl Journal {
             event: Event::Record(rec.clone()),
             node_name: node.map(|(_, n)| n.name.clone()),
             identity: node.map(|(id, n)| NodeIdentity::of(id, n)),
+            action: match rec {
+                Record::Operator { command } => {
+                    Some(command.describe(|n| self.fleet.name(n).to_string()))
+                }
+                _ => None,
+            },
             ts_ms: now,
             rollout: Some(self.rollout_id.clone()),
             skills_sha: Some(self.skills_sha.clone()),
@@ -274,6 +280,8 @@ pub struct Line {
     /// Who the node is (`node_key`, `node_host`, `node_port`, `node_user` and the
     /// record's `node`), when the line is about a node and says so.
     pub identity: Option<NodeIdentity>,
+    /// An operator's action in words, nodes by name (`retry mac-w03 now`): `action`.
+    pub action: Option<String>,
     pub ts_ms: Millis,
     pub rollout: Option<String>,
     pub skills_sha: Option<String>,
@@ -288,6 +296,8 @@ struct Envelope {
     node: Option<Value>,
     #[serde(default)]
     node_name: Option<String>,
+    #[serde(default)]
+    action: Option<String>,
     #[serde(default)]
     node_key: Option<String>,
     #[serde(default)]
@@ -346,6 +356,7 @@ impl Line {
             event,
             node_name: env.node_name,
             identity,
+            action: env.action,
             ts_ms: env.ts_ms,
             rollout: env.rollout,
             skills_sha: env.skills_sha,
@@ -370,6 +381,9 @@ impl Line {
         if let Value::Object(m) = &mut v {
             if let Some(name) = &self.node_name {
                 m.insert("node_name".into(), json!(name));
+            }
+            if let Some(a) = &self.action {
+                m.insert("action".into(), json!(a));
             }
             if let Some(id) = &self.identity {
                 m.insert("node_key".into(), json!(escape(&id.name)));

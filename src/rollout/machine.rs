@@ -290,6 +290,36 @@ pub enum Command {
     Rollback(Vec<NodeId>),
 }
 
+impl Command {
+    /// The nodes the command is about.
+    pub fn nodes(&self) -> Vec<NodeId> {
+        match self {
+            Command::RetryNow(n) | Command::Skip(n) => vec![*n],
+            Command::Rollback(ns) => ns.clone(),
+            _ => Vec::new(),
+        }
+    }
+
+    /// What the operator did, in words, nodes by `name`: `retry mac-w03 now`, `skip
+    /// mac-w03`, `roll back mac-w01, mac-w02`, `pause`. Progress lines, the journal
+    /// and the replay show this, never the Rust debug form.
+    pub fn describe(&self, name: impl Fn(NodeId) -> String) -> String {
+        let names = |ns: &[NodeId]| ns.iter().map(|&n| name(n)).collect::<Vec<_>>().join(", ");
+        match self {
+            Command::StepPhase => "step one phase".into(),
+            Command::StepWave => "step one wave".into(),
+            Command::Run => "run".into(),
+            Command::Pause => "pause".into(),
+            Command::Resume => "resume".into(),
+            Command::RetryNow(n) => format!("retry {} now", name(*n)),
+            Command::Skip(n) => format!("skip {}", name(*n)),
+            Command::Abort => "abort".into(),
+            Command::Rollback(ns) if ns.is_empty() => "roll back no node".into(),
+            Command::Rollback(ns) => format!("roll back {}", names(ns)),
+        }
+    }
+}
+
 /// Inputs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Input {

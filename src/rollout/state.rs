@@ -276,7 +276,13 @@ impl RolloutState {
                 Tone::Bad,
                 format!("{t} HALTED, waiting for the operator: {reason}"),
             ),
-            Record::Operator { command } => (Tone::Note, format!("{t} operator: {command:?}")),
+            Record::Operator { command } => (
+                Tone::Note,
+                format!(
+                    "{t} operator: {}",
+                    command.describe(|n| self.name(n).to_string())
+                ),
+            ),
             Record::RolledBack { node, result } => match result {
                 Ok(m) => (
                     Tone::Note,
@@ -357,6 +363,32 @@ mod tests {
             vec!["[   2.3s] g1 baseline ok: gateway ready, status archived".to_string()]
         );
         assert_eq!(s.log.back().map(|p| &p.text), lines.last());
+    }
+
+    /// Operator actions read with node names, never Rust's debug form
+    /// (`operator: RetryNow(3)`, `Rollback([0])`, `Skip(3)`).
+    #[test]
+    fn operator_actions_are_shown_with_node_names() {
+        let mut s = state();
+        s.input(Input::Tick, T0);
+        for (cmd, want) in [
+            (Command::Skip(NodeId::new(1)), "operator: skip g2"),
+            (Command::RetryNow(NodeId::new(0)), "operator: retry g1 now"),
+            (
+                Command::Rollback(vec![NodeId::new(0), NodeId::new(1)]),
+                "operator: roll back g1, g2",
+            ),
+            (Command::StepPhase, "operator: step one phase"),
+            (Command::Abort, "operator: abort"),
+        ] {
+            let (_, lines) = s.input(Input::Op(cmd), T0 + 1_000);
+            let line = lines
+                .iter()
+                .find(|l| l.contains("operator:"))
+                .unwrap_or_else(|| panic!("no operator line in {lines:?}"));
+            assert!(line.ends_with(want), "{line:?}, want {want:?}");
+            assert!(!line.contains('('), "{line:?}");
+        }
     }
 
     /// Progress lines carry their tone: the plan view colours by it, not by what the
