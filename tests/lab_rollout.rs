@@ -1822,3 +1822,170 @@ fn resume_refuses_a_journal_entry_whose_node_points_elsewhere_now() {
     );
     assert_eq!(g01.current().as_deref(), Some(sha.as_str()));
 }
+
+fn ts(v: &Value) -> u64 {
+    v["ts_ms"].as_u64().unwrap()
+}
+
+/// `--bake`: the landed canary is polled at the poll interval; when it turns dead
+/// during the bake (its gateway's /readyz answers 503), the class halts with the reason
+/// before any wave node is touched. `--check` shows the bake.
+#[test]
+fn a_canary_that_turns_dead_during_the_bake_halts_the_class_before_any_wave_node() {
+    let lab = Lab::start(&NodeSpec::many("g", 3, "gateway"));
+    let src = skills("one");
+    let (sha, _) = manifest_ids(&src.dir);
+    let inv = inventory(&lab, "inv.ini", |_| String::new());
+    let jpath = lab.dir.join("j.jsonl");
+    let (out, _) = meshroll(
+        &lab,
+        &inv,
+        &[
+            "rollout",
+            "--skills",
+            src.dir.to_str().unwrap(),
+            "--bake",
+            "5m",
+            "--check",
+        ],
+    );
+    let o = text(&out);
+    assert!(o.contains("canary bake 5m (--bake)"), "{o}");
+    let args = [
+        "--poll-interval",
+        "1",
+        "rollout",
+        "--skills",
+        src.dir.to_str().unwrap(),
+        "--wave",
+        "100%",
+        "--bake",
+        "60s",
+        "--journal",
+        jpath.to_str().unwrap(),
+        "--yes",
+    ];
+    let log = lab.dir.join("run.log");
+    let mut child = spawn_meshroll(&lab, &inv, &args, &log);
+    // Wait for two healthy bake polls of the canary.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let j = journal(&jpath);
+        let ok_polls = events(&j, "bake_polled", "g01")
+            .iter()
+            .filter(|v| v["ok"] == true)
+            .count();
+        if ok_polls >= 2 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline && child.try_wait().unwrap().is_none(),
+            "never baked: {}",
+            fs::read_to_string(&log).unwrap()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let g01 = lab.node("g01");
+    g01.set_ready(&lab, 503);
+    let started = Instant::now();
+    let code = loop {
+        if let Some(st) = child.try_wait().unwrap() {
+            break st.code();
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "the dead canary did not halt the class: {}",
+            fs::read_to_string(&log).unwrap()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let o = fs::read_to_string(&log).unwrap();
+    eprintln!("{o}");
+    assert_eq!(code, Some(1), "{o}");
+    assert!(
+        o.contains(
+            "halted: class gateway: the canary g01 failed its bake (dead: gateway readyz: 503"
+        ),
+        "{o}"
+    );
+    let j = journal(&jpath);
+    let landed = events(&j, "node_landed", "g01");
+    let started = events(&j, "bake_started", "g01");
+    assert_eq!(landed.len(), 1, "{o}");
+    assert_eq!(started.len(), 1, "{o}");
+    assert_eq!(started[0]["duration_ms"], 60_000);
+    let failed: Vec<&Value> = events(&j, "bake_polled", "g01")
+        .into_iter()
+        .filter(|v| v["ok"] == false)
+        .collect();
+    assert_eq!(failed.len(), 1, "{o}");
+    assert!(
+        failed[0]["verdict"]
+            .as_str()
+            .unwrap()
+            .starts_with("dead: gateway readyz: 503"),
+        "{}",
+        failed[0]
+    );
+    // Halted well before the bake's end, and never past it.
+    assert!(ts(failed[0]) < ts(started[0]) + 60_000, "{o}");
+    for n in ["g02", "g03"] {
+        let node = lab.node(n);
+        assert!(
+            j.iter().all(|v| v["node_name"] != n),
+            "{n} was touched: {o}"
+        );
+        assert!(!node.state_dir().join("meshroll.lock").exists(), "{n}: {o}");
+        assert!(!node.bundle_dir(&sha).exists(), "{n}: {o}");
+        assert!(!node.is_drained(), "{n}: {o}");
+    }
+}
+
+/// A bake that stays healthy holds the wave back for its whole length, then lets it go.
+#[test]
+fn a_healthy_bake_holds_the_wave_for_its_length_then_widens() {
+    let lab = Lab::start(&NodeSpec::many("g", 2, "gateway"));
+    let src = skills("one");
+    let (sha, _) = manifest_ids(&src.dir);
+    let inv = inventory(&lab, "inv.ini", |_| String::new());
+    let jpath = lab.dir.join("j.jsonl");
+    let (out, _) = meshroll(
+        &lab,
+        &inv,
+        &[
+            "--poll-interval",
+            "1",
+            "rollout",
+            "--skills",
+            src.dir.to_str().unwrap(),
+            "--bake",
+            "4s",
+            "--journal",
+            jpath.to_str().unwrap(),
+            "--yes",
+        ],
+    );
+    let o = text(&out);
+    eprintln!("{o}");
+    assert_eq!(out.status.code(), Some(0), "{o}");
+    let j = journal(&jpath);
+    let landed = ts(events(&j, "node_landed", "g01")[0]);
+    let done = events(&j, "bake_done", "g01");
+    assert_eq!(done.len(), 1, "{o}");
+    let polls = done[0]["polls"].as_u64().unwrap();
+    assert!(
+        (3..=6).contains(&polls),
+        "polled about every second: {polls}"
+    );
+    let wave_start = ts(events(&j, "phase_started", "g02")[0]);
+    assert!(
+        wave_start >= landed + 4_000,
+        "g02 started {} ms after the canary landed, inside the 4 s bake",
+        wave_start - landed
+    );
+    assert!(wave_start >= ts(done[0]), "{o}");
+    assert!(o.contains("g01 baked through"), "{o}");
+    for n in &lab.nodes {
+        assert_eq!(n.current().as_deref(), Some(sha.as_str()));
+    }
+}

@@ -39,6 +39,9 @@ pub fn plan_options(a: &PlanArgs) -> anyhow::Result<PlanOptions> {
             .map_err(|e| anyhow::anyhow!("--failure-budget: expected {e}"))?,
         doctor_every_node: a.doctor_every_node,
         parallel_classes: a.parallel_classes,
+        bake_ms: plan::parse_duration(&a.bake)
+            .map_err(|e| anyhow::anyhow!("--bake: expected {e}"))?,
+        ..PlanOptions::default()
     })
 }
 
@@ -138,7 +141,12 @@ pub fn prepare(g: &Global, a: &PlanArgs, sim: bool) -> anyhow::Result<Prepared> 
         let (inv, ctx) = super::real_ctx(g)?;
         (inv, ctx, bundle)
     };
-    let plan = plan::make(&inv, &plan_options(a)?).map_err(|e| anyhow::anyhow!("plan: {e}"))?;
+    let opts = PlanOptions {
+        // A baking canary is polled at the poll interval.
+        bake_every_ms: g.poll_interval.max(1) * 1000,
+        ..plan_options(a)?
+    };
+    let plan = plan::make(&inv, &opts).map_err(|e| anyhow::anyhow!("plan: {e}"))?;
     Ok(Prepared {
         inv,
         poll: Arc::new(poll),

@@ -62,6 +62,19 @@ pub enum Ev {
         ok: bool,
         message: String,
     },
+    BakeStarted {
+        class: String,
+        duration_ms: u64,
+    },
+    BakePolled {
+        poll: u64,
+        ok: bool,
+        verdict: String,
+    },
+    BakeDone {
+        class: String,
+        polls: u64,
+    },
     Finished {
         landed: u64,
         failed: u64,
@@ -98,6 +111,7 @@ impl Entry {
                 | Ev::NodeFailed { .. }
                 | Ev::Halted { .. }
                 | Ev::RolledBack { ok: false, .. }
+                | Ev::BakePolled { ok: false, .. }
         )
     }
 
@@ -130,6 +144,23 @@ impl Entry {
             Ev::Operator { command } => format!("operator: {command}"),
             Ev::RolledBack { ok: true, message } => format!("{n} rolled back: {message}"),
             Ev::RolledBack { ok: false, message } => format!("{n} rollback failed: {message}"),
+            Ev::BakeStarted { class, duration_ms } => format!(
+                "{n} baking for {} before class {class} widens",
+                crate::rollout::plan::duration_text(*duration_ms)
+            ),
+            Ev::BakePolled {
+                poll,
+                ok: true,
+                verdict,
+            } => format!("{n} bake poll {poll}: {verdict}"),
+            Ev::BakePolled {
+                poll,
+                ok: false,
+                verdict,
+            } => format!("{n} bake poll {poll} FAILED: {verdict}"),
+            Ev::BakeDone { class, polls } => {
+                format!("{n} baked through ({polls} poll(s)): class {class} widens")
+            }
             Ev::Finished {
                 landed,
                 failed,
@@ -211,6 +242,23 @@ pub fn entry(line: usize, l: &Line) -> Entry {
                     ok: false,
                     message: clean(m),
                 },
+            },
+            Record::BakeStarted {
+                class, duration_ms, ..
+            } => Ev::BakeStarted {
+                class: clean(class),
+                duration_ms: *duration_ms,
+            },
+            Record::BakePolled {
+                poll, ok, verdict, ..
+            } => Ev::BakePolled {
+                poll: u64::from(*poll),
+                ok: *ok,
+                verdict: clean(verdict),
+            },
+            Record::BakeDone { class, polls, .. } => Ev::BakeDone {
+                class: clean(class),
+                polls: u64::from(*polls),
             },
             Record::Finished {
                 landed,

@@ -148,7 +148,7 @@ impl RolloutState {
                         out.clear();
                     }
                 }
-                Effect::Rollback { .. } => {}
+                Effect::Rollback { .. } | Effect::BakePoll { .. } => {}
             }
         }
         let text = lines.iter().map(|p| p.text.clone()).collect();
@@ -293,6 +293,38 @@ impl RolloutState {
                     format!("{t} {} rollback failed: {e}", self.name(*node)),
                 ),
             },
+            Record::BakeStarted {
+                node,
+                class,
+                duration_ms,
+            } => (
+                Tone::Note,
+                format!(
+                    "{t} {} baking for {} before class {class} widens",
+                    self.name(*node),
+                    super::plan::duration_text(*duration_ms)
+                ),
+            ),
+            Record::BakePolled {
+                node,
+                poll,
+                ok,
+                verdict,
+            } => (
+                if *ok { Tone::Note } else { Tone::Bad },
+                format!(
+                    "{t} {} bake poll {poll}: {}{verdict}",
+                    self.name(*node),
+                    if *ok { "" } else { "FAILED: " }
+                ),
+            ),
+            Record::BakeDone { node, class, polls } => (
+                Tone::Good,
+                format!(
+                    "{t} {} baked through ({polls} poll(s)): class {class} widens",
+                    self.name(*node)
+                ),
+            ),
             Record::Finished {
                 landed,
                 failed,
