@@ -126,7 +126,8 @@ impl RolloutState {
             .collect()
     }
 
-    fn name(&self, node: NodeId) -> &str {
+    /// The node's inventory name.
+    pub fn name(&self, node: NodeId) -> &str {
         self.fleet.name(node)
     }
 
