@@ -604,6 +604,16 @@ fn flaky_remote_rsync_is_retried_and_lands() {
         recap_row(&o, "w02").contains("rsync exit 12"),
         "last error shown: {o}"
     );
+    // ATTEMPT and RETRIES: no phase in progress once landed; the retries used, not the
+    // phases run (a clean node ran eight phases and used no retry).
+    let cols = |n: &str| -> Vec<String> {
+        recap_row(&o, n)
+            .split_whitespace()
+            .map(str::to_string)
+            .collect()
+    };
+    assert_eq!(cols("w02")[2..5], ["landed", "-", "2"], "{o}");
+    assert_eq!(cols("w01")[2..5], ["landed", "-", "0"], "{o}");
     assert_bundle(w02, &sha, &src.dir);
     assert_eq!(w02.current().as_deref(), Some(sha.as_str()));
 }

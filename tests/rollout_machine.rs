@@ -1158,3 +1158,46 @@ fn a_skewed_verdict_halts_too_and_no_bake_means_no_wait() {
     assert!(seen.iter().any(|&(n, _)| n == 1), "{seen:?}");
     assert!(m.baking.is_empty());
 }
+
+/// What the ATTEMPT and RETRIES columns read: the attempt of the phase in progress and
+/// the retries the node used, never the number of phases it ran.
+#[test]
+fn attempts_count_the_phase_in_progress_and_retries_not_phases() {
+    let mut m = machine(1, 0, PlanOptions::default(), Mode::Run);
+    let g = NodeId::new(0);
+    m.handle(Input::Tick, 0);
+    for ph in [Phase::Baseline, Phase::Drain] {
+        m.handle(
+            Input::PhaseDone {
+                node: g,
+                phase: ph,
+                note: String::new(),
+            },
+            1,
+        );
+    }
+    assert_eq!(m.nodes[g].attempt_in_progress(), Some(1), "sync #1 runs");
+    assert_eq!(m.nodes[g].retries_used(), 0);
+    m.handle(
+        Input::PhaseFailed {
+            node: g,
+            phase: Phase::Sync,
+            failure: Failure::Transient("rsync exit 12".into()),
+        },
+        2,
+    );
+    assert_eq!(m.nodes[g].attempt_in_progress(), Some(2), "sync #2 waits");
+    let eff = m.handle(Input::Tick, 60_000);
+    assert_eq!(runs(&eff), vec![(0, Phase::Sync, 2)]);
+    assert_eq!(m.nodes[g].retries_used(), 1);
+    let rest = drive_ok(&mut m, eff, 60_001);
+    assert!(rest.len() >= 6, "{rest:?}");
+    assert_eq!(m.nodes[g].run, NodeRun::Landed);
+    assert_eq!(m.nodes[g].attempt_in_progress(), None);
+    assert_eq!(
+        m.nodes[g].retries_used(),
+        1,
+        "not {} phases",
+        m.nodes[g].history.len()
+    );
+}

@@ -267,6 +267,26 @@ impl NodeSlot {
         }
     }
 
+    /// The attempt of the phase in progress (running or waiting to retry), or of the
+    /// phase the node failed in; `None` between phases and once it landed.
+    pub fn attempt_in_progress(&self) -> Option<u32> {
+        match &self.run {
+            NodeRun::Active { attempt, .. } | NodeRun::Retrying { attempt, .. } => Some(*attempt),
+            NodeRun::Failed { phase, .. } => self
+                .history
+                .iter()
+                .rev()
+                .find(|a| a.phase == *phase)
+                .map(|a| a.attempt),
+            _ => None,
+        }
+    }
+
+    /// Retries the node used, over all its phases (attempts after a phase's first).
+    pub fn retries_used(&self) -> usize {
+        self.history.iter().filter(|a| a.attempt > 1).count()
+    }
+
     /// The last error of any attempt.
     pub fn last_error(&self) -> Option<&str> {
         self.history.iter().rev().find_map(|a| match &a.outcome {
