@@ -470,6 +470,13 @@ pub enum Record {
         node: NodeId,
         result: Result<String, String>,
     },
+    /// A run of meshroll started writing this rollout (the session writes it, not the
+    /// machine): `resumed` when it continues a rollout an earlier run left unfinished.
+    /// The replay marks where a run stopped and where the next one resumed by it.
+    RunStarted {
+        #[serde(default)]
+        resumed: bool,
+    },
     /// A class's canary landed and bakes for `duration_ms` before the class widens.
     BakeStarted {
         #[serde(default)]
@@ -508,7 +515,7 @@ pub enum Record {
 
 impl Record {
     /// The `event` name of every record, as the journal spells it.
-    pub const EVENTS: [&'static str; 15] = [
+    pub const EVENTS: [&'static str; 16] = [
         "phase_started",
         "phase_done",
         "phase_failed",
@@ -520,6 +527,7 @@ impl Record {
         "halted",
         "operator",
         "rolled_back",
+        "run_started",
         "bake_started",
         "bake_polled",
         "bake_done",
@@ -543,6 +551,7 @@ impl Record {
             Record::StageStarted { .. }
             | Record::Halted { .. }
             | Record::Operator { .. }
+            | Record::RunStarted { .. }
             | Record::Finished { .. } => None,
         }
     }

@@ -80,13 +80,19 @@ pub async fn start(
             .await,
         );
     }
-    let journal = Journal::open(
+    let mut journal = Journal::open(
         &s.journal,
         rollout_id.clone(),
         s.bundle.skills_sha.clone(),
         s.bundle.manifest_sha256.clone(),
         fleet.clone(),
     )?;
+    journal.write(
+        &super::Record::RunStarted {
+            resumed: resume.rollout_id.is_some(),
+        },
+        now,
+    );
     let mut machine = Machine::new(s.plan, fleet.len(), now, mode);
     for (&id, &ph) in &last_done {
         machine.restore(id, ph);

@@ -294,6 +294,7 @@ impl RolloutState {
                     format!("{t} {} rollback failed: {e}", self.name(*node)),
                 ),
             },
+            Record::RunStarted { .. } => return None,
             Record::BakeStarted {
                 node,
                 class,
