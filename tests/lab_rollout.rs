@@ -881,6 +881,23 @@ fn killed_rollout_is_resumed_by_a_new_run() {
             );
         }
     }
+    // Each run says it started; the replay marks where the killed run stopped and
+    // where the new one resumed, and no node's time in service includes the gap.
+    let runs: Vec<&Value> = j.iter().filter(|v| v["event"] == "run_started").collect();
+    assert_eq!(runs.len(), 2, "{o}");
+    assert_eq!(runs[0]["resumed"], false);
+    assert_eq!(runs[1]["resumed"], true);
+    let out = bin()
+        .args(["replay", jpath.to_str().unwrap(), "--summary"])
+        .output()
+        .unwrap();
+    let s = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        s.contains("── the run stopped here: it recorded no finish (killed or crashed) ──"),
+        "{s}"
+    );
+    assert!(s.contains("── run 2 resumed after "), "{s}");
+    assert!(!s.contains("(run 3)"), "{s}");
 }
 
 #[test]
