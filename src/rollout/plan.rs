@@ -280,12 +280,12 @@ pub fn parse_duration(s: &str) -> Result<u64, String> {
 /// A duration for people: `0s`, `45s`, `5m`, `5m30s`, `1h02m`, `1.5s`.
 pub fn duration_text(ms: u64) -> String {
     let s = ms / 1000;
-    if ms % 1000 != 0 && s < 60 {
+    if !ms.is_multiple_of(1000) && s < 60 {
         format!("{:.1}s", ms as f64 / 1000.0)
     } else if s < 60 {
         format!("{s}s")
     } else if s < 3600 {
-        if s % 60 == 0 {
+        if s.is_multiple_of(60) {
             format!("{}m", s / 60)
         } else {
             format!("{}m{:02}s", s / 60, s % 60)
@@ -297,6 +297,35 @@ pub fn duration_text(ms: u64) -> String {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn bake_durations_read_and_print() {
+        for (text, ms) in [
+            ("0s", 0),
+            ("0", 0),
+            ("90", 90_000),
+            ("90s", 90_000),
+            ("5m", 300_000),
+            ("1h30m", 5_400_000),
+            ("1500ms", 1_500),
+        ] {
+            assert_eq!(parse_duration(text), Ok(ms), "{text}");
+        }
+        for bad in ["", "5x", "m", "-5s", "1h 30m", "99999999999999999999h"] {
+            assert!(parse_duration(bad).is_err(), "{bad:?}");
+        }
+        for (ms, text) in [
+            (0, "0s"),
+            (45_000, "45s"),
+            (1_500, "1.5s"),
+            (300_000, "5m"),
+            (330_000, "5m30s"),
+            (3_720_000, "1h02m"),
+        ] {
+            assert_eq!(duration_text(ms), text);
+        }
+    }
+
     use super::*;
     use crate::inventory::{Layout, Node};
     use std::path::Path;
