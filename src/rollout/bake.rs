@@ -88,3 +88,87 @@ pub async fn poll(ctx: &RolloutCtx, id: NodeId) -> Result<String, String> {
     poller::apply(&mut st, poller::poll_once(&ctx.poll, id, &req).await);
     judge(&st, now_ms(), &rules, &ctx.bundle.skills_sha)
 }
+
+#[cfg(test)]
+mod tests {
+    //! One bake poll on the simulated mesh, judged by the same code as on real nodes.
+
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use super::*;
+    use crate::poller::{Cadence, PollCtx};
+    use crate::remote::Transport;
+    use crate::remote::sim::{SimMesh, demo_bundle};
+
+    #[tokio::test(start_paused = true)]
+    async fn a_bake_poll_passes_on_the_bundle_and_fails_dead_or_skewed() {
+        let (inv, mesh) = SimMesh::demo();
+        let ctx = RolloutCtx {
+            poll: Arc::new(PollCtx {
+                transport: Transport::sim(mesh),
+                nodes: inv.nodes.clone(),
+                token: None,
+                cadence: Cadence::for_timeout(Duration::from_secs(10)),
+            }),
+            bundle: Arc::new(demo_bundle()),
+            stage_dir: std::path::PathBuf::new(),
+            rollout_id: "r-test".into(),
+            who: "ops@here/pid1".into(),
+            limits: super::super::exec::Limits::default(),
+        };
+        let sim = |f: &dyn Fn(&mut crate::remote::sim::SimNode)| {
+            ctx.poll
+                .transport
+                .as_any()
+                .downcast_ref::<SimMesh>()
+                .expect("a simulated mesh")
+                .with_node(0, |n| f(n));
+        };
+        let sha = ctx.bundle.skills_sha.clone();
+        let other = "1111111111111111111111111111111111111111".to_string();
+        let id = NodeId::new(0);
+        let (s1, s2) = (sha.clone(), sha.clone());
+        sim(&move |n| {
+            n.current = Some(s1.clone());
+            n.lock_claim = Some(s2.clone());
+        });
+        let got = poll(&ctx, id).await;
+        assert!(
+            got.as_ref().is_ok_and(|v| !v.starts_with("dead")),
+            "{got:?}"
+        );
+        let o = other.clone();
+        sim(&move |n| n.current = Some(o.clone()));
+        let got = poll(&ctx, id).await;
+        assert_eq!(
+            got,
+            Err(format!(
+                "skewed: current is {}, not the bundle {}",
+                crate::skew::short(&other),
+                crate::skew::short(&sha)
+            ))
+        );
+        let (s1, o) = (sha.clone(), other.clone());
+        sim(&move |n| {
+            n.current = Some(s1.clone());
+            n.lock_claim = Some(o.clone());
+        });
+        let got = poll(&ctx, id).await;
+        assert!(
+            got.as_ref()
+                .is_err_and(|e| e.starts_with("skewed: its lock file names 111111111111")),
+            "{got:?}"
+        );
+        let s1 = sha.clone();
+        sim(&move |n| {
+            n.lock_claim = Some(s1.clone());
+            n.live = false;
+        });
+        let got = poll(&ctx, id).await;
+        assert!(
+            got.as_ref().is_err_and(|e| e.starts_with("dead: ")),
+            "{got:?}"
+        );
+    }
+}
