@@ -49,6 +49,11 @@ pub struct PlanArgs {
     /// default: classes go one after the other.
     #[arg(long = "parallel-classes")]
     pub parallel_classes: bool,
+    /// The canary bake: after each class's canary lands, poll it at the poll interval
+    /// for this long (90s, 5m, 1h) before its first wave; a dead or skewed verdict
+    /// halts the class. 0s: no bake.
+    #[arg(long, default_value = "0s")]
+    pub bake: String,
     /// The append-only journal (JSON lines).
     #[arg(long, default_value = "meshroll-journal.jsonl")]
     pub journal: PathBuf,

@@ -176,7 +176,7 @@ pub fn polled(st: &NodeState) -> bool {
 pub const NOT_POLLED: &str = "not polled yet";
 
 /// Cap for ids, versions and names in a row; messages get [`safe_text::DEFAULT_CAP`].
-pub const SHORT_CAP: usize = 128;
+pub const SHORT_CAP: usize = crate::inventory::MAX_NAME_CHARS;
 
 fn short(s: &mut String) {
     clean_in_place(s, SHORT_CAP);

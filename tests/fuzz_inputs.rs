@@ -404,7 +404,12 @@ proptest! {
         std::fs::write(&p, &bytes).unwrap();
         let (r, peak) = peak_of(|| read_resume(&p, "9f3c"));
         assert_bounded("journal", bytes.len(), peak, 64, 1024 * 1024);
-        let names: usize = r.last_done.keys().map(String::len).sum();
+        let names: usize = r
+            .nodes
+            .values()
+            .filter_map(|n| n.identity.as_ref())
+            .map(|i| i.name.len() + i.host.len())
+            .sum();
         prop_assert!(names <= bytes.len());
         if let Some(id) = &r.rollout_id {
             prop_assert!(id.len() <= bytes.len());
@@ -418,7 +423,7 @@ proptest! {
         std::fs::write(&p, &bytes).unwrap();
         let (r, peak) = peak_of(|| read_resume(&p, "9f3c"));
         assert_bounded("journal", bytes.len(), peak, 64, 1024 * 1024);
-        prop_assert!(r.last_done.len() <= bytes.len());
+        prop_assert!(r.nodes.len() <= bytes.len());
     }
 }
 

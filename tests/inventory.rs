@@ -1022,3 +1022,61 @@ fn unknown_layout_keys_list_the_known_ones() {
         );
     }
 }
+
+/// A node name the sanitiser would change (a control, bidi or zero-width character, or
+/// more than 128 characters) is refused at load in every format, naming the line: two
+/// such names could clean to the same text and be one node on screen and in the journal.
+#[test]
+fn names_the_sanitiser_would_change_are_refused_naming_the_line() {
+    use meshroll::inventory::parse;
+    let long = format!("mac-{}", "w".repeat(125));
+    assert_eq!(long.chars().count(), 129);
+    let fits = format!("mac-{}", "w".repeat(124));
+    for bad in [
+        "mac-\u{202E}10w",
+        "mac-w\u{200B}01",
+        "mac-w\u{2066}01",
+        "mac-w\u{7f}01",
+        long.as_str(),
+    ] {
+        let ini = format!("[workers]\nmac-ok\n{bad} ansible_host=10.0.0.9\n");
+        let yml = format!(
+            "all:\n  children:\n    workers:\n      hosts:\n        mac-ok:\n        \"{bad}\":\n"
+        );
+        let toml_name: String = bad
+            .chars()
+            .map(|c| {
+                if c.is_ascii_graphic() {
+                    c.to_string()
+                } else {
+                    format!("\\u{:04X}", c as u32)
+                }
+            })
+            .collect();
+        let toml = format!(
+            "[[nodes]]\nname = \"mac-ok\"\nclass = \"w\"\n\n[[nodes]]\nname = \"{toml_name}\"\nclass = \"w\"\n"
+        );
+        for (file, text, line) in [
+            ("hosts.ini", ini, 3),
+            ("hosts.yml", yml, 6),
+            ("meshroll.toml", toml, 6),
+        ] {
+            let err = parse(Path::new(file), &text)
+                .expect_err(&format!("{file} with {bad:?} must be refused"));
+            assert_eq!(err.line, Some(line), "{file} {bad:?}: {err}");
+            let why = err.to_string();
+            assert!(why.contains("node name"), "{file} {bad:?}: {why}");
+            // The message shows the name escaped, never the raw character.
+            assert!(
+                !why.chars()
+                    .any(|c| meshroll::safe_text::is_unsafe_char(c) && c != '\n'),
+                "{why:?}"
+            );
+        }
+    }
+    // 128 characters is still a name.
+    let ok = format!("[workers]\n{fits}\n");
+    assert_eq!(fits.chars().count(), 128);
+    let inv = parse(Path::new("hosts.ini"), &ok).unwrap();
+    assert_eq!(inv.nodes[NodeId::new(0)].name, fits);
+}

@@ -604,6 +604,16 @@ fn flaky_remote_rsync_is_retried_and_lands() {
         recap_row(&o, "w02").contains("rsync exit 12"),
         "last error shown: {o}"
     );
+    // ATTEMPT and RETRIES: no phase in progress once landed; the retries used, not the
+    // phases run (a clean node ran eight phases and used no retry).
+    let cols = |n: &str| -> Vec<String> {
+        recap_row(&o, n)
+            .split_whitespace()
+            .map(str::to_string)
+            .collect()
+    };
+    assert_eq!(cols("w02")[2..5], ["landed", "-", "2"], "{o}");
+    assert_eq!(cols("w01")[2..5], ["landed", "-", "0"], "{o}");
     assert_bundle(w02, &sha, &src.dir);
     assert_eq!(w02.current().as_deref(), Some(sha.as_str()));
 }
@@ -871,6 +881,23 @@ fn killed_rollout_is_resumed_by_a_new_run() {
             );
         }
     }
+    // Each run says it started; the replay marks where the killed run stopped and
+    // where the new one resumed, and no node's time in service includes the gap.
+    let runs: Vec<&Value> = j.iter().filter(|v| v["event"] == "run_started").collect();
+    assert_eq!(runs.len(), 2, "{o}");
+    assert_eq!(runs[0]["resumed"], false);
+    assert_eq!(runs[1]["resumed"], true);
+    let out = bin()
+        .args(["replay", jpath.to_str().unwrap(), "--summary"])
+        .output()
+        .unwrap();
+    let s = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        s.contains("── the run stopped here: it recorded no finish (killed or crashed) ──"),
+        "{s}"
+    );
+    assert!(s.contains("── run 2 resumed after "), "{s}");
+    assert!(!s.contains("(run 3)"), "{s}");
 }
 
 #[test]
@@ -1743,4 +1770,249 @@ fn a_huge_tree_in_the_bundle_fails_verify_with_output_over_the_cap() {
     );
     assert!(!o.contains("timed out"), "{o}");
     assert_eq!(g01.current(), None);
+}
+
+/// The journal knows a node by its position, raw name and destination: a run whose
+/// inventory points the same name at another machine (here g01's name at g02's sshd)
+/// refuses to resume, naming the entry, and touches no node, instead of starting that
+/// other machine at `switch`.
+#[test]
+fn resume_refuses_a_journal_entry_whose_node_points_elsewhere_now() {
+    let lab = Lab::start(&[
+        NodeSpec::new("g01", "gateway"),
+        NodeSpec::new("g02", "gateway"),
+    ]);
+    let g01 = lab.node("g01");
+    let g02 = lab.node("g02");
+    let src = skills("one");
+    let (sha, _) = manifest_ids(&src.dir);
+    // `current` is a directory by mistake: the canary stops right after a passing verify.
+    let cur = g01.skills_root().join("current");
+    fs::create_dir_all(cur.join("by-hand")).unwrap();
+    let inv = inventory(&lab, "inv.ini", |_| String::new());
+    let jpath = lab.dir.join("j.jsonl");
+    let args = [
+        "rollout",
+        "--skills",
+        src.dir.to_str().unwrap(),
+        "--journal",
+        jpath.to_str().unwrap(),
+        "--yes",
+    ];
+    let (out, _) = meshroll(&lab, &inv, &args);
+    let o = text(&out);
+    eprintln!("first run:\n{o}");
+    assert_eq!(out.status.code(), Some(1), "{o}");
+    assert_eq!(ok_lines(&o, "g01", "verify").len(), 1, "{o}");
+    let j = journal(&jpath);
+    let verified = events(&j, "phase_done", "g01")
+        .into_iter()
+        .find(|v| v["phase"] == "verify")
+        .expect("g01 verified");
+    assert_eq!(verified["node"], 0);
+    assert_eq!(verified["node_key"], "g01");
+    assert_eq!(verified["node_host"], "g01");
+    fs::remove_dir_all(&cur).unwrap();
+    // The same name, now at g02's sshd.
+    let text0 = fs::read_to_string(&inv).unwrap();
+    let moved = text0.replace("g01 ansible_host=g01 ", "g01 ansible_host=g02 ");
+    assert_ne!(moved, text0);
+    let inv2 = lab.dir.join("inv2.ini");
+    fs::write(&inv2, moved).unwrap();
+    let cut = journal(&jpath).len();
+    let (out, _) = meshroll(&lab, &inv2, &args);
+    let o = text(&out);
+    eprintln!("second run:\n{o}");
+    assert_ne!(out.status.code(), Some(0), "{o}");
+    assert!(
+        o.contains(
+            "for node g01 is node \"g01\" (position 1, g01), but the inventory has node \"g01\" (position 1, g02): refusing to guess"
+        ),
+        "{o}"
+    );
+    let j = journal(&jpath);
+    assert_eq!(j.len(), cut, "nothing was journaled: {o}");
+    assert!(!g02.state_dir().join("meshroll.lock").exists(), "{o}");
+    assert!(!g02.bundle_dir(&sha).exists(), "{o}");
+    assert_eq!(g01.current(), None);
+    // Back at its own address, the same journal resumes g01 at the switch.
+    let (out, _) = meshroll(&lab, &inv, &args);
+    let o = text(&out);
+    eprintln!("third run:\n{o}");
+    assert!(o.contains("resuming rollout"), "{o}");
+    assert_eq!(out.status.code(), Some(0), "{o}");
+    let second = &journal(&jpath)[cut..];
+    assert_eq!(
+        phase_count(second, "phase_started", "g01", "verify"),
+        0,
+        "{o}"
+    );
+    assert_eq!(g01.current().as_deref(), Some(sha.as_str()));
+}
+
+fn ts(v: &Value) -> u64 {
+    v["ts_ms"].as_u64().unwrap()
+}
+
+/// `--bake`: the landed canary is polled at the poll interval; when it turns dead
+/// during the bake (its gateway's /readyz answers 503), the class halts with the reason
+/// before any wave node is touched. `--check` shows the bake.
+#[test]
+fn a_canary_that_turns_dead_during_the_bake_halts_the_class_before_any_wave_node() {
+    let lab = Lab::start(&NodeSpec::many("g", 3, "gateway"));
+    let src = skills("one");
+    let (sha, _) = manifest_ids(&src.dir);
+    let inv = inventory(&lab, "inv.ini", |_| String::new());
+    let jpath = lab.dir.join("j.jsonl");
+    let (out, _) = meshroll(
+        &lab,
+        &inv,
+        &[
+            "rollout",
+            "--skills",
+            src.dir.to_str().unwrap(),
+            "--bake",
+            "5m",
+            "--check",
+        ],
+    );
+    let o = text(&out);
+    assert!(o.contains("canary bake 5m (--bake)"), "{o}");
+    let args = [
+        "--poll-interval",
+        "1",
+        "rollout",
+        "--skills",
+        src.dir.to_str().unwrap(),
+        "--wave",
+        "100%",
+        "--bake",
+        "60s",
+        "--journal",
+        jpath.to_str().unwrap(),
+        "--yes",
+    ];
+    let log = lab.dir.join("run.log");
+    let mut child = spawn_meshroll(&lab, &inv, &args, &log);
+    // Wait for two healthy bake polls of the canary.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let j = journal(&jpath);
+        let ok_polls = events(&j, "bake_polled", "g01")
+            .iter()
+            .filter(|v| v["ok"] == true)
+            .count();
+        if ok_polls >= 2 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline && child.try_wait().unwrap().is_none(),
+            "never baked: {}",
+            fs::read_to_string(&log).unwrap()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let g01 = lab.node("g01");
+    g01.set_ready(&lab, 503);
+    let started = Instant::now();
+    let code = loop {
+        if let Some(st) = child.try_wait().unwrap() {
+            break st.code();
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "the dead canary did not halt the class: {}",
+            fs::read_to_string(&log).unwrap()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let o = fs::read_to_string(&log).unwrap();
+    eprintln!("{o}");
+    assert_eq!(code, Some(1), "{o}");
+    assert!(
+        o.contains(
+            "halted: class gateway: the canary g01 failed its bake (dead: gateway readyz: 503"
+        ),
+        "{o}"
+    );
+    let j = journal(&jpath);
+    let landed = events(&j, "node_landed", "g01");
+    let started = events(&j, "bake_started", "g01");
+    assert_eq!(landed.len(), 1, "{o}");
+    assert_eq!(started.len(), 1, "{o}");
+    assert_eq!(started[0]["duration_ms"], 60_000);
+    let failed: Vec<&Value> = events(&j, "bake_polled", "g01")
+        .into_iter()
+        .filter(|v| v["ok"] == false)
+        .collect();
+    assert_eq!(failed.len(), 1, "{o}");
+    assert!(
+        failed[0]["verdict"]
+            .as_str()
+            .unwrap()
+            .starts_with("dead: gateway readyz: 503"),
+        "{}",
+        failed[0]
+    );
+    // Halted well before the bake's end, and never past it.
+    assert!(ts(failed[0]) < ts(started[0]) + 60_000, "{o}");
+    for n in ["g02", "g03"] {
+        let node = lab.node(n);
+        assert!(
+            j.iter().all(|v| v["node_name"] != n),
+            "{n} was touched: {o}"
+        );
+        assert!(!node.state_dir().join("meshroll.lock").exists(), "{n}: {o}");
+        assert!(!node.bundle_dir(&sha).exists(), "{n}: {o}");
+        assert!(!node.is_drained(), "{n}: {o}");
+    }
+}
+
+/// A bake that stays healthy holds the wave back for its whole length, then lets it go.
+#[test]
+fn a_healthy_bake_holds_the_wave_for_its_length_then_widens() {
+    let lab = Lab::start(&NodeSpec::many("g", 2, "gateway"));
+    let src = skills("one");
+    let (sha, _) = manifest_ids(&src.dir);
+    let inv = inventory(&lab, "inv.ini", |_| String::new());
+    let jpath = lab.dir.join("j.jsonl");
+    let (out, _) = meshroll(
+        &lab,
+        &inv,
+        &[
+            "--poll-interval",
+            "1",
+            "rollout",
+            "--skills",
+            src.dir.to_str().unwrap(),
+            "--bake",
+            "4s",
+            "--journal",
+            jpath.to_str().unwrap(),
+            "--yes",
+        ],
+    );
+    let o = text(&out);
+    eprintln!("{o}");
+    assert_eq!(out.status.code(), Some(0), "{o}");
+    let j = journal(&jpath);
+    let landed = ts(events(&j, "node_landed", "g01")[0]);
+    let done = events(&j, "bake_done", "g01");
+    assert_eq!(done.len(), 1, "{o}");
+    let polls = done[0]["polls"].as_u64().unwrap();
+    assert!(
+        (3..=6).contains(&polls),
+        "polled about every second: {polls}"
+    );
+    let wave_start = ts(events(&j, "phase_started", "g02")[0]);
+    assert!(
+        wave_start >= landed + 4_000,
+        "g02 started {} ms after the canary landed, inside the 4 s bake",
+        wave_start - landed
+    );
+    assert!(wave_start >= ts(done[0]), "{o}");
+    assert!(o.contains("g01 baked through"), "{o}");
+    for n in &lab.nodes {
+        assert_eq!(n.current().as_deref(), Some(sha.as_str()));
+    }
 }

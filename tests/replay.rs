@@ -216,7 +216,7 @@ fn the_dashboard_prints_a_recap_on_exit_and_its_journal_replays() {
         s.contains("mac-g01 sync #1 failed (transient): rsync exit 12"),
         "{s}"
     );
-    assert!(s.contains("operator: step_phase"), "{s}");
+    assert!(s.contains("operator: step one phase"), "{s}");
     assert!(
         s.contains("  mac-g01  unfinished (sync) when the journal ends, 4 attempt(s)"),
         "{s}"
@@ -270,4 +270,184 @@ fn a_new_run_resumes_past_a_torn_and_a_non_utf8_line() {
         .unwrap();
     let summary = String::from_utf8(after.stdout).unwrap();
     assert!(summary.contains("2 line(s) skipped"), "{summary}");
+}
+
+/// Operator actions are journaled with node names (`action`) and the replay shows
+/// them so, never Rust's debug form nor bare positions.
+#[test]
+fn operator_actions_are_journaled_and_replayed_with_node_names() {
+    use meshroll::inventory::{Fleet, NodeId};
+    use meshroll::rollout::journal::Journal;
+    use meshroll::rollout::machine::{Command, Record};
+    let dir = tempfile::tempdir().unwrap();
+    let j = dir.path().join("journal.jsonl");
+    {
+        let fleet = Fleet::named(["mac-g01", "mac-g02", "mac-w03"]);
+        let mut w = Journal::open(&j, "r1".into(), "sha".into(), "m".into(), fleet).unwrap();
+        for (i, c) in [
+            Command::RetryNow(NodeId::new(2)),
+            Command::Rollback(vec![NodeId::new(0), NodeId::new(1)]),
+            Command::Skip(NodeId::new(2)),
+            Command::Pause,
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            w.write(&Record::Operator { command: c }, 1_000 + i as u64);
+        }
+    }
+    let text = std::fs::read_to_string(&j).unwrap();
+    let actions: Vec<String> = text
+        .lines()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).unwrap();
+            v["action"].as_str().unwrap_or("").to_string()
+        })
+        .collect();
+    assert_eq!(
+        actions,
+        [
+            "retry mac-w03 now",
+            "roll back mac-g01, mac-g02",
+            "skip mac-w03",
+            "pause"
+        ]
+    );
+    let out = bin()
+        .arg("replay")
+        .arg(&j)
+        .arg("--summary")
+        .output()
+        .unwrap();
+    let s = String::from_utf8(out.stdout).unwrap();
+    for want in [
+        "operator: retry mac-w03 now",
+        "operator: roll back mac-g01, mac-g02",
+        "operator: skip mac-w03",
+        "operator: pause",
+    ] {
+        assert!(s.contains(want), "{want}:\n{s}");
+    }
+    assert!(!s.contains("retry_now"), "{s}");
+}
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/journal")
+        .join(name)
+}
+
+fn summary_of(path: &Path) -> String {
+    let out = bin()
+        .arg("replay")
+        .arg(path)
+        .arg("--summary")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// A run killed while mac-g01's sync waited for its retry, resumed by a new run a
+/// minute later (tests/fixtures/journal/crash-resume.jsonl, as the runs write it): the
+/// summary marks where the run stopped and where the next resumed, shows no wait that
+/// never happened and no second `sync #1` that reads as the same attempt, gives the
+/// node's time in service apart from the gap, and shows the baseline's archived
+/// gateway status as one line with its size.
+#[test]
+fn summary_marks_a_crash_and_its_resume() {
+    let s = summary_of(&fixture("crash-resume.jsonl"));
+    let timeline = s.split("\nnodes:\n").next().unwrap();
+    let stop = timeline
+        .find("+1.5s  11:40:01  ── the run stopped here: it recorded no finish (killed or crashed) ──")
+        .unwrap_or_else(|| panic!("no stop mark:\n{s}"));
+    let resume = timeline
+        .find("+1m00s  11:41:00  ── run 2 resumed after 58.5s without a run ──")
+        .unwrap_or_else(|| panic!("no resume mark:\n{s}"));
+    let retry = timeline.find("mac-g01 sync retry #2 in 6.0s").unwrap();
+    let landed = timeline.find("mac-g01 LANDED").unwrap();
+    assert!(retry < stop && stop < resume && resume < landed, "{s}");
+    assert!(
+        s.contains("  mac-g01  LANDED in 6.4s in service (+58.5s between runs), 10 attempt(s)\n"),
+        "{s}"
+    );
+    assert!(!s.contains("waited"), "a wait that never happened:\n{s}");
+    assert!(
+        s.contains(
+            "failed (transient): rsync exit 12: connection unexpectedly closed; its retry in 6.0s never ran: the run stopped"
+        ),
+        "{s}"
+    );
+    assert_eq!(s.matches("sync      #1 (run 1)").count(), 1, "{s}");
+    assert_eq!(s.matches("sync      #1 (run 2)").count(), 1, "{s}");
+    assert!(!s.contains("sync      #1  "), "an unmarked sync #1:\n{s}");
+    assert!(
+        s.contains("      ── the run stopped; run 2 went on 58.5s later ──"),
+        "{s}"
+    );
+    // The baseline's gateway status: one line, with its size.
+    let baseline = s
+        .lines()
+        .find(|l| l.contains("baseline  #1"))
+        .unwrap_or_else(|| panic!("{s}"));
+    assert!(baseline.chars().count() < 200, "{baseline}");
+    assert!(baseline.ends_with(" bytes)"), "{baseline}");
+    assert!(!s.contains("extraServices"), "{s}");
+}
+
+/// Journals written before runs said `run_started`: a canary started again in the same
+/// rollout is where the next run began.
+#[test]
+fn summary_finds_the_resume_in_a_journal_without_run_lines() {
+    let dir = tempfile::tempdir().unwrap();
+    let j = dir.path().join("old.jsonl");
+    let text = std::fs::read_to_string(fixture("crash-resume.jsonl")).unwrap();
+    let old: String = text
+        .lines()
+        .filter(|l| !l.contains("\"run_started\""))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    assert_eq!(old.lines().count() + 2, text.lines().count());
+    std::fs::write(&j, old).unwrap();
+    let s = summary_of(&j);
+    assert!(
+        s.contains("── the run stopped here: it recorded no finish (killed or crashed) ──"),
+        "{s}"
+    );
+    assert!(
+        s.contains("── run 2 resumed after 58.5s without a run ──"),
+        "{s}"
+    );
+    assert!(
+        s.contains("LANDED in 6.4s in service (+58.5s between runs)"),
+        "{s}"
+    );
+    assert!(!s.contains("waited"), "{s}");
+}
+
+/// The replay's node panel shows the baseline's long note as one line with its size;
+/// `e` expands it.
+#[test]
+fn replay_node_panel_expands_a_long_note() {
+    use crossterm::event::KeyCode;
+    use meshroll::replay::{Replay, player::Player};
+    let replay = Replay::load(&fixture("crash-resume.jsonl")).unwrap();
+    let mut p = Player::new(replay);
+    p.key(KeyCode::End);
+    assert_eq!(p.at.nodes[0].name, "mac-g01");
+    let theme = meshroll::ui::theme::Theme::load("default").unwrap();
+    let render = |p: &Player| {
+        let mut t = ratatui::Terminal::new(ratatui::backend::TestBackend::new(160, 44)).unwrap();
+        t.draw(|f| meshroll::ui::replay::draw(f, p, &theme))
+            .unwrap();
+        format!("{}", t.backend())
+    };
+    let screen = render(&p);
+    assert!(screen.contains("bytes)"), "{screen}");
+    assert!(!screen.contains("extraServices"), "{screen}");
+    assert!(screen.contains("never ran"), "{screen}");
+    p.key(KeyCode::Char('e'));
+    assert!(p.expanded);
+    let screen = render(&p);
+    assert!(screen.contains("extraServices"), "{screen}");
 }

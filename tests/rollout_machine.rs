@@ -969,3 +969,235 @@ fn classes_run_one_after_the_other_by_default_and_the_plan_says_which() {
         p.describe(&inv)
     );
 }
+
+// ---------------------------------------------------------------------------------------
+// the canary bake (--bake): polls as effects, verdicts as inputs, the clock moved by hand
+
+fn bake_polls(effects: &[Effect]) -> Vec<usize> {
+    effects
+        .iter()
+        .filter_map(|e| match e {
+            Effect::BakePoll { node } => Some(node.index()),
+            _ => None,
+        })
+        .collect()
+}
+
+fn records(effects: &[Effect]) -> Vec<&Record> {
+    effects
+        .iter()
+        .filter_map(|e| match e {
+            Effect::Journal(r) => Some(r),
+            _ => None,
+        })
+        .collect()
+}
+
+/// One class of three gateways (canary g1, then one wave of two) baking 60 s, polled
+/// every 10 s; returns the machine with its canary landed at t=0.
+fn baking_machine() -> (Machine, Vec<(usize, Phase)>) {
+    let mut m = machine(
+        3,
+        0,
+        PlanOptions {
+            wave: Size::Count(2),
+            bake_ms: 60_000,
+            bake_every_ms: 10_000,
+            ..PlanOptions::default()
+        },
+        Mode::Run,
+    );
+    m.set_fleet(inventory(3, 0).nodes);
+    let first = m.handle(Input::Tick, 0);
+    let seen = drive_ok(&mut m, first, 0);
+    (m, seen)
+}
+
+#[test]
+fn the_canary_bakes_polled_at_the_interval_before_its_class_widens() {
+    let (mut m, seen) = baking_machine();
+    assert!(
+        seen.iter().all(|&(n, _)| n == 0),
+        "a wave node started before the bake: {seen:?}"
+    );
+    assert_eq!(m.nodes[NodeId::new(0)].run, NodeRun::Landed);
+    assert_eq!(m.baking.len(), 1);
+    assert_eq!(m.baking[0].until, 60_000);
+    assert_eq!(m.next_wakeup(), Some(10_000));
+    assert!(!m.idle(), "a baking rollout is not done");
+    // Nothing before the first poll is due.
+    assert_eq!(m.handle(Input::Tick, 9_999), vec![]);
+    let mut polls = 0;
+    let mut t = 10_000;
+    loop {
+        let eff = m.handle(Input::Tick, t);
+        assert_eq!(bake_polls(&eff), vec![0], "at {t}");
+        assert_eq!(runs(&eff), vec![], "at {t}");
+        // A second tick while the poll is in flight asks for no second poll.
+        assert_eq!(
+            bake_polls(&m.handle(Input::Tick, t + 10)),
+            Vec::<usize>::new()
+        );
+        polls += 1;
+        let eff = m.handle(
+            Input::BakePolled {
+                node: NodeId::new(0),
+                result: Ok("healthy: ok".into()),
+            },
+            t + 50,
+        );
+        assert!(records(&eff).contains(&&Record::BakePolled {
+            node: NodeId::new(0),
+            poll: polls,
+            ok: true,
+            verdict: "healthy: ok".into()
+        }));
+        if t + 50 >= 60_000 {
+            // The last poll, at the end of the bake: the class widens.
+            assert!(records(&eff).contains(&&Record::BakeDone {
+                node: NodeId::new(0),
+                class: "gateway".into(),
+                polls,
+            }));
+            let mut wave: Vec<usize> = runs(&eff).iter().map(|r| r.0).collect();
+            wave.sort();
+            assert_eq!(wave, vec![1, 2]);
+            break;
+        }
+        assert_eq!(runs(&eff), vec![], "widened mid-bake at {t}");
+        t = (t + 50 + 10_000).min(60_000);
+    }
+    assert_eq!(polls, 6, "polled every 10 s for 60 s");
+    assert!(m.baking.is_empty());
+}
+
+#[test]
+fn one_dead_verdict_in_the_bake_halts_the_class_before_any_wave_node() {
+    let (mut m, _) = baking_machine();
+    m.handle(Input::Tick, 10_000);
+    m.handle(
+        Input::BakePolled {
+            node: NodeId::new(0),
+            result: Ok("healthy: ok".into()),
+        },
+        10_050,
+    );
+    assert_eq!(bake_polls(&m.handle(Input::Tick, 20_050)), vec![0]);
+    let eff = m.handle(
+        Input::BakePolled {
+            node: NodeId::new(0),
+            result: Err("dead: gateway readyz: 503 not ready".into()),
+        },
+        20_100,
+    );
+    assert_eq!(runs(&eff), vec![]);
+    assert_eq!(
+        halt_text(&m).as_deref(),
+        Some(
+            "class gateway: the canary g1 failed its bake (dead: gateway readyz: 503 not ready); no wave node was touched"
+        )
+    );
+    assert!(
+        records(&eff)
+            .iter()
+            .any(|r| matches!(r, Record::Halted { .. }))
+    );
+    // Time passes: no wave node starts, no more polls, and the rollout is idle.
+    for t in [30_000, 60_000, 600_000] {
+        let eff = m.handle(Input::Tick, t);
+        assert_eq!(runs(&eff), vec![], "at {t}");
+        assert_eq!(bake_polls(&eff), Vec::<usize>::new(), "at {t}");
+    }
+    for n in [1, 2] {
+        assert_eq!(m.nodes[NodeId::new(n)].run, NodeRun::Pending);
+    }
+    assert!(m.idle());
+    assert!(!m.all_landed());
+    // The operator resumes: the canary bakes again from the start.
+    let eff = m.handle(Input::Op(Command::Resume), 700_000);
+    assert!(records(&eff).iter().any(|r| matches!(
+        r,
+        Record::BakeStarted {
+            duration_ms: 60_000,
+            ..
+        }
+    )));
+    assert_eq!(runs(&eff), vec![]);
+}
+
+#[test]
+fn a_skewed_verdict_halts_too_and_no_bake_means_no_wait() {
+    let (mut m, _) = baking_machine();
+    m.handle(Input::Tick, 10_000);
+    m.handle(
+        Input::BakePolled {
+            node: NodeId::new(0),
+            result: Err("skewed: current is 1111aaaa, not the bundle 2222bbbb".into()),
+        },
+        10_050,
+    );
+    assert!(
+        halt_text(&m)
+            .unwrap_or_default()
+            .contains("skewed: current is 1111aaaa"),
+        "{:?}",
+        m.halt
+    );
+    // --bake 0s: the wave follows the canary at once, with no bake record.
+    let mut m = machine(
+        3,
+        0,
+        PlanOptions {
+            wave: Size::Count(2),
+            ..PlanOptions::default()
+        },
+        Mode::Run,
+    );
+    let first = m.handle(Input::Tick, 0);
+    let seen = drive_ok(&mut m, first, 0);
+    assert!(seen.iter().any(|&(n, _)| n == 1), "{seen:?}");
+    assert!(m.baking.is_empty());
+}
+
+/// What the ATTEMPT and RETRIES columns read: the attempt of the phase in progress and
+/// the retries the node used, never the number of phases it ran.
+#[test]
+fn attempts_count_the_phase_in_progress_and_retries_not_phases() {
+    let mut m = machine(1, 0, PlanOptions::default(), Mode::Run);
+    let g = NodeId::new(0);
+    m.handle(Input::Tick, 0);
+    for ph in [Phase::Baseline, Phase::Drain] {
+        m.handle(
+            Input::PhaseDone {
+                node: g,
+                phase: ph,
+                note: String::new(),
+            },
+            1,
+        );
+    }
+    assert_eq!(m.nodes[g].attempt_in_progress(), Some(1), "sync #1 runs");
+    assert_eq!(m.nodes[g].retries_used(), 0);
+    m.handle(
+        Input::PhaseFailed {
+            node: g,
+            phase: Phase::Sync,
+            failure: Failure::Transient("rsync exit 12".into()),
+        },
+        2,
+    );
+    assert_eq!(m.nodes[g].attempt_in_progress(), Some(2), "sync #2 waits");
+    let eff = m.handle(Input::Tick, 60_000);
+    assert_eq!(runs(&eff), vec![(0, Phase::Sync, 2)]);
+    assert_eq!(m.nodes[g].retries_used(), 1);
+    let rest = drive_ok(&mut m, eff, 60_001);
+    assert!(rest.len() >= 6, "{rest:?}");
+    assert_eq!(m.nodes[g].run, NodeRun::Landed);
+    assert_eq!(m.nodes[g].attempt_in_progress(), None);
+    assert_eq!(
+        m.nodes[g].retries_used(),
+        1,
+        "not {} phases",
+        m.nodes[g].history.len()
+    );
+}

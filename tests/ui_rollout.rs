@@ -10,8 +10,11 @@ mod demo;
 use crossterm::event::{Event as TermEvent, KeyCode, KeyEvent, KeyModifiers};
 use meshroll::dashboard::{App, Effect, Event, View};
 use meshroll::inventory::NodeId;
+use meshroll::remote::sim::SimMesh;
 use meshroll::rollout::exec::ExecEvent;
-use meshroll::rollout::{Failure, Input, NodeRun, Phase};
+use meshroll::rollout::plan::{self, PlanOptions};
+use meshroll::rollout::state::RolloutState;
+use meshroll::rollout::{Failure, Input, Machine, Mode, NodeRun, Phase};
 use meshroll::ui::theme::Theme;
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
@@ -127,4 +130,61 @@ async fn confirm_dialog_before_a_rollback() {
     assert_eq!(key(&mut app, KeyCode::Esc, now), vec![]);
     assert!(app.confirm.is_none());
     assert_eq!(app.flash.as_deref(), Some("cancelled"));
+}
+
+/// `--bake`: the plan view shows the bake in the status line and counts the baking
+/// canary's bake down in its class's lane.
+#[tokio::test(start_paused = true)]
+async fn plan_view_counts_the_canary_bake_down() {
+    let (inv, mesh) = SimMesh::demo();
+    let mut app = App::new(
+        "demo (simulated mesh)".into(),
+        inv.nodes.clone(),
+        inv.classes.clone(),
+    );
+    demo::poll_all(&mut app, &mesh, AT).await;
+    let opts = PlanOptions {
+        bake_ms: 300_000,
+        bake_every_ms: 5_000,
+        ..PlanOptions::default()
+    };
+    let p = plan::make(&inv, &opts).unwrap();
+    let canary = p.classes[0].canary;
+    let machine = Machine::new(p, inv.nodes.len(), 42, Mode::Paused);
+    let bundle = meshroll::remote::sim::demo_bundle();
+    app.rollout = Some(RolloutState::new(
+        machine,
+        inv.nodes.clone(),
+        "r-test".into(),
+        &bundle,
+        AT,
+    ));
+    let mut now = AT + 1_000;
+    let mut queue = runs(&app.handle(Event::Tick, now));
+    queue.extend(runs(&key(&mut app, KeyCode::Char('c'), now)));
+    while let Some((node, phase)) = queue.first().copied() {
+        queue.remove(0);
+        assert_eq!(node, canary, "a wave node started before the bake");
+        now += 700;
+        let input = Input::PhaseDone {
+            node,
+            phase,
+            note: String::new(),
+        };
+        queue.extend(runs(
+            &app.handle(Event::Exec(Box::new(ExecEvent::Input(input))), now),
+        ));
+    }
+    let d = app.rollout.as_ref().unwrap();
+    assert_eq!(d.machine.nodes[canary].run, NodeRun::Landed);
+    assert_eq!(d.machine.baking.len(), 1);
+    let name = inv.nodes.name(canary).to_string();
+    app.frame(now + 61_000);
+    key(&mut app, KeyCode::Char('p'), now + 61_000);
+    let screen = render(&app, 120, 32);
+    assert!(screen.contains("canary bake 5m"), "{screen}");
+    assert!(
+        screen.contains(&format!("canary {name} baking, 3m59s left")),
+        "{screen}"
+    );
 }

@@ -39,6 +39,9 @@ pub fn plan_options(a: &PlanArgs) -> anyhow::Result<PlanOptions> {
             .map_err(|e| anyhow::anyhow!("--failure-budget: expected {e}"))?,
         doctor_every_node: a.doctor_every_node,
         parallel_classes: a.parallel_classes,
+        bake_ms: plan::parse_duration(&a.bake)
+            .map_err(|e| anyhow::anyhow!("--bake: expected {e}"))?,
+        ..PlanOptions::default()
     })
 }
 
@@ -138,7 +141,12 @@ pub fn prepare(g: &Global, a: &PlanArgs, sim: bool) -> anyhow::Result<Prepared> 
         let (inv, ctx) = super::real_ctx(g)?;
         (inv, ctx, bundle)
     };
-    let plan = plan::make(&inv, &plan_options(a)?).map_err(|e| anyhow::anyhow!("plan: {e}"))?;
+    let opts = PlanOptions {
+        // A baking canary is polled at the poll interval.
+        bake_every_ms: g.poll_interval.max(1) * 1000,
+        ..plan_options(a)?
+    };
+    let plan = plan::make(&inv, &opts).map_err(|e| anyhow::anyhow!("plan: {e}"))?;
     Ok(Prepared {
         inv,
         poll: Arc::new(poll),
@@ -219,9 +227,11 @@ pub async fn run(g: &Global, a: &RolloutArgs) -> anyhow::Result<i32> {
 
 fn recap(d: &RolloutState, inv: &Inventory) {
     println!("\nrecap:");
+    // ATTEMPT: the attempt of the phase in progress (or failed in); RETRIES: the
+    // retries the node used over all its phases. Neither counts phases.
     println!(
-        "{:<16} {:<10} {:<22} {:>8} {:>8}  last error",
-        "NODE", "CLASS", "OUTCOME", "ATTEMPTS", "TIME"
+        "{:<16} {:<10} {:<22} {:>7} {:>7} {:>8}  last error",
+        "NODE", "CLASS", "OUTCOME", "ATTEMPT", "RETRIES", "TIME"
     );
     for i in d.machine.plan.nodes() {
         let slot = &d.machine.nodes[i];
@@ -234,12 +244,17 @@ fn recap(d: &RolloutState, inv: &Inventory) {
             NodeRun::Landed if slot.history.is_empty() => "landed (earlier run)".to_string(),
             r => r.label(),
         };
+        let attempt = slot.attempt_in_progress().map_or_else(
+            || "-".to_string(),
+            |a| format!("{a}/{}", crate::rollout::machine::MAX_ATTEMPTS),
+        );
         println!(
-            "{:<16} {:<10} {:<22} {:>8} {:>8}  {}",
+            "{:<16} {:<10} {:<22} {:>7} {:>7} {:>8}  {}",
             clean_capped(&n.name, 64),
             clean_capped(&n.class, 64),
             outcome,
-            slot.history.len(),
+            attempt,
+            slot.retries_used(),
             time,
             line(slot.last_error().unwrap_or(""))
         );

@@ -580,6 +580,7 @@ pub(super) fn check_group_name(name: &str) -> Result<(), String> {
 /// Host names (after range expansion): not empty, no whitespace, no brackets, and not
 /// beginning with `-` (the name is the ssh destination unless `ansible_host` is set).
 fn check_host_name(name: &str) -> Result<(), String> {
+    super::check_node_name(name)?;
     if name.is_empty()
         || name.chars().any(|c| {
             c.is_whitespace() || crate::safe_text::is_unsafe_char(c) || "[]\"'=".contains(c)

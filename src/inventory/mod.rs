@@ -84,6 +84,34 @@ pub(crate) fn shown(v: &str) -> String {
     format!("\"{}\"", crate::safe_text::clean_capped(v, 200))
 }
 
+/// The longest node name, in characters: the cap screens and reports cut names at
+/// (`report::SHORT_CAP`), so a longer name would be shown, journaled and resumed as
+/// something else.
+pub const MAX_NAME_CHARS: usize = 128;
+
+/// Why `name` cannot be a node name, if it cannot: the one check every inventory format
+/// runs on every name. A name is refused when the sanitiser would change it (a control,
+/// bidi or zero-width character, or more than [`MAX_NAME_CHARS`] characters): two names
+/// that clean to the same text would be one node on screen and in the journal.
+pub fn check_node_name(name: &str) -> Result<(), String> {
+    if let Some(c) = name.chars().find(|&c| crate::safe_text::is_unsafe_char(c)) {
+        return Err(format!(
+            "a node name without control, bidi or zero-width characters, got {} (it holds U+{:04X})",
+            shown(name),
+            c as u32
+        ));
+    }
+    let n = name.chars().count();
+    if n > MAX_NAME_CHARS {
+        return Err(format!(
+            "a node name of at most {MAX_NAME_CHARS} characters, got one of {n} characters: {}",
+            shown(name)
+        ));
+    }
+    debug_assert_eq!(crate::safe_text::sanitize(name, MAX_NAME_CHARS), name);
+    Ok(())
+}
+
 /// Characters that never belong in an ssh host or user: whitespace, controls, bidi.
 fn bad_destination_char(c: char) -> bool {
     c.is_whitespace() || crate::safe_text::is_unsafe_char(c)

@@ -18,7 +18,7 @@ use super::Node;
 #[serde(transparent)]
 pub struct NodeId(usize);
 
-/// Shown as its index, as progress lines (`operator: Skip(3)`) always read.
+/// Shown as its index (operator-facing text names nodes by name, never by this).
 impl fmt::Debug for NodeId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         self.0.fmt(f)

@@ -342,6 +342,7 @@ fn check_name<'f>(
             format!("a node name without spaces, got {name:?}"),
         ));
     }
+    super::check_node_name(name).map_err(|why| src.err(Some(entry.name.span()), why))?;
     if let Some(first) = seen.insert(name, line_of(src.text, entry.name.span().start)) {
         return Err(src.err(
             Some(entry.name.span()),

@@ -14,11 +14,9 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::Path;
 
-use serde_json::Value;
-
 use crate::observe::Millis;
 use crate::rollout::journal::{self, BadLine, Event, Line};
-use crate::rollout::machine::{Command, Record};
+use crate::rollout::machine::Record;
 use crate::safe_text::clean;
 
 /// What happened, as the journal says it.
@@ -64,6 +62,24 @@ pub enum Ev {
         ok: bool,
         message: String,
     },
+    /// A run of meshroll started writing the journal (`resumed`: it continues an
+    /// unfinished rollout).
+    RunStarted {
+        resumed: bool,
+    },
+    BakeStarted {
+        class: String,
+        duration_ms: u64,
+    },
+    BakePolled {
+        poll: u64,
+        ok: bool,
+        verdict: String,
+    },
+    BakeDone {
+        class: String,
+        polls: u64,
+    },
     Finished {
         landed: u64,
         failed: u64,
@@ -88,6 +104,9 @@ pub struct Entry {
     /// The node's index in the run's inventory, for a stable order.
     pub node_idx: Option<u64>,
     pub ev: Ev,
+    /// Which run of meshroll wrote it, 1-based in time order (a crash and its resume
+    /// are two runs); set by [`Replay::from_entries`].
+    pub run: usize,
 }
 
 impl Entry {
@@ -100,6 +119,7 @@ impl Entry {
                 | Ev::NodeFailed { .. }
                 | Ev::Halted { .. }
                 | Ev::RolledBack { ok: false, .. }
+                | Ev::BakePolled { ok: false, .. }
         )
     }
 
@@ -132,6 +152,25 @@ impl Entry {
             Ev::Operator { command } => format!("operator: {command}"),
             Ev::RolledBack { ok: true, message } => format!("{n} rolled back: {message}"),
             Ev::RolledBack { ok: false, message } => format!("{n} rollback failed: {message}"),
+            Ev::RunStarted { resumed: false } => "a run started".into(),
+            Ev::RunStarted { resumed: true } => "a new run resumed the rollout".into(),
+            Ev::BakeStarted { class, duration_ms } => format!(
+                "{n} baking for {} before class {class} widens",
+                crate::rollout::plan::duration_text(*duration_ms)
+            ),
+            Ev::BakePolled {
+                poll,
+                ok: true,
+                verdict,
+            } => format!("{n} bake poll {poll}: {verdict}"),
+            Ev::BakePolled {
+                poll,
+                ok: false,
+                verdict,
+            } => format!("{n} bake poll {poll} FAILED: {verdict}"),
+            Ev::BakeDone { class, polls } => {
+                format!("{n} baked through ({polls} poll(s)): class {class} widens")
+            }
             Ev::Finished {
                 landed,
                 failed,
@@ -198,7 +237,11 @@ pub fn entry(line: usize, l: &Line) -> Entry {
                 reason: clean(reason),
             },
             Record::Operator { command } => Ev::Operator {
-                command: operator_text(command),
+                command: match &l.action {
+                    Some(a) => clean(a),
+                    // An older journal: the nodes by position.
+                    None => clean(&command.describe(|n| format!("node #{n}"))),
+                },
             },
             Record::RolledBack { result, .. } => match result {
                 Ok(m) => Ev::RolledBack {
@@ -209,6 +252,24 @@ pub fn entry(line: usize, l: &Line) -> Entry {
                     ok: false,
                     message: clean(m),
                 },
+            },
+            Record::RunStarted { resumed } => Ev::RunStarted { resumed: *resumed },
+            Record::BakeStarted {
+                class, duration_ms, ..
+            } => Ev::BakeStarted {
+                class: clean(class),
+                duration_ms: *duration_ms,
+            },
+            Record::BakePolled {
+                poll, ok, verdict, ..
+            } => Ev::BakePolled {
+                poll: u64::from(*poll),
+                ok: *ok,
+                verdict: clean(verdict),
+            },
+            Record::BakeDone { class, polls, .. } => Ev::BakeDone {
+                class: clean(class),
+                polls: u64::from(*polls),
             },
             Record::Finished {
                 landed,
@@ -236,20 +297,34 @@ pub fn entry(line: usize, l: &Line) -> Entry {
         node,
         node_idx: l.node(),
         ev,
+        run: 1,
     }
 }
 
-/// An operator command as the journal spells it: `pause`, `retry_now 3`, `rollback [1,2]`.
-fn operator_text(command: &Command) -> String {
-    let v = serde_json::to_value(command).unwrap_or(Value::Null);
-    let op = match &v["op"] {
-        Value::String(op) => clean(op),
-        _ => String::new(),
-    };
-    match &v["nodes"] {
-        Value::Null => op,
-        n => format!("{op} {}", clean(&n.to_string())),
+/// Text shown on one line: runs of white space (and escaped line breaks) become one
+/// space, and text longer than `max` characters is cut, its size said: a gateway status
+/// archived at baseline reads as one line, not a screenful.
+pub fn one_line(s: &str, max: usize) -> String {
+    let flat = s.replace("\\n", " ").replace("\\r", " ");
+    let flat: String = flat.split_whitespace().collect::<Vec<_>>().join(" ");
+    if flat.chars().count() <= max {
+        return flat;
     }
+    let head: String = flat.chars().take(max.saturating_sub(1)).collect();
+    format!("{head}… ({} bytes)", s.len())
+}
+
+/// Where a run stopped and the next one started, in a journal with several runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Break {
+    /// The last event of the run that stopped.
+    pub stopped_at: Millis,
+    /// The first event of the next run.
+    pub resumed_at: Millis,
+    /// How the run that stopped ended, in words.
+    pub how: String,
+    /// The run the next one is (2 for the first resume).
+    pub run: usize,
 }
 
 /// A journal read for replay.
@@ -263,6 +338,51 @@ pub struct Replay {
     pub bad: Vec<BadLine>,
     /// Node names in the run's inventory order.
     pub nodes: Vec<String>,
+    /// Where a run stopped and a later one took over, in time order.
+    pub breaks: Vec<Break>,
+}
+
+/// Number the runs that wrote `entries` (in time order) and say where each stopped. A
+/// run starts at a `run_started` line, or, in journals written before those lines, at a
+/// canary or wave started again in the same rollout.
+fn number_runs(entries: &mut [Entry]) -> Vec<Break> {
+    let mut breaks = Vec::new();
+    let mut seen = std::collections::BTreeSet::new();
+    let mut run = 1;
+    let mut after_run_start = false;
+    let mut run_from = 0;
+    for i in 0..entries.len() {
+        let e = &entries[i];
+        let starts = match &e.ev {
+            Ev::RunStarted { .. } => i > 0,
+            Ev::StageStarted { class, stage } => {
+                let again = !seen.insert((e.rollout.clone(), class.clone(), *stage));
+                again && !after_run_start
+            }
+            _ => false,
+        };
+        if starts {
+            let prev = &entries[run_from..i];
+            let how = if prev.iter().any(|x| matches!(x.ev, Ev::Finished { .. })) {
+                "it finished"
+            } else if prev.iter().any(|x| matches!(x.ev, Ev::Halted { .. })) {
+                "it halted and recorded no finish"
+            } else {
+                "it recorded no finish (killed or crashed)"
+            };
+            run += 1;
+            breaks.push(Break {
+                stopped_at: entries[i - 1].ts,
+                resumed_at: entries[i].ts,
+                how: how.into(),
+                run,
+            });
+            run_from = i;
+        }
+        after_run_start = matches!(entries[i].ev, Ev::RunStarted { .. });
+        entries[i].run = run;
+    }
+    breaks
 }
 
 impl Replay {
@@ -280,6 +400,7 @@ impl Replay {
 
     pub fn from_entries(source: String, mut entries: Vec<Entry>, bad: Vec<BadLine>) -> Replay {
         entries.sort_by_key(|e| (e.ts, e.line));
+        let breaks = number_runs(&mut entries);
         let mut order: BTreeMap<String, (u64, usize)> = BTreeMap::new();
         for (k, e) in entries.iter().enumerate() {
             if let Some(n) = &e.node {
@@ -297,6 +418,7 @@ impl Replay {
             entries,
             bad,
             nodes: nodes.into_iter().map(|(n, _)| n).collect(),
+            breaks,
         }
     }
 
@@ -374,10 +496,38 @@ impl Replay {
             }
         }
         let _ = writeln!(o, "\ntimeline:");
+        let mark = |o: &mut String, ts: Millis, text: &str| {
+            let _ = writeln!(
+                o,
+                "  {:>8}  {}  ── {text} ──",
+                format!("+{}", secs(ts.saturating_sub(t0))),
+                clock(ts),
+            );
+        };
+        let mut breaks = self.breaks.iter().peekable();
         for e in &self.entries {
+            if let Some(b) = breaks.next_if(|b| b.run == e.run) {
+                mark(
+                    &mut o,
+                    b.stopped_at,
+                    &format!("the run stopped here: {}", b.how),
+                );
+                mark(
+                    &mut o,
+                    b.resumed_at,
+                    &format!(
+                        "run {} resumed after {} without a run",
+                        b.run,
+                        secs(b.resumed_at.saturating_sub(b.stopped_at))
+                    ),
+                );
+            }
             let keep = !matches!(
                 e.ev,
-                Ev::PhaseStarted { .. } | Ev::PhaseDone { .. } | Ev::Other { .. }
+                Ev::PhaseStarted { .. }
+                    | Ev::PhaseDone { .. }
+                    | Ev::Other { .. }
+                    | Ev::RunStarted { .. }
             );
             if keep {
                 let _ = writeln!(
@@ -391,10 +541,24 @@ impl Replay {
         }
         let end = self.state_at(self.entries.len());
         let _ = writeln!(o, "\nnodes:");
+        let several_runs = !self.breaks.is_empty();
         for n in &end.nodes {
+            // Time in service: from its first phase to its end, less the time no run
+            // was going.
             let took = match (n.started, n.ended) {
+                (Some(s), Some(e)) if n.gap_ms > 0 => format!(
+                    " in {} in service (+{} between runs)",
+                    secs(e.saturating_sub(s).saturating_sub(n.gap_ms)),
+                    secs(n.gap_ms)
+                ),
                 (Some(s), Some(e)) => format!(" in {}", secs(e.saturating_sub(s))),
                 _ => String::new(),
+            };
+            let retries = n.attempts.iter().filter(|a| a.attempt > 1).count();
+            let retries = match retries {
+                0 => String::new(),
+                1 => ", 1 retry".into(),
+                r => format!(", {r} retries"),
             };
             let (word, why) = match n.status {
                 Status::Failed => (
@@ -405,32 +569,58 @@ impl Replay {
             };
             let _ = writeln!(
                 o,
-                "  {}  {word}{took}, {} attempt(s){why}",
+                "  {}  {word}{took}, {} attempt(s){retries}{why}",
                 n.name,
                 n.attempts.len()
             );
+            let mut run = n.attempts.first().map_or(1, |a| a.run);
             for a in &n.attempts {
+                if a.run != run {
+                    let gap = self
+                        .breaks
+                        .iter()
+                        .filter(|b| b.run > run && b.run <= a.run)
+                        .map(|b| b.resumed_at.saturating_sub(b.stopped_at))
+                        .sum::<u64>();
+                    let _ = writeln!(
+                        o,
+                        "      ── the run stopped; run {} went on {} later ──",
+                        a.run,
+                        secs(gap)
+                    );
+                    run = a.run;
+                }
                 let took = a.ended.map_or("unfinished".to_string(), |e| {
                     secs(e.saturating_sub(a.started))
                 });
                 let what = match &a.outcome {
+                    None if a.cut => "no outcome: the run stopped mid-attempt".to_string(),
                     None => "no outcome in the journal".to_string(),
-                    Some(Ok(note)) => format!("ok: {note}"),
-                    Some(Err((kind, m))) => format!("failed ({kind}): {m}"),
+                    Some(Ok(note)) => format!("ok: {}", one_line(note, NOTE_CHARS)),
+                    Some(Err((kind, m))) => format!("failed ({kind}): {}", one_line(m, NOTE_CHARS)),
                 };
-                let wait = a
-                    .wait_ms
-                    .map_or(String::new(), |w| format!("; waited {}", secs(w)));
-                let _ = writeln!(
-                    o,
-                    "      {:<9} #{} {:>7}  {what}{wait}",
-                    a.phase, a.attempt, took
-                );
+                let wait = match a.wait_ms {
+                    Some(w) if a.cut => {
+                        format!("; its retry in {} never ran: the run stopped", secs(w))
+                    }
+                    Some(w) => format!("; waited {}", secs(w)),
+                    None => String::new(),
+                };
+                let which = if several_runs {
+                    format!("#{} (run {})", a.attempt, a.run)
+                } else {
+                    format!("#{}", a.attempt)
+                };
+                let _ = writeln!(o, "      {:<9} {which} {:>7}  {what}{wait}", a.phase, took);
             }
         }
         o
     }
 }
+
+/// A note or an error in the summary and the replay's node panel (unless expanded):
+/// at most this many characters, on one line.
+pub const NOTE_CHARS: usize = 100;
 
 /// Where a node is at a point of the replay.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -438,6 +628,9 @@ pub enum Status {
     Waiting,
     Active,
     Retrying,
+    /// Its run stopped (killed, crashed) mid-phase or while a retry waited; a later run
+    /// may go on with it.
+    Stopped,
     /// Between phases (a phase done, the next not started: paused or stepping).
     Between,
     Landed,
@@ -457,6 +650,11 @@ pub struct AttemptAt {
     pub outcome: Option<Result<String, (String, String)>>,
     /// The wait before the next attempt, when one was scheduled.
     pub wait_ms: Option<u64>,
+    /// The run (1-based) the attempt belongs to.
+    pub run: usize,
+    /// The run stopped during the attempt, or while its retry waited (the retry never
+    /// ran).
+    pub cut: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -471,6 +669,9 @@ pub struct NodeAt {
     pub attempts: Vec<AttemptAt>,
     pub started: Option<Millis>,
     pub ended: Option<Millis>,
+    /// Time between its start and its end when no run was going (a crash and its
+    /// resume): not time in service.
+    pub gap_ms: u64,
 }
 
 impl NodeAt {
@@ -485,6 +686,7 @@ impl NodeAt {
             attempts: Vec::new(),
             started: None,
             ended: None,
+            gap_ms: 0,
         }
     }
 
@@ -496,6 +698,7 @@ impl NodeAt {
             Status::Active => p.to_string(),
             Status::Retrying => format!("{p} (retry)"),
             Status::Between => format!("{p} done"),
+            Status::Stopped => format!("{p} (run stopped)"),
             Status::Landed => "landed".into(),
             Status::Failed => format!("failed at {p}"),
             Status::Skipped => "skipped".into(),
@@ -515,7 +718,7 @@ impl NodeAt {
             Status::Waiting => "not started".into(),
             Status::Skipped => "skipped".into(),
             Status::RolledBack => "rolled back".into(),
-            Status::Active | Status::Retrying | Status::Between => format!(
+            Status::Active | Status::Retrying | Status::Between | Status::Stopped => format!(
                 "unfinished ({}) when the journal ends",
                 self.phase.as_deref().unwrap_or("?")
             ),
@@ -532,10 +735,39 @@ pub struct At {
     pub finished: Option<String>,
     pub rollout: Option<String>,
     pub skills_sha: Option<String>,
+    /// The run of the last entry applied (0: none yet), and that entry's time.
+    pub run: usize,
+    pub last_ts: Millis,
 }
 
 impl At {
+    /// A new run took over at `now`: what the last one left in flight stopped with
+    /// it (no retry countdown goes on), and the time between the two runs is no
+    /// node's time in service.
+    fn new_run(&mut self, now: Millis) {
+        let gap = now.saturating_sub(self.last_ts);
+        for n in &mut self.nodes {
+            if n.started.is_some() && n.ended.is_none() {
+                n.gap_ms += gap;
+            }
+            if matches!(n.status, Status::Active | Status::Retrying) {
+                n.status = Status::Stopped;
+                n.retry_at = None;
+                if let Some(a) = n.attempts.last_mut() {
+                    a.cut = a.ended.is_none() || a.wait_ms.is_some();
+                }
+            }
+        }
+    }
+
     fn apply(&mut self, e: &Entry, slot: Option<usize>) {
+        if e.run != self.run {
+            if self.run != 0 {
+                self.new_run(e.ts);
+            }
+            self.run = e.run;
+        }
+        self.last_ts = e.ts;
         self.rollout = Some(e.rollout.clone());
         self.skills_sha = Some(e.skills_sha.clone());
         match &e.ev {
@@ -565,6 +797,8 @@ impl At {
                     ended: None,
                     outcome: None,
                     wait_ms: None,
+                    run: e.run,
+                    cut: false,
                 });
             }
             Ev::PhaseDone {
@@ -640,7 +874,7 @@ impl At {
             match n.status {
                 Status::Landed => c.0 += 1,
                 Status::Failed => c.1 += 1,
-                Status::Active | Status::Retrying | Status::Between => c.2 += 1,
+                Status::Active | Status::Retrying | Status::Between | Status::Stopped => c.2 += 1,
                 Status::Waiting | Status::Skipped | Status::RolledBack => c.3 += 1,
             }
         }

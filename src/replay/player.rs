@@ -28,6 +28,9 @@ pub struct Player {
     pub at: At,
     pub quit: bool,
     pub help: bool,
+    /// The node panel shows long notes (a baseline's gateway status) in full, not as
+    /// one line with their size (`e` toggles).
+    pub expanded: bool,
     /// What the last key did.
     pub flash: Option<String>,
 }
@@ -52,6 +55,7 @@ impl Player {
             at: At::default(),
             quit: false,
             help: false,
+            expanded: false,
             flash: None,
         };
         p.catch_up();
@@ -151,6 +155,14 @@ impl Player {
         match k {
             KeyCode::Char('q') | KeyCode::Esc => self.quit = true,
             KeyCode::Char('?') => self.help = true,
+            KeyCode::Char('e') => {
+                self.expanded = !self.expanded;
+                self.flash = Some(if self.expanded {
+                    "long notes in full (e: one line each)".into()
+                } else {
+                    "long notes on one line (e: in full)".into()
+                });
+            }
             KeyCode::Char(' ') | KeyCode::Char('p') => {
                 if !self.playing && self.at_end() {
                     self.seek(0);
@@ -208,6 +220,7 @@ mod tests {
             node: node.map(str::to_string),
             node_idx: node.map(|n| if n == "a" { 0 } else { 1 }),
             ev,
+            run: 1,
         }
     }
 

@@ -575,6 +575,12 @@ pub fn spawn(ctx: Arc<RolloutCtx>, effect: super::Effect, tx: UnboundedSender<Ex
                 let _ = tx.send(ExecEvent::Input(Input::RollbackDone { node, result }));
             });
         }
+        super::Effect::BakePoll { node } => {
+            tokio::spawn(async move {
+                let result = super::bake::poll(&ctx, node).await;
+                let _ = tx.send(ExecEvent::Input(Input::BakePolled { node, result }));
+            });
+        }
         super::Effect::Journal(_) => {}
     }
 }

@@ -4,6 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::bake::Baking;
 use super::plan::Plan;
 use crate::inventory::{Fleet, NodeId, PerNode};
 use crate::observe::Millis;
@@ -125,6 +126,12 @@ pub enum Halt {
     },
     /// A class's canary failed.
     CanaryFailed { class: String },
+    /// A class's canary was dead or skewed while it baked.
+    BakeFailed {
+        class: String,
+        node: String,
+        reason: String,
+    },
 }
 
 impl std::fmt::Display for Halt {
@@ -145,6 +152,14 @@ impl std::fmt::Display for Halt {
                 "class {class}: {failed} failed node(s), over its failure budget of {budget}"
             ),
             Halt::CanaryFailed { class } => write!(f, "class {class}: the canary failed"),
+            Halt::BakeFailed {
+                class,
+                node,
+                reason,
+            } => write!(
+                f,
+                "class {class}: the canary {node} failed its bake ({reason}); no wave node was touched"
+            ),
         }
     }
 }
@@ -252,6 +267,26 @@ impl NodeSlot {
         }
     }
 
+    /// The attempt of the phase in progress (running or waiting to retry), or of the
+    /// phase the node failed in; `None` between phases and once it landed.
+    pub fn attempt_in_progress(&self) -> Option<u32> {
+        match &self.run {
+            NodeRun::Active { attempt, .. } | NodeRun::Retrying { attempt, .. } => Some(*attempt),
+            NodeRun::Failed { phase, .. } => self
+                .history
+                .iter()
+                .rev()
+                .find(|a| a.phase == *phase)
+                .map(|a| a.attempt),
+            _ => None,
+        }
+    }
+
+    /// Retries the node used, over all its phases (attempts after a phase's first).
+    pub fn retries_used(&self) -> usize {
+        self.history.iter().filter(|a| a.attempt > 1).count()
+    }
+
     /// The last error of any attempt.
     pub fn last_error(&self) -> Option<&str> {
         self.history.iter().rev().find_map(|a| match &a.outcome {
@@ -290,6 +325,36 @@ pub enum Command {
     Rollback(Vec<NodeId>),
 }
 
+impl Command {
+    /// The nodes the command is about.
+    pub fn nodes(&self) -> Vec<NodeId> {
+        match self {
+            Command::RetryNow(n) | Command::Skip(n) => vec![*n],
+            Command::Rollback(ns) => ns.clone(),
+            _ => Vec::new(),
+        }
+    }
+
+    /// What the operator did, in words, nodes by `name`: `retry mac-w03 now`, `skip
+    /// mac-w03`, `roll back mac-w01, mac-w02`, `pause`. Progress lines, the journal
+    /// and the replay show this, never the Rust debug form.
+    pub fn describe(&self, name: impl Fn(NodeId) -> String) -> String {
+        let names = |ns: &[NodeId]| ns.iter().map(|&n| name(n)).collect::<Vec<_>>().join(", ");
+        match self {
+            Command::StepPhase => "step one phase".into(),
+            Command::StepWave => "step one wave".into(),
+            Command::Run => "run".into(),
+            Command::Pause => "pause".into(),
+            Command::Resume => "resume".into(),
+            Command::RetryNow(n) => format!("retry {} now", name(*n)),
+            Command::Skip(n) => format!("skip {}", name(*n)),
+            Command::Abort => "abort".into(),
+            Command::Rollback(ns) if ns.is_empty() => "roll back no node".into(),
+            Command::Rollback(ns) => format!("roll back {}", names(ns)),
+        }
+    }
+}
+
 /// Inputs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Input {
@@ -309,6 +374,11 @@ pub enum Input {
         node: NodeId,
         result: Result<String, String>,
     },
+    /// A baking canary's poll, judged: `Ok(what it showed)` or `Err(why it fails)`.
+    BakePolled {
+        node: NodeId,
+        result: Result<String, String>,
+    },
     Op(Command),
 }
 
@@ -321,6 +391,10 @@ pub enum Effect {
         attempt: u32,
     },
     Rollback {
+        node: NodeId,
+    },
+    /// Poll a baking canary once and judge it (answered by `Input::BakePolled`).
+    BakePoll {
         node: NodeId,
     },
     Journal(Record),
@@ -396,6 +470,39 @@ pub enum Record {
         node: NodeId,
         result: Result<String, String>,
     },
+    /// A run of meshroll started writing this rollout (the session writes it, not the
+    /// machine): `resumed` when it continues a rollout an earlier run left unfinished.
+    /// The replay marks where a run stopped and where the next one resumed by it.
+    RunStarted {
+        #[serde(default)]
+        resumed: bool,
+    },
+    /// A class's canary landed and bakes for `duration_ms` before the class widens.
+    BakeStarted {
+        #[serde(default)]
+        node: NodeId,
+        class: String,
+        #[serde(default)]
+        duration_ms: u64,
+    },
+    /// One poll of the baking canary: `ok` and what it showed (or why it failed).
+    BakePolled {
+        #[serde(default)]
+        node: NodeId,
+        #[serde(default)]
+        poll: u32,
+        ok: bool,
+        #[serde(default)]
+        verdict: String,
+    },
+    /// The canary was healthy for the whole bake: the class widens.
+    BakeDone {
+        #[serde(default)]
+        node: NodeId,
+        class: String,
+        #[serde(default)]
+        polls: u32,
+    },
     Finished {
         #[serde(default)]
         landed: usize,
@@ -408,7 +515,7 @@ pub enum Record {
 
 impl Record {
     /// The `event` name of every record, as the journal spells it.
-    pub const EVENTS: [&'static str; 12] = [
+    pub const EVENTS: [&'static str; 16] = [
         "phase_started",
         "phase_done",
         "phase_failed",
@@ -420,6 +527,10 @@ impl Record {
         "halted",
         "operator",
         "rolled_back",
+        "run_started",
+        "bake_started",
+        "bake_polled",
+        "bake_done",
         "finished",
     ];
 
@@ -433,10 +544,14 @@ impl Record {
             | Record::NodeLanded { node }
             | Record::NodeFailed { node, .. }
             | Record::NodeSkipped { node }
-            | Record::RolledBack { node, .. } => Some(*node),
+            | Record::RolledBack { node, .. }
+            | Record::BakeStarted { node, .. }
+            | Record::BakePolled { node, .. }
+            | Record::BakeDone { node, .. } => Some(*node),
             Record::StageStarted { .. }
             | Record::Halted { .. }
             | Record::Operator { .. }
+            | Record::RunStarted { .. }
             | Record::Finished { .. } => None,
         }
     }
@@ -467,6 +582,11 @@ pub struct Machine {
     pub halt: Option<Halt>,
     pub aborted: bool,
     pub finished: bool,
+    /// Canaries baking (`--bake`): one per class whose canary landed and whose bake is
+    /// not over.
+    pub baking: Vec<Baking>,
+    /// Classes whose canary baked through: they widen.
+    baked: Vec<usize>,
     started: bool,
     rng: u64,
     /// The fleet, for node names in messages (indices when not given).
@@ -486,6 +606,8 @@ impl Machine {
             halt: None,
             aborted: false,
             finished: false,
+            baking: Vec::new(),
+            baked: Vec::new(),
             started: false,
             rng: seed | 1,
             fleet: Fleet::default(),
@@ -734,6 +856,7 @@ impl Machine {
                 }
                 out.push(Effect::Journal(Record::RolledBack { node, result }));
             }
+            Input::BakePolled { node, result } => self.bake_polled(node, result, now, &mut out),
             Input::Op(cmd) => self.operator(cmd, now, &mut out),
         }
         self.schedule(now, &mut out);
@@ -918,6 +1041,11 @@ impl Machine {
             if self.halt.is_some() || self.aborted {
                 return true;
             }
+            // The canary bakes before its class widens.
+            if c.stage == 0 && !self.bake(c.class, now, out) {
+                return true;
+            }
+            let cp = &self.plan.classes[c.class];
             let next = if c.stage < cp.waves.len() {
                 Some(Cursor {
                     class: c.class,
@@ -989,6 +1117,9 @@ impl Machine {
             NodeRun::Active { .. } => true,
             NodeRun::Retrying { .. } => retries_go_on,
             _ => false,
+        }) || self.baking.iter().any(|b| {
+            // A poll in flight is waited for; a bake goes on while nothing stops it.
+            b.polling || (retries_go_on && self.halt.is_none())
         });
         let stopped =
             self.finished || self.halt.is_some() || self.aborted || self.mode == Mode::Paused;
@@ -1012,7 +1143,108 @@ impl Machine {
                 NodeRun::Retrying { at, .. } => Some(at),
                 _ => None,
             })
+            .chain(
+                self.baking
+                    .iter()
+                    .filter(|b| !b.polling)
+                    .map(|b| b.next_poll),
+            )
             .min()
+    }
+
+    /// The bake of class `class`'s canary, once its canary stage is done: `true` when
+    /// the class may widen (no bake asked for, the canary did not land, or it baked
+    /// through), `false` while it bakes. Starts the bake and asks for its polls.
+    fn bake(&mut self, class: usize, now: Millis, out: &mut Vec<Effect>) -> bool {
+        let Some(cp) = self.plan.classes.get(class) else {
+            return true;
+        };
+        let node = cp.canary;
+        if self.plan.bake_ms == 0
+            || self.baked.contains(&class)
+            || self.nodes[node].run != NodeRun::Landed
+        {
+            return true;
+        }
+        let every = self.plan.bake_every_ms.max(1);
+        let i = match self.baking.iter().position(|b| b.class == class) {
+            Some(i) => i,
+            None => {
+                let until = now + self.plan.bake_ms;
+                self.baking.push(Baking {
+                    class,
+                    node,
+                    since: now,
+                    until,
+                    next_poll: (now + every).min(until),
+                    polling: false,
+                    polls: 0,
+                });
+                out.push(Effect::Journal(Record::BakeStarted {
+                    node,
+                    class: cp.class.clone(),
+                    duration_ms: self.plan.bake_ms,
+                }));
+                self.baking.len() - 1
+            }
+        };
+        let b = &mut self.baking[i];
+        if !b.polling && now >= b.next_poll {
+            b.polling = true;
+            out.push(Effect::BakePoll { node });
+        }
+        false
+    }
+
+    /// A baking canary's poll came back: a dead or skewed verdict halts the class; a
+    /// healthy one at or past the end of the bake lets it widen.
+    fn bake_polled(
+        &mut self,
+        node: NodeId,
+        result: Result<String, String>,
+        now: Millis,
+        out: &mut Vec<Effect>,
+    ) {
+        let Some(i) = self.baking.iter().position(|b| b.node == node && b.polling) else {
+            return;
+        };
+        let every = self.plan.bake_every_ms.max(1);
+        let b = &mut self.baking[i];
+        b.polling = false;
+        b.polls += 1;
+        let (class, polls, until) = (b.class, b.polls, b.until);
+        b.next_poll = (now + every).min(until);
+        out.push(Effect::Journal(Record::BakePolled {
+            node,
+            poll: polls,
+            ok: result.is_ok(),
+            verdict: match &result {
+                Ok(v) | Err(v) => v.clone(),
+            },
+        }));
+        let class_name = self.plan.classes[class].class.clone();
+        match result {
+            Err(reason) => {
+                // A resume (after the operator's look) bakes again from the start.
+                self.baking.remove(i);
+                let h = Halt::BakeFailed {
+                    class: class_name,
+                    node: self.name(node),
+                    reason,
+                };
+                self.halt(h, out);
+            }
+            Ok(_) if now >= until => {
+                self.baking.remove(i);
+                self.baked.push(class);
+                out.push(Effect::Journal(Record::BakeDone {
+                    node,
+                    class: class_name,
+                    polls,
+                }));
+            }
+            Ok(_) => {}
+        }
     }
 }
 

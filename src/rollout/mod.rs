@@ -1,6 +1,7 @@
 //! Rolling a bundle out: the plan, the pure state machine, the journal, and the
 //! executor that runs the machine's effects against nodes.
 
+pub mod bake;
 pub mod exec;
 pub mod journal;
 pub mod machine;

@@ -56,6 +56,11 @@ pub struct PlanOptions {
     /// Classes are independent: their canaries start together and each class widens on
     /// its own.
     pub parallel_classes: bool,
+    /// The canary bake (`--bake`): how long each class's canary is watched after it
+    /// lands, before its first wave; 0 = none.
+    pub bake_ms: u64,
+    /// How often a baking canary is polled (the poll interval).
+    pub bake_every_ms: u64,
 }
 
 impl Default for PlanOptions {
@@ -67,6 +72,8 @@ impl Default for PlanOptions {
             failure_budget: Size::Count(0),
             doctor_every_node: false,
             parallel_classes: false,
+            bake_ms: 0,
+            bake_every_ms: 5_000,
         }
     }
 }
@@ -101,6 +108,10 @@ pub struct Plan {
     /// Every class runs side by side (its own canary, then its own waves) instead of
     /// one class after the other.
     pub parallel_classes: bool,
+    /// The canary bake: after a class's canary lands it is polled every
+    /// `bake_every_ms` for `bake_ms` before the class widens; 0 = no bake.
+    pub bake_ms: u64,
+    pub bake_every_ms: u64,
 }
 
 impl Plan {
@@ -138,6 +149,16 @@ impl Plan {
             s.push_str(
                 "classes one after the other: a class starts when the one before it is done\n",
             );
+        }
+        if self.bake_ms > 0 {
+            s.push_str(&format!(
+                "canary bake {} (--bake): each canary is polled every {} once it lands; a dead \
+                 or skewed verdict halts its class before any wave node is touched\n",
+                duration_text(self.bake_ms),
+                duration_text(self.bake_every_ms)
+            ));
+        } else {
+            s.push_str("canary bake 0s (--bake): each class widens as soon as its canary lands\n");
         }
         for (ci, c) in self.classes.iter().enumerate() {
             s.push_str(&format!(
@@ -209,11 +230,102 @@ pub fn make(inv: &Inventory, opts: &PlanOptions) -> Result<Plan, String> {
         classes,
         doctor_every_node: opts.doctor_every_node,
         parallel_classes: opts.parallel_classes,
+        bake_ms: opts.bake_ms,
+        bake_every_ms: opts.bake_every_ms.max(1),
     })
+}
+
+/// A duration as `--bake` takes it: numbers with units `h`, `m`, `s` or `ms`
+/// (`90s`, `5m`, `1h30m`, `0s`); a bare number is seconds. In milliseconds.
+pub fn parse_duration(s: &str) -> Result<u64, String> {
+    let bad = || format!("a duration such as 90s, 5m or 1h30m, got {s:?}");
+    let t = s.trim();
+    if t.is_empty() {
+        return Err(bad());
+    }
+    if let Ok(secs) = t.parse::<u64>() {
+        return secs.checked_mul(1000).ok_or_else(bad);
+    }
+    let mut total: u64 = 0;
+    let mut rest = t;
+    while !rest.is_empty() {
+        let digits = rest
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(rest.len());
+        if digits == 0 {
+            return Err(bad());
+        }
+        let n: u64 = rest[..digits].parse().map_err(|_| bad())?;
+        rest = &rest[digits..];
+        let (unit, len) = if rest.starts_with("ms") {
+            (1, 2)
+        } else if rest.starts_with('h') {
+            (3_600_000, 1)
+        } else if rest.starts_with('m') {
+            (60_000, 1)
+        } else if rest.starts_with('s') {
+            (1000, 1)
+        } else {
+            return Err(bad());
+        };
+        rest = &rest[len..];
+        total = n
+            .checked_mul(unit)
+            .and_then(|v| total.checked_add(v))
+            .ok_or_else(bad)?;
+    }
+    Ok(total)
+}
+
+/// A duration for people: `0s`, `45s`, `5m`, `5m30s`, `1h02m`, `1.5s`.
+pub fn duration_text(ms: u64) -> String {
+    let s = ms / 1000;
+    if !ms.is_multiple_of(1000) && s < 60 {
+        format!("{:.1}s", ms as f64 / 1000.0)
+    } else if s < 60 {
+        format!("{s}s")
+    } else if s < 3600 {
+        if s.is_multiple_of(60) {
+            format!("{}m", s / 60)
+        } else {
+            format!("{}m{:02}s", s / 60, s % 60)
+        }
+    } else {
+        format!("{}h{:02}m", s / 3600, (s % 3600) / 60)
+    }
 }
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn bake_durations_read_and_print() {
+        for (text, ms) in [
+            ("0s", 0),
+            ("0", 0),
+            ("90", 90_000),
+            ("90s", 90_000),
+            ("5m", 300_000),
+            ("1h30m", 5_400_000),
+            ("1500ms", 1_500),
+        ] {
+            assert_eq!(parse_duration(text), Ok(ms), "{text}");
+        }
+        for bad in ["", "5x", "m", "-5s", "1h 30m", "99999999999999999999h"] {
+            assert!(parse_duration(bad).is_err(), "{bad:?}");
+        }
+        for (ms, text) in [
+            (0, "0s"),
+            (45_000, "45s"),
+            (1_500, "1.5s"),
+            (300_000, "5m"),
+            (330_000, "5m30s"),
+            (3_720_000, "1h02m"),
+        ] {
+            assert_eq!(duration_text(ms), text);
+        }
+    }
+
     use super::*;
     use crate::inventory::{Layout, Node};
     use std::path::Path;

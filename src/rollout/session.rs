@@ -58,7 +58,14 @@ pub async fn start(
         None => format!("r{now:x}-{}", std::process::id()),
     };
     let fleet = s.poll.nodes.clone();
-    let mut last_done = resume.last_done.clone();
+    // Every entry of the journal is matched to the node at its position, by raw name
+    // and destination; a journal about other nodes stops here rather than guess.
+    let mut last_done = resume.for_fleet(&fleet).map_err(|why| {
+        std::io::Error::other(format!(
+            "cannot resume from the journal {}: {why}",
+            crate::safe_text::clean(&s.journal.display().to_string())
+        ))
+    })?;
     // The journal describes the nodes only if they outlived the run that wrote it.
     if s.poll.transport.outlives_the_process() {
         notes.extend(
@@ -73,18 +80,22 @@ pub async fn start(
             .await,
         );
     }
-    let journal = Journal::open(
+    let mut journal = Journal::open(
         &s.journal,
         rollout_id.clone(),
         s.bundle.skills_sha.clone(),
         s.bundle.manifest_sha256.clone(),
         fleet.clone(),
     )?;
+    journal.write(
+        &super::Record::RunStarted {
+            resumed: resume.rollout_id.is_some(),
+        },
+        now,
+    );
     let mut machine = Machine::new(s.plan, fleet.len(), now, mode);
-    for (id, n) in fleet.enumerate() {
-        if let Some(ph) = last_done.get(&n.name) {
-            machine.restore(id, *ph);
-        }
+    for (&id, &ph) in &last_done {
+        machine.restore(id, ph);
     }
     let mut state = RolloutState::new(machine, fleet, rollout_id.clone(), &s.bundle, now);
     let ctx = Arc::new(RolloutCtx {
@@ -134,12 +145,12 @@ async fn confirm_on_nodes(
     plan: &Plan,
     fleet: &Fleet,
     sha: &str,
-    last_done: &mut std::collections::BTreeMap<String, crate::rollout::Phase>,
+    last_done: &mut std::collections::BTreeMap<NodeId, crate::rollout::Phase>,
     timeout: Duration,
 ) -> Vec<String> {
-    let to_check: Vec<(NodeId, crate::rollout::Phase)> = fleet
-        .enumerate()
-        .filter_map(|(i, n)| last_done.get(&n.name).map(|p| (i, *p)))
+    let to_check: Vec<(NodeId, crate::rollout::Phase)> = last_done
+        .iter()
+        .map(|(&i, &p)| (i, p))
         .filter(|&(i, p)| p >= crate::rollout::Phase::Switch && plan.locate(i).is_some())
         .collect();
     let answers = futures::future::join_all(
@@ -162,7 +173,7 @@ async fn confirm_on_nodes(
             Err(e) => format!("its current cannot be read ({e})"),
         };
         let name = fleet.name(i);
-        last_done.remove(name);
+        last_done.remove(&i);
         lines.push(format!(
             "{name}: the journal says it {what}, but {seen}: running every phase again"
         ));

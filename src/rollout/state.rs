@@ -126,7 +126,8 @@ impl RolloutState {
             .collect()
     }
 
-    fn name(&self, node: NodeId) -> &str {
+    /// The node's inventory name.
+    pub fn name(&self, node: NodeId) -> &str {
         self.fleet.name(node)
     }
 
@@ -148,7 +149,7 @@ impl RolloutState {
                         out.clear();
                     }
                 }
-                Effect::Rollback { .. } => {}
+                Effect::Rollback { .. } | Effect::BakePoll { .. } => {}
             }
         }
         let text = lines.iter().map(|p| p.text.clone()).collect();
@@ -278,7 +279,13 @@ impl RolloutState {
                 Tone::Bad,
                 format!("{t} HALTED, waiting for the operator: {reason}"),
             ),
-            Record::Operator { command } => (Tone::Note, format!("{t} operator: {command:?}")),
+            Record::Operator { command } => (
+                Tone::Note,
+                format!(
+                    "{t} operator: {}",
+                    command.describe(|n| self.name(n).to_string())
+                ),
+            ),
             Record::RolledBack { node, result } => match result {
                 Ok(m) => (
                     Tone::Note,
@@ -289,6 +296,39 @@ impl RolloutState {
                     format!("{t} {} rollback failed: {e}", self.name(*node)),
                 ),
             },
+            Record::RunStarted { .. } => return None,
+            Record::BakeStarted {
+                node,
+                class,
+                duration_ms,
+            } => (
+                Tone::Note,
+                format!(
+                    "{t} {} baking for {} before class {class} widens",
+                    self.name(*node),
+                    super::plan::duration_text(*duration_ms)
+                ),
+            ),
+            Record::BakePolled {
+                node,
+                poll,
+                ok,
+                verdict,
+            } => (
+                if *ok { Tone::Note } else { Tone::Bad },
+                format!(
+                    "{t} {} bake poll {poll}: {}{verdict}",
+                    self.name(*node),
+                    if *ok { "" } else { "FAILED: " }
+                ),
+            ),
+            Record::BakeDone { node, class, polls } => (
+                Tone::Good,
+                format!(
+                    "{t} {} baked through ({polls} poll(s)): class {class} widens",
+                    self.name(*node)
+                ),
+            ),
             Record::Finished {
                 landed,
                 failed,
@@ -359,6 +399,32 @@ mod tests {
             vec!["[   2.3s] g1 baseline ok: gateway ready, status archived".to_string()]
         );
         assert_eq!(s.log.back().map(|p| &p.text), lines.last());
+    }
+
+    /// Operator actions read with node names, never Rust's debug form
+    /// (`operator: RetryNow(3)`, `Rollback([0])`, `Skip(3)`).
+    #[test]
+    fn operator_actions_are_shown_with_node_names() {
+        let mut s = state();
+        s.input(Input::Tick, T0);
+        for (cmd, want) in [
+            (Command::Skip(NodeId::new(1)), "operator: skip g2"),
+            (Command::RetryNow(NodeId::new(0)), "operator: retry g1 now"),
+            (
+                Command::Rollback(vec![NodeId::new(0), NodeId::new(1)]),
+                "operator: roll back g1, g2",
+            ),
+            (Command::StepPhase, "operator: step one phase"),
+            (Command::Abort, "operator: abort"),
+        ] {
+            let (_, lines) = s.input(Input::Op(cmd), T0 + 1_000);
+            let line = lines
+                .iter()
+                .find(|l| l.contains("operator:"))
+                .unwrap_or_else(|| panic!("no operator line in {lines:?}"));
+            assert!(line.ends_with(want), "{line:?}, want {want:?}");
+            assert!(!line.contains('('), "{line:?}");
+        }
     }
 
     /// Progress lines carry their tone: the plan view colours by it, not by what the

@@ -10,6 +10,8 @@ use super::scroll::At;
 use super::theme::Theme;
 use crate::dashboard::App;
 use crate::inventory::NodeId;
+use crate::observe::Millis;
+use crate::rollout::plan::duration_text;
 use crate::rollout::state::{RolloutState, Tone};
 use crate::rollout::{Mode, NodeRun};
 
@@ -41,11 +43,14 @@ pub fn status_line(d: &RolloutState) -> (String, bool) {
             Mode::Paused => "paused — n step a phase · w step a wave · c run".into(),
         }
     };
-    let classes = if m.plan.parallel_classes && m.plan.classes.len() > 1 {
-        " · classes in parallel"
+    let mut classes = if m.plan.parallel_classes && m.plan.classes.len() > 1 {
+        " · classes in parallel".to_string()
     } else {
-        ""
+        String::new()
     };
+    if m.plan.bake_ms > 0 {
+        classes.push_str(&format!(" · canary bake {}", duration_text(m.plan.bake_ms)));
+    }
     (
         format!(
             "rollout {} · {landed}/{total} landed{classes} · {state}",
@@ -75,7 +80,7 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, theme: &Theme) -> usize {
     head(f, head_area, d, theme);
     let rows = Layout::vertical((0..lanes).map(|_| Constraint::Length(3))).split(lanes_area);
     for (ci, row) in rows.iter().enumerate() {
-        lane(f, *row, d, ci, theme);
+        lane(f, *row, d, ci, app.now, theme);
     }
     progress(f, log_area, d, app.scroll.plan, theme)
 }
@@ -101,7 +106,7 @@ fn head(f: &mut Frame, area: Rect, d: &RolloutState, theme: &Theme) {
 }
 
 /// Class `ci`'s lane: its stage, counts, failure budget left and a gauge of landed.
-fn lane(f: &mut Frame, area: Rect, d: &RolloutState, ci: usize, theme: &Theme) {
+fn lane(f: &mut Frame, area: Rect, d: &RolloutState, ci: usize, now: Millis, theme: &Theme) {
     let m = &d.machine;
     let Some(cp) = m.plan.classes.get(ci) else {
         return;
@@ -117,7 +122,15 @@ fn lane(f: &mut Frame, area: Rect, d: &RolloutState, ci: usize, theme: &Theme) {
         .count();
     let lane = m.lanes.iter().find(|c| c.class == ci).copied().or(m.cursor);
     let stage = match lane {
-        Some(c) if c.class == ci && c.stage == 0 => "canary".to_string(),
+        // A baking canary counts its bake down (`--bake`).
+        Some(c) if c.class == ci && c.stage == 0 => match m.baking.iter().find(|b| b.class == ci) {
+            Some(b) => format!(
+                "canary {} baking, {} left",
+                crate::safe_text::clean(d.name(b.node)),
+                duration_text(b.left_ms(now))
+            ),
+            None => "canary".to_string(),
+        },
         Some(c) if c.class == ci => format!("wave {}/{}", c.stage, cp.waves.len()),
         Some(c) if c.class < ci && !m.plan.parallel_classes => "waiting".into(),
         _ if landed + failed == nodes.len() => "done".into(),

@@ -9,7 +9,7 @@ use ratatui::widgets::{Block, Borders, Cell, Clear, Paragraph, Row, Table, Table
 
 use super::theme::Theme;
 use crate::replay::player::Player;
-use crate::replay::{Status, clock, secs};
+use crate::replay::{NOTE_CHARS, Status, clock, one_line, secs};
 use crate::rollout::machine::MAX_ATTEMPTS;
 
 pub fn draw(f: &mut Frame, p: &Player, theme: &Theme) {
@@ -204,14 +204,25 @@ fn node_pane(f: &mut Frame, area: Rect, p: &Player, theme: &Theme) {
         let took = a
             .ended
             .map_or("…".to_string(), |e| secs(e.saturating_sub(a.started)));
-        let (what, style) = match &a.outcome {
-            None => ("running".to_string(), theme.pending),
-            Some(Ok(note)) => (format!("ok {note}"), theme.ok),
-            Some(Err((kind, m))) => (format!("{kind}: {m}"), theme.error),
+        // Long notes on one line with their size, unless expanded (`e`).
+        let text = |t: &str| {
+            if p.expanded {
+                t.to_string()
+            } else {
+                one_line(t, NOTE_CHARS)
+            }
         };
-        let wait = a
-            .wait_ms
-            .map_or(String::new(), |w| format!(" (waited {})", secs(w)));
+        let (what, style) = match &a.outcome {
+            None if a.cut => ("the run stopped mid-attempt".to_string(), theme.warn),
+            None => ("running".to_string(), theme.pending),
+            Some(Ok(note)) => (format!("ok {}", text(note)), theme.ok),
+            Some(Err((kind, m))) => (format!("{kind}: {}", text(m)), theme.error),
+        };
+        let wait = match a.wait_ms {
+            Some(w) if a.cut => format!(" (retry in {} never ran: the run stopped)", secs(w)),
+            Some(w) => format!(" (waited {})", secs(w)),
+            None => String::new(),
+        };
         lines.push(Line::from(vec![
             Span::styled(
                 format!("{:<8} #{} {:>6} ", a.phase, a.attempt, took),
@@ -240,6 +251,7 @@ const KEYS: &[(&str, &str)] = &[
     ("←/→", "step"),
     ("g/G", "start/end"),
     ("j/k", "node"),
+    ("e", "expand notes"),
     ("?", "help"),
     ("q", "quit"),
 ];
