@@ -101,6 +101,11 @@ pub struct Plan {
     /// Every class runs side by side (its own canary, then its own waves) instead of
     /// one class after the other.
     pub parallel_classes: bool,
+    /// The names a stock macOS rsync (2.6.9 or openrsync: no `-s`) cannot carry safely,
+    /// each `<node>: <name>: <why>` ([`old_rsync_refusals`]): a node whose rsync lacks
+    /// `-s` refuses them at its baseline. Shown by `--check` and the plan view.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub old_rsync_refusals: Vec<String>,
 }
 
 impl Plan {
@@ -152,6 +157,15 @@ impl Plan {
             for (wi, w) in c.waves.iter().enumerate() {
                 let names: Vec<&str> = w.iter().map(|&i| name(i)).collect();
                 s.push_str(&format!("  wave {:<2} {}\n", wi + 1, names.join(" ")));
+            }
+        }
+        if !self.old_rsync_refusals.is_empty() {
+            s.push_str(&format!(
+                "refused on a node without rsync 3 (a stock macOS rsync has no -s; {}):\n",
+                crate::remote::rsync::RSYNC_REMEDY
+            ));
+            for r in &self.old_rsync_refusals {
+                s.push_str(&format!("  {r}\n"));
             }
         }
         s
@@ -209,7 +223,36 @@ pub fn make(inv: &Inventory, opts: &PlanOptions) -> Result<Plan, String> {
         classes,
         doctor_every_node: opts.doctor_every_node,
         parallel_classes: opts.parallel_classes,
+        old_rsync_refusals: Vec::new(),
     })
+}
+
+/// What [`Plan::old_rsync_refusals`] lists for `bundle` on the plan's nodes: a bundle
+/// file once (every node gets the same files), a destination per node.
+pub fn old_rsync_refusals(
+    inv: &Inventory,
+    plan: &Plan,
+    bundle: &crate::manifest::Bundle,
+) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for id in plan.nodes() {
+        let Some(n) = inv.nodes.get(id) else {
+            continue;
+        };
+        for why in
+            crate::rollout::node_ops::unsafe_names(&n.layout, &bundle.lock, &bundle.skills_sha)
+        {
+            let line = if why.contains("(the destination)") {
+                format!("{}: {why}", n.name)
+            } else {
+                format!("every node: {why}")
+            };
+            if !out.contains(&line) {
+                out.push(line);
+            }
+        }
+    }
+    out
 }
 
 #[cfg(test)]
