@@ -522,8 +522,7 @@ fn status_watch_and_doctor_match_a_plain_node() {
             }
         }
         let s = v.to_string();
-        let re_age = s
-            .split("\"age_s\":")
+        s.split("\"age_s\":")
             .enumerate()
             .map(|(i, part)| {
                 if i == 0 {
@@ -533,8 +532,7 @@ fn status_watch_and_doctor_match_a_plain_node() {
                     format!("\"age_s\":N{rest}")
                 }
             })
-            .collect::<String>();
-        re_age
+            .collect::<String>()
     };
     let rows = |args: &[&str]| -> Vec<Value> {
         let out = meshroll(&lab, &inv, args);
