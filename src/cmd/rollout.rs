@@ -139,7 +139,7 @@ pub fn prepare(g: &Global, a: &PlanArgs, sim: bool) -> anyhow::Result<Prepared> 
         (inv, ctx, bundle)
     };
     let mut plan = plan::make(&inv, &plan_options(a)?).map_err(|e| anyhow::anyhow!("plan: {e}"))?;
-    plan.old_rsync_refusals = plan::old_rsync_refusals(&inv, &plan, &bundle);
+    plan.old_rsync_refusals = crate::rollout::node_ops::old_rsync_refusals(&inv, &plan, &bundle);
     Ok(Prepared {
         inv,
         poll: Arc::new(poll),

@@ -330,6 +330,32 @@ pub fn unsafe_names(
     out
 }
 
+/// What [`crate::rollout::plan::Plan::old_rsync_refusals`] lists for `bundle` on the plan's nodes: a bundle
+/// file once (every node gets the same files), a destination per node.
+pub fn old_rsync_refusals(
+    inv: &crate::inventory::Inventory,
+    plan: &crate::rollout::plan::Plan,
+    bundle: &crate::manifest::Bundle,
+) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for id in plan.nodes() {
+        let Some(n) = inv.nodes.get(id) else {
+            continue;
+        };
+        for why in unsafe_names(&n.layout, &bundle.lock, &bundle.skills_sha) {
+            let line = if why.contains("(the destination)") {
+                format!("{}: {why}", n.name)
+            } else {
+                format!("every node: {why}")
+            };
+            if !out.contains(&line) {
+                out.push(line);
+            }
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -102,7 +102,7 @@ pub struct Plan {
     /// one class after the other.
     pub parallel_classes: bool,
     /// The names a stock macOS rsync (2.6.9 or openrsync: no `-s`) cannot carry safely,
-    /// each `<node>: <name>: <why>` ([`old_rsync_refusals`]): a node whose rsync lacks
+    /// each `<node>: <name>: <why>` (`node_ops::old_rsync_refusals`): a node whose rsync lacks
     /// `-s` refuses them at its baseline. Shown by `--check` and the plan view.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub old_rsync_refusals: Vec<String>,
@@ -160,10 +160,11 @@ impl Plan {
             }
         }
         if !self.old_rsync_refusals.is_empty() {
-            s.push_str(&format!(
-                "refused on a node without rsync 3 (a stock macOS rsync has no -s; {}):\n",
-                crate::remote::rsync::RSYNC_REMEDY
-            ));
+            s.push_str(
+                "refused on a node without rsync 3 (a stock macOS rsync has no -s; install \
+                 rsync 3 on the node with brew install rsync, or point meshroll_rsync_path \
+                 at one):\n",
+            );
             for r in &self.old_rsync_refusals {
                 s.push_str(&format!("  {r}\n"));
             }
@@ -225,34 +226,6 @@ pub fn make(inv: &Inventory, opts: &PlanOptions) -> Result<Plan, String> {
         parallel_classes: opts.parallel_classes,
         old_rsync_refusals: Vec::new(),
     })
-}
-
-/// What [`Plan::old_rsync_refusals`] lists for `bundle` on the plan's nodes: a bundle
-/// file once (every node gets the same files), a destination per node.
-pub fn old_rsync_refusals(
-    inv: &Inventory,
-    plan: &Plan,
-    bundle: &crate::manifest::Bundle,
-) -> Vec<String> {
-    let mut out: Vec<String> = Vec::new();
-    for id in plan.nodes() {
-        let Some(n) = inv.nodes.get(id) else {
-            continue;
-        };
-        for why in
-            crate::rollout::node_ops::unsafe_names(&n.layout, &bundle.lock, &bundle.skills_sha)
-        {
-            let line = if why.contains("(the destination)") {
-                format!("{}: {why}", n.name)
-            } else {
-                format!("every node: {why}")
-            };
-            if !out.contains(&line) {
-                out.push(line);
-            }
-        }
-    }
-    out
 }
 
 #[cfg(test)]
