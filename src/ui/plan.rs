@@ -159,12 +159,12 @@ fn progress(f: &mut Frame, area: Rect, d: &RolloutState, theme: &Theme) {
     let mut lines: Vec<Line> = Vec::new();
     if !refusals.is_empty() && h > 1 {
         let first = crate::safe_text::clean(&refusals[0]);
-        let more = match refusals.len() {
-            1 => String::new(),
-            n => format!(" (+{} more, see --check)", n - 1),
+        let count = match refusals.len() {
+            1 => "1 name".to_string(),
+            n => format!("{n} names, all in --check"),
         };
         lines.push(Line::from(Span::styled(
-            format!(" refused on a node without rsync 3 (no -s): {first}{more}"),
+            format!(" refused on a node without rsync 3 (no -s; {count}): {first}"),
             theme.warn,
         )));
     }
