@@ -264,10 +264,16 @@ fn assert_bundle(n: &LabNode, sha: &str, src: &Path) {
     }
 }
 
-/// Write a wrapper for the node's remote rsync into its root; returns its path.
+/// Write a wrapper for the node's remote rsync into its root; returns its path. The
+/// baseline asks it `--version` (issue 15): answered by the real rsync, `body` runs only
+/// for copies.
 fn rsync_wrapper(n: &LabNode, body: &str) -> PathBuf {
     let p = n.root.join("bin/rsync-wrapper");
-    fs::write(&p, format!("#!/bin/sh\n{body}\n")).unwrap();
+    fs::write(
+        &p,
+        format!("#!/bin/sh\ncase \"$1\" in --version) exec rsync --version ;; esac\n{body}\n"),
+    )
+    .unwrap();
     fs::set_permissions(&p, fs::Permissions::from_mode(0o755)).unwrap();
     p
 }
@@ -552,9 +558,7 @@ fn flaky_remote_rsync_is_retried_and_lands() {
     let wrapper = rsync_wrapper(
         w02,
         &format!(
-            // the baseline asks its version (issue 15): not a copy, not counted
-            "case \"$1\" in --version) exec rsync --version ;; esac\n\
-             c=$(cat {c} 2>/dev/null || echo 0); c=$((c+1)); echo $c >{c}\n\
+            "c=$(cat {c} 2>/dev/null || echo 0); c=$((c+1)); echo $c >{c}\n\
              if [ \"$c\" -le 2 ]; then echo \"wrapper: link dropped (call $c)\" >&2; exit 12; fi\n\
              exec rsync \"$@\"",
             c = count.display()
