@@ -12,6 +12,10 @@ command -v rsync >/dev/null 2>&1 || need+=(rsync)
 command -v tmux >/dev/null 2>&1 || need+=(tmux)
 command -v curl >/dev/null 2>&1 || need+=(curl)
 command -v git >/dev/null 2>&1 || need+=(git)
+# the macOS-shaped lab node (tests/common/macos.rs): zsh login shell, dash as sh, unshare
+command -v zsh >/dev/null 2>&1 || need+=(zsh)
+command -v dash >/dev/null 2>&1 || need+=(dash)
+command -v unshare >/dev/null 2>&1 || need+=(util-linux)
 # tests/real_openclaw.rs installs the real OpenClaw CLI (Node 24 + openclaw, ~1 GB) from
 # the npm registry into target/openclaw-cache (or $MESHROLL_OPENCLAW_CACHE) once
 [ -f "${MESHROLL_OPENCLAW_CACHE:-target/openclaw-cache}/.meshroll-install-ok" ] \

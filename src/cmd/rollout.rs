@@ -146,7 +146,8 @@ pub fn prepare(g: &Global, a: &PlanArgs, sim: bool) -> anyhow::Result<Prepared> 
         bake_every_ms: g.poll_interval.max(1) * 1000,
         ..plan_options(a)?
     };
-    let plan = plan::make(&inv, &opts).map_err(|e| anyhow::anyhow!("plan: {e}"))?;
+    let mut plan = plan::make(&inv, &opts).map_err(|e| anyhow::anyhow!("plan: {e}"))?;
+    plan.old_rsync_refusals = crate::rollout::node_ops::old_rsync_refusals(&inv, &plan, &bundle);
     Ok(Prepared {
         inv,
         poll: Arc::new(poll),

@@ -17,6 +17,8 @@ pub enum NodeOp {
         who: String,
         now_s: u64,
     },
+    /// Which rsync the node has ([`rsync_probe`]; the baseline prints the same on stderr).
+    RsyncProbe,
     /// Refresh the lock's heartbeat if `rollout_id` holds it ([`heartbeat`]).
     Heartbeat {
         rollout_id: String,
@@ -76,6 +78,7 @@ pub fn script(layout: &Layout, op: &NodeOp, token: Option<&str>) -> String {
             now_s,
         } => baseline(layout, rollout_id, who, *now_s, token),
         NodeOp::Heartbeat { rollout_id, now_s } => heartbeat(layout, rollout_id, *now_s),
+        NodeOp::RsyncProbe => rsync_probe(layout),
         NodeOp::ReadLock => read_lock(layout),
         NodeOp::ForceUnlock { expected_owner } => force_unlock(layout, expected_owner.as_deref()),
         NodeOp::Release { rollout_id } => release(layout, rollout_id),
@@ -95,11 +98,13 @@ pub fn script(layout: &Layout, op: &NodeOp, token: Option<&str>) -> String {
     }
 }
 
-/// Portable atomic rename of a symlink over another (`mv -T` on Linux; rename(2)
-/// through perl on macOS, whose `mv` would move into the target directory).
+/// Portable atomic rename of a symlink over another: GNU `mv -T`, then BSD `mv -h`
+/// (macOS: do not follow a target that is a symlink), then rename(2) through perl
+/// (deprecated by Apple, the last resort). A plain `mv` would move into the directory
+/// the target points at.
 const PRELUDE: &str = r#"set -u
 PATH=${PATH:+$PATH:}/usr/bin:/bin:/usr/sbin:/sbin:/opt/homebrew/bin:/usr/local/bin
-mvT() { mv -T "$1" "$2" 2>/dev/null || perl -e 'rename($ARGV[0], $ARGV[1]) or die "rename: $!\n"' "$1" "$2"; }
+mvT() { mv -T "$1" "$2" 2>/dev/null || mv -h "$1" "$2" 2>/dev/null || perl -e 'rename($ARGV[0], $ARGV[1]) or die "rename: $!\n"' "$1" "$2"; }
 "#;
 
 /// The prelude and the layout. `umask 027`: files the scripts create (the archived
@@ -129,7 +134,8 @@ fn token_line(token: Option<&str>) -> String {
 /// `<rollout id> <who> <epoch seconds taken>` and a `heartbeat` file (epoch seconds,
 /// refreshed by [`heartbeat`] while the rollout holds the lock). Taken at baseline,
 /// released after undrain. Then the gateway status is archived to
-/// `last-gateway-status.json` and printed.
+/// `last-gateway-status.json` and printed. First, on stderr (stdout is the status), the
+/// node's rsync as [`crate::remote::rsync::probe_script`] finds it, learned once per run.
 pub fn baseline(
     layout: &Layout,
     rollout_id: &str,
@@ -139,6 +145,8 @@ pub fn baseline(
 ) -> String {
     format!(
         r#"{head}{token}ID={id}
+{{
+{probe}}} >&2
 mkdir -p "$S" || {{ echo "MESHROLL-ERR cannot create $S"; exit 3; }}
 {take}"$OC" gateway status --json >"$S/last-gateway-status.json.tmp" 2>/dev/null </dev/null
 mv -f "$S/last-gateway-status.json.tmp" "$S/last-gateway-status.json"
@@ -148,6 +156,19 @@ cat "$S/last-gateway-status.json"
         token = token_line(token),
         id = q(rollout_id),
         take = take_lock(who, now_s),
+        probe = crate::remote::rsync::probe_script(&crate::remote::rsync::candidates(
+            &layout.rsync_path
+        )),
+    )
+}
+
+/// Which rsync the node has: the baseline's probe alone, on stdout (a resumed rollout
+/// that did not run this node's baseline in this run).
+pub fn rsync_probe(layout: &Layout) -> String {
+    format!(
+        "{}{}",
+        head(layout),
+        crate::remote::rsync::probe_script(&crate::remote::rsync::candidates(&layout.rsync_path))
     )
 }
 
@@ -434,6 +455,7 @@ mod tests {
                 heartbeat(&l, &id, 6),
             ),
             (NodeOp::ReadLock, read_lock(&l)),
+            (NodeOp::RsyncProbe, rsync_probe(&l)),
             (
                 NodeOp::ForceUnlock {
                     expected_owner: Some("o".into()),

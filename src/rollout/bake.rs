@@ -116,6 +116,7 @@ mod tests {
             rollout_id: "r-test".into(),
             who: "ops@here/pid1".into(),
             limits: super::super::exec::Limits::default(),
+            rsync: Default::default(),
         };
         let sim = |f: &dyn Fn(&mut crate::remote::sim::SimNode)| {
             ctx.poll

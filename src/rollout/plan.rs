@@ -112,6 +112,11 @@ pub struct Plan {
     /// `bake_every_ms` for `bake_ms` before the class widens; 0 = no bake.
     pub bake_ms: u64,
     pub bake_every_ms: u64,
+    /// The names a stock macOS rsync (2.6.9 or openrsync: no `-s`) cannot carry safely,
+    /// each `<node>: <name>: <why>` (`node_ops::old_rsync_refusals`): a node whose rsync lacks
+    /// `-s` refuses them at its baseline. Shown by `--check` and the plan view.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub old_rsync_refusals: Vec<String>,
 }
 
 impl Plan {
@@ -175,6 +180,16 @@ impl Plan {
                 s.push_str(&format!("  wave {:<2} {}\n", wi + 1, names.join(" ")));
             }
         }
+        if !self.old_rsync_refusals.is_empty() {
+            s.push_str(
+                "refused on a node without rsync 3 (a stock macOS rsync has no -s; install \
+                 rsync 3 on the node with brew install rsync, or point meshroll_rsync_path \
+                 at one):\n",
+            );
+            for r in &self.old_rsync_refusals {
+                s.push_str(&format!("  {r}\n"));
+            }
+        }
         s
     }
 }
@@ -232,6 +247,7 @@ pub fn make(inv: &Inventory, opts: &PlanOptions) -> Result<Plan, String> {
         parallel_classes: opts.parallel_classes,
         bake_ms: opts.bake_ms,
         bake_every_ms: opts.bake_every_ms.max(1),
+        old_rsync_refusals: Vec::new(),
     })
 }
 

@@ -171,28 +171,37 @@ fn lane(f: &mut Frame, area: Rect, d: &RolloutState, ci: usize, now: Millis, the
 /// coloured by their tone; how far back the log can go.
 fn progress(f: &mut Frame, area: Rect, d: &RolloutState, back: usize, theme: &Theme) -> usize {
     let h = area.height.saturating_sub(1) as usize;
+    // names a node without rsync 3 refuses, first (they decide whether such a node lands)
+    let refusals = &d.machine.plan.old_rsync_refusals;
+    let mut lines: Vec<Line> = Vec::new();
+    if !refusals.is_empty() && h > 1 {
+        let first = crate::safe_text::clean(&refusals[0]);
+        let count = match refusals.len() {
+            1 => "1 name".to_string(),
+            n => format!("{n} names, all in --check"),
+        };
+        lines.push(Line::from(Span::styled(
+            format!(" refused on a node without rsync 3 (no -s; {count}): {first}"),
+            theme.warn,
+        )));
+    }
+    let h = h.saturating_sub(lines.len());
     let total = d.log.len();
     let max = total.saturating_sub(h);
     let back = back.min(max);
     let start = total.saturating_sub(h + back);
-    let lines: Vec<Line> = d
-        .log
-        .iter()
-        .skip(start)
-        .take(h)
-        .map(|p| {
-            let style = match p.tone {
-                Tone::Bad => theme.error,
-                Tone::Warn => theme.warn,
-                Tone::Good => theme.ok,
-                Tone::Note => theme.dim,
-            };
-            Line::from(Span::styled(
-                format!(" {}", crate::safe_text::clean(&p.text)),
-                style,
-            ))
-        })
-        .collect();
+    lines.extend(d.log.iter().skip(start).take(h).map(|p| {
+        let style = match p.tone {
+            Tone::Bad => theme.error,
+            Tone::Warn => theme.warn,
+            Tone::Good => theme.ok,
+            Tone::Note => theme.dim,
+        };
+        Line::from(Span::styled(
+            format!(" {}", crate::safe_text::clean(&p.text)),
+            style,
+        ))
+    }));
     let block = Block::default()
         .borders(Borders::TOP)
         .border_style(theme.border)
