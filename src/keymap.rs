@@ -52,6 +52,8 @@ pub enum Action {
     Abort,
     RollbackNode,
     RollbackClass,
+    Mark,
+    ClearMarks,
 }
 
 /// The one table of actions: name in keys.toml and default keys.
@@ -97,6 +99,8 @@ pub const ACTIONS: &[ActionSpec] = &[
     spec(A::RollbackNode, "rollback_node", &["b"]),
     spec(A::RollbackClass, "rollback_class", &["B"]),
     spec(A::Abort, "abort", &["A"]),
+    spec(A::Mark, "mark", &["m"]),
+    spec(A::ClearMarks, "clear_marks", &["M"]),
 ];
 
 /// The rows of `?` help: the actions of a row and what they do. Every action is in
@@ -137,6 +141,10 @@ pub const HELP_ROWS: &[(&[Action], &str)] = &[
         "rollout: roll the node / its class back",
     ),
     (&[A::Abort], "rollout: abort (confirms first)"),
+    (
+        &[A::Mark, A::ClearMarks],
+        "mark the node (actions take marks) / clear",
+    ),
     (&[A::Help], "this help"),
     (&[A::Quit], "quit"),
 ];

@@ -3,6 +3,7 @@
 
 pub mod event_loop;
 pub mod layout;
+mod marks;
 pub mod pacer;
 pub mod rows;
 pub mod state;

@@ -5,6 +5,8 @@
 //! no clock and starts no task. The event loop carries the effects out; `ui/` draws
 //! from this state and is not imported here.
 
+use std::collections::BTreeSet;
+
 use crossterm::event::{
     Event as TermEvent, KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseEventKind,
 };
@@ -124,6 +126,9 @@ pub struct App {
     pub screen_height: u16,
     /// What keeps a 10,000-node dashboard fluid (see [`App::refresh`]).
     pub(super) cache: Cache,
+    /// The marked nodes (`m`): node actions take them, else the selected node
+    /// ([`App::action_targets`], `dashboard/marks.rs`).
+    pub marked: BTreeSet<NodeId>,
 }
 
 /// How often the clock ticks: the ages (whole seconds) of the rows on screen are brought
@@ -165,6 +170,7 @@ impl App {
             row_offset: 0,
             screen_height: 0,
             cache: Cache::default(),
+            marked: BTreeSet::new(),
         }
     }
 
@@ -290,7 +296,7 @@ impl App {
         let Some(action) = action else {
             return Vec::new();
         };
-        let effects = if self.navigate(action) || self.switch_view(action) {
+        let effects = if self.navigate(action) || self.switch_view(action) || self.mark(action) {
             Vec::new()
         } else {
             self.fleet_action(action)

@@ -318,7 +318,7 @@ fn cells(app: &App, i: NodeId, theme: &Theme) -> Vec<Cell<'static>> {
         ))
     };
     vec![
-        Cell::from(r.node.clone()),
+        super::marks::node_cell(app, i, r, theme),
         Cell::from(Span::styled(r.class.clone(), theme.dim)),
         gateway_cell(r, theme, p),
         build_cell(r, theme),
@@ -335,7 +335,7 @@ fn cells(app: &App, i: NodeId, theme: &Theme) -> Vec<Cell<'static>> {
 /// fleet's longest (within limits).
 fn widths(app: &App, show_class: bool, rolling: bool) -> Vec<Constraint> {
     let (name_w, class_w) = app.name_widths();
-    let name_w = name_w.clamp(4, 24) as u16;
+    let name_w = name_w.clamp(4, 24) as u16 + super::marks::prefix_width(app);
     let class_w = class_w.clamp(5, 12) as u16;
     columns(
         show_class,

@@ -2,6 +2,7 @@
 
 pub mod fleet;
 pub mod help;
+mod marks;
 pub mod node;
 pub mod plan;
 pub mod replay;
@@ -115,6 +116,7 @@ fn title_bar(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         format!("≠ {s} skewed"),
         if s > 0 { theme.warn } else { theme.dim },
     ));
+    spans.extend(marks::header_spans(app, theme));
     f.render_widget(Paragraph::new(Line::from(spans)), area);
 }
 
