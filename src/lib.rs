@@ -5,6 +5,7 @@
 pub mod cli;
 pub mod cmd;
 pub mod dashboard;
+pub mod exit;
 pub mod inventory;
 pub mod keymap;
 pub mod limits;

@@ -21,6 +21,9 @@ pub const STALE_AFTER_BEATS: u64 = 3;
 /// heartbeat.
 pub const STALE_AFTER_S: u64 = STALE_AFTER_BEATS * DEFAULT_HEARTBEAT_S;
 
+/// The glyph of a locked node (the table, `meshroll locks`), always with a word.
+pub const GLYPH: &str = "⚿";
+
 /// Bytes of the owner line kept (the node side sends at most this many).
 pub const OWNER_CAP: usize = 512;
 

@@ -1,6 +1,7 @@
 //! The commands: each turns parsed arguments into work and an exit code.
 
 pub mod dashboard;
+pub mod locks;
 pub mod manifest;
 pub mod replay;
 pub mod rollout;

@@ -82,6 +82,10 @@ pub async fn start(
     )?;
     let mut machine = Machine::new(s.plan, fleet.len(), now, mode);
     for (id, n) in fleet.enumerate() {
+        // A node this plan leaves out (`--node`, `--class`) keeps what it has.
+        if machine.plan.locate(id).is_none() {
+            continue;
+        }
         if let Some(ph) = last_done.get(&n.name) {
             machine.restore(id, *ph);
         }

@@ -11,7 +11,7 @@ use crate::node_lock::LockRow;
 use crate::report::NodeReport;
 
 /// The glyph of a locked node.
-pub const LOCK_GLYPH: &str = "⚿";
+pub use crate::node_lock::GLYPH as LOCK_GLYPH;
 
 /// Width of the LOCK column: `⚿ locked`.
 pub const WIDTH: u16 = 8;
