@@ -54,6 +54,7 @@ pub enum Action {
     RollbackClass,
     Mark,
     ClearMarks,
+    StageSkewed,
 }
 
 /// The one table of actions: name in keys.toml and default keys.
@@ -101,6 +102,7 @@ pub const ACTIONS: &[ActionSpec] = &[
     spec(A::Abort, "abort", &["A"]),
     spec(A::Mark, "mark", &["m"]),
     spec(A::ClearMarks, "clear_marks", &["M"]),
+    spec(A::StageSkewed, "stage_skewed", &["F"]),
 ];
 
 /// The rows of `?` help: the actions of a row and what they do. Every action is in
@@ -144,6 +146,10 @@ pub const HELP_ROWS: &[(&[Action], &str)] = &[
     (
         &[A::Mark, A::ClearMarks],
         "mark the node (actions take marks) / clear",
+    ),
+    (
+        &[A::StageSkewed],
+        "skew view: stage for marked (or skewed) nodes only",
     ),
     (&[A::Help], "this help"),
     (&[A::Quit], "quit"),

@@ -6,6 +6,7 @@ pub mod layout;
 mod marks;
 pub mod pacer;
 pub mod rows;
+mod stage;
 pub mod state;
 
 pub use event_loop::run;

@@ -296,7 +296,11 @@ impl App {
         let Some(action) = action else {
             return Vec::new();
         };
-        let effects = if self.navigate(action) || self.switch_view(action) || self.mark(action) {
+        let effects = if self.navigate(action)
+            || self.switch_view(action)
+            || self.mark(action)
+            || self.stage_skewed(action)
+        {
             Vec::new()
         } else {
             self.fleet_action(action)
@@ -430,7 +434,14 @@ impl App {
         let Some(d) = self.rollout.as_mut() else {
             return Vec::new();
         };
-        self.flash = Some(format!("{cmd:?}"));
+        self.flash = Some(match &cmd {
+            Command::Only(n) => format!(
+                "rollout kept to {} node{}, paused: p shows the plan, c runs it",
+                n.len(),
+                if n.len() == 1 { "" } else { "s" }
+            ),
+            _ => format!("{cmd:?}"),
+        });
         rollout_effects(d.input(Input::Op(cmd), now).0)
     }
 

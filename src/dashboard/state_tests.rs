@@ -357,3 +357,73 @@ fn no_node_no_targets() {
     assert!(app.marked.is_empty());
     assert_eq!(app.action_targets(), vec![]);
 }
+
+#[test]
+fn the_skew_views_key_keeps_the_staged_rollout_to_the_marked_nodes_after_a_yes() {
+    let mut app = rolling(2, 4);
+    // Outside the skew view it says where to go; nothing is asked.
+    key(&mut app, 'F');
+    assert!(app.confirm.is_none());
+    // Mark w02 and w04 (rows 3 and 5), open the skew view, press F.
+    key(&mut app, 'j');
+    key(&mut app, 'j');
+    key(&mut app, 'j');
+    key(&mut app, 'm');
+    key(&mut app, 'j');
+    key(&mut app, 'm');
+    key(&mut app, 'S');
+    assert_eq!(app.view, View::Skew);
+    assert_eq!(key(&mut app, 'F'), vec![]);
+    let (q, cmd) = app.confirm.clone().expect("asks first");
+    assert!(q.contains("to the 2 marked nodes only (w02, w04)"), "{q}");
+    assert_eq!(cmd, Command::Only(vec![NodeId::new(3), NodeId::new(5)]));
+    // Anything but y cancels: the plan is whole.
+    key(&mut app, 'n');
+    let plan_nodes = |app: &App| {
+        app.rollout.as_ref().map(|d| {
+            d.machine
+                .plan
+                .nodes()
+                .map(|n| n.index())
+                .collect::<Vec<_>>()
+        })
+    };
+    assert_eq!(plan_nodes(&app).map(|v| v.len()), Some(6));
+    key(&mut app, 'F');
+    let effects = key(&mut app, 'y');
+    assert_eq!(plan_nodes(&app), Some(vec![3, 5]));
+    assert!(
+        machine_effects(&effects).contains(&crate::rollout::Effect::Journal(Record::Operator {
+            command: Command::Only(vec![NodeId::new(3), NodeId::new(5)])
+        })),
+        "journaled: {effects:?}"
+    );
+    assert_eq!(
+        app.flash.as_deref(),
+        Some("rollout kept to 2 nodes, paused: p shows the plan, c runs it")
+    );
+    // The kept plan runs: w02 is the worker class's canary.
+    let effects = key(&mut app, 'n');
+    assert_eq!(runs(&effects), vec![(3, Phase::Baseline)]);
+    // Under way: the plan no longer changes.
+    key(&mut app, 'F');
+    assert!(app.confirm.is_none());
+    assert!(
+        app.flash
+            .as_deref()
+            .is_some_and(|f| f.contains("under way"))
+    );
+}
+
+#[test]
+fn the_skew_views_key_without_a_bundle_says_how_to_stage_one() {
+    let mut app = app(1, 2);
+    key(&mut app, 'S');
+    key(&mut app, 'F');
+    assert!(app.confirm.is_none());
+    assert!(
+        app.flash.as_deref().is_some_and(|f| f.contains("--skills")),
+        "{:?}",
+        app.flash
+    );
+}

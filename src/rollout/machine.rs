@@ -288,6 +288,9 @@ pub enum Command {
     /// Schedule nothing new; nodes in flight finish their phase and stay drained.
     Abort,
     Rollback(Vec<NodeId>),
+    /// Keep the staged rollout to these nodes (`machine_only.rs`): only before any node
+    /// is in flight.
+    Only(Vec<NodeId>),
 }
 
 /// Inputs.
@@ -449,6 +452,9 @@ pub struct Cursor {
     /// 0 = canary, n = wave n.
     pub stage: usize,
 }
+
+#[path = "machine_only.rs"]
+mod only;
 
 /// The state machine.
 #[derive(Debug, Clone, Serialize)]
@@ -819,6 +825,7 @@ impl Machine {
                 }
             }
             Command::Abort => self.aborted = true,
+            Command::Only(nodes) => self.only(&nodes),
             Command::Rollback(nodes) => {
                 for node in nodes {
                     if let Some(slot) = self.nodes.get(node)

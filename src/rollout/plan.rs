@@ -127,6 +127,43 @@ impl Plan {
         self.classes.iter().flat_map(ClassPlan::nodes)
     }
 
+    /// This plan kept to the nodes `keep` accepts: each class keeps its kept nodes in
+    /// plan order, the first of them its canary, its waves without the others (empty
+    /// waves and classes dropped). `None` when no node is kept.
+    pub fn only(&self, keep: impl Fn(NodeId) -> bool) -> Option<Plan> {
+        let classes: Vec<ClassPlan> = self
+            .classes
+            .iter()
+            .filter_map(|c| {
+                let mut kept = c.nodes().filter(|&n| keep(n));
+                let canary = kept.next()?;
+                let waves = c
+                    .waves
+                    .iter()
+                    .map(|w| {
+                        w.iter()
+                            .copied()
+                            .filter(|&n| n != canary && keep(n))
+                            .collect::<Vec<_>>()
+                    })
+                    .filter(|w| !w.is_empty())
+                    .collect();
+                Some(ClassPlan {
+                    class: c.class.clone(),
+                    canary,
+                    waves,
+                    concurrency: c.concurrency,
+                    failure_budget: c.failure_budget,
+                })
+            })
+            .collect();
+        (!classes.is_empty()).then_some(Plan {
+            classes,
+            doctor_every_node: self.doctor_every_node,
+            parallel_classes: self.parallel_classes,
+        })
+    }
+
     /// The plan as text: which node in which wave.
     pub fn describe(&self, inv: &Inventory) -> String {
         let name = |i: NodeId| inv.nodes.name(i);
@@ -283,6 +320,33 @@ mod tests {
             })
             .collect();
         Inventory::from_nodes(Path::new("t"), nodes).expect("inv")
+    }
+
+    #[test]
+    fn a_plan_kept_to_some_nodes_keeps_their_order_and_drops_empty_waves() {
+        let i = inv(&[
+            ("g1", "gateway"),
+            ("g2", "gateway"),
+            ("w1", "worker"),
+            ("w2", "worker"),
+            ("w3", "worker"),
+            ("w4", "worker"),
+            ("w5", "worker"),
+        ]);
+        let p = make(
+            &i,
+            &PlanOptions {
+                wave: Size::Count(2),
+                ..PlanOptions::default()
+            },
+        )
+        .expect("plan");
+        // Worker waves were [w2 w3] [w4 w5]; keeping w3 and w5 makes w3 the canary.
+        let kept = p.only(|n| [4, 6].contains(&n.index())).expect("some kept");
+        assert_eq!(kept.classes.len(), 1);
+        assert_eq!(kept.classes[0].canary.index(), 4);
+        assert_eq!(indices(&kept.classes[0].waves), vec![vec![6]]);
+        assert!(p.only(|_| false).is_none());
     }
 
     #[test]

@@ -38,6 +38,31 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         }
         l.push(Line::from(""));
     }
+    // With a bundle staged: the key that keeps its rollout to these nodes.
+    if let Some(d) = &app.rollout
+        && !d.machine.settled_plan()
+    {
+        let n = app.skew_targets().len();
+        let which = if app.marked.is_empty() {
+            "skewed"
+        } else {
+            "marked"
+        };
+        l.push(Line::from(vec![
+            Span::styled(
+                app.keymap.keys_of(crate::keymap::Action::StageSkewed),
+                theme.key,
+            ),
+            Span::styled(
+                format!(
+                    "  roll bundle {} out to the {n} {which} node{} only (asks first)",
+                    short(&d.skills_sha),
+                    if n == 1 { "" } else { "s" }
+                ),
+                theme.dim,
+            ),
+        ]));
+    }
     let block = Block::default()
         .borders(Borders::TOP)
         .border_style(theme.border)
