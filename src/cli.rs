@@ -8,7 +8,8 @@ use clap::{Args, Parser, Subcommand};
 #[command(
     name = "meshroll",
     version,
-    about = "Roll a pinned OpenClaw skills bundle out to MeshMac nodes and watch the pool live"
+    about = "Roll a pinned OpenClaw skills bundle out to MeshMac nodes and watch the pool live",
+    after_help = crate::exit::HELP
 )]
 pub struct Cli {
     #[command(flatten)]
@@ -32,6 +33,10 @@ pub struct PlanArgs {
     /// Only this class (repeat for several, in this order).
     #[arg(long = "class")]
     pub class: Vec<String>,
+    /// Only this node (repeat for several): the plan, --check, the journal and a resume
+    /// cover these nodes alone; each class's canary is its first named node.
+    #[arg(long = "node", value_name = "NODE")]
+    pub node: Vec<String>,
     /// Nodes per wave after the canary: a count or a percentage (25%).
     #[arg(long, default_value = "25%")]
     pub wave: String,
@@ -108,7 +113,9 @@ pub struct Global {
 pub enum Command {
     /// Open the dashboard on a built-in simulated mesh.
     Demo,
-    /// Poll every node once and print (or keep polling with --watch).
+    /// Poll every node once and print (or keep polling with --watch). Exits 1 when a
+    /// node is dead (see --fail-on), 2 when meshroll could not run.
+    #[command(after_help = crate::exit::HELP)]
     Status(StatusArgs),
     /// Print a skills folder's SKILLS_SHA and SKILLS_MANIFEST_SHA256 (writes nothing
     /// unless --write-lock is given).
@@ -120,9 +127,24 @@ pub enum Command {
     /// Remove a node lock left by a rollout that is gone (shows its owner, host and
     /// age, and asks first).
     Unlock(UnlockArgs),
+    /// List every locked node: the lock's owner, host, rollout, age and heartbeat,
+    /// stale after 3 missed heartbeats, and whether the owner's process is alive when
+    /// it ran on this host.
+    #[command(after_help = crate::exit::HELP)]
+    Locks(LocksArgs),
     /// Replay a past rollout from its journal (the dashboard in time order), or print
     /// its timeline with --summary.
     Replay(ReplayArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct LocksArgs {
+    /// Print a JSON array, one object per locked node.
+    #[arg(long)]
+    pub json: bool,
+    /// Poll the built-in simulated mesh instead of an inventory.
+    #[arg(long)]
+    pub sim: bool,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -226,4 +248,8 @@ pub struct StatusArgs {
     /// `COLUMNS`, the terminal, or 80 columns when piped).
     #[arg(long)]
     pub wide: bool,
+    /// Also exit 1 when a node is skewed (`skew`) or draining (`draining`); a dead node
+    /// always makes status exit 1 (repeat, or comma-separate, for both).
+    #[arg(long = "fail-on", value_enum, value_delimiter = ',')]
+    pub fail_on: Vec<crate::exit::FailOn>,
 }

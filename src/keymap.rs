@@ -54,6 +54,9 @@ pub enum Action {
     Abort,
     RollbackNode,
     RollbackClass,
+    Mark,
+    ClearMarks,
+    StageSkewed,
 }
 
 /// The one table of actions: name in keys.toml and default keys.
@@ -101,6 +104,9 @@ pub const ACTIONS: &[ActionSpec] = &[
     spec(A::RollbackNode, "rollback_node", &["b"]),
     spec(A::RollbackClass, "rollback_class", &["B"]),
     spec(A::Abort, "abort", &["A"]),
+    spec(A::Mark, "mark", &["m"]),
+    spec(A::ClearMarks, "clear_marks", &["M"]),
+    spec(A::StageSkewed, "stage_skewed", &["F"]),
 ];
 
 /// The rows of `?` help: the actions of a row and what they do. Every action is in
@@ -145,6 +151,14 @@ pub const HELP_ROWS: &[(&[Action], &str)] = &[
         "rollout: roll the node / its class back",
     ),
     (&[A::Abort], "rollout: abort (confirms first)"),
+    (
+        &[A::Mark, A::ClearMarks],
+        "mark the node (actions take marks) / clear",
+    ),
+    (
+        &[A::StageSkewed],
+        "skew view: stage for marked (or skewed) nodes only",
+    ),
     (&[A::Help], "this help"),
     (&[A::Quit], "quit"),
 ];

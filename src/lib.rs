@@ -5,12 +5,14 @@
 pub mod cli;
 pub mod cmd;
 pub mod dashboard;
+pub mod exit;
 pub mod fit;
 pub mod inventory;
 pub mod keymap;
 pub mod limits;
 pub mod logging;
 pub mod manifest;
+pub mod node_lock;
 pub mod observe;
 pub mod poller;
 pub mod remote;

@@ -37,6 +37,7 @@ fn main() {
             Some(Command::Rollout(a)) => cmd::rollout::run(&cli.global, a).await,
             Some(Command::Rollback(a)) => cmd::rollout::rollback(&cli.global, a).await,
             Some(Command::Unlock(a)) => cmd::unlock::run(&cli.global, a).await,
+            Some(Command::Locks(a)) => cmd::locks::run(&cli.global, a).await,
             Some(Command::Replay(a)) => cmd::replay::run(&cli.global, a).await,
             Some(Command::Demo) => cmd::dashboard::run(&cli.global, &cli.dash, true).await,
             None => cmd::dashboard::run(&cli.global, &cli.dash, false).await,
@@ -53,7 +54,8 @@ fn main() {
                 "meshroll: {}",
                 meshroll::safe_text::clean_keep_newlines(&e, 4096)
             );
-            1
+            // meshroll itself could not run (an inventory, ssh config, journal...).
+            meshroll::exit::CANNOT_RUN
         }
     };
     // `exit` runs no destructors: flush the log writer first, or the last lines (why

@@ -128,6 +128,12 @@ const RULES: &[Rule] = &[
         why: "skew is a function of the rows",
     },
     Rule {
+        path: "src/node_lock.rs",
+        except: &[],
+        forbidden: &[IO, &["crate::ui", "crate::remote", "crate::rollout"]],
+        why: "the node lock read back is a function of what the poll saw and the time",
+    },
+    Rule {
         path: "src/report.rs",
         except: &[],
         forbidden: &[IO, &["crate::ui", "crate::remote::ssh"]],

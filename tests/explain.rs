@@ -89,7 +89,8 @@ fn explain_json_carries_the_skew_lines() {
 #[test]
 fn explain_of_an_unknown_node_names_it() {
     let out = status(&["--explain", "mac-nope"]);
-    assert_eq!(out.status.code(), Some(1));
+    // meshroll could not run as asked: 2.
+    assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("--explain mac-nope: no such node"), "{err}");
 }
@@ -98,7 +99,8 @@ fn explain_of_an_unknown_node_names_it() {
 fn a_rollout_target_makes_the_previous_bundle_waiting_in_json() {
     let target = "7d1e0c55a2b94f3e8c6d21a09b47f3e5c8d90a12";
     let out = status(&["--json", "--target", target]);
-    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    // The demo mesh has dead nodes: status exits 1.
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
     let rows: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
     let row = |n: &str| rows.iter().find(|r| r["node"] == n).unwrap();
     assert_eq!(row("mac-w01")["manifest"]["state"], "waiting");

@@ -194,8 +194,9 @@ impl Meshroll<'_> {
         let t = Instant::now();
         let o = self.run(&args, env_token);
         let took = t.elapsed();
+        // 1: a node is dead (the exit code for scripts); 2 would be meshroll failing.
         assert!(
-            o.status.success(),
+            matches!(o.status.code(), Some(0 | 1)),
             "meshroll {args:?} failed ({}): {}",
             o.status,
             String::from_utf8_lossy(&o.stderr)
@@ -1145,7 +1146,11 @@ fn token_printed_by_the_node_is_never_shown() {
         .stdin(Stdio::null())
         .output()
         .unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(
+        matches!(o.status.code(), Some(0 | 1)),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     // the node did print it (the stand-in saw the forwarded token)
     let v: Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(v[0]["verdict"], "dead", "{v:#}");

@@ -93,7 +93,8 @@ fn a_missing_journal_is_a_clear_error() {
         .args(["replay", "/nonexistent/journal.jsonl", "--summary"])
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(1));
+    // meshroll could not run (no journal to read): 2.
+    assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("journal /nonexistent/journal.jsonl"), "{err}");
 }

@@ -1,6 +1,7 @@
 //! The commands: each turns parsed arguments into work and an exit code.
 
 pub mod dashboard;
+pub mod locks;
 pub mod manifest;
 pub mod replay;
 pub mod rollout;
@@ -70,6 +71,13 @@ pub fn real_ctx(g: &Global) -> anyhow::Result<(Inventory, PollCtx)> {
         anyhow::bail!(
             "--nodes sizes the simulated mesh: use it with `demo`, `status --sim` or `rollout --sim`"
         );
+    }
+    // An ssh config that ssh cannot read fails every node the same way: say so once,
+    // as meshroll not able to run (exit 2), not as a fleet of dead nodes.
+    if let Some(p) = &g.ssh_config
+        && let Err(e) = std::fs::File::open(p)
+    {
+        anyhow::bail!("--ssh-config {}: cannot read it ({e})", p.display());
     }
     let inv = inventory::load(&g.inventory)?;
     if inv.nodes.is_empty() {

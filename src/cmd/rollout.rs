@@ -33,6 +33,7 @@ fn line(s: &str) -> String {
 pub fn plan_options(a: &PlanArgs) -> anyhow::Result<PlanOptions> {
     Ok(PlanOptions {
         classes: (!a.class.is_empty()).then(|| a.class.clone()),
+        nodes: (!a.node.is_empty()).then(|| a.node.clone()),
         wave: Size::parse(&a.wave).map_err(|e| anyhow::anyhow!("--wave: expected {e}"))?,
         concurrency: a.concurrency.max(1),
         failure_budget: Size::parse(&a.failure_budget)

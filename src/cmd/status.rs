@@ -191,7 +191,26 @@ async fn rounds(ctx: &Arc<PollCtx>, args: &StatusArgs) -> anyhow::Result<i32> {
             out.flush()?;
         }
         if !args.watch || args.count.is_some_and(|c| n >= c) {
-            return Ok(0);
+            // With --explain, the explained node alone decides.
+            let judged: Vec<NodeReport> = match &args.explain {
+                Some(name) => ctx
+                    .nodes
+                    .iter()
+                    .zip(&rows)
+                    .filter(|(n, _)| &n.name == name)
+                    .map(|(_, r)| r.clone())
+                    .collect(),
+                None => rows,
+            };
+            let (code, failing) = crate::exit::status(&judged, &args.fail_on);
+            // On stderr: stdout stays the table or the JSON a script reads.
+            for (node, why) in failing.iter().take(20) {
+                eprintln!("meshroll: {node} {why}");
+            }
+            if failing.len() > 20 {
+                eprintln!("meshroll: ... and {} more", failing.len() - 20);
+            }
+            return Ok(code);
         }
         let next = started + ctx.cadence.fast;
         tokio::select! {

@@ -36,6 +36,9 @@ pub async fn run(g: &Global, a: &UnlockArgs) -> anyhow::Result<i32> {
             }
         };
         println!("{name}: locked by {}", info.describe(now_ms() / 1000));
+        if let Some(line) = owner_process(&info) {
+            println!("{name}: {line}");
+        }
         if !a.yes {
             print!("{name}: remove this lock? Only if that rollout is gone. [y/N] ");
             let _ = std::io::stdout().flush();
@@ -59,5 +62,23 @@ pub async fn run(g: &Global, a: &UnlockArgs) -> anyhow::Result<i32> {
         }
     }
     poll.transport.close().await;
-    Ok(if failed == 0 { 0 } else { 1 })
+    Ok(crate::exit::per_node(failed))
+}
+
+/// Whether the lock's owner process still runs, when the owner is this host: "its
+/// process (pid 42) is still running on this host: its rollout is not gone" or "... is
+/// gone from this host". `None` when the owner is another host (or names no pid).
+fn owner_process(info: &crate::node_lock::LockInfo) -> Option<String> {
+    let (_, host, _) = info.parts();
+    let here = super::rollout::hostname()?;
+    if host != here {
+        return None;
+    }
+    let pid = info.pid()?;
+    Some(match super::locks::pid_alive(pid)? {
+        true => format!(
+            "its owner's process (pid {pid}) is still running on this host: its rollout may not be gone"
+        ),
+        false => format!("its owner's process (pid {pid}) is gone from this host"),
+    })
 }

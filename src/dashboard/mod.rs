@@ -3,9 +3,11 @@
 
 pub mod event_loop;
 pub mod layout;
+mod marks;
 pub mod pacer;
 pub mod rows;
 pub mod scroll;
+mod stage;
 pub mod state;
 
 pub use event_loop::run;

@@ -35,6 +35,8 @@ pub struct Counts {
     pub rollout_pending: usize,
     /// On a bundle without a lock file (not skew: a fact of its own).
     pub unverified: usize,
+    /// Holding a node lock (a rollout's, or one left behind).
+    pub locked: usize,
 }
 
 impl Counts {
@@ -45,6 +47,9 @@ impl Counts {
         }
         if r.manifest.unverified {
             bump(&mut self.unverified);
+        }
+        if r.lock.is_some() {
+            bump(&mut self.locked);
         }
         if pending {
             bump(&mut self.pending);

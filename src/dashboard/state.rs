@@ -5,6 +5,8 @@
 //! no clock and starts no task. The event loop carries the effects out; `ui/` draws
 //! from this state and is not imported here.
 
+use std::collections::BTreeSet;
+
 use crossterm::event::{
     Event as TermEvent, KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseEventKind,
 };
@@ -127,6 +129,9 @@ pub struct App {
     pub scroll: Scroll,
     /// What keeps a 10,000-node dashboard fluid (see [`App::refresh`]).
     pub(super) cache: Cache,
+    /// The marked nodes (`m`): node actions take them, else the selected node
+    /// ([`App::action_targets`], `dashboard/marks.rs`).
+    pub marked: BTreeSet<NodeId>,
 }
 
 /// How often the clock ticks: the ages (whole seconds) of the rows on screen are brought
@@ -169,6 +174,7 @@ impl App {
             screen_height: 0,
             scroll: Scroll::default(),
             cache: Cache::default(),
+            marked: BTreeSet::new(),
         }
     }
 
@@ -323,7 +329,11 @@ impl App {
         let Some(action) = action else {
             return Vec::new();
         };
-        let effects = if self.navigate(action) || self.switch_view(action) {
+        let effects = if self.navigate(action)
+            || self.switch_view(action)
+            || self.mark(action)
+            || self.stage_skewed(action)
+        {
             Vec::new()
         } else {
             self.fleet_action(action)
@@ -473,7 +483,14 @@ impl App {
         let Some(d) = self.rollout.as_mut() else {
             return Vec::new();
         };
-        self.flash = Some(format!("{cmd:?}"));
+        self.flash = Some(match &cmd {
+            Command::Only(n) => format!(
+                "rollout kept to {} node{}, paused: p shows the plan, c runs it",
+                n.len(),
+                if n.len() == 1 { "" } else { "s" }
+            ),
+            _ => format!("{cmd:?}"),
+        });
         rollout_effects(d.input(Input::Op(cmd), now).0)
     }
 

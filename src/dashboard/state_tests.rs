@@ -414,3 +414,133 @@ fn the_plan_log_scrolls_back_from_its_newest_line() {
     assert_eq!(app.scroll.plan, 0);
     assert_eq!(app.selected_row, 0, "the selection did not move");
 }
+
+#[test]
+fn marks_toggle_move_on_and_clear() {
+    let mut app = app(2, 4);
+    // Nothing marked: the targets are the selected node.
+    assert_eq!(app.action_targets(), vec![NodeId::new(0)]);
+    assert_eq!(key(&mut app, 'm'), vec![]);
+    assert!(app.marked.contains(&NodeId::new(0)));
+    // The cursor moved on: a second `m` marks the next row.
+    assert_eq!(app.selected_node(), Some(NodeId::new(1)));
+    key(&mut app, 'j');
+    key(&mut app, 'm');
+    assert_eq!(app.flash.as_deref(), Some("marked w01 (2 marked)"));
+    // The targets are the marked nodes, in inventory order, wherever the cursor is.
+    assert_eq!(app.selected_node(), Some(NodeId::new(3)));
+    assert_eq!(app.action_targets(), vec![NodeId::new(0), NodeId::new(2)]);
+    // `m` on a marked node unmarks it.
+    key(&mut app, 'g');
+    key(&mut app, 'm');
+    assert_eq!(app.action_targets(), vec![NodeId::new(2)]);
+    assert_eq!(app.flash.as_deref(), Some("unmarked g1 (1 marked)"));
+    // Marks survive a filter that hides them.
+    key(&mut app, '/');
+    key(&mut app, 'g');
+    key_with(&mut app, KeyCode::Enter, KeyModifiers::NONE, T0);
+    assert_eq!(app.action_targets(), vec![NodeId::new(2)]);
+    // `M` clears them: the targets fall back to the selected node.
+    key(&mut app, 'M');
+    assert!(app.marked.is_empty());
+    assert_eq!(app.flash.as_deref(), Some("cleared 1 mark"));
+    assert_eq!(
+        app.action_targets(),
+        app.selected_node().into_iter().collect::<Vec<_>>()
+    );
+}
+
+#[test]
+fn marks_are_rebindable_and_in_a_rollout_too() {
+    let mut app = rolling(1, 2);
+    app.keymap = crate::keymap::KeyMap::parse("[keys]\nmark = \"v\"\n", "k.toml").expect("keys");
+    assert_eq!(key(&mut app, 'm'), vec![]);
+    assert!(app.marked.is_empty(), "m is free once mark is rebound");
+    key(&mut app, 'v');
+    assert_eq!(app.action_targets(), vec![NodeId::new(0)]);
+    // Space still pauses and resumes the rollout, not marking.
+    key(&mut app, ' ');
+    assert_eq!(app.marked.len(), 1);
+}
+
+#[test]
+fn no_node_no_targets() {
+    let mut app = app(1, 1);
+    key(&mut app, '/');
+    key(&mut app, 'z');
+    key_with(&mut app, KeyCode::Enter, KeyModifiers::NONE, T0);
+    assert_eq!(app.visible_len(), 0);
+    assert_eq!(key(&mut app, 'm'), vec![]);
+    assert!(app.marked.is_empty());
+    assert_eq!(app.action_targets(), vec![]);
+}
+
+#[test]
+fn the_skew_views_key_keeps_the_staged_rollout_to_the_marked_nodes_after_a_yes() {
+    let mut app = rolling(2, 4);
+    // Outside the skew view it says where to go; nothing is asked.
+    key(&mut app, 'F');
+    assert!(app.confirm.is_none());
+    // Mark w02 and w04 (rows 3 and 5), open the skew view, press F.
+    key(&mut app, 'j');
+    key(&mut app, 'j');
+    key(&mut app, 'j');
+    key(&mut app, 'm');
+    key(&mut app, 'j');
+    key(&mut app, 'm');
+    key(&mut app, 'S');
+    assert_eq!(app.view, View::Skew);
+    assert_eq!(key(&mut app, 'F'), vec![]);
+    let (q, cmd) = app.confirm.clone().expect("asks first");
+    assert!(q.contains("to the 2 marked nodes only (w02, w04)"), "{q}");
+    assert_eq!(cmd, Command::Only(vec![NodeId::new(3), NodeId::new(5)]));
+    // Anything but y cancels: the plan is whole.
+    key(&mut app, 'n');
+    let plan_nodes = |app: &App| {
+        app.rollout.as_ref().map(|d| {
+            d.machine
+                .plan
+                .nodes()
+                .map(|n| n.index())
+                .collect::<Vec<_>>()
+        })
+    };
+    assert_eq!(plan_nodes(&app).map(|v| v.len()), Some(6));
+    key(&mut app, 'F');
+    let effects = key(&mut app, 'y');
+    assert_eq!(plan_nodes(&app), Some(vec![3, 5]));
+    assert!(
+        machine_effects(&effects).contains(&crate::rollout::Effect::Journal(Record::Operator {
+            command: Command::Only(vec![NodeId::new(3), NodeId::new(5)])
+        })),
+        "journaled: {effects:?}"
+    );
+    assert_eq!(
+        app.flash.as_deref(),
+        Some("rollout kept to 2 nodes, paused: p shows the plan, c runs it")
+    );
+    // The kept plan runs: w02 is the worker class's canary.
+    let effects = key(&mut app, 'n');
+    assert_eq!(runs(&effects), vec![(3, Phase::Baseline)]);
+    // Under way: the plan no longer changes.
+    key(&mut app, 'F');
+    assert!(app.confirm.is_none());
+    assert!(
+        app.flash
+            .as_deref()
+            .is_some_and(|f| f.contains("under way"))
+    );
+}
+
+#[test]
+fn the_skew_views_key_without_a_bundle_says_how_to_stage_one() {
+    let mut app = app(1, 2);
+    key(&mut app, 'S');
+    key(&mut app, 'F');
+    assert!(app.confirm.is_none());
+    assert!(
+        app.flash.as_deref().is_some_and(|f| f.contains("--skills")),
+        "{:?}",
+        app.flash
+    );
+}

@@ -323,6 +323,9 @@ pub enum Command {
     /// Schedule nothing new; nodes in flight finish their phase and stay drained.
     Abort,
     Rollback(Vec<NodeId>),
+    /// Keep the staged rollout to these nodes (`machine_only.rs`): only before any node
+    /// is in flight.
+    Only(Vec<NodeId>),
 }
 
 impl Command {
@@ -351,6 +354,7 @@ impl Command {
             Command::Abort => "abort".into(),
             Command::Rollback(ns) if ns.is_empty() => "roll back no node".into(),
             Command::Rollback(ns) => format!("roll back {}", names(ns)),
+            Command::Only(ns) => format!("keep the rollout to {}", names(ns)),
         }
     }
 }
@@ -564,6 +568,9 @@ pub struct Cursor {
     /// 0 = canary, n = wave n.
     pub stage: usize,
 }
+
+#[path = "machine_only.rs"]
+mod only;
 
 /// The state machine.
 #[derive(Debug, Clone, Serialize)]
@@ -942,6 +949,7 @@ impl Machine {
                 }
             }
             Command::Abort => self.aborted = true,
+            Command::Only(nodes) => self.only(&nodes),
             Command::Rollback(nodes) => {
                 for node in nodes {
                     if let Some(slot) = self.nodes.get(node)

@@ -48,6 +48,9 @@ impl Size {
 pub struct PlanOptions {
     /// Only these classes, in this order (default: every class, inventory order).
     pub classes: Option<Vec<String>>,
+    /// Only these nodes, by name (`--node`, repeatable): each class keeps its named
+    /// nodes, the rest of the plan (canary, waves) is made of them. `None`: every node.
+    pub nodes: Option<Vec<String>>,
     pub wave: Size,
     pub concurrency: usize,
     pub failure_budget: Size,
@@ -67,6 +70,7 @@ impl Default for PlanOptions {
     fn default() -> Self {
         PlanOptions {
             classes: None,
+            nodes: None,
             wave: Size::Percent(25),
             concurrency: 4,
             failure_budget: Size::Count(0),
@@ -137,6 +141,46 @@ impl Plan {
 
     pub fn nodes(&self) -> impl Iterator<Item = NodeId> + '_ {
         self.classes.iter().flat_map(ClassPlan::nodes)
+    }
+
+    /// This plan kept to the nodes `keep` accepts: each class keeps its kept nodes in
+    /// plan order, the first of them its canary, its waves without the others (empty
+    /// waves and classes dropped). `None` when no node is kept.
+    pub fn only(&self, keep: impl Fn(NodeId) -> bool) -> Option<Plan> {
+        let classes: Vec<ClassPlan> = self
+            .classes
+            .iter()
+            .filter_map(|c| {
+                let mut kept = c.nodes().filter(|&n| keep(n));
+                let canary = kept.next()?;
+                let waves = c
+                    .waves
+                    .iter()
+                    .map(|w| {
+                        w.iter()
+                            .copied()
+                            .filter(|&n| n != canary && keep(n))
+                            .collect::<Vec<_>>()
+                    })
+                    .filter(|w| !w.is_empty())
+                    .collect();
+                Some(ClassPlan {
+                    class: c.class.clone(),
+                    canary,
+                    waves,
+                    concurrency: c.concurrency,
+                    failure_budget: c.failure_budget,
+                })
+            })
+            .collect();
+        (!classes.is_empty()).then_some(Plan {
+            classes,
+            doctor_every_node: self.doctor_every_node,
+            parallel_classes: self.parallel_classes,
+            bake_ms: self.bake_ms,
+            bake_every_ms: self.bake_every_ms,
+            old_rsync_refusals: self.old_rsync_refusals.clone(),
+        })
     }
 
     /// The plan as text: which node in which wave.
@@ -211,12 +255,13 @@ pub fn make(inv: &Inventory, opts: &PlanOptions) -> Result<Plan, String> {
         }
         None => inv.classes.clone(),
     };
+    let named = named_nodes(inv, opts.nodes.as_deref(), &order)?;
     let mut classes = Vec::new();
     for class in order {
         let members: Vec<NodeId> = inv
             .nodes
             .enumerate()
-            .filter(|(_, n)| n.class == class)
+            .filter(|(i, n)| n.class == class && named.as_ref().is_none_or(|s| s.contains(i)))
             .map(|(i, _)| i)
             .collect();
         let Some(&first) = members.first() else {
@@ -311,6 +356,41 @@ pub fn duration_text(ms: u64) -> String {
     }
 }
 
+/// The nodes `--node` names (`None`: no limit), each checked: in the inventory (else a
+/// did-you-mean) and in a class the plan covers.
+fn named_nodes(
+    inv: &Inventory,
+    names: Option<&[String]>,
+    classes: &[String],
+) -> Result<Option<std::collections::BTreeSet<NodeId>>, String> {
+    let Some(names) = names.filter(|n| !n.is_empty()) else {
+        return Ok(None);
+    };
+    let mut set = std::collections::BTreeSet::new();
+    for name in names {
+        let Some(i) = inv.nodes.find(name) else {
+            let hint = crate::suggest::did_you_mean(crate::suggest::closest(
+                name,
+                inv.nodes.iter().map(|n| n.name.as_str()),
+            ));
+            return Err(format!(
+                "--node {}: no such node in the inventory{hint}",
+                crate::safe_text::clean(name)
+            ));
+        };
+        let class = &inv.nodes[i].class;
+        if !classes.contains(class) {
+            return Err(format!(
+                "--node {}: its class {} is not one --class names",
+                crate::safe_text::clean(name),
+                crate::safe_text::clean(class)
+            ));
+        }
+        set.insert(i);
+    }
+    Ok(Some(set))
+}
+
 #[cfg(test)]
 mod tests {
 
@@ -371,6 +451,79 @@ mod tests {
             })
             .collect();
         Inventory::from_nodes(Path::new("t"), nodes).expect("inv")
+    }
+
+    #[test]
+    fn a_plan_kept_to_some_nodes_keeps_their_order_and_drops_empty_waves() {
+        let i = inv(&[
+            ("g1", "gateway"),
+            ("g2", "gateway"),
+            ("w1", "worker"),
+            ("w2", "worker"),
+            ("w3", "worker"),
+            ("w4", "worker"),
+            ("w5", "worker"),
+        ]);
+        let p = make(
+            &i,
+            &PlanOptions {
+                wave: Size::Count(2),
+                ..PlanOptions::default()
+            },
+        )
+        .expect("plan");
+        // Worker waves were [w2 w3] [w4 w5]; keeping w3 and w5 makes w3 the canary.
+        let kept = p.only(|n| [4, 6].contains(&n.index())).expect("some kept");
+        assert_eq!(kept.classes.len(), 1);
+        assert_eq!(kept.classes[0].canary.index(), 4);
+        assert_eq!(indices(&kept.classes[0].waves), vec![vec![6]]);
+        assert!(p.only(|_| false).is_none());
+    }
+
+    #[test]
+    fn named_nodes_limit_the_plan_and_unknown_names_are_refused() {
+        let i = inv(&[
+            ("g1", "gateway"),
+            ("g2", "gateway"),
+            ("w1", "worker"),
+            ("w2", "worker"),
+            ("w3", "worker"),
+        ]);
+        let only = |names: &[&str], classes: Option<Vec<String>>| {
+            make(
+                &i,
+                &PlanOptions {
+                    nodes: Some(names.iter().map(|n| n.to_string()).collect()),
+                    classes,
+                    ..PlanOptions::default()
+                },
+            )
+        };
+        // One worker: one class, that node its canary, no waves.
+        let p = only(&["w2"], None).expect("plan");
+        assert_eq!(p.classes.len(), 1);
+        assert_eq!(p.classes[0].class, "worker");
+        assert_eq!(p.classes[0].canary.index(), 3);
+        assert!(p.classes[0].waves.is_empty());
+        assert_eq!(p.locate(NodeId::new(2)), None, "w1 is not in the plan");
+        // Two classes' nodes: each class keeps its own, inventory order.
+        let p = only(&["w3", "g2", "w1"], None).expect("plan");
+        assert_eq!(p.classes.len(), 2);
+        assert_eq!(p.classes[0].canary.index(), 1);
+        assert_eq!(p.classes[1].canary.index(), 2);
+        assert_eq!(indices(&p.classes[1].waves), vec![vec![4]]);
+        // A typo is named, with the closest name.
+        let e = only(&["w22"], None).expect_err("unknown node");
+        assert!(
+            e.contains("--node w22: no such node") && e.contains("did you mean"),
+            "{e}"
+        );
+        // A node of a class --class leaves out.
+        let e = only(&["g1"], Some(vec!["worker".into()])).expect_err("class left out");
+        assert!(e.contains("--node g1: its class gateway"), "{e}");
+        // No names: every node.
+        let p = only(&[], None).expect("plan");
+        assert_eq!(p.classes.len(), 2);
     }
 
     #[test]

@@ -95,6 +95,10 @@ pub async fn start(
     );
     let mut machine = Machine::new(s.plan, fleet.len(), now, mode);
     for (&id, &ph) in &last_done {
+        // A node this plan leaves out (`--node`, `--class`) keeps what it has.
+        if machine.plan.locate(id).is_none() {
+            continue;
+        }
         machine.restore(id, ph);
     }
     let mut state = RolloutState::new(machine, fleet, rollout_id.clone(), &s.bundle, now);

@@ -212,8 +212,12 @@ fn reason_cell(r: &NodeReport, theme: &Theme) -> Cell<'static> {
     }
 }
 
-/// The columns shown: without a rollout its two (phase, retry: 8th and 9th) are not.
-fn columns<T>(rolling: bool, mut v: Vec<T>) -> Vec<T> {
+/// The columns shown: the lock column (the 10th) only while a node is locked, the
+/// rollout's two (phase, retry: 8th and 9th) only with a rollout.
+fn columns<T>(rolling: bool, locked: bool, mut v: Vec<T>) -> Vec<T> {
+    if !locked && v.len() > 10 {
+        v.remove(9);
+    }
     if !rolling && v.len() > 8 {
         v.drain(7..9);
     }
@@ -226,13 +230,14 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let rolling = app.rollout.is_some();
     // Narrow terminals drop and narrow columns by priority (`specs`); the selection
     // marker takes one column.
+    let locked = app.counts().locked > 0;
     let fitted = crate::fit::widths(
-        &columns(rolling, specs(app).to_vec()),
+        &columns(rolling, locked, specs(app).to_vec()),
         area.width.saturating_sub(1) as usize,
         1,
     );
     let keep = |v: Vec<Cell<'static>>| -> Vec<Cell<'static>> {
-        columns(rolling, v)
+        columns(rolling, locked, v)
             .into_iter()
             .zip(&fitted)
             .filter_map(|(c, w)| w.map(|_| c))
@@ -272,9 +277,10 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
 }
 
 /// Every column's title, in order (`columns` drops the rollout's two when none is
-/// staged; the width drops more, see [`specs`]).
-const HEADERS: [&str; 10] = [
-    "NODE", "CLASS", "GATEWAY", "BUILD", "MANIFEST", "CACHE", "VERDICT", "PHASE", "RETRY", "REASON",
+/// staged and LOCK while no node is locked; the width drops more, see [`specs`]).
+const HEADERS: [&str; 11] = [
+    "NODE", "CLASS", "GATEWAY", "BUILD", "MANIFEST", "CACHE", "VERDICT", "PHASE", "RETRY", "LOCK",
+    "REASON",
 ];
 
 /// The nodes on screen for a table body `height` rows high, the selection's position
@@ -307,7 +313,7 @@ fn cells(app: &App, i: NodeId, theme: &Theme) -> Vec<Cell<'static>> {
         ))
     };
     vec![
-        Cell::from(r.node.clone()),
+        super::marks::node_cell(app, i, r, theme),
         Cell::from(Span::styled(r.class.clone(), theme.dim)),
         gateway_cell(r, theme, p),
         build_cell(r, theme),
@@ -316,6 +322,7 @@ fn cells(app: &App, i: NodeId, theme: &Theme) -> Vec<Cell<'static>> {
         verdict,
         phase_cell(app, i, theme),
         retry_cell(app, i, theme),
+        super::locks::cell(r, theme),
         rollout_error(app, i, theme).unwrap_or_else(|| reason_cell(r, theme)),
     ]
 }
@@ -325,10 +332,12 @@ fn cells(app: &App, i: NodeId, theme: &Theme) -> Vec<Cell<'static>> {
 /// CACHE, RETRY, GATEWAY, MANIFEST and PHASE; NODE, VERDICT and the last column (the
 /// error, free text) go last. Names and classes are as wide as the fleet's longest
 /// (within limits).
-fn specs(app: &App) -> [Column; 10] {
+fn specs(app: &App) -> [Column; 11] {
     let (name_w, class_w) = app.name_widths();
+    // The mark glyph goes before the name while any node is marked.
+    let name_w = name_w.clamp(4, 24) + super::marks::prefix_width(app) as usize;
     HEADERS.map(|title| match title {
-        "NODE" => Column::fixed(name_w.clamp(4, 24), 100),
+        "NODE" => Column::fixed(name_w, 100),
         "CLASS" => Column::fixed(class_w.clamp(5, 12), 10),
         "GATEWAY" => Column::fixed(9, 50),
         "BUILD" => Column::fixed(9, 30),
@@ -340,6 +349,7 @@ fn specs(app: &App) -> [Column; 10] {
         "PHASE" => Column::between(16, 18, 70),
         // `2/5 in 12s`.
         "RETRY" => Column::between(9, 10, 45),
+        "LOCK" => Column::fixed(super::locks::WIDTH as usize, 85),
         _ => Column::fill(24, u16::MAX as usize, 80),
     })
 }

@@ -2,6 +2,8 @@
 
 pub mod fleet;
 pub mod help;
+pub mod locks;
+mod marks;
 pub mod node;
 pub mod plan;
 pub mod replay;
@@ -93,6 +95,7 @@ fn title_bar(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         skewed: s,
         rollout_pending: to_roll,
         unverified: u,
+        locked,
     } = app.counts();
     // Each count as (glyph and number, word, style): the words go before a count does.
     let mut counts = vec![
@@ -118,6 +121,20 @@ fn title_bar(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     ));
     if u > 0 {
         counts.push((format!("? {u}"), "unverified", theme.warn));
+    }
+    if locked > 0 {
+        counts.push((
+            format!("{} {locked}", locks::LOCK_GLYPH),
+            "locked",
+            theme.pending,
+        ));
+    }
+    if !app.marked.is_empty() {
+        counts.push((
+            format!("{} {}", marks::MARK_GLYPH, app.marked.len()),
+            "marked",
+            theme.key,
+        ));
     }
     let count_spans = |words: bool| -> Vec<Span<'static>> {
         let mut spans = Vec::new();

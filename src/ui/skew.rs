@@ -21,6 +21,31 @@ pub fn lines(app: &App, theme: &Theme) -> Vec<Line<'static>> {
         class_lines(&mut l, class, &rows, theme);
         l.push(Line::from(""));
     }
+    // With a bundle staged: the key that keeps its rollout to these nodes.
+    if let Some(d) = &app.rollout
+        && !d.machine.settled_plan()
+    {
+        let n = app.skew_targets().len();
+        let which = if app.marked.is_empty() {
+            "skewed"
+        } else {
+            "marked"
+        };
+        l.push(Line::from(vec![
+            Span::styled(
+                app.keymap.keys_of(crate::keymap::Action::StageSkewed),
+                theme.key,
+            ),
+            Span::styled(
+                format!(
+                    "  roll bundle {} out to the {n} {which} node{} only (asks first)",
+                    short(&d.skills_sha),
+                    if n == 1 { "" } else { "s" }
+                ),
+                theme.dim,
+            ),
+        ]));
+    }
     l
 }
 

@@ -5,6 +5,7 @@
 //! doctor's findings in `doctor.rs`.
 
 mod doctor;
+mod lock;
 mod rollout;
 mod signals;
 
@@ -53,6 +54,7 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, theme: &Theme) -> usize {
     };
     let mut l = Lines::new();
     header(&mut l, &c);
+    lock::section(&mut l, &c);
     rollout::section(&mut l, &c);
     signals::why(&mut l, &c);
     l.push(Line::from(""));
