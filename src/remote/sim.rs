@@ -343,7 +343,17 @@ impl SimMesh {
             current_not_link: false,
             bundle_dir: node.current.is_some(),
             lock: node.lock_claim.as_ref().map(|c| LockSeen {
-                sha256: format!("{:0>64}", &c[..c.len().min(16)]),
+                // A bundle copied in by a rollout hashes its real lock file; the ones
+                // the demo starts with were installed by hand, unlisted.
+                sha256: node
+                    .current
+                    .as_ref()
+                    .and_then(|cur| node.bundles.get(cur))
+                    .and_then(|files| files.iter().find(|f| f.path == crate::manifest::LOCK_NAME))
+                    .map_or_else(
+                        || format!("{:0>64}", &c[..c.len().min(16)]),
+                        |f| f.sha256.clone(),
+                    ),
                 claim: c.clone(),
             }),
             cache_mtime: node.cache_mtime.map(|m| self.epoch_s + m),

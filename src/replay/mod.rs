@@ -54,6 +54,10 @@ pub enum Ev {
         error: String,
     },
     NodeSkipped,
+    /// Where the rollout left a node it let go of without landing it.
+    NodeStopped {
+        left: String,
+    },
     Halted {
         reason: String,
     },
@@ -128,6 +132,7 @@ impl Entry {
             Ev::NodeLanded => format!("{n} LANDED"),
             Ev::NodeFailed { phase, error } => format!("{n} FAILED at {phase}: {error}"),
             Ev::NodeSkipped => format!("{n} skipped"),
+            Ev::NodeStopped { left } => format!("{n} {left}"),
             Ev::Halted { reason } => format!("HALTED: {reason}"),
             Ev::Operator { command } => format!("operator: {command}"),
             Ev::RolledBack { ok: true, message } => format!("{n} rolled back: {message}"),
@@ -194,6 +199,9 @@ pub fn entry(line: usize, l: &Line) -> Entry {
                 error: clean(error),
             },
             Record::NodeSkipped { .. } => Ev::NodeSkipped,
+            Record::NodeStopped { left, .. } => Ev::NodeStopped {
+                left: clean(&left.describe()),
+            },
             Record::Halted { reason } => Ev::Halted {
                 reason: clean(reason),
             },
@@ -443,6 +451,8 @@ pub enum Status {
     Landed,
     Failed,
     Skipped,
+    /// The rollout stopped before it landed.
+    Stopped,
     RolledBack,
 }
 
@@ -471,6 +481,10 @@ pub struct NodeAt {
     pub attempts: Vec<AttemptAt>,
     pub started: Option<Millis>,
     pub ended: Option<Millis>,
+    /// What it ends as once its wind-down is over (skipped, failed).
+    pub then: Option<Status>,
+    /// Where the rollout left it, when it let go of it without landing it.
+    pub left: Option<String>,
 }
 
 impl NodeAt {
@@ -485,6 +499,8 @@ impl NodeAt {
             attempts: Vec::new(),
             started: None,
             ended: None,
+            then: None,
+            left: None,
         }
     }
 
@@ -499,6 +515,7 @@ impl NodeAt {
             Status::Landed => "landed".into(),
             Status::Failed => format!("failed at {p}"),
             Status::Skipped => "skipped".into(),
+            Status::Stopped => "stopped".into(),
             Status::RolledBack => "rolled back".into(),
         }
     }
@@ -513,7 +530,17 @@ impl NodeAt {
                 self.last_error.as_deref().unwrap_or("?")
             ),
             Status::Waiting => "not started".into(),
-            Status::Skipped => "skipped".into(),
+            Status::Skipped | Status::Stopped => {
+                let what = if self.status == Status::Skipped {
+                    "skipped"
+                } else {
+                    "stopped"
+                };
+                match &self.left {
+                    Some(l) => format!("{what}, {l}"),
+                    None => what.into(),
+                }
+            }
             Status::RolledBack => "rolled back".into(),
             Status::Active | Status::Retrying | Status::Between => format!(
                 "unfinished ({}) when the journal ends",
@@ -613,6 +640,7 @@ impl At {
             }
             Ev::NodeFailed { phase, error } => {
                 n.status = Status::Failed;
+                n.then = Some(Status::Failed);
                 n.phase = Some(phase.clone());
                 n.last_error = Some(error.clone());
                 n.ended = Some(e.ts);
@@ -620,6 +648,13 @@ impl At {
             }
             Ev::NodeSkipped => {
                 n.status = Status::Skipped;
+                n.then = Some(Status::Skipped);
+                n.retry_at = None;
+            }
+            Ev::NodeStopped { left } => {
+                n.status = n.then.unwrap_or(Status::Stopped);
+                n.left = Some(left.clone());
+                n.ended = Some(e.ts);
                 n.retry_at = None;
             }
             Ev::RolledBack { ok, message } => {
@@ -641,7 +676,9 @@ impl At {
                 Status::Landed => c.0 += 1,
                 Status::Failed => c.1 += 1,
                 Status::Active | Status::Retrying | Status::Between => c.2 += 1,
-                Status::Waiting | Status::Skipped | Status::RolledBack => c.3 += 1,
+                Status::Waiting | Status::Skipped | Status::Stopped | Status::RolledBack => {
+                    c.3 += 1
+                }
             }
         }
         c

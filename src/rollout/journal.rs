@@ -394,7 +394,9 @@ pub fn read_resume(path: &Path, skills_sha: &str) -> Resume {
             ) => {
                 r.last_done.insert(n, Phase::Drain);
             }
-            (Record::RolledBack { .. }, Some(n)) => {
+            // Put back by a skip or a stop (undrained, or left drained with its lock
+            // released): a new run takes it from the start.
+            (Record::RolledBack { .. } | Record::NodeStopped { .. }, Some(n)) => {
                 r.last_done.remove(&n);
             }
             (Record::Finished { .. }, _) => {

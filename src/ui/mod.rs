@@ -47,6 +47,10 @@ pub fn draw(f: &mut Frame, app: &App, theme: &Theme) {
     if let Some((q, _)) = &app.confirm {
         help::confirm(f, f.area(), q, theme);
     }
+    if app.quit_asked {
+        let n = app.rollout.as_ref().map_or(0, |d| d.machine.in_flight());
+        help::quit_question(f, f.area(), n, theme);
+    }
 }
 
 /// The word and glyph of a verdict: colour is never the only signal.
