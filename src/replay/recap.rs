@@ -20,10 +20,7 @@ pub fn text(
     again: Option<&str>,
 ) -> String {
     let name = |i: NodeId| clean(fleet.name(i));
-    let finish = match again {
-        Some(c) => format!("to finish it: {}", clean(c)),
-        None => "to finish it: run the same rollout again".to_string(),
-    };
+    let again = again.map_or_else(|| "the same command".to_string(), clean);
     let mut landed = Vec::new();
     let mut failed = Vec::new();
     let mut stopped = Vec::new();
@@ -37,7 +34,10 @@ pub fn text(
         // Where a node the rollout let go of was left, and what finishes it.
         let left = |what: String| match &slot.left {
             Some(l) if l.drained() => {
-                format!("{what}: {}\n             {finish}", clean(&l.describe()))
+                format!(
+                    "{what}: {}\n             to finish it, run the rollout again: {again}",
+                    clean(&l.describe())
+                )
             }
             Some(l) => format!("{what}: {}", clean(&l.describe())),
             None => what,
@@ -143,7 +143,7 @@ pub fn text(
         if drained {
             let _ = writeln!(
                 o,
-                "             (nodes stopped mid-way stay drained and locked; {finish}: the same rollout resumes them)"
+                "             (nodes stopped mid-way stay drained and locked; to finish them, run the rollout again, which resumes them: {again})"
             );
         }
         list(&mut o, "rolled back", &rolled_back, false);
@@ -247,7 +247,21 @@ mod tests {
                     }
                 }
             };
+            // Baseline and drain, verify and switch: one script reports both.
+            let carried = match &input {
+                Input::PhaseDone { node, phase, .. } => {
+                    phase.carries_on().map(|p| Input::PhaseDone {
+                        node: *node,
+                        phase: p,
+                        note: "ok".into(),
+                    })
+                }
+                _ => None,
+            };
             queue.extend(runs(&m.handle(input, now)));
+            if let Some(c) = carried {
+                queue.extend(runs(&m.handle(c, now)));
+            }
             if queue.is_empty() {
                 // Let retry countdowns run out.
                 now += 60_000;
@@ -266,7 +280,7 @@ mod tests {
             "the error is cleaned: {t}"
         );
         assert!(
-            t.contains("  stopped    g3 in sync (attempt 1/5 still running)\n"),
+            t.contains("  stopped    g3 in verify (attempt 1/5 still running)\n"),
             "{t}"
         );
     }

@@ -1275,14 +1275,22 @@ impl Machine {
         let Some(w) = slot.wind.take() else {
             return;
         };
+        let passed = |phase: Phase| {
+            w.from >= Some(phase)
+                || slot
+                    .history
+                    .iter()
+                    .any(|a| a.phase == phase && matches!(a.outcome, Some(Ok(_))))
+        };
+        let (prewarmed, switched) = (passed(Phase::Prewarm), passed(Phase::Switch));
         let left = match (slot.done, w.failed) {
             (_, Some(why)) => Left::Drained(why),
             (None, None) => Left::Untouched,
-            (Some(Phase::Undrain), None) if w.from >= Some(Phase::Prewarm) => {
+            (Some(Phase::Undrain), None) if prewarmed => {
                 // It went all the way: prewarmed, probed, undrained.
                 return self.land(node, now, out);
             }
-            (Some(Phase::Undrain), None) if w.from >= Some(Phase::Switch) => Left::OnBundle,
+            (Some(Phase::Undrain), None) if switched => Left::OnBundle,
             (Some(Phase::Undrain), None) => Left::Restored,
             (Some(p), None) => Left::Drained(format!("stopped after {}", p.name())),
         };
