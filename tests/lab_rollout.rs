@@ -1744,3 +1744,197 @@ fn a_huge_tree_in_the_bundle_fails_verify_with_output_over_the_cap() {
     assert!(!o.contains("timed out"), "{o}");
     assert_eq!(g01.current(), None);
 }
+
+// ---------------------------------------------------------------------------------------
+// stopping never strands a node; landed means landed (issue 17)
+
+/// Wait until `pred` holds on the journal at `jpath` (meshroll still running).
+fn wait_journal(
+    jpath: &Path,
+    child: &mut Child,
+    log: &Path,
+    what: &str,
+    pred: impl Fn(&[Value]) -> bool,
+) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if pred(&journal(jpath)) {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline && child.try_wait().unwrap().is_none(),
+            "never saw {what}: {}",
+            fs::read_to_string(log).unwrap_or_default()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// The `node_stopped` record of `node`: where the rollout left it.
+fn left_of(j: &[Value], node: &str) -> Option<String> {
+    events(j, "node_stopped", node)
+        .last()
+        .map(|v| v["left"].as_str().unwrap_or("").to_string())
+}
+
+/// SIGTERM to a headless rollout while the canary syncs: nothing new starts, the sync
+/// finishes, the canary is undrained and unlocked (serving the old bundle), the nodes
+/// not started are untouched, the recap and the journal say where each was left, and
+/// the exit status is non-zero. A new run then lands every node (no stale lock).
+#[test]
+fn sigterm_to_a_headless_rollout_puts_the_node_in_flight_back() {
+    let lab = Lab::start(&NodeSpec::many("w", 3, "worker"));
+    for n in &lab.nodes {
+        n.install_bundle(OLD, None);
+        n.set_current(Some(OLD));
+    }
+    let src = skills("one");
+    let (sha, _) = manifest_ids(&src.dir);
+    let w01 = lab.node("w01");
+    let wrapper = rsync_wrapper(w01, "sleep 3\nexec rsync \"$@\"");
+    let inv = inventory(&lab, "inv.ini", |n| {
+        if n.name == "w01" {
+            format!("meshroll_rsync_path={}", wrapper.display())
+        } else {
+            String::new()
+        }
+    });
+    let jpath = lab.dir.join("j.jsonl");
+    let args = [
+        "rollout",
+        "--skills",
+        src.dir.to_str().unwrap(),
+        "--wave",
+        "100%",
+        "--journal",
+        jpath.to_str().unwrap(),
+        "--yes",
+    ];
+    let log = lab.dir.join("run.log");
+    let mut child = spawn_meshroll(&lab, &inv, &args, &log);
+    wait_journal(&jpath, &mut child, &log, "w01's sync", |j| {
+        phase_count(j, "phase_started", "w01", "sync") == 1
+    });
+    assert!(w01.is_drained());
+    let pid = child.id() as libc::pid_t;
+    // SAFETY: sending a signal to the child we spawned.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0);
+    let status = child.wait().unwrap();
+    let o = fs::read_to_string(&log).unwrap();
+    eprintln!("{o}");
+    assert_eq!(status.code(), Some(1), "non-zero: nothing landed\n{o}");
+    assert!(o.contains("SIGTERM: stopping"), "{o}");
+    let j = journal(&jpath);
+    assert_eq!(
+        phase_count(&j, "phase_done", "w01", "sync"),
+        1,
+        "the sync finished"
+    );
+    assert_eq!(phase_count(&j, "phase_started", "w01", "verify"), 0);
+    assert_eq!(phase_count(&j, "phase_done", "w01", "undrain"), 1);
+    assert_eq!(left_of(&j, "w01").as_deref(), Some("restored"), "{o}");
+    assert!(!w01.is_drained());
+    assert!(!w01.state_dir().join("meshroll.lock").exists());
+    assert_eq!(w01.current().as_deref(), Some(OLD));
+    for n in ["w02", "w03"] {
+        assert!(events(&j, "phase_started", n).is_empty(), "{n} started");
+        assert!(!lab.node(n).is_drained());
+    }
+    assert!(
+        o.contains("  stopped    w01: undrained and unlocked, serving its old bundle"),
+        "{o}"
+    );
+    assert!(
+        o.contains("0 landed, 0 failed, 0 skipped, 1 stopped, 2 not started"),
+        "{o}"
+    );
+    // The next run takes w01 from the start: no lock left behind.
+    let inv2 = inventory(&lab, "inv2.ini", |_| String::new());
+    let o2 = rollout_ok(&lab, &inv2, &src, &jpath, &[]);
+    for n in &lab.nodes {
+        assert_eq!(n.current().as_deref(), Some(sha.as_str()), "{o2}");
+        assert!(!n.is_drained());
+    }
+}
+
+/// A process on the node that puts `current` back to the old bundle after the switch:
+/// the probe sees it and fails the node (`current is <old>, not the bundle`, once, not
+/// retried) instead of printing LANDED; the run exits non-zero and the node, whose
+/// wind-down probe fails the same way, is left drained with its lock released, named in
+/// the recap with the command that finishes it.
+#[test]
+fn current_put_back_after_the_switch_fails_the_node() {
+    let lab = Lab::start(&[NodeSpec::new("w01", "worker")]);
+    let w01 = lab.node("w01");
+    w01.install_bundle(OLD, None);
+    w01.set_current(Some(OLD));
+    let src = skills("one");
+    let (sha, _) = manifest_ids(&src.dir);
+    // The rogue: whenever `current` is not the old bundle, it puts it back.
+    let root = w01.skills_root();
+    let stop = Arc::new(AtomicBool::new(false));
+    let s = stop.clone();
+    let rogue = std::thread::spawn(move || {
+        let mut resets = 0;
+        while !s.load(Ordering::Relaxed) {
+            let cur = root.join("current");
+            if fs::read_link(&cur).is_ok_and(|t| t.display().to_string() != OLD) {
+                let tmp = root.join(".rogue");
+                let _ = fs::remove_file(&tmp);
+                std::os::unix::fs::symlink(OLD, &tmp).unwrap();
+                fs::rename(&tmp, &cur).unwrap();
+                resets += 1;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        resets
+    });
+    let inv = inventory(&lab, "inv.ini", |_| String::new());
+    let jpath = lab.dir.join("j.jsonl");
+    let (out, _) = meshroll(
+        &lab,
+        &inv,
+        &[
+            "rollout",
+            "--skills",
+            src.dir.to_str().unwrap(),
+            "--journal",
+            jpath.to_str().unwrap(),
+            "--probe-timeout",
+            "5",
+            "--yes",
+        ],
+    );
+    stop.store(true, Ordering::Relaxed);
+    let resets = rogue.join().unwrap();
+    let o = text(&out);
+    eprintln!("{o}");
+    assert!(resets >= 1, "the rogue put current back");
+    assert_eq!(out.status.code(), Some(1), "{o}");
+    assert!(!o.contains("LANDED"), "{o}");
+    let want = format!("current is {OLD}, not the bundle");
+    assert!(o.contains(&format!("w01 FAILED at probe: {want}")), "{o}");
+    let j = journal(&jpath);
+    assert!(events(&j, "node_landed", "w01").is_empty());
+    assert_eq!(
+        events(&j, "phase_failed", "w01")
+            .iter()
+            .filter(|v| v["phase"] == "probe")
+            .map(|v| v["failure"]["kind"].as_str().unwrap_or(""))
+            .collect::<Vec<_>>(),
+        vec!["fatal", "fatal"],
+        "the probe and the wind-down's probe, never retried: {o}"
+    );
+    assert_eq!(left_of(&j, "w01").as_deref(), Some("drained"), "{o}");
+    assert!(w01.is_drained(), "left drained: its probe failed");
+    assert!(
+        !w01.state_dir().join("meshroll.lock").exists(),
+        "lock released"
+    );
+    assert!(
+        o.contains(&format!("left drained: probe failed: {want}")),
+        "{o}"
+    );
+    assert!(o.contains("to finish it, run the rollout again: "), "{o}");
+    assert_ne!(w01.current().as_deref(), Some(sha.as_str()));
+}

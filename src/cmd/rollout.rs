@@ -200,20 +200,30 @@ pub async fn run(g: &Global, a: &RolloutArgs) -> anyhow::Result<i32> {
     };
     print(runner.feed(&mut d, Input::Tick, now_ms()));
     let mut stopping = false;
-    while !d.machine.idle() {
-        tokio::select! {
-            Some(ev) = rx.recv() => print(runner.on_exec(&mut d, ev, now_ms())),
-            _ = tokio::time::sleep(Duration::from_millis(250)) => print(runner.feed(&mut d, Input::Tick, now_ms())),
-            sig = signals.recv() => {
-                if stopping {
-                    println!("{sig} again: quitting now; nodes still in flight stay drained (the same rollout resumes them)");
-                    break;
+    'run: loop {
+        while !d.machine.idle() {
+            tokio::select! {
+                Some(ev) = rx.recv() => print(runner.on_exec(&mut d, ev, now_ms())),
+                _ = tokio::time::sleep(Duration::from_millis(250)) => print(runner.feed(&mut d, Input::Tick, now_ms())),
+                sig = signals.recv() => {
+                    if stopping {
+                        println!("{sig} again: quitting now; nodes still in flight stay drained (the same rollout resumes them)");
+                        break 'run;
+                    }
+                    stopping = true;
+                    println!("{sig}: stopping: nothing new starts; nodes in flight finish their phase and are put back ({sig} again quits at once)");
+                    print(runner.feed(&mut d, Input::Op(crate::rollout::Command::Abort), now_ms()));
                 }
-                stopping = true;
-                println!("{sig}: stopping: nothing new starts; nodes in flight finish their phase and are put back ({sig} again quits at once)");
-                print(runner.feed(&mut d, Input::Op(crate::rollout::Command::Abort), now_ms()));
             }
         }
+        // Halted, or done with failed nodes still drained: no operator waits here, so
+        // the run stops through the same path (those nodes are put back).
+        if stopping || d.machine.in_flight() == 0 {
+            break;
+        }
+        stopping = true;
+        println!("stopping: putting back the node(s) the rollout still holds");
+        print(runner.feed(&mut d, Input::Op(crate::rollout::Command::Abort), now_ms()));
     }
     preconnect.abort();
     recap(&d, &p.inv);

@@ -677,12 +677,13 @@ impl Machine {
     }
 
     fn may_start(&self, node: NodeId) -> bool {
-        if self.finished {
-            return false;
-        }
-        // Putting a node back in service waits for nothing: not a pause, not a halt.
+        // Putting a node back in service waits for nothing: not a pause, not a halt,
+        // not the end of the plan.
         if self.nodes[node].wind.is_some() {
             return true;
+        }
+        if self.finished {
+            return false;
         }
         if self.aborted || (self.finishing && self.nodes[node].run == NodeRun::Pending) {
             return false;

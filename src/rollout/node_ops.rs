@@ -281,7 +281,7 @@ pub fn not_the_bundle(
         )),
         Some(l) => Some(Failure::Fatal(format!(
             "current is the bundle, but its lock file hashes to {}, not the bundle's manifest {}",
-            clean(&crate::skew::short(&l.sha256)),
+            clean(crate::skew::short(&l.sha256)),
             crate::skew::short(manifest_sha256)
         ))),
         None => Some(Failure::Fatal(
