@@ -1938,3 +1938,102 @@ fn current_put_back_after_the_switch_fails_the_node() {
     assert!(o.contains("to finish it, run the rollout again: "), "{o}");
     assert_ne!(w01.current().as_deref(), Some(sha.as_str()));
 }
+
+/// `x` then `y` on a node mid-sync in the dashboard, on real nodes: the sync finishes,
+/// the node is undrained and unlocked (serving its old bundle), the rollout goes on with
+/// the others, and quitting prints where the node was left and exits non-zero. The next
+/// rollout of the same bundle is not refused by a stale lock.
+#[test]
+fn skip_mid_sync_in_the_dashboard_undrains_and_unlocks_the_node() {
+    let lab = Lab::start(&NodeSpec::many("w", 3, "worker"));
+    for n in &lab.nodes {
+        n.install_bundle(OLD, None);
+        n.set_current(Some(OLD));
+    }
+    let src = skills("one");
+    let (sha, _) = manifest_ids(&src.dir);
+    let w01 = lab.node("w01");
+    let wrapper = rsync_wrapper(w01, "sleep 4\nexec rsync \"$@\"");
+    let inv = inventory(&lab, "inv.ini", |n| {
+        if n.name == "w01" {
+            format!("meshroll_rsync_path={}", wrapper.display())
+        } else {
+            String::new()
+        }
+    });
+    let jpath = lab.dir.join("j.jsonl");
+    let mut words: Vec<String> = vec![bin().get_program().to_string_lossy().into_owned()];
+    words.extend(base_args(&lab, &inv));
+    words.extend(
+        [
+            "--skills",
+            src.dir.to_str().unwrap(),
+            "--wave",
+            "100%",
+            "--journal",
+            jpath.to_str().unwrap(),
+        ]
+        .map(String::from),
+    );
+    let cmd = format!(
+        "{}; echo MESHROLL-EXITED=$?; sleep 60",
+        words
+            .iter()
+            .map(|w| format!("'{w}'"))
+            .collect::<Vec<_>>()
+            .join(" ")
+    );
+    let t = common::tmux::Tmux::start("skip-lab", &cmd, 160, 40);
+    t.wait_for("the staged rollout, paused", |s| {
+        s.contains("PHASE") && s.contains("paused — n step a phase")
+    });
+    t.keys(&["c"]);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while phase_count(&journal(&jpath), "phase_started", "w01", "sync") == 0 {
+        assert!(Instant::now() < deadline, "w01 never started its sync");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(w01.is_drained());
+    // w01 is the first row: skip it.
+    t.keys(&["x"]);
+    t.wait_for("the skip question", |s| s.contains("skip w01?"));
+    t.keys(&["y"]);
+    let deadline = Instant::now() + Duration::from_secs(90);
+    loop {
+        let j = journal(&jpath);
+        let landed = ["w02", "w03"]
+            .iter()
+            .all(|n| !events(&j, "node_landed", n).is_empty());
+        if landed && left_of(&j, "w01").is_some() {
+            break;
+        }
+        assert!(Instant::now() < deadline, "never done: {:?}", t.capture());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    t.keys(&["q"]);
+    let screen = t.wait_for("meshroll to exit", |s| s.contains("MESHROLL-EXITED="));
+    assert!(screen.contains("MESHROLL-EXITED=1"), "{screen}");
+    assert!(
+        screen.contains("skipped    w01: undrained and unlocked, serving its old bundle"),
+        "{screen}"
+    );
+    let j = journal(&jpath);
+    assert_eq!(
+        phase_count(&j, "phase_done", "w01", "sync"),
+        1,
+        "the sync finished"
+    );
+    assert_eq!(phase_count(&j, "phase_started", "w01", "verify"), 0);
+    assert_eq!(left_of(&j, "w01").as_deref(), Some("restored"));
+    assert!(!w01.is_drained());
+    assert!(!w01.state_dir().join("meshroll.lock").exists());
+    assert_eq!(w01.current().as_deref(), Some(OLD));
+    for n in ["w02", "w03"] {
+        assert_eq!(lab.node(n).current().as_deref(), Some(sha.as_str()));
+    }
+    // The same bundle again: w01 is taken from the start, no lock in the way.
+    let inv2 = inventory(&lab, "inv2.ini", |_| String::new());
+    let o = rollout_ok(&lab, &inv2, &src, &jpath, &[]);
+    assert!(!o.contains("locked by another rollout"), "{o}");
+    assert_eq!(w01.current().as_deref(), Some(sha.as_str()), "{o}");
+}
