@@ -672,9 +672,15 @@ fn corrupted_copy_fails_once_is_not_switched_and_halts_the_rollout() {
     assert_eq!(phase_count(&j, "phase_started", "w02", "switch"), 0);
     assert_eq!(events(&j, "node_failed", "w02").len(), 1);
     assert!(recap_row(&o, "w02").contains("failed at verify"), "{o}");
-    // not switched
+    // not switched; the halted headless run put it back (undrained, unlocked)
     assert_eq!(w02.current().as_deref(), Some(OLD));
     assert!(!w02.skills_root().join("previous").exists());
+    assert!(!w02.is_drained(), "{o}");
+    assert!(!w02.state_dir().join("meshroll.lock").exists(), "{o}");
+    assert!(
+        o.contains("failed     w02 at verify: 1 difference(s): weather/SKILL.md sha256 differs: undrained and unlocked, serving its old bundle"),
+        "{o}"
+    );
     // the later wave never started
     let w04 = lab.node("w04");
     assert!(events(&j, "phase_started", "w04").is_empty(), "w04 started");
@@ -687,8 +693,9 @@ fn corrupted_copy_fails_once_is_not_switched_and_halts_the_rollout() {
     }
 
     // The operator fixes the node (here: the tampering rsync goes) and runs the same
-    // rollout again: it resumes, syncs w02 again (rsync --checksum repairs the copy)
-    // before verifying it again, and lands the rest.
+    // rollout again: it resumes, takes w02 from the start (it was put back), syncs it
+    // again (rsync --checksum repairs the copy) before verifying it again, and lands
+    // the rest.
     let inv = inventory(&lab, "inv2.ini", |_| String::new());
     let cut = j.len();
     let (out, _) = meshroll(
@@ -713,7 +720,7 @@ fn corrupted_copy_fails_once_is_not_switched_and_halts_the_rollout() {
     let second = &j[cut..];
     assert_eq!(
         phase_count(second, "phase_started", "w02", "baseline"),
-        0,
+        1,
         "{o}"
     );
     assert_eq!(
@@ -1286,6 +1293,14 @@ fn tree_changed_on_the_node_after_verify_does_not_land_on_resume() {
     let mut bytes = fs::read(&f).unwrap();
     bytes.extend_from_slice(b"injected after verify\n");
     fs::write(&f, bytes).unwrap();
+    // The halted run put g01 back (undrained, unlocked: its switch failed), so the
+    // next run takes it from the start: the changed tree is synced again (rsync
+    // --checksum repairs it) and verified again before any switch; what was injected
+    // never lands. (A run killed between a passed verify and its switch resumes at the
+    // switch, which verifies the tree again right before the rename: the machine's
+    // restore test and the switch's own mismatch test cover that.)
+    assert!(!g01.is_drained(), "{o}");
+    assert!(!g01.state_dir().join("meshroll.lock").exists(), "{o}");
     let cut = journal(&jpath).len();
     let (out, _) = meshroll(&lab, &inv, &args);
     let o = text(&out);
@@ -1293,30 +1308,15 @@ fn tree_changed_on_the_node_after_verify_does_not_land_on_resume() {
     assert!(o.contains("resuming rollout"), "{o}");
     let j = journal(&jpath);
     let second = &j[cut..];
-    // resumed at the switch, not at verify: the switch verifies again by itself
     assert_eq!(
-        phase_count(second, "phase_started", "g01", "verify"),
-        0,
-        "{o}"
-    );
-    assert_eq!(
-        phase_count(second, "phase_started", "g01", "switch"),
+        phase_count(second, "phase_started", "g01", "baseline"),
         1,
         "{o}"
     );
     assert!(
-        o.contains(
-            "g01 switch failed (MISMATCH, attempt 1/5): verify before the switch: 1 difference(s): weather/SKILL.md sha256 differs"
-        ),
+        ok_lines(&o, "g01", "sync")[0].contains(" 1 file(s) transferred"),
         "{o}"
     );
-    assert_eq!(out.status.code(), Some(1), "{o}");
-    assert!(o.contains("halted: checksum mismatch on g01"), "{o}");
-    assert_eq!(g01.current(), None, "the changed tree landed: {o}");
-    // Run again: the copy is synced again (rsync --checksum repairs it) and lands.
-    let (out, _) = meshroll(&lab, &inv, &args);
-    let o = text(&out);
-    eprintln!("after repair:\n{o}");
     assert_eq!(out.status.code(), Some(0), "{o}");
     assert_eq!(g01.current().as_deref(), Some(sha.as_str()));
     assert_bundle(g01, &sha, &src.dir);

@@ -174,7 +174,9 @@ impl SimMesh {
         g.daemon_version = "2026.9.5".into();
         g.build = OLD_BUILD.into();
         // A gateway that flaps.
-        sims[idx("mac-g04")].gateway = GatewayMode::Flapping { period_s: 12 };
+        // Down from 8 s to 16 s after the start: a headless rollout of the gateways
+        // reaches mac-g04's baseline then (the replay tests' failed node).
+        sims[idx("mac-g04")].gateway = GatewayMode::Flapping { period_s: 8 };
         // Drained by the operator.
         sims[idx("mac-w03")].drained = true;
         // Still on the old bundle.
