@@ -415,6 +415,50 @@ mod tests {
     use super::*;
     use crate::inventory::NodeId;
 
+    /// A node the rollout put back (undrained and unlocked, or left drained with its
+    /// lock released) is taken from the start by the next run, not resumed mid-way.
+    #[test]
+    fn a_node_put_back_starts_over_on_resume() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let path = dir.path().join("j.jsonl");
+        {
+            let mut j = Journal::open(
+                &path,
+                "r1".into(),
+                "sha1".into(),
+                "m1".into(),
+                Fleet::named(["a", "b"]),
+            )
+            .expect("open");
+            for (node, phase) in [(0, Phase::Sync), (0, Phase::Undrain), (1, Phase::Sync)] {
+                j.write(
+                    &Record::PhaseDone {
+                        node: NodeId::new(node),
+                        phase,
+                        attempt: 1,
+                        note: String::new(),
+                    },
+                    5,
+                );
+            }
+            j.write(
+                &Record::NodeStopped {
+                    node: NodeId::new(0),
+                    left: crate::rollout::Left::Restored,
+                },
+                6,
+            );
+        }
+        let r = read_resume(&path, "sha1");
+        assert_eq!(r.rollout_id.as_deref(), Some("r1"));
+        assert_eq!(
+            r.last_done.get("a"),
+            None,
+            "undrain here was the wind-down's"
+        );
+        assert_eq!(r.last_done.get("b"), Some(&Phase::Sync));
+    }
+
     #[test]
     fn journal_lines_carry_both_ids_and_resume_reads_them() {
         let dir = tempfile::tempdir().expect("tmp");
@@ -715,6 +759,22 @@ mod tests {
                 r#"{"event":"node_skipped","manifest_sha256":"c9eb","node":2,"node_name":"mac-g03","rollout":"r1","skills_sha":"7d1e0c55","ts_ms":7}"#,
                 Record::NodeSkipped {
                     node: NodeId::new(2),
+                },
+            ),
+            (
+                r#"{"event":"node_stopped","left":"restored","manifest_sha256":"c9eb","node":2,"node_name":"mac-g03","rollout":"r1","skills_sha":"7d1e0c55","ts_ms":7}"#,
+                Record::NodeStopped {
+                    node: NodeId::new(2),
+                    left: crate::rollout::Left::Restored,
+                },
+            ),
+            (
+                r#"{"event":"node_stopped","left":"drained","manifest_sha256":"c9eb","node":3,"node_name":"mac-g04","rollout":"r1","skills_sha":"7d1e0c55","ts_ms":7,"why":"probe failed: current is x, not the bundle"}"#,
+                Record::NodeStopped {
+                    node: NodeId::new(3),
+                    left: crate::rollout::Left::Drained(
+                        "probe failed: current is x, not the bundle".into(),
+                    ),
                 },
             ),
             (
