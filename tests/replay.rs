@@ -173,16 +173,18 @@ fn the_dashboard_prints_a_recap_on_exit_and_its_journal_replays() {
     t.wait_for("the staged rollout, paused", |s| {
         s.contains("PHASE") && s.contains("paused — n step a phase")
     });
-    // Baseline, drain, then sync, which fails once on the demo's canary and is retried.
+    // Baseline and drain (one script), then sync, which fails once on the demo's
+    // canary and is retried.
     t.keys(&["n"]);
-    t.wait_for("baseline on the canary", |s| s.contains("→ drain"));
-    t.keys(&["n"]);
-    t.wait_for("drain on the canary", |s| s.contains("→ sync"));
+    t.wait_for("baseline and drain on the canary", |s| s.contains("→ sync"));
     t.keys(&["n"]);
     t.wait_for("the retried sync to pass", |s| s.contains("→ verify"));
+    // Quitting with the canary in flight asks; abort puts it back, then meshroll quits.
     t.keys(&["q"]);
+    t.wait_for("the quit question", |s| s.contains("in flight?"));
+    t.keys(&["a"]);
     let screen = t.wait_for("meshroll to exit", |s| s.contains("MESHROLL-EXITED="));
-    assert!(screen.contains("MESHROLL-EXITED=0"), "{screen}");
+    assert!(screen.contains("MESHROLL-EXITED=1"), "{screen}");
     let journal = std::fs::read_dir(logs.path())
         .unwrap()
         .filter_map(Result::ok)
@@ -192,11 +194,11 @@ fn the_dashboard_prints_a_recap_on_exit_and_its_journal_replays() {
     let flat = screen.replace('\n', "");
     assert!(
         screen.contains("meshroll: rollout r")
-            && screen.contains("0 landed, 0 failed, 1 stopped mid-way, 25 not started"),
+            && screen.contains("0 landed, 0 failed, 0 skipped, 1 stopped, 25 not started"),
         "{screen}"
     );
     assert!(
-        screen.contains("stopped    mac-g01 before verify"),
+        screen.contains("stopped    mac-g01: undrained and unlocked, serving its old bundle"),
         "{screen}"
     );
     assert!(
@@ -219,7 +221,7 @@ fn the_dashboard_prints_a_recap_on_exit_and_its_journal_replays() {
     );
     assert!(s.contains("operator: step one phase"), "{s}");
     assert!(
-        s.contains("  mac-g01  unfinished (sync) when the journal ends, 4 attempt(s)"),
+        s.contains("  mac-g01  stopped, undrained and unlocked, serving its old bundle"),
         "{s}"
     );
 }

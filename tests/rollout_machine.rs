@@ -8,7 +8,7 @@ use std::path::Path;
 use meshroll::inventory::{Inventory, Node, NodeId};
 use meshroll::rollout::plan::{self, PlanOptions, Size};
 use meshroll::rollout::{
-    Command, Effect, Failure, Halt, Input, Machine, Mode, NodeRun, Phase, Record,
+    Command, Effect, Failure, Halt, Input, Left, Machine, Mode, NodeRun, Phase, Record,
 };
 
 /// The halt reason as screens and the journal word it.
@@ -45,21 +45,40 @@ fn runs(effects: &[Effect]) -> Vec<(usize, Phase, u32)> {
         .collect()
 }
 
-/// Drive every Run effect to success until nothing runs; returns the phases per node.
+/// The executor's answer to a `Run` of `phase` that passes: its input, then, when the
+/// same script runs the next phase too ([`Phase::carries_on`]), that one's.
+fn pass(m: &mut Machine, node: usize, phase: Phase, now: u64) -> Vec<Effect> {
+    let mut eff = m.handle(
+        Input::PhaseDone {
+            node: NodeId::new(node),
+            phase,
+            note: String::new(),
+        },
+        now,
+    );
+    if let Some(next) = phase.carries_on() {
+        eff.extend(m.handle(
+            Input::PhaseDone {
+                node: NodeId::new(node),
+                phase: next,
+                note: String::new(),
+            },
+            now,
+        ));
+    }
+    eff
+}
+
+/// Drive every Run effect to success until nothing runs; returns the phases per node
+/// (a phase carried on by the same script as the one before counted too).
 fn drive_ok(m: &mut Machine, first: Vec<Effect>, now: u64) -> Vec<(usize, Phase)> {
     let mut queue = runs(&first);
     let mut seen = Vec::new();
     while let Some((node, phase, _)) = queue.first().copied() {
         queue.remove(0);
         seen.push((node, phase));
-        let eff = m.handle(
-            Input::PhaseDone {
-                node: NodeId::new(node),
-                phase,
-                note: String::new(),
-            },
-            now,
-        );
+        seen.extend(phase.carries_on().map(|p| (node, p)));
+        let eff = pass(m, node, phase, now);
         queue.extend(runs(&eff));
     }
     seen
@@ -140,28 +159,15 @@ fn waves_respect_size_and_concurrency() {
         if n != 0 {
             break;
         }
-        eff = m.handle(
-            Input::PhaseDone {
-                node: NodeId::new(n),
-                phase: p,
-                note: String::new(),
-            },
-            0,
-        );
+        eff = pass(&mut m, n, p, 0);
     }
     // Wave 1: two nodes at once (concurrency 2), not four.
     let started: Vec<usize> = runs(&eff).iter().map(|r| r.0).collect();
     assert_eq!(started, vec![1, 2]);
-    // Finishing one phase of node 1 does not let a third node in: node 1 is in flight.
-    let eff = m.handle(
-        Input::PhaseDone {
-            node: NodeId::new(1),
-            phase: Phase::Baseline,
-            note: String::new(),
-        },
-        0,
-    );
-    assert_eq!(runs(&eff), vec![(1, Phase::Drain, 1)]);
+    // Finishing one step of node 1 (baseline and drain, one script) does not let a
+    // third node in: node 1 is in flight.
+    let eff = pass(&mut m, 1, Phase::Baseline, 0);
+    assert_eq!(runs(&eff), vec![(1, Phase::Sync, 1)]);
 }
 
 #[test]
@@ -444,14 +450,7 @@ fn failed_canary_halts_its_class_and_budget_halts_widening() {
         if n != 0 {
             break;
         }
-        eff = m.handle(
-            Input::PhaseDone {
-                node: NodeId::new(n),
-                phase: p,
-                note: String::new(),
-            },
-            0,
-        );
+        eff = pass(&mut m, n, p, 0);
     }
     for n in [1, 2] {
         m.handle(
@@ -464,23 +463,9 @@ fn failed_canary_halts_its_class_and_budget_halts_widening() {
         );
     }
     assert!(m.halt.is_none(), "the stage is not done yet");
-    let mut eff = m.handle(
-        Input::PhaseDone {
-            node: NodeId::new(3),
-            phase: Phase::Baseline,
-            note: String::new(),
-        },
-        0,
-    );
+    let mut eff = pass(&mut m, 3, Phase::Baseline, 0);
     while let Some(&(n, p, _)) = runs(&eff).first() {
-        eff = m.handle(
-            Input::PhaseDone {
-                node: NodeId::new(n),
-                phase: p,
-                note: String::new(),
-            },
-            0,
-        );
+        eff = pass(&mut m, n, p, 0);
     }
     assert!(
         halt_text(&m)
@@ -557,28 +542,22 @@ fn pause_step_phase_step_wave_resume() {
         runs(&m.handle(Input::Op(Command::StepPhase), 0)),
         vec![(0, Phase::Baseline, 1)]
     );
-    let eff = m.handle(
-        Input::PhaseDone {
-            node: NodeId::new(0),
-            phase: Phase::Baseline,
-            note: String::new(),
-        },
-        0,
-    );
-    assert!(runs(&eff).is_empty(), "one phase per step");
+    // Baseline and drain are one script: the step covers both.
+    let eff = pass(&mut m, 0, Phase::Baseline, 0);
+    assert!(runs(&eff).is_empty(), "one step per step");
     assert_eq!(
         m.nodes[NodeId::new(0)].run,
-        NodeRun::Ready { next: Phase::Drain }
+        NodeRun::Ready { next: Phase::Sync }
     );
     assert_eq!(
         runs(&m.handle(Input::Op(Command::StepPhase), 0)),
-        vec![(0, Phase::Drain, 1)]
+        vec![(0, Phase::Sync, 1)]
     );
     // Step the rest of the canary stage as a wave.
     m.handle(
         Input::PhaseDone {
             node: NodeId::new(0),
-            phase: Phase::Drain,
+            phase: Phase::Sync,
             note: String::new(),
         },
         0,
@@ -599,24 +578,10 @@ fn pause_step_phase_step_wave_resume() {
     );
     // Pause with phases in flight: they finish, nothing new starts.
     m.handle(Input::Op(Command::Pause), 0);
-    let eff = m.handle(
-        Input::PhaseDone {
-            node: NodeId::new(1),
-            phase: Phase::Baseline,
-            note: String::new(),
-        },
-        0,
-    );
+    let eff = pass(&mut m, 1, Phase::Baseline, 0);
     assert!(runs(&eff).is_empty());
     assert!(!m.idle(), "node 2 is still in flight");
-    m.handle(
-        Input::PhaseDone {
-            node: NodeId::new(2),
-            phase: Phase::Baseline,
-            note: String::new(),
-        },
-        0,
-    );
+    pass(&mut m, 2, Phase::Baseline, 0);
     assert!(m.idle());
 }
 
@@ -649,42 +614,30 @@ fn skip_abort_and_rollback() {
         if n != 0 {
             break;
         }
-        eff = m.handle(
-            Input::PhaseDone {
-                node: NodeId::new(n),
-                phase: p,
-                note: String::new(),
-            },
-            0,
-        );
+        eff = pass(&mut m, n, p, 0);
     }
-    // Skip node 1 mid-phase: its phase ends, nothing follows.
+    // Skip node 1 mid-step: its step (baseline and drain) ends, then it is undrained
+    // and unlocked, and nothing else runs on it.
     m.handle(Input::Op(Command::Skip(NodeId::new(1))), 0);
-    let eff = m.handle(
-        Input::PhaseDone {
-            node: NodeId::new(1),
-            phase: Phase::Baseline,
-            note: String::new(),
-        },
-        0,
+    let eff = pass(&mut m, 1, Phase::Baseline, 0);
+    assert_eq!(
+        runs(&eff)
+            .into_iter()
+            .filter(|r| r.0 == 1)
+            .collect::<Vec<_>>(),
+        vec![(1, Phase::Undrain, 1)]
     );
+    let eff = pass(&mut m, 1, Phase::Undrain, 0);
     assert!(runs(&eff).iter().all(|r| r.0 != 1));
     assert_eq!(m.nodes[NodeId::new(1)].run, NodeRun::Skipped);
-    // Abort: node 2 finishes its phase but gets no next one, and stays as it is.
+    assert_eq!(m.nodes[NodeId::new(1)].left, Some(Left::Restored));
+    // Abort: node 2 finishes its step, then is put back the same way.
     m.handle(Input::Op(Command::Abort), 0);
-    let eff = m.handle(
-        Input::PhaseDone {
-            node: NodeId::new(2),
-            phase: Phase::Baseline,
-            note: String::new(),
-        },
-        0,
-    );
-    assert!(runs(&eff).is_empty());
-    assert_eq!(
-        m.nodes[NodeId::new(2)].run,
-        NodeRun::Ready { next: Phase::Drain }
-    );
+    let eff = pass(&mut m, 2, Phase::Baseline, 0);
+    assert_eq!(runs(&eff), vec![(2, Phase::Undrain, 1)]);
+    assert!(!m.idle(), "node 2 is being put back");
+    pass(&mut m, 2, Phase::Undrain, 0);
+    assert_eq!(m.nodes[NodeId::new(2)].run, NodeRun::Stopped);
     assert!(m.idle());
     // Rollback the canary: an effect for the executor, then the node is rolled back.
     let eff = m.handle(Input::Op(Command::Rollback(vec![NodeId::new(0)])), 0);
@@ -780,14 +733,7 @@ fn a_halt_starts_no_new_node_but_lets_nodes_under_way_land() {
         if n != 0 {
             break;
         }
-        eff = m.handle(
-            Input::PhaseDone {
-                node: NodeId::new(n),
-                phase: p,
-                note: String::new(),
-            },
-            0,
-        );
+        eff = pass(&mut m, n, p, 0);
     }
     // Wave 1 = nodes 1, 2, 3 with concurrency 4: all started. Node 1's copy is bad.
     for n in [1, 2] {
@@ -812,15 +758,8 @@ fn a_halt_starts_no_new_node_but_lets_nodes_under_way_land() {
     );
     assert!(m.halt.is_some());
     // Node 2 was under way: it goes on to land instead of staying drained.
-    let eff = m.handle(
-        Input::PhaseDone {
-            node: NodeId::new(2),
-            phase: Phase::Verify,
-            note: String::new(),
-        },
-        0,
-    );
-    assert_eq!(runs(&eff), vec![(2, Phase::Switch, 1)]);
+    let eff = pass(&mut m, 2, Phase::Verify, 0);
+    assert_eq!(runs(&eff), vec![(2, Phase::Prewarm, 1)]);
     assert!(!m.idle());
 }
 
@@ -1200,4 +1139,305 @@ fn attempts_count_the_phase_in_progress_and_retries_not_phases() {
         "not {} phases",
         m.nodes[g].history.len()
     );
+}
+
+// ---------------------------------------------------------------------------------------
+// The one stop path: skip, abort (which quit and every signal send), finish.
+
+/// A class of `n` workers, one wave, run: the canary in flight and the rest waiting.
+fn one_class(n: usize, mode: Mode) -> (Machine, Vec<Effect>) {
+    let mut m = machine(
+        0,
+        n,
+        PlanOptions {
+            wave: Size::Percent(100),
+            concurrency: n,
+            ..PlanOptions::default()
+        },
+        mode,
+    );
+    let eff = m.handle(Input::Tick, 0);
+    (m, eff)
+}
+
+fn stopped_records(eff: &[Effect]) -> Vec<(usize, Left)> {
+    eff.iter()
+        .filter_map(|e| match e {
+            Effect::Journal(Record::NodeStopped { node, left }) => {
+                Some((node.index(), left.clone()))
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+/// Skip mid-sync: the sync finishes, then the node is undrained and unlocked (not left
+/// drained and locked as before), the journal says so, and the rollout goes on without
+/// it; it did not land.
+#[test]
+fn skip_mid_sync_undrains_and_unlocks_the_node() {
+    let (mut m, _) = one_class(2, Mode::Run);
+    let eff = pass(&mut m, 0, Phase::Baseline, 0);
+    assert_eq!(runs(&eff), vec![(0, Phase::Sync, 1)]);
+    let eff = m.handle(Input::Op(Command::Skip(NodeId::new(0))), 1);
+    assert!(runs(&eff).is_empty(), "the sync in flight finishes first");
+    assert!(eff.contains(&Effect::Journal(Record::NodeSkipped {
+        node: NodeId::new(0)
+    })));
+    let eff = pass(&mut m, 0, Phase::Sync, 2);
+    assert_eq!(
+        runs(&eff),
+        vec![(0, Phase::Undrain, 1)],
+        "no verify: undrain"
+    );
+    let eff = pass(&mut m, 0, Phase::Undrain, 3);
+    assert_eq!(stopped_records(&eff), vec![(0, Left::Restored)]);
+    assert_eq!(m.nodes[NodeId::new(0)].run, NodeRun::Skipped);
+    // The canary's stage is over; the wave starts.
+    assert_eq!(runs(&eff), vec![(1, Phase::Baseline, 1)]);
+    drive_ok(&mut m, eff, 4);
+    assert!(m.finished && !m.all_landed());
+}
+
+/// Skip a node waiting out a retry: no more attempts; it is put back at once.
+#[test]
+fn skip_during_a_retry_wait_puts_the_node_back_at_once() {
+    let (mut m, _) = one_class(1, Mode::Run);
+    pass(&mut m, 0, Phase::Baseline, 0);
+    m.handle(
+        Input::PhaseFailed {
+            node: NodeId::new(0),
+            phase: Phase::Sync,
+            failure: Failure::Transient("rsync exit 12".into()),
+        },
+        1,
+    );
+    assert!(matches!(
+        m.nodes[NodeId::new(0)].run,
+        NodeRun::Retrying { .. }
+    ));
+    let eff = m.handle(Input::Op(Command::Skip(NodeId::new(0))), 2);
+    assert_eq!(runs(&eff), vec![(0, Phase::Undrain, 1)]);
+    let eff = m.handle(Input::Tick, 60_000);
+    assert!(runs(&eff).is_empty(), "the retry never runs");
+}
+
+/// A skipped node that never started is untouched; one skipped mid-baseline whose
+/// baseline failed (its lock given back by the executor) is untouched too.
+#[test]
+fn skip_before_the_lock_touches_nothing() {
+    let (mut m, _) = one_class(3, Mode::Paused);
+    let eff = m.handle(Input::Op(Command::Skip(NodeId::new(2))), 0);
+    assert_eq!(stopped_records(&eff), vec![(2, Left::Untouched)]);
+    assert!(runs(&eff).is_empty());
+    m.handle(Input::Op(Command::Run), 0);
+    m.handle(Input::Op(Command::Skip(NodeId::new(0))), 0);
+    let eff = m.handle(
+        Input::PhaseFailed {
+            node: NodeId::new(0),
+            phase: Phase::Baseline,
+            failure: Failure::Fatal("gateway not ready at baseline".into()),
+        },
+        1,
+    );
+    assert_eq!(stopped_records(&eff), vec![(0, Left::Untouched)]);
+    assert!(runs(&eff).iter().all(|r| r.0 == 1), "{:?}", runs(&eff));
+}
+
+/// Abort (what `A`, `q` then `a`, and every signal send) with a node switched and one
+/// not: nothing new starts; the unswitched node is undrained; the switched one is probed
+/// and then undrained; a failed node still holding its lock is put back too; the nodes
+/// not started stay untouched. A pause does not hold the wind-down back.
+#[test]
+fn abort_winds_every_node_in_flight_down_even_when_paused() {
+    let (mut m, _) = one_class(4, Mode::Run);
+    // Land the canary: the wave of 3 starts.
+    let mut eff = pass(&mut m, 0, Phase::Baseline, 0);
+    while let Some(&(n, p, _)) = runs(&eff).first() {
+        if n != 0 {
+            break;
+        }
+        eff = pass(&mut m, n, p, 0);
+    }
+    assert_eq!(
+        runs(&eff).iter().map(|r| r.0).collect::<Vec<_>>(),
+        vec![1, 2, 3]
+    );
+    // Node 1 switched (verify and switch in one step) and is prewarming; node 2 syncing;
+    // node 3 failed at sync for good, drained and locked.
+    pass(&mut m, 1, Phase::Baseline, 1);
+    pass(&mut m, 1, Phase::Sync, 1);
+    let eff = pass(&mut m, 1, Phase::Verify, 1);
+    assert_eq!(runs(&eff), vec![(1, Phase::Prewarm, 1)]);
+    pass(&mut m, 2, Phase::Baseline, 1);
+    pass(&mut m, 3, Phase::Baseline, 1);
+    m.handle(
+        Input::PhaseFailed {
+            node: NodeId::new(3),
+            phase: Phase::Sync,
+            failure: Failure::Fatal("rsync exit 23".into()),
+        },
+        1,
+    );
+    m.handle(Input::Op(Command::Pause), 2);
+    assert_eq!(m.in_flight(), 3);
+    let eff = m.handle(Input::Op(Command::Abort), 3);
+    assert_eq!(
+        runs(&eff),
+        vec![(3, Phase::Undrain, 1)],
+        "the failed node at once; the others finish their phase first"
+    );
+    let eff = pass(&mut m, 1, Phase::Prewarm, 4);
+    assert_eq!(
+        runs(&eff),
+        vec![(1, Phase::Probe, 1)],
+        "switched: probed first"
+    );
+    let eff = pass(&mut m, 2, Phase::Sync, 4);
+    assert_eq!(
+        runs(&eff),
+        vec![(2, Phase::Undrain, 1)],
+        "not switched: undrained"
+    );
+    let eff = pass(&mut m, 1, Phase::Probe, 5);
+    assert_eq!(runs(&eff), vec![(1, Phase::Undrain, 1)]);
+    let eff = pass(&mut m, 1, Phase::Undrain, 6);
+    assert_eq!(
+        m.nodes[NodeId::new(1)].run,
+        NodeRun::Landed,
+        "it had prewarmed"
+    );
+    assert!(stopped_records(&eff).is_empty());
+    let eff = pass(&mut m, 2, Phase::Undrain, 6);
+    assert_eq!(stopped_records(&eff), vec![(2, Left::Restored)]);
+    assert!(!m.idle());
+    let eff = pass(&mut m, 3, Phase::Undrain, 7);
+    assert_eq!(stopped_records(&eff), vec![(3, Left::Restored)]);
+    assert!(matches!(
+        m.nodes[NodeId::new(3)].run,
+        NodeRun::Failed { .. }
+    ));
+    assert!(m.idle() && !m.finished && !m.all_landed());
+    assert_eq!(m.in_flight(), 0);
+}
+
+/// A switched node whose wind-down probe fails stays drained (its lock released so a
+/// new run takes it from the start); one whose probe passes before prewarm serves the
+/// bundle, undrained, without having landed.
+#[test]
+fn a_switched_node_is_probed_and_left_drained_only_if_the_probe_fails() {
+    let (mut m, _) = one_class(1, Mode::Run);
+    pass(&mut m, 0, Phase::Baseline, 0);
+    pass(&mut m, 0, Phase::Sync, 0);
+    // Verify passed; the same script is switching.
+    m.handle(
+        Input::PhaseDone {
+            node: NodeId::new(0),
+            phase: Phase::Verify,
+            note: String::new(),
+        },
+        1,
+    );
+    assert!(matches!(
+        m.nodes[NodeId::new(0)].run,
+        NodeRun::Active {
+            phase: Phase::Switch,
+            ..
+        }
+    ));
+    let eff = m.handle(Input::Op(Command::Abort), 2);
+    assert!(runs(&eff).is_empty());
+    let eff = pass(&mut m, 0, Phase::Switch, 3);
+    assert_eq!(
+        runs(&eff),
+        vec![(0, Phase::Probe, 1)],
+        "no doctor, no prewarm"
+    );
+    let eff = m.handle(
+        Input::PhaseFailed {
+            node: NodeId::new(0),
+            phase: Phase::Probe,
+            failure: Failure::Fatal("current is old, not the bundle".into()),
+        },
+        4,
+    );
+    assert!(eff.contains(&Effect::Release {
+        node: NodeId::new(0)
+    }));
+    assert!(runs(&eff).is_empty(), "not undrained");
+    let eff = m.handle(
+        Input::Released {
+            node: NodeId::new(0),
+            result: Ok(String::new()),
+        },
+        5,
+    );
+    assert_eq!(
+        stopped_records(&eff),
+        vec![(
+            0,
+            Left::Drained("probe failed: current is old, not the bundle".into())
+        )]
+    );
+    assert_eq!(m.nodes[NodeId::new(0)].run, NodeRun::Stopped);
+    assert!(m.idle());
+
+    let (mut m, _) = one_class(1, Mode::Run);
+    pass(&mut m, 0, Phase::Baseline, 0);
+    pass(&mut m, 0, Phase::Sync, 0);
+    pass(&mut m, 0, Phase::Verify, 0);
+    m.handle(Input::Op(Command::Abort), 1);
+    pass(&mut m, 0, Phase::Doctor, 2);
+    pass(&mut m, 0, Phase::Probe, 3);
+    let eff = pass(&mut m, 0, Phase::Undrain, 4);
+    assert_eq!(stopped_records(&eff), vec![(0, Left::OnBundle)]);
+}
+
+/// Finish (`q` then `f`): nodes under way go on to land, nothing new starts, then the
+/// rollout stops.
+#[test]
+fn finish_lets_nodes_under_way_land_and_starts_no_new_one() {
+    let mut m = machine(
+        0,
+        4,
+        PlanOptions {
+            wave: Size::Percent(100),
+            concurrency: 2,
+            ..PlanOptions::default()
+        },
+        Mode::Run,
+    );
+    let mut eff = m.handle(Input::Tick, 0);
+    while let Some(&(n, p, _)) = runs(&eff).first() {
+        if n != 0 {
+            break;
+        }
+        eff = pass(&mut m, n, p, 0);
+    }
+    assert_eq!(
+        runs(&eff).iter().map(|r| r.0).collect::<Vec<_>>(),
+        vec![1, 2]
+    );
+    m.handle(Input::Op(Command::Finish), 1);
+    let seen = drive_ok(&mut m, eff, 2);
+    assert!(seen.iter().all(|(n, _)| *n != 3), "node 3 never starts");
+    assert_eq!(m.nodes[NodeId::new(1)].run, NodeRun::Landed);
+    assert_eq!(m.nodes[NodeId::new(2)].run, NodeRun::Landed);
+    assert_eq!(m.nodes[NodeId::new(3)].run, NodeRun::Pending);
+    assert!(m.idle() && m.aborted && !m.all_landed());
+}
+
+/// A resumed node (no history this run) stopped before it runs is put back as well.
+#[test]
+fn a_resumed_node_is_put_back_on_a_stop() {
+    let (mut m, _) = machine_paused_with_restore();
+    let eff = m.handle(Input::Op(Command::Abort), 0);
+    assert_eq!(runs(&eff), vec![(0, Phase::Undrain, 1)]);
+}
+
+fn machine_paused_with_restore() -> (Machine, ()) {
+    let mut m = machine(0, 2, PlanOptions::default(), Mode::Paused);
+    m.restore(NodeId::new(0), Phase::Sync);
+    m.handle(Input::Tick, 0);
+    (m, ())
 }

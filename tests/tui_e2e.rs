@@ -9,6 +9,12 @@ use std::process::Command;
 mod tmux;
 use tmux::Tmux;
 
+/// The binary under test (`MESHROLL_TEST_BIN` runs a test against another build, e.g.
+/// the code before a fix, to see it fail).
+fn bin() -> String {
+    std::env::var("MESHROLL_TEST_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_meshroll").into())
+}
+
 #[test]
 fn demo_draws_the_fleet_shows_help_and_quits_cleanly() {
     let logs = tempfile::tempdir().unwrap();
@@ -89,12 +95,10 @@ fn demo_rollout_steps_show_phases_and_a_retry_countdown() {
     t.wait_for("the staged rollout, paused", |s| {
         s.contains("PHASE") && s.contains("RETRY") && s.contains("paused — n step a phase")
     });
-    // Step the canary one phase at a time: baseline, drain, then sync (which fails
-    // once on the demo's first canary and is retried).
+    // Step the canary one step at a time: baseline and drain (one script), then sync
+    // (which fails once on the demo's first canary and is retried).
     t.keys(&["n"]);
-    t.wait_for("baseline on the canary", |s| s.contains("→ drain"));
-    t.keys(&["n"]);
-    t.wait_for("drain on the canary", |s| s.contains("→ sync"));
+    t.wait_for("baseline and drain on the canary", |s| s.contains("→ sync"));
     t.keys(&["n"]);
     let screen = t.wait_for("a retry countdown", |s| {
         s.contains("sync (retry)") && s.contains("2/5 in")
@@ -117,10 +121,14 @@ fn demo_rollout_steps_show_phases_and_a_retry_countdown() {
     t.keys(&["A"]);
     t.wait_for("the confirmation", |s| s.contains("abort the rollout?"));
     t.keys(&["y"]);
-    t.wait_for("the abort", |s| s.contains("aborted"));
+    // The canary is put back (undrained, unlocked), then nothing is in flight.
+    t.wait_for("the abort, done", |s| {
+        s.contains("aborted: nothing in flight")
+    });
     t.keys(&["q"]);
     let screen = t.wait_for("meshroll to exit", |s| s.contains("MESHROLL-EXITED="));
-    assert!(screen.contains("MESHROLL-EXITED=0"), "{screen}");
+    // The rollout ran and nothing landed: non-zero.
+    assert!(screen.contains("MESHROLL-EXITED=1"), "{screen}");
     // The demo's journal went next to the logs, with both bundle ids on every line.
     let journal = std::fs::read_dir(logs.path())
         .unwrap()
@@ -296,4 +304,63 @@ fn node_view_scrolls_to_its_end_and_back_at_80x24() {
     });
     t.keys(&["q"]);
     t.wait_for("meshroll to exit", |s| s.contains("MESHROLL-EXITED=0"));
+}
+
+/// `q` with a node in flight asks (finish / abort / cancel) instead of quitting with the
+/// node drained and locked; `a` puts it back (undrain, unlock) and then meshroll quits,
+/// its recap saying where the node was left, with a non-zero exit.
+#[test]
+fn q_with_a_node_in_flight_asks_and_abort_puts_it_back() {
+    let logs = tempfile::tempdir().unwrap();
+    let cmd = format!(
+        "{} demo --log-dir {}; echo MESHROLL-EXITED=$?; sleep 30",
+        env!("CARGO_BIN_EXE_meshroll"),
+        logs.path().display()
+    );
+    let t = Tmux::start(
+        "quit",
+        &cmd.replace(env!("CARGO_BIN_EXE_meshroll"), &bin()),
+        140,
+        40,
+    );
+    t.wait_for("the staged rollout, paused", |s| {
+        s.contains("PHASE") && s.contains("paused — n step a phase")
+    });
+    t.keys(&["n"]);
+    t.wait_for("baseline and drain on the canary", |s| s.contains("→ sync"));
+    t.keys(&["q"]);
+    t.wait_for("the quit question", |s| {
+        s.contains("quit with 1 node(s) in flight?") && s.contains("abort: put them back")
+    });
+    t.keys(&["z"]);
+    t.wait_for("the question cancelled", |s| {
+        s.contains("cancelled") && !s.contains("quit with 1 node(s)")
+    });
+    t.keys(&["q"]);
+    t.wait_for("the quit question again", |s| {
+        s.contains("quit with 1 node(s) in flight?")
+    });
+    t.keys(&["a"]);
+    let screen = t.wait_for("meshroll to exit", |s| s.contains("MESHROLL-EXITED="));
+    assert!(screen.contains("MESHROLL-EXITED=1"), "{screen}");
+    assert!(
+        screen.contains("0 landed, 0 failed, 0 skipped, 1 stopped, 25 not started"),
+        "{screen}"
+    );
+    assert!(
+        screen.contains("stopped    mac-g01: undrained and unlocked, serving its old bundle"),
+        "{screen}"
+    );
+    let journal = std::fs::read_dir(logs.path())
+        .unwrap()
+        .filter_map(Result::ok)
+        .find(|e| e.file_name().to_string_lossy().starts_with("demo-journal"))
+        .expect("a demo journal");
+    let text = std::fs::read_to_string(journal.path()).unwrap();
+    assert!(
+        text.lines().any(
+            |l| l.contains("\"event\":\"node_stopped\"") && l.contains("\"left\":\"restored\"")
+        ),
+        "{text}"
+    );
 }

@@ -74,9 +74,23 @@ async fn mid_rollout(answers: usize) -> (App, u64) {
                 note: format!("{} done", phase.name()),
             }
         };
+        // Baseline and drain, verify and switch: one script reports both phases.
+        let carried = match &input {
+            Input::PhaseDone { phase, .. } => phase.carries_on().map(|p| Input::PhaseDone {
+                node,
+                phase: p,
+                note: format!("{} done", p.name()),
+            }),
+            _ => None,
+        };
         queue.extend(runs(
             &app.handle(Event::Exec(Box::new(ExecEvent::Input(input))), now),
         ));
+        if let Some(c) = carried {
+            queue.extend(runs(
+                &app.handle(Event::Exec(Box::new(ExecEvent::Input(c))), now),
+            ));
+        }
     }
     app.frame(now);
     (app, now)
@@ -91,7 +105,7 @@ fn render(app: &App, w: u16, h: u16) -> String {
 
 #[tokio::test(start_paused = true)]
 async fn fleet_rollout_columns_mid_rollout() {
-    let (app, _) = mid_rollout(16).await;
+    let (app, _) = mid_rollout(12).await;
     let d = app.rollout.as_ref().unwrap();
     // What the snapshot shows: the canary landed, a node retrying, one running.
     assert_eq!(d.machine.nodes[NodeId::new(0)].run, NodeRun::Landed);
@@ -114,7 +128,7 @@ async fn fleet_rollout_columns_mid_rollout() {
 
 #[tokio::test(start_paused = true)]
 async fn plan_view_mid_rollout() {
-    let (mut app, now) = mid_rollout(16).await;
+    let (mut app, now) = mid_rollout(12).await;
     key(&mut app, KeyCode::Char('p'), now);
     assert_eq!(app.view, View::Plan);
     insta::assert_snapshot!(render(&app, 110, 32));
@@ -122,7 +136,7 @@ async fn plan_view_mid_rollout() {
 
 #[tokio::test(start_paused = true)]
 async fn confirm_dialog_before_a_rollback() {
-    let (mut app, now) = mid_rollout(16).await;
+    let (mut app, now) = mid_rollout(12).await;
     assert_eq!(key(&mut app, KeyCode::Char('b'), now), vec![]);
     assert!(app.confirm.is_some());
     insta::assert_snapshot!(render(&app, 100, 30));
@@ -166,14 +180,17 @@ async fn plan_view_counts_the_canary_bake_down() {
         queue.remove(0);
         assert_eq!(node, canary, "a wave node started before the bake");
         now += 700;
-        let input = Input::PhaseDone {
-            node,
-            phase,
-            note: String::new(),
-        };
-        queue.extend(runs(
-            &app.handle(Event::Exec(Box::new(ExecEvent::Input(input))), now),
-        ));
+        // A fused pair (baseline+drain, verify+switch) reports both of its phases.
+        for phase in std::iter::once(phase).chain(phase.carries_on()) {
+            let input = Input::PhaseDone {
+                node,
+                phase,
+                note: String::new(),
+            };
+            queue.extend(runs(
+                &app.handle(Event::Exec(Box::new(ExecEvent::Input(input))), now),
+            ));
+        }
     }
     let d = app.rollout.as_ref().unwrap();
     assert_eq!(d.machine.nodes[canary].run, NodeRun::Landed);

@@ -27,8 +27,7 @@ pub async fn run(g: &Global, d: &PlanArgs, demo: bool) -> anyhow::Result<i32> {
     if !demo && d.skills.is_none() {
         let (inv, ctx) = super::real_ctx(g)?;
         tracing::info!(nodes = inv.nodes.len(), "dashboard starting");
-        crate::dashboard::run(Arc::new(ctx), title, inv.classes, theme, None).await?;
-        return Ok(0);
+        return crate::dashboard::run(Arc::new(ctx), title, inv.classes, theme, None).await;
     }
     // A rollout staged in the dashboard: paused until the operator steps or runs it.
     let mut args = d.clone();
@@ -55,7 +54,8 @@ pub async fn run(g: &Global, d: &PlanArgs, demo: bool) -> anyhow::Result<i32> {
         },
         who: super::rollout::who(),
     };
-    let (state, runner, _notes) = session::start(session, Mode::Paused, tx, now_ms()).await?;
+    let (mut state, runner, _notes) = session::start(session, Mode::Paused, tx, now_ms()).await?;
+    state.again = Some(super::again());
     tracing::info!(nodes = p.inv.nodes.len(), demo, skills_sha = %p.bundle.skills_sha, "dashboard with a staged rollout");
     let r = crate::dashboard::run(
         p.poll.clone(),
@@ -66,8 +66,7 @@ pub async fn run(g: &Global, d: &PlanArgs, demo: bool) -> anyhow::Result<i32> {
     )
     .await;
     drop(p);
-    r?;
-    Ok(0)
+    r
 }
 
 /// SIGTERM, SIGHUP and SIGINT while the dashboard runs: each ends it like `q` (the

@@ -112,3 +112,21 @@ pub fn sim_ctx(g: &Global) -> (Inventory, PollCtx) {
     };
     (inv, ctx)
 }
+
+/// This very command line, every word quoted for a shell: what runs the same rollout
+/// again (the recap names it for a node left drained).
+pub fn again() -> String {
+    std::env::args()
+        .map(|a| {
+            let plain = !a.is_empty()
+                && a.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "_./=:@%+-,".contains(c));
+            if plain {
+                a
+            } else {
+                crate::remote::script::shell_quote(&a)
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}

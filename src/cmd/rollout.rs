@@ -194,9 +194,12 @@ pub async fn run(g: &Global, a: &RolloutArgs) -> anyhow::Result<i32> {
         limits,
         who: who(),
     };
+    // The signals first: none is lost between the first node touched and the loop.
+    let mut signals = crate::cmd::dashboard::QuitSignals::new()?;
     let (mut d, mut runner, notes) = session::start(session, Mode::Run, tx, now_ms())
         .await
         .with_context(|| format!("opening the journal {}", a.plan.journal.display()))?;
+    d.again = Some(super::again());
     for n in notes {
         println!("{}", line(&n));
     }
@@ -206,17 +209,31 @@ pub async fn run(g: &Global, a: &RolloutArgs) -> anyhow::Result<i32> {
         }
     };
     print(runner.feed(&mut d, Input::Tick, now_ms()));
-    let mut interrupted = false;
-    while !d.machine.idle() {
-        tokio::select! {
-            Some(ev) = rx.recv() => print(runner.on_exec(&mut d, ev, now_ms())),
-            _ = tokio::time::sleep(Duration::from_millis(250)) => print(runner.feed(&mut d, Input::Tick, now_ms())),
-            _ = tokio::signal::ctrl_c(), if !interrupted => {
-                interrupted = true;
-                println!("interrupted: finishing the phases in flight, starting nothing new (run again to resume)");
-                print(runner.feed(&mut d, Input::Op(crate::rollout::Command::Abort), now_ms()));
+    let mut stopping = false;
+    'run: loop {
+        while !d.machine.idle() {
+            tokio::select! {
+                Some(ev) = rx.recv() => print(runner.on_exec(&mut d, ev, now_ms())),
+                _ = tokio::time::sleep(Duration::from_millis(250)) => print(runner.feed(&mut d, Input::Tick, now_ms())),
+                sig = signals.recv() => {
+                    if stopping {
+                        println!("{sig} again: quitting now; nodes still in flight stay drained (the same rollout resumes them)");
+                        break 'run;
+                    }
+                    stopping = true;
+                    println!("{sig}: stopping: nothing new starts; nodes in flight finish their phase and are put back ({sig} again quits at once)");
+                    print(runner.feed(&mut d, Input::Op(crate::rollout::Command::Abort), now_ms()));
+                }
             }
         }
+        // Halted, or done with failed nodes still drained: no operator waits here, so
+        // the run stops through the same path (those nodes are put back).
+        if stopping || d.machine.in_flight() == 0 {
+            break;
+        }
+        stopping = true;
+        println!("stopping: putting back the node(s) the rollout still holds");
+        print(runner.feed(&mut d, Input::Op(crate::rollout::Command::Abort), now_ms()));
     }
     preconnect.abort();
     recap(&d, &p.inv);
@@ -261,6 +278,19 @@ fn recap(d: &RolloutState, inv: &Inventory) {
             line(slot.last_error().unwrap_or(""))
         );
     }
+    // Where each node was left, as the dashboard's recap says it.
+    // (Every node string in it is cleaned already.)
+    print!(
+        "{}",
+        crate::replay::recap::text(
+            &d.machine,
+            &inv.nodes,
+            &d.rollout_id,
+            &d.skills_sha,
+            d.journal_path.as_deref(),
+            d.again.as_deref(),
+        )
+    );
 }
 
 /// `meshroll rollback`: flip `current` back to `previous` on the chosen nodes.

@@ -27,7 +27,7 @@ pub async fn run(
     classes: Vec<String>,
     theme: Theme,
     rollout: Option<(RolloutState, Runner, mpsc::UnboundedReceiver<ExecEvent>)>,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<i32> {
     // Key bindings first: a mistake in keys.toml is an error before the screen changes.
     let keymap = match KeyMap::default_path() {
         Some(p) => KeyMap::load(&p)?,
@@ -95,9 +95,10 @@ pub async fn run(
         // Drain what is queued, then draw once; while only poll results arrive, draw
         // at most every FRAME_MIN_INTERVAL (input draws at once).
         let mut pacer = FramePacer::default();
+        let mut drawing = true;
         pacer.changed(true);
         loop {
-            if pacer.due(std::time::Instant::now()) {
+            if drawing && pacer.due(std::time::Instant::now()) {
                 app.frame(now_ms());
                 let mut max = crate::dashboard::scroll::Scroll::UNLIMITED;
                 terminal.draw(|f| max = crate::ui::draw_frame(f, &app, &theme))?;
@@ -112,19 +113,22 @@ pub async fn run(
                 Some(at) => tokio::select! {
                     ev = rx.recv() => ev,
                     _ = tokio::time::sleep_until(at.into()) => continue,
-                    sig = quit_signals.recv() => {
-                        tracing::info!(signal = sig, "dashboard quitting on a signal");
-                        break;
-                    }
+                    sig = quit_signals.recv() => Some(Event::Signal(sig)),
                 },
                 None => tokio::select! {
                     ev = rx.recv() => ev,
-                    sig = quit_signals.recv() => {
-                        tracing::info!(signal = sig, "dashboard quitting on a signal");
-                        break;
-                    }
+                    sig = quit_signals.recv() => Some(Event::Signal(sig)),
                 },
             };
+            if let Some(Event::Signal(sig)) = &ev {
+                // A signal goes through the rollout's one stop path: meshroll quits once
+                // the nodes in flight are put back (at once when there are none).
+                tracing::info!(signal = sig, "dashboard stopping on a signal");
+                if *sig == "SIGHUP" {
+                    // The terminal is gone: stop drawing, keep putting nodes back.
+                    drawing = false;
+                }
+            }
             let Some(ev) = ev else { break };
             let mut quit = false;
             let mut next = Some(ev);
@@ -164,6 +168,7 @@ pub async fn run(
     }
     ctx.transport.close().await;
     // The recap of a rollout run from the dashboard, once the terminal is back.
+    let mut code = 0;
     if let Some(d) = &app.rollout {
         print!(
             "{}",
@@ -173,10 +178,16 @@ pub async fn run(
                 &d.rollout_id,
                 &d.skills_sha,
                 d.journal_path.as_deref(),
+                d.again.as_deref(),
             )
         );
+        // Non-zero unless every planned node landed, once the rollout touched any.
+        let ran = d.machine.nodes.iter().any(|s| s.started.is_some());
+        if ran && !d.machine.all_landed() {
+            code = 1;
+        }
     }
-    result
+    result.map(|()| code)
 }
 
 /// Carry out what the app asked for at `now`: polls now, the rollout's effects (its

@@ -31,6 +31,8 @@ pub enum Event {
     /// What the rollout executor reports.
     Exec(Box<ExecEvent>),
     Tick,
+    /// SIGTERM, SIGHUP or SIGINT (its name).
+    Signal(&'static str),
 }
 
 /// What the app asks of the world; the event loop carries it out.
@@ -116,6 +118,10 @@ pub struct App {
     pub rollout: Option<RolloutState>,
     /// A dangerous command waiting for `y`.
     pub confirm: Option<(String, Command)>,
+    /// `q` with nodes in flight: finish them and quit, abort and quit, or cancel.
+    pub quit_asked: bool,
+    /// Quit once the rollout has stopped (every node in flight put back or finished).
+    pub quit_when_idle: bool,
     /// Staleness limits of the cadences in use.
     pub rules: crate::verdict::Rules,
     /// Key bindings: the defaults patched by keys.toml.
@@ -168,6 +174,8 @@ impl App {
             flash: None,
             rollout: None,
             confirm: None,
+            quit_asked: false,
+            quit_when_idle: false,
             rules: crate::verdict::Rules::default(),
             keymap: KeyMap::default(),
             row_offset: 0,
@@ -247,12 +255,69 @@ impl App {
             Event::Input(_) => false,
             Event::Poll(_) | Event::Exec(_) => true,
             Event::Tick => self.rollout.is_some(),
+            Event::Signal(_) => true,
         }
     }
 
     /// One event in, at `now`; what should happen outside out.
     pub fn handle(&mut self, ev: Event, now: Millis) -> Vec<Effect> {
+        let mut effects = self.handle_event(ev, now);
+        if self.quit_when_idle
+            && self.rollout.as_ref().is_none_or(|d| d.machine.idle())
+            && !effects.contains(&Effect::Quit)
+        {
+            effects.push(Effect::Quit);
+        }
+        effects
+    }
+
+    /// Nodes of the rollout a stop would put back.
+    fn in_flight(&self) -> usize {
+        self.rollout.as_ref().map_or(0, |d| d.machine.in_flight())
+    }
+
+    /// Stop the rollout through its one stop path and quit once it has: a signal, or
+    /// `a` to the quit question. Asked again while stopping, quit at once.
+    fn stop_and_quit(&mut self, why: &str, now: Millis) -> Vec<Effect> {
+        if self.quit_when_idle || self.in_flight() == 0 {
+            return vec![Effect::Quit];
+        }
+        let effects = self.command(Command::Abort, now);
+        self.quit_when_idle = true;
+        self.flash = Some(format!(
+            "{why}: stopping; nodes in flight finish their phase and are put back, then meshroll quits"
+        ));
+        effects
+    }
+
+    /// `q`: quit, asking first when nodes are in flight.
+    fn quit(&mut self) -> Vec<Effect> {
+        if self.in_flight() == 0 || self.quit_when_idle {
+            return vec![Effect::Quit];
+        }
+        self.quit_asked = true;
+        Vec::new()
+    }
+
+    /// The answer to the quit question.
+    fn answer_quit(&mut self, code: KeyCode, now: Millis) -> Vec<Effect> {
+        let (cmd, what) = match code {
+            KeyCode::Char('f') => (Command::Finish, "finishing the nodes in flight"),
+            KeyCode::Char('a') => (Command::Abort, "stopping: putting the nodes in flight back"),
+            _ => {
+                self.flash = Some("cancelled".into());
+                return Vec::new();
+            }
+        };
+        let effects = self.command(cmd, now);
+        self.quit_when_idle = true;
+        self.flash = Some(format!("{what}, then meshroll quits"));
+        effects
+    }
+
+    fn handle_event(&mut self, ev: Event, now: Millis) -> Vec<Effect> {
         match ev {
+            Event::Signal(sig) => self.stop_and_quit(sig, now),
             Event::Input(TermEvent::Key(k)) => self.on_key(k, now),
             Event::Input(TermEvent::Mouse(m)) => {
                 self.on_mouse(m.kind, m.row);
@@ -295,7 +360,11 @@ impl App {
             return Vec::new();
         }
         if k.modifiers.contains(KeyModifiers::CONTROL) && k.code == KeyCode::Char('c') {
-            return vec![Effect::Quit];
+            return self.stop_and_quit("ctrl-c", now);
+        }
+        if self.quit_asked {
+            self.quit_asked = false;
+            return self.answer_quit(k.code, now);
         }
         if self.filter_editing {
             self.edit_filter(k.code);
@@ -453,7 +522,7 @@ impl App {
     /// Polling now, quitting.
     fn fleet_action(&mut self, action: Action) -> Vec<Effect> {
         match action {
-            Action::Quit => vec![Effect::Quit],
+            Action::Quit => self.quit(),
             Action::Refresh => self.poll_selected(false),
             Action::Doctor => self.poll_selected(true),
             Action::RefreshAll => {
@@ -532,10 +601,16 @@ impl App {
             Action::RetryNow => self.command(Command::RetryNow(sel?), now),
             Action::Skip => {
                 let i = sel?;
-                self.ask(format!("skip {}?", self.node_name(i)), Command::Skip(i))
+                self.ask(
+                    format!(
+                        "skip {}? (it finishes its phase and is put back)",
+                        self.node_name(i)
+                    ),
+                    Command::Skip(i),
+                )
             }
             Action::Abort => self.ask(
-                "abort the rollout? (nothing new starts; nodes in flight stay drained)".into(),
+                "abort the rollout? (nothing new starts; nodes in flight are put back)".into(),
                 Command::Abort,
             ),
             Action::RollbackNode => {

@@ -168,12 +168,15 @@ fn rollout_keys_become_machine_commands_at_the_time_given() {
     );
     // The executor reports the baseline done 1.5 s later: the progress line is timed
     // with the clock given, from the rollout's start.
-    let done = ExecEvent::Input(Input::PhaseDone {
-        node: NodeId::new(0),
-        phase: Phase::Baseline,
-        note: "ok".into(),
-    });
-    app.handle(Event::Exec(Box::new(done)), T0 + 3_500);
+    // (Baseline and drain are one script: the executor reports both.)
+    for phase in [Phase::Baseline, Phase::Drain] {
+        let done = ExecEvent::Input(Input::PhaseDone {
+            node: NodeId::new(0),
+            phase,
+            note: "ok".into(),
+        });
+        app.handle(Event::Exec(Box::new(done)), T0 + 3_500);
+    }
     let d = app.rollout.as_ref().expect("rollout");
     assert!(
         d.log
@@ -184,7 +187,7 @@ fn rollout_keys_become_machine_commands_at_the_time_given() {
     );
     // c runs the rollout: the next phase starts at once.
     let effects = key(&mut app, 'c');
-    assert_eq!(runs(&effects), vec![(0, Phase::Drain)]);
+    assert_eq!(runs(&effects), vec![(0, Phase::Sync)]);
     // space pauses it, and resumes it.
     assert!(
         machine_effects(&key(&mut app, ' ')).contains(&crate::rollout::Effect::Journal(
@@ -211,7 +214,10 @@ fn dangerous_commands_wait_for_y() {
     assert_eq!(key(&mut app, 'x'), vec![]);
     assert_eq!(
         app.confirm,
-        Some(("skip g2?".to_string(), Command::Skip(NodeId::new(1))))
+        Some((
+            "skip g2? (it finishes its phase and is put back)".to_string(),
+            Command::Skip(NodeId::new(1))
+        ))
     );
     // Any other key cancels.
     assert_eq!(key(&mut app, 'n'), vec![]);
@@ -542,5 +548,58 @@ fn the_skew_views_key_without_a_bundle_says_how_to_stage_one() {
         app.flash.as_deref().is_some_and(|f| f.contains("--skills")),
         "{:?}",
         app.flash
+    );
+}
+
+/// `q` with nodes in flight asks (finish / abort / cancel) instead of quitting; `a`
+/// stops the rollout through its one stop path and quits once it is idle; a signal
+/// does the same without asking, and a second one quits at once.
+#[test]
+fn quit_with_nodes_in_flight_asks_and_signals_stop_first() {
+    let mut app = rolling(2, 4);
+    app.handle(Event::Tick, T0 + 1_000);
+    // Nothing in flight: q quits.
+    assert_eq!(key(&mut app, 'q'), vec![Effect::Quit]);
+    key(&mut app, 'c');
+    assert_eq!(app.rollout.as_ref().map(|d| d.machine.in_flight()), Some(1));
+    // In flight: q asks; another key cancels.
+    assert_eq!(key(&mut app, 'q'), vec![]);
+    assert!(app.quit_asked);
+    assert_eq!(key(&mut app, 'z'), vec![]);
+    assert_eq!(app.flash.as_deref(), Some("cancelled"));
+    // q, a: abort; meshroll waits for the baseline to finish, then the undrain.
+    key(&mut app, 'q');
+    let effects = key(&mut app, 'a');
+    assert!(!effects.contains(&Effect::Quit), "{effects:?}");
+    assert!(
+        machine_effects(&effects).contains(&crate::rollout::Effect::Journal(Record::Operator {
+            command: Command::Abort
+        }))
+    );
+    let exec = |app: &mut App, phase| {
+        let e = ExecEvent::Input(Input::PhaseDone {
+            node: NodeId::new(0),
+            phase,
+            note: "ok".into(),
+        });
+        app.handle(Event::Exec(Box::new(e)), T0 + 2_000)
+    };
+    exec(&mut app, Phase::Baseline);
+    let effects = exec(&mut app, Phase::Drain);
+    assert_eq!(runs(&effects), vec![(0, Phase::Undrain)]);
+    assert!(!effects.contains(&Effect::Quit));
+    let effects = exec(&mut app, Phase::Undrain);
+    assert!(effects.contains(&Effect::Quit), "{effects:?}");
+
+    // A signal: the same stop, no question; a second one quits at once.
+    let mut app = rolling(2, 4);
+    app.handle(Event::Tick, T0 + 1_000);
+    key(&mut app, 'c');
+    let effects = app.handle(Event::Signal("SIGTERM"), T0 + 1_500);
+    assert!(!effects.contains(&Effect::Quit));
+    assert!(app.rollout.as_ref().is_some_and(|d| d.machine.aborted));
+    assert_eq!(
+        app.handle(Event::Signal("SIGTERM"), T0 + 1_600),
+        vec![Effect::Quit]
     );
 }

@@ -67,7 +67,16 @@ pub enum NodeOp {
         sha: String,
         mem_limit_kb: u64,
     },
+    /// `first`, then, only if it exited 0, `then`, in one round trip: their outputs
+    /// apart at a [`THEN_MARK`] line ([`then`]).
+    Then {
+        first: Box<NodeOp>,
+        then: Box<NodeOp>,
+    },
 }
+
+/// The line between the outputs of the two operations of a [`NodeOp::Then`].
+pub const THEN_MARK: &str = "MESHROLL-THEN";
 
 /// The script that does `op` on a node with this layout; `token` is exported inside it.
 pub fn script(layout: &Layout, op: &NodeOp, token: Option<&str>) -> String {
@@ -95,7 +104,19 @@ pub fn script(layout: &Layout, op: &NodeOp, token: Option<&str>) -> String {
         } => rollback(layout, rollout_id, who, *now_s),
         NodeOp::Doctor => doctor(layout, token),
         NodeOp::Prewarm { sha, mem_limit_kb } => prewarm(layout, sha, *mem_limit_kb, token),
+        NodeOp::Then { first, then: next } => {
+            then(&script(layout, first, token), &script(layout, next, token))
+        }
     }
+}
+
+/// Two scripts in one: `first` in a subshell (its `exit` ends only it); if it exited 0,
+/// the mark on a line of its own (after a newline, in case `first`'s output did not end
+/// with one), then `next`, whose exit status is the script's.
+pub fn then(first: &str, next: &str) -> String {
+    format!(
+        "(\n{first}\n)\nrc=$?\n[ \"$rc\" -eq 0 ] || exit \"$rc\"\nprintf '\\n%s\\n' {THEN_MARK}\n{next}"
+    )
 }
 
 /// Portable atomic rename of a symlink over another: GNU `mv -T`, then BSD `mv -h`

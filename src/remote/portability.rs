@@ -96,6 +96,15 @@ fn every_op() -> Vec<NodeOp> {
             sha: "s".into(),
             mem_limit_kb: 9,
         },
+        // Baseline then drain in one round trip, as the rollout runs them.
+        NodeOp::Then {
+            first: Box::new(NodeOp::Baseline {
+                rollout_id: "r".into(),
+                who: "w".into(),
+                now_s: 1,
+            }),
+            then: Box::new(NodeOp::Drain),
+        },
     ]
 }
 
@@ -118,6 +127,7 @@ fn op_name(op: &NodeOp) -> &'static str {
         NodeOp::Rollback { .. } => "rollback",
         NodeOp::Doctor => "doctor",
         NodeOp::Prewarm { .. } => "prewarm",
+        NodeOp::Then { .. } => "then",
     }
 }
 

@@ -174,7 +174,9 @@ impl SimMesh {
         g.daemon_version = "2026.9.5".into();
         g.build = OLD_BUILD.into();
         // A gateway that flaps.
-        sims[idx("mac-g04")].gateway = GatewayMode::Flapping { period_s: 12 };
+        // Down from 8 s to 16 s after the start: a headless rollout of the gateways
+        // reaches mac-g04's baseline then (the replay tests' failed node).
+        sims[idx("mac-g04")].gateway = GatewayMode::Flapping { period_s: 8 };
         // Drained by the operator.
         sims[idx("mac-w03")].drained = true;
         // Still on the old bundle.
@@ -343,7 +345,17 @@ impl SimMesh {
             current_not_link: false,
             bundle_dir: node.current.is_some(),
             lock: node.lock_claim.as_ref().map(|c| LockSeen {
-                sha256: format!("{:0>64}", &c[..c.len().min(16)]),
+                // A bundle copied in by a rollout hashes its real lock file; the ones
+                // the demo starts with were installed by hand, unlisted.
+                sha256: node
+                    .current
+                    .as_ref()
+                    .and_then(|cur| node.bundles.get(cur))
+                    .and_then(|files| files.iter().find(|f| f.path == crate::manifest::LOCK_NAME))
+                    .map_or_else(
+                        || format!("{:0>64}", &c[..c.len().min(16)]),
+                        |f| f.sha256.clone(),
+                    ),
                 claim: c.clone(),
             }),
             cache_mtime: node.cache_mtime.map(|m| self.epoch_s + m),

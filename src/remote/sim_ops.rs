@@ -165,6 +165,17 @@ impl SimMesh {
             // Streamed by [`SimMesh::prewarm`] instead; a caller that gets here anyway
             // sees the prewarm fail.
             NodeOp::Prewarm { .. } => output(1, "MESHROLL-EXIT 1\n".into()),
+            NodeOp::Then { first, then } => {
+                let a = self.answer(n, first, elapsed_s);
+                if a.code != Some(0) {
+                    return a;
+                }
+                let b = self.answer(n, then, elapsed_s);
+                let mut stdout = a.stdout;
+                stdout.extend_from_slice(format!("\n{}\n", super::ops::THEN_MARK).as_bytes());
+                stdout.extend_from_slice(&b.stdout);
+                RemoteOutput { stdout, ..b }
+            }
         }
     }
 

@@ -52,6 +52,10 @@ pub enum Ev {
         error: String,
     },
     NodeSkipped,
+    /// Where the rollout left a node it let go of without landing it.
+    NodeStopped {
+        left: String,
+    },
     Halted {
         reason: String,
     },
@@ -148,6 +152,7 @@ impl Entry {
             Ev::NodeLanded => format!("{n} LANDED"),
             Ev::NodeFailed { phase, error } => format!("{n} FAILED at {phase}: {error}"),
             Ev::NodeSkipped => format!("{n} skipped"),
+            Ev::NodeStopped { left } => format!("{n} {left}"),
             Ev::Halted { reason } => format!("HALTED: {reason}"),
             Ev::Operator { command } => format!("operator: {command}"),
             Ev::RolledBack { ok: true, message } => format!("{n} rolled back: {message}"),
@@ -233,6 +238,9 @@ pub fn entry(line: usize, l: &Line) -> Entry {
                 error: clean(error),
             },
             Record::NodeSkipped { .. } => Ev::NodeSkipped,
+            Record::NodeStopped { left, .. } => Ev::NodeStopped {
+                left: clean(&left.describe()),
+            },
             Record::Halted { reason } => Ev::Halted {
                 reason: clean(reason),
             },
@@ -630,12 +638,14 @@ pub enum Status {
     Retrying,
     /// Its run stopped (killed, crashed) mid-phase or while a retry waited; a later run
     /// may go on with it.
-    Stopped,
+    Interrupted,
     /// Between phases (a phase done, the next not started: paused or stepping).
     Between,
     Landed,
     Failed,
     Skipped,
+    /// The rollout stopped before it landed.
+    Stopped,
     RolledBack,
 }
 
@@ -672,6 +682,10 @@ pub struct NodeAt {
     /// Time between its start and its end when no run was going (a crash and its
     /// resume): not time in service.
     pub gap_ms: u64,
+    /// What it ends as once its wind-down is over (skipped, failed).
+    pub then: Option<Status>,
+    /// Where the rollout left it, when it let go of it without landing it.
+    pub left: Option<String>,
 }
 
 impl NodeAt {
@@ -687,6 +701,8 @@ impl NodeAt {
             started: None,
             ended: None,
             gap_ms: 0,
+            then: None,
+            left: None,
         }
     }
 
@@ -698,10 +714,11 @@ impl NodeAt {
             Status::Active => p.to_string(),
             Status::Retrying => format!("{p} (retry)"),
             Status::Between => format!("{p} done"),
-            Status::Stopped => format!("{p} (run stopped)"),
+            Status::Interrupted => format!("{p} (run stopped)"),
             Status::Landed => "landed".into(),
             Status::Failed => format!("failed at {p}"),
             Status::Skipped => "skipped".into(),
+            Status::Stopped => "stopped".into(),
             Status::RolledBack => "rolled back".into(),
         }
     }
@@ -716,9 +733,19 @@ impl NodeAt {
                 self.last_error.as_deref().unwrap_or("?")
             ),
             Status::Waiting => "not started".into(),
-            Status::Skipped => "skipped".into(),
+            Status::Skipped | Status::Stopped => {
+                let what = if self.status == Status::Skipped {
+                    "skipped"
+                } else {
+                    "stopped"
+                };
+                match &self.left {
+                    Some(l) => format!("{what}, {l}"),
+                    None => what.into(),
+                }
+            }
             Status::RolledBack => "rolled back".into(),
-            Status::Active | Status::Retrying | Status::Between | Status::Stopped => format!(
+            Status::Active | Status::Retrying | Status::Between | Status::Interrupted => format!(
                 "unfinished ({}) when the journal ends",
                 self.phase.as_deref().unwrap_or("?")
             ),
@@ -751,7 +778,7 @@ impl At {
                 n.gap_ms += gap;
             }
             if matches!(n.status, Status::Active | Status::Retrying) {
-                n.status = Status::Stopped;
+                n.status = Status::Interrupted;
                 n.retry_at = None;
                 if let Some(a) = n.attempts.last_mut() {
                     a.cut = a.ended.is_none() || a.wait_ms.is_some();
@@ -847,6 +874,7 @@ impl At {
             }
             Ev::NodeFailed { phase, error } => {
                 n.status = Status::Failed;
+                n.then = Some(Status::Failed);
                 n.phase = Some(phase.clone());
                 n.last_error = Some(error.clone());
                 n.ended = Some(e.ts);
@@ -854,6 +882,13 @@ impl At {
             }
             Ev::NodeSkipped => {
                 n.status = Status::Skipped;
+                n.then = Some(Status::Skipped);
+                n.retry_at = None;
+            }
+            Ev::NodeStopped { left } => {
+                n.status = n.then.unwrap_or(Status::Stopped);
+                n.left = Some(left.clone());
+                n.ended = Some(e.ts);
                 n.retry_at = None;
             }
             Ev::RolledBack { ok, message } => {
@@ -874,8 +909,12 @@ impl At {
             match n.status {
                 Status::Landed => c.0 += 1,
                 Status::Failed => c.1 += 1,
-                Status::Active | Status::Retrying | Status::Between | Status::Stopped => c.2 += 1,
-                Status::Waiting | Status::Skipped | Status::RolledBack => c.3 += 1,
+                Status::Active | Status::Retrying | Status::Between | Status::Interrupted => {
+                    c.2 += 1
+                }
+                Status::Waiting | Status::Skipped | Status::Stopped | Status::RolledBack => {
+                    c.3 += 1
+                }
             }
         }
         c

@@ -9,24 +9,39 @@ use crate::rollout::machine::MAX_ATTEMPTS;
 use crate::rollout::{Machine, NodeRun};
 use crate::safe_text::clean;
 
-/// The recap of `m`'s rollout over `fleet`.
+/// The recap of `m`'s rollout over `fleet`: per node, the state it was left in. `again`
+/// is the command that runs the rollout again (it finishes a node left drained).
 pub fn text(
     m: &Machine,
     fleet: &Fleet,
     rollout_id: &str,
     skills_sha: &str,
     journal: Option<&Path>,
+    again: Option<&str>,
 ) -> String {
     let name = |i: NodeId| clean(fleet.name(i));
+    let again = again.map_or_else(|| "the same command".to_string(), clean);
     let mut landed = Vec::new();
     let mut failed = Vec::new();
     let mut stopped = Vec::new();
     let mut skipped = Vec::new();
     let mut rolled_back = Vec::new();
     let mut waiting = 0usize;
+    let mut drained = false;
     for i in m.plan.nodes() {
         let Some(slot) = m.nodes.get(i) else { continue };
         let retries = slot.history.iter().filter(|a| a.attempt > 1).count();
+        // Where a node the rollout let go of was left, and what finishes it.
+        let left = |what: String| match &slot.left {
+            Some(l) if l.drained() => {
+                format!(
+                    "{what}: {}\n             to finish it, run the rollout again: {again}",
+                    clean(&l.describe())
+                )
+            }
+            Some(l) => format!("{what}: {}", clean(&l.describe())),
+            None => what,
+        };
         match &slot.run {
             NodeRun::Landed if slot.history.is_empty() => {
                 landed.push(format!("{} (earlier run)", name(i)))
@@ -35,37 +50,45 @@ pub fn text(
                 landed.push(format!("{} ({retries} retried)", name(i)))
             }
             NodeRun::Landed => landed.push(name(i)),
-            NodeRun::Failed { phase, error } => failed.push(format!(
+            NodeRun::Failed { phase, error } => failed.push(left(format!(
                 "{} at {}: {}",
                 name(i),
                 phase.name(),
                 clean(error.message())
-            )),
+            ))),
             NodeRun::Pending => waiting += 1,
             NodeRun::Ready { next } => {
                 if slot.history.is_empty() {
                     waiting += 1;
                 } else {
+                    drained = true;
                     stopped.push(format!("{} before {}", name(i), next.name()));
                 }
             }
-            NodeRun::Active { phase, attempt, .. } => stopped.push(format!(
-                "{} in {} (attempt {attempt}/{MAX_ATTEMPTS} still running)",
-                name(i),
-                phase.name()
-            )),
+            NodeRun::Active { phase, attempt, .. } => {
+                drained = true;
+                stopped.push(format!(
+                    "{} in {} (attempt {attempt}/{MAX_ATTEMPTS} still running)",
+                    name(i),
+                    phase.name()
+                ))
+            }
             NodeRun::Retrying {
                 phase,
                 attempt,
                 error,
                 ..
-            } => stopped.push(format!(
-                "{} in {} (attempt {attempt}/{MAX_ATTEMPTS} was waiting; last error: {})",
-                name(i),
-                phase.name(),
-                clean(error)
-            )),
-            NodeRun::Skipped => skipped.push(name(i)),
+            } => {
+                drained = true;
+                stopped.push(format!(
+                    "{} in {} (attempt {attempt}/{MAX_ATTEMPTS} was waiting; last error: {})",
+                    name(i),
+                    phase.name(),
+                    clean(error)
+                ))
+            }
+            NodeRun::Skipped => skipped.push(left(name(i))),
+            NodeRun::Stopped => stopped.push(left(name(i))),
             NodeRun::RolledBack => rolled_back.push(name(i)),
         }
     }
@@ -86,16 +109,20 @@ pub fn text(
     } else {
         let _ = writeln!(
             o,
-            "{} landed, {} failed, {} stopped mid-way, {} not started",
+            "{} landed, {} failed, {} skipped, {} stopped, {} not started",
             landed.len(),
             failed.len(),
+            skipped.len(),
             stopped.len(),
             waiting
         );
         if let Some(h) = &m.halt {
             let _ = writeln!(o, "  halted     {}", clean(&h.to_string()));
         } else if m.aborted {
-            let _ = writeln!(o, "  aborted by the operator");
+            let _ = writeln!(
+                o,
+                "  stopped: nothing new started, nodes in flight put back"
+            );
         }
         let list = |o: &mut String, what: &str, v: &[String], one_per_line: bool| {
             if v.is_empty() {
@@ -111,14 +138,14 @@ pub fn text(
         };
         list(&mut o, "landed", &landed, false);
         list(&mut o, "failed", &failed, true);
+        list(&mut o, "skipped", &skipped, true);
         list(&mut o, "stopped", &stopped, true);
-        if !stopped.is_empty() {
+        if drained {
             let _ = writeln!(
                 o,
-                "             (nodes stopped mid-way stay drained; the same rollout resumes them)"
+                "             (nodes stopped mid-way stay drained and locked; to finish them, run the rollout again, which resumes them: {again})"
             );
         }
-        list(&mut o, "skipped", &skipped, false);
         list(&mut o, "rolled back", &rolled_back, false);
     }
     if let Some(j) = journal {
@@ -174,6 +201,7 @@ mod tests {
             "r1",
             "7d1e0c55a2b94f3e",
             Some(Path::new("/j.jsonl")),
+            None,
         );
         assert_eq!(
             t,
@@ -219,18 +247,32 @@ mod tests {
                     }
                 }
             };
+            // Baseline and drain, verify and switch: one script reports both.
+            let carried = match &input {
+                Input::PhaseDone { node, phase, .. } => {
+                    phase.carries_on().map(|p| Input::PhaseDone {
+                        node: *node,
+                        phase: p,
+                        note: "ok".into(),
+                    })
+                }
+                _ => None,
+            };
             queue.extend(runs(&m.handle(input, now)));
+            if let Some(c) = carried {
+                queue.extend(runs(&m.handle(c, now)));
+            }
             if queue.is_empty() {
                 // Let retry countdowns run out.
                 now += 60_000;
                 queue.extend(runs(&m.handle(Input::Tick, now)));
             }
         }
-        let t = text(&m, &names, "r1", "abc", None);
+        let t = text(&m, &names, "r1", "abc", None, None);
         let lines: Vec<&str> = t.lines().collect();
         assert_eq!(
             lines[0],
-            "meshroll: rollout r1 of bundle abc: 1 landed, 1 failed, 1 stopped mid-way, 0 not started"
+            "meshroll: rollout r1 of bundle abc: 1 landed, 1 failed, 0 skipped, 1 stopped, 0 not started"
         );
         assert!(t.contains("  landed     g1 (1 retried)\n"), "{t}");
         assert!(
@@ -238,7 +280,7 @@ mod tests {
             "the error is cleaned: {t}"
         );
         assert!(
-            t.contains("  stopped    g3 in sync (attempt 1/5 still running)\n"),
+            t.contains("  stopped    g3 in verify (attempt 1/5 still running)\n"),
             "{t}"
         );
     }

@@ -216,17 +216,13 @@ pub async fn run_phase(
             }
             r
         }
-        Phase::Drain => expect_ok(
-            &sh(ctx, id, NodeOp::Drain, lim.command, None).await?,
-            "drain",
-        )
-        .map(|note| {
-            let did = match node.layout.drain_cmd {
-                Some(_) => "drain command ran",
-                None => "drain flag set",
-            };
-            or_said(note, did)
-        }),
+        Phase::Drain => drain_note(
+            node,
+            expect_ok(
+                &sh(ctx, id, NodeOp::Drain, lim.command, None).await?,
+                "drain",
+            ),
+        ),
         Phase::Sync => {
             let prepare = NodeOp::PrepareSync { sha: sha() };
             let out = sh(ctx, id, prepare, lim.command, None).await?;
@@ -338,6 +334,122 @@ async fn undrain(
     let polled = poller::poll_once(&ctx.poll, id, &req).await;
     let _ = tx.send(ExecEvent::Polled(Box::new(polled)));
     Ok(done)
+}
+
+/// Run the step the machine asked for: one phase, or two that one script does in one
+/// round trip ([`Phase::carries_on`]: baseline then drain, verify then switch). The
+/// inputs to feed back, in order.
+pub async fn run_step(
+    ctx: &RolloutCtx,
+    id: NodeId,
+    phase: Phase,
+    tx: &UnboundedSender<ExecEvent>,
+) -> Vec<Input> {
+    let input = |phase: Phase, r: Result<String, Failure>| match r {
+        Ok(note) => Input::PhaseDone {
+            node: id,
+            phase,
+            note,
+        },
+        Err(failure) => Input::PhaseFailed {
+            node: id,
+            phase,
+            failure,
+        },
+    };
+    let two = |(a, b): (Result<String, Failure>, Option<Result<String, Failure>>), next: Phase| {
+        let mut v = vec![input(phase, a)];
+        v.extend(b.map(|b| input(next, b)));
+        v
+    };
+    match phase.carries_on() {
+        Some(next @ Phase::Drain) => two(baseline_and_drain(ctx, id).await, next),
+        Some(next @ Phase::Switch) => two(verify_and_switch(ctx, id).await, next),
+        _ => vec![input(phase, run_phase(ctx, id, phase, tx).await)],
+    }
+}
+
+type Two = (Result<String, Failure>, Option<Result<String, Failure>>);
+
+/// Baseline and drain in one script: the lock is taken and the status archived, then
+/// the node drained. A gateway found not ready (judged here, from the status) undoes
+/// the drain and gives the lock back in one more round trip, as a failed baseline gave
+/// its lock back before: a node whose gateway is not ready serves no traffic, so the
+/// moment it spends drained costs nothing.
+async fn baseline_and_drain(ctx: &RolloutCtx, id: NodeId) -> Two {
+    let Some(node) = ctx.poll.nodes.get(id) else {
+        return (Err(Failure::Fatal(format!("no node {id}"))), None);
+    };
+    let now_s = now_ms() / 1000;
+    let op = NodeOp::Then {
+        first: Box::new(NodeOp::Baseline {
+            rollout_id: ctx.rollout_id.clone(),
+            who: ctx.who.clone(),
+            now_s,
+        }),
+        then: Box::new(NodeOp::Drain),
+    };
+    let out = match sh(ctx, id, op, ctx.limits.command, None).await {
+        Ok(o) => o,
+        Err(f) => return (Err(f), None),
+    };
+    let (first, drained) = node_ops::split_then(&out);
+    // The baseline script also probed the node's rsync (on stderr): a node without a
+    // usable one fails here, once, and is undrained and unlocked below.
+    let r = node_ops::baseline_result(first.code, &first.stdout, now_s, &node.name)
+        .and_then(|note| learn_rsync(ctx, id, &out.stderr).map(|_| note));
+    match (r, drained) {
+        (Ok(note), Some(d)) => (Ok(note), Some(drain_note(node, expect_ok(&d, "drain")))),
+        (Ok(note), None) => (
+            Ok(note),
+            Some(Err(Failure::Transient("the drain did not answer".into()))),
+        ),
+        (Err(f), drained) => {
+            if drained.is_some() {
+                // Undrain, which releases the lock too.
+                let op = NodeOp::Undrain {
+                    rollout_id: ctx.rollout_id.clone(),
+                };
+                let _ = sh(ctx, id, op, ctx.limits.command, None).await;
+            } else if !node_ops::locked_by_other(&first.stdout) {
+                let rel = NodeOp::Release {
+                    rollout_id: ctx.rollout_id.clone(),
+                };
+                let _ = sh(ctx, id, rel, ctx.limits.command, None).await;
+            }
+            (Err(f), None)
+        }
+    }
+}
+
+/// Verify and switch in one script: the switch script lists the tree and flips
+/// `current` only if the listing is the lock's, so the verify phase's own listing was
+/// the same work done twice.
+async fn verify_and_switch(ctx: &RolloutCtx, id: NodeId) -> Two {
+    let want = node_ops::expected_digest(&ctx.bundle.lock, &ctx.bundle.manifest_sha256);
+    let op = NodeOp::Switch {
+        sha: ctx.bundle.skills_sha.clone(),
+        want,
+    };
+    match sh(ctx, id, op, ctx.limits.sync, None).await {
+        Ok(out) => {
+            node_ops::verify_switch_result(&ctx.bundle.lock, &ctx.bundle.manifest_sha256, &out)
+        }
+        Err(f) => (Err(f), None),
+    }
+}
+
+fn drain_note(
+    node: &crate::inventory::Node,
+    r: Result<String, Failure>,
+) -> Result<String, Failure> {
+    r.map(|note| {
+        let did = match node.layout.drain_cmd {
+            Some(_) => "drain command ran",
+            None => "drain flag set",
+        };
+        or_said(note, did)
+    })
 }
 
 /// Read the prewarm's output: its exit code is on the `MESHROLL-EXIT` line.
@@ -490,8 +602,21 @@ async fn probe(
         // The dashboard folds the probe's answer in: the row follows the node.
         let _ = tx.send(ExecEvent::Polled(Box::new(r.clone())));
         poller::apply(&mut st, r);
+        // Landed means landed: `current` on the bundle and its lock file the bundle's,
+        // whatever the verdict; anything else after the switch is not transient.
+        let seen = st.manifest.as_ref().map(|m| &m.value);
+        if let Some(f) =
+            node_ops::not_the_bundle(seen, &ctx.bundle.skills_sha, &ctx.bundle.manifest_sha256)
+        {
+            return Err(f);
+        }
         match verdict::judge(&st, now_ms(), &rules) {
-            Some(v) if v.kind == Kind::Healthy => return Ok(format!("probe passed: {}", v.reason)),
+            Some(v) if v.kind == Kind::Healthy && seen.is_some() => {
+                return Ok(format!(
+                    "probe passed: {}; current is the bundle, its lock file matches",
+                    v.reason
+                ));
+            }
             Some(v) => last = v.reason,
             None => {}
         }
@@ -596,16 +721,9 @@ pub fn spawn(ctx: Arc<RolloutCtx>, effect: super::Effect, tx: UnboundedSender<Ex
     match effect {
         super::Effect::Run { node, phase, .. } => {
             tokio::spawn(async move {
-                let r = run_phase(&ctx, node, phase, &tx).await;
-                let input = match r {
-                    Ok(note) => Input::PhaseDone { node, phase, note },
-                    Err(failure) => Input::PhaseFailed {
-                        node,
-                        phase,
-                        failure,
-                    },
-                };
-                let _ = tx.send(ExecEvent::Input(input));
+                for input in run_step(&ctx, node, phase, &tx).await {
+                    let _ = tx.send(ExecEvent::Input(input));
+                }
             });
         }
         super::Effect::Rollback { node } => {
@@ -625,6 +743,20 @@ pub fn spawn(ctx: Arc<RolloutCtx>, effect: super::Effect, tx: UnboundedSender<Ex
             tokio::spawn(async move {
                 let result = super::bake::poll(&ctx, node).await;
                 let _ = tx.send(ExecEvent::Input(Input::BakePolled { node, result }));
+            });
+        }
+        super::Effect::Release { node } => {
+            tokio::spawn(async move {
+                let op = NodeOp::Release {
+                    rollout_id: ctx.rollout_id.clone(),
+                };
+                let result = run_op(&ctx.poll, node, &op, SMALL_CAP, ctx.limits.command, None)
+                    .await
+                    .map_err(|e| crate::safe_text::clean(&e.to_string()))
+                    .and_then(|out| {
+                        expect_ok(&out, "releasing the lock").map_err(|f| f.message().to_string())
+                    });
+                let _ = tx.send(ExecEvent::Input(Input::Released { node, result }));
             });
         }
         super::Effect::Journal(_) => {}
@@ -849,6 +981,11 @@ mod tests {
     async fn sim_probe_polls_until_healthy() {
         let ctx = sim_rollout();
         let i = idx(&ctx, "mac-w04");
+        let j = idx(&ctx, "mac-w09");
+        for n in [i, j] {
+            assert!(phase(&ctx, n, Phase::Sync).await.is_ok());
+            assert!(phase(&ctx, n, Phase::Switch).await.is_ok());
+        }
         mesh(&ctx).with_node(i.index(), |n| n.gateway = GatewayMode::Unreachable);
         let later = ctx.clone();
         let heal = tokio::spawn(async move {
@@ -866,13 +1003,74 @@ mod tests {
         // It waited for the node (paused time: the polls' own clock, not the machine's).
         assert!(start.elapsed() >= Duration::from_secs(9));
 
-        let j = idx(&ctx, "mac-w09");
         let got = phase(&ctx, j, Phase::Probe).await;
         assert_eq!(
             got,
             Err(Failure::Fatal(
                 "probe did not pass within 120s: gateway auth rejected".into()
             ))
+        );
+    }
+
+    /// A probe passes only on the bundle: a node whose `current` is elsewhere (never
+    /// switched, or put back after the switch) fails at once, not transiently.
+    #[tokio::test(start_paused = true)]
+    async fn sim_probe_fails_when_current_is_not_the_bundle() {
+        let ctx = sim_rollout();
+        let i = idx(&ctx, "mac-w04");
+        assert!(phase(&ctx, i, Phase::Sync).await.is_ok());
+        assert!(phase(&ctx, i, Phase::Switch).await.is_ok());
+        let old = mesh(&ctx)
+            .node(i.index())
+            .and_then(|n| n.previous)
+            .expect("previous");
+        mesh(&ctx).with_node(i.index(), |n| n.current = Some(old.clone()));
+        let start = tokio::time::Instant::now();
+        assert_eq!(
+            phase(&ctx, i, Phase::Probe).await,
+            Err(Failure::Fatal(format!("current is {old}, not the bundle")))
+        );
+        assert!(start.elapsed() < Duration::from_secs(5), "at once");
+    }
+
+    /// Verify and switch as one step: both phases reported from one script; a bad copy
+    /// fails the verify and nothing is switched.
+    #[tokio::test(start_paused = true)]
+    async fn sim_verify_and_switch_are_one_step_reporting_both() {
+        let ctx = sim_rollout();
+        let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
+        let i = idx(&ctx, "mac-w04");
+        assert!(phase(&ctx, i, Phase::Sync).await.is_ok());
+        let got = run_step(&ctx, i, Phase::Verify, &tx).await;
+        let phases: Vec<(Phase, bool)> = got
+            .iter()
+            .map(|x| match x {
+                Input::PhaseDone { phase, .. } => (*phase, true),
+                Input::PhaseFailed { phase, .. } => (*phase, false),
+                _ => panic!("{x:?}"),
+            })
+            .collect();
+        assert_eq!(phases, vec![(Phase::Verify, true), (Phase::Switch, true)]);
+        let c = idx(&ctx, "mac-w16");
+        assert!(phase(&ctx, c, Phase::Sync).await.is_ok());
+        let got = run_step(&ctx, c, Phase::Verify, &tx).await;
+        assert!(
+            matches!(
+                got.as_slice(),
+                [Input::PhaseFailed { phase: Phase::Verify, failure: Failure::Mismatch(m), .. }]
+                    if m.starts_with("1 difference(s)")
+            ),
+            "{got:?}"
+        );
+        // Baseline and drain likewise.
+        let got = run_step(&ctx, i, Phase::Baseline, &tx).await;
+        assert!(
+            matches!(
+                got.as_slice(),
+                [Input::PhaseDone { phase: Phase::Baseline, .. }, Input::PhaseDone { phase: Phase::Drain, note, .. }]
+                    if note == "drain flag set"
+            ),
+            "{got:?}"
         );
     }
 

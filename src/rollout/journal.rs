@@ -586,7 +586,9 @@ pub fn read_resume(path: &Path, skills_sha: &str) -> Resume {
                     },
                 );
             }
-            (Record::RolledBack { .. }, Some((i, _)), _) => {
+            // Put back by a rollback, a skip or a stop (undrained, or left drained with
+            // its lock released): a new run takes it from the start.
+            (Record::RolledBack { .. } | Record::NodeStopped { .. }, Some((i, _)), _) => {
                 r.nodes.remove(&i);
             }
             (Record::Finished { .. }, _, _) => {
@@ -744,6 +746,46 @@ mod tests {
             err.contains("line 1 for node mac-a does not say which inventory node"),
             "{err}"
         );
+    }
+
+    /// A node the rollout put back (undrained and unlocked, or left drained with its
+    /// lock released) is taken from the start by the next run, not resumed mid-way.
+    #[test]
+    fn a_node_put_back_starts_over_on_resume() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let path = dir.path().join("j.jsonl");
+        {
+            let mut j = Journal::open(
+                &path,
+                "r1".into(),
+                "sha1".into(),
+                "m1".into(),
+                Fleet::named(["a", "b"]),
+            )
+            .expect("open");
+            for (node, phase) in [(0, Phase::Sync), (0, Phase::Undrain), (1, Phase::Sync)] {
+                j.write(
+                    &Record::PhaseDone {
+                        node: NodeId::new(node),
+                        phase,
+                        attempt: 1,
+                        note: String::new(),
+                    },
+                    5,
+                );
+            }
+            j.write(
+                &Record::NodeStopped {
+                    node: NodeId::new(0),
+                    left: crate::rollout::Left::Restored,
+                },
+                6,
+            );
+        }
+        let r = read_resume(&path, "sha1");
+        assert_eq!(r.rollout_id.as_deref(), Some("r1"));
+        assert_eq!(done(&r, "a"), None, "undrain here was the wind-down's");
+        assert_eq!(done(&r, "b"), Some(Phase::Sync));
     }
 
     #[test]
@@ -1047,6 +1089,22 @@ mod tests {
                 r#"{"event":"node_skipped","manifest_sha256":"c9eb","node":2,"node_name":"mac-g03","rollout":"r1","skills_sha":"7d1e0c55","ts_ms":7}"#,
                 Record::NodeSkipped {
                     node: NodeId::new(2),
+                },
+            ),
+            (
+                r#"{"event":"node_stopped","left":"restored","manifest_sha256":"c9eb","node":2,"node_name":"mac-g03","rollout":"r1","skills_sha":"7d1e0c55","ts_ms":7}"#,
+                Record::NodeStopped {
+                    node: NodeId::new(2),
+                    left: crate::rollout::Left::Restored,
+                },
+            ),
+            (
+                r#"{"event":"node_stopped","left":"drained","manifest_sha256":"c9eb","node":3,"node_name":"mac-g04","rollout":"r1","skills_sha":"7d1e0c55","ts_ms":7,"why":"probe failed: current is x, not the bundle"}"#,
+                Record::NodeStopped {
+                    node: NodeId::new(3),
+                    left: crate::rollout::Left::Drained(
+                        "probe failed: current is x, not the bundle".into(),
+                    ),
                 },
             ),
             (

@@ -63,6 +63,18 @@ impl Phase {
         Phase::ALL.get(self.index() + 1).copied()
     }
 
+    /// The phase the same node-side script runs right after this one, in the same round
+    /// trip (`verify` then `switch`, `baseline` then `drain`): the executor reports both,
+    /// and the second is in flight as soon as the first passes. Run on its own (a retry,
+    /// a resumed node), the second phase is a script of its own.
+    pub fn carries_on(self) -> Option<Phase> {
+        match self {
+            Phase::Baseline => Some(Phase::Drain),
+            Phase::Verify => Some(Phase::Switch),
+            _ => None,
+        }
+    }
+
     /// Transient failures of this phase may be retried: everything up to and including
     /// the checksum verification, and prewarm (it does not touch the verified bundle).
     pub fn retriable(self) -> bool {
@@ -107,6 +119,42 @@ impl Failure {
             | Failure::Mismatch(m)
             | Failure::Blocked(m) => m,
         }
+    }
+}
+
+/// Where a node the rollout let go of without landing it was left: what the recap, the
+/// journal (`node_stopped`) and the screens say of it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "left", content = "why", rename_all = "snake_case")]
+pub enum Left {
+    /// The rollout never took its lock: nothing changed on it.
+    Untouched,
+    /// Undrained and its lock released: it serves the bundle it had.
+    Restored,
+    /// Switched to the bundle, probed healthy, undrained and unlocked, but prewarm did
+    /// not run.
+    OnBundle,
+    /// Still drained, because of `why` (the wind-down's probe or undrain failed). A new
+    /// run of the rollout takes it from the start.
+    Drained(String),
+}
+
+impl Left {
+    /// The words the recap and progress lines use.
+    pub fn describe(&self) -> String {
+        match self {
+            Left::Untouched => "not touched".into(),
+            Left::Restored => "undrained and unlocked, serving its old bundle".into(),
+            Left::OnBundle => {
+                "switched and probed, undrained and unlocked (prewarm did not run)".into()
+            }
+            Left::Drained(why) => format!("left drained: {why}"),
+        }
+    }
+
+    /// The node is out of service.
+    pub fn drained(&self) -> bool {
+        matches!(self, Left::Drained(_))
     }
 }
 
@@ -206,7 +254,11 @@ pub enum NodeRun {
         #[serde(serialize_with = "failure_message")]
         error: Failure,
     },
+    /// Skipped by the operator (the slot's `left` says where it was left).
     Skipped,
+    /// The rollout stopped (abort, quit, a signal) before it landed (the slot's `left`
+    /// says where it was left).
+    Stopped,
     RolledBack,
 }
 
@@ -214,7 +266,11 @@ impl NodeRun {
     pub fn terminal(&self) -> bool {
         matches!(
             self,
-            NodeRun::Landed | NodeRun::Failed { .. } | NodeRun::Skipped | NodeRun::RolledBack
+            NodeRun::Landed
+                | NodeRun::Failed { .. }
+                | NodeRun::Skipped
+                | NodeRun::Stopped
+                | NodeRun::RolledBack
         )
     }
     /// What a table shows: the phase, or the outcome.
@@ -227,6 +283,7 @@ impl NodeRun {
             NodeRun::Landed => "landed".into(),
             NodeRun::Failed { phase, .. } => format!("failed at {}", phase.name()),
             NodeRun::Skipped => "skipped".into(),
+            NodeRun::Stopped => "stopped".into(),
             NodeRun::RolledBack => "rolled back".into(),
         }
     }
@@ -253,6 +310,30 @@ pub struct NodeSlot {
     step_token: bool,
     /// The running phase was started by a step: its retries belong to the same step.
     stepped: bool,
+    /// The last phase that passed (this run, or the run resumed): how far the node got.
+    pub done: Option<Phase>,
+    /// Being put back in service (skipped, or the rollout stopping): see
+    /// [`Machine::wind_down`].
+    #[serde(skip)]
+    wind: Option<Wind>,
+    /// Where the rollout left it, once it let go of it without landing it.
+    pub left: Option<Left>,
+}
+
+/// A node winding down: it finishes the phase in flight, then runs only what puts it
+/// back in service (a switched node: probe; then undrain, which releases the lock).
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Wind {
+    /// What it is once wound down: `Skipped`, `Stopped` or the `Failed` it was.
+    then: NodeRun,
+    /// The phase in flight when the wind-down began is its own, not the wind-down's.
+    own_in_flight: bool,
+    /// How far it had got when the wind-down began.
+    from: Option<Phase>,
+    /// Why a wind-down step failed (the node stays drained).
+    failed: Option<String>,
+    /// Its lock is being released (the probe failed: it stays drained).
+    releasing: bool,
 }
 
 impl NodeSlot {
@@ -264,6 +345,9 @@ impl NodeSlot {
             ended: None,
             step_token: false,
             stepped: false,
+            done: None,
+            wind: None,
+            left: None,
         }
     }
 
@@ -285,6 +369,11 @@ impl NodeSlot {
     /// Retries the node used, over all its phases (attempts after a phase's first).
     pub fn retries_used(&self) -> usize {
         self.history.iter().filter(|a| a.attempt > 1).count()
+    }
+
+    /// Being put back in service after a skip or a stop.
+    pub fn winding_down(&self) -> bool {
+        self.wind.is_some()
     }
 
     /// The last error of any attempt.
@@ -320,8 +409,12 @@ pub enum Command {
     Resume,
     RetryNow(NodeId),
     Skip(NodeId),
-    /// Schedule nothing new; nodes in flight finish their phase and stay drained.
+    /// Stop: start no new node; nodes in flight finish their phase and wind down (see
+    /// [`Machine::wind_down`]). Every stop (abort, quit, a signal) is this command.
     Abort,
+    /// Start no new node; nodes under way go on until they land or fail, then the
+    /// rollout stops as [`Command::Abort`] does.
+    Finish,
     Rollback(Vec<NodeId>),
     /// Keep the staged rollout to these nodes (`machine_only.rs`): only before any node
     /// is in flight.
@@ -352,6 +445,7 @@ impl Command {
             Command::RetryNow(n) => format!("retry {} now", name(*n)),
             Command::Skip(n) => format!("skip {}", name(*n)),
             Command::Abort => "abort".into(),
+            Command::Finish => "finish what is under way, then stop".into(),
             Command::Rollback(ns) if ns.is_empty() => "roll back no node".into(),
             Command::Rollback(ns) => format!("roll back {}", names(ns)),
             Command::Only(ns) => format!("keep the rollout to {}", names(ns)),
@@ -383,6 +477,11 @@ pub enum Input {
         node: NodeId,
         result: Result<String, String>,
     },
+    /// The lock of a node left drained was released (or not).
+    Released {
+        node: NodeId,
+        result: Result<String, String>,
+    },
     Op(Command),
 }
 
@@ -399,6 +498,10 @@ pub enum Effect {
     },
     /// Poll a baking canary once and judge it (answered by `Input::BakePolled`).
     BakePoll {
+        node: NodeId,
+    },
+    /// Release the node's lock, leaving it drained (its wind-down probe failed).
+    Release {
         node: NodeId,
     },
     Journal(Record),
@@ -457,6 +560,14 @@ pub enum Record {
     NodeSkipped {
         #[serde(default)]
         node: NodeId,
+    },
+    /// The rollout let go of a node without landing it (skipped, stopped, failed) and
+    /// this is where it left it.
+    NodeStopped {
+        #[serde(default)]
+        node: NodeId,
+        #[serde(flatten)]
+        left: Left,
     },
     StageStarted {
         class: String,
@@ -519,7 +630,7 @@ pub enum Record {
 
 impl Record {
     /// The `event` name of every record, as the journal spells it.
-    pub const EVENTS: [&'static str; 16] = [
+    pub const EVENTS: [&'static str; 17] = [
         "phase_started",
         "phase_done",
         "phase_failed",
@@ -527,6 +638,7 @@ impl Record {
         "node_landed",
         "node_failed",
         "node_skipped",
+        "node_stopped",
         "stage_started",
         "halted",
         "operator",
@@ -548,6 +660,7 @@ impl Record {
             | Record::NodeLanded { node }
             | Record::NodeFailed { node, .. }
             | Record::NodeSkipped { node }
+            | Record::NodeStopped { node, .. }
             | Record::RolledBack { node, .. }
             | Record::BakeStarted { node, .. }
             | Record::BakePolled { node, .. }
@@ -587,7 +700,11 @@ pub struct Machine {
     pub mode: Mode,
     /// Waiting for the operator, and why.
     pub halt: Option<Halt>,
+    /// Stopping: nothing new starts and nodes in flight wind down (abort, quit, a
+    /// signal).
     pub aborted: bool,
+    /// Finishing: nothing new starts; nodes under way go on, then it stops.
+    pub finishing: bool,
     pub finished: bool,
     /// Canaries baking (`--bake`): one per class whose canary landed and whose bake is
     /// not over.
@@ -612,6 +729,7 @@ impl Machine {
             mode,
             halt: None,
             aborted: false,
+            finishing: false,
             finished: false,
             baking: Vec::new(),
             baked: Vec::new(),
@@ -639,6 +757,7 @@ impl Machine {
         let Some(slot) = self.nodes.get_mut(node) else {
             return;
         };
+        slot.done = Some(last_done);
         slot.run = match next {
             None => NodeRun::Landed,
             Some(next) => NodeRun::Ready { next },
@@ -688,7 +807,15 @@ impl Machine {
     }
 
     fn may_start(&self, node: NodeId) -> bool {
-        if self.aborted || self.finished {
+        // Putting a node back in service waits for nothing: not a pause, not a halt,
+        // not the end of the plan.
+        if self.nodes[node].wind.is_some() {
+            return true;
+        }
+        if self.finished {
+            return false;
+        }
+        if self.aborted || (self.finishing && self.nodes[node].run == NodeRun::Pending) {
             return false;
         }
         // A halt starts no new node; nodes already under way finish their pipeline
@@ -785,14 +912,18 @@ impl Machine {
                     attempt,
                     note,
                 }));
-                match self.next_phase(node, phase) {
-                    // A node skipped while its phase ran stops here.
-                    _ if self.nodes[node].run == NodeRun::Skipped => {}
-                    Some(next) => self.nodes[node].run = NodeRun::Ready { next },
-                    None => {
-                        self.nodes[node].run = NodeRun::Landed;
-                        self.nodes[node].ended = Some(now);
-                        out.push(Effect::Journal(Record::NodeLanded { node }));
+                self.nodes[node].done = Some(phase);
+                if let Some(next) = phase.carries_on() {
+                    // The same script runs it: it is in flight already, whatever else
+                    // happened meanwhile (a skip, a stop, a pause).
+                    self.carry_on(node, next, now, &mut out);
+                } else if let Some(w) = self.nodes[node].wind.as_mut() {
+                    w.own_in_flight = false;
+                    self.wind_step(node, now, &mut out);
+                } else {
+                    match self.next_phase(node, phase) {
+                        Some(next) => self.nodes[node].run = NodeRun::Ready { next },
+                        None => self.land(node, now, &mut out),
                     }
                 }
             }
@@ -810,9 +941,16 @@ impl Machine {
                 }));
                 let retry = matches!(failure, Failure::Transient(_))
                     && phase.retriable()
-                    && attempt < MAX_ATTEMPTS
-                    && self.nodes[node].run != NodeRun::Skipped;
-                if retry {
+                    && attempt < MAX_ATTEMPTS;
+                if let Some(w) = self.nodes[node].wind.as_mut() {
+                    // Winding down: no retry. A failed step of the wind-down leaves the
+                    // node drained; its own phase failing just ends it.
+                    if !w.own_in_flight {
+                        w.failed = Some(format!("{} failed: {}", phase.name(), failure.message()));
+                    }
+                    w.own_in_flight = false;
+                    self.wind_step(node, now, &mut out);
+                } else if retry {
                     let delay_ms = self.retry_delay_ms(attempt);
                     // A step is done when its phase passes or fails for good.
                     let stepped = self.nodes[node].stepped;
@@ -829,7 +967,7 @@ impl Machine {
                         attempt: attempt + 1,
                         delay_ms,
                     }));
-                } else if self.nodes[node].run != NodeRun::Skipped {
+                } else {
                     self.nodes[node].run = NodeRun::Failed {
                         phase,
                         error: failure.clone(),
@@ -855,6 +993,17 @@ impl Machine {
                     if let Some(h) = halt {
                         self.halt(h, &mut out);
                     }
+                }
+            }
+            Input::Released { node, result } => {
+                if let Some(w) = self.nodes[node].wind.as_mut() {
+                    w.releasing = false;
+                    if let Err(e) = &result
+                        && let Some(why) = w.failed.as_mut()
+                    {
+                        why.push_str(&format!("; its lock is still held: {e}"));
+                    }
+                    self.let_go(node, now, &mut out);
                 }
             }
             Input::RollbackDone { node, result } => {
@@ -924,8 +1073,13 @@ impl Machine {
                         slot.step_token = true;
                     }
                     NodeRun::Failed { phase, .. } => {
-                        // A bad copy is synced again before it is verified again.
-                        let from = if phase == Phase::Verify {
+                        // A bad copy is synced again before it is verified again; a
+                        // node wound down since starts over.
+                        let from = if slot.left.is_some() {
+                            slot.left = None;
+                            slot.done = None;
+                            Phase::Baseline
+                        } else if phase == Phase::Verify {
                             Phase::Sync
                         } else {
                             phase
@@ -939,17 +1093,22 @@ impl Machine {
                 }
             }
             Command::Skip(node) => {
-                // A skipped node in flight finishes its phase; nothing follows it.
-                if let Some(slot) = self.nodes.get_mut(node)
+                // A skipped node in flight finishes its phase, then winds down.
+                if let Some(slot) = self.nodes.get(node)
                     && !slot.run.terminal()
+                    && slot.wind.is_none()
                 {
-                    slot.run = NodeRun::Skipped;
-                    slot.ended = Some(now);
                     out.push(Effect::Journal(Record::NodeSkipped { node }));
+                    self.wind_down(node, NodeRun::Skipped, now, out);
                 }
             }
-            Command::Abort => self.aborted = true,
+            Command::Abort => self.stop(now, out),
             Command::Only(nodes) => self.only(&nodes),
+            Command::Finish => {
+                self.finishing = true;
+                // What is under way goes on by itself.
+                self.mode = Mode::Run;
+            }
             Command::Rollback(nodes) => {
                 for node in nodes {
                     if let Some(slot) = self.nodes.get(node)
@@ -975,6 +1134,19 @@ impl Machine {
             for c in self.lanes.clone() {
                 out.push(self.stage_record(c));
             }
+        }
+        // Nodes winding down, wherever they are in the plan.
+        for n in self.plan.nodes().collect::<Vec<_>>() {
+            if let (Some(w), NodeRun::Ready { next }) = (&self.nodes[n].wind, &self.nodes[n].run)
+                && !w.releasing
+            {
+                let next = *next;
+                self.start(n, next, 1, now, out);
+            }
+        }
+        // Finishing: once nothing is under way, stop.
+        if self.finishing && !self.aborted && !self.under_way() {
+            self.stop(now, out);
         }
         let mut li = 0;
         while li < self.lanes.len() {
@@ -1116,15 +1288,186 @@ impl Machine {
         }));
     }
 
+    /// Node `node` landed.
+    fn land(&mut self, node: NodeId, now: Millis, out: &mut Vec<Effect>) {
+        self.nodes[node].run = NodeRun::Landed;
+        self.nodes[node].ended = Some(now);
+        out.push(Effect::Journal(Record::NodeLanded { node }));
+    }
+
+    /// The phase `next` of node `node` runs in the same script as the one that just
+    /// passed: it is in flight now (no `Run` effect).
+    fn carry_on(&mut self, node: NodeId, next: Phase, now: Millis, out: &mut Vec<Effect>) {
+        let attempt = 1;
+        let slot = &mut self.nodes[node];
+        slot.run = NodeRun::Active {
+            phase: next,
+            attempt,
+            since: now,
+        };
+        slot.history.push(Attempt {
+            phase: next,
+            attempt,
+            started: now,
+            ended: None,
+            outcome: None,
+        });
+        out.push(Effect::Journal(Record::PhaseStarted {
+            node,
+            phase: next,
+            attempt,
+        }));
+    }
+
+    /// Nodes started and not yet done with their own pipeline (wind-downs aside).
+    fn under_way(&self) -> bool {
+        self.plan.nodes().any(|n| {
+            let s = &self.nodes[n];
+            s.wind.is_none()
+                && matches!(
+                    s.run,
+                    NodeRun::Active { .. } | NodeRun::Retrying { .. } | NodeRun::Ready { .. }
+                )
+        })
+    }
+
+    /// The one stop path (abort, quit, a signal, the end of a finish): nothing new
+    /// starts, and every node the rollout holds winds down, failed ones included.
+    fn stop(&mut self, now: Millis, out: &mut Vec<Effect>) {
+        self.aborted = true;
+        for n in self.plan.nodes().collect::<Vec<_>>() {
+            let slot = &self.nodes[n];
+            let then = match &slot.run {
+                NodeRun::Active { .. } | NodeRun::Retrying { .. } | NodeRun::Ready { .. } => {
+                    NodeRun::Stopped
+                }
+                // A failed node still holding its lock (drained) is put back too.
+                failed @ NodeRun::Failed { .. }
+                    if slot.left.is_none() && slot.done.is_some_and(|p| p != Phase::Undrain) =>
+                {
+                    failed.clone()
+                }
+                _ => continue,
+            };
+            self.wind_down(n, then, now, out);
+        }
+    }
+
+    /// Put node `node` back in service, whatever stopped it (a skip, a stop): a phase in
+    /// flight finishes within its time limit; then a node drained but not switched is
+    /// undrained and its lock released (it serves its old bundle), a switched one is
+    /// probed first (and left drained, lock released, if the probe fails). It ends as
+    /// `then`, with [`NodeSlot::left`] saying where it was left (journaled as
+    /// `node_stopped`).
+    pub fn wind_down(&mut self, node: NodeId, then: NodeRun, now: Millis, out: &mut Vec<Effect>) {
+        let Some(slot) = self.nodes.get_mut(node) else {
+            return;
+        };
+        if slot.wind.is_some() || slot.left.is_some() {
+            return;
+        }
+        let own_in_flight = matches!(slot.run, NodeRun::Active { .. });
+        slot.wind = Some(Wind {
+            then,
+            own_in_flight,
+            from: slot.done,
+            failed: None,
+            releasing: false,
+        });
+        if !own_in_flight {
+            self.wind_step(node, now, out);
+        }
+    }
+
+    /// The next step of a node winding down that runs no phase now.
+    fn wind_step(&mut self, node: NodeId, now: Millis, out: &mut Vec<Effect>) {
+        let slot = &mut self.nodes[node];
+        let Some(w) = slot.wind.as_mut() else {
+            return;
+        };
+        let next = match (slot.done, &w.failed) {
+            // Never locked, or already undrained (and unlocked).
+            (None | Some(Phase::Undrain), _) => None,
+            (Some(_), Some(_)) => {
+                if !w.releasing {
+                    // The probe (or the undrain) failed: it stays drained, its lock
+                    // given back so that a new run takes it from the start.
+                    w.releasing = true;
+                    out.push(Effect::Release { node });
+                    return;
+                }
+                None
+            }
+            (Some(p), None) if (Phase::Switch..Phase::Probe).contains(&p) => Some(Phase::Probe),
+            (Some(_), None) => Some(Phase::Undrain),
+        };
+        match next {
+            Some(next) => slot.run = NodeRun::Ready { next },
+            None => self.let_go(node, now, out),
+        }
+    }
+
+    /// A node's wind-down is over: say where it was left.
+    fn let_go(&mut self, node: NodeId, now: Millis, out: &mut Vec<Effect>) {
+        let slot = &mut self.nodes[node];
+        let Some(w) = slot.wind.take() else {
+            return;
+        };
+        let passed = |phase: Phase| {
+            w.from >= Some(phase)
+                || slot
+                    .history
+                    .iter()
+                    .any(|a| a.phase == phase && matches!(a.outcome, Some(Ok(_))))
+        };
+        let (prewarmed, switched) = (passed(Phase::Prewarm), passed(Phase::Switch));
+        let left = match (slot.done, w.failed) {
+            (_, Some(why)) => Left::Drained(why),
+            (None, None) => Left::Untouched,
+            (Some(Phase::Undrain), None) if prewarmed => {
+                // It went all the way: prewarmed, probed, undrained.
+                return self.land(node, now, out);
+            }
+            (Some(Phase::Undrain), None) if switched => Left::OnBundle,
+            (Some(Phase::Undrain), None) => Left::Restored,
+            (Some(p), None) => Left::Drained(format!("stopped after {}", p.name())),
+        };
+        slot.run = w.then;
+        slot.ended = Some(now);
+        slot.left = Some(left.clone());
+        out.push(Effect::Journal(Record::NodeStopped { node, left }));
+    }
+
+    /// Nodes a stop would put back: under way (a phase running or to come), winding
+    /// down, or failed while still holding their lock.
+    pub fn in_flight(&self) -> usize {
+        self.plan
+            .nodes()
+            .filter(|&n| {
+                let s = &self.nodes[n];
+                let holds = s.left.is_none() && s.done.is_some_and(|p| p != Phase::Undrain);
+                s.wind.is_some()
+                    || match s.run {
+                        NodeRun::Active { .. } | NodeRun::Retrying { .. } => true,
+                        NodeRun::Ready { .. } | NodeRun::Failed { .. } => holds,
+                        _ => false,
+                    }
+            })
+            .count()
+    }
+
     /// Nothing is running and nothing more will start without the operator.
     pub fn idle(&self) -> bool {
         // Running phases, and retries that will still run (a halt lets nodes under way
         // finish; an abort or a pause does not).
         let retries_go_on = !self.aborted && self.mode != Mode::Paused;
-        let active = self.nodes.iter().any(|s| match s.run {
-            NodeRun::Active { .. } => true,
-            NodeRun::Retrying { .. } => retries_go_on,
-            _ => false,
+        let active = self.nodes.iter().any(|s| {
+            s.wind.is_some()
+                || match s.run {
+                    NodeRun::Active { .. } => true,
+                    NodeRun::Retrying { .. } => retries_go_on,
+                    _ => false,
+                }
         }) || self.baking.iter().any(|b| {
             // A poll in flight is waited for; a bake goes on while nothing stops it.
             b.polling || (retries_go_on && self.halt.is_none())

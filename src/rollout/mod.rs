@@ -11,5 +11,7 @@ pub mod runner;
 pub mod session;
 pub mod state;
 
-pub use machine::{Command, Effect, Failure, Halt, Input, Machine, Mode, NodeRun, Phase, Record};
+pub use machine::{
+    Command, Effect, Failure, Halt, Input, Left, Machine, Mode, NodeRun, Phase, Record,
+};
 pub use plan::{Plan, PlanOptions, Size};

@@ -3,6 +3,7 @@
 //! simulated mesh.
 
 use crate::manifest::{LOCK_NAME, Lock};
+use crate::remote::RemoteOutput;
 /// Where the copy's numbers are read ([`crate::remote::rsync`]).
 pub use crate::remote::rsync::RsyncStats;
 use crate::rollout::Failure;
@@ -210,6 +211,128 @@ pub fn switch_mismatch(lock: &Lock, lock_bytes_sha256: &str, stdout: &[u8]) -> O
             "verify before the switch: the node's listing digest differs from the lock's".into(),
         ),
     })
+}
+
+/// Why what a poll saw of `current` is not bundle `skills_sha` with its lock file hashing
+/// to `manifest_sha256` (`None`: it is, or nothing was seen yet).
+pub fn not_the_bundle(
+    seen: Option<&crate::observe::ManifestSeen>,
+    skills_sha: &str,
+    manifest_sha256: &str,
+) -> Option<Failure> {
+    let m = seen?;
+    let clean = crate::safe_text::clean;
+    if m.sha() != Some(skills_sha) {
+        let x = m.target.as_deref().map_or("missing".to_string(), clean);
+        return Some(Failure::Fatal(format!("current is {x}, not the bundle")));
+    }
+    match &m.lock {
+        Some(l) if l.sha256 == manifest_sha256 => None,
+        Some(l) if l.sha256.is_empty() => Some(Failure::Fatal(
+            "current is the bundle, but its lock file could not be hashed".into(),
+        )),
+        Some(l) => Some(Failure::Fatal(format!(
+            "current is the bundle, but its lock file hashes to {}, not the bundle's manifest {}",
+            clean(crate::skew::short(&l.sha256)),
+            crate::skew::short(manifest_sha256)
+        ))),
+        None => Some(Failure::Fatal(
+            "current is the bundle, but it has no lock file".into(),
+        )),
+    }
+}
+
+/// The two outputs of a [`crate::remote::NodeOp::Then`]: the first's (exit 0 when the
+/// mark is there, the whole output's code otherwise), and the second's when it ran (its
+/// exit code is the whole output's). The last mark counts: the second's own output
+/// comes after it.
+pub fn split_then(out: &RemoteOutput) -> (RemoteOutput, Option<RemoteOutput>) {
+    let mark = format!("\n{}\n", crate::remote::ops::THEN_MARK);
+    let at = out
+        .stdout
+        .windows(mark.len())
+        .rposition(|w| w == mark.as_bytes());
+    match at {
+        Some(i) => (
+            RemoteOutput {
+                code: Some(0),
+                stdout: out.stdout[..i].to_vec(),
+                stderr: Vec::new(),
+            },
+            Some(RemoteOutput {
+                code: out.code,
+                stdout: out.stdout[i + mark.len()..].to_vec(),
+                stderr: out.stderr.clone(),
+            }),
+        ),
+        None => (out.clone(), None),
+    }
+}
+
+/// Read the switch script's output as the two phases it does, verify then switch (the
+/// script lists the tree, flips `current` only when the listing's digest is the lock's):
+/// the verify's outcome, and the switch's when the copy was verified.
+pub fn verify_switch_result(
+    lock: &Lock,
+    lock_bytes_sha256: &str,
+    out: &RemoteOutput,
+) -> (Result<String, Failure>, Option<Result<String, Failure>>) {
+    let text = String::from_utf8_lossy(&out.stdout);
+    if text.lines().any(|l| l == "MESHROLL-MISMATCH") {
+        let f = match verify_result(lock, lock_bytes_sha256, &out.stdout) {
+            Err(f) => f,
+            Ok(_) => Failure::Mismatch("the node's listing digest differs from the lock's".into()),
+        };
+        return (Err(f), None);
+    }
+    if text
+        .lines()
+        .any(|l| l.starts_with("MESHROLL-ERR no bundle "))
+    {
+        return (
+            Err(Failure::Mismatch(
+                "the bundle directory is missing on the node".into(),
+            )),
+            None,
+        );
+    }
+    let verified = Ok(format!("checksum verified ({} files)", lock.files.len()));
+    match out.code {
+        // Verified; the rename passed (0) or failed (5).
+        Some(0) | Some(5) => (verified, Some(expect_switch(out))),
+        Some(c) => (
+            Err(Failure::Fatal(crate::safe_text::clean(&format!(
+                "verify exited {c}: {}",
+                crate::signals::excerpt(if out.stderr.is_empty() {
+                    &out.stdout
+                } else {
+                    &out.stderr
+                })
+            )))),
+            None,
+        ),
+        // Killed: whether it switched is unknown; verify and switch again (the switch
+        // is idempotent: "already current").
+        None => (Err(Failure::Transient("verify was killed".into())), None),
+    }
+}
+
+fn expect_switch(out: &RemoteOutput) -> Result<String, Failure> {
+    let text = String::from_utf8_lossy(&out.stdout);
+    match out.code {
+        Some(0) => Ok(crate::safe_text::clean(
+            text.lines().last().unwrap_or("switched").trim(),
+        )),
+        c => Err(Failure::Fatal(crate::safe_text::clean(&format!(
+            "switch exited {}: {}",
+            c.map_or("on a signal".to_string(), |c| c.to_string()),
+            crate::signals::excerpt(if out.stderr.is_empty() {
+                &out.stdout
+            } else {
+                &out.stderr
+            })
+        )))),
+    }
 }
 
 /// Read [`crate::remote::ops::read_current`]'s output: `Ok(None)` when the node has no `current`.

@@ -69,6 +69,9 @@ pub struct RolloutState {
     pub manifest_sha256: String,
     /// Where the journal is written (for the recap on exit).
     pub journal_path: Option<PathBuf>,
+    /// The command that runs this rollout again (the recap names it for nodes left
+    /// drained).
+    pub again: Option<String>,
 }
 
 impl RolloutState {
@@ -95,6 +98,7 @@ impl RolloutState {
             skills_sha: bundle.skills_sha.clone(),
             manifest_sha256: bundle.manifest_sha256.clone(),
             journal_path: None,
+            again: None,
         }
     }
 
@@ -117,6 +121,7 @@ impl RolloutState {
                 let resumed =
                     slot.history.is_empty() && matches!(slot.run, super::NodeRun::Ready { .. });
                 (held || resumed)
+                    && slot.left.is_none()
                     && !matches!(
                         slot.run,
                         super::NodeRun::Landed | super::NodeRun::RolledBack
@@ -149,7 +154,7 @@ impl RolloutState {
                         out.clear();
                     }
                 }
-                Effect::Rollback { .. } | Effect::BakePoll { .. } => {}
+                Effect::Rollback { .. } | Effect::BakePoll { .. } | Effect::Release { .. } => {}
             }
         }
         let text = lines.iter().map(|p| p.text.clone()).collect();
@@ -264,9 +269,18 @@ impl RolloutState {
                     phase.name()
                 ),
             ),
-            Record::NodeSkipped { node } => {
-                (Tone::Warn, format!("{t} {} skipped", self.name(*node)))
-            }
+            Record::NodeSkipped { node } => (
+                Tone::Warn,
+                format!("{t} {} skipped: winding down", self.name(*node)),
+            ),
+            Record::NodeStopped { node, left } => (
+                if left.drained() {
+                    Tone::Bad
+                } else {
+                    Tone::Warn
+                },
+                format!("{t} {} {}", self.name(*node), left.describe()),
+            ),
             Record::StageStarted { class, stage } => (
                 Tone::Note,
                 if *stage == 0 {

@@ -57,6 +57,40 @@ pub fn draw(f: &mut Frame, area: Rect, keymap: &KeyMap, theme: &Theme, offset: u
     super::scroll::paragraph(f, r, block, l, offset, At::Bottom, theme)
 }
 
+/// The question `q` asks while nodes are in flight: finish them, abort, or cancel.
+pub fn quit_question(f: &mut Frame, area: Rect, in_flight: usize, theme: &Theme) {
+    let question = format!(" quit with {in_flight} node(s) in flight?");
+    let w = 62.min(area.width);
+    let r = Rect {
+        x: area.x + (area.width - w) / 2,
+        y: area.y + area.height / 2 - 3.min(area.height / 2),
+        width: w,
+        height: 6.min(area.height),
+    };
+    let choice = |key: &'static str, what: &'static str| {
+        Line::from(vec![
+            Span::styled(format!(" {key}"), theme.key),
+            Span::styled(format!(" {what}"), theme.dim),
+        ])
+    };
+    f.render_widget(Clear, r);
+    f.render_widget(
+        Paragraph::new(vec![
+            Line::from(Span::raw(question)),
+            choice("f", "finish them (start no new node), then quit"),
+            choice("a", "abort: put them back (undrain, unlock), then quit"),
+            choice("any other key", "cancel"),
+        ])
+        .block(
+            Block::default()
+                .borders(Borders::ALL)
+                .border_style(theme.error)
+                .title(Span::styled(" quit ", theme.error)),
+        ),
+        r,
+    );
+}
+
 /// A yes/no question over the screen for a dangerous command.
 pub fn confirm(f: &mut Frame, area: Rect, question: &str, theme: &Theme) {
     let w = (question.chars().count() as u16 + 6).clamp(30, area.width);

@@ -58,6 +58,10 @@ pub fn draw_frame(f: &mut Frame, app: &App, theme: &Theme) -> Scroll {
     if let Some((q, _)) = &app.confirm {
         help::confirm(f, f.area(), q, theme);
     }
+    if app.quit_asked {
+        let n = app.rollout.as_ref().map_or(0, |d| d.machine.in_flight());
+        help::quit_question(f, f.area(), n, theme);
+    }
     max
 }
 

@@ -34,8 +34,15 @@ pub fn status_line(d: &RolloutState) -> (String, bool) {
         );
     } else if m.finished {
         "finished".to_string()
+    } else if m.aborted && m.in_flight() > 0 {
+        format!(
+            "aborted: putting {} node(s) in flight back (undrain, unlock)",
+            m.in_flight()
+        )
     } else if m.aborted {
-        "aborted (nodes in flight stay drained)".to_string()
+        "aborted: nothing in flight; nodes put back".to_string()
+    } else if m.finishing {
+        "finishing the nodes under way; no new node starts".to_string()
     } else {
         match m.mode {
             Mode::Run => "running".into(),
