@@ -1792,10 +1792,16 @@ fn resume_refuses_a_journal_entry_whose_node_points_elsewhere_now() {
     let g02 = lab.node("g02");
     let src = skills("one");
     let (sha, _) = manifest_ids(&src.dir);
-    // `current` is a directory by mistake: the canary stops right after a passing verify.
-    let cur = g01.skills_root().join("current");
-    fs::create_dir_all(cur.join("by-hand")).unwrap();
-    let inv = inventory(&lab, "inv.ini", |_| String::new());
+    // The first run is killed (SIGKILL) while the canary prewarms, after its switch: the
+    // journal holds g01 switched, a state a new run resumes from.
+    let slow = "meshroll_prewarm_cmd=\"sleep 30\"";
+    let inv = inventory(&lab, "inv.ini", |n| {
+        if n.name == "g01" {
+            slow.into()
+        } else {
+            String::new()
+        }
+    });
     let jpath = lab.dir.join("j.jsonl");
     let args = [
         "rollout",
@@ -1805,11 +1811,22 @@ fn resume_refuses_a_journal_entry_whose_node_points_elsewhere_now() {
         jpath.to_str().unwrap(),
         "--yes",
     ];
-    let (out, _) = meshroll(&lab, &inv, &args);
-    let o = text(&out);
-    eprintln!("first run:\n{o}");
-    assert_eq!(out.status.code(), Some(1), "{o}");
-    assert_eq!(ok_lines(&o, "g01", "verify").len(), 1, "{o}");
+    let log1 = lab.dir.join("run1.log");
+    let mut child = spawn_meshroll(&lab, &inv, &args, &log1);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !events(&journal(&jpath), "phase_started", "g01")
+        .iter()
+        .any(|v| v["phase"] == "prewarm")
+    {
+        assert!(
+            Instant::now() < deadline && child.try_wait().unwrap().is_none(),
+            "never got to g01's prewarm: {}",
+            fs::read_to_string(&log1).unwrap()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
     let j = journal(&jpath);
     let verified = events(&j, "phase_done", "g01")
         .into_iter()
@@ -1818,7 +1835,7 @@ fn resume_refuses_a_journal_entry_whose_node_points_elsewhere_now() {
     assert_eq!(verified["node"], 0);
     assert_eq!(verified["node_key"], "g01");
     assert_eq!(verified["node_host"], "g01");
-    fs::remove_dir_all(&cur).unwrap();
+    assert_eq!(g01.current().as_deref(), Some(sha.as_str()));
     // The same name, now at g02's sshd.
     let text0 = fs::read_to_string(&inv).unwrap();
     let moved = text0.replace("g01 ansible_host=g01 ", "g01 ansible_host=g02 ");
@@ -1840,8 +1857,17 @@ fn resume_refuses_a_journal_entry_whose_node_points_elsewhere_now() {
     assert_eq!(j.len(), cut, "nothing was journaled: {o}");
     assert!(!g02.state_dir().join("meshroll.lock").exists(), "{o}");
     assert!(!g02.bundle_dir(&sha).exists(), "{o}");
-    assert_eq!(g01.current(), None);
-    // Back at its own address, the same journal resumes g01 at the switch.
+    assert_eq!(
+        g01.current().as_deref(),
+        Some(sha.as_str()),
+        "g01 untouched"
+    );
+    // Back at its own address (and a quick prewarm), the same journal resumes g01 after
+    // its switch: no verify again.
+    let quick = fs::read_to_string(&inv)
+        .unwrap()
+        .replace(slow, "meshroll_prewarm_cmd=true");
+    fs::write(&inv, quick).unwrap();
     let (out, _) = meshroll(&lab, &inv, &args);
     let o = text(&out);
     eprintln!("third run:\n{o}");
