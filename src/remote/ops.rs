@@ -377,12 +377,14 @@ pub fn default_prewarm(layout: &Layout) -> String {
     )
 }
 
-/// Prewarm under caps (nice 10, and a memory limit where `ulimit -v` works), output
+/// Prewarm under caps (nice 10, and the memory cap of [`PREWARM_CAP`]), output
 /// interleaved on stdout and cut on the node after [`OUTPUT_CAP`] bytes (the command
 /// then dies of SIGPIPE rather than flood the channel for its whole time limit);
 /// success touches `skill-cache-ready`. The exit code is on the last line
-/// (`MESHROLL-EXIT <rc>`). The command sees `MESHROLL_MANIFEST`, `SKILLS_SHA` and the
-/// gateway token.
+/// (`MESHROLL-EXIT <rc>`), a kill past the memory cap on a `MESHROLL-MEMCAP` line
+/// before it, a cap that could not be applied on a `MESHROLL-NOCAP <why>` line. The
+/// command sees `MESHROLL_MANIFEST`, `SKILLS_SHA` and the gateway token.
+/// `mem_limit_kb` 0 means no cap.
 pub fn prewarm(layout: &Layout, sha: &str, mem_limit_kb: u64, token: Option<&str>) -> String {
     let cmd = layout
         .prewarm_cmd
@@ -391,10 +393,10 @@ pub fn prewarm(layout: &Layout, sha: &str, mem_limit_kb: u64, token: Option<&str
     format!(
         r#"{head}{token}MESHROLL_MANIFEST="$R/current/{LOCK_NAME}"; SKILLS_SHA={sha}
 export MESHROLL_MANIFEST SKILLS_SHA
+CAPK={mem}
+CMD={cmd}
 (
-( ulimit -v {mem} 2>/dev/null; exec nice -n 10 sh -c {cmd} ) 2>&1 </dev/null
-rc=$?
-if [ $rc -eq 0 ]; then mkdir -p "$S" && touch "$S/skill-cache-ready"; fi
+{PREWARM_CAP}if [ $rc -eq 0 ]; then mkdir -p "$S" && touch "$S/skill-cache-ready"; fi
 echo "MESHROLL-EXIT $rc"
 ) | head -c {cap}
 "#,
@@ -406,6 +408,62 @@ echo "MESHROLL-EXIT $rc"
         cap = OUTPUT_CAP + 1,
     )
 }
+
+/// Run `$CMD` niced under a memory cap of `$CAPK` KiB and leave its exit code in `$rc`,
+/// on macOS and Linux alike. In order of preference:
+/// - a watchdog: the command runs in a process group of its own (`set -m` job control,
+///   which macOS's bash-as-`sh` grants without a terminal, else `setsid`, which Linux
+///   has and dash needs), and the resident memory of that group (`ps -A -o pgid= -o
+///   rss=`, the same on BSD and procps) is summed every second; past the cap the whole
+///   group is killed and a `MESHROLL-MEMCAP` line says so;
+/// - `ulimit -v` (address space), where the kernel takes it: Darwin refuses it for a
+///   process already above the limit, which every macOS process is;
+/// - neither: the command runs uncapped, and `MESHROLL-NOCAP <why>` says why (never
+///   silently).
+pub(crate) const PREWARM_CAP: &str = r#"why=; mode=
+one() { set -- $1; o=${1:-}; }
+if [ "$CAPK" -eq 0 ]; then why="no memory cap is configured (prewarm_mem_mb = 0)"; fi
+if [ -z "$why" ]; then
+  e=$(ps -o rss= -p $$ 2>&1); one "$e"
+  case "$o" in ''|*[!0-9]*) why="ps cannot read memory use ($(printf %s "$e" | head -n 1))" ;; esac
+fi
+if [ -z "$why" ]; then
+  set -m 2>/dev/null; sleep 5 & q=$!; set +m 2>/dev/null
+  one "$(ps -o pgid= -p $q 2>/dev/null)"; kill $q 2>/dev/null; wait $q 2>/dev/null
+  if [ "$o" = "$q" ]; then mode=jobs
+  elif command -v setsid >/dev/null 2>&1; then
+    setsid sleep 5 & q=$!
+    one "$(ps -o pgid= -p $q 2>/dev/null)"; kill $q 2>/dev/null; wait $q 2>/dev/null
+    if [ "$o" = "$q" ]; then mode=setsid; else why="setsid gave no process group of its own"; fi
+  else why="no process group: sh has no job control here and there is no setsid"; fi
+fi
+if [ -z "$mode" ] && [ "$CAPK" -gt 0 ]; then
+  if e=$( (ulimit -v "$CAPK") 2>&1 ); then mode=ulimit
+  else why="$why; ulimit -v $CAPK refused ($(printf %s "$e" | head -n 1))"; fi
+fi
+if [ -n "$mode" ]; then echo "MESHROLL-CAPBY $mode $CAPK"; else echo "MESHROLL-NOCAP $why"; fi
+case "$mode" in
+jobs|setsid)
+  if [ "$mode" = jobs ]; then set -m 2>/dev/null; nice -n 10 sh -c "$CMD" 2>&1 </dev/null & p=$!; set +m 2>/dev/null
+  else setsid nice -n 10 sh -c "$CMD" 2>&1 </dev/null & p=$!; fi
+  (
+    while kill -0 $p 2>/dev/null; do
+      r=$(ps -A -o pgid= -o rss= 2>/dev/null | awk -v g=$p '$1 == g { s += $2 } END { print s + 0 }')
+      if [ "${r:-0}" -gt "$CAPK" ]; then
+        echo "MESHROLL-MEMCAP $CAPK $r"
+        kill -9 -$p 2>/dev/null
+        exit 0
+      fi
+      sleep 1 >/dev/null 2>&1
+    done
+  ) </dev/null &
+  w=$!
+  wait $p; rc=$?
+  kill $w 2>/dev/null; wait $w 2>/dev/null ;;
+ulimit) ( ulimit -v "$CAPK"; exec nice -n 10 sh -c "$CMD" ) 2>&1 </dev/null; rc=$? ;;
+*) ( exec nice -n 10 sh -c "$CMD" ) 2>&1 </dev/null; rc=$? ;;
+esac
+"#;
 
 #[cfg(test)]
 mod tests {
