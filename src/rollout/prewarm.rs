@@ -25,7 +25,7 @@ pub fn shown_line(line: &str) -> Option<String> {
 }
 
 /// The prewarm's outcome: its exit code from the `MESHROLL-EXIT` line; a kill past the
-/// memory cap is the error ("over the memory cap of N MiB"); a cap that could not be
+/// memory cap is the error ("over the memory cap of N MiB"), not retried; a cap that could not be
 /// applied is said in the note or the error ("memory cap not applied on this node").
 pub fn outcome(stdout: &[u8]) -> Result<String, Failure> {
     let text = String::from_utf8_lossy(stdout);
@@ -54,8 +54,10 @@ pub fn outcome(stdout: &[u8]) -> Result<String, Failure> {
         Some(n) => format!("{m}; {n}"),
         None => m,
     };
+    // The same command grows the same way again: no retry (as with output over the
+    // cap).
     if let Some(k) = kill {
-        return Err(Failure::Transient(format!("prewarm {k}")));
+        return Err(Failure::Fatal(format!("prewarm {k}")));
     }
     match rc {
         Some(Some(0)) => Ok(uncapped("prewarmed; skill-cache-ready touched".into())),
@@ -143,7 +145,7 @@ mod tests {
         );
         assert_eq!(
             outcome(b"MESHROLL-CAPBY jobs 16384\nallocating\nMESHROLL-MEMCAP 16384 65800\nMESHROLL-EXIT 137\n"),
-            Err(Failure::Transient(
+            Err(Failure::Fatal(
                 "prewarm over the memory cap of 16 MiB (65 MiB resident), killed".into()
             ))
         );
@@ -231,14 +233,14 @@ mod tests {
             // a child of the command holds 64 MiB (perl is on Linux and macOS), and a
             // grandchild that would outlive it sleeps with a name we can look for
             let cmd = format!(
-                "echo allocating; (exec -a {tag} sleep 60) & perl -e '$x = \"a\" x (64 << 20); sleep 60'; echo survived"
+                "echo allocating; sh -c 'sleep 60; : {tag}' & perl -e '$x = \"a\" x (64 << 20); sleep 60'; echo survived"
             );
             let (out, took) = run_script(sh, &layout_in(d.path(), &cmd), 16 * 1024, None);
             assert!(took.as_secs() < 20, "{sh:?}: took {took:?}\n{out}");
             assert!(out.contains("MESHROLL-CAPBY "), "{sh:?}: {out}");
             assert!(!out.contains("survived"), "{sh:?}: {out}");
             match outcome(out.as_bytes()) {
-                Err(Failure::Transient(m)) => assert!(
+                Err(Failure::Fatal(m)) => assert!(
                     m.starts_with("prewarm over the memory cap of 16 MiB ("),
                     "{sh:?}: {m}\n{out}"
                 ),

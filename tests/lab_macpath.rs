@@ -1,0 +1,266 @@
+//! Real sshd nodes (tests/common) for what a Mac node needs beyond a plain one: the
+//! prewarm's memory cap (killed past it; said when no cap can be applied) and the PATH
+//! of the account's login shell (zsh, with `openclaw` on a PATH set only in
+//! `~/.zprofile`).
+//!
+//! The node environments here are made with sshd's `SetEnv` (the session's `PATH`,
+//! `HOME` and `SHELL`), not a mount namespace: sshd still starts commands through the
+//! lab account's own shell, and `$SHELL` names the login shell the node's scripts ask.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{Lab, LabNode, NodeSpec};
+use serde_json::Value;
+
+// ---------------------------------------------------------------------------------------
+// helpers
+
+/// A skills tree committed in a fresh git repository.
+struct Skills {
+    _repo: tempfile::TempDir,
+    dir: PathBuf,
+}
+
+fn skills() -> Skills {
+    let repo = tempfile::tempdir().unwrap();
+    let dir = repo.path().join("skills");
+    fs::create_dir_all(dir.join("weather")).unwrap();
+    fs::write(dir.join("weather/SKILL.md"), "# weather\n").unwrap();
+    fs::write(dir.join("README.md"), "skills\n").unwrap();
+    for args in [
+        &["init", "-q"][..],
+        &["add", "."][..],
+        &["commit", "-qm", "one"][..],
+    ] {
+        let out = Command::new("git")
+            .arg("-C")
+            .arg(repo.path())
+            .args(["-c", "user.name=t", "-c", "user.email=t@t"])
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "git {args:?}: {out:?}");
+    }
+    Skills { _repo: repo, dir }
+}
+
+/// The binary under test (`MESHROLL_TEST_BIN` runs the tests against another build,
+/// e.g. the code before a fix, to see them fail).
+fn bin() -> Command {
+    Command::new(
+        std::env::var_os("MESHROLL_TEST_BIN")
+            .unwrap_or_else(|| env!("CARGO_BIN_EXE_meshroll").into()),
+    )
+}
+
+/// The lab's INI inventory with `extra(node)` appended to each host line.
+fn inventory(lab: &Lab, extra: impl Fn(&LabNode) -> String) -> PathBuf {
+    let base = fs::read_to_string(lab.write_inventory_ini()).unwrap();
+    let mut out = String::new();
+    for line in base.lines() {
+        out.push_str(line);
+        if let Some(n) = lab
+            .nodes
+            .iter()
+            .find(|n| line.starts_with(&format!("{} ansible_host=", n.name)))
+        {
+            out.push(' ');
+            out.push_str(&extra(n));
+        }
+        out.push('\n');
+    }
+    let p = lab.dir.join("inv.ini");
+    fs::write(&p, out).unwrap();
+    p
+}
+
+fn meshroll(lab: &Lab, inv: &Path, args: &[&str]) -> (String, Option<i32>) {
+    let out: Output = bin()
+        .arg("-i")
+        .arg(inv)
+        .arg("--ssh-config")
+        .arg(&lab.ssh_config)
+        .arg("--log-dir")
+        .arg(lab.dir.join("log"))
+        .args(args)
+        .env_remove("OPENCLAW_GATEWAY_TOKEN")
+        .stdin(Stdio::null())
+        .output()
+        .expect("run meshroll");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (text, out.status.code())
+}
+
+fn rollout(lab: &Lab, inv: &Path, src: &Skills, journal: &Path) -> (String, Option<i32>) {
+    meshroll(
+        lab,
+        inv,
+        &[
+            "rollout",
+            "--skills",
+            src.dir.to_str().unwrap(),
+            "--journal",
+            journal.to_str().unwrap(),
+            "--prewarm-timeout",
+            "60",
+            "--yes",
+        ],
+    )
+}
+
+fn journal(path: &Path) -> Vec<Value> {
+    fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect()
+}
+
+fn events<'a>(j: &'a [Value], event: &str, node: &str, phase: &str) -> Vec<&'a Value> {
+    j.iter()
+        .filter(|v| v["event"] == event && v["node_name"] == node && v["phase"] == phase)
+        .collect()
+}
+
+/// An executable file at `path`.
+fn executable(path: &Path, body: &str) {
+    fs::create_dir_all(path.parent().unwrap()).unwrap();
+    fs::write(path, body).unwrap();
+    fs::set_permissions(path, fs::Permissions::from_mode(0o755)).unwrap();
+}
+
+/// Give the node's ssh sessions these environment variables (sshd's `SetEnv`, one line:
+/// sshd takes the first `SetEnv` only) and restart its sshd.
+fn set_session_env(n: &LabNode, vars: &[(&str, String)]) {
+    let cfg_path = n.root.join("ssh/sshd_config");
+    let cfg = fs::read_to_string(&cfg_path).unwrap();
+    let kept: String = cfg
+        .lines()
+        .filter(|l| !l.starts_with("SetEnv "))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let line: Vec<String> = vars.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    fs::write(&cfg_path, format!("{kept}SetEnv {}\n", line.join(" "))).unwrap();
+    n.stop_sshd();
+    n.start_sshd();
+}
+
+// ---------------------------------------------------------------------------------------
+// the prewarm's memory cap
+
+/// A prewarm that grows past the node's memory cap (`meshroll_prewarm_mem_mb=16`; perl
+/// holds 64 MiB) is killed with its whole process group within seconds, the kill is the
+/// phase's error in the progress lines and the journal, and it is not retried.
+#[test]
+fn a_prewarm_over_its_memory_cap_is_killed_and_that_is_its_error() {
+    let lab = Lab::start(&[NodeSpec::new("g01", "gateway")]);
+    let g01 = lab.node("g01");
+    let tag = format!("meshroll-lab-memcap-{}", std::process::id());
+    let hog = g01.root.join("bin/hog");
+    executable(
+        &hog,
+        &format!(
+            "#!/bin/sh\necho allocating\nsh -c 'sleep 120; : {tag}' &\nperl -e '$x = \"a\" x (64 << 20); sleep 120'\necho survived\n"
+        ),
+    );
+    let inv = inventory(&lab, |_| {
+        format!(
+            "meshroll_prewarm_cmd={} meshroll_prewarm_mem_mb=16",
+            hog.display()
+        )
+    });
+    let src = skills();
+    let jpath = lab.dir.join("j.jsonl");
+    let started = Instant::now();
+    let (o, code) = rollout(&lab, &inv, &src, &jpath);
+    let took = started.elapsed();
+    assert_eq!(code, Some(1), "{o}");
+    assert!(
+        o.contains(
+            "g01 prewarm failed (fatal, attempt 1/5): prewarm over the memory cap of 16 MiB ("
+        ),
+        "{o}"
+    );
+    assert!(took < Duration::from_secs(45), "took {took:?}\n{o}");
+    let j = journal(&jpath);
+    let failed = events(&j, "phase_failed", "g01", "prewarm");
+    assert_eq!(failed.len(), 1, "{j:?}");
+    assert!(
+        failed[0]
+            .to_string()
+            .contains("over the memory cap of 16 MiB"),
+        "{}",
+        failed[0]
+    );
+    assert_eq!(events(&j, "phase_started", "g01", "prewarm").len(), 1);
+    assert!(!g01.state_dir().join("skill-cache-ready").exists());
+    let left = Command::new("pgrep").args(["-f", &tag]).output().unwrap();
+    assert!(
+        left.stdout.is_empty(),
+        "the prewarm's group outlived the kill: {}",
+        String::from_utf8_lossy(&left.stdout)
+    );
+}
+
+/// A node where no memory cap can be applied: its `ps` is refused (no watchdog) and
+/// its kernel refuses `ulimit -v` (a hard address-space limit below the cap and no
+/// right to raise it, as Darwin refuses it). Prewarm runs, and the progress line (the
+/// plan view's log), the journal and the node's attempt say "memory cap not applied on
+/// this node" and why.
+#[test]
+fn a_node_where_no_memory_cap_holds_says_so() {
+    let lab = Lab::start(&[NodeSpec::new("g01", "gateway")]);
+    let g01 = lab.node("g01");
+    let fake = g01.root.join("fakebin");
+    executable(
+        &fake.join("ps"),
+        "#!/bin/sh\necho 'ps: operation not permitted' >&2\nexit 1\n",
+    );
+    executable(
+        &fake.join("sh"),
+        "#!/bin/bash\nulimit -v 1048576 && exec setpriv --bounding-set=-sys_resource /bin/sh \"$@\"\n",
+    );
+    set_session_env(
+        g01,
+        &[(
+            "PATH",
+            format!("{}:/usr/local/bin:/usr/bin:/bin", fake.display()),
+        )],
+    );
+    let probe = lab.ssh("g01", "command -v ps; command -v sh");
+    assert_eq!(
+        String::from_utf8_lossy(&probe.stdout),
+        format!("{}/ps\n{}/sh\n", fake.display(), fake.display()),
+        "the session's PATH did not take: {probe:?}"
+    );
+    let inv = inventory(&lab, |_| {
+        "meshroll_prewarm_cmd=\"echo warming; echo warmed\"".into()
+    });
+    let src = skills();
+    let jpath = lab.dir.join("j.jsonl");
+    let (o, code) = rollout(&lab, &inv, &src, &jpath);
+    assert_eq!(code, Some(0), "{o}");
+    let why = "memory cap not applied on this node: ps cannot read memory use (ps: operation not permitted); ulimit -v 4194304 refused (";
+    let line = o
+        .lines()
+        .find(|l| l.contains(" g01 prewarm ok: "))
+        .unwrap_or_else(|| panic!("no prewarm line in\n{o}"));
+    assert!(line.contains(why), "{line}");
+    assert!(line.contains("Operation not permitted)"), "{line}");
+    let j = journal(&jpath);
+    let done = events(&j, "phase_done", "g01", "prewarm");
+    assert_eq!(done.len(), 1, "{j:?}");
+    assert!(done[0].to_string().contains(why), "{}", done[0]);
+    assert!(g01.state_dir().join("skill-cache-ready").exists());
+}
