@@ -95,7 +95,20 @@ pub struct SkewRow {
     pub manifest: bool,
     pub versions: bool,
     pub build: bool,
+    /// The CLI's path or `--version` differs from its class's majority.
+    pub cli: bool,
     pub reasons: Vec<String>,
+}
+
+/// Which `openclaw` the node's poll channel runs, found on its login shell's PATH.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CliRow {
+    /// Where it is; null when the node's PATH has none.
+    pub path: Option<String>,
+    /// The first line of its `--version`; null when it printed nothing.
+    pub version: Option<String>,
+    /// How old the poll that said so is.
+    pub age_s: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -113,6 +126,8 @@ pub struct NodeReport {
     pub drained: bool,
     pub skew: SkewRow,
     pub doctor: Option<DoctorReport>,
+    /// The CLI the poll channel runs; null until a channel said (one-shot polls do not).
+    pub cli: Option<CliRow>,
     /// What is wrong right now, or null.
     pub error: Option<String>,
     /// The last error seen, even if it has cleared, and its age.
@@ -216,6 +231,10 @@ impl NodeReport {
             short(f);
         }
         self.skew.reasons.iter_mut().for_each(long);
+        if let Some(c) = self.cli.as_mut() {
+            c.path.iter_mut().for_each(long);
+            c.version.iter_mut().for_each(short);
+        }
         if let Some(d) = self.doctor.as_mut() {
             for f in &mut d.findings {
                 short(&mut f.check_id);
@@ -327,12 +346,18 @@ fn one(n: &Node, st: &NodeState, k: Skew, now: Millis, base: &Rules) -> NodeRepo
             ),
             versions: k.versions,
             build: k.build,
+            cli: k.cli,
             reasons: k.reasons,
         },
         doctor: st
             .doctor
             .as_ref()
             .and_then(|d| d.value.as_ref().ok().cloned()),
+        cli: st.cli.as_ref().map(|c| CliRow {
+            path: Some(c.value.path.clone()).filter(|p| !p.is_empty()),
+            version: Some(c.value.version.clone()).filter(|v| !v.is_empty()),
+            age_s: c.age_s(now),
+        }),
         error,
         last_error: st.last_error.as_ref().map(|e| e.value.clone()),
         last_error_age_s: st.last_error.as_ref().map(|e| e.age_s(now)),

@@ -43,6 +43,9 @@ pub struct Skew {
     pub versions: bool,
     /// Build id differs from the majority of the class.
     pub build: bool,
+    /// The CLI's path or `--version` differs from the majority of the class
+    /// ([`cli_split`]).
+    pub cli: bool,
     /// One line per kind of skew, for the table and `status --json`.
     pub reasons: Vec<String>,
 }
@@ -122,22 +125,80 @@ pub fn assess_rolling(
             )
         });
     }
+    let cli = cli_split(nodes);
     nodes
         .iter()
-        .map(|(class, st)| {
+        .zip(cli)
+        .map(|((class, st), cli)| {
             let target = target_of(class);
             let reference = target
                 .map(str::to_string)
                 .or_else(|| class_ref.get(class).cloned().flatten());
             let build_ref = class_build.get(class).cloned().flatten();
             let prev = class_prev.get(class).cloned().flatten();
-            one(
+            let mut k = one(
                 st,
                 reference,
                 build_ref.as_deref(),
                 target.is_some(),
                 prev.as_deref(),
+            );
+            k.cli = !cli.is_empty();
+            k.reasons.extend(cli);
+            k
+        })
+        .collect()
+}
+
+/// Per node, the ways the CLI its poll channel runs differs from the majority of its
+/// class: its path (`cli path /usr/local/bin/openclaw != class /opt/homebrew/bin/openclaw`)
+/// and its `--version` line. A node whose CLI is not known yet is neither counted nor
+/// flagged. The reasons carry node text: they are cleaned with the rest of the row
+/// (`crate::report`).
+pub fn cli_split(nodes: &[(&str, &NodeState)]) -> Vec<Vec<String>> {
+    fn seen(st: &NodeState) -> Option<&crate::signals::CliIdentity> {
+        st.cli.as_ref().map(|c| &c.value)
+    }
+    let mut class_ref: BTreeMap<&str, (Option<String>, Option<String>)> = BTreeMap::new();
+    for (class, _) in nodes {
+        class_ref.entry(class).or_insert_with(|| {
+            let of_class = || {
+                nodes
+                    .iter()
+                    .filter(|(c, _)| c == class)
+                    .filter_map(|(_, s)| seen(s))
+            };
+            (
+                majority(of_class().map(|c| c.path.as_str())),
+                majority(of_class().map(|c| c.version.as_str())),
             )
+        });
+    }
+    nodes
+        .iter()
+        .map(|(class, st)| {
+            let (Some(c), Some((path_ref, version_ref))) = (seen(st), class_ref.get(class)) else {
+                return Vec::new();
+            };
+            let shown = |v: &str| {
+                if v.is_empty() {
+                    "none".to_string()
+                } else {
+                    v.to_string()
+                }
+            };
+            let mut out = Vec::new();
+            if let Some(r) = path_ref.as_deref().filter(|r| *r != c.path) {
+                out.push(format!("cli path {} != class {}", shown(&c.path), shown(r)));
+            }
+            if let Some(r) = version_ref.as_deref().filter(|r| *r != c.version) {
+                out.push(format!(
+                    "cli --version {} != class {}",
+                    shown(&c.version),
+                    shown(r)
+                ));
+            }
+            out
         })
         .collect()
 }
@@ -231,6 +292,7 @@ fn one(
         reference,
         versions,
         build,
+        cli: false,
         reasons,
     }
 }
@@ -400,5 +462,54 @@ mod tests {
     fn majority_is_stable_on_ties() {
         assert_eq!(majority(["b", "a"].into_iter()), Some("a".into()));
         assert_eq!(majority(std::iter::empty()), None);
+    }
+
+    /// A node whose CLI path or `--version` differs from its class's majority is
+    /// skewed; one whose CLI is not known yet is neither counted nor flagged.
+    #[test]
+    fn cli_path_and_version_split_from_the_class() {
+        let with_cli = |path: &str, version: &str| {
+            let mut st = node(Some("aaa"), Some("aaa"), "b1", "1", "1");
+            st.cli = Some(Stamped::new(
+                crate::signals::CliIdentity {
+                    path: path.into(),
+                    version: version.into(),
+                },
+                0,
+            ));
+            st
+        };
+        let brew = "/opt/homebrew/bin/openclaw";
+        let states = [
+            with_cli(brew, "OpenClaw 2026.9.6 (eb377ac)"),
+            with_cli(brew, "OpenClaw 2026.9.6 (eb377ac)"),
+            with_cli("/usr/local/bin/openclaw", "OpenClaw 2026.9.6 (eb377ac)"),
+            with_cli(brew, "OpenClaw 2026.9.7 (0c1d2e3)"),
+            node(Some("aaa"), Some("aaa"), "b1", "1", "1"),
+            with_cli("", ""),
+        ];
+        let nodes: Vec<(&str, &NodeState)> = states.iter().map(|s| ("w", s)).collect();
+        let s = assess(&nodes, None);
+        assert!(!s[0].cli && !s[0].any(), "{:?}", s[0]);
+        assert!(s[2].cli, "{:?}", s[2]);
+        assert_eq!(
+            s[2].reasons,
+            vec![format!("cli path /usr/local/bin/openclaw != class {brew}")]
+        );
+        assert_eq!(
+            s[3].reasons,
+            vec![
+                "cli --version OpenClaw 2026.9.7 (0c1d2e3) != class OpenClaw 2026.9.6 (eb377ac)"
+                    .to_string()
+            ]
+        );
+        assert!(!s[4].cli && !s[4].any(), "not known yet: {:?}", s[4]);
+        assert_eq!(
+            s[5].reasons,
+            vec![
+                format!("cli path none != class {brew}"),
+                "cli --version none != class OpenClaw 2026.9.6 (eb377ac)".to_string()
+            ]
+        );
     }
 }

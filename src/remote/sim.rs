@@ -357,6 +357,7 @@ impl SimMesh {
                 inodes_free: Some(1_000_000),
                 inodes_used_pct: Some(node.disk_used_pct / 2),
             }),
+            cli: None,
         })
     }
 }

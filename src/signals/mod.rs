@@ -92,6 +92,18 @@ pub struct RawPoll {
     /// The gateway's readiness URL (`GET /readyz`), when the layout names one.
     pub ready: Option<ReadyRaw>,
     pub disk: Result<Disk, SignalError>,
+    /// Which CLI the poll channel runs (read once when it opens); `None` from a one-shot
+    /// poll, which does not read the login shell's PATH.
+    pub cli: Option<CliIdentity>,
+}
+
+/// Which `openclaw` ran on a node, as its poll channel found it on the login shell's
+/// PATH: its path (empty when none was found) and the first line of its `--version`.
+/// Node text, decoded but not cleaned: it is cleaned where it leaves meshroll.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CliIdentity {
+    pub path: String,
+    pub version: String,
 }
 
 /// curl's exit code and the HTTP status of the gateway's readiness URL.
@@ -129,6 +141,29 @@ struct Envelope {
     dfk: Vec<String>,
     #[serde(default)]
     dfi: Vec<String>,
+    /// Which CLI the channel runs, hex (see [`CliIdentity`]).
+    cli: Option<CliIdEnv>,
+}
+
+#[derive(Deserialize)]
+struct CliIdEnv {
+    path: String,
+    version: String,
+}
+
+/// Bytes of a CLI path or version line kept (the script cuts `--version` at 512).
+const CLI_ID_CAP: usize = 4096;
+
+fn cli_identity(e: CliIdEnv) -> Result<CliIdentity, SignalError> {
+    let text = |h: &str| -> Result<String, SignalError> {
+        let mut b = unhex_field("cli", h)?;
+        b.truncate(CLI_ID_CAP);
+        Ok(String::from_utf8_lossy(&b).trim().to_string())
+    };
+    Ok(CliIdentity {
+        path: text(&e.path)?,
+        version: text(&e.version)?,
+    })
 }
 
 #[derive(Deserialize)]
@@ -258,6 +293,7 @@ pub fn parse_poll(bytes: &[u8]) -> Result<RawPoll, SignalError> {
             code: http_code(r.code),
         }),
         disk: disk::parse_columns(&env.dfk, &env.dfi),
+        cli: env.cli.map(cli_identity).transpose()?,
     })
 }
 
