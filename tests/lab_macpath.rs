@@ -264,3 +264,157 @@ fn a_node_where_no_memory_cap_holds_says_so() {
     assert!(done[0].to_string().contains(why), "{}", done[0]);
     assert!(g01.state_dir().join("skill-cache-ready").exists());
 }
+
+// ---------------------------------------------------------------------------------------
+// the login shell's PATH
+
+/// Make `n`'s account a Mac's: zsh as its login shell (`$SHELL`), with `~/.zprofile`
+/// putting `bin_dir` first on the PATH (as nvm or Homebrew do) and rc files that print
+/// around it. Only a login shell reads `~/.zprofile`: the sessions sshd starts do not.
+fn zsh_login_with_path(n: &LabNode, bin_dir: &Path) {
+    let zsh = ["/usr/bin/zsh", "/bin/zsh"]
+        .into_iter()
+        .find(|p| Path::new(p).is_file())
+        .expect("zsh is installed (scripts/test.sh installs it)");
+    let home = n.root.join("login-home");
+    fs::create_dir_all(&home).unwrap();
+    fs::write(
+        home.join(".zshenv"),
+        "echo 'zshenv: hello from the rc file'\n",
+    )
+    .unwrap();
+    fs::write(
+        home.join(".zprofile"),
+        format!(
+            "printf 'Last login: no newline'\nexport PATH=\"{}:$PATH\"\necho 'zprofile done'\n",
+            bin_dir.display()
+        ),
+    )
+    .unwrap();
+    set_session_env(
+        n,
+        &[
+            ("HOME", home.display().to_string()),
+            ("SHELL", zsh.to_string()),
+        ],
+    );
+}
+
+/// `openclaw` on a node's login-shell PATH only (a relative `meshroll_openclaw`), and
+/// each wrapper runs the node's own stand-in (found from `$HOME`).
+fn openclaw_in(dir: &Path) -> PathBuf {
+    let p = dir.join("openclaw");
+    executable(&p, "#!/bin/sh\nexec \"$HOME/../bin/openclaw\" \"$@\"\n");
+    p
+}
+
+fn status_json(lab: &Lab, inv: &Path) -> Vec<Value> {
+    let (o, _) = meshroll(lab, inv, &["--timeout", "15", "status", "--json"]);
+    let start = o.find('[').unwrap_or_else(|| panic!("no JSON in\n{o}"));
+    let end = o.rfind(']').unwrap_or_else(|| panic!("no JSON in\n{o}"));
+    serde_json::from_str(&o[start..=end]).unwrap_or_else(|e| panic!("{e}: {o}"))
+}
+
+fn row<'a>(rows: &'a [Value], node: &str) -> &'a Value {
+    rows.iter()
+        .find(|r| r["node"] == node)
+        .unwrap_or_else(|| panic!("no row for {node}: {rows:?}"))
+}
+
+/// Nodes whose `openclaw` is on a PATH that only zsh's `~/.zprofile` sets are polled
+/// ready (the poll channel reads the login shell's PATH once); `status --json` says
+/// which CLI ran; a node whose CLI path, or whose `--version`, differs from its class
+/// is skewed; an absolute `meshroll_openclaw` still wins over the login PATH.
+#[test]
+fn the_login_shells_path_finds_openclaw_and_a_split_cli_is_skew() {
+    let lab = Lab::start(&NodeSpec::many("w", 3, "worker"));
+    let usr_local = lab.dir.join("usr-local/bin");
+    let brew = lab.dir.join("opt-homebrew/bin");
+    let (cli_a, cli_b) = (openclaw_in(&usr_local), openclaw_in(&brew));
+    zsh_login_with_path(lab.node("w01"), &usr_local);
+    zsh_login_with_path(lab.node("w02"), &usr_local);
+    zsh_login_with_path(lab.node("w03"), &brew);
+    lab.node("w02").set_build("", "", "2026.9.7");
+    // the sessions sshd starts do not find it
+    let plain = lab.ssh("w01", "command -v openclaw || echo none");
+    assert_eq!(
+        String::from_utf8_lossy(&plain.stdout),
+        "none\n",
+        "{plain:?}"
+    );
+
+    let abs = lab.write_inventory_ini();
+    let text = fs::read_to_string(&abs).unwrap();
+    let mut rel = String::new();
+    for line in text.lines() {
+        let words: Vec<&str> = line
+            .split(' ')
+            .map(|w| {
+                if w.starts_with("meshroll_openclaw=") {
+                    "meshroll_openclaw=openclaw"
+                } else {
+                    w
+                }
+            })
+            .collect();
+        rel.push_str(&words.join(" "));
+        rel.push('\n');
+    }
+    let rel_inv = lab.dir.join("relative.ini");
+    fs::write(&rel_inv, rel).unwrap();
+
+    let rows = status_json(&lab, &rel_inv);
+    for (node, cli) in [("w01", &cli_a), ("w02", &cli_a), ("w03", &cli_b)] {
+        let r = row(&rows, node);
+        assert_eq!(r["gateway"]["ready"], true, "{node}: {r}");
+        assert_eq!(r["cli"]["path"], cli.display().to_string(), "{node}: {r}");
+    }
+    assert_eq!(
+        row(&rows, "w01")["cli"]["version"],
+        "OpenClaw 2026.9.6 (eb377ac)"
+    );
+    assert_eq!(
+        row(&rows, "w02")["cli"]["version"],
+        "OpenClaw 2026.9.7 (eb377ac)"
+    );
+    let reasons = |node: &str| -> Vec<String> {
+        row(&rows, node)["skew"]["reasons"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap().to_string())
+            .collect()
+    };
+    assert!(
+        !reasons("w01").iter().any(|r| r.starts_with("cli ")),
+        "{:?}",
+        reasons("w01")
+    );
+    assert_eq!(row(&rows, "w01")["skew"]["cli"], false);
+    assert!(
+        reasons("w02").contains(
+            &"cli --version OpenClaw 2026.9.7 (eb377ac) != class OpenClaw 2026.9.6 (eb377ac)"
+                .to_string()
+        ),
+        "{:?}",
+        reasons("w02")
+    );
+    assert!(
+        reasons("w03").contains(&format!(
+            "cli path {} != class {}",
+            cli_b.display(),
+            cli_a.display()
+        )),
+        "{:?}",
+        reasons("w03")
+    );
+    assert_eq!(row(&rows, "w03")["skew"]["cli"], true);
+
+    // an absolute meshroll_openclaw wins over the login shell's PATH
+    let rows = status_json(&lab, &abs);
+    for n in &lab.nodes {
+        let r = row(&rows, &n.name);
+        assert_eq!(r["cli"]["path"], n.openclaw().display().to_string(), "{r}");
+        assert_eq!(r["gateway"]["ready"], true, "{r}");
+    }
+}
