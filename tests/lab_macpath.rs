@@ -231,8 +231,11 @@ fn a_node_where_no_memory_cap_holds_says_so() {
         &fake.join("sh"),
         "#!/bin/bash\nulimit -v 1048576 && exec setpriv --bounding-set=-sys_resource /bin/sh \"$@\"\n",
     );
-    set_session_env(
+    // the session's PATH finds the fake `sh` (ssh runs `sh -s`), the login shell's
+    // PATH (which the scripts put first) the fake `ps`
+    zsh_login_with_path_and(
         g01,
+        &fake,
         &[(
             "PATH",
             format!("{}:/usr/local/bin:/usr/bin:/bin", fake.display()),
@@ -272,6 +275,11 @@ fn a_node_where_no_memory_cap_holds_says_so() {
 /// putting `bin_dir` first on the PATH (as nvm or Homebrew do) and rc files that print
 /// around it. Only a login shell reads `~/.zprofile`: the sessions sshd starts do not.
 fn zsh_login_with_path(n: &LabNode, bin_dir: &Path) {
+    zsh_login_with_path_and(n, bin_dir, &[]);
+}
+
+/// [`zsh_login_with_path`], with more variables for the sessions sshd starts.
+fn zsh_login_with_path_and(n: &LabNode, bin_dir: &Path, more: &[(&str, String)]) {
     let zsh = ["/usr/bin/zsh", "/bin/zsh"]
         .into_iter()
         .find(|p| Path::new(p).is_file())
@@ -291,13 +299,12 @@ fn zsh_login_with_path(n: &LabNode, bin_dir: &Path) {
         ),
     )
     .unwrap();
-    set_session_env(
-        n,
-        &[
-            ("HOME", home.display().to_string()),
-            ("SHELL", zsh.to_string()),
-        ],
-    );
+    let mut vars = vec![
+        ("HOME", home.display().to_string()),
+        ("SHELL", zsh.to_string()),
+    ];
+    vars.extend(more.iter().cloned());
+    set_session_env(n, &vars);
 }
 
 /// `openclaw` on a node's login-shell PATH only (a relative `meshroll_openclaw`), and
@@ -306,6 +313,27 @@ fn openclaw_in(dir: &Path) -> PathBuf {
     let p = dir.join("openclaw");
     executable(&p, "#!/bin/sh\nexec \"$HOME/../bin/openclaw\" \"$@\"\n");
     p
+}
+
+/// An inventory's text with `meshroll_openclaw=openclaw` (found on the node's PATH)
+/// instead of the lab's absolute path to the stand-in.
+fn relative_openclaw(inventory: &str) -> String {
+    let mut out = String::new();
+    for line in inventory.lines() {
+        let words: Vec<&str> = line
+            .split(' ')
+            .map(|w| {
+                if w.starts_with("meshroll_openclaw=") {
+                    "meshroll_openclaw=openclaw"
+                } else {
+                    w
+                }
+            })
+            .collect();
+        out.push_str(&words.join(" "));
+        out.push('\n');
+    }
+    out
 }
 
 fn status_json(lab: &Lab, inv: &Path) -> Vec<Value> {
@@ -344,24 +372,12 @@ fn the_login_shells_path_finds_openclaw_and_a_split_cli_is_skew() {
     );
 
     let abs = lab.write_inventory_ini();
-    let text = fs::read_to_string(&abs).unwrap();
-    let mut rel = String::new();
-    for line in text.lines() {
-        let words: Vec<&str> = line
-            .split(' ')
-            .map(|w| {
-                if w.starts_with("meshroll_openclaw=") {
-                    "meshroll_openclaw=openclaw"
-                } else {
-                    w
-                }
-            })
-            .collect();
-        rel.push_str(&words.join(" "));
-        rel.push('\n');
-    }
     let rel_inv = lab.dir.join("relative.ini");
-    fs::write(&rel_inv, rel).unwrap();
+    fs::write(
+        &rel_inv,
+        relative_openclaw(&fs::read_to_string(&abs).unwrap()),
+    )
+    .unwrap();
 
     let rows = status_json(&lab, &rel_inv);
     for (node, cli) in [("w01", &cli_a), ("w02", &cli_a), ("w03", &cli_b)] {
@@ -416,5 +432,31 @@ fn the_login_shells_path_finds_openclaw_and_a_split_cli_is_skew() {
         let r = row(&rows, &n.name);
         assert_eq!(r["cli"]["path"], n.openclaw().display().to_string(), "{r}");
         assert_eq!(r["gateway"]["ready"], true, "{r}");
+    }
+}
+
+/// A rollout lands on a node whose `openclaw` is only on zsh's `~/.zprofile` PATH (a
+/// relative `meshroll_openclaw`): baseline's gateway status, the canary's doctor and a
+/// prewarm that runs the CLI all find it through the login shell's PATH.
+#[test]
+fn a_rollout_finds_openclaw_on_the_login_shells_path() {
+    let lab = Lab::start(&[NodeSpec::new("g01", "gateway")]);
+    let usr_local = lab.dir.join("usr-local/bin");
+    openclaw_in(&usr_local);
+    zsh_login_with_path(lab.node("g01"), &usr_local);
+    let inv = inventory(&lab, |_| {
+        "meshroll_prewarm_cmd=\"openclaw --version\"".into()
+    });
+    let text = relative_openclaw(&fs::read_to_string(&inv).unwrap());
+    assert!(!text.contains("bin/openclaw"), "{text}");
+    fs::write(&inv, text).unwrap();
+    let src = skills();
+    let jpath = lab.dir.join("j.jsonl");
+    let (o, code) = rollout(&lab, &inv, &src, &jpath);
+    assert_eq!(code, Some(0), "{o}");
+    assert!(o.contains(" g01 LANDED"), "{o}");
+    let calls = lab.node("g01").calls();
+    for want in ["gateway status --json", "doctor --lint --json", "--version"] {
+        assert!(calls.iter().any(|c| c == want), "{want}: {calls:?}");
     }
 }

@@ -97,9 +97,22 @@ pub fn script(layout: &Layout, op: &NodeOp, token: Option<&str>) -> String {
 
 /// Portable atomic rename of a symlink over another (`mv -T` on Linux; rename(2)
 /// through perl on macOS, whose `mv` would move into the target directory).
+///
+/// `lpath` puts the login shell's PATH first (at most 10 s; as the poll channel does,
+/// `crate::remote::script::poll_loop_script`): ssh runs commands through the login
+/// shell non-interactively, so zsh reads only `~/.zshenv`, and a CLI on a PATH set in
+/// `~/.zprofile` (nvm, Homebrew) would not be found. The scripts that run the CLI or
+/// the operator's commands call it.
 const PRELUDE: &str = r#"set -u
 PATH=${PATH:+$PATH:}/usr/bin:/bin:/usr/sbin:/sbin:/opt/homebrew/bin:/usr/local/bin
 mvT() { mv -T "$1" "$2" 2>/dev/null || perl -e 'rename($ARGV[0], $ARGV[1]) or die "rename: $!\n"' "$1" "$2"; }
+lpath() {
+  case "${SHELL:-}" in /*) [ -x "$SHELL" ] || return 0 ;; *) return 0 ;; esac
+  v=$( ( "$SHELL" -lc 'printf "\nMESHROLL-PATH=%s\n" "$PATH"' 2>/dev/null </dev/null & p=$!
+    ( sleep 10; kill -9 $p ) >/dev/null 2>&1 </dev/null & w=$!
+    wait $p; kill -9 $w 2>/dev/null; wait $w 2>/dev/null ) | sed -n 's/^MESHROLL-PATH=//p' | tail -n 1 )
+  case "$v" in /*) PATH=$v:$PATH; export PATH ;; esac
+}
 "#;
 
 /// The prelude and the layout. `umask 027`: files the scripts create (the archived
@@ -140,7 +153,8 @@ pub fn baseline(
     format!(
         r#"{head}{token}ID={id}
 mkdir -p "$S" || {{ echo "MESHROLL-ERR cannot create $S"; exit 3; }}
-{take}"$OC" gateway status --json >"$S/last-gateway-status.json.tmp" 2>/dev/null </dev/null
+{take}lpath
+"$OC" gateway status --json >"$S/last-gateway-status.json.tmp" 2>/dev/null </dev/null
 mv -f "$S/last-gateway-status.json.tmp" "$S/last-gateway-status.json"
 cat "$S/last-gateway-status.json"
 "#,
@@ -216,7 +230,7 @@ pub fn force_unlock(layout: &Layout, expected_owner: Option<&str>) -> String {
 /// Drain: the configured command, or create `<state>/drain`.
 pub fn drain(layout: &Layout) -> String {
     match &layout.drain_cmd {
-        Some(c) => format!("{}{c}\n", head(layout)),
+        Some(c) => format!("{}lpath\n{c}\n", head(layout)),
         None => format!("{}mkdir -p \"$S\" && : >\"$S/drain\"\n", head(layout)),
     }
 }
@@ -225,7 +239,7 @@ pub fn drain(layout: &Layout) -> String {
 /// if it is ours.
 pub fn undrain(layout: &Layout, rollout_id: &str) -> String {
     let body = match &layout.undrain_cmd {
-        Some(c) => format!("{c}\n"),
+        Some(c) => format!("lpath\n{c}\n"),
         None => "rm -f \"$S/drain\"\n".to_string(),
     };
     format!(
@@ -362,7 +376,7 @@ echo "current -> $prev (was ${{cur:-none}})"
 /// Doctor on the node.
 pub fn doctor(layout: &Layout, token: Option<&str>) -> String {
     format!(
-        "{}{}\"$OC\" doctor --lint --json </dev/null 2>/dev/null\n",
+        "{}{}lpath\n\"$OC\" doctor --lint --json </dev/null 2>/dev/null\n",
         head(layout),
         token_line(token)
     )
@@ -393,6 +407,7 @@ pub fn prewarm(layout: &Layout, sha: &str, mem_limit_kb: u64, token: Option<&str
     format!(
         r#"{head}{token}MESHROLL_MANIFEST="$R/current/{LOCK_NAME}"; SKILLS_SHA={sha}
 export MESHROLL_MANIFEST SKILLS_SHA
+lpath
 CAPK={mem}
 CMD={cmd}
 (

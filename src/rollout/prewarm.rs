@@ -193,7 +193,8 @@ mod tests {
     ) -> (String, std::time::Duration) {
         let script = crate::remote::ops::prewarm(layout, "s", cap_kb, None);
         let mut c = std::process::Command::new(shell[0]);
-        c.args(&shell[1..]).arg("-c").arg(&script);
+        // no login shell to ask for a PATH (the one running the tests may reset it)
+        c.args(&shell[1..]).arg("-c").arg(&script).env("SHELL", "");
         if let Some(p) = path_first {
             c.env(
                 "PATH",
