@@ -12,9 +12,11 @@ command -v rsync >/dev/null 2>&1 || need+=(rsync)
 command -v tmux >/dev/null 2>&1 || need+=(tmux)
 command -v curl >/dev/null 2>&1 || need+=(curl)
 command -v git >/dev/null 2>&1 || need+=(git)
-command -v zsh >/dev/null 2>&1 || need+=(zsh)      # a Mac's login shell (lab_macpath, remote::script)
-command -v perl >/dev/null 2>&1 || need+=(perl)    # a prewarm that grows past its memory cap
-command -v setpriv >/dev/null 2>&1 || need+=(util-linux)
+# the macOS-shaped lab node (tests/common/macos.rs): zsh login shell, dash as sh, unshare
+command -v zsh >/dev/null 2>&1 || need+=(zsh)
+command -v dash >/dev/null 2>&1 || need+=(dash)
+command -v unshare >/dev/null 2>&1 || need+=(util-linux)
+command -v perl >/dev/null 2>&1 || need+=(perl)    # a prewarm that grows past its memory cap (lab_macpath)
 # tests/real_openclaw.rs installs the real OpenClaw CLI (Node 24 + openclaw, ~1 GB) from
 # the npm registry into target/openclaw-cache (or $MESHROLL_OPENCLAW_CACHE) once
 [ -f "${MESHROLL_OPENCLAW_CACHE:-target/openclaw-cache}/.meshroll-install-ok" ] \

@@ -149,3 +149,23 @@ async fn confirm_dialog_before_a_rollback() {
     assert!(app.confirm.is_none());
     assert_eq!(app.flash.as_deref(), Some("cancelled"));
 }
+
+/// The plan view names what a node without rsync 3 will refuse (issue 15), first.
+#[tokio::test(start_paused = true)]
+async fn plan_view_names_what_a_node_without_rsync_3_refuses() {
+    let mut app = staged().await;
+    let plain = render(&app, 160, 40);
+    assert!(!plain.contains("without rsync 3"), "{plain}");
+    let d = app.rollout.as_mut().unwrap();
+    d.machine.plan.old_rsync_refusals = vec![
+        "mac-g01: \"/srv/my skills/abc/\" (the destination): a character the node's login shell would interpret".into(),
+        "every node: \"a\\nb.md\": a control character in the name".into(),
+    ];
+    key(&mut app, KeyCode::Char('p'), AT + 1_000);
+    assert_eq!(app.view, View::Plan);
+    let s = render(&app, 160, 40);
+    assert!(
+        s.contains("refused on a node without rsync 3 (no -s; 2 names, all in --check): mac-g01: \"/srv/my skills/abc/\" (the destination)"),
+        "{s}"
+    );
+}

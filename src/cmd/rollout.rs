@@ -138,7 +138,8 @@ pub fn prepare(g: &Global, a: &PlanArgs, sim: bool) -> anyhow::Result<Prepared> 
         let (inv, ctx) = super::real_ctx(g)?;
         (inv, ctx, bundle)
     };
-    let plan = plan::make(&inv, &plan_options(a)?).map_err(|e| anyhow::anyhow!("plan: {e}"))?;
+    let mut plan = plan::make(&inv, &plan_options(a)?).map_err(|e| anyhow::anyhow!("plan: {e}"))?;
+    plan.old_rsync_refusals = crate::rollout::node_ops::old_rsync_refusals(&inv, &plan, &bundle);
     Ok(Prepared {
         inv,
         poll: Arc::new(poll),

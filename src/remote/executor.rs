@@ -34,6 +34,9 @@ pub struct SyncTree<'a> {
     pub staged: &'a Path,
     pub bundle: &'a Bundle,
     pub dest: &'a str,
+    /// The node's rsync as learned at baseline (`None`: not learned, e.g. the simulated
+    /// mesh: the layout's `rsync_path` with `-s`).
+    pub rsync: Option<&'a super::rsync::NodeRsync>,
 }
 
 /// Why a sync did not run to its end (a copy that ran and failed is an output with its

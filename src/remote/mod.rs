@@ -5,6 +5,8 @@
 
 pub mod executor;
 pub mod ops;
+#[cfg(test)]
+mod portability;
 pub mod rsync;
 pub mod script;
 pub mod sim;

@@ -17,6 +17,8 @@ pub enum NodeOp {
         who: String,
         now_s: u64,
     },
+    /// Which rsync the node has ([`rsync_probe`]; the baseline prints the same on stderr).
+    RsyncProbe,
     /// Refresh the lock's heartbeat if `rollout_id` holds it ([`heartbeat`]).
     Heartbeat {
         rollout_id: String,
@@ -76,6 +78,7 @@ pub fn script(layout: &Layout, op: &NodeOp, token: Option<&str>) -> String {
             now_s,
         } => baseline(layout, rollout_id, who, *now_s, token),
         NodeOp::Heartbeat { rollout_id, now_s } => heartbeat(layout, rollout_id, *now_s),
+        NodeOp::RsyncProbe => rsync_probe(layout),
         NodeOp::ReadLock => read_lock(layout),
         NodeOp::ForceUnlock { expected_owner } => force_unlock(layout, expected_owner.as_deref()),
         NodeOp::Release { rollout_id } => release(layout, rollout_id),
@@ -95,8 +98,10 @@ pub fn script(layout: &Layout, op: &NodeOp, token: Option<&str>) -> String {
     }
 }
 
-/// Portable atomic rename of a symlink over another (`mv -T` on Linux; rename(2)
-/// through perl on macOS, whose `mv` would move into the target directory).
+/// Portable atomic rename of a symlink over another: GNU `mv -T`, then BSD `mv -h`
+/// (macOS: do not follow a target that is a symlink), then rename(2) through perl
+/// (deprecated by Apple, the last resort). A plain `mv` would move into the directory
+/// the target points at.
 ///
 /// `lpath` puts the login shell's PATH first (at most 10 s; as the poll channel does,
 /// `crate::remote::script::poll_loop_script`): ssh runs commands through the login
@@ -105,7 +110,7 @@ pub fn script(layout: &Layout, op: &NodeOp, token: Option<&str>) -> String {
 /// the operator's commands call it.
 const PRELUDE: &str = r#"set -u
 PATH=${PATH:+$PATH:}/usr/bin:/bin:/usr/sbin:/sbin:/opt/homebrew/bin:/usr/local/bin
-mvT() { mv -T "$1" "$2" 2>/dev/null || perl -e 'rename($ARGV[0], $ARGV[1]) or die "rename: $!\n"' "$1" "$2"; }
+mvT() { mv -T "$1" "$2" 2>/dev/null || mv -h "$1" "$2" 2>/dev/null || perl -e 'rename($ARGV[0], $ARGV[1]) or die "rename: $!\n"' "$1" "$2"; }
 lpath() {
   case "${SHELL:-}" in /*) [ -x "$SHELL" ] || return 0 ;; *) return 0 ;; esac
   v=$( ( "$SHELL" -lc 'printf "\nMESHROLL-PATH=%s\n" "$PATH"' 2>/dev/null </dev/null & p=$!
@@ -152,6 +157,8 @@ pub fn baseline(
 ) -> String {
     format!(
         r#"{head}{token}ID={id}
+{{
+{probe}}} >&2
 mkdir -p "$S" || {{ echo "MESHROLL-ERR cannot create $S"; exit 3; }}
 {take}lpath
 "$OC" gateway status --json >"$S/last-gateway-status.json.tmp" 2>/dev/null </dev/null
@@ -162,6 +169,19 @@ cat "$S/last-gateway-status.json"
         token = token_line(token),
         id = q(rollout_id),
         take = take_lock(who, now_s),
+        probe = crate::remote::rsync::probe_script(&crate::remote::rsync::candidates(
+            &layout.rsync_path
+        )),
+    )
+}
+
+/// Which rsync the node has: the baseline's probe alone, on stdout (a resumed rollout
+/// that did not run this node's baseline in this run).
+pub fn rsync_probe(layout: &Layout) -> String {
+    format!(
+        "{}{}",
+        head(layout),
+        crate::remote::rsync::probe_script(&crate::remote::rsync::candidates(&layout.rsync_path))
     )
 }
 
@@ -453,8 +473,7 @@ if [ -z "$why" ]; then
   else why="no process group: sh has no job control here and there is no setsid"; fi
 fi
 if [ -z "$mode" ] && [ "$CAPK" -gt 0 ]; then
-  if e=$( (ulimit -v "$CAPK") 2>&1 ); then mode=ulimit
-  else why="$why; ulimit -v $CAPK refused ($(printf %s "$e" | head -n 1))"; fi
+  e=$( (ulimit -v "$CAPK") 2>&1 ) && mode=ulimit || why="$why; ulimit -v $CAPK refused ($(printf %s "$e" | head -n 1))"
 fi
 if [ -n "$mode" ]; then echo "MESHROLL-CAPBY $mode $CAPK"; else echo "MESHROLL-NOCAP $why"; fi
 case "$mode" in
@@ -475,7 +494,7 @@ jobs|setsid)
   w=$!
   wait $p; rc=$?
   kill $w 2>/dev/null; wait $w 2>/dev/null ;;
-ulimit) ( ulimit -v "$CAPK"; exec nice -n 10 sh -c "$CMD" ) 2>&1 </dev/null; rc=$? ;;
+ulimit) ( ulimit -v "$CAPK" || exit 126; exec nice -n 10 sh -c "$CMD" ) 2>&1 </dev/null; rc=$? ;;
 *) ( exec nice -n 10 sh -c "$CMD" ) 2>&1 </dev/null; rc=$? ;;
 esac
 "#;
@@ -507,6 +526,7 @@ mod tests {
                 heartbeat(&l, &id, 6),
             ),
             (NodeOp::ReadLock, read_lock(&l)),
+            (NodeOp::RsyncProbe, rsync_probe(&l)),
             (
                 NodeOp::ForceUnlock {
                     expected_owner: Some("o".into()),

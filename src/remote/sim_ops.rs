@@ -114,6 +114,7 @@ impl SimMesh {
                 | NodeOp::Release { .. }
                 | NodeOp::PrepareSync { .. }
                 | NodeOp::ReadCurrent
+                | NodeOp::RsyncProbe
                 | NodeOp::Prewarm { .. }
         );
         self.reach(idx, long).await?;
@@ -153,6 +154,8 @@ impl SimMesh {
             NodeOp::Verify { sha } => verify(n, sha),
             NodeOp::Switch { sha, want } => switch(n, sha, want),
             NodeOp::ReadCurrent => read_current(n),
+            // The simulated mesh's copy is not rsync: no probe line, the default options.
+            NodeOp::RsyncProbe => output(0, String::new()),
             NodeOp::Rollback {
                 rollout_id,
                 who,

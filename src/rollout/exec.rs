@@ -55,6 +55,24 @@ pub struct RolloutCtx {
     /// Who holds the node locks: `user@host pid N`.
     pub who: String,
     pub limits: Limits,
+    /// Each node's rsync, learned at its baseline (once per run).
+    pub rsync: NodeRsyncs,
+}
+
+/// Each node's rsync as its baseline found it (absent: not learned in this run, or the
+/// simulated mesh).
+#[derive(Debug, Default)]
+pub struct NodeRsyncs(std::sync::Mutex<std::collections::HashMap<NodeId, rsync::NodeRsync>>);
+
+impl NodeRsyncs {
+    pub fn get(&self, id: NodeId) -> Option<rsync::NodeRsync> {
+        self.0.lock().ok().and_then(|m| m.get(&id).cloned())
+    }
+    pub fn set(&self, id: NodeId, r: rsync::NodeRsync) {
+        if let Ok(mut m) = self.0.lock() {
+            m.insert(id, r);
+        }
+    }
 }
 
 /// What the executor reports.
@@ -181,7 +199,8 @@ pub async fn run_phase(
                 now_s,
             };
             let out = sh(ctx, id, op, lim.command, None).await?;
-            let r = node_ops::baseline_result(out.code, &out.stdout, now_s, &node.name);
+            let r = node_ops::baseline_result(out.code, &out.stdout, now_s, &node.name)
+                .and_then(|note| learn_rsync(ctx, id, &out.stderr).map(|_| note));
             if r.is_err() && !node_ops::locked_by_other(&out.stdout) {
                 // Nothing was changed on the node (gateway not ready, ...): give its lock
                 // back, or the next rollout finds it held by this one forever.
@@ -316,10 +335,19 @@ async fn sync(ctx: &RolloutCtx, id: NodeId) -> Result<RsyncStats, Failure> {
         .get(id)
         .ok_or_else(|| Failure::Fatal(format!("no node {id}")))?;
     let dest = format!("{}/{}/", node.layout.skills_root, ctx.bundle.skills_sha);
+    let known = match ctx.rsync.get(id) {
+        Some(r) => Some(r),
+        // not learned in this run (a resumed node past its baseline): ask now, once
+        None => {
+            let out = sh(ctx, id, NodeOp::RsyncProbe, ctx.limits.command, None).await?;
+            learn_rsync(ctx, id, &out.stdout)?
+        }
+    };
     let tree = SyncTree {
         staged: &ctx.stage_dir,
         bundle: &ctx.bundle,
         dest: &dest,
+        rsync: known.as_ref(),
     };
     let out = ctx
         .poll
@@ -336,27 +364,45 @@ async fn sync(ctx: &RolloutCtx, id: NodeId) -> Result<RsyncStats, Failure> {
     rsync_outcome(&out)
 }
 
-/// Read a copy's output: its `--stats`, or why it failed (retried when rsync's exit code
-/// says another attempt may pass).
+/// Learn node `id`'s rsync from a probe's output and keep it for the run (see
+/// [`node_ops::rsync_at_baseline`]).
+fn learn_rsync(
+    ctx: &RolloutCtx,
+    id: NodeId,
+    probe_out: &[u8],
+) -> Result<Option<rsync::NodeRsync>, Failure> {
+    let node = &ctx.poll.nodes[id];
+    let r = node_ops::rsync_at_baseline(
+        probe_out,
+        &node.layout,
+        &ctx.bundle.lock,
+        &ctx.bundle.skills_sha,
+    )?;
+    if let Some(r) = &r {
+        ctx.rsync.set(id, r.clone());
+    }
+    Ok(r)
+}
+
+/// Read a copy's output: its `--stats`, or why it failed with rsync's own words from
+/// both ends (retried when rsync's exit code says another attempt may pass, and its
+/// words do not say the node's rsync cannot do it: an unknown option, a protocol
+/// mismatch, no rsync there).
 pub fn rsync_outcome(out: &RemoteOutput) -> Result<RsyncStats, Failure> {
     match out.code {
         Some(0) => Ok(rsync::parse_rsync_stats(&String::from_utf8_lossy(
             &out.stdout,
         ))),
         code => {
-            let err = String::from_utf8_lossy(&out.stderr);
-            let last = err
-                .lines()
-                .rev()
-                .find(|l| !l.trim().is_empty())
-                .unwrap_or("")
-                .trim();
             let msg = crate::safe_text::clean(&format!(
-                "rsync exit {}: {last}",
-                code.map_or("signal".into(), |c| c.to_string())
+                "rsync exit {}: {}",
+                code.map_or("signal".into(), |c| c.to_string()),
+                rsync::stderr_summary(&out.stderr)
             ));
+            let permanent = rsync::permanent_failure(&String::from_utf8_lossy(&out.stderr));
             match code {
-                Some(c) if !rsync::rsync_transient(c) => Err(Failure::Fatal(msg)),
+                Some(c) if !rsync::rsync_transient(c) || permanent => Err(Failure::Fatal(msg)),
+                None if permanent => Err(Failure::Fatal(msg)),
                 _ => Err(Failure::Transient(msg)),
             }
         }
@@ -538,6 +584,7 @@ mod tests {
             rollout_id: "r-test".into(),
             who: "ops@here/pid1".into(),
             limits: Limits::default(),
+            rsync: Default::default(),
         })
     }
 
@@ -634,6 +681,7 @@ mod tests {
             rollout_id: "r-other".into(),
             who: "bob@there/pid7".into(),
             limits: ctx.limits,
+            rsync: Default::default(),
         };
         assert!(phase(&other, i, Phase::Baseline).await.is_ok());
         let refused = phase(&ctx, i, Phase::Baseline).await;
@@ -763,6 +811,40 @@ mod tests {
             mesh(&ctx).node(c.index()).and_then(|n| n.current),
             Some(sha)
         );
+    }
+
+    /// A stock Mac's rsync refusing an option: exit 12 on our end, its own words from the
+    /// node's end in the error, and no retry. A dropped connection stays transient.
+    #[test]
+    fn an_rsync_refusing_an_option_is_permanent_and_says_why() {
+        let out = RemoteOutput {
+            code: Some(12),
+            stdout: Vec::new(),
+            stderr: b"rsync: -slOogDtprce.iLsfxCIvu: unknown option\nrsync error: syntax or usage error (code 1) at main.c(1337) [server=2.6.9]\nrsync: connection unexpectedly closed (0 bytes received so far) [sender]\nrsync error: error in rsync protocol data stream (code 12) at io.c(232) [sender=3.2.7]\n".to_vec(),
+        };
+        match rsync_outcome(&out) {
+            Err(Failure::Fatal(m)) => {
+                assert!(
+                    m.contains("rsync: -slOogDtprce.iLsfxCIvu: unknown option"),
+                    "{m}"
+                );
+                assert!(
+                    m.contains("[server=2.6.9]") && m.contains("(code 12)"),
+                    "{m}"
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+        let dropped = RemoteOutput {
+            code: Some(12),
+            stdout: Vec::new(),
+            stderr: b"rsync: connection unexpectedly closed (0 bytes received so far) [sender]\n"
+                .to_vec(),
+        };
+        assert!(matches!(
+            rsync_outcome(&dropped),
+            Err(Failure::Transient(_))
+        ));
     }
 
     /// A node that is off fails every step the way ssh does (transient: retried).

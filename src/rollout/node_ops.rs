@@ -278,6 +278,84 @@ pub fn read_current_result(stdout: &[u8]) -> Result<Option<String>, String> {
         .filter(|l| !l.is_empty()))
 }
 
+/// The node's rsync as the baseline (or a later [`crate::remote::NodeOp::RsyncProbe`])
+/// found it, held against what this node's copy needs: `Ok(None)` when the node ran no
+/// probe (the simulated mesh), `Ok(Some)` the rsync to use, or a permanent failure naming
+/// the version found (or that there is none) and the remedy, or the first name an rsync
+/// without `-s` cannot carry safely (see [`unsafe_names`]).
+pub fn rsync_at_baseline(
+    probe_out: &[u8],
+    layout: &crate::inventory::Layout,
+    lock: &Lock,
+    skills_sha: &str,
+) -> Result<Option<crate::remote::rsync::NodeRsync>, Failure> {
+    use crate::remote::rsync;
+    let text = String::from_utf8_lossy(probe_out);
+    let cands = rsync::candidates(&layout.rsync_path);
+    match rsync::parse_probe(&text, &cands) {
+        None => Ok(None),
+        Some(Err(e)) => Err(Failure::Fatal(crate::safe_text::clean(&e))),
+        Some(Ok(r)) if r.secluded_args => Ok(Some(r)),
+        Some(Ok(r)) => match unsafe_names(layout, lock, skills_sha).into_iter().next() {
+            Some(why) => Err(Failure::Fatal(crate::safe_text::clean(&format!(
+                "refused: the node's {} has no -s, and {why}; {}",
+                r.describe(),
+                rsync::RSYNC_REMEDY
+            )))),
+            None => Ok(Some(r)),
+        },
+    }
+}
+
+/// The names an rsync without `-s` (a stock Mac's 2.6.9 or openrsync) cannot carry
+/// safely to a node with this layout, each as `<name>: <why>`: the destination directory
+/// (it rides on the remote command line) and the bundle's files. Shown by the plan
+/// (`--check`, the plan view) and refused at such a node's baseline.
+pub fn unsafe_names(
+    layout: &crate::inventory::Layout,
+    lock: &Lock,
+    skills_sha: &str,
+) -> Vec<String> {
+    use crate::remote::rsync::hazard_without_secluded_args as why;
+    let dest = format!("{}/{}/", layout.skills_root, skills_sha);
+    let mut out = Vec::new();
+    if let Some(w) = why(&dest, true) {
+        out.push(format!("{dest:?} (the destination): {w}"));
+    }
+    for f in &lock.files {
+        if let Some(w) = why(&f.path, false) {
+            out.push(format!("{:?}: {w}", f.path));
+        }
+    }
+    out
+}
+
+/// What [`crate::rollout::plan::Plan::old_rsync_refusals`] lists for `bundle` on the plan's nodes: a bundle
+/// file once (every node gets the same files), a destination per node.
+pub fn old_rsync_refusals(
+    inv: &crate::inventory::Inventory,
+    plan: &crate::rollout::plan::Plan,
+    bundle: &crate::manifest::Bundle,
+) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for id in plan.nodes() {
+        let Some(n) = inv.nodes.get(id) else {
+            continue;
+        };
+        for why in unsafe_names(&n.layout, &bundle.lock, &bundle.skills_sha) {
+            let line = if why.contains("(the destination)") {
+                format!("{}: {why}", n.name)
+            } else {
+                format!("every node: {why}")
+            };
+            if !out.contains(&line) {
+                out.push(line);
+            }
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -647,6 +725,71 @@ mod tests {
             .filter(|e| e.file_name().to_string_lossy().contains("verify"))
             .collect();
         assert!(left.is_empty(), "{left:?}");
+    }
+
+    /// On a Mac `mv -T` is refused (exit 64) and perl may be gone: the switch renames
+    /// with BSD `mv -h`, `current` and `previous` both.
+    #[test]
+    fn switch_renames_with_mv_h_where_mv_refuses_t() {
+        use std::os::unix::fs::PermissionsExt;
+        let d = tempfile::tempdir().expect("tmp");
+        let root = d.path().join("skills");
+        std::fs::create_dir_all(&root).expect("mkdir");
+        let layout = Layout {
+            skills_root: root.display().to_string(),
+            state_dir: d.path().join("state").display().to_string(),
+            ..Layout::default()
+        };
+        let fake = d.path().join("bin");
+        std::fs::create_dir_all(&fake).expect("mkdir");
+        let calls = d.path().join("mv.calls");
+        // BSD mv: no -T; -h renames over a symlink without following it
+        let mv = format!(
+            "#!/bin/sh\necho \"$*\" >>'{}'\ncase \"$1\" in\n-T) echo 'mv: illegal option -- T' >&2; exit 64 ;;\n-h) shift; exec /bin/mv -T \"$@\" ;;\nesac\nexec /bin/mv \"$@\"\n",
+            calls.display()
+        );
+        for (name, body) in [
+            ("mv", mv.as_str()),
+            ("perl", "#!/bin/sh\necho 'perl: not here' >&2\nexit 127\n"),
+        ] {
+            std::fs::write(fake.join(name), body).expect("w");
+            std::fs::set_permissions(fake.join(name), std::fs::Permissions::from_mode(0o755))
+                .expect("chmod");
+        }
+        let run = |script: &str| {
+            let out = std::process::Command::new("sh")
+                .arg("-c")
+                .arg(script)
+                .env(
+                    "PATH",
+                    format!(
+                        "{}:{}",
+                        fake.display(),
+                        std::env::var("PATH").unwrap_or_default()
+                    ),
+                )
+                .output()
+                .expect("sh");
+            (
+                out.status.code(),
+                String::from_utf8_lossy(&out.stdout).to_string(),
+            )
+        };
+        let (l1, s1) = real_bundle(&root, "sha1");
+        let (l2, s2) = real_bundle(&root, "sha2");
+        let (code, text) = run(&switch(&layout, "sha1", &expected_digest(&l1, &s1)));
+        assert_eq!(code, Some(0), "{text}");
+        let (code, text) = run(&switch(&layout, "sha2", &expected_digest(&l2, &s2)));
+        assert_eq!(code, Some(0), "{text}");
+        assert!(text.contains("current -> sha2 (previous sha1)"), "{text}");
+        let link = |n: &str| std::fs::read_link(root.join(n)).expect("link");
+        assert_eq!(link("current"), std::path::PathBuf::from("sha2"));
+        assert_eq!(link("previous"), std::path::PathBuf::from("sha1"));
+        // sha2 was not moved into the directory `current` pointed at
+        assert!(!root.join("sha1/.current.tmp").exists());
+        let log = std::fs::read_to_string(&calls).expect("mv was called");
+        assert!(log.lines().any(|l| l.starts_with("-T ")), "{log}");
+        assert!(log.lines().any(|l| l.starts_with("-h ")), "{log}");
     }
 
     #[test]

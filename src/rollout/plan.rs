@@ -101,6 +101,11 @@ pub struct Plan {
     /// Every class runs side by side (its own canary, then its own waves) instead of
     /// one class after the other.
     pub parallel_classes: bool,
+    /// The names a stock macOS rsync (2.6.9 or openrsync: no `-s`) cannot carry safely,
+    /// each `<node>: <name>: <why>` (`node_ops::old_rsync_refusals`): a node whose rsync lacks
+    /// `-s` refuses them at its baseline. Shown by `--check` and the plan view.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub old_rsync_refusals: Vec<String>,
 }
 
 impl Plan {
@@ -152,6 +157,16 @@ impl Plan {
             for (wi, w) in c.waves.iter().enumerate() {
                 let names: Vec<&str> = w.iter().map(|&i| name(i)).collect();
                 s.push_str(&format!("  wave {:<2} {}\n", wi + 1, names.join(" ")));
+            }
+        }
+        if !self.old_rsync_refusals.is_empty() {
+            s.push_str(
+                "refused on a node without rsync 3 (a stock macOS rsync has no -s; install \
+                 rsync 3 on the node with brew install rsync, or point meshroll_rsync_path \
+                 at one):\n",
+            );
+            for r in &self.old_rsync_refusals {
+                s.push_str(&format!("  {r}\n"));
             }
         }
         s
@@ -209,6 +224,7 @@ pub fn make(inv: &Inventory, opts: &PlanOptions) -> Result<Plan, String> {
         classes,
         doctor_every_node: opts.doctor_every_node,
         parallel_classes: opts.parallel_classes,
+        old_rsync_refusals: Vec::new(),
     })
 }
 

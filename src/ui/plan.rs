@@ -154,25 +154,33 @@ fn lane(f: &mut Frame, area: Rect, d: &RolloutState, ci: usize, theme: &Theme) {
 /// The latest progress lines that fit, newest last, coloured by their tone.
 fn progress(f: &mut Frame, area: Rect, d: &RolloutState, theme: &Theme) {
     let h = area.height.saturating_sub(1) as usize;
-    let lines: Vec<Line> = d
-        .log
-        .iter()
-        .rev()
-        .take(h)
-        .rev()
-        .map(|p| {
-            let style = match p.tone {
-                Tone::Bad => theme.error,
-                Tone::Warn => theme.warn,
-                Tone::Good => theme.ok,
-                Tone::Note => theme.dim,
-            };
-            Line::from(Span::styled(
-                format!(" {}", crate::safe_text::clean(&p.text)),
-                style,
-            ))
-        })
-        .collect();
+    // names a node without rsync 3 refuses, first (they decide whether such a node lands)
+    let refusals = &d.machine.plan.old_rsync_refusals;
+    let mut lines: Vec<Line> = Vec::new();
+    if !refusals.is_empty() && h > 1 {
+        let first = crate::safe_text::clean(&refusals[0]);
+        let count = match refusals.len() {
+            1 => "1 name".to_string(),
+            n => format!("{n} names, all in --check"),
+        };
+        lines.push(Line::from(Span::styled(
+            format!(" refused on a node without rsync 3 (no -s; {count}): {first}"),
+            theme.warn,
+        )));
+    }
+    let h = h.saturating_sub(lines.len());
+    lines.extend(d.log.iter().rev().take(h).rev().map(|p| {
+        let style = match p.tone {
+            Tone::Bad => theme.error,
+            Tone::Warn => theme.warn,
+            Tone::Good => theme.ok,
+            Tone::Note => theme.dim,
+        };
+        Line::from(Span::styled(
+            format!(" {}", crate::safe_text::clean(&p.text)),
+            style,
+        ))
+    }));
     f.render_widget(
         Paragraph::new(lines).block(
             Block::default()

@@ -39,6 +39,7 @@
 #![allow(dead_code)]
 
 pub mod liveness;
+pub mod macos;
 pub mod procs;
 pub mod real_openclaw;
 pub mod tmux;
@@ -73,6 +74,8 @@ pub const FIXTURE_VERSION: &str = "2026.9.6";
 pub struct NodeSpec {
     pub name: String,
     pub class: String,
+    /// A macOS-shaped node (`NodeSpec::macos`, tests/common/macos.rs); `None`: plain.
+    pub macos: Option<macos::MacSpec>,
 }
 
 impl NodeSpec {
@@ -80,6 +83,7 @@ impl NodeSpec {
         NodeSpec {
             name: name.to_string(),
             class: class.to_string(),
+            macos: None,
         }
     }
 
@@ -132,6 +136,8 @@ pub struct LabNode {
     sshd_config: PathBuf,
     sshd_log: PathBuf,
     sshd: Mutex<Option<Child>>,
+    /// Set for a macOS-shaped node: its sshd runs in a mount namespace of Apple-like tools.
+    macos: Option<macos::MacSpec>,
 }
 
 // ---------------------------------------------------------------------------------------
@@ -381,6 +387,9 @@ impl Lab {
                 .join(" ");
             liveness.set(&s.name, 200);
             liveness.set(&format!("{}.gw", s.name), 200);
+            if let Some(m) = s.macos {
+                macos::prepare(&root, m);
+            }
             nodes.push(LabNode {
                 name: s.name.clone(),
                 class: s.class.clone(),
@@ -393,6 +402,7 @@ impl Lab {
                 sshd_log: root.join("sshd.log"),
                 root,
                 sshd: Mutex::new(None),
+                macos: s.macos,
             });
         }
 
@@ -939,10 +949,15 @@ impl LabNode {
             .append(true)
             .open(&self.sshd_log)
             .expect("lab: open sshd.log");
-        Command::new(SSHD)
-            .args(["-D", "-e", "-f"])
-            .arg(&self.sshd_config)
-            .stdin(Stdio::null())
+        let mut cmd = match self.macos {
+            Some(_) => macos::sshd_command(&self.root, SSHD, &self.sshd_config),
+            None => {
+                let mut c = Command::new(SSHD);
+                c.args(["-D", "-e", "-f"]).arg(&self.sshd_config);
+                c
+            }
+        };
+        cmd.stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()
