@@ -16,6 +16,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+use common::macos::RsyncFlavor;
 use common::{Lab, LabNode, NodeSpec};
 use serde_json::Value;
 
@@ -29,11 +30,16 @@ struct Skills {
 }
 
 fn skills() -> Skills {
+    skills_variant("one")
+}
+
+/// [`skills`] with its own content (so its own SKILLS_SHA).
+fn skills_variant(variant: &str) -> Skills {
     let repo = tempfile::tempdir().unwrap();
     let dir = repo.path().join("skills");
     fs::create_dir_all(dir.join("weather")).unwrap();
     fs::write(dir.join("weather/SKILL.md"), "# weather\n").unwrap();
-    fs::write(dir.join("README.md"), "skills\n").unwrap();
+    fs::write(dir.join("README.md"), format!("skills {variant}\n")).unwrap();
     for args in [
         &["init", "-q"][..],
         &["add", "."][..],
@@ -459,4 +465,86 @@ fn a_rollout_finds_openclaw_on_the_login_shells_path() {
     for want in ["gateway status --json", "doctor --lint --json", "--version"] {
         assert!(calls.iter().any(|c| c == want), "{want}: {calls:?}");
     }
+}
+
+// ---------------------------------------------------------------------------------------
+// the same on a macOS-shaped node
+
+/// On a macOS-shaped node (tests/common/macos.rs: root's login shell is zsh in its
+/// passwd, `sh` is dash, BSD-like tools, stock rsync 2.6.9, `openclaw` only on the
+/// `~/.zprofile` PATH) with a relative `meshroll_openclaw`: `status` finds the CLI and
+/// says which; a rollout lands (baseline, doctor and a prewarm that runs the CLI find
+/// it); a later prewarm that grows past its memory cap is killed, which is its error.
+#[test]
+fn on_a_macos_shaped_node_the_login_path_and_the_memory_cap_hold() {
+    let lab = Lab::start(&[NodeSpec::macos("mac", "worker", RsyncFlavor::Apple269)]);
+    let mac = lab.node("mac");
+    let plain = lab.ssh("mac", "command -v openclaw || echo none");
+    assert_eq!(
+        String::from_utf8_lossy(&plain.stdout),
+        "none\n",
+        "{plain:?}"
+    );
+
+    let inv = lab.dir.join("mac.ini");
+    fs::write(
+        &inv,
+        relative_openclaw(&fs::read_to_string(lab.write_inventory_ini()).unwrap()),
+    )
+    .unwrap();
+    let rows = status_json(&lab, &inv);
+    let r = row(&rows, "mac");
+    assert_eq!(r["gateway"]["ready"], true, "{r}");
+    assert_eq!(
+        r["cli"]["path"],
+        mac.zprofile_openclaw_dir()
+            .join("openclaw")
+            .display()
+            .to_string(),
+        "{r}"
+    );
+    assert_eq!(r["cli"]["version"], "OpenClaw 2026.9.6 (eb377ac)", "{r}");
+
+    let hog = mac.root.join("bin/hog");
+    let tag = format!("meshroll-lab-macmemcap-{}", std::process::id());
+    executable(
+        &hog,
+        &format!(
+            "#!/bin/sh\necho allocating\nsh -c 'sleep 120; : {tag}' &\nperl -e '$x = \"a\" x (64 << 20); sleep 120'\necho survived\n"
+        ),
+    );
+    let with = |extra: &str| {
+        let base = inventory(&lab, |_| extra.to_string());
+        let p = lab.dir.join("mac-rollout.ini");
+        fs::write(&p, relative_openclaw(&fs::read_to_string(&base).unwrap())).unwrap();
+        p
+    };
+    let inv = with("meshroll_prewarm_cmd=\"openclaw --version\"");
+    let (o, code) = rollout(&lab, &inv, &skills(), &lab.dir.join("j1.jsonl"));
+    assert_eq!(code, Some(0), "{o}");
+    assert!(o.contains(" mac LANDED"), "{o}");
+
+    let inv = with(&format!(
+        "meshroll_prewarm_cmd={} meshroll_prewarm_mem_mb=16",
+        hog.display()
+    ));
+    let (o, code) = rollout(
+        &lab,
+        &inv,
+        &skills_variant("two"),
+        &lab.dir.join("j2.jsonl"),
+    );
+    assert_eq!(code, Some(1), "{o}");
+    assert!(
+        o.contains(
+            "mac prewarm failed (fatal, attempt 1/5): prewarm over the memory cap of 16 MiB ("
+        ),
+        "{o}"
+    );
+    let left = Command::new("pgrep").args(["-f", &tag]).output().unwrap();
+    assert!(
+        left.stdout.is_empty(),
+        "the prewarm's group outlived the kill: {}",
+        String::from_utf8_lossy(&left.stdout)
+    );
 }
