@@ -107,6 +107,8 @@ pub struct CliRow {
     pub path: Option<String>,
     /// The first line of its `--version`; null when it printed nothing.
     pub version: Option<String>,
+    /// Found on the node's PATH (`meshroll_openclaw` a bare name), not set as a path.
+    pub on_path: bool,
     /// How old the poll that said so is.
     pub age_s: u64,
 }
@@ -356,6 +358,7 @@ fn one(n: &Node, st: &NodeState, k: Skew, now: Millis, base: &Rules) -> NodeRepo
         cli: st.cli.as_ref().map(|c| CliRow {
             path: Some(c.value.path.clone()).filter(|p| !p.is_empty()),
             version: Some(c.value.version.clone()).filter(|v| !v.is_empty()),
+            on_path: c.value.on_path,
             age_s: c.age_s(now),
         }),
         error,

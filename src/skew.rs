@@ -151,8 +151,9 @@ pub fn assess_rolling(
 }
 
 /// Per node, the ways the CLI its poll channel runs differs from the majority of its
-/// class: its path (`cli path /usr/local/bin/openclaw != class /opt/homebrew/bin/openclaw`)
-/// and its `--version` line. A node whose CLI is not known yet is neither counted nor
+/// class: its path (`cli path /usr/local/bin/openclaw != class /opt/homebrew/bin/openclaw`),
+/// among the nodes that look it up on their PATH (a path set in the inventory is
+/// configuration, not skew), and its `--version` line. A node whose CLI is not known yet is neither counted nor
 /// flagged. The reasons carry node text: they are cleaned with the rest of the row
 /// (`crate::report`).
 pub fn cli_split(nodes: &[(&str, &NodeState)]) -> Vec<Vec<String>> {
@@ -169,7 +170,7 @@ pub fn cli_split(nodes: &[(&str, &NodeState)]) -> Vec<Vec<String>> {
                     .filter_map(|(_, s)| seen(s))
             };
             (
-                majority(of_class().map(|c| c.path.as_str())),
+                majority(of_class().filter(|c| c.on_path).map(|c| c.path.as_str())),
                 majority(of_class().map(|c| c.version.as_str())),
             )
         });
@@ -188,7 +189,7 @@ pub fn cli_split(nodes: &[(&str, &NodeState)]) -> Vec<Vec<String>> {
                 }
             };
             let mut out = Vec::new();
-            if let Some(r) = path_ref.as_deref().filter(|r| *r != c.path) {
+            if let Some(r) = path_ref.as_deref().filter(|r| c.on_path && *r != c.path) {
                 out.push(format!("cli path {} != class {}", shown(&c.path), shown(r)));
             }
             if let Some(r) = version_ref.as_deref().filter(|r| *r != c.version) {
@@ -474,6 +475,7 @@ mod tests {
                 crate::signals::CliIdentity {
                     path: path.into(),
                     version: version.into(),
+                    on_path: true,
                 },
                 0,
             ));
@@ -487,7 +489,13 @@ mod tests {
             with_cli(brew, "OpenClaw 2026.9.7 (0c1d2e3)"),
             node(Some("aaa"), Some("aaa"), "b1", "1", "1"),
             with_cli("", ""),
+            with_cli("/srv/openclaw/bin/openclaw", "OpenClaw 2026.9.6 (eb377ac)"),
         ];
+        let mut states = states;
+        // a path set in the inventory (not looked up on the PATH) is not skew
+        if let Some(c) = states[6].cli.as_mut() {
+            c.value.on_path = false;
+        }
         let nodes: Vec<(&str, &NodeState)> = states.iter().map(|s| ("w", s)).collect();
         let s = assess(&nodes, None);
         assert!(!s[0].cli && !s[0].any(), "{:?}", s[0]);
@@ -511,5 +519,6 @@ mod tests {
                 "cli --version none != class OpenClaw 2026.9.6 (eb377ac)".to_string()
             ]
         );
+        assert!(!s[6].cli && !s[6].any(), "{:?}", s[6]);
     }
 }

@@ -432,12 +432,17 @@ fn the_login_shells_path_finds_openclaw_and_a_split_cli_is_skew() {
     );
     assert_eq!(row(&rows, "w03")["skew"]["cli"], true);
 
-    // an absolute meshroll_openclaw wins over the login shell's PATH
+    assert_eq!(row(&rows, "w01")["cli"]["on_path"], true);
+
+    // an absolute meshroll_openclaw wins over the login shell's PATH (and a path set
+    // per node is configuration, not skew)
     let rows = status_json(&lab, &abs);
     for n in &lab.nodes {
         let r = row(&rows, &n.name);
         assert_eq!(r["cli"]["path"], n.openclaw().display().to_string(), "{r}");
+        assert_eq!(r["cli"]["on_path"], false, "{r}");
         assert_eq!(r["gateway"]["ready"], true, "{r}");
+        assert!(!r["skew"].to_string().contains("cli path"), "{r}");
     }
 }
 

@@ -47,6 +47,7 @@ async fn the_node_view_names_the_cli_that_ran_and_a_split_path_is_skew() {
             raw.cli = Some(CliIdentity {
                 path: path.into(),
                 version: "OpenClaw 2026.9.6 (eb377ac)".into(),
+                on_path: true,
             });
         }
         app.on_poll(PollResult {

@@ -148,7 +148,8 @@ cli_ident() {
     CLIV=$(head -c 512 "$t/ver.o" | head -n 1) ;;
   *) CLIP= ;;
   esac
-  CLIJ=",\"cli\":{\"path\":\"$(printf %s "$CLIP" | hex)\",\"version\":\"$(printf %s "$CLIV" | hex)\"}"
+  case "$OC" in /*) CLIO=false ;; *) CLIO=true ;; esac
+  CLIJ=",\"cli\":{\"path\":\"$(printf %s "$CLIP" | hex)\",\"version\":\"$(printf %s "$CLIV" | hex)\",\"on_path\":$CLIO}"
 }
 "#;
 

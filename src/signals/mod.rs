@@ -104,6 +104,8 @@ pub struct RawPoll {
 pub struct CliIdentity {
     pub path: String,
     pub version: String,
+    /// Found by a PATH lookup (`meshroll_openclaw` a bare name), not set as a path.
+    pub on_path: bool,
 }
 
 /// curl's exit code and the HTTP status of the gateway's readiness URL.
@@ -149,6 +151,8 @@ struct Envelope {
 struct CliIdEnv {
     path: String,
     version: String,
+    #[serde(default)]
+    on_path: bool,
 }
 
 /// Bytes of a CLI path or version line kept (the script cuts `--version` at 512).
@@ -163,6 +167,7 @@ fn cli_identity(e: CliIdEnv) -> Result<CliIdentity, SignalError> {
     Ok(CliIdentity {
         path: text(&e.path)?,
         version: text(&e.version)?,
+        on_path: e.on_path,
     })
 }
 
