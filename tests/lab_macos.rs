@@ -331,6 +331,22 @@ fn rollout_and_rollback_land_with_stock_rsync_in_both_flavours() {
             PathBuf::from(&sha_a)
         );
         assert!(!n.is_drained() && !n.state_dir().join("meshroll.lock").exists());
+        // the stock rsync did the copies, without -s
+        let calls = n.stock_rsync_calls();
+        let server: Vec<&String> = calls.iter().filter(|c| c.starts_with("--server")).collect();
+        assert_eq!(server.len(), 2, "{name}: {calls:?}");
+        // no `s` in the short options (up to `e`, whose argument the rest is)
+        let has_s = |w: &str| {
+            w.starts_with('-')
+                && !w.starts_with("--")
+                && w[1..].split('e').next().is_some_and(|f| f.contains('s'))
+        };
+        assert!(
+            server
+                .iter()
+                .all(|c| !c.split_whitespace().any(has_s) && !c.contains("secluded")),
+            "{calls:?}"
+        );
     }
     let out = meshroll(&lab, &inv, &["rollback", "--class", "worker", "--yes"]);
     let o = text(&out);
@@ -617,4 +633,39 @@ fn unlock_matches_a_plain_node() {
         said.push(o.replace(&n.name, "NODE"));
     }
     assert_eq!(said[0], said[1]);
+}
+
+/// With `meshroll_rsync_path` unset, a Homebrew rsync 3 in /opt/homebrew/bin is preferred
+/// over the stock one (and gets `-s`): the stock rsync is asked its version, never a copy.
+#[test]
+fn a_homebrew_rsync_3_is_preferred_over_the_stock_one() {
+    let lab = Lab::start(&[NodeSpec::macos_with_brew_rsync(
+        "brew",
+        "worker",
+        RsyncFlavor::Apple269,
+    )]);
+    lab.all_ready();
+    let inv = inventory(&lab, "inv.ini", |_| String::new());
+    let src = skills("a");
+    let sha = skills_sha(&src.dir);
+    let jpath = lab.dir.join("j.jsonl");
+    let out = meshroll(
+        &lab,
+        &inv,
+        &[
+            "rollout",
+            "--skills",
+            src.dir.to_str().unwrap(),
+            "--journal",
+            jpath.to_str().unwrap(),
+            "--yes",
+        ],
+    );
+    let o = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{o}");
+    let n = lab.node("brew");
+    assert_eq!(n.current().as_deref(), Some(sha.as_str()));
+    let calls = n.stock_rsync_calls();
+    assert_eq!(calls, vec!["--version".to_string()], "{calls:?}");
+    assert_eq!(count(&journal(&jpath), "phase_failed", "brew"), 0, "{o}");
 }

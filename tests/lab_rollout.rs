@@ -264,10 +264,16 @@ fn assert_bundle(n: &LabNode, sha: &str, src: &Path) {
     }
 }
 
-/// Write a wrapper for the node's remote rsync into its root; returns its path.
+/// Write a wrapper for the node's remote rsync into its root; returns its path. The
+/// baseline asks it `--version` (issue 15): answered by the real rsync, `body` runs only
+/// for copies.
 fn rsync_wrapper(n: &LabNode, body: &str) -> PathBuf {
     let p = n.root.join("bin/rsync-wrapper");
-    fs::write(&p, format!("#!/bin/sh\n{body}\n")).unwrap();
+    fs::write(
+        &p,
+        format!("#!/bin/sh\ncase \"$1\" in --version) exec rsync --version ;; esac\n{body}\n"),
+    )
+    .unwrap();
     fs::set_permissions(&p, fs::Permissions::from_mode(0o755)).unwrap();
     p
 }

@@ -147,7 +147,8 @@ fn token_line(token: Option<&str>) -> String {
 /// `<rollout id> <who> <epoch seconds taken>` and a `heartbeat` file (epoch seconds,
 /// refreshed by [`heartbeat`] while the rollout holds the lock). Taken at baseline,
 /// released after undrain. Then the gateway status is archived to
-/// `last-gateway-status.json` and printed.
+/// `last-gateway-status.json` and printed. First, on stderr (stdout is the status), the
+/// node's rsync as [`crate::remote::rsync::probe_script`] finds it, learned once per run.
 pub fn baseline(
     layout: &Layout,
     rollout_id: &str,

@@ -727,6 +727,40 @@ mod tests {
         assert!(left.is_empty(), "{left:?}");
     }
 
+    /// What the baseline makes of the rsync probe: the stock rsync is used without -s
+    /// unless a name needs it (then refused, naming the file); rsync 3 carries any name;
+    /// no probe line (the simulated mesh) learns nothing.
+    #[test]
+    fn the_baseline_holds_the_nodes_rsync_against_the_bundle() {
+        let layout = Layout::default();
+        let stock = b"MESHROLL-RSYNC 0 -\nMESHROLL-RSYNC 1 -\nMESHROLL-RSYNC 2 openrsync: protocol version 29 rsync version 2.6.9 compatible\n";
+        let brew = b"MESHROLL-RSYNC 0 rsync  version 3.4.1  protocol version 32\n";
+        let mut l = lock();
+        let r = rsync_at_baseline(stock, &layout, &l, "abc").expect("usable");
+        assert!(r.is_some_and(|r| !r.secluded_args));
+        l.files[0].path = "a\u{1b}]0;owned\u{7}.md".into();
+        match rsync_at_baseline(stock, &layout, &l, "abc") {
+            Err(Failure::Fatal(m)) => {
+                assert!(
+                    m.contains("refused: the node's openrsync (protocol 29) at rsync has no -s"),
+                    "{m}"
+                );
+                assert!(m.contains("a control character in the name"), "{m}");
+                assert!(m.contains("brew install rsync"), "{m}");
+                assert!(!m.contains('\u{1b}') && !m.contains('\u{7}'), "{m}");
+            }
+            other => panic!("{other:?}"),
+        }
+        let r = rsync_at_baseline(brew, &layout, &l, "abc").expect("rsync 3 carries it");
+        assert!(r.is_some_and(|r| r.secluded_args));
+        assert_eq!(rsync_at_baseline(b"{}\n", &layout, &l, "abc"), Ok(None));
+        let e = rsync_at_baseline(b"MESHROLL-RSYNC 2 -\n", &layout, &l, "abc");
+        assert!(
+            matches!(e, Err(Failure::Fatal(ref m)) if m.contains("no rsync on the node")),
+            "{e:?}"
+        );
+    }
+
     /// On a Mac `mv -T` is refused (exit 64) and perl may be gone: the switch renames
     /// with BSD `mv -h`, `current` and `previous` both.
     #[test]

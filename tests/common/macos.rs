@@ -219,6 +219,15 @@ impl LabNode {
         self.macos.is_some()
     }
 
+    /// Every call of a macOS-shaped node's stock rsync (its arguments), in order.
+    pub fn stock_rsync_calls(&self) -> Vec<String> {
+        fs::read_to_string(mac_dir(&self.root).join("stock-rsync-calls.log"))
+            .unwrap_or_default()
+            .lines()
+            .map(str::to_string)
+            .collect()
+    }
+
     /// The folder `~/.zprofile` puts on the PATH of a macOS-shaped node's login shell,
     /// holding an `openclaw` that runs this node's stand-in.
     pub fn zprofile_openclaw_dir(&self) -> PathBuf {
@@ -430,6 +439,8 @@ fn rsync_shim(flavor: RsyncFlavor) -> String {
 # (not Apple's code): that version's options and messages; once the arguments pass, the
 # real rsync runs, held to protocol 29 as the stock one speaks.
 REAL=@REAL@
+# every call, for the lab's tests (LabNode::stock_rsync_calls)
+printf '%s\n' "$*" >>"$REAL/../stock-rsync-calls.log" 2>/dev/null
 SHORT='{short}'
 LONG=' {long} '
 case " $* " in *' --version '*|*' -V '*) printf '%s' '{version}'; exit 0 ;; esac
