@@ -113,6 +113,9 @@ fn rollout(lab: &Lab, inv: &Path, src: &Skills, journal: &Path) -> (String, Opti
         lab,
         inv,
         &[
+            // a loaded machine (the suite shares its cores) must not time a phase out
+            "--timeout",
+            "30",
             "rollout",
             "--skills",
             src.dir.to_str().unwrap(),
