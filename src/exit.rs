@@ -86,6 +86,7 @@ mod tests {
                 reference: None,
                 versions: false,
                 build: false,
+                cli: false,
                 reasons: Vec::new(),
                 diffs: Vec::new(),
                 no_majority: Vec::new(),

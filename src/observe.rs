@@ -7,7 +7,9 @@
 
 use serde::Serialize;
 
-use crate::signals::{self, Disk, DoctorReport, GatewayStatus, LockSeen, RawPoll, SignalError};
+use crate::signals::{
+    self, CliIdentity, Disk, DoctorReport, GatewayStatus, LockSeen, RawPoll, SignalError,
+};
 
 /// Wall-clock milliseconds since the Unix epoch. Time is always passed in.
 pub type Millis = u64;
@@ -144,6 +146,9 @@ pub struct NodeState {
     pub last_error: Option<Stamped<String>>,
     /// When the last round trip came back with a readable poll.
     pub last_ok: Option<Millis>,
+    /// Which CLI the node's poll channel runs (path and `--version`), as of when the
+    /// channel opened; kept across one-shot polls, which do not say.
+    pub cli: Option<Stamped<CliIdentity>>,
     pub polls_ok: u64,
     pub polls_failed: u64,
     /// The node lock a rollout holds, as the last readable poll saw it (`None`: not
@@ -215,6 +220,9 @@ impl NodeState {
             self.last_error = Some(Stamped::new(e.to_string(), at));
         }
         self.disk = Some(Stamped::new(raw.disk.map_err(|e| e.to_string()), at));
+        if let Some(c) = raw.cli {
+            self.cli = Some(Stamped::new(c, at));
+        }
     }
 
     /// A round trip whose output could not be read.

@@ -99,11 +99,26 @@ pub struct SkewRow {
     pub manifest: bool,
     pub versions: bool,
     pub build: bool,
+    /// The CLI's path or `--version` differs from its class's majority.
+    pub cli: bool,
     pub reasons: Vec<String>,
     /// What differs: `{"signal","value","reference"}` per difference.
     pub diffs: Vec<Diff>,
     /// The class-majority signals that have no majority in the node's class.
     pub no_majority: Vec<Signal>,
+}
+
+/// Which `openclaw` the node's poll channel runs, found on its login shell's PATH.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CliRow {
+    /// Where it is; null when the node's PATH has none.
+    pub path: Option<String>,
+    /// The first line of its `--version`; null when it printed nothing.
+    pub version: Option<String>,
+    /// Found on the node's PATH (`meshroll_openclaw` a bare name), not set as a path.
+    pub on_path: bool,
+    /// How old the poll that said so is.
+    pub age_s: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -124,6 +139,8 @@ pub struct NodeReport {
     pub drained: bool,
     pub skew: SkewRow,
     pub doctor: Option<DoctorReport>,
+    /// The CLI the poll channel runs; null until a channel said (one-shot polls do not).
+    pub cli: Option<CliRow>,
     /// What is wrong right now, or null.
     pub error: Option<String>,
     /// The last error seen, even if it has cleared, and its age.
@@ -242,6 +259,10 @@ impl NodeReport {
             short(&mut d.value);
             d.reference.iter_mut().for_each(short);
         }
+        if let Some(c) = self.cli.as_mut() {
+            c.path.iter_mut().for_each(long);
+            c.version.iter_mut().for_each(short);
+        }
         if let Some(d) = self.doctor.as_mut() {
             for f in &mut d.findings {
                 short(&mut f.check_id);
@@ -356,6 +377,7 @@ fn one(n: &Node, st: &NodeState, k: Skew, now: Millis, base: &Rules) -> NodeRepo
             ),
             versions: k.versions,
             build: k.build,
+            cli: k.cli,
             reasons: k.reasons,
             diffs: k.diffs,
             no_majority: k.no_majority,
@@ -364,6 +386,12 @@ fn one(n: &Node, st: &NodeState, k: Skew, now: Millis, base: &Rules) -> NodeRepo
             .doctor
             .as_ref()
             .and_then(|d| d.value.as_ref().ok().cloned()),
+        cli: st.cli.as_ref().map(|c| CliRow {
+            path: Some(c.value.path.clone()).filter(|p| !p.is_empty()),
+            version: Some(c.value.version.clone()).filter(|v| !v.is_empty()),
+            on_path: c.value.on_path,
+            age_s: c.age_s(now),
+        }),
         error,
         last_error: st.last_error.as_ref().map(|e| e.value.clone()),
         last_error_age_s: st.last_error.as_ref().map(|e| e.age_s(now)),

@@ -48,9 +48,11 @@ pub enum Signal {
     Build,
     /// The CLI and daemon versions (as one pair), against the class majority.
     Version,
-    /// Where the CLI is installed, against the class majority. Branch `macpath` adds
-    /// the signal: one entry in [`CLASS_SIGNALS`] reading it from [`NodeState`].
+    /// Where the CLI the poll channel runs is installed (found on the login shell's
+    /// PATH), against the class majority; a path set in the inventory is configuration.
     CliPath,
+    /// The CLI's own `--version` line, against the class majority.
+    CliVersion,
 }
 
 impl Signal {
@@ -61,6 +63,7 @@ impl Signal {
             Signal::Build => "build",
             Signal::Version => "version",
             Signal::CliPath => "cli path",
+            Signal::CliVersion => "cli --version",
         }
     }
 }
@@ -89,6 +92,8 @@ pub struct Skew {
     pub versions: bool,
     /// Build id differs from the majority of the class.
     pub build: bool,
+    /// The CLI's path or `--version` differs from the majority of the class.
+    pub cli: bool,
     /// What differs, in [`Signal`] order.
     pub diffs: Vec<Diff>,
     /// The class-majority signals that have no majority in this node's class (so they
@@ -142,8 +147,21 @@ fn ready_gateway(st: &NodeState) -> Option<&crate::signals::GatewayStatus> {
     g.state.is_ready().then_some(g)
 }
 
+/// The CLI the node's poll channel found, as `(path, --version)` shown (`none` when
+/// empty); `None` until its channel said.
+fn cli_seen(st: &NodeState) -> Option<&crate::signals::CliIdentity> {
+    st.cli.as_ref().map(|c| &c.value)
+}
+
+fn or_none(v: &str) -> String {
+    if v.is_empty() {
+        "none".into()
+    } else {
+        v.to_string()
+    }
+}
+
 /// The class-majority signals besides the bundle, each with its own majority.
-/// (Branch `macpath`: the CLI path goes here as `Signal::CliPath`.)
 const CLASS_SIGNALS: &[ClassSignal] = &[
     ClassSignal {
         signal: Signal::Build,
@@ -163,6 +181,21 @@ const CLASS_SIGNALS: &[ClassSignal] = &[
             ))
         },
         reason: |v, r| format!("versions: {v} != class {r}"),
+    },
+    ClassSignal {
+        signal: Signal::CliPath,
+        // Only among nodes that look the CLI up on their PATH: a path set in the
+        // inventory (`meshroll_openclaw=/abs/path`) is configuration, not skew.
+        value: |st| {
+            let c = cli_seen(st)?;
+            c.on_path.then(|| or_none(&c.path))
+        },
+        reason: |v, r| format!("cli path {v} != class {r}"),
+    },
+    ClassSignal {
+        signal: Signal::CliVersion,
+        value: |st| Some(or_none(&cli_seen(st)?.version)),
+        reason: |v, r| format!("cli --version {v} != class {r}"),
     },
 ];
 
@@ -337,6 +370,7 @@ fn one(
     }
     let mut versions = false;
     let mut build = false;
+    let mut cli = false;
     for (cs, (class_value, any)) in CLASS_SIGNALS.iter().zip(signals) {
         let Some(class_value) = class_value else {
             if *any {
@@ -348,6 +382,7 @@ fn one(
         if v != *class_value {
             versions |= cs.signal == Signal::Version;
             build |= cs.signal == Signal::Build;
+            cli |= matches!(cs.signal, Signal::CliPath | Signal::CliVersion);
             differ(
                 cs.signal,
                 &v,
@@ -362,6 +397,7 @@ fn one(
         reference,
         versions,
         build,
+        cli,
         diffs,
         no_majority,
         reasons,
@@ -402,7 +438,7 @@ pub fn describe(diffs: &[Diff]) -> String {
         match s {
             Signal::Bundle | Signal::Lock => short(v).to_string(),
             Signal::Build => short_build(v).to_string(),
-            Signal::Version | Signal::CliPath => v.to_string(),
+            Signal::Version | Signal::CliPath | Signal::CliVersion => v.to_string(),
         }
     };
     diffs
@@ -688,5 +724,62 @@ mod tests {
                 ("bundle bbb ≠ aaa".to_string(), vec![0, 4, 7]),
             ]
         );
+    }
+
+    /// A node whose CLI path or `--version` differs from its class's majority is
+    /// skewed; one whose CLI is not known yet is neither counted nor flagged.
+    #[test]
+    fn cli_path_and_version_split_from_the_class() {
+        let with_cli = |path: &str, version: &str| {
+            let mut st = node(Some("aaa"), Some("aaa"), "b1", "1", "1");
+            st.cli = Some(Stamped::new(
+                crate::signals::CliIdentity {
+                    path: path.into(),
+                    version: version.into(),
+                    on_path: true,
+                },
+                0,
+            ));
+            st
+        };
+        let brew = "/opt/homebrew/bin/openclaw";
+        let states = [
+            with_cli(brew, "OpenClaw 2026.9.6 (eb377ac)"),
+            with_cli(brew, "OpenClaw 2026.9.6 (eb377ac)"),
+            with_cli("/usr/local/bin/openclaw", "OpenClaw 2026.9.6 (eb377ac)"),
+            with_cli(brew, "OpenClaw 2026.9.7 (0c1d2e3)"),
+            node(Some("aaa"), Some("aaa"), "b1", "1", "1"),
+            with_cli("", ""),
+            with_cli("/srv/openclaw/bin/openclaw", "OpenClaw 2026.9.6 (eb377ac)"),
+        ];
+        let mut states = states;
+        // a path set in the inventory (not looked up on the PATH) is not skew
+        if let Some(c) = states[6].cli.as_mut() {
+            c.value.on_path = false;
+        }
+        let nodes: Vec<(&str, &NodeState)> = states.iter().map(|s| ("w", s)).collect();
+        let s = assess(&nodes, None);
+        assert!(!s[0].cli && !s[0].any(), "{:?}", s[0]);
+        assert!(s[2].cli, "{:?}", s[2]);
+        assert_eq!(
+            s[2].reasons,
+            vec![format!("cli path /usr/local/bin/openclaw != class {brew}")]
+        );
+        assert_eq!(
+            s[3].reasons,
+            vec![
+                "cli --version OpenClaw 2026.9.7 (0c1d2e3) != class OpenClaw 2026.9.6 (eb377ac)"
+                    .to_string()
+            ]
+        );
+        assert!(!s[4].cli && !s[4].any(), "not known yet: {:?}", s[4]);
+        assert_eq!(
+            s[5].reasons,
+            vec![
+                format!("cli path none != class {brew}"),
+                "cli --version none != class OpenClaw 2026.9.6 (eb377ac)".to_string()
+            ]
+        );
+        assert!(!s[6].cli && !s[6].any(), "{:?}", s[6]);
     }
 }

@@ -527,6 +527,10 @@ fn status_watch_and_doctor_match_a_plain_node() {
         for k in ["node", "destination"] {
             v[k] = Value::Null;
         }
+        // the CLI that ran is each node's own stand-in (its path has the node's name)
+        if let Some(p) = v["cli"]["path"].as_str() {
+            v["cli"]["path"] = Value::from(p.replace("/mac/", "/N/").replace("/lin/", "/N/"));
+        }
         // the cache markers were touched a second apart
         if let Some(r) = v["reason"].as_str() {
             v["reason"] = Value::from(r.replace(|c: char| c.is_ascii_digit(), "#"));

@@ -183,7 +183,6 @@ pub async fn run(g: &Global, a: &RolloutArgs) -> anyhow::Result<i32> {
         prewarm: Duration::from_secs(a.prewarm_timeout.max(1)),
         probe: Duration::from_secs(a.probe_timeout.max(1)),
         heartbeat: Duration::from_secs(a.lock_heartbeat.max(1)),
-        ..Limits::default()
     };
     let session = session::Session {
         poll: p.poll.clone(),

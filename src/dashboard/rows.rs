@@ -450,6 +450,9 @@ impl App {
                 Ok(raw) => (raw.gateway.is_some(), true),
                 Err(_) => (false, false),
             };
+            // which CLI the channel runs: a skew input too (skew::cli_split)
+            let cli_polled = matches!(&r.result, Ok(raw) if raw.cli.is_some());
+            let old_cli = if cli_polled { st.cli.take() } else { None };
             let old_manifest = if ok { st.manifest.take() } else { None };
             let old_gateway = if gateway_polled {
                 st.gateway.take()
@@ -462,7 +465,10 @@ impl App {
                     != st.manifest.as_ref().map(|m| &m.value)
                     || (gateway_polled
                         && old_gateway.as_ref().map(|g| &g.value)
-                            != st.gateway.as_ref().map(|g| &g.value)));
+                            != st.gateway.as_ref().map(|g| &g.value))
+                    || (cli_polled
+                        && old_cli.as_ref().map(|c| &c.value)
+                            != st.cli.as_ref().map(|c| &c.value)));
             if moved {
                 self.cache.skew.inputs_moved = true;
             }

@@ -71,13 +71,18 @@ impl LayoutValue for Option<String> {
     }
 }
 
-/// A count of minutes (the only numeric layout setting: `cache_max_age_min`).
+/// A count: minutes (`cache_max_age_min`) or MiB (`prewarm_mem_mb`).
 impl LayoutValue for u64 {
     const TOML: TomlKind = TomlKind::Count;
     fn parse(key: &str, text: &str) -> Result<Self, String> {
-        text.trim()
-            .parse()
-            .map_err(|_| format!("a whole number of minutes for {key}, got {text:?}"))
+        text.trim().parse().map_err(|_| {
+            let unit = if key.ends_with("_mb") {
+                "MiB"
+            } else {
+                "minutes"
+            };
+            format!("a whole number of {unit} for {key}, got {text:?}")
+        })
     }
     fn show(&self) -> Option<String> {
         Some(self.to_string())
@@ -139,6 +144,9 @@ layout_keys! {
     undrain_cmd: Option<String> = None,
     /// Cache marker older than this is stale.
     cache_max_age_min: u64 = 120,
+    /// Memory cap of prewarm, MiB: the resident memory of its process group (killed
+    /// past it), or `ulimit -v` where only that works; 0 = no cap.
+    prewarm_mem_mb: u64 = 4096,
     /// rsync on the node (macOS ships an old one; Homebrew's is often preferred).
     rsync_path: String = "rsync".into(),
 }

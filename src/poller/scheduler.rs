@@ -421,6 +421,7 @@ mod tests {
                 ready: None,
                 disk: Err(crate::signals::SignalError::new("disk", "not read")),
                 node_lock: None,
+                cli: None,
             }),
         }
     }

@@ -123,9 +123,22 @@ pub fn then(first: &str, next: &str) -> String {
 /// (macOS: do not follow a target that is a symlink), then rename(2) through perl
 /// (deprecated by Apple, the last resort). A plain `mv` would move into the directory
 /// the target points at.
+///
+/// `lpath` puts the login shell's PATH first (at most 10 s; as the poll channel does,
+/// `crate::remote::script::poll_loop_script`): ssh runs commands through the login
+/// shell non-interactively, so zsh reads only `~/.zshenv`, and a CLI on a PATH set in
+/// `~/.zprofile` (nvm, Homebrew) would not be found. The scripts that run the CLI or
+/// the operator's commands call it.
 const PRELUDE: &str = r#"set -u
 PATH=${PATH:+$PATH:}/usr/bin:/bin:/usr/sbin:/sbin:/opt/homebrew/bin:/usr/local/bin
 mvT() { mv -T "$1" "$2" 2>/dev/null || mv -h "$1" "$2" 2>/dev/null || perl -e 'rename($ARGV[0], $ARGV[1]) or die "rename: $!\n"' "$1" "$2"; }
+lpath() {
+  case "${SHELL:-}" in /*) [ -x "$SHELL" ] || return 0 ;; *) return 0 ;; esac
+  v=$( ( "$SHELL" -lc 'printf "\nMESHROLL-PATH=%s\n" "$PATH"' 2>/dev/null </dev/null & p=$!
+    ( sleep 10; kill -9 $p ) >/dev/null 2>&1 </dev/null & w=$!
+    wait $p; kill -9 $w 2>/dev/null; wait $w 2>/dev/null ) | sed -n 's/^MESHROLL-PATH=//p' | tail -n 1 )
+  case "$v" in /*) PATH=$v:$PATH; export PATH ;; esac
+}
 "#;
 
 /// The prelude and the layout. `umask 027`: files the scripts create (the archived
@@ -169,7 +182,8 @@ pub fn baseline(
 {{
 {probe}}} >&2
 mkdir -p "$S" || {{ echo "MESHROLL-ERR cannot create $S"; exit 3; }}
-{take}"$OC" gateway status --json >"$S/last-gateway-status.json.tmp" 2>/dev/null </dev/null
+{take}lpath
+"$OC" gateway status --json >"$S/last-gateway-status.json.tmp" 2>/dev/null </dev/null
 mv -f "$S/last-gateway-status.json.tmp" "$S/last-gateway-status.json"
 cat "$S/last-gateway-status.json"
 "#,
@@ -258,7 +272,7 @@ pub fn force_unlock(layout: &Layout, expected_owner: Option<&str>) -> String {
 /// Drain: the configured command, or create `<state>/drain`.
 pub fn drain(layout: &Layout) -> String {
     match &layout.drain_cmd {
-        Some(c) => format!("{}{c}\n", head(layout)),
+        Some(c) => format!("{}lpath\n{c}\n", head(layout)),
         None => format!("{}mkdir -p \"$S\" && : >\"$S/drain\"\n", head(layout)),
     }
 }
@@ -267,7 +281,7 @@ pub fn drain(layout: &Layout) -> String {
 /// if it is ours.
 pub fn undrain(layout: &Layout, rollout_id: &str) -> String {
     let body = match &layout.undrain_cmd {
-        Some(c) => format!("{c}\n"),
+        Some(c) => format!("lpath\n{c}\n"),
         None => "rm -f \"$S/drain\"\n".to_string(),
     };
     format!(
@@ -404,7 +418,7 @@ echo "current -> $prev (was ${{cur:-none}})"
 /// Doctor on the node.
 pub fn doctor(layout: &Layout, token: Option<&str>) -> String {
     format!(
-        "{}{}\"$OC\" doctor --lint --json </dev/null 2>/dev/null\n",
+        "{}{}lpath\n\"$OC\" doctor --lint --json </dev/null 2>/dev/null\n",
         head(layout),
         token_line(token)
     )
@@ -419,12 +433,14 @@ pub fn default_prewarm(layout: &Layout) -> String {
     )
 }
 
-/// Prewarm under caps (nice 10, and a memory limit where `ulimit -v` works), output
+/// Prewarm under caps (nice 10, and the memory cap of [`PREWARM_CAP`]), output
 /// interleaved on stdout and cut on the node after [`OUTPUT_CAP`] bytes (the command
 /// then dies of SIGPIPE rather than flood the channel for its whole time limit);
 /// success touches `skill-cache-ready`. The exit code is on the last line
-/// (`MESHROLL-EXIT <rc>`). The command sees `MESHROLL_MANIFEST`, `SKILLS_SHA` and the
-/// gateway token.
+/// (`MESHROLL-EXIT <rc>`), a kill past the memory cap on a `MESHROLL-MEMCAP` line
+/// before it, a cap that could not be applied on a `MESHROLL-NOCAP <why>` line. The
+/// command sees `MESHROLL_MANIFEST`, `SKILLS_SHA` and the gateway token.
+/// `mem_limit_kb` 0 means no cap.
 pub fn prewarm(layout: &Layout, sha: &str, mem_limit_kb: u64, token: Option<&str>) -> String {
     let cmd = layout
         .prewarm_cmd
@@ -433,10 +449,11 @@ pub fn prewarm(layout: &Layout, sha: &str, mem_limit_kb: u64, token: Option<&str
     format!(
         r#"{head}{token}MESHROLL_MANIFEST="$R/current/{LOCK_NAME}"; SKILLS_SHA={sha}
 export MESHROLL_MANIFEST SKILLS_SHA
+lpath
+CAPK={mem}
+CMD={cmd}
 (
-( ulimit -v {mem} 2>/dev/null; exec nice -n 10 sh -c {cmd} ) 2>&1 </dev/null
-rc=$?
-if [ $rc -eq 0 ]; then mkdir -p "$S" && touch "$S/skill-cache-ready"; fi
+{PREWARM_CAP}if [ $rc -eq 0 ]; then mkdir -p "$S" && touch "$S/skill-cache-ready"; fi
 echo "MESHROLL-EXIT $rc"
 ) | head -c {cap}
 "#,
@@ -448,6 +465,61 @@ echo "MESHROLL-EXIT $rc"
         cap = OUTPUT_CAP + 1,
     )
 }
+
+/// Run `$CMD` niced under a memory cap of `$CAPK` KiB and leave its exit code in `$rc`,
+/// on macOS and Linux alike. In order of preference:
+/// - a watchdog: the command runs in a process group of its own (`set -m` job control,
+///   which macOS's bash-as-`sh` grants without a terminal, else `setsid`, which Linux
+///   has and dash needs), and the resident memory of that group (`ps -A -o pgid= -o
+///   rss=`, the same on BSD and procps) is summed every second; past the cap the whole
+///   group is killed and a `MESHROLL-MEMCAP` line says so;
+/// - `ulimit -v` (address space), where the kernel takes it: Darwin refuses it for a
+///   process already above the limit, which every macOS process is;
+/// - neither: the command runs uncapped, and `MESHROLL-NOCAP <why>` says why (never
+///   silently).
+pub(crate) const PREWARM_CAP: &str = r#"why=; mode=
+one() { set -- $1; o=${1:-}; }
+if [ "$CAPK" -eq 0 ]; then why="no memory cap is configured (prewarm_mem_mb = 0)"; fi
+if [ -z "$why" ]; then
+  e=$(ps -o rss= -p $$ 2>&1); one "$e"
+  case "$o" in ''|*[!0-9]*) why="ps cannot read memory use ($(printf %s "$e" | head -n 1))" ;; esac
+fi
+if [ -z "$why" ]; then
+  set -m 2>/dev/null; sleep 5 & q=$!; set +m 2>/dev/null
+  one "$(ps -o pgid= -p $q 2>/dev/null)"; kill $q 2>/dev/null; wait $q 2>/dev/null
+  if [ "$o" = "$q" ]; then mode=jobs
+  elif command -v setsid >/dev/null 2>&1; then
+    setsid sleep 5 & q=$!
+    one "$(ps -o pgid= -p $q 2>/dev/null)"; kill $q 2>/dev/null; wait $q 2>/dev/null
+    if [ "$o" = "$q" ]; then mode=setsid; else why="setsid gave no process group of its own"; fi
+  else why="no process group: sh has no job control here and there is no setsid"; fi
+fi
+if [ -z "$mode" ] && [ "$CAPK" -gt 0 ]; then
+  e=$( (ulimit -v "$CAPK") 2>&1 ) && mode=ulimit || why="$why; ulimit -v $CAPK refused ($(printf %s "$e" | head -n 1))"
+fi
+if [ -n "$mode" ]; then echo "MESHROLL-CAPBY $mode $CAPK"; else echo "MESHROLL-NOCAP $why"; fi
+case "$mode" in
+jobs|setsid)
+  if [ "$mode" = jobs ]; then set -m 2>/dev/null; nice -n 10 sh -c "$CMD" 2>&1 </dev/null & p=$!; set +m 2>/dev/null
+  else setsid nice -n 10 sh -c "$CMD" 2>&1 </dev/null & p=$!; fi
+  (
+    while kill -0 $p 2>/dev/null; do
+      r=$(ps -A -o pgid= -o rss= 2>/dev/null | awk -v g=$p '$1 == g { s += $2 } END { print s + 0 }')
+      if [ "${r:-0}" -gt "$CAPK" ]; then
+        echo "MESHROLL-MEMCAP $CAPK $r"
+        kill -9 -$p 2>/dev/null
+        exit 0
+      fi
+      sleep 1 >/dev/null 2>&1
+    done
+  ) </dev/null &
+  w=$!
+  wait $p; rc=$?
+  kill $w 2>/dev/null; wait $w 2>/dev/null ;;
+ulimit) ( ulimit -v "$CAPK" || exit 126; exec nice -n 10 sh -c "$CMD" ) 2>&1 </dev/null; rc=$? ;;
+*) ( exec nice -n 10 sh -c "$CMD" ) 2>&1 </dev/null; rc=$? ;;
+esac
+"#;
 
 #[cfg(test)]
 mod tests {

@@ -38,7 +38,7 @@ pub fn every_script() -> Vec<(String, String)> {
             }
             out.push((
                 format!("poll_loop_script ({lname})"),
-                script::poll_loop_script(l, token),
+                script::poll_loop_script(l, token, 10),
             ));
             for op in every_op() {
                 out.push((
@@ -238,12 +238,7 @@ pub fn gnu_only_forms(script: &str) -> Vec<String> {
 
 /// Forms still present on purpose, with the reason; each must still match (so it is
 /// removed when its reason goes away).
-const PENDING: &[(&str, &str, &str)] = &[(
-    "prewarm",
-    "ulimit -v without a fallback",
-    "issue 15 item 4 (branch macpath) replaces the silent `ulimit -v` with a cap that works \
-     on macOS or says it is not applied; remove this entry when it lands",
-)];
+const PENDING: &[(&str, &str, &str)] = &[];
 
 #[cfg(test)]
 mod tests {

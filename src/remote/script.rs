@@ -67,7 +67,9 @@ pub fn prelude(layout: &Layout, token: Option<&str>) -> String {
         "RURL={}\n",
         shell_quote(&layout.gateway_ready_url)
     ));
-    s.push_str(&format!("CAP={CLI_OUTPUT_CAP}\nBIG={CLI_OUTPUT_KILL}\n"));
+    s.push_str(&format!(
+        "CAP={CLI_OUTPUT_CAP}\nBIG={CLI_OUTPUT_KILL}\nCLIJ=\n"
+    ));
     if let Some(t) = token {
         s.push_str(&format!(
             "OPENCLAW_GATEWAY_TOKEN={}\nexport OPENCLAW_GATEWAY_TOKEN\n",
@@ -103,11 +105,53 @@ pub fn poll_script(layout: &Layout, req: &PollRequest, token: Option<&str>) -> S
 /// request line ([`poll_request_line`]) with one JSON line, until stdin closes. Between
 /// polls it keeps what did not change (the `current` target and its lock hash, keyed on
 /// their inode, size and mtime; `df`, refreshed every 60 s).
-pub fn poll_loop_script(layout: &Layout, token: Option<&str>) -> String {
+///
+/// Once, when it opens, it reads the PATH of the account's login shell (`$SHELL -lc`,
+/// at most `login_timeout_s` seconds, whatever its rc files print around it) and puts it
+/// ahead of the node's session PATH and the fallback folders: ssh runs commands through
+/// the login shell non-interactively, so zsh reads only `~/.zshenv` and a CLI (or the
+/// Node it needs) on a PATH set in `~/.zprofile` would not be found. Then it notes
+/// which CLI that PATH finds and its `--version` (as long at most), and every answer
+/// carries them (`"cli":{"path","version"}`, hex).
+pub fn poll_loop_script(layout: &Layout, token: Option<&str>, login_timeout_s: u64) -> String {
     let mut s = prelude(layout, token);
+    s.push_str(&format!("LPT={}\n", login_timeout_s.max(1)));
+    s.push_str(LOGIN);
     s.push_str(LOOP);
     s
 }
+
+/// The login shell's PATH and the CLI it finds, for [`poll_loop_script`]. A login
+/// shell that hangs is killed after `$LPT` seconds (macOS has no `timeout`); one that
+/// is not an absolute path, or prints no PATH that starts with `/`, changes nothing.
+const LOGIN: &str = r#"login_path() {
+  case "${SHELL:-}" in /*) ;; *) return ;; esac
+  [ -x "$SHELL" ] || return
+  "$SHELL" -lc 'printf "\nMESHROLL-PATH=%s\n" "$PATH"' >"$t/lp" 2>/dev/null </dev/null &
+  lp=$!
+  ( sleep "$LPT"; kill -9 "$lp" ) >/dev/null 2>&1 </dev/null &
+  lw=$!
+  wait "$lp"
+  # KILL, not TERM: a subshell hit before it drops the inherited traps would run
+  # `exit 0` and the EXIT trap, removing "$t" under the channel.
+  kill -9 "$lw" 2>/dev/null; wait "$lw" 2>/dev/null
+  v=
+  while IFS= read -r l; do case "$l" in MESHROLL-PATH=*) v=${l#MESHROLL-PATH=} ;; esac; done <"$t/lp"
+  case "$v" in /*) PATH=$v:$PATH; export PATH ;; esac
+}
+cli_ident() {
+  CLIP=$(command -v "$OC" 2>/dev/null)
+  CLIV=
+  case "$CLIP" in /*)
+    cli_start ver "$LPT" --version
+    wait "$ver_p"; kill -9 "$ver_w" 2>/dev/null; wait "$ver_w" 2>/dev/null
+    CLIV=$(head -c 512 "$t/ver.o" | head -n 1) ;;
+  *) CLIP= ;;
+  esac
+  case "$OC" in /*) CLIO=false ;; *) CLIO=true ;; esac
+  CLIJ=",\"cli\":{\"path\":\"$(printf %s "$CLIP" | hex)\",\"version\":\"$(printf %s "$CLIV" | hex)\",\"on_path\":$CLIO}"
+}
+"#;
 
 /// One request to a poll channel: `p <id> <gateway> <doctor> <cli s> <doctor s> <live s>`.
 pub fn poll_request_line(id: u64, req: &PollRequest) -> String {
@@ -254,7 +298,7 @@ EOF
     dflast -Pk; DFK=$F; dflast -Pi; DFI=$F
     if [ -n "$t" ] && [ "$nw" != null ]; then DFT=$nw; fi
   fi
-  printf ',"dfk":[%s],"dfi":[%s]}\n' "$DFK" "$DFI"
+  printf ',"dfk":[%s],"dfi":[%s]%s}\n' "$DFK" "$DFI" "$CLIJ"
 }
 SF=c; stat -c %Y / >/dev/null 2>&1 || SF=f
 "#;
@@ -271,6 +315,8 @@ const LOOP: &str = r#"main() {
   trap 'rm -rf "$t"' EXIT
   trap 'exit 0' HUP TERM PIPE
   LASTK=; DFT=; LASTO=
+  login_path
+  cli_ident
   printf '%s\n' '{"v":1,"hello":1}'
   while IFS= read -r q; do
     set -- $q
@@ -440,7 +486,7 @@ mod tests {
         let mut stdin = child.stdin.take().expect("stdin");
         let mut out = BufReader::new(child.stdout.take().expect("stdout"));
         stdin
-            .write_all(poll_loop_script(&layout, Some("tok")).as_bytes())
+            .write_all(poll_loop_script(&layout, Some("tok"), 5).as_bytes())
             .expect("write");
         stdin.flush().expect("flush");
         let mut line = String::new();
@@ -519,7 +565,7 @@ mod tests {
         let mut stdin = child.stdin.take().expect("stdin");
         let mut out = BufReader::new(child.stdout.take().expect("stdout"));
         stdin
-            .write_all(poll_loop_script(&layout, None).as_bytes())
+            .write_all(poll_loop_script(&layout, None, 5).as_bytes())
             .expect("write");
         stdin.flush().expect("flush");
         let mut line = String::new();
@@ -595,5 +641,123 @@ mod tests {
         let path = String::from_utf8_lossy(&out.stdout);
         assert!(path.starts_with("/opt/node24/bin:/usr/bin:/bin:"), "{path}");
         assert!(path.ends_with("/opt/homebrew/bin:/usr/local/bin"), "{path}");
+    }
+
+    /// Open a poll channel with `shell` (`dash`, or `bash --posix` as macOS's `sh`) in
+    /// the environment `env`, and return its first answer (after the hello) and how long
+    /// the open took.
+    fn first_answer(
+        shell: &[&str],
+        layout: &Layout,
+        env: &[(&str, String)],
+    ) -> (crate::signals::RawPoll, std::time::Duration) {
+        use std::io::{BufRead, BufReader, Write};
+        use std::process::{Command, Stdio};
+        let mut c = Command::new(shell[0]);
+        c.args(&shell[1..])
+            .arg("-s")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped());
+        for (k, v) in env {
+            c.env(k, v);
+        }
+        let started = std::time::Instant::now();
+        let mut child = c.spawn().expect("shell");
+        let mut stdin = child.stdin.take().expect("stdin");
+        let mut out = BufReader::new(child.stdout.take().expect("stdout"));
+        stdin
+            .write_all(poll_loop_script(layout, None, 2).as_bytes())
+            .expect("write");
+        stdin.flush().expect("flush");
+        let mut line = String::new();
+        out.read_line(&mut line).expect("hello");
+        assert_eq!(line.trim_end(), HELLO, "{shell:?}");
+        let took = started.elapsed();
+        let req = PollRequest {
+            gateway: true,
+            doctor: false,
+            cli_timeout_s: 5,
+            doctor_timeout_s: 5,
+            live_timeout_s: 1,
+        };
+        stdin
+            .write_all(poll_request_line(1, &req).as_bytes())
+            .expect("request");
+        stdin.flush().expect("flush");
+        let mut line = String::new();
+        out.read_line(&mut line).expect("answer");
+        drop(stdin);
+        let _ = child.wait();
+        let p = crate::signals::parse_poll(line.as_bytes())
+            .unwrap_or_else(|e| panic!("{shell:?} {env:?}: {e}: {line:?}"));
+        (p, took)
+    }
+
+    /// A CLI found only on a PATH that the zsh login shell's `~/.zprofile` sets (as nvm
+    /// or Homebrew set it on a Mac) is found, whatever the rc files print around it; the
+    /// answers say which one ran and its `--version`. A login shell that hangs costs at
+    /// most its limit, and changes nothing.
+    #[test]
+    fn the_channel_reads_the_login_shells_path_once() {
+        let d = tempfile::tempdir().expect("tmp");
+        let home = d.path().join("home");
+        let nvm = d.path().join("nvm bin");
+        std::fs::create_dir_all(&home).expect("mkdir");
+        std::fs::create_dir_all(&nvm).expect("mkdir");
+        let cli = nvm.join("meshroll-test-oc");
+        std::fs::write(
+            &cli,
+            "#!/bin/sh\ncase \"$1\" in --version) echo 'OpenClaw 2026.9.6 (eb377ac)' ;; *) echo '{\"state\":\"ready\"}' ;; esac\n",
+        )
+        .expect("cli");
+        std::fs::set_permissions(&cli, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+            .expect("chmod");
+        std::fs::write(home.join(".zshenv"), "echo zshenv says hi\n").expect("zshenv");
+        std::fs::write(
+            home.join(".zprofile"),
+            format!(
+                "printf 'no newline at the end'\nexport PATH=\"{}:$PATH\"\necho 'Last login: today'\n",
+                nvm.display()
+            ),
+        )
+        .expect("zprofile");
+        let layout = Layout {
+            skills_root: d.path().join("skills").display().to_string(),
+            state_dir: d.path().join("state").display().to_string(),
+            openclaw: "meshroll-test-oc".into(),
+            healthz_url: "http://127.0.0.1:9/healthz".into(),
+            gateway_ready_url: String::new(),
+            run_as: String::new(),
+            ..Layout::default()
+        };
+        let zsh = ["/usr/bin/zsh", "/bin/zsh"]
+            .into_iter()
+            .find(|p| std::path::Path::new(p).is_file())
+            .expect("zsh is installed (scripts/test.sh installs it)");
+        let base = [
+            ("HOME", home.display().to_string()),
+            ("PATH", "/usr/bin:/bin".to_string()),
+        ];
+        for sh in [&["dash"][..], &["bash", "--posix"][..]] {
+            let mut env = base.to_vec();
+            env.push(("SHELL", zsh.to_string()));
+            let (p, _) = first_answer(sh, &layout, &env);
+            let id = p.cli.expect("the channel says which CLI");
+            assert_eq!(id.path, cli.display().to_string(), "{sh:?}");
+            assert_eq!(id.version, "OpenClaw 2026.9.6 (eb377ac)", "{sh:?}");
+            let gw = p.gateway.expect("gateway ran");
+            assert_eq!(gw.stdout, b"{\"state\":\"ready\"}\n".to_vec(), "{sh:?}");
+            // a login shell that hangs: the open waits at most its limit (2 s here)
+            let hang = d.path().join("hang");
+            std::fs::write(&hang, "#!/bin/sh\nsleep 30\n").expect("hang");
+            std::fs::set_permissions(&hang, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+                .expect("chmod");
+            let mut env = base.to_vec();
+            env.push(("SHELL", hang.display().to_string()));
+            let (p, took) = first_answer(sh, &layout, &env);
+            assert!(took < std::time::Duration::from_secs(6), "{sh:?}: {took:?}");
+            let id = p.cli.expect("the channel says which CLI");
+            assert_eq!((id.path.as_str(), id.version.as_str()), ("", ""), "{sh:?}");
+        }
     }
 }

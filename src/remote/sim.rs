@@ -380,6 +380,7 @@ impl SimMesh {
                     .and_then(|t| t.parse().ok()),
                 heartbeat_mtime: i64::try_from(l.heartbeat_s).ok(),
             }),
+            cli: None,
         })
     }
 }

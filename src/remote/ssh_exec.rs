@@ -105,7 +105,7 @@ async fn poll(
         pool.poll_channel(
             idx,
             &argv,
-            &|| script::poll_loop_script(layout, token),
+            &|| script::poll_loop_script(layout, token, pool.options().timeout.as_secs()),
             &|id| script::poll_request_line(id, req),
             signals::POLL_OUTPUT_CAP,
             timeout,

@@ -28,8 +28,6 @@ pub struct Limits {
     pub sync: Duration,
     pub prewarm: Duration,
     pub probe: Duration,
-    /// Memory cap for prewarm (`ulimit -v`, where the node's shell supports it).
-    pub prewarm_mem_kb: u64,
     /// How often the heartbeat of the node locks this rollout holds is refreshed.
     pub heartbeat: Duration,
 }
@@ -41,7 +39,6 @@ impl Default for Limits {
             sync: Duration::from_secs(600),
             prewarm: Duration::from_secs(15 * 60 + 30),
             probe: Duration::from_secs(120),
-            prewarm_mem_kb: 4 * 1024 * 1024,
             heartbeat: Duration::from_secs(30),
         }
     }
@@ -274,16 +271,13 @@ pub async fn run_phase(
         Phase::Prewarm => {
             let tx2 = tx.clone();
             let on_line = move |l: &str| {
-                if !l.starts_with("MESHROLL-EXIT ") {
-                    let _ = tx2.send(ExecEvent::Output {
-                        node: id,
-                        line: crate::safe_text::clean(l),
-                    });
+                if let Some(line) = super::prewarm::shown_line(l) {
+                    let _ = tx2.send(ExecEvent::Output { node: id, line });
                 }
             };
             let op = NodeOp::Prewarm {
                 sha: sha(),
-                mem_limit_kb: lim.prewarm_mem_kb,
+                mem_limit_kb: node.layout.prewarm_mem_mb.saturating_mul(1024),
             };
             let out = sh(ctx, id, op, lim.prewarm, Some(&on_line)).await?;
             if out.stdout.len() > OUTPUT_CAP {
@@ -292,7 +286,7 @@ pub async fn run_phase(
                     crate::remote::output_over(OUTPUT_CAP)
                 )));
             }
-            prewarm_outcome(&out.stdout)
+            super::prewarm::outcome(&out.stdout)
         }
         Phase::Probe => probe(ctx, id, tx).await,
         Phase::Undrain => undrain(ctx, id, tx).await,
@@ -450,35 +444,6 @@ fn drain_note(
         };
         or_said(note, did)
     })
-}
-
-/// Read the prewarm's output: its exit code is on the `MESHROLL-EXIT` line.
-pub fn prewarm_outcome(stdout: &[u8]) -> Result<String, Failure> {
-    let text = String::from_utf8_lossy(stdout);
-    let rc = text
-        .lines()
-        .rev()
-        .find_map(|l| l.strip_prefix("MESHROLL-EXIT "))
-        .map(|c| c.trim().parse::<i32>().ok());
-    let last = || {
-        crate::safe_text::clean(
-            text.lines()
-                .rev()
-                .find(|l| !l.starts_with("MESHROLL-EXIT"))
-                .unwrap_or(""),
-        )
-    };
-    match rc {
-        Some(Some(0)) => Ok("prewarmed; skill-cache-ready touched".into()),
-        Some(Some(c)) => Err(Failure::Transient(format!(
-            "prewarm exited {c}: {}",
-            last()
-        ))),
-        _ => Err(Failure::Transient(format!(
-            "prewarm ended without its exit code: {}",
-            last()
-        ))),
-    }
 }
 
 /// Error findings block widening; warnings are reported.

@@ -7,6 +7,7 @@ pub mod journal;
 pub mod machine;
 pub mod node_ops;
 pub mod plan;
+pub mod prewarm;
 pub mod runner;
 pub mod session;
 pub mod state;

@@ -659,7 +659,7 @@ mod tests {
             1024,
             None,
         );
-        assert!(p.contains("sh -c 'echo '\\''hi'\\'''"), "{p}");
+        assert!(p.contains("\nCMD='echo '\\''hi'\\'''\n"), "{p}");
     }
 
     #[test]

@@ -94,6 +94,9 @@ pub struct RawPoll {
     pub disk: Result<Disk, SignalError>,
     /// The node lock a rollout holds (`<state_dir>/meshroll.lock`), when there is one.
     pub node_lock: Option<NodeLockRaw>,
+    /// Which CLI the poll channel runs (read once when it opens); `None` from a one-shot
+    /// poll, which does not read the login shell's PATH.
+    pub cli: Option<CliIdentity>,
 }
 
 /// The node lock as the poll reports it: the owner line (at most
@@ -105,6 +108,17 @@ pub struct NodeLockRaw {
     pub owner: Option<Vec<u8>>,
     pub owner_mtime: Option<i64>,
     pub heartbeat_mtime: Option<i64>,
+}
+
+/// Which `openclaw` ran on a node, as its poll channel found it on the login shell's
+/// PATH: its path (empty when none was found) and the first line of its `--version`.
+/// Node text, decoded but not cleaned: it is cleaned where it leaves meshroll.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CliIdentity {
+    pub path: String,
+    pub version: String,
+    /// Found by a PATH lookup (`meshroll_openclaw` a bare name), not set as a path.
+    pub on_path: bool,
 }
 
 /// curl's exit code and the HTTP status of the gateway's readiness URL.
@@ -144,6 +158,8 @@ struct Envelope {
     dfi: Vec<String>,
     /// The node lock: `{"ox": hex owner line, "om": owner mtime, "hbm": heartbeat mtime}`.
     nlock: Option<NodeLockEnv>,
+    /// Which CLI the channel runs, hex (see [`CliIdentity`]).
+    cli: Option<CliIdEnv>,
 }
 
 #[derive(Deserialize)]
@@ -152,6 +168,30 @@ struct NodeLockEnv {
     ox: Option<String>,
     om: Option<i64>,
     hbm: Option<i64>,
+}
+
+#[derive(Deserialize)]
+struct CliIdEnv {
+    path: String,
+    version: String,
+    #[serde(default)]
+    on_path: bool,
+}
+
+/// Bytes of a CLI path or version line kept (the script cuts `--version` at 512).
+const CLI_ID_CAP: usize = 4096;
+
+fn cli_identity(e: CliIdEnv) -> Result<CliIdentity, SignalError> {
+    let text = |h: &str| -> Result<String, SignalError> {
+        let mut b = unhex_field("cli", h)?;
+        b.truncate(CLI_ID_CAP);
+        Ok(String::from_utf8_lossy(&b).trim().to_string())
+    };
+    Ok(CliIdentity {
+        path: text(&e.path)?,
+        version: text(&e.version)?,
+        on_path: e.on_path,
+    })
 }
 
 #[derive(Deserialize)]
@@ -298,6 +338,7 @@ pub fn parse_poll(bytes: &[u8]) -> Result<RawPoll, SignalError> {
                 })
             })
             .transpose()?,
+        cli: env.cli.map(cli_identity).transpose()?,
     })
 }
 

@@ -69,6 +69,10 @@ fn history(l: &mut Lines, c: &Ctx) {
         });
         let (what, style) = match &a.outcome {
             None => ("…".to_string(), theme.pending),
+            // prewarm's note may say that no memory cap held on this node, and why
+            Some(Ok(n)) if a.phase == crate::rollout::Phase::Prewarm => {
+                (format!("ok {}", clean_capped(n, 240)), theme.ok)
+            }
             Some(Ok(n)) => (format!("ok {}", clean_capped(n, 60)), theme.ok),
             Some(Err(f)) => (format!("failed: {}", clean(f.message())), theme.error),
         };

@@ -65,6 +65,21 @@ pub(super) fn gateway(l: &mut Lines, c: &Ctx) {
         },
         theme,
     ));
+    // which `openclaw` the poll channel runs (its login shell's PATH decides)
+    if let Some(cli) = &c.row.cli {
+        l.push(kv(
+            "cli ran",
+            format!(
+                "{} ({})",
+                cli.path
+                    .clone()
+                    .unwrap_or_else(|| "not found on the node's PATH".into()),
+                cli.version.clone().unwrap_or_else(none)
+            ),
+            if c.row.skew.cli { theme.warn } else { plain },
+            theme,
+        ));
+    }
     l.push(kv(
         "bind",
         g.bind.clone().unwrap_or_else(none),

@@ -1,0 +1,90 @@
+//! The node view says which `openclaw` the node's poll channel runs (path and
+//! `--version`), cleaned; a node whose CLI path differs from its class is skewed, and
+//! the skew view says how.
+#![allow(clippy::unwrap_used)]
+
+#[path = "common/demo.rs"]
+mod demo;
+
+use demo::{AT, demo_app, open_node};
+use meshroll::dashboard::View;
+use meshroll::poller::PollResult;
+use meshroll::remote::PollRequest;
+use meshroll::remote::sim::SimMesh;
+use meshroll::signals::CliIdentity;
+use meshroll::ui::theme::Theme;
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+
+fn render(app: &meshroll::dashboard::App, w: u16, h: u16) -> String {
+    let theme = Theme::load("default").unwrap();
+    let mut t = Terminal::new(TestBackend::new(w, h)).unwrap();
+    t.draw(|f| meshroll::ui::draw(f, app, &theme)).unwrap();
+    format!("{}", t.backend())
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_node_view_names_the_cli_that_ran_and_a_split_path_is_skew() {
+    let mut app = demo_app().await;
+    // a later round of polls, each answer saying which CLI the node's channel runs
+    let (_, mesh) = SimMesh::demo();
+    let req = PollRequest {
+        gateway: false,
+        doctor: false,
+        cli_timeout_s: 5,
+        doctor_timeout_s: 60,
+        live_timeout_s: 2,
+    };
+    let ids: Vec<_> = app.nodes.ids().collect();
+    for id in ids {
+        let path = if app.nodes[id].name == "mac-g01" {
+            "/usr/local/bin/openclaw\x1b[2J"
+        } else {
+            "/opt/homebrew/bin/openclaw"
+        };
+        let mut result = mesh.poll(id.index(), &req).await;
+        if let Ok(raw) = result.as_mut() {
+            raw.cli = Some(CliIdentity {
+                path: path.into(),
+                version: "OpenClaw 2026.9.6 (eb377ac)".into(),
+                on_path: true,
+            });
+        }
+        app.on_poll(PollResult {
+            node: id,
+            at: AT + 2_500,
+            took_ms: 1,
+            result,
+        });
+    }
+    app.refresh(AT + 3_000);
+    open_node(&mut app, "mac-g01");
+    let screen = render(&app, 120, 60);
+    assert!(!screen.contains('\x1b'), "{screen}");
+    let line = screen
+        .lines()
+        .find(|l| l.contains("cli ran"))
+        .unwrap_or_else(|| panic!("no cli line in\n{screen}"));
+    assert!(
+        line.contains("/usr/local/bin/openclaw") && line.contains("(OpenClaw 2026.9.6 (eb377ac))"),
+        "{line}"
+    );
+    let row = app.rows.iter().find(|r| r.node == "mac-g01").unwrap();
+    assert!(row.skew.cli, "{:?}", row.skew);
+    assert!(
+        row.skew
+            .reasons
+            .iter()
+            .any(|r| r.starts_with("cli path /usr/local/bin/openclaw")
+                && r.ends_with("!= class /opt/homebrew/bin/openclaw")
+                && !r.contains('\x1b')),
+        "{:?}",
+        row.skew.reasons
+    );
+    app.view = View::Skew;
+    let screen = render(&app, 200, 40);
+    assert!(
+        screen.contains("cli path /usr/local/bin/openclaw"),
+        "{screen}"
+    );
+}
