@@ -52,6 +52,12 @@ pub enum Action {
     Abort,
     RollbackNode,
     RollbackClass,
+    Drain,
+    Undrain,
+    Restart,
+    Logs,
+    FollowLogs,
+    Shell,
 }
 
 /// The one table of actions: name in keys.toml and default keys.
@@ -97,6 +103,14 @@ pub const ACTIONS: &[ActionSpec] = &[
     spec(A::RollbackNode, "rollback_node", &["b"]),
     spec(A::RollbackClass, "rollback_class", &["B"]),
     spec(A::Abort, "abort", &["A"]),
+    // Node actions (crate::actions). k9s's `s` shell and `l` logs are sort and open
+    // here: `e` (exec) opens a shell, `L` the log, `F` follows it.
+    spec(A::Drain, "drain", &["D"]),
+    spec(A::Undrain, "undrain", &["U"]),
+    spec(A::Restart, "restart", &["Ctrl-r"]),
+    spec(A::Logs, "logs", &["L"]),
+    spec(A::FollowLogs, "follow_logs", &["F"]),
+    spec(A::Shell, "shell", &["e"]),
 ];
 
 /// The rows of `?` help: the actions of a row and what they do. Every action is in
@@ -137,6 +151,19 @@ pub const HELP_ROWS: &[(&[Action], &str)] = &[
         "rollout: roll the node / its class back",
     ),
     (&[A::Abort], "rollout: abort (confirms first)"),
+    (
+        &[A::Drain, A::Undrain],
+        "drain / undrain the node or the marked nodes (confirms)",
+    ),
+    (
+        &[A::Restart],
+        "restart the gateway, poll at once (confirms)",
+    ),
+    (
+        &[A::Logs, A::FollowLogs],
+        "gateway log: last lines / follow in a pane",
+    ),
+    (&[A::Shell], "a shell on the node (exit comes back)"),
     (&[A::Help], "this help"),
     (&[A::Quit], "quit"),
 ];
@@ -267,6 +294,13 @@ impl Key {
             ctrl,
             alt: k.modifiers.contains(KeyModifiers::ALT),
         })
+    }
+}
+
+impl Key {
+    /// A digit without modifiers: the class tabs take those.
+    pub fn is_digit(&self) -> bool {
+        matches!(self.code, KeyCodeOrd::Char('0'..='9')) && !self.ctrl && !self.alt
     }
 }
 
@@ -462,6 +496,11 @@ impl KeyMap {
         }
         map.index();
         Ok(map)
+    }
+
+    /// The action bound to `key`, if any.
+    pub fn bound(&self, key: &Key) -> Option<Action> {
+        self.by_key.get(key).copied()
     }
 
     /// The action of a key event, if any.

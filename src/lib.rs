@@ -2,6 +2,7 @@
 //! watch the pool live.
 #![deny(clippy::unwrap_used)]
 
+pub mod actions;
 pub mod cli;
 pub mod cmd;
 pub mod dashboard;

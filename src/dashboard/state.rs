@@ -9,8 +9,11 @@ use crossterm::event::{
     Event as TermEvent, KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseEventKind,
 };
 
+use super::actions::{ActionEvent, Pane, Running};
 use super::layout;
 use super::rows::Cache;
+use crate::actions::ActionRequest;
+use crate::actions::user::UserAction;
 use crate::inventory::{Fleet, NodeId, PerNode};
 use crate::keymap::{Action, KeyMap};
 use crate::observe::{Millis, NodeState};
@@ -27,6 +30,8 @@ pub enum Event {
     Poll(Box<PollResult>),
     /// What the rollout executor reports.
     Exec(Box<ExecEvent>),
+    /// What a node action reports ([`super::actions`]).
+    Action(Box<ActionEvent>),
     Tick,
 }
 
@@ -44,6 +49,13 @@ pub enum Effect {
     Rollout(Vec<crate::rollout::Effect>),
     /// The clock ticked during a rollout: refresh the held locks' heartbeat if due.
     Heartbeat,
+    /// Carry a node action out ([`crate::actions`]): its operation on each node, a
+    /// local command, a shell in this terminal, or a followed log into the pane.
+    Action(ActionRequest),
+    /// The pane showing run `run` closed: stop it (a followed log).
+    StopPane {
+        run: u64,
+    },
     Quit,
 }
 
@@ -124,6 +136,19 @@ pub struct App {
     pub screen_height: u16,
     /// What keeps a 10,000-node dashboard fluid (see [`App::refresh`]).
     pub(super) cache: Cache,
+    /// The operator's own actions (actions.toml), with their keys.
+    pub user_actions: Vec<UserAction>,
+    /// A node action waiting for `y`: the question and the request.
+    pub action_confirm: Option<(String, ActionRequest)>,
+    /// The output pane of the node view (an action's output, a followed log).
+    pub pane: Option<Pane>,
+    /// Node actions under way.
+    pub running: Vec<Running>,
+    /// The last action run's number.
+    pub(super) next_run: u64,
+    /// Nodes polled after an action, whose verdict the footer says when it comes back:
+    /// (node, since, action).
+    pub(super) awaiting_verdict: Vec<(NodeId, Millis, String)>,
 }
 
 /// How often the clock ticks: the ages (whole seconds) of the rows on screen are brought
@@ -165,6 +190,12 @@ impl App {
             row_offset: 0,
             screen_height: 0,
             cache: Cache::default(),
+            user_actions: Vec::new(),
+            action_confirm: None,
+            pane: None,
+            running: Vec::new(),
+            next_run: 0,
+            awaiting_verdict: Vec::new(),
         }
     }
 
@@ -215,7 +246,7 @@ impl App {
         match ev {
             Event::Input(TermEvent::Key(_) | TermEvent::Mouse(_) | TermEvent::Resize(..)) => true,
             Event::Input(_) => false,
-            Event::Poll(_) | Event::Exec(_) => true,
+            Event::Poll(_) | Event::Exec(_) | Event::Action(_) => true,
             Event::Tick => self.rollout.is_some(),
         }
     }
@@ -235,9 +266,12 @@ impl App {
             }
             Event::Input(_) => Vec::new(),
             Event::Poll(r) => {
+                let (node, at) = (r.node, r.at);
                 self.on_poll(*r);
+                self.verdict_came_back(node, at);
                 Vec::new()
             }
+            Event::Action(e) => self.on_action(*e, now),
             Event::Exec(e) => match self.rollout.as_mut() {
                 Some(d) => rollout_effects(d.on_exec(*e, now).0),
                 None => Vec::new(),
@@ -269,12 +303,18 @@ impl App {
         if let Some((_, cmd)) = self.confirm.take() {
             return self.answer(k.code, cmd, now);
         }
+        if let Some((_, req)) = self.action_confirm.take() {
+            return self.answer_action(k.code, req);
+        }
         let action = self.keymap.action(&k);
         if self.help {
             if matches!(action, Some(Action::Help | Action::Quit | Action::Back)) {
                 self.help = false;
             }
             return Vec::new();
+        }
+        if let Some(effects) = self.pane_key(action) {
+            return effects;
         }
         if self.rollout.is_some()
             && let Some(effects) = action.and_then(|a| self.rollout_action(a, now))
@@ -288,8 +328,12 @@ impl App {
             return Vec::new();
         }
         let Some(action) = action else {
-            return Vec::new();
+            return self.user_action_key(&k).unwrap_or_default();
         };
+        if let Some(effects) = self.builtin_action(action) {
+            self.clamp();
+            return effects;
+        }
         let effects = if self.navigate(action) || self.switch_view(action) {
             Vec::new()
         } else {
@@ -434,7 +478,7 @@ impl App {
         Vec::new()
     }
 
-    fn node_name(&self, node: NodeId) -> String {
+    pub(super) fn node_name(&self, node: NodeId) -> String {
         self.nodes.name(node).to_string()
     }
 

@@ -8,10 +8,12 @@ use ratatui::widgets::{Block, Borders, Clear, Paragraph};
 use super::theme::Theme;
 use crate::keymap::KeyMap;
 
-pub fn draw(f: &mut Frame, area: Rect, keymap: &KeyMap, theme: &Theme) {
+/// `user`: the operator's own actions (key, description), listed after the built-in keys.
+pub fn draw(f: &mut Frame, area: Rect, keymap: &KeyMap, user: &[(String, String)], theme: &Theme) {
     let keys = keymap.help();
     let w = 70.min(area.width);
-    let h = (keys.len() as u16 + 10).min(area.height);
+    let extra = if user.is_empty() { 0 } else { user.len() + 1 };
+    let h = (keys.len() as u16 + 10 + extra as u16).min(area.height);
     let r = Rect {
         x: area.x + (area.width - w) / 2,
         y: area.y + (area.height - h) / 2,
@@ -27,6 +29,18 @@ pub fn draw(f: &mut Frame, area: Rect, keymap: &KeyMap, theme: &Theme) {
             ])
         })
         .collect();
+    if !user.is_empty() {
+        l.push(Line::from(Span::styled(
+            " your actions (actions.toml)",
+            theme.header,
+        )));
+        for (k, what) in user {
+            l.push(Line::from(vec![
+                Span::styled(format!(" {k:<16}"), theme.key),
+                Span::raw(what.clone()),
+            ]));
+        }
+    }
     l.push(Line::from(""));
     l.push(Line::from(vec![
         Span::styled(" ✔ healthy ", theme.ok),

@@ -3,6 +3,7 @@
 pub mod fleet;
 pub mod help;
 pub mod node;
+pub mod pane;
 pub mod plan;
 pub mod replay;
 pub mod skew;
@@ -36,15 +37,35 @@ pub fn draw(f: &mut Frame, app: &App, theme: &Theme) {
     fleet::tabs(f, tabs, app, theme);
     match app.view {
         View::Fleet => fleet::draw(f, body, app, theme),
-        View::Node => node::draw(f, body, app, theme),
+        View::Node => match &app.pane {
+            Some(p) => {
+                let (top, bottom) = pane::split(body);
+                node::draw(f, top, app, theme);
+                pane::draw(f, bottom, p, theme);
+            }
+            None => node::draw(f, body, app, theme),
+        },
         View::Skew => skew::draw(f, body, app, theme),
         View::Plan => plan::draw(f, body, app, theme),
     }
     footer(f, foot, app, theme);
     if app.help {
-        help::draw(f, f.area(), &app.keymap, theme);
+        let user: Vec<(String, String)> = app
+            .user_actions
+            .iter()
+            .map(|u| {
+                (
+                    u.key.to_string(),
+                    crate::safe_text::clean_capped(&u.action.description, 50),
+                )
+            })
+            .collect();
+        help::draw(f, f.area(), &app.keymap, &user, theme);
     }
     if let Some((q, _)) = &app.confirm {
+        help::confirm(f, f.area(), q, theme);
+    }
+    if let Some((q, _)) = &app.action_confirm {
         help::confirm(f, f.area(), q, theme);
     }
 }
@@ -146,6 +167,15 @@ fn footer_items(app: &App) -> &'static [(&'static [A], &'static str)] {
                 (&[A::Sort], "sort"),
                 (&[A::SkewView], "skew"),
                 (&[A::Refresh], "poll"),
+                (&[A::Drain, A::Undrain], "drain"),
+                (&[A::Logs], "logs"),
+                (&[A::Shell], "shell"),
+                (&[A::Quit], "quit"),
+            ],
+            View::Node if app.pane.is_some() => &[
+                (&[A::Back], "close pane"),
+                (&[A::Up, A::Down], "scroll"),
+                (&[A::Help], "help"),
                 (&[A::Quit], "quit"),
             ],
             View::Node => &[
@@ -154,6 +184,10 @@ fn footer_items(app: &App) -> &'static [(&'static [A], &'static str)] {
                 (&[A::Down, A::Up], "prev/next"),
                 (&[A::Refresh], "poll"),
                 (&[A::Doctor], "doctor"),
+                (&[A::Restart], "restart"),
+                (&[A::Logs], "logs"),
+                (&[A::FollowLogs], "follow"),
+                (&[A::Shell], "shell"),
                 (&[A::Quit], "quit"),
             ],
             View::Skew => &[
@@ -192,6 +226,16 @@ fn footer(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         for (k, what) in keys {
             spans.push(Span::styled(k, theme.key));
             spans.push(Span::styled(format!(" {what}  "), theme.dim));
+        }
+        // The operator's own actions (actions.toml), after the built-in keys.
+        if app.view != View::Plan && app.pane.is_none() {
+            for u in &app.user_actions {
+                spans.push(Span::styled(u.key.to_string(), theme.key));
+                spans.push(Span::styled(
+                    format!(" {}  ", crate::safe_text::clean_capped(&u.action.name, 24)),
+                    theme.dim,
+                ));
+            }
         }
         Line::from(spans)
     };
