@@ -334,3 +334,7 @@ impl App {
         }
     }
 }
+
+#[cfg(test)]
+#[path = "actions_tests.rs"]
+mod tests;
