@@ -153,11 +153,11 @@ pub const HELP_ROWS: &[(&[Action], &str)] = &[
     (&[A::Abort], "rollout: abort (confirms first)"),
     (
         &[A::Drain, A::Undrain],
-        "drain / undrain the node or the marked nodes (confirms)",
+        "drain / undrain the node(s) (asks first)",
     ),
     (
         &[A::Restart],
-        "restart the gateway, poll at once (confirms)",
+        "restart the gateway, poll at once (asks first)",
     ),
     (
         &[A::Logs, A::FollowLogs],

@@ -456,3 +456,88 @@ confirm = false
         "{s}"
     );
 }
+
+/// The dashboard in tmux on the lab: `F` follows n1's gateway log in a pane (a line
+/// appended on the node shows up; Esc closes the pane and the CLI stops on the node),
+/// then `e` opens a shell on n1 over its master (the alternate screen left), and its
+/// `exit` brings back the same view. Both are in the audit log.
+#[test]
+fn dashboard_follows_a_log_in_a_pane_and_opens_a_shell_that_comes_back() {
+    use common::tmux::Tmux;
+    let (lab, inv) = lab();
+    let j = journal(&lab);
+    let log = lab.node("n1").standin_dir().join("gateway.log");
+    fs::write(&log, "first line\n").unwrap();
+    let bin = std::env::var_os("MESHROLL_TEST_BIN")
+        .map(|p| p.to_string_lossy().into_owned())
+        .unwrap_or_else(|| env!("CARGO_BIN_EXE_meshroll").to_string());
+    let cmd = format!(
+        "env -u OPENCLAW_GATEWAY_TOKEN XDG_CONFIG_HOME={cfg} {bin} -i {inv} --ssh-config {ssh} \
+         --log-dir {logs} --journal {j}; echo MESHROLL-EXITED=$?; sleep 60",
+        cfg = lab.dir.join("config").display(),
+        inv = inv.display(),
+        ssh = lab.ssh_config.display(),
+        logs = lab.dir.join("log").display(),
+    );
+    let t = Tmux::start("actions", &cmd, 120, 36);
+    t.wait_for("both nodes healthy", |s| {
+        s.contains("✔ 2 healthy") && s.matches("✔ healthy").count() >= 2
+    });
+
+    // Follow n1's log: a pane in the node view.
+    t.keys(&["F"]);
+    t.wait_for("the followed log in its pane", |s| {
+        s.contains("follow n1") && s.contains("first line")
+    });
+    fs::OpenOptions::new()
+        .append(true)
+        .open(&log)
+        .and_then(|mut f| std::io::Write::write_all(&mut f, b"appended on the node\n"))
+        .unwrap();
+    t.wait_for("the appended line", |s| s.contains("appended on the node"));
+    assert!(!live_standin_pids(&lab, "n1").is_empty());
+    t.keys(&["Escape"]);
+    t.wait_for("the pane to close", |s| {
+        !s.contains("follow n1") && s.contains(" node ")
+    });
+    let start = Instant::now();
+    while !live_standin_pids(&lab, "n1").is_empty() {
+        assert!(
+            start.elapsed() < Duration::from_secs(15),
+            "the followed CLI still runs on the node"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+
+    // A shell from the node view; exit comes back to the node view.
+    t.keys(&["e"]);
+    t.wait_for("the shell outside the dashboard", |s| {
+        s.contains("a shell on n1") && !s.contains(" node ")
+    });
+    assert!(!t.alternate_on(), "the dashboard left the alternate screen");
+    t.keys(&["echo SHELL-ON-NODE-$((6*7))", "Enter"]);
+    t.wait_for("the shell's answer", |s| s.contains("SHELL-ON-NODE-42"));
+    t.keys(&["exit", "Enter"]);
+    let back = t.wait_for("the same view again", |s| {
+        s.contains(" node ") && s.contains("shell on n1: exit 0")
+    });
+    assert!(t.alternate_on(), "{back}");
+    // The keys work again after the shell.
+    t.keys(&["Escape"]);
+    t.wait_for("the fleet", |s| s.contains("LAST ERR"));
+    t.keys(&["q"]);
+    let end = t.wait_for("meshroll to exit", |s| s.contains("MESHROLL-EXITED="));
+    assert!(end.contains("MESHROLL-EXITED=0"), "{end}");
+
+    let a = audit(&lab);
+    let follow = a.iter().find(|r| r["action"] == "follow").unwrap();
+    assert_eq!(follow["node"], "n1");
+    assert!(
+        follow["command"]
+            .as_str()
+            .unwrap()
+            .contains("logs --plain --limit 20 --follow")
+    );
+    let shell = a.iter().find(|r| r["action"] == "shell").unwrap();
+    assert_eq!(shell["exit"], 0);
+}

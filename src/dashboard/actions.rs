@@ -306,13 +306,14 @@ impl App {
         effects
     }
 
-    /// A poll came back for `node`: after an action that polls at once, the footer says
-    /// the verdict it brought.
-    pub(super) fn verdict_came_back(&mut self, node: NodeId, at: Millis) {
+    /// A poll of `node` begun at `started` came back: after an action that polls at
+    /// once, the footer says the verdict it brought (a poll begun before the action
+    /// ended says nothing of it).
+    pub(super) fn verdict_came_back(&mut self, node: NodeId, started: Millis) {
         let Some(i) = self
             .awaiting_verdict
             .iter()
-            .position(|(n, since, _)| *n == node && at >= *since)
+            .position(|(n, since, _)| *n == node && started >= *since)
         else {
             return;
         };

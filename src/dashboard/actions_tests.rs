@@ -110,7 +110,7 @@ fn restart_polls_the_node_at_once_and_says_the_verdict_it_brings() {
     let r = crate::poller::PollResult {
         node: NodeId::new(0),
         at: T0 + 900,
-        took_ms: 5,
+        took_ms: 100,
         result: Err(crate::remote::PollFailure::Remote(
             crate::remote::RemoteError::Connect("connection refused".into()),
         )),

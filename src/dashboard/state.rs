@@ -266,9 +266,11 @@ impl App {
             }
             Event::Input(_) => Vec::new(),
             Event::Poll(r) => {
-                let (node, at) = (r.node, r.at);
+                // When the poll started: only a poll begun after an action tells its
+                // effect.
+                let (node, started) = (r.node, r.at.saturating_sub(r.took_ms));
                 self.on_poll(*r);
-                self.verdict_came_back(node, at);
+                self.verdict_came_back(node, started);
                 Vec::new()
             }
             Event::Action(e) => self.on_action(*e, now),
