@@ -58,6 +58,8 @@ pub enum Action {
     Logs,
     FollowLogs,
     Shell,
+    Mark,
+    ClearMarks,
 }
 
 /// The one table of actions: name in keys.toml and default keys.
@@ -111,6 +113,8 @@ pub const ACTIONS: &[ActionSpec] = &[
     spec(A::Logs, "logs", &["L"]),
     spec(A::FollowLogs, "follow_logs", &["F"]),
     spec(A::Shell, "shell", &["e"]),
+    spec(A::Mark, "mark", &["m"]),
+    spec(A::ClearMarks, "clear_marks", &["M"]),
 ];
 
 /// The rows of `?` help: the actions of a row and what they do. Every action is in
@@ -164,6 +168,10 @@ pub const HELP_ROWS: &[(&[Action], &str)] = &[
         "gateway log: last lines / follow in a pane",
     ),
     (&[A::Shell], "a shell on the node (exit comes back)"),
+    (
+        &[A::Mark, A::ClearMarks],
+        "mark the node (actions take marks) / clear",
+    ),
     (&[A::Help], "this help"),
     (&[A::Quit], "quit"),
 ];

@@ -11,6 +11,7 @@ pub mod keymap;
 pub mod limits;
 pub mod logging;
 pub mod manifest;
+pub mod node_lock;
 pub mod observe;
 pub mod poller;
 pub mod remote;

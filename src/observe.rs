@@ -146,6 +146,9 @@ pub struct NodeState {
     pub last_ok: Option<Millis>,
     pub polls_ok: u64,
     pub polls_failed: u64,
+    /// The node lock a rollout holds, as the last readable poll saw it (`None`: not
+    /// locked then, or never polled).
+    pub node_lock: Option<Stamped<crate::node_lock::LockSeen>>,
 }
 
 impl NodeState {
@@ -199,6 +202,15 @@ impl NodeState {
             )
         });
         self.drained = Some(Stamped::new(raw.drain, at));
+        self.node_lock = raw.node_lock.as_ref().map(|l| {
+            let seen = crate::node_lock::LockSeen::from_poll(
+                l.owner.as_deref().unwrap_or_default(),
+                l.owner_mtime,
+                l.heartbeat_mtime,
+                raw.node_now,
+            );
+            Stamped::new(seen, at)
+        });
         if let Err(e) = &raw.disk {
             self.last_error = Some(Stamped::new(e.to_string(), at));
         }

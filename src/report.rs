@@ -118,6 +118,8 @@ pub struct NodeReport {
     /// The last error seen, even if it has cleared, and its age.
     pub last_error: Option<String>,
     pub last_error_age_s: Option<u64>,
+    /// The node lock a rollout holds, or null.
+    pub lock: Option<crate::node_lock::LockRow>,
 }
 
 /// Build every node's report at `now`. `target` is the bundle being rolled out, if any;
@@ -229,6 +231,7 @@ impl NodeReport {
         }
         self.error.iter_mut().for_each(long);
         self.last_error.iter_mut().for_each(long);
+        self.lock = self.lock.map(crate::node_lock::LockRow::cleaned);
         self
     }
 }
@@ -336,6 +339,10 @@ fn one(n: &Node, st: &NodeState, k: Skew, now: Millis, base: &Rules) -> NodeRepo
         error,
         last_error: st.last_error.as_ref().map(|e| e.value.clone()),
         last_error_age_s: st.last_error.as_ref().map(|e| e.age_s(now)),
+        lock: st
+            .node_lock
+            .as_ref()
+            .map(|l| crate::node_lock::LockRow::at(&l.value, l.age_s(now))),
     }
 }
 

@@ -61,11 +61,6 @@ pub struct Running {
 }
 
 impl App {
-    /// The nodes an action applies to. Until the marks land: the selected node.
-    fn action_nodes(&self) -> Vec<NodeId> {
-        self.selected_node().into_iter().collect()
-    }
-
     /// A built-in action's key.
     pub(super) fn builtin_action(&mut self, action: Action) -> Option<Vec<Effect>> {
         let b = match action {
@@ -97,7 +92,8 @@ impl App {
         let nodes = if action.single() {
             self.selected_node().into_iter().collect()
         } else {
-            self.action_nodes()
+            // The marked nodes if any, else the selected one (dashboard::marks).
+            self.action_targets()
         };
         if nodes.is_empty() {
             self.flash = Some(format!("{}: no node selected", action.name));

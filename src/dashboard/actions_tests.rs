@@ -212,17 +212,27 @@ fn an_action_from_the_file_runs_on_its_key() {
 }
 
 #[test]
-fn the_footer_names_every_failed_node() {
+fn marked_nodes_are_named_in_the_confirm_and_a_failure_names_its_node() {
     let mut a = app();
-    let req = request(&key(&mut a, 'F'));
-    // Two nodes in one run (as with marks): one fails.
-    a.running[0].nodes = vec![NodeId::new(0), NodeId::new(1)];
-    a.handle(done(req.run, 0, true, "ok", &[]), T0);
-    assert_eq!(a.flash.as_deref(), Some("follow 1/2 nodes ok"));
+    key(&mut a, 'm');
+    key(&mut a, 'm');
+    assert_eq!(a.marked.len(), 2);
+    key(&mut a, 'D');
+    assert_eq!(
+        a.action_confirm.as_ref().unwrap().0,
+        "drain 2 nodes: g1, w1?"
+    );
+    let req = request(&key(&mut a, 'y'));
+    assert_eq!(req.nodes, vec![NodeId::new(0), NodeId::new(1)]);
+    a.handle(done(req.run, 0, true, "drain flag set", &[]), T0);
+    assert_eq!(a.flash.as_deref(), Some("drain 1/2 nodes ok"));
     a.handle(done(req.run, 1, false, "exited 1: boom", &[]), T0);
     assert_eq!(
         a.flash.as_deref(),
-        Some("follow 2/2 nodes: FAILED on w1 (exited 1: boom)")
+        Some("drain 2/2 nodes: FAILED on w1 (exited 1: boom)")
     );
     assert!(a.running.is_empty());
+    // A shell and a followed log take the node under the cursor only.
+    let req = request(&key(&mut a, 'e'));
+    assert_eq!(req.nodes.len(), 1);
 }

@@ -5,6 +5,7 @@ pub mod action_runner;
 pub mod actions;
 pub mod event_loop;
 pub mod layout;
+mod marks;
 pub mod pacer;
 pub mod rows;
 pub mod state;

@@ -32,6 +32,8 @@ pub struct Counts {
     pub skewed: usize,
     /// Still on their class's previous bundle while a rollout targets another.
     pub rollout_pending: usize,
+    /// Holding a node lock (a rollout's, or one left behind).
+    pub locked: usize,
 }
 
 impl Counts {
@@ -39,6 +41,9 @@ impl Counts {
         let bump = |x: &mut usize| *x = x.wrapping_add_signed(sign);
         if r.manifest.state == Some(ManifestState::Pending) {
             bump(&mut self.rollout_pending);
+        }
+        if r.lock.is_some() {
+            bump(&mut self.locked);
         }
         if pending {
             bump(&mut self.pending);

@@ -5,6 +5,8 @@
 //! no clock and starts no task. The event loop carries the effects out; `ui/` draws
 //! from this state and is not imported here.
 
+use std::collections::BTreeSet;
+
 use crossterm::event::{
     Event as TermEvent, KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseEventKind,
 };
@@ -149,6 +151,9 @@ pub struct App {
     /// Nodes polled after an action, whose verdict the footer says when it comes back:
     /// (node, since, action).
     pub(super) awaiting_verdict: Vec<(NodeId, Millis, String)>,
+    /// The marked nodes (`m`): node actions take them, else the selected node
+    /// ([`App::action_targets`], `dashboard/marks.rs`).
+    pub marked: BTreeSet<NodeId>,
 }
 
 /// How often the clock ticks: the ages (whole seconds) of the rows on screen are brought
@@ -196,6 +201,7 @@ impl App {
             running: Vec::new(),
             next_run: 0,
             awaiting_verdict: Vec::new(),
+            marked: BTreeSet::new(),
         }
     }
 
@@ -336,7 +342,7 @@ impl App {
             self.clamp();
             return effects;
         }
-        let effects = if self.navigate(action) || self.switch_view(action) {
+        let effects = if self.navigate(action) || self.switch_view(action) || self.mark(action) {
             Vec::new()
         } else {
             self.fleet_action(action)

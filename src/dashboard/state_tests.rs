@@ -297,3 +297,63 @@ fn a_click_selects_the_row_under_it_through_the_scroll_offset() {
     assert_eq!(app.table_rows(), 6);
     assert!((app.row_offset..app.row_offset + 6).contains(&app.selected_row));
 }
+
+#[test]
+fn marks_toggle_move_on_and_clear() {
+    let mut app = app(2, 4);
+    // Nothing marked: the targets are the selected node.
+    assert_eq!(app.action_targets(), vec![NodeId::new(0)]);
+    assert_eq!(key(&mut app, 'm'), vec![]);
+    assert!(app.marked.contains(&NodeId::new(0)));
+    // The cursor moved on: a second `m` marks the next row.
+    assert_eq!(app.selected_node(), Some(NodeId::new(1)));
+    key(&mut app, 'j');
+    key(&mut app, 'm');
+    assert_eq!(app.flash.as_deref(), Some("marked w01 (2 marked)"));
+    // The targets are the marked nodes, in inventory order, wherever the cursor is.
+    assert_eq!(app.selected_node(), Some(NodeId::new(3)));
+    assert_eq!(app.action_targets(), vec![NodeId::new(0), NodeId::new(2)]);
+    // `m` on a marked node unmarks it.
+    key(&mut app, 'g');
+    key(&mut app, 'm');
+    assert_eq!(app.action_targets(), vec![NodeId::new(2)]);
+    assert_eq!(app.flash.as_deref(), Some("unmarked g1 (1 marked)"));
+    // Marks survive a filter that hides them.
+    key(&mut app, '/');
+    key(&mut app, 'g');
+    key_with(&mut app, KeyCode::Enter, KeyModifiers::NONE, T0);
+    assert_eq!(app.action_targets(), vec![NodeId::new(2)]);
+    // `M` clears them: the targets fall back to the selected node.
+    key(&mut app, 'M');
+    assert!(app.marked.is_empty());
+    assert_eq!(app.flash.as_deref(), Some("cleared 1 mark"));
+    assert_eq!(
+        app.action_targets(),
+        app.selected_node().into_iter().collect::<Vec<_>>()
+    );
+}
+
+#[test]
+fn marks_are_rebindable_and_in_a_rollout_too() {
+    let mut app = rolling(1, 2);
+    app.keymap = crate::keymap::KeyMap::parse("[keys]\nmark = \"v\"\n", "k.toml").expect("keys");
+    assert_eq!(key(&mut app, 'm'), vec![]);
+    assert!(app.marked.is_empty(), "m is free once mark is rebound");
+    key(&mut app, 'v');
+    assert_eq!(app.action_targets(), vec![NodeId::new(0)]);
+    // Space still pauses and resumes the rollout, not marking.
+    key(&mut app, ' ');
+    assert_eq!(app.marked.len(), 1);
+}
+
+#[test]
+fn no_node_no_targets() {
+    let mut app = app(1, 1);
+    key(&mut app, '/');
+    key(&mut app, 'z');
+    key_with(&mut app, KeyCode::Enter, KeyModifiers::NONE, T0);
+    assert_eq!(app.visible_len(), 0);
+    assert_eq!(key(&mut app, 'm'), vec![]);
+    assert!(app.marked.is_empty());
+    assert_eq!(app.action_targets(), vec![]);
+}

@@ -420,6 +420,7 @@ mod tests {
                 live_code: Some(live),
                 ready: None,
                 disk: Err(crate::signals::SignalError::new("disk", "not read")),
+                node_lock: None,
             }),
         }
     }

@@ -82,7 +82,7 @@ pub fn prelude(layout: &Layout, token: Option<&str>) -> String {
 /// exported as `OPENCLAW_GATEWAY_TOKEN` inside the script (which travels on stdin).
 pub fn poll_script(layout: &Layout, req: &PollRequest, token: Option<&str>) -> String {
     let mut s = prelude(layout, token);
-    s.push_str("t=\nLASTK=\nDFT=\nIDJ=\n");
+    s.push_str("t=\nLASTK=\nDFT=\nIDJ=\nLASTO=\n");
     if req.gateway || req.doctor {
         s.push_str(TEMP_DIR);
     }
@@ -126,9 +126,10 @@ pub const HELLO: &str = r#"{"v":1,"hello":1}"#;
 
 // Cheap polls run often on every node, so the script keeps to shell builtins where it
 // can. A cheap poll runs two programs (one `stat` for the clock, the cache marker,
-// `current` and its lock file; one `curl` for liveness and readiness), plus `df` twice
+// `current` and its lock file, and the node lock's directory, owner and heartbeat; one `curl` for liveness and readiness), plus `df` twice
 // when it is due (every poll in a one-shot script, every 60 s in a channel), plus
-// `readlink` and the hash when `current` or its lock file changed. A temp dir (and the
+// `readlink` and the hash when `current` or its lock file changed, and `head` (capped)
+// for the node lock's owner line when the lock changed. A temp dir (and the
 // CLI watchdog's processes) only when a CLI runs or a channel opens.
 const FUNCS: &str = r#"NL='
 '
@@ -174,17 +175,20 @@ poll_one() {
   # the lock file behind it.
   nf=; [ -n "$t" ] && : >"$t/now" 2>/dev/null && nf=$t/now
   if [ "$SF" = f ]; then
-    so=$(stat -f '%m %i %z %N' $nf "$S/skill-cache-ready" "$R/current" "$R/current/skills.lock.json" 2>/dev/null)
+    so=$(stat -f '%m %i %z %N' $nf "$S/skill-cache-ready" "$R/current" "$R/current/skills.lock.json" "$S/meshroll.lock" "$S/meshroll.lock/owner" "$S/meshroll.lock/heartbeat" 2>/dev/null)
   else
-    so=$(stat -c '%Y %i %s %n' $nf "$S/skill-cache-ready" "$R/current" "$R/current/skills.lock.json" 2>/dev/null)
+    so=$(stat -c '%Y %i %s %n' $nf "$S/skill-cache-ready" "$R/current" "$R/current/skills.lock.json" "$S/meshroll.lock" "$S/meshroll.lock/owner" "$S/meshroll.lock/heartbeat" 2>/dev/null)
   fi
-  nw=; cm=; ck=; lk=
+  nw=; cm=; ck=; lk=; ld=; lo=; om=; hm=
   while read -r a b c d; do
     case "$d" in
       "$nf") nw=$a ;;
       "$S/skill-cache-ready") cm=$a ;;
       "$R/current") ck="$a.$b" ;;
       "$R/current/skills.lock.json") lk="$a.$b.$c" ;;
+      "$S/meshroll.lock") ld="$a.$b" ;;
+      "$S/meshroll.lock/owner") lo="$a.$b.$c"; om=$a ;;
+      "$S/meshroll.lock/heartbeat") hm=$a ;;
     esac
   done <<EOF
 $so
@@ -222,6 +226,19 @@ EOF
     LASTK=
     if [ -e "$R/current" ]; then printf ',"current_not_link":true'; fi
   fi
+  # The node lock: its owner line is read (capped, hex) only when the lock or its owner
+  # file changed; the ages come from the stat above.
+  if [ -n "$ld" ]; then
+    if [ -z "$LASTO" ] || [ "$ld/$lo" != "$LASTO" ]; then
+      OX=
+      if [ -n "$lo" ]; then OX=$(head -c 512 "$S/meshroll.lock/owner" 2>/dev/null | hex); fi
+      LASTO="$ld/$lo"
+    fi
+    num "$om"; o2=$N; num "$hm"
+    printf ',"nlock":{"ox":"%s","om":%s,"hbm":%s}' "$OX" "$o2" "$N"
+  else
+    LASTO=
+  fi
   num "$cm"; printf ',"cache_mtime":%s' "$N"
   if [ -e "$S/drain" ]; then printf ',"drain":true'; else printf ',"drain":false'; fi
   if [ -n "$RURL" ]; then
@@ -253,7 +270,7 @@ const LOOP: &str = r#"main() {
   t=$(mktemp -d 2>/dev/null || mktemp -d -t meshroll) || { echo '{"v":1,"fatal":"mktemp failed"}'; return; }
   trap 'rm -rf "$t"' EXIT
   trap 'exit 0' HUP TERM PIPE
-  LASTK=; DFT=
+  LASTK=; DFT=; LASTO=
   printf '%s\n' '{"v":1,"hello":1}'
   while IFS= read -r q; do
     set -- $q
@@ -462,6 +479,108 @@ mod tests {
         drop(stdin);
         let st = child.wait().expect("wait");
         assert!(st.success(), "the loop ends when stdin closes");
+    }
+
+    /// The node lock in the channel's answers: its owner line and the ages of its files,
+    /// the owner line read again only when the lock or its owner file changed (same
+    /// inode, size and mtime: the answer keeps what it read), gone once the lock is.
+    #[test]
+    fn loop_script_reports_the_node_lock_and_rereads_it_only_when_changed() {
+        use std::io::{BufRead, BufReader, Write};
+        use std::process::{Command, Stdio};
+        let dir = tempfile::tempdir().expect("tempdir");
+        let state = dir.path().join("state");
+        let lock = state.join("meshroll.lock");
+        std::fs::create_dir_all(&lock).expect("mkdir");
+        std::fs::write(lock.join("owner"), "r-1 alice@ops1/pid42 1800000000\n").expect("owner");
+        std::fs::write(lock.join("heartbeat"), "1800000000\n").expect("hb");
+        let layout = Layout {
+            skills_root: dir.path().join("skills").display().to_string(),
+            state_dir: state.display().to_string(),
+            openclaw: "/nonexistent/openclaw".into(),
+            healthz_url: "http://127.0.0.1:9/healthz".into(),
+            gateway_ready_url: String::new(),
+            run_as: String::new(),
+            ..Layout::default()
+        };
+        let req = PollRequest {
+            gateway: false,
+            doctor: false,
+            cli_timeout_s: 5,
+            doctor_timeout_s: 60,
+            live_timeout_s: 1,
+        };
+        let mut child = Command::new("sh")
+            .arg("-s")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("sh");
+        let mut stdin = child.stdin.take().expect("stdin");
+        let mut out = BufReader::new(child.stdout.take().expect("stdout"));
+        stdin
+            .write_all(poll_loop_script(&layout, None).as_bytes())
+            .expect("write");
+        stdin.flush().expect("flush");
+        let mut line = String::new();
+        out.read_line(&mut line).expect("hello");
+        let mut ask = |id: u64| {
+            stdin
+                .write_all(poll_request_line(id, &req).as_bytes())
+                .expect("request");
+            stdin.flush().expect("flush");
+            let mut line = String::new();
+            out.read_line(&mut line).expect("answer");
+            crate::signals::parse_poll(line.as_bytes()).expect("envelope parses")
+        };
+        let owner = |p: &crate::signals::RawPoll| {
+            p.node_lock
+                .as_ref()
+                .and_then(|l| l.owner.clone())
+                .map(|o| String::from_utf8_lossy(&o).into_owned())
+        };
+        let a = ask(1);
+        assert_eq!(
+            owner(&a).as_deref(),
+            Some("r-1 alice@ops1/pid42 1800000000\n")
+        );
+        let l = a.node_lock.as_ref().expect("lock");
+        assert!((a.node_now - l.owner_mtime.unwrap_or(0)).abs() < 60);
+        assert!(l.heartbeat_mtime.is_some());
+        // The same bytes count, the same inode and mtime: not read again.
+        let f = lock.join("owner");
+        let mtime = std::fs::metadata(&f)
+            .and_then(|m| m.modified())
+            .expect("mtime");
+        std::fs::write(&f, "r-9 mallory@x/pid777 1800000000\n").expect("rewrite");
+        std::fs::File::options()
+            .write(true)
+            .open(&f)
+            .and_then(|h| h.set_modified(mtime))
+            .expect("set mtime");
+        assert_eq!(
+            owner(&ask(2)).as_deref(),
+            Some("r-1 alice@ops1/pid42 1800000000\n")
+        );
+        // A new owner (another size): read again.
+        std::fs::write(&f, "r-22 bob@ops2/pid7 1800000100\n").expect("owner");
+        assert_eq!(
+            owner(&ask(3)).as_deref(),
+            Some("r-22 bob@ops2/pid7 1800000100\n")
+        );
+        // A lock whose owner was never written (taken, then the taker died): the lock
+        // still shows, with no owner line.
+        std::fs::remove_file(&f).expect("rm owner");
+        let d = ask(4);
+        assert_eq!(
+            d.node_lock.as_ref().map(|l| l.owner.as_deref()),
+            Some(Some(&b""[..]))
+        );
+        // Released: gone.
+        std::fs::remove_dir_all(&lock).expect("release");
+        assert_eq!(ask(5).node_lock, None);
+        drop(stdin);
+        assert!(child.wait().expect("wait").success());
     }
 
     /// The node's own PATH comes first; the fallback folders after it.

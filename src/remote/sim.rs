@@ -13,7 +13,7 @@ use serde_json::Value;
 use super::{PollFailure, PollRequest, RemoteError};
 use crate::inventory::{Inventory, Node};
 use crate::manifest::{Bundle, Lock, LockEntry, sha256_hex};
-use crate::signals::{CliRun, Disk, LockSeen, RawPoll, SignalError};
+use crate::signals::{CliRun, Disk, LockSeen, NodeLockRaw, RawPoll, SignalError};
 
 const READY: &str =
     include_str!("../../tests/fixtures/openclaw-2026.9.6/gateway-status.ready.json");
@@ -356,6 +356,17 @@ impl SimMesh {
                 used_pct: node.disk_used_pct,
                 inodes_free: Some(1_000_000),
                 inodes_used_pct: Some(node.disk_used_pct / 2),
+            }),
+            // The lock's files as a node's stat would date them: the owner line's taking
+            // time and the last heartbeat.
+            node_lock: node.rollout_lock.as_ref().map(|l| NodeLockRaw {
+                owner: Some(l.owner.as_bytes().to_vec()),
+                owner_mtime: l
+                    .owner
+                    .split_whitespace()
+                    .nth(2)
+                    .and_then(|t| t.parse().ok()),
+                heartbeat_mtime: i64::try_from(l.heartbeat_s).ok(),
             }),
         })
     }

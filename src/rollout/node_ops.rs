@@ -7,56 +7,8 @@ use crate::manifest::{LOCK_NAME, Lock};
 pub use crate::remote::rsync::RsyncStats;
 use crate::rollout::Failure;
 
-/// A node lock as read from the node.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LockInfo {
-    /// The owner line as the node has it.
-    pub owner_line: String,
-    pub rollout_id: String,
-    /// `user@host/pidN`.
-    pub who: String,
-    pub taken_s: Option<u64>,
-    pub heartbeat_s: Option<u64>,
-}
-
-impl LockInfo {
-    /// `user`, `host`, `pid` out of `user@host/pidN` (what is missing is `?`).
-    pub fn parts(&self) -> (String, String, String) {
-        let (user, rest) = self.who.split_once('@').unwrap_or(("?", self.who.as_str()));
-        let (host, pid) = rest.rsplit_once("/pid").unwrap_or((rest, "?"));
-        (user.to_string(), host.to_string(), pid.to_string())
-    }
-
-    /// "owner alice, host ops1, pid 42, rollout r-1, taken 10m ago, heartbeat 5s ago"
-    pub fn describe(&self, now_s: u64) -> String {
-        let (user, host, pid) = self.parts();
-        let ago = |t: Option<u64>| {
-            t.map_or("unknown".into(), |t| {
-                format!("{} ago", crate::verdict::human_age(now_s.saturating_sub(t)))
-            })
-        };
-        crate::safe_text::clean_capped(
-            &format!(
-                "owner {user}, host {host}, pid {pid}, rollout {}, taken {}, heartbeat {}",
-                self.rollout_id,
-                ago(self.taken_s),
-                ago(self.heartbeat_s)
-            ),
-            400,
-        )
-    }
-
-    fn parse(owner: &str, heartbeat: &str) -> LockInfo {
-        let mut it = owner.split_whitespace();
-        LockInfo {
-            owner_line: owner.to_string(),
-            rollout_id: it.next().unwrap_or("?").to_string(),
-            who: it.next().unwrap_or("?").to_string(),
-            taken_s: it.next().and_then(|t| t.parse().ok()),
-            heartbeat_s: heartbeat.trim().parse().ok(),
-        }
-    }
-}
+/// A node lock as read from the node (kept in [`crate::node_lock`]).
+pub use crate::node_lock::LockInfo;
 
 /// Read [`crate::remote::ops::read_lock`]'s output: `Ok(None)` when the node holds no lock.
 pub fn read_lock_result(stdout: &[u8]) -> Result<Option<LockInfo>, String> {

@@ -92,6 +92,19 @@ pub struct RawPoll {
     /// The gateway's readiness URL (`GET /readyz`), when the layout names one.
     pub ready: Option<ReadyRaw>,
     pub disk: Result<Disk, SignalError>,
+    /// The node lock a rollout holds (`<state_dir>/meshroll.lock`), when there is one.
+    pub node_lock: Option<NodeLockRaw>,
+}
+
+/// The node lock as the poll reports it: the owner line (at most
+/// [`crate::node_lock::OWNER_CAP`] bytes; `None` when it was not read again because it
+/// did not change, or is missing) and the owner and heartbeat files' modification
+/// times on the node's clock.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct NodeLockRaw {
+    pub owner: Option<Vec<u8>>,
+    pub owner_mtime: Option<i64>,
+    pub heartbeat_mtime: Option<i64>,
 }
 
 /// curl's exit code and the HTTP status of the gateway's readiness URL.
@@ -129,6 +142,16 @@ struct Envelope {
     dfk: Vec<String>,
     #[serde(default)]
     dfi: Vec<String>,
+    /// The node lock: `{"ox": hex owner line, "om": owner mtime, "hbm": heartbeat mtime}`.
+    nlock: Option<NodeLockEnv>,
+}
+
+#[derive(Deserialize)]
+struct NodeLockEnv {
+    /// The owner line, hex; absent when unchanged since the last answer.
+    ox: Option<String>,
+    om: Option<i64>,
+    hbm: Option<i64>,
 }
 
 #[derive(Deserialize)]
@@ -258,6 +281,23 @@ pub fn parse_poll(bytes: &[u8]) -> Result<RawPoll, SignalError> {
             code: http_code(r.code),
         }),
         disk: disk::parse_columns(&env.dfk, &env.dfi),
+        node_lock: env
+            .nlock
+            .map(|l| {
+                Ok::<_, SignalError>(NodeLockRaw {
+                    owner: l
+                        .ox
+                        .map(|h| unhex_field("lock", &h))
+                        .transpose()?
+                        .map(|mut o| {
+                            o.truncate(crate::node_lock::OWNER_CAP);
+                            o
+                        }),
+                    owner_mtime: l.om,
+                    heartbeat_mtime: l.hbm,
+                })
+            })
+            .transpose()?,
     })
 }
 

@@ -222,9 +222,13 @@ fn error_cell(r: &NodeReport, theme: &Theme) -> Cell<'static> {
     }
 }
 
-/// Drop the rollout columns (phase, retry: 8th and 9th) without a rollout, and the
-/// class column (the second) when it does not fit.
-fn columns<T>(show_class: bool, rolling: bool, mut v: Vec<T>) -> Vec<T> {
+/// Drop the lock column (the 10th) while no node is locked, the rollout columns
+/// (phase, retry: 8th and 9th) without a rollout, and the class column (the second)
+/// when it does not fit.
+fn columns<T>(show_class: bool, rolling: bool, locked: bool, mut v: Vec<T>) -> Vec<T> {
+    if !locked && v.len() > 10 {
+        v.remove(9);
+    }
     if !rolling && v.len() > 8 {
         v.drain(7..9);
     }
@@ -240,17 +244,19 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     // Narrow terminals drop the class column: the class tabs already say it.
     let rolling = app.rollout.is_some();
     let show_class = area.width >= if rolling { 130 } else { 100 };
+    let locked = app.counts().locked > 0;
     let header = Row::new(columns(
         show_class,
         rolling,
+        locked,
         HEADERS.map(Cell::from).into_iter().collect::<Vec<_>>(),
     ))
     .style(theme.header);
     let rows: Vec<Row> = visible
         .iter()
-        .map(|&i| Row::new(columns(show_class, rolling, cells(app, i, theme))))
+        .map(|&i| Row::new(columns(show_class, rolling, locked, cells(app, i, theme))))
         .collect();
-    let table = Table::new(rows, widths(app, show_class, rolling))
+    let table = Table::new(rows, widths(app, show_class, rolling, locked))
         .header(header)
         .column_spacing(1)
         .row_highlight_style(theme.highlight)
@@ -274,8 +280,8 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
 }
 
 /// Every column's title, in order (`columns` drops CLASS on narrow screens and the
-/// rollout's three when none is staged).
-const HEADERS: [&str; 10] = [
+/// rollout's three when none is staged, LOCK while no node is locked).
+const HEADERS: [&str; 11] = [
     "NODE",
     "CLASS",
     "GATEWAY",
@@ -285,6 +291,7 @@ const HEADERS: [&str; 10] = [
     "VERDICT",
     "PHASE",
     "RETRY",
+    "LOCK",
     "LAST ERROR",
 ];
 
@@ -318,7 +325,7 @@ fn cells(app: &App, i: NodeId, theme: &Theme) -> Vec<Cell<'static>> {
         ))
     };
     vec![
-        Cell::from(r.node.clone()),
+        super::marks::node_cell(app, i, r, theme),
         Cell::from(Span::styled(r.class.clone(), theme.dim)),
         gateway_cell(r, theme, p),
         build_cell(r, theme),
@@ -327,19 +334,21 @@ fn cells(app: &App, i: NodeId, theme: &Theme) -> Vec<Cell<'static>> {
         verdict,
         phase_cell(app, i, theme),
         retry_cell(app, i, theme),
+        super::locks::cell(r, theme),
         rollout_error(app, i, theme).unwrap_or_else(|| error_cell(r, theme)),
     ]
 }
 
 /// Column widths, one per entry of [`HEADERS`]: names and classes as wide as the
 /// fleet's longest (within limits).
-fn widths(app: &App, show_class: bool, rolling: bool) -> Vec<Constraint> {
+fn widths(app: &App, show_class: bool, rolling: bool, locked: bool) -> Vec<Constraint> {
     let (name_w, class_w) = app.name_widths();
-    let name_w = name_w.clamp(4, 24) as u16;
+    let name_w = name_w.clamp(4, 24) as u16 + super::marks::prefix_width(app);
     let class_w = class_w.clamp(5, 12) as u16;
     columns(
         show_class,
         rolling,
+        locked,
         vec![
             Constraint::Length(name_w),
             Constraint::Length(class_w),
@@ -350,6 +359,7 @@ fn widths(app: &App, show_class: bool, rolling: bool) -> Vec<Constraint> {
             Constraint::Length(10),
             Constraint::Length(16),
             Constraint::Length(10),
+            Constraint::Length(super::locks::WIDTH),
             Constraint::Min(8),
         ],
     )

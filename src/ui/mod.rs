@@ -2,6 +2,8 @@
 
 pub mod fleet;
 pub mod help;
+pub mod locks;
+mod marks;
 pub mod node;
 pub mod pane;
 pub mod plan;
@@ -103,6 +105,7 @@ fn title_bar(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         pending: p,
         skewed: s,
         rollout_pending: to_roll,
+        locked,
     } = app.counts();
     let mut spans = vec![
         Span::styled(" meshroll ", theme.title),
@@ -136,6 +139,8 @@ fn title_bar(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         format!("≠ {s} skewed"),
         if s > 0 { theme.warn } else { theme.dim },
     ));
+    spans.extend(locks::header_spans(locked, theme));
+    spans.extend(marks::header_spans(app, theme));
     f.render_widget(Paragraph::new(Line::from(spans)), area);
 }
 

@@ -5,6 +5,7 @@
 //! doctor's findings in `doctor.rs`.
 
 mod doctor;
+mod lock;
 mod rollout;
 mod signals;
 
@@ -51,6 +52,7 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     };
     let mut l = Lines::new();
     header(&mut l, &c);
+    lock::section(&mut l, &c);
     rollout::section(&mut l, &c);
     signals::why(&mut l, &c);
     l.push(Line::from(""));
