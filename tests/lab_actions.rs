@@ -272,14 +272,25 @@ fn logs_are_plain_cleaned_redacted_and_the_token_goes_on_stdin_only() {
     );
 }
 
-/// Processes whose pid is in the stand-in's pids file and still alive.
+/// Processes of `node`'s stand-in CLI following its log (the stand-in's shell, its
+/// `tail -f` and the pipe after it): every process whose command line names the node's
+/// log or its CLI with `--follow`.
 fn live_standin_pids(lab: &Lab, node: &str) -> Vec<u32> {
-    fs::read_to_string(lab.node(node).standin_dir().join("pids"))
-        .unwrap_or_default()
-        .lines()
-        .filter_map(|l| l.trim().parse().ok())
-        .filter(|p: &u32| Path::new(&format!("/proc/{p}")).exists())
-        .collect()
+    let n = lab.node(node);
+    let log = n.standin_dir().join("gateway.log").display().to_string();
+    let cli = n.openclaw().display().to_string();
+    let mut out = Vec::new();
+    for e in fs::read_dir("/proc").unwrap().flatten() {
+        let Some(pid) = e.file_name().to_str().and_then(|p| p.parse::<u32>().ok()) else {
+            continue;
+        };
+        let cmd = fs::read(e.path().join("cmdline")).unwrap_or_default();
+        let cmd = String::from_utf8_lossy(&cmd).replace('\0', " ");
+        if cmd.contains(&log) || (cmd.contains(&cli) && cmd.contains("--follow")) {
+            out.push(pid);
+        }
+    }
+    out
 }
 
 #[test]

@@ -439,7 +439,7 @@ pub const ALIVE_EVERY_S: u32 = 2;
 
 /// The gateway's log: `openclaw logs --plain --limit N` once, or with `--follow` in the
 /// background of a loop that prints [`ALIVE`] every [`ALIVE_EVERY_S`] seconds and stops
-/// the CLI (its process group) as soon as that line cannot be written: a closed pane
+/// the CLI (and its children) as soon as that line cannot be written: a closed pane
 /// leaves nothing running on the node. The token is exported inside the script.
 pub fn logs(layout: &Layout, lines: u32, follow: bool, token: Option<&str>) -> String {
     if !follow {
@@ -450,11 +450,10 @@ pub fn logs(layout: &Layout, lines: u32, follow: bool, token: Option<&str>) -> S
         );
     }
     format!(
-        r#"{head}{token}set -m
-"$OC" logs --plain --limit {lines} --follow </dev/null 2>&1 &
+        r#"{head}{token}"$OC" logs --plain --limit {lines} --follow </dev/null 2>&1 &
 p=$!
 trap '' PIPE
-stop() {{ kill -TERM -"$p" 2>/dev/null || kill -TERM "$p" 2>/dev/null; }}
+stop() {{ pkill -TERM -P "$p" 2>/dev/null; kill -TERM "$p" 2>/dev/null; }}
 while kill -0 "$p" 2>/dev/null; do
   sleep {every}
   echo {ALIVE} 2>/dev/null || {{ stop; exit 0; }}
