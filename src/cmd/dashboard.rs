@@ -27,7 +27,8 @@ pub async fn run(g: &Global, d: &PlanArgs, demo: bool) -> anyhow::Result<i32> {
     if !demo && d.skills.is_none() {
         let (inv, ctx) = super::real_ctx(g)?;
         tracing::info!(nodes = inv.nodes.len(), "dashboard starting");
-        crate::dashboard::run(Arc::new(ctx), title, inv.classes, theme, None).await?;
+        let actions = super::actions::setup(g, &d.journal);
+        crate::dashboard::run(Arc::new(ctx), title, inv.classes, theme, None, actions).await?;
         return Ok(0);
     }
     // A rollout staged in the dashboard: paused until the operator steps or runs it.
@@ -57,12 +58,14 @@ pub async fn run(g: &Global, d: &PlanArgs, demo: bool) -> anyhow::Result<i32> {
     };
     let (state, runner, _notes) = session::start(session, Mode::Paused, tx, now_ms()).await?;
     tracing::info!(nodes = p.inv.nodes.len(), demo, skills_sha = %p.bundle.skills_sha, "dashboard with a staged rollout");
+    let actions = super::actions::setup(g, &args.journal);
     let r = crate::dashboard::run(
         p.poll.clone(),
         title,
         p.inv.classes.clone(),
         theme,
         Some((state, runner, rx)),
+        actions,
     )
     .await;
     drop(p);

@@ -96,6 +96,18 @@ fn every_op() -> Vec<NodeOp> {
             sha: "s".into(),
             mem_limit_kb: 9,
         },
+        NodeOp::GatewayRestart,
+        NodeOp::Logs {
+            lines: 200,
+            follow: false,
+        },
+        NodeOp::Logs {
+            lines: 200,
+            follow: true,
+        },
+        NodeOp::Command {
+            argv: vec!["openclaw".into(), "skills".into(), "check".into()],
+        },
     ]
 }
 
@@ -118,6 +130,10 @@ fn op_name(op: &NodeOp) -> &'static str {
         NodeOp::Rollback { .. } => "rollback",
         NodeOp::Doctor => "doctor",
         NodeOp::Prewarm { .. } => "prewarm",
+        NodeOp::GatewayRestart => "gateway_restart",
+        NodeOp::Logs { follow: false, .. } => "logs",
+        NodeOp::Logs { follow: true, .. } => "logs_follow",
+        NodeOp::Command { .. } => "command",
     }
 }
 
