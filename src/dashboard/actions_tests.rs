@@ -6,7 +6,9 @@
 
 use std::path::Path;
 
-use crossterm::event::{Event as TermEvent, KeyCode, KeyEvent, KeyModifiers};
+use crossterm::event::{
+    Event as TermEvent, KeyCode, KeyEvent, KeyModifiers, MouseEvent, MouseEventKind,
+};
 
 use super::ActionEvent;
 use crate::actions::run::Outcome;
@@ -165,6 +167,24 @@ fn a_followed_log_scrolls_and_stops_when_its_pane_closes() {
     key(&mut a, 'k');
     assert_eq!(a.pane.as_ref().unwrap().scroll, 2);
     assert_eq!(a.selected_node(), Some(NodeId::new(0)));
+    // So does the wheel (three lines a notch), not the node view behind it.
+    let wheel = |a: &mut App, kind| {
+        a.handle(
+            Event::Input(TermEvent::Mouse(MouseEvent {
+                kind,
+                column: 10,
+                row: 10,
+                modifiers: KeyModifiers::NONE,
+            })),
+            T0,
+        )
+    };
+    wheel(&mut a, MouseEventKind::ScrollUp);
+    assert_eq!(a.pane.as_ref().unwrap().scroll, 5);
+    wheel(&mut a, MouseEventKind::ScrollDown);
+    wheel(&mut a, MouseEventKind::ScrollDown);
+    assert_eq!(a.pane.as_ref().unwrap().scroll, 0);
+    assert_eq!(a.scroll.node, 0);
     // Esc closes the pane and stops the log; the node view stays.
     let effects = press(&mut a, KeyCode::Esc, KeyModifiers::NONE);
     assert_eq!(effects, vec![Effect::StopPane { run: req.run }]);

@@ -612,6 +612,20 @@ impl App {
         match kind {
             // The wheel scrolls the view up (or the help); in the table it moves the
             // selection.
+            // An action's output pane under the node view takes the wheel, as it takes
+            // the scrolling keys.
+            MouseEventKind::ScrollDown | MouseEventKind::ScrollUp
+                if !self.help && self.view == View::Node && self.pane.is_some() =>
+            {
+                let a = if kind == MouseEventKind::ScrollDown {
+                    Action::Down
+                } else {
+                    Action::Up
+                };
+                for _ in 0..WHEEL {
+                    self.pane_key(Some(a));
+                }
+            }
             MouseEventKind::ScrollDown | MouseEventKind::ScrollUp => {
                 let down = kind == MouseEventKind::ScrollDown;
                 match self.scroll_area() {
