@@ -133,8 +133,74 @@ pub enum Command {
     #[command(after_help = crate::exit::HELP)]
     Locks(LocksArgs),
     /// Replay a past rollout from its journal (the dashboard in time order), or print
-    /// its timeline with --summary.
+    /// its timeline with --summary (with the node actions of the audit log beside it).
     Replay(ReplayArgs),
+    /// Drain nodes outside a rollout (the layout's drain command, or the drain flag).
+    Drain(NodeActionArgs),
+    /// Undrain nodes (and release a lock this host's dead rollout left, after showing it).
+    Undrain(NodeActionArgs),
+    /// Restart the gateway on nodes (`openclaw gateway restart`), then poll them.
+    Restart(NodeActionArgs),
+    /// Print a node's gateway log (`openclaw logs --plain`), or follow it.
+    Logs(LogsArgs),
+    /// A shell on a node, or one command, over its ssh master.
+    Ssh(SshArgs),
+    /// Run one of your actions (actions.toml, meshroll-actions.toml) on nodes.
+    Action(UserActionArgs),
+}
+
+/// Which nodes a node action runs on, and whether to ask.
+#[derive(Debug, Clone, Args)]
+pub struct NodeActionArgs {
+    /// A node (repeat for several).
+    #[arg(long = "node")]
+    pub node: Vec<String>,
+    /// Every node of a class (repeat for several).
+    #[arg(long = "class")]
+    pub class: Vec<String>,
+    /// Do not ask (needed without a terminal).
+    #[arg(long)]
+    pub yes: bool,
+    /// The rollout journal; the audit log is written beside it.
+    #[arg(long, default_value = "meshroll-journal.jsonl")]
+    pub journal: PathBuf,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct LogsArgs {
+    /// The node.
+    #[arg(long = "node", required = true)]
+    pub node: String,
+    /// Keep printing new lines until interrupted.
+    #[arg(long)]
+    pub follow: bool,
+    /// Lines to show (`openclaw logs --limit`).
+    #[arg(long, default_value_t = 200)]
+    pub lines: u32,
+    /// The rollout journal; the audit log is written beside it.
+    #[arg(long, default_value = "meshroll-journal.jsonl")]
+    pub journal: PathBuf,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct SshArgs {
+    /// The node.
+    pub node: String,
+    /// A command to run instead of a shell (after `--`), each word quoted for the
+    /// node's shell.
+    #[arg(last = true)]
+    pub command: Vec<String>,
+    /// The rollout journal; the audit log is written beside it.
+    #[arg(long, default_value = "meshroll-journal.jsonl")]
+    pub journal: PathBuf,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct UserActionArgs {
+    /// The action's name in the actions file.
+    pub name: String,
+    #[command(flatten)]
+    pub on: NodeActionArgs,
 }
 
 #[derive(Debug, Clone, Args)]

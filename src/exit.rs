@@ -4,7 +4,8 @@
 //! |---|---|
 //! | 0 | ran, and nothing it checks failed |
 //! | 1 | ran, and a node failed: `status` saw a dead node (or, with `--fail-on skew`, a skewed one); a node action, `unlock`, `rollout` or `rollback` failed on a node; `locks` could not read a node |
-//! | 2 | meshroll itself could not run: bad arguments (clap's own exit 2), an inventory, ssh config, theme or journal it cannot use |
+//! | 2 | meshroll itself could not run: bad arguments (clap's own exit 2), an inventory, ssh config, theme or journal it cannot use; a node action refused without `--yes` or cancelled at its question (nothing ran) |
+//! | other | `meshroll ssh NODE [-- CMD]`: ssh's own code (the command's, or 255) |
 //! | 130 | interrupted (Ctrl-C) during `status --watch` |
 
 use serde::Serialize;

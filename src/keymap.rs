@@ -54,6 +54,12 @@ pub enum Action {
     Abort,
     RollbackNode,
     RollbackClass,
+    Drain,
+    Undrain,
+    Restart,
+    Logs,
+    FollowLogs,
+    Shell,
     Mark,
     ClearMarks,
     StageSkewed,
@@ -104,6 +110,15 @@ pub const ACTIONS: &[ActionSpec] = &[
     spec(A::RollbackNode, "rollback_node", &["b"]),
     spec(A::RollbackClass, "rollback_class", &["B"]),
     spec(A::Abort, "abort", &["A"]),
+    // Node actions (crate::actions). k9s's `s` shell and `l` logs are sort and open
+    // here: `e` (exec) opens a shell, `L` the log, `f` follows it (`F` is the skew
+    // view's stage key: one key, one action in every view).
+    spec(A::Drain, "drain", &["D"]),
+    spec(A::Undrain, "undrain", &["U"]),
+    spec(A::Restart, "restart", &["Ctrl-r"]),
+    spec(A::Logs, "logs", &["L"]),
+    spec(A::FollowLogs, "follow_logs", &["f"]),
+    spec(A::Shell, "shell", &["e"]),
     spec(A::Mark, "mark", &["m"]),
     spec(A::ClearMarks, "clear_marks", &["M"]),
     spec(A::StageSkewed, "stage_skewed", &["F"]),
@@ -151,6 +166,19 @@ pub const HELP_ROWS: &[(&[Action], &str)] = &[
         "rollout: roll the node / its class back",
     ),
     (&[A::Abort], "rollout: abort (confirms first)"),
+    (
+        &[A::Drain, A::Undrain],
+        "drain / undrain the node(s) (asks first)",
+    ),
+    (
+        &[A::Restart],
+        "restart the gateway, poll at once (asks first)",
+    ),
+    (
+        &[A::Logs, A::FollowLogs],
+        "gateway log: last lines / follow in a pane",
+    ),
+    (&[A::Shell], "a shell on the node (exit comes back)"),
     (
         &[A::Mark, A::ClearMarks],
         "mark the node (actions take marks) / clear",
@@ -289,6 +317,13 @@ impl Key {
             ctrl,
             alt: k.modifiers.contains(KeyModifiers::ALT),
         })
+    }
+}
+
+impl Key {
+    /// A digit without modifiers: the class tabs take those.
+    pub fn is_digit(&self) -> bool {
+        matches!(self.code, KeyCodeOrd::Char('0'..='9')) && !self.ctrl && !self.alt
     }
 }
 
@@ -486,6 +521,11 @@ impl KeyMap {
         Ok(map)
     }
 
+    /// The action bound to `key`, if any.
+    pub fn bound(&self, key: &Key) -> Option<Action> {
+        self.by_key.get(key).copied()
+    }
+
     /// The action of a key event, if any.
     pub fn action(&self, k: &KeyEvent) -> Option<Action> {
         self.by_key.get(&Key::from_event(k)?).copied()
@@ -567,6 +607,29 @@ mod tests {
         }
         // The defaults do not clash.
         KeyMap::parse("", "defaults").unwrap();
+    }
+
+    /// Keys are resolved once for every view (`KeyMap::action`), so two actions with one
+    /// default key would shadow each other in every view (as `F`, follow the log, and
+    /// `F`, stage the skewed nodes, once did).
+    #[test]
+    fn no_two_actions_share_a_default_key() {
+        let mut seen: BTreeMap<Key, &str> = BTreeMap::new();
+        for s in ACTIONS {
+            for k in s.keys {
+                let key = Key::parse(k).unwrap();
+                if let Some(other) = seen.insert(key, s.name) {
+                    panic!("key {k} is bound to both {other} and {}", s.name);
+                }
+            }
+        }
+        // And every action's keys reach it.
+        let m = KeyMap::default();
+        for s in ACTIONS {
+            for k in s.keys {
+                assert_eq!(m.bound(&Key::parse(k).unwrap()), Some(s.action), "{k}");
+            }
+        }
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! watch the pool live.
 #![deny(clippy::unwrap_used)]
 
+pub mod actions;
 pub mod cli;
 pub mod cmd;
 pub mod dashboard;
@@ -10,6 +11,7 @@ pub mod fit;
 pub mod inventory;
 pub mod keymap;
 pub mod limits;
+pub mod lock_owner;
 pub mod logging;
 pub mod manifest;
 pub mod node_lock;

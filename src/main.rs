@@ -39,6 +39,12 @@ fn main() {
             Some(Command::Unlock(a)) => cmd::unlock::run(&cli.global, a).await,
             Some(Command::Locks(a)) => cmd::locks::run(&cli.global, a).await,
             Some(Command::Replay(a)) => cmd::replay::run(&cli.global, a).await,
+            Some(Command::Drain(a)) => cmd::actions::builtin(&cli.global, a, "drain").await,
+            Some(Command::Undrain(a)) => cmd::actions::builtin(&cli.global, a, "undrain").await,
+            Some(Command::Restart(a)) => cmd::actions::builtin(&cli.global, a, "restart").await,
+            Some(Command::Logs(a)) => cmd::actions::logs(&cli.global, a).await,
+            Some(Command::Ssh(a)) => cmd::actions::ssh(&cli.global, a).await,
+            Some(Command::Action(a)) => cmd::actions::user(&cli.global, a).await,
             Some(Command::Demo) => cmd::dashboard::run(&cli.global, &cli.dash, true).await,
             None => cmd::dashboard::run(&cli.global, &cli.dash, false).await,
         }

@@ -67,6 +67,18 @@ const RULES: &[Rule] = &[
         why: "fitting a table to a width is a function of its columns",
     },
     Rule {
+        path: "src/dashboard/actions.rs",
+        except: &[],
+        forbidden: &[IO, &["crate::ui", "crossterm::terminal", "ratatui::"]],
+        why: "node actions in the dashboard's state are pure: the event loop runs them",
+    },
+    Rule {
+        path: "src/actions/mod.rs",
+        except: &[],
+        forbidden: &[IO, &["crate::ui", "crate::dashboard"]],
+        why: "the action model is pure: run.rs and audit.rs do the I/O",
+    },
+    Rule {
         path: "src/dashboard/rows.rs",
         except: &[],
         forbidden: &[IO, &["crate::ui", "ratatui::"]],

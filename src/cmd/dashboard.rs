@@ -27,7 +27,9 @@ pub async fn run(g: &Global, d: &PlanArgs, demo: bool) -> anyhow::Result<i32> {
     if !demo && d.skills.is_none() {
         let (inv, ctx) = super::real_ctx(g)?;
         tracing::info!(nodes = inv.nodes.len(), "dashboard starting");
-        return crate::dashboard::run(Arc::new(ctx), title, inv.classes, theme, None).await;
+        let actions = super::actions::setup(g, &d.journal);
+        return crate::dashboard::run(Arc::new(ctx), title, inv.classes, theme, None, actions)
+            .await;
     }
     // A rollout staged in the dashboard: paused until the operator steps or runs it.
     let mut args = d.clone();
@@ -57,12 +59,14 @@ pub async fn run(g: &Global, d: &PlanArgs, demo: bool) -> anyhow::Result<i32> {
     let (mut state, runner, _notes) = session::start(session, Mode::Paused, tx, now_ms()).await?;
     state.again = Some(super::again());
     tracing::info!(nodes = p.inv.nodes.len(), demo, skills_sha = %p.bundle.skills_sha, "dashboard with a staged rollout");
+    let actions = super::actions::setup(g, &args.journal);
     let r = crate::dashboard::run(
         p.poll.clone(),
         title,
         p.inv.classes.clone(),
         theme,
         Some((state, runner, rx)),
+        actions,
     )
     .await;
     drop(p);

@@ -113,44 +113,5 @@ pub fn line(n: &LockedNode) -> String {
 /// Whether the lock's owner process is alive: `Some` only when its host is this one
 /// (by gethostname, as the lock names it) and it names a pid.
 pub fn owner_alive(lock: &LockRow, this_host: Option<&str>) -> Option<bool> {
-    let here = this_host?;
-    if lock.host != here {
-        return None;
-    }
-    pid_alive(lock.pid?)
-}
-
-/// `kill(pid, 0)`: alive when it succeeds or is refused for permission (another user's
-/// process), gone on ESRCH.
-pub fn pid_alive(pid: u32) -> Option<bool> {
-    let pid = i32::try_from(pid).ok().filter(|p| *p > 0)?;
-    // SAFETY: signal 0 sends nothing; it only checks that the process exists.
-    let rc = unsafe { libc::kill(pid, 0) };
-    if rc == 0 {
-        return Some(true);
-    }
-    match std::io::Error::last_os_error().raw_os_error() {
-        Some(libc::EPERM) => Some(true),
-        Some(libc::ESRCH) => Some(false),
-        _ => None,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn this_process_is_alive_and_a_reaped_one_is_not() {
-        assert_eq!(pid_alive(std::process::id()), Some(true));
-        let mut child = std::process::Command::new("true").spawn().expect("spawn");
-        let pid = child.id();
-        child.wait().expect("wait");
-        assert_eq!(pid_alive(pid), Some(false));
-        assert_eq!(
-            pid_alive(0),
-            None,
-            "pid 0 is the process group, not an owner"
-        );
-    }
+    crate::lock_owner::alive_here(&lock.host, lock.pid, this_host)
 }

@@ -1,5 +1,6 @@
 //! The commands: each turns parsed arguments into work and an exit code.
 
+pub mod actions;
 pub mod dashboard;
 pub mod locks;
 pub mod manifest;

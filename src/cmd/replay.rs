@@ -13,9 +13,35 @@ use crate::replay::player::Player;
 use crate::ui::theme::Theme;
 
 pub async fn run(g: &Global, a: &ReplayArgs) -> anyhow::Result<i32> {
-    let replay = Replay::load(&a.journal)?;
+    let audit_only =
+        a.summary && !a.journal.exists() && crate::actions::audit::beside(&a.journal).exists();
+    let replay = if audit_only {
+        // Node actions but no rollout yet: the timeline of the actions.
+        Replay::from_entries(
+            crate::safe_text::clean(&a.journal.display().to_string()),
+            Vec::new(),
+            Vec::new(),
+        )
+    } else {
+        Replay::load(&a.journal)?
+    };
     if a.summary {
-        print!("{}", replay.summary());
+        // The node actions of the audit log beside the journal, in the same timeline.
+        let audit = crate::actions::audit::beside(&a.journal);
+        let (actions, bad) = crate::actions::audit::read(&audit).unwrap_or_else(|e| {
+            eprintln!(
+                "meshroll: cannot read the audit log {}: {e}",
+                audit.display()
+            );
+            (Vec::new(), 0)
+        });
+        if bad > 0 {
+            eprintln!(
+                "meshroll: {}: {bad} line(s) could not be read, skipped",
+                audit.display()
+            );
+        }
+        print!("{}", replay.summary_with(&actions));
         return Ok(0);
     }
     if !std::io::stdout().is_terminal() {

@@ -70,15 +70,14 @@ pub async fn run(g: &Global, a: &UnlockArgs) -> anyhow::Result<i32> {
 /// gone from this host". `None` when the owner is another host (or names no pid).
 fn owner_process(info: &crate::node_lock::LockInfo) -> Option<String> {
     let (_, host, _) = info.parts();
-    let here = super::rollout::hostname()?;
-    if host != here {
-        return None;
-    }
+    let here = super::rollout::hostname();
     let pid = info.pid()?;
-    Some(match super::locks::pid_alive(pid)? {
-        true => format!(
-            "its owner's process (pid {pid}) is still running on this host: its rollout may not be gone"
-        ),
-        false => format!("its owner's process (pid {pid}) is gone from this host"),
-    })
+    Some(
+        match crate::lock_owner::alive_here(&host, Some(pid), here.as_deref())? {
+            true => format!(
+                "its owner's process (pid {pid}) is still running on this host: its rollout may not be gone"
+            ),
+            false => format!("its owner's process (pid {pid}) is gone from this host"),
+        },
+    )
 }

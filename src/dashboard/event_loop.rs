@@ -9,6 +9,7 @@ use crossterm::event::EventStream;
 use futures::StreamExt;
 use tokio::sync::mpsc;
 
+use super::action_runner::ActionRunner;
 use super::pacer::FramePacer;
 use super::state::{AGE_EVERY_MS, App, Effect, Event, is_input, wrap_poll};
 use crate::keymap::KeyMap;
@@ -19,6 +20,13 @@ use crate::rollout::runner::Runner;
 use crate::rollout::state::RolloutState;
 use crate::ui::theme::Theme;
 
+/// What node actions need: the inventory (its `meshroll-actions.toml` beside it) and
+/// who runs them, from where, and where they are audited.
+pub struct ActionsSetup {
+    pub inventory: std::path::PathBuf,
+    pub env: crate::actions::run::RunEnv,
+}
+
 /// Run the dashboard until the user quits. The terminal is restored on exit and on
 /// panic (ratatui's hook).
 pub async fn run(
@@ -27,15 +35,20 @@ pub async fn run(
     classes: Vec<String>,
     theme: Theme,
     rollout: Option<(RolloutState, Runner, mpsc::UnboundedReceiver<ExecEvent>)>,
+    actions: ActionsSetup,
 ) -> anyhow::Result<i32> {
-    // Key bindings first: a mistake in keys.toml is an error before the screen changes.
+    // Key bindings first: a mistake in keys.toml or an actions file is an error before
+    // the screen changes.
     let keymap = match KeyMap::default_path() {
         Some(p) => KeyMap::load(&p)?,
         None => KeyMap::default(),
     };
+    let user_actions = crate::actions::user::load_all(&actions.inventory, &keymap)?;
     let (tx, mut rx) = mpsc::unbounded_channel::<Event>();
     let mut app = App::new(title, ctx.nodes.clone(), classes);
     app.keymap = keymap;
+    app.user_actions = user_actions;
+    let mut action_runner = ActionRunner::new(ctx.clone(), actions.env, tx.clone());
     app.rules = ctx.cadence.rules();
     let mut forward = None;
     let mut runner = None;
@@ -57,14 +70,7 @@ pub async fn run(
     let (scheduler, polls) = poller::scheduler::start(ctx.clone(), tx.clone(), wrap_poll);
 
     let input_tx = tx.clone();
-    let input = tokio::spawn(async move {
-        let mut stream = EventStream::new();
-        while let Some(Ok(ev)) = stream.next().await {
-            if input_tx.send(Event::Input(ev)).is_err() {
-                break;
-            }
-        }
-    });
+    let mut input = spawn_input(input_tx.clone());
     let tick_tx = tx.clone();
     let ticker = tokio::spawn(async move {
         // The clock, once a second: the rollout's timers, and the ages (whole seconds)
@@ -131,6 +137,7 @@ pub async fn run(
             }
             let Some(ev) = ev else { break };
             let mut quit = false;
+            let mut shells = Vec::new();
             let mut next = Some(ev);
             while let Some(ev) = next {
                 let now = now_ms();
@@ -146,11 +153,44 @@ pub async fn run(
                 if redraw {
                     pacer.changed(urgent);
                 }
+                let effects = effects
+                    .into_iter()
+                    .filter_map(|e| match e {
+                        Effect::Action(req) if req.action.runs == crate::actions::Runs::Shell => {
+                            shells.push(req);
+                            None
+                        }
+                        Effect::Action(req) => {
+                            action_runner.start(req);
+                            None
+                        }
+                        Effect::StopPane { run } => {
+                            action_runner.stop(run);
+                            None
+                        }
+                        e => Some(e),
+                    })
+                    .collect();
                 quit |= carry_out(effects, &app, runner.as_mut(), &scheduler, now);
                 next = rx.try_recv().ok();
             }
             if quit {
                 break;
+            }
+            // A shell: the terminal is handed over (input reader stopped, alternate
+            // screen left) and taken back, on the same view, when the shell exits.
+            for req in shells {
+                input.abort();
+                let _ = (&mut input).await;
+                crossterm::execute!(std::io::stdout(), crossterm::event::DisableMouseCapture).ok();
+                ratatui::restore();
+                let done = action_runner.shell(&req).await;
+                terminal = ratatui::init();
+                crossterm::execute!(std::io::stdout(), crossterm::event::EnableMouseCapture).ok();
+                terminal.clear()?;
+                input = spawn_input(input_tx.clone());
+                app.handle(Event::Action(Box::new(done)), now_ms());
+                pacer.changed(true);
             }
         }
         Ok::<_, anyhow::Error>(())
@@ -159,6 +199,7 @@ pub async fn run(
         r = result => r,
         () = polls => Ok(()),
     };
+    action_runner.stop_all();
     crossterm::execute!(std::io::stdout(), crossterm::event::DisableMouseCapture).ok();
     ratatui::restore();
     input.abort();
@@ -190,6 +231,18 @@ pub async fn run(
     result.map(|()| code)
 }
 
+/// The terminal's events, read in a task of their own.
+fn spawn_input(tx: mpsc::UnboundedSender<Event>) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut stream = EventStream::new();
+        while let Some(Ok(ev)) = stream.next().await {
+            if tx.send(Event::Input(ev)).is_err() {
+                break;
+            }
+        }
+    })
+}
+
 /// Carry out what the app asked for at `now`: polls now, the rollout's effects (its
 /// runner journals and spawns them), the locks' heartbeat. True when it asked to quit.
 fn carry_out(
@@ -215,6 +268,8 @@ fn carry_out(
                 }
             }
             Effect::Quit => quit = true,
+            // Taken by the loop before (they need the terminal or the action runner).
+            Effect::Action(_) | Effect::StopPane { .. } => {}
         }
     }
     quit

@@ -1,6 +1,8 @@
 //! The dashboard: its state ([`state`], pure: events in, effects out) and the event
 //! loop that feeds it, carries its effects out and draws it ([`event_loop`]).
 
+pub mod action_runner;
+pub mod actions;
 pub mod event_loop;
 pub mod layout;
 mod marks;

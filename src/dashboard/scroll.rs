@@ -6,7 +6,7 @@ use crate::keymap::Action;
 
 /// The views (and the help overlay) that scroll.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Pane {
+pub enum Area {
     Node,
     Skew,
     /// The plan's progress log: counted from its newest line (0 follows the newest).
@@ -37,33 +37,33 @@ impl Scroll {
         help: usize::MAX,
     };
 
-    pub fn get(&self, p: Pane) -> usize {
+    pub fn get(&self, p: Area) -> usize {
         match p {
-            Pane::Node => self.node,
-            Pane::Skew => self.skew,
-            Pane::Plan => self.plan,
-            Pane::Help => self.help,
+            Area::Node => self.node,
+            Area::Skew => self.skew,
+            Area::Plan => self.plan,
+            Area::Help => self.help,
         }
     }
 
-    fn get_mut(&mut self, p: Pane) -> &mut usize {
+    fn get_mut(&mut self, p: Area) -> &mut usize {
         match p {
-            Pane::Node => &mut self.node,
-            Pane::Skew => &mut self.skew,
-            Pane::Plan => &mut self.plan,
-            Pane::Help => &mut self.help,
+            Area::Node => &mut self.node,
+            Area::Skew => &mut self.skew,
+            Area::Plan => &mut self.plan,
+            Area::Help => &mut self.help,
         }
     }
 
     /// Back to the top (the plan's log: to its newest line).
-    pub fn reset(&mut self, p: Pane) {
+    pub fn reset(&mut self, p: Area) {
         *self.get_mut(p) = 0;
     }
 
     /// Scroll `p` by `lines` toward its end (negative: toward its top).
-    pub fn by(&mut self, p: Pane, lines: isize) {
+    pub fn by(&mut self, p: Area, lines: isize) {
         // The plan's log counts from its end: down is toward 0.
-        let lines = if p == Pane::Plan { -lines } else { lines };
+        let lines = if p == Area::Plan { -lines } else { lines };
         let at = self.get_mut(p);
         *at = if lines < 0 {
             at.saturating_sub(lines.unsigned_abs())
@@ -73,7 +73,7 @@ impl Scroll {
     }
 
     /// A scrolling key on `p`; false when `action` does not scroll.
-    pub fn key(&mut self, p: Pane, action: Action) -> bool {
+    pub fn key(&mut self, p: Area, action: Action) -> bool {
         match action {
             Action::Down => self.by(p, 1),
             Action::Up => self.by(p, -1),
@@ -81,7 +81,7 @@ impl Scroll {
             Action::PageUp => self.by(p, -PAGE),
             // The top, and the end (the drawing clamps it to the last screenful).
             Action::First | Action::Last => {
-                let end = (action == Action::Last) != (p == Pane::Plan);
+                let end = (action == Action::Last) != (p == Area::Plan);
                 *self.get_mut(p) = if end { usize::MAX } else { 0 };
             }
             _ => return false,
@@ -91,7 +91,7 @@ impl Scroll {
 
     /// Keep each offset within how far its pane can scroll, as last drawn.
     pub fn limit(&mut self, max: &Scroll) {
-        for p in [Pane::Node, Pane::Skew, Pane::Plan, Pane::Help] {
+        for p in [Area::Node, Area::Skew, Area::Plan, Area::Help] {
             let m = max.get(p);
             let at = self.get_mut(p);
             *at = (*at).min(m);
@@ -106,43 +106,43 @@ mod tests {
     #[test]
     fn keys_move_from_the_top_and_the_plan_log_from_its_end() {
         let mut s = Scroll::default();
-        assert!(s.key(Pane::Node, Action::Down));
-        assert!(s.key(Pane::Node, Action::PageDown));
+        assert!(s.key(Area::Node, Action::Down));
+        assert!(s.key(Area::Node, Action::PageDown));
         assert_eq!(s.node, 11);
-        s.key(Pane::Node, Action::Up);
+        s.key(Area::Node, Action::Up);
         assert_eq!(s.node, 10);
-        s.key(Pane::Node, Action::PageUp);
-        s.key(Pane::Node, Action::PageUp);
+        s.key(Area::Node, Action::PageUp);
+        s.key(Area::Node, Action::PageUp);
         assert_eq!(s.node, 0);
-        s.key(Pane::Node, Action::Last);
+        s.key(Area::Node, Action::Last);
         assert_eq!(s.node, usize::MAX);
         // The log: up is older lines, down toward the newest.
-        s.key(Pane::Plan, Action::Up);
-        s.key(Pane::Plan, Action::Up);
+        s.key(Area::Plan, Action::Up);
+        s.key(Area::Plan, Action::Up);
         assert_eq!(s.plan, 2);
-        s.key(Pane::Plan, Action::Down);
+        s.key(Area::Plan, Action::Down);
         assert_eq!(s.plan, 1);
-        s.key(Pane::Plan, Action::Last);
+        s.key(Area::Plan, Action::Last);
         assert_eq!(s.plan, 0);
-        s.key(Pane::Plan, Action::First);
+        s.key(Area::Plan, Action::First);
         assert_eq!(s.plan, usize::MAX);
-        s.key(Pane::Plan, Action::Last);
+        s.key(Area::Plan, Action::Last);
         assert_eq!(s.plan, 0);
-        assert!(!s.key(Pane::Help, Action::Quit));
+        assert!(!s.key(Area::Help, Action::Quit));
         assert_eq!(s.help, 0);
     }
 
     #[test]
     fn limits_bring_an_offset_past_the_end_back() {
         let mut s = Scroll::default();
-        s.key(Pane::Node, Action::Last);
-        s.key(Pane::Skew, Action::PageDown);
+        s.key(Area::Node, Action::Last);
+        s.key(Area::Skew, Action::PageDown);
         s.limit(&Scroll {
             node: 30,
             ..Scroll::UNLIMITED
         });
         assert_eq!((s.node, s.skew), (30, 10));
-        s.key(Pane::Node, Action::Up);
+        s.key(Area::Node, Action::Up);
         assert_eq!(s.node, 29);
     }
 }

@@ -11,9 +11,12 @@ use crossterm::event::{
     Event as TermEvent, KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseEventKind,
 };
 
+use super::actions::{ActionEvent, Pane, Running};
 use super::layout;
 use super::rows::Cache;
-use super::scroll::{Pane, Scroll, WHEEL};
+use super::scroll::{Area, Scroll, WHEEL};
+use crate::actions::ActionRequest;
+use crate::actions::user::UserAction;
 use crate::inventory::{Fleet, NodeId, PerNode};
 use crate::keymap::{Action, KeyMap};
 use crate::observe::{Millis, NodeState};
@@ -30,6 +33,8 @@ pub enum Event {
     Poll(Box<PollResult>),
     /// What the rollout executor reports.
     Exec(Box<ExecEvent>),
+    /// What a node action reports ([`super::actions`]).
+    Action(Box<ActionEvent>),
     Tick,
     /// SIGTERM, SIGHUP or SIGINT (its name).
     Signal(&'static str),
@@ -49,6 +54,13 @@ pub enum Effect {
     Rollout(Vec<crate::rollout::Effect>),
     /// The clock ticked during a rollout: refresh the held locks' heartbeat if due.
     Heartbeat,
+    /// Carry a node action out ([`crate::actions`]): its operation on each node, a
+    /// local command, a shell in this terminal, or a followed log into the pane.
+    Action(ActionRequest),
+    /// The pane showing run `run` closed: stop it (a followed log).
+    StopPane {
+        run: u64,
+    },
     Quit,
 }
 
@@ -135,6 +147,19 @@ pub struct App {
     pub scroll: Scroll,
     /// What keeps a 10,000-node dashboard fluid (see [`App::refresh`]).
     pub(super) cache: Cache,
+    /// The operator's own actions (actions.toml), with their keys.
+    pub user_actions: Vec<UserAction>,
+    /// A node action waiting for `y`: the question and the request.
+    pub action_confirm: Option<(String, ActionRequest)>,
+    /// The output pane of the node view (an action's output, a followed log).
+    pub pane: Option<Pane>,
+    /// Node actions under way.
+    pub running: Vec<Running>,
+    /// The last action run's number.
+    pub(super) next_run: u64,
+    /// Nodes polled after an action, whose verdict the footer says when it comes back:
+    /// (node, since, action).
+    pub(super) awaiting_verdict: Vec<(NodeId, Millis, String)>,
     /// The marked nodes (`m`): node actions take them, else the selected node
     /// ([`App::action_targets`], `dashboard/marks.rs`).
     pub marked: BTreeSet<NodeId>,
@@ -182,6 +207,12 @@ impl App {
             screen_height: 0,
             scroll: Scroll::default(),
             cache: Cache::default(),
+            user_actions: Vec::new(),
+            action_confirm: None,
+            pane: None,
+            running: Vec::new(),
+            next_run: 0,
+            awaiting_verdict: Vec::new(),
             marked: BTreeSet::new(),
         }
     }
@@ -226,15 +257,15 @@ impl App {
 
     /// The pane the scrolling keys and the wheel move: the help when it is up, else the
     /// view's (the fleet table moves its selection instead).
-    pub fn pane(&self) -> Option<Pane> {
+    pub fn scroll_area(&self) -> Option<Area> {
         if self.help {
-            return Some(Pane::Help);
+            return Some(Area::Help);
         }
         match self.view {
             View::Fleet => None,
-            View::Node => Some(Pane::Node),
-            View::Skew => Some(Pane::Skew),
-            View::Plan => Some(Pane::Plan),
+            View::Node => Some(Area::Node),
+            View::Skew => Some(Area::Skew),
+            View::Plan => Some(Area::Plan),
         }
     }
 
@@ -253,7 +284,7 @@ impl App {
         match ev {
             Event::Input(TermEvent::Key(_) | TermEvent::Mouse(_) | TermEvent::Resize(..)) => true,
             Event::Input(_) => false,
-            Event::Poll(_) | Event::Exec(_) => true,
+            Event::Poll(_) | Event::Exec(_) | Event::Action(_) => true,
             Event::Tick => self.rollout.is_some(),
             Event::Signal(_) => true,
         }
@@ -330,9 +361,14 @@ impl App {
             }
             Event::Input(_) => Vec::new(),
             Event::Poll(r) => {
+                // When the poll started: only a poll begun after an action tells its
+                // effect.
+                let (node, started) = (r.node, r.at.saturating_sub(r.took_ms));
                 self.on_poll(*r);
+                self.verdict_came_back(node, started);
                 Vec::new()
             }
+            Event::Action(e) => self.on_action(*e, now),
             Event::Exec(e) => match (*e, self.rollout.as_mut()) {
                 // A poll the rollout made (its probe, after undrain): the row follows.
                 (ExecEvent::Polled(r), _) => {
@@ -373,16 +409,22 @@ impl App {
         if let Some((_, cmd)) = self.confirm.take() {
             return self.answer(k.code, cmd, now);
         }
+        if let Some((_, req)) = self.action_confirm.take() {
+            return self.answer_action(k.code, req);
+        }
         let action = self.keymap.action(&k);
         if self.help {
             match action {
                 Some(Action::Help | Action::Quit | Action::Back) => self.help = false,
                 Some(a) => {
-                    self.scroll.key(Pane::Help, a);
+                    self.scroll.key(Area::Help, a);
                 }
                 None => {}
             }
             return Vec::new();
+        }
+        if let Some(effects) = self.pane_key(action) {
+            return effects;
         }
         if self.rollout.is_some()
             && let Some(effects) = action.and_then(|a| self.rollout_action(a, now))
@@ -396,8 +438,12 @@ impl App {
             return Vec::new();
         }
         let Some(action) = action else {
-            return Vec::new();
+            return self.user_action_key(&k).unwrap_or_default();
         };
+        if let Some(effects) = self.builtin_action(action) {
+            self.clamp();
+            return effects;
+        }
         let effects = if self.navigate(action)
             || self.switch_view(action)
             || self.mark(action)
@@ -451,7 +497,7 @@ impl App {
 
     /// Moving the selection and the tabs; true when `action` was one of them.
     fn navigate(&mut self, action: Action) -> bool {
-        if let Some(p) = self.pane()
+        if let Some(p) = self.scroll_area()
             && self.scroll.key(p, action)
         {
             return true;
@@ -459,7 +505,7 @@ impl App {
         match action {
             Action::NextNode | Action::PrevNode => {
                 self.move_by(if action == Action::NextNode { 1 } else { -1 });
-                self.scroll.reset(Pane::Node);
+                self.scroll.reset(Area::Node);
             }
             Action::Up => self.move_by(-1),
             Action::Down => self.move_by(1),
@@ -487,7 +533,7 @@ impl App {
         match action {
             Action::Help => {
                 self.help = true;
-                self.scroll.reset(Pane::Help);
+                self.scroll.reset(Area::Help);
             }
             Action::Back => {
                 if self.view != View::Fleet {
@@ -499,7 +545,7 @@ impl App {
             Action::Open => {
                 if self.selected_node().is_some() {
                     self.view = View::Node;
-                    self.scroll.reset(Pane::Node);
+                    self.scroll.reset(Area::Node);
                 }
             }
             Action::Filter => {
@@ -512,7 +558,7 @@ impl App {
             }
             Action::SkewView => {
                 self.view = toggle(self.view, View::Skew);
-                self.scroll.reset(Pane::Skew);
+                self.scroll.reset(Area::Skew);
             }
             _ => return false,
         }
@@ -569,7 +615,7 @@ impl App {
         Vec::new()
     }
 
-    fn node_name(&self, node: NodeId) -> String {
+    pub(super) fn node_name(&self, node: NodeId) -> String {
         self.nodes.name(node).to_string()
     }
 
@@ -580,7 +626,7 @@ impl App {
         Some(match action {
             Action::PlanView => {
                 self.view = toggle(self.view, View::Plan);
-                self.scroll.reset(Pane::Plan);
+                self.scroll.reset(Area::Plan);
                 Vec::new()
             }
             Action::StepPhase => self.command(Command::StepPhase, now),
@@ -641,9 +687,23 @@ impl App {
         match kind {
             // The wheel scrolls the view up (or the help); in the table it moves the
             // selection.
+            // An action's output pane under the node view takes the wheel, as it takes
+            // the scrolling keys.
+            MouseEventKind::ScrollDown | MouseEventKind::ScrollUp
+                if !self.help && self.view == View::Node && self.pane.is_some() =>
+            {
+                let a = if kind == MouseEventKind::ScrollDown {
+                    Action::Down
+                } else {
+                    Action::Up
+                };
+                for _ in 0..WHEEL {
+                    self.pane_key(Some(a));
+                }
+            }
             MouseEventKind::ScrollDown | MouseEventKind::ScrollUp => {
                 let down = kind == MouseEventKind::ScrollDown;
-                match self.pane() {
+                match self.scroll_area() {
                     Some(p) => self.scroll.by(p, if down { WHEEL } else { -WHEEL }),
                     None => self.move_by(if down { 1 } else { -1 }),
                 }

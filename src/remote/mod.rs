@@ -4,6 +4,7 @@
 //! both answer to.
 
 pub mod executor;
+pub mod interactive;
 pub mod ops;
 #[cfg(test)]
 mod portability;

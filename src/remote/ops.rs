@@ -73,6 +73,17 @@ pub enum NodeOp {
         first: Box<NodeOp>,
         then: Box<NodeOp>,
     },
+    /// `openclaw gateway restart` ([`gateway_restart`]).
+    GatewayRestart,
+    /// `openclaw logs --plain --limit N`, once or followed ([`logs`]).
+    Logs {
+        lines: u32,
+        follow: bool,
+    },
+    /// An operator's own command, each word quoted ([`command`]).
+    Command {
+        argv: Vec<String>,
+    },
 }
 
 /// The line between the outputs of the two operations of a [`NodeOp::Then`].
@@ -107,6 +118,9 @@ pub fn script(layout: &Layout, op: &NodeOp, token: Option<&str>) -> String {
         NodeOp::Then { first, then: next } => {
             then(&script(layout, first, token), &script(layout, next, token))
         }
+        NodeOp::GatewayRestart => gateway_restart(layout, token),
+        NodeOp::Logs { lines, follow } => logs(layout, *lines, *follow, token),
+        NodeOp::Command { argv } => command(layout, argv, token),
     }
 }
 
@@ -521,6 +535,64 @@ ulimit) ( ulimit -v "$CAPK" || exit 126; exec nice -n 10 sh -c "$CMD" ) 2>&1 </d
 esac
 "#;
 
+/// `openclaw gateway restart` (the real CLI drives launchd on a Mac), its output and
+/// exit code as the CLI gives them.
+pub fn gateway_restart(layout: &Layout, token: Option<&str>) -> String {
+    format!(
+        "{}{}lpath\n\"$OC\" gateway restart </dev/null 2>&1\n",
+        head(layout),
+        token_line(token)
+    )
+}
+
+/// The line a followed log prints every [`ALIVE_EVERY_S`] seconds: when it can no longer
+/// be written (meshroll closed the channel), the script stops the CLI.
+pub const ALIVE: &str = "MESHROLL-ALIVE";
+/// Seconds between [`ALIVE`] lines.
+pub const ALIVE_EVERY_S: u32 = 2;
+
+/// The gateway's log: `openclaw logs --plain --limit N` once, or with `--follow` in the
+/// background of a loop that prints [`ALIVE`] every [`ALIVE_EVERY_S`] seconds and stops
+/// the CLI (and its children) as soon as that line cannot be written: a closed pane
+/// leaves nothing running on the node. The token is exported inside the script.
+pub fn logs(layout: &Layout, lines: u32, follow: bool, token: Option<&str>) -> String {
+    if !follow {
+        return format!(
+            "{}{}lpath\n\"$OC\" logs --plain --limit {lines} </dev/null 2>&1\n",
+            head(layout),
+            token_line(token)
+        );
+    }
+    format!(
+        r#"{head}{token}lpath
+"$OC" logs --plain --limit {lines} --follow </dev/null 2>&1 &
+p=$!
+trap '' PIPE
+stop() {{ pkill -TERM -P "$p" 2>/dev/null; kill -TERM "$p" 2>/dev/null; }}
+while kill -0 "$p" 2>/dev/null; do
+  sleep {every}
+  echo {ALIVE} 2>/dev/null || {{ stop; exit 0; }}
+done
+wait "$p"
+"#,
+        head = head(layout),
+        token = token_line(token),
+        every = ALIVE_EVERY_S,
+    )
+}
+
+/// An operator's own command (a user action): every word quoted for the node's shell,
+/// never spliced; stderr merged into stdout, the exit code the command's.
+pub fn command(layout: &Layout, argv: &[String], token: Option<&str>) -> String {
+    let words: Vec<String> = argv.iter().map(|w| q(w)).collect();
+    format!(
+        "{}{}lpath\n{} </dev/null 2>&1\n",
+        head(layout),
+        token_line(token),
+        words.join(" ")
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -597,6 +669,27 @@ mod tests {
                 },
                 prewarm(&l, "s", 9, t),
             ),
+            (NodeOp::GatewayRestart, gateway_restart(&l, t)),
+            (
+                NodeOp::Logs {
+                    lines: 5,
+                    follow: false,
+                },
+                logs(&l, 5, false, t),
+            ),
+            (
+                NodeOp::Logs {
+                    lines: 5,
+                    follow: true,
+                },
+                logs(&l, 5, true, t),
+            ),
+            (
+                NodeOp::Command {
+                    argv: vec!["echo".into(), "a b".into()],
+                },
+                command(&l, &["echo".into(), "a b".into()], t),
+            ),
         ];
         let mut seen = std::collections::BTreeSet::new();
         for (op, want) in &cases {
@@ -606,5 +699,19 @@ mod tests {
                 "two operations, one script: {op:?}"
             );
         }
+    }
+
+    /// A user's words reach the node's shell quoted, never spliced.
+    #[test]
+    fn command_words_are_quoted() {
+        let l = Layout::default();
+        let s = command(&l, &["echo".into(), "$(touch /tmp/x); 'q'".into()], None);
+        assert!(
+            s.contains(r#"'echo' '$(touch /tmp/x); '\''q'\''' </dev/null 2>&1"#),
+            "{s}"
+        );
+        assert!(!s.contains("OPENCLAW_GATEWAY_TOKEN"));
+        let s = logs(&l, 7, true, Some("tok"));
+        assert!(s.contains("--limit 7 --follow") && s.contains("OPENCLAW_GATEWAY_TOKEN='tok'"));
     }
 }

@@ -105,6 +105,18 @@ fn every_op() -> Vec<NodeOp> {
             }),
             then: Box::new(NodeOp::Drain),
         },
+        NodeOp::GatewayRestart,
+        NodeOp::Logs {
+            lines: 200,
+            follow: false,
+        },
+        NodeOp::Logs {
+            lines: 200,
+            follow: true,
+        },
+        NodeOp::Command {
+            argv: vec!["openclaw".into(), "skills".into(), "check".into()],
+        },
     ]
 }
 
@@ -128,6 +140,10 @@ fn op_name(op: &NodeOp) -> &'static str {
         NodeOp::Doctor => "doctor",
         NodeOp::Prewarm { .. } => "prewarm",
         NodeOp::Then { .. } => "then",
+        NodeOp::GatewayRestart => "gateway_restart",
+        NodeOp::Logs { follow: false, .. } => "logs",
+        NodeOp::Logs { follow: true, .. } => "logs_follow",
+        NodeOp::Command { .. } => "command",
     }
 }
 

@@ -176,6 +176,20 @@ impl SimMesh {
                 stdout.extend_from_slice(&b.stdout);
                 RemoteOutput { stdout, ..b }
             }
+            NodeOp::GatewayRestart => output(
+                0,
+                "Restarted LaunchAgent: gui/501/ai.openclaw.gateway (simulated)\n".into(),
+            ),
+            NodeOp::Logs { lines, .. } => output(
+                0,
+                (1..=(*lines).min(3))
+                    .map(|i| format!("{elapsed_s}s gateway: simulated log line {i}\n"))
+                    .collect(),
+            ),
+            NodeOp::Command { argv } => output(
+                0,
+                format!("simulated node: would run {} word(s)\n", argv.len()),
+            ),
         }
     }
 

@@ -466,6 +466,12 @@ impl Replay {
     /// The incident-review timeline: rollouts, what happened in time order, then every
     /// node's attempts with their errors and waits, and how it ended.
     pub fn summary(&self) -> String {
+        self.summary_with(&[])
+    }
+
+    /// [`Replay::summary`] with the node actions of the audit log
+    /// ([`crate::actions::audit`]) in the timeline, in time order with the rollouts.
+    pub fn summary_with(&self, actions: &[crate::actions::audit::Record]) -> String {
         let mut o = String::new();
         let _ = writeln!(
             o,
@@ -478,10 +484,20 @@ impl Replay {
             let _ = writeln!(o, "  skipped {b}");
         }
         if self.entries.is_empty() {
-            let _ = writeln!(o, "nothing to replay");
+            if actions.is_empty() {
+                let _ = writeln!(o, "nothing to replay");
+            } else {
+                let _ = writeln!(o, "\ntimeline:");
+                let t0 = actions.iter().map(|a| a.ts).min().unwrap_or(0);
+                for a in actions {
+                    let _ = writeln!(o, "{}", timeline_line(t0, a.ts, &a.describe()));
+                }
+            }
             return o;
         }
-        let t0 = self.start();
+        let t0 = self
+            .start()
+            .min(actions.iter().map(|a| a.ts).min().unwrap_or(u64::MAX));
         let mut seen: Vec<&str> = Vec::new();
         for e in &self.entries {
             if !seen.contains(&e.rollout.as_str()) {
@@ -504,31 +520,25 @@ impl Replay {
             }
         }
         let _ = writeln!(o, "\ntimeline:");
-        let mark = |o: &mut String, ts: Millis, text: &str| {
-            let _ = writeln!(
-                o,
-                "  {:>8}  {}  ── {text} ──",
-                format!("+{}", secs(ts.saturating_sub(t0))),
-                clock(ts),
-            );
-        };
+        // The journal's events (with a mark where a run stopped and where the next one
+        // resumed) and the audit log's actions, merged in time order (a stable sort:
+        // lines of one instant keep their order).
+        let mut timeline: Vec<(Millis, String)> = Vec::new();
         let mut breaks = self.breaks.iter().peekable();
         for e in &self.entries {
             if let Some(b) = breaks.next_if(|b| b.run == e.run) {
-                mark(
-                    &mut o,
+                timeline.push((
                     b.stopped_at,
-                    &format!("the run stopped here: {}", b.how),
-                );
-                mark(
-                    &mut o,
+                    format!("── the run stopped here: {} ──", b.how),
+                ));
+                timeline.push((
                     b.resumed_at,
-                    &format!(
-                        "run {} resumed after {} without a run",
+                    format!(
+                        "── run {} resumed after {} without a run ──",
                         b.run,
                         secs(b.resumed_at.saturating_sub(b.stopped_at))
                     ),
-                );
+                ));
             }
             let keep = !matches!(
                 e.ev,
@@ -538,14 +548,13 @@ impl Replay {
                     | Ev::RunStarted { .. }
             );
             if keep {
-                let _ = writeln!(
-                    o,
-                    "  {:>8}  {}  {}",
-                    format!("+{}", secs(e.ts.saturating_sub(t0))),
-                    clock(e.ts),
-                    e.describe()
-                );
+                timeline.push((e.ts, e.describe()));
             }
+        }
+        timeline.extend(actions.iter().map(|a| (a.ts, a.describe())));
+        timeline.sort_by_key(|(ts, _)| *ts);
+        for (ts, what) in &timeline {
+            let _ = writeln!(o, "{}", timeline_line(t0, *ts, what));
         }
         let end = self.state_at(self.entries.len());
         let _ = writeln!(o, "\nnodes:");
@@ -926,6 +935,15 @@ fn last_attempt<'a>(n: &'a mut NodeAt, phase: &str, attempt: u64) -> Option<&'a 
         .iter_mut()
         .rev()
         .find(|a| a.phase == phase && a.attempt == attempt)
+}
+
+/// One line of the timeline: `  +12.0s  10:00:12  what`.
+fn timeline_line(t0: Millis, ts: Millis, what: &str) -> String {
+    format!(
+        "  {:>8}  {}  {what}",
+        format!("+{}", secs(ts.saturating_sub(t0))),
+        clock(ts)
+    )
 }
 
 /// Seconds with one decimal, minutes and hours past a minute.

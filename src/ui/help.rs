@@ -21,8 +21,16 @@ pub const LEGEND: &[&str] = &[
     "gateway: ? the status is stale  header: ? N unverified bundles",
 ];
 
-/// Draw the help over `area`, scrolled `offset` lines; how far it can scroll.
-pub fn draw(f: &mut Frame, area: Rect, keymap: &KeyMap, theme: &Theme, offset: usize) -> usize {
+/// Draw the help over `area`, scrolled `offset` lines; how far it can scroll. `user`: the
+/// operator's own actions (key, description), listed after the built-in keys.
+pub fn draw(
+    f: &mut Frame,
+    area: Rect,
+    keymap: &KeyMap,
+    user: &[(String, String)],
+    theme: &Theme,
+    offset: usize,
+) -> usize {
     let mut l: Vec<Line<'static>> = keymap
         .help()
         .into_iter()
@@ -33,6 +41,18 @@ pub fn draw(f: &mut Frame, area: Rect, keymap: &KeyMap, theme: &Theme, offset: u
             ])
         })
         .collect();
+    if !user.is_empty() {
+        l.push(Line::from(Span::styled(
+            " your actions (actions.toml)",
+            theme.header,
+        )));
+        for (k, what) in user {
+            l.push(Line::from(vec![
+                Span::styled(format!(" {k:<16}"), theme.key),
+                Span::raw(what.clone()),
+            ]));
+        }
+    }
     l.push(Line::from(""));
     for line in LEGEND {
         l.push(Line::from(Span::styled(format!(" {line}"), theme.dim)));

@@ -5,6 +5,7 @@ pub mod help;
 pub mod locks;
 mod marks;
 pub mod node;
+pub mod pane;
 pub mod plan;
 pub mod replay;
 pub mod scroll;
@@ -47,15 +48,35 @@ pub fn draw_frame(f: &mut Frame, app: &App, theme: &Theme) -> Scroll {
     fleet::tabs(f, tabs, app, theme);
     match app.view {
         View::Fleet => fleet::draw(f, body, app, theme),
-        View::Node => max.node = node::draw(f, body, app, theme),
+        View::Node => match &app.pane {
+            Some(p) => {
+                let (top, bottom) = pane::split(body);
+                max.node = node::draw(f, top, app, theme);
+                pane::draw(f, bottom, p, theme);
+            }
+            None => max.node = node::draw(f, body, app, theme),
+        },
         View::Skew => max.skew = skew::draw(f, body, app, theme),
         View::Plan => max.plan = plan::draw(f, body, app, theme),
     }
     footer(f, foot, app, theme);
     if app.help {
-        max.help = help::draw(f, f.area(), &app.keymap, theme, app.scroll.help);
+        let user: Vec<(String, String)> = app
+            .user_actions
+            .iter()
+            .map(|u| {
+                (
+                    u.key.to_string(),
+                    crate::safe_text::clean_capped(&u.action.description, 50),
+                )
+            })
+            .collect();
+        max.help = help::draw(f, f.area(), &app.keymap, &user, theme, app.scroll.help);
     }
     if let Some((q, _)) = &app.confirm {
+        help::confirm(f, f.area(), q, theme);
+    }
+    if let Some((q, _)) = &app.action_confirm {
         help::confirm(f, f.area(), q, theme);
     }
     if app.quit_asked {
@@ -219,6 +240,15 @@ fn footer_items(app: &App) -> &'static [(&'static [A], &'static str)] {
                 (&[A::Sort], "sort"),
                 (&[A::SkewView], "skew"),
                 (&[A::Refresh], "poll"),
+                (&[A::Drain, A::Undrain], "drain"),
+                (&[A::Logs], "logs"),
+                (&[A::Shell], "shell"),
+                (&[A::Quit], "quit"),
+            ],
+            View::Node if app.pane.is_some() => &[
+                (&[A::Back], "close pane"),
+                (&[A::Up, A::Down], "scroll"),
+                (&[A::Help], "help"),
                 (&[A::Quit], "quit"),
             ],
             View::Node => &[
@@ -228,6 +258,10 @@ fn footer_items(app: &App) -> &'static [(&'static [A], &'static str)] {
                 (&[A::NextNode, A::PrevNode], "next/prev"),
                 (&[A::Refresh], "poll"),
                 (&[A::Doctor], "doctor"),
+                (&[A::Restart], "restart"),
+                (&[A::Logs], "logs"),
+                (&[A::FollowLogs], "follow"),
+                (&[A::Shell], "shell"),
                 (&[A::Quit], "quit"),
             ],
             View::Skew => &[
@@ -252,23 +286,34 @@ fn footer_items(app: &App) -> &'static [(&'static [A], &'static str)] {
 /// cut to make room for the two.
 fn footer_keys(app: &App, width: usize, lead: Option<&str>, theme: &Theme) -> Line<'static> {
     let essential = |actions: &[A]| actions.iter().any(|a| matches!(a, A::Help | A::Quit));
-    let mut items: Vec<(String, &'static str, bool)> = footer_items(app)
+    let mut items: Vec<(String, String, bool)> = footer_items(app)
         .iter()
         .flat_map(|item| {
             // Keys come from the keymap, so a rebinding shows here and in `?`.
             app.keymap
                 .footer(std::slice::from_ref(item))
                 .into_iter()
-                .map(|(k, what)| (k, what, essential(item.0)))
+                .map(|(k, what)| (k, what.to_string(), essential(item.0)))
         })
         .collect();
+    // The operator's own actions (actions.toml), after the built-in keys: the first to
+    // go when the footer is narrow.
+    if app.view != View::Plan && app.pane.is_none() {
+        items.extend(app.user_actions.iter().map(|u| {
+            (
+                u.key.to_string(),
+                crate::safe_text::clean_capped(&u.action.name, 24),
+                false,
+            )
+        }));
+    }
     if lead.is_some() {
         items.retain(|(_, _, keep)| *keep);
     }
     let item_width =
-        |(k, what, _): &(String, &str, bool)| Line::from(format!("{k} {what}  ")).width();
+        |(k, what, _): &(String, String, bool)| Line::from(format!("{k} {what}  ")).width();
     let keys_width =
-        |items: &[(String, &str, bool)]| 1 + items.iter().map(item_width).sum::<usize>();
+        |items: &[(String, String, bool)]| 1 + items.iter().map(item_width).sum::<usize>();
     while keys_width(&items) > width {
         let Some(at) = items.iter().rposition(|(_, _, keep)| !keep) else {
             break;
