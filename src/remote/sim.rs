@@ -6,7 +6,10 @@
 //! and skew code as real nodes.
 
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+// tokio's clock: the real one in the demo, frozen in a test that pauses time, so a
+// simulated mesh polled under load (or slowly) answers as at its start.
+use tokio::time::Instant;
 
 use serde_json::Value;
 
