@@ -177,13 +177,15 @@ pub(super) fn liveness(l: &mut Lines, c: &Ctx) {
         c.app.rules.poll_stale_after_s,
         theme,
     ));
+    // The whole URL on a line of its own (the inventory's text, cleaned), then its answer.
     l.push(kv(
-        &c.node
-            .layout
-            .healthz_url
-            .chars()
-            .take(16)
-            .collect::<String>(),
+        "url",
+        clean(&c.node.layout.healthz_url),
+        Style::default(),
+        theme,
+    ));
+    l.push(kv(
+        "answer",
         c.st.live
             .as_ref()
             .map_or("-".into(), |x| x.value.describe()),
