@@ -61,6 +61,7 @@ pub enum Action {
     FollowLogs,
     Shell,
     Mark,
+    MarkVisible,
     ClearMarks,
     StageSkewed,
 }
@@ -120,6 +121,7 @@ pub const ACTIONS: &[ActionSpec] = &[
     spec(A::FollowLogs, "follow_logs", &["f"]),
     spec(A::Shell, "shell", &["e"]),
     spec(A::Mark, "mark", &["m"]),
+    spec(A::MarkVisible, "mark_shown", &["*"]),
     spec(A::ClearMarks, "clear_marks", &["M"]),
     spec(A::StageSkewed, "stage_skewed", &["F"]),
 ];
@@ -180,8 +182,8 @@ pub const HELP_ROWS: &[(&[Action], &str)] = &[
     ),
     (&[A::Shell], "a shell on the node (exit comes back)"),
     (
-        &[A::Mark, A::ClearMarks],
-        "mark the node (actions take marks) / clear",
+        &[A::Mark, A::MarkVisible, A::ClearMarks],
+        "mark the node / every node shown (the filter's) / clear",
     ),
     (
         &[A::StageSkewed],

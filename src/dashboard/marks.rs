@@ -1,5 +1,6 @@
 //! Marks: the operator picks nodes with `m` (k9s marks with space, which pauses a
-//! rollout here) and clears them with `M`; node actions take the marked nodes, or the
+//! rollout here), marks every node the table shows with `*` (the filtered set: a class
+//! tab, a `/` filter) and clears them with `M`; node actions take the marked nodes, or the
 //! selected node when none is marked ([`App::action_targets`]).
 
 use super::App;
@@ -42,6 +43,18 @@ impl App {
                 if self.selected_row + 1 < n {
                     self.selected_row += 1;
                 }
+            }
+            // The filtered set: every node the table shows (class tab and `/` filter),
+            // added to the marks, so an action takes them all (and says how many).
+            Action::MarkVisible => {
+                let shown = self.with_visible(|v| v.to_vec());
+                let n = shown.len();
+                self.marked.extend(shown);
+                self.flash = Some(format!(
+                    "marked the {n} node{} shown ({} marked)",
+                    if n == 1 { "" } else { "s" },
+                    self.marked.len()
+                ));
             }
             Action::ClearMarks => {
                 let n = self.marked.len();

@@ -456,6 +456,26 @@ fn marks_toggle_move_on_and_clear() {
     );
 }
 
+/// `*` marks the filtered set: every node the table shows under the `/` filter, and
+/// only those; an action then names them all.
+#[test]
+fn star_marks_every_node_the_filter_shows() {
+    let mut app = app(2, 4);
+    key(&mut app, '/');
+    for c in "w0".chars() {
+        key(&mut app, c);
+    }
+    press(&mut app, KeyCode::Enter);
+    let shown = app.with_visible(|v| v.to_vec());
+    assert_eq!(shown.len(), 4, "the four workers");
+    key(&mut app, '*');
+    assert_eq!(app.action_targets(), shown);
+    assert_eq!(
+        app.flash.as_deref(),
+        Some("marked the 4 nodes shown (4 marked)")
+    );
+}
+
 #[test]
 fn marks_are_rebindable_and_in_a_rollout_too() {
     let mut app = rolling(1, 2);
