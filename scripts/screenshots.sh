@@ -218,6 +218,13 @@ shot skew.png
 keys Escape question
 shot help.png
 keys Escape
+# Node actions: two nodes marked, drain asks naming them; then the gateway log of the
+# selected node in a pane of its node view.
+keys g m m D
+shot action-confirm.png
+keys Escape M Return L
+shot action-logs.png
+keys Escape Escape
 stop_demo
 
 start_demo colorblind --theme colorblind
