@@ -17,6 +17,7 @@ command -v zsh >/dev/null 2>&1 || need+=(zsh)
 command -v dash >/dev/null 2>&1 || need+=(dash)
 command -v unshare >/dev/null 2>&1 || need+=(util-linux)
 command -v perl >/dev/null 2>&1 || need+=(perl)    # a prewarm that grows past its memory cap (lab_macpath)
+command -v ps >/dev/null 2>&1 || need+=(procps)   # the prewarm watchdog samples ps; tests use pgrep
 # tests/real_openclaw.rs installs the real OpenClaw CLI (Node 24 + openclaw, ~1 GB) from
 # the npm registry into target/openclaw-cache (or $MESHROLL_OPENCLAW_CACHE) once
 [ -f "${MESHROLL_OPENCLAW_CACHE:-target/openclaw-cache}/.meshroll-install-ok" ] \
