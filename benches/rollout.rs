@@ -230,6 +230,11 @@ fn main() {
         "\nWhere the first rollout's time goes (2 classes in parallel, sample 1): {breakdown_par}"
     );
 
+    // The timings so far, printed now: the process count below can fail on a loaded
+    // machine (strace slows the watched node's polls), and the timings stand on their own.
+    print!("{out}");
+    out.clear();
+
     // Processes per node: a first rollout of a 200-file and of a 2,000-file tree.
     let big = SkillsRepo::with_skills(SKILLS * 10, 2_000);
     let watched = &lab.nodes[NODES / 2];
