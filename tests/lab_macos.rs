@@ -155,23 +155,12 @@ fn text(out: &Output) -> String {
 
 /// The lab's inventory with a quick prewarm and `extra(node)` on each host line.
 fn inventory(lab: &Lab, file: &str, extra: impl Fn(&LabNode) -> String) -> PathBuf {
-    let base = fs::read_to_string(lab.write_inventory_ini()).unwrap();
-    let mut out = String::new();
-    for line in base.lines() {
-        out.push_str(line);
-        if let Some(n) = lab
-            .nodes
-            .iter()
-            .find(|n| line.starts_with(&format!("{} ansible_host=", n.name)))
-        {
-            out.push_str(" meshroll_prewarm_cmd=\"echo warming; echo warmed\" ");
-            out.push_str(&extra(n));
-        }
-        out.push('\n');
-    }
-    let p = lab.dir.join(file);
-    fs::write(&p, out).unwrap();
-    p
+    lab.write_inventory_with(file, |n| {
+        format!(
+            "meshroll_prewarm_cmd=\"echo warming; echo warmed\" {}",
+            extra(n)
+        )
+    })
 }
 
 /// A skills tree in a fresh git repository (secrets get 0440, the rest 0640).

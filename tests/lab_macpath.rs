@@ -67,23 +67,7 @@ fn bin() -> Command {
 
 /// The lab's INI inventory with `extra(node)` appended to each host line.
 fn inventory(lab: &Lab, extra: impl Fn(&LabNode) -> String) -> PathBuf {
-    let base = fs::read_to_string(lab.write_inventory_ini()).unwrap();
-    let mut out = String::new();
-    for line in base.lines() {
-        out.push_str(line);
-        if let Some(n) = lab
-            .nodes
-            .iter()
-            .find(|n| line.starts_with(&format!("{} ansible_host=", n.name)))
-        {
-            out.push(' ');
-            out.push_str(&extra(n));
-        }
-        out.push('\n');
-    }
-    let p = lab.dir.join("inv.ini");
-    fs::write(&p, out).unwrap();
-    p
+    lab.write_inventory_with("inv.ini", extra)
 }
 
 fn meshroll(lab: &Lab, inv: &Path, args: &[&str]) -> (String, Option<i32>) {

@@ -100,29 +100,17 @@ fn manifest_ids(dir: &Path) -> (String, String) {
 /// The lab's INI inventory with `extra(node)` appended to each host line (and the
 /// default quick prewarm unless `extra` sets one).
 fn inventory(lab: &Lab, file: &str, extra: impl Fn(&LabNode) -> String) -> PathBuf {
-    let base = fs::read_to_string(lab.write_inventory_ini()).unwrap();
-    let mut out = String::new();
-    for line in base.lines() {
-        out.push_str(line);
-        if let Some(n) = lab
-            .nodes
-            .iter()
-            .find(|n| line.starts_with(&format!("{} ansible_host=", n.name)))
-        {
-            let e = extra(n);
-            if !e.contains("meshroll_prewarm_cmd=") {
-                out.push_str(&format!(" meshroll_prewarm_cmd=\"{PREWARM}\""));
-            }
-            if !e.is_empty() {
-                out.push(' ');
-                out.push_str(&e);
-            }
+    lab.write_inventory_with(file, |n| {
+        let e = extra(n);
+        let mut words = Vec::new();
+        if !e.contains("meshroll_prewarm_cmd=") {
+            words.push(format!("meshroll_prewarm_cmd=\"{PREWARM}\""));
         }
-        out.push('\n');
-    }
-    let p = lab.dir.join(file);
-    fs::write(&p, out).unwrap();
-    p
+        if !e.is_empty() {
+            words.push(e);
+        }
+        words.join(" ")
+    })
 }
 
 fn base_args(lab: &Lab, inv: &Path) -> Vec<String> {

@@ -514,6 +514,28 @@ impl Lab {
     /// (in order of first appearance) and, per host, `ansible_host=<alias>` and the
     /// `meshroll_*` layout variables pointing into the node root. `meshroll_run_as=`
     /// is empty: commands run as the ssh user (there is no `openclaw` user here).
+    /// [`Lab::write_inventory_ini`] written to `file` in the lab's folder, with a space
+    /// and `extra(node)` appended to each node's host line (layout keys of a test).
+    pub fn write_inventory_with(&self, file: &str, extra: impl Fn(&LabNode) -> String) -> PathBuf {
+        let base = fs::read_to_string(self.write_inventory_ini()).expect("lab: read inventory.ini");
+        let mut out = String::new();
+        for line in base.lines() {
+            out.push_str(line);
+            if let Some(n) = self
+                .nodes
+                .iter()
+                .find(|n| line.starts_with(&format!("{} ansible_host=", n.name)))
+            {
+                out.push(' ');
+                out.push_str(&extra(n));
+            }
+            out.push('\n');
+        }
+        let p = self.dir.join(file);
+        fs::write(&p, out).expect("lab: write the inventory");
+        p
+    }
+
     pub fn write_inventory_ini(&self) -> PathBuf {
         let mut classes: Vec<&str> = Vec::new();
         for n in &self.nodes {
