@@ -255,9 +255,15 @@ EOF
         set -- $(sha256sum "$B/skills.lock.json" 2>/dev/null || shasum -a 256 "$B/skills.lock.json" 2>/dev/null)
         h=${1:-}
         case "$h" in *[!0-9a-f]*) h= ;; esac
-        l1=; IFS= read -r l1 <"$B/skills.lock.json"
+        # The claim: the canonical lock ends with `"skills_sha":"…","version":1}`, so its
+        # last 512 bytes hold it (the first 512 for a lock written skills_sha first).
+        # Never the whole line: it lists every file (21 KB for 200, megabytes for a
+        # hostile node), and the shell's pattern removal is quadratic in its length.
         c=
-        case "$l1" in *'"skills_sha":"'*) c=${l1#*\"skills_sha\":\"}; c=${c%%\"*} ;; esac
+        for e in tail head; do
+          l1=$($e -c 512 "$B/skills.lock.json" 2>/dev/null)
+          case "$l1" in *'"skills_sha":"'*) c=${l1#*\"skills_sha\":\"}; c=${c%%\"*}; break ;; esac
+        done
         case "$c" in *[!0-9A-Za-z._-]*) c= ;; esac
         LJ=,\"lock\":{\"sha256\":\"$h\",\"claim\":\"$c\"}
       fi
@@ -439,6 +445,84 @@ mod tests {
         assert_ne!(p.live_rc, 0);
         let disk = p.disk.expect("df parsed");
         assert!(disk.avail_kb > 0);
+    }
+
+    /// A lock file that lists many files is one long line. The poll reads its claim from
+    /// a bounded tail (or head), never the whole line: the shell's pattern removal is
+    /// quadratic in the line's length, and a 21 KB lock (200 files) took seconds per
+    /// poll on a loaded node, 10 s and more with 20 nodes rolling out at once. With a
+    /// 4 MB lock (30,000 files; or a hostile node's) the old read never answered: this
+    /// test gives the script a minute, a hang detector, not a speed bound.
+    #[test]
+    fn a_lock_file_of_many_files_is_read_in_bounded_time() {
+        use std::io::Write;
+        use std::process::{Command, Stdio};
+        let dir = tempfile::tempdir().expect("tempdir");
+        let root = dir.path();
+        let skills = root.join("skills");
+        let state = root.join("state");
+        std::fs::create_dir_all(skills.join("big")).expect("mkdir");
+        std::fs::create_dir_all(skills.join("first")).expect("mkdir");
+        std::fs::create_dir_all(&state).expect("mkdir");
+        let entry = r#"{"mode":"0640","path":"skill-00/lib/main.js","sha256":"c0a6dcf38e31d6671c5fa138b245e7183f24814deba480a6c0c26fc2e763ef5a","size":39960}"#;
+        let files = vec![entry; 30_000].join(",");
+        std::fs::write(
+            skills.join("big/skills.lock.json"),
+            format!("{{\"files\":[{files}],\"skills_sha\":\"big\",\"version\":1}}\n"),
+        )
+        .expect("lock");
+        // Written skills_sha first (not meshroll's canonical order): found in the head.
+        std::fs::write(
+            skills.join("first/skills.lock.json"),
+            format!("{{\"skills_sha\":\"first\",\"files\":[{files}],\"version\":1}}\n"),
+        )
+        .expect("lock");
+        let req = PollRequest {
+            gateway: false,
+            doctor: false,
+            cli_timeout_s: 5,
+            doctor_timeout_s: 60,
+            live_timeout_s: 1,
+        };
+        for sha in ["big", "first"] {
+            let _ = std::fs::remove_file(skills.join("current"));
+            std::os::unix::fs::symlink(sha, skills.join("current")).expect("symlink");
+            let layout = Layout {
+                skills_root: skills.display().to_string(),
+                state_dir: state.display().to_string(),
+                openclaw: "/nonexistent/openclaw".into(),
+                healthz_url: "http://127.0.0.1:9/healthz".into(),
+                run_as: String::new(),
+                ..Layout::default()
+            };
+            let out_path = root.join("answer");
+            let mut child = Command::new("sh")
+                .arg("-s")
+                .stdin(Stdio::piped())
+                .stdout(std::fs::File::create(&out_path).expect("answer file"))
+                .spawn()
+                .expect("sh");
+            child
+                .stdin
+                .take()
+                .expect("stdin")
+                .write_all(poll_script(&layout, &req, None).as_bytes())
+                .expect("write");
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+            while child.try_wait().expect("try_wait").is_none() {
+                if std::time::Instant::now() > deadline {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    panic!("the poll did not answer within a minute with a 4 MB lock file");
+                }
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+            let out = std::fs::read(&out_path).expect("answer");
+            let p = crate::signals::parse_poll(&out).expect("envelope parses");
+            let lock = p.lock.expect("lock seen");
+            assert_eq!(lock.claim, sha);
+            assert_eq!(lock.sha256.len(), 64);
+        }
     }
 
     /// The long-lived channel under the local `sh`: hello first, one JSON line per
