@@ -16,7 +16,6 @@ pub mod toml_inv;
 pub mod yaml;
 
 use std::collections::BTreeMap;
-use std::fmt;
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
@@ -189,7 +188,12 @@ impl Inventory {
 }
 
 /// A malformed inventory: which file, which line (when known) and what was expected.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "inventory {}{}: expected {expected}",
+    .file.display(),
+    .line.map(|l| format!(":{l}")).unwrap_or_default()
+)]
 pub struct InventoryError {
     pub file: PathBuf,
     pub line: Option<usize>,
@@ -205,28 +209,6 @@ impl InventoryError {
         }
     }
 }
-
-impl fmt::Display for InventoryError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.line {
-            Some(l) => write!(
-                f,
-                "inventory {}:{}: expected {}",
-                self.file.display(),
-                l,
-                self.expected
-            ),
-            None => write!(
-                f,
-                "inventory {}: expected {}",
-                self.file.display(),
-                self.expected
-            ),
-        }
-    }
-}
-
-impl std::error::Error for InventoryError {}
 
 /// Which format a file is in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
