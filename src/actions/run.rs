@@ -1,5 +1,5 @@
 //! Carrying an action out on one node: its operation over the node's master (the same
-//! [`crate::remote::Executor`] the rollout uses, so real nodes and the simulated mesh
+//! [`crate::remote::Nodes`] the rollout uses, so real nodes and the simulated mesh
 //! answer alike), or its command here; then one audit record. Used by the dashboard's
 //! event loop and by the headless commands alike. Every line a node prints passes the
 //! one sanitiser and redactor ([`crate::safe_text`]) before it goes anywhere.
