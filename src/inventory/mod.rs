@@ -275,3 +275,24 @@ pub fn parse(path: &Path, text: &str) -> Result<Inventory, InventoryError> {
         Format::Yaml => yaml::parse(path, text),
     }
 }
+
+#[cfg(test)]
+mod error_tests {
+    use super::*;
+
+    /// The words of an inventory error, with and without a line (derived by thiserror,
+    /// the same as the hand-written Display it replaced).
+    #[test]
+    fn an_inventory_error_names_the_file_and_the_line_when_known() {
+        let at = InventoryError::new(Path::new("hosts.ini"), Some(7), "a host name");
+        assert_eq!(
+            at.to_string(),
+            "inventory hosts.ini:7: expected a host name"
+        );
+        let anywhere = InventoryError::new(Path::new("hosts.ini"), None, "a host name");
+        assert_eq!(
+            anywhere.to_string(),
+            "inventory hosts.ini: expected a host name"
+        );
+    }
+}

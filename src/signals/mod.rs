@@ -357,6 +357,12 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_signal_error_names_the_signal() {
+        let e = SignalError::new("disk", "no df line");
+        assert_eq!(e.to_string(), "disk: no df line");
+    }
+
+    #[test]
     fn unhex_roundtrip_and_rejects_garbage() {
         assert_eq!(unhex("00ff41"), Some(vec![0, 255, b'A']));
         assert_eq!(unhex("0"), None);
