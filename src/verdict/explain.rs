@@ -3,7 +3,7 @@
 
 use serde::Serialize;
 
-use super::{Kind, Rules, Signal, Standing, decisive, human, judge, standing};
+use super::{Kind, Rules, Signal, decisive, human, judge, standing};
 use crate::observe::{Millis, NodeState};
 use crate::safe_text::clean;
 
@@ -61,11 +61,8 @@ pub fn explain(st: &NodeState, now: Millis, rules: &Rules) -> Vec<SignalCheck> {
     Signal::ALL
         .into_iter()
         .filter_map(|signal| {
-            let pass = match standing(signal, st, now, rules) {
-                Standing::NotChecked => return None,
-                s => s.pass(),
-            };
-            let r = reading(signal, st, now, rules, pass);
+            let pass = standing(signal, st, now, rules).pass();
+            let r = reading(signal, st, now, rules, pass)?;
             Some(SignalCheck {
                 signal: signal.name(),
                 value: r.value,
@@ -96,24 +93,25 @@ impl Reading {
     }
 }
 
-/// The one check of `signal` (`pass`: where it stands, for the comparison shown).
+/// The one check of `signal` (`pass`: where it stands, for the comparison shown);
+/// `None` when it is not checked ([`super::Standing::NotChecked`]).
 fn reading(
     signal: Signal,
     st: &NodeState,
     now: Millis,
     rules: &Rules,
     pass: Option<bool>,
-) -> Reading {
-    match signal {
+) -> Option<Reading> {
+    Some(match signal {
         Signal::Reachability => reachability(st, now),
         Signal::LastGoodPoll => last_good_poll(st, now, rules, pass),
-        Signal::GatewayReadyz => gateway_readyz(st, now),
+        Signal::GatewayReadyz => return gateway_readyz(st, now),
         Signal::GatewayStatus => gateway_status(st, now, rules, pass),
         Signal::Gateway => gateway(st, now),
         Signal::Liveness => liveness(st, now),
         Signal::DrainFlag => drain_flag(st, now, rules),
         Signal::CacheAge => cache_age(st, now, rules, pass),
-    }
+    })
 }
 
 /// `<= 30s limit` or `> 30s limit`, the limit shown exactly (10m15s, not 10m): it is
@@ -164,16 +162,15 @@ fn last_good_poll(st: &NodeState, now: Millis, rules: &Rules, pass: Option<bool>
 }
 
 /// The gateway's /readyz, checked in every cheap poll; it outranks an older gateway
-/// status, as in `judge`. Only read when checked.
-fn gateway_readyz(st: &NodeState, now: Millis) -> Reading {
-    match &st.readyz {
-        Some(r) => Reading::new(
+/// status, as in `judge`. `None`: not checked (disabled, or not polled yet).
+fn gateway_readyz(st: &NodeState, now: Millis) -> Option<Reading> {
+    st.readyz.as_ref().map(|r| {
+        Reading::new(
             clean(&r.value.describe()),
             "(expected ready)",
             Some(r.age_s(now)),
-        ),
-        None => Reading::new("not checked", "", None),
-    }
+        )
+    })
 }
 
 fn gateway_status(st: &NodeState, now: Millis, rules: &Rules, pass: Option<bool>) -> Reading {
