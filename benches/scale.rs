@@ -34,8 +34,7 @@ use crossterm::event::{Event as TermEvent, KeyCode, KeyEvent, KeyModifiers};
 use meshroll::dashboard::{App, Event};
 use meshroll::inventory::NodeId;
 use meshroll::observe::now_ms;
-use meshroll::poller::PollResult;
-use meshroll::remote::PollRequest;
+use meshroll::poller::{Cadence, PollResult};
 use meshroll::remote::sim::SimMesh;
 use meshroll::ui::theme::Theme;
 use ratatui::Terminal;
@@ -151,17 +150,9 @@ fn in_process(n: usize) -> InProc {
         .build()
         .expect("runtime");
     let (inv, mesh) = SimMesh::generate(n, 1);
-    let req = PollRequest {
-        gateway: true,
-        doctor: false,
-        cli_timeout_s: 5,
-        doctor_timeout_s: 60,
-        live_timeout_s: 2,
-    };
-    let cheap = PollRequest {
-        gateway: false,
-        ..req
-    };
+    let cadence = Cadence::for_timeout(Duration::from_secs(10));
+    let req = cadence.request(true, false);
+    let cheap = cadence.request(false, false);
     let now = now_ms();
     let first: Vec<PollResult> = rt.block_on(async {
         let mut v = Vec::with_capacity(n);

@@ -2,8 +2,9 @@
 //! reach for. Pure modules do no I/O and read no clock; `remote/` does not know about
 //! rollouts or the screen; the dashboard's state does not know about drawing.
 //!
-//! A rule is a path prefix under `src/` and the words its code (test modules and
-//! comments set aside) may not contain.
+//! A rule is a module under `src/` and the words its code (test modules and comments set
+//! aside) may not contain. A module is a file (`src/fit.rs`), a folder (`src/ui`), or
+//! both (`src/poller` is `src/poller.rs` and every file under `src/poller/`).
 #![allow(clippy::unwrap_used)]
 
 use std::path::{Path, PathBuf};
@@ -21,7 +22,7 @@ const IO: &[&str] = &[
 ];
 
 struct Rule {
-    /// A file, or a folder (every file under it).
+    /// A file (`.rs`), or a module: `path.rs` and every file under the folder `path`.
     path: &'static str,
     /// Files under `path` the rule does not cover.
     except: &'static [&'static str],
@@ -43,7 +44,7 @@ const RULES: &[Rule] = &[
         why: "an inventory is read from files; it does not talk to nodes",
     },
     Rule {
-        path: "src/poller.rs",
+        path: "src/poller",
         except: &[],
         forbidden: &[&["crate::dashboard", "crate::ui", "ratatui::"]],
         why: "the scheduler polls; it does not know the dashboard or the screen",
@@ -128,7 +129,7 @@ const RULES: &[Rule] = &[
         why: "parsers are pure",
     },
     Rule {
-        path: "src/verdict.rs",
+        path: "src/verdict",
         except: &[],
         forbidden: &[IO, &["crate::ui", "crate::remote"]],
         why: "the verdict is a function of the signals and the time",
@@ -153,12 +154,92 @@ const RULES: &[Rule] = &[
     },
 ];
 
-fn files(root: &Path) -> Vec<PathBuf> {
-    if root.is_file() {
-        return vec![root.to_path_buf()];
+/// The I/O files: what the pure states may not import a type from.
+const IO_FILES: &[&str] = &[
+    "rollout::exec::",
+    "rollout::exec;",
+    "super::exec::",
+    "super::exec;",
+    "rollout::runner",
+    "super::runner",
+    "remote::ssh",
+    "super::ssh",
+];
+
+/// The pure states (the rollout's machine, plan and state; the dashboard's state and what
+/// it is made of) import no type from an I/O file: the I/O files import theirs.
+const PURE_STATES: &[Rule] = &[
+    pure_state("src/rollout/state.rs"),
+    pure_state("src/rollout/machine"),
+    pure_state("src/rollout/machine_only.rs"),
+    pure_state("src/rollout/plan.rs"),
+    pure_state("src/dashboard/state.rs"),
+    pure_state("src/dashboard/rows.rs"),
+    pure_state("src/dashboard/scroll.rs"),
+    pure_state("src/dashboard/actions.rs"),
+    pure_state("src/dashboard/marks.rs"),
+    pure_state("src/dashboard/stage.rs"),
+];
+
+const fn pure_state(path: &'static str) -> Rule {
+    Rule {
+        path,
+        except: &[],
+        forbidden: &[IO_FILES],
+        why: "a pure state imports no type from an I/O file (rollout/exec.rs, rollout/runner.rs, remote/ssh*.rs)",
+    }
+}
+
+/// The event loop carries effects out; the commands wire it up, never the other way.
+const EVENT_LOOP: &[Rule] = &[Rule {
+    path: "src/dashboard/event_loop.rs",
+    except: &[],
+    forbidden: &[&["crate::cmd", "super::super::cmd"]],
+    why: "the event loop imports nothing from cmd/: a command starts it",
+}];
+
+/// The one module that knows where meshroll's files live (config, state): named here
+/// so the rule follows it if it moves.
+const CONFIG_PATHS_MODULE: &str = "src/config_paths.rs";
+
+/// Config and state paths are made in one module; everyone else asks it.
+const CONFIG_PATHS: &[Rule] = &[Rule {
+    path: "src",
+    except: &[CONFIG_PATHS_MODULE],
+    forbidden: &[&[
+        "\"XDG_CONFIG_HOME\"",
+        "\"XDG_STATE_HOME\"",
+        "\".config\"",
+        "\".local/state",
+        "ui::theme::config_home",
+    ]],
+    why: "config and state paths are made in one module (CONFIG_PATHS_MODULE)",
+}];
+
+/// The files of the module or file `path` (relative to `root`); empty when it is missing.
+fn module_files(root: &Path, path: &str) -> Vec<PathBuf> {
+    let base = root.join(path);
+    if path.ends_with(".rs") {
+        return if base.is_file() {
+            vec![base]
+        } else {
+            Vec::new()
+        };
     }
     let mut out = Vec::new();
-    for e in std::fs::read_dir(root).unwrap() {
+    let file = root.join(format!("{path}.rs"));
+    if file.is_file() {
+        out.push(file);
+    }
+    if base.is_dir() {
+        out.extend(files(&base));
+    }
+    out
+}
+
+fn files(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap() {
         let p = e.unwrap().path();
         if p.is_dir() {
             out.extend(files(&p));
@@ -166,6 +247,7 @@ fn files(root: &Path) -> Vec<PathBuf> {
             out.push(p);
         }
     }
+    out.sort();
     out
 }
 
@@ -184,17 +266,17 @@ fn code(text: &str) -> String {
         .join("\n")
 }
 
-#[test]
-fn modules_keep_to_their_layout() {
+/// Every place where `rules` are broken, with the rule's reason.
+fn broken(rules: &[Rule]) -> Vec<String> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let mut broken = Vec::new();
-    for rule in RULES {
-        let base = root.join(rule.path);
-        if !base.exists() {
+    for rule in rules {
+        let files = module_files(root, rule.path);
+        if files.is_empty() {
             broken.push(format!("rule for a missing path: {}", rule.path));
             continue;
         }
-        for f in files(&base) {
+        for f in files {
             let rel = f.strip_prefix(root).unwrap().to_string_lossy().to_string();
             if rule.except.contains(&rel.as_str()) {
                 continue;
@@ -212,11 +294,72 @@ fn modules_keep_to_their_layout() {
             }
         }
     }
+    broken
+}
+
+fn assert_kept(rules: &[Rule]) {
+    let broken = broken(rules);
     assert!(
         broken.is_empty(),
         "layout rules broken:\n{}",
         broken.join("\n")
     );
+}
+
+#[test]
+fn modules_keep_to_their_layout() {
+    assert_kept(RULES);
+}
+
+#[test]
+#[ignore = "enable after the journal merge: rollout/state.rs and dashboard/state.rs still import ExecEvent from rollout/exec.rs"]
+fn pure_states_import_no_type_from_io_files() {
+    assert_kept(PURE_STATES);
+}
+
+#[test]
+#[ignore = "enable after the app merge: event_loop.rs still takes QuitSignals and the panic hook from cmd/dashboard.rs"]
+fn the_event_loop_imports_nothing_from_cmd() {
+    assert_kept(EVENT_LOOP);
+}
+
+#[test]
+#[ignore = "enable after the files merge (set CONFIG_PATHS_MODULE to its module): ui/theme.rs and logging.rs make config and state paths"]
+fn config_paths_are_made_in_one_module() {
+    let module = Path::new(env!("CARGO_MANIFEST_DIR")).join(CONFIG_PATHS_MODULE);
+    assert!(
+        module.is_file(),
+        "no {CONFIG_PATHS_MODULE}: name the config paths module"
+    );
+    assert_kept(CONFIG_PATHS);
+}
+
+/// A module is its file and its folder: the poller's rule covers `poller/scheduler.rs`
+/// as well as `poller.rs`.
+#[test]
+fn a_module_is_its_file_and_its_folder() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let rel = |path: &str| -> Vec<String> {
+        module_files(root, path)
+            .iter()
+            .map(|f| f.strip_prefix(root).unwrap().to_string_lossy().to_string())
+            .collect()
+    };
+    let poller = rel("src/poller");
+    assert!(poller.contains(&"src/poller.rs".to_string()), "{poller:?}");
+    assert!(
+        poller.contains(&"src/poller/scheduler.rs".to_string()),
+        "{poller:?}"
+    );
+    assert_eq!(rel("src/fit.rs"), vec!["src/fit.rs".to_string()]);
+    assert!(rel("src/no_such_module").is_empty());
+    // The rules cover both halves of a module split into a file and a folder.
+    for module in ["src/poller", "src/verdict"] {
+        assert!(
+            RULES.iter().any(|r| r.path == module),
+            "no rule for {module}"
+        );
+    }
 }
 
 /// The checker itself finds what it should: a file that breaks a rule is reported, a

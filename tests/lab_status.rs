@@ -631,15 +631,24 @@ fn the_nodes_own_path_comes_before_the_fallback_folders() {
     let lab = Lab::start(&NodeSpec::many("p", 1, "worker"));
     healthy(&lab, "p01");
     let n = lab.node("p01");
-    // The lab's login PATH for this user must hold /usr/local/bin and not /opt/homebrew/bin.
+    // What the test stands on, checked (a lab where it does not hold fails here, naming
+    // what is missing, rather than passing having checked nothing): the lab's login PATH
+    // for this user holds /usr/local/bin and not /opt/homebrew/bin, and both folders are
+    // writable here (the lab runs as root, as scripts/test.sh does).
     let o = lab.ssh("p01", "printf %s \"$PATH\"");
     let login_path = String::from_utf8_lossy(&o.stdout).to_string();
-    if !login_path.split(':').any(|p| p == "/usr/local/bin")
-        || login_path.split(':').any(|p| p == "/opt/homebrew/bin")
-        || std::fs::create_dir_all("/opt/homebrew/bin").is_err()
-    {
-        eprintln!("skipped: login PATH {login_path:?} or /opt/homebrew/bin not writable");
-        return;
+    assert!(
+        login_path.split(':').any(|p| p == "/usr/local/bin")
+            && !login_path.split(':').any(|p| p == "/opt/homebrew/bin"),
+        "lab: this test needs a login PATH with /usr/local/bin and without \
+         /opt/homebrew/bin, got {login_path:?}"
+    );
+    for dir in ["/opt/homebrew/bin", "/usr/local/bin"] {
+        if let Err(e) = std::fs::create_dir_all(dir) {
+            panic!(
+                "lab: this test plants a `node` in {dir} and cannot create it: {e} (run as root)"
+            );
+        }
     }
     let name = format!("mlnode{}", std::process::id());
     let old = std::path::PathBuf::from("/opt/homebrew/bin").join(&name);

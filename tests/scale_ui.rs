@@ -7,25 +7,19 @@ use crossterm::event::{
 };
 use meshroll::dashboard::{App, Event};
 use meshroll::inventory::NodeId;
-use meshroll::poller::{self, PollResult};
-use meshroll::remote::PollRequest;
+use meshroll::poller::{self, Cadence, PollResult};
 use meshroll::remote::sim::SimMesh;
 use meshroll::ui::theme::Theme;
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
+use std::time::Duration;
 
 const AT: u64 = 1_800_000_000_000;
 
 async fn app(n: usize) -> App {
     let (inv, mesh) = SimMesh::generate(n, 11);
     let mut app = App::new("scale".into(), inv.nodes.clone(), inv.classes.clone());
-    let req = PollRequest {
-        gateway: true,
-        doctor: false,
-        cli_timeout_s: 5,
-        doctor_timeout_s: 60,
-        live_timeout_s: 2,
-    };
+    let req = Cadence::for_timeout(Duration::from_secs(10)).request(true, false);
     for idx in 0..n {
         let result = mesh.poll(idx, &req).await;
         poller::apply(

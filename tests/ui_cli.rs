@@ -8,13 +8,14 @@ mod demo;
 
 use demo::{AT, demo_app, open_node};
 use meshroll::dashboard::View;
+use meshroll::poller::Cadence;
 use meshroll::poller::PollResult;
-use meshroll::remote::PollRequest;
 use meshroll::remote::sim::SimMesh;
 use meshroll::signals::CliIdentity;
 use meshroll::ui::theme::Theme;
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
+use std::time::Duration;
 
 fn render(app: &meshroll::dashboard::App, w: u16, h: u16) -> String {
     let theme = Theme::load("default").unwrap();
@@ -28,13 +29,7 @@ async fn the_node_view_names_the_cli_that_ran_and_a_split_path_is_skew() {
     let mut app = demo_app().await;
     // a later round of polls, each answer saying which CLI the node's channel runs
     let (_, mesh) = SimMesh::demo();
-    let req = PollRequest {
-        gateway: false,
-        doctor: false,
-        cli_timeout_s: 5,
-        doctor_timeout_s: 60,
-        live_timeout_s: 2,
-    };
+    let req = Cadence::for_timeout(Duration::from_secs(10)).request(false, false);
     let ids: Vec<_> = app.nodes.ids().collect();
     for id in ids {
         let path = if app.nodes[id].name == "mac-g01" {

@@ -7,13 +7,13 @@
 use crossterm::event::{Event as TermEvent, KeyCode, KeyEvent, KeyModifiers};
 use meshroll::dashboard::{App, Event, View};
 use meshroll::inventory::NodeId;
-use meshroll::poller::{self, PollResult};
-use meshroll::remote::PollRequest;
+use meshroll::poller::{self, Cadence, PollResult};
 use meshroll::remote::sim::SimMesh;
 use meshroll::signals::CliRun;
 use meshroll::ui::theme::Theme;
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
+use std::time::Duration;
 
 const AT: u64 = 1_800_000_000_000;
 const SECRET: &str = "ui-S3CRET-token-42";
@@ -31,13 +31,7 @@ async fn hostile_app() -> App {
     meshroll::safe_text::register_secret(SECRET);
     let (inv, mesh) = SimMesh::demo();
     let mut app = App::new("demo".into(), inv.nodes.clone(), inv.classes.clone());
-    let req = PollRequest {
-        gateway: true,
-        doctor: false,
-        cli_timeout_s: 5,
-        doctor_timeout_s: 60,
-        live_timeout_s: 2,
-    };
+    let req = Cadence::for_timeout(Duration::from_secs(10)).request(true, false);
     for idx in 0..inv.nodes.len() {
         let mut result = mesh.poll(idx, &req).await;
         if idx == 0

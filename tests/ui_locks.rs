@@ -11,11 +11,12 @@ use crossterm::event::{Event as TermEvent, KeyCode, KeyEvent, KeyModifiers};
 use demo::{AT, demo_app, open_node, poll_all};
 use meshroll::dashboard::{App, Effect, Event};
 use meshroll::inventory::NodeId;
-use meshroll::remote::PollRequest;
+use meshroll::poller::Cadence;
 use meshroll::remote::sim::{SimLock, SimMesh};
 use meshroll::ui::theme::Theme;
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
+use std::time::Duration;
 
 fn render(app: &App, w: u16, h: u16) -> String {
     let theme = Theme::load("default").unwrap();
@@ -48,13 +49,7 @@ async fn marked_rows_show_a_glyph_and_the_title_counts_them() {
 /// lock was taken an hour ago and last beat 5 minutes ago (its rollout is gone).
 async fn locked_demo() -> App {
     let (inv, mesh) = SimMesh::demo();
-    let req = PollRequest {
-        gateway: false,
-        doctor: false,
-        cli_timeout_s: 5,
-        doctor_timeout_s: 60,
-        live_timeout_s: 2,
-    };
+    let req = Cadence::for_timeout(Duration::from_secs(10)).request(false, false);
     let node_now = mesh.poll(0, &req).await.unwrap().node_now as u64;
     let idx = |name: &str| inv.nodes.find(name).unwrap().index();
     mesh.with_node(idx("mac-w03"), |n| {

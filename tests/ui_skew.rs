@@ -10,8 +10,7 @@ mod demo;
 use crossterm::event::{Event as TermEvent, KeyCode, KeyEvent, KeyModifiers};
 use demo::AT;
 use meshroll::dashboard::{App, Event, View};
-use meshroll::poller::{self, PollResult};
-use meshroll::remote::PollRequest;
+use meshroll::poller::{self, Cadence, PollResult};
 use meshroll::remote::sim::SimMesh;
 use meshroll::rollout::plan::{self, PlanOptions};
 use meshroll::rollout::state::RolloutState;
@@ -19,6 +18,7 @@ use meshroll::rollout::{Machine, Mode};
 use meshroll::ui::theme::Theme;
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
+use std::time::Duration;
 
 fn render(app: &App, w: u16, h: u16) -> String {
     let theme = Theme::load("default").unwrap();
@@ -46,13 +46,7 @@ async fn fleet(
         inv.nodes.clone(),
         inv.classes.clone(),
     );
-    let req = PollRequest {
-        gateway: true,
-        doctor: true,
-        cli_timeout_s: 5,
-        doctor_timeout_s: 60,
-        live_timeout_s: 2,
-    };
+    let req = Cadence::for_timeout(Duration::from_secs(10)).request(true, true);
     for node in app.nodes.ids() {
         if unpolled.contains(&app.nodes[node].name.as_str()) {
             continue;

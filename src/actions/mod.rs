@@ -140,14 +140,14 @@ impl NodeAction {
             Runs::Shell => format!("ssh {}", node.host),
             Runs::Remote(t) | Runs::Local(t) => match expand(t, node) {
                 Ok(argv) => quoted(&argv),
-                Err(e) => e,
+                Err(e) => e.to_string(),
             },
         }
     }
 
     /// The operation it runs on `node` over the node's master (`None`: it runs here, or
     /// is a shell or the undrain's own steps).
-    pub fn node_op(&self, node: &Node) -> Result<Option<NodeOp>, String> {
+    pub fn node_op(&self, node: &Node) -> Result<Option<NodeOp>, TemplateError> {
         Ok(match &self.runs {
             Runs::Drain => Some(NodeOp::Drain),
             Runs::Restart => Some(NodeOp::GatewayRestart),
@@ -196,9 +196,21 @@ pub fn quoted(argv: &[String]) -> String {
 /// The placeholders an argv template may use.
 pub const PLACEHOLDERS: &[&str] = &["node", "host", "class", "skills_root", "state_dir"];
 
+/// A word of an argv template that cannot be filled in, naming the word.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TemplateError {
+    #[error("unclosed {{ in {word:?}")]
+    Unclosed { word: String },
+    #[error(
+        "unknown placeholder {{{name}}} in {word:?}; the placeholders are {}",
+        PLACEHOLDERS.iter().map(|p| format!("{{{p}}}")).collect::<Vec<_>>().join(", ")
+    )]
+    UnknownPlaceholder { name: String, word: String },
+}
+
 /// The template's words with the placeholders replaced by `node`'s values. Each word
 /// stays one word (it is quoted as a whole where it reaches a shell).
-pub fn expand(template: &[String], node: &Node) -> Result<Vec<String>, String> {
+pub fn expand(template: &[String], node: &Node) -> Result<Vec<String>, TemplateError> {
     template
         .iter()
         .map(|w| {
@@ -216,27 +228,26 @@ pub fn expand(template: &[String], node: &Node) -> Result<Vec<String>, String> {
 
 /// Replace each `{name}` in `w` with `value(name)`; an unknown name or an unclosed `{`
 /// is an error naming it.
-pub fn expand_word(w: &str, value: impl Fn(&str) -> Option<String>) -> Result<String, String> {
+pub fn expand_word(
+    w: &str,
+    value: impl Fn(&str) -> Option<String>,
+) -> Result<String, TemplateError> {
     let mut out = String::new();
     let mut rest = w;
     while let Some(open) = rest.find('{') {
         out.push_str(&rest[..open]);
         let after = &rest[open + 1..];
         let Some(close) = after.find('}') else {
-            return Err(format!("unclosed {{ in {w:?}"));
+            return Err(TemplateError::Unclosed { word: w.into() });
         };
         let name = &after[..close];
         match value(name) {
             Some(v) => out.push_str(&v),
             None => {
-                return Err(format!(
-                    "unknown placeholder {{{name}}} in {w:?}; the placeholders are {}",
-                    PLACEHOLDERS
-                        .iter()
-                        .map(|p| format!("{{{p}}}"))
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ));
+                return Err(TemplateError::UnknownPlaceholder {
+                    name: name.into(),
+                    word: w.into(),
+                });
             }
         }
         rest = &after[close + 1..];
@@ -304,16 +315,21 @@ mod tests {
                 "worker"
             ]
         );
-        assert!(
-            expand(&["{nod}".into()], &node())
-                .unwrap_err()
-                .contains("unknown placeholder {nod}")
+        let e = expand(&["{nod}".into()], &node()).unwrap_err();
+        assert_eq!(
+            e,
+            TemplateError::UnknownPlaceholder {
+                name: "nod".into(),
+                word: "{nod}".into()
+            }
         );
-        assert!(
-            expand(&["{node".into()], &node())
-                .unwrap_err()
-                .contains("unclosed")
+        assert_eq!(
+            e.to_string(),
+            "unknown placeholder {nod} in \"{nod}\"; the placeholders are \
+             {node}, {host}, {class}, {skills_root}, {state_dir}"
         );
+        let e = expand(&["{node".into()], &node()).unwrap_err();
+        assert_eq!(e.to_string(), "unclosed { in \"{node\"");
     }
 
     #[test]

@@ -1,5 +1,5 @@
 //! Carrying an action out on one node: its operation over the node's master (the same
-//! [`crate::remote::Executor`] the rollout uses, so real nodes and the simulated mesh
+//! [`crate::remote::Nodes`] the rollout uses, so real nodes and the simulated mesh
 //! answer alike), or its command here; then one audit record. Used by the dashboard's
 //! event loop and by the headless commands alike. Every line a node prints passes the
 //! one sanitiser and redactor ([`crate::safe_text`]) before it goes anywhere.
@@ -119,12 +119,15 @@ async fn run_inner(
     match &action.runs {
         Runs::Undrain => undrain(poll, id, env).await,
         Runs::Local(t) => {
-            let argv = super::expand(t, node)?;
+            let argv = super::expand(t, node).map_err(|e| e.to_string())?;
             local(&argv, env.timeout).await
         }
         Runs::Shell => Err("a shell runs in a terminal (meshroll ssh NODE)".into()),
         Runs::Follow { .. } => {
-            let op = action.node_op(node)?.ok_or("no operation")?;
+            let op = action
+                .node_op(node)
+                .map_err(|e| e.to_string())?
+                .ok_or("no operation")?;
             let forward = |l: &str| {
                 if l != ALIVE
                     && let Some(f) = on_line
@@ -142,7 +145,10 @@ async fn run_inner(
             ))
         }
         Runs::Drain | Runs::Restart | Runs::Logs { .. } | Runs::Remote(_) => {
-            let op = action.node_op(node)?.ok_or("no operation")?;
+            let op = action
+                .node_op(node)
+                .map_err(|e| e.to_string())?
+                .ok_or("no operation")?;
             let out = op_run(poll, id, &op, OUTPUT_CAP, env.timeout, None).await?;
             let lines = lines_of(&out);
             let ok = out.code == Some(0);

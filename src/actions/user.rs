@@ -200,7 +200,7 @@ pub fn parse(text: &str, origin: &str, keymap: &KeyMap) -> Result<Vec<UserAction
         }
         for w in &argv {
             super::expand_word(w, |n| PLACEHOLDERS.contains(&n).then(String::new))
-                .map_err(|m| bad(e.command.span(), m))?;
+                .map_err(|m| bad(e.command.span(), m.to_string()))?;
         }
         let runs = match e.runs.as_ref().map(|r| r.get_ref().as_str()) {
             None | Some("node") => Runs::Remote(argv),

@@ -282,7 +282,7 @@ pub async fn ssh(g: &Global, a: &SshArgs) -> anyhow::Result<i32> {
             Ok(argv) => crate::remote::interactive::run_in_terminal(&argv)
                 .await
                 .map_err(|e| format!("cannot run ssh: {e}")),
-            Err(e) => Err(e),
+            Err(e) => Err(e.to_string()),
         };
     let command = if a.command.is_empty() {
         format!("ssh {}", node.host)

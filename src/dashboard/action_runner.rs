@@ -135,7 +135,7 @@ impl ActionRunner {
                 )
                 .await
                 {
-                    Err(e) => Err(e),
+                    Err(e) => Err(e.to_string()),
                     Ok(argv) => {
                         println!(
                             "meshroll: a shell on {} (exit it to come back to the dashboard)",

@@ -3,10 +3,21 @@
 //! every other connection. The dashboard leaves its screen for it; `meshroll ssh NODE`
 //! runs it directly.
 
-use super::Transport;
 use super::script::shell_quote;
 use super::ssh::SshPool;
+use super::{RemoteError, Transport};
 use crate::inventory::Node;
+
+/// Why no shell could be opened on a node.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ShellError {
+    /// The nodes are simulated: there is no sshd to open a shell on.
+    #[error("the simulated mesh has no shell to open")]
+    Simulated,
+    /// The node's master could not be opened (what the node said, cleaned).
+    #[error("{}", crate::safe_text::clean(&.0.to_string()))]
+    Master(RemoteError),
+}
 
 /// The `ssh` command line for node `idx`: a login shell, or `remote` (each word quoted
 /// for the node's shell, never spliced). Opens the node's master first if it is not up.
@@ -15,15 +26,12 @@ pub async fn ssh_argv(
     idx: usize,
     node: &Node,
     remote: &[String],
-) -> Result<Vec<String>, String> {
+) -> Result<Vec<String>, ShellError> {
     let pool = transport
         .as_any()
         .downcast_ref::<SshPool>()
-        .ok_or("the simulated mesh has no shell to open")?;
-    let socket = pool
-        .control_socket(idx)
-        .await
-        .map_err(|e| crate::safe_text::clean(&e.to_string()))?;
+        .ok_or(ShellError::Simulated)?;
+    let socket = pool.control_socket(idx).await.map_err(ShellError::Master)?;
     let opts = pool.options();
     let mut argv: Vec<String> = vec!["ssh".into(), "-S".into(), socket.display().to_string()];
     argv.extend(["-o".into(), "ControlMaster=no".into()]);
@@ -68,4 +76,23 @@ pub async fn run_in_terminal(argv: &[String]) -> std::io::Result<Option<i32>> {
         .status()
         .await?;
     Ok(status.code())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::inventory::NodeId;
+    use crate::remote::sim::SimMesh;
+
+    #[tokio::test]
+    async fn the_simulated_mesh_has_no_shell_to_open() {
+        let (inv, mesh) = SimMesh::demo();
+        let transport = Transport::sim(mesh);
+        let got = ssh_argv(&transport, 0, &inv.nodes[NodeId::new(0)], &[]).await;
+        assert_eq!(got, Err(ShellError::Simulated));
+        assert_eq!(
+            got.map_err(|e| e.to_string()),
+            Err("the simulated mesh has no shell to open".to_string())
+        );
+    }
 }

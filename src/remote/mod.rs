@@ -1,9 +1,8 @@
-//! The one place that talks to nodes, through one interface ([`Executor`]): real ones
+//! The one place that talks to nodes, through one interface ([`Nodes`]): real ones
 //! over SSH and rsync ([`ssh`], [`ssh_exec`], [`rsync`]), simulated ones for the demo
 //! ([`sim`], [`sim_ops`]); the poll script ([`script`]) and the operations ([`ops`])
 //! both answer to.
 
-pub mod executor;
 pub mod interactive;
 pub mod ops;
 #[cfg(test)]
@@ -14,14 +13,15 @@ pub mod sim;
 pub mod sim_ops;
 pub mod ssh;
 pub mod ssh_exec;
+pub mod transport;
 
 use std::fmt;
 
 use crate::inventory::Node;
 use crate::signals::SignalError;
-pub use executor::{Executor, RunLimits, SyncError, SyncTree, Transport};
 pub use ops::NodeOp;
 pub use script::PollRequest;
+pub use transport::{Nodes, RunLimits, SyncError, SyncTree, Transport};
 
 /// What a remote command gave back.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -96,10 +96,10 @@ pub async fn run(
     pool: &super::ssh::SshPool,
     idx: usize,
     node: &crate::inventory::Node,
-    tree: super::executor::SyncTree<'_>,
+    tree: super::transport::SyncTree<'_>,
     timeout: std::time::Duration,
-) -> Result<super::RemoteOutput, super::executor::SyncError> {
-    use super::executor::SyncError;
+) -> Result<super::RemoteOutput, super::transport::SyncError> {
+    use super::transport::SyncError;
     let sock = pool.control_socket(idx).await.map_err(SyncError::Remote)?;
     let opts = pool.options();
     let ssh = rsync_ssh_command(

@@ -604,6 +604,7 @@ fn set(v: &mut Value, path: &[&str], to: &str) {
 mod tests {
     use super::*;
     use crate::inventory::NodeId;
+    use crate::poller::Cadence;
     use crate::report::{self, NodeReport};
     use crate::verdict::Kind;
 
@@ -612,13 +613,7 @@ mod tests {
     async fn demo_mesh_shows_every_verdict_and_skew() {
         let (inv, mesh) = SimMesh::demo();
         assert!(inv.nodes.len() >= 24);
-        let req = PollRequest {
-            gateway: true,
-            doctor: false,
-            cli_timeout_s: 5,
-            doctor_timeout_s: 60,
-            live_timeout_s: 2,
-        };
+        let req = Cadence::for_timeout(Duration::from_secs(10)).request(true, false);
         let now = crate::observe::now_ms();
         let states = mesh.poll_states(&req, now).await;
         let rows = report::build(
@@ -781,13 +776,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn generated_mesh_shows_verdicts_in_the_demo_shares() {
         let (inv, mesh) = SimMesh::generate(1_000, 9);
-        let req = PollRequest {
-            gateway: true,
-            doctor: false,
-            cli_timeout_s: 5,
-            doctor_timeout_s: 60,
-            live_timeout_s: 2,
-        };
+        let req = Cadence::for_timeout(Duration::from_secs(10)).request(true, false);
         let now = crate::observe::now_ms();
         let states = mesh.poll_states(&req, now).await;
         let rows = report::build(

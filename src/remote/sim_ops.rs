@@ -1,4 +1,4 @@
-//! The simulated mesh as an [`Executor`]: each operation does to the simulated node
+//! The simulated mesh as [`Nodes`]: each operation does to the simulated node
 //! what its script does to a real one, at a watchable pace, and prints what the script
 //! prints, so the rollout reads the answer with the same code as a real node's. The
 //! demo's troubles come from the nodes' state: a sync that needs retries, a copy that
@@ -10,9 +10,9 @@ use futures::FutureExt;
 use futures::future::BoxFuture;
 use sha2::Digest;
 
-use super::executor::{Executor, RunLimits, SyncError, SyncTree};
 use super::ops::NodeOp;
 use super::sim::{DOCTOR, SimFile, SimLock, SimMesh, SimNode};
+use super::transport::{Nodes, RunLimits, SyncError, SyncTree};
 use super::{PollFailure, PollRequest, RemoteError, RemoteOutput};
 use crate::inventory::Node;
 use crate::manifest::{FILE_MODE, LOCK_NAME, sha256_hex};
@@ -21,7 +21,7 @@ use crate::signals::RawPoll;
 /// What a real node that is off says.
 const NO_ROUTE: &str = "ssh: connect to host port 22: No route to host";
 
-impl Executor for SimMesh {
+impl Nodes for SimMesh {
     fn poll<'a>(
         &'a self,
         idx: usize,

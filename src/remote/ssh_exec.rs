@@ -1,4 +1,4 @@
-//! Real nodes as an [`Executor`]: polls over each node's long-lived poll channel (or a
+//! Real nodes as [`Nodes`]: polls over each node's long-lived poll channel (or a
 //! one-shot command when it is busy), operations as the scripts of [`super::ops`] on
 //! `sh -s` as the node's user, syncs with rsync over the node's master.
 
@@ -7,14 +7,14 @@ use std::time::Duration;
 use futures::FutureExt;
 use futures::future::BoxFuture;
 
-use super::executor::{Executor, RunLimits, SyncError, SyncTree};
 use super::ops::NodeOp;
 use super::ssh::{ChannelError, SshPool};
+use super::transport::{Nodes, RunLimits, SyncError, SyncTree};
 use super::{PollFailure, PollRequest, RemoteError, RemoteOutput, as_user, ops, rsync, script};
 use crate::inventory::Node;
 use crate::signals::{self, RawPoll, SignalError};
 
-impl Executor for SshPool {
+impl Nodes for SshPool {
     fn poll<'a>(
         &'a self,
         idx: usize,

@@ -70,13 +70,8 @@ mod tests {
 
     async fn demo_rows() -> Vec<NodeReport> {
         let (inv, mesh) = SimMesh::demo();
-        let req = crate::remote::PollRequest {
-            gateway: true,
-            doctor: false,
-            cli_timeout_s: 5,
-            doctor_timeout_s: 60,
-            live_timeout_s: 2,
-        };
+        let req = crate::poller::Cadence::for_timeout(std::time::Duration::from_secs(10))
+            .request(true, false);
         let now = crate::observe::now_ms();
         let states = mesh.poll_states(&req, now).await;
         super::super::build(&inv.nodes, &states, now, None, &Rules::default())

@@ -1,6 +1,6 @@
 //! The executor: runs the machine's effects against nodes and reports back as events.
 //! It never decides anything. Each phase is written once, as operations on the node
-//! interface ([`crate::remote::Executor`]) and the reading of their answers
+//! interface ([`crate::remote::Nodes`]) and the reading of their answers
 //! ([`super::node_ops`]): real nodes and the simulated mesh go through the same steps.
 
 use std::path::PathBuf;

@@ -10,7 +10,6 @@ pub mod doctor;
 pub mod gateway;
 
 use serde::{Deserialize, Serialize};
-use std::fmt;
 
 pub use disk::Disk;
 pub use doctor::{DoctorReport, Finding, Severity};
@@ -20,7 +19,8 @@ pub use gateway::{GatewayState, GatewayStatus};
 pub const POLL_OUTPUT_CAP: usize = 2 * 1024 * 1024;
 
 /// A signal that could not be read, naming the signal.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, thiserror::Error)]
+#[error("{signal}: {message}")]
 pub struct SignalError {
     pub signal: &'static str,
     pub message: String,
@@ -34,14 +34,6 @@ impl SignalError {
         }
     }
 }
-
-impl fmt::Display for SignalError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}", self.signal, self.message)
-    }
-}
-
-impl std::error::Error for SignalError {}
 
 /// One CLI run on the node, as the poll script reports it.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -363,6 +355,12 @@ pub fn excerpt(bytes: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_signal_error_names_the_signal() {
+        let e = SignalError::new("disk", "no df line");
+        assert_eq!(e.to_string(), "disk: no df line");
+    }
 
     #[test]
     fn unhex_roundtrip_and_rejects_garbage() {

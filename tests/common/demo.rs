@@ -4,8 +4,7 @@
 #![allow(clippy::unwrap_used)]
 
 use meshroll::dashboard::{App, View};
-use meshroll::poller::{self, PollResult};
-use meshroll::remote::PollRequest;
+use meshroll::poller::{self, Cadence, PollResult};
 use meshroll::remote::sim::SimMesh;
 use meshroll::rollout::plan::{self, PlanOptions};
 use meshroll::rollout::state::RolloutState;
@@ -14,6 +13,7 @@ use meshroll::ui::theme::Theme;
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use ratatui::buffer::Buffer;
+use std::time::Duration;
 
 /// When the demo was polled.
 pub const AT: u64 = 1_800_000_000_000;
@@ -71,13 +71,7 @@ pub async fn staged_app() -> App {
 /// Poll every node of `mesh` once (gateway status and doctor included) into `app`,
 /// as answered at `at`.
 pub async fn poll_all(app: &mut App, mesh: &SimMesh, at: u64) {
-    let req = PollRequest {
-        gateway: true,
-        doctor: true,
-        cli_timeout_s: 5,
-        doctor_timeout_s: 60,
-        live_timeout_s: 2,
-    };
+    let req = Cadence::for_timeout(Duration::from_secs(10)).request(true, true);
     for node in app.nodes.ids() {
         let result = mesh.poll(node.index(), &req).await;
         poller::apply(

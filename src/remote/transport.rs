@@ -1,8 +1,9 @@
 //! The one interface to nodes: poll one, run an operation on one, copy a staged tree to
-//! one, open and close connections. Real nodes answer over SSH and rsync
-//! (`impl Executor for SshPool`, [`super::ssh_exec`]); the simulated mesh answers from
-//! its state (`impl Executor for SimMesh`, [`super::sim_ops`]). Everything above this
-//! (the poller, the rollout's phases) is written once against it.
+//! one, open and close connections. [`Nodes`] is what answers: real nodes over SSH and
+//! rsync (`impl Nodes for SshPool`, [`super::ssh_exec`]) or the simulated mesh from its
+//! state (`impl Nodes for SimMesh`, [`super::sim_ops`]). A [`Transport`] holds the one
+//! in use; everything above this (the poller, the rollout's phases, node actions) is
+//! written once against it.
 
 use std::any::Any;
 use std::path::Path;
@@ -51,8 +52,8 @@ pub enum SyncError {
     CannotStart(String),
 }
 
-/// Nodes, real or simulated.
-pub trait Executor: Send + Sync {
+/// Nodes, real or simulated: what a [`Transport`] reaches.
+pub trait Nodes: Send + Sync {
     /// One poll of node `idx`: one round trip, every signal `req` asks for.
     fn poll<'a>(
         &'a self,
@@ -100,8 +101,8 @@ pub trait Executor: Send + Sync {
     fn as_any(&self) -> &dyn Any;
 }
 
-/// Where polls and rollout operations go: real nodes or the simulated mesh.
-pub struct Transport(Box<dyn Executor>);
+/// Where polls, operations and syncs go: the [`Nodes`] in use, real or simulated.
+pub struct Transport(Box<dyn Nodes>);
 
 impl Transport {
     /// Real nodes, over ssh masters and rsync.
@@ -116,7 +117,7 @@ impl Transport {
 }
 
 impl std::ops::Deref for Transport {
-    type Target = dyn Executor;
+    type Target = dyn Nodes;
 
     fn deref(&self) -> &Self::Target {
         self.0.as_ref()
