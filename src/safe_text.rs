@@ -127,6 +127,19 @@ impl Shown {
         Shown::make(raw, Cut::Chars(max_chars))
     }
 
+    /// [`Shown::capped`] of an owned string: text the redactor and the sanitiser leave
+    /// as it is (nearly all of it) is kept, not copied (a row is rebuilt per poll).
+    pub fn owned(raw: String, max_chars: usize) -> Shown {
+        let out = match redact(&raw) {
+            Cow::Borrowed(_) => match sanitize(&raw, max_chars) {
+                Cow::Borrowed(_) => None,
+                Cow::Owned(o) => Some(o),
+            },
+            Cow::Owned(r) => Some(sanitize(&r, max_chars).into_owned()),
+        };
+        Shown(out.unwrap_or(raw))
+    }
+
     /// A short, quoted excerpt of untrusted bytes for an error message: the whole text
     /// redacted, then cut to `max_bytes`, then escaped.
     pub fn excerpt(raw: &[u8], max_bytes: usize) -> Shown {

@@ -259,7 +259,7 @@ pub fn table(rows: &[NodeReport], width: Option<usize>) -> String {
                 if r.gateway.ready {
                     "ready".into()
                 } else {
-                    r.gateway.state.clone()
+                    r.gateway.state.to_string()
                 },
                 match (&r.manifest.sha, r.manifest.state) {
                     (Some(s), Some(st)) => format!("{} {}", short(s), st.as_str()),

@@ -41,7 +41,7 @@ pub(super) fn gateway(l: &mut Lines, c: &Ctx) {
     ));
     l.push(kv(
         "state",
-        g.state.clone(),
+        g.state.to_string(),
         if g.ready { theme.ok } else { theme.error },
         theme,
     ));
@@ -95,7 +95,7 @@ pub(super) fn gateway(l: &mut Lines, c: &Ctx) {
         l.push(kv("listeners", listeners, plain, theme));
     }
     if let Some(e) = &g.error {
-        l.push(kv("rpc error", e.clone(), theme.error, theme));
+        l.push(kv("rpc error", e.to_string(), theme.error, theme));
     }
 }
 
