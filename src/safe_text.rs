@@ -184,6 +184,14 @@ impl Shown {
         }
     }
 
+    /// A JSON document of node text, one line: every string in it (keys included)
+    /// through [`clean_json`] with a cap of `max_chars`, then written out (the journal's
+    /// lines).
+    pub fn json(mut v: serde_json::Value, max_chars: usize) -> Shown {
+        clean_json(&mut v, max_chars);
+        Shown(v.to_string())
+    }
+
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -228,6 +236,13 @@ impl std::fmt::Debug for Shown {
 impl From<Shown> for String {
     fn from(s: Shown) -> String {
         s.0
+    }
+}
+
+/// For the screen: ratatui's spans and lines take it as they take a `String`.
+impl<'a> From<Shown> for Cow<'a, str> {
+    fn from(s: Shown) -> Cow<'a, str> {
+        Cow::Owned(s.0)
     }
 }
 
