@@ -20,10 +20,10 @@ pub struct GatewayRow {
     /// `state` says it there).
     #[serde(skip)]
     pub kind: GatewayKind,
-    pub build_id: Option<String>,
-    pub cli_version: Option<String>,
-    pub daemon_version: Option<String>,
-    pub bind: Option<String>,
+    pub build_id: Option<Shown>,
+    pub cli_version: Option<Shown>,
+    pub daemon_version: Option<Shown>,
+    pub bind: Option<Shown>,
     pub error: Option<Shown>,
     pub age_s: Option<u64>,
     /// Older than its staleness limit: shown, but no longer counted as current.
@@ -240,18 +240,6 @@ impl NodeReport {
         short(&mut self.node);
         short(&mut self.class);
         short(&mut self.destination);
-        let g = &mut self.gateway;
-        for f in [
-            &mut g.build_id,
-            &mut g.cli_version,
-            &mut g.daemon_version,
-            &mut g.bind,
-        ]
-        .into_iter()
-        .flatten()
-        {
-            short(f);
-        }
         let m = &mut self.manifest;
         for f in [&mut m.sha, &mut m.lock_sha256, &mut m.reference]
             .into_iter()
@@ -314,10 +302,12 @@ fn one(n: &Node, st: &NodeState, k: Skew, now: Millis, base: &Rules) -> NodeRepo
         ready: g.is_some_and(|g| g.value.state.is_ready()),
         state: shown_short(g.map_or_else(|| "unknown".into(), |g| g.value.state.label())),
         kind: g.map_or(GatewayKind::Unknown, |g| GatewayKind::from(&g.value.state)),
-        build_id: g.and_then(|g| g.value.build_id.clone()),
-        cli_version: g.and_then(|g| g.value.cli_version.clone()),
-        daemon_version: g.and_then(|g| g.value.daemon_version.clone()),
-        bind: g.and_then(|g| g.value.bind.clone()),
+        build_id: g.and_then(|g| g.value.build_id.clone()).map(shown_short),
+        cli_version: g.and_then(|g| g.value.cli_version.clone()).map(shown_short),
+        daemon_version: g
+            .and_then(|g| g.value.daemon_version.clone())
+            .map(shown_short),
+        bind: g.and_then(|g| g.value.bind.clone()).map(shown_short),
         error: g.and_then(|g| g.value.error.clone()).map(shown_long),
         age_s: g.map(|g| g.age_s(now)),
         stale: g.is_some_and(|g| g.age_s(now) > rules.gateway_stale_after_s),

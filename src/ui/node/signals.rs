@@ -47,7 +47,7 @@ pub(super) fn gateway(l: &mut Lines, c: &Ctx) {
     ));
     l.push(kv(
         "build",
-        g.build_id.clone().unwrap_or_else(none),
+        g.build_id.as_deref().map_or_else(none, str::to_string),
         plain,
         theme,
     ));
@@ -55,8 +55,10 @@ pub(super) fn gateway(l: &mut Lines, c: &Ctx) {
         "cli / daemon",
         format!(
             "{} / {}",
-            g.cli_version.clone().unwrap_or_else(none),
-            g.daemon_version.clone().unwrap_or_else(none)
+            g.cli_version.as_deref().map_or_else(none, str::to_string),
+            g.daemon_version
+                .as_deref()
+                .map_or_else(none, str::to_string)
         ),
         if c.row.skew.versions {
             theme.warn
@@ -82,7 +84,7 @@ pub(super) fn gateway(l: &mut Lines, c: &Ctx) {
     }
     l.push(kv(
         "bind",
-        g.bind.clone().unwrap_or_else(none),
+        g.bind.as_deref().map_or_else(none, str::to_string),
         plain,
         theme,
     ));
