@@ -2,7 +2,8 @@
 //! (tests/common): a node whose `openclaw gateway status --json` prints one long
 //! non-JSON line with the gateway token straddling the excerpt's 120-byte cut. No part
 //! of the token (4 characters or more) is in `status --json`, the status table
-//! (fitted and `--wide`) or the log; the redaction mark is shown in its place.
+//! (fitted and `--wide`), `status --explain` or the log; the redaction mark is shown
+//! in its place.
 #![allow(clippy::unwrap_used)]
 
 mod common;
@@ -80,6 +81,12 @@ fn a_token_across_the_excerpt_cut_is_redacted_whole() {
     let json = meshroll(&lab, &inv, &logs, &["--timeout", "8", "status", "--json"]);
     let fitted = meshroll(&lab, &inv, &logs, &["--timeout", "8", "status"]);
     let wide = meshroll(&lab, &inv, &logs, &["--timeout", "8", "status", "--wide"]);
+    let explain = meshroll(
+        &lab,
+        &inv,
+        &logs,
+        &["--timeout", "8", "status", "--explain", "cut06"],
+    );
     let json_out = String::from_utf8_lossy(&json.stdout).into_owned();
     let rows: Vec<Value> = serde_json::from_str(&json_out).unwrap();
     eprintln!("{json_out}");
@@ -100,12 +107,21 @@ fn a_token_across_the_excerpt_cut_is_redacted_whole() {
         }
     }
     no_part_of_the_token("status --json", &json_out);
-    for (what, o) in [("the fitted table", &fitted), ("the --wide table", &wide)] {
+    for (what, o) in [
+        ("the fitted table", &fitted),
+        ("the --wide table", &wide),
+        ("--explain", &explain),
+    ] {
         let text = String::from_utf8_lossy(&o.stdout);
         assert!(text.contains("cut06"), "{what}: {text}");
         no_part_of_the_token(what, &text);
         no_part_of_the_token(what, &String::from_utf8_lossy(&o.stderr));
     }
+    let explained = String::from_utf8_lossy(&explain.stdout);
+    assert!(
+        explained.contains("(auth=[redacted]"),
+        "--explain quotes the line, redacted: {explained}"
+    );
     let mut log = String::new();
     for e in fs::read_dir(&logs).unwrap().flatten() {
         log.push_str(&String::from_utf8_lossy(&fs::read(e.path()).unwrap()));
