@@ -130,7 +130,7 @@ pub fn explain_json(r: &NodeReport, checks: &[crate::verdict::SignalCheck]) -> s
         "node": r.node,
         "polled": r.polled,
         "verdict": r.verdict,
-        "reason": crate::safe_text::clean(&r.reason),
+        "reason": r.reason,
         "checks": checks,
         "skew": r.skew.reasons.iter().map(|s| crate::safe_text::clean(s)).collect::<Vec<_>>(),
         "skew_diffs": r.skew.diffs,
@@ -295,7 +295,7 @@ pub fn explain_text(r: &NodeReport, checks: &[crate::verdict::SignalCheck]) -> S
         "{}: {} ({})\n",
         crate::safe_text::clean(&r.node),
         r.verdict,
-        crate::safe_text::clean(&r.reason)
+        r.reason
     );
     for c in checks {
         out.push_str("  ");
