@@ -96,7 +96,7 @@ mod tests {
             &crate::verdict::Rules::default(),
         );
         r.verdict = verdict;
-        r.reason = format!("{verdict}");
+        r.reason = crate::safe_text::Shown::new(&format!("{verdict}"));
         r.skew.any = skewed;
         if skewed {
             r.skew.reasons = vec!["manifest differs".into()];

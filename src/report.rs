@@ -6,7 +6,7 @@ pub mod reason;
 
 use crate::inventory::Node;
 use crate::observe::{Millis, NodeState};
-use crate::safe_text;
+use crate::safe_text::{self, Shown};
 use crate::signals::{Disk, DoctorReport, GatewayState};
 use crate::skew::{self, Diff, ManifestState, Signal, Skew};
 use crate::verdict::{self, Kind, Rules};
@@ -15,16 +15,16 @@ use crate::verdict::{self, Kind, Rules};
 pub struct GatewayRow {
     pub ready: bool,
     /// The state's label (`unreachable`, `auth rejected (...)`, `not ready: ...`).
-    pub state: String,
+    pub state: Shown,
     /// The state's kind, for screens that pick a glyph by it (not in `status --json`:
     /// `state` says it there).
     #[serde(skip)]
     pub kind: GatewayKind,
-    pub build_id: Option<String>,
-    pub cli_version: Option<String>,
-    pub daemon_version: Option<String>,
-    pub bind: Option<String>,
-    pub error: Option<String>,
+    pub build_id: Option<Shown>,
+    pub cli_version: Option<Shown>,
+    pub daemon_version: Option<Shown>,
+    pub bind: Option<Shown>,
+    pub error: Option<Shown>,
     pub age_s: Option<u64>,
     /// Older than its staleness limit: shown, but no longer counted as current.
     pub stale: bool,
@@ -130,7 +130,7 @@ pub struct NodeReport {
     /// `dead` with the reason `not polled yet`, and screens say "not polled yet".
     pub polled: bool,
     pub verdict: Kind,
-    pub reason: String,
+    pub reason: Shown,
     pub gateway: GatewayRow,
     pub manifest: ManifestRow,
     pub cache: CacheRow,
@@ -142,9 +142,9 @@ pub struct NodeReport {
     /// The CLI the poll channel runs; null until a channel said (one-shot polls do not).
     pub cli: Option<CliRow>,
     /// What is wrong right now, or null.
-    pub error: Option<String>,
+    pub error: Option<Shown>,
     /// The last error seen, even if it has cleared, and its age.
-    pub last_error: Option<String>,
+    pub last_error: Option<Shown>,
     pub last_error_age_s: Option<u64>,
     /// The node lock a rollout holds, or null.
     pub lock: Option<crate::node_lock::LockRow>,
@@ -205,6 +205,14 @@ fn long(s: &mut String) {
     clean_in_place(s, safe_text::DEFAULT_CAP);
 }
 
+fn shown_short(s: String) -> Shown {
+    Shown::owned(s, SHORT_CAP)
+}
+
+fn shown_long(s: String) -> Shown {
+    Shown::owned(s, safe_text::DEFAULT_CAP)
+}
+
 /// [`safe_text::clean_capped`] in place: the same redactor and sanitiser, but a string
 /// they leave as it is (nearly all of them) is not copied. A row is rebuilt per poll, so
 /// this is most of a row's cost at 10,000 nodes.
@@ -232,21 +240,6 @@ impl NodeReport {
         short(&mut self.node);
         short(&mut self.class);
         short(&mut self.destination);
-        long(&mut self.reason);
-        let g = &mut self.gateway;
-        short(&mut g.state);
-        for f in [
-            &mut g.build_id,
-            &mut g.cli_version,
-            &mut g.daemon_version,
-            &mut g.bind,
-        ]
-        .into_iter()
-        .flatten()
-        {
-            short(f);
-        }
-        g.error.iter_mut().for_each(long);
         let m = &mut self.manifest;
         for f in [&mut m.sha, &mut m.lock_sha256, &mut m.reference]
             .into_iter()
@@ -274,8 +267,6 @@ impl NodeReport {
                 });
             }
         }
-        self.error.iter_mut().for_each(long);
-        self.last_error.iter_mut().for_each(long);
         self.lock = self.lock.map(crate::node_lock::LockRow::cleaned);
         self
     }
@@ -305,16 +296,19 @@ fn one(n: &Node, st: &NodeState, k: Skew, now: Millis, base: &Rules) -> NodeRepo
         Some(v) if polled => (v.kind, v.reason.clone()),
         _ => (Kind::Dead, NOT_POLLED.to_string()),
     };
+    let reason = shown_long(reason);
     let g = st.gateway.as_ref();
     let gateway = GatewayRow {
         ready: g.is_some_and(|g| g.value.state.is_ready()),
-        state: g.map_or_else(|| "unknown".into(), |g| g.value.state.label()),
+        state: shown_short(g.map_or_else(|| "unknown".into(), |g| g.value.state.label())),
         kind: g.map_or(GatewayKind::Unknown, |g| GatewayKind::from(&g.value.state)),
-        build_id: g.and_then(|g| g.value.build_id.clone()),
-        cli_version: g.and_then(|g| g.value.cli_version.clone()),
-        daemon_version: g.and_then(|g| g.value.daemon_version.clone()),
-        bind: g.and_then(|g| g.value.bind.clone()),
-        error: g.and_then(|g| g.value.error.clone()),
+        build_id: g.and_then(|g| g.value.build_id.clone()).map(shown_short),
+        cli_version: g.and_then(|g| g.value.cli_version.clone()).map(shown_short),
+        daemon_version: g
+            .and_then(|g| g.value.daemon_version.clone())
+            .map(shown_short),
+        bind: g.and_then(|g| g.value.bind.clone()).map(shown_short),
+        error: g.and_then(|g| g.value.error.clone()).map(shown_long),
         age_s: g.map(|g| g.age_s(now)),
         stale: g.is_some_and(|g| g.age_s(now) > rules.gateway_stale_after_s),
         readyz: st.readyz.as_ref().map(|r| ReadyzRow {
@@ -352,6 +346,7 @@ fn one(n: &Node, st: &NodeState, k: Skew, now: Millis, base: &Rules) -> NodeRepo
         st.disk
             .as_ref()
             .and_then(|d| d.value.as_ref().err().cloned())
+            .map(shown_long)
     };
     NodeReport {
         node: n.name.clone(),
@@ -393,7 +388,7 @@ fn one(n: &Node, st: &NodeState, k: Skew, now: Millis, base: &Rules) -> NodeRepo
             age_s: c.age_s(now),
         }),
         error,
-        last_error: st.last_error.as_ref().map(|e| e.value.clone()),
+        last_error: st.last_error.as_ref().map(|e| shown_long(e.value.clone())),
         last_error_age_s: st.last_error.as_ref().map(|e| e.age_s(now)),
         lock: st
             .node_lock

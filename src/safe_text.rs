@@ -95,14 +95,212 @@ fn escape_char(c: char) -> String {
     }
 }
 
-/// Redact, then sanitise with [`DEFAULT_CAP`]: the one call for node or file text.
-pub fn clean(s: &str) -> String {
-    clean_capped(s, DEFAULT_CAP)
+/// Text that went through the one redactor-then-sanitiser: the only kind of node (or
+/// file) text the screen, `--json`, the journal, the log and headless lines take.
+///
+/// Only this module makes one, and always in the same order: the **whole** raw string
+/// is redacted first, then cut (a cap in characters, or an excerpt's byte budget), then
+/// its unsafe characters are shown escaped. A token can therefore never be cut in two
+/// before the redactor sees it (issue 19: half a token on screen). The field is
+/// private, there is no `From<String>`, and deserialising one cleans it again.
+#[derive(Clone, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Shown(String);
+
+/// How [`Shown::make`] cuts, after redacting and before escaping.
+enum Cut {
+    /// At most this many characters once escaped, an ellipsis marking the cut.
+    Chars(usize),
+    /// At most this many bytes of the redacted text (on a character boundary), an
+    /// ellipsis marking the cut; controls become spaces, the ends are trimmed and the
+    /// result is quoted, `"(empty)"` when nothing is left (an excerpt in a message).
+    Excerpt(usize),
 }
 
-/// Redact, then sanitise with a cap of `max_chars`.
+impl Shown {
+    /// Redact, then sanitise with [`DEFAULT_CAP`]: the one call for node or file text.
+    pub fn new(raw: &str) -> Shown {
+        Shown::make(raw, Cut::Chars(DEFAULT_CAP))
+    }
+
+    /// Redact, then sanitise with a cap of `max_chars`.
+    pub fn capped(raw: &str, max_chars: usize) -> Shown {
+        Shown::make(raw, Cut::Chars(max_chars))
+    }
+
+    /// [`Shown::capped`] of an owned string: text the redactor and the sanitiser leave
+    /// as it is (nearly all of it) is kept, not copied (a row is rebuilt per poll).
+    pub fn owned(raw: String, max_chars: usize) -> Shown {
+        let out = match redact(&raw) {
+            Cow::Borrowed(_) => match sanitize(&raw, max_chars) {
+                Cow::Borrowed(_) => None,
+                Cow::Owned(o) => Some(o),
+            },
+            Cow::Owned(r) => Some(sanitize(&r, max_chars).into_owned()),
+        };
+        Shown(out.unwrap_or(raw))
+    }
+
+    /// A short, quoted excerpt of untrusted bytes for an error message: the whole text
+    /// redacted, then cut to `max_bytes`, then escaped.
+    pub fn excerpt(raw: &[u8], max_bytes: usize) -> Shown {
+        Shown::make(&String::from_utf8_lossy(raw), Cut::Excerpt(max_bytes))
+    }
+
+    /// The one path: redact the whole string, then cut, then escape.
+    fn make(raw: &str, cut: Cut) -> Shown {
+        let whole = redact(raw);
+        match cut {
+            Cut::Chars(max) => Shown(sanitize(&whole, max).into_owned()),
+            Cut::Excerpt(max) => {
+                let mut end = whole.len().min(max);
+                while !whole.is_char_boundary(end) {
+                    end -= 1;
+                }
+                // A cut inside a redaction mark moves past it: `[redacted]` reads whole.
+                if let Some((at, _)) = whole
+                    .match_indices(REDACTED)
+                    .find(|(at, _)| *at < end && end < at + REDACTED.len())
+                {
+                    end = at + REDACTED.len();
+                }
+                let head: String = whole[..end]
+                    .chars()
+                    .map(|c| if c.is_control() { ' ' } else { c })
+                    .collect();
+                let mut out = head.trim().to_string();
+                if end < whole.len() {
+                    out.push('…');
+                }
+                if out.is_empty() {
+                    Shown("(empty)".into())
+                } else {
+                    // Debug quoting escapes what `is_control` left (bidi, invisibles);
+                    // the sanitiser then catches anything it kept.
+                    let quoted = format!("{out:?}");
+                    let room = quoted.len() * 10 + 8;
+                    Shown(sanitize(&quoted, room).into_owned())
+                }
+            }
+        }
+    }
+
+    /// A JSON document of node text, one line: every string in it (keys included)
+    /// through [`clean_json`] with a cap of `max_chars`, then written out (the journal's
+    /// lines).
+    pub fn json(mut v: serde_json::Value, max_chars: usize) -> Shown {
+        clean_json(&mut v, max_chars);
+        Shown(v.to_string())
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The clean text as a plain `String` (for code that only passes it on).
+    pub fn into_string(self) -> String {
+        self.0
+    }
+}
+
+impl std::ops::Deref for Shown {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl AsRef<str> for Shown {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::borrow::Borrow<str> for Shown {
+    fn borrow(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for Shown {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::fmt::Debug for Shown {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt(&self.0, f)
+    }
+}
+
+impl From<Shown> for String {
+    fn from(s: Shown) -> String {
+        s.0
+    }
+}
+
+/// For the screen: ratatui's spans and lines take it as they take a `String`.
+impl<'a> From<Shown> for Cow<'a, str> {
+    fn from(s: Shown) -> Cow<'a, str> {
+        Cow::Owned(s.0)
+    }
+}
+
+impl PartialEq<str> for Shown {
+    fn eq(&self, o: &str) -> bool {
+        self.0 == o
+    }
+}
+
+impl PartialEq<&str> for Shown {
+    fn eq(&self, o: &&str) -> bool {
+        self.0 == *o
+    }
+}
+
+impl PartialEq<String> for Shown {
+    fn eq(&self, o: &String) -> bool {
+        &self.0 == o
+    }
+}
+
+impl PartialEq<Shown> for String {
+    fn eq(&self, o: &Shown) -> bool {
+        *self == o.0
+    }
+}
+
+impl PartialEq<Shown> for &str {
+    fn eq(&self, o: &Shown) -> bool {
+        *self == o.0
+    }
+}
+
+/// A plain JSON string, so `--json` and the journal read as before.
+impl serde::Serialize for Shown {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.0)
+    }
+}
+
+/// Read back (a journal, a file): cleaned again, so a hand-edited file cannot bring
+/// raw text in.
+impl<'de> serde::Deserialize<'de> for Shown {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Shown, D::Error> {
+        let raw = String::deserialize(d)?;
+        Ok(Shown::new(&raw))
+    }
+}
+
+/// [`Shown::new`] as a plain `String`, for output paths not yet typed [`Shown`]: the
+/// same one path (redact the whole string, then cap, then escape).
+pub fn clean(s: &str) -> String {
+    Shown::new(s).into_string()
+}
+
+/// [`Shown::capped`] as a plain `String`.
 pub fn clean_capped(s: &str, max_chars: usize) -> String {
-    sanitize(&redact(s), max_chars).into_owned()
+    Shown::capped(s, max_chars).into_string()
 }
 
 /// Like [`clean_capped`] but keeps line breaks: each line (as [`str::lines`] splits
@@ -282,3 +480,7 @@ mod tests {
         assert_eq!(String::from_utf8(w.inner).expect("utf-8"), "abcde…\n");
     }
 }
+
+#[cfg(test)]
+#[path = "safe_text_cuts.rs"]
+mod cuts;

@@ -22,7 +22,7 @@ fn hostile_doc() -> Vec<u8> {
     let esc: String = SECRET.bytes().map(|b| format!("\\u{b:04x}")).collect();
     let big = "v".repeat(100_000);
     format!(
-        r#"{{"rpc":{{"ok":false,"error":"\u001b]0;pwned\u0007\u001b[31mred\u202eevil token {esc}","connectFailure":{{"kind":"other"}},"server":{{"version":"{big}","buildId":"{big}"}}}},"cli":{{"version":"{big}"}}}}"#
+        r#"{{"rpc":{{"ok":false,"error":"\u001b]0;pwned\u0007\u001b[31mred\u202eevil token {esc}","connectFailure":{{"kind":"other"}},"server":{{"version":"{big}","buildId":"{big}"}}}},"cli":{{"version":"{big}"}},"port":{{"listeners":[{{"address":"\u001b]0;listen\u0007 {esc}"}}]}}}}"#
     )
     .into_bytes()
 }
@@ -95,6 +95,11 @@ async fn a_hostile_node_is_escaped_redacted_and_capped_in_the_dashboard() {
     assert!(
         node.contains("[redacted]"),
         "the secret is redacted:\n{node}"
+    );
+    // The gateway's listeners, shown from the node's state (not the row), too.
+    assert!(
+        node.contains("\\e]0;listen\\x07 [redacted]"),
+        "the listeners are cleaned:\n{node}"
     );
     let vs = node.chars().filter(|&c| c == 'v').count();
     assert!(

@@ -17,7 +17,7 @@ use crate::rollout::plan::{self, PlanOptions, Size};
 use crate::rollout::session;
 use crate::rollout::state::RolloutState;
 use crate::rollout::{Input, Mode, NodeRun, Plan};
-use crate::safe_text::clean_capped;
+use crate::safe_text::{Shown, clean_capped};
 
 /// The longest progress line printed, in characters.
 pub const LINE_CAP: usize = 1024;
@@ -25,8 +25,8 @@ pub const LINE_CAP: usize = 1024;
 /// One headless line: progress lines, notes, the recap's errors, lock messages and
 /// rollback notes carry node text, so each goes through the one redactor and sanitiser
 /// (no terminal control reaches the operator's terminal; long lines are capped).
-fn line(s: &str) -> String {
-    clean_capped(s, LINE_CAP)
+fn line(s: &str) -> Shown {
+    Shown::capped(s, LINE_CAP)
 }
 
 /// The plan options from the flags.

@@ -130,7 +130,7 @@ pub fn explain_json(r: &NodeReport, checks: &[crate::verdict::SignalCheck]) -> s
         "node": r.node,
         "polled": r.polled,
         "verdict": r.verdict,
-        "reason": crate::safe_text::clean(&r.reason),
+        "reason": r.reason,
         "checks": checks,
         "skew": r.skew.reasons.iter().map(|s| crate::safe_text::clean(s)).collect::<Vec<_>>(),
         "skew_diffs": r.skew.diffs,
@@ -259,7 +259,7 @@ pub fn table(rows: &[NodeReport], width: Option<usize>) -> String {
                 if r.gateway.ready {
                     "ready".into()
                 } else {
-                    r.gateway.state.clone()
+                    r.gateway.state.to_string()
                 },
                 match (&r.manifest.sha, r.manifest.state) {
                     (Some(s), Some(st)) => format!("{} {}", short(s), st.as_str()),
@@ -295,7 +295,7 @@ pub fn explain_text(r: &NodeReport, checks: &[crate::verdict::SignalCheck]) -> S
         "{}: {} ({})\n",
         crate::safe_text::clean(&r.node),
         r.verdict,
-        crate::safe_text::clean(&r.reason)
+        r.reason
     );
     for c in checks {
         out.push_str("  ");

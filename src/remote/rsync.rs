@@ -291,9 +291,10 @@ pub fn parse_probe(text: &str, candidates: &[String]) -> Option<Result<NodeRsync
                 }
             }
             None => {
-                let first: String = ver.chars().take(80).collect();
+                // Redacted whole, then cut: a token is never cut in two.
+                let first = crate::safe_text::Shown::excerpt(ver.as_bytes(), 80);
                 notes.push(crate::safe_text::clean(&format!(
-                    "{path} answered --version with {first:?}"
+                    "{path} answered --version with {first}"
                 )));
             }
         }

@@ -147,16 +147,22 @@ async fn poll(
         }
     };
     if out.stdout.iter().all(u8::is_ascii_whitespace) {
-        return Err(PollFailure::Signal(SignalError::new(
-            "poll",
-            format!(
-                "no output (exit {}), stderr {}",
-                out.code.map_or("signal".into(), |c| c.to_string()),
-                signals::excerpt(&out.stderr)
-            ),
-        )));
+        return Err(PollFailure::Signal(no_output(&out)));
     }
     // What the node printed may carry the token we forwarded: it is removed
     // where it leaves meshroll (crate::safe_text), after decoding.
     signals::parse_poll(&out.stdout).map_err(PollFailure::Signal)
+}
+
+/// The error for a poll that printed nothing on stdout: its exit and an excerpt of its
+/// stderr (redacted whole, then cut: [`signals::excerpt`]).
+pub(crate) fn no_output(out: &RemoteOutput) -> SignalError {
+    SignalError::new(
+        "poll",
+        format!(
+            "no output (exit {}), stderr {}",
+            out.code.map_or("signal".into(), |c| c.to_string()),
+            signals::excerpt(&out.stderr)
+        ),
+    )
 }

@@ -33,7 +33,7 @@ pub fn reason(r: &NodeReport) -> Option<(String, Tone)> {
             };
             let text = match skew {
                 Some(s) => format!("{}; {s}", r.reason),
-                None => r.reason.clone(),
+                None => r.reason.to_string(),
             };
             Some((text, tone))
         }
@@ -42,7 +42,7 @@ pub fn reason(r: &NodeReport) -> Option<(String, Tone)> {
                 return Some((s, Tone::Warn));
             }
             if let Some(e) = &r.error {
-                return Some((e.clone(), Tone::Error));
+                return Some((e.to_string(), Tone::Error));
             }
             if let Some(d) = r.disk.as_ref().filter(|d| d.used_pct >= DISK_PRESSURE_PCT) {
                 return Some((
@@ -110,7 +110,7 @@ mod tests {
         let g01 = of(&rows, "mac-g01");
         assert_eq!(reason(g01), None);
         let mut past = g01.clone();
-        past.last_error = Some("gateway: unreachable".into());
+        past.last_error = Some(crate::safe_text::Shown::new("gateway: unreachable"));
         past.last_error_age_s = Some(125);
         assert_eq!(
             reason(&past),

@@ -148,7 +148,7 @@ async fn sh(
 /// What the small lock and `current` operations may print.
 const SMALL_CAP: usize = 64 * 1024;
 
-fn expect_ok(out: &RemoteOutput, what: &str) -> Result<String, Failure> {
+pub(crate) fn expect_ok(out: &RemoteOutput, what: &str) -> Result<String, Failure> {
     let text = String::from_utf8_lossy(&out.stdout);
     if let Some(e) = text.lines().find_map(|l| l.strip_prefix("MESHROLL-ERR ")) {
         return Err(Failure::Fatal(crate::safe_text::clean(&format!(

@@ -82,7 +82,7 @@ impl Journal {
             skills_sha: Some(self.skills_sha.clone()),
             manifest_sha256: Some(self.manifest_sha256.clone()),
         };
-        let mut text = line.to_json();
+        let mut text = line.to_json().into_string();
         text.push('\n');
         if let Err(e) = self.writer.write_all(text.as_bytes()) {
             tracing::error!(error = %e, "journal write failed");
@@ -366,7 +366,7 @@ impl Line {
 
     /// The journal's JSON for this line, in the journal's key order (sorted), with node
     /// text redacted and sanitised (the output boundary).
-    pub fn to_json(&self) -> String {
+    pub fn to_json(&self) -> crate::safe_text::Shown {
         let mut v = match &self.event {
             Event::Record(rec) => serde_json::to_value(rec).unwrap_or(Value::Null),
             Event::Unknown { event, node } => {
@@ -406,8 +406,7 @@ impl Line {
                 }
             }
         }
-        crate::safe_text::clean_json(&mut v, JOURNAL_STRING_CAP);
-        v.to_string()
+        crate::safe_text::Shown::json(v, JOURNAL_STRING_CAP)
     }
 
     /// The node's index in the run's inventory, when the line is about a node.

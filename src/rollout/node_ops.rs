@@ -317,7 +317,7 @@ pub fn verify_switch_result(
     }
 }
 
-fn expect_switch(out: &RemoteOutput) -> Result<String, Failure> {
+pub(crate) fn expect_switch(out: &RemoteOutput) -> Result<String, Failure> {
     let text = String::from_utf8_lossy(&out.stdout);
     match out.code {
         Some(0) => Ok(crate::safe_text::clean(

@@ -334,22 +334,15 @@ pub fn parse_poll(bytes: &[u8]) -> Result<RawPoll, SignalError> {
     })
 }
 
-/// A short, printable excerpt of untrusted bytes for an error message.
-pub fn excerpt(bytes: &[u8]) -> String {
-    let s = String::from_utf8_lossy(&bytes[..bytes.len().min(120)]);
-    let mut out: String = s
-        .chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect();
-    out = out.trim().to_string();
-    if bytes.len() > 120 {
-        out.push('…');
-    }
-    if out.is_empty() {
-        "(empty)".into()
-    } else {
-        format!("{out:?}")
-    }
+/// Bytes of an excerpt, counted after the redactor ran.
+pub const EXCERPT_BYTES: usize = 120;
+
+/// A short, printable excerpt of untrusted bytes for an error message: the whole text
+/// redacted, then cut to [`EXCERPT_BYTES`], then escaped ([`Shown::excerpt`]).
+///
+/// [`Shown::excerpt`]: crate::safe_text::Shown::excerpt
+pub fn excerpt(bytes: &[u8]) -> crate::safe_text::Shown {
+    crate::safe_text::Shown::excerpt(bytes, EXCERPT_BYTES)
 }
 
 #[cfg(test)]

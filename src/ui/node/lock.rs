@@ -5,6 +5,7 @@
 use ratatui::text::{Line, Span};
 
 use super::{Ctx, Lines, age, kv};
+use crate::safe_text::Shown;
 use crate::ui::locks::{LOCK_GLYPH, lock_style};
 
 pub(super) fn section(l: &mut Lines, c: &Ctx) {
@@ -32,27 +33,32 @@ pub(super) fn section(l: &mut Lines, c: &Ctx) {
     let pid = lock.pid.map_or_else(|| "?".to_string(), |p| p.to_string());
     l.push(kv(
         "owner",
-        lock.user.clone(),
+        Shown::new(&lock.user),
         ratatui::style::Style::default(),
         theme,
     ));
     l.push(kv(
         "host",
-        format!("{} (pid {pid})", lock.host),
+        Shown::new(&format!("{} (pid {pid})", lock.host)),
         ratatui::style::Style::default(),
         theme,
     ));
     l.push(kv(
         "rollout",
-        lock.rollout.clone(),
+        Shown::new(&lock.rollout),
         ratatui::style::Style::default(),
         theme,
     ));
     l.push(kv(
         "taken",
-        age(lock.age_s),
+        Shown::new(&age(lock.age_s)),
         ratatui::style::Style::default(),
         theme,
     ));
-    l.push(kv("heartbeat", age(lock.heartbeat_age_s), style, theme));
+    l.push(kv(
+        "heartbeat",
+        Shown::new(&age(lock.heartbeat_age_s)),
+        style,
+        theme,
+    ));
 }

@@ -23,6 +23,7 @@ use crate::inventory::Node;
 use crate::inventory::NodeId;
 use crate::observe::NodeState;
 use crate::report::NodeReport;
+use crate::safe_text::Shown;
 use crate::verdict::human_age;
 
 /// The lines of the view, built block by block.
@@ -105,7 +106,7 @@ fn none() -> String {
 }
 
 /// One `key  value` line of a block.
-fn kv(key: &str, val: String, style: Style, theme: &Theme) -> Line<'static> {
+fn kv(key: &str, val: Shown, style: Style, theme: &Theme) -> Line<'static> {
     Line::from(vec![
         Span::styled(format!("  {key:<18}"), theme.dim),
         Span::styled(val, style),

@@ -4,7 +4,7 @@ use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 
 use super::{Ctx, Lines, age, heading, kv, none};
-use crate::safe_text::clean;
+use crate::safe_text::{Shown, clean};
 use crate::skew::ManifestState;
 use crate::verdict::human_age;
 
@@ -47,17 +47,19 @@ pub(super) fn gateway(l: &mut Lines, c: &Ctx) {
     ));
     l.push(kv(
         "build",
-        g.build_id.clone().unwrap_or_else(none),
+        g.build_id.clone().unwrap_or_else(|| Shown::new("-")),
         plain,
         theme,
     ));
     l.push(kv(
         "cli / daemon",
-        format!(
+        Shown::new(&format!(
             "{} / {}",
-            g.cli_version.clone().unwrap_or_else(none),
-            g.daemon_version.clone().unwrap_or_else(none)
-        ),
+            g.cli_version.as_deref().map_or_else(none, str::to_string),
+            g.daemon_version
+                .as_deref()
+                .map_or_else(none, str::to_string)
+        )),
         if c.row.skew.versions {
             theme.warn
         } else {
@@ -69,20 +71,20 @@ pub(super) fn gateway(l: &mut Lines, c: &Ctx) {
     if let Some(cli) = &c.row.cli {
         l.push(kv(
             "cli ran",
-            format!(
+            Shown::new(&format!(
                 "{} ({})",
                 cli.path
                     .clone()
                     .unwrap_or_else(|| "not found on the node's PATH".into()),
                 cli.version.clone().unwrap_or_else(none)
-            ),
+            )),
             if c.row.skew.cli { theme.warn } else { plain },
             theme,
         ));
     }
     l.push(kv(
         "bind",
-        g.bind.clone().unwrap_or_else(none),
+        g.bind.clone().unwrap_or_else(|| Shown::new("-")),
         plain,
         theme,
     ));
@@ -92,7 +94,7 @@ pub(super) fn gateway(l: &mut Lines, c: &Ctx) {
         } else {
             listeners
         };
-        l.push(kv("listeners", listeners, plain, theme));
+        l.push(kv("listeners", Shown::new(&listeners), plain, theme));
     }
     if let Some(e) = &g.error {
         l.push(kv("rpc error", e.clone(), theme.error, theme));
@@ -110,7 +112,7 @@ pub(super) fn manifest(l: &mut Lines, c: &Ctx) {
     ));
     l.push(kv(
         "current",
-        m.sha.clone().unwrap_or_else(|| "(none)".into()),
+        Shown::new(&m.sha.clone().unwrap_or_else(|| "(none)".into())),
         Style::default(),
         theme,
     ));
@@ -121,7 +123,10 @@ pub(super) fn manifest(l: &mut Lines, c: &Ctx) {
     };
     l.push(kv(
         "state",
-        format!("{}{unverified}", m.state.map_or("?", |s| s.as_str())),
+        Shown::new(&format!(
+            "{}{unverified}",
+            m.state.map_or("?", |s| s.as_str())
+        )),
         match m.state {
             Some(ManifestState::InSync) if !m.unverified => theme.ok,
             Some(ManifestState::Waiting) => theme.pending,
@@ -132,13 +137,13 @@ pub(super) fn manifest(l: &mut Lines, c: &Ctx) {
     ));
     l.push(kv(
         "lock sha256",
-        m.lock_sha256.clone().unwrap_or_else(none),
+        Shown::new(&m.lock_sha256.clone().unwrap_or_else(none)),
         Style::default(),
         theme,
     ));
     l.push(kv(
         "compared with",
-        m.reference.clone().unwrap_or_else(none),
+        Shown::new(&m.reference.clone().unwrap_or_else(none)),
         theme.dim,
         theme,
     ));
@@ -155,10 +160,12 @@ pub(super) fn cache(l: &mut Lines, c: &Ctx) {
     ));
     l.push(kv(
         "skill-cache-ready",
-        c.row
-            .cache
-            .age_s
-            .map_or("missing (cold)".into(), |a| format!("{} old", human_age(a))),
+        Shown::new(
+            &c.row
+                .cache
+                .age_s
+                .map_or("missing (cold)".into(), |a| format!("{} old", human_age(a))),
+        ),
         if c.row.cache.stale {
             theme.warn
         } else {
@@ -180,15 +187,18 @@ pub(super) fn liveness(l: &mut Lines, c: &Ctx) {
     // The whole URL on a line of its own (the inventory's text, cleaned), then its answer.
     l.push(kv(
         "url",
-        clean(&c.node.layout.healthz_url),
+        Shown::new(&c.node.layout.healthz_url),
         Style::default(),
         theme,
     ));
     l.push(kv(
         "answer",
-        c.st.live
-            .as_ref()
-            .map_or("-".into(), |x| x.value.describe()),
+        Shown::new(
+            &c.st
+                .live
+                .as_ref()
+                .map_or("-".into(), |x| x.value.describe()),
+        ),
         if r.live.ok { theme.ok } else { theme.error },
         theme,
     ));
@@ -196,7 +206,11 @@ pub(super) fn liveness(l: &mut Lines, c: &Ctx) {
     if let (Some(z), Some(x)) = (&r.gateway.readyz, c.st.readyz.as_ref()) {
         l.push(kv(
             "gateway readyz",
-            format!("{} ({} ago)", x.value.describe(), human_age(z.age_s)),
+            Shown::new(&format!(
+                "{} ({} ago)",
+                x.value.describe(),
+                human_age(z.age_s)
+            )),
             if z.ok { theme.ok } else { theme.error },
             theme,
         ));
@@ -214,20 +228,20 @@ pub(super) fn drain_and_disk(l: &mut Lines, c: &Ctx) {
     ));
     l.push(kv(
         "drained",
-        r.drained.to_string(),
+        Shown::new(&r.drained.to_string()),
         if r.drained { theme.warn } else { theme.ok },
         theme,
     ));
     match (&r.disk, c.st.disk.as_ref().map(|d| &d.value)) {
         (Some(d), _) => l.push(kv(
             "disk",
-            format!(
+            Shown::new(&format!(
                 "{} GiB free, {}% used, inodes {}",
                 d.avail_kb / (1024 * 1024),
                 d.used_pct,
                 d.inodes_used_pct
                     .map_or("?".into(), |p| format!("{p}% used"))
-            ),
+            )),
             if d.used_pct >= crate::ui::fleet::DISK_PRESSURE_PCT {
                 theme.warn
             } else {
@@ -235,7 +249,7 @@ pub(super) fn drain_and_disk(l: &mut Lines, c: &Ctx) {
             },
             theme,
         )),
-        (None, Some(Err(e))) => l.push(kv("disk", e.clone(), theme.error, theme)),
+        (None, Some(Err(e))) => l.push(kv("disk", Shown::new(&e.clone()), theme.error, theme)),
         _ => {}
     }
 }
@@ -251,14 +265,18 @@ pub(super) fn polls(l: &mut Lines, c: &Ctx) {
     ));
     l.push(kv(
         "ok / failed",
-        format!("{} / {}", st.polls_ok, st.polls_failed),
+        Shown::new(&format!("{} / {}", st.polls_ok, st.polls_failed)),
         Style::default(),
         theme,
     ));
     if let Some(e) = &st.last_error {
         l.push(kv(
             "last error",
-            format!("{} ({})", clean(&e.value), age(Some(e.age_s(c.app.now)))),
+            Shown::new(&format!(
+                "{} ({})",
+                clean(&e.value),
+                age(Some(e.age_s(c.app.now)))
+            )),
             theme.error,
             theme,
         ));
