@@ -6,6 +6,7 @@
 pub mod executor;
 pub mod interactive;
 pub mod ops;
+mod pgroup;
 #[cfg(test)]
 mod portability;
 pub mod rsync;

@@ -148,8 +148,8 @@ PATH=${PATH:+$PATH:}/usr/bin:/bin:/usr/sbin:/sbin:/opt/homebrew/bin:/usr/local/b
 mvT() { mv -T "$1" "$2" 2>/dev/null || mv -h "$1" "$2" 2>/dev/null || perl -e 'rename($ARGV[0], $ARGV[1]) or die "rename: $!\n"' "$1" "$2"; }
 lpath() {
   case "${SHELL:-}" in /*) [ -x "$SHELL" ] || return 0 ;; *) return 0 ;; esac
-  v=$( ( "$SHELL" -lc 'printf "\nMESHROLL-PATH=%s\n" "$PATH"' 2>/dev/null </dev/null & p=$!
-    ( sleep 10; kill -9 $p ) >/dev/null 2>&1 </dev/null & w=$!
+  v=$( ( bg_grp "$SHELL" -lc 'printf "\nMESHROLL-PATH=%s\n" "$PATH"' 2>/dev/null </dev/null; p=$!
+    ( sleep 10; kill_grp $p ) >/dev/null 2>&1 </dev/null & w=$!
     wait $p; kill -9 $w 2>/dev/null; wait $w 2>/dev/null ) | sed -n 's/^MESHROLL-PATH=//p' | tail -n 1 )
   case "$v" in /*) PATH=$v:$PATH; export PATH ;; esac
 }
@@ -159,7 +159,8 @@ lpath() {
 /// status, the lock) are not world-readable.
 fn head(layout: &Layout) -> String {
     format!(
-        "{PRELUDE}umask 027\nR={}\nS={}\nOC={}\n",
+        "{PRELUDE}GM=\n{}umask 027\nR={}\nS={}\nOC={}\n",
+        super::pgroup::GROUP_FNS,
         q(&layout.skills_root),
         q(&layout.state_dir),
         q(&layout.openclaw)
@@ -565,10 +566,10 @@ pub fn logs(layout: &Layout, lines: u32, follow: bool, token: Option<&str>) -> S
     }
     format!(
         r#"{head}{token}lpath
-"$OC" logs --plain --limit {lines} --follow </dev/null 2>&1 &
+bg_grp "$OC" logs --plain --limit {lines} --follow </dev/null 2>&1
 p=$!
 trap '' PIPE
-stop() {{ pkill -TERM -P "$p" 2>/dev/null; kill -TERM "$p" 2>/dev/null; }}
+stop() {{ kill -TERM -"$p" 2>/dev/null || {{ pkill -TERM -P "$p" 2>/dev/null; kill -TERM "$p" 2>/dev/null; }}; }}
 while kill -0 "$p" 2>/dev/null; do
   sleep {every}
   echo {ALIVE} 2>/dev/null || {{ stop; exit 0; }}
