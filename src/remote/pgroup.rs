@@ -35,7 +35,7 @@ bg_grp() {
   case $GM in
   jobs) set -m 2>/dev/null; "$@" & set +m 2>/dev/null ;;
   setsid) setsid "$@" & ;;
-  perl) perl -e 'setpgrp(0, 0); exec { $ARGV[0] } @ARGV or exit 127' -- "$@" & ;;
+  perl) perl -e 'setpgrp(0, 0); exec { $ARGV[0] } @ARGV; print STDERR "$ARGV[0]: not found ($!)\n"; exit 127' -- "$@" & ;;
   *) "$@" & ;;
   esac
 }
@@ -58,18 +58,19 @@ mod tests {
         !stat.trim().is_empty() && !stat.trim().starts_with('Z')
     }
 
-    /// Under each shell at hand, `bg_grp` then `kill_grp` leaves no child of the job:
-    /// the job forks a sleeper that would outlive a kill by pid.
+    /// Under each shell at hand (and perl's mode forced), `bg_grp` then `kill_grp`
+    /// leaves no child of the job: the job forks a sleeper that would outlive a kill by
+    /// pid.
     #[test]
     fn kill_grp_takes_the_jobs_children_along() {
-        for sh in ["sh", "dash", "bash"] {
+        for (sh, gm) in [("sh", ""), ("dash", ""), ("bash", ""), ("dash", "perl")] {
             if Command::new(sh).arg("-c").arg("exit 0").status().is_err() {
                 continue;
             }
             let d = tempfile::tempdir().expect("test setup");
             let pidf = d.path().join("child");
             let script = format!(
-                "{GROUP_FNS}bg_grp sh -c 'sleep 300 & echo $! >\"$0\"; wait' {pidf} </dev/null >/dev/null 2>&1\np=$!\n\
+                "GM={gm}\n{GROUP_FNS}bg_grp sh -c 'sleep 300 & echo $! >\"$0\"; wait' {pidf} </dev/null >/dev/null 2>&1\np=$!\n\
                  while [ ! -s {pidf} ]; do sleep 0.1; done\nkill_grp \"$p\"; wait \"$p\"\necho \"$GM\"\n",
                 pidf = pidf.display()
             );
@@ -85,6 +86,9 @@ mod tests {
             );
             let mode = String::from_utf8_lossy(&out.stdout).trim().to_string();
             assert_ne!(mode, "none", "{sh}: no process group mode here");
+            if !gm.is_empty() {
+                assert_eq!(mode, gm, "{sh}");
+            }
             let child: u32 = std::fs::read_to_string(&pidf)
                 .expect("test setup")
                 .trim()
