@@ -98,6 +98,27 @@ pub fn read_to_string(path: &Path, kind: Kind) -> io::Result<String> {
         .map_err(|_| io::Error::new(io::ErrorKind::InvalidData, "not UTF-8 text"))
 }
 
+/// `--ssh-config` is read by ssh, not here: it must open (without waiting, so a FIFO
+/// cannot hang meshroll) and be a regular file, or `/dev/null` (`-F /dev/null`, the
+/// usual way to say "no config").
+pub fn check_ssh_config(path: &Path) -> io::Result<()> {
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)?;
+    let t = file.metadata()?.file_type();
+    match not_regular(&t) {
+        Some(_) if t.is_char_device() && std::fs::canonicalize(path)? == Path::new("/dev/null") => {
+            Ok(())
+        }
+        Some(what) => Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("not a regular file but {what}: ssh would wait on it"),
+        )),
+        None => Ok(()),
+    }
+}
+
 /// What a file that is not a regular file is, in words.
 fn not_regular(t: &std::fs::FileType) -> Option<&'static str> {
     if t.is_file() {

@@ -234,3 +234,59 @@ fn an_audit_log_that_is_not_a_regular_file_is_refused() {
         },
     );
 }
+
+/// `--ssh-config` is read by ssh, but meshroll opens it first to check it: a FIFO there
+/// hung `status` before a node was polled. The binary runs under a deadline.
+#[test]
+fn an_ssh_config_that_is_a_fifo_is_refused_and_dev_null_is_not() {
+    let dir = tempfile::tempdir().unwrap();
+    let inv = dir.path().join("hosts.ini");
+    std::fs::write(
+        &inv,
+        "[workers]\nn1 ansible_host=127.0.0.1 ansible_port=1\n",
+    )
+    .unwrap();
+    let fifo = dir.path().join("ssh_config");
+    make(&fifo, Special::Fifo);
+    let run = |cfg: &Path| {
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_meshroll"))
+            .args([
+                "-i",
+                inv.to_str().unwrap(),
+                "--ssh-config",
+                cfg.to_str().unwrap(),
+            ])
+            .args(["--log-dir", dir.path().join("log").to_str().unwrap()])
+            .args(["--timeout", "2", "status", "--json"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let deadline = std::time::Instant::now() + Duration::from_secs(15);
+        loop {
+            if let Some(st) = child.try_wait().unwrap() {
+                let mut err = String::new();
+                std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut err).unwrap();
+                return (st.code(), err);
+            }
+            if std::time::Instant::now() > deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!(
+                    "meshroll --ssh-config {} did not end within 15 s",
+                    cfg.display()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    };
+    let (code, err) = run(&fifo);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.contains(&fifo.display().to_string()) && err.contains("FIFO"),
+        "{err}"
+    );
+    // `-F /dev/null` stays usable: the node is polled (and is dead: nothing listens).
+    let (code, err) = run(Path::new("/dev/null"));
+    assert_eq!(code, Some(1), "{err}");
+}

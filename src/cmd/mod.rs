@@ -115,7 +115,7 @@ pub fn real_ctx(g: &Global) -> anyhow::Result<(Inventory, PollCtx)> {
     // An ssh config that ssh cannot read fails every node the same way: say so once,
     // as meshroll not able to run (exit 2), not as a fleet of dead nodes.
     if let Some(p) = &g.ssh_config
-        && let Err(e) = std::fs::File::open(p)
+        && let Err(e) = crate::bounded_file::check_ssh_config(p)
     {
         anyhow::bail!("--ssh-config {}: cannot read it ({e})", p.display());
     }
