@@ -176,7 +176,8 @@ pub const HELLO: &str = r#"{"v":1,"hello":1}"#;
 // when it is due (every poll in a one-shot script, every 60 s in a channel), plus
 // `readlink` and the hash when `current` or its lock file changed, and `head` (capped)
 // for the node lock's owner line when the lock changed. A temp dir (and the
-// CLI watchdog's processes) only when a CLI runs or a channel opens.
+// CLI watchdog's processes, and once per script a `sleep` that probes how a job gets a
+// process group of its own, `pgroup.rs`) only when a CLI runs or a channel opens.
 const FUNCS: &str = r#"NL='
 '
 hex() { od -An -v -tx1 | tr -d ' \n'; }
