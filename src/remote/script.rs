@@ -212,7 +212,7 @@ cli_report() {
   wait "$p"; rc=$?
   kill "$w" 2>/dev/null
   # what the CLI left running in its group goes with it (the group only: $p is reaped)
-  kill -9 -"$p" 2>/dev/null
+  [ "$GM" = none ] || kill -9 -"$p" 2>/dev/null
   to=false; [ -s "$t/$n.k" ] && to=true
   b=$(wc -c <"$t/$n.o"); num $b
   printf ',"%s":{"rc":%s,"timed_out":%s,"bytes":%s,"out":"%s","err":"%s"}' "$n" "$rc" "$to" "$N" \

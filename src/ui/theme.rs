@@ -13,8 +13,9 @@
 //! A theme is found by name in `$XDG_CONFIG_HOME/meshroll/themes/` (or
 //! `~/.config/meshroll/themes/`), then among the built-ins compiled into the binary, so
 //! `meshroll demo` works from any folder; never in the working folder (a file there is
-//! used only when given as a path, `--theme ./themes/mine.toml`). A theme may extend a built-in theme only, so what a file means
-//! never depends on another file. See `themes/README.md` for the file format.
+//! used only when given as a path, `--theme ./themes/mine.toml`). A theme may extend a
+//! built-in theme only, so what a file means never depends on another file. See
+//! `themes/README.md` for the file format.
 //!
 //! The roles are listed once, in [`roles!`]: the [`Role`] enum, the [`Theme`]
 //! fields, the role names of the file format and the role order all come from it.
