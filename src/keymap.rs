@@ -426,12 +426,12 @@ impl KeyMap {
     /// The default location: `$XDG_CONFIG_HOME/meshroll/keys.toml` or
     /// `~/.config/meshroll/keys.toml`.
     pub fn default_path() -> Option<PathBuf> {
-        crate::ui::theme::config_home().map(|c| c.join("meshroll").join("keys.toml"))
+        crate::config_paths::keys_file()
     }
 
     /// The defaults patched by `path` when it exists.
     pub fn load(path: &Path) -> Result<KeyMap, KeymapError> {
-        match std::fs::read_to_string(path) {
+        match crate::bounded_file::read_to_string(path, crate::bounded_file::Kind::Keys) {
             Ok(text) => Self::parse(&text, &path.display().to_string()),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(KeyMap::default()),
             Err(source) => Err(KeymapError::Io {

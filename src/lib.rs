@@ -3,8 +3,10 @@
 #![deny(clippy::unwrap_used)]
 
 pub mod actions;
+pub mod bounded_file;
 pub mod cli;
 pub mod cmd;
+pub mod config_paths;
 pub mod dashboard;
 pub mod exit;
 pub mod fit;

@@ -20,13 +20,7 @@ pub const LOG_LINE_CAP: usize = 8192;
 
 /// The default log directory: `$XDG_STATE_HOME/meshroll` or `~/.local/state/meshroll`.
 pub fn default_dir() -> PathBuf {
-    if let Some(d) = std::env::var_os("XDG_STATE_HOME") {
-        return PathBuf::from(d).join("meshroll");
-    }
-    match std::env::var_os("HOME") {
-        Some(h) => PathBuf::from(h).join(".local/state/meshroll"),
-        None => std::env::temp_dir().join("meshroll"),
-    }
+    crate::config_paths::state_dir()
 }
 
 /// Create `dir` (and missing parents) with mode 0700. An existing directory is left

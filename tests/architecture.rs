@@ -152,6 +152,12 @@ const RULES: &[Rule] = &[
         forbidden: &[IO, &["crate::ui", "crate::remote::ssh"]],
         why: "a report is a function of the state and the time",
     },
+    Rule {
+        path: "src/keymap.rs",
+        except: &[],
+        forbidden: &[&["crate::ui", "crate::dashboard"]],
+        why: "the key bindings are data; where keys.toml lives is src/config_paths.rs",
+    },
 ];
 
 /// The I/O files: what the pure states may not import a type from.

@@ -89,7 +89,7 @@ pub fn append(path: &Path, rec: &Record) -> std::io::Result<()> {
 /// The records of the audit log at `path` (none when it is missing), and how many lines
 /// could not be read (torn, not JSON).
 pub fn read(path: &Path) -> std::io::Result<(Vec<Record>, usize)> {
-    let bytes = match std::fs::read(path) {
+    let bytes = match crate::bounded_file::read(path, crate::bounded_file::Kind::Audit) {
         Ok(b) => b,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((Vec::new(), 0)),
         Err(e) => return Err(e),

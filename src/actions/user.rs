@@ -82,7 +82,7 @@ fn yes() -> bool {
 /// The user's file: `$XDG_CONFIG_HOME/meshroll/actions.toml` or
 /// `~/.config/meshroll/actions.toml`.
 pub fn default_path() -> Option<PathBuf> {
-    crate::ui::theme::config_home().map(|c| c.join("meshroll").join("actions.toml"))
+    crate::config_paths::actions_file()
 }
 
 /// The team's file beside the inventory (a directory inventory: beside the directory).
@@ -101,11 +101,12 @@ pub fn load_all(inventory: &Path, keymap: &KeyMap) -> Result<Vec<UserAction>, Ac
         .into_iter()
         .chain(std::iter::once(beside_inventory(inventory)));
     for path in files {
-        let text = match std::fs::read_to_string(&path) {
-            Ok(t) => t,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
-            Err(source) => return Err(ActionsError::Io { path, source }),
-        };
+        let text =
+            match crate::bounded_file::read_to_string(&path, crate::bounded_file::Kind::Actions) {
+                Ok(t) => t,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(source) => return Err(ActionsError::Io { path, source }),
+            };
         for a in parse(&text, &path.display().to_string(), keymap)? {
             all.retain(|o| o.action.name != a.action.name);
             all.push(a);

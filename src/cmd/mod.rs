@@ -36,7 +36,9 @@ static TOKEN: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
 /// Take the gateway token out of meshroll's environment, once, at start: it is kept in
 /// memory, registered with the redactor, and removed from the process environment so
 /// no child (ssh masters that linger, rsync, git, sh) inherits it. It travels to nodes
-/// only inside scripts on stdin.
+/// only inside scripts on stdin. Its bytes are overwritten in the environment block
+/// first ([`scrub_env_value`]): removing the variable alone leaves them readable in
+/// `/proc/<pid>/environ` (and `ps eww` on macOS) for as long as meshroll runs.
 ///
 /// # Safety
 /// Must be called while the process has a single thread: before the tokio runtime,
@@ -49,8 +51,45 @@ pub unsafe fn take_token_from_env() {
     }
     // SAFETY: the caller guarantees no other thread exists yet, so nothing reads the
     // environment while it changes.
-    unsafe { std::env::remove_var(TOKEN_VAR) };
+    unsafe {
+        scrub_env_value(TOKEN_VAR);
+        std::env::remove_var(TOKEN_VAR);
+    }
     let _ = TOKEN.set(t);
+}
+
+/// Overwrite with NUL bytes the value of every `NAME=value` entry of the C environment
+/// in place. The strings the process started with live in the block the kernel shows
+/// as `/proc/<pid>/environ`; `remove_var` only unlinks the entry, so without this the
+/// value stays there. What remains visible is the variable's name and the value's
+/// length (SECURITY.md).
+///
+/// # Safety
+/// No other thread may read or change the environment meanwhile.
+unsafe fn scrub_env_value(name: &str) {
+    unsafe extern "C" {
+        static mut environ: *mut *mut libc::c_char;
+    }
+    let mut prefix = name.as_bytes().to_vec();
+    prefix.push(b'=');
+    // SAFETY: `environ` is a NULL-terminated array of NUL-terminated strings owned by
+    // the C runtime; with one thread nothing changes it while we walk it, and writing
+    // inside a string's own bytes (before its NUL) keeps it a valid C string.
+    unsafe {
+        let mut p = *std::ptr::addr_of!(environ);
+        if p.is_null() {
+            return;
+        }
+        while !(*p).is_null() {
+            let entry = *p;
+            let len = std::ffi::CStr::from_ptr(entry).to_bytes().len();
+            let bytes = std::slice::from_raw_parts(entry.cast::<u8>(), len);
+            if bytes.starts_with(&prefix) {
+                std::ptr::write_bytes(entry.add(prefix.len()), 0, len - prefix.len());
+            }
+            p = p.add(1);
+        }
+    }
 }
 
 /// The gateway token: the one taken at start, or (when meshroll is used as a library
@@ -76,7 +115,7 @@ pub fn real_ctx(g: &Global) -> anyhow::Result<(Inventory, PollCtx)> {
     // An ssh config that ssh cannot read fails every node the same way: say so once,
     // as meshroll not able to run (exit 2), not as a fleet of dead nodes.
     if let Some(p) = &g.ssh_config
-        && let Err(e) = std::fs::File::open(p)
+        && let Err(e) = crate::bounded_file::check_ssh_config(p)
     {
         anyhow::bail!("--ssh-config {}: cannot read it ({e})", p.display());
     }

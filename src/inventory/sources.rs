@@ -30,7 +30,6 @@
 //!   configurations (`plugin: aws_ec2`), vault-encrypted files (`$ANSIBLE_VAULT;...`), a
 //!   TOML file inside an inventory directory. `!vault` values are refused for variables
 //!   meshroll reads (see [`super::yaml`]).
-use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use super::ansible::Builder;
@@ -38,7 +37,7 @@ use super::yaml::VarsOf;
 use super::{Format, Inventory, InventoryError, detect_format, ini, yaml};
 
 /// The largest inventory or vars file read, in bytes.
-pub const MAX_FILE_BYTES: u64 = 16 * 1024 * 1024;
+pub const MAX_FILE_BYTES: u64 = crate::bounded_file::Kind::Inventory.cap();
 
 /// The most files one inventory directory (or one vars folder) may hold.
 const MAX_FILES: usize = 10_000;
@@ -86,20 +85,11 @@ fn is_vault(text: &str) -> bool {
     text.starts_with("$ANSIBLE_VAULT;")
 }
 
-/// Read a file as UTF-8 text of at most [`MAX_FILE_BYTES`], without a BOM.
+/// Read a file as UTF-8 text of at most [`MAX_FILE_BYTES`], without a BOM: a regular
+/// file only, through the one bounded reader (`crate::bounded_file`).
 fn read_plain(path: &Path) -> Result<String, InventoryError> {
-    let f = std::fs::File::open(path).map_err(|e| io_err(path, e))?;
-    let mut bytes = Vec::new();
-    f.take(MAX_FILE_BYTES + 1)
-        .read_to_end(&mut bytes)
+    let bytes = crate::bounded_file::read(path, crate::bounded_file::Kind::Inventory)
         .map_err(|e| io_err(path, e))?;
-    if bytes.len() as u64 > MAX_FILE_BYTES {
-        return Err(InventoryError::new(
-            path,
-            None,
-            format!("a file of at most {} MiB", MAX_FILE_BYTES / (1024 * 1024)),
-        ));
-    }
     let text =
         String::from_utf8(bytes).map_err(|_| InventoryError::new(path, None, "UTF-8 text"))?;
     Ok(match text.strip_prefix('\u{feff}') {
@@ -285,7 +275,8 @@ fn dir_vars_files(dir: &Path, depth: usize, out: &mut Vec<PathBuf>) -> Result<()
             .map(|e| format!(".{e}"));
         if path.is_dir() && ext.is_none() {
             dir_vars_files(&path, depth + 1, out)?;
-        } else if path.is_file()
+        } else if !path.is_dir()
+            // a FIFO or device is read, so the bounded reader refuses it by name
             && ext
                 .as_deref()
                 .is_none_or(|e| matches!(e, ".yml" | ".yaml" | ".json"))

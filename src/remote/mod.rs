@@ -5,6 +5,7 @@
 
 pub mod interactive;
 pub mod ops;
+mod pgroup;
 #[cfg(test)]
 mod portability;
 pub mod rsync;

@@ -148,8 +148,8 @@ PATH=${PATH:+$PATH:}/usr/bin:/bin:/usr/sbin:/sbin:/opt/homebrew/bin:/usr/local/b
 mvT() { mv -T "$1" "$2" 2>/dev/null || mv -h "$1" "$2" 2>/dev/null || perl -e 'rename($ARGV[0], $ARGV[1]) or die "rename: $!\n"' "$1" "$2"; }
 lpath() {
   case "${SHELL:-}" in /*) [ -x "$SHELL" ] || return 0 ;; *) return 0 ;; esac
-  v=$( ( "$SHELL" -lc 'printf "\nMESHROLL-PATH=%s\n" "$PATH"' 2>/dev/null </dev/null & p=$!
-    ( sleep 10; kill -9 $p ) >/dev/null 2>&1 </dev/null & w=$!
+  v=$( ( bg_grp "$SHELL" -lc 'printf "\nMESHROLL-PATH=%s\n" "$PATH"' 2>/dev/null </dev/null; p=$!
+    ( sleep 10; kill_grp $p ) >/dev/null 2>&1 </dev/null & w=$!
     wait $p; kill -9 $w 2>/dev/null; wait $w 2>/dev/null ) | sed -n 's/^MESHROLL-PATH=//p' | tail -n 1 )
   case "$v" in /*) PATH=$v:$PATH; export PATH ;; esac
 }
@@ -159,7 +159,8 @@ lpath() {
 /// status, the lock) are not world-readable.
 fn head(layout: &Layout) -> String {
     format!(
-        "{PRELUDE}umask 027\nR={}\nS={}\nOC={}\n",
+        "{PRELUDE}GM=\n{}umask 027\nR={}\nS={}\nOC={}\n",
+        super::pgroup::GROUP_FNS,
         q(&layout.skills_root),
         q(&layout.state_dir),
         q(&layout.openclaw)
@@ -482,9 +483,10 @@ echo "MESHROLL-EXIT $rc"
 
 /// Run `$CMD` niced under a memory cap of `$CAPK` KiB and leave its exit code in `$rc`,
 /// on macOS and Linux alike. In order of preference:
-/// - a watchdog: the command runs in a process group of its own (`set -m` job control,
-///   which macOS's bash-as-`sh` grants without a terminal, else `setsid`, which Linux
-///   has and dash needs), and the resident memory of that group (`ps -A -o pgid= -o
+/// - a watchdog: the command runs in a process group of its own (`bg_grp`,
+///   `pgroup.rs`: `set -m` job control, which macOS's bash-as-`sh` grants without a
+///   terminal, else `setsid`, which Linux has and dash needs, else perl's `setpgrp`),
+///   and the resident memory of that group (`ps -A -o pgid= -o
 ///   rss=`, the same on BSD and procps) is summed every second; past the cap the whole
 ///   group is killed and a `MESHROLL-MEMCAP` line says so;
 /// - `ulimit -v` (address space), where the kernel takes it: Darwin refuses it for a
@@ -499,23 +501,19 @@ if [ -z "$why" ]; then
   case "$o" in ''|*[!0-9]*) why="ps cannot read memory use ($(printf %s "$e" | head -n 1))" ;; esac
 fi
 if [ -z "$why" ]; then
-  set -m 2>/dev/null; sleep 5 & q=$!; set +m 2>/dev/null
-  one "$(ps -o pgid= -p $q 2>/dev/null)"; kill $q 2>/dev/null; wait $q 2>/dev/null
-  if [ "$o" = "$q" ]; then mode=jobs
-  elif command -v setsid >/dev/null 2>&1; then
-    setsid sleep 5 & q=$!
-    one "$(ps -o pgid= -p $q 2>/dev/null)"; kill $q 2>/dev/null; wait $q 2>/dev/null
-    if [ "$o" = "$q" ]; then mode=setsid; else why="setsid gave no process group of its own"; fi
-  else why="no process group: sh has no job control here and there is no setsid"; fi
+  [ -n "${GM:-}" ] || grp_mode
+  case $GM in
+  none) why="no process group: sh has no job control here and there is neither setsid nor perl" ;;
+  *) mode=$GM ;;
+  esac
 fi
 if [ -z "$mode" ] && [ "$CAPK" -gt 0 ]; then
   e=$( (ulimit -v "$CAPK") 2>&1 ) && mode=ulimit || why="$why; ulimit -v $CAPK refused ($(printf %s "$e" | head -n 1))"
 fi
 if [ -n "$mode" ]; then echo "MESHROLL-CAPBY $mode $CAPK"; else echo "MESHROLL-NOCAP $why"; fi
 case "$mode" in
-jobs|setsid)
-  if [ "$mode" = jobs ]; then set -m 2>/dev/null; nice -n 10 sh -c "$CMD" 2>&1 </dev/null & p=$!; set +m 2>/dev/null
-  else setsid nice -n 10 sh -c "$CMD" 2>&1 </dev/null & p=$!; fi
+jobs|setsid|perl)
+  bg_grp nice -n 10 sh -c "$CMD" 2>&1 </dev/null; p=$!
   (
     while kill -0 $p 2>/dev/null; do
       r=$(ps -A -o pgid= -o rss= 2>/dev/null | awk -v g=$p '$1 == g { s += $2 } END { print s + 0 }')
@@ -565,10 +563,10 @@ pub fn logs(layout: &Layout, lines: u32, follow: bool, token: Option<&str>) -> S
     }
     format!(
         r#"{head}{token}lpath
-"$OC" logs --plain --limit {lines} --follow </dev/null 2>&1 &
+bg_grp "$OC" logs --plain --limit {lines} --follow </dev/null 2>&1
 p=$!
 trap '' PIPE
-stop() {{ pkill -TERM -P "$p" 2>/dev/null; kill -TERM "$p" 2>/dev/null; }}
+stop() {{ kill -TERM -"$p" 2>/dev/null || {{ pkill -TERM -P "$p" 2>/dev/null; kill -TERM "$p" 2>/dev/null; }}; }}
 while kill -0 "$p" 2>/dev/null; do
   sleep {every}
   echo {ALIVE} 2>/dev/null || {{ stop; exit 0; }}

@@ -197,6 +197,11 @@ pub fn gnu_only_forms(script: &str) -> Vec<String> {
     if script.contains("sha256sum") && !script.contains("shasum") {
         found.push("sha256sum without a shasum fallback (macOS 14 has none)".to_string());
     }
+    if script.contains("setsid") && !script.contains("set -m") && !script.contains("setpgrp") {
+        found.push(
+            "setsid without a set -m or perl setpgrp fallback (a Mac has no setsid)".to_string(),
+        );
+    }
     let mut flag = |n: usize, what: &str, line: &str| {
         found.push(format!("line {}: {what}: {}", n + 1, line.trim()));
     };
@@ -281,6 +286,10 @@ mod tests {
             ("a=(1 2 3)", "an array"),
             ("echo ${a[1]}", "an array"),
             ("sha256sum f", "sha256sum without a shasum fallback"),
+            (
+                "setsid openclaw doctor &",
+                "setsid without a set -m or perl setpgrp fallback",
+            ),
         ] {
             let f = gnu_only_forms(bad);
             assert!(f.iter().any(|l| l.contains(form)), "{bad}: {f:?}");
@@ -293,6 +302,7 @@ mod tests {
             "( ulimit -v 9 2>/dev/null || echo 'no cap'; exec x )",
             "openclaw skills prewarm --timeout 15m",
             "n=$((n + 1)); x=${y#z}",
+            "set -m; x & set +m; setsid x & perl -e 'setpgrp(0, 0)'",
         ] {
             assert_eq!(gnu_only_forms(good), Vec::<String>::new(), "{good}");
         }

@@ -77,6 +77,8 @@ pub fn prelude(layout: &Layout, token: Option<&str>) -> String {
         ));
     }
     s.push_str(FUNCS);
+    s.push_str("GM=\n");
+    s.push_str(super::pgroup::GROUP_FNS);
     s
 }
 
@@ -127,9 +129,9 @@ pub fn poll_loop_script(layout: &Layout, token: Option<&str>, login_timeout_s: u
 const LOGIN: &str = r#"login_path() {
   case "${SHELL:-}" in /*) ;; *) return ;; esac
   [ -x "$SHELL" ] || return
-  "$SHELL" -lc 'printf "\nMESHROLL-PATH=%s\n" "$PATH"' >"$t/lp" 2>/dev/null </dev/null &
+  bg_grp "$SHELL" -lc 'printf "\nMESHROLL-PATH=%s\n" "$PATH"' >"$t/lp" 2>/dev/null </dev/null
   lp=$!
-  ( sleep "$LPT"; kill -9 "$lp" ) >/dev/null 2>&1 </dev/null &
+  ( sleep "$LPT"; kill_grp "$lp" ) >/dev/null 2>&1 </dev/null &
   lw=$!
   wait "$lp"
   # KILL, not TERM: a subshell hit before it drops the inherited traps would run
@@ -174,7 +176,8 @@ pub const HELLO: &str = r#"{"v":1,"hello":1}"#;
 // when it is due (every poll in a one-shot script, every 60 s in a channel), plus
 // `readlink` and the hash when `current` or its lock file changed, and `head` (capped)
 // for the node lock's owner line when the lock changed. A temp dir (and the
-// CLI watchdog's processes) only when a CLI runs or a channel opens.
+// CLI watchdog's processes, and once per script a `sleep` that probes how a job gets a
+// process group of its own, `pgroup.rs`) only when a CLI runs or a channel opens.
 const FUNCS: &str = r#"NL='
 '
 hex() { od -An -v -tx1 | tr -d ' \n'; }
@@ -182,23 +185,24 @@ num() { N=$1; case "$N" in ''|*[!0-9]*) N=null; return ;; esac
   while :; do case "$N" in 0?*) N=${N#0} ;; *) return ;; esac; done; }
 nums() { F=; for w in "$@"; do case "$w" in ''|*[!0-9%]*) ;; *) F="$F${F:+,}\"$w\"" ;; esac; done; }
 dflast() { o=$(df "$1" "$S" 2>/dev/null); o=${o##*"$NL"}; nums $o; }
-# cli_start NAME SECONDS ARGS...: run the CLI in the background with a watchdog.
+# cli_start NAME SECONDS ARGS...: run the CLI in the background, in a process group of
+# its own (bg_grp), with a watchdog.
 cli_start() {
   n=$1; lim=$2; shift 2
   : >"$t/$n.k"
-  "$OC" "$@" >"$t/$n.o" 2>"$t/$n.e" </dev/null &
+  bg_grp "$OC" "$@" >"$t/$n.o" 2>"$t/$n.e" </dev/null
   eval "${n}_p=\$!"
   cli_watch "$n" "$!" "$lim" >/dev/null 2>&1 </dev/null &
   eval "${n}_w=\$!"
 }
-# Kill the CLI past its time or past BIG bytes of output. The time-out marker is written
-# before the kill, so the reporter never sees the kill first.
+# Kill the CLI and all it started (its group) past its time or past BIG bytes of output.
+# The time-out marker is written before the kill, so the reporter never sees the kill first.
 cli_watch() {
   i=0
   while kill -0 "$2" 2>/dev/null; do
-    if [ "$i" -ge "$3" ]; then echo 1 >"$t/$1.k"; kill -9 "$2"; exit 0; fi
+    if [ "$i" -ge "$3" ]; then echo 1 >"$t/$1.k"; kill_grp "$2"; exit 0; fi
     sz=$(wc -c <"$t/$1.o" 2>/dev/null)
-    if [ $((${sz:-0})) -gt "$BIG" ]; then kill -9 "$2"; exit 0; fi
+    if [ $((${sz:-0})) -gt "$BIG" ]; then kill_grp "$2"; exit 0; fi
     sleep 1; i=$((i + 1))
   done
 }
@@ -207,6 +211,8 @@ cli_report() {
   eval "p=\$${n}_p; w=\$${n}_w"
   wait "$p"; rc=$?
   kill "$w" 2>/dev/null
+  # what the CLI left running in its group goes with it (the group only: $p is reaped)
+  [ "$GM" = none ] || kill -9 -"$p" 2>/dev/null
   to=false; [ -s "$t/$n.k" ] && to=true
   b=$(wc -c <"$t/$n.o"); num $b
   printf ',"%s":{"rc":%s,"timed_out":%s,"bytes":%s,"out":"%s","err":"%s"}' "$n" "$rc" "$to" "$N" \

@@ -457,8 +457,10 @@ pub const MAX_LINE_BYTES: usize = 4 << 20;
 /// Read a journal line by line: a torn, non-UTF-8, non-JSON or overlong line is
 /// skipped and reported with its number; every good line around it is kept.
 pub fn read_lines(path: &Path) -> std::io::Result<JournalLines> {
-    let f = std::fs::File::open(path)?;
-    read_lines_from(std::io::BufReader::new(f))
+    read_lines_from(crate::bounded_file::open(
+        path,
+        crate::bounded_file::Kind::Journal,
+    )?)
 }
 
 /// [`read_lines`] on any reader.

@@ -98,7 +98,7 @@ fn marker(line: &str) -> Option<Marker> {
     if let Some(rest) = line.strip_prefix("MESHROLL-CAPBY ") {
         let mut w = rest.split_whitespace();
         let how = match w.next()? {
-            "jobs" | "setsid" => CapBy::Group,
+            "jobs" | "setsid" | "perl" => CapBy::Group,
             "ulimit" => CapBy::Ulimit,
             _ => return None,
         };

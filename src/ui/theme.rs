@@ -10,11 +10,12 @@
 //! ok = { fg = "green", bold = true }
 //! ```
 //!
-//! A theme is found by name in `./themes/`, then in
-//! `$XDG_CONFIG_HOME/meshroll/themes/` (or `~/.config/meshroll/themes/`), then
-//! among the built-ins compiled into the binary, so `meshroll demo` works from
-//! any folder. A theme may extend a built-in theme only, so what a file means
-//! never depends on another file. See `themes/README.md` for the file format.
+//! A theme is found by name in `$XDG_CONFIG_HOME/meshroll/themes/` (or
+//! `~/.config/meshroll/themes/`), then among the built-ins compiled into the binary, so
+//! `meshroll demo` works from any folder; never in the working folder (a file there is
+//! used only when given as a path, `--theme ./themes/mine.toml`). A theme may extend a
+//! built-in theme only, so what a file means never depends on another file. See
+//! `themes/README.md` for the file format.
 //!
 //! The roles are listed once, in [`roles!`]: the [`Role`] enum, the [`Theme`]
 //! fields, the role names of the file format and the role order all come from it.
@@ -274,7 +275,7 @@ impl Theme {
     /// Load a theme by name or path.
     ///
     /// A path (contains a path separator or ends with `.toml`) is read from
-    /// disk. A name is looked up as `./themes/<name>.toml`, then
+    /// disk. A name is looked up as
     /// `$XDG_CONFIG_HOME/meshroll/themes/<name>.toml` (or
     /// `~/.config/meshroll/themes/<name>.toml`), then among the built-ins.
     pub fn load(name_or_path: &str) -> Result<Theme, ThemeError> {
@@ -488,12 +489,12 @@ struct Lookup {
 }
 
 impl Lookup {
+    /// The user's theme folder only: the working folder is never searched by name, so
+    /// a `./themes/default.toml` cannot replace a built-in (give it as a path instead).
     fn from_env() -> Lookup {
-        let mut dirs = vec![PathBuf::from("./themes")];
-        if let Some(config) = config_home() {
-            dirs.push(config.join("meshroll").join("themes"));
+        Lookup {
+            dirs: crate::config_paths::themes_dir().into_iter().collect(),
         }
-        Lookup { dirs }
     }
 
     fn load(&self, name_or_path: &str) -> Result<Theme, ThemeError> {
@@ -505,7 +506,7 @@ impl Lookup {
             for dir in &self.dirs {
                 let path = dir.join(format!("{name_or_path}.toml"));
                 searched.push(path.display().to_string());
-                if path.is_file() {
+                if path.exists() {
                     return load_file(&path);
                 }
             }
@@ -525,10 +526,11 @@ fn builtin_origin(name: &str) -> String {
 }
 
 fn load_file(path: &Path) -> Result<Theme, ThemeError> {
-    let text = std::fs::read_to_string(path).map_err(|source| ThemeError::Io {
-        path: path.to_path_buf(),
-        source,
-    })?;
+    let text = crate::bounded_file::read_to_string(path, crate::bounded_file::Kind::Theme)
+        .map_err(|source| ThemeError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
     parse_theme(&text, &path.display().to_string(), 0)
 }
 
@@ -637,18 +639,6 @@ fn parse_layer(text: &str, origin: &str, depth: usize) -> Result<(Layer, String)
 /// A path rather than a name: has a path separator or ends with `.toml`.
 fn is_path(s: &str) -> bool {
     s.contains(std::path::is_separator) || s.ends_with(".toml")
-}
-
-/// `$XDG_CONFIG_HOME` if set and absolute, else `$HOME/.config`.
-pub(crate) fn config_home() -> Option<PathBuf> {
-    if let Some(xdg) = std::env::var_os("XDG_CONFIG_HOME") {
-        let xdg = PathBuf::from(xdg);
-        if xdg.is_absolute() {
-            return Some(xdg);
-        }
-    }
-    let home = std::env::var_os("HOME").filter(|h| !h.is_empty())?;
-    Some(PathBuf::from(home).join(".config"))
 }
 
 /// The theme name when the file does not give one: the file stem.

@@ -10,7 +10,7 @@
 //! | `df` | macOS columns: 512-byte blocks unless `-k`, inode columns (`iused ifree %iused`) unless `-P` (or with `-i`) |
 //! | `wc` | counts padded with spaces (`wc -c <f` prints `       5`) |
 //! | `rsync` | stock macOS rsync: [`RsyncFlavor::Apple269`] (rsync 2.6.9, protocol 29) or [`RsyncFlavor::Openrsync`] (macOS 15.4+); `--version` as they print it; refuses `-s`/`--secluded-args` and the other options that version lacks with its own message, else runs the real rsync as server, held to protocol 29 |
-//! | `sha256sum`, `timeout` | absent |
+//! | `sha256sum`, `timeout`, `setsid` | absent |
 //! | `sh` | `dash`, a strict POSIX shell (no `[[`, no arrays) |
 //! | login shell | `zsh` (root's entry in a copy of `/etc/passwd` bound over it), `$HOME` = `<root>/login-home`, `openclaw` on a PATH set only in `~/.zprofile` |
 //! | `/usr/local/bin`, `/opt/homebrew/bin` | empty (or a real rsync 3 in `/opt/homebrew/bin`, [`MacSpec::brew_rsync`]) |
@@ -70,7 +70,7 @@ impl NodeSpec {
 }
 
 /// Tools left out of the node's `/usr/bin` (a Mac has none of them).
-const ABSENT: &[&str] = &["sha256sum", "timeout"];
+const ABSENT: &[&str] = &["sha256sum", "timeout", "setsid"];
 
 /// `<root>/macos`: the shims, the real `/usr/bin` mount point, passwd.
 fn mac_dir(root: &Path) -> PathBuf {
