@@ -51,7 +51,9 @@ pub struct SshOptions {
     pub connect_concurrency: usize,
     /// How long a connect holds its `--connect-concurrency` slot: one whose handshake
     /// has not completed by then gives the slot back and goes on without one, so a host
-    /// that accepts TCP and never speaks holds up no other node's connect.
+    /// that accepts TCP and never speaks holds up no other node's connect. Default
+    /// [`CONNECT_SLOT_HOLD`]; `MESHROLL_CONNECT_SLOT_HOLD_MS` sets another (a site
+    /// whose handshakes go through one bastion's `MaxStartups`, and the tests).
     pub connect_slot_hold: Duration,
     /// After a node's connect failed twice in a row, its polls do not connect again for
     /// this long (doubled after each further failure, up to [`CONNECT_RETRY_MAX`]);
@@ -72,7 +74,10 @@ impl SshOptions {
             channel_open_timeout: timeout + LOGIN_ALLOWANCE,
             channel_retry: Duration::from_secs(30),
             connect_concurrency: 10,
-            connect_slot_hold: CONNECT_SLOT_HOLD,
+            connect_slot_hold: std::env::var("MESHROLL_CONNECT_SLOT_HOLD_MS")
+                .ok()
+                .and_then(|v| v.parse().ok())
+                .map_or(CONNECT_SLOT_HOLD, Duration::from_millis),
             connect_retry: Duration::from_secs(5),
         }
     }
