@@ -516,7 +516,7 @@ impl SshPool {
             tracing::info!(
                 node = %self.name(idx),
                 pending = id,
-                "poll channel closed: a poll left it waiting for an answer; the next poll opens a new one"
+                "poll channel closed: a poll dropped while it waited left an answer due; opening a new one"
             );
         }
         if slot.channel.is_none() {
