@@ -151,6 +151,10 @@ pub struct NodeState {
     pub cli: Option<Stamped<CliIdentity>>,
     pub polls_ok: u64,
     pub polls_failed: u64,
+    /// After connects that failed: when the node's polls connect again (its connect
+    /// backoff; `r` tries at once). Cleared by the next poll's result.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_connect: Option<Millis>,
     /// The node lock a rollout holds, as the last readable poll saw it (`None`: not
     /// locked then, or never polled).
     pub node_lock: Option<Stamped<crate::node_lock::LockSeen>>,
@@ -160,6 +164,7 @@ impl NodeState {
     /// Fold one readable poll in, observed at `at`.
     pub fn apply_poll(&mut self, raw: RawPoll, at: Millis) {
         self.unreachable = None;
+        self.next_connect = None;
         self.poll_error = None;
         self.last_ok = Some(at);
         self.polls_ok += 1;
@@ -228,6 +233,7 @@ impl NodeState {
     /// A round trip whose output could not be read.
     pub fn apply_poll_error(&mut self, err: SignalError, at: Millis) {
         self.unreachable = None;
+        self.next_connect = None;
         self.polls_failed += 1;
         self.last_error = Some(Stamped::new(err.to_string(), at));
         self.poll_error = Some(Stamped::new(err, at));
@@ -236,6 +242,7 @@ impl NodeState {
     /// A round trip that failed: connection refused, host key, timeout.
     pub fn apply_failure(&mut self, err: String, at: Millis) {
         self.polls_failed += 1;
+        self.next_connect = None;
         self.last_error = Some(Stamped::new(err.clone(), at));
         self.unreachable = Some(Stamped::new(err, at));
     }

@@ -125,7 +125,15 @@ pub async fn poll_once(ctx: &PollCtx, id: NodeId, req: &PollRequest) -> PollResu
 pub fn apply(state: &mut NodeState, r: PollResult) {
     match r.result {
         Ok(raw) => state.apply_poll(raw, r.at),
-        Err(PollFailure::Remote(e)) => state.apply_failure(e.to_string(), r.at),
+        Err(PollFailure::Remote(e)) => {
+            state.apply_failure(e.to_string(), r.at);
+            // After a failed connect: when the next one goes (the node view says).
+            if let RemoteError::Unreachable { retry_in, .. } = &e
+                && !retry_in.is_zero()
+            {
+                state.next_connect = Some(r.at + retry_in.as_millis() as Millis);
+            }
+        }
         Err(PollFailure::Signal(e)) => state.apply_poll_error(e, r.at),
     }
 }

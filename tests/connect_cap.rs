@@ -27,7 +27,7 @@ fn max_overlap(log: &str) -> usize {
     max as usize
 }
 
-fn run(cap: &str) -> (usize, usize) {
+fn run(cap: &str, hold_ms: Option<&str>) -> (usize, usize) {
     let dir = tempfile::tempdir().unwrap();
     let bin = dir.path().join("bin");
     std::fs::create_dir(&bin).unwrap();
@@ -53,7 +53,12 @@ fn run(cap: &str) -> (usize, usize) {
         bin.display(),
         std::env::var("PATH").unwrap_or_default()
     );
-    let out = Command::new(env!("CARGO_BIN_EXE_meshroll"))
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_meshroll"));
+    match hold_ms {
+        Some(ms) => cmd.env("MESHROLL_CONNECT_SLOT_HOLD_MS", ms),
+        None => cmd.env_remove("MESHROLL_CONNECT_SLOT_HOLD_MS"),
+    };
+    let out = cmd
         .arg("-i")
         .arg(&inv_path)
         .arg("--log-dir")
@@ -82,10 +87,23 @@ fn run(cap: &str) -> (usize, usize) {
 
 #[test]
 fn connects_are_capped() {
-    let (overlap, started) = run("3");
+    // Each connect holds its slot to the end (a hold longer than the fake's 0.4 s).
+    let (overlap, started) = run("3", Some("10000"));
     assert!(started >= NODES, "{started} connects for {NODES} nodes");
     assert!(overlap <= 3, "{overlap} connects at once with a cap of 3");
-    // Without a cap they all go at once (the fake takes 0.4 s each).
-    let (overlap, _) = run("0");
+    // Without a cap they all go at once.
+    let (overlap, _) = run("0", Some("10000"));
     assert!(overlap > 3, "only {overlap} connects at once without a cap");
+}
+
+/// With the default hold (250 ms), a connect whose handshake takes longer (the fake's
+/// 0.4 s) gives its slot back and goes on: more than the cap overlap.
+#[test]
+fn a_slow_handshake_gives_its_slot_back() {
+    let started = std::time::Instant::now();
+    let (overlap, n) = run("3", None);
+    let took = started.elapsed();
+    assert!(n >= NODES, "{n} connects for {NODES} nodes");
+    eprintln!("{NODES} connects with a cap of 3: {took:?}, {overlap} at once at most");
+    assert!(overlap > 3, "only {overlap} connects at once");
 }

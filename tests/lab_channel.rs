@@ -91,6 +91,11 @@ async fn a_login_slower_than_the_poll_timeout_opens_the_channel_once() {
     common::ssh_pool(&ctx).close_all().await;
 }
 
+/// What the test scripts answer to request `id`: an answer with its id.
+fn answer(id: u64) -> Vec<u8> {
+    format!("{{\"v\":1,\"id\":{id}}}").into_bytes()
+}
+
 fn pool(lab: &Lab, retry: Duration) -> SshPool {
     let mut opts = SshOptions::new(Some(lab.ssh_config.clone()), Duration::from_secs(10));
     opts.control_dir = lab.control_dir.clone();
@@ -106,7 +111,7 @@ async fn a_channel_that_failed_to_open_is_retried_after_its_backoff_not_every_po
     let sh = vec!["sh".to_string(), "-s".to_string()];
     let dies = || "exit 0\n".to_string();
     let echo = || {
-        "main() { printf '%s\\n' '{\"v\":1,\"hello\":1}'; while read q; do echo \"$q\"; done; }\nmain\n".to_string()
+        "main() { printf '%s\\n' '{\"v\":1,\"hello\":1}'; while read p id; do printf '{\"v\":1,\"id\":%s}\\n' \"$id\"; done; }\nmain\n".to_string()
     };
     let req = |id: u64| format!("p {id}\n");
     let cap = 64 * 1024;
@@ -141,7 +146,7 @@ async fn a_channel_that_failed_to_open_is_retried_after_its_backoff_not_every_po
             .poll_channel(0, &sh, &echo, &req, cap, limit)
             .await
             .unwrap();
-        assert_eq!(line, format!("p {id}").into_bytes());
+        assert_eq!(line, answer(id));
     }
     assert_eq!(
         eager.channel_opens(0),
@@ -183,7 +188,7 @@ async fn opens_and_closes_are_logged_with_the_node_and_the_reason() {
     let sh = vec!["sh".to_string(), "-s".to_string()];
     // Answers one request, then ends.
     let once = || {
-        "main() { printf '%s\\n' '{\"v\":1,\"hello\":1}'; read q; echo \"$q\"; }\nmain; exit 0\n"
+        "main() { printf '%s\\n' '{\"v\":1,\"hello\":1}'; read p id; printf '{\"v\":1,\"id\":%s}\\n' \"$id\"; }\nmain; exit 0\n"
             .to_string()
     };
     let req = |id: u64| format!("p {id}\n");
@@ -225,4 +230,144 @@ async fn opens_and_closes_are_logged_with_the_node_and_the_reason() {
             || closed[0].contains("reason=poll channel: writing"),
         "{text}"
     );
+}
+
+/// A login rc file that prints later, from the background (`(sleep 3; echo "You have
+/// new mail.") &` in `~/.bashrc`, which the channel's login shell reads): the notice
+/// lands on the poll channel between answers and is skipped, and the node stays healthy
+/// for a minute of 1 s polls on one channel. Before: the notice was taken as the answer
+/// to the next request, and from then on every answer was one request behind (`answer
+/// to another request`), for good.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_late_mail_notice_from_the_rc_file_keeps_the_channel_in_step() {
+    let lab = Lab::start(&[NodeSpec::new("rc05", "worker")]);
+    lab.all_ready();
+    lab.node("rc05")
+        .set_login_rc("(sleep 3; echo \"You have new mail.\") &\n");
+    let ctx = lab.poll_ctx(10, true);
+    let cheap = ctx.cadence.request(false, false);
+    let started = std::time::Instant::now();
+    let mut polls = 0;
+    while started.elapsed() < Duration::from_secs(60) {
+        let r = poller::poll_once(&ctx, NodeId::new(0), &cheap).await;
+        let raw = r.result.unwrap_or_else(|e| {
+            panic!(
+                "poll {polls} ({:.1} s in) failed: {e}",
+                started.elapsed().as_secs_f64()
+            )
+        });
+        assert_eq!(raw.current.as_deref(), Some("abc"), "poll {polls}: {raw:?}");
+        polls += 1;
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+    assert!(polls >= 30, "only {polls} polls in a minute");
+    let pool = common::ssh_pool(&ctx);
+    assert_eq!(pool.out_of_step(0), 0, "no answer to another request");
+    assert_eq!(pool.channel_opens(0), 1, "one channel for the whole minute");
+    pool.close_all().await;
+}
+
+/// An answer with another request's id closes the channel (counted, logged with the
+/// node) and the next poll opens a new one; lines without an id before an answer are
+/// skipped. Before: the first line after a request was the answer, whatever it was,
+/// and a wrong id left the channel open and one answer behind.
+#[tokio::test(flavor = "current_thread")]
+async fn an_answer_to_another_request_closes_the_channel_and_the_next_poll_reopens_it() {
+    let log = Captured::default();
+    let sink = log.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::INFO)
+        .with_ansi(false)
+        .with_writer(move || sink.clone())
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+    let lab = Lab::start(&[NodeSpec::new("rc06", "worker")]);
+    let pool = pool(&lab, Duration::from_secs(3600));
+    let sh = vec!["sh".to_string(), "-s".to_string()];
+    // Noise before every answer; the second answer carries a wrong id.
+    let script = || {
+        "main() { printf '%s\\n' '{\"v\":1,\"hello\":1}'; n=0\n\
+         while read p id; do n=$((n + 1)); echo 'You have new mail.'; printf 'no newline'\n\
+         if [ \"$n\" = 2 ]; then id=99; fi\n\
+         printf '{\"v\":1,\"id\":%s}\\n' \"$id\"; done; }\nmain\n"
+            .to_string()
+    };
+    let req = |id: u64| format!("p {id}\n");
+    let limit = Duration::from_secs(10);
+    let (id, line) = pool
+        .poll_channel(0, &sh, &script, &req, 1024, limit)
+        .await
+        .unwrap();
+    assert_eq!((id, line), (1, answer(1)), "the noise is skipped");
+    let r = pool.poll_channel(0, &sh, &script, &req, 1024, limit).await;
+    assert!(
+        matches!(r, Err(ChannelError::OutOfStep { wanted: 2, got: 99 })),
+        "{r:?}"
+    );
+    assert_eq!(pool.out_of_step(0), 1);
+    let (id, line) = pool
+        .poll_channel(0, &sh, &script, &req, 1024, limit)
+        .await
+        .unwrap();
+    assert_eq!((id, line), (1, answer(1)), "a new channel, in step");
+    assert_eq!(pool.channel_opens(0), 2);
+    pool.close_all().await;
+    let text = String::from_utf8_lossy(&log.0.lock().unwrap()).to_string();
+    let closed: Vec<&str> = text
+        .lines()
+        .filter(|l| l.contains("an answer to another request"))
+        .collect();
+    assert_eq!(closed.len(), 1, "{text}");
+    assert!(
+        closed[0].contains("node=rc06") && closed[0].contains("wanted=2 got=99"),
+        "{text}"
+    );
+}
+
+/// A poll dropped while it waits for its answer (its future cancelled: a caller's own
+/// time limit, a task aborted) leaves the channel one answer ahead; the next poll opens
+/// a new channel instead of reading the late answer. Before: the next poll read the
+/// dropped poll's answer as its own.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_poll_dropped_while_waiting_does_not_leave_its_answer_to_the_next() {
+    let lab = Lab::start(&[NodeSpec::new("rc07", "worker")]);
+    let pool = pool(&lab, Duration::from_secs(3600));
+    let sh = vec!["sh".to_string(), "-s".to_string()];
+    // The second request is answered late.
+    let script = || {
+        "main() { printf '%s\\n' '{\"v\":1,\"hello\":1}'; n=0\n\
+         while read p id; do n=$((n + 1)); if [ \"$n\" = 2 ]; then sleep 2; fi\n\
+         printf '{\"v\":1,\"id\":%s}\\n' \"$id\"; done; }\nmain\n"
+            .to_string()
+    };
+    let req = |id: u64| format!("p {id}\n");
+    let limit = Duration::from_secs(10);
+    let (id, _) = pool
+        .poll_channel(0, &sh, &script, &req, 1024, limit)
+        .await
+        .unwrap();
+    assert_eq!(id, 1);
+    let dropped = tokio::time::timeout(
+        Duration::from_millis(700),
+        pool.poll_channel(0, &sh, &script, &req, 1024, limit),
+    )
+    .await;
+    assert!(dropped.is_err(), "the second poll was dropped: {dropped:?}");
+    // Wait for the late answer to be on the channel.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let (id, line) = pool
+        .poll_channel(0, &sh, &script, &req, 1024, limit)
+        .await
+        .unwrap();
+    assert_eq!(
+        line,
+        answer(id),
+        "the answer to this poll, not the dropped one's"
+    );
+    assert_eq!(
+        pool.channel_opens(0),
+        2,
+        "a new channel after the dropped poll"
+    );
+    pool.close_all().await;
 }

@@ -279,6 +279,19 @@ impl Scheduler {
         }
     }
 
+    /// The operator asked for these nodes now: a node whose connect failed is not left
+    /// waiting out its backoff (the transport's to forget).
+    fn connect_now(&self, req: Request) {
+        match req {
+            Request::Refresh { node, .. } => self.ctx.transport.connect_now(node.index()),
+            Request::RefreshAll { .. } => {
+                for i in 0..self.ctx.nodes.len() {
+                    self.ctx.transport.connect_now(i);
+                }
+            }
+        }
+    }
+
     /// One round: every node due now; returns, in node order, when all have answered
     /// or timed out.
     pub async fn round(&mut self) -> Vec<PollResult> {
@@ -328,7 +341,10 @@ impl Scheduler {
                     }
                 }
                 req = requests.recv(), if open => match req {
-                    Some(req) => self.schedule.request(req, Instant::now()),
+                    Some(req) => {
+                        self.connect_now(req);
+                        self.schedule.request(req, Instant::now());
+                    }
                     None => open = false,
                 },
                 _ = tokio::time::sleep_until(next.unwrap_or(far)), if next.is_some() => {}

@@ -13,10 +13,9 @@ pub mod script;
 pub mod sim;
 pub mod sim_ops;
 pub mod ssh;
+pub mod ssh_backoff;
 pub mod ssh_exec;
 pub mod transport;
-
-use std::fmt;
 
 use crate::inventory::Node;
 use crate::signals::SignalError;
@@ -34,34 +33,48 @@ pub struct RemoteOutput {
 }
 
 /// A round trip that did not come back.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum RemoteError {
     /// The node's host key is not the one in known_hosts (or unknown, in strict mode).
+    #[error("host key mismatch, refused ({0})")]
     HostKey(String),
     /// The host name does not resolve.
+    #[error("unknown host ({0})")]
     UnknownHost(String),
     /// The node refused our ssh credentials.
+    #[error("ssh authentication failed ({0})")]
     AuthFailed(String),
     /// Could not connect, or the connection dropped.
+    #[error("{0}")]
     Connect(String),
+    /// The node ended its poll channel (its shell exited) before a byte of the next
+    /// line: the end of its output, not a lost connection.
+    #[error("poll channel closed by the node")]
+    ChannelClosed,
     /// No answer within `--timeout` seconds.
+    #[error("timed out after {0}s")]
     Timeout(u64),
     /// The node sent more than we accept.
+    #[error("{}", output_over(*.0))]
     OutputTooLarge(usize),
     /// The command could not run.
+    #[error("{0}")]
     Exec(String),
+    /// The node could not be connected (`cause`, worded as it is), and its next
+    /// connect is tried in `retry_in` (the node's connect backoff; `r` tries at once).
+    #[error("{cause}")]
+    Unreachable {
+        cause: Box<RemoteError>,
+        retry_in: std::time::Duration,
+    },
 }
 
-impl fmt::Display for RemoteError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+impl RemoteError {
+    /// The error itself, without the connect backoff around it.
+    pub fn cause(&self) -> &RemoteError {
         match self {
-            RemoteError::HostKey(m) => write!(f, "host key mismatch, refused ({m})"),
-            RemoteError::UnknownHost(m) => write!(f, "unknown host ({m})"),
-            RemoteError::AuthFailed(m) => write!(f, "ssh authentication failed ({m})"),
-            RemoteError::Connect(m) => write!(f, "{m}"),
-            RemoteError::Timeout(s) => write!(f, "timed out after {s}s"),
-            RemoteError::OutputTooLarge(c) => f.write_str(&output_over(*c)),
-            RemoteError::Exec(m) => write!(f, "{m}"),
+            RemoteError::Unreachable { cause, .. } => cause.cause(),
+            e => e,
         }
     }
 }
@@ -84,21 +97,14 @@ pub fn human_bytes(n: usize) -> String {
 }
 
 /// Why a poll gave no readable signals.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PollFailure {
     /// The round trip failed: the host counts as unreachable.
+    #[error(transparent)]
     Remote(RemoteError),
     /// The node answered with something unreadable.
+    #[error(transparent)]
     Signal(SignalError),
-}
-
-impl fmt::Display for PollFailure {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            PollFailure::Remote(e) => e.fmt(f),
-            PollFailure::Signal(e) => e.fmt(f),
-        }
-    }
 }
 
 /// The words that start a remote command as the node's configured user.

@@ -171,7 +171,7 @@ pub fn poll_request_line(id: u64, req: &PollRequest) -> String {
 pub const HELLO: &str = r#"{"v":1,"hello":1}"#;
 
 // Cheap polls run often on every node, so the script keeps to shell builtins where it
-// can. A cheap poll runs two programs (one `stat` for the clock, the cache marker,
+// can. A cheap poll runs two programs (three in a channel: `cat` writes the answer) (one `stat` for the clock, the cache marker,
 // `current` and its lock file, and the node lock's directory, owner and heartbeat; one `curl` for liveness and readiness), plus `df` twice
 // when it is due (every poll in a one-shot script, every 60 s in a channel), plus
 // `readlink` and the hash when `current` or its lock file changed, and `head` (capped)
@@ -335,7 +335,10 @@ const LOOP: &str = r#"main() {
     case "$1" in
       p) ID=$2 GW=$3 DOC=$4 T=$5 TD=$6 LT=$7
          num "$ID"; IDJ=",\"id\":$N"
-         poll_one ;;
+         # Written whole, in one write: a line that another process on the node
+         # prints on this channel (an rc file's late `You have new mail.`) lands
+         # between answers, never inside one.
+         poll_one >"$t/a" && cat "$t/a" ;;
       q) return ;;
       *) printf '{"v":1,"fatal":"unknown request"}\n' ;;
     esac

@@ -14,6 +14,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::{Mutex, Semaphore};
 use tokio::time::Instant;
 
+use super::ssh_backoff::{Backoff, OpenFailure, Reply};
 use super::{RemoteError, RemoteOutput};
 use crate::inventory::{Fleet, Node};
 use crate::safe_text;
@@ -48,6 +49,16 @@ pub struct SshOptions {
     /// Masters being set up at once across the pool (`--connect-concurrency`; sshd
     /// refuses bursts past its `MaxStartups`); 0 = no limit.
     pub connect_concurrency: usize,
+    /// How long a connect holds its `--connect-concurrency` slot: one whose handshake
+    /// has not completed by then gives the slot back and goes on without one, so a host
+    /// that accepts TCP and never speaks holds up no other node's connect. Default
+    /// [`CONNECT_SLOT_HOLD`]; `MESHROLL_CONNECT_SLOT_HOLD_MS` sets another (a site
+    /// whose handshakes go through one bastion's `MaxStartups`, and the tests).
+    pub connect_slot_hold: Duration,
+    /// After a node's connect failed twice in a row, its polls do not connect again for
+    /// this long (doubled after each further failure, up to [`CONNECT_RETRY_MAX`]);
+    /// `r` in the dashboard tries at once ([`SshPool::connect_now`]).
+    pub connect_retry: Duration,
 }
 
 impl SshOptions {
@@ -63,6 +74,11 @@ impl SshOptions {
             channel_open_timeout: timeout + LOGIN_ALLOWANCE,
             channel_retry: Duration::from_secs(30),
             connect_concurrency: 10,
+            connect_slot_hold: std::env::var("MESHROLL_CONNECT_SLOT_HOLD_MS")
+                .ok()
+                .and_then(|v| v.parse().ok())
+                .map_or(CONNECT_SLOT_HOLD, Duration::from_millis),
+            connect_retry: Duration::from_secs(5),
         }
     }
 }
@@ -72,6 +88,12 @@ impl SshOptions {
 pub const LOGIN_ALLOWANCE: Duration = Duration::from_secs(30);
 /// The longest wait before a poll channel that keeps failing to open is tried again.
 pub const CHANNEL_RETRY_MAX: Duration = Duration::from_secs(600);
+/// How long a connect holds its slot by default ([`SshOptions::connect_slot_hold`]): a
+/// handshake with a live host on a LAN takes tens of milliseconds.
+pub const CONNECT_SLOT_HOLD: Duration = Duration::from_millis(250);
+/// The longest wait before the polls of a node that keeps failing to connect connect
+/// again.
+pub const CONNECT_RETRY_MAX: Duration = Duration::from_secs(300);
 /// Bytes a login shell may print before the channel's hello (an rc file's banner,
 /// `pyenv` messages); past this the channel is given up.
 const HELLO_NOISE_CAP: usize = 64 * 1024;
@@ -167,16 +189,23 @@ struct Conn {
     poll: Mutex<PollSlot>,
     /// Poll channels started on this node (each one runs the account's login shell).
     channel_opens: AtomicU64,
+    /// Answers to another request seen on this node's poll channel (each closed it).
+    out_of_step: AtomicU64,
+    /// When this node's polls may connect again, and why the last connect failed.
+    connect: std::sync::Mutex<ConnectState>,
+}
+
+/// A node's connect backoff ([`SshOptions::connect_retry`]).
+struct ConnectState {
+    backoff: Backoff,
+    last: Option<RemoteError>,
 }
 
 /// A node's poll channel, or when it may be tried again after it failed to open.
-#[derive(Default)]
 struct PollSlot {
     channel: Option<PollChannel>,
-    /// Opens that failed in a row (reset by one that succeeds).
-    failures: u32,
-    /// Until then polls run one-shot commands rather than open the channel again.
-    retry_at: Option<Instant>,
+    /// Until it ends polls run one-shot commands rather than open the channel again.
+    backoff: Backoff,
 }
 
 /// One long-lived `sh` on the node that answers poll requests, one JSON line each.
@@ -188,6 +217,9 @@ struct PollChannel {
     /// Bytes read past the last answer's newline.
     buf: Vec<u8>,
     next_id: u64,
+    /// The request sent and not yet answered: a poll dropped while it waited (its
+    /// future cancelled) leaves it set, and the channel is not used again.
+    pending: Option<u64>,
 }
 
 /// Why a poll channel gave no answer.
@@ -198,6 +230,12 @@ pub enum ChannelError {
     /// one-shot command's stderr explains, or the channel failed to open recently and
     /// is not tried again before its backoff ends ([`SshOptions::channel_retry`]).
     Busy,
+    /// The channel answered another request than this one's (`got`, not `wanted`): it
+    /// was closed (the next poll opens a new one) and this poll runs a one-shot command.
+    OutOfStep {
+        wanted: u64,
+        got: u64,
+    },
     Remote(RemoteError),
 }
 
@@ -220,8 +258,16 @@ impl SshPool {
             .map(|_| Conn {
                 session: Mutex::new(None),
                 channels: Semaphore::new(opts.per_node_channels.max(1)),
-                poll: Mutex::new(PollSlot::default()),
+                poll: Mutex::new(PollSlot {
+                    channel: None,
+                    backoff: Backoff::new(opts.channel_retry, CHANNEL_RETRY_MAX),
+                }),
                 channel_opens: AtomicU64::new(0),
+                out_of_step: AtomicU64::new(0),
+                connect: std::sync::Mutex::new(ConnectState {
+                    backoff: Backoff::new(opts.connect_retry, CONNECT_RETRY_MAX).after_free(1),
+                    last: None,
+                }),
             })
             .collect();
         let connecting =
@@ -275,7 +321,7 @@ impl SshPool {
         }
         // Wait for a connect slot (not counted in the connect timeout): a burst of
         // connects past sshd's MaxStartups is refused.
-        let _slot = match &self.connecting {
+        let permit = match &self.connecting {
             Some(sem) => Some(
                 sem.acquire()
                     .await
@@ -283,16 +329,105 @@ impl SshPool {
             ),
             None => None,
         };
+        tracing::debug!(node = %safe_text::clean(&node.name), "ssh connect starts");
         let builder = self.builder(node);
         let connect = builder.connect_mux(&node.host);
-        let s =
-            match tokio::time::timeout(self.opts.timeout + Duration::from_secs(2), connect).await {
-                Err(_) => return Err(RemoteError::Timeout(self.opts.timeout.as_secs())),
-                Ok(Err(e)) => return Err(classify_connect(&e)),
-                Ok(Ok(s)) => Arc::new(s),
-            };
+        tokio::pin!(connect);
+        let deadline = Instant::now() + self.opts.timeout + Duration::from_secs(2);
+        // A handshake not done within the slot's hold gives the slot back and goes on
+        // without it (a host that accepts TCP and never speaks).
+        let done = match permit {
+            None => None,
+            Some(permit) => {
+                let hold = tokio::time::sleep(self.opts.connect_slot_hold);
+                let done = tokio::select! {
+                    r = &mut connect => Some(r),
+                    _ = hold => None,
+                };
+                drop(permit);
+                done
+            }
+        };
+        let done = match done {
+            Some(r) => Ok(r),
+            None => tokio::time::timeout_at(deadline, &mut connect).await,
+        };
+        let result = match done {
+            Err(_) => Err(RemoteError::Timeout(self.opts.timeout.as_secs())),
+            Ok(Err(e)) => Err(classify_connect(&e)),
+            Ok(Ok(s)) => Ok(Arc::new(s)),
+        };
+        let mut c = self.conns[idx]
+            .connect
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        match &result {
+            Ok(_) => {
+                tracing::debug!(node = %safe_text::clean(&node.name), "ssh connected");
+                c.backoff.succeeded();
+                c.last = None;
+            }
+            Err(e) => {
+                let wait = c.backoff.failed(Instant::now());
+                c.last = Some(e.clone());
+                tracing::info!(
+                    node = %safe_text::clean(&node.name),
+                    reason = %safe_text::clean(&e.to_string()),
+                    failures = c.backoff.failures(),
+                    retry_in_s = wait.as_secs(),
+                    "ssh connect failed; polls wait before connecting again"
+                );
+            }
+        }
+        drop(c);
+        let s = result?;
         *slot = Some(s.clone());
         Ok(s)
+    }
+
+    /// [`SshPool::session`] for a poll: a node in its connect backoff is not connected
+    /// again before it ends, and a connect error says when the next try goes
+    /// ([`RemoteError::Unreachable`]).
+    async fn poll_session(&self, idx: usize) -> Result<Arc<Session>, RemoteError> {
+        let held = {
+            let c = self.conns[idx]
+                .connect
+                .lock()
+                .unwrap_or_else(|p| p.into_inner());
+            let wait = c.backoff.wait(Instant::now());
+            (!wait.is_zero()).then(|| (c.last.clone(), wait))
+        };
+        if let Some((last, retry_in)) = held {
+            let cause = last.unwrap_or_else(|| RemoteError::Connect("not connected".into()));
+            return Err(RemoteError::Unreachable {
+                cause: Box::new(cause),
+                retry_in,
+            });
+        }
+        self.session(idx).await.map_err(|e| {
+            let retry_in = self.conns[idx]
+                .connect
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .backoff
+                .wait(Instant::now());
+            RemoteError::Unreachable {
+                cause: Box::new(e),
+                retry_in,
+            }
+        })
+    }
+
+    /// The operator asked to poll node `idx` now (`r`): its next poll connects at once,
+    /// whatever its connect backoff says.
+    pub fn connect_now(&self, idx: usize) {
+        if let Some(c) = self.conns.get(idx) {
+            c.connect
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .backoff
+                .try_now();
+        }
     }
 
     /// Forget a node's master (after a failure that may have killed it).
@@ -355,14 +490,15 @@ impl SshPool {
     /// One poll over node `idx`'s long-lived poll channel: `argv` starts the channel's
     /// shell (`sh -s`), `script` is what it reads first (it prints [`super::script::HELLO`]
     /// once it has read it all), `request` makes it print one line (the answer, of at
-    /// most `cap` bytes) within `timeout`. The channel is opened on first use (within
-    /// [`SshOptions::channel_open_timeout`]: the node's login shell runs first, and
-    /// whatever its rc files print before the hello is skipped) and reopened after a
-    /// failure; a timeout, a line over `cap` or a channel closed mid-answer closes it
-    /// (and the node's master on a timeout, since the node may be wedged). A channel
-    /// that failed to open is not tried again before its backoff
-    /// ([`SshOptions::channel_retry`]) ends: until then [`ChannelError::Busy`], as when
-    /// another poll of this node holds the channel.
+    /// most `cap` bytes, starting `{"v":1,"id":<id>,`) within `timeout`. The channel is
+    /// opened on first use ([`SshPool::open_slot`]) and reopened after a failure. Only
+    /// the answer with this request's id is taken: lines without an id (an rc file's
+    /// late `You have new mail.`) are skipped, up to `cap` bytes of them; an answer to
+    /// another request closes the channel ([`ChannelError::OutOfStep`]), as does a
+    /// timeout, a line over `cap` or a channel closed mid-answer (and the node's master
+    /// on a timeout, since the node may be wedged). A poll dropped while it waits leaves
+    /// its request pending, and the next poll opens a new channel rather than read the
+    /// late answer.
     pub async fn poll_channel(
         &self,
         idx: usize,
@@ -375,84 +511,115 @@ impl SshPool {
         let Ok(mut slot) = self.conns[idx].poll.try_lock() else {
             return Err(ChannelError::Busy);
         };
-        let name = || safe_text::clean(&(*self.nodes)[idx].name);
-        if slot.channel.is_none() {
-            if slot.retry_at.is_some_and(|at| Instant::now() < at) {
-                tracing::debug!(node = %name(), "poll channel backing off: one-shot poll");
-                return Err(ChannelError::Busy);
-            }
-            // Connecting has its own limit; opening the channel waits for the node's
-            // login shell, which is not counted against the request's time limit.
-            let session = match self.session(idx).await {
-                Ok(s) => s,
-                // The node cannot be reached: the master's failure, not the channel's
-                // (no backoff; the next poll connects again).
-                Err(e) => {
-                    drop(slot);
-                    if matches!(e, RemoteError::Connect(_) | RemoteError::Timeout(_)) {
-                        self.drop_session(idx).await;
-                    }
-                    return Err(ChannelError::Remote(e));
-                }
-            };
-            let started = Instant::now();
-            let limit = self.opts.channel_open_timeout.max(timeout);
-            let open = self.open_poll_channel(idx, session, argv, script, cap);
-            let opened = tokio::time::timeout(limit, open)
-                .await
-                .map_err(|_| RemoteError::Timeout(limit.as_secs()))
-                .and_then(|r| r);
-            match opened {
-                Ok((ch, noise)) => {
-                    tracing::info!(
-                        node = %name(),
-                        opens = self.channel_opens(idx),
-                        took_ms = started.elapsed().as_millis() as u64,
-                        skipped_bytes = noise.len(),
-                        skipped = %safe_text::clean_capped(&String::from_utf8_lossy(&noise), 120),
-                        "poll channel open"
-                    );
-                    slot.channel = Some(ch);
-                    slot.failures = 0;
-                    slot.retry_at = None;
-                }
-                Err(e) => {
-                    let closed_by_node =
-                        matches!(&e, RemoteError::Connect(m) if m == CLOSED_BY_NODE);
-                    // The channel itself failed (no hello in time, the shell ended, too
-                    // much noise): one-shot polls until its backoff ends. A lost master
-                    // (any other connect error) is reconnected by the next poll.
-                    let channel_failed = closed_by_node || !matches!(e, RemoteError::Connect(_));
-                    if channel_failed {
-                        slot.failures = slot.failures.saturating_add(1);
-                        let wait = backoff(self.opts.channel_retry, slot.failures);
-                        slot.retry_at = Some(Instant::now() + wait);
-                        tracing::info!(
-                            node = %name(),
-                            reason = %safe_text::clean(&e.to_string()),
-                            took_ms = started.elapsed().as_millis() as u64,
-                            failures = slot.failures,
-                            retry_in_s = wait.as_secs(),
-                            "poll channel did not open; one-shot polls until it is tried again"
-                        );
-                    } else {
-                        tracing::info!(
-                            node = %name(),
-                            reason = %safe_text::clean(&e.to_string()),
-                            "poll channel did not open; the next poll reconnects"
-                        );
-                    }
-                    drop(slot);
-                    if closed_by_node {
-                        return Err(ChannelError::Busy);
-                    }
-                    if matches!(e, RemoteError::Connect(_) | RemoteError::Timeout(_)) {
-                        self.drop_session(idx).await;
-                    }
-                    return Err(ChannelError::Remote(e));
-                }
-            }
+        if let Some(id) = slot.channel.as_ref().and_then(|c| c.pending) {
+            slot.channel = None;
+            tracing::info!(
+                node = %self.name(idx),
+                pending = id,
+                "poll channel closed: a poll dropped while it waited left an answer due; opening a new one"
+            );
         }
+        if slot.channel.is_none() {
+            self.open_slot(idx, &mut slot, argv, script, cap, timeout)
+                .await?;
+        }
+        self.ask(idx, &mut slot, request, cap, timeout).await
+    }
+
+    /// The node's name as logs show it.
+    fn name(&self, idx: usize) -> String {
+        safe_text::clean(&(*self.nodes)[idx].name)
+    }
+
+    /// Open node `idx`'s poll channel into `slot` unless its backoff holds it (then
+    /// [`ChannelError::Busy`]: a one-shot poll). The master's connect has its own limit;
+    /// opening the channel waits for the node's login shell within
+    /// [`SshOptions::channel_open_timeout`] (whatever its rc files print before the hello
+    /// is skipped). What a failure means is [`OpenFailure`]'s to say.
+    async fn open_slot(
+        &self,
+        idx: usize,
+        slot: &mut PollSlot,
+        argv: &[String],
+        script: &(dyn Fn() -> String + Send + Sync),
+        cap: usize,
+        timeout: Duration,
+    ) -> Result<(), ChannelError> {
+        if !slot.backoff.ready(Instant::now()) {
+            tracing::debug!(node = %self.name(idx), "poll channel backing off: one-shot poll");
+            return Err(ChannelError::Busy);
+        }
+        let session = match self.poll_session(idx).await {
+            Ok(s) => s,
+            // The node cannot be reached: the master's failure, not the channel's (the
+            // master has its own backoff).
+            Err(e) => {
+                if matches!(e.cause(), RemoteError::Connect(_) | RemoteError::Timeout(_)) {
+                    self.drop_session(idx).await;
+                }
+                return Err(ChannelError::Remote(e));
+            }
+        };
+        let started = Instant::now();
+        let limit = self.opts.channel_open_timeout.max(timeout);
+        let open = self.open_poll_channel(idx, session, argv, script, cap);
+        let opened = tokio::time::timeout(limit, open)
+            .await
+            .map_err(|_| RemoteError::Timeout(limit.as_secs()))
+            .and_then(|r| r);
+        let e = match opened {
+            Ok((ch, noise)) => {
+                tracing::info!(
+                    node = %self.name(idx),
+                    opens = self.channel_opens(idx),
+                    took_ms = started.elapsed().as_millis() as u64,
+                    skipped_bytes = noise.len(),
+                    skipped = %safe_text::clean_capped(&String::from_utf8_lossy(&noise), 120),
+                    "poll channel open"
+                );
+                slot.channel = Some(ch);
+                slot.backoff.succeeded();
+                return Ok(());
+            }
+            Err(e) => e,
+        };
+        let why = OpenFailure::of(&e);
+        if why.backs_off() {
+            let wait = slot.backoff.failed(Instant::now());
+            tracing::info!(
+                node = %self.name(idx),
+                reason = %safe_text::clean(&e.to_string()),
+                took_ms = started.elapsed().as_millis() as u64,
+                failures = slot.backoff.failures(),
+                retry_in_s = wait.as_secs(),
+                "poll channel did not open; one-shot polls until it is tried again"
+            );
+        } else {
+            tracing::info!(
+                node = %self.name(idx),
+                reason = %safe_text::clean(&e.to_string()),
+                "poll channel did not open; the next poll reconnects"
+            );
+        }
+        if why == OpenFailure::ClosedByNode {
+            return Err(ChannelError::Busy);
+        }
+        if matches!(e, RemoteError::Connect(_) | RemoteError::Timeout(_)) {
+            self.drop_session(idx).await;
+        }
+        Err(ChannelError::Remote(e))
+    }
+
+    /// Send one request on the open channel in `slot` and wait for its answer; on any
+    /// failure the channel is closed (see [`SshPool::poll_channel`]).
+    async fn ask(
+        &self,
+        idx: usize,
+        slot: &mut PollSlot,
+        request: &(dyn Fn(u64) -> String + Send + Sync),
+        cap: usize,
+        timeout: Duration,
+    ) -> Result<(u64, Vec<u8>), ChannelError> {
         let fut = async {
             let ch = slot
                 .channel
@@ -460,19 +627,34 @@ impl SshPool {
                 .ok_or_else(|| RemoteError::Exec("poll channel missing".into()))?;
             ch.next_id += 1;
             let id = ch.next_id;
+            ch.pending = Some(id);
             send(&mut ch.stdin, request(id).as_bytes()).await?;
-            let line = read_answer(ch, cap).await?;
-            Ok::<_, RemoteError>((id, line))
+            let heard = read_reply(ch, id, cap).await?;
+            if matches!(heard, Heard::Answer(_)) {
+                ch.pending = None;
+            }
+            Ok::<_, RemoteError>((id, heard))
         };
         let e = match tokio::time::timeout(timeout, fut).await {
-            Ok(Ok(v)) => return Ok(v),
+            Ok(Ok((id, Heard::Answer(line)))) => return Ok((id, line)),
+            Ok(Ok((wanted, Heard::OtherId(got)))) => {
+                slot.channel = None;
+                let n = self.conns[idx].out_of_step.fetch_add(1, Ordering::Relaxed) + 1;
+                tracing::info!(
+                    node = %self.name(idx),
+                    wanted,
+                    got,
+                    out_of_step = n,
+                    "poll channel closed: an answer to another request; the next poll opens a new one"
+                );
+                return Err(ChannelError::OutOfStep { wanted, got });
+            }
             Ok(Err(e)) => e,
             Err(_) => RemoteError::Timeout(timeout.as_secs()),
         };
         slot.channel = None;
-        drop(slot);
         tracing::info!(
-            node = %name(),
+            node = %self.name(idx),
             reason = %safe_text::clean(&e.to_string()),
             "poll channel closed; the next poll opens a new one"
         );
@@ -480,6 +662,14 @@ impl SshPool {
             self.drop_session(idx).await;
         }
         Err(ChannelError::Remote(e))
+    }
+
+    /// Answers to another request seen on node `idx`'s poll channels so far (each one
+    /// closed its channel).
+    pub fn out_of_step(&self, idx: usize) -> u64 {
+        self.conns
+            .get(idx)
+            .map_or(0, |c| c.out_of_step.load(Ordering::Relaxed))
     }
 
     /// Poll channels started on node `idx` so far (each one a login shell on the node).
@@ -521,6 +711,7 @@ impl SshPool {
             stdout,
             buf: Vec::new(),
             next_id: 0,
+            pending: None,
         };
         // The login shell's rc files may print before the script starts, with or
         // without a final newline: skip up to HELLO_NOISE_CAP bytes until a line that
@@ -528,15 +719,13 @@ impl SshPool {
         let hello = super::script::HELLO.as_bytes();
         let mut noise = Vec::new();
         loop {
-            let line = match read_answer(&mut ch, cap.max(HELLO_NOISE_CAP)).await {
+            let line = match read_line(&mut ch, cap.max(HELLO_NOISE_CAP)).await {
                 Ok(line) => line,
                 // The node's shell ended before its hello (sudo refused, no `sh`, a
                 // node that prints something and exits): the one-shot command that
                 // follows gets its output and says why.
-                Err(RemoteError::Connect(m)) if m.starts_with("poll channel closed") => {
-                    return Err(RemoteError::Connect(CLOSED_BY_NODE.into()));
-                }
-                Err(e) => return Err(e),
+                Err(LineError::Closed { .. }) => return Err(RemoteError::ChannelClosed),
+                Err(e) => return Err(e.into()),
             };
             if let Some(before) = line.strip_suffix(hello) {
                 noise.extend_from_slice(before);
@@ -545,7 +734,7 @@ impl SshPool {
             // An envelope before the hello (the script's own fatal error): the one-shot
             // command prints it again, where the envelope parser names it.
             if line.starts_with(b"{\"v\":") {
-                return Err(RemoteError::Connect(CLOSED_BY_NODE.into()));
+                return Err(RemoteError::ChannelClosed);
             }
             noise.extend_from_slice(&line);
             noise.push(b'\n');
@@ -674,19 +863,6 @@ enum Stop {
     Io(std::io::Error),
 }
 
-/// How long polls of a node wait before its poll channel is tried again, after
-/// `failures` failed opens in a row: `base`, doubled each time, at most
-/// [`CHANNEL_RETRY_MAX`] (or `base` when that is longer).
-fn backoff(base: Duration, failures: u32) -> Duration {
-    let doublings = failures.saturating_sub(1).min(16);
-    base.saturating_mul(1 << doublings)
-        .min(CHANNEL_RETRY_MAX.max(base))
-}
-
-/// A poll channel that ended without a byte of its answer.
-const CLOSED_BY_NODE: &str = "poll channel closed by the node";
-
-/// Read one line (without its newline) of at most `cap` bytes from a poll channel.
 /// Write `bytes` to a poll channel's stdin and flush them to the node.
 async fn send(stdin: &mut openssh::ChildStdin, bytes: &[u8]) -> Result<(), RemoteError> {
     let writing = |e: std::io::Error| RemoteError::Connect(format!("poll channel: writing: {e}"));
@@ -694,7 +870,61 @@ async fn send(stdin: &mut openssh::ChildStdin, bytes: &[u8]) -> Result<(), Remot
     stdin.flush().await.map_err(writing)
 }
 
-async fn read_answer(ch: &mut PollChannel, cap: usize) -> Result<Vec<u8>, RemoteError> {
+/// What a poll waiting on its request heard.
+enum Heard {
+    /// The answer, from its `{"v":1,"id":` on.
+    Answer(Vec<u8>),
+    /// An answer to request `0`.
+    OtherId(u64),
+}
+
+/// Read lines from a poll channel until the answer to request `wanted` or one to
+/// another request ([`Reply`]); lines without an id are skipped, up to `cap` bytes.
+async fn read_reply(ch: &mut PollChannel, wanted: u64, cap: usize) -> Result<Heard, RemoteError> {
+    let mut skipped = 0usize;
+    loop {
+        let line = read_line(ch, cap).await?;
+        match Reply::of(&line, wanted) {
+            Reply::Answer(at) => return Ok(Heard::Answer(line[at..].to_vec())),
+            Reply::OtherId(got) => return Ok(Heard::OtherId(got)),
+            Reply::Noise => {
+                skipped += line.len() + 1;
+                tracing::debug!(
+                    bytes = line.len(),
+                    line = %safe_text::clean_capped(&String::from_utf8_lossy(&line), 120),
+                    "poll channel: a line without an id skipped"
+                );
+                if skipped > cap {
+                    return Err(RemoteError::OutputTooLarge(cap));
+                }
+            }
+        }
+    }
+}
+
+/// Why no line came.
+enum LineError {
+    /// The node ended the channel, `after` bytes into a line.
+    Closed {
+        after: usize,
+    },
+    Remote(RemoteError),
+}
+
+impl From<LineError> for RemoteError {
+    fn from(e: LineError) -> Self {
+        match e {
+            LineError::Closed { after: 0 } => RemoteError::ChannelClosed,
+            LineError::Closed { after } => RemoteError::Connect(format!(
+                "poll channel closed mid-answer (after {after} bytes)"
+            )),
+            LineError::Remote(e) => e,
+        }
+    }
+}
+
+/// Read one line (without its newline) of at most `cap` bytes from a poll channel.
+async fn read_line(ch: &mut PollChannel, cap: usize) -> Result<Vec<u8>, LineError> {
     let mut scanned = 0;
     loop {
         if let Some(nl) = ch.buf[scanned..].iter().position(|&b| b == b'\n') {
@@ -705,23 +935,16 @@ async fn read_answer(ch: &mut PollChannel, cap: usize) -> Result<Vec<u8>, Remote
         }
         scanned = ch.buf.len();
         if ch.buf.len() > cap {
-            return Err(RemoteError::OutputTooLarge(cap));
+            return Err(LineError::Remote(RemoteError::OutputTooLarge(cap)));
         }
         let mut chunk = [0u8; 16 * 1024];
-        let n = ch
-            .stdout
-            .read(&mut chunk)
-            .await
-            .map_err(|e| RemoteError::Connect(format!("poll channel: reading: {e}")))?;
+        let n = ch.stdout.read(&mut chunk).await.map_err(|e| {
+            LineError::Remote(RemoteError::Connect(format!("poll channel: reading: {e}")))
+        })?;
         if n == 0 {
-            return Err(RemoteError::Connect(if ch.buf.is_empty() {
-                "poll channel closed by the node".into()
-            } else {
-                format!(
-                    "poll channel closed mid-answer (after {} bytes)",
-                    ch.buf.len()
-                )
-            }));
+            return Err(LineError::Closed {
+                after: ch.buf.len(),
+            });
         }
         ch.buf.extend_from_slice(&chunk[..n]);
     }
@@ -826,16 +1049,6 @@ mod tests {
             let e = prepare_control_dir(&o).expect_err("foreign owner refused");
             assert!(e.to_string().contains("owned by uid 65534"), "{e}");
         }
-    }
-
-    #[test]
-    fn a_channel_that_keeps_failing_waits_longer_each_time_up_to_the_cap() {
-        let base = Duration::from_secs(30);
-        let waits: Vec<u64> = (1..=7).map(|f| backoff(base, f).as_secs()).collect();
-        assert_eq!(waits, [30, 60, 120, 240, 480, 600, 600]);
-        assert_eq!(backoff(base, u32::MAX), CHANNEL_RETRY_MAX);
-        // A base over the cap is kept as it is (a test or user asked for it).
-        assert_eq!(backoff(Duration::from_secs(3600), 3).as_secs(), 3600);
     }
 
     #[test]

@@ -59,6 +59,10 @@ impl Nodes for SshPool {
         rsync::run(self, idx, node, tree, timeout).boxed()
     }
 
+    fn connect_now(&self, idx: usize) {
+        SshPool::connect_now(self, idx);
+    }
+
     fn open(&self, idx: usize) -> BoxFuture<'_, Result<(), RemoteError>> {
         async move { self.control_socket(idx).await.map(|_| ()) }.boxed()
     }
@@ -115,24 +119,17 @@ async fn poll(
         Err(ChannelError::Busy)
     };
     let out = match channel {
-        Ok((id, line)) => {
-            let head = format!("{{\"v\":1,\"id\":{id},");
-            if line.starts_with(b"{\"v\":1,\"id\":") && !line.starts_with(head.as_bytes()) {
-                return Err(PollFailure::Signal(SignalError::new(
-                    "poll",
-                    format!("answer to another request (wanted {id})"),
-                )));
-            }
-            RemoteOutput {
-                code: Some(0),
-                stdout: line,
-                stderr: Vec::new(),
-            }
-        }
+        // The answer with this poll's id (the channel checked it).
+        Ok((_, line)) => RemoteOutput {
+            code: Some(0),
+            stdout: line,
+            stderr: Vec::new(),
+        },
         Err(ChannelError::Remote(e)) => return Err(too_large(e)),
-        // Another poll of this node holds its channel (a rollout probe while
-        // the dashboard polls): one round trip of its own.
-        Err(ChannelError::Busy) => {
+        // Another poll of this node holds its channel (a rollout probe while the
+        // dashboard polls), or the channel answered another request and was closed:
+        // one round trip of its own.
+        Err(ChannelError::Busy | ChannelError::OutOfStep { .. }) => {
             let script = script::poll_script(layout, req, token);
             pool.run_for(
                 idx,

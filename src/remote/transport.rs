@@ -84,6 +84,10 @@ pub trait Nodes: Send + Sync {
         timeout: Duration,
     ) -> BoxFuture<'a, Result<RemoteOutput, SyncError>>;
 
+    /// The operator asked for node `idx` now (`r`): its next poll connects at once,
+    /// whatever backoff a failed connect left (nothing to do without one).
+    fn connect_now(&self, _idx: usize) {}
+
     /// Open the connection to node `idx` ahead of its first use.
     fn open(&self, idx: usize) -> BoxFuture<'_, Result<(), RemoteError>>;
 

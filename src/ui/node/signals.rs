@@ -269,6 +269,17 @@ pub(super) fn polls(l: &mut Lines, c: &Ctx) {
         Style::default(),
         theme,
     ));
+    if let Some(at) = st.next_connect.filter(|&at| at > c.app.now) {
+        l.push(kv(
+            "next connect",
+            format!(
+                "in {} (after failed connects; refresh tries now)",
+                human_age(at.saturating_sub(c.app.now).div_ceil(1000))
+            ),
+            theme.warn,
+            theme,
+        ));
+    }
     if let Some(e) = &st.last_error {
         l.push(kv(
             "last error",
