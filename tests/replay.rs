@@ -296,7 +296,8 @@ fn operator_actions_are_journaled_and_replayed_with_node_names() {
         .into_iter()
         .enumerate()
         {
-            w.write(&Record::Operator { command: c }, 1_000 + i as u64);
+            w.write(&Record::Operator { command: c }, 1_000 + i as u64)
+                .unwrap();
         }
     }
     let text = std::fs::read_to_string(&j).unwrap();

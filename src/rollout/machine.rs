@@ -180,6 +180,9 @@ pub enum Halt {
         node: String,
         reason: String,
     },
+    /// A journal line could not be written: the rollout stopped, as a resume depends
+    /// on the journal.
+    JournalFailed { reason: String },
 }
 
 impl std::fmt::Display for Halt {
@@ -207,6 +210,10 @@ impl std::fmt::Display for Halt {
             } => write!(
                 f,
                 "class {class}: the canary {node} failed its bake ({reason}); no wave node was touched"
+            ),
+            Halt::JournalFailed { reason } => write!(
+                f,
+                "the journal could not be written ({reason}): the rollout stopped, nodes in flight put back"
             ),
         }
     }
@@ -483,6 +490,11 @@ pub enum Input {
         result: Result<String, String>,
     },
     Op(Command),
+    /// A journal line could not be written: the rollout stops (a resume reads the
+    /// journal) and waits for the operator, saying why.
+    JournalFailed {
+        reason: String,
+    },
 }
 
 /// What the machine asks for. Journal lines are effects too: the executor writes them.
@@ -1014,6 +1026,15 @@ impl Machine {
             }
             Input::BakePolled { node, result } => self.bake_polled(node, result, now, &mut out),
             Input::Op(cmd) => self.operator(cmd, now, &mut out),
+            Input::JournalFailed { reason } => {
+                // It says why the rollout stopped, whatever halted it before.
+                let h = Halt::JournalFailed { reason };
+                out.push(Effect::Journal(Record::Halted {
+                    reason: h.to_string(),
+                }));
+                self.halt = Some(h);
+                self.stop(now, &mut out);
+            }
         }
         self.schedule(now, &mut out);
         out

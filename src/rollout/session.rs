@@ -92,7 +92,7 @@ pub async fn start(
             resumed: resume.rollout_id.is_some(),
         },
         now,
-    );
+    )?;
     let mut machine = Machine::new(s.plan, fleet.len(), now, mode);
     for (&id, &ph) in &last_done {
         // A node this plan leaves out (`--node`, `--class`) keeps what it has.
