@@ -14,86 +14,12 @@ use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
 use std::path::Path;
 
+use crate::inventory::NodeId;
 use crate::observe::Millis;
 use crate::rollout::journal::{self, BadLine, Event, Line};
-use crate::rollout::machine::Record;
+use crate::rollout::machine::{Command, Record};
+use crate::rollout::words::{self, Names};
 use crate::safe_text::clean;
-
-/// What happened, as the journal says it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Ev {
-    StageStarted {
-        class: String,
-        stage: u64,
-    },
-    PhaseStarted {
-        phase: String,
-        attempt: u64,
-    },
-    PhaseDone {
-        phase: String,
-        attempt: u64,
-        note: String,
-    },
-    PhaseFailed {
-        phase: String,
-        attempt: u64,
-        kind: String,
-        message: String,
-    },
-    RetryScheduled {
-        phase: String,
-        attempt: u64,
-        delay_ms: u64,
-    },
-    NodeLanded,
-    NodeFailed {
-        phase: String,
-        error: String,
-    },
-    NodeSkipped,
-    /// Where the rollout left a node it let go of without landing it.
-    NodeStopped {
-        left: String,
-    },
-    Halted {
-        reason: String,
-    },
-    Operator {
-        command: String,
-    },
-    RolledBack {
-        ok: bool,
-        message: String,
-    },
-    /// A run of meshroll started writing the journal (`resumed`: it continues an
-    /// unfinished rollout).
-    RunStarted {
-        resumed: bool,
-    },
-    BakeStarted {
-        class: String,
-        duration_ms: u64,
-    },
-    BakePolled {
-        poll: u64,
-        ok: bool,
-        verdict: String,
-    },
-    BakeDone {
-        class: String,
-        polls: u64,
-    },
-    Finished {
-        landed: u64,
-        failed: u64,
-        skipped: u64,
-    },
-    /// An event this meshroll does not know (a newer journal): shown, not interpreted.
-    Other {
-        event: String,
-    },
-}
 
 /// One journal line.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -107,188 +33,79 @@ pub struct Entry {
     pub node: Option<String>,
     /// The node's index in the run's inventory, for a stable order.
     pub node_idx: Option<u64>,
-    pub ev: Ev,
+    /// What happened: the machine's record as the journal has it, every text in it
+    /// cleaned (an event this meshroll does not know is shown, not interpreted).
+    pub event: Event,
+    /// An operator's action in words, nodes by name, as the journal wrote it (cleaned).
+    pub action: Option<String>,
     /// Which run of meshroll wrote it, 1-based in time order (a crash and its resume
     /// are two runs); set by [`Replay::from_entries`].
     pub run: usize,
 }
 
+/// A line's names: its own node's, and its operator action as the journal worded it.
+struct LineNames<'a>(&'a Entry);
+
+impl Names for LineNames<'_> {
+    fn node(&self, id: NodeId) -> String {
+        match &self.0.node {
+            Some(n) if self.0.node_idx == Some(id.index() as u64) => n.clone(),
+            _ => format!("node #{id}"),
+        }
+    }
+    fn command(&self, c: &Command) -> String {
+        match &self.0.action {
+            Some(a) => a.clone(),
+            // An older journal: the nodes by position.
+            None => clean(&c.describe(|n| format!("node #{n}"))),
+        }
+    }
+}
+
 impl Entry {
+    /// The record, when this meshroll knows the event.
+    pub fn record(&self) -> Option<&Record> {
+        match &self.event {
+            Event::Record(r) => Some(r),
+            Event::Unknown { .. } => None,
+        }
+    }
+
     /// A failure worth jumping to: a failed attempt, a failed node, a halt, a failed
-    /// rollback.
+    /// rollback, a failed bake poll.
     pub fn is_failure(&self) -> bool {
         matches!(
-            self.ev,
-            Ev::PhaseFailed { .. }
-                | Ev::NodeFailed { .. }
-                | Ev::Halted { .. }
-                | Ev::RolledBack { ok: false, .. }
-                | Ev::BakePolled { ok: false, .. }
+            self.record(),
+            Some(
+                Record::PhaseFailed { .. }
+                    | Record::NodeFailed { .. }
+                    | Record::Halted { .. }
+                    | Record::RolledBack { result: Err(_), .. }
+                    | Record::BakePolled { ok: false, .. }
+            )
         )
     }
 
-    /// One readable line, without the time.
+    /// One readable line, without the time: the live rollout's words
+    /// ([`crate::rollout::words::words`]).
     pub fn describe(&self) -> String {
-        let n = self.node.as_deref().unwrap_or("?");
-        match &self.ev {
-            Ev::StageStarted { class, stage: 0 } => format!("class {class}: canary"),
-            Ev::StageStarted { class, stage } => format!("class {class}: wave {stage}"),
-            Ev::PhaseStarted { phase, attempt } => format!("{n} {phase} #{attempt} started"),
-            Ev::PhaseDone { phase, note, .. } => format!("{n} {phase} ok: {note}"),
-            Ev::PhaseFailed {
-                phase,
-                attempt,
-                kind,
-                message,
-            } => format!("{n} {phase} #{attempt} failed ({kind}): {message}"),
-            Ev::RetryScheduled {
-                phase,
-                attempt,
-                delay_ms,
-            } => format!(
-                "{n} {phase} retry #{attempt} in {:.1}s",
-                *delay_ms as f64 / 1000.0
-            ),
-            Ev::NodeLanded => format!("{n} LANDED"),
-            Ev::NodeFailed { phase, error } => format!("{n} FAILED at {phase}: {error}"),
-            Ev::NodeSkipped => format!("{n} skipped"),
-            Ev::NodeStopped { left } => format!("{n} {left}"),
-            Ev::Halted { reason } => format!("HALTED: {reason}"),
-            Ev::Operator { command } => format!("operator: {command}"),
-            Ev::RolledBack { ok: true, message } => format!("{n} rolled back: {message}"),
-            Ev::RolledBack { ok: false, message } => format!("{n} rollback failed: {message}"),
-            Ev::RunStarted { resumed: false } => "a run started".into(),
-            Ev::RunStarted { resumed: true } => "a new run resumed the rollout".into(),
-            Ev::BakeStarted { class, duration_ms } => format!(
-                "{n} baking for {} before class {class} widens",
-                crate::rollout::plan::duration_text(*duration_ms)
-            ),
-            Ev::BakePolled {
-                poll,
-                ok: true,
-                verdict,
-            } => format!("{n} bake poll {poll}: {verdict}"),
-            Ev::BakePolled {
-                poll,
-                ok: false,
-                verdict,
-            } => format!("{n} bake poll {poll} FAILED: {verdict}"),
-            Ev::BakeDone { class, polls } => {
-                format!("{n} baked through ({polls} poll(s)): class {class} widens")
+        match &self.event {
+            Event::Record(r) => words::words(r, &LineNames(self)).text,
+            Event::Unknown { event, .. } => {
+                format!("{} {event}", self.node.as_deref().unwrap_or("?"))
             }
-            Ev::Finished {
-                landed,
-                failed,
-                skipped,
-            } => format!("finished: {landed} landed, {failed} failed, {skipped} skipped"),
-            Ev::Other { event } => format!("{n} {event}"),
         }
     }
 }
 
 /// One typed journal line -> an entry, every string cleaned.
 pub fn entry(line: usize, l: &Line) -> Entry {
-    let ev = match &l.event {
-        Event::Unknown { event, .. } => Ev::Other {
+    let event = match &l.event {
+        Event::Unknown { event, node } => Event::Unknown {
             event: clean(event),
+            node: *node,
         },
-        Event::Record(rec) => match rec {
-            Record::StageStarted { class, stage } => Ev::StageStarted {
-                class: clean(class),
-                stage: *stage as u64,
-            },
-            Record::PhaseStarted { phase, attempt, .. } => Ev::PhaseStarted {
-                phase: phase.name().into(),
-                attempt: u64::from(*attempt),
-            },
-            Record::PhaseDone {
-                phase,
-                attempt,
-                note,
-                ..
-            } => Ev::PhaseDone {
-                phase: phase.name().into(),
-                attempt: u64::from(*attempt),
-                note: clean(note),
-            },
-            Record::PhaseFailed {
-                phase,
-                attempt,
-                failure,
-                ..
-            } => Ev::PhaseFailed {
-                phase: phase.name().into(),
-                attempt: u64::from(*attempt),
-                kind: failure.kind().into(),
-                message: clean(failure.message()),
-            },
-            Record::RetryScheduled {
-                phase,
-                attempt,
-                delay_ms,
-                ..
-            } => Ev::RetryScheduled {
-                phase: phase.name().into(),
-                attempt: u64::from(*attempt),
-                delay_ms: *delay_ms,
-            },
-            Record::NodeLanded { .. } => Ev::NodeLanded,
-            Record::NodeFailed { phase, error, .. } => Ev::NodeFailed {
-                phase: phase.name().into(),
-                error: clean(error),
-            },
-            Record::NodeSkipped { .. } => Ev::NodeSkipped,
-            Record::NodeStopped { left, .. } => Ev::NodeStopped {
-                left: clean(&left.describe()),
-            },
-            Record::Halted { reason } => Ev::Halted {
-                reason: clean(reason),
-            },
-            Record::Operator { command } => Ev::Operator {
-                command: match &l.action {
-                    Some(a) => clean(a),
-                    // An older journal: the nodes by position.
-                    None => clean(&command.describe(|n| format!("node #{n}"))),
-                },
-            },
-            Record::RolledBack { result, .. } => match result {
-                Ok(m) => Ev::RolledBack {
-                    ok: true,
-                    message: clean(m),
-                },
-                Err(m) => Ev::RolledBack {
-                    ok: false,
-                    message: clean(m),
-                },
-            },
-            Record::RunStarted { resumed } => Ev::RunStarted { resumed: *resumed },
-            Record::BakeStarted {
-                class, duration_ms, ..
-            } => Ev::BakeStarted {
-                class: clean(class),
-                duration_ms: *duration_ms,
-            },
-            Record::BakePolled {
-                poll, ok, verdict, ..
-            } => Ev::BakePolled {
-                poll: u64::from(*poll),
-                ok: *ok,
-                verdict: clean(verdict),
-            },
-            Record::BakeDone { class, polls, .. } => Ev::BakeDone {
-                class: clean(class),
-                polls: u64::from(*polls),
-            },
-            Record::Finished {
-                landed,
-                failed,
-                skipped,
-            } => Ev::Finished {
-                landed: *landed as u64,
-                failed: *failed as u64,
-                skipped: *skipped as u64,
-            },
-        },
+        Event::Record(rec) => Event::Record(rec.clone().map_text(clean)),
     };
     let node = l
         .node_name
@@ -304,7 +121,8 @@ pub fn entry(line: usize, l: &Line) -> Entry {
         manifest_sha256: text(&l.manifest_sha256),
         node,
         node_idx: l.node(),
-        ev,
+        event,
+        action: l.action.as_deref().map(clean),
         run: 1,
     }
 }
@@ -361,9 +179,9 @@ fn number_runs(entries: &mut [Entry]) -> Vec<Break> {
     let mut run_from = 0;
     for i in 0..entries.len() {
         let e = &entries[i];
-        let starts = match &e.ev {
-            Ev::RunStarted { .. } => i > 0,
-            Ev::StageStarted { class, stage } => {
+        let starts = match e.record() {
+            Some(Record::RunStarted { .. }) => i > 0,
+            Some(Record::StageStarted { class, stage }) => {
                 let again = !seen.insert((e.rollout.clone(), class.clone(), *stage));
                 again && !after_run_start
             }
@@ -371,9 +189,15 @@ fn number_runs(entries: &mut [Entry]) -> Vec<Break> {
         };
         if starts {
             let prev = &entries[run_from..i];
-            let how = if prev.iter().any(|x| matches!(x.ev, Ev::Finished { .. })) {
+            let how = if prev
+                .iter()
+                .any(|x| matches!(x.record(), Some(Record::Finished { .. })))
+            {
                 "it finished"
-            } else if prev.iter().any(|x| matches!(x.ev, Ev::Halted { .. })) {
+            } else if prev
+                .iter()
+                .any(|x| matches!(x.record(), Some(Record::Halted { .. })))
+            {
                 "it halted and recorded no finish"
             } else {
                 "it recorded no finish (killed or crashed)"
@@ -387,7 +211,7 @@ fn number_runs(entries: &mut [Entry]) -> Vec<Break> {
             });
             run_from = i;
         }
-        after_run_start = matches!(entries[i].ev, Ev::RunStarted { .. });
+        after_run_start = matches!(entries[i].record(), Some(Record::RunStarted { .. }));
         entries[i].run = run;
     }
     breaks
@@ -530,12 +354,14 @@ impl Replay {
                     ),
                 ));
             }
-            let keep = !matches!(
-                e.ev,
-                Ev::PhaseStarted { .. }
-                    | Ev::PhaseDone { .. }
-                    | Ev::Other { .. }
-                    | Ev::RunStarted { .. }
+            let keep = matches!(
+                e.record(),
+                Some(r) if !matches!(
+                    r,
+                    Record::PhaseStarted { .. }
+                        | Record::PhaseDone { .. }
+                        | Record::RunStarted { .. }
+                )
             );
             if keep {
                 timeline.push((e.ts, e.describe()));
@@ -857,29 +683,33 @@ impl At {
         self.last_ts = e.ts;
         self.rollout = Some(e.rollout.clone());
         self.skills_sha = Some(e.skills_sha.clone());
-        match &e.ev {
-            Ev::StageStarted { .. } => {
+        let Some(rec) = e.record() else {
+            return;
+        };
+        match rec {
+            Record::StageStarted { .. } => {
                 self.stage = Some(e.describe());
                 self.finished = None;
             }
-            Ev::Halted { reason } => self.halted = Some(reason.clone()),
-            Ev::Finished { .. } => self.finished = Some(e.describe()),
+            Record::Halted { reason } => self.halted = Some(reason.clone()),
+            Record::Finished { .. } => self.finished = Some(e.describe()),
             _ => {}
         }
         let Some(n) = slot.and_then(|i| self.nodes.get_mut(i)) else {
             return;
         };
-        match &e.ev {
-            Ev::PhaseStarted { phase, attempt } => {
+        match rec {
+            Record::PhaseStarted { phase, attempt, .. } => {
+                let (phase, attempt) = (phase.name().to_string(), u64::from(*attempt));
                 n.status = Status::Active;
                 n.phase = Some(phase.clone());
-                n.attempt = *attempt;
+                n.attempt = attempt;
                 n.retry_at = None;
                 n.started.get_or_insert(e.ts);
                 n.ended = None;
                 n.attempts.push(AttemptAt {
-                    phase: phase.clone(),
-                    attempt: *attempt,
+                    phase,
+                    attempt,
                     started: e.ts,
                     ended: None,
                     outcome: None,
@@ -888,76 +718,79 @@ impl At {
                     cut: false,
                 });
             }
-            Ev::PhaseDone {
+            Record::PhaseDone {
                 phase,
                 attempt,
                 note,
+                ..
             } => {
                 n.status = Status::Between;
-                n.phase = Some(phase.clone());
-                if let Some(a) = last_attempt(n, phase, *attempt) {
+                n.phase = Some(phase.name().into());
+                if let Some(a) = last_attempt(n, phase.name(), u64::from(*attempt)) {
                     a.ended = Some(e.ts);
                     a.outcome = Some(Ok(note.clone()));
                 }
             }
-            Ev::PhaseFailed {
+            Record::PhaseFailed {
                 phase,
                 attempt,
-                kind,
-                message,
+                failure,
+                ..
             } => {
-                n.phase = Some(phase.clone());
-                n.last_error = Some(message.clone());
-                if let Some(a) = last_attempt(n, phase, *attempt) {
+                n.phase = Some(phase.name().into());
+                n.last_error = Some(failure.message().to_string());
+                if let Some(a) = last_attempt(n, phase.name(), u64::from(*attempt)) {
                     a.ended = Some(e.ts);
-                    a.outcome = Some(Err((kind.clone(), message.clone())));
+                    a.outcome = Some(Err((
+                        failure.kind().to_string(),
+                        failure.message().to_string(),
+                    )));
                 }
             }
-            Ev::RetryScheduled {
+            Record::RetryScheduled {
                 phase,
                 attempt,
                 delay_ms,
+                ..
             } => {
+                let attempt = u64::from(*attempt);
                 n.status = Status::Retrying;
-                n.phase = Some(phase.clone());
-                n.attempt = *attempt;
+                n.phase = Some(phase.name().into());
+                n.attempt = attempt;
                 n.retry_at = Some(e.ts + delay_ms);
                 // The failed attempt before this one waited `delay_ms`.
-                if let Some(a) = last_attempt(n, phase, attempt.saturating_sub(1)) {
+                if let Some(a) = last_attempt(n, phase.name(), attempt.saturating_sub(1)) {
                     a.wait_ms = Some(*delay_ms);
                 }
             }
-            Ev::NodeLanded => {
+            Record::NodeLanded { .. } => {
                 n.status = Status::Landed;
                 n.ended = Some(e.ts);
                 n.retry_at = None;
             }
-            Ev::NodeFailed { phase, error } => {
+            Record::NodeFailed { phase, error, .. } => {
                 n.status = Status::Failed;
                 n.then = Some(Status::Failed);
-                n.phase = Some(phase.clone());
+                n.phase = Some(phase.name().into());
                 n.last_error = Some(error.clone());
                 n.ended = Some(e.ts);
                 n.retry_at = None;
             }
-            Ev::NodeSkipped => {
+            Record::NodeSkipped { .. } => {
                 n.status = Status::Skipped;
                 n.then = Some(Status::Skipped);
                 n.retry_at = None;
             }
-            Ev::NodeStopped { left } => {
+            Record::NodeStopped { left, .. } => {
                 n.status = n.then.unwrap_or(Status::Stopped);
-                n.left = Some(left.clone());
+                n.left = Some(left.describe());
                 n.ended = Some(e.ts);
                 n.retry_at = None;
             }
-            Ev::RolledBack { ok, message } => {
-                if *ok {
-                    n.status = Status::RolledBack;
-                } else {
-                    n.last_error = Some(format!("rollback failed: {message}"));
-                }
-            }
+            Record::RolledBack { result, .. } => match result {
+                Ok(_) => n.status = Status::RolledBack,
+                Err(message) => n.last_error = Some(format!("rollback failed: {message}")),
+            },
             _ => {}
         }
     }
@@ -1034,7 +867,10 @@ mod tests {
             manifest_sha256: "def".into(),
             node: Some("mac-a".into()),
             node_idx: Some(0),
-            ev: Ev::NodeLanded,
+            event: Event::Record(Record::NodeLanded {
+                node: NodeId::new(0),
+            }),
+            action: None,
             run,
         }
     }
@@ -1069,12 +905,13 @@ mod tests {
         let mut entries = Vec::new();
         for i in 0..N / 2 {
             let mut run = landed(2 * i + 1, "r1", 1);
-            run.ev = Ev::RunStarted { resumed: i > 0 };
+            run.event = Event::Record(Record::RunStarted { resumed: i > 0 });
             let mut phase = landed(2 * i + 2, "r1", 1);
-            phase.ev = Ev::PhaseStarted {
-                phase: "sync".into(),
+            phase.event = Event::Record(Record::PhaseStarted {
+                node: NodeId::new(0),
+                phase: crate::rollout::Phase::Sync,
                 attempt: 1,
-            };
+            });
             entries.extend([run, phase]);
         }
         let r = Replay::from_entries("j".into(), entries, Vec::new());

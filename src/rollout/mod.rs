@@ -11,6 +11,7 @@ pub mod prewarm;
 pub mod runner;
 pub mod session;
 pub mod state;
+pub mod words;
 
 pub use machine::{
     Command, Effect, Failure, Halt, Input, Left, Machine, Mode, NodeRun, Phase, Record,
