@@ -924,6 +924,88 @@ mod tests {
         );
     }
 
+    /// The replay says of each record what the live rollout said of it: one wording
+    /// (a transient failure and its retry, a node failed, a halt, an operator's step).
+    #[test]
+    fn the_replay_words_each_record_as_the_live_rollout_did() {
+        use crate::inventory::{Inventory, Node};
+        use crate::rollout::journal::Journal;
+        use crate::rollout::plan::{self, PlanOptions};
+        use crate::rollout::state::RolloutState;
+        use crate::rollout::{Command, Effect, Failure, Input, Machine, Mode, Phase};
+
+        let nodes: Vec<Node> = ["g1", "g2"]
+            .iter()
+            .map(|n| Node::new(*n, "gateway"))
+            .collect();
+        let inv = Inventory::from_nodes(Path::new("t"), nodes).expect("inventory");
+        let p = plan::make(&inv, &PlanOptions::default()).expect("plan");
+        let m = Machine::new(p, 2, 7, Mode::Paused);
+        let bundle = crate::remote::sim::demo_bundle();
+        let mut s = RolloutState::new(m, inv.nodes.clone(), "r1".into(), &bundle, 0);
+        let dir = tempfile::tempdir().expect("tmp");
+        let path = dir.path().join("j.jsonl");
+        let mut j = Journal::open(
+            &path,
+            "r1".into(),
+            "sha".into(),
+            "m".into(),
+            inv.nodes.clone(),
+        )
+        .expect("open");
+        let g1 = NodeId::new(0);
+        let mut live = Vec::new();
+        let inputs = [
+            Input::Tick,
+            Input::Op(Command::StepPhase),
+            Input::PhaseFailed {
+                node: g1,
+                phase: Phase::Baseline,
+                failure: Failure::Transient("ssh: connection reset".into()),
+            },
+            Input::Op(Command::RetryNow(g1)),
+            Input::PhaseFailed {
+                node: g1,
+                phase: Phase::Baseline,
+                failure: Failure::Fatal("gateway not ready".into()),
+            },
+            Input::Op(Command::Skip(NodeId::new(1))),
+        ];
+        for (t, input) in inputs.into_iter().enumerate() {
+            let now = 1_000 * t as u64;
+            let (effects, _) = s.input(input, now);
+            for e in effects {
+                if let Effect::Journal(rec) = e {
+                    j.write(&rec, now).expect("write");
+                }
+            }
+        }
+        drop(j);
+        for p in &s.log {
+            // `[   2.0s] text`: the time is the live line's own.
+            let text = p.text.split_once("] ").map_or("", |(_, t)| t);
+            live.push(text.to_string());
+        }
+        let r = Replay::load(&path).expect("load");
+        let replayed: Vec<String> = r
+            .entries
+            .iter()
+            .filter(|e| e.record().is_some_and(crate::rollout::words::shown_live))
+            .map(Entry::describe)
+            .collect();
+        assert!(live.len() >= 6, "{live:?}");
+        assert_eq!(replayed, live);
+        assert!(
+            live.iter()
+                .any(|l| l.starts_with("g1 baseline retry 2/5 in")),
+            "{live:?}"
+        );
+        assert!(
+            live.contains(&"operator: retry g1 now".to_string()),
+            "{live:?}"
+        );
+    }
+
     #[test]
     fn gaps_between_runs_are_sums_of_their_breaks() {
         let b = |run, stopped_at, resumed_at| Break {
