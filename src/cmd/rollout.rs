@@ -12,10 +12,10 @@ use crate::inventory::{Inventory, NodeId};
 use crate::manifest::{self, Bundle};
 use crate::observe::now_ms;
 use crate::poller::PollCtx;
-use crate::rollout::exec::Limits;
 use crate::rollout::plan::{self, PlanOptions, Size};
 use crate::rollout::session;
 use crate::rollout::state::RolloutState;
+use crate::rollout::steps::Limits;
 use crate::rollout::{Input, Mode, NodeRun, Plan};
 use crate::safe_text::clean_capped;
 
@@ -322,7 +322,7 @@ pub async fn rollback(g: &Global, a: &RollbackArgs) -> anyhow::Result<i32> {
     let results = futures::future::join_all(
         chosen
             .iter()
-            .map(|&i| crate::rollout::exec::run_rollback(&poll, i, &id, &who, timeout)),
+            .map(|&i| crate::rollout::steps::run_rollback(&poll, i, &id, &who, timeout)),
     )
     .await;
     let mut failed = 0;

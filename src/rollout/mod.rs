@@ -2,7 +2,7 @@
 //! executor that runs the machine's effects against nodes.
 
 pub mod bake;
-pub mod exec;
+pub mod events;
 pub mod journal;
 pub mod machine;
 pub mod node_ops;
@@ -11,6 +11,7 @@ pub mod prewarm;
 pub mod runner;
 pub mod session;
 pub mod state;
+pub mod steps;
 pub mod words;
 
 pub use machine::{

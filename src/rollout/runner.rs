@@ -7,10 +7,11 @@ use std::sync::Arc;
 
 use tokio::sync::mpsc::UnboundedSender;
 
-use super::exec::{self, ExecEvent, RolloutCtx};
+use super::events::ExecEvent;
 use super::journal::Journal;
 use super::machine::{Effect, Input};
 use super::state::RolloutState;
+use super::steps::{self, RolloutCtx};
 use crate::inventory::NodeId;
 use crate::observe::Millis;
 
@@ -54,7 +55,7 @@ impl Runner {
         for e in effects {
             match e {
                 Effect::Journal(rec) => self.journal(&rec, now),
-                other => exec::spawn(self.ctx.clone(), other, self.tx.clone()),
+                other => steps::spawn(self.ctx.clone(), other, self.tx.clone()),
             }
         }
     }
@@ -87,7 +88,7 @@ impl Runner {
             let ctx = self.ctx.clone();
             tokio::spawn(async move {
                 if let Err(e) =
-                    exec::run_heartbeat(&ctx.poll, node, &ctx.rollout_id, ctx.limits.command).await
+                    steps::run_heartbeat(&ctx.poll, node, &ctx.rollout_id, ctx.limits.command).await
                 {
                     tracing::warn!(node = node.index(), error = %e, "lock heartbeat failed");
                 }
@@ -149,7 +150,7 @@ mod tests {
             stage_dir: PathBuf::new(),
             rollout_id: "r-test".into(),
             who: "ops@here/pid1".into(),
-            limits: exec::Limits::default(),
+            limits: steps::Limits::default(),
             rsync: Default::default(),
         });
         let full = std::fs::OpenOptions::new()

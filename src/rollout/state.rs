@@ -6,12 +6,12 @@
 use std::collections::VecDeque;
 use std::path::PathBuf;
 
-use super::exec::ExecEvent;
+use super::events::ExecEvent;
 use super::machine::{Effect, Input, Machine, Record};
-use super::node_ops::RsyncStats;
 use crate::inventory::{Fleet, NodeId, PerNode};
 use crate::manifest::Bundle;
 use crate::observe::Millis;
+use crate::remote::rsync::RsyncStats;
 use crate::signals::DoctorReport;
 
 /// Lines of live output kept per node.

@@ -1,5 +1,5 @@
-//! The executor: runs the machine's effects against nodes and reports back as events.
-//! It never decides anything. Each phase is written once, as operations on the node
+//! The steps of a rollout: runs the machine's effects against nodes and reports back as
+//! [`ExecEvent`]s. It never decides anything. Each phase is written once, as operations on the node
 //! interface ([`crate::remote::Executor`]) and the reading of their answers
 //! ([`super::node_ops`]): real nodes and the simulated mesh go through the same steps.
 
@@ -9,12 +9,13 @@ use std::time::Duration;
 
 use tokio::sync::mpsc::UnboundedSender;
 
+pub use super::events::ExecEvent;
 use super::machine::{Failure, Input, Phase};
 use super::node_ops;
 use crate::inventory::NodeId;
 use crate::manifest::Bundle;
 use crate::observe::{NodeState, now_ms};
-use crate::poller::{self, PollCtx, PollResult};
+use crate::poller::{self, PollCtx};
 use crate::remote::ops::OUTPUT_CAP;
 use crate::remote::rsync::{self, RsyncStats};
 use crate::remote::{NodeOp, RemoteError, RemoteOutput, RunLimits, SyncError, SyncTree};
@@ -73,29 +74,6 @@ impl NodeRsyncs {
             m.insert(id, r);
         }
     }
-}
-
-/// What the executor reports.
-#[derive(Debug, Clone)]
-pub enum ExecEvent {
-    Input(Input),
-    /// A line of a running step's output (prewarm), for the node view.
-    Output {
-        node: NodeId,
-        line: String,
-    },
-    Doctor {
-        node: NodeId,
-        report: DoctorReport,
-    },
-    Synced {
-        node: NodeId,
-        stats: RsyncStats,
-    },
-    /// A poll the rollout made of a node (the probe's, and the one right after undrain):
-    /// the dashboard folds it into the node's row like its own, so a node that has
-    /// just landed reads as landed at once.
-    Polled(Box<PollResult>),
 }
 
 fn remote_failure(e: RemoteError) -> Failure {
