@@ -12,6 +12,7 @@ pub mod runner;
 pub mod session;
 pub mod state;
 pub mod steps;
+pub mod types;
 pub mod words;
 
 pub use machine::{
