@@ -104,7 +104,7 @@ fn no_excerpt_path_shows_part_of_a_token_cut_in_two() {
                 Vec::new(),
             ),
         ] {
-            let f = crate::rollout::exec::expect_ok(&out, "step").expect_err("fails");
+            let f = crate::rollout::steps::expect_ok(&out, "step").expect_err("fails");
             no_prefix(&mut leaks, "expect_ok", pad, f.message());
         }
         // The switch and the verify of node_ops.

@@ -162,10 +162,10 @@ const RULES: &[Rule] = &[
 
 /// The I/O files: what the pure states may not import a type from.
 const IO_FILES: &[&str] = &[
-    "rollout::exec::",
-    "rollout::exec;",
-    "super::exec::",
-    "super::exec;",
+    "rollout::steps::",
+    "rollout::steps;",
+    "super::steps::",
+    "super::steps;",
     "rollout::runner",
     "super::runner",
     "remote::ssh",
@@ -178,6 +178,9 @@ const PURE_STATES: &[Rule] = &[
     pure_state("src/rollout/state.rs"),
     pure_state("src/rollout/machine"),
     pure_state("src/rollout/machine_only.rs"),
+    pure_state("src/rollout/types.rs"),
+    pure_state("src/rollout/events.rs"),
+    pure_state("src/rollout/words.rs"),
     pure_state("src/rollout/plan.rs"),
     pure_state("src/dashboard/state.rs"),
     pure_state("src/dashboard/rows.rs"),

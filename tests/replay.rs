@@ -74,11 +74,11 @@ fn summary_of_a_headless_rollout_with_a_torn_last_line() {
             .unwrap_or_else(|| panic!("{needle:?} missing from:\n{s}"))
     };
     let canary = pos("class gateway: canary");
-    let failed = pos("mac-g01 sync #1 failed (transient): rsync exit 12");
-    let retry = pos("mac-g01 sync retry #2 in");
+    let failed = pos("mac-g01 sync failed (transient, attempt 1/5): rsync exit 12");
+    let retry = pos("mac-g01 sync retry 2/5 in");
     let landed = pos("mac-g01 LANDED");
     let g04 = pos("mac-g04 FAILED at baseline: gateway not ready at baseline");
-    let halted = pos("HALTED: class gateway: 1 failed node(s)");
+    let halted = pos("HALTED, waiting for the operator: class gateway: 1 failed node(s)");
     assert!(canary < failed && failed < retry && retry < landed && landed < g04 && g04 < halted);
     // Per node: attempts with their errors and waits, and how it ended.
     assert!(s.contains("  mac-g01  LANDED in "), "{s}");
@@ -128,12 +128,12 @@ fn replay_keys_pause_speed_and_jump_to_each_failure() {
     // Jump to the start, then to each failure in turn.
     t.keys(&["g", "f"]);
     let screen = t.wait_for("the first failure", |s| {
-        s.contains("failure: mac-g01 sync #1 failed (transient)")
+        s.contains("failure: mac-g01 sync failed (transient, attempt 1/5)")
     });
     assert!(screen.contains("rsync exit 12"), "{screen}");
     t.keys(&["f"]);
     t.wait_for("mac-g04's failed baseline", |s| {
-        s.contains("failure: mac-g04 baseline #1 failed (fatal)")
+        s.contains("failure: mac-g04 baseline failed (fatal, attempt 1/5)")
     });
     t.keys(&["f"]);
     t.wait_for("mac-g04 failing", |s| {
@@ -141,7 +141,8 @@ fn replay_keys_pause_speed_and_jump_to_each_failure() {
     });
     t.keys(&["f"]);
     t.wait_for("the halt", |s| {
-        s.contains("failure: HALTED") && s.contains("HALTED: class gateway")
+        s.contains("failure: HALTED")
+            && s.contains("HALTED, waiting for the operator: class gateway")
     });
     t.keys(&["f"]);
     t.wait_for("no more failures", |s| {
@@ -216,7 +217,7 @@ fn the_dashboard_prints_a_recap_on_exit_and_its_journal_replays() {
     let s = String::from_utf8(out.stdout).unwrap();
     assert!(s.contains("0 line(s) skipped"), "{s}");
     assert!(
-        s.contains("mac-g01 sync #1 failed (transient): rsync exit 12"),
+        s.contains("mac-g01 sync failed (transient, attempt 1/5): rsync exit 12"),
         "{s}"
     );
     assert!(s.contains("operator: step one phase"), "{s}");
@@ -296,7 +297,8 @@ fn operator_actions_are_journaled_and_replayed_with_node_names() {
         .into_iter()
         .enumerate()
         {
-            w.write(&Record::Operator { command: c }, 1_000 + i as u64);
+            w.write(&Record::Operator { command: c }, 1_000 + i as u64)
+                .unwrap();
         }
     }
     let text = std::fs::read_to_string(&j).unwrap();
@@ -367,7 +369,7 @@ fn summary_marks_a_crash_and_its_resume() {
     let resume = timeline
         .find("+1m00s  11:41:00  ── run 2 resumed after 58.5s without a run ──")
         .unwrap_or_else(|| panic!("no resume mark:\n{s}"));
-    let retry = timeline.find("mac-g01 sync retry #2 in 6.0s").unwrap();
+    let retry = timeline.find("mac-g01 sync retry 2/5 in 6.0s").unwrap();
     let landed = timeline.find("mac-g01 LANDED").unwrap();
     assert!(retry < stop && stop < resume && resume < landed, "{s}");
     assert!(

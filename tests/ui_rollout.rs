@@ -11,7 +11,7 @@ use crossterm::event::{Event as TermEvent, KeyCode, KeyEvent, KeyModifiers};
 use meshroll::dashboard::{App, Effect, Event, View};
 use meshroll::inventory::NodeId;
 use meshroll::remote::sim::SimMesh;
-use meshroll::rollout::exec::ExecEvent;
+use meshroll::rollout::events::ExecEvent;
 use meshroll::rollout::plan::{self, PlanOptions};
 use meshroll::rollout::state::RolloutState;
 use meshroll::rollout::{Failure, Input, Machine, Mode, NodeRun, Phase};

@@ -14,8 +14,8 @@ use crate::observe::{Millis, now_ms};
 use crate::poller::PollCtx;
 use crate::remote::ops::{ALIVE, OUTPUT_CAP};
 use crate::remote::{NodeOp, RemoteOutput, RunLimits};
-use crate::rollout::exec;
 use crate::rollout::node_ops::LockInfo;
+use crate::rollout::steps;
 use crate::safe_text::{clean, clean_capped};
 
 /// A followed log ends after this much output (it is read line by line; the pane
@@ -233,7 +233,7 @@ fn lines_of(out: &RemoteOutput) -> Vec<String> {
 async fn undrain(poll: &PollCtx, id: NodeId, env: &RunEnv) -> Result<Done, String> {
     let name = poll.nodes.get(id).map_or("?", |n| n.name.as_str());
     let mut lines = Vec::new();
-    let lock = exec::read_lock(poll, id, env.timeout).await?;
+    let lock = steps::read_lock(poll, id, env.timeout).await?;
     let now_s = now_ms() / 1000;
     let release = match &lock {
         Some(info) if left_by_dead_rollout_here(info, &env.host) => {

@@ -10,8 +10,8 @@ use tokio::sync::mpsc;
 use crate::cli::{Global, PlanArgs};
 use crate::observe::now_ms;
 use crate::rollout::Mode;
-use crate::rollout::exec::Limits;
 use crate::rollout::session;
+use crate::rollout::steps::Limits;
 use crate::ui::theme::Theme;
 
 pub async fn run(g: &Global, d: &PlanArgs, demo: bool) -> anyhow::Result<i32> {

@@ -12,10 +12,10 @@ use crate::inventory::{Inventory, NodeId};
 use crate::manifest::{self, Bundle};
 use crate::observe::now_ms;
 use crate::poller::PollCtx;
-use crate::rollout::exec::Limits;
 use crate::rollout::plan::{self, PlanOptions, Size};
 use crate::rollout::session;
 use crate::rollout::state::RolloutState;
+use crate::rollout::steps::Limits;
 use crate::rollout::{Input, Mode, NodeRun, Plan};
 use crate::safe_text::{Shown, clean_capped};
 
@@ -244,52 +244,10 @@ pub async fn run(g: &Global, a: &RolloutArgs) -> anyhow::Result<i32> {
 }
 
 fn recap(d: &RolloutState, inv: &Inventory) {
-    println!("\nrecap:");
-    // ATTEMPT: the attempt of the phase in progress (or failed in); RETRIES: the
-    // retries the node used over all its phases. Neither counts phases.
-    println!(
-        "{:<16} {:<10} {:<22} {:>7} {:>7} {:>8}  last error",
-        "NODE", "CLASS", "OUTCOME", "ATTEMPT", "RETRIES", "TIME"
-    );
-    for i in d.machine.plan.nodes() {
-        let slot = &d.machine.nodes[i];
-        let n = &inv.nodes[i];
-        let time = match (slot.started, slot.ended) {
-            (Some(s), Some(e)) => format!("{:.1}s", e.saturating_sub(s) as f64 / 1000.0),
-            _ => "-".into(),
-        };
-        let outcome = match &slot.run {
-            NodeRun::Landed if slot.history.is_empty() => "landed (earlier run)".to_string(),
-            r => r.label(),
-        };
-        let attempt = slot.attempt_in_progress().map_or_else(
-            || "-".to_string(),
-            |a| format!("{a}/{}", crate::rollout::machine::MAX_ATTEMPTS),
-        );
-        println!(
-            "{:<16} {:<10} {:<22} {:>7} {:>7} {:>8}  {}",
-            clean_capped(&n.name, 64),
-            clean_capped(&n.class, 64),
-            outcome,
-            attempt,
-            slot.retries_used(),
-            time,
-            line(slot.last_error().unwrap_or(""))
-        );
-    }
-    // Where each node was left, as the dashboard's recap says it.
-    // (Every node string in it is cleaned already.)
-    print!(
-        "{}",
-        crate::replay::recap::text(
-            &d.machine,
-            &inv.nodes,
-            &d.rollout_id,
-            &d.skills_sha,
-            d.journal_path.as_deref(),
-            d.again.as_deref(),
-        )
-    );
+    // The per-node table, then where each node was left, as the dashboard's recap says
+    // it: one recap (every node string in it is cleaned).
+    let r = crate::replay::recap::Recap::of(d, &inv.nodes);
+    print!("\nrecap:\n{}{r}", r.table());
 }
 
 /// `meshroll rollback`: flip `current` back to `previous` on the chosen nodes.
@@ -322,7 +280,7 @@ pub async fn rollback(g: &Global, a: &RollbackArgs) -> anyhow::Result<i32> {
     let results = futures::future::join_all(
         chosen
             .iter()
-            .map(|&i| crate::rollout::exec::run_rollback(&poll, i, &id, &who, timeout)),
+            .map(|&i| crate::rollout::steps::run_rollback(&poll, i, &id, &who, timeout)),
     )
     .await;
     let mut failed = 0;

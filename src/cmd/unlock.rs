@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use crate::cli::{Global, UnlockArgs};
 use crate::observe::now_ms;
-use crate::rollout::exec;
+use crate::rollout::steps;
 use crate::safe_text::clean;
 
 pub async fn run(g: &Global, a: &UnlockArgs) -> anyhow::Result<i32> {
@@ -23,7 +23,7 @@ pub async fn run(g: &Global, a: &UnlockArgs) -> anyhow::Result<i32> {
     let mut failed = 0;
     for i in chosen {
         let name = clean(&inv.nodes[i].name);
-        let info = match exec::read_lock(&poll, i, timeout).await {
+        let info = match steps::read_lock(&poll, i, timeout).await {
             Ok(Some(info)) => info,
             Ok(None) => {
                 println!("{name}: not locked");
@@ -53,7 +53,7 @@ pub async fn run(g: &Global, a: &UnlockArgs) -> anyhow::Result<i32> {
                 continue;
             }
         }
-        match exec::force_unlock(&poll, i, Some(&info.owner_line), timeout).await {
+        match steps::force_unlock(&poll, i, Some(&info.owner_line), timeout).await {
             Ok(m) => println!("{name}: {}", clean(&m)),
             Err(e) => {
                 failed += 1;

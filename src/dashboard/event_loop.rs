@@ -15,7 +15,7 @@ use super::state::{AGE_EVERY_MS, App, Effect, Event, is_input, wrap_poll};
 use crate::keymap::KeyMap;
 use crate::observe::{Millis, now_ms};
 use crate::poller::{self, PollCtx, SchedulerHandle};
-use crate::rollout::exec::ExecEvent;
+use crate::rollout::events::ExecEvent;
 use crate::rollout::runner::Runner;
 use crate::rollout::state::RolloutState;
 use crate::ui::theme::Theme;

@@ -22,7 +22,7 @@ use crate::keymap::{Action, KeyMap};
 use crate::observe::{Millis, NodeState};
 use crate::poller::PollResult;
 use crate::report::NodeReport;
-use crate::rollout::exec::ExecEvent;
+use crate::rollout::events::ExecEvent;
 use crate::rollout::state::RolloutState;
 use crate::rollout::{Command, Input, Mode};
 

@@ -9,7 +9,7 @@ use crossterm::event::{
 
 use super::{App, Effect, Event, View};
 use crate::inventory::{Inventory, Node, NodeId};
-use crate::rollout::exec::ExecEvent;
+use crate::rollout::events::ExecEvent;
 use crate::rollout::plan::{self, PlanOptions};
 use crate::rollout::state::RolloutState;
 use crate::rollout::{Command, Failure, Input, Machine, Mode, Phase, Record};

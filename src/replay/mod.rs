@@ -10,90 +10,16 @@
 pub mod player;
 pub mod recap;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
 use std::path::Path;
 
+use crate::inventory::NodeId;
 use crate::observe::Millis;
 use crate::rollout::journal::{self, BadLine, Event, Line};
-use crate::rollout::machine::Record;
+use crate::rollout::machine::{Command, Record};
+use crate::rollout::words::{self, Names};
 use crate::safe_text::clean;
-
-/// What happened, as the journal says it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Ev {
-    StageStarted {
-        class: String,
-        stage: u64,
-    },
-    PhaseStarted {
-        phase: String,
-        attempt: u64,
-    },
-    PhaseDone {
-        phase: String,
-        attempt: u64,
-        note: String,
-    },
-    PhaseFailed {
-        phase: String,
-        attempt: u64,
-        kind: String,
-        message: String,
-    },
-    RetryScheduled {
-        phase: String,
-        attempt: u64,
-        delay_ms: u64,
-    },
-    NodeLanded,
-    NodeFailed {
-        phase: String,
-        error: String,
-    },
-    NodeSkipped,
-    /// Where the rollout left a node it let go of without landing it.
-    NodeStopped {
-        left: String,
-    },
-    Halted {
-        reason: String,
-    },
-    Operator {
-        command: String,
-    },
-    RolledBack {
-        ok: bool,
-        message: String,
-    },
-    /// A run of meshroll started writing the journal (`resumed`: it continues an
-    /// unfinished rollout).
-    RunStarted {
-        resumed: bool,
-    },
-    BakeStarted {
-        class: String,
-        duration_ms: u64,
-    },
-    BakePolled {
-        poll: u64,
-        ok: bool,
-        verdict: String,
-    },
-    BakeDone {
-        class: String,
-        polls: u64,
-    },
-    Finished {
-        landed: u64,
-        failed: u64,
-        skipped: u64,
-    },
-    /// An event this meshroll does not know (a newer journal): shown, not interpreted.
-    Other {
-        event: String,
-    },
-}
 
 /// One journal line.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -107,188 +33,79 @@ pub struct Entry {
     pub node: Option<String>,
     /// The node's index in the run's inventory, for a stable order.
     pub node_idx: Option<u64>,
-    pub ev: Ev,
+    /// What happened: the machine's record as the journal has it, every text in it
+    /// cleaned (an event this meshroll does not know is shown, not interpreted).
+    pub event: Event,
+    /// An operator's action in words, nodes by name, as the journal wrote it (cleaned).
+    pub action: Option<String>,
     /// Which run of meshroll wrote it, 1-based in time order (a crash and its resume
     /// are two runs); set by [`Replay::from_entries`].
     pub run: usize,
 }
 
+/// A line's names: its own node's, and its operator action as the journal worded it.
+struct LineNames<'a>(&'a Entry);
+
+impl Names for LineNames<'_> {
+    fn node(&self, id: NodeId) -> String {
+        match &self.0.node {
+            Some(n) if self.0.node_idx == Some(id.index() as u64) => n.clone(),
+            _ => format!("node #{id}"),
+        }
+    }
+    fn command(&self, c: &Command) -> String {
+        match &self.0.action {
+            Some(a) => a.clone(),
+            // An older journal: the nodes by position.
+            None => clean(&c.describe(|n| format!("node #{n}"))),
+        }
+    }
+}
+
 impl Entry {
+    /// The record, when this meshroll knows the event.
+    pub fn record(&self) -> Option<&Record> {
+        match &self.event {
+            Event::Record(r) => Some(r),
+            Event::Unknown { .. } => None,
+        }
+    }
+
     /// A failure worth jumping to: a failed attempt, a failed node, a halt, a failed
-    /// rollback.
+    /// rollback, a failed bake poll.
     pub fn is_failure(&self) -> bool {
         matches!(
-            self.ev,
-            Ev::PhaseFailed { .. }
-                | Ev::NodeFailed { .. }
-                | Ev::Halted { .. }
-                | Ev::RolledBack { ok: false, .. }
-                | Ev::BakePolled { ok: false, .. }
+            self.record(),
+            Some(
+                Record::PhaseFailed { .. }
+                    | Record::NodeFailed { .. }
+                    | Record::Halted { .. }
+                    | Record::RolledBack { result: Err(_), .. }
+                    | Record::BakePolled { ok: false, .. }
+            )
         )
     }
 
-    /// One readable line, without the time.
+    /// One readable line, without the time: the live rollout's words
+    /// ([`crate::rollout::words::words`]).
     pub fn describe(&self) -> String {
-        let n = self.node.as_deref().unwrap_or("?");
-        match &self.ev {
-            Ev::StageStarted { class, stage: 0 } => format!("class {class}: canary"),
-            Ev::StageStarted { class, stage } => format!("class {class}: wave {stage}"),
-            Ev::PhaseStarted { phase, attempt } => format!("{n} {phase} #{attempt} started"),
-            Ev::PhaseDone { phase, note, .. } => format!("{n} {phase} ok: {note}"),
-            Ev::PhaseFailed {
-                phase,
-                attempt,
-                kind,
-                message,
-            } => format!("{n} {phase} #{attempt} failed ({kind}): {message}"),
-            Ev::RetryScheduled {
-                phase,
-                attempt,
-                delay_ms,
-            } => format!(
-                "{n} {phase} retry #{attempt} in {:.1}s",
-                *delay_ms as f64 / 1000.0
-            ),
-            Ev::NodeLanded => format!("{n} LANDED"),
-            Ev::NodeFailed { phase, error } => format!("{n} FAILED at {phase}: {error}"),
-            Ev::NodeSkipped => format!("{n} skipped"),
-            Ev::NodeStopped { left } => format!("{n} {left}"),
-            Ev::Halted { reason } => format!("HALTED: {reason}"),
-            Ev::Operator { command } => format!("operator: {command}"),
-            Ev::RolledBack { ok: true, message } => format!("{n} rolled back: {message}"),
-            Ev::RolledBack { ok: false, message } => format!("{n} rollback failed: {message}"),
-            Ev::RunStarted { resumed: false } => "a run started".into(),
-            Ev::RunStarted { resumed: true } => "a new run resumed the rollout".into(),
-            Ev::BakeStarted { class, duration_ms } => format!(
-                "{n} baking for {} before class {class} widens",
-                crate::rollout::plan::duration_text(*duration_ms)
-            ),
-            Ev::BakePolled {
-                poll,
-                ok: true,
-                verdict,
-            } => format!("{n} bake poll {poll}: {verdict}"),
-            Ev::BakePolled {
-                poll,
-                ok: false,
-                verdict,
-            } => format!("{n} bake poll {poll} FAILED: {verdict}"),
-            Ev::BakeDone { class, polls } => {
-                format!("{n} baked through ({polls} poll(s)): class {class} widens")
+        match &self.event {
+            Event::Record(r) => words::words(r, &LineNames(self)).text,
+            Event::Unknown { event, .. } => {
+                format!("{} {event}", self.node.as_deref().unwrap_or("?"))
             }
-            Ev::Finished {
-                landed,
-                failed,
-                skipped,
-            } => format!("finished: {landed} landed, {failed} failed, {skipped} skipped"),
-            Ev::Other { event } => format!("{n} {event}"),
         }
     }
 }
 
 /// One typed journal line -> an entry, every string cleaned.
 pub fn entry(line: usize, l: &Line) -> Entry {
-    let ev = match &l.event {
-        Event::Unknown { event, .. } => Ev::Other {
+    let event = match &l.event {
+        Event::Unknown { event, node } => Event::Unknown {
             event: clean(event),
+            node: *node,
         },
-        Event::Record(rec) => match rec {
-            Record::StageStarted { class, stage } => Ev::StageStarted {
-                class: clean(class),
-                stage: *stage as u64,
-            },
-            Record::PhaseStarted { phase, attempt, .. } => Ev::PhaseStarted {
-                phase: phase.name().into(),
-                attempt: u64::from(*attempt),
-            },
-            Record::PhaseDone {
-                phase,
-                attempt,
-                note,
-                ..
-            } => Ev::PhaseDone {
-                phase: phase.name().into(),
-                attempt: u64::from(*attempt),
-                note: clean(note),
-            },
-            Record::PhaseFailed {
-                phase,
-                attempt,
-                failure,
-                ..
-            } => Ev::PhaseFailed {
-                phase: phase.name().into(),
-                attempt: u64::from(*attempt),
-                kind: failure.kind().into(),
-                message: clean(failure.message()),
-            },
-            Record::RetryScheduled {
-                phase,
-                attempt,
-                delay_ms,
-                ..
-            } => Ev::RetryScheduled {
-                phase: phase.name().into(),
-                attempt: u64::from(*attempt),
-                delay_ms: *delay_ms,
-            },
-            Record::NodeLanded { .. } => Ev::NodeLanded,
-            Record::NodeFailed { phase, error, .. } => Ev::NodeFailed {
-                phase: phase.name().into(),
-                error: clean(error),
-            },
-            Record::NodeSkipped { .. } => Ev::NodeSkipped,
-            Record::NodeStopped { left, .. } => Ev::NodeStopped {
-                left: clean(&left.describe()),
-            },
-            Record::Halted { reason } => Ev::Halted {
-                reason: clean(reason),
-            },
-            Record::Operator { command } => Ev::Operator {
-                command: match &l.action {
-                    Some(a) => clean(a),
-                    // An older journal: the nodes by position.
-                    None => clean(&command.describe(|n| format!("node #{n}"))),
-                },
-            },
-            Record::RolledBack { result, .. } => match result {
-                Ok(m) => Ev::RolledBack {
-                    ok: true,
-                    message: clean(m),
-                },
-                Err(m) => Ev::RolledBack {
-                    ok: false,
-                    message: clean(m),
-                },
-            },
-            Record::RunStarted { resumed } => Ev::RunStarted { resumed: *resumed },
-            Record::BakeStarted {
-                class, duration_ms, ..
-            } => Ev::BakeStarted {
-                class: clean(class),
-                duration_ms: *duration_ms,
-            },
-            Record::BakePolled {
-                poll, ok, verdict, ..
-            } => Ev::BakePolled {
-                poll: u64::from(*poll),
-                ok: *ok,
-                verdict: clean(verdict),
-            },
-            Record::BakeDone { class, polls, .. } => Ev::BakeDone {
-                class: clean(class),
-                polls: u64::from(*polls),
-            },
-            Record::Finished {
-                landed,
-                failed,
-                skipped,
-            } => Ev::Finished {
-                landed: *landed as u64,
-                failed: *failed as u64,
-                skipped: *skipped as u64,
-            },
-        },
+        Event::Record(rec) => Event::Record(rec.clone().map_text(clean)),
     };
     let node = l
         .node_name
@@ -304,7 +121,8 @@ pub fn entry(line: usize, l: &Line) -> Entry {
         manifest_sha256: text(&l.manifest_sha256),
         node,
         node_idx: l.node(),
-        ev,
+        event,
+        action: l.action.as_deref().map(clean),
         run: 1,
     }
 }
@@ -361,9 +179,9 @@ fn number_runs(entries: &mut [Entry]) -> Vec<Break> {
     let mut run_from = 0;
     for i in 0..entries.len() {
         let e = &entries[i];
-        let starts = match &e.ev {
-            Ev::RunStarted { .. } => i > 0,
-            Ev::StageStarted { class, stage } => {
+        let starts = match e.record() {
+            Some(Record::RunStarted { .. }) => i > 0,
+            Some(Record::StageStarted { class, stage }) => {
                 let again = !seen.insert((e.rollout.clone(), class.clone(), *stage));
                 again && !after_run_start
             }
@@ -371,9 +189,15 @@ fn number_runs(entries: &mut [Entry]) -> Vec<Break> {
         };
         if starts {
             let prev = &entries[run_from..i];
-            let how = if prev.iter().any(|x| matches!(x.ev, Ev::Finished { .. })) {
+            let how = if prev
+                .iter()
+                .any(|x| matches!(x.record(), Some(Record::Finished { .. })))
+            {
                 "it finished"
-            } else if prev.iter().any(|x| matches!(x.ev, Ev::Halted { .. })) {
+            } else if prev
+                .iter()
+                .any(|x| matches!(x.record(), Some(Record::Halted { .. })))
+            {
                 "it halted and recorded no finish"
             } else {
                 "it recorded no finish (killed or crashed)"
@@ -387,7 +211,7 @@ fn number_runs(entries: &mut [Entry]) -> Vec<Break> {
             });
             run_from = i;
         }
-        after_run_start = matches!(entries[i].ev, Ev::RunStarted { .. });
+        after_run_start = matches!(entries[i].record(), Some(Record::RunStarted { .. }));
         entries[i].run = run;
     }
     breaks
@@ -498,26 +322,16 @@ impl Replay {
         let t0 = self
             .start()
             .min(actions.iter().map(|a| a.ts).min().unwrap_or(u64::MAX));
-        let mut seen: Vec<&str> = Vec::new();
-        for e in &self.entries {
-            if !seen.contains(&e.rollout.as_str()) {
-                seen.push(&e.rollout);
-                let last = self
-                    .entries
-                    .iter()
-                    .rev()
-                    .find(|x| x.rollout == e.rollout)
-                    .map_or(e.ts, |x| x.ts);
-                let _ = writeln!(
-                    o,
-                    "rollout {}  bundle {}  manifest {}  {} for {}",
-                    e.rollout,
-                    crate::skew::short(&e.skills_sha),
-                    crate::skew::short(&e.manifest_sha256),
-                    utc(e.ts),
-                    secs(last.saturating_sub(e.ts))
-                );
-            }
+        for r in rollouts(&self.entries) {
+            let _ = writeln!(
+                o,
+                "rollout {}  bundle {}  manifest {}  {} for {}",
+                r.first.rollout,
+                crate::skew::short(&r.first.skills_sha),
+                crate::skew::short(&r.first.manifest_sha256),
+                utc(r.first.ts),
+                secs(r.last_ts.saturating_sub(r.first.ts))
+            );
         }
         let _ = writeln!(o, "\ntimeline:");
         // The journal's events (with a mark where a run stopped and where the next one
@@ -540,12 +354,14 @@ impl Replay {
                     ),
                 ));
             }
-            let keep = !matches!(
-                e.ev,
-                Ev::PhaseStarted { .. }
-                    | Ev::PhaseDone { .. }
-                    | Ev::Other { .. }
-                    | Ev::RunStarted { .. }
+            let keep = matches!(
+                e.record(),
+                Some(r) if !matches!(
+                    r,
+                    Record::PhaseStarted { .. }
+                        | Record::PhaseDone { .. }
+                        | Record::RunStarted { .. }
+                )
             );
             if keep {
                 timeline.push((e.ts, e.describe()));
@@ -557,6 +373,7 @@ impl Replay {
             let _ = writeln!(o, "{}", timeline_line(t0, *ts, what));
         }
         let end = self.state_at(self.entries.len());
+        let gaps = Gaps::of(&self.breaks);
         let _ = writeln!(o, "\nnodes:");
         let several_runs = !self.breaks.is_empty();
         for n in &end.nodes {
@@ -593,12 +410,7 @@ impl Replay {
             let mut run = n.attempts.first().map_or(1, |a| a.run);
             for a in &n.attempts {
                 if a.run != run {
-                    let gap = self
-                        .breaks
-                        .iter()
-                        .filter(|b| b.run > run && b.run <= a.run)
-                        .map(|b| b.resumed_at.saturating_sub(b.stopped_at))
-                        .sum::<u64>();
+                    let gap = gaps.between(run, a.run);
                     let _ = writeln!(
                         o,
                         "      ── the run stopped; run {} went on {} later ──",
@@ -632,6 +444,71 @@ impl Replay {
             }
         }
         o
+    }
+}
+
+/// One rollout of a journal: its first entry and the time of its last.
+#[derive(Debug, Clone, Copy)]
+pub struct RolloutSpan<'a> {
+    pub first: &'a Entry,
+    pub last_ts: Millis,
+}
+
+/// The rollouts of `entries` (in time order), in the order each first appears: one
+/// pass over the entries, each rollout id found in a map (a journal may hold any
+/// number of rollouts; a scan per id made the summary quadratic).
+pub fn rollouts<'a>(entries: impl IntoIterator<Item = &'a Entry>) -> Vec<RolloutSpan<'a>> {
+    let mut index: HashMap<&'a str, usize> = HashMap::new();
+    let mut out: Vec<RolloutSpan<'a>> = Vec::new();
+    for e in entries {
+        match index.get(e.rollout.as_str()) {
+            Some(&i) => out[i].last_ts = out[i].last_ts.max(e.ts),
+            None => {
+                index.insert(&e.rollout, out.len());
+                out.push(RolloutSpan {
+                    first: e,
+                    last_ts: e.ts,
+                });
+            }
+        }
+    }
+    out
+}
+
+/// The time no run was going, summed over the breaks up to each run: the gap between
+/// two runs is a difference of two sums, not a walk over every break.
+struct Gaps {
+    /// `upto[r - 1]`: the time no run was going before run `r`.
+    upto: Vec<u64>,
+}
+
+impl Gaps {
+    fn of(breaks: &[Break]) -> Gaps {
+        let mut upto = vec![0u64];
+        for b in breaks {
+            // One break per run after the first, in run order.
+            while upto.len() < b.run {
+                let last = upto.last().copied().unwrap_or(0);
+                upto.push(last);
+            }
+            if let Some(l) = upto.last_mut() {
+                *l += b.resumed_at.saturating_sub(b.stopped_at);
+            }
+        }
+        Gaps { upto }
+    }
+
+    fn at(&self, run: usize) -> u64 {
+        let last = self.upto.len().saturating_sub(1);
+        self.upto
+            .get(run.saturating_sub(1).min(last))
+            .copied()
+            .unwrap_or(0)
+    }
+
+    /// The time no run was going after run `from` and up to run `to`.
+    fn between(&self, from: usize, to: usize) -> u64 {
+        self.at(to).saturating_sub(self.at(from))
     }
 }
 
@@ -806,29 +683,33 @@ impl At {
         self.last_ts = e.ts;
         self.rollout = Some(e.rollout.clone());
         self.skills_sha = Some(e.skills_sha.clone());
-        match &e.ev {
-            Ev::StageStarted { .. } => {
+        let Some(rec) = e.record() else {
+            return;
+        };
+        match rec {
+            Record::StageStarted { .. } => {
                 self.stage = Some(e.describe());
                 self.finished = None;
             }
-            Ev::Halted { reason } => self.halted = Some(reason.clone()),
-            Ev::Finished { .. } => self.finished = Some(e.describe()),
+            Record::Halted { reason } => self.halted = Some(reason.clone()),
+            Record::Finished { .. } => self.finished = Some(e.describe()),
             _ => {}
         }
         let Some(n) = slot.and_then(|i| self.nodes.get_mut(i)) else {
             return;
         };
-        match &e.ev {
-            Ev::PhaseStarted { phase, attempt } => {
+        match rec {
+            Record::PhaseStarted { phase, attempt, .. } => {
+                let (phase, attempt) = (phase.name().to_string(), u64::from(*attempt));
                 n.status = Status::Active;
                 n.phase = Some(phase.clone());
-                n.attempt = *attempt;
+                n.attempt = attempt;
                 n.retry_at = None;
                 n.started.get_or_insert(e.ts);
                 n.ended = None;
                 n.attempts.push(AttemptAt {
-                    phase: phase.clone(),
-                    attempt: *attempt,
+                    phase,
+                    attempt,
                     started: e.ts,
                     ended: None,
                     outcome: None,
@@ -837,76 +718,79 @@ impl At {
                     cut: false,
                 });
             }
-            Ev::PhaseDone {
+            Record::PhaseDone {
                 phase,
                 attempt,
                 note,
+                ..
             } => {
                 n.status = Status::Between;
-                n.phase = Some(phase.clone());
-                if let Some(a) = last_attempt(n, phase, *attempt) {
+                n.phase = Some(phase.name().into());
+                if let Some(a) = last_attempt(n, phase.name(), u64::from(*attempt)) {
                     a.ended = Some(e.ts);
                     a.outcome = Some(Ok(note.clone()));
                 }
             }
-            Ev::PhaseFailed {
+            Record::PhaseFailed {
                 phase,
                 attempt,
-                kind,
-                message,
+                failure,
+                ..
             } => {
-                n.phase = Some(phase.clone());
-                n.last_error = Some(message.clone());
-                if let Some(a) = last_attempt(n, phase, *attempt) {
+                n.phase = Some(phase.name().into());
+                n.last_error = Some(failure.message().to_string());
+                if let Some(a) = last_attempt(n, phase.name(), u64::from(*attempt)) {
                     a.ended = Some(e.ts);
-                    a.outcome = Some(Err((kind.clone(), message.clone())));
+                    a.outcome = Some(Err((
+                        failure.kind().to_string(),
+                        failure.message().to_string(),
+                    )));
                 }
             }
-            Ev::RetryScheduled {
+            Record::RetryScheduled {
                 phase,
                 attempt,
                 delay_ms,
+                ..
             } => {
+                let attempt = u64::from(*attempt);
                 n.status = Status::Retrying;
-                n.phase = Some(phase.clone());
-                n.attempt = *attempt;
+                n.phase = Some(phase.name().into());
+                n.attempt = attempt;
                 n.retry_at = Some(e.ts + delay_ms);
                 // The failed attempt before this one waited `delay_ms`.
-                if let Some(a) = last_attempt(n, phase, attempt.saturating_sub(1)) {
+                if let Some(a) = last_attempt(n, phase.name(), attempt.saturating_sub(1)) {
                     a.wait_ms = Some(*delay_ms);
                 }
             }
-            Ev::NodeLanded => {
+            Record::NodeLanded { .. } => {
                 n.status = Status::Landed;
                 n.ended = Some(e.ts);
                 n.retry_at = None;
             }
-            Ev::NodeFailed { phase, error } => {
+            Record::NodeFailed { phase, error, .. } => {
                 n.status = Status::Failed;
                 n.then = Some(Status::Failed);
-                n.phase = Some(phase.clone());
+                n.phase = Some(phase.name().into());
                 n.last_error = Some(error.clone());
                 n.ended = Some(e.ts);
                 n.retry_at = None;
             }
-            Ev::NodeSkipped => {
+            Record::NodeSkipped { .. } => {
                 n.status = Status::Skipped;
                 n.then = Some(Status::Skipped);
                 n.retry_at = None;
             }
-            Ev::NodeStopped { left } => {
+            Record::NodeStopped { left, .. } => {
                 n.status = n.then.unwrap_or(Status::Stopped);
-                n.left = Some(left.clone());
+                n.left = Some(left.describe());
                 n.ended = Some(e.ts);
                 n.retry_at = None;
             }
-            Ev::RolledBack { ok, message } => {
-                if *ok {
-                    n.status = Status::RolledBack;
-                } else {
-                    n.last_error = Some(format!("rollback failed: {message}"));
-                }
-            }
+            Record::RolledBack { result, .. } => match result {
+                Ok(_) => n.status = Status::RolledBack,
+                Err(message) => n.last_error = Some(format!("rollback failed: {message}")),
+            },
             _ => {}
         }
     }
@@ -973,6 +857,170 @@ pub fn utc(ms: Millis) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn landed(line: usize, rollout: &str, run: usize) -> Entry {
+        Entry {
+            line,
+            ts: 1_800_000_000_000 + line as u64,
+            rollout: rollout.into(),
+            skills_sha: "abc".into(),
+            manifest_sha256: "def".into(),
+            node: Some("mac-a".into()),
+            node_idx: Some(0),
+            event: Event::Record(Record::NodeLanded {
+                node: NodeId::new(0),
+            }),
+            action: None,
+            run,
+        }
+    }
+
+    /// The rollouts of a journal come from one pass over its entries, whatever the
+    /// number of rollout ids (a scan per id was quadratic: 42 s for 100k lines).
+    #[test]
+    fn rollouts_are_grouped_in_one_pass() {
+        const N: usize = 100_000;
+        let entries: Vec<Entry> = (0..N)
+            .map(|i| landed(i + 1, &format!("r{}", i % (N / 2)), 1))
+            .collect();
+        let visits = std::cell::Cell::new(0usize);
+        let spans = rollouts(entries.iter().inspect(|_| visits.set(visits.get() + 1)));
+        assert_eq!(visits.get(), N, "each entry is read once");
+        assert_eq!(spans.len(), N / 2);
+        assert_eq!(spans[0].first.rollout, "r0");
+        assert_eq!(spans[0].last_ts, entries[N / 2].ts, "the last entry of r0");
+        assert_eq!(spans[N / 2 - 1].first.rollout, format!("r{}", N / 2 - 1));
+    }
+
+    /// The summary of a 100k-line journal of 100k rollouts, and of one rollout resumed
+    /// 50k times, is built in-process: with a scan per rollout id or per break it did
+    /// not end in minutes.
+    #[test]
+    fn the_summary_of_a_100k_line_journal_is_linear() {
+        const N: usize = 100_000;
+        let entries: Vec<Entry> = (0..N).map(|i| landed(i + 1, &format!("r{i}"), 1)).collect();
+        let r = Replay::from_entries("j".into(), entries, Vec::new());
+        let s = r.summary();
+        assert_eq!(s.matches("\nrollout r").count(), N, "{}", &s[..200]);
+        let mut entries = Vec::new();
+        for i in 0..N / 2 {
+            let mut run = landed(2 * i + 1, "r1", 1);
+            run.event = Event::Record(Record::RunStarted { resumed: i > 0 });
+            let mut phase = landed(2 * i + 2, "r1", 1);
+            phase.event = Event::Record(Record::PhaseStarted {
+                node: NodeId::new(0),
+                phase: crate::rollout::Phase::Sync,
+                attempt: 1,
+            });
+            entries.extend([run, phase]);
+        }
+        let r = Replay::from_entries("j".into(), entries, Vec::new());
+        assert_eq!(r.breaks.len(), N / 2 - 1);
+        let s = r.summary();
+        assert_eq!(
+            s.matches("went on 0.0s later").count(),
+            N / 2 - 1,
+            "every run change is marked"
+        );
+    }
+
+    /// The replay says of each record what the live rollout said of it: one wording
+    /// (a transient failure and its retry, a node failed, a halt, an operator's step).
+    #[test]
+    fn the_replay_words_each_record_as_the_live_rollout_did() {
+        use crate::inventory::{Inventory, Node};
+        use crate::rollout::journal::Journal;
+        use crate::rollout::plan::{self, PlanOptions};
+        use crate::rollout::state::RolloutState;
+        use crate::rollout::{Command, Effect, Failure, Input, Machine, Mode, Phase};
+
+        let nodes: Vec<Node> = ["g1", "g2"]
+            .iter()
+            .map(|n| Node::new(*n, "gateway"))
+            .collect();
+        let inv = Inventory::from_nodes(Path::new("t"), nodes).expect("inventory");
+        let p = plan::make(&inv, &PlanOptions::default()).expect("plan");
+        let m = Machine::new(p, 2, 7, Mode::Paused);
+        let bundle = crate::remote::sim::demo_bundle();
+        let mut s = RolloutState::new(m, inv.nodes.clone(), "r1".into(), &bundle, 0);
+        let dir = tempfile::tempdir().expect("tmp");
+        let path = dir.path().join("j.jsonl");
+        let mut j = Journal::open(
+            &path,
+            "r1".into(),
+            "sha".into(),
+            "m".into(),
+            inv.nodes.clone(),
+        )
+        .expect("open");
+        let g1 = NodeId::new(0);
+        let mut live = Vec::new();
+        let inputs = [
+            Input::Tick,
+            Input::Op(Command::StepPhase),
+            Input::PhaseFailed {
+                node: g1,
+                phase: Phase::Baseline,
+                failure: Failure::Transient("ssh: connection reset".into()),
+            },
+            Input::Op(Command::RetryNow(g1)),
+            Input::PhaseFailed {
+                node: g1,
+                phase: Phase::Baseline,
+                failure: Failure::Fatal("gateway not ready".into()),
+            },
+            Input::Op(Command::Skip(NodeId::new(1))),
+        ];
+        for (t, input) in inputs.into_iter().enumerate() {
+            let now = 1_000 * t as u64;
+            let (effects, _) = s.input(input, now);
+            for e in effects {
+                if let Effect::Journal(rec) = e {
+                    j.write(&rec, now).expect("write");
+                }
+            }
+        }
+        drop(j);
+        for p in &s.log {
+            // `[   2.0s] text`: the time is the live line's own.
+            let text = p.text.split_once("] ").map_or("", |(_, t)| t);
+            live.push(text.to_string());
+        }
+        let r = Replay::load(&path).expect("load");
+        let replayed: Vec<String> = r
+            .entries
+            .iter()
+            .filter(|e| e.record().is_some_and(crate::rollout::words::shown_live))
+            .map(Entry::describe)
+            .collect();
+        assert!(live.len() >= 6, "{live:?}");
+        assert_eq!(replayed, live);
+        assert!(
+            live.iter()
+                .any(|l| l.starts_with("g1 baseline retry 2/5 in")),
+            "{live:?}"
+        );
+        assert!(
+            live.contains(&"operator: retry g1 now".to_string()),
+            "{live:?}"
+        );
+    }
+
+    #[test]
+    fn gaps_between_runs_are_sums_of_their_breaks() {
+        let b = |run, stopped_at, resumed_at| Break {
+            stopped_at,
+            resumed_at,
+            how: String::new(),
+            run,
+        };
+        let g = Gaps::of(&[b(2, 10, 15), b(3, 20, 30), b(4, 40, 100)]);
+        assert_eq!(g.between(1, 2), 5);
+        assert_eq!(g.between(1, 4), 75);
+        assert_eq!(g.between(2, 4), 70);
+        assert_eq!(g.between(3, 3), 0);
+        assert_eq!(g.between(4, 9), 0);
+    }
 
     #[test]
     fn utc_dates() {

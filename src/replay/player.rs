@@ -208,9 +208,12 @@ impl Player {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::replay::{Entry, Ev, Status};
+    use crate::inventory::NodeId;
+    use crate::replay::{Entry, Status};
+    use crate::rollout::journal::Event;
+    use crate::rollout::{Failure, Phase, Record};
 
-    fn e(line: usize, ts: u64, node: Option<&str>, ev: Ev) -> Entry {
+    fn e(line: usize, ts: u64, node: Option<&str>, rec: Record) -> Entry {
         Entry {
             line,
             ts,
@@ -219,56 +222,62 @@ mod tests {
             manifest_sha256: "m".into(),
             node: node.map(str::to_string),
             node_idx: node.map(|n| if n == "a" { 0 } else { 1 }),
-            ev,
+            event: Event::Record(rec),
+            action: None,
             run: 1,
         }
     }
 
     fn sample() -> Replay {
-        let ph = |p: &str, a| Ev::PhaseStarted {
-            phase: p.into(),
-            attempt: a,
+        let (a, b) = (NodeId::new(0), NodeId::new(1));
+        let ph = |node, phase, attempt| Record::PhaseStarted {
+            node,
+            phase,
+            attempt,
         };
-        let done = |p: &str, a| Ev::PhaseDone {
-            phase: p.into(),
-            attempt: a,
+        let done = |node, phase, attempt| Record::PhaseDone {
+            node,
+            phase,
+            attempt,
             note: "ok".into(),
         };
         Replay::from_entries(
             "j".into(),
             vec![
-                e(1, 1_000, Some("a"), ph("sync", 1)),
+                e(1, 1_000, Some("a"), ph(a, Phase::Sync, 1)),
                 e(
                     2,
                     2_000,
                     Some("a"),
-                    Ev::PhaseFailed {
-                        phase: "sync".into(),
+                    Record::PhaseFailed {
+                        node: a,
+                        phase: Phase::Sync,
                         attempt: 1,
-                        kind: "transient".into(),
-                        message: "rsync exit 12".into(),
+                        failure: Failure::Transient("rsync exit 12".into()),
                     },
                 ),
                 e(
                     3,
                     2_000,
                     Some("a"),
-                    Ev::RetryScheduled {
-                        phase: "sync".into(),
+                    Record::RetryScheduled {
+                        node: a,
+                        phase: Phase::Sync,
                         attempt: 2,
                         delay_ms: 3_000,
                     },
                 ),
-                e(4, 5_000, Some("a"), ph("sync", 2)),
-                e(5, 6_000, Some("a"), done("sync", 2)),
-                e(6, 7_000, Some("a"), Ev::NodeLanded),
-                e(7, 8_000, Some("b"), ph("baseline", 1)),
+                e(4, 5_000, Some("a"), ph(a, Phase::Sync, 2)),
+                e(5, 6_000, Some("a"), done(a, Phase::Sync, 2)),
+                e(6, 7_000, Some("a"), Record::NodeLanded { node: a }),
+                e(7, 8_000, Some("b"), ph(b, Phase::Baseline, 1)),
                 e(
                     8,
                     9_000,
                     Some("b"),
-                    Ev::NodeFailed {
-                        phase: "baseline".into(),
+                    Record::NodeFailed {
+                        node: b,
+                        phase: Phase::Baseline,
                         error: "gateway not ready".into(),
                     },
                 ),

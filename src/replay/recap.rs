@@ -1,16 +1,32 @@
-//! The recap printed when the dashboard exits after a rollout: what landed, what failed
-//! and why, what was left in flight, and the journal to replay.
+//! The recap of a rollout: what landed, what failed and why, what was left in flight,
+//! and the journal to replay. One [`Recap`], printed when the dashboard exits and at the
+//! end of a headless rollout (which adds its per-node [`Recap::table`]).
 
-use std::fmt::Write as _;
+use std::fmt;
 use std::path::Path;
 
 use crate::inventory::{Fleet, NodeId};
-use crate::rollout::machine::MAX_ATTEMPTS;
+use crate::rollout::machine::{MAX_ATTEMPTS, NodeSlot};
+use crate::rollout::state::RolloutState;
 use crate::rollout::{Machine, NodeRun};
-use crate::safe_text::clean;
+use crate::safe_text::{clean, clean_capped};
 
-/// The recap of `m`'s rollout over `fleet`: per node, the state it was left in. `again`
-/// is the command that runs the rollout again (it finishes a node left drained).
+/// The longest error shown in the table, in characters.
+const ERROR_CAP: usize = 1024;
+
+/// The recap of `machine`'s rollout over `fleet`: per node, the state it was left in.
+/// Its `Display` is the recap's text; every node string in it is cleaned.
+pub struct Recap<'a> {
+    pub machine: &'a Machine,
+    pub fleet: &'a Fleet,
+    pub rollout_id: &'a str,
+    pub skills_sha: &'a str,
+    pub journal: Option<&'a Path>,
+    /// The command that runs the rollout again (it finishes a node left drained).
+    pub again: Option<&'a str>,
+}
+
+/// The recap's text (the dashboard's exit).
 pub fn text(
     m: &Machine,
     fleet: &Fleet,
@@ -19,57 +35,104 @@ pub fn text(
     journal: Option<&Path>,
     again: Option<&str>,
 ) -> String {
-    let name = |i: NodeId| clean(fleet.name(i));
-    let again = again.map_or_else(|| "the same command".to_string(), clean);
-    let mut landed = Vec::new();
-    let mut failed = Vec::new();
-    let mut stopped = Vec::new();
-    let mut skipped = Vec::new();
-    let mut rolled_back = Vec::new();
-    let mut waiting = 0usize;
-    let mut drained = false;
-    for i in m.plan.nodes() {
-        let Some(slot) = m.nodes.get(i) else { continue };
-        let retries = slot.history.iter().filter(|a| a.attempt > 1).count();
-        // Where a node the rollout let go of was left, and what finishes it.
-        let left = |what: String| match &slot.left {
-            Some(l) if l.drained() => {
-                format!(
-                    "{what}: {}\n             to finish it, run the rollout again: {again}",
-                    clean(&l.describe())
-                )
-            }
+    Recap {
+        machine: m,
+        fleet,
+        rollout_id,
+        skills_sha,
+        journal,
+        again,
+    }
+    .to_string()
+}
+
+/// The planned nodes by where they were left.
+#[derive(Default)]
+struct Groups {
+    landed: Vec<String>,
+    failed: Vec<String>,
+    stopped: Vec<String>,
+    skipped: Vec<String>,
+    rolled_back: Vec<String>,
+    waiting: usize,
+    /// A node was stopped mid-way (it stays drained and locked).
+    drained: bool,
+}
+
+impl Groups {
+    fn ran(&self) -> bool {
+        !(self.landed.is_empty()
+            && self.failed.is_empty()
+            && self.stopped.is_empty()
+            && self.skipped.is_empty()
+            && self.rolled_back.is_empty())
+    }
+}
+
+impl<'a> Recap<'a> {
+    /// The recap of the rollout `d` is at, its nodes named after `fleet`.
+    pub fn of(d: &'a RolloutState, fleet: &'a Fleet) -> Recap<'a> {
+        Recap {
+            machine: &d.machine,
+            fleet,
+            rollout_id: &d.rollout_id,
+            skills_sha: &d.skills_sha,
+            journal: d.journal_path.as_deref(),
+            again: d.again.as_deref(),
+        }
+    }
+
+    /// The headless per-node table: outcome, attempt, retries, time, last error.
+    pub fn table(&self) -> Table<'_> {
+        Table(self)
+    }
+
+    fn name(&self, i: NodeId) -> String {
+        clean(self.fleet.name(i))
+    }
+
+    fn again(&self) -> String {
+        self.again
+            .map_or_else(|| "the same command".to_string(), clean)
+    }
+
+    /// `what`, and where the rollout left the node, when it let go of it.
+    fn left(&self, slot: &NodeSlot, what: String) -> String {
+        match &slot.left {
+            Some(l) if l.drained() => format!(
+                "{what}: {}\n             to finish it, run the rollout again: {}",
+                clean(&l.describe()),
+                self.again()
+            ),
             Some(l) => format!("{what}: {}", clean(&l.describe())),
             None => what,
-        };
+        }
+    }
+
+    /// Put node `i` in its group.
+    fn sort(&self, i: NodeId, slot: &NodeSlot, g: &mut Groups) {
+        let name = self.name(i);
+        let retries = slot.retries_used();
         match &slot.run {
             NodeRun::Landed if slot.history.is_empty() => {
-                landed.push(format!("{} (earlier run)", name(i)))
+                g.landed.push(format!("{name} (earlier run)"))
             }
-            NodeRun::Landed if retries > 0 => {
-                landed.push(format!("{} ({retries} retried)", name(i)))
-            }
-            NodeRun::Landed => landed.push(name(i)),
-            NodeRun::Failed { phase, error } => failed.push(left(format!(
-                "{} at {}: {}",
-                name(i),
-                phase.name(),
-                clean(error.message())
-            ))),
-            NodeRun::Pending => waiting += 1,
+            NodeRun::Landed if retries > 0 => g.landed.push(format!("{name} ({retries} retried)")),
+            NodeRun::Landed => g.landed.push(name),
+            NodeRun::Failed { phase, error } => g.failed.push(self.left(
+                slot,
+                format!("{name} at {}: {}", phase.name(), clean(error.message())),
+            )),
+            NodeRun::Pending => g.waiting += 1,
+            NodeRun::Ready { .. } if slot.history.is_empty() => g.waiting += 1,
             NodeRun::Ready { next } => {
-                if slot.history.is_empty() {
-                    waiting += 1;
-                } else {
-                    drained = true;
-                    stopped.push(format!("{} before {}", name(i), next.name()));
-                }
+                g.drained = true;
+                g.stopped.push(format!("{name} before {}", next.name()));
             }
             NodeRun::Active { phase, attempt, .. } => {
-                drained = true;
-                stopped.push(format!(
-                    "{} in {} (attempt {attempt}/{MAX_ATTEMPTS} still running)",
-                    name(i),
+                g.drained = true;
+                g.stopped.push(format!(
+                    "{name} in {} (attempt {attempt}/{MAX_ATTEMPTS} still running)",
                     phase.name()
                 ))
             }
@@ -79,80 +142,147 @@ pub fn text(
                 error,
                 ..
             } => {
-                drained = true;
-                stopped.push(format!(
-                    "{} in {} (attempt {attempt}/{MAX_ATTEMPTS} was waiting; last error: {})",
-                    name(i),
+                g.drained = true;
+                g.stopped.push(format!(
+                    "{name} in {} (attempt {attempt}/{MAX_ATTEMPTS} was waiting; last error: {})",
                     phase.name(),
                     clean(error)
                 ))
             }
-            NodeRun::Skipped => skipped.push(left(name(i))),
-            NodeRun::Stopped => stopped.push(left(name(i))),
-            NodeRun::RolledBack => rolled_back.push(name(i)),
+            NodeRun::Skipped => g.skipped.push(self.left(slot, name)),
+            NodeRun::Stopped => g.stopped.push(self.left(slot, name)),
+            NodeRun::RolledBack => g.rolled_back.push(name),
         }
     }
-    let mut o = String::new();
-    let ran = !(landed.is_empty()
-        && failed.is_empty()
-        && stopped.is_empty()
-        && skipped.is_empty()
-        && rolled_back.is_empty());
-    let _ = write!(
-        o,
-        "meshroll: rollout {} of bundle {}: ",
-        clean(rollout_id),
-        crate::skew::short(&clean(skills_sha))
-    );
-    if !ran {
-        let _ = writeln!(o, "staged, nothing ran ({waiting} node(s) waiting)");
-    } else {
-        let _ = writeln!(
-            o,
-            "{} landed, {} failed, {} skipped, {} stopped, {} not started",
-            landed.len(),
-            failed.len(),
-            skipped.len(),
-            stopped.len(),
-            waiting
-        );
-        if let Some(h) = &m.halt {
-            let _ = writeln!(o, "  halted     {}", clean(&h.to_string()));
-        } else if m.aborted {
-            let _ = writeln!(
-                o,
-                "  stopped: nothing new started, nodes in flight put back"
-            );
+
+    fn groups(&self) -> Groups {
+        let mut g = Groups::default();
+        for i in self.machine.plan.nodes() {
+            if let Some(slot) = self.machine.nodes.get(i) {
+                self.sort(i, slot, &mut g);
+            }
         }
-        let list = |o: &mut String, what: &str, v: &[String], one_per_line: bool| {
+        g
+    }
+
+    /// The first line's counts, and why the rollout stopped.
+    fn head(&self, f: &mut fmt::Formatter<'_>, g: &Groups) -> fmt::Result {
+        write!(
+            f,
+            "meshroll: rollout {} of bundle {}: ",
+            clean(self.rollout_id),
+            crate::skew::short(&clean(self.skills_sha))
+        )?;
+        if !g.ran() {
+            return writeln!(f, "staged, nothing ran ({} node(s) waiting)", g.waiting);
+        }
+        writeln!(
+            f,
+            "{} landed, {} failed, {} skipped, {} stopped, {} not started",
+            g.landed.len(),
+            g.failed.len(),
+            g.skipped.len(),
+            g.stopped.len(),
+            g.waiting
+        )?;
+        if let Some(h) = &self.machine.halt {
+            writeln!(f, "  halted     {}", clean(&h.to_string()))?;
+        } else if self.machine.aborted {
+            writeln!(
+                f,
+                "  stopped: nothing new started, nodes in flight put back"
+            )?;
+        }
+        Ok(())
+    }
+
+    /// The nodes of each group.
+    fn lists(&self, f: &mut fmt::Formatter<'_>, g: &Groups) -> fmt::Result {
+        let list = |f: &mut fmt::Formatter<'_>, what: &str, v: &[String], one_per_line: bool| {
             if v.is_empty() {
-                return;
+                return Ok(());
             }
             if one_per_line {
                 for x in v {
-                    let _ = writeln!(o, "  {what:<10} {x}");
+                    writeln!(f, "  {what:<10} {x}")?;
                 }
+                Ok(())
             } else {
-                let _ = writeln!(o, "  {what:<10} {}", v.join(", "));
+                writeln!(f, "  {what:<10} {}", v.join(", "))
             }
         };
-        list(&mut o, "landed", &landed, false);
-        list(&mut o, "failed", &failed, true);
-        list(&mut o, "skipped", &skipped, true);
-        list(&mut o, "stopped", &stopped, true);
-        if drained {
-            let _ = writeln!(
-                o,
-                "             (nodes stopped mid-way stay drained and locked; to finish them, run the rollout again, which resumes them: {again})"
-            );
+        list(f, "landed", &g.landed, false)?;
+        list(f, "failed", &g.failed, true)?;
+        list(f, "skipped", &g.skipped, true)?;
+        list(f, "stopped", &g.stopped, true)?;
+        if g.drained {
+            writeln!(
+                f,
+                "             (nodes stopped mid-way stay drained and locked; to finish them, run the rollout again, which resumes them: {})",
+                self.again()
+            )?;
         }
-        list(&mut o, "rolled back", &rolled_back, false);
+        list(f, "rolled back", &g.rolled_back, false)
     }
-    if let Some(j) = journal {
-        let j = clean(&j.display().to_string());
-        let _ = writeln!(o, "  journal    {j}  (meshroll replay {j} --summary)");
+}
+
+impl fmt::Display for Recap<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let g = self.groups();
+        self.head(f, &g)?;
+        if g.ran() {
+            self.lists(f, &g)?;
+        }
+        if let Some(j) = self.journal {
+            let j = clean(&j.display().to_string());
+            writeln!(f, "  journal    {j}  (meshroll replay {j} --summary)")?;
+        }
+        Ok(())
     }
-    o
+}
+
+/// The headless recap's table, one row per planned node. ATTEMPT: the attempt of the
+/// phase in progress (or failed in); RETRIES: the retries the node used over all its
+/// phases. Neither counts phases.
+pub struct Table<'a>(&'a Recap<'a>);
+
+impl fmt::Display for Table<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let r = self.0;
+        writeln!(
+            f,
+            "{:<16} {:<10} {:<22} {:>7} {:>7} {:>8}  last error",
+            "NODE", "CLASS", "OUTCOME", "ATTEMPT", "RETRIES", "TIME"
+        )?;
+        for i in r.machine.plan.nodes() {
+            let (Some(slot), Some(n)) = (r.machine.nodes.get(i), r.fleet.get(i)) else {
+                continue;
+            };
+            let time = match (slot.started, slot.ended) {
+                (Some(s), Some(e)) => format!("{:.1}s", e.saturating_sub(s) as f64 / 1000.0),
+                _ => "-".into(),
+            };
+            let outcome = match &slot.run {
+                NodeRun::Landed if slot.history.is_empty() => "landed (earlier run)".to_string(),
+                run => run.label(),
+            };
+            let attempt = slot
+                .attempt_in_progress()
+                .map_or_else(|| "-".to_string(), |a| format!("{a}/{MAX_ATTEMPTS}"));
+            writeln!(
+                f,
+                "{:<16} {:<10} {:<22} {:>7} {:>7} {:>8}  {}",
+                clean_capped(&n.name, 64),
+                clean_capped(&n.class, 64),
+                outcome,
+                attempt,
+                slot.retries_used(),
+                time,
+                clean_capped(slot.last_error().unwrap_or(""), ERROR_CAP)
+            )?;
+        }
+        Ok(())
+    }
 }
 
 #[cfg(test)]

@@ -6,7 +6,7 @@
 
 use serde::Serialize;
 
-use super::exec::RolloutCtx;
+use super::steps::RolloutCtx;
 use crate::inventory::NodeId;
 use crate::observe::{Millis, NodeState, now_ms};
 use crate::poller;
@@ -115,7 +115,7 @@ mod tests {
             stage_dir: std::path::PathBuf::new(),
             rollout_id: "r-test".into(),
             who: "ops@here/pid1".into(),
-            limits: super::super::exec::Limits::default(),
+            limits: super::super::steps::Limits::default(),
             rsync: Default::default(),
         };
         let sim = |f: &dyn Fn(&mut crate::remote::sim::SimNode)| {

@@ -1,7 +1,8 @@
-//! The append-only journal: one JSON line per event, written through tracing-appender's
-//! non-blocking file writer, each line carrying both bundle ids so on-call can diff
-//! "what shipped" across the mesh in one query. A restarted meshroll reads it back to
-//! continue where it stopped.
+//! The append-only journal: one JSON line per event, each written to the file as it
+//! happens (one `write` of a whole line, so a failure is seen, not lost in a background
+//! writer), each line carrying both bundle ids so on-call can diff "what shipped"
+//! across the mesh in one query. A restarted meshroll reads it back to continue where
+//! it stopped: a write that fails stops the rollout (see `runner::Runner`).
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -9,7 +10,6 @@ use std::path::Path;
 
 use serde::Deserialize;
 use serde_json::{Value, json};
-use tracing_appender::non_blocking::{NonBlocking, WorkerGuard};
 
 use super::machine::{Failure, Phase, Record};
 use crate::inventory::{Fleet, Node, NodeId};
@@ -19,8 +19,7 @@ use crate::observe::Millis;
 pub const JOURNAL_STRING_CAP: usize = 4096;
 
 pub struct Journal {
-    writer: NonBlocking,
-    _guard: WorkerGuard,
+    out: Box<dyn Write + Send>,
     pub rollout_id: String,
     skills_sha: String,
     manifest_sha256: String,
@@ -41,29 +40,44 @@ impl Journal {
             .filter(|p| !p.as_os_str().is_empty())
             .unwrap_or(Path::new("."));
         std::fs::create_dir_all(dir)?;
-        let file = path.file_name().ok_or_else(|| {
-            std::io::Error::other(format!("journal path {} has no file name", path.display()))
-        })?;
-        // Fail here, not in the background writer, if the file cannot be written; the
-        // journal is the operator's alone: created (or tightened to) 0600.
+        if path.file_name().is_none() {
+            return Err(std::io::Error::other(format!(
+                "journal path {} has no file name",
+                path.display()
+            )));
+        }
+        // The journal is the operator's alone: created (or tightened to) 0600.
         let mut f = crate::logging::open_private_append(path)?;
         end_torn_line(path, &mut f)?;
-        let appender = tracing_appender::rolling::never(dir, file);
-        let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
-            .lossy(false)
-            .finish(appender);
-        Ok(Journal {
-            writer,
-            _guard: guard,
+        Ok(Journal::to_writer(
+            Box::new(f),
             rollout_id,
             skills_sha,
             manifest_sha256,
             fleet,
-        })
+        ))
     }
 
-    /// Append one record at `now`.
-    pub fn write(&mut self, rec: &Record, now: Millis) {
+    /// A journal written to `out` (opened for appending).
+    pub fn to_writer(
+        out: Box<dyn Write + Send>,
+        rollout_id: String,
+        skills_sha: String,
+        manifest_sha256: String,
+        fleet: Fleet,
+    ) -> Journal {
+        Journal {
+            out,
+            rollout_id,
+            skills_sha,
+            manifest_sha256,
+            fleet,
+        }
+    }
+
+    /// Append one record at `now`: the whole line in one write. `Err`: the line is not
+    /// (or not wholly) in the journal.
+    pub fn write(&mut self, rec: &Record, now: Millis) -> std::io::Result<()> {
         let node = rec
             .node()
             .and_then(|id| self.fleet.get(id).map(|n| (id, n)));
@@ -84,9 +98,8 @@ impl Journal {
         };
         let mut text = line.to_json().into_string();
         text.push('\n');
-        if let Err(e) = self.writer.write_all(text.as_bytes()) {
-            tracing::error!(error = %e, "journal write failed");
-        }
+        self.out.write_all(text.as_bytes())?;
+        self.out.flush()
     }
 }
 
@@ -657,7 +670,8 @@ mod tests {
                         note: String::new(),
                     },
                     1,
-                );
+                )
+                .expect("journal write");
             }
         }
         let read = read_records(&path).expect("read");
@@ -694,7 +708,8 @@ mod tests {
                     note: String::new(),
                 },
                 1,
-            );
+            )
+            .expect("journal write");
         }
         let r = read_resume(&path, "s");
         assert_eq!(
@@ -773,7 +788,8 @@ mod tests {
                         note: String::new(),
                     },
                     5,
-                );
+                )
+                .expect("journal write");
             }
             j.write(
                 &Record::NodeStopped {
@@ -781,7 +797,8 @@ mod tests {
                     left: crate::rollout::Left::Restored,
                 },
                 6,
-            );
+            )
+            .expect("journal write");
         }
         let r = read_resume(&path, "sha1");
         assert_eq!(r.rollout_id.as_deref(), Some("r1"));
@@ -810,13 +827,15 @@ mod tests {
                     note: "ok".into(),
                 },
                 5,
-            );
+            )
+            .expect("journal write");
             j.write(
                 &Record::NodeLanded {
                     node: NodeId::new(1),
                 },
                 6,
-            );
+            )
+            .expect("journal write");
         }
         let text = std::fs::read_to_string(&path).expect("read");
         let first: Value = serde_json::from_str(text.lines().next().expect("line")).expect("json");
@@ -847,7 +866,8 @@ mod tests {
                     skipped: 0,
                 },
                 7,
-            );
+            )
+            .expect("journal write");
         }
         let r = read_resume(&path, "sha1");
         assert_eq!(r.rollout_id, None);
@@ -887,7 +907,8 @@ mod tests {
                     note: "ok".into(),
                 },
                 1,
-            );
+            )
+            .expect("journal write");
             j.write(
                 &Record::PhaseFailed {
                     node: NodeId::new(0),
@@ -896,7 +917,8 @@ mod tests {
                     failure: super::super::Failure::Mismatch("x differs".into()),
                 },
                 2,
-            );
+            )
+            .expect("journal write");
         }
         let r = read_resume(&path, "s");
         assert_eq!(done(&r, "a"), Some(Phase::Drain), "sync runs again");
@@ -991,7 +1013,8 @@ mod tests {
                     node: NodeId::new(0),
                 },
                 1,
-            );
+            )
+            .expect("journal write");
         }
         let r = read_resume(&path, "s");
         assert_eq!(done(&r, "b"), Some(Phase::Undrain), "{r:?}");
@@ -1146,7 +1169,7 @@ mod tests {
             let mut j =
                 Journal::open(&path, "r1".into(), "sha".into(), "m".into(), names).expect("open");
             for (i, r) in recs.iter().enumerate() {
-                j.write(r, i as u64);
+                j.write(r, i as u64).expect("journal write");
             }
         }
         let read = read_records(&path).expect("read");

@@ -2,7 +2,7 @@
 //! executor that runs the machine's effects against nodes.
 
 pub mod bake;
-pub mod exec;
+pub mod events;
 pub mod journal;
 pub mod machine;
 pub mod node_ops;
@@ -11,6 +11,9 @@ pub mod prewarm;
 pub mod runner;
 pub mod session;
 pub mod state;
+pub mod steps;
+pub mod types;
+pub mod words;
 
 pub use machine::{
     Command, Effect, Failure, Halt, Input, Left, Machine, Mode, NodeRun, Phase, Record,

@@ -238,17 +238,31 @@ impl Plan {
     }
 }
 
+/// Why no plan could be made of an inventory and the options; its `Display` is the
+/// message the command prints (node and class names cleaned).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PlanError {
+    #[error("class {class:?} is not in the inventory (classes: {known})")]
+    UnknownClass { class: String, known: String },
+    #[error("--node {node}: no such node in the inventory{hint}")]
+    UnknownNode { node: String, hint: String },
+    #[error("--node {node}: its class {class} is not one --class names")]
+    NodeOutsideClasses { node: String, class: String },
+    #[error("no nodes to roll out to")]
+    NoNodes,
+}
+
 /// Build the plan. The canary of a class is its first node labelled `canary`, else its
 /// first node in inventory order.
-pub fn make(inv: &Inventory, opts: &PlanOptions) -> Result<Plan, String> {
+pub fn make(inv: &Inventory, opts: &PlanOptions) -> Result<Plan, PlanError> {
     let order: Vec<String> = match &opts.classes {
         Some(cs) => {
             for c in cs {
                 if !inv.classes.contains(c) {
-                    return Err(format!(
-                        "class {c:?} is not in the inventory (classes: {})",
-                        inv.classes.join(", ")
-                    ));
+                    return Err(PlanError::UnknownClass {
+                        class: c.clone(),
+                        known: inv.classes.join(", "),
+                    });
                 }
             }
             cs.clone()
@@ -284,7 +298,7 @@ pub fn make(inv: &Inventory, opts: &PlanOptions) -> Result<Plan, String> {
         });
     }
     if classes.is_empty() {
-        return Err("no nodes to roll out to".into());
+        return Err(PlanError::NoNodes);
     }
     Ok(Plan {
         classes,
@@ -362,7 +376,7 @@ fn named_nodes(
     inv: &Inventory,
     names: Option<&[String]>,
     classes: &[String],
-) -> Result<Option<std::collections::BTreeSet<NodeId>>, String> {
+) -> Result<Option<std::collections::BTreeSet<NodeId>>, PlanError> {
     let Some(names) = names.filter(|n| !n.is_empty()) else {
         return Ok(None);
     };
@@ -373,18 +387,17 @@ fn named_nodes(
                 name,
                 inv.nodes.iter().map(|n| n.name.as_str()),
             ));
-            return Err(format!(
-                "--node {}: no such node in the inventory{hint}",
-                crate::safe_text::clean(name)
-            ));
+            return Err(PlanError::UnknownNode {
+                node: crate::safe_text::clean(name),
+                hint,
+            });
         };
         let class = &inv.nodes[i].class;
         if !classes.contains(class) {
-            return Err(format!(
-                "--node {}: its class {} is not one --class names",
-                crate::safe_text::clean(name),
-                crate::safe_text::clean(class)
-            ));
+            return Err(PlanError::NodeOutsideClasses {
+                node: crate::safe_text::clean(name),
+                class: crate::safe_text::clean(class),
+            });
         }
         set.insert(i);
     }
@@ -514,12 +527,16 @@ mod tests {
         assert_eq!(indices(&p.classes[1].waves), vec![vec![4]]);
         // A typo is named, with the closest name.
         let e = only(&["w22"], None).expect_err("unknown node");
+        assert!(matches!(e, PlanError::UnknownNode { .. }), "{e:?}");
+        let e = e.to_string();
         assert!(
             e.contains("--node w22: no such node") && e.contains("did you mean"),
             "{e}"
         );
         // A node of a class --class leaves out.
         let e = only(&["g1"], Some(vec!["worker".into()])).expect_err("class left out");
+        assert!(matches!(e, PlanError::NodeOutsideClasses { .. }), "{e:?}");
+        let e = e.to_string();
         assert!(e.contains("--node g1: its class gateway"), "{e}");
         // No names: every node.
         let p = only(&[], None).expect("plan");

@@ -7,11 +7,12 @@ use std::time::Duration;
 use tokio::sync::mpsc::UnboundedSender;
 
 use super::Plan;
-use super::exec::{self, ExecEvent, RolloutCtx};
+use super::events::ExecEvent;
 use super::journal::Journal;
 use super::machine::Machine;
 use super::runner::Runner;
 use super::state::RolloutState;
+use super::steps::{self, RolloutCtx};
 use crate::inventory::{Fleet, NodeId};
 use crate::observe::Millis;
 use crate::poller::PollCtx;
@@ -24,7 +25,7 @@ pub struct Session {
     /// The staged copy (real nodes only).
     pub stage_dir: std::path::PathBuf,
     pub journal: std::path::PathBuf,
-    pub limits: exec::Limits,
+    pub limits: steps::Limits,
     /// Who holds the node locks.
     pub who: String,
 }
@@ -92,7 +93,7 @@ pub async fn start(
             resumed: resume.rollout_id.is_some(),
         },
         now,
-    );
+    )?;
     let mut machine = Machine::new(s.plan, fleet.len(), now, mode);
     for (&id, &ph) in &last_done {
         // A node this plan leaves out (`--node`, `--class`) keeps what it has.
@@ -161,7 +162,7 @@ async fn confirm_on_nodes(
     let answers = futures::future::join_all(
         to_check
             .iter()
-            .map(|&(i, _)| crate::rollout::exec::read_current(poll, i, timeout)),
+            .map(|&(i, _)| crate::rollout::steps::read_current(poll, i, timeout)),
     )
     .await;
     let mut lines = Vec::new();

@@ -6,12 +6,12 @@
 use std::collections::VecDeque;
 use std::path::PathBuf;
 
-use super::exec::ExecEvent;
-use super::machine::{Effect, Failure, Input, Machine, Record};
-use super::node_ops::RsyncStats;
+use super::events::ExecEvent;
+use super::machine::{Effect, Input, Machine, Record};
 use crate::inventory::{Fleet, NodeId, PerNode};
 use crate::manifest::Bundle;
 use crate::observe::Millis;
+use crate::remote::rsync::RsyncStats;
 use crate::signals::DoctorReport;
 
 /// Lines of live output kept per node.
@@ -195,164 +195,21 @@ impl RolloutState {
         (Vec::new(), Vec::new())
     }
 
+    /// The progress line of `rec` at `now`: its words ([`super::words::words`], the
+    /// replay's too), timed from the start.
     fn describe(&self, rec: &Record, now: Millis) -> Option<Progress> {
+        if !super::words::shown_live(rec) {
+            return None;
+        }
+        let p = super::words::words(rec, &self.fleet);
         let t = format!(
             "[{:>6.1}s]",
             now.saturating_sub(self.started_at) as f64 / 1000.0
         );
-        let max = super::machine::MAX_ATTEMPTS;
-        let (tone, text) = match rec {
-            Record::PhaseStarted {
-                node,
-                phase,
-                attempt,
-            } if *attempt > 1 => (
-                Tone::Note,
-                format!(
-                    "{t} {} {} attempt {attempt}/{max}",
-                    self.name(*node),
-                    phase.name()
-                ),
-            ),
-            Record::PhaseStarted { .. } => return None,
-            Record::PhaseDone {
-                node, phase, note, ..
-            } => {
-                let note = if *phase == super::Phase::Baseline {
-                    "gateway ready, status archived"
-                } else {
-                    note
-                };
-                let text = format!("{t} {} {} ok: {note}", self.name(*node), phase.name());
-                (Tone::Note, text)
-            }
-            Record::PhaseFailed {
-                node,
-                phase,
-                attempt,
-                failure,
-            } => {
-                let (tone, kind) = match failure {
-                    Failure::Transient(_) => (Tone::Warn, "transient"),
-                    Failure::Fatal(_) => (Tone::Warn, "fatal"),
-                    Failure::Mismatch(_) => (Tone::Bad, "MISMATCH"),
-                    Failure::Blocked(_) => (Tone::Warn, "blocked"),
-                };
-                let text = format!(
-                    "{t} {} {} failed ({kind}, attempt {attempt}/{max}): {}",
-                    self.name(*node),
-                    phase.name(),
-                    failure.message()
-                );
-                (tone, text)
-            }
-            Record::RetryScheduled {
-                node,
-                phase,
-                attempt,
-                delay_ms,
-            } => (
-                Tone::Warn,
-                format!(
-                    "{t} {} {} retry {attempt}/{max} in {:.1}s",
-                    self.name(*node),
-                    phase.name(),
-                    *delay_ms as f64 / 1000.0
-                ),
-            ),
-            Record::NodeLanded { node } => (Tone::Good, format!("{t} {} LANDED", self.name(*node))),
-            Record::NodeFailed { node, phase, error } => (
-                Tone::Bad,
-                format!(
-                    "{t} {} FAILED at {}: {error}",
-                    self.name(*node),
-                    phase.name()
-                ),
-            ),
-            Record::NodeSkipped { node } => (
-                Tone::Warn,
-                format!("{t} {} skipped: winding down", self.name(*node)),
-            ),
-            Record::NodeStopped { node, left } => (
-                if left.drained() {
-                    Tone::Bad
-                } else {
-                    Tone::Warn
-                },
-                format!("{t} {} {}", self.name(*node), left.describe()),
-            ),
-            Record::StageStarted { class, stage } => (
-                Tone::Note,
-                if *stage == 0 {
-                    format!("{t} class {class}: canary")
-                } else {
-                    format!("{t} class {class}: wave {stage}")
-                },
-            ),
-            Record::Halted { reason } => (
-                Tone::Bad,
-                format!("{t} HALTED, waiting for the operator: {reason}"),
-            ),
-            Record::Operator { command } => (
-                Tone::Note,
-                format!(
-                    "{t} operator: {}",
-                    command.describe(|n| self.name(n).to_string())
-                ),
-            ),
-            Record::RolledBack { node, result } => match result {
-                Ok(m) => (
-                    Tone::Note,
-                    format!("{t} {} rolled back: {m}", self.name(*node)),
-                ),
-                Err(e) => (
-                    Tone::Bad,
-                    format!("{t} {} rollback failed: {e}", self.name(*node)),
-                ),
-            },
-            Record::RunStarted { .. } => return None,
-            Record::BakeStarted {
-                node,
-                class,
-                duration_ms,
-            } => (
-                Tone::Note,
-                format!(
-                    "{t} {} baking for {} before class {class} widens",
-                    self.name(*node),
-                    super::plan::duration_text(*duration_ms)
-                ),
-            ),
-            Record::BakePolled {
-                node,
-                poll,
-                ok,
-                verdict,
-            } => (
-                if *ok { Tone::Note } else { Tone::Bad },
-                format!(
-                    "{t} {} bake poll {poll}: {}{verdict}",
-                    self.name(*node),
-                    if *ok { "" } else { "FAILED: " }
-                ),
-            ),
-            Record::BakeDone { node, class, polls } => (
-                Tone::Good,
-                format!(
-                    "{t} {} baked through ({polls} poll(s)): class {class} widens",
-                    self.name(*node)
-                ),
-            ),
-            Record::Finished {
-                landed,
-                failed,
-                skipped,
-            } => (
-                if *failed > 0 { Tone::Warn } else { Tone::Good },
-                format!("{t} finished: {landed} landed, {failed} failed, {skipped} skipped"),
-            ),
-        };
-        Some(Progress { tone, text })
+        Some(Progress {
+            tone: p.tone,
+            text: format!("{t} {}", p.text),
+        })
     }
 }
 
@@ -362,7 +219,7 @@ mod tests {
     use crate::inventory::NodeId;
     use crate::inventory::{Inventory, Node};
     use crate::rollout::plan::{self, PlanOptions};
-    use crate::rollout::{Command, Mode, Phase};
+    use crate::rollout::{Command, Failure, Mode, Phase};
 
     const T0: Millis = 1_800_000_000_000;
 

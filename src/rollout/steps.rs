@@ -1,5 +1,5 @@
-//! The executor: runs the machine's effects against nodes and reports back as events.
-//! It never decides anything. Each phase is written once, as operations on the node
+//! The steps of a rollout: runs the machine's effects against nodes and reports back as
+//! [`ExecEvent`]s. It never decides anything. Each phase is written once, as operations on the node
 //! interface ([`crate::remote::Nodes`]) and the reading of their answers
 //! ([`super::node_ops`]): real nodes and the simulated mesh go through the same steps.
 
@@ -9,12 +9,13 @@ use std::time::Duration;
 
 use tokio::sync::mpsc::UnboundedSender;
 
+pub use super::events::ExecEvent;
 use super::machine::{Failure, Input, Phase};
 use super::node_ops;
-use crate::inventory::NodeId;
+use crate::inventory::{Node, NodeId};
 use crate::manifest::Bundle;
 use crate::observe::{NodeState, now_ms};
-use crate::poller::{self, PollCtx, PollResult};
+use crate::poller::{self, PollCtx};
 use crate::remote::ops::OUTPUT_CAP;
 use crate::remote::rsync::{self, RsyncStats};
 use crate::remote::{NodeOp, RemoteError, RemoteOutput, RunLimits, SyncError, SyncTree};
@@ -73,29 +74,6 @@ impl NodeRsyncs {
             m.insert(id, r);
         }
     }
-}
-
-/// What the executor reports.
-#[derive(Debug, Clone)]
-pub enum ExecEvent {
-    Input(Input),
-    /// A line of a running step's output (prewarm), for the node view.
-    Output {
-        node: NodeId,
-        line: String,
-    },
-    Doctor {
-        node: NodeId,
-        report: DoctorReport,
-    },
-    Synced {
-        node: NodeId,
-        stats: RsyncStats,
-    },
-    /// A poll the rollout made of a node (the probe's, and the one right after undrain):
-    /// the dashboard folds it into the node's row like its own, so a node that has
-    /// just landed reads as landed at once.
-    Polled(Box<PollResult>),
 }
 
 fn remote_failure(e: RemoteError) -> Failure {
@@ -191,106 +169,141 @@ pub async fn run_phase(
     let Some(node) = ctx.poll.nodes.get(id) else {
         return Err(Failure::Fatal(format!("no node {id}")));
     };
-    let sha = || ctx.bundle.skills_sha.clone();
-    let rid = || ctx.rollout_id.clone();
-    let lim = ctx.limits;
     match phase {
-        Phase::Baseline => {
-            let now_s = now_ms() / 1000;
-            let op = NodeOp::Baseline {
-                rollout_id: rid(),
-                who: ctx.who.clone(),
-                now_s,
-            };
-            let out = sh(ctx, id, op, lim.command, None).await?;
-            let r = node_ops::baseline_result(out.code, &out.stdout, now_s, &node.name)
-                .and_then(|note| learn_rsync(ctx, id, &out.stderr).map(|_| note));
-            if r.is_err() && !node_ops::locked_by_other(&out.stdout) {
-                // Nothing was changed on the node (gateway not ready, ...): give its lock
-                // back, or the next rollout finds it held by this one forever.
-                let rel = NodeOp::Release { rollout_id: rid() };
-                let _ = sh(ctx, id, rel, lim.command, None).await;
-            }
-            r
-        }
-        Phase::Drain => drain_note(
-            node,
-            expect_ok(
-                &sh(ctx, id, NodeOp::Drain, lim.command, None).await?,
-                "drain",
-            ),
-        ),
-        Phase::Sync => {
-            let prepare = NodeOp::PrepareSync { sha: sha() };
-            let out = sh(ctx, id, prepare, lim.command, None).await?;
-            expect_ok(&out, "preparing the bundle directory")?;
-            let stats = sync(ctx, id).await?;
-            let _ = tx.send(ExecEvent::Synced { node: id, stats });
-            Ok(format!(
-                "{} file(s) transferred, {} bytes sent",
-                stats.files_transferred, stats.bytes_sent
-            ))
-        }
-        Phase::Verify => {
-            let out = sh(ctx, id, NodeOp::Verify { sha: sha() }, lim.sync, None).await?;
-            node_ops::verify_result(&ctx.bundle.lock, &ctx.bundle.manifest_sha256, &out.stdout)
-        }
-        Phase::Switch => {
-            // Verified again in the same script, right before the rename: the time
-            // limit is the verify's, as it hashes the whole tree.
-            let want = node_ops::expected_digest(&ctx.bundle.lock, &ctx.bundle.manifest_sha256);
-            let op = NodeOp::Switch { sha: sha(), want };
-            let out = sh(ctx, id, op, lim.sync, None).await?;
-            if let Some(f) = node_ops::switch_mismatch(
-                &ctx.bundle.lock,
-                &ctx.bundle.manifest_sha256,
-                &out.stdout,
-            ) {
-                return Err(f);
-            }
-            expect_ok(&out, "switch")
-        }
-        Phase::Doctor => {
-            let timeout = lim.command.max(Duration::from_secs(30));
-            let out = sh(ctx, id, NodeOp::Doctor, timeout, None).await?;
-            let run = crate::signals::CliRun {
-                rc: out.code.unwrap_or(-1),
-                timed_out: false,
-                bytes: out.stdout.len() as u64,
-                stdout: out.stdout,
-                stderr: out.stderr,
-            };
-            let report =
-                crate::signals::doctor::parse(&run).map_err(|e| Failure::Fatal(e.to_string()))?;
-            let _ = tx.send(ExecEvent::Doctor {
-                node: id,
-                report: report.clone(),
-            });
-            doctor_outcome(&report)
-        }
-        Phase::Prewarm => {
-            let tx2 = tx.clone();
-            let on_line = move |l: &str| {
-                if let Some(line) = super::prewarm::shown_line(l) {
-                    let _ = tx2.send(ExecEvent::Output { node: id, line });
-                }
-            };
-            let op = NodeOp::Prewarm {
-                sha: sha(),
-                mem_limit_kb: node.layout.prewarm_mem_mb.saturating_mul(1024),
-            };
-            let out = sh(ctx, id, op, lim.prewarm, Some(&on_line)).await?;
-            if out.stdout.len() > OUTPUT_CAP {
-                return Err(Failure::Fatal(format!(
-                    "prewarm: {}",
-                    crate::remote::output_over(OUTPUT_CAP)
-                )));
-            }
-            super::prewarm::outcome(&out.stdout)
-        }
+        Phase::Baseline => baseline(ctx, id, node).await,
+        Phase::Drain => drain(ctx, id, node).await,
+        Phase::Sync => sync_phase(ctx, id, tx).await,
+        Phase::Verify => verify(ctx, id).await,
+        Phase::Switch => switch(ctx, id).await,
+        Phase::Doctor => doctor(ctx, id, tx).await,
+        Phase::Prewarm => prewarm(ctx, id, node, tx).await,
         Phase::Probe => probe(ctx, id, tx).await,
         Phase::Undrain => undrain(ctx, id, tx).await,
     }
+}
+
+/// Take the node lock and archive the gateway's status (it must be ready); learn the
+/// node's rsync. A baseline that fails without another's lock gives the lock back.
+async fn baseline(ctx: &RolloutCtx, id: NodeId, node: &Node) -> Result<String, Failure> {
+    let now_s = now_ms() / 1000;
+    let op = NodeOp::Baseline {
+        rollout_id: ctx.rollout_id.clone(),
+        who: ctx.who.clone(),
+        now_s,
+    };
+    let out = sh(ctx, id, op, ctx.limits.command, None).await?;
+    let r = node_ops::baseline_result(out.code, &out.stdout, now_s, &node.name)
+        .and_then(|note| learn_rsync(ctx, id, &out.stderr).map(|_| note));
+    if r.is_err() && !node_ops::locked_by_other(&out.stdout) {
+        // Nothing was changed on the node (gateway not ready, ...): give its lock
+        // back, or the next rollout finds it held by this one forever.
+        let rel = NodeOp::Release {
+            rollout_id: ctx.rollout_id.clone(),
+        };
+        let _ = sh(ctx, id, rel, ctx.limits.command, None).await;
+    }
+    r
+}
+
+/// Set the drain flag (or run the layout's drain command).
+async fn drain(ctx: &RolloutCtx, id: NodeId, node: &Node) -> Result<String, Failure> {
+    let out = sh(ctx, id, NodeOp::Drain, ctx.limits.command, None).await?;
+    drain_note(node, expect_ok(&out, "drain"))
+}
+
+/// Prepare the bundle's directory, then rsync the staged bundle into it.
+async fn sync_phase(
+    ctx: &RolloutCtx,
+    id: NodeId,
+    tx: &UnboundedSender<ExecEvent>,
+) -> Result<String, Failure> {
+    let prepare = NodeOp::PrepareSync {
+        sha: ctx.bundle.skills_sha.clone(),
+    };
+    let out = sh(ctx, id, prepare, ctx.limits.command, None).await?;
+    expect_ok(&out, "preparing the bundle directory")?;
+    let stats = sync(ctx, id).await?;
+    let _ = tx.send(ExecEvent::Synced { node: id, stats });
+    Ok(format!(
+        "{} file(s) transferred, {} bytes sent",
+        stats.files_transferred, stats.bytes_sent
+    ))
+}
+
+/// The node's copy against the lock file.
+async fn verify(ctx: &RolloutCtx, id: NodeId) -> Result<String, Failure> {
+    let op = NodeOp::Verify {
+        sha: ctx.bundle.skills_sha.clone(),
+    };
+    let out = sh(ctx, id, op, ctx.limits.sync, None).await?;
+    node_ops::verify_result(&ctx.bundle.lock, &ctx.bundle.manifest_sha256, &out.stdout)
+}
+
+/// Point `current` at the bundle, verified again in the same script right before the
+/// rename: the time limit is the verify's, as it hashes the whole tree.
+async fn switch(ctx: &RolloutCtx, id: NodeId) -> Result<String, Failure> {
+    let want = node_ops::expected_digest(&ctx.bundle.lock, &ctx.bundle.manifest_sha256);
+    let op = NodeOp::Switch {
+        sha: ctx.bundle.skills_sha.clone(),
+        want,
+    };
+    let out = sh(ctx, id, op, ctx.limits.sync, None).await?;
+    if let Some(f) =
+        node_ops::switch_mismatch(&ctx.bundle.lock, &ctx.bundle.manifest_sha256, &out.stdout)
+    {
+        return Err(f);
+    }
+    expect_ok(&out, "switch")
+}
+
+/// `openclaw doctor`, its report forwarded for the node view; error findings block.
+async fn doctor(
+    ctx: &RolloutCtx,
+    id: NodeId,
+    tx: &UnboundedSender<ExecEvent>,
+) -> Result<String, Failure> {
+    let timeout = ctx.limits.command.max(Duration::from_secs(30));
+    let out = sh(ctx, id, NodeOp::Doctor, timeout, None).await?;
+    let run = crate::signals::CliRun {
+        rc: out.code.unwrap_or(-1),
+        timed_out: false,
+        bytes: out.stdout.len() as u64,
+        stdout: out.stdout,
+        stderr: out.stderr,
+    };
+    let report = crate::signals::doctor::parse(&run).map_err(|e| Failure::Fatal(e.to_string()))?;
+    let _ = tx.send(ExecEvent::Doctor {
+        node: id,
+        report: report.clone(),
+    });
+    doctor_outcome(&report)
+}
+
+/// Warm the skills, each line of its output forwarded for the node view.
+async fn prewarm(
+    ctx: &RolloutCtx,
+    id: NodeId,
+    node: &Node,
+    tx: &UnboundedSender<ExecEvent>,
+) -> Result<String, Failure> {
+    let tx2 = tx.clone();
+    let on_line = move |l: &str| {
+        if let Some(line) = super::prewarm::shown_line(l) {
+            let _ = tx2.send(ExecEvent::Output { node: id, line });
+        }
+    };
+    let op = NodeOp::Prewarm {
+        sha: ctx.bundle.skills_sha.clone(),
+        mem_limit_kb: node.layout.prewarm_mem_mb.saturating_mul(1024),
+    };
+    let out = sh(ctx, id, op, ctx.limits.prewarm, Some(&on_line)).await?;
+    if out.stdout.len() > OUTPUT_CAP {
+        return Err(Failure::Fatal(format!(
+            "prewarm: {}",
+            crate::remote::output_over(OUTPUT_CAP)
+        )));
+    }
+    super::prewarm::outcome(&out.stdout)
 }
 
 /// Clear the drain flag (or run the layout's undrain command) and release the lock;
