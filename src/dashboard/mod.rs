@@ -12,5 +12,4 @@ pub mod scroll;
 mod stage;
 pub mod state;
 
-pub use event_loop::run;
 pub use state::{App, Effect, Event, Sort, View};

@@ -2,10 +2,11 @@
 //! the next failure, step one event. Pure state: the terminal loop feeds it keys and
 //! elapsed real time, `ui::replay` draws it.
 
-use crossterm::event::KeyCode;
+use crossterm::event::{Event as TermEvent, KeyCode, KeyEventKind, KeyModifiers};
 
 use super::{At, Replay};
 use crate::observe::Millis;
+use crate::terminal::Incoming;
 
 /// Replay speeds, journal seconds per real second.
 pub const SPEEDS: [u32; 12] = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 4096];
@@ -141,6 +142,25 @@ impl Player {
                 self.flash = Some("no failure after this point".into());
                 false
             }
+        }
+    }
+
+    /// What came in from the terminal: a key press, or a signal (SIGTERM, SIGHUP,
+    /// SIGINT) or Ctrl-C, which end the replay as `q` does.
+    pub fn input(&mut self, inc: Incoming) {
+        match inc {
+            Incoming::Signal(sig) => {
+                tracing::info!(signal = sig, "replay stopping on a signal");
+                self.quit = true;
+            }
+            Incoming::Term(TermEvent::Key(k)) if k.kind == KeyEventKind::Press => {
+                if k.modifiers.contains(KeyModifiers::CONTROL) && k.code == KeyCode::Char('c') {
+                    self.quit = true;
+                } else {
+                    self.key(k.code);
+                }
+            }
+            Incoming::Term(_) => {}
         }
     }
 
