@@ -12,8 +12,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crossterm::event::{Event as TermEvent, KeyCode, KeyEvent, KeyModifiers};
-use meshroll::dashboard::App;
 use meshroll::dashboard::event_loop::{self, Dashboard};
+use meshroll::dashboard::{App, Setup};
 use meshroll::poller::{Cadence, PollCtx};
 use meshroll::remote::Transport;
 use meshroll::remote::sim::SimMesh;
@@ -68,12 +68,16 @@ async fn keys_select_and_open_a_node_and_a_poll_now_changes_its_row() {
         token: None,
         cadence,
     });
-    let mut app = App::new(
+    let setup = Setup {
+        rules: ctx.cadence.rules(),
+        ..Setup::default()
+    };
+    let app = App::new(
         "demo (simulated mesh)".into(),
         inv.nodes.clone(),
         inv.classes.clone(),
+        setup,
     );
-    app.rules = ctx.cadence.rules();
     let d = Dashboard {
         app,
         ctx: ctx.clone(),

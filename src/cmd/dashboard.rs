@@ -8,8 +8,8 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 
 use crate::cli::{Global, PlanArgs};
-use crate::dashboard::App;
 use crate::dashboard::event_loop::{self, ActionsSetup, Dashboard};
+use crate::dashboard::{App, Setup};
 use crate::keymap::KeyMap;
 use crate::observe::now_ms;
 use crate::poller::PollCtx;
@@ -97,14 +97,17 @@ async fn dashboard(
         None => KeyMap::default(),
     };
     let user_actions = crate::actions::user::load_all(&actions.inventory, &keymap)?;
-    let mut app = App::new(title, ctx.nodes.clone(), classes);
-    app.keymap = keymap;
-    app.user_actions = user_actions;
-    app.rules = ctx.cadence.rules();
-    let runner = rollout.map(|(state, runner, exec_rx)| {
-        app.rollout = Some(state);
-        (runner, exec_rx)
-    });
+    let (state, runner) = match rollout {
+        Some((state, runner, exec_rx)) => (Some(state), Some((runner, exec_rx))),
+        None => (None, None),
+    };
+    let setup = Setup {
+        keymap,
+        rules: ctx.cadence.rules(),
+        user_actions,
+        rollout: state,
+    };
+    let app = App::new(title, ctx.nodes.clone(), classes, setup);
     let d = Dashboard {
         app,
         ctx: ctx.clone(),
@@ -123,14 +126,14 @@ async fn dashboard(
 /// The recap of a rollout run from the dashboard (printed), and the exit code:
 /// non-zero unless every planned node landed, once the rollout touched any.
 fn recap(app: &App) -> i32 {
-    let Some(d) = &app.rollout else {
+    let Some(d) = app.rollout() else {
         return 0;
     };
     print!(
         "{}",
         crate::replay::recap::text(
             &d.machine,
-            &app.nodes,
+            app.nodes(),
             &d.rollout_id,
             &d.skills_sha,
             d.journal_path.as_deref(),

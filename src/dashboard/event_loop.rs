@@ -19,7 +19,7 @@ use tokio::task::JoinHandle;
 
 use super::action_runner::ActionRunner;
 use super::pacer::FramePacer;
-use super::state::{AGE_EVERY_MS, App, Effect, Event, is_input, wrap_poll};
+use super::state::{AGE_EVERY_MS, App, AppEffect, AppEvent, is_input, wrap_poll};
 use crate::actions::ActionRequest;
 use crate::actions::run::RunEnv;
 use crate::observe::{Millis, now_ms};
@@ -83,7 +83,7 @@ struct Loop<'t, B: Backend> {
     app: App,
     theme: Theme,
     terminal: &'t mut Terminal<B>,
-    rx: mpsc::UnboundedReceiver<Event>,
+    rx: mpsc::UnboundedReceiver<AppEvent>,
     pacer: FramePacer,
     /// False once the terminal is gone (SIGHUP): nodes are still put back.
     drawing: bool,
@@ -104,7 +104,7 @@ fn setup<B: Backend>(
     d: Dashboard,
     terminal: &mut Terminal<B>,
 ) -> (Loop<'_, B>, Tasks, impl std::future::Future<Output = ()>) {
-    let (tx, rx) = mpsc::unbounded_channel::<Event>();
+    let (tx, rx) = mpsc::unbounded_channel::<AppEvent>();
     let Dashboard {
         mut app,
         ctx,
@@ -118,7 +118,7 @@ fn setup<B: Backend>(
             let ftx = tx.clone();
             let forward = tokio::spawn(async move {
                 while let Some(e) = exec_rx.recv().await {
-                    if ftx.send(Event::Exec(Box::new(e))).is_err() {
+                    if ftx.send(AppEvent::Exec(Box::new(e))).is_err() {
                         break;
                     }
                 }
@@ -136,14 +136,14 @@ fn setup<B: Backend>(
         iv.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             iv.tick().await;
-            if tick_tx.send(Event::Tick).is_err() {
+            if tick_tx.send(AppEvent::Tick).is_err() {
                 break;
             }
         }
     });
     if let Ok(size) = terminal.size() {
         let resize = crossterm::event::Event::Resize(size.width, size.height);
-        app.handle(Event::Input(resize), now_ms());
+        app.handle(AppEvent::Input(resize), now_ms());
     }
     let mut pacer = FramePacer::default();
     pacer.changed(true);
@@ -164,7 +164,7 @@ fn setup<B: Backend>(
 
 /// What woke the loop.
 enum Wake {
-    Event(Event),
+    Event(AppEvent),
     /// The owed frame fell due.
     Frame,
     /// Nothing will ever come again.
@@ -191,7 +191,7 @@ where
                 Wake::Frame => continue,
                 Wake::Closed => break,
             };
-            if let Event::Signal(sig) = &ev {
+            if let AppEvent::Signal(sig) = &ev {
                 // A signal goes through the rollout's one stop path: meshroll quits once
                 // the nodes in flight are put back (at once when there are none).
                 tracing::info!(signal = sig, "dashboard stopping on a signal");
@@ -239,8 +239,8 @@ where
         tokio::select! {
             ev = self.rx.recv() => ev.map_or(Wake::Closed, Wake::Event),
             inc = input.next(), if *input_open => match inc {
-                Some(Incoming::Term(e)) => Wake::Event(Event::Input(e)),
-                Some(Incoming::Signal(s)) => Wake::Event(Event::Signal(s)),
+                Some(Incoming::Term(e)) => Wake::Event(AppEvent::Input(e)),
+                Some(Incoming::Signal(s)) => Wake::Event(AppEvent::Signal(s)),
                 None => {
                     *input_open = false;
                     Wake::Frame
@@ -253,24 +253,18 @@ where
     /// `ev` and every event queued behind it, handled without drawing between them.
     /// Returns whether the app asked to quit, and the shells it asked for (they need
     /// the terminal, handed over once the queue is handled).
-    fn handle_queued(&mut self, ev: Event) -> (bool, Vec<ActionRequest>) {
+    fn handle_queued(&mut self, ev: AppEvent) -> (bool, Vec<ActionRequest>) {
         let mut quit = false;
         let mut shells = Vec::new();
         let mut next = Some(ev);
         while let Some(ev) = next {
             let now = now_ms();
             let urgent = is_input(&ev);
-            let tick = matches!(ev, Event::Tick);
-            let mut redraw = self.app.redraws(&ev);
-            let effects = self.app.handle(ev, now);
-            // The clock alone (no rollout to time) draws only when a row on screen
-            // or a verdict moved: at most once a second, not at all when idle.
-            if tick && !redraw {
-                redraw = self.app.refresh(now);
-            }
-            if redraw {
+            let out = self.app.handle(ev, now);
+            if out.redraw {
                 self.pacer.changed(urgent);
             }
+            let effects = out.effects;
             quit |= self.carry_out(effects, &mut shells, now);
             next = self.rx.try_recv().ok();
         }
@@ -282,31 +276,31 @@ where
     /// put in `shells`). True when it asked to quit.
     fn carry_out(
         &mut self,
-        effects: Vec<Effect>,
+        effects: Vec<AppEffect>,
         shells: &mut Vec<ActionRequest>,
         now: Millis,
     ) -> bool {
         let mut quit = false;
         for e in effects {
             match e {
-                Effect::Poll { node, doctor } => self.scheduler.refresh(node, doctor),
-                Effect::PollAll => self.scheduler.refresh_all(false),
-                Effect::Rollout(effects) => {
+                AppEffect::Poll { node, doctor } => self.scheduler.refresh(node, doctor),
+                AppEffect::PollAll => self.scheduler.refresh_all(false),
+                AppEffect::Rollout(effects) => {
                     if let Some(r) = self.runner.as_mut() {
                         r.run(effects, now);
                     }
                 }
-                Effect::Heartbeat => {
-                    if let (Some(r), Some(d)) = (self.runner.as_mut(), self.app.rollout.as_ref()) {
+                AppEffect::Heartbeat => {
+                    if let (Some(r), Some(d)) = (self.runner.as_mut(), self.app.rollout()) {
                         r.heartbeat(now, || d.lock_holders());
                     }
                 }
-                Effect::Action(req) if req.action.runs == crate::actions::Runs::Shell => {
+                AppEffect::Action(req) if req.action.runs == crate::actions::Runs::Shell => {
                     shells.push(req);
                 }
-                Effect::Action(req) => self.action_runner.start(req),
-                Effect::StopPane { run } => self.action_runner.stop(run),
-                Effect::Quit => quit = true,
+                AppEffect::Action(req) => self.action_runner.start(req),
+                AppEffect::StopPane { run } => self.action_runner.stop(run),
+                AppEffect::Quit => quit = true,
             }
         }
         quit
@@ -323,7 +317,7 @@ where
         let done = self.action_runner.shell(req).await;
         handover.back().await?;
         self.terminal.clear()?;
-        self.app.handle(Event::Action(Box::new(done)), now_ms());
+        self.app.handle(AppEvent::Action(Box::new(done)), now_ms());
         self.pacer.changed(true);
         Ok(())
     }
