@@ -555,9 +555,9 @@ impl App {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::dashboard::Setup;
     use crate::dashboard::state::Sort;
     use crate::dashboard::test_harness::Drive;
+    use crate::dashboard::{AppEvent, Setup};
     use crate::remote::sim::{OLD_SHA, SimMesh};
     use crate::remote::{PollFailure, PollRequest};
     use crate::report::NodeReport;
@@ -597,6 +597,17 @@ mod tests {
             app.feed(poll(&mesh, i, t0).await);
         }
         (inv, mesh, app)
+    }
+
+    /// `s` until the table is sorted by verdict.
+    fn sort_by_verdict(app: &mut App) {
+        while app.sort != Sort::Verdict {
+            app.press_at(
+                crossterm::event::KeyCode::Char('s'),
+                crossterm::event::KeyModifiers::NONE,
+                0,
+            );
+        }
     }
 
     fn full(app: &App, now: Millis) -> Vec<NodeReport> {
@@ -662,7 +673,7 @@ mod tests {
         let t0 = 1_800_000_000_100;
         let (_, _, mut app) = polled(1_000, 5, t0).await;
         assert!(app.update_rows(t0));
-        app.cursor = 500;
+        app.move_to(500);
         let check = |app: &App, now: Millis, what: &str| {
             let want = full(app, now);
             let v = app.visible();
@@ -699,9 +710,34 @@ mod tests {
         // Within the same second nothing is rebuilt: no frame is owed.
         assert!(!app.update_rows(t0 + 3_600_000 + 200));
         // Rows come on screen with their ages brought up to date.
-        app.cursor = 0;
+        app.move_to(0);
         app.update_rows(t0 + 3_600_000 + 300);
         check(&app, t0 + 3_600_000 + 300, "scrolled");
+    }
+
+    /// One call says whether a frame is owed: the clock's tick (no rollout) owes one
+    /// exactly when it moved a row (an age on screen, once a second), a poll always.
+    #[tokio::test(start_paused = true)]
+    async fn the_outcome_of_a_tick_owes_a_frame_only_when_a_row_moved() {
+        let t0 = 1_800_000_000_100;
+        let (_, mesh, mut app) = polled(20, 5, t0).await;
+        app.frame(t0);
+        let tick = |app: &mut App, at: Millis| app.handle(AppEvent::Tick, at);
+        assert!(!tick(&mut app, t0 + 300).redraw, "within the second");
+        assert!(
+            tick(&mut app, t0 + 1_000).redraw,
+            "the ages on screen moved"
+        );
+        assert!(!tick(&mut app, t0 + 1_200).redraw, "nothing moved since");
+        let r = poll(&mesh, 3, t0 + 1_300).await;
+        let out = app.handle(AppEvent::Poll(Box::new(r)), t0 + 1_300);
+        assert_eq!(
+            out,
+            super::super::Outcome {
+                effects: vec![],
+                redraw: true
+            }
+        );
     }
 
     /// Typing a filter narrows the cached order; the result equals a fresh one.
@@ -710,16 +746,16 @@ mod tests {
         let t0 = 1_800_000_000_000;
         let (_, _, mut app) = polled(500, 2, t0).await;
         app.update_rows(t0);
-        app.sort = Sort::Verdict;
+        sort_by_verdict(&mut app);
         for f in [
             "w", "w0", "w00", "w001", "w00", "ske", "skew", "skewx", "D", "DE",
         ] {
-            app.filter = f.into();
+            app.type_filter(f);
             assert_eq!(app.visible(), app.compute_visible(), "filter {f}");
         }
-        app.filter = "w".into();
+        app.type_filter("w");
         let wide = app.visible_len();
-        app.filter = "w01".into();
+        app.type_filter("w01");
         assert!(app.visible_len() < wide && app.visible_len() > 0);
     }
 
@@ -729,7 +765,7 @@ mod tests {
         let t0 = 1_800_000_000_000;
         let (_, mesh, mut app) = polled(120, 2, t0).await;
         app.update_rows(t0);
-        app.sort = Sort::Verdict;
+        sort_by_verdict(&mut app);
         assert_eq!(app.visible(), app.compute_visible());
         let first = app.visible()[0];
         assert_eq!(app.rows[first].verdict, crate::verdict::Kind::Dead);
@@ -740,7 +776,7 @@ mod tests {
         app.update_rows(t0 + 200);
         assert_eq!(app.visible(), app.compute_visible());
         assert_ne!(app.visible().last(), Some(&last));
-        app.filter = "W0".into();
+        app.type_filter("W0");
         assert_eq!(app.visible(), app.compute_visible());
         assert!(!app.visible().is_empty());
         assert!(
@@ -748,7 +784,12 @@ mod tests {
                 .iter()
                 .all(|&i| app.rows[i].node.contains("w0"))
         );
-        app.class_tab = 1;
+        app.press_at(
+            crossterm::event::KeyCode::Char('1'),
+            crossterm::event::KeyModifiers::NONE,
+            t0,
+        );
+        assert_eq!(app.class_tab, 1);
         assert_eq!(app.visible(), app.compute_visible());
         assert!(app.visible().is_empty());
     }

@@ -15,7 +15,14 @@ pub(super) trait Drive {
     fn press_at(&mut self, code: KeyCode, modifiers: KeyModifiers, now: Millis) -> Vec<AppEffect>;
     fn click_at(&mut self, row: u16, now: Millis) -> Vec<AppEffect>;
     fn feed(&mut self, r: PollResult) -> Vec<AppEffect>;
+    /// The cursor moved to position `pos` of the table with keys (first row, then down).
+    fn move_to(&mut self, pos: usize);
+    /// The filter replaced by `f` with keys (`/`, backspaces, the letters, Enter).
+    fn type_filter(&mut self, f: &str);
 }
+
+/// When the harness's keys are pressed: keys read no clock but the rollout's.
+const KEY_AT: Millis = 0;
 
 impl Drive for App {
     fn effects_of(&mut self, ev: AppEvent, now: Millis) -> Vec<AppEffect> {
@@ -41,5 +48,25 @@ impl Drive for App {
     fn feed(&mut self, r: PollResult) -> Vec<AppEffect> {
         let at = r.at;
         self.effects_of(AppEvent::Poll(Box::new(r)), at)
+    }
+
+    fn move_to(&mut self, pos: usize) {
+        self.press_at(KeyCode::Home, KeyModifiers::NONE, KEY_AT);
+        for _ in 0..pos {
+            self.press_at(KeyCode::Down, KeyModifiers::NONE, KEY_AT);
+        }
+        assert_eq!(self.cursor(), pos, "the cursor reached {pos}");
+    }
+
+    fn type_filter(&mut self, f: &str) {
+        self.press_at(KeyCode::Char('/'), KeyModifiers::NONE, KEY_AT);
+        for _ in 0..self.filter().chars().count() {
+            self.press_at(KeyCode::Backspace, KeyModifiers::NONE, KEY_AT);
+        }
+        for c in f.chars() {
+            self.press_at(KeyCode::Char(c), KeyModifiers::NONE, KEY_AT);
+        }
+        self.press_at(KeyCode::Enter, KeyModifiers::NONE, KEY_AT);
+        assert_eq!(self.filter(), f);
     }
 }
