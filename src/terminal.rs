@@ -27,8 +27,11 @@ pub enum Incoming {
 pub trait Handover {
     /// Stop reading input and leave the screen: the child owns the terminal.
     async fn leave(&mut self);
-    /// Take the terminal back and read input again (the caller redraws in full).
+    /// Take the screen back (the caller clears it and redraws in full).
     async fn back(&mut self) -> io::Result<()>;
+    /// Read input again, once the screen is cleared: clearing asks the terminal where
+    /// its cursor is, an answer a running input reader could take.
+    fn listen(&mut self);
 }
 
 /// A terminal that is not a real one (a test's `TestBackend`): nothing to hand over.
@@ -39,6 +42,7 @@ impl Handover for NoHandover {
     async fn back(&mut self) -> io::Result<()> {
         Ok(())
     }
+    fn listen(&mut self) {}
 }
 
 /// The full-screen terminal: raw mode, the alternate screen, mouse capture when asked,
@@ -116,8 +120,13 @@ impl Handover for FullScreen {
         crossterm::execute!(io::stdout(), crossterm::terminal::EnterAlternateScreen)?;
         self.taken = true;
         self.capture_mouse(true);
-        self.input = Some(read_input(self.tx.clone()));
         Ok(())
+    }
+
+    fn listen(&mut self) {
+        if self.input.is_none() {
+            self.input = Some(read_input(self.tx.clone()));
+        }
     }
 }
 

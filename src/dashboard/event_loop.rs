@@ -317,6 +317,7 @@ where
         let done = self.action_runner.shell(req).await;
         handover.back().await?;
         self.terminal.clear()?;
+        handover.listen();
         self.app.handle(AppEvent::Action(Box::new(done)), now_ms());
         self.pacer.changed(true);
         Ok(())
