@@ -141,3 +141,53 @@ async fn keys_select_and_open_a_node_and_a_poll_now_changes_its_row() {
     );
     insta::assert_snapshot!(fleet);
 }
+
+/// A signal arriving on the input stream (SIGTERM, SIGHUP, SIGINT from the terminal
+/// guard) ends the loop like `q` when no node is in flight: the app comes back.
+#[tokio::test]
+async fn a_signal_on_the_input_ends_the_loop() {
+    let (inv, mesh) = SimMesh::demo();
+    let ctx = Arc::new(PollCtx {
+        transport: Transport::sim(mesh),
+        nodes: inv.nodes.clone(),
+        token: None,
+        cadence: Cadence::for_timeout(Duration::from_secs(10)),
+    });
+    let app = App::new(
+        "demo (simulated mesh)".into(),
+        inv.nodes.clone(),
+        inv.classes.clone(),
+        Setup::default(),
+    );
+    let d = Dashboard {
+        app,
+        ctx,
+        theme: Theme::load("default").unwrap(),
+        runner: None,
+        actions: meshroll::actions::run::RunEnv {
+            who: "tester@here/pid1".into(),
+            host: "here".into(),
+            timeout: Duration::from_secs(5),
+            audit: None,
+        },
+    };
+    let screen = SharedScreen::new(100, 30);
+    let mut terminal = Terminal::new(screen.clone()).unwrap();
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let input = futures::stream::poll_fn(move |cx| rx.poll_recv(cx));
+    let drive = async {
+        wait_for(&screen, "the fleet table", |s| s.contains("mac-g01")).await;
+        tx.send(Incoming::Signal("SIGTERM")).unwrap();
+    };
+    let mut no_handover = NoHandover;
+    let (ended, ()) = tokio::time::timeout(Duration::from_secs(30), async {
+        tokio::join!(
+            event_loop::run(d, &mut terminal, input, &mut no_handover),
+            drive
+        )
+    })
+    .await
+    .expect("the loop ends on SIGTERM");
+    let app = ended.expect("a clean end");
+    assert_eq!(app.view(), meshroll::dashboard::View::Fleet);
+}

@@ -362,4 +362,32 @@ mod tests {
         let p = Player::new(r);
         assert_eq!(p.speed_x(), 256);
     }
+
+    /// What comes in through the terminal guard: a signal or Ctrl-C ends the replay
+    /// like `q`; a key press is a key; a key release or a resize does nothing.
+    #[test]
+    fn signals_and_ctrl_c_end_the_replay() {
+        use crossterm::event::{KeyEvent, KeyEventKind, KeyEventState};
+        for sig in ["SIGTERM", "SIGHUP", "SIGINT"] {
+            let mut p = Player::new(sample());
+            p.input(Incoming::Signal(sig));
+            assert!(p.quit, "{sig}");
+        }
+        let press =
+            |code, modifiers| Incoming::Term(TermEvent::Key(KeyEvent::new(code, modifiers)));
+        let mut p = Player::new(sample());
+        p.input(Incoming::Term(TermEvent::Resize(80, 24)));
+        p.input(Incoming::Term(TermEvent::Key(KeyEvent {
+            code: KeyCode::Char('q'),
+            modifiers: KeyModifiers::NONE,
+            kind: KeyEventKind::Release,
+            state: KeyEventState::NONE,
+        })));
+        assert!(!p.quit, "a release or a resize is not a key");
+        let playing = p.playing;
+        p.input(press(KeyCode::Char(' '), KeyModifiers::NONE));
+        assert_eq!(p.playing, !playing, "space pauses");
+        p.input(press(KeyCode::Char('c'), KeyModifiers::CONTROL));
+        assert!(p.quit, "ctrl-c");
+    }
 }
