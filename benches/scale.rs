@@ -31,7 +31,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crossterm::event::{Event as TermEvent, KeyCode, KeyEvent, KeyModifiers};
-use meshroll::dashboard::{App, Event};
+use meshroll::dashboard::{App, AppEvent, Setup};
 use meshroll::inventory::NodeId;
 use meshroll::observe::now_ms;
 use meshroll::poller::{Cadence, PollResult};
@@ -181,15 +181,20 @@ fn in_process(n: usize) -> InProc {
         }
         v
     });
-    let mut app = App::new("scale bench".into(), inv.nodes.clone(), inv.classes.clone());
-    app.handle(Event::Input(TermEvent::Resize(200, 60)), now);
+    let mut app = App::new(
+        "scale bench".into(),
+        inv.nodes.clone(),
+        inv.classes.clone(),
+        Setup::default(),
+    );
+    app.handle(AppEvent::Input(TermEvent::Resize(200, 60)), now);
     for r in first {
-        app.handle(Event::Poll(Box::new(r)), now);
+        app.handle(AppEvent::Poll(Box::new(r)), now);
     }
     let theme = Theme::load("default").expect("theme");
     let mut term = Terminal::new(TestBackend::new(200, 60)).expect("terminal");
     let mut frame = |app: &mut App, at: u64| {
-        app.refresh(at);
+        app.update_rows(at);
         term.draw(|f| meshroll::ui::draw(f, app, &theme))
             .expect("draw");
     };
@@ -198,16 +203,16 @@ fn in_process(n: usize) -> InProc {
     if std::env::var_os("MESHROLL_SCALE_PROFILE").is_some() {
         for _ in 0..5 {
             let pairs: Vec<(&str, &meshroll::observe::NodeState)> = app
-                .nodes
+                .nodes()
                 .iter()
-                .zip(&app.states)
+                .zip(app.states())
                 .map(|(n, s)| (n.class.as_str(), s))
                 .collect();
             let t = Instant::now();
             let k = meshroll::skew::assess(&pairs, None);
             let ta = ms(t.elapsed());
             let t = Instant::now();
-            let rows = meshroll::report::build(&app.nodes, &app.states, now, None, &app.rules);
+            let rows = meshroll::report::build(app.nodes(), app.states(), now, None, app.rules());
             let tb = ms(t.elapsed());
             let t = Instant::now();
             drop(rows);
@@ -239,7 +244,7 @@ fn in_process(n: usize) -> InProc {
         let t = Instant::now();
         let c = thread_cpu_ms();
         for r in batch {
-            app.handle(Event::Poll(Box::new(r)), at);
+            app.handle(AppEvent::Poll(Box::new(r)), at);
         }
         let handled = t.elapsed();
         frame(&mut app, at);
@@ -257,8 +262,7 @@ fn in_process(n: usize) -> InProc {
         at += 1000;
         let t = Instant::now();
         let c = thread_cpu_ms();
-        app.handle(Event::Tick, at);
-        let changed = app.refresh(at);
+        let changed = app.handle(AppEvent::Tick, at).redraw;
         tick_refresh.push(ms(t.elapsed()));
         if changed {
             frame(&mut app, at);
@@ -270,7 +274,7 @@ fn in_process(n: usize) -> InProc {
     // Key to frame.
     let press = |app: &mut App, c: KeyCode| {
         app.handle(
-            Event::Input(TermEvent::Key(KeyEvent::new(c, KeyModifiers::NONE))),
+            AppEvent::Input(TermEvent::Key(KeyEvent::new(c, KeyModifiers::NONE))),
             at,
         )
     };

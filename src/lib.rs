@@ -27,5 +27,6 @@ pub mod safe_text;
 pub mod signals;
 pub mod skew;
 pub mod suggest;
+pub mod terminal;
 pub mod ui;
 pub mod verdict;

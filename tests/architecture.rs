@@ -56,6 +56,12 @@ const RULES: &[Rule] = &[
         why: "the dashboard's state is pure: events and the time in, effects out",
     },
     Rule {
+        path: "src/dashboard",
+        except: &[],
+        forbidden: &[&["crate::cmd"]],
+        why: "cmd/ runs the dashboard; the dashboard (its event loop too) imports nothing from cmd/",
+    },
+    Rule {
         path: "src/dashboard/scroll.rs",
         except: &[],
         forbidden: &[IO, &["crate::ui", "ratatui::"]],

@@ -2,81 +2,58 @@
 //! selection, and a click selects the row under it even when the table is scrolled.
 #![allow(clippy::unwrap_used)]
 
-use crossterm::event::{
-    Event as TermEvent, KeyCode, KeyEvent, KeyModifiers, MouseButton, MouseEvent, MouseEventKind,
-};
-use meshroll::dashboard::{App, Event};
+#[path = "common/demo.rs"]
+mod demo;
+
+use crossterm::event::KeyCode;
+use meshroll::dashboard::{App, Setup};
 use meshroll::inventory::NodeId;
-use meshroll::poller::{self, Cadence, PollResult};
+use meshroll::poller::PollResult;
 use meshroll::remote::sim::SimMesh;
-use meshroll::ui::theme::Theme;
-use ratatui::Terminal;
-use ratatui::backend::TestBackend;
-use std::time::Duration;
 
 const AT: u64 = 1_800_000_000_000;
+/// When keys and clicks arrive.
+const NOW: u64 = AT + 1_000;
 
 async fn app(n: usize) -> App {
     let (inv, mesh) = SimMesh::generate(n, 11);
-    let mut app = App::new("scale".into(), inv.nodes.clone(), inv.classes.clone());
-    let req = Cadence::for_timeout(Duration::from_secs(10)).request(true, false);
+    let mut app = demo::new_app("scale", &inv, Setup::default());
+    let req = meshroll::poller::Cadence::for_timeout(std::time::Duration::from_secs(10)).request(true, false);
     for idx in 0..n {
         let result = mesh.poll(idx, &req).await;
-        poller::apply(
-            &mut app.states[NodeId::new(idx)],
-            PollResult {
-                node: NodeId::new(idx),
-                at: AT,
-                took_ms: 1,
-                result,
-            },
-        );
+        let r = PollResult {
+            node: NodeId::new(idx),
+            at: AT,
+            took_ms: 1,
+            result,
+        };
+        demo::feed(&mut app, r);
     }
-    app.refresh(AT + 1_000);
+    app.update_rows(AT + 1_000);
     app
 }
 
-fn render(t: &mut Terminal<TestBackend>, app: &App) -> Vec<String> {
-    let theme = Theme::load("default").unwrap();
-    t.draw(|f| meshroll::ui::draw(f, app, &theme)).unwrap();
-    let buf = t.backend().buffer().clone();
-    (0..buf.area.height)
-        .map(|y| {
-            (0..buf.area.width)
-                .map(|x| buf[(x, y)].symbol().to_string())
-                .collect::<String>()
-        })
-        .collect()
+/// The screen at 120x30, one string per row.
+fn render(app: &App) -> Vec<String> {
+    demo::render_lines(app, 120, 30)
 }
 
 fn key(app: &mut App, c: KeyCode) {
-    let k = TermEvent::Key(KeyEvent::new(c, KeyModifiers::NONE));
-    app.handle(Event::Input(k), AT + 1_000);
+    demo::key_at(app, c, NOW);
 }
 
 fn click(app: &mut App, row: u16) {
-    let m = TermEvent::Mouse(MouseEvent {
-        kind: MouseEventKind::Down(MouseButton::Left),
-        column: 2,
-        row,
-        modifiers: KeyModifiers::NONE,
-    });
-    app.handle(Event::Input(m), AT + 1_000);
-}
-
-fn resize(app: &mut App, w: u16, h: u16) {
-    app.handle(Event::Input(TermEvent::Resize(w, h)), AT + 1_000);
+    demo::click_at(app, row, NOW);
 }
 
 #[tokio::test(start_paused = true)]
 async fn end_of_a_large_table_is_drawn_and_a_click_there_selects_its_row() {
     let mut app = app(2_000).await;
-    let mut t = Terminal::new(TestBackend::new(120, 30)).unwrap();
-    resize(&mut app, 120, 30);
-    render(&mut t, &app);
+    demo::resize_at(&mut app, 120, 30, NOW);
+    render(&app);
     key(&mut app, KeyCode::Char('G'));
-    let screen = render(&mut t, &app);
-    let last = app.nodes.last().unwrap().name.clone();
+    let screen = render(&app);
+    let last = app.nodes().last().unwrap().name.clone();
     assert!(
         screen.iter().any(|l| l.contains(&last)),
         "{last} not on screen:\n{}",
@@ -89,9 +66,9 @@ async fn end_of_a_large_table_is_drawn_and_a_click_there_selects_its_row() {
     click(&mut app, first_row);
     let sel = app.selected_node().unwrap();
     assert!(
-        drawn.contains(&format!(" {} ", app.nodes[sel].name)),
+        drawn.contains(&format!(" {} ", app.nodes()[sel].name)),
         "clicked row {drawn:?}, selected {}",
-        app.nodes[sel].name
+        app.nodes()[sel].name
     );
     assert_ne!(sel.index(), 0);
 }
@@ -103,28 +80,27 @@ async fn end_of_a_large_table_is_drawn_and_a_click_there_selects_its_row() {
 #[tokio::test(start_paused = true)]
 async fn a_click_after_scrolling_before_any_frame_selects_the_row_drawn_there() {
     let mut app = app(2_000).await;
-    resize(&mut app, 120, 30);
+    demo::resize_at(&mut app, 120, 30, NOW);
     key(&mut app, KeyCode::Char('G'));
     let row = meshroll::ui::TABLE_FIRST_ROW + 2;
     click(&mut app, row);
     let sel = app.selected_node().unwrap();
-    let mut t = Terminal::new(TestBackend::new(120, 30)).unwrap();
-    let screen = render(&mut t, &app);
+    let screen = render(&app);
     let drawn = screen[row as usize].clone();
     // The selection marker is drawn on the row clicked, in front of its node's name.
     assert!(
-        drawn.starts_with(&format!("▶{} ", app.nodes[sel].name)),
+        drawn.starts_with(&format!("▶{} ", app.nodes()[sel].name)),
         "clicked row {drawn:?}, selected {}",
-        app.nodes[sel].name
+        app.nodes()[sel].name
     );
     assert!(
         sel.index() > 1_900,
         "selected {sel}, near the end of the table"
     );
     // The footer is under the table: a click there does not move the selection.
-    let before = app.selected_row;
+    let before = app.cursor();
     click(&mut app, 29);
-    assert_eq!(app.selected_row, before);
+    assert_eq!(app.cursor(), before);
 }
 
 fn meshroll(args: &[&str]) -> std::process::Output {

@@ -13,22 +13,22 @@ mod styled;
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 
-use meshroll::dashboard::App;
+use meshroll::dashboard::{App, Setup};
 use meshroll::inventory::NodeId;
 use meshroll::manifest::{Bundle, Lock};
-use meshroll::observe::Stamped;
+use meshroll::poller::PollResult;
 use meshroll::remote::sim::SimMesh;
 use meshroll::rollout::plan::{self, PlanOptions};
 use meshroll::rollout::state::RolloutState;
 use meshroll::rollout::{Effect, Failure, Input, Machine, Mode, NodeRun, Phase};
-use meshroll::signals::{DoctorReport, Finding, Severity};
+use meshroll::signals::CliRun;
 use meshroll::ui::theme::{Role, Theme};
 use meshroll::ui::{TABLE_FIRST_ROW, verdict_label};
 use meshroll::verdict::Kind;
 use ratatui::buffer::Buffer;
 use ratatui::style::{Color, Modifier};
 
-use demo::{AT, demo_app, draw, open_node};
+use demo::{AT, demo_app, demo_app_with, draw, open_node};
 use styled::{Look, find_in_row, looks_of, row_cells, styled};
 
 /// Tall enough for every row of the demo fleet (26 nodes), wide enough for the class
@@ -85,37 +85,12 @@ async fn each_builtin_theme_fleet_and_node_view_with_styles() {
 #[tokio::test(start_paused = true)]
 async fn node_view_blocks_with_styles() {
     let t = theme("default");
-    let mut app = demo_app().await;
+    let mut app = demo_app_with(Setup::default(), doctor_findings_on_w09).await;
     open_node(&mut app, "mac-w03");
     insta::assert_snapshot!("node_drained_default", styled(&node(&app, &t)));
     open_node(&mut app, "mac-w17");
     insta::assert_snapshot!("node_dead_default", styled(&node(&app, &t)));
 
-    let i = app.rows.iter().position(|r| r.node == "mac-w09").unwrap();
-    let finding = |severity, check_id: &str, fix_hint: Option<&str>| Finding {
-        check_id: check_id.into(),
-        severity,
-        message: format!("{check_id} needs attention"),
-        path: None,
-        fix_hint: fix_hint.map(str::to_string),
-    };
-    app.states[NodeId::new(i)].doctor = Some(Stamped::new(
-        Ok(DoctorReport {
-            ok: false,
-            checks_run: Some(12),
-            findings: vec![
-                finding(
-                    Severity::Error,
-                    "skills.lock",
-                    Some("run `openclaw skills sync`\nthen restart the gateway\x1b[31m"),
-                ),
-                finding(Severity::Warning, "cache.age", Some("prewarm the cache")),
-                finding(Severity::Info, "gateway.bind", None),
-            ],
-        }),
-        AT,
-    ));
-    app.refresh(AT + 2_000);
     open_node(&mut app, "mac-w09");
     let b = node(&app, &t);
     let screen = styled(&b);
@@ -127,9 +102,50 @@ async fn node_view_blocks_with_styles() {
     insta::assert_snapshot!("node_doctor_findings_default", screen);
 }
 
+/// mac-w09's doctor answers with an error (its fix hint two lines and an escape), a
+/// warning and an info finding.
+fn doctor_findings_on_w09(name: &str, r: &mut PollResult) {
+    if name != "mac-w09" {
+        return;
+    }
+    let doc = serde_json::json!({
+        "ok": false,
+        "checksRun": 12,
+        "findings": [
+            {
+                "checkId": "skills.lock",
+                "severity": "error",
+                "message": "skills.lock needs attention",
+                "fixHint": "run `openclaw skills sync`\nthen restart the gateway\u{1b}[31m",
+            },
+            {
+                "checkId": "cache.age",
+                "severity": "warning",
+                "message": "cache.age needs attention",
+                "fixHint": "prewarm the cache",
+            },
+            {
+                "checkId": "gateway.bind",
+                "severity": "info",
+                "message": "gateway.bind needs attention",
+            },
+        ],
+    });
+    let stdout = doc.to_string().into_bytes();
+    if let Ok(raw) = r.result.as_mut() {
+        raw.doctor = Some(CliRun {
+            rc: 1,
+            timed_out: false,
+            bytes: stdout.len() as u64,
+            stdout,
+            stderr: Vec::new(),
+        });
+    }
+}
+
 /// A rollout on the demo with its gateway canary retrying a failed sync: the node
 /// view's rollout block (where it is, every attempt, the step's output).
-fn stage_a_retrying_canary(app: &mut App) -> NodeId {
+fn stage_a_retrying_canary() -> (RolloutState, NodeId) {
     let (inv, _mesh) = SimMesh::demo();
     let plan = plan::make(&inv, &PlanOptions::default()).unwrap();
     let mut m = Machine::new(plan, inv.nodes.len(), 42, Mode::Run);
@@ -183,16 +199,18 @@ fn stage_a_retrying_canary(app: &mut App) -> NodeId {
     ] {
         d.output[canary].push_back(line.into());
     }
-    app.rollout = Some(d);
-    app.refresh(AT + 2_000);
-    canary
+    (d, canary)
 }
 
 #[tokio::test(start_paused = true)]
 async fn node_view_rollout_block_with_styles() {
-    let mut app = demo_app().await;
-    let canary = stage_a_retrying_canary(&mut app);
-    let name = app.rows[canary].node.clone();
+    let (d, canary) = stage_a_retrying_canary();
+    let setup = Setup {
+        rollout: Some(d),
+        ..Setup::default()
+    };
+    let mut app = demo_app_with(setup, |_, _| {}).await;
+    let name = app.rows()[canary].node.clone();
     open_node(&mut app, &name);
     let b = node(&app, &theme("default"));
     let screen = styled(&b);
@@ -293,7 +311,7 @@ fn verdict_looks(app: &App, b: &Buffer) -> (Vec<(Kind, Look)>, Option<Look>) {
     for y in TABLE_FIRST_ROW..b.area.height {
         let line: String = row_cells(b, y).concat();
         let Some(r) = app
-            .rows
+            .rows()
             .iter()
             .find(|r| line.contains(&format!("{} ", r.node)))
         else {
@@ -303,7 +321,7 @@ fn verdict_looks(app: &App, b: &Buffer) -> (Vec<(Kind, Look)>, Option<Look>) {
         let x = find_in_row(b, y, label)
             .unwrap_or_else(|| panic!("{}: no {label:?} in {line:?}", r.node));
         let look = Look::of(&b[(x, y)]);
-        if app.selected_node().map(|i| &app.rows[i].node) == Some(&r.node) {
+        if app.selected_node().map(|i| &app.rows()[i].node) == Some(&r.node) {
             selected = Some(look);
         } else {
             looks.push((r.verdict, look));

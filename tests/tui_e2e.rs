@@ -364,3 +364,63 @@ fn q_with_a_node_in_flight_asks_and_abort_puts_it_back() {
         "{text}"
     );
 }
+
+/// `meshroll replay` is a full-screen command like the dashboard, behind the same
+/// terminal guard: SIGTERM, SIGHUP and SIGINT end it like `q`, exit 0, the alternate
+/// screen left and raw mode off (before the guard, SIGTERM killed it mid-screen).
+#[test]
+fn a_signal_on_the_replay_gives_the_terminal_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let j = dir.path().join("journal.jsonl");
+    let out = Command::new(env!("CARGO_BIN_EXE_meshroll"))
+        .args([
+            "rollout",
+            "--sim",
+            "--yes",
+            "--class",
+            "gateway",
+            "--journal",
+        ])
+        .arg(&j)
+        .arg("--log-dir")
+        .arg(dir.path().join("logs"))
+        .output()
+        .unwrap();
+    assert!(j.exists(), "a journal to replay: {out:?}");
+    for sig in ["TERM", "HUP", "INT"] {
+        let logs = tempfile::tempdir().unwrap();
+        let cmd = format!(
+            "{} replay {} --log-dir {}; echo MESHROLL-EXITED=$?; stty -a | tr ' ' '\\n' | grep -x -e -icanon -e icanon; sleep 30",
+            bin(),
+            j.display(),
+            logs.path().display()
+        );
+        let t = Tmux::start(&format!("replaysig{sig}"), &cmd, 120, 36);
+        t.wait_for("the replay", |s| {
+            s.contains("meshroll replay") && s.contains("mac-g01")
+        });
+        assert!(t.alternate_on(), "the replay runs on the alternate screen");
+        let pid = meshroll_pid(&t);
+        let st = Command::new("kill")
+            .args([&format!("-{sig}"), &pid.to_string()])
+            .status()
+            .unwrap();
+        assert!(st.success());
+        let screen = t.wait_for("meshroll to exit", |s| s.contains("MESHROLL-EXITED="));
+        assert!(
+            screen.contains("MESHROLL-EXITED=0"),
+            "SIG{sig} ends the replay like q:\n{screen}"
+        );
+        assert!(
+            !t.alternate_on(),
+            "SIG{sig}: alternate screen left:\n{screen}"
+        );
+        let screen = t.wait_for("stty's answer", |s| {
+            s.lines().any(|l| l.trim().ends_with("icanon"))
+        });
+        assert!(
+            screen.lines().any(|l| l.trim() == "icanon"),
+            "SIG{sig}: the terminal is back in cooked mode:\n{screen}"
+        );
+    }
+}

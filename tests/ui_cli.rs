@@ -6,33 +6,23 @@
 #[path = "common/demo.rs"]
 mod demo;
 
-use demo::{AT, demo_app, open_node};
+use crossterm::event::KeyCode;
+use demo::{AT, demo_app, feed, key, open_node, render};
 use meshroll::dashboard::View;
 use meshroll::poller::Cadence;
 use meshroll::poller::PollResult;
 use meshroll::remote::sim::SimMesh;
 use meshroll::signals::CliIdentity;
-use meshroll::ui::theme::Theme;
-use ratatui::Terminal;
-use ratatui::backend::TestBackend;
-use std::time::Duration;
-
-fn render(app: &meshroll::dashboard::App, w: u16, h: u16) -> String {
-    let theme = Theme::load("default").unwrap();
-    let mut t = Terminal::new(TestBackend::new(w, h)).unwrap();
-    t.draw(|f| meshroll::ui::draw(f, app, &theme)).unwrap();
-    format!("{}", t.backend())
-}
 
 #[tokio::test(start_paused = true)]
 async fn the_node_view_names_the_cli_that_ran_and_a_split_path_is_skew() {
     let mut app = demo_app().await;
     // a later round of polls, each answer saying which CLI the node's channel runs
     let (_, mesh) = SimMesh::demo();
-    let req = Cadence::for_timeout(Duration::from_secs(10)).request(false, false);
-    let ids: Vec<_> = app.nodes.ids().collect();
+    let req = meshroll::poller::Cadence::for_timeout(std::time::Duration::from_secs(10)).request(false, false);
+    let ids: Vec<_> = app.nodes().ids().collect();
     for id in ids {
-        let path = if app.nodes[id].name == "mac-g01" {
+        let path = if app.nodes()[id].name == "mac-g01" {
             "/usr/local/bin/openclaw\x1b[2J"
         } else {
             "/opt/homebrew/bin/openclaw"
@@ -45,14 +35,15 @@ async fn the_node_view_names_the_cli_that_ran_and_a_split_path_is_skew() {
                 on_path: true,
             });
         }
-        app.on_poll(PollResult {
+        let r = PollResult {
             node: id,
             at: AT + 2_500,
             took_ms: 1,
             result,
-        });
+        };
+        feed(&mut app, r);
     }
-    app.refresh(AT + 3_000);
+    app.update_rows(AT + 3_000);
     open_node(&mut app, "mac-g01");
     let screen = render(&app, 120, 60);
     assert!(!screen.contains('\x1b'), "{screen}");
@@ -64,7 +55,7 @@ async fn the_node_view_names_the_cli_that_ran_and_a_split_path_is_skew() {
         line.contains("/usr/local/bin/openclaw") && line.contains("(OpenClaw 2026.9.6 (eb377ac))"),
         "{line}"
     );
-    let row = app.rows.iter().find(|r| r.node == "mac-g01").unwrap();
+    let row = app.rows().iter().find(|r| r.node == "mac-g01").unwrap();
     assert!(row.skew.cli, "{:?}", row.skew);
     assert!(
         row.skew
@@ -76,7 +67,9 @@ async fn the_node_view_names_the_cli_that_ran_and_a_split_path_is_skew() {
         "{:?}",
         row.skew.reasons
     );
-    app.view = View::Skew;
+    key(&mut app, KeyCode::Esc);
+    key(&mut app, KeyCode::Char('S'));
+    assert_eq!(app.view(), View::Skew);
     let screen = render(&app, 200, 40);
     assert!(
         screen.contains("cli path /usr/local/bin/openclaw"),

@@ -9,45 +9,14 @@
 #[path = "common/demo.rs"]
 mod demo;
 
-use crossterm::event::{
-    Event as TermEvent, KeyCode, KeyEvent, KeyModifiers, MouseEvent, MouseEventKind,
-};
-use demo::{AT, demo_app, generated_app, open_node, staged_app};
-use meshroll::dashboard::{App, Event, View};
+use crossterm::event::{KeyCode, MouseEventKind};
+use demo::{demo_app, generated_app, key, open_node, staged_app, wheel};
+use meshroll::dashboard::{App, View};
 use meshroll::rollout::state::Progress;
-use meshroll::ui::theme::Theme;
-use ratatui::Terminal;
-use ratatui::backend::TestBackend;
 
 /// The screen as text lines, and the same as insta prints it.
 fn render(app: &App, w: u16, h: u16) -> (Vec<String>, String) {
-    let theme = Theme::load("default").unwrap();
-    let mut t = Terminal::new(TestBackend::new(w, h)).unwrap();
-    t.draw(|f| meshroll::ui::draw(f, app, &theme)).unwrap();
-    let buf = t.backend().buffer().clone();
-    let lines = (0..buf.area.height)
-        .map(|y| {
-            (0..buf.area.width)
-                .map(|x| buf[(x, y)].symbol().to_string())
-                .collect::<String>()
-        })
-        .collect();
-    (lines, format!("{}", t.backend()))
-}
-
-fn key(app: &mut App, c: KeyCode) {
-    let k = TermEvent::Key(KeyEvent::new(c, KeyModifiers::NONE));
-    app.handle(Event::Input(k), AT + 2_000);
-}
-
-fn wheel(app: &mut App, kind: MouseEventKind) {
-    let m = TermEvent::Mouse(MouseEvent {
-        kind,
-        column: 10,
-        row: 10,
-        modifiers: KeyModifiers::NONE,
-    });
-    app.handle(Event::Input(m), AT + 2_000);
+    (demo::render_lines(app, w, h), demo::render(app, w, h))
 }
 
 /// Every count of the header is there, in full or as its glyph and number.
@@ -139,7 +108,7 @@ async fn node_view_scrolled_to_the_end() {
         let (top, _) = render(&app, w, h);
         key(&mut app, KeyCode::Char('G'));
         assert_eq!(
-            app.view,
+            app.view(),
             View::Node,
             "G scrolls, it does not leave the view"
         );
@@ -193,7 +162,7 @@ async fn help_scrolls_to_its_legend() {
     let (top, _) = render(&app, 80, 24);
     assert!(!top.join("\n").contains("cache: ! stale"));
     key(&mut app, KeyCode::Char('G'));
-    assert!(app.help, "G scrolls the help, it does not close it");
+    assert!(app.help(), "G scrolls the help, it does not close it");
     let (lines, screen) = render(&app, 80, 24);
     assert!(lines.join("\n").contains("cache: ! stale"), "{screen}");
     insta::assert_snapshot!("help_end_80x24", screen);
@@ -203,14 +172,15 @@ async fn help_scrolls_to_its_legend() {
 /// follows again.
 #[tokio::test(start_paused = true)]
 async fn plan_log_scrolls_back() {
-    let mut app = staged_app().await;
-    let d = app.rollout.as_mut().unwrap();
-    d.log.clear();
-    for i in 1..=60 {
-        d.log.push_back(Progress::note(format!("line {i:02}")));
-    }
+    let mut app = demo::staged_app_with(|d| {
+        d.log.clear();
+        for i in 1..=60 {
+            d.log.push_back(Progress::note(format!("line {i:02}")));
+        }
+    })
+    .await;
     key(&mut app, KeyCode::Char('p'));
-    assert_eq!(app.view, View::Plan);
+    assert_eq!(app.view(), View::Plan);
     let text = |app: &App| render(app, 80, 24).0.join("\n");
     let newest = text(&app);
     assert!(

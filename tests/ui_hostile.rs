@@ -4,16 +4,15 @@
 //! and the long field capped.
 #![allow(clippy::unwrap_used)]
 
-use crossterm::event::{Event as TermEvent, KeyCode, KeyEvent, KeyModifiers};
-use meshroll::dashboard::{App, Event, View};
+#[path = "common/demo.rs"]
+mod demo;
+
+use crossterm::event::KeyCode;
+use meshroll::dashboard::{App, Setup, View};
 use meshroll::inventory::NodeId;
-use meshroll::poller::{self, Cadence, PollResult};
+use meshroll::poller::PollResult;
 use meshroll::remote::sim::SimMesh;
 use meshroll::signals::CliRun;
-use meshroll::ui::theme::Theme;
-use ratatui::Terminal;
-use ratatui::backend::TestBackend;
-use std::time::Duration;
 
 const AT: u64 = 1_800_000_000_000;
 const SECRET: &str = "ui-S3CRET-token-42";
@@ -30,8 +29,8 @@ fn hostile_doc() -> Vec<u8> {
 async fn hostile_app() -> App {
     meshroll::safe_text::register_secret(SECRET);
     let (inv, mesh) = SimMesh::demo();
-    let mut app = App::new("demo".into(), inv.nodes.clone(), inv.classes.clone());
-    let req = Cadence::for_timeout(Duration::from_secs(10)).request(true, false);
+    let mut app = demo::new_app("demo", &inv, Setup::default());
+    let req = meshroll::poller::Cadence::for_timeout(std::time::Duration::from_secs(10)).request(true, false);
     for idx in 0..inv.nodes.len() {
         let mut result = mesh.poll(idx, &req).await;
         if idx == 0
@@ -45,26 +44,21 @@ async fn hostile_app() -> App {
                 stderr: b"\x1b[2J\x1b]0;pwned\x07".to_vec(),
             });
         }
-        poller::apply(
-            &mut app.states[NodeId::new(idx)],
-            PollResult {
-                node: NodeId::new(idx),
-                at: AT,
-                took_ms: 1,
-                result,
-            },
-        );
+        let r = PollResult {
+            node: NodeId::new(idx),
+            at: AT,
+            took_ms: 1,
+            result,
+        };
+        demo::feed(&mut app, r);
     }
-    app.refresh(AT + 2_000);
+    app.update_rows(AT + 2_000);
     app
 }
 
+/// The screen's symbols, row after row.
 fn render(app: &App, w: u16, h: u16) -> String {
-    let theme = Theme::load("default").unwrap();
-    let mut t = Terminal::new(TestBackend::new(w, h)).unwrap();
-    t.draw(|f| meshroll::ui::draw(f, app, &theme)).unwrap();
-    let buf = t.backend().buffer().clone();
-    buf.content().iter().map(|c| c.symbol()).collect()
+    demo::render_lines(app, w, h).concat()
 }
 
 #[track_caller]
@@ -83,9 +77,8 @@ async fn a_hostile_node_is_escaped_redacted_and_capped_in_the_dashboard() {
     let mut app = hostile_app().await;
     let fleet = render(&app, 200, 40);
     safe_screen("fleet", &fleet);
-    let enter = TermEvent::Key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE));
-    app.handle(Event::Input(enter), AT + 2_000);
-    assert_eq!(app.view, View::Node);
+    demo::key(&mut app, KeyCode::Enter);
+    assert_eq!(app.view(), View::Node);
     let node = render(&app, 120, 80);
     safe_screen("node view", &node);
     assert!(
@@ -106,7 +99,7 @@ async fn a_hostile_node_is_escaped_redacted_and_capped_in_the_dashboard() {
         vs < 1000,
         "a 100 kB version is capped on screen ({vs} 'v's drawn)"
     );
-    let row = &app.rows[NodeId::new(0)];
+    let row = &app.rows()[NodeId::new(0)];
     assert!(
         row.gateway.daemon_version.as_ref().unwrap().chars().count() <= 129,
         "the version in the row is capped"

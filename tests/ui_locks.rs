@@ -7,27 +7,15 @@
 #[path = "common/demo.rs"]
 mod demo;
 
-use crossterm::event::{Event as TermEvent, KeyCode, KeyEvent, KeyModifiers};
-use demo::{AT, demo_app, open_node, poll_all};
-use meshroll::dashboard::{App, Effect, Event};
+use crossterm::event::KeyCode;
+use demo::{AT, demo_app, open_node, poll_all, render};
+use meshroll::dashboard::{App, AppEffect, Setup};
 use meshroll::inventory::NodeId;
 use meshroll::poller::Cadence;
 use meshroll::remote::sim::{SimLock, SimMesh};
-use meshroll::ui::theme::Theme;
-use ratatui::Terminal;
-use ratatui::backend::TestBackend;
-use std::time::Duration;
 
-fn render(app: &App, w: u16, h: u16) -> String {
-    let theme = Theme::load("default").unwrap();
-    let mut t = Terminal::new(TestBackend::new(w, h)).unwrap();
-    t.draw(|f| meshroll::ui::draw(f, app, &theme)).unwrap();
-    format!("{}", t.backend())
-}
-
-fn key(app: &mut App, c: char) -> Vec<Effect> {
-    let k = TermEvent::Key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE));
-    app.handle(Event::Input(k), AT + 2_000)
+fn key(app: &mut App, c: char) -> Vec<AppEffect> {
+    demo::key(app, KeyCode::Char(c))
 }
 
 #[tokio::test(start_paused = true)]
@@ -64,13 +52,9 @@ async fn locked_demo() -> App {
             heartbeat_s: node_now - 300,
         })
     });
-    let mut app = App::new(
-        "demo (simulated mesh)".into(),
-        inv.nodes.clone(),
-        inv.classes.clone(),
-    );
+    let mut app = demo::new_app("demo (simulated mesh)", &inv, Setup::default());
     poll_all(&mut app, &mesh, AT).await;
-    app.refresh(AT + 2_000);
+    app.update_rows(AT + 2_000);
     app
 }
 
@@ -80,8 +64,8 @@ async fn locked_nodes_show_in_the_table_and_the_node_view() {
     app.frame(AT + 2_000);
     assert_eq!(app.counts().locked, 2);
     let row = |app: &App, name: &str| {
-        let i = app.nodes.find(name).unwrap();
-        app.rows[i].lock.clone().unwrap()
+        let i = app.nodes().find(name).unwrap();
+        app.rows()[i].lock.clone().unwrap()
     };
     assert!(!row(&app, "mac-w03").stale);
     assert!(row(&app, "mac-w07").stale);

@@ -7,17 +7,14 @@
 #[path = "common/demo.rs"]
 mod demo;
 
-use crossterm::event::{Event as TermEvent, KeyCode, KeyEvent, KeyModifiers};
-use meshroll::dashboard::{App, Effect, Event, View};
+use crossterm::event::KeyCode;
+use demo::{key_at as key, render};
+use meshroll::dashboard::{App, AppEffect, AppEvent, Setup, View};
 use meshroll::inventory::NodeId;
 use meshroll::remote::sim::SimMesh;
 use meshroll::rollout::events::ExecEvent;
 use meshroll::rollout::plan::{self, PlanOptions};
-use meshroll::rollout::state::RolloutState;
-use meshroll::rollout::{Failure, Input, Machine, Mode, NodeRun, Phase};
-use meshroll::ui::theme::Theme;
-use ratatui::Terminal;
-use ratatui::backend::TestBackend;
+use meshroll::rollout::{Failure, Input, NodeRun, Phase};
 
 use demo::AT;
 
@@ -26,17 +23,12 @@ async fn staged() -> App {
     demo::staged_app().await
 }
 
-fn key(app: &mut App, c: KeyCode, now: u64) -> Vec<Effect> {
-    let k = TermEvent::Key(KeyEvent::new(c, KeyModifiers::NONE));
-    app.handle(Event::Input(k), now)
-}
-
 /// The phases the effects start.
-fn runs(effects: &[Effect]) -> Vec<(NodeId, Phase)> {
+fn runs(effects: &[AppEffect]) -> Vec<(NodeId, Phase)> {
     effects
         .iter()
         .flat_map(|e| match e {
-            Effect::Rollout(v) => v.clone(),
+            AppEffect::Rollout(v) => v.clone(),
             _ => Vec::new(),
         })
         .filter_map(|e| match e {
@@ -51,9 +43,9 @@ fn runs(effects: &[Effect]) -> Vec<(NodeId, Phase)> {
 /// scheduled). Returns the time of the last answer.
 async fn mid_rollout(answers: usize) -> (App, u64) {
     let mut app = staged().await;
-    let g02 = app.nodes.find("mac-g02").unwrap();
+    let g02 = app.nodes().find("mac-g02").unwrap();
     let mut now = AT + 1_000;
-    let mut queue = runs(&app.handle(Event::Tick, now));
+    let mut queue = runs(&app.handle(AppEvent::Tick, now).effects);
     queue.extend(runs(&key(&mut app, KeyCode::Char('c'), now)));
     for _ in 0..answers {
         if queue.is_empty() {
@@ -84,11 +76,13 @@ async fn mid_rollout(answers: usize) -> (App, u64) {
             _ => None,
         };
         queue.extend(runs(
-            &app.handle(Event::Exec(Box::new(ExecEvent::Input(input))), now),
+            &app.handle(AppEvent::Exec(Box::new(ExecEvent::Input(input))), now)
+                .effects,
         ));
         if let Some(c) = carried {
             queue.extend(runs(
-                &app.handle(Event::Exec(Box::new(ExecEvent::Input(c))), now),
+                &app.handle(AppEvent::Exec(Box::new(ExecEvent::Input(c))), now)
+                    .effects,
             ));
         }
     }
@@ -96,17 +90,10 @@ async fn mid_rollout(answers: usize) -> (App, u64) {
     (app, now)
 }
 
-fn render(app: &App, w: u16, h: u16) -> String {
-    let theme = Theme::load("default").unwrap();
-    let mut t = Terminal::new(TestBackend::new(w, h)).unwrap();
-    t.draw(|f| meshroll::ui::draw(f, app, &theme)).unwrap();
-    format!("{}", t.backend())
-}
-
 #[tokio::test(start_paused = true)]
 async fn fleet_rollout_columns_mid_rollout() {
     let (app, _) = mid_rollout(12).await;
-    let d = app.rollout.as_ref().unwrap();
+    let d = app.rollout().unwrap();
     // What the snapshot shows: the canary landed, a node retrying, one running.
     assert_eq!(d.machine.nodes[NodeId::new(0)].run, NodeRun::Landed);
     assert!(
@@ -130,7 +117,7 @@ async fn fleet_rollout_columns_mid_rollout() {
 async fn plan_view_mid_rollout() {
     let (mut app, now) = mid_rollout(12).await;
     key(&mut app, KeyCode::Char('p'), now);
-    assert_eq!(app.view, View::Plan);
+    assert_eq!(app.view(), View::Plan);
     insta::assert_snapshot!(render(&app, 110, 32));
 }
 
@@ -138,12 +125,12 @@ async fn plan_view_mid_rollout() {
 async fn confirm_dialog_before_a_rollback() {
     let (mut app, now) = mid_rollout(12).await;
     assert_eq!(key(&mut app, KeyCode::Char('b'), now), vec![]);
-    assert!(app.confirm.is_some());
+    assert!(app.confirm().is_some());
     insta::assert_snapshot!(render(&app, 100, 30));
     // Esc cancels: nothing is rolled back.
     assert_eq!(key(&mut app, KeyCode::Esc, now), vec![]);
-    assert!(app.confirm.is_none());
-    assert_eq!(app.flash.as_deref(), Some("cancelled"));
+    assert!(app.confirm().is_none());
+    assert_eq!(app.flash(), Some("cancelled"));
 }
 
 /// `--bake`: the plan view shows the bake in the status line and counts the baking
@@ -151,12 +138,6 @@ async fn confirm_dialog_before_a_rollback() {
 #[tokio::test(start_paused = true)]
 async fn plan_view_counts_the_canary_bake_down() {
     let (inv, mesh) = SimMesh::demo();
-    let mut app = App::new(
-        "demo (simulated mesh)".into(),
-        inv.nodes.clone(),
-        inv.classes.clone(),
-    );
-    demo::poll_all(&mut app, &mesh, AT).await;
     let opts = PlanOptions {
         bake_ms: 300_000,
         bake_every_ms: 5_000,
@@ -164,17 +145,14 @@ async fn plan_view_counts_the_canary_bake_down() {
     };
     let p = plan::make(&inv, &opts).unwrap();
     let canary = p.classes[0].canary;
-    let machine = Machine::new(p, inv.nodes.len(), 42, Mode::Paused);
-    let bundle = meshroll::remote::sim::demo_bundle();
-    app.rollout = Some(RolloutState::new(
-        machine,
-        inv.nodes.clone(),
-        "r-test".into(),
-        &bundle,
-        AT,
-    ));
+    let setup = Setup {
+        rollout: Some(demo::staged(&inv, p)),
+        ..Setup::default()
+    };
+    let mut app = demo::new_app("demo (simulated mesh)", &inv, setup);
+    demo::poll_all(&mut app, &mesh, AT).await;
     let mut now = AT + 1_000;
-    let mut queue = runs(&app.handle(Event::Tick, now));
+    let mut queue = runs(&app.handle(AppEvent::Tick, now).effects);
     queue.extend(runs(&key(&mut app, KeyCode::Char('c'), now)));
     while let Some((node, phase)) = queue.first().copied() {
         queue.remove(0);
@@ -188,11 +166,12 @@ async fn plan_view_counts_the_canary_bake_down() {
                 note: String::new(),
             };
             queue.extend(runs(
-                &app.handle(Event::Exec(Box::new(ExecEvent::Input(input))), now),
+                &app.handle(AppEvent::Exec(Box::new(ExecEvent::Input(input))), now)
+                    .effects,
             ));
         }
     }
-    let d = app.rollout.as_ref().unwrap();
+    let d = app.rollout().unwrap();
     assert_eq!(d.machine.nodes[canary].run, NodeRun::Landed);
     assert_eq!(d.machine.baking.len(), 1);
     let name = inv.nodes.name(canary).to_string();
@@ -209,16 +188,17 @@ async fn plan_view_counts_the_canary_bake_down() {
 /// The plan view names what a node without rsync 3 will refuse (issue 15), first.
 #[tokio::test(start_paused = true)]
 async fn plan_view_names_what_a_node_without_rsync_3_refuses() {
-    let mut app = staged().await;
-    let plain = render(&app, 160, 40);
+    let plain = render(&staged().await, 160, 40);
     assert!(!plain.contains("without rsync 3"), "{plain}");
-    let d = app.rollout.as_mut().unwrap();
-    d.machine.plan.old_rsync_refusals = vec![
-        "mac-g01: \"/srv/my skills/abc/\" (the destination): a character the node's login shell would interpret".into(),
-        "every node: \"a\\nb.md\": a control character in the name".into(),
-    ];
+    let mut app = demo::staged_app_with(|d| {
+        d.machine.plan.old_rsync_refusals = vec![
+            "mac-g01: \"/srv/my skills/abc/\" (the destination): a character the node's login shell would interpret".into(),
+            "every node: \"a\\nb.md\": a control character in the name".into(),
+        ];
+    })
+    .await;
     key(&mut app, KeyCode::Char('p'), AT + 1_000);
-    assert_eq!(app.view, View::Plan);
+    assert_eq!(app.view(), View::Plan);
     let s = render(&app, 160, 40);
     assert!(
         s.contains("refused on a node without rsync 3 (no -s; 2 names, all in --check): mac-g01: \"/srv/my skills/abc/\" (the destination)"),

@@ -7,62 +7,45 @@
 #[path = "common/demo.rs"]
 mod demo;
 
-use crossterm::event::{Event as TermEvent, KeyCode, KeyEvent, KeyModifiers};
-use demo::AT;
-use meshroll::dashboard::{App, Event, View};
-use meshroll::poller::{self, Cadence, PollResult};
+use crossterm::event::KeyCode;
+use demo::{AT, feed, key, render};
+use meshroll::dashboard::{App, Setup, View};
+use meshroll::inventory::Inventory;
+use meshroll::poller::PollResult;
 use meshroll::remote::sim::SimMesh;
 use meshroll::rollout::plan::{self, PlanOptions};
-use meshroll::rollout::state::RolloutState;
-use meshroll::rollout::{Machine, Mode};
-use meshroll::ui::theme::Theme;
-use ratatui::Terminal;
-use ratatui::backend::TestBackend;
-use std::time::Duration;
-
-fn render(app: &App, w: u16, h: u16) -> String {
-    let theme = Theme::load("default").unwrap();
-    let mut t = Terminal::new(TestBackend::new(w, h)).unwrap();
-    t.draw(|f| meshroll::ui::draw(f, app, &theme)).unwrap();
-    format!("{}", t.backend())
-}
-
-fn key(app: &mut App, c: KeyCode) {
-    let k = TermEvent::Key(KeyEvent::new(c, KeyModifiers::NONE));
-    app.handle(Event::Input(k), AT + 2_000);
-}
 
 /// The demo mesh bent by `bend`, every node polled at [`AT`] except `unpolled`.
-async fn fleet(
+async fn fleet(bend: impl Fn(&SimMesh, usize, &str), unpolled: &[&str]) -> (App, Inventory) {
+    fleet_set_up(bend, unpolled, |_| Setup::default()).await
+}
+
+/// [`fleet`], the app set up by `setup` (a staged rollout) before the polls.
+async fn fleet_set_up(
     bend: impl Fn(&SimMesh, usize, &str),
     unpolled: &[&str],
-) -> (App, meshroll::inventory::Inventory) {
+    setup: impl FnOnce(&Inventory) -> Setup,
+) -> (App, Inventory) {
     let (inv, mesh) = SimMesh::demo();
     for (i, n) in inv.nodes.iter().enumerate() {
         bend(&mesh, i, &n.name);
     }
-    let mut app = App::new(
-        "demo (simulated mesh)".into(),
-        inv.nodes.clone(),
-        inv.classes.clone(),
-    );
-    let req = Cadence::for_timeout(Duration::from_secs(10)).request(true, true);
-    for node in app.nodes.ids() {
-        if unpolled.contains(&app.nodes[node].name.as_str()) {
+    let mut app = demo::new_app("demo (simulated mesh)", &inv, setup(&inv));
+    let req = meshroll::poller::Cadence::for_timeout(std::time::Duration::from_secs(10)).request(true, true);
+    for (node, n) in inv.nodes.enumerate() {
+        if unpolled.contains(&n.name.as_str()) {
             continue;
         }
         let result = mesh.poll(node.index(), &req).await;
-        poller::apply(
-            &mut app.states[node],
-            PollResult {
-                node,
-                at: AT,
-                took_ms: 1,
-                result,
-            },
-        );
+        let r = PollResult {
+            node,
+            at: AT,
+            took_ms: 1,
+            result,
+        };
+        feed(&mut app, r);
     }
-    app.refresh(AT + 2_000);
+    app.update_rows(AT + 2_000);
     (app, inv)
 }
 
@@ -111,7 +94,7 @@ async fn fleet_before_meshroll_160x45() {
     let c = app.counts();
     assert_eq!(c.unverified, 24, "{c:?}");
     let skewed: Vec<&str> = app
-        .rows
+        .rows()
         .iter()
         .filter(|r| r.skew.any)
         .map(|r| r.node.as_str())
@@ -126,7 +109,7 @@ async fn fleet_before_meshroll_160x45() {
 async fn skew_view_before_meshroll_160x45() {
     let mut app = before_meshroll().await;
     key(&mut app, KeyCode::Char('S'));
-    assert_eq!(app.view, View::Skew);
+    assert_eq!(app.view(), View::Skew);
     let screen = render(&app, 160, 45);
     assert!(screen.contains("no majority build"), "{screen}");
     insta::assert_snapshot!(screen);
@@ -157,18 +140,18 @@ async fn skew_view_demo_160x45() {
 /// for the rollout) read differently in the table and the header.
 #[tokio::test(start_paused = true)]
 async fn not_polled_and_waiting_160x45() {
-    let (mut app, inv) = fleet(|_, _, _| {}, &["mac-w05", "mac-w06"]).await;
-    let p = plan::make(&inv, &PlanOptions::default()).unwrap();
-    let machine = Machine::new(p, inv.nodes.len(), 42, Mode::Paused);
-    let bundle = meshroll::remote::sim::demo_bundle();
-    app.rollout = Some(RolloutState::new(
-        machine,
-        inv.nodes.clone(),
-        "r-test".into(),
-        &bundle,
-        AT,
-    ));
-    app.refresh(AT + 2_000);
+    let (app, _) = fleet_set_up(
+        |_, _, _| {},
+        &["mac-w05", "mac-w06"],
+        |inv| {
+            let p = plan::make(inv, &PlanOptions::default()).unwrap();
+            Setup {
+                rollout: Some(demo::staged(inv, p)),
+                ..Setup::default()
+            }
+        },
+    )
+    .await;
     let c = app.counts();
     assert_eq!(c.pending, 2, "{c:?}");
     assert!(c.rollout_pending > 0, "{c:?}");

@@ -5,24 +5,9 @@
 #[path = "common/demo.rs"]
 mod demo;
 
-use crossterm::event::{Event as TermEvent, KeyCode, KeyEvent, KeyModifiers};
-use demo::{AT, demo_app};
-use meshroll::dashboard::{App, Effect, Event, View};
-use meshroll::ui::theme::Theme;
-use ratatui::Terminal;
-use ratatui::backend::TestBackend;
-
-fn render(app: &App, w: u16, h: u16) -> String {
-    let theme = Theme::load("default").unwrap();
-    let mut t = Terminal::new(TestBackend::new(w, h)).unwrap();
-    t.draw(|f| meshroll::ui::draw(f, app, &theme)).unwrap();
-    format!("{}", t.backend())
-}
-
-fn key(app: &mut App, c: KeyCode) -> Vec<Effect> {
-    let k = TermEvent::Key(KeyEvent::new(c, KeyModifiers::NONE));
-    app.handle(Event::Input(k), AT + 2_000)
-}
+use crossterm::event::KeyCode;
+use demo::{demo_app, demo_app_with, key, render};
+use meshroll::dashboard::{AppEffect, Setup, View};
 
 #[tokio::test(start_paused = true)]
 async fn fleet_80x24() {
@@ -41,7 +26,7 @@ async fn node_view_of_a_skewed_gateway() {
     let mut app = demo_app().await;
     key(&mut app, KeyCode::Char('j')); // mac-g02
     key(&mut app, KeyCode::Enter);
-    assert_eq!(app.view, View::Node);
+    assert_eq!(app.view(), View::Node);
     insta::assert_snapshot!(render(&app, 100, 50));
 }
 
@@ -49,7 +34,7 @@ async fn node_view_of_a_skewed_gateway() {
 async fn skew_view_and_help() {
     let mut app = demo_app().await;
     key(&mut app, KeyCode::Char('S'));
-    assert_eq!(app.view, View::Skew);
+    assert_eq!(app.view(), View::Skew);
     insta::assert_snapshot!("skew_view", render(&app, 100, 30));
     key(&mut app, KeyCode::Char('?'));
     insta::assert_snapshot!("help_overlay", render(&app, 80, 24));
@@ -59,7 +44,11 @@ async fn skew_view_and_help() {
 async fn filter_and_class_tabs_narrow_the_table() {
     let mut app = demo_app().await;
     key(&mut app, KeyCode::Char('2')); // worker tab
-    assert!(app.visible().iter().all(|&i| app.rows[i].class == "worker"));
+    assert!(
+        app.visible()
+            .iter()
+            .all(|&i| app.rows()[i].class == "worker")
+    );
     assert_eq!(app.visible().len(), 20);
     key(&mut app, KeyCode::Char('0'));
     key(&mut app, KeyCode::Char('/'));
@@ -70,28 +59,32 @@ async fn filter_and_class_tabs_narrow_the_table() {
     let names: Vec<&str> = app
         .visible()
         .iter()
-        .map(|&i| app.rows[i].node.as_str())
+        .map(|&i| app.rows()[i].node.as_str())
         .collect();
     assert!(
         names.contains(&"mac-w17") && names.contains(&"mac-w09"),
         "{names:?}"
     );
     assert!(!names.contains(&"mac-g01"));
-    assert_eq!(key(&mut app, KeyCode::Char('q')), vec![Effect::Quit]);
+    assert_eq!(key(&mut app, KeyCode::Char('q')), vec![AppEffect::Quit]);
 }
 
 #[tokio::test(start_paused = true)]
 async fn rebound_keys_drive_the_app_and_show_in_footer_and_help() {
-    let mut app = demo_app().await;
-    app.keymap = meshroll::keymap::KeyMap::parse(
+    let keymap = meshroll::keymap::KeyMap::parse(
         "[keys]\ndown = [\"J\"]\nskew_view = \"v\"\nquit = \"Q\"\n",
         "keys.toml",
     )
     .unwrap();
+    let setup = Setup {
+        keymap,
+        ..Setup::default()
+    };
+    let mut app = demo_app_with(setup, |_, _| {}).await;
     key(&mut app, KeyCode::Char('j')); // no longer bound
-    assert_eq!(app.selected_row, 0);
+    assert_eq!(app.cursor(), 0);
     key(&mut app, KeyCode::Char('J'));
-    assert_eq!(app.selected_row, 1);
+    assert_eq!(app.cursor(), 1);
     let screen = render(&app, 120, 24);
     assert!(screen.contains("J/k move"), "{screen}");
     assert!(
@@ -106,11 +99,11 @@ async fn rebound_keys_drive_the_app_and_show_in_footer_and_help() {
     );
     key(&mut app, KeyCode::Esc);
     key(&mut app, KeyCode::Char('v'));
-    assert_eq!(app.view, View::Skew);
+    assert_eq!(app.view(), View::Skew);
     assert_eq!(
         key(&mut app, KeyCode::Char('q')),
         vec![],
         "q is free after quit was rebound"
     );
-    assert_eq!(key(&mut app, KeyCode::Char('Q')), vec![Effect::Quit]);
+    assert_eq!(key(&mut app, KeyCode::Char('Q')), vec![AppEffect::Quit]);
 }

@@ -8,10 +8,18 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 
 use crate::cli::{Global, PlanArgs};
+use crate::dashboard::event_loop::{self, ActionsSetup, Dashboard};
+use crate::dashboard::{App, Setup};
+use crate::keymap::KeyMap;
 use crate::observe::now_ms;
+use crate::poller::PollCtx;
 use crate::rollout::Mode;
+use crate::rollout::events::ExecEvent;
+use crate::rollout::runner::Runner;
 use crate::rollout::session;
+use crate::rollout::state::RolloutState;
 use crate::rollout::steps::Limits;
+use crate::terminal::FullScreen;
 use crate::ui::theme::Theme;
 
 pub async fn run(g: &Global, d: &PlanArgs, demo: bool) -> anyhow::Result<i32> {
@@ -28,8 +36,7 @@ pub async fn run(g: &Global, d: &PlanArgs, demo: bool) -> anyhow::Result<i32> {
         let (inv, ctx) = super::real_ctx(g)?;
         tracing::info!(nodes = inv.nodes.len(), "dashboard starting");
         let actions = super::actions::setup(g, &d.journal);
-        return crate::dashboard::run(Arc::new(ctx), title, inv.classes, theme, None, actions)
-            .await;
+        return dashboard(Arc::new(ctx), title, inv.classes, theme, None, actions).await;
     }
     // A rollout staged in the dashboard: paused until the operator steps or runs it.
     let mut args = d.clone();
@@ -60,7 +67,7 @@ pub async fn run(g: &Global, d: &PlanArgs, demo: bool) -> anyhow::Result<i32> {
     state.again = Some(super::again());
     tracing::info!(nodes = p.inv.nodes.len(), demo, skills_sha = %p.bundle.skills_sha, "dashboard with a staged rollout");
     let actions = super::actions::setup(g, &args.journal);
-    let r = crate::dashboard::run(
+    let r = dashboard(
         p.poll.clone(),
         title,
         p.inv.classes.clone(),
@@ -73,42 +80,66 @@ pub async fn run(g: &Global, d: &PlanArgs, demo: bool) -> anyhow::Result<i32> {
     r
 }
 
-/// SIGTERM, SIGHUP and SIGINT while the dashboard runs: each ends it like `q` (the
-/// terminal restored, masters closed), instead of killing meshroll with the terminal
-/// left in raw mode, on the alternate screen, with mouse capture on.
-pub struct QuitSignals {
-    term: tokio::signal::unix::Signal,
-    hup: tokio::signal::unix::Signal,
-    int: tokio::signal::unix::Signal,
+/// The dashboard in this terminal: the key bindings and the operator's actions read
+/// first (a mistake in keys.toml or an actions file is an error before the screen
+/// changes), the terminal taken over for the event loop, given back, and the recap of
+/// a rollout run from the dashboard printed once it is.
+async fn dashboard(
+    ctx: Arc<PollCtx>,
+    title: String,
+    classes: Vec<String>,
+    theme: Theme,
+    rollout: Option<(RolloutState, Runner, mpsc::UnboundedReceiver<ExecEvent>)>,
+    actions: ActionsSetup,
+) -> anyhow::Result<i32> {
+    let keymap = match KeyMap::default_path() {
+        Some(p) => KeyMap::load(&p)?,
+        None => KeyMap::default(),
+    };
+    let user_actions = crate::actions::user::load_all(&actions.inventory, &keymap)?;
+    let (state, runner) = match rollout {
+        Some((state, runner, exec_rx)) => (Some(state), Some((runner, exec_rx))),
+        None => (None, None),
+    };
+    let setup = Setup {
+        keymap,
+        rules: ctx.cadence.rules(),
+        user_actions,
+        rollout: state,
+    };
+    let app = App::new(title, ctx.nodes.clone(), classes, setup);
+    let d = Dashboard {
+        app,
+        ctx: ctx.clone(),
+        theme,
+        runner,
+        actions: actions.env,
+    };
+    let (mut screen, mut terminal, input) = FullScreen::enter(true)?;
+    let result = event_loop::run(d, &mut terminal, input, &mut screen).await;
+    drop(screen);
+    ctx.transport.close().await;
+    let app = result?;
+    Ok(recap(&app))
 }
 
-impl QuitSignals {
-    /// Install the handlers (before the terminal is taken over, so no signal is lost).
-    pub fn new() -> std::io::Result<QuitSignals> {
-        use tokio::signal::unix::{SignalKind, signal};
-        Ok(QuitSignals {
-            term: signal(SignalKind::terminate())?,
-            hup: signal(SignalKind::hangup())?,
-            int: signal(SignalKind::interrupt())?,
-        })
-    }
-
-    /// The name of the next signal received.
-    pub async fn recv(&mut self) -> &'static str {
-        tokio::select! {
-            _ = self.term.recv() => "SIGTERM",
-            _ = self.hup.recv() => "SIGHUP",
-            _ = self.int.recv() => "SIGINT",
-        }
-    }
-}
-
-/// Chain a panic hook that turns mouse capture off before the hook already installed
-/// (ratatui's, which leaves raw mode and the alternate screen but not mouse capture).
-pub fn restore_mouse_on_panic() {
-    let prev = std::panic::take_hook();
-    std::panic::set_hook(Box::new(move |info| {
-        let _ = crossterm::execute!(std::io::stdout(), crossterm::event::DisableMouseCapture);
-        prev(info);
-    }));
+/// The recap of a rollout run from the dashboard (printed), and the exit code:
+/// non-zero unless every planned node landed, once the rollout touched any.
+fn recap(app: &App) -> i32 {
+    let Some(d) = app.rollout() else {
+        return 0;
+    };
+    print!(
+        "{}",
+        crate::replay::recap::text(
+            &d.machine,
+            app.nodes(),
+            &d.rollout_id,
+            &d.skills_sha,
+            d.journal_path.as_deref(),
+            d.again.as_deref(),
+        )
+    );
+    let ran = d.machine.nodes.iter().any(|s| s.started.is_some());
+    i32::from(ran && !d.machine.all_landed())
 }

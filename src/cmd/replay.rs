@@ -1,15 +1,17 @@
 //! `meshroll replay JOURNAL`: a past rollout in the dashboard, in time order, with
 //! play/pause, speed and jump to the next failure; `--summary` prints the timeline.
+//! SIGTERM, SIGHUP and SIGINT end it like `q`, the terminal restored (the dashboard's
+//! guard, [`FullScreen`]).
 
 use std::io::IsTerminal;
 use std::time::{Duration, Instant};
 
-use crossterm::event::{Event as TermEvent, EventStream, KeyEventKind, KeyModifiers};
 use futures::StreamExt;
 
 use crate::cli::{Global, ReplayArgs};
 use crate::replay::Replay;
 use crate::replay::player::Player;
+use crate::terminal::FullScreen;
 use crate::ui::theme::Theme;
 
 pub async fn run(g: &Global, a: &ReplayArgs) -> anyhow::Result<i32> {
@@ -58,8 +60,7 @@ pub async fn run(g: &Global, a: &ReplayArgs) -> anyhow::Result<i32> {
     }
     let theme = Theme::from_env(&g.theme)?;
     let mut player = Player::new(replay);
-    let mut terminal = ratatui::init();
-    let mut events = EventStream::new();
+    let (screen, mut terminal, mut input) = FullScreen::enter(false)?;
     let mut tick = tokio::time::interval(Duration::from_millis(100));
     let mut last = Instant::now();
     let result = loop {
@@ -72,18 +73,8 @@ pub async fn run(g: &Global, a: &ReplayArgs) -> anyhow::Result<i32> {
                 player.advance(now.duration_since(last).as_millis() as u64);
                 last = now;
             }
-            ev = events.next() => match ev {
-                Some(Ok(TermEvent::Key(k))) if k.kind == KeyEventKind::Press => {
-                    if k.modifiers.contains(KeyModifiers::CONTROL)
-                        && k.code == crossterm::event::KeyCode::Char('c')
-                    {
-                        player.quit = true;
-                    } else {
-                        player.key(k.code);
-                    }
-                }
-                Some(Ok(_)) => {}
-                Some(Err(e)) => break Err(e.into()),
+            inc = input.next() => match inc {
+                Some(inc) => player.input(inc),
                 None => break Ok(()),
             },
         }
@@ -91,6 +82,6 @@ pub async fn run(g: &Global, a: &ReplayArgs) -> anyhow::Result<i32> {
             break Ok(());
         }
     };
-    ratatui::restore();
+    drop(screen);
     result.map(|()| 0)
 }

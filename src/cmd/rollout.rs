@@ -194,7 +194,7 @@ pub async fn run(g: &Global, a: &RolloutArgs) -> anyhow::Result<i32> {
         who: who(),
     };
     // The signals first: none is lost between the first node touched and the loop.
-    let mut signals = crate::cmd::dashboard::QuitSignals::new()?;
+    let mut signals = crate::terminal::QuitSignals::new()?;
     let (mut d, mut runner, notes) = session::start(session, Mode::Run, tx, now_ms())
         .await
         .with_context(|| format!("opening the journal {}", a.plan.journal.display()))?;

@@ -1,4 +1,4 @@
-//! The event loop's side of node actions: each [`Effect::Action`](super::Effect) is
+//! The event loop's side of node actions: each [`AppEffect::Action`](super::AppEffect) is
 //! carried out here with [`crate::actions::run`] (one task per node), its lines and
 //! outcomes sent back as [`ActionEvent`]s; a followed log runs until its pane closes
 //! ([`ActionRunner::stop`]); a shell is [`ActionRunner::shell`], which the loop runs
@@ -11,7 +11,7 @@ use tokio::sync::mpsc::UnboundedSender;
 use tokio::task::JoinHandle;
 
 use super::actions::ActionEvent;
-use super::state::Event;
+use super::state::AppEvent;
 use crate::actions::run::{self, Outcome, RunEnv};
 use crate::actions::{ActionRequest, NodeAction, Runs};
 use crate::inventory::NodeId;
@@ -29,16 +29,16 @@ struct Follow {
 pub struct ActionRunner {
     ctx: Arc<PollCtx>,
     env: Arc<RunEnv>,
-    tx: UnboundedSender<Event>,
+    tx: UnboundedSender<AppEvent>,
     follows: HashMap<u64, Follow>,
 }
 
-fn send(tx: &UnboundedSender<Event>, e: ActionEvent) {
-    let _ = tx.send(Event::Action(Box::new(e)));
+fn send(tx: &UnboundedSender<AppEvent>, e: ActionEvent) {
+    let _ = tx.send(AppEvent::Action(Box::new(e)));
 }
 
 impl ActionRunner {
-    pub fn new(ctx: Arc<PollCtx>, env: RunEnv, tx: UnboundedSender<Event>) -> Self {
+    pub fn new(ctx: Arc<PollCtx>, env: RunEnv, tx: UnboundedSender<AppEvent>) -> Self {
         ActionRunner {
             ctx,
             env: Arc::new(env),

@@ -1,14 +1,14 @@
 //! Node actions in the dashboard, pure like the rest of [`App`]: a key asks for an
 //! action on the target nodes, a confirm names them and their count, `y` turns it into
-//! an [`Effect::Action`] the event loop carries out, and what comes back
+//! an [`AppEffect::Action`] the event loop carries out, and what comes back
 //! ([`ActionEvent`]) fills the pane of the node view and the footer. A closed pane
-//! stops a followed log ([`Effect::StopPane`]).
+//! stops a followed log ([`AppEffect::StopPane`]).
 
 use std::collections::VecDeque;
 
 use crossterm::event::{KeyCode, KeyEvent};
 
-use super::state::{App, Effect, View};
+use super::state::{App, AppEffect, View};
 use crate::actions::run::Outcome;
 use crate::actions::user::UserAction;
 use crate::actions::{ActionRequest, Builtin, NodeAction, Runs, confirm_question};
@@ -62,7 +62,7 @@ pub struct Running {
 
 impl App {
     /// A built-in action's key.
-    pub(super) fn builtin_action(&mut self, action: Action) -> Option<Vec<Effect>> {
+    pub(super) fn builtin_action(&mut self, action: Action) -> Option<Vec<AppEffect>> {
         let b = match action {
             Action::Drain => Builtin::Drain,
             Action::Undrain => Builtin::Undrain,
@@ -76,7 +76,7 @@ impl App {
     }
 
     /// A key no binding has: an action of actions.toml, if one has it.
-    pub(super) fn user_action_key(&mut self, k: &KeyEvent) -> Option<Vec<Effect>> {
+    pub(super) fn user_action_key(&mut self, k: &KeyEvent) -> Option<Vec<AppEffect>> {
         let key = Key::from_event(k)?;
         let a = self
             .user_actions
@@ -88,7 +88,7 @@ impl App {
     }
 
     /// Ask first when the action says so (naming the nodes and their count), else start.
-    fn ask_action(&mut self, action: NodeAction) -> Vec<Effect> {
+    fn ask_action(&mut self, action: NodeAction) -> Vec<AppEffect> {
         let nodes = if action.single() {
             self.selected_node().into_iter().collect()
         } else {
@@ -115,7 +115,7 @@ impl App {
     }
 
     /// The answer to an action's confirm: `y` starts it.
-    pub(super) fn answer_action(&mut self, code: KeyCode, req: ActionRequest) -> Vec<Effect> {
+    pub(super) fn answer_action(&mut self, code: KeyCode, req: ActionRequest) -> Vec<AppEffect> {
         if code == KeyCode::Char('y') {
             self.start_action(req)
         } else {
@@ -124,7 +124,7 @@ impl App {
         }
     }
 
-    fn start_action(&mut self, req: ActionRequest) -> Vec<Effect> {
+    fn start_action(&mut self, req: ActionRequest) -> Vec<AppEffect> {
         let n = req.nodes.len();
         let first = req.nodes[0];
         let who = if n == 1 {
@@ -159,21 +159,21 @@ impl App {
             done: 0,
             failed: Vec::new(),
         });
-        effects.push(Effect::Action(req));
+        effects.push(AppEffect::Action(req));
         effects
     }
 
     /// Close the pane: a followed log there stops.
-    pub(super) fn close_pane(&mut self) -> Vec<Effect> {
+    pub(super) fn close_pane(&mut self) -> Vec<AppEffect> {
         match self.pane.take() {
-            Some(p) if p.running => vec![Effect::StopPane { run: p.run }],
+            Some(p) if p.running => vec![AppEffect::StopPane { run: p.run }],
             _ => Vec::new(),
         }
     }
 
     /// A key while the pane is open in the node view: scrolling it, or `Back` closing
     /// it. `None`: not a pane key.
-    pub(super) fn pane_key(&mut self, action: Option<Action>) -> Option<Vec<Effect>> {
+    pub(super) fn pane_key(&mut self, action: Option<Action>) -> Option<Vec<AppEffect>> {
         if self.view != View::Node {
             return None;
         }
@@ -193,7 +193,7 @@ impl App {
     }
 
     /// What an action reported.
-    pub(super) fn on_action(&mut self, ev: ActionEvent, now: Millis) -> Vec<Effect> {
+    pub(super) fn on_action(&mut self, ev: ActionEvent, now: Millis) -> Vec<AppEffect> {
         match ev {
             ActionEvent::Line { run, line } => {
                 self.pane_push(run, line);
@@ -232,7 +232,7 @@ impl App {
         }
     }
 
-    fn action_done(&mut self, run: u64, o: Outcome, now: Millis) -> Vec<Effect> {
+    fn action_done(&mut self, run: u64, o: Outcome, now: Millis) -> Vec<AppEffect> {
         let Some(idx) = self.running.iter().position(|r| r.run == run) else {
             return Vec::new();
         };
@@ -264,7 +264,7 @@ impl App {
         let mut effects = Vec::new();
         if r.action.then_poll() {
             // Show the verdict as it comes back: the node is polled at once.
-            effects.push(Effect::Poll {
+            effects.push(AppEffect::Poll {
                 node: o.node,
                 doctor: false,
             });
@@ -327,7 +327,7 @@ impl App {
     /// Select `node`'s row when it is visible.
     fn select_node(&mut self, node: NodeId) {
         if let Some(pos) = self.with_visible(|v| v.iter().position(|&n| n == node)) {
-            self.selected_row = pos;
+            self.cursor = pos;
         }
     }
 }

@@ -1,52 +1,55 @@
 //! Node actions through [`App::handle`]: keys in, the confirm's words and the
-//! [`Effect::Action`] out; what the event loop reports back in, the pane, the footer
+//! [`AppEffect::Action`] out; what the event loop reports back in, the pane, the footer
 //! and the poll after it out. No terminal, no runtime, the clock by hand.
 
 #![allow(clippy::unwrap_used)]
 
 use std::path::Path;
 
-use crossterm::event::{
-    Event as TermEvent, KeyCode, KeyEvent, KeyModifiers, MouseEvent, MouseEventKind,
-};
+use crossterm::event::{Event as TermEvent, KeyCode, KeyModifiers, MouseEvent, MouseEventKind};
 
 use super::ActionEvent;
 use crate::actions::run::Outcome;
 use crate::actions::{ActionRequest, Runs};
-use crate::dashboard::{App, Effect, Event, View};
+use crate::dashboard::test_harness::Drive;
+use crate::dashboard::{App, AppEffect, AppEvent, Setup, View};
 use crate::inventory::{Inventory, Node, NodeId};
 use crate::keymap::KeyMap;
 
 const T0: u64 = 1_800_000_000_000;
 
 fn app() -> App {
+    app_with(Setup::default())
+}
+
+fn app_with(setup: Setup) -> App {
     let nodes = vec![
         Node::new("g1".to_string(), "gateway"),
         Node::new("w1".to_string(), "worker"),
     ];
     let inv = Inventory::from_nodes(Path::new("t"), nodes).unwrap();
-    let mut app = App::new("t".into(), inv.nodes, inv.classes);
+    let mut app = App::new("t".into(), inv.nodes, inv.classes, setup);
     app.frame(T0);
     app
 }
 
-fn press(app: &mut App, code: KeyCode, m: KeyModifiers) -> Vec<Effect> {
-    app.handle(Event::Input(TermEvent::Key(KeyEvent::new(code, m))), T0)
+fn press(app: &mut App, code: KeyCode, m: KeyModifiers) -> Vec<AppEffect> {
+    app.press_at(code, m, T0)
 }
 
-fn key(app: &mut App, c: char) -> Vec<Effect> {
+fn key(app: &mut App, c: char) -> Vec<AppEffect> {
     press(app, KeyCode::Char(c), KeyModifiers::NONE)
 }
 
-fn request(effects: &[Effect]) -> ActionRequest {
+fn request(effects: &[AppEffect]) -> ActionRequest {
     match effects {
-        [Effect::Action(r)] => r.clone(),
-        other => panic!("one Effect::Action, got {other:?}"),
+        [AppEffect::Action(r)] => r.clone(),
+        other => panic!("one AppEffect::Action, got {other:?}"),
     }
 }
 
-fn done(run: u64, node: usize, ok: bool, note: &str, lines: &[&str]) -> Event {
-    Event::Action(Box::new(ActionEvent::Done {
+fn done(run: u64, node: usize, ok: bool, note: &str, lines: &[&str]) -> AppEvent {
+    AppEvent::Action(Box::new(ActionEvent::Done {
         run,
         outcome: Outcome {
             node: NodeId::new(node),
@@ -88,7 +91,7 @@ fn restart_polls_the_node_at_once_and_says_the_verdict_it_brings() {
     assert_eq!(a.action_confirm.as_ref().unwrap().0, "restart 1 node: g1?");
     let req = request(&key(&mut a, 'y'));
     assert_eq!(req.action.runs, Runs::Restart);
-    let effects = a.handle(
+    let effects = a.effects_of(
         done(
             req.run,
             0,
@@ -100,7 +103,7 @@ fn restart_polls_the_node_at_once_and_says_the_verdict_it_brings() {
     );
     assert_eq!(
         effects,
-        vec![Effect::Poll {
+        vec![AppEffect::Poll {
             node: NodeId::new(0),
             doctor: false
         }]
@@ -117,7 +120,7 @@ fn restart_polls_the_node_at_once_and_says_the_verdict_it_brings() {
             crate::remote::RemoteError::Connect("connection refused".into()),
         )),
     };
-    a.handle(Event::Poll(Box::new(r)), T0 + 900);
+    a.effects_of(AppEvent::Poll(Box::new(r)), T0 + 900);
     a.frame(T0 + 900);
     let flash = a.flash.clone().unwrap();
     assert!(flash.starts_with("g1 after restart: dead ("), "{flash}");
@@ -132,7 +135,7 @@ fn logs_open_a_pane_without_asking_and_show_every_line_then_the_outcome() {
     assert_eq!(req.nodes, vec![NodeId::new(1)]);
     assert_eq!(a.view, View::Node);
     assert_eq!(a.pane.as_ref().unwrap().title, "logs w1");
-    a.handle(done(req.run, 1, true, "2 line(s)", &["one", "two"]), T0);
+    a.effects_of(done(req.run, 1, true, "2 line(s)", &["one", "two"]), T0);
     let p = a.pane.clone().unwrap();
     let lines: Vec<&str> = p.lines.iter().map(String::as_str).collect();
     assert_eq!(lines, ["one", "two", "── w1: ok, 2 line(s) in 0.4s"]);
@@ -145,8 +148,8 @@ fn a_followed_log_scrolls_and_stops_when_its_pane_closes() {
     let req = request(&key(&mut a, 'f'));
     assert!(matches!(req.action.runs, Runs::Follow { .. }));
     for i in 0..30 {
-        a.handle(
-            Event::Action(Box::new(ActionEvent::Line {
+        a.effects_of(
+            AppEvent::Action(Box::new(ActionEvent::Line {
                 run: req.run,
                 line: format!("line {i}"),
             })),
@@ -154,8 +157,8 @@ fn a_followed_log_scrolls_and_stops_when_its_pane_closes() {
         );
     }
     // A line of another run is not this pane's.
-    a.handle(
-        Event::Action(Box::new(ActionEvent::Line {
+    a.effects_of(
+        AppEvent::Action(Box::new(ActionEvent::Line {
             run: req.run + 7,
             line: "stray".into(),
         })),
@@ -169,8 +172,8 @@ fn a_followed_log_scrolls_and_stops_when_its_pane_closes() {
     assert_eq!(a.selected_node(), Some(NodeId::new(0)));
     // So does the wheel (three lines a notch), not the node view behind it.
     let wheel = |a: &mut App, kind| {
-        a.handle(
-            Event::Input(TermEvent::Mouse(MouseEvent {
+        a.effects_of(
+            AppEvent::Input(TermEvent::Mouse(MouseEvent {
                 kind,
                 column: 10,
                 row: 10,
@@ -187,7 +190,7 @@ fn a_followed_log_scrolls_and_stops_when_its_pane_closes() {
     assert_eq!(a.scroll.node, 0);
     // Esc closes the pane and stops the log; the node view stays.
     let effects = press(&mut a, KeyCode::Esc, KeyModifiers::NONE);
-    assert_eq!(effects, vec![Effect::StopPane { run: req.run }]);
+    assert_eq!(effects, vec![AppEffect::StopPane { run: req.run }]);
     assert!(a.pane.is_none());
     assert_eq!(a.view, View::Node);
 }
@@ -199,8 +202,8 @@ fn shell_is_one_effect_on_the_selected_node_and_its_end_is_said() {
     assert_eq!(req.action.runs, Runs::Shell);
     assert_eq!(req.nodes, vec![NodeId::new(0)]);
     assert!(a.pane.is_none(), "a shell has the terminal, not a pane");
-    a.handle(
-        Event::Action(Box::new(ActionEvent::ShellDone {
+    a.effects_of(
+        AppEvent::Action(Box::new(ActionEvent::ShellDone {
             run: req.run,
             node: NodeId::new(0),
             result: Ok(Some(0)),
@@ -213,9 +216,11 @@ fn shell_is_one_effect_on_the_selected_node_and_its_end_is_said() {
 
 #[test]
 fn an_action_from_the_file_runs_on_its_key() {
-    let mut a = app();
     let text = "[actions.check]\nkey = \"Z\"\ndescription = \"skills check\"\ncommand = [\"openclaw\", \"skills\", \"check\", \"{skills_root}\"]\n";
-    a.user_actions = crate::actions::user::parse(text, "a.toml", &KeyMap::default()).unwrap();
+    let mut a = app_with(Setup {
+        user_actions: crate::actions::user::parse(text, "a.toml", &KeyMap::default()).unwrap(),
+        ..Setup::default()
+    });
     key(&mut a, 'Z');
     assert_eq!(a.action_confirm.as_ref().unwrap().0, "check 1 node: g1?");
     let req = request(&key(&mut a, 'y'));
@@ -244,9 +249,9 @@ fn marked_nodes_are_named_in_the_confirm_and_a_failure_names_its_node() {
     );
     let req = request(&key(&mut a, 'y'));
     assert_eq!(req.nodes, vec![NodeId::new(0), NodeId::new(1)]);
-    a.handle(done(req.run, 0, true, "drain flag set", &[]), T0);
+    a.effects_of(done(req.run, 0, true, "drain flag set", &[]), T0);
     assert_eq!(a.flash.as_deref(), Some("drain 1/2 nodes ok"));
-    a.handle(done(req.run, 1, false, "exited 1: boom", &[]), T0);
+    a.effects_of(done(req.run, 1, false, "exited 1: boom", &[]), T0);
     assert_eq!(
         a.flash.as_deref(),
         Some("drain 2/2 nodes: FAILED on w1 (exited 1: boom)")

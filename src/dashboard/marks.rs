@@ -40,8 +40,8 @@ impl App {
                 };
                 self.flash = Some(format!("{verb} {name} ({} marked)", self.marked.len()));
                 let n = self.visible_len();
-                if self.selected_row + 1 < n {
-                    self.selected_row += 1;
+                if self.cursor + 1 < n {
+                    self.cursor += 1;
                 }
             }
             // The filtered set: every node the table shows (class tab and `/` filter),

@@ -7,10 +7,12 @@ pub mod event_loop;
 pub mod layout;
 mod marks;
 pub mod pacer;
+mod read;
 pub mod rows;
 pub mod scroll;
 mod stage;
 pub mod state;
+#[cfg(test)]
+mod test_harness;
 
-pub use event_loop::run;
-pub use state::{App, Effect, Event, Sort, View};
+pub use state::{App, AppEffect, AppEvent, Outcome, Setup, Sort, View};

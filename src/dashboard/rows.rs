@@ -97,9 +97,6 @@ pub struct Cache {
     /// change, so they are counted at the full rebuild.
     per_tab: Vec<usize>,
     name_widths: (usize, usize),
-    /// Each node's poll count when its row was last built: a state changed without
-    /// [`App::on_poll`] (a test, a replay writing `states` directly) is caught by it.
-    seen: Vec<u64>,
     /// The rollout target of the last full rebuild.
     built: bool,
     built_target: Option<String>,
@@ -109,7 +106,7 @@ pub struct Cache {
     visible: RefCell<Option<(VisibleKey, Vec<NodeId>)>>,
 }
 
-/// The rows to rebuild: marked by a poll and by every step of [`App::refresh`],
+/// The rows to rebuild: marked by a poll and by every step of [`App::update_rows`],
 /// rebuilt (and cleared) by its last.
 #[derive(Default)]
 struct Dirty {
@@ -156,10 +153,6 @@ struct VisibleKey {
     sort: Sort,
 }
 
-fn polls(st: &NodeState) -> u64 {
-    st.polls_ok.wrapping_add(st.polls_failed)
-}
-
 /// `hay` contains `needle_lower` (already lower case), ignoring ASCII case, without
 /// allocating.
 fn contains_ci(hay: &str, needle_lower: &str) -> bool {
@@ -196,7 +189,7 @@ impl App {
     /// * everything is rebuilt when the rollout target changes.
     ///
     /// Returns whether any row changed.
-    pub fn refresh(&mut self, now: Millis) -> bool {
+    pub fn update_rows(&mut self, now: Millis) -> bool {
         self.now = now;
         let n = self.nodes.len().min(self.states.len());
         self.cache.dirty.rows.resize(n, false);
@@ -204,7 +197,6 @@ impl App {
             self.rebuild_all(n, now);
             return true;
         }
-        self.catch_direct_writes(n);
         self.reassess_skew();
         self.check_verdicts_round_robin(n, now);
         self.age_rows_on_screen(n, now);
@@ -249,8 +241,8 @@ impl App {
 
     /// Every row, the skew, the counts, the tab sizes and the name widths from
     /// scratch (first build, a resized fleet, a new rollout target). Everything the
-    /// other steps keep incrementally starts here: each row built at `now`, each poll
-    /// count seen, every verdict checked at `now`, nothing dirty.
+    /// other steps keep incrementally starts here: each row built at `now`,
+    /// every verdict checked at `now`, nothing dirty.
     fn rebuild_all(&mut self, n: usize, now: Millis) {
         let skews = self.assess_skew();
         let target = self.rollout_target().map(str::to_owned);
@@ -270,7 +262,6 @@ impl App {
                 )
             })
             .collect();
-        c.seen = self.states.iter().take(n).map(polls).collect();
         c.pending = self.states.iter().take(n).map(is_pending).collect();
         c.built_at = vec![now; n];
         c.sweep.at = now;
@@ -296,23 +287,6 @@ impl App {
         c.dirty.any = false;
         c.skew.inputs_moved = false;
         c.rows_gen += 1;
-    }
-
-    /// States changed behind [`App::on_poll`]'s back (a test, a replay writing
-    /// `states` directly): a node whose poll count differs from the one its row was
-    /// built at is marked dirty, and the skew is assessed again since its manifest or
-    /// gateway may have moved. Keeps the rows exact whoever writes the states.
-    fn catch_direct_writes(&mut self, n: usize) {
-        let c = &mut self.cache;
-        c.seen.resize(n, 0);
-        for (i, st) in self.states.iter().enumerate().take(n) {
-            let p = polls(st);
-            if p != c.seen[i] {
-                c.seen[i] = p;
-                c.dirty.mark(i);
-                c.skew.inputs_moved = true;
-            }
-        }
     }
 
     /// When a skew input moved (a manifest, a gateway status), the fleet's skew is
@@ -369,7 +343,7 @@ impl App {
     /// are exact to the second. Rows off screen keep the ages of their last build.
     fn age_rows_on_screen(&mut self, n: usize, now: Millis) {
         let screen: Vec<NodeId> = self.with_visible(|v| {
-            let sel = self.selected_row.min(v.len().saturating_sub(1));
+            let sel = self.cursor.min(v.len().saturating_sub(1));
             let lo = sel.saturating_sub(SCREEN_ROWS_MAX);
             let hi = (sel + SCREEN_ROWS_MAX).min(v.len());
             v.get(lo..hi).map_or_else(Vec::new, <[NodeId]>::to_vec)
@@ -439,7 +413,9 @@ impl App {
         self.cache.name_widths
     }
 
-    pub fn on_poll(&mut self, r: PollResult) {
+    /// A poll's answer (only through [`App::handle`]): the node's state, and its row
+    /// marked for the next [`App::update_rows`].
+    pub(super) fn on_poll(&mut self, r: PollResult) {
         let idx = r.node.index();
         if let Some(st) = self.states.get_mut(r.node) {
             // What the skew is computed from (a manifest, a gateway status): a change
@@ -476,10 +452,6 @@ impl App {
             if c.dirty.rows.len() <= idx {
                 c.dirty.rows.resize(self.nodes.len().max(idx + 1), false);
             }
-            if c.seen.len() <= idx {
-                c.seen.resize(self.nodes.len().max(idx + 1), 0);
-            }
-            c.seen[idx] = polls(st);
             c.dirty.mark(idx);
         }
     }
@@ -584,6 +556,8 @@ impl App {
 mod tests {
     use super::*;
     use crate::dashboard::state::Sort;
+    use crate::dashboard::test_harness::Drive;
+    use crate::dashboard::{AppEvent, Setup};
     use crate::remote::sim::{OLD_SHA, SimMesh};
     use crate::remote::{PollFailure, PollRequest};
     use crate::report::NodeReport;
@@ -613,11 +587,27 @@ mod tests {
         t0: Millis,
     ) -> (crate::inventory::Inventory, SimMesh, App) {
         let (inv, mesh) = SimMesh::generate(n, seed);
-        let mut app = App::new("t".into(), inv.nodes.clone(), inv.classes.clone());
+        let mut app = App::new(
+            "t".into(),
+            inv.nodes.clone(),
+            inv.classes.clone(),
+            Setup::default(),
+        );
         for i in 0..inv.nodes.len() {
-            app.on_poll(poll(&mesh, i, t0).await);
+            app.feed(poll(&mesh, i, t0).await);
         }
         (inv, mesh, app)
+    }
+
+    /// `s` until the table is sorted by verdict.
+    fn sort_by_verdict(app: &mut App) {
+        while app.sort != Sort::Verdict {
+            app.press_at(
+                crossterm::event::KeyCode::Char('s'),
+                crossterm::event::KeyModifiers::NONE,
+                0,
+            );
+        }
     }
 
     fn full(app: &App, now: Millis) -> Vec<NodeReport> {
@@ -630,14 +620,14 @@ mod tests {
     async fn incremental_rows_equal_a_full_rebuild() {
         let t0 = 1_800_000_000_100;
         let (inv, mesh, mut app) = polled(300, 5, t0).await;
-        app.refresh(t0);
+        app.update_rows(t0);
         assert!(app.rows == full(&app, t0), "first rows differ");
         // A few nodes change, within the same second.
         for i in [3usize, 40, 41, 200] {
             mesh.with_node(i, |n| n.drained = !n.drained);
-            app.on_poll(poll(&mesh, i, t0 + 200).await);
+            app.feed(poll(&mesh, i, t0 + 200).await);
         }
-        app.refresh(t0 + 300);
+        app.update_rows(t0 + 300);
         assert!(app.rows == full(&app, t0 + 300), "incremental rows differ");
         // Most workers move to the old bundle: the majority moves, every worker's
         // skew changes, though only the moved ones were polled.
@@ -650,9 +640,9 @@ mod tests {
                 n.current = Some(OLD_SHA.into());
                 n.lock_claim = Some(OLD_SHA.into());
             });
-            app.on_poll(poll(&mesh, i, t0 + 400).await);
+            app.feed(poll(&mesh, i, t0 + 400).await);
         }
-        app.refresh(t0 + 500);
+        app.update_rows(t0 + 500);
         let want = full(&app, t0 + 500);
         let untouched = workers[workers.len() - 1];
         assert!(want[untouched].skew.manifest, "{:?}", want[untouched].skew);
@@ -660,15 +650,14 @@ mod tests {
             app.rows == want,
             "incremental rows differ after the majority moved"
         );
-        // A state written directly (not through on_poll) is caught too.
+        // The last worker left moves too: its own row and the others' skew follow.
         let w = untouched;
         mesh.with_node(w, |n| n.current = Some(OLD_SHA.into()));
-        let r = poll(&mesh, w, t0 + 600).await;
-        poller::apply(&mut app.states[NodeId::new(w)], r);
-        app.refresh(t0 + 700);
+        app.feed(poll(&mesh, w, t0 + 600).await);
+        app.update_rows(t0 + 700);
         assert!(
             app.rows == full(&app, t0 + 700),
-            "a direct state write was missed"
+            "incremental rows differ after the last worker moved"
         );
         assert_ne!(
             app.rows[NodeId::new(w)].manifest.state,
@@ -683,13 +672,13 @@ mod tests {
     async fn the_clock_keeps_the_screen_and_every_verdict_exact() {
         let t0 = 1_800_000_000_100;
         let (_, _, mut app) = polled(1_000, 5, t0).await;
-        assert!(app.refresh(t0));
-        app.selected_row = 500;
+        assert!(app.update_rows(t0));
+        app.move_to(500);
         let check = |app: &App, now: Millis, what: &str| {
             let want = full(app, now);
             let v = app.visible();
-            let lo = app.selected_row.saturating_sub(SCREEN_ROWS_MAX);
-            for &i in &v[lo..(app.selected_row + SCREEN_ROWS_MAX).min(v.len())] {
+            let lo = app.cursor.saturating_sub(SCREEN_ROWS_MAX);
+            for &i in &v[lo..(app.cursor + SCREEN_ROWS_MAX).min(v.len())] {
                 assert!(
                     app.rows[i] == want[i.index()],
                     "{what}: row {i} on screen differs"
@@ -709,7 +698,7 @@ mod tests {
             );
         };
         for (k, dt) in [1_000u64, 7_300, 30_000, 3_600_000].into_iter().enumerate() {
-            assert!(app.refresh(t0 + dt), "ages moved at +{dt} ms");
+            assert!(app.update_rows(t0 + dt), "ages moved at +{dt} ms");
             check(&app, t0 + dt, &format!("step {k}"));
         }
         let dead = app.counts().dead;
@@ -719,11 +708,36 @@ mod tests {
             app.counts()
         );
         // Within the same second nothing is rebuilt: no frame is owed.
-        assert!(!app.refresh(t0 + 3_600_000 + 200));
+        assert!(!app.update_rows(t0 + 3_600_000 + 200));
         // Rows come on screen with their ages brought up to date.
-        app.selected_row = 0;
-        app.refresh(t0 + 3_600_000 + 300);
+        app.move_to(0);
+        app.update_rows(t0 + 3_600_000 + 300);
         check(&app, t0 + 3_600_000 + 300, "scrolled");
+    }
+
+    /// One call says whether a frame is owed: the clock's tick (no rollout) owes one
+    /// exactly when it moved a row (an age on screen, once a second), a poll always.
+    #[tokio::test(start_paused = true)]
+    async fn the_outcome_of_a_tick_owes_a_frame_only_when_a_row_moved() {
+        let t0 = 1_800_000_000_100;
+        let (_, mesh, mut app) = polled(20, 5, t0).await;
+        app.frame(t0);
+        let tick = |app: &mut App, at: Millis| app.handle(AppEvent::Tick, at);
+        assert!(!tick(&mut app, t0 + 300).redraw, "within the second");
+        assert!(
+            tick(&mut app, t0 + 1_000).redraw,
+            "the ages on screen moved"
+        );
+        assert!(!tick(&mut app, t0 + 1_200).redraw, "nothing moved since");
+        let r = poll(&mesh, 3, t0 + 1_300).await;
+        let out = app.handle(AppEvent::Poll(Box::new(r)), t0 + 1_300);
+        assert_eq!(
+            out,
+            super::super::Outcome {
+                effects: vec![],
+                redraw: true
+            }
+        );
     }
 
     /// Typing a filter narrows the cached order; the result equals a fresh one.
@@ -731,17 +745,17 @@ mod tests {
     async fn a_growing_filter_narrows_the_order() {
         let t0 = 1_800_000_000_000;
         let (_, _, mut app) = polled(500, 2, t0).await;
-        app.refresh(t0);
-        app.sort = Sort::Verdict;
+        app.update_rows(t0);
+        sort_by_verdict(&mut app);
         for f in [
             "w", "w0", "w00", "w001", "w00", "ske", "skew", "skewx", "D", "DE",
         ] {
-            app.filter = f.into();
+            app.type_filter(f);
             assert_eq!(app.visible(), app.compute_visible(), "filter {f}");
         }
-        app.filter = "w".into();
+        app.type_filter("w");
         let wide = app.visible_len();
-        app.filter = "w01".into();
+        app.type_filter("w01");
         assert!(app.visible_len() < wide && app.visible_len() > 0);
     }
 
@@ -750,19 +764,19 @@ mod tests {
     async fn visible_order_follows_changes() {
         let t0 = 1_800_000_000_000;
         let (_, mesh, mut app) = polled(120, 2, t0).await;
-        app.refresh(t0);
-        app.sort = Sort::Verdict;
+        app.update_rows(t0);
+        sort_by_verdict(&mut app);
         assert_eq!(app.visible(), app.compute_visible());
         let first = app.visible()[0];
         assert_eq!(app.rows[first].verdict, crate::verdict::Kind::Dead);
         // The last healthy node goes down: it moves up the verdict order.
         let last = *app.visible().last().expect("rows");
         mesh.with_node(last.index(), |n| n.host_up = false);
-        app.on_poll(poll(&mesh, last.index(), t0 + 100).await);
-        app.refresh(t0 + 200);
+        app.feed(poll(&mesh, last.index(), t0 + 100).await);
+        app.update_rows(t0 + 200);
         assert_eq!(app.visible(), app.compute_visible());
         assert_ne!(app.visible().last(), Some(&last));
-        app.filter = "W0".into();
+        app.type_filter("W0");
         assert_eq!(app.visible(), app.compute_visible());
         assert!(!app.visible().is_empty());
         assert!(
@@ -770,7 +784,12 @@ mod tests {
                 .iter()
                 .all(|&i| app.rows[i].node.contains("w0"))
         );
-        app.class_tab = 1;
+        app.press_at(
+            crossterm::event::KeyCode::Char('1'),
+            crossterm::event::KeyModifiers::NONE,
+            t0,
+        );
+        assert_eq!(app.class_tab, 1);
         assert_eq!(app.visible(), app.compute_visible());
         assert!(app.visible().is_empty());
     }

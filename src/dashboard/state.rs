@@ -1,7 +1,7 @@
 //! The dashboard's state: what is on screen and why, changed only by events.
 //!
 //! [`App::handle`] takes one event and the time and returns what should happen outside
-//! (poll a node, run the rollout's effects, quit) as [`Effect`]s; it does no I/O, reads
+//! (poll a node, run the rollout's effects, quit) as [`AppEffect`]s; it does no I/O, reads
 //! no clock and starts no task. The event loop carries the effects out; `ui/` draws
 //! from this state and is not imported here.
 
@@ -28,7 +28,7 @@ use crate::rollout::{Command, Input, Mode};
 
 /// Everything that can happen to the app.
 #[derive(Debug)]
-pub enum Event {
+pub enum AppEvent {
     Input(TermEvent),
     Poll(Box<PollResult>),
     /// What the rollout executor reports.
@@ -42,7 +42,7 @@ pub enum Event {
 
 /// What the app asks of the world; the event loop carries it out.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Effect {
+pub enum AppEffect {
     /// Poll a node now (its gateway status; with `doctor`, `openclaw doctor` too).
     Poll {
         node: NodeId,
@@ -64,8 +64,8 @@ pub enum Effect {
     Quit,
 }
 
-pub(super) fn wrap_poll(r: PollResult) -> Event {
-    Event::Poll(Box::new(r))
+pub(super) fn wrap_poll(r: PollResult) -> AppEvent {
+    AppEvent::Poll(Box::new(r))
 }
 
 /// Which screen is up.
@@ -105,56 +105,59 @@ impl Sort {
     }
 }
 
-/// The dashboard's whole state. Drawing reads it; events change it.
+/// The dashboard's whole state. Drawing reads it (`read.rs`); only events change it
+/// ([`App::handle`]): its fields are the dashboard's own.
 pub struct App {
-    pub title: String,
+    pub(super) title: String,
     /// The fleet, shared with the poller and the rollout.
-    pub nodes: Fleet,
-    pub classes: Vec<String>,
-    pub states: PerNode<NodeState>,
+    pub(super) nodes: Fleet,
+    pub(super) classes: Vec<String>,
+    pub(super) states: PerNode<NodeState>,
     /// Reports at `now`, recomputed when something changes.
-    pub rows: PerNode<NodeReport>,
-    pub now: Millis,
-    pub view: View,
-    pub help: bool,
-    /// The selected row: a position in [`App::visible`], not a node.
-    pub selected_row: usize,
+    pub(super) rows: PerNode<NodeReport>,
+    pub(super) now: Millis,
+    pub(super) view: View,
+    pub(super) help: bool,
+    /// The cursor: a position in the visible order ([`App::visible`]), not a node (a
+    /// node's row is `rows[node]`).
+    pub(super) cursor: usize,
     /// 0 = all classes, n = `classes[n-1]`.
-    pub class_tab: usize,
-    pub filter: String,
-    pub filter_editing: bool,
-    pub sort: Sort,
+    pub(super) class_tab: usize,
+    pub(super) filter: String,
+    pub(super) filter_editing: bool,
+    pub(super) sort: Sort,
     /// A short message for the footer (what the last key did).
-    pub flash: Option<String>,
+    pub(super) flash: Option<String>,
     /// The rollout staged in this dashboard, if any.
-    pub rollout: Option<RolloutState>,
+    pub(super) rollout: Option<RolloutState>,
     /// A dangerous command waiting for `y`.
-    pub confirm: Option<(String, Command)>,
+    pub(super) confirm: Option<(String, Command)>,
     /// `q` with nodes in flight: finish them and quit, abort and quit, or cancel.
-    pub quit_asked: bool,
+    pub(super) quit_asked: bool,
     /// Quit once the rollout has stopped (every node in flight put back or finished).
-    pub quit_when_idle: bool,
+    pub(super) quit_when_idle: bool,
     /// Staleness limits of the cadences in use.
-    pub rules: crate::verdict::Rules,
+    pub(super) rules: crate::verdict::Rules,
     /// Key bindings: the defaults patched by keys.toml.
-    pub keymap: KeyMap,
-    /// The first visible row the table draws: kept so that the selection stays in the
-    /// table's window (see [`layout::window_start`]); a click maps through it.
-    pub row_offset: usize,
+    pub(super) keymap: KeyMap,
+    /// The first position of the visible order the table draws: kept so that the
+    /// cursor stays in the table's window (see [`layout::window_start`]); a click maps
+    /// through it.
+    pub(super) window_top: usize,
     /// The screen's height in rows (from resize events), which gives the table's.
-    pub screen_height: u16,
+    pub(super) screen_height: u16,
     /// How far the node view, the skew view, the plan's log and the help are scrolled.
-    pub scroll: Scroll,
-    /// What keeps a 10,000-node dashboard fluid (see [`App::refresh`]).
+    pub(super) scroll: Scroll,
+    /// What keeps a 10,000-node dashboard fluid (see [`App::update_rows`]).
     pub(super) cache: Cache,
     /// The operator's own actions (actions.toml), with their keys.
-    pub user_actions: Vec<UserAction>,
+    pub(super) user_actions: Vec<UserAction>,
     /// A node action waiting for `y`: the question and the request.
-    pub action_confirm: Option<(String, ActionRequest)>,
+    pub(super) action_confirm: Option<(String, ActionRequest)>,
     /// The output pane of the node view (an action's output, a followed log).
-    pub pane: Option<Pane>,
+    pub(super) pane: Option<Pane>,
     /// Node actions under way.
-    pub running: Vec<Running>,
+    pub(super) running: Vec<Running>,
     /// The last action run's number.
     pub(super) next_run: u64,
     /// Nodes polled after an action, whose verdict the footer says when it comes back:
@@ -162,7 +165,27 @@ pub struct App {
     pub(super) awaiting_verdict: Vec<(NodeId, Millis, String)>,
     /// The marked nodes (`m`): node actions take them, else the selected node
     /// ([`App::action_targets`], `dashboard/marks.rs`).
-    pub marked: BTreeSet<NodeId>,
+    pub(super) marked: BTreeSet<NodeId>,
+}
+
+/// What an app starts with besides its fleet: the key bindings (keys.toml), the
+/// staleness rules of the cadences in use, the operator's own actions and the rollout
+/// staged in this dashboard. `Setup::default()`: the default keys and rules, nothing
+/// staged.
+#[derive(Default)]
+pub struct Setup {
+    pub keymap: KeyMap,
+    pub rules: crate::verdict::Rules,
+    pub user_actions: Vec<UserAction>,
+    pub rollout: Option<RolloutState>,
+}
+
+/// What one event did: what should happen outside, and whether what is on screen
+/// changed (a frame is owed).
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Outcome {
+    pub effects: Vec<AppEffect>,
+    pub redraw: bool,
 }
 
 /// How often the clock ticks: the ages (whole seconds) of the rows on screen are brought
@@ -170,17 +193,23 @@ pub struct App {
 pub const AGE_EVERY_MS: Millis = 1000;
 
 /// Input from the operator: drawn at once, never held back by the frame pacing.
-pub(super) fn is_input(ev: &Event) -> bool {
-    matches!(ev, Event::Input(_))
+pub(super) fn is_input(ev: &AppEvent) -> bool {
+    matches!(ev, AppEvent::Input(_))
 }
 
 /// Rows a page key moves.
 const PAGE: isize = 10;
 
 impl App {
-    /// An app over `nodes`, nothing polled yet. Its rows are built by the first
-    /// [`App::refresh`].
-    pub fn new(title: String, nodes: Fleet, classes: Vec<String>) -> Self {
+    /// An app over `nodes`, nothing polled yet: the one way to make one. Its rows are
+    /// built by the first frame ([`App::frame`]).
+    pub fn new(title: String, nodes: Fleet, classes: Vec<String>, setup: Setup) -> Self {
+        let Setup {
+            keymap,
+            rules,
+            user_actions,
+            rollout,
+        } = setup;
         let states = vec![NodeState::default(); nodes.len()].into();
         App {
             title,
@@ -191,23 +220,23 @@ impl App {
             now: 0,
             view: View::Fleet,
             help: false,
-            selected_row: 0,
+            cursor: 0,
             class_tab: 0,
             filter: String::new(),
             filter_editing: false,
             sort: Sort::Inventory,
             flash: None,
-            rollout: None,
+            rollout,
             confirm: None,
             quit_asked: false,
             quit_when_idle: false,
-            rules: crate::verdict::Rules::default(),
-            keymap: KeyMap::default(),
-            row_offset: 0,
+            rules,
+            keymap,
+            window_top: 0,
             screen_height: 0,
             scroll: Scroll::default(),
             cache: Cache::default(),
-            user_actions: Vec::new(),
+            user_actions,
             action_confirm: None,
             pane: None,
             running: Vec::new(),
@@ -219,7 +248,7 @@ impl App {
 
     /// The node under the cursor.
     pub fn selected_node(&self) -> Option<NodeId> {
-        self.with_visible(|v| v.get(self.selected_row).copied())
+        self.with_visible(|v| v.get(self.cursor).copied())
     }
 
     /// Rows the fleet table shows at once on this screen.
@@ -230,7 +259,7 @@ impl App {
     /// Bring the rows up to `now` and keep the selection in range and in the table's
     /// window: before each frame.
     pub fn frame(&mut self, now: Millis) {
-        self.refresh(now);
+        self.update_rows(now);
         self.clamp();
     }
 
@@ -238,14 +267,14 @@ impl App {
     pub(super) fn clamp(&mut self) {
         let n = self.visible_len();
         if n == 0 {
-            self.selected_row = 0;
-        } else if self.selected_row >= n {
-            self.selected_row = n - 1;
+            self.cursor = 0;
+        } else if self.cursor >= n {
+            self.cursor = n - 1;
         }
         // The table's height is known once the screen's is (the first resize event).
         let h = self.table_rows();
         if h > 0 {
-            self.row_offset = layout::window_start(self.row_offset, self.selected_row, h, n);
+            self.window_top = layout::window_start(self.window_top, self.cursor, h, n);
         }
     }
 
@@ -274,32 +303,41 @@ impl App {
         if n == 0 {
             return;
         }
-        self.selected_row = (self.selected_row as isize + d).clamp(0, n - 1) as usize;
+        self.cursor = (self.cursor as isize + d).clamp(0, n - 1) as usize;
     }
 
     /// Whether `ev` changes what is on screen (so a frame is owed once it is handled).
     /// The clock does when a rollout's countdowns run; otherwise only if it aged a row
-    /// on screen or moved a verdict, which [`App::refresh`] tells.
-    pub fn redraws(&self, ev: &Event) -> bool {
+    /// on screen or moved a verdict, which [`App::update_rows`] tells.
+    fn redraws(&self, ev: &AppEvent) -> bool {
         match ev {
-            Event::Input(TermEvent::Key(_) | TermEvent::Mouse(_) | TermEvent::Resize(..)) => true,
-            Event::Input(_) => false,
-            Event::Poll(_) | Event::Exec(_) | Event::Action(_) => true,
-            Event::Tick => self.rollout.is_some(),
-            Event::Signal(_) => true,
+            AppEvent::Input(TermEvent::Key(_) | TermEvent::Mouse(_) | TermEvent::Resize(..)) => {
+                true
+            }
+            AppEvent::Input(_) => false,
+            AppEvent::Poll(_) | AppEvent::Exec(_) | AppEvent::Action(_) => true,
+            AppEvent::Tick => self.rollout.is_some(),
+            AppEvent::Signal(_) => true,
         }
     }
 
-    /// One event in, at `now`; what should happen outside out.
-    pub fn handle(&mut self, ev: Event, now: Millis) -> Vec<Effect> {
+    /// One event in, at `now`: what should happen outside, and whether a frame is owed.
+    pub fn handle(&mut self, ev: AppEvent, now: Millis) -> Outcome {
+        let tick = matches!(ev, AppEvent::Tick);
+        let mut redraw = self.redraws(&ev);
         let mut effects = self.handle_event(ev, now);
         if self.quit_when_idle
             && self.rollout.as_ref().is_none_or(|d| d.machine.idle())
-            && !effects.contains(&Effect::Quit)
+            && !effects.contains(&AppEffect::Quit)
         {
-            effects.push(Effect::Quit);
+            effects.push(AppEffect::Quit);
         }
-        effects
+        // The clock alone (no rollout to time) draws only when a row on screen or a
+        // verdict moved: at most once a second, not at all when idle.
+        if tick && !redraw {
+            redraw = self.update_rows(now);
+        }
+        Outcome { effects, redraw }
     }
 
     /// Nodes of the rollout a stop would put back.
@@ -309,9 +347,9 @@ impl App {
 
     /// Stop the rollout through its one stop path and quit once it has: a signal, or
     /// `a` to the quit question. Asked again while stopping, quit at once.
-    fn stop_and_quit(&mut self, why: &str, now: Millis) -> Vec<Effect> {
+    fn stop_and_quit(&mut self, why: &str, now: Millis) -> Vec<AppEffect> {
         if self.quit_when_idle || self.in_flight() == 0 {
-            return vec![Effect::Quit];
+            return vec![AppEffect::Quit];
         }
         let effects = self.command(Command::Abort, now);
         self.quit_when_idle = true;
@@ -322,16 +360,16 @@ impl App {
     }
 
     /// `q`: quit, asking first when nodes are in flight.
-    fn quit(&mut self) -> Vec<Effect> {
+    fn quit(&mut self) -> Vec<AppEffect> {
         if self.in_flight() == 0 || self.quit_when_idle {
-            return vec![Effect::Quit];
+            return vec![AppEffect::Quit];
         }
         self.quit_asked = true;
         Vec::new()
     }
 
     /// The answer to the quit question.
-    fn answer_quit(&mut self, code: KeyCode, now: Millis) -> Vec<Effect> {
+    fn answer_quit(&mut self, code: KeyCode, now: Millis) -> Vec<AppEffect> {
         let (cmd, what) = match code {
             KeyCode::Char('f') => (Command::Finish, "finishing the nodes in flight"),
             KeyCode::Char('a') => (Command::Abort, "stopping: putting the nodes in flight back"),
@@ -346,21 +384,21 @@ impl App {
         effects
     }
 
-    fn handle_event(&mut self, ev: Event, now: Millis) -> Vec<Effect> {
+    fn handle_event(&mut self, ev: AppEvent, now: Millis) -> Vec<AppEffect> {
         match ev {
-            Event::Signal(sig) => self.stop_and_quit(sig, now),
-            Event::Input(TermEvent::Key(k)) => self.on_key(k, now),
-            Event::Input(TermEvent::Mouse(m)) => {
+            AppEvent::Signal(sig) => self.stop_and_quit(sig, now),
+            AppEvent::Input(TermEvent::Key(k)) => self.on_key(k, now),
+            AppEvent::Input(TermEvent::Mouse(m)) => {
                 self.on_mouse(m.kind, m.row);
                 Vec::new()
             }
-            Event::Input(TermEvent::Resize(_, h)) => {
+            AppEvent::Input(TermEvent::Resize(_, h)) => {
                 self.screen_height = h;
                 self.clamp();
                 Vec::new()
             }
-            Event::Input(_) => Vec::new(),
-            Event::Poll(r) => {
+            AppEvent::Input(_) => Vec::new(),
+            AppEvent::Poll(r) => {
                 // When the poll started: only a poll begun after an action tells its
                 // effect.
                 let (node, started) = (r.node, r.at.saturating_sub(r.took_ms));
@@ -368,8 +406,8 @@ impl App {
                 self.verdict_came_back(node, started);
                 Vec::new()
             }
-            Event::Action(e) => self.on_action(*e, now),
-            Event::Exec(e) => match (*e, self.rollout.as_mut()) {
+            AppEvent::Action(e) => self.on_action(*e, now),
+            AppEvent::Exec(e) => match (*e, self.rollout.as_mut()) {
                 // A poll the rollout made (its probe, after undrain): the row follows.
                 (ExecEvent::Polled(r), _) => {
                     self.on_poll(*r);
@@ -378,9 +416,9 @@ impl App {
                 (e, Some(d)) => rollout_effects(d.on_exec(e, now).0),
                 (_, None) => Vec::new(),
             },
-            Event::Tick => match self.rollout.as_mut() {
+            AppEvent::Tick => match self.rollout.as_mut() {
                 Some(d) => {
-                    let mut effects = vec![Effect::Heartbeat];
+                    let mut effects = vec![AppEffect::Heartbeat];
                     effects.extend(rollout_effects(d.input(Input::Tick, now).0));
                     effects
                 }
@@ -391,7 +429,7 @@ impl App {
 
     /// One key: the filter being edited takes it first, then a question waiting for
     /// `y`, the help overlay, the rollout's keys, the class tabs, and the rest.
-    fn on_key(&mut self, k: KeyEvent, now: Millis) -> Vec<Effect> {
+    fn on_key(&mut self, k: KeyEvent, now: Millis) -> Vec<AppEffect> {
         if k.kind != KeyEventKind::Press {
             return Vec::new();
         }
@@ -471,12 +509,12 @@ impl App {
             KeyCode::Char(c) => self.filter.push(c),
             _ => {}
         }
-        self.selected_row = 0;
+        self.cursor = 0;
         self.clamp();
     }
 
     /// The answer to a question: `y` sends its command, anything else cancels it.
-    fn answer(&mut self, code: KeyCode, cmd: Command, now: Millis) -> Vec<Effect> {
+    fn answer(&mut self, code: KeyCode, cmd: Command, now: Millis) -> Vec<AppEffect> {
         if code == KeyCode::Char('y') {
             self.command(cmd, now)
         } else {
@@ -490,7 +528,7 @@ impl App {
         let n = c as usize - '0' as usize;
         if n <= self.classes.len() {
             self.class_tab = n;
-            self.selected_row = 0;
+            self.cursor = 0;
             self.clamp();
         }
     }
@@ -511,16 +549,16 @@ impl App {
             Action::Down => self.move_by(1),
             Action::PageUp => self.move_by(-PAGE),
             Action::PageDown => self.move_by(PAGE),
-            Action::First => self.selected_row = 0,
+            Action::First => self.cursor = 0,
             Action::Last => self.move_by(isize::MAX / 2),
             Action::NextTab => {
                 self.class_tab = (self.class_tab + 1) % (self.classes.len() + 1);
-                self.selected_row = 0;
+                self.cursor = 0;
             }
             Action::PrevTab => {
                 let n = self.classes.len() + 1;
                 self.class_tab = (self.class_tab + n - 1) % n;
-                self.selected_row = 0;
+                self.cursor = 0;
             }
             _ => return false,
         }
@@ -566,21 +604,21 @@ impl App {
     }
 
     /// Polling now, quitting.
-    fn fleet_action(&mut self, action: Action) -> Vec<Effect> {
+    fn fleet_action(&mut self, action: Action) -> Vec<AppEffect> {
         match action {
             Action::Quit => self.quit(),
             Action::Refresh => self.poll_selected(false),
             Action::Doctor => self.poll_selected(true),
             Action::RefreshAll => {
                 self.flash = Some("polling every node now".into());
-                vec![Effect::PollAll]
+                vec![AppEffect::PollAll]
             }
             // Rollout actions without a rollout.
             _ => Vec::new(),
         }
     }
 
-    fn poll_selected(&mut self, doctor: bool) -> Vec<Effect> {
+    fn poll_selected(&mut self, doctor: bool) -> Vec<AppEffect> {
         let Some(node) = self.selected_node() else {
             return Vec::new();
         };
@@ -590,11 +628,11 @@ impl App {
             "gateway status"
         };
         self.flash = Some(format!("polling {} now ({what})", self.nodes[node].name));
-        vec![Effect::Poll { node, doctor }]
+        vec![AppEffect::Poll { node, doctor }]
     }
 
     /// Send an operator command to the rollout.
-    fn command(&mut self, cmd: Command, now: Millis) -> Vec<Effect> {
+    fn command(&mut self, cmd: Command, now: Millis) -> Vec<AppEffect> {
         let Some(d) = self.rollout.as_mut() else {
             return Vec::new();
         };
@@ -610,7 +648,7 @@ impl App {
     }
 
     /// Ask before a dangerous command: `y` sends it.
-    fn ask(&mut self, question: String, cmd: Command) -> Vec<Effect> {
+    fn ask(&mut self, question: String, cmd: Command) -> Vec<AppEffect> {
         self.confirm = Some((question, cmd));
         Vec::new()
     }
@@ -621,7 +659,7 @@ impl App {
 
     /// Rollout actions: `Some` with their effects when the action was one of them and
     /// applies (a node action needs a node under the cursor).
-    fn rollout_action(&mut self, action: Action, now: Millis) -> Option<Vec<Effect>> {
+    fn rollout_action(&mut self, action: Action, now: Millis) -> Option<Vec<AppEffect>> {
         let sel = self.selected_node();
         Some(match action {
             Action::PlanView => {
@@ -715,9 +753,9 @@ impl App {
                     return;
                 };
                 let r = r as usize;
-                let want = r + self.row_offset;
+                let want = r + self.window_top;
                 if r < self.table_rows() && want < self.visible_len() {
-                    self.selected_row = want;
+                    self.cursor = want;
                 }
             }
             _ => {}
@@ -732,11 +770,11 @@ fn toggle(current: View, view: View) -> View {
 }
 
 /// The rollout machine's effects for the runner, if there are any.
-fn rollout_effects(effects: Vec<crate::rollout::Effect>) -> Vec<Effect> {
+fn rollout_effects(effects: Vec<crate::rollout::Effect>) -> Vec<AppEffect> {
     if effects.is_empty() {
         Vec::new()
     } else {
-        vec![Effect::Rollout(effects)]
+        vec![AppEffect::Rollout(effects)]
     }
 }
 

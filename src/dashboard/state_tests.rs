@@ -3,11 +3,10 @@
 
 use std::path::Path;
 
-use crossterm::event::{
-    Event as TermEvent, KeyCode, KeyEvent, KeyModifiers, MouseButton, MouseEvent, MouseEventKind,
-};
+use crossterm::event::{Event as TermEvent, KeyCode, KeyModifiers, MouseEvent, MouseEventKind};
 
-use super::{App, Effect, Event, View};
+use super::{App, AppEffect, AppEvent, Setup, View};
+use crate::dashboard::test_harness::Drive;
 use crate::inventory::{Inventory, Node, NodeId};
 use crate::rollout::events::ExecEvent;
 use crate::rollout::plan::{self, PlanOptions};
@@ -27,55 +26,56 @@ fn inventory(gateways: usize, workers: usize) -> Inventory {
 
 fn app(gateways: usize, workers: usize) -> App {
     let inv = inventory(gateways, workers);
-    let mut app = App::new("t".into(), inv.nodes, inv.classes);
+    let mut app = App::new("t".into(), inv.nodes, inv.classes, Setup::default());
     app.frame(T0);
     app
 }
 
 /// An app with a rollout of the demo bundle staged, paused.
 fn rolling(gateways: usize, workers: usize) -> App {
+    rolling_with(gateways, workers, Setup::default())
+}
+
+/// [`rolling`], set up with `setup` (its rollout replaced by the staged one).
+fn rolling_with(gateways: usize, workers: usize, setup: Setup) -> App {
     let inv = inventory(gateways, workers);
     let p = plan::make(&inv, &PlanOptions::default()).expect("plan");
     let machine = Machine::new(p, inv.nodes.len(), 42, Mode::Paused);
     let bundle = crate::remote::sim::demo_bundle();
     let state = RolloutState::new(machine, inv.nodes.clone(), "r1".into(), &bundle, T0);
-    let mut app = App::new("t".into(), inv.nodes, inv.classes);
-    app.rollout = Some(state);
+    let setup = Setup {
+        rollout: Some(state),
+        ..setup
+    };
+    let mut app = App::new("t".into(), inv.nodes, inv.classes, setup);
     app.frame(T0);
     app
 }
 
-fn key_with(app: &mut App, code: KeyCode, modifiers: KeyModifiers, now: u64) -> Vec<Effect> {
-    let k = TermEvent::Key(KeyEvent::new(code, modifiers));
-    app.handle(Event::Input(k), now)
+fn key_with(app: &mut App, code: KeyCode, modifiers: KeyModifiers, now: u64) -> Vec<AppEffect> {
+    app.press_at(code, modifiers, now)
 }
 
-fn key(app: &mut App, c: char) -> Vec<Effect> {
+fn key(app: &mut App, c: char) -> Vec<AppEffect> {
     key_with(app, KeyCode::Char(c), KeyModifiers::NONE, T0)
 }
 
-fn click(app: &mut App, row: u16) -> Vec<Effect> {
-    let m = TermEvent::Mouse(MouseEvent {
-        kind: MouseEventKind::Down(MouseButton::Left),
-        column: 3,
-        row,
-        modifiers: KeyModifiers::NONE,
-    });
-    app.handle(Event::Input(m), T0)
+fn click(app: &mut App, row: u16) -> Vec<AppEffect> {
+    app.click_at(row, T0)
 }
 
 /// The machine's effects in the app's effects.
-fn machine_effects(effects: &[Effect]) -> Vec<crate::rollout::Effect> {
+fn machine_effects(effects: &[AppEffect]) -> Vec<crate::rollout::Effect> {
     effects
         .iter()
         .flat_map(|e| match e {
-            Effect::Rollout(v) => v.clone(),
+            AppEffect::Rollout(v) => v.clone(),
             _ => Vec::new(),
         })
         .collect()
 }
 
-fn runs(effects: &[Effect]) -> Vec<(usize, Phase)> {
+fn runs(effects: &[AppEffect]) -> Vec<(usize, Phase)> {
     machine_effects(effects)
         .into_iter()
         .filter_map(|e| match e {
@@ -90,7 +90,7 @@ fn poll_keys_ask_for_the_selected_node_and_quit_keys_quit() {
     let mut app = app(2, 4);
     assert_eq!(
         key(&mut app, 'r'),
-        vec![Effect::Poll {
+        vec![AppEffect::Poll {
             node: NodeId::new(0),
             doctor: false
         }]
@@ -99,7 +99,7 @@ fn poll_keys_ask_for_the_selected_node_and_quit_keys_quit() {
     key(&mut app, 'j');
     assert_eq!(
         key(&mut app, 'd'),
-        vec![Effect::Poll {
+        vec![AppEffect::Poll {
             node: NodeId::new(2),
             doctor: true
         }]
@@ -108,21 +108,21 @@ fn poll_keys_ask_for_the_selected_node_and_quit_keys_quit() {
         app.flash.as_deref(),
         Some("polling w01 now (gateway status and doctor)")
     );
-    assert_eq!(key(&mut app, 'R'), vec![Effect::PollAll]);
+    assert_eq!(key(&mut app, 'R'), vec![AppEffect::PollAll]);
     // The worker tab: the first row is the first worker.
     key(&mut app, '2');
     assert_eq!(
         key(&mut app, 'r'),
-        vec![Effect::Poll {
+        vec![AppEffect::Poll {
             node: NodeId::new(2),
             doctor: false
         }]
     );
     assert_eq!(
         key_with(&mut app, KeyCode::Char('c'), KeyModifiers::CONTROL, T0),
-        vec![Effect::Quit]
+        vec![AppEffect::Quit]
     );
-    assert_eq!(key(&mut app, 'q'), vec![Effect::Quit]);
+    assert_eq!(key(&mut app, 'q'), vec![AppEffect::Quit]);
 }
 
 #[test]
@@ -147,15 +147,15 @@ fn without_a_rollout_rollout_keys_do_nothing_and_ticks_ask_nothing() {
     }
     assert!(app.confirm.is_none());
     assert_eq!(app.view, View::Fleet);
-    assert_eq!(app.handle(Event::Tick, T0 + 1000), vec![]);
+    assert_eq!(app.effects_of(AppEvent::Tick, T0 + 1000), vec![]);
 }
 
 #[test]
 fn rollout_keys_become_machine_commands_at_the_time_given() {
     let mut app = rolling(2, 4);
     // Paused: the clock moves, the first stage opens, no phase starts.
-    let effects = app.handle(Event::Tick, T0 + 1_000);
-    assert_eq!(effects[0], Effect::Heartbeat);
+    let effects = app.effects_of(AppEvent::Tick, T0 + 1_000);
+    assert_eq!(effects[0], AppEffect::Heartbeat);
     assert_eq!(runs(&effects), vec![]);
     // n steps one phase: the gateway canary's baseline runs.
     let effects = key_with(&mut app, KeyCode::Char('n'), KeyModifiers::NONE, T0 + 2_000);
@@ -175,7 +175,7 @@ fn rollout_keys_become_machine_commands_at_the_time_given() {
             phase,
             note: "ok".into(),
         });
-        app.handle(Event::Exec(Box::new(done)), T0 + 3_500);
+        app.effects_of(AppEvent::Exec(Box::new(done)), T0 + 3_500);
     }
     let d = app.rollout.as_ref().expect("rollout");
     assert!(
@@ -252,19 +252,19 @@ fn dangerous_commands_wait_for_y() {
 #[test]
 fn executor_reports_reach_the_rollout_state() {
     let mut app = rolling(1, 2);
-    app.handle(Event::Tick, T0);
+    app.effects_of(AppEvent::Tick, T0);
     assert_eq!(runs(&key(&mut app, 'n')), vec![(0, Phase::Baseline)]);
     let out = ExecEvent::Output {
         node: NodeId::new(0),
         line: "warming".into(),
     };
-    assert_eq!(app.handle(Event::Exec(Box::new(out)), T0), vec![]);
+    assert_eq!(app.effects_of(AppEvent::Exec(Box::new(out)), T0), vec![]);
     let failed = ExecEvent::Input(Input::PhaseFailed {
         node: NodeId::new(0),
         phase: Phase::Baseline,
         failure: Failure::Fatal("no gateway".into()),
     });
-    let effects = app.handle(Event::Exec(Box::new(failed)), T0 + 100);
+    let effects = app.effects_of(AppEvent::Exec(Box::new(failed)), T0 + 100);
     assert!(!machine_effects(&effects).is_empty());
     let d = app.rollout.as_ref().expect("rollout");
     assert_eq!(
@@ -278,30 +278,30 @@ fn executor_reports_reach_the_rollout_state() {
 fn a_click_selects_the_row_under_it_through_the_scroll_offset() {
     let mut app = app(2, 40);
     // 20 rows: 3 above the table, 1 footer: a table of 16 rows.
-    app.handle(Event::Input(TermEvent::Resize(100, 20)), T0);
+    app.effects_of(AppEvent::Input(TermEvent::Resize(100, 20)), T0);
     assert_eq!(app.table_rows(), 16);
     click(&mut app, 5);
-    assert_eq!(app.selected_row, 2);
+    assert_eq!(app.cursor, 2);
     // The last row: the window scrolls to show it at the bottom.
     key(&mut app, 'G');
-    assert_eq!(app.selected_row, 41);
-    assert_eq!(app.row_offset, 41 + 1 - 16);
+    assert_eq!(app.cursor, 41);
+    assert_eq!(app.window_top, 41 + 1 - 16);
     click(&mut app, 4);
-    assert_eq!(app.selected_row, 27);
+    assert_eq!(app.cursor, 27);
     assert_eq!(app.selected_node(), Some(NodeId::new(27)));
     // Above the table and in the footer: nothing changes.
     click(&mut app, 1);
     click(&mut app, 19);
-    assert_eq!(app.selected_row, 27);
+    assert_eq!(app.cursor, 27);
     // Moving up inside the window does not scroll it; past its top it does.
     key(&mut app, 'k');
-    assert_eq!((app.selected_row, app.row_offset), (26, 26));
+    assert_eq!((app.cursor, app.window_top), (26, 26));
     key(&mut app, 'k');
-    assert_eq!((app.selected_row, app.row_offset), (25, 25));
+    assert_eq!((app.cursor, app.window_top), (25, 25));
     // A smaller screen keeps the selection in its window.
-    app.handle(Event::Input(TermEvent::Resize(100, 10)), T0);
+    app.effects_of(AppEvent::Input(TermEvent::Resize(100, 10)), T0);
     assert_eq!(app.table_rows(), 6);
-    assert!((app.row_offset..app.row_offset + 6).contains(&app.selected_row));
+    assert!((app.window_top..app.window_top + 6).contains(&app.cursor));
 }
 
 fn press(app: &mut App, code: KeyCode) {
@@ -315,7 +315,7 @@ fn wheel(app: &mut App, kind: MouseEventKind) {
         row: 8,
         modifiers: KeyModifiers::NONE,
     });
-    app.handle(Event::Input(m), T0);
+    app.effects_of(AppEvent::Input(m), T0);
 }
 
 /// In the node view the moves scroll it (the selection stays); `]`/`[` step to the
@@ -324,14 +324,14 @@ fn wheel(app: &mut App, kind: MouseEventKind) {
 fn in_the_node_view_the_moves_and_the_wheel_scroll_it() {
     use super::super::scroll::Scroll;
     let mut app = app(2, 4);
-    app.handle(Event::Input(TermEvent::Resize(80, 24)), T0);
+    app.effects_of(AppEvent::Input(TermEvent::Resize(80, 24)), T0);
     key(&mut app, 'j');
     press(&mut app, KeyCode::Enter);
     assert_eq!(app.view, View::Node);
     key(&mut app, 'j');
     press(&mut app, KeyCode::Down);
     press(&mut app, KeyCode::PageDown);
-    assert_eq!((app.scroll.node, app.selected_row), (12, 1));
+    assert_eq!((app.scroll.node, app.cursor), (12, 1));
     key(&mut app, 'k');
     press(&mut app, KeyCode::Up);
     press(&mut app, KeyCode::PageUp);
@@ -339,7 +339,7 @@ fn in_the_node_view_the_moves_and_the_wheel_scroll_it() {
     wheel(&mut app, MouseEventKind::ScrollDown);
     wheel(&mut app, MouseEventKind::ScrollDown);
     wheel(&mut app, MouseEventKind::ScrollUp);
-    assert_eq!((app.scroll.node, app.selected_row), (3, 1));
+    assert_eq!((app.scroll.node, app.cursor), (3, 1));
     key(&mut app, 'G');
     app.drawn(&Scroll {
         node: 30,
@@ -352,7 +352,7 @@ fn in_the_node_view_the_moves_and_the_wheel_scroll_it() {
     assert_eq!(app.scroll.node, 0);
     key(&mut app, 'G');
     key(&mut app, ']');
-    assert_eq!((app.scroll.node, app.selected_row), (0, 2));
+    assert_eq!((app.scroll.node, app.cursor), (0, 2));
     key(&mut app, '[');
     key(&mut app, '[');
     assert_eq!(app.selected_node(), Some(NodeId::new(0)));
@@ -361,7 +361,7 @@ fn in_the_node_view_the_moves_and_the_wheel_scroll_it() {
     press(&mut app, KeyCode::Esc);
     key(&mut app, 'j');
     wheel(&mut app, MouseEventKind::ScrollDown);
-    assert_eq!(app.selected_row, 2);
+    assert_eq!(app.cursor, 2);
 }
 
 /// The skew view and the help scroll on their own; opening a view starts at its top.
@@ -372,7 +372,7 @@ fn the_skew_view_and_the_help_scroll_and_open_at_their_top() {
     assert_eq!(app.view, View::Skew);
     press(&mut app, KeyCode::PageDown);
     key(&mut app, 'j');
-    assert_eq!((app.scroll.skew, app.selected_row), (11, 0));
+    assert_eq!((app.scroll.skew, app.cursor), (11, 0));
     key(&mut app, '?');
     key(&mut app, 'j');
     key(&mut app, 'j');
@@ -418,7 +418,7 @@ fn the_plan_log_scrolls_back_from_its_newest_line() {
     assert_eq!(app.scroll.plan, 30);
     key(&mut app, 'G');
     assert_eq!(app.scroll.plan, 0);
-    assert_eq!(app.selected_row, 0, "the selection did not move");
+    assert_eq!(app.cursor, 0, "the selection did not move");
 }
 
 #[test]
@@ -478,8 +478,15 @@ fn star_marks_every_node_the_filter_shows() {
 
 #[test]
 fn marks_are_rebindable_and_in_a_rollout_too() {
-    let mut app = rolling(1, 2);
-    app.keymap = crate::keymap::KeyMap::parse("[keys]\nmark = \"v\"\n", "k.toml").expect("keys");
+    let keymap = crate::keymap::KeyMap::parse("[keys]\nmark = \"v\"\n", "k.toml").expect("keys");
+    let mut app = rolling_with(
+        1,
+        2,
+        Setup {
+            keymap,
+            ..Setup::default()
+        },
+    );
     assert_eq!(key(&mut app, 'm'), vec![]);
     assert!(app.marked.is_empty(), "m is free once mark is rebound");
     key(&mut app, 'v');
@@ -577,9 +584,9 @@ fn the_skew_views_key_without_a_bundle_says_how_to_stage_one() {
 #[test]
 fn quit_with_nodes_in_flight_asks_and_signals_stop_first() {
     let mut app = rolling(2, 4);
-    app.handle(Event::Tick, T0 + 1_000);
+    app.effects_of(AppEvent::Tick, T0 + 1_000);
     // Nothing in flight: q quits.
-    assert_eq!(key(&mut app, 'q'), vec![Effect::Quit]);
+    assert_eq!(key(&mut app, 'q'), vec![AppEffect::Quit]);
     key(&mut app, 'c');
     assert_eq!(app.rollout.as_ref().map(|d| d.machine.in_flight()), Some(1));
     // In flight: q asks; another key cancels.
@@ -590,7 +597,7 @@ fn quit_with_nodes_in_flight_asks_and_signals_stop_first() {
     // q, a: abort; meshroll waits for the baseline to finish, then the undrain.
     key(&mut app, 'q');
     let effects = key(&mut app, 'a');
-    assert!(!effects.contains(&Effect::Quit), "{effects:?}");
+    assert!(!effects.contains(&AppEffect::Quit), "{effects:?}");
     assert!(
         machine_effects(&effects).contains(&crate::rollout::Effect::Journal(Record::Operator {
             command: Command::Abort
@@ -602,24 +609,24 @@ fn quit_with_nodes_in_flight_asks_and_signals_stop_first() {
             phase,
             note: "ok".into(),
         });
-        app.handle(Event::Exec(Box::new(e)), T0 + 2_000)
+        app.effects_of(AppEvent::Exec(Box::new(e)), T0 + 2_000)
     };
     exec(&mut app, Phase::Baseline);
     let effects = exec(&mut app, Phase::Drain);
     assert_eq!(runs(&effects), vec![(0, Phase::Undrain)]);
-    assert!(!effects.contains(&Effect::Quit));
+    assert!(!effects.contains(&AppEffect::Quit));
     let effects = exec(&mut app, Phase::Undrain);
-    assert!(effects.contains(&Effect::Quit), "{effects:?}");
+    assert!(effects.contains(&AppEffect::Quit), "{effects:?}");
 
     // A signal: the same stop, no question; a second one quits at once.
     let mut app = rolling(2, 4);
-    app.handle(Event::Tick, T0 + 1_000);
+    app.effects_of(AppEvent::Tick, T0 + 1_000);
     key(&mut app, 'c');
-    let effects = app.handle(Event::Signal("SIGTERM"), T0 + 1_500);
-    assert!(!effects.contains(&Effect::Quit));
+    let effects = app.effects_of(AppEvent::Signal("SIGTERM"), T0 + 1_500);
+    assert!(!effects.contains(&AppEffect::Quit));
     assert!(app.rollout.as_ref().is_some_and(|d| d.machine.aborted));
     assert_eq!(
-        app.handle(Event::Signal("SIGTERM"), T0 + 1_600),
-        vec![Effect::Quit]
+        app.effects_of(AppEvent::Signal("SIGTERM"), T0 + 1_600),
+        vec![AppEffect::Quit]
     );
 }

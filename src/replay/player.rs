@@ -2,10 +2,11 @@
 //! the next failure, step one event. Pure state: the terminal loop feeds it keys and
 //! elapsed real time, `ui::replay` draws it.
 
-use crossterm::event::KeyCode;
+use crossterm::event::{Event as TermEvent, KeyCode, KeyEventKind, KeyModifiers};
 
 use super::{At, Replay};
 use crate::observe::Millis;
+use crate::terminal::Incoming;
 
 /// Replay speeds, journal seconds per real second.
 pub const SPEEDS: [u32; 12] = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 4096];
@@ -141,6 +142,25 @@ impl Player {
                 self.flash = Some("no failure after this point".into());
                 false
             }
+        }
+    }
+
+    /// What came in from the terminal: a key press, or a signal (SIGTERM, SIGHUP,
+    /// SIGINT) or Ctrl-C, which end the replay as `q` does.
+    pub fn input(&mut self, inc: Incoming) {
+        match inc {
+            Incoming::Signal(sig) => {
+                tracing::info!(signal = sig, "replay stopping on a signal");
+                self.quit = true;
+            }
+            Incoming::Term(TermEvent::Key(k)) if k.kind == KeyEventKind::Press => {
+                if k.modifiers.contains(KeyModifiers::CONTROL) && k.code == KeyCode::Char('c') {
+                    self.quit = true;
+                } else {
+                    self.key(k.code);
+                }
+            }
+            Incoming::Term(_) => {}
         }
     }
 
@@ -350,5 +370,33 @@ mod tests {
         }
         let p = Player::new(r);
         assert_eq!(p.speed_x(), 256);
+    }
+
+    /// What comes in through the terminal guard: a signal or Ctrl-C ends the replay
+    /// like `q`; a key press is a key; a key release or a resize does nothing.
+    #[test]
+    fn signals_and_ctrl_c_end_the_replay() {
+        use crossterm::event::{KeyEvent, KeyEventKind, KeyEventState};
+        for sig in ["SIGTERM", "SIGHUP", "SIGINT"] {
+            let mut p = Player::new(sample());
+            p.input(Incoming::Signal(sig));
+            assert!(p.quit, "{sig}");
+        }
+        let press =
+            |code, modifiers| Incoming::Term(TermEvent::Key(KeyEvent::new(code, modifiers)));
+        let mut p = Player::new(sample());
+        p.input(Incoming::Term(TermEvent::Resize(80, 24)));
+        p.input(Incoming::Term(TermEvent::Key(KeyEvent {
+            code: KeyCode::Char('q'),
+            modifiers: KeyModifiers::NONE,
+            kind: KeyEventKind::Release,
+            state: KeyEventState::NONE,
+        })));
+        assert!(!p.quit, "a release or a resize is not a key");
+        let playing = p.playing;
+        p.input(press(KeyCode::Char(' '), KeyModifiers::NONE));
+        assert_eq!(p.playing, !playing, "space pauses");
+        p.input(press(KeyCode::Char('c'), KeyModifiers::CONTROL));
+        assert!(p.quit, "ctrl-c");
     }
 }

@@ -855,7 +855,7 @@ mod tests {
     /// reports, not after the dashboard's next poll (the row read `→ X` and draining).
     #[tokio::test(start_paused = true)]
     async fn a_landed_node_reads_as_landed_from_the_rollouts_own_polls() {
-        use crate::dashboard::{App, Event};
+        use crate::dashboard::{App, AppEvent, Setup};
         use crate::rollout::plan::{self, PlanOptions};
         use crate::rollout::state::RolloutState;
         use crate::rollout::{Machine, Mode};
@@ -865,27 +865,35 @@ mod tests {
         let i = idx(&ctx, "mac-w04");
         let p = plan::make(&inv, &PlanOptions::default()).expect("plan");
         let machine = Machine::new(p, inv.nodes.len(), 42, Mode::Paused);
-        let mut app = App::new("t".into(), inv.nodes.clone(), inv.classes.clone());
-        app.rollout = Some(RolloutState::new(
+        let rollout = RolloutState::new(
             machine,
             inv.nodes.clone(),
             "r-test".into(),
             &ctx.bundle,
             now_ms(),
-        ));
+        );
+        let setup = Setup {
+            rollout: Some(rollout),
+            ..Setup::default()
+        };
+        let mut app = App::new("t".into(), inv.nodes.clone(), inv.classes.clone(), setup);
+        let feed = |app: &mut App, r: crate::poller::PollResult| {
+            let at = r.at;
+            app.handle(AppEvent::Poll(Box::new(r)), at);
+        };
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
         let req = ctx.poll.cadence.request(true, false);
         for n in ctx.poll.nodes.ids() {
-            app.on_poll(poller::poll_once(&ctx.poll, n, &req).await);
+            feed(&mut app, poller::poll_once(&ctx.poll, n, &req).await);
         }
         for ph in [Phase::Baseline, Phase::Drain] {
             run_phase(&ctx, i, ph, &tx).await.expect("phase passes");
         }
         // The dashboard polls the node mid-rollout: drained, still on the old bundle.
-        app.on_poll(poller::poll_once(&ctx.poll, i, &req).await);
-        app.refresh(now_ms());
-        assert_eq!(app.rows[i].verdict, Kind::Draining);
-        assert_eq!(app.rows[i].manifest.state, Some(ManifestState::Waiting));
+        feed(&mut app, poller::poll_once(&ctx.poll, i, &req).await);
+        app.update_rows(now_ms());
+        assert_eq!(app.rows()[i].verdict, Kind::Draining);
+        assert_eq!(app.rows()[i].manifest.state, Some(ManifestState::Waiting));
         for ph in [
             Phase::Sync,
             Phase::Verify,
@@ -896,10 +904,10 @@ mod tests {
             run_phase(&ctx, i, ph, &tx).await.expect("phase passes");
         }
         while let Ok(ev) = rx.try_recv() {
-            app.handle(Event::Exec(Box::new(ev)), now_ms());
+            app.handle(AppEvent::Exec(Box::new(ev)), now_ms());
         }
-        app.refresh(now_ms());
-        let row = &app.rows[i];
+        app.update_rows(now_ms());
+        let row = &app.rows()[i];
         assert_eq!(row.verdict, Kind::Healthy, "{}", row.reason);
         assert!(!row.drained);
         assert_eq!(row.manifest.state, Some(ManifestState::InSync));

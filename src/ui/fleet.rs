@@ -23,22 +23,25 @@ pub use crate::report::reason::DISK_PRESSURE_PCT;
 
 pub fn tabs(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let mut spans = vec![Span::raw(" ")];
-    let names = std::iter::once("all".to_string()).chain(app.classes.iter().cloned());
+    let names = std::iter::once("all".to_string()).chain(app.classes().iter().cloned());
     for (i, name) in names.enumerate() {
         let n = app.tab_len(i);
         let label = format!(" {i}:{name} ({n}) ");
-        spans.push(if i == app.class_tab {
+        spans.push(if i == app.class_tab() {
             Span::styled(label, theme.highlight)
         } else {
             Span::styled(label, theme.dim)
         });
     }
     spans.push(Span::styled(
-        format!("  sort: {}", app.sort.label()),
+        format!("  sort: {}", app.sort().label()),
         theme.dim,
     ));
-    if !app.filter.is_empty() && !app.filter_editing {
-        spans.push(Span::styled(format!("  filter: {}", app.filter), theme.key));
+    if !app.filter().is_empty() && !app.filter_editing() {
+        spans.push(Span::styled(
+            format!("  filter: {}", app.filter()),
+            theme.key,
+        ));
     }
     f.render_widget(Paragraph::new(Line::from(spans)), area);
 }
@@ -142,7 +145,7 @@ fn cache_cell(r: &NodeReport, theme: &Theme) -> Cell<'static> {
 
 /// The node's rollout phase or outcome.
 fn phase_cell(app: &App, i: NodeId, theme: &Theme) -> Cell<'static> {
-    let Some(d) = &app.rollout else {
+    let Some(d) = app.rollout() else {
         return Cell::from("");
     };
     if d.machine.plan.locate(i).is_none() {
@@ -161,12 +164,12 @@ fn phase_cell(app: &App, i: NodeId, theme: &Theme) -> Cell<'static> {
 
 /// Attempt n/5 and the countdown to the next try.
 fn retry_cell(app: &App, i: NodeId, theme: &Theme) -> Cell<'static> {
-    let Some(d) = &app.rollout else {
+    let Some(d) = app.rollout() else {
         return Cell::from("");
     };
     match &d.machine.nodes[i].run {
         NodeRun::Retrying { attempt, at, .. } => {
-            let left = at.saturating_sub(app.now).div_ceil(1000);
+            let left = at.saturating_sub(app.now()).div_ceil(1000);
             Cell::from(Span::styled(
                 format!("{attempt}/{MAX_ATTEMPTS} in {left}s"),
                 theme.warn,
@@ -182,7 +185,7 @@ fn retry_cell(app: &App, i: NodeId, theme: &Theme) -> Cell<'static> {
 
 /// The rollout's last error for a node that is retrying or failed.
 fn rollout_error(app: &App, i: NodeId, theme: &Theme) -> Option<Cell<'static>> {
-    let d = app.rollout.as_ref()?;
+    let d = app.rollout()?;
     let slot = &d.machine.nodes[i];
     match &slot.run {
         NodeRun::Retrying { error, .. } => Some(Cell::from(Span::styled(
@@ -227,7 +230,7 @@ fn columns<T>(rolling: bool, locked: bool, mut v: Vec<T>) -> Vec<T> {
 pub fn draw(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     // Only the rows that fit are built: a frame costs the screen, not the fleet.
     let (visible, selected, total) = window(app, area.height.saturating_sub(1) as usize);
-    let rolling = app.rollout.is_some();
+    let rolling = app.rollout().is_some();
     // Narrow terminals drop and narrow columns by priority (`specs`); the selection
     // marker takes one column.
     let locked = app.counts().locked > 0;
@@ -287,10 +290,10 @@ const HEADERS: [&str; 11] = [
 /// among them, and how many rows the whole table has.
 fn window(app: &App, height: usize) -> (Vec<NodeId>, usize, usize) {
     app.with_visible(|all| {
-        let selected = app.selected_row.min(all.len().saturating_sub(1));
+        let selected = app.cursor().min(all.len().saturating_sub(1));
         // The state keeps its offset for this height; a height it does not know yet
         // (no resize seen) still gets the selection in the window.
-        let start = window_start(app.row_offset, selected, height, all.len());
+        let start = window_start(app.window_top(), selected, height, all.len());
         let end = (start + height).min(all.len());
         (
             all[start..end].to_vec(),
@@ -302,7 +305,7 @@ fn window(app: &App, height: usize) -> (Vec<NodeId>, usize, usize) {
 
 /// Node `i`'s cells, one per entry of [`HEADERS`].
 fn cells(app: &App, i: NodeId, theme: &Theme) -> Vec<Cell<'static>> {
-    let r = &app.rows[i];
+    let r = &app.rows()[i];
     let p = pending(app, i);
     let verdict = if p {
         Cell::from(Span::styled("… not polled", theme.pending))

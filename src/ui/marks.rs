@@ -14,12 +14,12 @@ pub const MARK_GLYPH: &str = "◆";
 
 /// Columns the mark prefix takes in the NODE column: none while nothing is marked.
 pub fn prefix_width(app: &App) -> u16 {
-    if app.marked.is_empty() { 0 } else { 2 }
+    if app.marked().is_empty() { 0 } else { 2 }
 }
 
 /// The NODE cell: the name, after the mark glyph (or its blank) while marks exist.
 pub fn node_cell(app: &App, i: NodeId, r: &NodeReport, theme: &Theme) -> Cell<'static> {
-    if app.marked.is_empty() {
+    if app.marked().is_empty() {
         return Cell::from(r.node.clone());
     }
     if app.is_marked(i) {

@@ -41,14 +41,14 @@ pub fn draw_frame(f: &mut Frame, app: &App, theme: &Theme) -> Scroll {
         Constraint::Length(1),
         Constraint::Length(1),
         Constraint::Min(3),
-        Constraint::Length(footer_height(app.rollout.is_some())),
+        Constraint::Length(footer_height(app.rollout().is_some())),
     ])
     .areas(f.area());
     title_bar(f, top, app, theme);
     fleet::tabs(f, tabs, app, theme);
-    match app.view {
+    match app.view() {
         View::Fleet => fleet::draw(f, body, app, theme),
-        View::Node => match &app.pane {
+        View::Node => match app.pane() {
             Some(p) => {
                 let (top, bottom) = pane::split(body);
                 max.node = node::draw(f, top, app, theme);
@@ -60,9 +60,9 @@ pub fn draw_frame(f: &mut Frame, app: &App, theme: &Theme) -> Scroll {
         View::Plan => max.plan = plan::draw(f, body, app, theme),
     }
     footer(f, foot, app, theme);
-    if app.help {
+    if app.help() {
         let user: Vec<(String, String)> = app
-            .user_actions
+            .user_actions()
             .iter()
             .map(|u| {
                 (
@@ -71,16 +71,16 @@ pub fn draw_frame(f: &mut Frame, app: &App, theme: &Theme) -> Scroll {
                 )
             })
             .collect();
-        max.help = help::draw(f, f.area(), &app.keymap, &user, theme, app.scroll.help);
+        max.help = help::draw(f, f.area(), app.keymap(), &user, theme, app.scroll().help);
     }
-    if let Some((q, _)) = &app.confirm {
+    if let Some((q, _)) = app.confirm() {
         help::confirm(f, f.area(), q, theme);
     }
-    if let Some((q, _)) = &app.action_confirm {
+    if let Some((q, _)) = app.action_confirm() {
         help::confirm(f, f.area(), q, theme);
     }
-    if app.quit_asked {
-        let n = app.rollout.as_ref().map_or(0, |d| d.machine.in_flight());
+    if app.quit_asked() {
+        let n = app.rollout().map_or(0, |d| d.machine.in_flight());
         help::quit_question(f, f.area(), n, theme);
     }
     max
@@ -105,7 +105,7 @@ pub fn verdict_style(k: Kind, theme: &Theme) -> Style {
 
 /// Whether a row has been answered yet (otherwise it is pending, not dead).
 pub fn pending(app: &App, node: NodeId) -> bool {
-    app.states
+    app.states()
         .get(node)
         .is_some_and(crate::dashboard::rows::is_pending)
 }
@@ -131,7 +131,7 @@ fn title_bar(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     if p > 0 {
         counts.push((format!("… {p}"), "not polled", theme.pending));
     }
-    if app.rollout.is_some() || to_roll > 0 {
+    if app.rollout().is_some() || to_roll > 0 {
         let style = if to_roll > 0 {
             theme.pending
         } else {
@@ -154,9 +154,9 @@ fn title_bar(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             theme.pending,
         ));
     }
-    if !app.marked.is_empty() {
+    if !app.marked().is_empty() {
         counts.push((
-            format!("{} {}", marks::MARK_GLYPH, app.marked.len()),
+            format!("{} {}", marks::MARK_GLYPH, app.marked().len()),
             "marked",
             theme.key,
         ));
@@ -183,13 +183,13 @@ fn title_bar(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         vec![
             name.clone(),
             Span::styled(
-                format!("{} · {} nodes  ", app.title, app.rows.len()),
+                format!("{} · {} nodes  ", app.title(), app.rows().len()),
                 theme.dim,
             ),
         ],
         vec![
             name.clone(),
-            Span::styled(format!("{} nodes  ", app.rows.len()), theme.dim),
+            Span::styled(format!("{} nodes  ", app.rows().len()), theme.dim),
         ],
         vec![name],
         vec![Span::raw(" ")],
@@ -215,7 +215,7 @@ fn title_bar(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
 /// What the footer offers on the screen up: actions (the keys come from the keymap) and
 /// what they do.
 fn footer_items(app: &App) -> &'static [(&'static [A], &'static str)] {
-    if app.rollout.is_some() && app.view != View::Node {
+    if app.rollout().is_some() && app.view() != View::Node {
         &[
             (&[A::PlanView], "plan"),
             (&[A::StepPhase], "step"),
@@ -230,7 +230,7 @@ fn footer_items(app: &App) -> &'static [(&'static [A], &'static str)] {
             (&[A::Quit], "quit"),
         ]
     } else {
-        match app.view {
+        match app.view() {
             View::Fleet => &[
                 (&[A::Help], "help"),
                 (&[A::Down, A::Up], "move"),
@@ -245,7 +245,7 @@ fn footer_items(app: &App) -> &'static [(&'static [A], &'static str)] {
                 (&[A::Shell], "shell"),
                 (&[A::Quit], "quit"),
             ],
-            View::Node if app.pane.is_some() => &[
+            View::Node if app.pane().is_some() => &[
                 (&[A::Back], "close pane"),
                 (&[A::Up, A::Down], "scroll"),
                 (&[A::Help], "help"),
@@ -290,7 +290,7 @@ fn footer_keys(app: &App, width: usize, lead: Option<&str>, theme: &Theme) -> Li
         .iter()
         .flat_map(|item| {
             // Keys come from the keymap, so a rebinding shows here and in `?`.
-            app.keymap
+            app.keymap()
                 .footer(std::slice::from_ref(item))
                 .into_iter()
                 .map(|(k, what)| (k, what.to_string(), essential(item.0)))
@@ -298,8 +298,8 @@ fn footer_keys(app: &App, width: usize, lead: Option<&str>, theme: &Theme) -> Li
         .collect();
     // The operator's own actions (actions.toml), after the built-in keys: the first to
     // go when the footer is narrow.
-    if app.view != View::Plan && app.pane.is_none() {
-        items.extend(app.user_actions.iter().map(|u| {
+    if app.view() != View::Plan && app.pane().is_none() {
+        items.extend(app.user_actions().iter().map(|u| {
             (
                 u.key.to_string(),
                 crate::safe_text::clean_capped(&u.action.name, 24),
@@ -336,18 +336,18 @@ fn footer_keys(app: &App, width: usize, lead: Option<&str>, theme: &Theme) -> Li
 }
 
 fn footer(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
-    let line = if app.filter_editing {
+    let line = if app.filter_editing() {
         Line::from(vec![
             Span::styled(" filter: ", theme.key),
-            Span::raw(app.filter.clone()),
+            Span::raw(app.filter().to_string()),
             Span::styled("▏", theme.key),
             Span::styled("  Enter keep · Esc clear", theme.dim),
         ])
     } else {
         // A message (what the last key did) before the keys that always stay.
-        footer_keys(app, area.width as usize, app.flash.as_deref(), theme)
+        footer_keys(app, area.width as usize, app.flash(), theme)
     };
-    match &app.rollout {
+    match app.rollout() {
         Some(d) if area.height >= 2 => {
             let (status, halted) = plan::status_line(d);
             let style = if halted { theme.error } else { theme.pending };

@@ -70,7 +70,7 @@ pub fn status_line(d: &RolloutState) -> (String, bool) {
 /// Draw the plan, its progress log scrolled as the state says; how far the log can
 /// scroll (back from its newest line).
 pub fn draw(f: &mut Frame, area: Rect, app: &App, theme: &Theme) -> usize {
-    let Some(d) = &app.rollout else {
+    let Some(d) = app.rollout() else {
         f.render_widget(
             Paragraph::new(" no rollout staged (start with --skills DIR)"),
             area,
@@ -87,9 +87,9 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, theme: &Theme) -> usize {
     head(f, head_area, d, theme);
     let rows = Layout::vertical((0..lanes).map(|_| Constraint::Length(3))).split(lanes_area);
     for (ci, row) in rows.iter().enumerate() {
-        lane(f, *row, d, ci, app.now, theme);
+        lane(f, *row, d, ci, app.now(), theme);
     }
-    progress(f, log_area, d, app.scroll.plan, theme)
+    progress(f, log_area, d, app.scroll().plan, theme)
 }
 
 /// The bundle's ids and the status line.

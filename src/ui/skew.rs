@@ -16,24 +16,24 @@ use crate::skew::{self, Diff, short};
 /// The view's lines (drawn by [`draw`]; a function of the rows alone).
 pub fn lines(app: &App, theme: &Theme) -> Vec<Line<'static>> {
     let mut l: Vec<Line> = Vec::new();
-    for class in &app.classes {
-        let rows: Vec<&NodeReport> = app.rows.iter().filter(|r| &r.class == class).collect();
+    for class in app.classes() {
+        let rows: Vec<&NodeReport> = app.rows().iter().filter(|r| &r.class == class).collect();
         class_lines(&mut l, class, &rows, theme);
         l.push(Line::from(""));
     }
     // With a bundle staged: the key that keeps its rollout to these nodes.
-    if let Some(d) = &app.rollout
+    if let Some(d) = app.rollout()
         && !d.machine.settled_plan()
     {
         let n = app.skew_targets().len();
-        let which = if app.marked.is_empty() {
+        let which = if app.marked().is_empty() {
             "skewed"
         } else {
             "marked"
         };
         l.push(Line::from(vec![
             Span::styled(
-                app.keymap.keys_of(crate::keymap::Action::StageSkewed),
+                app.keymap().keys_of(crate::keymap::Action::StageSkewed),
                 theme.key,
             ),
             Span::styled(
@@ -114,7 +114,7 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, theme: &Theme) -> usize {
         area,
         block,
         lines(app, theme),
-        app.scroll.skew,
+        app.scroll().skew,
         At::Top,
         theme,
     )

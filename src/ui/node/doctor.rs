@@ -16,15 +16,14 @@ pub(super) fn section(l: &mut Lines, c: &Ctx) {
     let theme = c.theme;
     l.push(heading(
         "doctor",
-        c.st.doctor.as_ref().map(|d| d.age_s(c.app.now)),
+        c.st.doctor.as_ref().map(|d| d.age_s(c.app.now())),
         STALE_AFTER_S,
         theme,
     ));
     // The rollout's doctor run is newer than a poll's when there is one.
     let rollout_doctor = c
         .app
-        .rollout
-        .as_ref()
+        .rollout()
         .and_then(|d| d.doctor.get(c.i).cloned().flatten())
         .map(Ok);
     match rollout_doctor

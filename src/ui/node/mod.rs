@@ -48,9 +48,9 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, theme: &Theme) -> usize {
     let c = Ctx {
         app,
         i,
-        row: &app.rows[i],
-        node: &app.nodes[i],
-        st: &app.states[i],
+        row: &app.rows()[i],
+        node: &app.nodes()[i],
+        st: &app.states()[i],
         theme,
     };
     let mut l = Lines::new();
@@ -70,7 +70,7 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, theme: &Theme) -> usize {
         .borders(Borders::TOP)
         .border_style(theme.border)
         .title(Span::styled(" node ", theme.title));
-    super::scroll::paragraph(f, area, block, l, app.scroll.node, At::Top, theme)
+    super::scroll::paragraph(f, area, block, l, app.scroll().node, At::Top, theme)
 }
 
 /// Who the node is and its verdict, then every way it differs from its class.

@@ -14,7 +14,7 @@ const OUTPUT: usize = 8;
 
 /// Nothing when no rollout runs or the node is not in its plan.
 pub(super) fn section(l: &mut Lines, c: &Ctx) {
-    let Some(d) = &c.app.rollout else { return };
+    let Some(d) = c.app.rollout() else { return };
     if d.machine.plan.locate(c.i).is_none() {
         return;
     }
@@ -31,7 +31,7 @@ pub(super) fn section(l: &mut Lines, c: &Ctx) {
 
 /// Where the node is in the rollout, and when it retries after a failed attempt.
 fn run_line(l: &mut Lines, c: &Ctx) {
-    let Some(d) = &c.app.rollout else { return };
+    let Some(d) = c.app.rollout() else { return };
     let (slot, theme) = (&d.machine.nodes[c.i], c.theme);
     let mut head = vec![
         Span::styled("rollout", theme.header),
@@ -44,7 +44,7 @@ fn run_line(l: &mut Lines, c: &Ctx) {
         head.push(Span::styled(
             format!(
                 "  attempt {attempt}/{MAX_ATTEMPTS} in {}s — {error}",
-                at.saturating_sub(c.app.now).div_ceil(1000),
+                at.saturating_sub(c.app.now()).div_ceil(1000),
                 error = clean(error),
             ),
             theme.warn,
@@ -55,7 +55,7 @@ fn run_line(l: &mut Lines, c: &Ctx) {
 
 /// The last attempts: phase, attempt number, how long it took, how it ended.
 fn history(l: &mut Lines, c: &Ctx) {
-    let Some(d) = &c.app.rollout else { return };
+    let Some(d) = c.app.rollout() else { return };
     let theme = c.theme;
     for a in d.machine.nodes[c.i]
         .history

@@ -12,10 +12,10 @@ use crate::verdict::human_age;
 /// pass/fail; the one that decided the verdict is marked.
 pub(super) fn why(l: &mut Lines, c: &Ctx) {
     let theme = c.theme;
-    let rules = crate::report::rules_for(c.node, &c.app.rules);
+    let rules = crate::report::rules_for(c.node, c.app.rules());
     l.push(Line::from(""));
     l.push(Line::from(Span::styled("why this verdict", theme.header)));
-    for x in crate::verdict::explain(c.st, c.app.now, &rules) {
+    for x in crate::verdict::explain(c.st, c.app.now(), &rules) {
         let (glyph, style) = match x.pass {
             Some(true) => ("✔", theme.ok),
             Some(false) if x.decides => ("✖", theme.error),
@@ -36,7 +36,7 @@ pub(super) fn gateway(l: &mut Lines, c: &Ctx) {
     l.push(heading(
         "gateway",
         g.age_s,
-        c.app.rules.gateway_stale_after_s,
+        c.app.rules().gateway_stale_after_s,
         theme,
     ));
     l.push(kv(
@@ -107,7 +107,7 @@ pub(super) fn manifest(l: &mut Lines, c: &Ctx) {
     l.push(heading(
         "manifest",
         m.age_s,
-        c.app.rules.poll_stale_after_s,
+        c.app.rules().poll_stale_after_s,
         theme,
     ));
     l.push(kv(
@@ -154,8 +154,8 @@ pub(super) fn cache(l: &mut Lines, c: &Ctx) {
     let theme = c.theme;
     l.push(heading(
         "cache",
-        c.st.cache.as_ref().map(|x| x.age_s(c.app.now)),
-        c.app.rules.poll_stale_after_s,
+        c.st.cache.as_ref().map(|x| x.age_s(c.app.now())),
+        c.app.rules().poll_stale_after_s,
         theme,
     ));
     l.push(kv(
@@ -181,7 +181,7 @@ pub(super) fn liveness(l: &mut Lines, c: &Ctx) {
     l.push(heading(
         "liveness",
         r.live.age_s,
-        c.app.rules.poll_stale_after_s,
+        c.app.rules().poll_stale_after_s,
         theme,
     ));
     // The whole URL on a line of its own (the inventory's text, cleaned), then its answer.
@@ -222,8 +222,8 @@ pub(super) fn drain_and_disk(l: &mut Lines, c: &Ctx) {
     let (r, theme) = (c.row, c.theme);
     l.push(heading(
         "drain & disk",
-        c.st.drained.as_ref().map(|d| d.age_s(c.app.now)),
-        c.app.rules.poll_stale_after_s,
+        c.st.drained.as_ref().map(|d| d.age_s(c.app.now())),
+        c.app.rules().poll_stale_after_s,
         theme,
     ));
     l.push(kv(
@@ -259,8 +259,8 @@ pub(super) fn polls(l: &mut Lines, c: &Ctx) {
     let (st, theme) = (c.st, c.theme);
     l.push(heading(
         "polls",
-        st.last_ok.map(|t| c.app.now.saturating_sub(t) / 1000),
-        c.app.rules.poll_stale_after_s,
+        st.last_ok.map(|t| c.app.now().saturating_sub(t) / 1000),
+        c.app.rules().poll_stale_after_s,
         theme,
     ));
     l.push(kv(
@@ -286,7 +286,7 @@ pub(super) fn polls(l: &mut Lines, c: &Ctx) {
             Shown::new(&format!(
                 "{} ({})",
                 clean(&e.value),
-                age(Some(e.age_s(c.app.now)))
+                age(Some(e.age_s(c.app.now())))
             )),
             theme.error,
             theme,
