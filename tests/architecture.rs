@@ -327,19 +327,16 @@ fn modules_keep_to_their_layout() {
 }
 
 #[test]
-#[ignore = "enable after the journal merge: rollout/state.rs and dashboard/state.rs still import ExecEvent from rollout/exec.rs"]
 fn pure_states_import_no_type_from_io_files() {
     assert_kept(PURE_STATES);
 }
 
 #[test]
-#[ignore = "enable after the app merge: event_loop.rs still takes QuitSignals and the panic hook from cmd/dashboard.rs"]
 fn the_event_loop_imports_nothing_from_cmd() {
     assert_kept(EVENT_LOOP);
 }
 
 #[test]
-#[ignore = "enable after the files merge (set CONFIG_PATHS_MODULE to its module): ui/theme.rs and logging.rs make config and state paths"]
 fn config_paths_are_made_in_one_module() {
     let module = Path::new(env!("CARGO_MANIFEST_DIR")).join(CONFIG_PATHS_MODULE);
     assert!(

@@ -18,7 +18,8 @@ const NOW: u64 = AT + 1_000;
 async fn app(n: usize) -> App {
     let (inv, mesh) = SimMesh::generate(n, 11);
     let mut app = demo::new_app("scale", &inv, Setup::default());
-    let req = meshroll::poller::Cadence::for_timeout(std::time::Duration::from_secs(10)).request(true, false);
+    let req = meshroll::poller::Cadence::for_timeout(std::time::Duration::from_secs(10))
+        .request(true, false);
     for idx in 0..n {
         let result = mesh.poll(idx, &req).await;
         let r = PollResult {

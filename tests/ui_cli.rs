@@ -9,7 +9,6 @@ mod demo;
 use crossterm::event::KeyCode;
 use demo::{AT, demo_app, feed, key, open_node, render};
 use meshroll::dashboard::View;
-use meshroll::poller::Cadence;
 use meshroll::poller::PollResult;
 use meshroll::remote::sim::SimMesh;
 use meshroll::signals::CliIdentity;
@@ -19,7 +18,8 @@ async fn the_node_view_names_the_cli_that_ran_and_a_split_path_is_skew() {
     let mut app = demo_app().await;
     // a later round of polls, each answer saying which CLI the node's channel runs
     let (_, mesh) = SimMesh::demo();
-    let req = meshroll::poller::Cadence::for_timeout(std::time::Duration::from_secs(10)).request(false, false);
+    let req = meshroll::poller::Cadence::for_timeout(std::time::Duration::from_secs(10))
+        .request(false, false);
     let ids: Vec<_> = app.nodes().ids().collect();
     for id in ids {
         let path = if app.nodes()[id].name == "mac-g01" {

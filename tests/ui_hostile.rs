@@ -30,7 +30,8 @@ async fn hostile_app() -> App {
     meshroll::safe_text::register_secret(SECRET);
     let (inv, mesh) = SimMesh::demo();
     let mut app = demo::new_app("demo", &inv, Setup::default());
-    let req = meshroll::poller::Cadence::for_timeout(std::time::Duration::from_secs(10)).request(true, false);
+    let req = meshroll::poller::Cadence::for_timeout(std::time::Duration::from_secs(10))
+        .request(true, false);
     for idx in 0..inv.nodes.len() {
         let mut result = mesh.poll(idx, &req).await;
         if idx == 0

@@ -37,7 +37,7 @@ async fn marked_rows_show_a_glyph_and_the_title_counts_them() {
 /// lock was taken an hour ago and last beat 5 minutes ago (its rollout is gone).
 async fn locked_demo() -> App {
     let (inv, mesh) = SimMesh::demo();
-    let req = Cadence::for_timeout(Duration::from_secs(10)).request(false, false);
+    let req = Cadence::for_timeout(std::time::Duration::from_secs(10)).request(false, false);
     let node_now = mesh.poll(0, &req).await.unwrap().node_now as u64;
     let idx = |name: &str| inv.nodes.find(name).unwrap().index();
     mesh.with_node(idx("mac-w03"), |n| {

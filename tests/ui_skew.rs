@@ -31,7 +31,8 @@ async fn fleet_set_up(
         bend(&mesh, i, &n.name);
     }
     let mut app = demo::new_app("demo (simulated mesh)", &inv, setup(&inv));
-    let req = meshroll::poller::Cadence::for_timeout(std::time::Duration::from_secs(10)).request(true, true);
+    let req = meshroll::poller::Cadence::for_timeout(std::time::Duration::from_secs(10))
+        .request(true, true);
     for (node, n) in inv.nodes.enumerate() {
         if unpolled.contains(&n.name.as_str()) {
             continue;

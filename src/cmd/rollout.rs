@@ -16,7 +16,7 @@ use crate::rollout::plan::{self, PlanOptions, Size};
 use crate::rollout::session;
 use crate::rollout::state::RolloutState;
 use crate::rollout::steps::Limits;
-use crate::rollout::{Input, Mode, NodeRun, Plan};
+use crate::rollout::{Input, Mode, Plan};
 use crate::safe_text::{Shown, clean_capped};
 
 /// The longest progress line printed, in characters.

@@ -269,13 +269,14 @@ pub(super) fn polls(l: &mut Lines, c: &Ctx) {
         Style::default(),
         theme,
     ));
-    if let Some(at) = st.next_connect.filter(|&at| at > c.app.now) {
+    let now = c.app.now();
+    if let Some(at) = st.next_connect.filter(|&at| at > now) {
         l.push(kv(
             "next connect",
-            format!(
+            Shown::new(&format!(
                 "in {} (after failed connects; refresh tries now)",
-                human_age(at.saturating_sub(c.app.now).div_ceil(1000))
-            ),
+                human_age(at.saturating_sub(now).div_ceil(1000))
+            )),
             theme.warn,
             theme,
         ));
