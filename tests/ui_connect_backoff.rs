@@ -33,6 +33,7 @@ async fn the_node_view_counts_down_to_a_failed_nodes_next_connect() {
         })),
     };
     feed(&mut app, failed(AT + 3_000, Duration::from_secs(20)));
+    app.handle(AppEvent::Tick, AT + 3_000);
     let screen = render(&app, 100, 60);
     let line = line_with(&screen, "next connect").unwrap_or_else(|| panic!("{screen}"));
     assert!(line.contains("in 20s"), "{line}");
