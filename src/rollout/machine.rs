@@ -427,6 +427,8 @@ impl Machine {
                 if result.is_ok() {
                     self.nodes[node].run = NodeRun::RolledBack;
                 }
+                // The journal keeps the words: the reason as the operator reads it.
+                let result = result.map_err(|e| e.to_string());
                 out.push(Effect::Journal(Record::RolledBack { node, result }));
             }
             Input::BakePolled { node, result } => self.bake_polled(node, result, now, &mut out),
