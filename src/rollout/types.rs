@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use crate::inventory::NodeId;
 use crate::observe::Millis;
 use crate::rollout::NodeError;
+use crate::rollout::bake::BakeError;
 
 /// The nine phases of one node, in order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -396,7 +397,7 @@ pub enum Input {
     /// A baking canary's poll, judged: `Ok(what it showed)` or `Err(why it fails)`.
     BakePolled {
         node: NodeId,
-        result: Result<String, String>,
+        result: Result<String, BakeError>,
     },
     /// The lock of a node left drained was released (or not).
     Released {
