@@ -6,6 +6,7 @@
 use std::path::Path;
 
 use meshroll::inventory::{Inventory, Node, NodeId};
+use meshroll::rollout::bake::BakeError;
 use meshroll::rollout::plan::{self, PlanOptions, Size};
 use meshroll::rollout::{
     Command, Effect, Failure, Halt, Input, Left, Machine, Mode, NodeRun, Phase, Record,
@@ -1025,7 +1026,7 @@ fn one_dead_verdict_in_the_bake_halts_the_class_before_any_wave_node() {
     let eff = m.handle(
         Input::BakePolled {
             node: NodeId::new(0),
-            result: Err("dead: gateway readyz: 503 not ready".into()),
+            result: Err(BakeError::Dead("gateway readyz: 503 not ready".into())),
         },
         20_100,
     );
@@ -1071,7 +1072,9 @@ fn a_skewed_verdict_halts_too_and_no_bake_means_no_wait() {
     m.handle(
         Input::BakePolled {
             node: NodeId::new(0),
-            result: Err("skewed: current is 1111aaaa, not the bundle 2222bbbb".into()),
+            result: Err(BakeError::Skewed(
+                "current is 1111aaaa, not the bundle 2222bbbb".into(),
+            )),
         },
         10_050,
     );

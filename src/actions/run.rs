@@ -233,7 +233,9 @@ fn lines_of(out: &RemoteOutput) -> Vec<String> {
 async fn undrain(poll: &PollCtx, id: NodeId, env: &RunEnv) -> Result<Done, String> {
     let name = poll.nodes.get(id).map_or("?", |n| n.name.as_str());
     let mut lines = Vec::new();
-    let lock = steps::read_lock(poll, id, env.timeout).await?;
+    let lock = steps::read_lock(poll, id, env.timeout)
+        .await
+        .map_err(|e| e.to_string())?;
     let now_s = now_ms() / 1000;
     let release = match &lock {
         Some(info) if left_by_dead_rollout_here(info, &env.host) => {

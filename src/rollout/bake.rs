@@ -35,6 +35,20 @@ impl Baking {
     }
 }
 
+/// Why a baking canary's poll fails the bake: the kind, and the reason in the node's
+/// words. `Display` is the verdict the journal and the halt have always said
+/// (`dead: …`, `skewed: …`).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BakeError {
+    /// No answer, or the verdict is dead.
+    #[error("dead: {0}")]
+    Dead(String),
+    /// It answers, but not on the bundle: `current` elsewhere, or a lock file naming
+    /// another tree (or none).
+    #[error("skewed: {0}")]
+    Skewed(String),
+}
+
 /// One poll of a baking canary judged: `Ok(what it showed)` while it is healthy or
 /// draining on the bundle, `Err(why)` when it is dead, or skewed off the bundle
 /// (`current` elsewhere, or a lock file naming another tree).
@@ -43,44 +57,45 @@ pub fn judge(
     now: Millis,
     rules: &Rules,
     skills_sha: &str,
-) -> Result<String, String> {
-    let v = verdict::judge(st, now, rules).ok_or_else(|| "dead: no answer".to_string())?;
+) -> Result<String, BakeError> {
+    let v = verdict::judge(st, now, rules).ok_or_else(|| BakeError::Dead("no answer".into()))?;
     if v.kind == Kind::Dead {
-        return Err(format!("dead: {}", v.reason));
+        return Err(BakeError::Dead(v.reason));
     }
+    let skewed = |why: &str| BakeError::Skewed(why.to_string());
     let Some(m) = st.manifest.as_ref().map(|m| &m.value) else {
-        return Err("skewed: its current bundle cannot be read".into());
+        return Err(skewed("its current bundle cannot be read"));
     };
     match m.sha() {
         Some(sha) if sha == skills_sha => {}
         Some(sha) => {
-            return Err(crate::safe_text::clean(&format!(
-                "skewed: current is {}, not the bundle {}",
+            return Err(BakeError::Skewed(crate::safe_text::clean(&format!(
+                "current is {}, not the bundle {}",
                 crate::skew::short(sha),
                 crate::skew::short(skills_sha)
-            )));
+            ))));
         }
-        None => return Err("skewed: it has no current bundle".into()),
+        None => return Err(skewed("it has no current bundle")),
     }
     // As the dashboard's skew does: the lock file must name the tree it sits in.
     match m.lock.as_ref().map(|l| l.claim.as_str()) {
         Some(c) if c == skills_sha => {}
         Some(c) => {
-            return Err(crate::safe_text::clean(&format!(
-                "skewed: its lock file names {}, not the bundle {}",
+            return Err(BakeError::Skewed(crate::safe_text::clean(&format!(
+                "its lock file names {}, not the bundle {}",
                 crate::skew::short(c),
                 crate::skew::short(skills_sha)
-            )));
+            ))));
         }
-        None => return Err("skewed: its bundle has no lock file".into()),
+        None => return Err(skewed("its bundle has no lock file")),
     }
     Ok(format!("{}: {}", v.kind.as_str(), v.reason))
 }
 
 /// Poll the baking canary `id` once (with its gateway status) and judge the answer.
-pub async fn poll(ctx: &RolloutCtx, id: NodeId) -> Result<String, String> {
+pub async fn poll(ctx: &RolloutCtx, id: NodeId) -> Result<String, BakeError> {
     let Some(node) = ctx.poll.nodes.get(id) else {
-        return Err(format!("dead: no node {id}"));
+        return Err(BakeError::Dead(format!("no node {id}")));
     };
     let rules = crate::report::rules_for(node, &ctx.poll.cadence.rules());
     let req = ctx.poll.cadence.request(true, false);
@@ -143,7 +158,7 @@ mod tests {
         sim(&move |n| n.current = Some(o.clone()));
         let got = poll(&ctx, id).await;
         assert_eq!(
-            got,
+            got.map_err(|e| e.to_string()),
             Err(format!(
                 "skewed: current is {}, not the bundle {}",
                 crate::skew::short(&other),
@@ -157,8 +172,9 @@ mod tests {
         });
         let got = poll(&ctx, id).await;
         assert!(
-            got.as_ref()
-                .is_err_and(|e| e.starts_with("skewed: its lock file names 111111111111")),
+            got.as_ref().is_err_and(|e| e
+                .to_string()
+                .starts_with("skewed: its lock file names 111111111111")),
             "{got:?}"
         );
         let s1 = sha.clone();
@@ -168,7 +184,10 @@ mod tests {
         });
         let got = poll(&ctx, id).await;
         assert!(
-            got.as_ref().is_err_and(|e| e.starts_with("dead: ")),
+            matches!(&got, Err(BakeError::Dead(_)))
+                && got
+                    .as_ref()
+                    .is_err_and(|e| e.to_string().starts_with("dead: ")),
             "{got:?}"
         );
     }

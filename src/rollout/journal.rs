@@ -329,18 +329,35 @@ struct Envelope {
     manifest_sha256: Option<String>,
 }
 
+/// Why a journal object is not a journal line; the text (cleaned) is what replay and
+/// resume report of the skipped line.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LineError {
+    /// Its common fields (`event`, `node`, `ts_ms`, the node's identity) do not read.
+    #[error("{0}")]
+    Envelope(String),
+    /// It names no event.
+    #[error("no \"event\" field")]
+    NoEvent,
+    /// A known event whose fields do not fit it. `event` is one of [`Record::EVENTS`].
+    #[error("a bad {event} record: {why}")]
+    BadRecord { event: String, why: String },
+}
+
 impl Line {
     /// Read one journal object. `Err(why)`, already cleaned, when it is not a journal
     /// record: no event name, or a known event whose fields do not fit it.
-    pub fn from_value(v: &Value) -> Result<Line, String> {
+    pub fn from_value(v: &Value) -> Result<Line, LineError> {
         let why = |e: serde_json::Error| crate::safe_text::clean(&e.to_string());
-        let env = Envelope::deserialize(v).map_err(why)?;
+        let env = Envelope::deserialize(v).map_err(|e| LineError::Envelope(why(e)))?;
         let Some(Value::String(name)) = &env.event else {
-            return Err("no \"event\" field".into());
+            return Err(LineError::NoEvent);
         };
         let event = if Record::EVENTS.contains(&name.as_str()) {
-            let rec =
-                Record::deserialize(v).map_err(|e| format!("a bad {name} record: {}", why(e)))?;
+            let rec = Record::deserialize(v).map_err(|e| LineError::BadRecord {
+                event: name.clone(),
+                why: why(e),
+            })?;
             Event::Record(rec)
         } else {
             Event::Unknown {
@@ -450,7 +467,10 @@ pub fn read_records(path: &Path) -> std::io::Result<Records> {
     for (n, v) in &raw.entries {
         match Line::from_value(v) {
             Ok(l) => out.lines.push((*n, l)),
-            Err(reason) => out.bad.push(BadLine { line: *n, reason }),
+            Err(why) => out.bad.push(BadLine {
+                line: *n,
+                reason: why.to_string(),
+            }),
         }
     }
     out.bad.sort_by_key(|b| b.line);
@@ -1229,5 +1249,29 @@ mod tests {
         );
         assert_eq!(l.node(), Some(4));
         assert_eq!(read_resume(&path, "s").bad_lines, read.bad);
+    }
+
+    #[test]
+    fn a_line_that_is_no_record_says_why_as_a_kind_and_in_the_same_words() {
+        assert_eq!(
+            Line::from_value(&json!({"node": 1})),
+            Err(LineError::NoEvent)
+        );
+        assert_eq!(LineError::NoEvent.to_string(), "no \"event\" field");
+        let bad = Line::from_value(&json!({"event": "phase_done", "node": "x"}));
+        let Err(LineError::BadRecord { event, why }) = &bad else {
+            panic!("{bad:?}");
+        };
+        assert_eq!(event, "phase_done");
+        let said = bad.as_ref().map_err(|e| e.to_string()).expect_err("bad");
+        assert_eq!(said, format!("a bad phase_done record: {why}"));
+        assert!(matches!(
+            Line::from_value(&json!({"event": 7})),
+            Err(LineError::NoEvent)
+        ));
+        assert!(matches!(
+            Line::from_value(&json!({"event": "x", "ts_ms": "soon"})),
+            Err(LineError::Envelope(_))
+        ));
     }
 }

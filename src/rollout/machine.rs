@@ -4,7 +4,7 @@
 
 use serde::Serialize;
 
-use super::bake::Baking;
+use super::bake::{BakeError, Baking};
 use super::plan::Plan;
 pub use super::types::{
     Attempt, Command, Cursor, Effect, Failure, Halt, Input, Left, MAX_ATTEMPTS, Mode, NodeRun,
@@ -427,6 +427,8 @@ impl Machine {
                 if result.is_ok() {
                     self.nodes[node].run = NodeRun::RolledBack;
                 }
+                // The journal keeps the words: the reason as the operator reads it.
+                let result = result.map_err(|e| e.to_string());
                 out.push(Effect::Journal(Record::RolledBack { node, result }));
             }
             Input::BakePolled { node, result } => self.bake_polled(node, result, now, &mut out),
@@ -978,7 +980,7 @@ impl Machine {
     fn bake_polled(
         &mut self,
         node: NodeId,
-        result: Result<String, String>,
+        result: Result<String, BakeError>,
         now: Millis,
         out: &mut Vec<Effect>,
     ) {
@@ -996,18 +998,19 @@ impl Machine {
             poll: polls,
             ok: result.is_ok(),
             verdict: match &result {
-                Ok(v) | Err(v) => v.clone(),
+                Ok(v) => v.clone(),
+                Err(why) => why.to_string(),
             },
         }));
         let class_name = self.plan.classes[class].class.clone();
         match result {
-            Err(reason) => {
+            Err(why) => {
                 // A resume (after the operator's look) bakes again from the start.
                 self.baking.remove(i);
                 let h = Halt::BakeFailed {
                     class: class_name,
                     node: self.name(node),
-                    reason,
+                    reason: why.to_string(),
                 };
                 self.halt(h, out);
             }

@@ -2,6 +2,7 @@
 //! executor that runs the machine's effects against nodes.
 
 pub mod bake;
+pub mod error;
 pub mod events;
 pub mod journal;
 pub mod machine;
@@ -15,6 +16,7 @@ pub mod steps;
 pub mod types;
 pub mod words;
 
+pub use error::NodeError;
 pub use machine::{
     Command, Effect, Failure, Halt, Input, Left, Machine, Mode, NodeRun, Phase, Record,
 };

@@ -6,16 +6,16 @@ use crate::manifest::{LOCK_NAME, Lock};
 use crate::remote::RemoteOutput;
 /// Where the copy's numbers are read ([`crate::remote::rsync`]).
 pub use crate::remote::rsync::RsyncStats;
-use crate::rollout::Failure;
+use crate::rollout::{Failure, NodeError};
 
 /// A node lock as read from the node (kept in [`crate::node_lock`]).
 pub use crate::node_lock::LockInfo;
 
 /// Read [`crate::remote::ops::read_lock`]'s output: `Ok(None)` when the node holds no lock.
-pub fn read_lock_result(stdout: &[u8]) -> Result<Option<LockInfo>, String> {
+pub fn read_lock_result(stdout: &[u8]) -> Result<Option<LockInfo>, NodeError> {
     let text = String::from_utf8_lossy(stdout);
     if !text.lines().any(|l| l == "MESHROLL-END") {
-        return Err("no answer".into());
+        return Err(NodeError::Unreadable("no answer".into()));
     }
     let body: Vec<&str> = text
         .lines()
@@ -336,7 +336,7 @@ pub(crate) fn expect_switch(out: &RemoteOutput) -> Result<String, Failure> {
 }
 
 /// Read [`crate::remote::ops::read_current`]'s output: `Ok(None)` when the node has no `current`.
-pub fn read_current_result(stdout: &[u8]) -> Result<Option<String>, String> {
+pub fn read_current_result(stdout: &[u8]) -> Result<Option<String>, NodeError> {
     let text = String::from_utf8_lossy(stdout);
     let body: Vec<&str> = text
         .lines()
@@ -345,7 +345,7 @@ pub fn read_current_result(stdout: &[u8]) -> Result<Option<String>, String> {
         .take_while(|l| *l != "MESHROLL-END")
         .collect();
     if !text.lines().any(|l| l == "MESHROLL-END") {
-        return Err("no answer".into());
+        return Err(NodeError::Unreadable("no answer".into()));
     }
     Ok(body
         .first()

@@ -14,21 +14,19 @@ pub enum Size {
 
 impl Size {
     /// Parse `5` or `25%`.
-    pub fn parse(s: &str) -> Result<Size, String> {
+    pub fn parse(s: &str) -> Result<Size, ParseError> {
         let s = s.trim();
         if let Some(p) = s.strip_suffix('%') {
             let p: u8 = p
                 .trim()
                 .parse()
-                .map_err(|_| format!("a percentage 1-100, got {s:?}"))?;
+                .map_err(|_| ParseError::Percent(s.to_string()))?;
             if p == 0 || p > 100 {
-                return Err(format!("a percentage 1-100, got {s:?}"));
+                return Err(ParseError::Percent(s.to_string()));
             }
             Ok(Size::Percent(p))
         } else {
-            let n: usize = s
-                .parse()
-                .map_err(|_| format!("a count or a percentage like 25%, got {s:?}"))?;
+            let n: usize = s.parse().map_err(|_| ParseError::Size(s.to_string()))?;
             Ok(Size::Count(n))
         }
     }
@@ -252,6 +250,18 @@ pub enum PlanError {
     NoNodes,
 }
 
+/// A flag's value that is not a size or a duration: what was expected and what came
+/// (`--wave: expected {this}`). The text is the operator's own, as typed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ParseError {
+    #[error("a percentage 1-100, got {0:?}")]
+    Percent(String),
+    #[error("a count or a percentage like 25%, got {0:?}")]
+    Size(String),
+    #[error("a duration such as 90s, 5m or 1h30m, got {0:?}")]
+    Duration(String),
+}
+
 /// Build the plan. The canary of a class is its first node labelled `canary`, else its
 /// first node in inventory order.
 pub fn make(inv: &Inventory, opts: &PlanOptions) -> Result<Plan, PlanError> {
@@ -312,8 +322,8 @@ pub fn make(inv: &Inventory, opts: &PlanOptions) -> Result<Plan, PlanError> {
 
 /// A duration as `--bake` takes it: numbers with units `h`, `m`, `s` or `ms`
 /// (`90s`, `5m`, `1h30m`, `0s`); a bare number is seconds. In milliseconds.
-pub fn parse_duration(s: &str) -> Result<u64, String> {
-    let bad = || format!("a duration such as 90s, 5m or 1h30m, got {s:?}");
+pub fn parse_duration(s: &str) -> Result<u64, ParseError> {
+    let bad = || ParseError::Duration(s.to_string());
     let t = s.trim();
     if t.is_empty() {
         return Err(bad());
@@ -634,5 +644,26 @@ mod tests {
         assert_eq!(Size::parse("3"), Ok(Size::Count(3)));
         assert!(Size::parse("0%").is_err());
         assert!(Size::parse("x").is_err());
+    }
+
+    #[test]
+    fn a_bad_size_or_duration_is_typed_and_worded_as_before() {
+        let said = |e: ParseError| e.to_string();
+        assert_eq!(
+            Size::parse(" 0% ").map_err(said),
+            Err("a percentage 1-100, got \"0%\"".into())
+        );
+        assert_eq!(
+            Size::parse("x").map_err(said),
+            Err("a count or a percentage like 25%, got \"x\"".into())
+        );
+        assert_eq!(
+            parse_duration(" 5x").map_err(said),
+            Err("a duration such as 90s, 5m or 1h30m, got \" 5x\"".into())
+        );
+        assert_eq!(
+            parse_duration("99999999999999999999h"),
+            Err(ParseError::Duration("99999999999999999999h".into()))
+        );
     }
 }

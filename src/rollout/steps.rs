@@ -19,6 +19,7 @@ use crate::poller::{self, PollCtx};
 use crate::remote::ops::OUTPUT_CAP;
 use crate::remote::rsync::{self, RsyncStats};
 use crate::remote::{NodeOp, RemoteError, RemoteOutput, RunLimits, SyncError, SyncTree};
+use crate::rollout::NodeError;
 use crate::signals::DoctorReport;
 use crate::verdict::{self, Kind, Rules};
 
@@ -608,6 +609,11 @@ async fn probe(
     }
 }
 
+/// A node operation that did not reach the node or did not finish, in cleaned words.
+fn remote_error(e: impl std::fmt::Display) -> NodeError {
+    NodeError::Remote(crate::safe_text::clean(&e.to_string()))
+}
+
 /// Flip a node back to its previous target under the node lock: taken for
 /// `rollout_id` (or already ours, inside a rollout) and released after.
 pub async fn run_rollback(
@@ -616,7 +622,7 @@ pub async fn run_rollback(
     rollout_id: &str,
     who: &str,
     timeout: Duration,
-) -> Result<String, String> {
+) -> Result<String, NodeError> {
     let now_s = now_ms() / 1000;
     let op = NodeOp::Rollback {
         rollout_id: rollout_id.to_string(),
@@ -625,13 +631,13 @@ pub async fn run_rollback(
     };
     let out = run_op(poll, id, &op, SMALL_CAP, timeout, None)
         .await
-        .map_err(|e| crate::safe_text::clean(&e.to_string()))?;
+        .map_err(remote_error)?;
     if node_ops::locked_by_other(&out.stdout) {
         let name = poll.nodes.get(id).map_or("?", |n| n.name.as_str());
         return node_ops::baseline_result(out.code, &out.stdout, now_s, name)
-            .map_err(|f| f.message().to_string());
+            .map_err(NodeError::LockedByOther);
     }
-    expect_ok(&out, "rollback").map_err(|f| f.message().to_string())
+    expect_ok(&out, "rollback").map_err(NodeError::Refused)
 }
 
 /// Refresh the heartbeat of node `id`'s lock (held by `rollout_id`).
@@ -640,17 +646,17 @@ pub async fn run_heartbeat(
     id: NodeId,
     rollout_id: &str,
     timeout: Duration,
-) -> Result<(), String> {
+) -> Result<(), NodeError> {
     let op = NodeOp::Heartbeat {
         rollout_id: rollout_id.to_string(),
         now_s: now_ms() / 1000,
     };
     let out = run_op(poll, id, &op, SMALL_CAP, timeout, None)
         .await
-        .map_err(|e| crate::safe_text::clean(&e.to_string()))?;
+        .map_err(remote_error)?;
     expect_ok(&out, "heartbeat")
         .map(|_| ())
-        .map_err(|f| f.message().to_string())
+        .map_err(NodeError::Refused)
 }
 
 /// Who holds node `id`'s lock (`None`: nobody).
@@ -658,10 +664,10 @@ pub async fn read_lock(
     poll: &PollCtx,
     id: NodeId,
     timeout: Duration,
-) -> Result<Option<node_ops::LockInfo>, String> {
+) -> Result<Option<node_ops::LockInfo>, NodeError> {
     let out = run_op(poll, id, &NodeOp::ReadLock, SMALL_CAP, timeout, None)
         .await
-        .map_err(|e| crate::safe_text::clean(&e.to_string()))?;
+        .map_err(remote_error)?;
     node_ops::read_lock_result(&out.stdout)
 }
 
@@ -671,14 +677,14 @@ pub async fn force_unlock(
     id: NodeId,
     owner_line: Option<&str>,
     timeout: Duration,
-) -> Result<String, String> {
+) -> Result<String, NodeError> {
     let op = NodeOp::ForceUnlock {
         expected_owner: owner_line.map(String::from),
     };
     let out = run_op(poll, id, &op, SMALL_CAP, timeout, None)
         .await
-        .map_err(|e| crate::safe_text::clean(&e.to_string()))?;
-    expect_ok(&out, "unlock").map_err(|f| f.message().to_string())
+        .map_err(remote_error)?;
+    expect_ok(&out, "unlock").map_err(NodeError::Refused)
 }
 
 /// The target of node `id`'s `current` (`None`: there is none), read on the node.
@@ -686,10 +692,10 @@ pub async fn read_current(
     poll: &PollCtx,
     id: NodeId,
     timeout: Duration,
-) -> Result<Option<String>, String> {
+) -> Result<Option<String>, NodeError> {
     let out = run_op(poll, id, &NodeOp::ReadCurrent, SMALL_CAP, timeout, None)
         .await
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| NodeError::Remote(e.to_string()))?;
     node_ops::read_current_result(&out.stdout)
 }
 
@@ -730,9 +736,9 @@ pub fn spawn(ctx: Arc<RolloutCtx>, effect: super::Effect, tx: UnboundedSender<Ex
                 };
                 let result = run_op(&ctx.poll, node, &op, SMALL_CAP, ctx.limits.command, None)
                     .await
-                    .map_err(|e| crate::safe_text::clean(&e.to_string()))
+                    .map_err(remote_error)
                     .and_then(|out| {
-                        expect_ok(&out, "releasing the lock").map_err(|f| f.message().to_string())
+                        expect_ok(&out, "releasing the lock").map_err(NodeError::Refused)
                     });
                 let _ = tx.send(ExecEvent::Input(Input::Released { node, result }));
             });
@@ -949,11 +955,16 @@ mod tests {
             .expect("still held");
         assert_eq!(lock.rollout_id, "r-other");
         let t = ctx.limits.command;
-        assert!(
-            force_unlock(&ctx.poll, i, Some("r-x a 1"), t)
-                .await
-                .is_err()
-        );
+        // A rollback under another rollout's lock is refused as that, in the same words.
+        let back = run_rollback(&ctx.poll, i, "r-test", "ops@here/pid1", t).await;
+        let Err(NodeError::LockedByOther(f)) = &back else {
+            panic!("{back:?}");
+        };
+        assert_eq!(back.as_ref().map_err(|e| e.to_string()), Err(m.clone()));
+        assert_eq!(f.kind(), "fatal");
+        // A lock whose owner changed is refused by the node's script.
+        let gone = force_unlock(&ctx.poll, i, Some("r-x a 1"), t).await;
+        assert!(matches!(gone, Err(NodeError::Refused(_))), "{gone:?}");
         assert_eq!(
             force_unlock(&ctx.poll, i, Some(&lock.owner_line), t).await,
             Ok("lock removed".into())

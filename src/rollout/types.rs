@@ -7,6 +7,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::inventory::NodeId;
 use crate::observe::Millis;
+use crate::rollout::NodeError;
+use crate::rollout::bake::BakeError;
 
 /// The nine phases of one node, in order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -390,17 +392,17 @@ pub enum Input {
     },
     RollbackDone {
         node: NodeId,
-        result: Result<String, String>,
+        result: Result<String, NodeError>,
     },
     /// A baking canary's poll, judged: `Ok(what it showed)` or `Err(why it fails)`.
     BakePolled {
         node: NodeId,
-        result: Result<String, String>,
+        result: Result<String, BakeError>,
     },
     /// The lock of a node left drained was released (or not).
     Released {
         node: NodeId,
-        result: Result<String, String>,
+        result: Result<String, NodeError>,
     },
     Op(Command),
     /// A journal line could not be written: the rollout stops (a resume reads the
