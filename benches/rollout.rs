@@ -9,6 +9,11 @@
 //!   left alone);
 //! * by hand, node after node: `rsync -a --delete --stats` to the node, `ssh node ln -sfn`,
 //!   `ssh node <prewarm>`; then the same loop again on the up-to-date fleet;
+//! * by hand in parallel, as an operator would with pdsh or `xargs -P 20`: the same three
+//!   steps on a canary node first, then on the other 19 at once (and, a second variant,
+//!   all 20 at once); then again on the up-to-date fleet. On a small machine the wave is
+//!   CPU-bound (19 rsyncs over ssh at once), so this is the floor of the machine for the
+//!   same work, the fair side-by-side for meshroll's 1-class rollout;
 //! * the reference for the "1.5x" goal: one node's sync + prewarm alone (the slowest
 //!   node of the hand loop, where nothing else runs).
 //!
@@ -87,6 +92,8 @@ fn main() {
     let mut m1 = Vec::new();
     let mut mp = Vec::new();
     let mut hand = Vec::new();
+    let mut par_canary = Vec::new();
+    let mut par_all = Vec::new();
     let mut breakdown = String::new();
     let mut breakdown_par = String::new();
     for s in 0..samples {
@@ -134,6 +141,10 @@ fn main() {
         mp.push(r);
         let sha = repo.commit(&format!("hand-{s}"));
         hand.push(hand_sample(&lab, &repo.dir, &sha));
+        let sha = repo.commit(&format!("par-canary-{s}"));
+        par_canary.push(par_sample(&lab, &repo.dir, &sha, true));
+        let sha = repo.commit(&format!("par-all-{s}"));
+        par_all.push(par_sample(&lab, &repo.dir, &sha, false));
     }
 
     let med = |v: Vec<f64>| -> String {
@@ -201,6 +212,22 @@ fn main() {
         med(hand.iter().map(|h| h.rerun).collect()),
         medn(hand.iter().map(|h| h.rerun_bytes).collect()),
     );
+    for (name, ps) in [
+        (
+            "by hand, parallel (pdsh / `xargs -P`): canary node, then the other 19 at once",
+            &par_canary,
+        ),
+        ("by hand, parallel: all 20 at once", &par_all),
+    ] {
+        let _ = writeln!(
+            out,
+            "| {name} | {} | {} | {} | {} | - |",
+            med(ps.iter().map(|p| p.first).collect()),
+            medn(ps.iter().map(|p| p.first_bytes).collect()),
+            med(ps.iter().map(|p| p.rerun).collect()),
+            medn(ps.iter().map(|p| p.rerun_bytes).collect()),
+        );
+    }
     let _ = writeln!(
         out,
         "\nOne node's sync + prewarm alone (slowest node of the hand loop): {}; 1.5x of it: {:.2} s",
@@ -220,6 +247,16 @@ fn main() {
         median(m2.iter().map(|r| r.first).collect()) / single_med,
         median(m1.iter().map(|r| r.first).collect()) / single_med,
         median(mp.iter().map(|r| r.first).collect()) / single_med,
+    );
+    let par_med = median(par_canary.iter().map(|p| p.first).collect());
+    let _ = writeln!(
+        out,
+        "meshroll 1-class first rollout / by hand in parallel (canary, then 19 at once; the floor \
+         of this machine for the same work): {:.2} ({} vs {:.2} s); all 20 at once by hand: {:.2} s",
+        median(m1.iter().map(|r| r.first).collect()) / par_med,
+        med(m1.iter().map(|r| r.first).collect()),
+        par_med,
+        median(par_all.iter().map(|p| p.first).collect()),
     );
     let _ = writeln!(
         out,
@@ -257,15 +294,38 @@ fn main() {
         for (r, tag) in [(&repo, "small"), (&big, "big")] {
             let (files, _) = r.size();
             let _ = r.commit(&format!("procs-{tag}-{}", label.len()));
-            let (procs, execs, top) = count_processes(
-                b,
-                &lab,
-                &inv_classes,
-                &r.dir,
-                watched,
-                &format!("{tag}-{}", label.len()),
-            );
-            let _ = writeln!(out, "| {label} | {files} | {procs} | {execs} | {top} |");
+            let counted = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                count_processes(
+                    b,
+                    &lab,
+                    &inv_classes,
+                    &r.dir,
+                    watched,
+                    &format!("{tag}-{}", label.len()),
+                )
+            }));
+            match counted {
+                Ok(Ok((procs, execs, top))) => {
+                    let _ = writeln!(out, "| {label} | {files} | {procs} | {execs} | {top} |");
+                }
+                Ok(Err(why)) => {
+                    eprintln!("bench: process count ({label}, {files} files) skipped: {why}");
+                    let _ = writeln!(out, "| {label} | {files} | - | - | not counted: {why} |");
+                }
+                Err(panic) => {
+                    let why = panic
+                        .downcast_ref::<String>()
+                        .map(String::as_str)
+                        .or_else(|| panic.downcast_ref::<&str>().copied())
+                        .unwrap_or("a panic")
+                        .lines()
+                        .next()
+                        .unwrap_or("a panic")
+                        .to_string();
+                    eprintln!("bench: process count ({label}, {files} files) failed: {why}");
+                    let _ = writeln!(out, "| {label} | {files} | - | - | failed: {why} |");
+                }
+            }
         }
     }
     let _ = writeln!(
@@ -276,8 +336,12 @@ fn main() {
         } else {
             "with SetEnv SHLVL=1 (bash skips ~/.bashrc)"
         },
-        text(Command::new("nproc").output().unwrap()),
-        text(Command::new("uname").arg("-r").output().unwrap()),
+        Command::new("nproc").output().map(text).unwrap_or_default(),
+        Command::new("uname")
+            .arg("-r")
+            .output()
+            .map(text)
+            .unwrap_or_default(),
         bin.display()
     );
     println!("{out}");
@@ -292,8 +356,10 @@ fn count_processes(
     src: &Path,
     node: &common::LabNode,
     tag: &str,
-) -> (usize, usize, String) {
-    let pid = node.sshd_pid().expect("the node's sshd runs");
+) -> Result<(usize, usize, String), String> {
+    let pid = node
+        .sshd_pid()
+        .ok_or_else(|| format!("no sshd pid for {}", node.name))?;
     let trace = lab.dir.join(format!("strace-{tag}.txt"));
     let mut st = Command::new("strace")
         .args(["-f", "-qq", "-e", "trace=process", "-o"])
@@ -304,16 +370,22 @@ fn count_processes(
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
-        .expect("strace (apt-get install strace)");
+        .map_err(|e| format!("cannot run strace ({e}; apt-get install strace)"))?;
     // strace attaches before it writes anything; give it a moment.
     std::thread::sleep(std::time::Duration::from_millis(500));
     let j = lab.dir.join(format!("journal-procs-{tag}.jsonl"));
-    let (_, out) = run_meshroll(bin, lab, inv, src, &j);
-    assert!(out.contains("finished:"), "{out}");
+    let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        run_meshroll(bin, lab, inv, src, &j)
+    }));
     let _ = Command::new("kill")
         .args(["-INT", &st.id().to_string()])
         .status();
     let _ = st.wait();
+    match run {
+        Ok((_, out)) if out.contains("finished:") => {}
+        Ok(_) => return Err("the rollout did not finish".to_string()),
+        Err(_) => return Err("the rollout under strace failed (see above)".to_string()),
+    }
     let text = fs::read_to_string(&trace).unwrap_or_default();
     let mut pids = std::collections::BTreeSet::new();
     let mut progs: BTreeMap<String, usize> = BTreeMap::new();
@@ -358,7 +430,10 @@ fn count_processes(
         .map(|(p, n)| format!("{p} {n}"))
         .collect::<Vec<_>>()
         .join(", ");
-    (pids.len(), execs, top)
+    if text.is_empty() {
+        return Err("strace wrote nothing (ptrace not permitted?)".to_string());
+    }
+    Ok((pids.len(), execs, top))
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -703,49 +778,110 @@ struct HandSample {
     slowest_single: f64,
 }
 
+/// One node's hand steps: rsync, `ssh ln -sfn`, `ssh <prewarm>`: (bytes sent, its rsync +
+/// prewarm time).
+fn hand_node(lab: &Lab, n: &common::LabNode, src: &Path, sha: &str) -> (u64, f64) {
+    let root = n.root.join("hand/skills");
+    let t = Instant::now();
+    let o = Command::new("rsync")
+        .args(["-a", "--delete", "--stats", "--mkpath", "-e"])
+        .arg(format!("ssh -F {}", lab.ssh_config.display()))
+        .arg(format!("{}/", src.display()))
+        .arg(format!("{}:{}/{sha}/", n.alias, root.display()))
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let sync = t.elapsed().as_secs_f64();
+    assert!(o.status.success(), "rsync to {}: {o:?}", n.name);
+    let stats = String::from_utf8_lossy(&o.stdout);
+    let bytes = stats
+        .lines()
+        .find_map(|l| l.strip_prefix("Total bytes sent: "))
+        .map(|v| v.trim().replace(',', ""))
+        .and_then(|v| v.parse::<u64>().ok())
+        .expect("rsync --stats prints Total bytes sent");
+    let o = lab.ssh(
+        &n.alias,
+        &format!("ln -sfn {sha} {}/current", root.display()),
+    );
+    assert!(o.status.success(), "ln on {}: {o:?}", n.name);
+    let t = Instant::now();
+    let o = lab.ssh(
+        &n.alias,
+        &format!(
+            "{PREWARM} && touch {}/skill-cache-ready",
+            n.state_dir().display()
+        ),
+    );
+    let prewarm = t.elapsed().as_secs_f64();
+    assert!(o.status.success(), "prewarm on {}: {o:?}", n.name);
+    (bytes, sync + prewarm)
+}
+
 /// One pass of the loop: (wall, bytes sent, slowest node's rsync + prewarm).
 fn hand_loop(lab: &Lab, src: &Path, sha: &str) -> (f64, u64, f64) {
     let start = Instant::now();
     let mut bytes = 0;
     let mut slowest = 0f64;
     for n in &lab.nodes {
-        let root = n.root.join("hand/skills");
-        let t = Instant::now();
-        let o = Command::new("rsync")
-            .args(["-a", "--delete", "--stats", "--mkpath", "-e"])
-            .arg(format!("ssh -F {}", lab.ssh_config.display()))
-            .arg(format!("{}/", src.display()))
-            .arg(format!("{}:{}/{sha}/", n.alias, root.display()))
-            .stdin(Stdio::null())
-            .output()
-            .unwrap();
-        let sync = t.elapsed().as_secs_f64();
-        assert!(o.status.success(), "rsync to {}: {o:?}", n.name);
-        let stats = String::from_utf8_lossy(&o.stdout);
-        bytes += stats
-            .lines()
-            .find_map(|l| l.strip_prefix("Total bytes sent: "))
-            .map(|v| v.trim().replace(',', ""))
-            .and_then(|v| v.parse::<u64>().ok())
-            .expect("rsync --stats prints Total bytes sent");
-        let o = lab.ssh(
-            &n.alias,
-            &format!("ln -sfn {sha} {}/current", root.display()),
-        );
-        assert!(o.status.success(), "ln on {}: {o:?}", n.name);
-        let t = Instant::now();
-        let o = lab.ssh(
-            &n.alias,
-            &format!(
-                "{PREWARM} && touch {}/skill-cache-ready",
-                n.state_dir().display()
-            ),
-        );
-        let prewarm = t.elapsed().as_secs_f64();
-        assert!(o.status.success(), "prewarm on {}: {o:?}", n.name);
-        slowest = slowest.max(sync + prewarm);
+        let (b, took) = hand_node(lab, n, src, sha);
+        bytes += b;
+        slowest = slowest.max(took);
     }
     (start.elapsed().as_secs_f64(), bytes, slowest)
+}
+
+/// The hand steps in parallel, as pdsh or `xargs -P 20` would run them: with `canary`,
+/// the first node alone, then the other 19 at once; without, all 20 at once.
+/// (wall, bytes sent).
+fn hand_parallel(lab: &Lab, src: &Path, sha: &str, canary: bool) -> (f64, u64) {
+    let start = Instant::now();
+    let (first, rest) = if canary {
+        lab.nodes.split_at(1)
+    } else {
+        lab.nodes.split_at(0)
+    };
+    let mut bytes = first
+        .iter()
+        .map(|n| hand_node(lab, n, src, sha).0)
+        .sum::<u64>();
+    bytes += std::thread::scope(|s| {
+        let hs: Vec<_> = rest
+            .iter()
+            .map(|n| s.spawn(move || hand_node(lab, n, src, sha).0))
+            .collect();
+        hs.into_iter()
+            .map(|h| h.join().expect("a hand step failed"))
+            .sum::<u64>()
+    });
+    (start.elapsed().as_secs_f64(), bytes)
+}
+
+struct ParSample {
+    first: f64,
+    first_bytes: u64,
+    rerun: f64,
+    rerun_bytes: u64,
+}
+
+fn par_sample(lab: &Lab, src: &Path, sha: &str, canary: bool) -> ParSample {
+    let (first, first_bytes) = hand_parallel(lab, src, sha, canary);
+    for node in &lab.nodes {
+        let cur = fs::read_link(node.root.join("hand/skills/current")).ok();
+        assert_eq!(
+            cur.as_deref(),
+            Some(Path::new(sha)),
+            "hand ln on {}",
+            node.name
+        );
+    }
+    let (rerun, rerun_bytes) = hand_parallel(lab, src, sha, canary);
+    ParSample {
+        first,
+        first_bytes,
+        rerun,
+        rerun_bytes,
+    }
 }
 
 fn hand_sample(lab: &Lab, src: &Path, sha: &str) -> HandSample {
