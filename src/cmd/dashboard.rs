@@ -129,17 +129,7 @@ fn recap(app: &App) -> i32 {
     let Some(d) = app.rollout() else {
         return 0;
     };
-    print!(
-        "{}",
-        crate::replay::recap::text(
-            &d.machine,
-            app.nodes(),
-            &d.rollout_id,
-            &d.skills_sha,
-            d.journal_path.as_deref(),
-            d.again.as_deref(),
-        )
-    );
+    print!("{}", crate::replay::recap::Recap::of(d, app.nodes()));
     let ran = d.machine.nodes.iter().any(|s| s.started.is_some());
     i32::from(ran && !d.machine.all_landed())
 }

@@ -26,26 +26,6 @@ pub struct Recap<'a> {
     pub again: Option<&'a str>,
 }
 
-/// The recap's text (the dashboard's exit).
-pub fn text(
-    m: &Machine,
-    fleet: &Fleet,
-    rollout_id: &str,
-    skills_sha: &str,
-    journal: Option<&Path>,
-    again: Option<&str>,
-) -> String {
-    Recap {
-        machine: m,
-        fleet,
-        rollout_id,
-        skills_sha,
-        journal,
-        again,
-    }
-    .to_string()
-}
-
 /// The planned nodes by where they were left.
 #[derive(Default)]
 struct Groups {
@@ -291,6 +271,26 @@ mod tests {
     use crate::inventory::{Inventory, Node};
     use crate::rollout::plan::{self, PlanOptions, Size};
     use crate::rollout::{Effect, Failure, Input, Mode, Phase};
+
+    /// The recap of `m` as its text.
+    fn text(
+        m: &Machine,
+        fleet: &Fleet,
+        rollout_id: &str,
+        skills_sha: &str,
+        journal: Option<&Path>,
+        again: Option<&str>,
+    ) -> String {
+        Recap {
+            machine: m,
+            fleet,
+            rollout_id,
+            skills_sha,
+            journal,
+            again,
+        }
+        .to_string()
+    }
 
     fn machine() -> (Machine, Fleet) {
         let names: Vec<String> = ["g1", "g2", "g3"].map(String::from).to_vec();
