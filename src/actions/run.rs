@@ -43,7 +43,7 @@ pub struct RunEnv {
 
 /// How an action ended on one node.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Outcome {
+pub struct ActionReport {
     pub node: NodeId,
     pub ok: bool,
     pub exit: Option<i32>,
@@ -63,14 +63,14 @@ pub async fn run_on(
     id: NodeId,
     env: &RunEnv,
     on_line: Option<&(dyn Fn(&str) + Send + Sync)>,
-) -> Outcome {
+) -> ActionReport {
     let started = now_ms();
     let t0 = std::time::Instant::now();
     let (ok, exit, note, lines) = match run_inner(poll, action, id, env, on_line).await {
         Ok(r) => r,
         Err(e) => (false, None, clean(&e), Vec::new()),
     };
-    let out = Outcome {
+    let out = ActionReport {
         node: id,
         ok,
         exit,
@@ -84,7 +84,7 @@ pub async fn run_on(
 }
 
 /// Append the audit record of `out` (a failure to write it is logged, not fatal).
-pub fn record(poll: &PollCtx, action: &NodeAction, env: &RunEnv, out: &Outcome) {
+pub fn record(poll: &PollCtx, action: &NodeAction, env: &RunEnv, out: &ActionReport) {
     let Some(path) = &env.audit else { return };
     let Some(node) = poll.nodes.get(out.node) else {
         return;

@@ -11,7 +11,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use crate::actions::audit;
-use crate::actions::run::{self, Outcome, RunEnv};
+use crate::actions::run::{self, ActionReport, RunEnv};
 use crate::actions::{ActionRequest, Builtin, NodeAction, Runs, confirm_question};
 use crate::cli::{Global, LogsArgs, NodeActionArgs, SshArgs, UserActionArgs};
 use crate::dashboard::event_loop::ActionsSetup;
@@ -167,7 +167,7 @@ async fn run_request(poll: &PollCtx, req: &ActionRequest, env: &RunEnv) -> i32 {
         .nodes
         .iter()
         .map(|&id| run::run_on(poll, &req.action, id, env, None));
-    let outcomes: Vec<Outcome> = futures::future::join_all(runs).await;
+    let outcomes: Vec<ActionReport> = futures::future::join_all(runs).await;
     let mut failed = Vec::new();
     for o in &outcomes {
         let name = clean(poll.nodes.name(o.node));

@@ -12,7 +12,7 @@ use tokio::task::JoinHandle;
 
 use super::actions::ActionEvent;
 use super::state::AppEvent;
-use crate::actions::run::{self, Outcome, RunEnv};
+use crate::actions::run::{self, ActionReport, RunEnv};
 use crate::actions::{ActionRequest, NodeAction, Runs};
 use crate::inventory::NodeId;
 use crate::observe::{Millis, now_ms};
@@ -91,7 +91,7 @@ impl ActionRunner {
     pub fn stop(&mut self, run: u64) {
         if let Some(f) = self.follows.remove(&run) {
             f.task.abort();
-            let out = Outcome {
+            let out = ActionReport {
                 node: f.node,
                 ok: true,
                 exit: None,
@@ -148,7 +148,7 @@ impl ActionRunner {
                 }
             }
         };
-        let out = Outcome {
+        let out = ActionReport {
             node,
             ok: result.is_ok(),
             exit: result.as_ref().ok().copied().flatten(),

@@ -9,7 +9,7 @@ use std::collections::VecDeque;
 use crossterm::event::{KeyCode, KeyEvent};
 
 use super::state::{App, AppEffect, View};
-use crate::actions::run::Outcome;
+use crate::actions::run::ActionReport;
 use crate::actions::user::UserAction;
 use crate::actions::{ActionRequest, Builtin, NodeAction, Runs, confirm_question};
 use crate::inventory::NodeId;
@@ -25,7 +25,7 @@ pub enum ActionEvent {
     /// A line of a followed log, cleaned.
     Line { run: u64, line: String },
     /// The action ended on one node.
-    Done { run: u64, outcome: Outcome },
+    Done { run: u64, outcome: ActionReport },
     /// The shell on a node ended (and the dashboard is back): its exit, or why it
     /// could not start.
     ShellDone {
@@ -232,7 +232,7 @@ impl App {
         }
     }
 
-    fn action_done(&mut self, run: u64, o: Outcome, now: Millis) -> Vec<AppEffect> {
+    fn action_done(&mut self, run: u64, o: ActionReport, now: Millis) -> Vec<AppEffect> {
         let Some(idx) = self.running.iter().position(|r| r.run == run) else {
             return Vec::new();
         };

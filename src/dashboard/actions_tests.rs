@@ -9,7 +9,7 @@ use std::path::Path;
 use crossterm::event::{Event as TermEvent, KeyCode, KeyModifiers, MouseEvent, MouseEventKind};
 
 use super::ActionEvent;
-use crate::actions::run::Outcome;
+use crate::actions::run::ActionReport;
 use crate::actions::{ActionRequest, Runs};
 use crate::dashboard::test_harness::Drive;
 use crate::dashboard::{App, AppEffect, AppEvent, Setup, View};
@@ -51,7 +51,7 @@ fn request(effects: &[AppEffect]) -> ActionRequest {
 fn done(run: u64, node: usize, ok: bool, note: &str, lines: &[&str]) -> AppEvent {
     AppEvent::Action(Box::new(ActionEvent::Done {
         run,
-        outcome: Outcome {
+        outcome: ActionReport {
             node: NodeId::new(node),
             ok,
             exit: Some(if ok { 0 } else { 1 }),
