@@ -171,8 +171,10 @@ pub fn poll_request_line(id: u64, req: &PollRequest) -> String {
 pub const HELLO: &str = r#"{"v":1,"hello":1}"#;
 
 // Cheap polls run often on every node, so the script keeps to shell builtins where it
-// can. A cheap poll runs two programs (three in a channel: `cat` writes the answer) (one `stat` for the clock, the cache marker,
-// `current` and its lock file, and the node lock's directory, owner and heartbeat; one `curl` for liveness and readiness), plus `df` twice
+// can. A cheap poll runs two programs (one `stat` for the clock, the cache marker,
+// `current` and its lock file, and the node lock's directory, owner and heartbeat; one
+// `curl` for liveness and readiness; in a channel, a third: `cat` writes the answer
+// whole), plus `df` twice
 // when it is due (every poll in a one-shot script, every 60 s in a channel), plus
 // `readlink` and the hash when `current` or its lock file changed, and `head` (capped)
 // for the node lock's owner line when the lock changed. A temp dir (and the
