@@ -119,6 +119,34 @@ pub fn check_ssh_config(path: &Path) -> io::Result<()> {
     }
 }
 
+/// Open `path` for appending (and reading back its end), creating it 0600 or tightening a
+/// looser mode: the one opener of every file meshroll appends to (the journal, the
+/// audit log, the daily log). Regular files only, checked on the open handle: the open
+/// does not wait (`O_NONBLOCK`; appending to a FIFO would wait for a reader for ever,
+/// and a device such as `/dev/zero` would swallow every record). The flag stays on the
+/// handle: on a regular file it changes nothing (Linux and macOS ignore it there).
+pub fn open_append(path: &Path) -> io::Result<File> {
+    use std::os::unix::fs::PermissionsExt;
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .append(true)
+        .create(true)
+        .mode(0o600)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)?;
+    let meta = file.metadata()?;
+    if let Some(what) = not_regular(&meta.file_type()) {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("not a regular file but {what}: meshroll appends only to regular files"),
+        ));
+    }
+    if meta.permissions().mode() & 0o777 != 0o600 {
+        file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+    }
+    Ok(file)
+}
+
 /// What a file that is not a regular file is, in words.
 fn not_regular(t: &std::fs::FileType) -> Option<&'static str> {
     if t.is_file() {

@@ -33,22 +33,6 @@ pub fn create_private_dir(dir: &Path) -> std::io::Result<()> {
         .create(dir)
 }
 
-/// Open `path` for appending, created 0600; an existing file of ours is tightened to
-/// 0600 too (logs and journals from older versions were 0644).
-pub fn open_private_append(path: &Path) -> std::io::Result<File> {
-    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
-    let f = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .mode(0o600)
-        .open(path)?;
-    let mode = f.metadata()?.permissions().mode() & 0o777;
-    if mode != 0o600 {
-        f.set_permissions(std::fs::Permissions::from_mode(0o600))?;
-    }
-    Ok(f)
-}
-
 /// The UTC date of `t` as `YYYY-MM-DD` (the civil-from-days algorithm).
 pub fn utc_date(t: SystemTime) -> String {
     let days = t
@@ -76,7 +60,8 @@ impl DailyFile {
     fn file(&mut self) -> std::io::Result<&mut File> {
         let today = utc_date(SystemTime::now());
         if self.open.as_ref().is_none_or(|(d, _)| *d != today) {
-            let f = open_private_append(&self.dir.join(format!("meshroll.log.{today}")))?;
+            let f =
+                crate::bounded_file::open_append(&self.dir.join(format!("meshroll.log.{today}")))?;
             self.open = Some((today, f));
         }
         match self.open.as_mut() {

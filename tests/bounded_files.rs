@@ -290,3 +290,81 @@ fn an_ssh_config_that_is_a_fifo_is_refused_and_dev_null_is_not() {
     let (code, err) = run(Path::new("/dev/null"));
     assert_eq!(code, Some(1), "{err}");
 }
+
+/// The files meshroll appends to go through one opener too: appending to a FIFO waited
+/// for a reader for ever (the rollout hung before its first node), and a device such as
+/// `/dev/zero` swallowed every record of the journal that resume depends on.
+fn each_appended(what: &str, name: &str, append: fn(PathBuf) -> Result<(), String>) {
+    let mut failed = Vec::new();
+    for s in [Special::Fifo, Special::DevZero] {
+        let dir = tempfile::tempdir().unwrap();
+        let special = dir.path().join(name);
+        make(&special, s);
+        let arg = special.clone();
+        let err = refused(s, move || {
+            append(arg).map_err(|e| format!("{}: {e}", special.display()))
+        });
+        if let Err(e) = err.and_then(|err| {
+            let why = if matches!(s, Special::Fifo) {
+                "FIFO"
+            } else {
+                "device"
+            };
+            if err.contains(why) {
+                Ok(())
+            } else {
+                Err(format!("{s:?}: the error does not say {why:?}: {err}"))
+            }
+        }) {
+            failed.push(e);
+        }
+    }
+    assert!(failed.is_empty(), "{what}:\n{}", failed.join("\n"));
+}
+
+#[test]
+fn a_journal_to_append_to_that_is_not_a_regular_file_is_refused() {
+    each_appended("journal (append)", "meshroll-journal.jsonl", |p| {
+        meshroll::rollout::journal::Journal::open(
+            &p,
+            "r1".into(),
+            "sha".into(),
+            "m".into(),
+            meshroll::inventory::Fleet::default(),
+        )
+        .map(drop)
+        .map_err(|e| e.to_string())
+    });
+}
+
+#[test]
+fn an_audit_log_to_append_to_that_is_not_a_regular_file_is_refused() {
+    each_appended("audit log (append)", "meshroll-audit.jsonl", |p| {
+        let rec = meshroll::actions::audit::Record {
+            ts: 1,
+            who: "ops@h/pid1".into(),
+            host: "h".into(),
+            action: "drain".into(),
+            node: "n1".into(),
+            command: "touch /s/drain".into(),
+            exit: Some(0),
+            ok: true,
+            duration_ms: 1,
+            note: String::new(),
+        };
+        meshroll::actions::audit::append(&p, &rec).map_err(|e| e.to_string())
+    });
+}
+
+#[test]
+fn a_daily_log_that_is_not_a_regular_file_is_refused() {
+    let day = meshroll::logging::utc_date(std::time::SystemTime::now());
+    // The name of today's log: a FIFO or a device put there fails the write, and the
+    // next day's file is a new one.
+    fn write_today(p: PathBuf) -> Result<(), String> {
+        let dir = p.parent().unwrap().to_path_buf();
+        let mut f = meshroll::logging::DailyFile::new(&dir);
+        std::io::Write::write_all(&mut f, b"line\n").map_err(|e| e.to_string())
+    }
+    each_appended("daily log", &format!("meshroll.log.{day}"), write_today);
+}

@@ -4,7 +4,6 @@
 //! long it took. `meshroll replay --summary` shows it in time order with the rollouts.
 
 use std::io::Write;
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -73,15 +72,7 @@ pub fn beside(journal: &Path) -> PathBuf {
 pub fn append(path: &Path, rec: &Record) -> std::io::Result<()> {
     let mut line = serde_json::to_string(rec).map_err(std::io::Error::other)?;
     line.push('\n');
-    let mut f = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .mode(0o600)
-        .open(path)?;
-    let mode = f.metadata()?.permissions().mode();
-    if mode & 0o077 != 0 {
-        f.set_permissions(std::fs::Permissions::from_mode(0o600))?;
-    }
+    let mut f = crate::bounded_file::open_append(path)?;
     // One write per line: lines of two meshrolls appending at once do not interleave.
     f.write_all(line.as_bytes())
 }
@@ -113,6 +104,7 @@ pub fn read(path: &Path) -> std::io::Result<(Vec<Record>, usize)> {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+    use std::os::unix::fs::PermissionsExt;
 
     #[test]
     fn appended_records_read_back_in_time_order_private() {

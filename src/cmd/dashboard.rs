@@ -5,6 +5,7 @@ use std::io::IsTerminal;
 use std::sync::Arc;
 use std::time::Duration;
 
+use anyhow::Context;
 use tokio::sync::mpsc;
 
 use crate::cli::{Global, PlanArgs};
@@ -63,7 +64,9 @@ pub async fn run(g: &Global, d: &PlanArgs, demo: bool) -> anyhow::Result<i32> {
         },
         who: super::rollout::who(),
     };
-    let (mut state, runner, _notes) = session::start(session, Mode::Paused, tx, now_ms()).await?;
+    let (mut state, runner, _notes) = session::start(session, Mode::Paused, tx, now_ms())
+        .await
+        .with_context(|| format!("opening the journal {}", args.journal.display()))?;
     state.again = Some(super::again());
     tracing::info!(nodes = p.inv.nodes.len(), demo, skills_sha = %p.bundle.skills_sha, "dashboard with a staged rollout");
     let actions = super::actions::setup(g, &args.journal);

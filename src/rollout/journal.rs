@@ -46,9 +46,10 @@ impl Journal {
                 path.display()
             )));
         }
-        // The journal is the operator's alone: created (or tightened to) 0600.
-        let mut f = crate::logging::open_private_append(path)?;
-        end_torn_line(path, &mut f)?;
+        // The journal is the operator's alone: created (or tightened to) 0600; a regular
+        // file only (a FIFO would hang the rollout, a device swallow its records).
+        let mut f = crate::bounded_file::open_append(path)?;
+        end_torn_line(&mut f)?;
         Ok(Journal::to_writer(
             Box::new(f),
             rollout_id,
@@ -105,15 +106,14 @@ impl Journal {
 
 /// A crash mid-write leaves a torn last line; end it, so the next record starts on a
 /// line of its own instead of being glued to the fragment (and lost with it).
-fn end_torn_line(path: &Path, f: &mut std::fs::File) -> std::io::Result<()> {
-    use std::io::{Read, Seek, SeekFrom};
-    let mut r = std::fs::File::open(path)?;
-    if r.seek(SeekFrom::End(0))? == 0 {
+fn end_torn_line(f: &mut std::fs::File) -> std::io::Result<()> {
+    use std::os::unix::fs::FileExt;
+    let len = f.metadata()?.len();
+    if len == 0 {
         return Ok(());
     }
-    r.seek(SeekFrom::End(-1))?;
     let mut last = [0u8; 1];
-    r.read_exact(&mut last)?;
+    f.read_exact_at(&mut last, len - 1)?;
     if last[0] != b'\n' {
         f.write_all(b"\n")?;
     }
