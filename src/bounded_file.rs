@@ -62,19 +62,8 @@ impl Kind {
 
 /// Open `path` for reading as a regular file of `kind`, through the size cap.
 pub fn open(path: &Path, kind: Kind) -> io::Result<impl BufRead> {
-    // O_NONBLOCK: opening a FIFO does not wait for a writer; it changes nothing for a
-    // regular file. What is not a regular file is refused before it is read.
-    let file = std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NONBLOCK)
-        .open(path)?;
-    let meta = file.metadata()?;
-    if let Some(what) = not_regular(&meta.file_type()) {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidInput,
-            format!("not a regular file but {what}: meshroll reads only regular files"),
-        ));
-    }
+    // What is not a regular file is refused before it is read.
+    let (file, meta) = open_regular(path, std::fs::OpenOptions::new().read(true), "reads only")?;
     if meta.len() > kind.cap() {
         return Err(over_cap(kind, Some(meta.len())));
     }
@@ -127,24 +116,38 @@ pub fn check_ssh_config(path: &Path) -> io::Result<()> {
 /// handle: on a regular file it changes nothing (Linux and macOS ignore it there).
 pub fn open_append(path: &Path) -> io::Result<File> {
     use std::os::unix::fs::PermissionsExt;
-    let file = std::fs::OpenOptions::new()
-        .read(true)
-        .append(true)
-        .create(true)
-        .mode(0o600)
-        .custom_flags(libc::O_NONBLOCK)
-        .open(path)?;
-    let meta = file.metadata()?;
-    if let Some(what) = not_regular(&meta.file_type()) {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidInput,
-            format!("not a regular file but {what}: meshroll appends only to regular files"),
-        ));
-    }
+    let (file, meta) = open_regular(
+        path,
+        std::fs::OpenOptions::new()
+            .read(true)
+            .append(true)
+            .create(true)
+            .mode(0o600),
+        "appends only to",
+    )?;
     if meta.permissions().mode() & 0o777 != 0o600 {
         file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
     }
     Ok(file)
+}
+
+/// Open with `how` plus `O_NONBLOCK` (opening a FIFO does not wait for the other end;
+/// the flag changes nothing for a regular file), and refuse what is not a regular file,
+/// checked on the open handle: "meshroll `verb` only regular files".
+fn open_regular(
+    path: &Path,
+    how: &mut std::fs::OpenOptions,
+    verb: &str,
+) -> io::Result<(File, std::fs::Metadata)> {
+    let file = how.custom_flags(libc::O_NONBLOCK).open(path)?;
+    let meta = file.metadata()?;
+    match not_regular(&meta.file_type()) {
+        Some(what) => Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("not a regular file but {what}: meshroll {verb} regular files"),
+        )),
+        None => Ok((file, meta)),
+    }
 }
 
 /// What a file that is not a regular file is, in words.

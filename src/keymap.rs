@@ -21,6 +21,8 @@ use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use serde::Deserialize;
 use toml::Spanned;
 
+use crate::config_file::{self, ConfigFileError};
+
 /// One thing a key does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Action {
@@ -359,22 +361,6 @@ impl fmt::Display for Key {
 }
 
 /// Why keys.toml could not be used.
-#[derive(Debug, thiserror::Error)]
-pub enum KeymapError {
-    #[error("cannot read key bindings {}: {source}", .path.display())]
-    Io {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
-    #[error("{origin}:{line}: {message}")]
-    Bad {
-        origin: String,
-        line: usize,
-        message: String,
-    },
-}
-
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct KeysFile {
@@ -430,34 +416,18 @@ impl KeyMap {
     }
 
     /// The defaults patched by `path` when it exists.
-    pub fn load(path: &Path) -> Result<KeyMap, KeymapError> {
-        match crate::bounded_file::read_to_string(path, crate::bounded_file::Kind::Keys) {
-            Ok(text) => Self::parse(&text, &path.display().to_string()),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(KeyMap::default()),
-            Err(source) => Err(KeymapError::Io {
-                path: path.to_path_buf(),
-                source,
-            }),
+    pub fn load(path: &Path) -> Result<KeyMap, ConfigFileError> {
+        match config_file::read(path, crate::bounded_file::Kind::Keys, "key bindings")? {
+            Some(text) => Self::parse(&text, &path.display().to_string()),
+            None => Ok(KeyMap::default()),
         }
     }
 
     /// The defaults patched by keys.toml text.
-    pub fn parse(text: &str, origin: &str) -> Result<KeyMap, KeymapError> {
-        let bad = |span: Range<usize>, message: String| KeymapError::Bad {
-            origin: origin.to_string(),
-            line: text
-                .get(..span.start.min(text.len()))
-                .map_or(1, |b| b.matches('\n').count() + 1),
-            message,
-        };
-        let file: KeysFile = toml::from_str(text).map_err(|e| {
-            bad(
-                e.span().unwrap_or(0..0),
-                e.message()
-                    .trim_end()
-                    .replacen("unknown field", "unknown key", 1),
-            )
-        })?;
+    pub fn parse(text: &str, origin: &str) -> Result<KeyMap, ConfigFileError> {
+        let src = config_file::Source { text, origin };
+        let bad = |span: Range<usize>, message: String| src.bad(span, message);
+        let file: KeysFile = src.parse()?;
         let mut map = KeyMap::default();
         let mut entries: Vec<_> = file.keys.into_iter().collect();
         entries.sort_by_key(|(k, _)| k.span().start);

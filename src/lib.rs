@@ -6,6 +6,7 @@ pub mod actions;
 pub mod bounded_file;
 pub mod cli;
 pub mod cmd;
+pub mod config_file;
 pub mod config_paths;
 pub mod dashboard;
 pub mod exit;

@@ -25,6 +25,7 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use super::{NodeAction, PLACEHOLDERS, Runs};
+use crate::config_file::{self, ConfigFileError};
 use crate::keymap::{Key, KeyMap};
 
 /// An action from a file, with its key.
@@ -37,22 +38,6 @@ pub struct UserAction {
 }
 
 /// Why an actions file could not be used.
-#[derive(Debug, thiserror::Error)]
-pub enum ActionsError {
-    #[error("cannot read actions {}: {source}", .path.display())]
-    Io {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
-    #[error("{origin}:{line}: {message}")]
-    Bad {
-        origin: String,
-        line: usize,
-        message: String,
-    },
-}
-
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct File {
@@ -95,18 +80,16 @@ pub fn beside_inventory(inventory: &Path) -> PathBuf {
 
 /// The user's file then the team's file beside `inventory`, merged (the team's action
 /// replaces the user's of the same name); keys checked against `keymap` and each other.
-pub fn load_all(inventory: &Path, keymap: &KeyMap) -> Result<Vec<UserAction>, ActionsError> {
+pub fn load_all(inventory: &Path, keymap: &KeyMap) -> Result<Vec<UserAction>, ConfigFileError> {
     let mut all: Vec<UserAction> = Vec::new();
     let files = default_path()
         .into_iter()
         .chain(std::iter::once(beside_inventory(inventory)));
     for path in files {
-        let text =
-            match crate::bounded_file::read_to_string(&path, crate::bounded_file::Kind::Actions) {
-                Ok(t) => t,
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
-                Err(source) => return Err(ActionsError::Io { path, source }),
-            };
+        let Some(text) = config_file::read(&path, crate::bounded_file::Kind::Actions, "actions")?
+        else {
+            continue;
+        };
         for a in parse(&text, &path.display().to_string(), keymap)? {
             all.retain(|o| o.action.name != a.action.name);
             all.push(a);
@@ -117,11 +100,11 @@ pub fn load_all(inventory: &Path, keymap: &KeyMap) -> Result<Vec<UserAction>, Ac
 }
 
 /// Two actions on one key (across files).
-fn check_keys(all: &[UserAction]) -> Result<(), ActionsError> {
+fn check_keys(all: &[UserAction]) -> Result<(), ConfigFileError> {
     for (i, a) in all.iter().enumerate() {
         if let Some(b) = all[..i].iter().find(|b| b.key == a.key) {
             let (origin, line) = a.origin.rsplit_once(':').unwrap_or((&a.origin, "0"));
-            return Err(ActionsError::Bad {
+            return Err(ConfigFileError::Bad {
                 origin: origin.to_string(),
                 line: line.parse().unwrap_or(0),
                 message: format!(
@@ -135,24 +118,14 @@ fn check_keys(all: &[UserAction]) -> Result<(), ActionsError> {
 }
 
 /// The actions of one file's text.
-pub fn parse(text: &str, origin: &str, keymap: &KeyMap) -> Result<Vec<UserAction>, ActionsError> {
-    let line_of = |span: Range<usize>| {
-        text.get(..span.start.min(text.len()))
-            .map_or(1, |b| b.matches('\n').count() + 1)
-    };
-    let bad = |span: Range<usize>, message: String| ActionsError::Bad {
-        origin: origin.to_string(),
-        line: line_of(span),
-        message,
-    };
-    let file: File = toml::from_str(text).map_err(|e| {
-        bad(
-            e.span().unwrap_or(0..0),
-            e.message()
-                .trim_end()
-                .replacen("unknown field", "unknown key", 1),
-        )
-    })?;
+pub fn parse(
+    text: &str,
+    origin: &str,
+    keymap: &KeyMap,
+) -> Result<Vec<UserAction>, ConfigFileError> {
+    let src = config_file::Source { text, origin };
+    let bad = |span: Range<usize>, message: String| src.bad(span, message);
+    let file: File = src.parse()?;
     let mut entries: Vec<_> = file.actions.into_iter().collect();
     entries.sort_by_key(|(k, _)| k.span().start);
     let builtins = ["drain", "undrain", "restart", "logs", "follow", "shell"];
@@ -227,7 +200,7 @@ pub fn parse(text: &str, origin: &str, keymap: &KeyMap) -> Result<Vec<UserAction
                 pane: e.pane,
             },
             key,
-            origin: format!("{origin}:{}", line_of(name_span)),
+            origin: format!("{origin}:{}", src.line_of(name_span)),
         });
     }
     check_keys(&out)?;
