@@ -149,15 +149,23 @@ pub enum Command {
     Action(UserActionArgs),
 }
 
-/// Which nodes a node action runs on, and whether to ask.
+/// Which nodes a command acts on: `--node` and `--class`, each repeatable (resolved
+/// against the inventory by `cmd::targets`).
 #[derive(Debug, Clone, Args)]
-pub struct NodeActionArgs {
+pub struct NodeSelect {
     /// A node (repeat for several).
     #[arg(long = "node")]
     pub node: Vec<String>,
     /// Every node of a class (repeat for several).
     #[arg(long = "class")]
     pub class: Vec<String>,
+}
+
+/// Which nodes a node action runs on, and whether to ask.
+#[derive(Debug, Clone, Args)]
+pub struct NodeActionArgs {
+    #[command(flatten)]
+    pub select: NodeSelect,
     /// Do not ask (needed without a terminal).
     #[arg(long)]
     pub yes: bool,
@@ -234,12 +242,9 @@ pub struct ReplayArgs {
 
 #[derive(Debug, Clone, Args)]
 pub struct RollbackArgs {
-    /// A node to roll back (repeat for several).
-    #[arg(long = "node")]
-    pub node: Vec<String>,
-    /// Every node of a class (repeat for several).
-    #[arg(long = "class")]
-    pub class: Vec<String>,
+    /// The nodes to roll back.
+    #[command(flatten)]
+    pub select: NodeSelect,
     /// Really do it.
     #[arg(long)]
     pub yes: bool,

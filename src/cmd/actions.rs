@@ -15,7 +15,7 @@ use crate::actions::run::{self, ActionReport, RunEnv};
 use crate::actions::{ActionRequest, Builtin, NodeAction, Runs, confirm_question};
 use crate::cli::{Global, LogsArgs, NodeActionArgs, SshArgs, UserActionArgs};
 use crate::dashboard::event_loop::ActionsSetup;
-use crate::inventory::{Inventory, NodeId};
+use crate::inventory::NodeId;
 use crate::observe::{NodeState, now_ms};
 use crate::poller::{self, PollCtx};
 use crate::safe_text::clean;
@@ -77,43 +77,6 @@ pub async fn user(g: &Global, a: &UserActionArgs) -> anyhow::Result<i32> {
     on_nodes(g, &a.on, u.action.clone()).await
 }
 
-/// The nodes `--node` and `--class` name, in inventory order, each once.
-fn targets(g: &Global, inv: &Inventory, a: &NodeActionArgs) -> anyhow::Result<Vec<NodeId>> {
-    if a.node.is_empty() && a.class.is_empty() {
-        anyhow::bail!("name the nodes: --node NAME (repeat) or --class CLASS");
-    }
-    let mut chosen = Vec::new();
-    for n in &a.node {
-        match inv.nodes.find(n) {
-            Some(i) => chosen.push(i),
-            None => anyhow::bail!(
-                "--node {}: no such node in {}",
-                clean(n),
-                g.inventory.display()
-            ),
-        }
-    }
-    for c in &a.class {
-        let of: Vec<NodeId> = inv
-            .nodes
-            .enumerate()
-            .filter(|(_, n)| &n.class == c)
-            .map(|(i, _)| i)
-            .collect();
-        if of.is_empty() {
-            anyhow::bail!(
-                "--class {}: no such class in {}",
-                clean(c),
-                g.inventory.display()
-            );
-        }
-        chosen.extend(of);
-    }
-    chosen.sort();
-    chosen.dedup();
-    Ok(chosen)
-}
-
 /// Ask `question` on the terminal; without one, refuse unless `yes`.
 fn confirmed(question: &str, yes: bool) -> anyhow::Result<bool> {
     if yes {
@@ -133,7 +96,7 @@ fn confirmed(question: &str, yes: bool) -> anyhow::Result<bool> {
 /// ended; exit 1 naming the nodes that failed.
 async fn on_nodes(g: &Global, a: &NodeActionArgs, action: NodeAction) -> anyhow::Result<i32> {
     let (inv, poll) = super::real_ctx(g)?;
-    let nodes = match targets(g, &inv, a) {
+    let nodes = match super::targets(g, &inv, &a.select, "to act on") {
         Ok(n) => n,
         Err(e) => {
             poll.transport.close().await;

@@ -170,3 +170,97 @@ pub fn again() -> String {
         .collect::<Vec<_>>()
         .join(" ")
 }
+
+/// The nodes `--node` and `--class` name, in inventory order, each once; `what` says
+/// what they are chosen for when none is named ("name the nodes to roll back: ...").
+pub fn targets(
+    g: &Global,
+    inv: &Inventory,
+    select: &crate::cli::NodeSelect,
+    what: &str,
+) -> anyhow::Result<Vec<crate::inventory::NodeId>> {
+    use crate::safe_text::clean;
+    if select.node.is_empty() && select.class.is_empty() {
+        anyhow::bail!("name the nodes {what}: --node NAME (repeat) or --class CLASS");
+    }
+    let mut chosen = Vec::new();
+    for n in &select.node {
+        match inv.nodes.find(n) {
+            Some(i) => chosen.push(i),
+            None => anyhow::bail!(
+                "--node {}: no such node in {}",
+                clean(n),
+                g.inventory.display()
+            ),
+        }
+    }
+    for c in &select.class {
+        let before = chosen.len();
+        chosen.extend(
+            inv.nodes
+                .enumerate()
+                .filter(|(_, n)| &n.class == c)
+                .map(|(i, _)| i),
+        );
+        if chosen.len() == before {
+            anyhow::bail!(
+                "--class {}: no such class in {}",
+                clean(c),
+                g.inventory.display()
+            );
+        }
+    }
+    chosen.sort();
+    chosen.dedup();
+    Ok(chosen)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cli::NodeSelect;
+
+    fn select(node: &[&str], class: &[&str]) -> NodeSelect {
+        NodeSelect {
+            node: node.iter().map(|s| s.to_string()).collect(),
+            class: class.iter().map(|s| s.to_string()).collect(),
+        }
+    }
+
+    #[test]
+    fn targets_are_in_inventory_order_once_and_unknown_names_are_refused_cleaned() {
+        let path = std::path::Path::new("hosts.ini");
+        let inv =
+            inventory::parse(path, "[gateway]\ng1\n[worker]\nw1\nw2\n").expect("test inventory");
+        let g =
+            <crate::cli::Cli as clap::Parser>::parse_from(["meshroll", "-i", "hosts.ini"]).global;
+        let names = |s: &NodeSelect| -> Vec<String> {
+            targets(&g, &inv, s, "to test")
+                .expect("targets")
+                .into_iter()
+                .map(|i| inv.nodes.name(i).to_string())
+                .collect()
+        };
+        assert_eq!(
+            names(&select(&["w2", "g1"], &["worker"])),
+            ["g1", "w1", "w2"]
+        );
+        let err = |s: &NodeSelect| {
+            targets(&g, &inv, s, "to test")
+                .expect_err("refused")
+                .to_string()
+        };
+        assert_eq!(
+            err(&select(&[], &[])),
+            "name the nodes to test: --node NAME (repeat) or --class CLASS"
+        );
+        assert_eq!(
+            err(&select(&["x\u{1b}[2J"], &[])),
+            "--node x\\e[2J: no such node in hosts.ini"
+        );
+        assert_eq!(
+            err(&select(&[], &["nope"])),
+            "--class nope: no such class in hosts.ini"
+        );
+    }
+}

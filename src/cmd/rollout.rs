@@ -8,7 +8,7 @@ use anyhow::Context;
 use tokio::sync::mpsc;
 
 use crate::cli::{Global, PlanArgs, RollbackArgs, RolloutArgs};
-use crate::inventory::{Inventory, NodeId};
+use crate::inventory::Inventory;
 use crate::manifest::{self, Bundle};
 use crate::observe::now_ms;
 use crate::poller::PollCtx;
@@ -253,24 +253,7 @@ fn recap(d: &RolloutState, inv: &Inventory) {
 /// `meshroll rollback`: flip `current` back to `previous` on the chosen nodes.
 pub async fn rollback(g: &Global, a: &RollbackArgs) -> anyhow::Result<i32> {
     let (inv, poll) = super::real_ctx(g)?;
-    for n in &a.node {
-        if !inv.nodes.iter().any(|x| &x.name == n) {
-            anyhow::bail!("--node {n}: no such node in {}", g.inventory.display());
-        }
-    }
-    for c in &a.class {
-        if !inv.classes.contains(c) {
-            anyhow::bail!("--class {c}: no such class in {}", g.inventory.display());
-        }
-    }
-    let chosen: Vec<NodeId> = inv
-        .nodes
-        .ids()
-        .filter(|&i| a.node.contains(&inv.nodes[i].name) || a.class.contains(&inv.nodes[i].class))
-        .collect();
-    if chosen.is_empty() {
-        anyhow::bail!("name the nodes to roll back with --node or --class");
-    }
+    let chosen = super::targets(g, &inv, &a.select, "to roll back")?;
     if !a.yes {
         anyhow::bail!("rollback changes {} node(s): pass --yes", chosen.len());
     }
