@@ -223,9 +223,9 @@ pub struct LocksArgs {
 
 #[derive(Debug, Clone, Args)]
 pub struct UnlockArgs {
-    /// The node whose lock to remove (repeat for several).
-    #[arg(long = "node", required = true)]
-    pub node: Vec<String>,
+    /// The nodes whose locks to remove (each shown and asked about in turn).
+    #[command(flatten)]
+    pub select: NodeSelect,
     /// Do not ask (headless).
     #[arg(long)]
     pub yes: bool,

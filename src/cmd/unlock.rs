@@ -11,13 +11,7 @@ use crate::safe_text::clean;
 
 pub async fn run(g: &Global, a: &UnlockArgs) -> anyhow::Result<i32> {
     let (inv, poll) = super::real_ctx(g)?;
-    let mut chosen = Vec::new();
-    for n in &a.node {
-        match inv.nodes.find(n) {
-            Some(i) => chosen.push(i),
-            None => anyhow::bail!("--node {n}: no such node in {}", g.inventory.display()),
-        }
-    }
+    let chosen = super::targets(g, &inv, &a.select, "to unlock")?;
     let timeout = Duration::from_secs(g.timeout.max(1));
     let stdin = std::io::stdin();
     let mut failed = 0;
