@@ -6,7 +6,9 @@
 #[path = "common/machine_drive.rs"]
 mod machine_drive;
 
-use machine_drive::{done, drive_ok, failed, inventory, land_canary, machine, pass, runs};
+use machine_drive::{
+    done, done_through, drive_ok, failed, inventory, land_canary, machine, pass, runs,
+};
 use meshroll::inventory::NodeId;
 use meshroll::rollout::bake::BakeError;
 use meshroll::rollout::plan::{self, PlanOptions, Size};
@@ -105,9 +107,7 @@ fn transient_failures_retry_with_bounded_delays_then_fail() {
     let mut m = machine(0, 1, PlanOptions::default(), Mode::Run);
     m.handle(Input::Tick, 0);
     let mut now = 0u64;
-    for phase in [Phase::Baseline, Phase::Drain] {
-        done(&mut m, 0, phase, now);
-    }
+    done_through(&mut m, 0, Phase::Drain, now);
     for attempt in 1..=4u32 {
         let eff = failed(
             &mut m,
@@ -204,9 +204,7 @@ fn verify_mismatch_never_retries_and_halts() {
         Mode::Run,
     );
     m.handle(Input::Tick, 0);
-    for phase in [Phase::Baseline, Phase::Drain, Phase::Sync] {
-        done(&mut m, 0, phase, 0);
-    }
+    done_through(&mut m, 0, Phase::Sync, 0);
     let eff = failed(
         &mut m,
         0,
@@ -249,16 +247,7 @@ fn transient_failure_after_verify_is_not_retried_except_prewarm() {
         Mode::Run,
     );
     m.handle(Input::Tick, 0);
-    for phase in [
-        Phase::Baseline,
-        Phase::Drain,
-        Phase::Sync,
-        Phase::Verify,
-        Phase::Switch,
-        Phase::Doctor,
-    ] {
-        done(&mut m, 0, phase, 0);
-    }
+    done_through(&mut m, 0, Phase::Doctor, 0);
     let eff = failed(
         &mut m,
         0,
@@ -380,15 +369,7 @@ fn doctor_errors_on_the_canary_block_widening() {
         Mode::Run,
     );
     m.handle(Input::Tick, 0);
-    for phase in [
-        Phase::Baseline,
-        Phase::Drain,
-        Phase::Sync,
-        Phase::Verify,
-        Phase::Switch,
-    ] {
-        done(&mut m, 0, phase, 0);
-    }
+    done_through(&mut m, 0, Phase::Switch, 0);
     let eff = failed(
         &mut m,
         0,
@@ -600,9 +581,7 @@ fn a_halt_starts_no_new_node_but_lets_nodes_under_way_land() {
     land_canary(&mut m, first);
     // Wave 1 = nodes 1, 2, 3 with concurrency 4: all started. Node 1's copy is bad.
     for n in [1, 2] {
-        for phase in [Phase::Baseline, Phase::Drain, Phase::Sync] {
-            done(&mut m, n, phase, 0);
-        }
+        done_through(&mut m, n, Phase::Sync, 0);
     }
     failed(&mut m, 1, Phase::Verify, Failure::Mismatch("bad".into()), 0);
     assert!(m.halt.is_some());

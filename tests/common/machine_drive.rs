@@ -76,6 +76,16 @@ pub fn done(m: &mut Machine, node: usize, phase: Phase, now: u64) -> Vec<Effect>
     )
 }
 
+/// `done` for every phase of `node` in order, from the first through `last`.
+pub fn done_through(m: &mut Machine, node: usize, last: Phase, now: u64) {
+    for phase in Phase::ALL {
+        done(m, node, phase, now);
+        if phase == last {
+            break;
+        }
+    }
+}
+
 /// The executor's answer that `phase` of `node` failed with `failure`.
 pub fn failed(
     m: &mut Machine,
