@@ -136,17 +136,23 @@ fn demo_rollout_steps_show_phases_and_a_retry_countdown() {
     }
 }
 
-#[test]
-fn a_panic_gives_the_terminal_back() {
+/// The demo made to panic after its first frame, in the tmux session `name`: the
+/// session, and its screen once meshroll exited, with the panic's status (101).
+fn panicking_demo(name: &str) -> (Tmux, String, tempfile::TempDir) {
     let logs = tempfile::tempdir().unwrap();
     let cmd = format!(
-        "RUST_BACKTRACE=0 MESHROLL_TEST_PANIC_AFTER_DRAW=1 {} demo --log-dir {}; echo MESHROLL-EXITED=$?; sleep 30",
-        env!("CARGO_BIN_EXE_meshroll"),
-        logs.path().display()
+        "RUST_BACKTRACE=0 MESHROLL_TEST_PANIC_AFTER_DRAW=1 {}",
+        demo_in_shell(logs.path())
     );
-    let t = Tmux::start("panic", &cmd, 100, 30);
+    let t = Tmux::start(name, &cmd, 100, 30);
     let screen = t.wait_for("meshroll to exit", |s| s.contains("MESHROLL-EXITED="));
     assert!(screen.contains("MESHROLL-EXITED=101"), "{screen}");
+    (t, screen, logs)
+}
+
+#[test]
+fn a_panic_gives_the_terminal_back() {
+    let (t, screen, _logs) = panicking_demo("panic");
     assert!(
         screen.contains("MESHROLL_TEST_PANIC_AFTER_DRAW is set"),
         "the panic is readable:\n{screen}"
@@ -185,6 +191,16 @@ fn meshroll_pid(t: &Tmux) -> u32 {
     panic!("no meshroll process under the pane's shell {shell}");
 }
 
+/// `kill -SIG` to the meshroll process running in the pane.
+fn signal_meshroll(t: &Tmux, sig: &str) {
+    let pid = meshroll_pid(t);
+    let st = Command::new("kill")
+        .args([&format!("-{sig}"), &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(st.success());
+}
+
 #[test]
 fn a_signal_on_the_dashboard_gives_the_terminal_back() {
     for sig in ["TERM", "HUP", "INT"] {
@@ -199,12 +215,7 @@ fn a_signal_on_the_dashboard_gives_the_terminal_back() {
             "1 1",
             "the dashboard runs on the alternate screen with the mouse captured"
         );
-        let pid = meshroll_pid(&t);
-        let st = Command::new("kill")
-            .args([&format!("-{sig}"), &pid.to_string()])
-            .status()
-            .unwrap();
-        assert!(st.success());
+        signal_meshroll(&t, sig);
         let screen = t.wait_for("meshroll to exit", |s| s.contains("MESHROLL-EXITED="));
         assert_eq!(
             screen_flags(&t),
@@ -230,15 +241,7 @@ fn a_signal_on_the_dashboard_gives_the_terminal_back() {
 
 #[test]
 fn a_panic_turns_mouse_capture_off() {
-    let logs = tempfile::tempdir().unwrap();
-    let cmd = format!(
-        "RUST_BACKTRACE=0 MESHROLL_TEST_PANIC_AFTER_DRAW=1 {} demo --log-dir {}; echo MESHROLL-EXITED=$?; sleep 30",
-        env!("CARGO_BIN_EXE_meshroll"),
-        logs.path().display()
-    );
-    let t = Tmux::start("panicmouse", &cmd, 100, 30);
-    let screen = t.wait_for("meshroll to exit", |s| s.contains("MESHROLL-EXITED="));
-    assert!(screen.contains("MESHROLL-EXITED=101"), "{screen}");
+    let (t, screen, _logs) = panicking_demo("panicmouse");
     assert_eq!(
         screen_flags(&t),
         "0 0",
@@ -358,12 +361,7 @@ fn a_signal_on_the_replay_gives_the_terminal_back() {
             s.contains("meshroll replay") && s.contains("mac-g01")
         });
         assert!(t.alternate_on(), "the replay runs on the alternate screen");
-        let pid = meshroll_pid(&t);
-        let st = Command::new("kill")
-            .args([&format!("-{sig}"), &pid.to_string()])
-            .status()
-            .unwrap();
-        assert!(st.success());
+        signal_meshroll(&t, sig);
         let screen = t.wait_for("meshroll to exit", |s| s.contains("MESHROLL-EXITED="));
         assert!(
             screen.contains("MESHROLL-EXITED=0"),
