@@ -7,7 +7,8 @@
 mod machine_drive;
 
 use machine_drive::{
-    done, done_through, drive_ok, failed, inventory, land_canary, machine, pass, runs,
+    budget, done, done_through, drive_ok, failed, inventory, land_canary, machine, pass, runs,
+    started, wave,
 };
 use meshroll::inventory::NodeId;
 use meshroll::rollout::bake::BakeError;
@@ -23,16 +24,7 @@ fn halt_text(m: &Machine) -> Option<String> {
 
 #[test]
 fn phases_in_order_canary_first_doctor_only_on_canaries() {
-    let mut m = machine(
-        1,
-        3,
-        PlanOptions {
-            wave: Size::Count(2),
-            ..PlanOptions::default()
-        },
-        Mode::Run,
-    );
-    let first = m.handle(Input::Tick, 0);
+    let (mut m, first) = started(1, 3, wave(2));
     assert_eq!(
         runs(&first),
         vec![(0, Phase::Baseline, 1)],
@@ -194,16 +186,7 @@ fn retry_delays_cover_the_jitter_range() {
 
 #[test]
 fn verify_mismatch_never_retries_and_halts() {
-    let mut m = machine(
-        0,
-        3,
-        PlanOptions {
-            failure_budget: Size::Count(5),
-            ..PlanOptions::default()
-        },
-        Mode::Run,
-    );
-    m.handle(Input::Tick, 0);
+    let (mut m, _) = started(0, 3, budget(5));
     done_through(&mut m, 0, Phase::Sync, 0);
     let eff = failed(
         &mut m,
@@ -237,16 +220,7 @@ fn verify_mismatch_never_retries_and_halts() {
 
 #[test]
 fn transient_failure_after_verify_is_not_retried_except_prewarm() {
-    let mut m = machine(
-        0,
-        2,
-        PlanOptions {
-            failure_budget: Size::Count(5),
-            ..PlanOptions::default()
-        },
-        Mode::Run,
-    );
-    m.handle(Input::Tick, 0);
+    let (mut m, _) = started(0, 2, budget(5));
     done_through(&mut m, 0, Phase::Doctor, 0);
     let eff = failed(
         &mut m,
@@ -359,16 +333,7 @@ fn failed_canary_halts_its_class_and_budget_halts_widening() {
 
 #[test]
 fn doctor_errors_on_the_canary_block_widening() {
-    let mut m = machine(
-        0,
-        3,
-        PlanOptions {
-            failure_budget: Size::Count(3),
-            ..PlanOptions::default()
-        },
-        Mode::Run,
-    );
-    m.handle(Input::Tick, 0);
+    let (mut m, _) = started(0, 3, budget(3));
     done_through(&mut m, 0, Phase::Switch, 0);
     let eff = failed(
         &mut m,
@@ -443,29 +408,11 @@ fn pause_step_phase_step_wave_resume() {
 
 #[test]
 fn skip_abort_and_rollback() {
-    let mut m = machine(
-        0,
-        3,
-        PlanOptions {
-            wave: Size::Count(2),
-            ..PlanOptions::default()
-        },
-        Mode::Run,
-    );
-    let first = m.handle(Input::Tick, 0);
+    let (mut m, first) = started(0, 3, wave(2));
     drive_ok(&mut m, first.clone(), 0);
     assert!(m.all_landed());
 
-    let mut m = machine(
-        0,
-        3,
-        PlanOptions {
-            wave: Size::Count(2),
-            ..PlanOptions::default()
-        },
-        Mode::Run,
-    );
-    let first = m.handle(Input::Tick, 0);
+    let (mut m, first) = started(0, 3, wave(2));
     land_canary(&mut m, first);
     // Skip node 1 mid-step: its step (baseline and drain) ends, then it is undrained
     // and unlocked, and nothing else runs on it.
@@ -898,16 +845,7 @@ fn a_skewed_verdict_halts_too_and_no_bake_means_no_wait() {
         m.halt
     );
     // --bake 0s: the wave follows the canary at once, with no bake record.
-    let mut m = machine(
-        3,
-        0,
-        PlanOptions {
-            wave: Size::Count(2),
-            ..PlanOptions::default()
-        },
-        Mode::Run,
-    );
-    let first = m.handle(Input::Tick, 0);
+    let (mut m, first) = started(3, 0, wave(2));
     let seen = drive_ok(&mut m, first, 0);
     assert!(seen.iter().any(|&(n, _)| n == 1), "{seen:?}");
     assert!(m.baking.is_empty());

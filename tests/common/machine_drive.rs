@@ -7,7 +7,7 @@
 use std::path::Path;
 
 use meshroll::inventory::{Inventory, Node, NodeId};
-use meshroll::rollout::plan::{self, PlanOptions};
+use meshroll::rollout::plan::{self, PlanOptions, Size};
 use meshroll::rollout::{Effect, Failure, Input, Machine, Mode, Phase};
 
 pub fn inventory(gateways: usize, workers: usize) -> Inventory {
@@ -23,6 +23,30 @@ pub fn machine(g: usize, w: usize, opts: PlanOptions, mode: Mode) -> Machine {
     let inv = inventory(g, w);
     let p = plan::make(&inv, &opts).unwrap();
     Machine::new(p, g + w, 42, mode)
+}
+
+/// A machine of `g` gateways and `w` workers in `Mode::Run`, ticked once at 0: it and
+/// the effects of that tick.
+pub fn started(g: usize, w: usize, opts: PlanOptions) -> (Machine, Vec<Effect>) {
+    let mut m = machine(g, w, opts, Mode::Run);
+    let first = m.handle(Input::Tick, 0);
+    (m, first)
+}
+
+/// The plan's options with waves of `n` nodes.
+pub fn wave(n: usize) -> PlanOptions {
+    PlanOptions {
+        wave: Size::Count(n),
+        ..PlanOptions::default()
+    }
+}
+
+/// The plan's options with a failure budget of `n` nodes per class.
+pub fn budget(n: usize) -> PlanOptions {
+    PlanOptions {
+        failure_budget: Size::Count(n),
+        ..PlanOptions::default()
+    }
 }
 
 pub fn runs(effects: &[Effect]) -> Vec<(usize, Phase, u32)> {
