@@ -3,15 +3,17 @@
 //! once and answers every later poll, so the rc file runs once, not once per poll.
 #![allow(clippy::unwrap_used)]
 
+#[path = "common/channel_bench.rs"]
+mod channel_bench;
 mod common;
 
-use std::sync::Arc;
 use std::time::Duration;
 
+use channel_bench::{Captured, answer, poll, pool};
 use common::{Lab, NodeSpec};
 use meshroll::inventory::NodeId;
 use meshroll::poller;
-use meshroll::remote::ssh::{ChannelError, SshOptions, SshPool};
+use meshroll::remote::ssh::ChannelError;
 
 /// Times the node's rc file ran (one line per login).
 fn logins(lab: &Lab, name: &str) -> usize {
@@ -91,36 +93,21 @@ async fn a_login_slower_than_the_poll_timeout_opens_the_channel_once() {
     common::ssh_pool(&ctx).close_all().await;
 }
 
-/// What the test scripts answer to request `id`: an answer with its id.
-fn answer(id: u64) -> Vec<u8> {
-    format!("{{\"v\":1,\"id\":{id}}}").into_bytes()
-}
-
-fn pool(lab: &Lab, retry: Duration) -> SshPool {
-    let mut opts = SshOptions::new(Some(lab.ssh_config.clone()), Duration::from_secs(10));
-    opts.control_dir = lab.control_dir.clone();
-    opts.channel_retry = retry;
-    SshPool::new(lab.inventory().nodes, opts).unwrap()
-}
-
 /// A channel whose shell ends before its hello falls back to one-shot polls; it is
 /// tried again when its backoff ends, not at every poll (each try is a login shell).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_channel_that_failed_to_open_is_retried_after_its_backoff_not_every_poll() {
     let lab = Lab::start(&[NodeSpec::new("rc03", "worker")]);
-    let sh = vec!["sh".to_string(), "-s".to_string()];
     let dies = || "exit 0\n".to_string();
     let echo = || {
         "main() { printf '%s\\n' '{\"v\":1,\"hello\":1}'; while read p id; do printf '{\"v\":1,\"id\":%s}\\n' \"$id\"; done; }\nmain\n".to_string()
     };
-    let req = |id: u64| format!("p {id}\n");
     let cap = 64 * 1024;
-    let limit = Duration::from_secs(10);
 
     // A long backoff: three polls, one open.
     let resting = pool(&lab, Duration::from_secs(3600));
     for i in 0..3 {
-        let r = resting.poll_channel(0, &sh, &dies, &req, cap, limit).await;
+        let r = poll(&resting, &dies, cap).await;
         assert!(matches!(r, Err(ChannelError::Busy)), "poll {i}: {r:?}");
     }
     assert_eq!(
@@ -129,7 +116,7 @@ async fn a_channel_that_failed_to_open_is_retried_after_its_backoff_not_every_po
         "no new open before the backoff ends"
     );
     // Even a channel that would open now waits for the backoff.
-    let r = resting.poll_channel(0, &sh, &echo, &req, cap, limit).await;
+    let r = poll(&resting, &echo, cap).await;
     assert!(matches!(r, Err(ChannelError::Busy)), "{r:?}");
     assert_eq!(resting.channel_opens(0), 1);
     resting.close_all().await;
@@ -137,15 +124,12 @@ async fn a_channel_that_failed_to_open_is_retried_after_its_backoff_not_every_po
     // No backoff: every poll tries again, and a good channel is kept once it opens.
     let eager = pool(&lab, Duration::ZERO);
     for i in 0..2 {
-        let r = eager.poll_channel(0, &sh, &dies, &req, cap, limit).await;
+        let r = poll(&eager, &dies, cap).await;
         assert!(matches!(r, Err(ChannelError::Busy)), "poll {i}: {r:?}");
     }
     assert_eq!(eager.channel_opens(0), 2);
     for _ in 0..3 {
-        let (id, line) = eager
-            .poll_channel(0, &sh, &echo, &req, cap, limit)
-            .await
-            .unwrap();
+        let (id, line) = poll(&eager, &echo, cap).await.unwrap();
         assert_eq!(line, answer(id));
     }
     assert_eq!(
@@ -156,57 +140,27 @@ async fn a_channel_that_failed_to_open_is_retried_after_its_backoff_not_every_po
     eager.close_all().await;
 }
 
-/// A log sink the test can read.
-#[derive(Clone, Default)]
-struct Captured(Arc<std::sync::Mutex<Vec<u8>>>);
-
-impl std::io::Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 /// Every open and close of a poll channel is logged at info level with the node's
 /// name and, for a close, why (the log is how a reopen gets explained).
 #[tokio::test(flavor = "current_thread")]
 async fn opens_and_closes_are_logged_with_the_node_and_the_reason() {
-    let log = Captured::default();
-    let sink = log.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::INFO)
-        .with_ansi(false)
-        .with_writer(move || sink.clone())
-        .finish();
     // This thread only; the current-thread runtime runs the whole poll here.
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let (log, _guard) = Captured::info();
     let lab = Lab::start(&[NodeSpec::new("rc04", "worker")]);
     let pool = pool(&lab, Duration::from_secs(3600));
-    let sh = vec!["sh".to_string(), "-s".to_string()];
     // Answers one request, then ends.
     let once = || {
         "main() { printf '%s\\n' '{\"v\":1,\"hello\":1}'; read p id; printf '{\"v\":1,\"id\":%s}\\n' \"$id\"; }\nmain; exit 0\n"
             .to_string()
     };
-    let req = |id: u64| format!("p {id}\n");
-    let limit = Duration::from_secs(10);
-    let (id, _) = pool
-        .poll_channel(0, &sh, &once, &req, 1024, limit)
-        .await
-        .unwrap();
-    let r = pool.poll_channel(0, &sh, &once, &req, 1024, limit).await;
+    let (id, _) = poll(&pool, &once, 1024).await.unwrap();
+    let r = poll(&pool, &once, 1024).await;
     assert!(r.is_err(), "the channel ended after one answer: {r:?}");
-    let (id2, _) = pool
-        .poll_channel(0, &sh, &once, &req, 1024, limit)
-        .await
-        .unwrap();
+    let (id2, _) = poll(&pool, &once, 1024).await.unwrap();
     assert_eq!((id, id2), (1, 1), "a new channel counts from 1 again");
     assert_eq!(pool.channel_opens(0), 2);
     pool.close_all().await;
-    let text = String::from_utf8_lossy(&log.0.lock().unwrap()).to_string();
+    let text = log.text();
     let lines = |what: &str| -> Vec<&str> { text.lines().filter(|l| l.contains(what)).collect() };
     let opened = lines("poll channel open ");
     assert_eq!(opened.len(), 2, "{text}");
@@ -273,17 +227,9 @@ async fn a_late_mail_notice_from_the_rc_file_keeps_the_channel_in_step() {
 /// and a wrong id left the channel open and one answer behind.
 #[tokio::test(flavor = "current_thread")]
 async fn an_answer_to_another_request_closes_the_channel_and_the_next_poll_reopens_it() {
-    let log = Captured::default();
-    let sink = log.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::INFO)
-        .with_ansi(false)
-        .with_writer(move || sink.clone())
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let (log, _guard) = Captured::info();
     let lab = Lab::start(&[NodeSpec::new("rc06", "worker")]);
     let pool = pool(&lab, Duration::from_secs(3600));
-    let sh = vec!["sh".to_string(), "-s".to_string()];
     // Noise before every answer; the second answer carries a wrong id.
     let script = || {
         "main() { printf '%s\\n' '{\"v\":1,\"hello\":1}'; n=0\n\
@@ -292,27 +238,19 @@ async fn an_answer_to_another_request_closes_the_channel_and_the_next_poll_reope
          printf '{\"v\":1,\"id\":%s}\\n' \"$id\"; done; }\nmain\n"
             .to_string()
     };
-    let req = |id: u64| format!("p {id}\n");
-    let limit = Duration::from_secs(10);
-    let (id, line) = pool
-        .poll_channel(0, &sh, &script, &req, 1024, limit)
-        .await
-        .unwrap();
+    let (id, line) = poll(&pool, &script, 1024).await.unwrap();
     assert_eq!((id, line), (1, answer(1)), "the noise is skipped");
-    let r = pool.poll_channel(0, &sh, &script, &req, 1024, limit).await;
+    let r = poll(&pool, &script, 1024).await;
     assert!(
         matches!(r, Err(ChannelError::OutOfStep { wanted: 2, got: 99 })),
         "{r:?}"
     );
     assert_eq!(pool.out_of_step(0), 1);
-    let (id, line) = pool
-        .poll_channel(0, &sh, &script, &req, 1024, limit)
-        .await
-        .unwrap();
+    let (id, line) = poll(&pool, &script, 1024).await.unwrap();
     assert_eq!((id, line), (1, answer(1)), "a new channel, in step");
     assert_eq!(pool.channel_opens(0), 2);
     pool.close_all().await;
-    let text = String::from_utf8_lossy(&log.0.lock().unwrap()).to_string();
+    let text = log.text();
     let closed: Vec<&str> = text
         .lines()
         .filter(|l| l.contains("an answer to another request"))
@@ -332,7 +270,6 @@ async fn an_answer_to_another_request_closes_the_channel_and_the_next_poll_reope
 async fn a_poll_dropped_while_waiting_does_not_leave_its_answer_to_the_next() {
     let lab = Lab::start(&[NodeSpec::new("rc07", "worker")]);
     let pool = pool(&lab, Duration::from_secs(3600));
-    let sh = vec!["sh".to_string(), "-s".to_string()];
     // The second request is answered late.
     let script = || {
         "main() { printf '%s\\n' '{\"v\":1,\"hello\":1}'; n=0\n\
@@ -340,25 +277,14 @@ async fn a_poll_dropped_while_waiting_does_not_leave_its_answer_to_the_next() {
          printf '{\"v\":1,\"id\":%s}\\n' \"$id\"; done; }\nmain\n"
             .to_string()
     };
-    let req = |id: u64| format!("p {id}\n");
-    let limit = Duration::from_secs(10);
-    let (id, _) = pool
-        .poll_channel(0, &sh, &script, &req, 1024, limit)
-        .await
-        .unwrap();
+    let (id, _) = poll(&pool, &script, 1024).await.unwrap();
     assert_eq!(id, 1);
-    let dropped = tokio::time::timeout(
-        Duration::from_millis(700),
-        pool.poll_channel(0, &sh, &script, &req, 1024, limit),
-    )
-    .await;
+    let dropped =
+        tokio::time::timeout(Duration::from_millis(700), poll(&pool, &script, 1024)).await;
     assert!(dropped.is_err(), "the second poll was dropped: {dropped:?}");
     // Wait for the late answer to be on the channel.
     tokio::time::sleep(Duration::from_secs(2)).await;
-    let (id, line) = pool
-        .poll_channel(0, &sh, &script, &req, 1024, limit)
-        .await
-        .unwrap();
+    let (id, line) = poll(&pool, &script, 1024).await.unwrap();
     assert_eq!(
         line,
         answer(id),

@@ -6,17 +6,23 @@
 #![allow(clippy::unwrap_used)]
 
 mod common;
+#[path = "common/rollout_run.rs"]
+mod rollout_run;
 
 use std::collections::BTreeMap;
 use std::fs;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use common::{Lab, LabNode, NodeSpec};
+use rollout_run::{
+    Background, base_args, bin, events, journal, meshroll, meshroll_cmd, phase_count, rollout_args,
+    text, wait_for,
+};
 use serde_json::Value;
 
 const PREWARM: &str = "echo warming; sleep 0.2; echo warmed";
@@ -74,15 +80,6 @@ fn skills(variant: &str) -> Skills {
     Skills { _repo: repo, dir }
 }
 
-/// The binary under test (`MESHROLL_TEST_BIN` runs the tests against another build,
-/// e.g. the code before a fix, to see them fail).
-fn bin() -> Command {
-    Command::new(
-        std::env::var_os("MESHROLL_TEST_BIN")
-            .unwrap_or_else(|| env!("CARGO_BIN_EXE_meshroll").into()),
-    )
-}
-
 /// `meshroll manifest DIR`: (SKILLS_SHA, SKILLS_MANIFEST_SHA256).
 fn manifest_ids(dir: &Path) -> (String, String) {
     let out = bin().arg("manifest").arg(dir).output().unwrap();
@@ -113,70 +110,23 @@ fn inventory(lab: &Lab, file: &str, extra: impl Fn(&LabNode) -> String) -> PathB
     })
 }
 
-fn base_args(lab: &Lab, inv: &Path) -> Vec<String> {
-    vec![
-        "-i".into(),
-        inv.display().to_string(),
-        "--ssh-config".into(),
-        lab.ssh_config.display().to_string(),
-        "--log-dir".into(),
-        lab.dir.join("log").display().to_string(),
-    ]
+/// [`inventory`] with `extra` on the lines of `nodes` only.
+fn inventory_on(lab: &Lab, file: &str, nodes: &[&str], extra: &str) -> PathBuf {
+    inventory(lab, file, |n| {
+        if nodes.contains(&n.name.as_str()) {
+            extra.to_string()
+        } else {
+            String::new()
+        }
+    })
 }
 
-fn meshroll(lab: &Lab, inv: &Path, args: &[&str]) -> (Output, Duration) {
-    let start = Instant::now();
-    let out = bin()
-        .args(base_args(lab, inv))
-        .args(args)
-        .env_remove("OPENCLAW_GATEWAY_TOKEN")
-        .stdin(Stdio::null())
-        .output()
-        .expect("run meshroll");
-    (out, start.elapsed())
-}
-
-/// Start meshroll in the background, stdout and stderr to `log`.
-fn spawn_meshroll(lab: &Lab, inv: &Path, args: &[&str], log: &Path) -> Child {
-    let f = fs::File::create(log).unwrap();
-    bin()
-        .args(base_args(lab, inv))
-        .args(args)
-        .env_remove("OPENCLAW_GATEWAY_TOKEN")
-        .stdin(Stdio::null())
-        .stdout(f.try_clone().unwrap())
-        .stderr(f)
-        .spawn()
-        .expect("spawn meshroll")
-}
-
-fn text(out: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
-
-fn journal(path: &Path) -> Vec<Value> {
-    fs::read_to_string(path)
-        .unwrap_or_default()
-        .lines()
-        .filter_map(|l| serde_json::from_str(l).ok())
-        .collect()
-}
-
-fn events<'a>(j: &'a [Value], event: &str, node: &str) -> Vec<&'a Value> {
-    j.iter()
-        .filter(|v| v["event"] == event && v["node_name"] == node)
-        .collect()
-}
-
-fn phase_count(j: &[Value], event: &str, node: &str, phase: &str) -> usize {
-    events(j, event, node)
-        .iter()
-        .filter(|v| v["phase"] == phase)
-        .count()
+/// Every node of the lab serving the bundle `OLD` (installed, `current` on it).
+fn on_old_bundle(lab: &Lab) {
+    for n in &lab.nodes {
+        n.install_bundle(OLD, None);
+        n.set_current(Some(OLD));
+    }
 }
 
 /// Every entry under `dir`: relative path -> (inode, mtime ns, size, mode, is_dir).
@@ -266,6 +216,18 @@ fn rsync_wrapper(n: &LabNode, body: &str) -> PathBuf {
     p
 }
 
+/// The lab's inventory (`inv.ini`) with node `n`'s remote rsync a wrapper running `body`
+/// (see [`rsync_wrapper`]).
+fn rsync_inventory(lab: &Lab, n: &LabNode, body: &str) -> PathBuf {
+    let wrapper = rsync_wrapper(n, body);
+    inventory_on(
+        lab,
+        "inv.ini",
+        &[n.name.as_str()],
+        &format!("meshroll_rsync_path={}", wrapper.display()),
+    )
+}
+
 /// Watch every node's `current` while a rollout runs: it must always be absent, or a
 /// symlink (never a directory, never dangling) to one of `allowed`.
 struct CurrentWatch {
@@ -339,18 +301,7 @@ fn two_class_rollout_lands_every_byte_with_the_right_modes() {
     let (out, took) = meshroll(
         &lab,
         &inv,
-        &[
-            "rollout",
-            "--skills",
-            src.dir.to_str().unwrap(),
-            "--wave",
-            "50%",
-            "--concurrency",
-            "4",
-            "--journal",
-            jpath.to_str().unwrap(),
-            "--yes",
-        ],
+        &rollout_args(&src.dir, &jpath, &["--wave", "50%", "--concurrency", "4"]),
     );
     let o = text(&out);
     eprintln!("{o}\nrollout took {took:?}");
@@ -439,17 +390,9 @@ fn two_class_rollout_lands_every_byte_with_the_right_modes() {
 
 /// Roll `src` out with the quick defaults; panics unless every node landed.
 fn rollout_ok(lab: &Lab, inv: &Path, src: &Skills, journal: &Path, extra: &[&str]) -> String {
-    let mut args = vec![
-        "rollout",
-        "--skills",
-        src.dir.to_str().unwrap(),
-        "--wave",
-        "50%",
-        "--journal",
-        journal.to_str().unwrap(),
-        "--yes",
-    ];
-    args.extend_from_slice(extra);
+    let mut more = vec!["--wave", "50%"];
+    more.extend_from_slice(extra);
+    let args = rollout_args(&src.dir, journal, &more);
     let (out, took) = meshroll(lab, inv, &args);
     let o = text(&out);
     assert_eq!(
@@ -511,14 +454,7 @@ fn rerun_on_an_up_to_date_fleet_transfers_nothing_and_rewrites_nothing() {
     let (out, _) = meshroll(
         &lab,
         &inv,
-        &[
-            "rollout",
-            "--skills",
-            src.dir.to_str().unwrap(),
-            "--journal",
-            lab.dir.join("j2.jsonl").to_str().unwrap(),
-            "--yes",
-        ],
+        &rollout_args(&src.dir, &lab.dir.join("j2.jsonl"), &[]),
     );
     let o = text(&out);
     assert_eq!(out.status.code(), Some(0), "{o}");
@@ -543,7 +479,8 @@ fn flaky_remote_rsync_is_retried_and_lands() {
     let (sha, _) = manifest_ids(&src.dir);
     let w02 = lab.node("w02");
     let count = w02.root.join("rsync-calls");
-    let wrapper = rsync_wrapper(
+    let inv = rsync_inventory(
+        &lab,
         w02,
         &format!(
             "c=$(cat {c} 2>/dev/null || echo 0); c=$((c+1)); echo $c >{c}\n\
@@ -552,13 +489,6 @@ fn flaky_remote_rsync_is_retried_and_lands() {
             c = count.display()
         ),
     );
-    let inv = inventory(&lab, "inv.ini", |n| {
-        if n.name == "w02" {
-            format!("meshroll_rsync_path={}", wrapper.display())
-        } else {
-            String::new()
-        }
-    });
     let jpath = lab.dir.join("j.jsonl");
     let start = Instant::now();
     let o = rollout_ok(&lab, &inv, &src, &jpath, &[]);
@@ -619,42 +549,24 @@ fn corrupted_copy_fails_once_is_not_switched_and_halts_the_rollout() {
     let mut specs = vec![NodeSpec::new("g01", "gateway")];
     specs.extend(NodeSpec::many("w", 4, "worker"));
     let lab = Lab::start(&specs);
-    for n in &lab.nodes {
-        n.install_bundle(OLD, None);
-        n.set_current(Some(OLD));
-    }
+    on_old_bundle(&lab);
     let src = skills("one");
     let (sha, _) = manifest_ids(&src.dir);
     let w02 = lab.node("w02");
     // The real rsync, then a flipped byte in the copy it just wrote.
-    let wrapper = rsync_wrapper(
+    let inv = rsync_inventory(
+        &lab,
         w02,
         &format!(
             "rsync \"$@\"; rc=$?\nprintf 'tampered\\n' >>{}\nexit $rc",
             w02.bundle_dir(&sha).join("weather/SKILL.md").display()
         ),
     );
-    let inv = inventory(&lab, "inv.ini", |n| {
-        if n.name == "w02" {
-            format!("meshroll_rsync_path={}", wrapper.display())
-        } else {
-            String::new()
-        }
-    });
     let jpath = lab.dir.join("j.jsonl");
     let (out, took) = meshroll(
         &lab,
         &inv,
-        &[
-            "rollout",
-            "--skills",
-            src.dir.to_str().unwrap(),
-            "--wave",
-            "50%",
-            "--journal",
-            jpath.to_str().unwrap(),
-            "--yes",
-        ],
+        &rollout_args(&src.dir, &jpath, &["--wave", "50%"]),
     );
     let o = text(&out);
     eprintln!("{o}\ntook {took:?}");
@@ -705,16 +617,7 @@ fn corrupted_copy_fails_once_is_not_switched_and_halts_the_rollout() {
     let (out, _) = meshroll(
         &lab,
         &inv,
-        &[
-            "rollout",
-            "--skills",
-            src.dir.to_str().unwrap(),
-            "--wave",
-            "50%",
-            "--journal",
-            jpath.to_str().unwrap(),
-            "--yes",
-        ],
+        &rollout_args(&src.dir, &jpath, &["--wave", "50%"]),
     );
     let o = text(&out);
     eprintln!("after the fix:\n{o}");
@@ -748,58 +651,30 @@ fn killed_rollout_is_resumed_by_a_new_run() {
     let mut specs = vec![NodeSpec::new("g01", "gateway")];
     specs.extend(NodeSpec::many("w", 5, "worker"));
     let lab = Lab::start(&specs);
-    for n in &lab.nodes {
-        n.install_bundle(OLD, None);
-        n.set_current(Some(OLD));
-    }
+    on_old_bundle(&lab);
     let src = skills("one");
     let (sha, _) = manifest_ids(&src.dir);
     let slow = ["w02", "w03", "w04", "w05"];
-    let inv = inventory(&lab, "inv.ini", |n| {
-        if slow.contains(&n.name.as_str()) {
-            "meshroll_prewarm_cmd=\"echo warming; sleep 3; echo warmed\"".into()
-        } else {
-            String::new()
-        }
-    });
+    let inv = inventory_on(
+        &lab,
+        "inv.ini",
+        &slow,
+        "meshroll_prewarm_cmd=\"echo warming; sleep 3; echo warmed\"",
+    );
     let jpath = lab.dir.join("j.jsonl");
-    let args = [
-        "rollout",
-        "--skills",
-        src.dir.to_str().unwrap(),
-        "--wave",
-        "50%",
-        "--journal",
-        jpath.to_str().unwrap(),
-        "--yes",
-    ];
+    let args = rollout_args(&src.dir, &jpath, &["--wave", "50%"]);
     let roots: Vec<PathBuf> = lab.nodes.iter().map(|n| n.skills_root()).collect();
     let watch = CurrentWatch::start(roots, vec![OLD.into(), sha.clone()]);
     let log1 = lab.dir.join("run1.log");
-    let mut child = spawn_meshroll(&lab, &inv, &args, &log1);
+    let mut run = Background::spawn(meshroll_cmd(&lab, &inv, &args), &log1);
     // Wait until the canaries landed and wave 1 is prewarming.
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let j = journal(&jpath);
-        let landed = |n: &str| !events(&j, "node_landed", n).is_empty();
-        let warming = |n: &str| {
-            events(&j, "phase_started", n)
-                .iter()
-                .any(|v| v["phase"] == "prewarm")
-        };
-        if landed("g01") && landed("w01") && warming("w02") && warming("w03") {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline && child.try_wait().unwrap().is_none(),
-            "never got mid-wave: {}",
-            fs::read_to_string(&log1).unwrap()
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    run.wait_journal(&jpath, "the rollout mid-wave", |j| {
+        let landed = |n: &str| !events(j, "node_landed", n).is_empty();
+        let warming = |n: &str| phase_count(j, "phase_started", n, "prewarm") > 0;
+        landed("g01") && landed("w01") && warming("w02") && warming("w03")
+    });
     std::thread::sleep(Duration::from_millis(500));
-    child.kill().unwrap(); // SIGKILL
-    child.wait().unwrap();
+    run.kill();
     let out1 = fs::read_to_string(&log1).unwrap();
     eprintln!("first run (killed):\n{out1}");
     let j1 = journal(&jpath);
@@ -1005,52 +880,27 @@ fn second_concurrent_rollout_is_refused_by_the_node_lock() {
     let lab = Lab::start(&specs);
     let src = skills("one");
     let (sha, _) = manifest_ids(&src.dir);
-    let inv = inventory(&lab, "inv.ini", |n| {
-        if n.name == "g01" {
-            "meshroll_prewarm_cmd=\"echo warming; sleep 4; echo warmed\"".into()
-        } else {
-            String::new()
-        }
-    });
+    let inv = inventory_on(
+        &lab,
+        "inv.ini",
+        &["g01"],
+        "meshroll_prewarm_cmd=\"echo warming; sleep 4; echo warmed\"",
+    );
     let j1 = lab.dir.join("j1.jsonl");
     let log1 = lab.dir.join("run1.log");
-    let mut first = spawn_meshroll(
-        &lab,
-        &inv,
-        &[
-            "rollout",
-            "--skills",
-            src.dir.to_str().unwrap(),
-            "--journal",
-            j1.to_str().unwrap(),
-            "--yes",
-        ],
+    let mut first = Background::spawn(
+        meshroll_cmd(&lab, &inv, &rollout_args(&src.dir, &j1, &[])),
         &log1,
     );
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while phase_count(&journal(&j1), "phase_started", "g01", "prewarm") == 0 {
-        assert!(
-            Instant::now() < deadline && first.try_wait().unwrap().is_none(),
-            "{}",
-            fs::read_to_string(&log1).unwrap()
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    first.wait_journal(&j1, "g01's prewarm", |j| {
+        phase_count(j, "phase_started", "g01", "prewarm") > 0
+    });
     let rid = journal(&j1)[0]["rollout"].as_str().unwrap().to_string();
     let j2 = lab.dir.join("j2.jsonl");
     let (out, _) = meshroll(
         &lab,
         &inv,
-        &[
-            "rollout",
-            "--skills",
-            src.dir.to_str().unwrap(),
-            "--class",
-            "gateway",
-            "--journal",
-            j2.to_str().unwrap(),
-            "--yes",
-        ],
+        &rollout_args(&src.dir, &j2, &["--class", "gateway"]),
     );
     let o = text(&out);
     eprintln!("second:\n{o}");
@@ -1078,7 +928,7 @@ fn second_concurrent_rollout_is_refused_by_the_node_lock() {
     assert_eq!(phase_count(&jj, "phase_started", "g01", "drain"), 0);
     assert!(events(&jj, "phase_started", "w01").is_empty());
 
-    let st = first.wait().unwrap();
+    let st = first.child.wait().unwrap();
     let o1 = fs::read_to_string(&log1).unwrap();
     eprintln!("first:\n{o1}");
     assert_eq!(st.code(), Some(0), "{o1}");
@@ -1196,18 +1046,11 @@ fn gateway_not_ready_at_baseline_leaves_the_node_untouched_and_unlocked() {
     w02.set_mode("unreachable");
     let inv = inventory(&lab, "inv.ini", |_| String::new());
     let jpath = lab.dir.join("j.jsonl");
-    let args = [
-        "rollout",
-        "--skills",
-        src.dir.to_str().unwrap(),
-        "--wave",
-        "50%",
-        "--failure-budget",
-        "1",
-        "--journal",
-        jpath.to_str().unwrap(),
-        "--yes",
-    ];
+    let args = rollout_args(
+        &src.dir,
+        &jpath,
+        &["--wave", "50%", "--failure-budget", "1"],
+    );
     let (out, _) = meshroll(&lab, &inv, &args);
     let o = text(&out);
     eprintln!("{o}");
@@ -1247,16 +1090,12 @@ fn gateway_not_ready_at_baseline_leaves_the_node_untouched_and_unlocked() {
 fn meshroll_with(
     lab: &Lab,
     inv: &Path,
-    args: &[&str],
+    args: &[impl AsRef<std::ffi::OsStr>],
     env: &[(&str, &str)],
     stdin: Option<&str>,
 ) -> Output {
-    let mut cmd = bin();
-    cmd.args(base_args(lab, inv))
-        .args(args)
-        .env_remove("OPENCLAW_GATEWAY_TOKEN")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+    let mut cmd = meshroll_cmd(lab, inv, args);
+    cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
     for (k, v) in env {
         cmd.env(k, v);
     }
@@ -1294,14 +1133,7 @@ fn tree_changed_on_the_node_after_verify_does_not_land_on_resume() {
     fs::create_dir_all(cur.join("by-hand")).unwrap();
     let inv = inventory(&lab, "inv.ini", |_| String::new());
     let jpath = lab.dir.join("j.jsonl");
-    let args = [
-        "rollout",
-        "--skills",
-        src.dir.to_str().unwrap(),
-        "--journal",
-        jpath.to_str().unwrap(),
-        "--yes",
-    ];
+    let args = rollout_args(&src.dir, &jpath, &[]);
     let (out, _) = meshroll(&lab, &inv, &args);
     let o = text(&out);
     eprintln!("first run:\n{o}");
@@ -1361,18 +1193,7 @@ fn a_symlink_in_the_bundle_is_a_mismatch() {
         format!("meshroll_rsync_path={}", wrapper.display())
     });
     let jpath = lab.dir.join("j.jsonl");
-    let (out, _) = meshroll(
-        &lab,
-        &inv,
-        &[
-            "rollout",
-            "--skills",
-            src.dir.to_str().unwrap(),
-            "--journal",
-            jpath.to_str().unwrap(),
-            "--yes",
-        ],
-    );
+    let (out, _) = meshroll(&lab, &inv, &rollout_args(&src.dir, &jpath, &[]));
     let o = text(&out);
     eprintln!("{o}");
     assert_eq!(out.status.code(), Some(1), "{o}");
@@ -1460,14 +1281,7 @@ fn rollout_phases_get_the_gateway_token_inside_their_scripts() {
     let out = meshroll_with(
         &lab,
         &inv,
-        &[
-            "rollout",
-            "--skills",
-            src.dir.to_str().unwrap(),
-            "--journal",
-            jpath.to_str().unwrap(),
-            "--yes",
-        ],
+        &rollout_args(&src.dir, &jpath, &[]),
         &[("OPENCLAW_GATEWAY_TOKEN", tok), ("PATH", &path)],
         None,
     );
@@ -1513,19 +1327,12 @@ fn a_killed_rollouts_lock_names_its_owner_and_unlock_removes_it() {
     });
     let j1 = lab.dir.join("j1.jsonl");
     let log1 = lab.dir.join("run1.log");
-    let mut first = spawn_meshroll(
-        &lab,
-        &inv,
-        &[
-            "rollout",
-            "--skills",
-            src.dir.to_str().unwrap(),
-            "--journal",
-            j1.to_str().unwrap(),
-            "--lock-heartbeat",
-            "1",
-            "--yes",
-        ],
+    let mut first = Background::spawn(
+        meshroll_cmd(
+            &lab,
+            &inv,
+            &rollout_args(&src.dir, &j1, &["--lock-heartbeat", "1"]),
+        ),
         &log1,
     );
     let lock = g01.state_dir().join("meshroll.lock");
@@ -1534,15 +1341,9 @@ fn a_killed_rollouts_lock_names_its_owner_and_unlock_removes_it() {
             .ok()
             .and_then(|s| s.trim().parse::<u64>().ok())
     };
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while phase_count(&journal(&j1), "phase_started", "g01", "prewarm") == 0 {
-        assert!(
-            Instant::now() < deadline && first.try_wait().unwrap().is_none(),
-            "{}",
-            fs::read_to_string(&log1).unwrap()
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    first.wait_journal(&j1, "g01's prewarm", |j| {
+        phase_count(j, "phase_started", "g01", "prewarm") > 0
+    });
     // The lock has an owner line and a heartbeat, refreshed while the rollout holds it.
     let owner = fs::read_to_string(lock.join("owner")).unwrap();
     let host = meshroll::cmd::rollout::hostname().unwrap();
@@ -1551,30 +1352,21 @@ fn a_killed_rollouts_lock_names_its_owner_and_unlock_removes_it() {
         "{owner}"
     );
     let hb1 = hb().expect("a heartbeat");
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while hb().is_none_or(|h| h <= hb1) {
-        assert!(
-            Instant::now() < deadline,
-            "heartbeat never refreshed: {hb1}"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    first.kill().unwrap(); // SIGKILL: the lock stays behind
-    first.wait().unwrap();
+    wait_for(
+        Duration::from_secs(20),
+        Duration::from_millis(100),
+        "heartbeat never refreshed",
+        || hb().filter(|h| *h > hb1),
+        || hb1.to_string(),
+    );
+    first.kill(); // SIGKILL: the lock stays behind
     assert!(lock.join("owner").is_file());
 
     // Another rollout is refused with who, where and how old.
     let (out, _) = meshroll(
         &lab,
         &inv,
-        &[
-            "rollout",
-            "--skills",
-            src.dir.to_str().unwrap(),
-            "--journal",
-            lab.dir.join("j2.jsonl").to_str().unwrap(),
-            "--yes",
-        ],
+        &rollout_args(&src.dir, &lab.dir.join("j2.jsonl"), &[]),
     );
     let o = text(&out);
     assert_eq!(out.status.code(), Some(1), "{o}");
@@ -1699,16 +1491,7 @@ fn a_chatty_prewarm_fails_at_once_with_output_over_the_cap() {
     let (out, _) = meshroll(
         &lab,
         &inv,
-        &[
-            "rollout",
-            "--skills",
-            src.dir.to_str().unwrap(),
-            "--journal",
-            jpath.to_str().unwrap(),
-            "--prewarm-timeout",
-            "20",
-            "--yes",
-        ],
+        &rollout_args(&src.dir, &jpath, &["--prewarm-timeout", "20"]),
     );
     let o = text(&out);
     eprintln!("{}", o.chars().take(4000).collect::<String>());
@@ -1744,16 +1527,7 @@ fn a_huge_tree_in_the_bundle_fails_verify_with_output_over_the_cap() {
     let (out, _) = meshroll(
         &lab,
         &inv,
-        &[
-            "rollout",
-            "--skills",
-            src.dir.to_str().unwrap(),
-            "--journal",
-            jpath.to_str().unwrap(),
-            "--sync-timeout",
-            "30",
-            "--yes",
-        ],
+        &rollout_args(&src.dir, &jpath, &["--sync-timeout", "30"]),
     );
     let o = text(&out);
     eprintln!("{o}");
@@ -1783,38 +1557,15 @@ fn resume_refuses_a_journal_entry_whose_node_points_elsewhere_now() {
     // The first run is killed (SIGKILL) while the canary prewarms, after its switch: the
     // journal holds g01 switched, a state a new run resumes from.
     let slow = "meshroll_prewarm_cmd=\"sleep 30\"";
-    let inv = inventory(&lab, "inv.ini", |n| {
-        if n.name == "g01" {
-            slow.into()
-        } else {
-            String::new()
-        }
-    });
+    let inv = inventory_on(&lab, "inv.ini", &["g01"], slow);
     let jpath = lab.dir.join("j.jsonl");
-    let args = [
-        "rollout",
-        "--skills",
-        src.dir.to_str().unwrap(),
-        "--journal",
-        jpath.to_str().unwrap(),
-        "--yes",
-    ];
+    let args = rollout_args(&src.dir, &jpath, &[]);
     let log1 = lab.dir.join("run1.log");
-    let mut child = spawn_meshroll(&lab, &inv, &args, &log1);
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while !events(&journal(&jpath), "phase_started", "g01")
-        .iter()
-        .any(|v| v["phase"] == "prewarm")
-    {
-        assert!(
-            Instant::now() < deadline && child.try_wait().unwrap().is_none(),
-            "never got to g01's prewarm: {}",
-            fs::read_to_string(&log1).unwrap()
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    child.kill().unwrap(); // SIGKILL
-    child.wait().unwrap();
+    let mut run = Background::spawn(meshroll_cmd(&lab, &inv, &args), &log1);
+    run.wait_journal(&jpath, "g01's prewarm", |j| {
+        phase_count(j, "phase_started", "g01", "prewarm") > 0
+    });
+    run.kill(); // SIGKILL
     let j = journal(&jpath);
     let verified = events(&j, "phase_done", "g01")
         .into_iter()
@@ -1913,39 +1664,21 @@ fn a_canary_that_turns_dead_during_the_bake_halts_the_class_before_any_wave_node
         "--yes",
     ];
     let log = lab.dir.join("run.log");
-    let mut child = spawn_meshroll(&lab, &inv, &args, &log);
+    let mut run = Background::spawn(meshroll_cmd(&lab, &inv, &args), &log);
     // Wait for two healthy bake polls of the canary.
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let j = journal(&jpath);
-        let ok_polls = events(&j, "bake_polled", "g01")
+    run.wait_journal(&jpath, "two healthy bake polls", |j| {
+        let ok_polls = events(j, "bake_polled", "g01")
             .iter()
             .filter(|v| v["ok"] == true)
             .count();
-        if ok_polls >= 2 {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline && child.try_wait().unwrap().is_none(),
-            "never baked: {}",
-            fs::read_to_string(&log).unwrap()
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+        ok_polls >= 2
+    });
     let g01 = lab.node("g01");
     g01.set_ready(&lab, 503);
-    let started = Instant::now();
-    let code = loop {
-        if let Some(st) = child.try_wait().unwrap() {
-            break st.code();
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(30),
-            "the dead canary did not halt the class: {}",
-            fs::read_to_string(&log).unwrap()
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    };
+    let code = run.wait_exit(
+        Duration::from_secs(30),
+        "the dead canary did not halt the class",
+    );
     let o = fs::read_to_string(&log).unwrap();
     eprintln!("{o}");
     assert_eq!(code, Some(1), "{o}");
@@ -2040,28 +1773,6 @@ fn a_healthy_bake_holds_the_wave_for_its_length_then_widens() {
 // ---------------------------------------------------------------------------------------
 // stopping never strands a node; landed means landed (issue 17)
 
-/// Wait until `pred` holds on the journal at `jpath` (meshroll still running).
-fn wait_journal(
-    jpath: &Path,
-    child: &mut Child,
-    log: &Path,
-    what: &str,
-    pred: impl Fn(&[Value]) -> bool,
-) {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        if pred(&journal(jpath)) {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline && child.try_wait().unwrap().is_none(),
-            "never saw {what}: {}",
-            fs::read_to_string(log).unwrap_or_default()
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
 /// The `node_stopped` record of `node`: where the rollout left it.
 fn left_of(j: &[Value], node: &str) -> Option<String> {
     events(j, "node_stopped", node)
@@ -2076,42 +1787,23 @@ fn left_of(j: &[Value], node: &str) -> Option<String> {
 #[test]
 fn sigterm_to_a_headless_rollout_puts_the_node_in_flight_back() {
     let lab = Lab::start(&NodeSpec::many("w", 3, "worker"));
-    for n in &lab.nodes {
-        n.install_bundle(OLD, None);
-        n.set_current(Some(OLD));
-    }
+    on_old_bundle(&lab);
     let src = skills("one");
     let (sha, _) = manifest_ids(&src.dir);
     let w01 = lab.node("w01");
-    let wrapper = rsync_wrapper(w01, "sleep 3\nexec rsync \"$@\"");
-    let inv = inventory(&lab, "inv.ini", |n| {
-        if n.name == "w01" {
-            format!("meshroll_rsync_path={}", wrapper.display())
-        } else {
-            String::new()
-        }
-    });
+    let inv = rsync_inventory(&lab, w01, "sleep 3\nexec rsync \"$@\"");
     let jpath = lab.dir.join("j.jsonl");
-    let args = [
-        "rollout",
-        "--skills",
-        src.dir.to_str().unwrap(),
-        "--wave",
-        "100%",
-        "--journal",
-        jpath.to_str().unwrap(),
-        "--yes",
-    ];
+    let args = rollout_args(&src.dir, &jpath, &["--wave", "100%"]);
     let log = lab.dir.join("run.log");
-    let mut child = spawn_meshroll(&lab, &inv, &args, &log);
-    wait_journal(&jpath, &mut child, &log, "w01's sync", |j| {
+    let mut run = Background::spawn(meshroll_cmd(&lab, &inv, &args), &log);
+    run.wait_journal(&jpath, "w01's sync", |j| {
         phase_count(j, "phase_started", "w01", "sync") == 1
     });
     assert!(w01.is_drained());
-    let pid = child.id() as libc::pid_t;
+    let pid = run.id() as libc::pid_t;
     // SAFETY: sending a signal to the child we spawned.
     assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0);
-    let status = child.wait().unwrap();
+    let status = run.child.wait().unwrap();
     let o = fs::read_to_string(&log).unwrap();
     eprintln!("{o}");
     assert_eq!(status.code(), Some(1), "non-zero: nothing landed\n{o}");
@@ -2186,16 +1878,7 @@ fn current_put_back_after_the_switch_fails_the_node() {
     let (out, _) = meshroll(
         &lab,
         &inv,
-        &[
-            "rollout",
-            "--skills",
-            src.dir.to_str().unwrap(),
-            "--journal",
-            jpath.to_str().unwrap(),
-            "--probe-timeout",
-            "5",
-            "--yes",
-        ],
+        &rollout_args(&src.dir, &jpath, &["--probe-timeout", "5"]),
     );
     stop.store(true, Ordering::Relaxed);
     let resets = rogue.join().unwrap();
@@ -2238,21 +1921,11 @@ fn current_put_back_after_the_switch_fails_the_node() {
 #[test]
 fn skip_mid_sync_in_the_dashboard_undrains_and_unlocks_the_node() {
     let lab = Lab::start(&NodeSpec::many("w", 3, "worker"));
-    for n in &lab.nodes {
-        n.install_bundle(OLD, None);
-        n.set_current(Some(OLD));
-    }
+    on_old_bundle(&lab);
     let src = skills("one");
     let (sha, _) = manifest_ids(&src.dir);
     let w01 = lab.node("w01");
-    let wrapper = rsync_wrapper(w01, "sleep 4\nexec rsync \"$@\"");
-    let inv = inventory(&lab, "inv.ini", |n| {
-        if n.name == "w01" {
-            format!("meshroll_rsync_path={}", wrapper.display())
-        } else {
-            String::new()
-        }
-    });
+    let inv = rsync_inventory(&lab, w01, "sleep 4\nexec rsync \"$@\"");
     let jpath = lab.dir.join("j.jsonl");
     let mut words: Vec<String> = vec![bin().get_program().to_string_lossy().into_owned()];
     words.extend(base_args(&lab, &inv));
@@ -2280,28 +1953,30 @@ fn skip_mid_sync_in_the_dashboard_undrains_and_unlocks_the_node() {
         s.contains("PHASE") && s.contains("paused — n step a phase")
     });
     t.keys(&["c"]);
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while phase_count(&journal(&jpath), "phase_started", "w01", "sync") == 0 {
-        assert!(Instant::now() < deadline, "w01 never started its sync");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    rollout_run::wait_journal(
+        &jpath,
+        "w01 start its sync",
+        |j| phase_count(j, "phase_started", "w01", "sync") > 0,
+        String::new,
+    );
     assert!(w01.is_drained());
     // w01 is the first row: skip it.
     t.keys(&["x"]);
     t.wait_for("the skip question", |s| s.contains("skip w01?"));
     t.keys(&["y"]);
-    let deadline = Instant::now() + Duration::from_secs(90);
-    loop {
-        let j = journal(&jpath);
-        let landed = ["w02", "w03"]
-            .iter()
-            .all(|n| !events(&j, "node_landed", n).is_empty());
-        if landed && left_of(&j, "w01").is_some() {
-            break;
-        }
-        assert!(Instant::now() < deadline, "never done: {:?}", t.capture());
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    wait_for(
+        Duration::from_secs(90),
+        Duration::from_millis(100),
+        "never done",
+        || {
+            let j = journal(&jpath);
+            let landed = ["w02", "w03"]
+                .iter()
+                .all(|n| !events(&j, "node_landed", n).is_empty());
+            (landed && left_of(&j, "w01").is_some()).then_some(())
+        },
+        || format!("{:?}", t.capture()),
+    );
     t.keys(&["q"]);
     let screen = t.wait_for("meshroll to exit", |s| s.contains("MESHROLL-EXITED="));
     assert!(screen.contains("MESHROLL-EXITED=1"), "{screen}");

@@ -5,12 +5,16 @@
 #![allow(clippy::unwrap_used)]
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::OnceLock;
 
-fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_meshroll"))
-}
+#[path = "common/tmux.rs"]
+mod tmux;
+use tmux::Tmux;
+#[path = "common/demo_runs.rs"]
+mod demo_runs;
+use demo_runs::{
+    demo_in_shell, demo_journal, replay_summary, sim_gateway_rollout, step_to_sync, wait_staged,
+};
 
 /// One headless rollout of the gateways of the simulated mesh (the canary's sync fails
 /// once and is retried; mac-g04's gateway is not ready, so it fails and halts the class),
@@ -20,20 +24,7 @@ fn sim_journal() -> &'static Path {
     let (_, p) = J.get_or_init(|| {
         let dir = tempfile::tempdir().unwrap();
         let j = dir.path().join("journal.jsonl");
-        let out = bin()
-            .args([
-                "rollout",
-                "--sim",
-                "--yes",
-                "--class",
-                "gateway",
-                "--journal",
-            ])
-            .arg(&j)
-            .arg("--log-dir")
-            .arg(dir.path().join("logs"))
-            .output()
-            .unwrap();
+        let out = sim_gateway_rollout(&j, &dir.path().join("logs"));
         let stdout = String::from_utf8_lossy(&out.stdout);
         assert!(stdout.contains("mac-g01 LANDED"), "{stdout}");
         let mut bytes = std::fs::read(&j).unwrap();
@@ -45,19 +36,10 @@ fn sim_journal() -> &'static Path {
     p
 }
 
-#[test]
-fn summary_of_a_headless_rollout_with_a_torn_last_line() {
-    let j = sim_journal();
-    let lines = std::fs::read(j).unwrap().split(|&b| b == b'\n').count();
-    let out = bin()
-        .arg("replay")
-        .arg(j)
-        .arg("--summary")
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{out:?}");
-    let s = String::from_utf8(out.stdout).unwrap();
-    assert!(s.contains("2 line(s) skipped"), "{s}");
+/// `s` names the two lines [`sim_journal`] spoils at the end of a journal of `lines`
+/// lines (counted before anything else is written to it).
+#[track_caller]
+fn assert_names_the_bad_lines(s: &str, lines: usize) {
     assert!(
         s.contains(&format!("skipped line {}: not UTF-8", lines - 1)),
         "{s}"
@@ -68,6 +50,17 @@ fn summary_of_a_headless_rollout_with_a_torn_last_line() {
         )),
         "{s}"
     );
+}
+
+#[test]
+fn summary_of_a_headless_rollout_with_a_torn_last_line() {
+    let j = sim_journal();
+    let lines = std::fs::read(j).unwrap().split(|&b| b == b'\n').count();
+    let out = replay_summary(j);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let s = String::from_utf8(out.stdout).unwrap();
+    assert!(s.contains("2 line(s) skipped"), "{s}");
+    assert_names_the_bad_lines(&s, lines);
     // The timeline, in time order.
     let pos = |needle: &str| {
         s.find(needle)
@@ -89,19 +82,12 @@ fn summary_of_a_headless_rollout_with_a_torn_last_line() {
 
 #[test]
 fn a_missing_journal_is_a_clear_error() {
-    let out = bin()
-        .args(["replay", "/nonexistent/journal.jsonl", "--summary"])
-        .output()
-        .unwrap();
+    let out = replay_summary(Path::new("/nonexistent/journal.jsonl"));
     // meshroll could not run (no journal to read): 2.
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("journal /nonexistent/journal.jsonl"), "{err}");
 }
-
-#[path = "common/tmux.rs"]
-mod tmux;
-use tmux::Tmux;
 
 #[test]
 fn replay_keys_pause_speed_and_jump_to_each_failure() {
@@ -165,19 +151,11 @@ fn replay_keys_pause_speed_and_jump_to_each_failure() {
 #[test]
 fn the_dashboard_prints_a_recap_on_exit_and_its_journal_replays() {
     let logs = tempfile::tempdir().unwrap();
-    let cmd = format!(
-        "{} demo --log-dir {}; echo MESHROLL-EXITED=$?; sleep 30",
-        env!("CARGO_BIN_EXE_meshroll"),
-        logs.path().display()
-    );
-    let t = Tmux::start("recap", &cmd, 140, 40);
-    t.wait_for("the staged rollout, paused", |s| {
-        s.contains("PHASE") && s.contains("paused — n step a phase")
-    });
+    let t = Tmux::start("recap", &demo_in_shell(logs.path()), 140, 40);
+    wait_staged(&t);
     // Baseline and drain (one script), then sync, which fails once on the demo's
     // canary and is retried.
-    t.keys(&["n"]);
-    t.wait_for("baseline and drain on the canary", |s| s.contains("→ sync"));
+    step_to_sync(&t);
     t.keys(&["n"]);
     t.wait_for("the retried sync to pass", |s| s.contains("→ verify"));
     // Quitting with the canary in flight asks; abort puts it back, then meshroll quits.
@@ -186,12 +164,7 @@ fn the_dashboard_prints_a_recap_on_exit_and_its_journal_replays() {
     t.keys(&["a"]);
     let screen = t.wait_for("meshroll to exit", |s| s.contains("MESHROLL-EXITED="));
     assert!(screen.contains("MESHROLL-EXITED=1"), "{screen}");
-    let journal = std::fs::read_dir(logs.path())
-        .unwrap()
-        .filter_map(Result::ok)
-        .find(|e| e.file_name().to_string_lossy().starts_with("demo-journal"))
-        .expect("a demo journal")
-        .path();
+    let journal = demo_journal(logs.path());
     let flat = screen.replace('\n', "");
     assert!(
         screen.contains("meshroll: rollout r")
@@ -207,12 +180,7 @@ fn the_dashboard_prints_a_recap_on_exit_and_its_journal_replays() {
         "the recap names the journal:\n{screen}"
     );
     // The journal the dashboard wrote replays like a headless one.
-    let out = bin()
-        .arg("replay")
-        .arg(&journal)
-        .arg("--summary")
-        .output()
-        .unwrap();
+    let out = replay_summary(&journal);
     assert_eq!(out.status.code(), Some(0));
     let s = String::from_utf8(out.stdout).unwrap();
     assert!(s.contains("0 line(s) skipped"), "{s}");
@@ -233,32 +201,10 @@ fn a_new_run_resumes_past_a_torn_and_a_non_utf8_line() {
     let j = dir.path().join("journal.jsonl");
     std::fs::copy(sim_journal(), &j).unwrap();
     let lines = std::fs::read(&j).unwrap().split(|&b| b == b'\n').count();
-    let out = bin()
-        .args([
-            "rollout",
-            "--sim",
-            "--yes",
-            "--class",
-            "gateway",
-            "--journal",
-        ])
-        .arg(&j)
-        .arg("--log-dir")
-        .arg(dir.path().join("logs"))
-        .output()
-        .unwrap();
+    let out = sim_gateway_rollout(&j, &dir.path().join("logs"));
     let s = String::from_utf8_lossy(&out.stdout);
     assert!(s.contains("resuming rollout r"), "{s}");
-    assert!(
-        s.contains(&format!("skipped line {}: not UTF-8", lines - 1)),
-        "{s}"
-    );
-    assert!(
-        s.contains(&format!(
-            "skipped line {lines}: torn (no newline at the end)"
-        )),
-        "{s}"
-    );
+    assert_names_the_bad_lines(&s, lines);
     // The nodes that landed before are not redone.
     let recap = &s[s.find("recap:").unwrap()..];
     for n in ["mac-g01", "mac-g02", "mac-g03", "mac-g05"] {
@@ -266,12 +212,7 @@ fn a_new_run_resumes_past_a_torn_and_a_non_utf8_line() {
         assert!(row.contains("landed (earlier run)"), "{row}");
     }
     // The new run's records follow the torn line on lines of their own.
-    let after = Command::new(env!("CARGO_BIN_EXE_meshroll"))
-        .arg("replay")
-        .arg(&j)
-        .arg("--summary")
-        .output()
-        .unwrap();
+    let after = replay_summary(&j);
     let summary = String::from_utf8(after.stdout).unwrap();
     assert!(summary.contains("2 line(s) skipped"), "{summary}");
 }
@@ -318,12 +259,7 @@ fn operator_actions_are_journaled_and_replayed_with_node_names() {
             "pause"
         ]
     );
-    let out = bin()
-        .arg("replay")
-        .arg(&j)
-        .arg("--summary")
-        .output()
-        .unwrap();
+    let out = replay_summary(&j);
     let s = String::from_utf8(out.stdout).unwrap();
     for want in [
         "operator: retry mac-w03 now",
@@ -343,12 +279,7 @@ fn fixture(name: &str) -> PathBuf {
 }
 
 fn summary_of(path: &Path) -> String {
-    let out = bin()
-        .arg("replay")
-        .arg(path)
-        .arg("--summary")
-        .output()
-        .unwrap();
+    let out = replay_summary(path);
     assert_eq!(out.status.code(), Some(0), "{out:?}");
     String::from_utf8(out.stdout).unwrap()
 }

@@ -3,9 +3,14 @@
 //! pause/step/skip/abort/rollback.
 #![allow(clippy::unwrap_used)]
 
-use std::path::Path;
+#[path = "common/machine_drive.rs"]
+mod machine_drive;
 
-use meshroll::inventory::{Inventory, Node, NodeId};
+use machine_drive::{
+    budget, done, done_through, drive_ok, failed, inventory, land_canary, machine, pass, runs,
+    started, wave,
+};
+use meshroll::inventory::NodeId;
 use meshroll::rollout::bake::BakeError;
 use meshroll::rollout::plan::{self, PlanOptions, Size};
 use meshroll::rollout::{
@@ -17,86 +22,9 @@ fn halt_text(m: &Machine) -> Option<String> {
     m.halt.as_ref().map(Halt::to_string)
 }
 
-fn inventory(gateways: usize, workers: usize) -> Inventory {
-    let mk = |name: String, class: &str| Node::new(name, class);
-    let mut nodes: Vec<Node> = (1..=gateways)
-        .map(|i| mk(format!("g{i}"), "gateway"))
-        .collect();
-    nodes.extend((1..=workers).map(|i| mk(format!("w{i}"), "worker")));
-    Inventory::from_nodes(Path::new("t"), nodes).unwrap()
-}
-
-fn machine(g: usize, w: usize, opts: PlanOptions, mode: Mode) -> Machine {
-    let inv = inventory(g, w);
-    let p = plan::make(&inv, &opts).unwrap();
-    Machine::new(p, g + w, 42, mode)
-}
-
-fn runs(effects: &[Effect]) -> Vec<(usize, Phase, u32)> {
-    effects
-        .iter()
-        .filter_map(|e| match e {
-            Effect::Run {
-                node,
-                phase,
-                attempt,
-            } => Some((node.index(), *phase, *attempt)),
-            _ => None,
-        })
-        .collect()
-}
-
-/// The executor's answer to a `Run` of `phase` that passes: its input, then, when the
-/// same script runs the next phase too ([`Phase::carries_on`]), that one's.
-fn pass(m: &mut Machine, node: usize, phase: Phase, now: u64) -> Vec<Effect> {
-    let mut eff = m.handle(
-        Input::PhaseDone {
-            node: NodeId::new(node),
-            phase,
-            note: String::new(),
-        },
-        now,
-    );
-    if let Some(next) = phase.carries_on() {
-        eff.extend(m.handle(
-            Input::PhaseDone {
-                node: NodeId::new(node),
-                phase: next,
-                note: String::new(),
-            },
-            now,
-        ));
-    }
-    eff
-}
-
-/// Drive every Run effect to success until nothing runs; returns the phases per node
-/// (a phase carried on by the same script as the one before counted too).
-fn drive_ok(m: &mut Machine, first: Vec<Effect>, now: u64) -> Vec<(usize, Phase)> {
-    let mut queue = runs(&first);
-    let mut seen = Vec::new();
-    while let Some((node, phase, _)) = queue.first().copied() {
-        queue.remove(0);
-        seen.push((node, phase));
-        seen.extend(phase.carries_on().map(|p| (node, p)));
-        let eff = pass(m, node, phase, now);
-        queue.extend(runs(&eff));
-    }
-    seen
-}
-
 #[test]
 fn phases_in_order_canary_first_doctor_only_on_canaries() {
-    let mut m = machine(
-        1,
-        3,
-        PlanOptions {
-            wave: Size::Count(2),
-            ..PlanOptions::default()
-        },
-        Mode::Run,
-    );
-    let first = m.handle(Input::Tick, 0);
+    let (mut m, first) = started(1, 3, wave(2));
     assert_eq!(
         runs(&first),
         vec![(0, Phase::Baseline, 1)],
@@ -154,14 +82,9 @@ fn waves_respect_size_and_concurrency() {
             .collect::<Vec<_>>(),
         vec![vec![1, 2, 3, 4], vec![5, 6]]
     );
-    let mut eff = m.handle(Input::Tick, 0);
     // Land the canary.
-    while let Some(&(n, p, _)) = runs(&eff).first() {
-        if n != 0 {
-            break;
-        }
-        eff = pass(&mut m, n, p, 0);
-    }
+    let first = m.handle(Input::Tick, 0);
+    let eff = land_canary(&mut m, first);
     // Wave 1: two nodes at once (concurrency 2), not four.
     let started: Vec<usize> = runs(&eff).iter().map(|r| r.0).collect();
     assert_eq!(started, vec![1, 2]);
@@ -176,23 +99,13 @@ fn transient_failures_retry_with_bounded_delays_then_fail() {
     let mut m = machine(0, 1, PlanOptions::default(), Mode::Run);
     m.handle(Input::Tick, 0);
     let mut now = 0u64;
-    for phase in [Phase::Baseline, Phase::Drain] {
-        m.handle(
-            Input::PhaseDone {
-                node: NodeId::new(0),
-                phase,
-                note: String::new(),
-            },
-            now,
-        );
-    }
+    done_through(&mut m, 0, Phase::Drain, now);
     for attempt in 1..=4u32 {
-        let eff = m.handle(
-            Input::PhaseFailed {
-                node: NodeId::new(0),
-                phase: Phase::Sync,
-                failure: Failure::Transient("rsync exit 12".into()),
-            },
+        let eff = failed(
+            &mut m,
+            0,
+            Phase::Sync,
+            Failure::Transient("rsync exit 12".into()),
             now,
         );
         let delay = eff
@@ -232,12 +145,11 @@ fn transient_failures_retry_with_bounded_delays_then_fail() {
         );
     }
     // The fifth failure is the last.
-    let eff = m.handle(
-        Input::PhaseFailed {
-            node: NodeId::new(0),
-            phase: Phase::Sync,
-            failure: Failure::Transient("rsync exit 12".into()),
-        },
+    let eff = failed(
+        &mut m,
+        0,
+        Phase::Sync,
+        Failure::Transient("rsync exit 12".into()),
         now,
     );
     assert!(
@@ -274,32 +186,13 @@ fn retry_delays_cover_the_jitter_range() {
 
 #[test]
 fn verify_mismatch_never_retries_and_halts() {
-    let mut m = machine(
+    let (mut m, _) = started(0, 3, budget(5));
+    done_through(&mut m, 0, Phase::Sync, 0);
+    let eff = failed(
+        &mut m,
         0,
-        3,
-        PlanOptions {
-            failure_budget: Size::Count(5),
-            ..PlanOptions::default()
-        },
-        Mode::Run,
-    );
-    m.handle(Input::Tick, 0);
-    for phase in [Phase::Baseline, Phase::Drain, Phase::Sync] {
-        m.handle(
-            Input::PhaseDone {
-                node: NodeId::new(0),
-                phase,
-                note: String::new(),
-            },
-            0,
-        );
-    }
-    let eff = m.handle(
-        Input::PhaseFailed {
-            node: NodeId::new(0),
-            phase: Phase::Verify,
-            failure: Failure::Mismatch("SKILL.md differs".into()),
-        },
+        Phase::Verify,
+        Failure::Mismatch("SKILL.md differs".into()),
         0,
     );
     assert!(runs(&eff).is_empty(), "no retry, no switch");
@@ -327,39 +220,13 @@ fn verify_mismatch_never_retries_and_halts() {
 
 #[test]
 fn transient_failure_after_verify_is_not_retried_except_prewarm() {
-    let mut m = machine(
+    let (mut m, _) = started(0, 2, budget(5));
+    done_through(&mut m, 0, Phase::Doctor, 0);
+    let eff = failed(
+        &mut m,
         0,
-        2,
-        PlanOptions {
-            failure_budget: Size::Count(5),
-            ..PlanOptions::default()
-        },
-        Mode::Run,
-    );
-    m.handle(Input::Tick, 0);
-    for phase in [
-        Phase::Baseline,
-        Phase::Drain,
-        Phase::Sync,
-        Phase::Verify,
-        Phase::Switch,
-        Phase::Doctor,
-    ] {
-        m.handle(
-            Input::PhaseDone {
-                node: NodeId::new(0),
-                phase,
-                note: String::new(),
-            },
-            0,
-        );
-    }
-    let eff = m.handle(
-        Input::PhaseFailed {
-            node: NodeId::new(0),
-            phase: Phase::Prewarm,
-            failure: Failure::Transient("exit 1".into()),
-        },
+        Phase::Prewarm,
+        Failure::Transient("exit 1".into()),
         0,
     );
     assert!(
@@ -378,20 +245,12 @@ fn transient_failure_after_verify_is_not_retried_except_prewarm() {
         runs(&m.handle(Input::Tick, at)),
         vec![(0, Phase::Prewarm, 2)]
     );
-    m.handle(
-        Input::PhaseDone {
-            node: NodeId::new(0),
-            phase: Phase::Prewarm,
-            note: String::new(),
-        },
-        at,
-    );
-    m.handle(
-        Input::PhaseFailed {
-            node: NodeId::new(0),
-            phase: Phase::Probe,
-            failure: Failure::Transient("probe timeout".into()),
-        },
+    done(&mut m, 0, Phase::Prewarm, at);
+    failed(
+        &mut m,
+        0,
+        Phase::Probe,
+        Failure::Transient("probe timeout".into()),
         at,
     );
     assert!(matches!(
@@ -407,12 +266,11 @@ fn transient_failure_after_verify_is_not_retried_except_prewarm() {
 fn failed_canary_halts_its_class_and_budget_halts_widening() {
     let mut m = machine(0, 3, PlanOptions::default(), Mode::Run);
     m.handle(Input::Tick, 0);
-    let eff = m.handle(
-        Input::PhaseFailed {
-            node: NodeId::new(0),
-            phase: Phase::Baseline,
-            failure: Failure::Fatal("gateway not ready".into()),
-        },
+    let eff = failed(
+        &mut m,
+        0,
+        Phase::Baseline,
+        Failure::Fatal("gateway not ready".into()),
         0,
     );
     assert!(runs(&eff).is_empty());
@@ -446,20 +304,14 @@ fn failed_canary_halts_its_class_and_budget_halts_widening() {
         },
         Mode::Run,
     );
-    let mut eff = m.handle(Input::Tick, 0);
-    while let Some(&(n, p, _)) = runs(&eff).first() {
-        if n != 0 {
-            break;
-        }
-        eff = pass(&mut m, n, p, 0);
-    }
+    let first = m.handle(Input::Tick, 0);
+    land_canary(&mut m, first);
     for n in [1, 2] {
-        m.handle(
-            Input::PhaseFailed {
-                node: NodeId::new(n),
-                phase: Phase::Baseline,
-                failure: Failure::Fatal("locked".into()),
-            },
+        failed(
+            &mut m,
+            n,
+            Phase::Baseline,
+            Failure::Fatal("locked".into()),
             0,
         );
     }
@@ -481,38 +333,13 @@ fn failed_canary_halts_its_class_and_budget_halts_widening() {
 
 #[test]
 fn doctor_errors_on_the_canary_block_widening() {
-    let mut m = machine(
+    let (mut m, _) = started(0, 3, budget(3));
+    done_through(&mut m, 0, Phase::Switch, 0);
+    let eff = failed(
+        &mut m,
         0,
-        3,
-        PlanOptions {
-            failure_budget: Size::Count(3),
-            ..PlanOptions::default()
-        },
-        Mode::Run,
-    );
-    m.handle(Input::Tick, 0);
-    for phase in [
-        Phase::Baseline,
-        Phase::Drain,
-        Phase::Sync,
-        Phase::Verify,
-        Phase::Switch,
-    ] {
-        m.handle(
-            Input::PhaseDone {
-                node: NodeId::new(0),
-                phase,
-                note: String::new(),
-            },
-            0,
-        );
-    }
-    let eff = m.handle(
-        Input::PhaseFailed {
-            node: NodeId::new(0),
-            phase: Phase::Doctor,
-            failure: Failure::Blocked("1 error finding".into()),
-        },
+        Phase::Doctor,
+        Failure::Blocked("1 error finding".into()),
         0,
     );
     assert!(runs(&eff).is_empty());
@@ -555,14 +382,7 @@ fn pause_step_phase_step_wave_resume() {
         vec![(0, Phase::Sync, 1)]
     );
     // Step the rest of the canary stage as a wave.
-    m.handle(
-        Input::PhaseDone {
-            node: NodeId::new(0),
-            phase: Phase::Sync,
-            note: String::new(),
-        },
-        0,
-    );
+    done(&mut m, 0, Phase::Sync, 0);
     let eff = m.handle(Input::Op(Command::StepWave), 0);
     let seen = drive_ok(&mut m, eff, 0);
     assert!(
@@ -588,35 +408,12 @@ fn pause_step_phase_step_wave_resume() {
 
 #[test]
 fn skip_abort_and_rollback() {
-    let mut m = machine(
-        0,
-        3,
-        PlanOptions {
-            wave: Size::Count(2),
-            ..PlanOptions::default()
-        },
-        Mode::Run,
-    );
-    let first = m.handle(Input::Tick, 0);
+    let (mut m, first) = started(0, 3, wave(2));
     drive_ok(&mut m, first.clone(), 0);
     assert!(m.all_landed());
 
-    let mut m = machine(
-        0,
-        3,
-        PlanOptions {
-            wave: Size::Count(2),
-            ..PlanOptions::default()
-        },
-        Mode::Run,
-    );
-    let mut eff = m.handle(Input::Tick, 0);
-    while let Some(&(n, p, _)) = runs(&eff).first() {
-        if n != 0 {
-            break;
-        }
-        eff = pass(&mut m, n, p, 0);
-    }
+    let (mut m, first) = started(0, 3, wave(2));
+    land_canary(&mut m, first);
     // Skip node 1 mid-step: its step (baseline and drain) ends, then it is undrained
     // and unlocked, and nothing else runs on it.
     m.handle(Input::Op(Command::Skip(NodeId::new(1))), 0);
@@ -686,12 +483,11 @@ fn a_stepped_phase_keeps_its_retries_and_pause_stops_them() {
         runs(&m.handle(Input::Op(Command::StepPhase), 0)),
         vec![(0, Phase::Baseline, 1)]
     );
-    m.handle(
-        Input::PhaseFailed {
-            node: NodeId::new(0),
-            phase: Phase::Baseline,
-            failure: Failure::Transient("lost".into()),
-        },
+    failed(
+        &mut m,
+        0,
+        Phase::Baseline,
+        Failure::Transient("lost".into()),
         0,
     );
     let at = m.next_wakeup().unwrap();
@@ -700,12 +496,11 @@ fn a_stepped_phase_keeps_its_retries_and_pause_stops_them() {
         vec![(0, Phase::Baseline, 2)],
         "the retry is part of the step"
     );
-    m.handle(
-        Input::PhaseFailed {
-            node: NodeId::new(0),
-            phase: Phase::Baseline,
-            failure: Failure::Transient("lost".into()),
-        },
+    failed(
+        &mut m,
+        0,
+        Phase::Baseline,
+        Failure::Transient("lost".into()),
         at,
     );
     m.handle(Input::Op(Command::Pause), at);
@@ -729,34 +524,13 @@ fn a_halt_starts_no_new_node_but_lets_nodes_under_way_land() {
         },
         Mode::Run,
     );
-    let mut eff = m.handle(Input::Tick, 0);
-    while let Some(&(n, p, _)) = runs(&eff).first() {
-        if n != 0 {
-            break;
-        }
-        eff = pass(&mut m, n, p, 0);
-    }
+    let first = m.handle(Input::Tick, 0);
+    land_canary(&mut m, first);
     // Wave 1 = nodes 1, 2, 3 with concurrency 4: all started. Node 1's copy is bad.
     for n in [1, 2] {
-        for phase in [Phase::Baseline, Phase::Drain, Phase::Sync] {
-            m.handle(
-                Input::PhaseDone {
-                    node: NodeId::new(n),
-                    phase,
-                    note: String::new(),
-                },
-                0,
-            );
-        }
+        done_through(&mut m, n, Phase::Sync, 0);
     }
-    m.handle(
-        Input::PhaseFailed {
-            node: NodeId::new(1),
-            phase: Phase::Verify,
-            failure: Failure::Mismatch("bad".into()),
-        },
-        0,
-    );
+    failed(&mut m, 1, Phase::Verify, Failure::Mismatch("bad".into()), 0);
     assert!(m.halt.is_some());
     // Node 2 was under way: it goes on to land instead of staying drained.
     let eff = pass(&mut m, 2, Phase::Verify, 0);
@@ -812,14 +586,7 @@ fn parallel_classes_start_every_canary_at_once_and_widen_each_class_on_its_own()
     // still at baseline.
     let mut eff = Vec::new();
     for phase in Phase::ALL {
-        eff = m.handle(
-            Input::PhaseDone {
-                node: NodeId::new(2),
-                phase,
-                note: String::new(),
-            },
-            1,
-        );
+        eff = done(&mut m, 2, phase, 1);
     }
     assert_eq!(
         runs(&eff),
@@ -845,12 +612,11 @@ fn parallel_classes_start_every_canary_at_once_and_widen_each_class_on_its_own()
     // but its wave does not start.
     let mut m = machine(2, 5, opts, Mode::Run);
     m.handle(Input::Tick, 0);
-    m.handle(
-        Input::PhaseFailed {
-            node: NodeId::new(0),
-            phase: Phase::Baseline,
-            failure: Failure::Fatal("gateway not ready".into()),
-        },
+    failed(
+        &mut m,
+        0,
+        Phase::Baseline,
+        Failure::Fatal("gateway not ready".into()),
         1,
     );
     assert!(
@@ -861,14 +627,7 @@ fn parallel_classes_start_every_canary_at_once_and_widen_each_class_on_its_own()
     );
     let mut eff = Vec::new();
     for phase in Phase::ALL {
-        eff = m.handle(
-            Input::PhaseDone {
-                node: NodeId::new(2),
-                phase,
-                note: String::new(),
-            },
-            2,
-        );
+        eff = done(&mut m, 2, phase, 2);
     }
     assert_eq!(m.nodes[NodeId::new(2)].run, NodeRun::Landed);
     assert!(runs(&eff).is_empty(), "{eff:?}");
@@ -1086,16 +845,7 @@ fn a_skewed_verdict_halts_too_and_no_bake_means_no_wait() {
         m.halt
     );
     // --bake 0s: the wave follows the canary at once, with no bake record.
-    let mut m = machine(
-        3,
-        0,
-        PlanOptions {
-            wave: Size::Count(2),
-            ..PlanOptions::default()
-        },
-        Mode::Run,
-    );
-    let first = m.handle(Input::Tick, 0);
+    let (mut m, first) = started(3, 0, wave(2));
     let seen = drive_ok(&mut m, first, 0);
     assert!(seen.iter().any(|&(n, _)| n == 1), "{seen:?}");
     assert!(m.baking.is_empty());
@@ -1207,12 +957,11 @@ fn skip_mid_sync_undrains_and_unlocks_the_node() {
 fn skip_during_a_retry_wait_puts_the_node_back_at_once() {
     let (mut m, _) = one_class(1, Mode::Run);
     pass(&mut m, 0, Phase::Baseline, 0);
-    m.handle(
-        Input::PhaseFailed {
-            node: NodeId::new(0),
-            phase: Phase::Sync,
-            failure: Failure::Transient("rsync exit 12".into()),
-        },
+    failed(
+        &mut m,
+        0,
+        Phase::Sync,
+        Failure::Transient("rsync exit 12".into()),
         1,
     );
     assert!(matches!(
@@ -1235,12 +984,11 @@ fn skip_before_the_lock_touches_nothing() {
     assert!(runs(&eff).is_empty());
     m.handle(Input::Op(Command::Run), 0);
     m.handle(Input::Op(Command::Skip(NodeId::new(0))), 0);
-    let eff = m.handle(
-        Input::PhaseFailed {
-            node: NodeId::new(0),
-            phase: Phase::Baseline,
-            failure: Failure::Fatal("gateway not ready at baseline".into()),
-        },
+    let eff = failed(
+        &mut m,
+        0,
+        Phase::Baseline,
+        Failure::Fatal("gateway not ready at baseline".into()),
         1,
     );
     assert_eq!(stopped_records(&eff), vec![(0, Left::Untouched)]);
@@ -1255,13 +1003,8 @@ fn skip_before_the_lock_touches_nothing() {
 fn abort_winds_every_node_in_flight_down_even_when_paused() {
     let (mut m, _) = one_class(4, Mode::Run);
     // Land the canary: the wave of 3 starts.
-    let mut eff = pass(&mut m, 0, Phase::Baseline, 0);
-    while let Some(&(n, p, _)) = runs(&eff).first() {
-        if n != 0 {
-            break;
-        }
-        eff = pass(&mut m, n, p, 0);
-    }
+    let first = pass(&mut m, 0, Phase::Baseline, 0);
+    let eff = land_canary(&mut m, first);
     assert_eq!(
         runs(&eff).iter().map(|r| r.0).collect::<Vec<_>>(),
         vec![1, 2, 3]
@@ -1274,12 +1017,11 @@ fn abort_winds_every_node_in_flight_down_even_when_paused() {
     assert_eq!(runs(&eff), vec![(1, Phase::Prewarm, 1)]);
     pass(&mut m, 2, Phase::Baseline, 1);
     pass(&mut m, 3, Phase::Baseline, 1);
-    m.handle(
-        Input::PhaseFailed {
-            node: NodeId::new(3),
-            phase: Phase::Sync,
-            failure: Failure::Fatal("rsync exit 23".into()),
-        },
+    failed(
+        &mut m,
+        3,
+        Phase::Sync,
+        Failure::Fatal("rsync exit 23".into()),
         1,
     );
     m.handle(Input::Op(Command::Pause), 2);
@@ -1333,14 +1075,7 @@ fn a_switched_node_is_probed_and_left_drained_only_if_the_probe_fails() {
     pass(&mut m, 0, Phase::Baseline, 0);
     pass(&mut m, 0, Phase::Sync, 0);
     // Verify passed; the same script is switching.
-    m.handle(
-        Input::PhaseDone {
-            node: NodeId::new(0),
-            phase: Phase::Verify,
-            note: String::new(),
-        },
-        1,
-    );
+    done(&mut m, 0, Phase::Verify, 1);
     assert!(matches!(
         m.nodes[NodeId::new(0)].run,
         NodeRun::Active {
@@ -1356,12 +1091,11 @@ fn a_switched_node_is_probed_and_left_drained_only_if_the_probe_fails() {
         vec![(0, Phase::Probe, 1)],
         "no doctor, no prewarm"
     );
-    let eff = m.handle(
-        Input::PhaseFailed {
-            node: NodeId::new(0),
-            phase: Phase::Probe,
-            failure: Failure::Fatal("current is old, not the bundle".into()),
-        },
+    let eff = failed(
+        &mut m,
+        0,
+        Phase::Probe,
+        Failure::Fatal("current is old, not the bundle".into()),
         4,
     );
     assert!(eff.contains(&Effect::Release {
@@ -1410,13 +1144,8 @@ fn finish_lets_nodes_under_way_land_and_starts_no_new_one() {
         },
         Mode::Run,
     );
-    let mut eff = m.handle(Input::Tick, 0);
-    while let Some(&(n, p, _)) = runs(&eff).first() {
-        if n != 0 {
-            break;
-        }
-        eff = pass(&mut m, n, p, 0);
-    }
+    let first = m.handle(Input::Tick, 0);
+    let eff = land_canary(&mut m, first);
     assert_eq!(
         runs(&eff).iter().map(|r| r.0).collect::<Vec<_>>(),
         vec![1, 2]

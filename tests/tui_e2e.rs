@@ -8,6 +8,9 @@ use std::process::Command;
 #[path = "common/tmux.rs"]
 mod tmux;
 use tmux::Tmux;
+#[path = "common/demo_runs.rs"]
+mod demo_runs;
+use demo_runs::{demo_in_shell, demo_journal, sim_gateway_rollout, step_to_sync, wait_staged};
 
 /// The binary under test (`MESHROLL_TEST_BIN` runs a test against another build, e.g.
 /// the code before a fix, to see it fail).
@@ -18,11 +21,7 @@ fn bin() -> String {
 #[test]
 fn demo_draws_the_fleet_shows_help_and_quits_cleanly() {
     let logs = tempfile::tempdir().unwrap();
-    let cmd = format!(
-        "{} demo --log-dir {}; echo MESHROLL-EXITED=$?; sleep 30",
-        env!("CARGO_BIN_EXE_meshroll"),
-        logs.path().display()
-    );
+    let cmd = demo_in_shell(logs.path());
     let t = Tmux::start("fleet", &cmd, 100, 32);
     let screen = t.wait_for("the fleet table with verdicts", |s| {
         s.contains("NODE")
@@ -86,19 +85,14 @@ fn dashboard_refuses_to_start_without_a_terminal() {
 #[test]
 fn demo_rollout_steps_show_phases_and_a_retry_countdown() {
     let logs = tempfile::tempdir().unwrap();
-    let cmd = format!(
-        "{} demo --log-dir {}; echo MESHROLL-EXITED=$?; sleep 30",
-        env!("CARGO_BIN_EXE_meshroll"),
-        logs.path().display()
-    );
+    let cmd = demo_in_shell(logs.path());
     let t = Tmux::start("rollout", &cmd, 120, 36);
     t.wait_for("the staged rollout, paused", |s| {
         s.contains("PHASE") && s.contains("RETRY") && s.contains("paused — n step a phase")
     });
     // Step the canary one step at a time: baseline and drain (one script), then sync
     // (which fails once on the demo's first canary and is retried).
-    t.keys(&["n"]);
-    t.wait_for("baseline and drain on the canary", |s| s.contains("→ sync"));
+    step_to_sync(&t);
     t.keys(&["n"]);
     let screen = t.wait_for("a retry countdown", |s| {
         s.contains("sync (retry)") && s.contains("2/5 in")
@@ -130,12 +124,8 @@ fn demo_rollout_steps_show_phases_and_a_retry_countdown() {
     // The rollout ran and nothing landed: non-zero.
     assert!(screen.contains("MESHROLL-EXITED=1"), "{screen}");
     // The demo's journal went next to the logs, with both bundle ids on every line.
-    let journal = std::fs::read_dir(logs.path())
-        .unwrap()
-        .filter_map(Result::ok)
-        .find(|e| e.file_name().to_string_lossy().starts_with("demo-journal"))
-        .expect("a demo journal");
-    let text = std::fs::read_to_string(journal.path()).unwrap();
+    let journal = demo_journal(logs.path());
+    let text = std::fs::read_to_string(&journal).unwrap();
     assert!(text.lines().count() >= 5);
     for line in text.lines() {
         let v: serde_json::Value = serde_json::from_str(line).unwrap();
@@ -146,17 +136,23 @@ fn demo_rollout_steps_show_phases_and_a_retry_countdown() {
     }
 }
 
-#[test]
-fn a_panic_gives_the_terminal_back() {
+/// The demo made to panic after its first frame, in the tmux session `name`: the
+/// session, and its screen once meshroll exited, with the panic's status (101).
+fn panicking_demo(name: &str) -> (Tmux, String, tempfile::TempDir) {
     let logs = tempfile::tempdir().unwrap();
     let cmd = format!(
-        "RUST_BACKTRACE=0 MESHROLL_TEST_PANIC_AFTER_DRAW=1 {} demo --log-dir {}; echo MESHROLL-EXITED=$?; sleep 30",
-        env!("CARGO_BIN_EXE_meshroll"),
-        logs.path().display()
+        "RUST_BACKTRACE=0 MESHROLL_TEST_PANIC_AFTER_DRAW=1 {}",
+        demo_in_shell(logs.path())
     );
-    let t = Tmux::start("panic", &cmd, 100, 30);
+    let t = Tmux::start(name, &cmd, 100, 30);
     let screen = t.wait_for("meshroll to exit", |s| s.contains("MESHROLL-EXITED="));
     assert!(screen.contains("MESHROLL-EXITED=101"), "{screen}");
+    (t, screen, logs)
+}
+
+#[test]
+fn a_panic_gives_the_terminal_back() {
+    let (t, screen, _logs) = panicking_demo("panic");
     assert!(
         screen.contains("MESHROLL_TEST_PANIC_AFTER_DRAW is set"),
         "the panic is readable:\n{screen}"
@@ -195,15 +191,21 @@ fn meshroll_pid(t: &Tmux) -> u32 {
     panic!("no meshroll process under the pane's shell {shell}");
 }
 
+/// `kill -SIG` to the meshroll process running in the pane.
+fn signal_meshroll(t: &Tmux, sig: &str) {
+    let pid = meshroll_pid(t);
+    let st = Command::new("kill")
+        .args([&format!("-{sig}"), &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(st.success());
+}
+
 #[test]
 fn a_signal_on_the_dashboard_gives_the_terminal_back() {
     for sig in ["TERM", "HUP", "INT"] {
         let logs = tempfile::tempdir().unwrap();
-        let cmd = format!(
-            "{} demo --log-dir {}; echo MESHROLL-EXITED=$?; sleep 30",
-            env!("CARGO_BIN_EXE_meshroll"),
-            logs.path().display()
-        );
+        let cmd = demo_in_shell(logs.path());
         let t = Tmux::start(&format!("sig{sig}"), &cmd, 100, 30);
         t.wait_for("the fleet table", |s| {
             s.contains("NODE") && s.contains("healthy")
@@ -213,12 +215,7 @@ fn a_signal_on_the_dashboard_gives_the_terminal_back() {
             "1 1",
             "the dashboard runs on the alternate screen with the mouse captured"
         );
-        let pid = meshroll_pid(&t);
-        let st = Command::new("kill")
-            .args([&format!("-{sig}"), &pid.to_string()])
-            .status()
-            .unwrap();
-        assert!(st.success());
+        signal_meshroll(&t, sig);
         let screen = t.wait_for("meshroll to exit", |s| s.contains("MESHROLL-EXITED="));
         assert_eq!(
             screen_flags(&t),
@@ -244,15 +241,7 @@ fn a_signal_on_the_dashboard_gives_the_terminal_back() {
 
 #[test]
 fn a_panic_turns_mouse_capture_off() {
-    let logs = tempfile::tempdir().unwrap();
-    let cmd = format!(
-        "RUST_BACKTRACE=0 MESHROLL_TEST_PANIC_AFTER_DRAW=1 {} demo --log-dir {}; echo MESHROLL-EXITED=$?; sleep 30",
-        env!("CARGO_BIN_EXE_meshroll"),
-        logs.path().display()
-    );
-    let t = Tmux::start("panicmouse", &cmd, 100, 30);
-    let screen = t.wait_for("meshroll to exit", |s| s.contains("MESHROLL-EXITED="));
-    assert!(screen.contains("MESHROLL-EXITED=101"), "{screen}");
+    let (t, screen, _logs) = panicking_demo("panicmouse");
     assert_eq!(
         screen_flags(&t),
         "0 0",
@@ -266,11 +255,7 @@ fn a_panic_turns_mouse_capture_off() {
 #[test]
 fn node_view_scrolls_to_its_end_and_back_at_80x24() {
     let logs = tempfile::tempdir().unwrap();
-    let cmd = format!(
-        "{} demo --log-dir {}; echo MESHROLL-EXITED=$?; sleep 30",
-        env!("CARGO_BIN_EXE_meshroll"),
-        logs.path().display()
-    );
+    let cmd = demo_in_shell(logs.path());
     let t = Tmux::start("scroll", &cmd, 80, 24);
     t.wait_for("the fleet table", |s| {
         s.contains("NODE") && s.contains("q quit")
@@ -312,22 +297,15 @@ fn node_view_scrolls_to_its_end_and_back_at_80x24() {
 #[test]
 fn q_with_a_node_in_flight_asks_and_abort_puts_it_back() {
     let logs = tempfile::tempdir().unwrap();
-    let cmd = format!(
-        "{} demo --log-dir {}; echo MESHROLL-EXITED=$?; sleep 30",
-        env!("CARGO_BIN_EXE_meshroll"),
-        logs.path().display()
-    );
+    let cmd = demo_in_shell(logs.path());
     let t = Tmux::start(
         "quit",
         &cmd.replace(env!("CARGO_BIN_EXE_meshroll"), &bin()),
         140,
         40,
     );
-    t.wait_for("the staged rollout, paused", |s| {
-        s.contains("PHASE") && s.contains("paused — n step a phase")
-    });
-    t.keys(&["n"]);
-    t.wait_for("baseline and drain on the canary", |s| s.contains("→ sync"));
+    wait_staged(&t);
+    step_to_sync(&t);
     t.keys(&["q"]);
     t.wait_for("the quit question", |s| {
         s.contains("quit with 1 node(s) in flight?") && s.contains("abort: put them back")
@@ -351,12 +329,8 @@ fn q_with_a_node_in_flight_asks_and_abort_puts_it_back() {
         screen.contains("stopped    mac-g01: undrained and unlocked, serving its old bundle"),
         "{screen}"
     );
-    let journal = std::fs::read_dir(logs.path())
-        .unwrap()
-        .filter_map(Result::ok)
-        .find(|e| e.file_name().to_string_lossy().starts_with("demo-journal"))
-        .expect("a demo journal");
-    let text = std::fs::read_to_string(journal.path()).unwrap();
+    let journal = demo_journal(logs.path());
+    let text = std::fs::read_to_string(&journal).unwrap();
     assert!(
         text.lines().any(
             |l| l.contains("\"event\":\"node_stopped\"") && l.contains("\"left\":\"restored\"")
@@ -372,20 +346,7 @@ fn q_with_a_node_in_flight_asks_and_abort_puts_it_back() {
 fn a_signal_on_the_replay_gives_the_terminal_back() {
     let dir = tempfile::tempdir().unwrap();
     let j = dir.path().join("journal.jsonl");
-    let out = Command::new(env!("CARGO_BIN_EXE_meshroll"))
-        .args([
-            "rollout",
-            "--sim",
-            "--yes",
-            "--class",
-            "gateway",
-            "--journal",
-        ])
-        .arg(&j)
-        .arg("--log-dir")
-        .arg(dir.path().join("logs"))
-        .output()
-        .unwrap();
+    let out = sim_gateway_rollout(&j, &dir.path().join("logs"));
     assert!(j.exists(), "a journal to replay: {out:?}");
     for sig in ["TERM", "HUP", "INT"] {
         let logs = tempfile::tempdir().unwrap();
@@ -400,12 +361,7 @@ fn a_signal_on_the_replay_gives_the_terminal_back() {
             s.contains("meshroll replay") && s.contains("mac-g01")
         });
         assert!(t.alternate_on(), "the replay runs on the alternate screen");
-        let pid = meshroll_pid(&t);
-        let st = Command::new("kill")
-            .args([&format!("-{sig}"), &pid.to_string()])
-            .status()
-            .unwrap();
-        assert!(st.success());
+        signal_meshroll(&t, sig);
         let screen = t.wait_for("meshroll to exit", |s| s.contains("MESHROLL-EXITED="));
         assert!(
             screen.contains("MESHROLL-EXITED=0"),

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use tokio::sync::mpsc::UnboundedSender;
 use tokio::task::JoinHandle;
 
-use super::actions::ActionEvent;
+use super::actions::{ActionEvent, ShellFailure};
 use super::state::AppEvent;
 use crate::actions::run::{self, ActionReport, RunEnv};
 use crate::actions::{ActionRequest, NodeAction, Runs};
@@ -119,13 +119,13 @@ impl ActionRunner {
             return ActionEvent::ShellDone {
                 run: req.run,
                 node: NodeId::new(0),
-                result: Err("no node".into()),
+                result: Err(ShellFailure::NoNode),
             };
         };
         let started = now_ms();
         let t0 = std::time::Instant::now();
         let result = match self.ctx.nodes.get(node) {
-            None => Err(format!("no node {node}")),
+            None => Err(ShellFailure::UnknownNode(node)),
             Some(n) => {
                 match crate::remote::interactive::ssh_argv(
                     &self.ctx.transport,
@@ -135,7 +135,7 @@ impl ActionRunner {
                 )
                 .await
                 {
-                    Err(e) => Err(e.to_string()),
+                    Err(e) => Err(ShellFailure::Open(e)),
                     Ok(argv) => {
                         println!(
                             "meshroll: a shell on {} (exit it to come back to the dashboard)",
@@ -143,7 +143,7 @@ impl ActionRunner {
                         );
                         crate::remote::interactive::run_in_terminal(&argv)
                             .await
-                            .map_err(|e| format!("cannot run ssh: {e}"))
+                            .map_err(|e| ShellFailure::Run(e.to_string()))
                     }
                 }
             }
@@ -154,7 +154,7 @@ impl ActionRunner {
             exit: result.as_ref().ok().copied().flatten(),
             note: match &result {
                 Ok(_) => "shell ended".into(),
-                Err(e) => e.clone(),
+                Err(e) => e.to_string(),
             },
             lines: Vec::new(),
             started,

@@ -31,8 +31,26 @@ pub enum ActionEvent {
     ShellDone {
         run: u64,
         node: NodeId,
-        result: Result<Option<i32>, String>,
+        result: Result<Option<i32>, ShellFailure>,
     },
+}
+
+/// Why a shell on a node did not run; its `Display` is the words shown and audited.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ShellFailure {
+    /// The request named no node.
+    #[error("no node")]
+    NoNode,
+    /// The request named a node the inventory does not have.
+    #[error("no node {0}")]
+    UnknownNode(NodeId),
+    /// No `ssh` command line could be made (simulated nodes, the master would not open).
+    #[error(transparent)]
+    Open(#[from] crate::remote::interactive::ShellError),
+    /// `ssh` itself could not be started (the I/O error's words: `io::Error` is neither
+    /// `Clone` nor `Eq`).
+    #[error("cannot run ssh: {0}")]
+    Run(String),
 }
 
 /// The output pane of the node view.
@@ -204,7 +222,7 @@ impl App {
                 let (ok, note) = match &result {
                     Ok(Some(c)) => (true, format!("exit {c}")),
                     Ok(None) => (true, "ended on a signal".to_string()),
-                    Err(e) => (false, e.clone()),
+                    Err(e) => (false, e.to_string()),
                 };
                 self.flash = Some(format!(
                     "shell on {}: {}",

@@ -214,6 +214,34 @@ fn shell_is_one_effect_on_the_selected_node_and_its_end_is_said() {
     assert!(a.running.is_empty());
 }
 
+/// A shell that could not run is said in the flash with its reason's words (the
+/// `ShellFailure`'s `Display`), and the action ends.
+#[test]
+fn a_shell_that_could_not_run_says_why() {
+    let mut a = app();
+    let req = request(&key(&mut a, 'e'));
+    a.effects_of(
+        AppEvent::Action(Box::new(ActionEvent::ShellDone {
+            run: req.run,
+            node: NodeId::new(0),
+            result: Err(super::ShellFailure::Run(
+                "No such file or directory (os error 2)".into(),
+            )),
+        })),
+        T0,
+    );
+    assert_eq!(
+        a.flash.as_deref(),
+        Some("shell on g1: cannot run ssh: No such file or directory (os error 2)")
+    );
+    assert!(a.running.is_empty());
+    assert_eq!(
+        super::ShellFailure::UnknownNode(NodeId::new(7)).to_string(),
+        "no node 7"
+    );
+    assert_eq!(super::ShellFailure::NoNode.to_string(), "no node");
+}
+
 #[test]
 fn an_action_from_the_file_runs_on_its_key() {
     let text = "[actions.check]\nkey = \"Z\"\ndescription = \"skills check\"\ncommand = [\"openclaw\", \"skills\", \"check\", \"{skills_root}\"]\n";

@@ -147,33 +147,79 @@ pub struct ResumeNode {
     pub line: usize,
 }
 
+/// Why a journal's entries cannot be matched to this run's inventory: resume never
+/// guesses which node an entry was about. Its `Display` is the words the operator reads.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ResumeError {
+    /// The entry does not carry the node's identity (a journal from an older meshroll).
+    #[error(
+        "the entry on line {line} for node {shown} does not say which inventory node it is \
+         (a journal from an older meshroll): refusing to guess; finish it with that meshroll \
+         or start over with another --journal"
+    )]
+    NoIdentity { line: usize, shown: String },
+    /// The entry names another node than the inventory has at its position.
+    #[error(
+        "the entry on line {line} for node {shown} is {}, but {here}: refusing to guess which \
+         node it is; restore the inventory it ran with, or start over with another --journal",
+        .journal.describe()
+    )]
+    OtherNode {
+        line: usize,
+        shown: String,
+        /// Who the journal says the node is.
+        journal: Box<NodeIdentity>,
+        /// What this run's inventory has at that position.
+        here: InInventory,
+    },
+}
+
+/// What this run's inventory has at a journal entry's position.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum InInventory {
+    /// No node (the inventory is shorter); `position` is 1-based.
+    Nothing {
+        position: usize,
+    },
+    Node(Box<NodeIdentity>),
+}
+
+impl std::fmt::Display for InInventory {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            InInventory::Nothing { position } => {
+                write!(f, "the inventory has no node at position {position}")
+            }
+            InInventory::Node(h) => write!(f, "the inventory has {}", h.describe()),
+        }
+    }
+}
+
 impl Resume {
     /// The last phase done per node of `fleet`, each journal entry matched to the
     /// inventory node at the same position with the same raw name and destination.
     /// `Err` names the first entry that does not match: resume never guesses which node
     /// an entry was about.
-    pub fn for_fleet(&self, fleet: &Fleet) -> Result<BTreeMap<NodeId, Phase>, String> {
+    pub fn for_fleet(&self, fleet: &Fleet) -> Result<BTreeMap<NodeId, Phase>, ResumeError> {
         let mut out = BTreeMap::new();
         for (&i, n) in &self.nodes {
             let id = NodeId::new(i);
-            let entry = format!("the entry on line {} for node {}", n.line, n.shown);
             let Some(ident) = &n.identity else {
-                return Err(format!(
-                    "{entry} does not say which inventory node it is (a journal from an older meshroll): \
-                     refusing to guess; finish it with that meshroll or start over with another --journal"
-                ));
+                return Err(ResumeError::NoIdentity {
+                    line: n.line,
+                    shown: n.shown.clone(),
+                });
             };
             let here = fleet.get(id).map(|node| NodeIdentity::of(id, node));
             if here.as_ref() != Some(ident) {
-                let now = here.map_or_else(
-                    || format!("the inventory has no node at position {}", i + 1),
-                    |h| format!("the inventory has {}", h.describe()),
-                );
-                return Err(format!(
-                    "{entry} is {}, but {now}: refusing to guess which node it is; \
-                     restore the inventory it ran with, or start over with another --journal",
-                    ident.describe()
-                ));
+                return Err(ResumeError::OtherNode {
+                    line: n.line,
+                    shown: n.shown.clone(),
+                    journal: Box::new(ident.clone()),
+                    here: here.map_or(InInventory::Nothing { position: i + 1 }, |h| {
+                        InInventory::Node(Box::new(h))
+                    }),
+                });
             }
             out.insert(id, n.last_done);
         }
@@ -760,6 +806,8 @@ mod tests {
             (Fleet::named(["mac-a"]), "no node at position 2"),
         ] {
             let err = r.for_fleet(&changed).expect_err("must refuse");
+            assert!(matches!(err, ResumeError::OtherNode { .. }), "{err:?}");
+            let err = err.to_string();
             assert!(
                 err.starts_with(
                     "the entry on line 1 for node mac-b is node \"mac-b\" (position 2, mac-b), but the inventory has "
@@ -768,6 +816,15 @@ mod tests {
             );
             assert!(err.contains(now), "{err}");
             assert!(err.contains("refusing to guess"), "{err}");
+            // Word for word what the operator read when this was a string.
+            assert_eq!(
+                err,
+                format!(
+                    "the entry on line 1 for node mac-b is node \"mac-b\" (position 2, mac-b), \
+                     but the inventory has {now}: refusing to guess which node it is; restore the \
+                     inventory it ran with, or start over with another --journal"
+                )
+            );
         }
         // A line without an identity (an older journal) is not guessed at either.
         std::fs::write(
@@ -778,9 +835,17 @@ mod tests {
         let err = read_resume(&path, "s")
             .for_fleet(&fleet)
             .expect_err("must refuse");
+        assert!(matches!(err, ResumeError::NoIdentity { .. }), "{err:?}");
+        let err = err.to_string();
         assert!(
             err.contains("line 1 for node mac-a does not say which inventory node"),
             "{err}"
+        );
+        assert_eq!(
+            err,
+            "the entry on line 1 for node mac-a does not say which inventory node it is (a journal \
+             from an older meshroll): refusing to guess; finish it with that meshroll or start \
+             over with another --journal"
         );
     }
 
