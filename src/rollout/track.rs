@@ -249,3 +249,7 @@ impl NodeTrack {
         })
     }
 }
+
+#[cfg(test)]
+#[path = "track_tests.rs"]
+mod tests;
