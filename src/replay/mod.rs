@@ -799,9 +799,8 @@ impl At {
         let Some(n) = slot.and_then(|i| self.nodes.get_mut(i)) else {
             return;
         };
-        // The transition is the track's (the machine's own); the replay does not know
-        // the plan, and shows the phase done rather than the next one.
-        n.track.apply(rec, e.ts, Phase::next);
+        // The transition is the track's (the machine's own).
+        n.track.apply(rec, e.ts, between);
         n.interrupted = false;
         match rec {
             Record::PhaseStarted { .. } => n.marks.push(AttemptMark {
@@ -849,6 +848,12 @@ impl At {
         }
         c
     }
+}
+
+/// The replay knows no plan: a passed phase leaves a node between phases, shown as the
+/// phase done (which phase is next, the next record says).
+fn between(done: Phase) -> Option<Phase> {
+    Some(done.next().unwrap_or(done))
 }
 
 /// One line of the timeline: `  +12.0s  10:00:12  what`.
