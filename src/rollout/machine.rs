@@ -46,6 +46,10 @@ struct Wind {
     failed: Option<String>,
     /// Its lock is being released (the probe failed: it stays drained).
     releasing: bool,
+    /// The wind-down's next phase (probe or undrain), started by `schedule` in the
+    /// same input: the node is where its last record left it until that
+    /// `phase_started`.
+    next: Option<Phase>,
 }
 
 /// The phase after `after` on node `node`'s course in `plan`: doctor only on canaries
@@ -136,7 +140,8 @@ impl Machine {
     }
 
     /// Resume: nodes that landed in an earlier run stay landed; nodes with phases done
-    /// continue after the last one (a verified node is not synced again).
+    /// continue after the last one (a verified node is not synced again). A change no
+    /// record of this run carries (see `track.rs`).
     pub fn restore(&mut self, node: NodeId, last_done: Phase) {
         let next = self.next_phase(node, last_done);
         let Some(slot) = self.nodes.get_mut(node) else {
@@ -500,10 +505,10 @@ impl Machine {
         }
         // Nodes winding down, wherever they are in the plan.
         for n in self.plan.nodes().collect::<Vec<_>>() {
-            if let (Some(w), NodeRun::Ready { next }) = (&self.steer[n].wind, &self.nodes[n].run)
+            if let Some(w) = self.steer[n].wind.as_mut()
                 && !w.releasing
+                && let Some(next) = w.next.take()
             {
-                let next = *next;
                 self.start(n, next, 1, now, out);
             }
         }
@@ -718,17 +723,17 @@ impl Machine {
             from: slot.done,
             failed: None,
             releasing: false,
+            next: None,
         });
         if !own_in_flight {
             self.wind_step(node, now, out);
         }
     }
 
-    /// The next step of a node winding down that runs no phase now. Its next phase
-    /// (probe or undrain) is the machine's own step: no record says it until its
-    /// `phase_started`.
+    /// The next step of a node winding down that runs no phase now: its next phase
+    /// (probe or undrain, started by `schedule`), the release of its lock, or its end.
     fn wind_step(&mut self, node: NodeId, now: Millis, out: &mut Vec<Effect>) {
-        let slot = &mut self.nodes[node];
+        let slot = &self.nodes[node];
         let Some(w) = self.steer[node].wind.as_mut() else {
             return;
         };
@@ -749,7 +754,7 @@ impl Machine {
             (Some(_), None) => Some(Phase::Undrain),
         };
         match next {
-            Some(next) => slot.run = NodeRun::Ready { next },
+            Some(next) => w.next = Some(next),
             None => self.let_go(node, now, out),
         }
     }

@@ -29,7 +29,7 @@ impl Machine {
             return;
         };
         self.plan = plan;
-        // A machine-only step (no record says it): back to waiting.
+        // Back to waiting: a change no record carries (see `track.rs`).
         for slot in self.nodes.iter_mut() {
             if slot.run
                 == (NodeRun::Ready {

@@ -5,9 +5,12 @@
 //! the journal through the same [`NodeTrack::apply`]: what the journal says a node did
 //! is by construction what the machine's node became. Pure: the time is an argument.
 //!
-//! What no record carries stays the machine's (`machine.rs`): where a resumed node
-//! starts, the wind-down's next step (probe or undrain) and a staged node sent back to
-//! waiting by [`Command::Only`].
+//! Two changes to a node no record carries stay the machine's (`machine.rs`): where a
+//! resumed node starts (`Machine::restore`, from what an earlier run journaled) and a
+//! staged node sent back to waiting by [`Command::Only`] (which re-plans the whole
+//! rollout, not one node). What the machine alone decides (the next phase of a
+//! wind-down, an operator's step) it keeps beside the track, and a node changes only
+//! when the record that says so is applied.
 
 use serde::Serialize;
 
