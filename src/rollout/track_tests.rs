@@ -105,8 +105,10 @@ fn scripted_rollout() -> (Run, Inventory) {
     };
     let id = NodeId::new;
     let (mut now, mut ran) = (0, HashMap::new());
-    // Retry w3, retry w2, skip w4, stop, roll back w1 (it fails), again (it goes back).
-    let mut done = [false; 6];
+    // Retry w3, retry w2, skip w4, stop, roll back w1 (it fails), again (it goes back),
+    // retry w5 (its bad copy is synced again), again once it was put back (from the
+    // start).
+    let mut done = [false; 8];
     r.feed(Input::Tick, now);
     for _ in 0..500 {
         now += 1_000;
@@ -126,6 +128,9 @@ fn scripted_rollout() -> (Run, Inventory) {
         {
             done[2] = true;
             Some(Command::Skip(id(3)))
+        } else if !done[6] && is(m, 4, |s| matches!(s, NodeRun::Failed { .. })) {
+            done[6] = true;
+            Some(Command::RetryNow(id(4)))
         } else if m.halt.is_some() && !m.aborted {
             Some(Command::Resume)
         } else if !done[4] && is(m, 0, |s| *s == NodeRun::Landed) {
@@ -193,6 +198,9 @@ fn scripted_rollout() -> (Run, Inventory) {
                     break;
                 }
             }
+        } else if done[3] && !done[7] && r.m.idle() {
+            done[7] = true;
+            r.feed(Input::Op(Command::RetryNow(id(4))), now);
         } else if r.m.idle() {
             break;
         } else {
@@ -249,17 +257,42 @@ fn the_machine_s_nodes_are_its_journaled_records_folded() {
         "w3 retried now, then under way at the stop"
     );
     assert_eq!(run(3), NodeRun::Skipped);
+    let w5_put_back = r
+        .steps
+        .iter()
+        .find(|(upto, _)| {
+            r.records[..*upto].iter().any(
+                |(rec, _)| matches!(rec, Record::NodeStopped { node, .. } if node.index() == 4),
+            )
+        })
+        .map(|(_, nodes)| nodes[4].clone());
     assert!(
         matches!(
-            run(4),
-            NodeRun::Failed {
+            w5_put_back.as_ref().map(|n| &n.run),
+            Some(NodeRun::Failed {
+                phase: Phase::Verify,
                 error: Failure::Mismatch(_),
-                ..
-            }
+            })
         ),
-        "w5 ends as its failure once put back: {:?}",
-        run(4)
+        "w5 ends as its failure once put back: {w5_put_back:?}"
     );
+    let syncs = |i: usize| {
+        r.m.nodes[NodeId::new(i)]
+            .history
+            .iter()
+            .filter(|a| a.phase == Phase::Sync)
+            .count()
+    };
+    assert_eq!(syncs(4), 2, "w5 synced again when retried");
+    assert_eq!(
+        run(4),
+        NodeRun::Ready {
+            next: Phase::Baseline
+        },
+        "retried once put back, w5 starts over (the rollout stopped: it waits)"
+    );
+    assert_eq!(r.m.nodes[NodeId::new(4)].left, None);
+    assert_eq!(r.m.nodes[NodeId::new(4)].done, None);
     assert_eq!(run(5), NodeRun::Stopped);
     assert_eq!(r.m.nodes[NodeId::new(5)].left, Some(Left::OnBundle));
     assert_eq!(
