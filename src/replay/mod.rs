@@ -764,6 +764,7 @@ impl At {
             if n.track.started.is_some() && n.track.ended.is_none() {
                 n.gap_ms += gap;
             }
+            n.track.new_run();
             if !n.interrupted && matches!(n.status, Status::Active | Status::Retrying) {
                 n.interrupted = true;
                 if let (Some(a), Some(m)) = (n.track.history.last(), n.marks.last_mut()) {
@@ -1038,6 +1039,77 @@ mod tests {
         assert!(
             live.contains(&"operator: retry g1 now".to_string()),
             "{live:?}"
+        );
+    }
+
+    /// A node that failed in a run that then crashed, resumed by the next run and put
+    /// back by its stop, ends as that run's machine left it (stopped), not as the
+    /// failure of the run before.
+    #[test]
+    fn a_node_failed_in_a_crashed_run_and_stopped_by_the_next_is_stopped() {
+        use crate::inventory::{Inventory, Node};
+        use crate::rollout::journal::Journal;
+        use crate::rollout::plan::{self, PlanOptions};
+        use crate::rollout::{Effect, Failure, Input, Machine, Mode};
+
+        let inv = Inventory::from_nodes(Path::new("t"), vec![Node::new("a", "gateway")])
+            .expect("inventory");
+        let p = plan::make(&inv, &PlanOptions::default()).expect("plan");
+        let dir = tempfile::tempdir().expect("tmp");
+        let path = dir.path().join("j.jsonl");
+        let mut j = Journal::open(
+            &path,
+            "r1".into(),
+            "s".into(),
+            "m".into(),
+            inv.nodes.clone(),
+        )
+        .expect("open");
+        let a = NodeId::new(0);
+        let mut feed = |m: &mut Machine, input: Input, now: Millis| {
+            for e in m.handle(input, now) {
+                if let Effect::Journal(rec) = e {
+                    j.write(&rec, now).expect("write");
+                }
+            }
+        };
+        // Run 1: drained, its sync fails for good; the run crashes.
+        let mut m1 = Machine::new(p.clone(), 1, 7, Mode::Run);
+        let done = |phase| Input::PhaseDone {
+            node: a,
+            phase,
+            note: String::new(),
+        };
+        feed(&mut m1, Input::Tick, 1_000);
+        feed(&mut m1, done(Phase::Baseline), 2_000);
+        feed(&mut m1, done(Phase::Drain), 2_000);
+        let failure = Failure::Fatal("disk full".into());
+        feed(
+            &mut m1,
+            Input::PhaseFailed {
+                node: a,
+                phase: Phase::Sync,
+                failure,
+            },
+            3_000,
+        );
+        assert!(matches!(m1.nodes[a].run, NodeRun::Failed { .. }));
+        // Run 2 resumes it after its drain, and is stopped mid-sync.
+        let mut m2 = Machine::new(p, 1, 7, Mode::Run);
+        m2.restore(a, Phase::Drain);
+        feed(&mut m2, Input::Tick, 60_000);
+        feed(&mut m2, Input::Op(Command::Abort), 61_000);
+        feed(&mut m2, done(Phase::Sync), 62_000);
+        feed(&mut m2, done(Phase::Undrain), 63_000);
+        assert_eq!(m2.nodes[a].run, NodeRun::Stopped);
+        drop(j);
+        let r = Replay::load(&path).expect("load");
+        assert_eq!(r.breaks.len(), 1, "two runs");
+        let end = r.state_at(r.entries.len());
+        assert_eq!(end.nodes[0].status, Status::Stopped);
+        assert_eq!(
+            end.nodes[0].outcome(),
+            "stopped, undrained and unlocked, serving its old bundle"
         );
     }
 

@@ -182,6 +182,14 @@ impl NodeTrack {
         }
     }
 
+    /// A new run of meshroll took over (a crash and its resume): it starts with a new
+    /// machine, so what the run before meant to make of the node once let go of it
+    /// (skipped, the failure it had) is forgotten; a stop of the new run leaves it
+    /// stopped.
+    pub fn new_run(&mut self) {
+        self.ends_as = None;
+    }
+
     /// The operator's "retry now": a waiting retry starts now; a failed node goes again
     /// from the phase that failed (a bad copy from sync, a node put back since from the
     /// start). Anything else is left as it is.
