@@ -600,7 +600,7 @@ pub struct AttemptAt<'a> {
 pub struct NodeAt {
     pub name: String,
     pub track: NodeTrack,
-    /// Where it is, for a table ([`NodeAt::refresh`]).
+    /// Where it is, for a table (kept up to date from the track).
     pub status: Status,
     /// The attempt of its phase, or of its last attempt (0: none yet).
     pub attempt: u64,
