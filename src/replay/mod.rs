@@ -17,7 +17,8 @@ use std::path::Path;
 use crate::inventory::NodeId;
 use crate::observe::Millis;
 use crate::rollout::journal::{self, BadLine, Event, Line};
-use crate::rollout::machine::{Command, Record};
+use crate::rollout::machine::{Attempt, Command, NodeRun, Phase, Record};
+use crate::rollout::track::{self, NodeTrack};
 use crate::rollout::words::{self, Names};
 use crate::safe_text::clean;
 
@@ -166,6 +167,9 @@ pub struct Replay {
     pub nodes: Vec<String>,
     /// Where a run stopped and a later one took over, in time order.
     pub breaks: Vec<Break>,
+    /// The position in `nodes` of each node index the journal's lines name (an
+    /// operator's retry names its node by index).
+    pub by_index: BTreeMap<u64, usize>,
 }
 
 /// Number the runs that wrote `entries` (in time order) and say where each stopped. A
@@ -245,12 +249,27 @@ impl Replay {
         }
         let mut nodes: Vec<(String, (u64, usize))> = order.into_iter().collect();
         nodes.sort_by_key(|(_, k)| *k);
+        let nodes: Vec<String> = nodes.into_iter().map(|(n, _)| n).collect();
+        let position: HashMap<&str, usize> = nodes
+            .iter()
+            .enumerate()
+            .map(|(i, n)| (n.as_str(), i))
+            .collect();
+        let mut by_index = BTreeMap::new();
+        for e in &entries {
+            if let (Some(n), Some(i)) = (&e.node, e.node_idx)
+                && let Some(&at) = position.get(n.as_str())
+            {
+                by_index.entry(i).or_insert(at);
+            }
+        }
         Replay {
             source,
             entries,
             bad,
-            nodes: nodes.into_iter().map(|(n, _)| n).collect(),
+            nodes,
             breaks,
+            by_index,
         }
     }
 
@@ -282,7 +301,14 @@ impl Replay {
             .map(|(i, n)| (n.as_str(), i))
             .collect();
         for e in self.entries.iter().take(to).skip(from) {
-            let slot = e.node.as_deref().and_then(|n| index.get(n)).copied();
+            let slot = match &e.node {
+                Some(n) => index.get(n.as_str()).copied(),
+                // A line about a node by index only (an operator's retry).
+                None => e
+                    .record()
+                    .and_then(track::subject)
+                    .and_then(|id| self.by_index.get(&(id.index() as u64)).copied()),
+            };
             at.apply(e, slot);
         }
     }
@@ -379,7 +405,7 @@ impl Replay {
         for n in &end.nodes {
             // Time in service: from its first phase to its end, less the time no run
             // was going.
-            let took = match (n.started, n.ended) {
+            let took = match (n.track.started, n.track.ended) {
                 (Some(s), Some(e)) if n.gap_ms > 0 => format!(
                     " in {} in service (+{} between runs)",
                     secs(e.saturating_sub(s).saturating_sub(n.gap_ms)),
@@ -388,7 +414,7 @@ impl Replay {
                 (Some(s), Some(e)) => format!(" in {}", secs(e.saturating_sub(s))),
                 _ => String::new(),
             };
-            let retries = n.attempts.iter().filter(|a| a.attempt > 1).count();
+            let retries = n.track.retries_used();
             let retries = match retries {
                 0 => String::new(),
                 1 => ", 1 retry".into(),
@@ -396,7 +422,7 @@ impl Replay {
             };
             let (word, why) = match n.status {
                 Status::Failed => (
-                    format!("FAILED at {}", n.phase.as_deref().unwrap_or("?")),
+                    format!("FAILED at {}", n.phase_name()),
                     format!(": {}", n.last_error.as_deref().unwrap_or("?")),
                 ),
                 _ => (n.outcome(), String::new()),
@@ -405,42 +431,51 @@ impl Replay {
                 o,
                 "  {}  {word}{took}, {} attempt(s){retries}{why}",
                 n.name,
-                n.attempts.len()
+                n.track.history.len()
             );
-            let mut run = n.attempts.first().map_or(1, |a| a.run);
-            for a in &n.attempts {
-                if a.run != run {
-                    let gap = gaps.between(run, a.run);
+            let mut run = n.marks.first().map_or(1, |m| m.run);
+            for AttemptAt { attempt: a, mark } in n.attempts() {
+                if mark.run != run {
+                    let gap = gaps.between(run, mark.run);
                     let _ = writeln!(
                         o,
                         "      ── the run stopped; run {} went on {} later ──",
-                        a.run,
+                        mark.run,
                         secs(gap)
                     );
-                    run = a.run;
+                    run = mark.run;
                 }
                 let took = a.ended.map_or("unfinished".to_string(), |e| {
                     secs(e.saturating_sub(a.started))
                 });
                 let what = match &a.outcome {
-                    None if a.cut => "no outcome: the run stopped mid-attempt".to_string(),
+                    None if mark.cut => "no outcome: the run stopped mid-attempt".to_string(),
                     None => "no outcome in the journal".to_string(),
                     Some(Ok(note)) => format!("ok: {}", one_line(note, NOTE_CHARS)),
-                    Some(Err((kind, m))) => format!("failed ({kind}): {}", one_line(m, NOTE_CHARS)),
+                    Some(Err(f)) => format!(
+                        "failed ({}): {}",
+                        f.kind(),
+                        one_line(f.message(), NOTE_CHARS)
+                    ),
                 };
-                let wait = match a.wait_ms {
-                    Some(w) if a.cut => {
+                let wait = match mark.wait_ms {
+                    Some(w) if mark.cut => {
                         format!("; its retry in {} never ran: the run stopped", secs(w))
                     }
                     Some(w) => format!("; waited {}", secs(w)),
                     None => String::new(),
                 };
                 let which = if several_runs {
-                    format!("#{} (run {})", a.attempt, a.run)
+                    format!("#{} (run {})", a.attempt, mark.run)
                 } else {
                     format!("#{}", a.attempt)
                 };
-                let _ = writeln!(o, "      {:<9} {which} {:>7}  {what}{wait}", a.phase, took);
+                let _ = writeln!(
+                    o,
+                    "      {:<9} {which} {:>7}  {what}{wait}",
+                    a.phase.name(),
+                    took
+                );
             }
         }
         o
@@ -535,70 +570,137 @@ pub enum Status {
     RolledBack,
 }
 
-/// One attempt of one phase.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AttemptAt {
-    pub phase: String,
-    pub attempt: u64,
-    pub started: Millis,
-    pub ended: Option<Millis>,
-    /// Ok(note) or Err((kind, message)).
-    pub outcome: Option<Result<String, (String, String)>>,
-    /// The wait before the next attempt, when one was scheduled.
-    pub wait_ms: Option<u64>,
+/// What the replay adds to one attempt of the node's history (`NodeTrack::history`,
+/// same index): which run it belongs to, the wait before the next, whether the run
+/// stopped during it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AttemptMark {
     /// The run (1-based) the attempt belongs to.
     pub run: usize,
+    /// The wait before the next attempt, when one was scheduled.
+    pub wait_ms: Option<u64>,
     /// The run stopped during the attempt, or while its retry waited (the retry never
     /// ran).
     pub cut: bool,
 }
 
+/// One attempt of one phase, as the replay shows it: the track's attempt and the
+/// replay's marks on it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AttemptAt<'a> {
+    pub attempt: &'a Attempt,
+    pub mark: AttemptMark,
+}
+
+/// A node at a point of the replay: the node the records made it ([`NodeTrack`], the
+/// machine's own interpreter of the journal), what the replay adds (a run that
+/// stopped under it, the time between runs, its attempts' runs and waits), and what
+/// a table reads of it, kept up to date after each record.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NodeAt {
     pub name: String,
+    pub track: NodeTrack,
+    /// Where it is, for a table (kept up to date from the track).
     pub status: Status,
-    pub phase: Option<String>,
+    /// The attempt of its phase, or of its last attempt (0: none yet).
     pub attempt: u64,
     /// When the scheduled retry starts (journal time).
     pub retry_at: Option<Millis>,
+    /// The last error any record reported of it.
     pub last_error: Option<String>,
-    pub attempts: Vec<AttemptAt>,
-    pub started: Option<Millis>,
-    pub ended: Option<Millis>,
+    /// Its run stopped (killed, crashed) mid-phase or while a retry waited.
+    pub interrupted: bool,
+    /// One per attempt of `track.history`.
+    pub marks: Vec<AttemptMark>,
     /// Time between its start and its end when no run was going (a crash and its
     /// resume): not time in service.
     pub gap_ms: u64,
-    /// What it ends as once its wind-down is over (skipped, failed).
-    pub then: Option<Status>,
-    /// Where the rollout left it, when it let go of it without landing it.
-    pub left: Option<String>,
 }
 
 impl NodeAt {
     fn new(name: String) -> Self {
         NodeAt {
             name,
+            track: NodeTrack::new(),
             status: Status::Waiting,
-            phase: None,
             attempt: 0,
             retry_at: None,
             last_error: None,
-            attempts: Vec::new(),
-            started: None,
-            ended: None,
+            interrupted: false,
+            marks: Vec::new(),
             gap_ms: 0,
-            then: None,
-            left: None,
         }
+    }
+
+    /// The table's fields again, from the track.
+    fn refresh(&mut self) {
+        let t = &self.track;
+        self.status = if self.interrupted {
+            Status::Interrupted
+        } else {
+            match t.run {
+                NodeRun::Pending => Status::Waiting,
+                NodeRun::Ready { .. } => Status::Between,
+                NodeRun::Active { .. } => Status::Active,
+                NodeRun::Retrying { .. } => Status::Retrying,
+                NodeRun::Landed => Status::Landed,
+                NodeRun::Failed { .. } => Status::Failed,
+                NodeRun::Skipped => Status::Skipped,
+                NodeRun::Stopped => Status::Stopped,
+                NodeRun::RolledBack => Status::RolledBack,
+            }
+        };
+        self.attempt = u64::from(
+            t.attempt_in_progress()
+                .or_else(|| t.history.last().map(|a| a.attempt))
+                .unwrap_or(0),
+        );
+        self.retry_at = match t.run {
+            NodeRun::Retrying { at, .. } if !self.interrupted => Some(at),
+            _ => None,
+        };
+        if self.last_error != t.error {
+            self.last_error.clone_from(&t.error);
+        }
+    }
+
+    /// Its phase: running, waiting to retry, failed in, or (between phases) the one
+    /// done; else the phase of its last attempt.
+    pub fn phase(&self) -> Option<Phase> {
+        let t = &self.track;
+        match &t.run {
+            NodeRun::Active { phase, .. }
+            | NodeRun::Retrying { phase, .. }
+            | NodeRun::Failed { phase, .. } => Some(*phase),
+            NodeRun::Ready { .. } => t.done.or_else(|| t.history.last().map(|a| a.phase)),
+            _ => t.history.last().map(|a| a.phase),
+        }
+    }
+
+    fn phase_name(&self) -> &'static str {
+        self.phase().map_or("?", Phase::name)
+    }
+
+    /// Every attempt, in the order they started, with the replay's marks.
+    pub fn attempts(&self) -> impl DoubleEndedIterator<Item = AttemptAt<'_>> + ExactSizeIterator {
+        self.track
+            .history
+            .iter()
+            .zip(&self.marks)
+            .map(|(attempt, mark)| AttemptAt {
+                attempt,
+                mark: *mark,
+            })
     }
 
     /// What a table shows.
     pub fn label(&self) -> String {
-        let p = self.phase.as_deref().unwrap_or("?");
+        let p = self.phase_name();
         match self.status {
             Status::Waiting => "waiting".into(),
             Status::Active => p.to_string(),
             Status::Retrying => format!("{p} (retry)"),
+            Status::Between if self.track.done.is_none() => self.track.run.label(),
             Status::Between => format!("{p} done"),
             Status::Interrupted => format!("{p} (run stopped)"),
             Status::Landed => "landed".into(),
@@ -615,7 +717,7 @@ impl NodeAt {
             Status::Landed => "LANDED".into(),
             Status::Failed => format!(
                 "FAILED at {}: {}",
-                self.phase.as_deref().unwrap_or("?"),
+                self.phase_name(),
                 self.last_error.as_deref().unwrap_or("?")
             ),
             Status::Waiting => "not started".into(),
@@ -625,16 +727,15 @@ impl NodeAt {
                 } else {
                     "stopped"
                 };
-                match &self.left {
-                    Some(l) => format!("{what}, {l}"),
+                match &self.track.left {
+                    Some(l) => format!("{what}, {}", l.describe()),
                     None => what.into(),
                 }
             }
             Status::RolledBack => "rolled back".into(),
-            Status::Active | Status::Retrying | Status::Between | Status::Interrupted => format!(
-                "unfinished ({}) when the journal ends",
-                self.phase.as_deref().unwrap_or("?")
-            ),
+            Status::Active | Status::Retrying | Status::Between | Status::Interrupted => {
+                format!("unfinished ({}) when the journal ends", self.phase_name())
+            }
         }
     }
 }
@@ -660,15 +761,16 @@ impl At {
     fn new_run(&mut self, now: Millis) {
         let gap = now.saturating_sub(self.last_ts);
         for n in &mut self.nodes {
-            if n.started.is_some() && n.ended.is_none() {
+            if n.track.started.is_some() && n.track.ended.is_none() {
                 n.gap_ms += gap;
             }
-            if matches!(n.status, Status::Active | Status::Retrying) {
-                n.status = Status::Interrupted;
-                n.retry_at = None;
-                if let Some(a) = n.attempts.last_mut() {
-                    a.cut = a.ended.is_none() || a.wait_ms.is_some();
+            n.track.new_run();
+            if !n.interrupted && matches!(n.status, Status::Active | Status::Retrying) {
+                n.interrupted = true;
+                if let (Some(a), Some(m)) = (n.track.history.last(), n.marks.last_mut()) {
+                    m.cut = a.ended.is_none() || m.wait_ms.is_some();
                 }
+                n.refresh();
             }
         }
     }
@@ -698,101 +800,36 @@ impl At {
         let Some(n) = slot.and_then(|i| self.nodes.get_mut(i)) else {
             return;
         };
+        // The transition is the track's (the machine's own).
+        n.track.apply(rec, e.ts, between);
+        n.interrupted = false;
         match rec {
-            Record::PhaseStarted { phase, attempt, .. } => {
-                let (phase, attempt) = (phase.name().to_string(), u64::from(*attempt));
-                n.status = Status::Active;
-                n.phase = Some(phase.clone());
-                n.attempt = attempt;
-                n.retry_at = None;
-                n.started.get_or_insert(e.ts);
-                n.ended = None;
-                n.attempts.push(AttemptAt {
-                    phase,
-                    attempt,
-                    started: e.ts,
-                    ended: None,
-                    outcome: None,
-                    wait_ms: None,
-                    run: e.run,
-                    cut: false,
-                });
-            }
-            Record::PhaseDone {
-                phase,
-                attempt,
-                note,
-                ..
-            } => {
-                n.status = Status::Between;
-                n.phase = Some(phase.name().into());
-                if let Some(a) = last_attempt(n, phase.name(), u64::from(*attempt)) {
-                    a.ended = Some(e.ts);
-                    a.outcome = Some(Ok(note.clone()));
-                }
-            }
-            Record::PhaseFailed {
-                phase,
-                attempt,
-                failure,
-                ..
-            } => {
-                n.phase = Some(phase.name().into());
-                n.last_error = Some(failure.message().to_string());
-                if let Some(a) = last_attempt(n, phase.name(), u64::from(*attempt)) {
-                    a.ended = Some(e.ts);
-                    a.outcome = Some(Err((
-                        failure.kind().to_string(),
-                        failure.message().to_string(),
-                    )));
-                }
-            }
+            Record::PhaseStarted { .. } => n.marks.push(AttemptMark {
+                run: e.run,
+                wait_ms: None,
+                cut: false,
+            }),
             Record::RetryScheduled {
                 phase,
                 attempt,
                 delay_ms,
                 ..
             } => {
-                let attempt = u64::from(*attempt);
-                n.status = Status::Retrying;
-                n.phase = Some(phase.name().into());
-                n.attempt = attempt;
-                n.retry_at = Some(e.ts + delay_ms);
                 // The failed attempt before this one waited `delay_ms`.
-                if let Some(a) = last_attempt(n, phase.name(), attempt.saturating_sub(1)) {
-                    a.wait_ms = Some(*delay_ms);
+                let before = attempt.saturating_sub(1);
+                if let Some(i) = n
+                    .track
+                    .history
+                    .iter()
+                    .rposition(|a| a.phase == *phase && a.attempt == before)
+                    && let Some(m) = n.marks.get_mut(i)
+                {
+                    m.wait_ms = Some(*delay_ms);
                 }
             }
-            Record::NodeLanded { .. } => {
-                n.status = Status::Landed;
-                n.ended = Some(e.ts);
-                n.retry_at = None;
-            }
-            Record::NodeFailed { phase, error, .. } => {
-                n.status = Status::Failed;
-                n.then = Some(Status::Failed);
-                n.phase = Some(phase.name().into());
-                n.last_error = Some(error.clone());
-                n.ended = Some(e.ts);
-                n.retry_at = None;
-            }
-            Record::NodeSkipped { .. } => {
-                n.status = Status::Skipped;
-                n.then = Some(Status::Skipped);
-                n.retry_at = None;
-            }
-            Record::NodeStopped { left, .. } => {
-                n.status = n.then.unwrap_or(Status::Stopped);
-                n.left = Some(left.describe());
-                n.ended = Some(e.ts);
-                n.retry_at = None;
-            }
-            Record::RolledBack { result, .. } => match result {
-                Ok(_) => n.status = Status::RolledBack,
-                Err(message) => n.last_error = Some(format!("rollback failed: {message}")),
-            },
             _ => {}
         }
+        n.refresh();
     }
 
     /// (landed, failed, in flight, waiting).
@@ -814,11 +851,10 @@ impl At {
     }
 }
 
-fn last_attempt<'a>(n: &'a mut NodeAt, phase: &str, attempt: u64) -> Option<&'a mut AttemptAt> {
-    n.attempts
-        .iter_mut()
-        .rev()
-        .find(|a| a.phase == phase && a.attempt == attempt)
+/// The replay knows no plan: a passed phase leaves a node between phases, shown as the
+/// phase done (which phase is next, the next record says).
+fn between(done: Phase) -> Option<Phase> {
+    Some(done.next().unwrap_or(done))
 }
 
 /// One line of the timeline: `  +12.0s  10:00:12  what`.
@@ -1003,6 +1039,77 @@ mod tests {
         assert!(
             live.contains(&"operator: retry g1 now".to_string()),
             "{live:?}"
+        );
+    }
+
+    /// A node that failed in a run that then crashed, resumed by the next run and put
+    /// back by its stop, ends as that run's machine left it (stopped), not as the
+    /// failure of the run before.
+    #[test]
+    fn a_node_failed_in_a_crashed_run_and_stopped_by_the_next_is_stopped() {
+        use crate::inventory::{Inventory, Node};
+        use crate::rollout::journal::Journal;
+        use crate::rollout::plan::{self, PlanOptions};
+        use crate::rollout::{Effect, Failure, Input, Machine, Mode};
+
+        let inv = Inventory::from_nodes(Path::new("t"), vec![Node::new("a", "gateway")])
+            .expect("inventory");
+        let p = plan::make(&inv, &PlanOptions::default()).expect("plan");
+        let dir = tempfile::tempdir().expect("tmp");
+        let path = dir.path().join("j.jsonl");
+        let mut j = Journal::open(
+            &path,
+            "r1".into(),
+            "s".into(),
+            "m".into(),
+            inv.nodes.clone(),
+        )
+        .expect("open");
+        let a = NodeId::new(0);
+        let mut feed = |m: &mut Machine, input: Input, now: Millis| {
+            for e in m.handle(input, now) {
+                if let Effect::Journal(rec) = e {
+                    j.write(&rec, now).expect("write");
+                }
+            }
+        };
+        // Run 1: drained, its sync fails for good; the run crashes.
+        let mut m1 = Machine::new(p.clone(), 1, 7, Mode::Run);
+        let done = |phase| Input::PhaseDone {
+            node: a,
+            phase,
+            note: String::new(),
+        };
+        feed(&mut m1, Input::Tick, 1_000);
+        feed(&mut m1, done(Phase::Baseline), 2_000);
+        feed(&mut m1, done(Phase::Drain), 2_000);
+        let failure = Failure::Fatal("disk full".into());
+        feed(
+            &mut m1,
+            Input::PhaseFailed {
+                node: a,
+                phase: Phase::Sync,
+                failure,
+            },
+            3_000,
+        );
+        assert!(matches!(m1.nodes[a].run, NodeRun::Failed { .. }));
+        // Run 2 resumes it after its drain, and is stopped mid-sync.
+        let mut m2 = Machine::new(p, 1, 7, Mode::Run);
+        m2.restore(a, Phase::Drain);
+        feed(&mut m2, Input::Tick, 60_000);
+        feed(&mut m2, Input::Op(Command::Abort), 61_000);
+        feed(&mut m2, done(Phase::Sync), 62_000);
+        feed(&mut m2, done(Phase::Undrain), 63_000);
+        assert_eq!(m2.nodes[a].run, NodeRun::Stopped);
+        drop(j);
+        let r = Replay::load(&path).expect("load");
+        assert_eq!(r.breaks.len(), 1, "two runs");
+        let end = r.state_at(r.entries.len());
+        assert_eq!(end.nodes[0].status, Status::Stopped);
+        assert_eq!(
+            end.nodes[0].outcome(),
+            "stopped, undrained and unlocked, serving its old bundle"
         );
     }
 

@@ -6,6 +6,7 @@ use serde::Serialize;
 
 use super::bake::{BakeError, Baking};
 use super::plan::Plan;
+use super::track::{self, NodeTrack};
 pub use super::types::{
     Attempt, Command, Cursor, Effect, Failure, Halt, Input, Left, MAX_ATTEMPTS, Mode, NodeRun,
     Phase, Record,
@@ -13,33 +14,30 @@ pub use super::types::{
 use crate::inventory::{Fleet, NodeId, PerNode};
 use crate::observe::Millis;
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct NodeSlot {
-    pub run: NodeRun,
-    pub history: Vec<Attempt>,
-    /// Started at `start`, landed at `end`.
-    pub started: Option<Millis>,
-    pub ended: Option<Millis>,
+/// A node as the machine holds it: what the journal's records made it
+/// ([`NodeTrack`], changed only through [`NodeTrack::apply`] but for the machine-only
+/// steps named in `track.rs`).
+pub type NodeSlot = NodeTrack;
+
+/// What the machine alone keeps of a node, that no record carries: the operator's step
+/// and a wind-down in progress.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+struct Steer {
     /// The operator allowed one more phase while paused (step).
     step_token: bool,
     /// The running phase was started by a step: its retries belong to the same step.
     stepped: bool,
-    /// The last phase that passed (this run, or the run resumed): how far the node got.
-    pub done: Option<Phase>,
     /// Being put back in service (skipped, or the rollout stopping): see
     /// [`Machine::wind_down`].
-    #[serde(skip)]
     wind: Option<Wind>,
-    /// Where the rollout left it, once it let go of it without landing it.
-    pub left: Option<Left>,
 }
 
 /// A node winding down: it finishes the phase in flight, then runs only what puts it
 /// back in service (a switched node: probe; then undrain, which releases the lock).
+/// What it is once wound down (skipped, stopped, the failure it had) is the track's
+/// (`node_skipped`, `node_failed`, else stopped).
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Wind {
-    /// What it is once wound down: `Skipped`, `Stopped` or the `Failed` it was.
-    then: NodeRun,
     /// The phase in flight when the wind-down began is its own, not the wind-down's.
     own_in_flight: bool,
     /// How far it had got when the wind-down began.
@@ -48,55 +46,25 @@ struct Wind {
     failed: Option<String>,
     /// Its lock is being released (the probe failed: it stays drained).
     releasing: bool,
+    /// The wind-down's next phase (probe or undrain), started by `schedule` in the
+    /// same input: the node is where its last record left it until that
+    /// `phase_started`.
+    next: Option<Phase>,
 }
 
-impl NodeSlot {
-    fn new() -> Self {
-        NodeSlot {
-            run: NodeRun::Pending,
-            history: Vec::new(),
-            started: None,
-            ended: None,
-            step_token: false,
-            stepped: false,
-            done: None,
-            wind: None,
-            left: None,
-        }
+/// The phase after `after` on node `node`'s course in `plan`: doctor only on canaries
+/// unless asked for every node.
+fn next_on(plan: &Plan, node: NodeId, after: Phase) -> Option<Phase> {
+    let skips = |phase: Phase| {
+        phase == Phase::Doctor
+            && !plan.doctor_every_node
+            && !plan.classes.iter().any(|c| c.canary == node)
+    };
+    let mut p = after.next()?;
+    while skips(p) {
+        p = p.next()?;
     }
-
-    /// The attempt of the phase in progress (running or waiting to retry), or of the
-    /// phase the node failed in; `None` between phases and once it landed.
-    pub fn attempt_in_progress(&self) -> Option<u32> {
-        match &self.run {
-            NodeRun::Active { attempt, .. } | NodeRun::Retrying { attempt, .. } => Some(*attempt),
-            NodeRun::Failed { phase, .. } => self
-                .history
-                .iter()
-                .rev()
-                .find(|a| a.phase == *phase)
-                .map(|a| a.attempt),
-            _ => None,
-        }
-    }
-
-    /// Retries the node used, over all its phases (attempts after a phase's first).
-    pub fn retries_used(&self) -> usize {
-        self.history.iter().filter(|a| a.attempt > 1).count()
-    }
-
-    /// Being put back in service after a skip or a stop.
-    pub fn winding_down(&self) -> bool {
-        self.wind.is_some()
-    }
-
-    /// The last error of any attempt.
-    pub fn last_error(&self) -> Option<&str> {
-        self.history.iter().rev().find_map(|a| match &a.outcome {
-            Some(Err(f)) => Some(f.message()),
-            _ => None,
-        })
-    }
+    Some(p)
 }
 
 #[path = "machine_only.rs"]
@@ -108,6 +76,9 @@ pub struct Machine {
     pub plan: Plan,
     /// One slot per inventory node; nodes outside the plan stay `Pending` forever.
     pub nodes: PerNode<NodeSlot>,
+    /// What the machine alone keeps per node (steps, wind-downs).
+    #[serde(skip)]
+    steer: PerNode<Steer>,
     /// The first stage in flight (the only one unless the plan runs classes in
     /// parallel).
     pub cursor: Option<Cursor>,
@@ -140,7 +111,8 @@ impl Machine {
     pub fn new(plan: Plan, n_nodes: usize, seed: u64, mode: Mode) -> Self {
         Machine {
             plan,
-            nodes: (0..n_nodes).map(|_| NodeSlot::new()).collect(),
+            nodes: (0..n_nodes).map(|_| NodeTrack::new()).collect(),
+            steer: (0..n_nodes).map(|_| Steer::default()).collect(),
             cursor: None,
             lanes: Vec::new(),
             mode,
@@ -168,7 +140,8 @@ impl Machine {
     }
 
     /// Resume: nodes that landed in an earlier run stay landed; nodes with phases done
-    /// continue after the last one (a verified node is not synced again).
+    /// continue after the last one (a verified node is not synced again). A change no
+    /// record of this run carries (see `track.rs`).
     pub fn restore(&mut self, node: NodeId, last_done: Phase) {
         let next = self.next_phase(node, last_done);
         let Some(slot) = self.nodes.get_mut(node) else {
@@ -208,25 +181,50 @@ impl Machine {
         }
     }
 
-    /// Phases a node runs: doctor only on canaries unless asked for every node.
-    fn skips(&self, node: NodeId, phase: Phase) -> bool {
-        phase == Phase::Doctor
-            && !self.plan.doctor_every_node
-            && !self.plan.classes.iter().any(|c| c.canary == node)
+    /// The phase after `after` on node `node`'s course in the plan (doctor only on
+    /// canaries unless asked for every node); `None` after the last.
+    pub fn next_phase(&self, node: NodeId, after: Phase) -> Option<Phase> {
+        next_on(&self.plan, node, after)
     }
 
-    fn next_phase(&self, node: NodeId, after: Phase) -> Option<Phase> {
-        let mut p = after.next()?;
-        while self.skips(node, p) {
-            p = p.next()?;
+    /// Node `node` is being put back in service after a skip or a stop.
+    pub fn winding_down(&self, node: NodeId) -> bool {
+        self.steer.get(node).is_some_and(|s| s.wind.is_some())
+    }
+
+    /// The one way the machine changes a node: `rec` is applied to the node it is about
+    /// ([`NodeTrack::apply`]) and journaled as it is, so the journal says what the node
+    /// became. Records about no node are only journaled.
+    fn record(&mut self, rec: Record, now: Millis, out: &mut Vec<Effect>) {
+        if let Some(node) = track::subject(&rec) {
+            // A node winding down: what follows a passed phase is the wind-down's.
+            let winding = self.winding_down(node);
+            let plan = &self.plan;
+            if let Some(slot) = self.nodes.get_mut(node) {
+                slot.apply(&rec, now, |p| {
+                    if winding {
+                        None
+                    } else {
+                        next_on(plan, node, p)
+                    }
+                });
+            }
         }
-        Some(p)
+        out.push(Effect::Journal(rec));
+    }
+
+    /// The number of node `node`'s attempt in flight (1 when none is).
+    fn open_attempt(&self, node: NodeId) -> u32 {
+        self.nodes
+            .get(node)
+            .and_then(NodeTrack::open_attempt)
+            .map_or(1, |a| a.attempt)
     }
 
     fn may_start(&self, node: NodeId) -> bool {
         // Putting a node back in service waits for nothing: not a pause, not a halt,
         // not the end of the plan.
-        if self.nodes[node].wind.is_some() {
+        if self.winding_down(node) {
             return true;
         }
         if self.finished {
@@ -242,7 +240,7 @@ impl Machine {
         }
         match self.mode {
             Mode::Run | Mode::StepWave => true,
-            Mode::Paused => self.nodes[node].step_token,
+            Mode::Paused => self.steer[node].step_token,
         }
     }
 
@@ -255,48 +253,23 @@ impl Machine {
         out: &mut Vec<Effect>,
     ) {
         let paused = self.mode == Mode::Paused;
-        let slot = &mut self.nodes[node];
-        slot.stepped = paused && slot.step_token;
-        slot.step_token = false;
-        slot.started.get_or_insert(now);
-        slot.run = NodeRun::Active {
-            phase,
-            attempt,
-            since: now,
-        };
-        slot.history.push(Attempt {
-            phase,
-            attempt,
-            started: now,
-            ended: None,
-            outcome: None,
-        });
-        out.push(Effect::Journal(Record::PhaseStarted {
-            node,
-            phase,
-            attempt,
-        }));
+        let steer = &mut self.steer[node];
+        steer.stepped = paused && steer.step_token;
+        steer.step_token = false;
+        self.record(
+            Record::PhaseStarted {
+                node,
+                phase,
+                attempt,
+            },
+            now,
+            out,
+        );
         out.push(Effect::Run {
             node,
             phase,
             attempt,
         });
-    }
-
-    fn close_attempt(
-        &mut self,
-        node: NodeId,
-        now: Millis,
-        outcome: Result<String, Failure>,
-    ) -> u32 {
-        let slot = &mut self.nodes[node];
-        let mut n = 1;
-        if let Some(a) = slot.history.iter_mut().rev().find(|a| a.ended.is_none()) {
-            a.ended = Some(now);
-            a.outcome = Some(outcome);
-            n = a.attempt;
-        }
-        n
     }
 
     fn class_failures(&self, class: usize) -> usize {
@@ -322,26 +295,24 @@ impl Machine {
         match input {
             Input::Tick => {}
             Input::PhaseDone { node, phase, note } => {
-                let attempt = self.close_attempt(node, now, Ok(note.clone()));
-                out.push(Effect::Journal(Record::PhaseDone {
+                // Between phases (`Ready` for the next one) once it is applied.
+                let attempt = self.open_attempt(node);
+                let rec = Record::PhaseDone {
                     node,
                     phase,
                     attempt,
                     note,
-                }));
-                self.nodes[node].done = Some(phase);
+                };
+                self.record(rec, now, &mut out);
                 if let Some(next) = phase.carries_on() {
                     // The same script runs it: it is in flight already, whatever else
                     // happened meanwhile (a skip, a stop, a pause).
                     self.carry_on(node, next, now, &mut out);
-                } else if let Some(w) = self.nodes[node].wind.as_mut() {
+                } else if let Some(w) = self.steer[node].wind.as_mut() {
                     w.own_in_flight = false;
                     self.wind_step(node, now, &mut out);
-                } else {
-                    match self.next_phase(node, phase) {
-                        Some(next) => self.nodes[node].run = NodeRun::Ready { next },
-                        None => self.land(node, now, &mut out),
-                    }
+                } else if self.next_phase(node, phase).is_none() {
+                    self.land(node, now, &mut out);
                 }
             }
             Input::PhaseFailed {
@@ -349,17 +320,18 @@ impl Machine {
                 phase,
                 failure,
             } => {
-                let attempt = self.close_attempt(node, now, Err(failure.clone()));
-                out.push(Effect::Journal(Record::PhaseFailed {
+                let attempt = self.open_attempt(node);
+                let rec = Record::PhaseFailed {
                     node,
                     phase,
                     attempt,
                     failure: failure.clone(),
-                }));
+                };
+                self.record(rec, now, &mut out);
                 let retry = matches!(failure, Failure::Transient(_))
                     && phase.retriable()
                     && attempt < MAX_ATTEMPTS;
-                if let Some(w) = self.nodes[node].wind.as_mut() {
+                if let Some(w) = self.steer[node].wind.as_mut() {
                     // Winding down: no retry. A failed step of the wind-down leaves the
                     // node drained; its own phase failing just ends it.
                     if !w.own_in_flight {
@@ -370,31 +342,24 @@ impl Machine {
                 } else if retry {
                     let delay_ms = self.retry_delay_ms(attempt);
                     // A step is done when its phase passes or fails for good.
-                    let stepped = self.nodes[node].stepped;
-                    self.nodes[node].step_token = stepped;
-                    self.nodes[node].run = NodeRun::Retrying {
-                        phase,
-                        attempt: attempt + 1,
-                        at: now + delay_ms,
-                        error: failure.message().to_string(),
-                    };
-                    out.push(Effect::Journal(Record::RetryScheduled {
+                    let steer = &mut self.steer[node];
+                    steer.step_token = steer.stepped;
+                    // `Retrying` (until `now + delay_ms`) once it is applied.
+                    let rec = Record::RetryScheduled {
                         node,
                         phase,
                         attempt: attempt + 1,
                         delay_ms,
-                    }));
-                } else {
-                    self.nodes[node].run = NodeRun::Failed {
-                        phase,
-                        error: failure.clone(),
                     };
-                    self.nodes[node].ended = Some(now);
-                    out.push(Effect::Journal(Record::NodeFailed {
+                    self.record(rec, now, &mut out);
+                } else {
+                    // `Failed` with `failure` once it is applied.
+                    let rec = Record::NodeFailed {
                         node,
                         phase,
                         error: failure.message().to_string(),
-                    }));
+                    };
+                    self.record(rec, now, &mut out);
                     let on = |message: &str| (self.name(node), message.to_string());
                     let halt = match &failure {
                         Failure::Mismatch(m) => {
@@ -413,7 +378,7 @@ impl Machine {
                 }
             }
             Input::Released { node, result } => {
-                if let Some(w) = self.nodes[node].wind.as_mut() {
+                if let Some(w) = self.steer[node].wind.as_mut() {
                     w.releasing = false;
                     if let Err(e) = &result
                         && let Some(why) = w.failed.as_mut()
@@ -424,12 +389,10 @@ impl Machine {
                 }
             }
             Input::RollbackDone { node, result } => {
-                if result.is_ok() {
-                    self.nodes[node].run = NodeRun::RolledBack;
-                }
-                // The journal keeps the words: the reason as the operator reads it.
+                // `RolledBack` when it went back. The journal keeps the words: the
+                // reason as the operator reads it.
                 let result = result.map_err(|e| e.to_string());
-                out.push(Effect::Journal(Record::RolledBack { node, result }));
+                self.record(Record::RolledBack { node, result }, now, &mut out);
             }
             Input::BakePolled { node, result } => self.bake_polled(node, result, now, &mut out),
             Input::Op(cmd) => self.operator(cmd, now, &mut out),
@@ -448,14 +411,21 @@ impl Machine {
     }
 
     fn operator(&mut self, cmd: Command, now: Millis, out: &mut Vec<Effect>) {
-        out.push(Effect::Journal(Record::Operator {
+        // Where a node the operator retries was (the record moves it: a waiting retry
+        // starts now, a failed node goes again, see `track.rs`).
+        let retried = match &cmd {
+            Command::RetryNow(node) => self.nodes.get(*node).map(|s| s.run.clone()),
+            _ => None,
+        };
+        let rec = Record::Operator {
             command: cmd.clone(),
-        }));
+        };
+        self.record(rec, now, out);
         match cmd {
             Command::Run => self.mode = Mode::Run,
             Command::Pause => {
                 self.mode = Mode::Paused;
-                for n in &mut self.nodes {
+                for n in &mut self.steer {
                     n.step_token = false;
                     n.stepped = false;
                 }
@@ -476,58 +446,28 @@ impl Machine {
                 for c in self.lanes.clone() {
                     for n in self.stage_nodes(c) {
                         if !self.nodes[n].run.terminal() {
-                            self.nodes[n].step_token = true;
+                            self.steer[n].step_token = true;
                         }
                     }
                 }
             }
-            Command::RetryNow(node) => {
-                let Some(slot) = self.nodes.get_mut(node) else {
-                    return;
-                };
-                match slot.run.clone() {
-                    NodeRun::Retrying {
-                        phase,
-                        attempt,
-                        error,
-                        ..
-                    } => {
-                        slot.run = NodeRun::Retrying {
-                            phase,
-                            attempt,
-                            at: now,
-                            error,
-                        };
-                        slot.step_token = true;
-                    }
-                    NodeRun::Failed { phase, .. } => {
-                        // A bad copy is synced again before it is verified again; a
-                        // node wound down since starts over.
-                        let from = if slot.left.is_some() {
-                            slot.left = None;
-                            slot.done = None;
-                            Phase::Baseline
-                        } else if phase == Phase::Verify {
-                            Phase::Sync
-                        } else {
-                            phase
-                        };
-                        slot.run = NodeRun::Ready { next: from };
-                        slot.ended = None;
-                        slot.step_token = true;
-                        self.halt = None;
-                    }
-                    _ => {}
+            Command::RetryNow(node) => match retried {
+                Some(NodeRun::Retrying { .. }) => self.steer[node].step_token = true,
+                Some(NodeRun::Failed { .. }) => {
+                    self.steer[node].step_token = true;
+                    self.halt = None;
                 }
-            }
+                _ => {}
+            },
             Command::Skip(node) => {
                 // A skipped node in flight finishes its phase, then winds down.
                 if let Some(slot) = self.nodes.get(node)
                     && !slot.run.terminal()
-                    && slot.wind.is_none()
+                    && !self.winding_down(node)
                 {
-                    out.push(Effect::Journal(Record::NodeSkipped { node }));
-                    self.wind_down(node, NodeRun::Skipped, now, out);
+                    // It ends as skipped once wound down.
+                    self.record(Record::NodeSkipped { node }, now, out);
+                    self.wind_down(node, now, out);
                 }
             }
             Command::Abort => self.stop(now, out),
@@ -565,10 +505,10 @@ impl Machine {
         }
         // Nodes winding down, wherever they are in the plan.
         for n in self.plan.nodes().collect::<Vec<_>>() {
-            if let (Some(w), NodeRun::Ready { next }) = (&self.nodes[n].wind, &self.nodes[n].run)
+            if let Some(w) = self.steer[n].wind.as_mut()
                 && !w.releasing
+                && let Some(next) = w.next.take()
             {
-                let next = *next;
                 self.start(n, next, 1, now, out);
             }
         }
@@ -718,42 +658,26 @@ impl Machine {
 
     /// Node `node` landed.
     fn land(&mut self, node: NodeId, now: Millis, out: &mut Vec<Effect>) {
-        self.nodes[node].run = NodeRun::Landed;
-        self.nodes[node].ended = Some(now);
-        out.push(Effect::Journal(Record::NodeLanded { node }));
+        self.record(Record::NodeLanded { node }, now, out);
     }
 
     /// The phase `next` of node `node` runs in the same script as the one that just
     /// passed: it is in flight now (no `Run` effect).
     fn carry_on(&mut self, node: NodeId, next: Phase, now: Millis, out: &mut Vec<Effect>) {
-        let attempt = 1;
-        let slot = &mut self.nodes[node];
-        slot.run = NodeRun::Active {
-            phase: next,
-            attempt,
-            since: now,
-        };
-        slot.history.push(Attempt {
-            phase: next,
-            attempt,
-            started: now,
-            ended: None,
-            outcome: None,
-        });
-        out.push(Effect::Journal(Record::PhaseStarted {
+        let rec = Record::PhaseStarted {
             node,
             phase: next,
-            attempt,
-        }));
+            attempt: 1,
+        };
+        self.record(rec, now, out);
     }
 
     /// Nodes started and not yet done with their own pipeline (wind-downs aside).
     fn under_way(&self) -> bool {
         self.plan.nodes().any(|n| {
-            let s = &self.nodes[n];
-            s.wind.is_none()
+            !self.winding_down(n)
                 && matches!(
-                    s.run,
+                    self.nodes[n].run,
                     NodeRun::Active { .. } | NodeRun::Retrying { .. } | NodeRun::Ready { .. }
                 )
         })
@@ -764,20 +688,19 @@ impl Machine {
     fn stop(&mut self, now: Millis, out: &mut Vec<Effect>) {
         self.aborted = true;
         for n in self.plan.nodes().collect::<Vec<_>>() {
+            // It ends as stopped, or as the failure it had.
             let slot = &self.nodes[n];
-            let then = match &slot.run {
-                NodeRun::Active { .. } | NodeRun::Retrying { .. } | NodeRun::Ready { .. } => {
-                    NodeRun::Stopped
-                }
+            let put_back = match &slot.run {
+                NodeRun::Active { .. } | NodeRun::Retrying { .. } | NodeRun::Ready { .. } => true,
                 // A failed node still holding its lock (drained) is put back too.
-                failed @ NodeRun::Failed { .. }
-                    if slot.left.is_none() && slot.done.is_some_and(|p| p != Phase::Undrain) =>
-                {
-                    failed.clone()
+                NodeRun::Failed { .. } => {
+                    slot.left.is_none() && slot.done.is_some_and(|p| p != Phase::Undrain)
                 }
-                _ => continue,
+                _ => false,
             };
-            self.wind_down(n, then, now, out);
+            if put_back {
+                self.wind_down(n, now, out);
+            }
         }
     }
 
@@ -785,32 +708,33 @@ impl Machine {
     /// flight finishes within its time limit; then a node drained but not switched is
     /// undrained and its lock released (it serves its old bundle), a switched one is
     /// probed first (and left drained, lock released, if the probe fails). It ends as
-    /// `then`, with [`NodeSlot::left`] saying where it was left (journaled as
-    /// `node_stopped`).
-    pub fn wind_down(&mut self, node: NodeId, then: NodeRun, now: Millis, out: &mut Vec<Effect>) {
-        let Some(slot) = self.nodes.get_mut(node) else {
+    /// skipped (`node_skipped`), the failure it had, or stopped, with
+    /// [`NodeTrack::left`] saying where it was left (journaled as `node_stopped`).
+    pub fn wind_down(&mut self, node: NodeId, now: Millis, out: &mut Vec<Effect>) {
+        let (Some(slot), Some(steer)) = (self.nodes.get(node), self.steer.get_mut(node)) else {
             return;
         };
-        if slot.wind.is_some() || slot.left.is_some() {
+        if steer.wind.is_some() || slot.left.is_some() {
             return;
         }
         let own_in_flight = matches!(slot.run, NodeRun::Active { .. });
-        slot.wind = Some(Wind {
-            then,
+        steer.wind = Some(Wind {
             own_in_flight,
             from: slot.done,
             failed: None,
             releasing: false,
+            next: None,
         });
         if !own_in_flight {
             self.wind_step(node, now, out);
         }
     }
 
-    /// The next step of a node winding down that runs no phase now.
+    /// The next step of a node winding down that runs no phase now: its next phase
+    /// (probe or undrain, started by `schedule`), the release of its lock, or its end.
     fn wind_step(&mut self, node: NodeId, now: Millis, out: &mut Vec<Effect>) {
-        let slot = &mut self.nodes[node];
-        let Some(w) = slot.wind.as_mut() else {
+        let slot = &self.nodes[node];
+        let Some(w) = self.steer[node].wind.as_mut() else {
             return;
         };
         let next = match (slot.done, &w.failed) {
@@ -830,17 +754,17 @@ impl Machine {
             (Some(_), None) => Some(Phase::Undrain),
         };
         match next {
-            Some(next) => slot.run = NodeRun::Ready { next },
+            Some(next) => w.next = Some(next),
             None => self.let_go(node, now, out),
         }
     }
 
     /// A node's wind-down is over: say where it was left.
     fn let_go(&mut self, node: NodeId, now: Millis, out: &mut Vec<Effect>) {
-        let slot = &mut self.nodes[node];
-        let Some(w) = slot.wind.take() else {
+        let Some(w) = self.steer[node].wind.take() else {
             return;
         };
+        let slot = &self.nodes[node];
         let passed = |phase: Phase| {
             w.from >= Some(phase)
                 || slot
@@ -860,10 +784,8 @@ impl Machine {
             (Some(Phase::Undrain), None) => Left::Restored,
             (Some(p), None) => Left::Drained(format!("stopped after {}", p.name())),
         };
-        slot.run = w.then;
-        slot.ended = Some(now);
-        slot.left = Some(left.clone());
-        out.push(Effect::Journal(Record::NodeStopped { node, left }));
+        // It ends as skipped, failed or stopped, left where `left` says.
+        self.record(Record::NodeStopped { node, left }, now, out);
     }
 
     /// Nodes a stop would put back: under way (a phase running or to come), winding
@@ -874,7 +796,7 @@ impl Machine {
             .filter(|&n| {
                 let s = &self.nodes[n];
                 let holds = s.left.is_none() && s.done.is_some_and(|p| p != Phase::Undrain);
-                s.wind.is_some()
+                self.winding_down(n)
                     || match s.run {
                         NodeRun::Active { .. } | NodeRun::Retrying { .. } => true,
                         NodeRun::Ready { .. } | NodeRun::Failed { .. } => holds,
@@ -889,8 +811,8 @@ impl Machine {
         // Running phases, and retries that will still run (a halt lets nodes under way
         // finish; an abort or a pause does not).
         let retries_go_on = !self.aborted && self.mode != Mode::Paused;
-        let active = self.nodes.iter().any(|s| {
-            s.wind.is_some()
+        let active = self.nodes.enumerate().any(|(n, s)| {
+            self.winding_down(n)
                 || match s.run {
                     NodeRun::Active { .. } => true,
                     NodeRun::Retrying { .. } => retries_go_on,

@@ -29,6 +29,7 @@ impl Machine {
             return;
         };
         self.plan = plan;
+        // Back to waiting: a change no record carries (see `track.rs`).
         for slot in self.nodes.iter_mut() {
             if slot.run
                 == (NodeRun::Ready {
@@ -37,8 +38,10 @@ impl Machine {
             {
                 slot.run = NodeRun::Pending;
             }
-            slot.step_token = false;
-            slot.stepped = false;
+        }
+        for steer in self.steer.iter_mut() {
+            steer.step_token = false;
+            steer.stepped = false;
         }
         self.started = false;
         self.lanes.clear();

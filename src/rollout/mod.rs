@@ -13,6 +13,7 @@ pub mod runner;
 pub mod session;
 pub mod state;
 pub mod steps;
+pub mod track;
 pub mod types;
 pub mod words;
 

@@ -60,7 +60,7 @@ impl Phase {
         self as usize
     }
 
-    pub(super) fn next(self) -> Option<Phase> {
+    pub fn next(self) -> Option<Phase> {
         Phase::ALL.get(self.index() + 1).copied()
     }
 

@@ -9,7 +9,7 @@ use ratatui::widgets::{Block, Borders, Cell, Clear, Paragraph, Row, Table, Table
 
 use super::theme::Theme;
 use crate::replay::player::Player;
-use crate::replay::{NOTE_CHARS, Status, clock, one_line, secs};
+use crate::replay::{AttemptAt, NOTE_CHARS, Status, clock, one_line, secs};
 use crate::rollout::machine::MAX_ATTEMPTS;
 
 pub fn draw(f: &mut Frame, p: &Player, theme: &Theme) {
@@ -200,7 +200,7 @@ fn node_pane(f: &mut Frame, area: Rect, p: &Player, theme: &Theme) {
     };
     let h = area.height.saturating_sub(1) as usize;
     let mut lines: Vec<Line> = Vec::new();
-    for a in n.attempts.iter().rev().take(h).rev() {
+    for AttemptAt { attempt: a, mark } in n.attempts().rev().take(h).rev() {
         let took = a
             .ended
             .map_or("…".to_string(), |e| secs(e.saturating_sub(a.started)));
@@ -213,19 +213,19 @@ fn node_pane(f: &mut Frame, area: Rect, p: &Player, theme: &Theme) {
             }
         };
         let (what, style) = match &a.outcome {
-            None if a.cut => ("the run stopped mid-attempt".to_string(), theme.warn),
+            None if mark.cut => ("the run stopped mid-attempt".to_string(), theme.warn),
             None => ("running".to_string(), theme.pending),
             Some(Ok(note)) => (format!("ok {}", text(note)), theme.ok),
-            Some(Err((kind, m))) => (format!("{kind}: {}", text(m)), theme.error),
+            Some(Err(f)) => (format!("{}: {}", f.kind(), text(f.message())), theme.error),
         };
-        let wait = match a.wait_ms {
-            Some(w) if a.cut => format!(" (retry in {} never ran: the run stopped)", secs(w)),
+        let wait = match mark.wait_ms {
+            Some(w) if mark.cut => format!(" (retry in {} never ran: the run stopped)", secs(w)),
             Some(w) => format!(" (waited {})", secs(w)),
             None => String::new(),
         };
         lines.push(Line::from(vec![
             Span::styled(
-                format!("{:<8} #{} {:>6} ", a.phase, a.attempt, took),
+                format!("{:<8} #{} {:>6} ", a.phase.name(), a.attempt, took),
                 theme.dim,
             ),
             Span::styled(format!("{what}{wait}"), style),
