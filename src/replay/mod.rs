@@ -965,7 +965,7 @@ mod tests {
     #[test]
     fn the_replay_words_each_record_as_the_live_rollout_did() {
         use crate::inventory::{Inventory, Node};
-        use crate::rollout::journal::Journal;
+        use crate::rollout::journal::test_support::write_journal;
         use crate::rollout::plan::{self, PlanOptions};
         use crate::rollout::state::RolloutState;
         use crate::rollout::{Command, Effect, Failure, Input, Machine, Mode, Phase};
@@ -981,14 +981,6 @@ mod tests {
         let mut s = RolloutState::new(m, inv.nodes.clone(), "r1".into(), &bundle, 0);
         let dir = tempfile::tempdir().expect("tmp");
         let path = dir.path().join("j.jsonl");
-        let mut j = Journal::open(
-            &path,
-            "r1".into(),
-            "sha".into(),
-            "m".into(),
-            inv.nodes.clone(),
-        )
-        .expect("open");
         let g1 = NodeId::new(0);
         let mut live = Vec::new();
         let inputs = [
@@ -1007,16 +999,17 @@ mod tests {
             },
             Input::Op(Command::Skip(NodeId::new(1))),
         ];
+        let mut records = Vec::new();
         for (t, input) in inputs.into_iter().enumerate() {
             let now = 1_000 * t as u64;
             let (effects, _) = s.input(input, now);
             for e in effects {
                 if let Effect::Journal(rec) = e {
-                    j.write(&rec, now).expect("write");
+                    records.push((rec, now));
                 }
             }
         }
-        drop(j);
+        write_journal(&path, "sha", inv.nodes.clone(), records);
         for p in &s.log {
             // `[   2.0s] text`: the time is the live line's own.
             let text = p.text.split_once("] ").map_or("", |(_, t)| t);
@@ -1048,7 +1041,7 @@ mod tests {
     #[test]
     fn a_node_failed_in_a_crashed_run_and_stopped_by_the_next_is_stopped() {
         use crate::inventory::{Inventory, Node};
-        use crate::rollout::journal::Journal;
+        use crate::rollout::journal::test_support::write_journal;
         use crate::rollout::plan::{self, PlanOptions};
         use crate::rollout::{Effect, Failure, Input, Machine, Mode};
 
@@ -1057,19 +1050,12 @@ mod tests {
         let p = plan::make(&inv, &PlanOptions::default()).expect("plan");
         let dir = tempfile::tempdir().expect("tmp");
         let path = dir.path().join("j.jsonl");
-        let mut j = Journal::open(
-            &path,
-            "r1".into(),
-            "s".into(),
-            "m".into(),
-            inv.nodes.clone(),
-        )
-        .expect("open");
         let a = NodeId::new(0);
+        let mut records = Vec::new();
         let mut feed = |m: &mut Machine, input: Input, now: Millis| {
             for e in m.handle(input, now) {
                 if let Effect::Journal(rec) = e {
-                    j.write(&rec, now).expect("write");
+                    records.push((rec, now));
                 }
             }
         };
@@ -1102,7 +1088,7 @@ mod tests {
         feed(&mut m2, done(Phase::Sync), 62_000);
         feed(&mut m2, done(Phase::Undrain), 63_000);
         assert_eq!(m2.nodes[a].run, NodeRun::Stopped);
-        drop(j);
+        write_journal(&path, "s", inv.nodes.clone(), records);
         let r = Replay::load(&path).expect("load");
         assert_eq!(r.breaks.len(), 1, "two runs");
         let end = r.state_at(r.entries.len());

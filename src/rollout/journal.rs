@@ -682,9 +682,47 @@ pub fn read_resume(path: &Path, skills_sha: &str) -> Resume {
     r
 }
 
+/// Test set-up shared by the journal's, the replay's and the rollout machine's tests:
+/// a journal written from records at their times, and the record most of them write.
+#[cfg(test)]
+pub(crate) mod test_support {
+    use std::path::Path;
+
+    use super::Journal;
+    use crate::inventory::{Fleet, NodeId};
+    use crate::observe::Millis;
+    use crate::rollout::machine::{Phase, Record};
+
+    /// The node at position `node` finished `phase` at its first attempt, with no note.
+    pub(crate) fn phase_done(node: usize, phase: Phase) -> Record {
+        Record::PhaseDone {
+            node: NodeId::new(node),
+            phase,
+            attempt: 1,
+            note: String::new(),
+        }
+    }
+
+    /// Append `records`, each at its time, to the journal at `path` of rollout `r1`
+    /// for the bundle `skills_sha` (manifest `m`) rolled out to `fleet`.
+    pub(crate) fn write_journal(
+        path: &Path,
+        skills_sha: &str,
+        fleet: Fleet,
+        records: impl IntoIterator<Item = (Record, Millis)>,
+    ) {
+        let mut j =
+            Journal::open(path, "r1".into(), skills_sha.into(), "m".into(), fleet).expect("open");
+        for (rec, at) in records {
+            j.write(&rec, at).expect("journal write");
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use test_support::{phase_done, write_journal};
 
     /// The last phase done of the node the journal names `name`.
     fn done(r: &Resume, name: &str) -> Option<Phase> {
@@ -724,22 +762,12 @@ mod tests {
         nodes[1].port = Some(2222);
         nodes[1].user = Some("ad min%".into());
         let fleet = Fleet::from(nodes.clone());
-        {
-            let mut j = Journal::open(&path, "r1".into(), "s".into(), "m".into(), fleet.clone())
-                .expect("open");
-            for i in 0..names.len() {
-                j.write(
-                    &Record::PhaseDone {
-                        node: NodeId::new(i),
-                        phase: Phase::Verify,
-                        attempt: 1,
-                        note: String::new(),
-                    },
-                    1,
-                )
-                .expect("journal write");
-            }
-        }
+        write_journal(
+            &path,
+            "s",
+            fleet.clone(),
+            (0..names.len()).map(|i| (phase_done(i, Phase::Verify), 1)),
+        );
         let read = read_records(&path).expect("read");
         for (i, (_, l)) in read.lines.iter().enumerate() {
             let want = NodeIdentity::of(NodeId::new(i), &nodes[i]);
@@ -763,20 +791,12 @@ mod tests {
         let dir = tempfile::tempdir().expect("tmp");
         let path = dir.path().join("j.jsonl");
         let fleet = Fleet::named(["mac-a", "mac-b"]);
-        {
-            let mut j = Journal::open(&path, "r1".into(), "s".into(), "m".into(), fleet.clone())
-                .expect("open");
-            j.write(
-                &Record::PhaseDone {
-                    node: NodeId::new(1),
-                    phase: Phase::Verify,
-                    attempt: 1,
-                    note: String::new(),
-                },
-                1,
-            )
-            .expect("journal write");
-        }
+        write_journal(
+            &path,
+            "s",
+            fleet.clone(),
+            [(phase_done(1, Phase::Verify), 1)],
+        );
         let r = read_resume(&path, "s");
         assert_eq!(
             r.for_fleet(&fleet).expect("same fleet"),
@@ -855,36 +875,21 @@ mod tests {
     fn a_node_put_back_starts_over_on_resume() {
         let dir = tempfile::tempdir().expect("tmp");
         let path = dir.path().join("j.jsonl");
-        {
-            let mut j = Journal::open(
-                &path,
-                "r1".into(),
-                "sha1".into(),
-                "m1".into(),
-                Fleet::named(["a", "b"]),
-            )
-            .expect("open");
-            for (node, phase) in [(0, Phase::Sync), (0, Phase::Undrain), (1, Phase::Sync)] {
-                j.write(
-                    &Record::PhaseDone {
-                        node: NodeId::new(node),
-                        phase,
-                        attempt: 1,
-                        note: String::new(),
-                    },
-                    5,
-                )
-                .expect("journal write");
-            }
-            j.write(
-                &Record::NodeStopped {
-                    node: NodeId::new(0),
-                    left: crate::rollout::Left::Restored,
-                },
-                6,
-            )
-            .expect("journal write");
-        }
+        let stopped = Record::NodeStopped {
+            node: NodeId::new(0),
+            left: crate::rollout::Left::Restored,
+        };
+        write_journal(
+            &path,
+            "sha1",
+            Fleet::named(["a", "b"]),
+            [
+                (phase_done(0, Phase::Sync), 5),
+                (phase_done(0, Phase::Undrain), 5),
+                (phase_done(1, Phase::Sync), 5),
+                (stopped, 6),
+            ],
+        );
         let r = read_resume(&path, "sha1");
         assert_eq!(r.rollout_id.as_deref(), Some("r1"));
         assert_eq!(done(&r, "a"), None, "undrain here was the wind-down's");
@@ -895,39 +900,27 @@ mod tests {
     fn journal_lines_carry_both_ids_and_resume_reads_them() {
         let dir = tempfile::tempdir().expect("tmp");
         let path = dir.path().join("j.jsonl");
-        {
-            let mut j = Journal::open(
-                &path,
-                "r1".into(),
-                "sha1".into(),
-                "m1".into(),
-                Fleet::named(["a", "b"]),
-            )
-            .expect("open");
-            j.write(
-                &Record::PhaseDone {
-                    node: NodeId::new(0),
-                    phase: Phase::Verify,
-                    attempt: 1,
-                    note: "ok".into(),
-                },
-                5,
-            )
-            .expect("journal write");
-            j.write(
-                &Record::NodeLanded {
-                    node: NodeId::new(1),
-                },
-                6,
-            )
-            .expect("journal write");
-        }
+        let verified = Record::PhaseDone {
+            node: NodeId::new(0),
+            phase: Phase::Verify,
+            attempt: 1,
+            note: "ok".into(),
+        };
+        let landed = Record::NodeLanded {
+            node: NodeId::new(1),
+        };
+        write_journal(
+            &path,
+            "sha1",
+            Fleet::named(["a", "b"]),
+            [(verified, 5), (landed, 6)],
+        );
         let text = std::fs::read_to_string(&path).expect("read");
         let first: Value = serde_json::from_str(text.lines().next().expect("line")).expect("json");
         assert_eq!(first["event"], "phase_done");
         assert_eq!(first["node_name"], "a");
         assert_eq!(first["skills_sha"], "sha1");
-        assert_eq!(first["manifest_sha256"], "m1");
+        assert_eq!(first["manifest_sha256"], "m");
         assert_eq!(first["rollout"], "r1");
         let r = read_resume(&path, "sha1");
         assert_eq!(r.rollout_id.as_deref(), Some("r1"));
@@ -935,25 +928,12 @@ mod tests {
         assert_eq!(done(&r, "b"), Some(Phase::Undrain));
         assert_eq!(read_resume(&path, "other"), Resume::default());
         // Appending keeps what was there.
-        {
-            let mut j = Journal::open(
-                &path,
-                "r1".into(),
-                "sha1".into(),
-                "m1".into(),
-                Fleet::named(["a"]),
-            )
-            .expect("open");
-            j.write(
-                &Record::Finished {
-                    landed: 2,
-                    failed: 0,
-                    skipped: 0,
-                },
-                7,
-            )
-            .expect("journal write");
-        }
+        let finished = Record::Finished {
+            landed: 2,
+            failed: 0,
+            skipped: 0,
+        };
+        write_journal(&path, "sha1", Fleet::named(["a"]), [(finished, 7)]);
         let r = read_resume(&path, "sha1");
         assert_eq!(r.rollout_id, None);
         assert_eq!(
@@ -975,36 +955,24 @@ mod tests {
     fn a_mismatched_copy_is_synced_again_on_resume() {
         let dir = tempfile::tempdir().expect("tmp");
         let path = dir.path().join("j.jsonl");
-        {
-            let mut j = Journal::open(
-                &path,
-                "r1".into(),
-                "s".into(),
-                "m".into(),
-                Fleet::named(["a"]),
-            )
-            .expect("open");
-            j.write(
-                &Record::PhaseDone {
-                    node: NodeId::new(0),
-                    phase: Phase::Sync,
-                    attempt: 1,
-                    note: "ok".into(),
-                },
-                1,
-            )
-            .expect("journal write");
-            j.write(
-                &Record::PhaseFailed {
-                    node: NodeId::new(0),
-                    phase: Phase::Verify,
-                    attempt: 1,
-                    failure: super::super::Failure::Mismatch("x differs".into()),
-                },
-                2,
-            )
-            .expect("journal write");
-        }
+        let synced = Record::PhaseDone {
+            node: NodeId::new(0),
+            phase: Phase::Sync,
+            attempt: 1,
+            note: "ok".into(),
+        };
+        let mismatch = Record::PhaseFailed {
+            node: NodeId::new(0),
+            phase: Phase::Verify,
+            attempt: 1,
+            failure: super::super::Failure::Mismatch("x differs".into()),
+        };
+        write_journal(
+            &path,
+            "s",
+            Fleet::named(["a"]),
+            [(synced, 1), (mismatch, 2)],
+        );
         let r = read_resume(&path, "s");
         assert_eq!(done(&r, "a"), Some(Phase::Drain), "sync runs again");
     }
@@ -1084,23 +1052,10 @@ mod tests {
         let dir = tempfile::tempdir().expect("tmp");
         let path = dir.path().join("j.jsonl");
         std::fs::write(&path, br#"{"event":"phase_done","node_name":"a","pha"#).expect("write");
-        {
-            let mut j = Journal::open(
-                &path,
-                "r1".into(),
-                "s".into(),
-                "m".into(),
-                Fleet::named(["b"]),
-            )
-            .expect("open");
-            j.write(
-                &Record::NodeLanded {
-                    node: NodeId::new(0),
-                },
-                1,
-            )
-            .expect("journal write");
-        }
+        let landed = Record::NodeLanded {
+            node: NodeId::new(0),
+        };
+        write_journal(&path, "s", Fleet::named(["b"]), [(landed, 1)]);
         let r = read_resume(&path, "s");
         assert_eq!(done(&r, "b"), Some(Phase::Undrain), "{r:?}");
         assert_eq!(r.bad_lines.len(), 1);
@@ -1249,14 +1204,8 @@ mod tests {
         let dir = tempfile::tempdir().expect("tmp");
         let path = dir.path().join("j.jsonl");
         let recs: Vec<Record> = written_lines().into_iter().map(|(_, r)| r).collect();
-        {
-            let names = Fleet::named((1..=4).map(|i| format!("mac-g0{i}")));
-            let mut j =
-                Journal::open(&path, "r1".into(), "sha".into(), "m".into(), names).expect("open");
-            for (i, r) in recs.iter().enumerate() {
-                j.write(r, i as u64).expect("journal write");
-            }
-        }
+        let names = Fleet::named((1..=4).map(|i| format!("mac-g0{i}")));
+        write_journal(&path, "sha", names, recs.iter().cloned().zip(0..));
         let read = read_records(&path).expect("read");
         assert_eq!(read.bad, vec![]);
         let got: Vec<Record> = read

@@ -9,7 +9,7 @@ use std::path::Path;
 use super::*;
 use crate::inventory::{Inventory, Node};
 use crate::replay::Replay;
-use crate::rollout::journal::Journal;
+use crate::rollout::journal::test_support::write_journal;
 use crate::rollout::plan::{self, PlanOptions, Size};
 use crate::rollout::{Effect, Input, Machine, Mode, NodeError};
 
@@ -309,18 +309,7 @@ fn the_replay_of_its_journal_is_the_machine_at_every_step() {
     let (r, inv) = scripted_rollout();
     let dir = tempfile::tempdir().expect("tmp");
     let path = dir.path().join("j.jsonl");
-    let mut j = Journal::open(
-        &path,
-        "r1".into(),
-        "sha".into(),
-        "m".into(),
-        inv.nodes.clone(),
-    )
-    .expect("open");
-    for (rec, at) in &r.records {
-        j.write(rec, *at).expect("write");
-    }
-    drop(j);
+    write_journal(&path, "sha", inv.nodes.clone(), r.records.iter().cloned());
     let replay = Replay::load(&path).expect("load");
     assert!(replay.bad.is_empty(), "{:?}", replay.bad);
     let next_unknown = |run: &NodeRun| match run {
