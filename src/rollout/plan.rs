@@ -456,6 +456,29 @@ mod tests {
             .collect()
     }
 
+    /// Two gateways, then five workers.
+    const POOL: [(&str, &str); 7] = [
+        ("g1", "gateway"),
+        ("g2", "gateway"),
+        ("w1", "worker"),
+        ("w2", "worker"),
+        ("w3", "worker"),
+        ("w4", "worker"),
+        ("w5", "worker"),
+    ];
+
+    /// The plan of `i` in waves of `wave`, every other option the default.
+    fn in_waves(i: &Inventory, wave: Size) -> Plan {
+        make(
+            i,
+            &PlanOptions {
+                wave,
+                ..PlanOptions::default()
+            },
+        )
+        .expect("plan")
+    }
+
     fn inv(spec: &[(&str, &str)]) -> Inventory {
         let nodes = spec
             .iter()
@@ -478,23 +501,8 @@ mod tests {
 
     #[test]
     fn a_plan_kept_to_some_nodes_keeps_their_order_and_drops_empty_waves() {
-        let i = inv(&[
-            ("g1", "gateway"),
-            ("g2", "gateway"),
-            ("w1", "worker"),
-            ("w2", "worker"),
-            ("w3", "worker"),
-            ("w4", "worker"),
-            ("w5", "worker"),
-        ]);
-        let p = make(
-            &i,
-            &PlanOptions {
-                wave: Size::Count(2),
-                ..PlanOptions::default()
-            },
-        )
-        .expect("plan");
+        let i = inv(&POOL);
+        let p = in_waves(&i, Size::Count(2));
         // Worker waves were [w2 w3] [w4 w5]; keeping w3 and w5 makes w3 the canary.
         let kept = p.only(|n| [4, 6].contains(&n.index())).expect("some kept");
         assert_eq!(kept.classes.len(), 1);
@@ -505,13 +513,7 @@ mod tests {
 
     #[test]
     fn named_nodes_limit_the_plan_and_unknown_names_are_refused() {
-        let i = inv(&[
-            ("g1", "gateway"),
-            ("g2", "gateway"),
-            ("w1", "worker"),
-            ("w2", "worker"),
-            ("w3", "worker"),
-        ]);
+        let i = inv(&POOL[..5]);
         let only = |names: &[&str], classes: Option<Vec<String>>| {
             make(
                 &i,
@@ -555,45 +557,16 @@ mod tests {
 
     #[test]
     fn canary_then_waves_by_count_and_percent() {
-        let i = inv(&[
-            ("g1", "gateway"),
-            ("g2", "gateway"),
-            ("w1", "worker"),
-            ("w2", "worker"),
-            ("w3", "worker"),
-            ("w4", "worker"),
-            ("w5", "worker"),
-        ]);
-        let p = make(
-            &i,
-            &PlanOptions {
-                wave: Size::Count(2),
-                ..PlanOptions::default()
-            },
-        )
-        .expect("plan");
+        let i = inv(&POOL);
+        let p = in_waves(&i, Size::Count(2));
         assert_eq!(p.classes.len(), 2);
         assert_eq!(p.classes[0].canary.index(), 0);
         assert_eq!(indices(&p.classes[0].waves), vec![vec![1]]);
         assert_eq!(p.classes[1].canary.index(), 2);
         assert_eq!(indices(&p.classes[1].waves), vec![vec![3, 4], vec![5, 6]]);
-        let p = make(
-            &i,
-            &PlanOptions {
-                wave: Size::Percent(50),
-                ..PlanOptions::default()
-            },
-        )
-        .expect("plan");
+        let p = in_waves(&i, Size::Percent(50));
         assert_eq!(indices(&p.classes[1].waves), vec![vec![3, 4], vec![5, 6]]);
-        let p = make(
-            &i,
-            &PlanOptions {
-                wave: Size::Percent(1),
-                ..PlanOptions::default()
-            },
-        )
-        .expect("plan");
+        let p = in_waves(&i, Size::Percent(1));
         assert_eq!(p.classes[1].waves.len(), 4, "at least one node a wave");
         assert_eq!(
             p.locate(NodeId::new(5)),
