@@ -717,6 +717,7 @@ mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
     use crate::inventory::NodeId;
+    use crate::inventory::test_support::labels;
 
     fn names(p: &str) -> Vec<String> {
         expand_hosts(p).unwrap()
@@ -841,13 +842,8 @@ mod tests {
             Ok(())
         })
         .unwrap();
-        let got: Vec<_> = inv
-            .nodes
-            .iter()
-            .map(|n| (n.name.as_str(), n.class.as_str(), n.labels.clone()))
-            .collect();
         assert_eq!(
-            got,
+            labels(&inv),
             vec![
                 ("solo", "ungrouped", vec![]),
                 ("w1", "worker", vec!["canary".to_string()]),

@@ -275,14 +275,10 @@ mod tests {
     use super::*;
     use crate::inventory::Layout;
     use crate::inventory::NodeId;
+    use crate::inventory::test_support::{assert_groups_example, assert_refused, labels};
 
     fn p(text: &str) -> Result<Inventory, InventoryError> {
         parse(Path::new("hosts.ini"), text)
-    }
-
-    fn err(text: &str) -> (Option<usize>, String) {
-        let e = p(text).unwrap_err();
-        (e.line, e.expected)
     }
 
     #[test]
@@ -359,21 +355,7 @@ meshroll_skills_root=/all/skills
 meshroll_cache_max_age_min=90
 ")
         .unwrap();
-        let got: Vec<_> = inv
-            .nodes
-            .iter()
-            .map(|n| (n.name.as_str(), n.class.as_str(), n.destination()))
-            .collect();
-        assert_eq!(
-            got,
-            vec![
-                ("solo", "ungrouped", "solo".to_string()),
-                ("g1", "gateway", "admin@10.0.0.1".to_string()),
-                ("w1", "worker", "w1:2200".to_string()),
-                ("w2", "worker", "w2:2200".to_string()),
-                ("w3", "worker", "w3:2300".to_string()),
-            ]
-        );
+        assert_groups_example(&inv);
         assert_eq!(inv.classes, vec!["ungrouped", "gateway", "worker"]);
         let solo = &inv.nodes[NodeId::new(0)].layout;
         assert_eq!(solo.skills_root, "/all/skills");
@@ -382,22 +364,13 @@ meshroll_cache_max_age_min=90
         let g1 = &inv.nodes[NodeId::new(1)].layout;
         assert_eq!(g1.skills_root, "/all/skills");
         assert_eq!(g1.state_dir, "/srv/state");
-        let w3 = &inv.nodes[NodeId::new(4)].layout;
-        assert_eq!(w3.skills_root, "/opt/skills");
-        assert_eq!(w3.state_dir, "/srv/state");
-        assert_eq!(w3.run_as, "");
     }
 
     #[test]
     fn host_in_two_groups() {
         let inv = p("[worker]\nw1\n[canary]\nw1\nw2\n[ungrouped]\nw2\nw3\n").unwrap();
-        let got: Vec<_> = inv
-            .nodes
-            .iter()
-            .map(|n| (n.name.as_str(), n.class.as_str(), n.labels.clone()))
-            .collect();
         assert_eq!(
-            got,
+            labels(&inv),
             vec![
                 ("w1", "worker", vec!["canary".to_string()]),
                 ("w2", "canary", vec![]),
@@ -453,11 +426,7 @@ meshroll_cache_max_age_min=90
             ("[w]\nh k=\"open\n", 2, "closing \" quote"),
             ("[w]\nh:99999\n", 2, "a port number"),
         ];
-        for (text, line, want) in cases {
-            let (l, e) = err(text);
-            assert_eq!(l, Some(*line), "{text:?}: {e}");
-            assert!(e.contains(want), "{text:?}: {e}");
-        }
+        assert_refused(cases, p);
     }
 
     #[test]

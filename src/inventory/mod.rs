@@ -12,6 +12,8 @@ pub mod ini;
 pub mod layout;
 mod node_id;
 pub mod sources;
+#[cfg(test)]
+mod test_support;
 pub mod toml_inv;
 pub mod yaml;
 

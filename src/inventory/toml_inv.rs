@@ -505,6 +505,7 @@ mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
     use crate::inventory::NodeId;
+    use crate::inventory::test_support::assert_refused;
 
     fn p(text: &str) -> Result<Inventory, InventoryError> {
         parse(Path::new("meshroll.toml"), text)
@@ -653,10 +654,6 @@ prewarm_cmd = "true"
             ),
             ("[[nodes]\n", 1, "a valid meshroll.toml"),
         ];
-        for (text, line, want) in cases {
-            let e = p(text).unwrap_err();
-            assert_eq!(e.line, Some(*line), "{text:?}: {}", e.expected);
-            assert!(e.expected.contains(want), "{text:?}: {}", e.expected);
-        }
+        assert_refused(cases, p);
     }
 }

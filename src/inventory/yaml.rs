@@ -545,6 +545,7 @@ mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
     use crate::inventory::NodeId;
+    use crate::inventory::test_support::{assert_groups_example, assert_refused};
 
     fn p(text: &str) -> Result<Inventory, InventoryError> {
         parse(Path::new("hosts.yml"), text)
@@ -581,25 +582,8 @@ all:
         meshroll_state_dir: /srv/state
 ")
         .unwrap();
-        let got: Vec<_> = inv
-            .nodes
-            .iter()
-            .map(|n| (n.name.as_str(), n.class.as_str(), n.destination()))
-            .collect();
-        assert_eq!(
-            got,
-            vec![
-                ("solo", "ungrouped", "solo".to_string()),
-                ("g1", "gateway", "admin@10.0.0.1".to_string()),
-                ("w1", "worker", "w1:2200".to_string()),
-                ("w2", "worker", "w2:2200".to_string()),
-                ("w3", "worker", "w3:2300".to_string()),
-            ]
-        );
+        assert_groups_example(&inv);
         let w3 = &inv.nodes[NodeId::new(4)].layout;
-        assert_eq!(w3.skills_root, "/opt/skills");
-        assert_eq!(w3.state_dir, "/srv/state");
-        assert_eq!(w3.run_as, "");
         assert_eq!(w3.cache_max_age_min, 90);
         assert_eq!(
             inv.nodes[NodeId::new(0)].layout.state_dir,
@@ -709,10 +693,6 @@ gateway:
                 "without a cycle",
             ),
         ];
-        for (text, line, want) in cases {
-            let e = p(text).unwrap_err();
-            assert_eq!(e.line, Some(*line), "{text:?}: {}", e.expected);
-            assert!(e.expected.contains(want), "{text:?}: {}", e.expected);
-        }
+        assert_refused(cases, p);
     }
 }
