@@ -608,21 +608,27 @@ mod tests {
     use crate::report::{self, NodeReport};
     use crate::verdict::Kind;
 
-    /// Every trouble the demo promises shows up with its verdict and reason.
-    #[tokio::test(start_paused = true)]
-    async fn demo_mesh_shows_every_verdict_and_skew() {
-        let (inv, mesh) = SimMesh::demo();
-        assert!(inv.nodes.len() >= 24);
+    /// One poll of every node of `mesh` (gateway status included), as the fleet
+    /// table's rows.
+    async fn poll_rows(inv: &Inventory, mesh: &SimMesh) -> Vec<NodeReport> {
         let req = Cadence::for_timeout(Duration::from_secs(10)).request(true, false);
         let now = crate::observe::now_ms();
         let states = mesh.poll_states(&req, now).await;
-        let rows = report::build(
+        report::build(
             &inv.nodes,
             &states,
             now,
             None,
             &crate::verdict::Rules::default(),
-        );
+        )
+    }
+
+    /// Every trouble the demo promises shows up with its verdict and reason.
+    #[tokio::test(start_paused = true)]
+    async fn demo_mesh_shows_every_verdict_and_skew() {
+        let (inv, mesh) = SimMesh::demo();
+        assert!(inv.nodes.len() >= 24);
+        let rows = poll_rows(&inv, &mesh).await;
         let row = |n: &str| rows.iter().find(|r| r.node == n).expect("row");
         assert_eq!(row("mac-g01").verdict, Kind::Healthy);
         assert_eq!(row("mac-w03").verdict, Kind::Draining);
@@ -776,16 +782,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn generated_mesh_shows_verdicts_in_the_demo_shares() {
         let (inv, mesh) = SimMesh::generate(1_000, 9);
-        let req = Cadence::for_timeout(Duration::from_secs(10)).request(true, false);
-        let now = crate::observe::now_ms();
-        let states = mesh.poll_states(&req, now).await;
-        let rows = report::build(
-            &inv.nodes,
-            &states,
-            now,
-            None,
-            &crate::verdict::Rules::default(),
-        );
+        let rows = poll_rows(&inv, &mesh).await;
         let (troubles, _) = census(&inv, &mesh);
         let count = |t: Trouble| {
             troubles
