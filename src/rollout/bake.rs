@@ -108,38 +108,16 @@ pub async fn poll(ctx: &RolloutCtx, id: NodeId) -> Result<String, BakeError> {
 mod tests {
     //! One bake poll on the simulated mesh, judged by the same code as on real nodes.
 
-    use std::sync::Arc;
-    use std::time::Duration;
-
     use super::*;
-    use crate::poller::{Cadence, PollCtx};
-    use crate::remote::Transport;
-    use crate::remote::sim::{SimMesh, demo_bundle};
+    use crate::remote::sim::SimMesh;
+    use crate::rollout::test_support::{sim_ctx, sim_mesh};
 
     #[tokio::test(start_paused = true)]
     async fn a_bake_poll_passes_on_the_bundle_and_fails_dead_or_skewed() {
         let (inv, mesh) = SimMesh::demo();
-        let ctx = RolloutCtx {
-            poll: Arc::new(PollCtx {
-                transport: Transport::sim(mesh),
-                nodes: inv.nodes.clone(),
-                token: None,
-                cadence: Cadence::for_timeout(Duration::from_secs(10)),
-            }),
-            bundle: Arc::new(demo_bundle()),
-            stage_dir: std::path::PathBuf::new(),
-            rollout_id: "r-test".into(),
-            who: "ops@here/pid1".into(),
-            limits: super::super::steps::Limits::default(),
-            rsync: Default::default(),
-        };
+        let ctx = sim_ctx(mesh, inv.nodes.clone());
         let sim = |f: &dyn Fn(&mut crate::remote::sim::SimNode)| {
-            ctx.poll
-                .transport
-                .as_any()
-                .downcast_ref::<SimMesh>()
-                .expect("a simulated mesh")
-                .with_node(0, |n| f(n));
+            sim_mesh(&ctx).with_node(0, |n| f(n));
         };
         let sha = ctx.bundle.skills_sha.clone();
         let other = "1111111111111111111111111111111111111111".to_string();

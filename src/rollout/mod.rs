@@ -13,6 +13,8 @@ pub mod runner;
 pub mod session;
 pub mod state;
 pub mod steps;
+#[cfg(test)]
+mod test_support;
 pub mod track;
 pub mod types;
 pub mod words;

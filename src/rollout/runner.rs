@@ -122,15 +122,13 @@ fn heartbeat_ms(ctx: &RolloutCtx) -> Millis {
 
 #[cfg(test)]
 mod tests {
-    use std::path::PathBuf;
     use std::time::Duration;
 
     use super::*;
-    use crate::poller::{Cadence, PollCtx};
-    use crate::remote::Transport;
     use crate::remote::sim::{SimMesh, demo_bundle};
     use crate::rollout::machine::Halt;
     use crate::rollout::plan::{self, PlanOptions};
+    use crate::rollout::test_support::sim_ctx;
     use crate::rollout::{Machine, Mode, NodeRun};
 
     /// A journal line that cannot be written (a full disk: `/dev/full`, a real
@@ -139,20 +137,7 @@ mod tests {
     #[tokio::test]
     async fn a_journal_write_that_fails_stops_the_rollout_with_the_reason() {
         let (inv, mesh) = SimMesh::demo();
-        let ctx = Arc::new(RolloutCtx {
-            poll: Arc::new(PollCtx {
-                transport: Transport::sim(mesh),
-                nodes: inv.nodes.clone(),
-                token: None,
-                cadence: Cadence::for_timeout(Duration::from_secs(10)),
-            }),
-            bundle: Arc::new(demo_bundle()),
-            stage_dir: PathBuf::new(),
-            rollout_id: "r-test".into(),
-            who: "ops@here/pid1".into(),
-            limits: steps::Limits::default(),
-            rsync: Default::default(),
-        });
+        let ctx = Arc::new(sim_ctx(mesh, inv.nodes.clone()));
         let full = std::fs::OpenOptions::new()
             .write(true)
             .open("/dev/full")
