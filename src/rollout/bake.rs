@@ -131,7 +131,7 @@ mod tests {
             rollout_id: "r-test".into(),
             who: "ops@here/pid1".into(),
             limits: super::super::steps::Limits::default(),
-            rsync: Default::default(),
+            learned: Default::default(),
         };
         let sim = |f: &dyn Fn(&mut crate::remote::sim::SimNode)| {
             ctx.poll

@@ -151,7 +151,7 @@ mod tests {
             rollout_id: "r-test".into(),
             who: "ops@here/pid1".into(),
             limits: steps::Limits::default(),
-            rsync: Default::default(),
+            learned: Default::default(),
         });
         let full = std::fs::OpenOptions::new()
             .write(true)
