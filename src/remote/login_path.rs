@@ -162,7 +162,7 @@ mod tests {
 
     /// Run the node-side script of `op` with `sh` and `$SHELL` a login shell that
     /// records each start in a file; the number of starts, and the script's stderr.
-    fn logins(op: &NodeOp, shells: &[&str]) -> Vec<(String, usize, String)> {
+    fn logins(op: &NodeOp, keys: &[(&str, &str)], shells: &[&str]) -> Vec<(String, usize, String)> {
         let mut seen = Vec::new();
         for sh in shells {
             if Command::new(sh).arg("-c").arg("exit 0").status().is_err() {
@@ -181,13 +181,16 @@ mod tests {
             .expect("login shell");
             std::fs::set_permissions(&login, std::fs::Permissions::from_mode(0o755))
                 .expect("chmod");
-            let layout = Layout {
+            let mut layout = Layout {
                 skills_root: d.path().join("skills").display().to_string(),
                 state_dir: d.path().join("state").display().to_string(),
                 openclaw: "/bin/true".into(),
                 run_as: String::new(),
                 ..Layout::default()
             };
+            for (k, v) in keys {
+                assert_eq!(layout.set(k, v), Ok(true), "{k}");
+            }
             let script = format!(
                 "{}printf 'PATH=%s\\n' \"$PATH\"\n",
                 ops::script(&layout, op, None)
@@ -233,6 +236,7 @@ mod tests {
                 known: Some(learned.clone()),
                 op: doctor(),
             },
+            &[],
             &shells,
         ) {
             assert_eq!(n, 0, "{what}: the login shell ran");
@@ -244,6 +248,7 @@ mod tests {
                 known: None,
                 op: doctor(),
             },
+            &[],
             &shells,
         ) {
             assert_eq!(n, 1, "{what}");
@@ -254,9 +259,31 @@ mod tests {
                 "{what}: {err}"
             );
         }
-        for (what, n, err) in logins(&NodeOp::Doctor, &shells) {
+        for (what, n, err) in logins(&NodeOp::Doctor, &[], &shells) {
             assert_eq!(n, 1, "{what}");
             assert!(!err.contains(MARK), "{what}: {err}");
+        }
+        // Baseline then a drain command in one script (the first in a subshell): one
+        // login shell for both, reported once; both find the CLI on its PATH.
+        let base_and_drain = NodeOp::LoginPath {
+            known: None,
+            op: Box::new(NodeOp::Then {
+                first: Box::new(NodeOp::Baseline {
+                    rollout_id: "r-1".into(),
+                    who: "ops@h/pid1".into(),
+                    now_s: 5,
+                }),
+                then: Box::new(NodeOp::Drain),
+            }),
+        };
+        let drain = [(
+            "drain_cmd",
+            "case $PATH in /from/login:*) echo drained ;; *) exit 9 ;; esac",
+        )];
+        for (what, n, err) in logins(&base_and_drain, &drain, &shells) {
+            assert_eq!(n, 1, "{what}: {err}");
+            assert!(what.contains(": /from/login:"), "{what}");
+            assert_eq!(err.matches(MARK).count(), 1, "{what}: {err}");
         }
     }
 }

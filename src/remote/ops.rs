@@ -149,13 +149,51 @@ fn body(layout: &Layout, op: &NodeOp, token: Option<&str>) -> String {
         NodeOp::Doctor => doctor(layout, token),
         NodeOp::Prewarm { sha, mem_limit_kb } => prewarm(layout, sha, *mem_limit_kb, token),
         NodeOp::Then { first, then: next } => {
-            then(&body(layout, first, token), &body(layout, next, token))
+            let both = then(&body(layout, first, token), &body(layout, next, token));
+            if runs_lpath(layout, first) && runs_lpath(layout, next) {
+                // Read once, before the subshell: what it sets there would not reach
+                // the second script, which would read the login shell again.
+                format!(
+                    "{PRELUDE}{}GM=\n{}login_path\n{both}",
+                    super::login_path::LOGIN_PATH_FNS,
+                    super::pgroup::GROUP_FNS
+                )
+            } else {
+                both
+            }
         }
         NodeOp::GatewayRestart => gateway_restart(layout, token),
         NodeOp::Logs { lines, follow } => logs(layout, *lines, *follow, token),
         NodeOp::Command { argv } => command(layout, argv, token),
         // given once, at the top ([`script`])
         NodeOp::LoginPath { op, .. } => body(layout, op, token),
+    }
+}
+
+/// Whether the script of `op` puts the login shell's PATH first (`lpath`): those that
+/// run the CLI or the operator's commands.
+fn runs_lpath(layout: &Layout, op: &NodeOp) -> bool {
+    match op {
+        NodeOp::Baseline { .. }
+        | NodeOp::Doctor
+        | NodeOp::Prewarm { .. }
+        | NodeOp::GatewayRestart
+        | NodeOp::Logs { .. }
+        | NodeOp::Command { .. } => true,
+        NodeOp::Drain => layout.drain_cmd.is_some(),
+        NodeOp::Undrain { .. } => layout.undrain_cmd.is_some(),
+        NodeOp::Then { first, then } => runs_lpath(layout, first) || runs_lpath(layout, then),
+        NodeOp::LoginPath { op, .. } => runs_lpath(layout, op),
+        NodeOp::RsyncProbe
+        | NodeOp::Heartbeat { .. }
+        | NodeOp::ReadLock
+        | NodeOp::ForceUnlock { .. }
+        | NodeOp::Release { .. }
+        | NodeOp::PrepareSync { .. }
+        | NodeOp::Verify { .. }
+        | NodeOp::Switch { .. }
+        | NodeOp::ReadCurrent
+        | NodeOp::Rollback { .. } => false,
     }
 }
 
@@ -720,6 +758,11 @@ mod tests {
         let mut seen = std::collections::BTreeSet::new();
         for (op, want) in &cases {
             assert_eq!(script(&l, op, t), format!("LP=\nLPR=\n{want}"), "{op:?}");
+            assert_eq!(
+                runs_lpath(&l, op),
+                want.lines().any(|x| x.trim() == "lpath"),
+                "{op:?}"
+            );
             assert!(
                 seen.insert(want.clone()),
                 "two operations, one script: {op:?}"
