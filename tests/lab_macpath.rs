@@ -542,3 +542,74 @@ fn on_a_macos_shaped_node_the_login_path_and_the_memory_cap_hold() {
         String::from_utf8_lossy(&left.stdout)
     );
 }
+
+// ---------------------------------------------------------------------------------------
+// the login shell, read once per node per rollout run
+
+/// Count the login shells of node `n`'s account from now on: its `~/.zprofile` (read by
+/// login shells only) appends a line to `<root>/logins` each time.
+fn count_logins(n: &LabNode) -> PathBuf {
+    let count = n.root.join("logins");
+    let zprofile = n.login_home().join(".zprofile");
+    let mut rc = fs::read_to_string(&zprofile).unwrap();
+    rc.push_str(&format!("echo login >>'{}'\n", count.display()));
+    fs::write(&zprofile, rc).unwrap();
+    count
+}
+
+fn lines(p: &Path) -> usize {
+    fs::read_to_string(p).unwrap_or_default().lines().count()
+}
+
+/// A first rollout of a plain node (zsh login shell set through the session) and a
+/// macOS-shaped one (zsh in its passwd, dash as `sh`, no `setsid`), both with `openclaw`
+/// only on the `~/.zprofile` PATH and drain, undrain and prewarm commands that need it:
+/// the rollout's scripts start the account's login shell once per node (at the
+/// baseline, which carries the drain), and the later ones (doctor, prewarm, undrain)
+/// get the PATH it learned. The poll channel the probe opens reads it once more, on
+/// its own (each open runs `openclaw --version` once, which counts them).
+#[test]
+fn a_rollout_starts_the_login_shell_once_per_node() {
+    let lab = Lab::start(&[
+        NodeSpec::new("g01", "gateway"),
+        NodeSpec::macos("mac", "worker", RsyncFlavor::Apple269),
+    ]);
+    let usr_local = lab.dir.join("usr-local/bin");
+    openclaw_in(&usr_local);
+    zsh_login_with_path(lab.node("g01"), &usr_local);
+    let counts: Vec<(&str, PathBuf)> = ["g01", "mac"]
+        .into_iter()
+        .map(|n| (n, count_logins(lab.node(n))))
+        .collect();
+    // each of these fails unless the login shell's PATH is in force
+    let needs = "command -v openclaw";
+    let inv = inventory(&lab, |_| {
+        format!(
+            "meshroll_drain_cmd=\"{needs}\" meshroll_undrain_cmd=\"{needs}\" meshroll_prewarm_cmd=\"{needs}\""
+        )
+    });
+    fs::write(&inv, relative_openclaw(&fs::read_to_string(&inv).unwrap())).unwrap();
+    for n in ["g01", "mac"] {
+        lab.node(n).clear_calls();
+    }
+    let (o, code) = rollout(&lab, &inv, &skills(), &lab.dir.join("j.jsonl"));
+    assert_eq!(code, Some(0), "{o}");
+    let mut over = Vec::new();
+    for (n, count) in &counts {
+        assert!(o.contains(&format!(" {n} LANDED")), "{o}");
+        let calls = lab.node(n).calls();
+        for want in ["gateway status --json", "doctor --lint --json"] {
+            assert!(calls.iter().any(|c| c == want), "{n} {want}: {calls:?}");
+        }
+        let channel_opens = calls.iter().filter(|c| *c == "--version").count();
+        let logins = lines(count);
+        eprintln!("{n}: {logins} login shell(s), {channel_opens} poll channel open(s)");
+        if !(1..=1 + channel_opens).contains(&logins) {
+            over.push(format!(
+                "{n}: {logins} login shells, {channel_opens} poll channel open(s): the rollout's scripts started {}",
+                logins.saturating_sub(channel_opens)
+            ));
+        }
+    }
+    assert!(over.is_empty(), "{over:?}");
+}
