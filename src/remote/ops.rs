@@ -250,7 +250,9 @@ fn token_line(token: Option<&str>) -> String {
 /// refreshed by [`heartbeat`] while the rollout holds the lock). Taken at baseline,
 /// released after undrain. Then the gateway status is archived to
 /// `last-gateway-status.json` and printed. First, on stderr (stdout is the status), the
-/// node's rsync as [`crate::remote::rsync::probe_script`] finds it, learned once per run.
+/// node's rsync as [`crate::remote::rsync::probe_script`] finds it, learned once per run;
+/// and, when the run has not learned it yet ([`NodeOp::LoginPath`]), the login shell's
+/// PATH that `lpath` read (`crate::remote::login_path::MARK`).
 pub fn baseline(
     layout: &Layout,
     rollout_id: &str,
