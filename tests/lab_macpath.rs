@@ -613,3 +613,91 @@ fn a_rollout_starts_the_login_shell_once_per_node() {
     }
     assert!(over.is_empty(), "{over:?}");
 }
+
+/// A run resumed past the baseline (the first killed with SIGKILL while the canary
+/// prewarms) learns the login PATH from the first of its scripts that reads it (the
+/// prewarm, started again) and hands it to the undrain command: one login shell for its
+/// scripts, besides the probe's poll channel.
+#[test]
+fn a_resumed_rollout_learns_the_login_path_from_its_first_script_that_reads_it() {
+    let lab = Lab::start(&[NodeSpec::new("g01", "gateway")]);
+    let g01 = lab.node("g01");
+    let usr_local = lab.dir.join("usr-local/bin");
+    openclaw_in(&usr_local);
+    zsh_login_with_path(g01, &usr_local);
+    let count = count_logins(g01);
+    let needs = "command -v openclaw";
+    let write_inv = |prewarm: &str| {
+        let inv = inventory(&lab, |_| {
+            format!(
+                "meshroll_drain_cmd=\"{needs}\" meshroll_undrain_cmd=\"{needs}\" meshroll_prewarm_cmd=\"{prewarm}\""
+            )
+        });
+        fs::write(&inv, relative_openclaw(&fs::read_to_string(&inv).unwrap())).unwrap();
+        inv
+    };
+    let src = skills();
+    let jpath = lab.dir.join("j.jsonl");
+    let args = [
+        "--timeout",
+        "30",
+        "rollout",
+        "--skills",
+        src.dir.to_str().unwrap(),
+        "--journal",
+        jpath.to_str().unwrap(),
+        "--prewarm-timeout",
+        "60",
+        "--yes",
+    ];
+    let inv = write_inv("sleep 30");
+    let mut first = bin()
+        .arg("-i")
+        .arg(&inv)
+        .arg("--ssh-config")
+        .arg(&lab.ssh_config)
+        .arg("--log-dir")
+        .arg(lab.dir.join("log"))
+        .args(args)
+        .env_remove("OPENCLAW_GATEWAY_TOKEN")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(90);
+    while events(&journal(&jpath), "phase_started", "g01", "prewarm").is_empty() {
+        assert!(
+            std::time::Instant::now() < deadline && first.try_wait().unwrap().is_none(),
+            "never got to g01's prewarm: {:?}",
+            journal(&jpath)
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    first.kill().unwrap(); // SIGKILL
+    first.wait().unwrap();
+    fs::write(&count, "").unwrap();
+    g01.clear_calls();
+    let inv = write_inv(needs);
+    let (o, code) = meshroll(&lab, &inv, &args);
+    assert_eq!(code, Some(0), "{o}");
+    assert!(
+        o.contains("resuming rollout") && o.contains(" g01 LANDED"),
+        "{o}"
+    );
+    let j = journal(&jpath);
+    let undrained = events(&j, "phase_done", "g01", "undrain");
+    assert_eq!(undrained.len(), 1, "{j:?}");
+    assert!(
+        undrained[0].to_string().contains("usr-local/bin/openclaw"),
+        "the undrain command found the CLI on the login PATH: {}",
+        undrained[0]
+    );
+    let channel_opens = g01.calls().iter().filter(|c| *c == "--version").count();
+    let logins = lines(&count);
+    eprintln!("resumed: {logins} login shell(s), {channel_opens} poll channel open(s)");
+    assert!(
+        (1..=1 + channel_opens).contains(&logins),
+        "{logins} login shells, {channel_opens} poll channel open(s)"
+    );
+}
