@@ -223,6 +223,71 @@ mod tests {
         seen
     }
 
+    /// A poll channel opened with the login PATH a rollout learned starts no login shell
+    /// and finds the CLI on it; without it, it starts one.
+    #[test]
+    fn a_poll_channel_given_the_login_path_starts_no_login_shell() {
+        use std::io::{BufRead, BufReader, Write};
+        use std::process::Stdio;
+        let d = tempfile::tempdir().expect("tempdir");
+        let count = d.path().join("logins");
+        let login = d.path().join("login-shell");
+        std::fs::write(
+            &login,
+            format!(
+                "#!/bin/sh\necho x >>'{}'\nPATH=/from/login:$PATH\nexport PATH\nexec /bin/sh -c \"$2\"\n",
+                count.display()
+            ),
+        )
+        .expect("login shell");
+        std::fs::set_permissions(&login, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+        let bin = d.path().join("learned bin");
+        std::fs::create_dir_all(&bin).expect("mkdir");
+        let cli = bin.join("meshroll-test-oc");
+        std::fs::write(&cli, "#!/bin/sh\necho 'OpenClaw 2026.9.6 (eb377ac)'\n").expect("cli");
+        std::fs::set_permissions(&cli, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+        let layout = Layout {
+            skills_root: d.path().join("skills").display().to_string(),
+            state_dir: d.path().join("state").display().to_string(),
+            openclaw: "meshroll-test-oc".into(),
+            healthz_url: "http://127.0.0.1:9/healthz".into(),
+            gateway_ready_url: String::new(),
+            run_as: String::new(),
+            ..Layout::default()
+        };
+        let learned = LoginPath::parse(&bin.display().to_string()).expect("absolute");
+        let logins = |known: Option<&LoginPath>| {
+            let _ = std::fs::remove_file(&count);
+            let mut child = Command::new("sh")
+                .arg("-s")
+                .env("SHELL", &login)
+                .env("PATH", "/usr/bin:/bin")
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .spawn()
+                .expect("sh");
+            let mut stdin = child.stdin.take().expect("stdin");
+            let mut out = BufReader::new(child.stdout.take().expect("stdout"));
+            stdin
+                .write_all(
+                    crate::remote::script::poll_loop_script(&layout, None, 5, known).as_bytes(),
+                )
+                .expect("write");
+            stdin.flush().expect("flush");
+            let mut line = String::new();
+            out.read_line(&mut line).expect("hello");
+            assert_eq!(line.trim_end(), crate::remote::script::HELLO);
+            drop(stdin);
+            let _ = child.wait();
+            std::fs::read_to_string(&count)
+                .unwrap_or_default()
+                .lines()
+                .count()
+        };
+        assert_eq!(logins(Some(&learned)), 0);
+        assert_eq!(logins(None), 1);
+    }
+
     /// A script handed the login PATH learned earlier in the run starts no login shell
     /// and puts that PATH first; without it, it starts the login shell once (and, in a
     /// rollout, reports what it read); a node action's script reports nothing.

@@ -38,7 +38,7 @@ pub fn every_script() -> Vec<(String, String)> {
             }
             out.push((
                 format!("poll_loop_script ({lname})"),
-                script::poll_loop_script(l, token, 10),
+                script::poll_loop_script(l, token, 10, None),
             ));
             for op in every_op() {
                 out.push((

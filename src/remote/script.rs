@@ -115,9 +115,21 @@ pub fn poll_script(layout: &Layout, req: &PollRequest, token: Option<&str>) -> S
 /// Node it needs) on a PATH set in `~/.zprofile` would not be found. Then it notes
 /// which CLI that PATH finds and its `--version` (as long at most), and every answer
 /// carries them (`"cli":{"path","version"}`, hex).
-pub fn poll_loop_script(layout: &Layout, token: Option<&str>, login_timeout_s: u64) -> String {
+///
+/// `known`: the login PATH a rollout of this process learned for the node
+/// ([`super::login_path`]); the channel then starts no login shell.
+pub fn poll_loop_script(
+    layout: &Layout,
+    token: Option<&str>,
+    login_timeout_s: u64,
+    known: Option<&super::login_path::LoginPath>,
+) -> String {
     let mut s = prelude(layout, token);
-    s.push_str(&format!("LPT={}\nLP=\nLPR=\n", login_timeout_s.max(1)));
+    s.push_str(&format!("LPT={}\nLPR=\n", login_timeout_s.max(1)));
+    match known {
+        Some(p) => s.push_str(&p.assignment()),
+        None => s.push_str("LP=\n"),
+    }
     s.push_str(super::login_path::LOGIN_PATH_FNS);
     s.push_str(LOGIN);
     s.push_str(LOOP);
@@ -567,7 +579,7 @@ mod tests {
         let mut stdin = child.stdin.take().expect("stdin");
         let mut out = BufReader::new(child.stdout.take().expect("stdout"));
         stdin
-            .write_all(poll_loop_script(&layout, Some("tok"), 5).as_bytes())
+            .write_all(poll_loop_script(&layout, Some("tok"), 5, None).as_bytes())
             .expect("write");
         stdin.flush().expect("flush");
         let mut line = String::new();
@@ -646,7 +658,7 @@ mod tests {
         let mut stdin = child.stdin.take().expect("stdin");
         let mut out = BufReader::new(child.stdout.take().expect("stdout"));
         stdin
-            .write_all(poll_loop_script(&layout, None, 5).as_bytes())
+            .write_all(poll_loop_script(&layout, None, 5, None).as_bytes())
             .expect("write");
         stdin.flush().expect("flush");
         let mut line = String::new();
@@ -747,7 +759,7 @@ mod tests {
         let mut stdin = child.stdin.take().expect("stdin");
         let mut out = BufReader::new(child.stdout.take().expect("stdout"));
         stdin
-            .write_all(poll_loop_script(layout, None, 2).as_bytes())
+            .write_all(poll_loop_script(layout, None, 2, None).as_bytes())
             .expect("write");
         stdin.flush().expect("flush");
         let mut line = String::new();

@@ -152,6 +152,8 @@ async fn sh(
     let (stderr, reported) = LoginPath::take_reported(&out.stderr);
     out.stderr = stderr;
     if let Some(p) = reported {
+        // the probe's poll channel, opened later, starts no login shell either
+        ctx.poll.transport.learned_login_path(id.index(), &p);
         ctx.learned.set_login_path(id, p);
     }
     Ok(out)
