@@ -542,3 +542,160 @@ fn on_a_macos_shaped_node_the_login_path_and_the_memory_cap_hold() {
         String::from_utf8_lossy(&left.stdout)
     );
 }
+
+// ---------------------------------------------------------------------------------------
+// the login shell, read once per node per rollout run
+
+/// Count the login shells of node `n`'s account from now on: its `~/.zprofile` (read by
+/// login shells only) appends a line to `<root>/logins` each time.
+fn count_logins(n: &LabNode) -> PathBuf {
+    let count = n.root.join("logins");
+    let zprofile = n.login_home().join(".zprofile");
+    let mut rc = fs::read_to_string(&zprofile).unwrap();
+    rc.push_str(&format!("echo login >>'{}'\n", count.display()));
+    fs::write(&zprofile, rc).unwrap();
+    count
+}
+
+fn lines(p: &Path) -> usize {
+    fs::read_to_string(p).unwrap_or_default().lines().count()
+}
+
+/// A first rollout of a plain node (zsh login shell set through the session) and a
+/// macOS-shaped one (zsh in its passwd, dash as `sh`, no `setsid`), both with `openclaw`
+/// only on the `~/.zprofile` PATH and drain, undrain and prewarm commands that need it:
+/// the rollout starts the account's login shell once per node (at the baseline, which
+/// carries the drain), and the later scripts (doctor, prewarm, undrain) and the poll
+/// channel the probe opens get the PATH it learned.
+#[test]
+fn a_rollout_starts_the_login_shell_once_per_node() {
+    let lab = Lab::start(&[
+        NodeSpec::new("g01", "gateway"),
+        NodeSpec::macos("mac", "worker", RsyncFlavor::Apple269),
+    ]);
+    let usr_local = lab.dir.join("usr-local/bin");
+    openclaw_in(&usr_local);
+    zsh_login_with_path(lab.node("g01"), &usr_local);
+    let counts: Vec<(&str, PathBuf)> = ["g01", "mac"]
+        .into_iter()
+        .map(|n| (n, count_logins(lab.node(n))))
+        .collect();
+    // each of these fails unless the login shell's PATH is in force
+    let needs = "command -v openclaw";
+    let inv = inventory(&lab, |_| {
+        format!(
+            "meshroll_drain_cmd=\"{needs}\" meshroll_undrain_cmd=\"{needs}\" meshroll_prewarm_cmd=\"{needs}\""
+        )
+    });
+    fs::write(&inv, relative_openclaw(&fs::read_to_string(&inv).unwrap())).unwrap();
+    for n in ["g01", "mac"] {
+        lab.node(n).clear_calls();
+    }
+    let (o, code) = rollout(&lab, &inv, &skills(), &lab.dir.join("j.jsonl"));
+    assert_eq!(code, Some(0), "{o}");
+    let mut over = Vec::new();
+    for (n, count) in &counts {
+        assert!(o.contains(&format!(" {n} LANDED")), "{o}");
+        let calls = lab.node(n).calls();
+        for want in ["gateway status --json", "doctor --lint --json"] {
+            assert!(calls.iter().any(|c| c == want), "{n} {want}: {calls:?}");
+        }
+        let channel_opens = calls.iter().filter(|c| *c == "--version").count();
+        let logins = lines(count);
+        eprintln!("{n}: {logins} login shell(s), {channel_opens} poll channel open(s)");
+        if logins != 1 {
+            over.push(format!(
+                "{n}: {logins} login shells ({channel_opens} poll channel open(s))"
+            ));
+        }
+    }
+    assert!(over.is_empty(), "{over:?}");
+}
+
+/// A run resumed past the baseline (the first killed with SIGKILL while the canary
+/// prewarms) learns the login PATH from the first of its scripts that reads it (the
+/// prewarm, started again) and hands it to the probe's poll channel and the undrain
+/// command: one login shell in the run.
+#[test]
+fn a_resumed_rollout_learns_the_login_path_from_its_first_script_that_reads_it() {
+    let lab = Lab::start(&[NodeSpec::new("g01", "gateway")]);
+    let g01 = lab.node("g01");
+    let usr_local = lab.dir.join("usr-local/bin");
+    openclaw_in(&usr_local);
+    zsh_login_with_path(g01, &usr_local);
+    let count = count_logins(g01);
+    let needs = "command -v openclaw";
+    let write_inv = |prewarm: &str| {
+        let inv = inventory(&lab, |_| {
+            format!(
+                "meshroll_drain_cmd=\"{needs}\" meshroll_undrain_cmd=\"{needs}\" meshroll_prewarm_cmd=\"{prewarm}\""
+            )
+        });
+        fs::write(&inv, relative_openclaw(&fs::read_to_string(&inv).unwrap())).unwrap();
+        inv
+    };
+    let src = skills();
+    let jpath = lab.dir.join("j.jsonl");
+    let args = [
+        "--timeout",
+        "30",
+        "rollout",
+        "--skills",
+        src.dir.to_str().unwrap(),
+        "--journal",
+        jpath.to_str().unwrap(),
+        "--prewarm-timeout",
+        "60",
+        "--yes",
+    ];
+    let inv = write_inv("sleep 30");
+    let mut first = bin()
+        .arg("-i")
+        .arg(&inv)
+        .arg("--ssh-config")
+        .arg(&lab.ssh_config)
+        .arg("--log-dir")
+        .arg(lab.dir.join("log"))
+        .args(args)
+        .env_remove("OPENCLAW_GATEWAY_TOKEN")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(90);
+    while events(&journal(&jpath), "phase_started", "g01", "prewarm").is_empty() {
+        assert!(
+            std::time::Instant::now() < deadline && first.try_wait().unwrap().is_none(),
+            "never got to g01's prewarm: {:?}",
+            journal(&jpath)
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    first.kill().unwrap(); // SIGKILL
+    first.wait().unwrap();
+    fs::write(&count, "").unwrap();
+    g01.clear_calls();
+    let inv = write_inv(needs);
+    let (o, code) = meshroll(&lab, &inv, &args);
+    assert_eq!(code, Some(0), "{o}");
+    assert!(
+        o.contains("resuming rollout") && o.contains(" g01 LANDED"),
+        "{o}"
+    );
+    let j = journal(&jpath);
+    let undrained = events(&j, "phase_done", "g01", "undrain");
+    assert_eq!(undrained.len(), 1, "{j:?}");
+    assert!(
+        undrained[0].to_string().contains("usr-local/bin/openclaw"),
+        "the undrain command found the CLI on the login PATH: {}",
+        undrained[0]
+    );
+    let channel_opens = g01.calls().iter().filter(|c| *c == "--version").count();
+    let logins = lines(&count);
+    eprintln!("resumed: {logins} login shell(s), {channel_opens} poll channel open(s)");
+    assert_eq!(
+        logins, 1,
+        "{logins} login shells ({channel_opens} poll channel open(s))"
+    );
+}

@@ -4,6 +4,7 @@
 //! both answer to.
 
 pub mod interactive;
+pub mod login_path;
 pub mod ops;
 mod pgroup;
 #[cfg(test)]

@@ -5,6 +5,7 @@
 
 use crate::inventory::Layout;
 use crate::manifest::LOCK_NAME;
+use crate::remote::login_path::LoginPath;
 use crate::remote::script::shell_quote as q;
 
 /// One operation on a node, as the rollout asks it.
@@ -84,13 +85,45 @@ pub enum NodeOp {
     Command {
         argv: Vec<String>,
     },
+    /// `op` inside a rollout run: with the node's login PATH learned earlier in the run
+    /// (`known`: `LP='...'`, so `lpath` starts no login shell), or, unknown, asked to
+    /// report the one it reads (`LPR=1`: a `MESHROLL-LOGIN-PATH=` line on stderr,
+    /// [`crate::remote::login_path`]).
+    LoginPath {
+        known: Option<LoginPath>,
+        op: Box<NodeOp>,
+    },
+}
+
+impl NodeOp {
+    /// The operation itself, without the [`NodeOp::LoginPath`] around it.
+    pub fn inner(&self) -> &NodeOp {
+        match self {
+            NodeOp::LoginPath { op, .. } => op.inner(),
+            op => op,
+        }
+    }
 }
 
 /// The line between the outputs of the two operations of a [`NodeOp::Then`].
 pub const THEN_MARK: &str = "MESHROLL-THEN";
 
 /// The script that does `op` on a node with this layout; `token` is exported inside it.
+/// It starts with the login PATH it is given ([`NodeOp::LoginPath`]), or with none (`LP`
+/// and `LPR` cleared, whatever the session's environment holds).
 pub fn script(layout: &Layout, op: &NodeOp, token: Option<&str>) -> String {
+    let given = match op {
+        NodeOp::LoginPath {
+            known: Some(lp), ..
+        } => format!("{}LPR=\n", lp.assignment()),
+        NodeOp::LoginPath { known: None, .. } => "LP=\nLPR=1\n".to_string(),
+        _ => "LP=\nLPR=\n".to_string(),
+    };
+    format!("{given}{}", body(layout, op.inner(), token))
+}
+
+/// The script of `op` after its login-PATH line ([`script`]).
+fn body(layout: &Layout, op: &NodeOp, token: Option<&str>) -> String {
     match op {
         NodeOp::Baseline {
             rollout_id,
@@ -116,11 +149,51 @@ pub fn script(layout: &Layout, op: &NodeOp, token: Option<&str>) -> String {
         NodeOp::Doctor => doctor(layout, token),
         NodeOp::Prewarm { sha, mem_limit_kb } => prewarm(layout, sha, *mem_limit_kb, token),
         NodeOp::Then { first, then: next } => {
-            then(&script(layout, first, token), &script(layout, next, token))
+            let both = then(&body(layout, first, token), &body(layout, next, token));
+            if runs_lpath(layout, first) && runs_lpath(layout, next) {
+                // Read once, before the subshell: what it sets there would not reach
+                // the second script, which would read the login shell again.
+                format!(
+                    "{PRELUDE}{}GM=\n{}login_path\n{both}",
+                    super::login_path::LOGIN_PATH_FNS,
+                    super::pgroup::GROUP_FNS
+                )
+            } else {
+                both
+            }
         }
         NodeOp::GatewayRestart => gateway_restart(layout, token),
         NodeOp::Logs { lines, follow } => logs(layout, *lines, *follow, token),
         NodeOp::Command { argv } => command(layout, argv, token),
+        // given once, at the top ([`script`])
+        NodeOp::LoginPath { op, .. } => body(layout, op, token),
+    }
+}
+
+/// Whether the script of `op` puts the login shell's PATH first (`lpath`): those that
+/// run the CLI or the operator's commands.
+fn runs_lpath(layout: &Layout, op: &NodeOp) -> bool {
+    match op {
+        NodeOp::Baseline { .. }
+        | NodeOp::Doctor
+        | NodeOp::Prewarm { .. }
+        | NodeOp::GatewayRestart
+        | NodeOp::Logs { .. }
+        | NodeOp::Command { .. } => true,
+        NodeOp::Drain => layout.drain_cmd.is_some(),
+        NodeOp::Undrain { .. } => layout.undrain_cmd.is_some(),
+        NodeOp::Then { first, then } => runs_lpath(layout, first) || runs_lpath(layout, then),
+        NodeOp::LoginPath { op, .. } => runs_lpath(layout, op),
+        NodeOp::RsyncProbe
+        | NodeOp::Heartbeat { .. }
+        | NodeOp::ReadLock
+        | NodeOp::ForceUnlock { .. }
+        | NodeOp::Release { .. }
+        | NodeOp::PrepareSync { .. }
+        | NodeOp::Verify { .. }
+        | NodeOp::Switch { .. }
+        | NodeOp::ReadCurrent
+        | NodeOp::Rollback { .. } => false,
     }
 }
 
@@ -138,28 +211,21 @@ pub fn then(first: &str, next: &str) -> String {
 /// (deprecated by Apple, the last resort). A plain `mv` would move into the directory
 /// the target points at.
 ///
-/// `lpath` puts the login shell's PATH first (at most 10 s; as the poll channel does,
-/// `crate::remote::script::poll_loop_script`): ssh runs commands through the login
-/// shell non-interactively, so zsh reads only `~/.zshenv`, and a CLI on a PATH set in
-/// `~/.zprofile` (nvm, Homebrew) would not be found. The scripts that run the CLI or
-/// the operator's commands call it.
+/// `lpath` puts the login shell's PATH first (`crate::remote::login_path`, the same
+/// function as the poll channel's; at most 10 s): the scripts that run the CLI or the
+/// operator's commands call it. Inside a rollout it starts no login shell once this
+/// run has learned the node's login PATH ([`NodeOp::LoginPath`]).
 const PRELUDE: &str = r#"set -u
 PATH=${PATH:+$PATH:}/usr/bin:/bin:/usr/sbin:/sbin:/opt/homebrew/bin:/usr/local/bin
 mvT() { mv -T "$1" "$2" 2>/dev/null || mv -h "$1" "$2" 2>/dev/null || perl -e 'rename($ARGV[0], $ARGV[1]) or die "rename: $!\n"' "$1" "$2"; }
-lpath() {
-  case "${SHELL:-}" in /*) [ -x "$SHELL" ] || return 0 ;; *) return 0 ;; esac
-  v=$( ( bg_grp "$SHELL" -lc 'printf "\nMESHROLL-PATH=%s\n" "$PATH"' 2>/dev/null </dev/null; p=$!
-    ( sleep 10; kill_grp $p ) >/dev/null 2>&1 </dev/null & w=$!
-    wait $p; kill -9 $w 2>/dev/null; wait $w 2>/dev/null ) | sed -n 's/^MESHROLL-PATH=//p' | tail -n 1 )
-  case "$v" in /*) PATH=$v:$PATH; export PATH ;; esac
-}
 "#;
 
 /// The prelude and the layout. `umask 027`: files the scripts create (the archived
 /// status, the lock) are not world-readable.
 fn head(layout: &Layout) -> String {
     format!(
-        "{PRELUDE}GM=\n{}umask 027\nR={}\nS={}\nOC={}\n",
+        "{PRELUDE}{}GM=\n{}umask 027\nR={}\nS={}\nOC={}\n",
+        super::login_path::LOGIN_PATH_FNS,
         super::pgroup::GROUP_FNS,
         q(&layout.skills_root),
         q(&layout.state_dir),
@@ -184,7 +250,9 @@ fn token_line(token: Option<&str>) -> String {
 /// refreshed by [`heartbeat`] while the rollout holds the lock). Taken at baseline,
 /// released after undrain. Then the gateway status is archived to
 /// `last-gateway-status.json` and printed. First, on stderr (stdout is the status), the
-/// node's rsync as [`crate::remote::rsync::probe_script`] finds it, learned once per run.
+/// node's rsync as [`crate::remote::rsync::probe_script`] finds it, learned once per run;
+/// and, when the run has not learned it yet ([`NodeOp::LoginPath`]), the login shell's
+/// PATH that `lpath` read (`crate::remote::login_path::MARK`).
 pub fn baseline(
     layout: &Layout,
     rollout_id: &str,
@@ -691,12 +759,32 @@ mod tests {
         ];
         let mut seen = std::collections::BTreeSet::new();
         for (op, want) in &cases {
-            assert_eq!(&script(&l, op, t), want, "{op:?}");
+            assert_eq!(script(&l, op, t), format!("LP=\nLPR=\n{want}"), "{op:?}");
+            assert_eq!(
+                runs_lpath(&l, op),
+                want.lines().any(|x| x.trim() == "lpath"),
+                "{op:?}"
+            );
             assert!(
                 seen.insert(want.clone()),
                 "two operations, one script: {op:?}"
             );
         }
+        // Inside a rollout: the login PATH learned in this run, quoted, or a request to
+        // report the one the script reads.
+        let lp = LoginPath::parse("/a b/bin:/usr/bin").expect("absolute");
+        let op = |known| NodeOp::LoginPath {
+            known,
+            op: Box::new(NodeOp::Doctor),
+        };
+        assert_eq!(
+            script(&l, &op(Some(lp)), t),
+            format!("LP='/a b/bin:/usr/bin'\nLPR=\n{}", doctor(&l, t))
+        );
+        assert_eq!(
+            script(&l, &op(None), t),
+            format!("LP=\nLPR=1\n{}", doctor(&l, t))
+        );
     }
 
     /// A user's words reach the node's shell quoted, never spliced.

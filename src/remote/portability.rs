@@ -38,7 +38,7 @@ pub fn every_script() -> Vec<(String, String)> {
             }
             out.push((
                 format!("poll_loop_script ({lname})"),
-                script::poll_loop_script(l, token, 10),
+                script::poll_loop_script(l, token, 10, None),
             ));
             for op in every_op() {
                 out.push((
@@ -117,6 +117,25 @@ fn every_op() -> Vec<NodeOp> {
         NodeOp::Command {
             argv: vec!["openclaw".into(), "skills".into(), "check".into()],
         },
+        // Inside a rollout: the login PATH learned in this run, or asked for.
+        NodeOp::LoginPath {
+            known: super::login_path::LoginPath::parse("/opt/homebrew/bin:/usr/bin"),
+            op: Box::new(NodeOp::Prewarm {
+                sha: "s".into(),
+                mem_limit_kb: 9,
+            }),
+        },
+        NodeOp::LoginPath {
+            known: None,
+            op: Box::new(NodeOp::Then {
+                first: Box::new(NodeOp::Baseline {
+                    rollout_id: "r".into(),
+                    who: "w".into(),
+                    now_s: 1,
+                }),
+                then: Box::new(NodeOp::Drain),
+            }),
+        },
     ]
 }
 
@@ -144,6 +163,8 @@ fn op_name(op: &NodeOp) -> &'static str {
         NodeOp::Logs { follow: false, .. } => "logs",
         NodeOp::Logs { follow: true, .. } => "logs_follow",
         NodeOp::Command { .. } => "command",
+        NodeOp::LoginPath { known: Some(_), .. } => "login_path_known",
+        NodeOp::LoginPath { known: None, .. } => "login_path_asked",
     }
 }
 

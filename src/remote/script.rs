@@ -115,33 +115,31 @@ pub fn poll_script(layout: &Layout, req: &PollRequest, token: Option<&str>) -> S
 /// Node it needs) on a PATH set in `~/.zprofile` would not be found. Then it notes
 /// which CLI that PATH finds and its `--version` (as long at most), and every answer
 /// carries them (`"cli":{"path","version"}`, hex).
-pub fn poll_loop_script(layout: &Layout, token: Option<&str>, login_timeout_s: u64) -> String {
+///
+/// `known`: the login PATH a rollout of this process learned for the node
+/// ([`super::login_path`]); the channel then starts no login shell.
+pub fn poll_loop_script(
+    layout: &Layout,
+    token: Option<&str>,
+    login_timeout_s: u64,
+    known: Option<&super::login_path::LoginPath>,
+) -> String {
     let mut s = prelude(layout, token);
-    s.push_str(&format!("LPT={}\n", login_timeout_s.max(1)));
+    s.push_str(&format!("LPT={}\nLPR=\n", login_timeout_s.max(1)));
+    match known {
+        Some(p) => s.push_str(&p.assignment()),
+        None => s.push_str("LP=\n"),
+    }
+    s.push_str(super::login_path::LOGIN_PATH_FNS);
     s.push_str(LOGIN);
     s.push_str(LOOP);
     s
 }
 
-/// The login shell's PATH and the CLI it finds, for [`poll_loop_script`]. A login
-/// shell that hangs is killed after `$LPT` seconds (macOS has no `timeout`); one that
-/// is not an absolute path, or prints no PATH that starts with `/`, changes nothing.
-const LOGIN: &str = r#"login_path() {
-  case "${SHELL:-}" in /*) ;; *) return ;; esac
-  [ -x "$SHELL" ] || return
-  bg_grp "$SHELL" -lc 'printf "\nMESHROLL-PATH=%s\n" "$PATH"' >"$t/lp" 2>/dev/null </dev/null
-  lp=$!
-  ( sleep "$LPT"; kill_grp "$lp" ) >/dev/null 2>&1 </dev/null &
-  lw=$!
-  wait "$lp"
-  # KILL, not TERM: a subshell hit before it drops the inherited traps would run
-  # `exit 0` and the EXIT trap, removing "$t" under the channel.
-  kill -9 "$lw" 2>/dev/null; wait "$lw" 2>/dev/null
-  v=
-  while IFS= read -r l; do case "$l" in MESHROLL-PATH=*) v=${l#MESHROLL-PATH=} ;; esac; done <"$t/lp"
-  case "$v" in /*) PATH=$v:$PATH; export PATH ;; esac
-}
-cli_ident() {
+/// The CLI the login shell's PATH finds, for [`poll_loop_script`] (the PATH itself is
+/// read by `lpath`, [`super::login_path::LOGIN_PATH_FNS`], the rollout scripts' reader
+/// too, at most `$LPT` seconds).
+const LOGIN: &str = r#"cli_ident() {
   CLIP=$(command -v "$OC" 2>/dev/null)
   CLIV=
   case "$CLIP" in /*)
@@ -329,7 +327,7 @@ const LOOP: &str = r#"main() {
   trap 'rm -rf "$t"' EXIT
   trap 'exit 0' HUP TERM PIPE
   LASTK=; DFT=; LASTO=
-  login_path
+  lpath
   cli_ident
   printf '%s\n' '{"v":1,"hello":1}'
   while IFS= read -r q; do
@@ -581,7 +579,7 @@ mod tests {
         let mut stdin = child.stdin.take().expect("stdin");
         let mut out = BufReader::new(child.stdout.take().expect("stdout"));
         stdin
-            .write_all(poll_loop_script(&layout, Some("tok"), 5).as_bytes())
+            .write_all(poll_loop_script(&layout, Some("tok"), 5, None).as_bytes())
             .expect("write");
         stdin.flush().expect("flush");
         let mut line = String::new();
@@ -660,7 +658,7 @@ mod tests {
         let mut stdin = child.stdin.take().expect("stdin");
         let mut out = BufReader::new(child.stdout.take().expect("stdout"));
         stdin
-            .write_all(poll_loop_script(&layout, None, 5).as_bytes())
+            .write_all(poll_loop_script(&layout, None, 5, None).as_bytes())
             .expect("write");
         stdin.flush().expect("flush");
         let mut line = String::new();
@@ -761,7 +759,7 @@ mod tests {
         let mut stdin = child.stdin.take().expect("stdin");
         let mut out = BufReader::new(child.stdout.take().expect("stdout"));
         stdin
-            .write_all(poll_loop_script(layout, None, 2).as_bytes())
+            .write_all(poll_loop_script(layout, None, 2, None).as_bytes())
             .expect("write");
         stdin.flush().expect("flush");
         let mut line = String::new();

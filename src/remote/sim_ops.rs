@@ -105,6 +105,9 @@ impl SimMesh {
         op: &NodeOp,
         limits: RunLimits<'_>,
     ) -> Result<RemoteOutput, RemoteError> {
+        // A simulated node has no login shell: the login PATH given or asked for changes
+        // nothing.
+        let op = op.inner();
         // Reading or refreshing a file takes a round trip; the phases' real work longer.
         let long = !matches!(
             op,
@@ -190,6 +193,7 @@ impl SimMesh {
                 0,
                 format!("simulated node: would run {} word(s)\n", argv.len()),
             ),
+            NodeOp::LoginPath { op, .. } => self.answer(n, op, elapsed_s),
         }
     }
 

@@ -187,8 +187,11 @@ struct Conn {
     channels: Semaphore,
     /// The node's long-lived poll channel, opened on first use and reopened when it dies.
     poll: Mutex<PollSlot>,
-    /// Poll channels started on this node (each one runs the account's login shell).
+    /// Poll channels started on this node (each one runs the account's login shell,
+    /// unless `login_path` is known).
     channel_opens: AtomicU64,
+    /// The node's login-shell PATH, once a rollout of this process learned it.
+    login_path: std::sync::Mutex<Option<super::login_path::LoginPath>>,
     /// Answers to another request seen on this node's poll channel (each closed it).
     out_of_step: AtomicU64,
     /// When this node's polls may connect again, and why the last connect failed.
@@ -263,6 +266,7 @@ impl SshPool {
                     backoff: Backoff::new(opts.channel_retry, CHANNEL_RETRY_MAX),
                 }),
                 channel_opens: AtomicU64::new(0),
+                login_path: std::sync::Mutex::new(None),
                 out_of_step: AtomicU64::new(0),
                 connect: std::sync::Mutex::new(ConnectState {
                     backoff: Backoff::new(opts.connect_retry, CONNECT_RETRY_MAX).after_free(1),
@@ -278,6 +282,20 @@ impl SshPool {
             conns,
             connecting,
         })
+    }
+
+    /// Keep node `idx`'s login-shell PATH for the poll channels opened from now on.
+    pub fn set_login_path(&self, idx: usize, path: &super::login_path::LoginPath) {
+        if let Some(mut slot) = self.conns.get(idx).and_then(|c| c.login_path.lock().ok()) {
+            *slot = Some(path.clone());
+        }
+    }
+
+    /// Node `idx`'s login-shell PATH as a rollout learned it.
+    pub fn login_path(&self, idx: usize) -> Option<super::login_path::LoginPath> {
+        self.conns
+            .get(idx)
+            .and_then(|c| c.login_path.lock().ok().and_then(|p| p.clone()))
     }
 
     pub fn options(&self) -> &SshOptions {

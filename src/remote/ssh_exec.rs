@@ -59,6 +59,10 @@ impl Nodes for SshPool {
         rsync::run(self, idx, node, tree, timeout).boxed()
     }
 
+    fn learned_login_path(&self, idx: usize, path: &super::login_path::LoginPath) {
+        self.set_login_path(idx, path);
+    }
+
     fn connect_now(&self, idx: usize) {
         SshPool::connect_now(self, idx);
     }
@@ -109,7 +113,15 @@ async fn poll(
         pool.poll_channel(
             idx,
             &argv,
-            &|| script::poll_loop_script(layout, token, pool.options().timeout.as_secs()),
+            &|| {
+                let known = pool.login_path(idx);
+                script::poll_loop_script(
+                    layout,
+                    token,
+                    pool.options().timeout.as_secs(),
+                    known.as_ref(),
+                )
+            },
             &|id| script::poll_request_line(id, req),
             signals::POLL_OUTPUT_CAP,
             timeout,

@@ -84,6 +84,11 @@ pub trait Nodes: Send + Sync {
         timeout: Duration,
     ) -> BoxFuture<'a, Result<RemoteOutput, SyncError>>;
 
+    /// A rollout learned node `idx`'s login-shell PATH ([`super::login_path`]): the poll
+    /// channels opened for it from now on start with it and run no login shell (nothing
+    /// to do without channels).
+    fn learned_login_path(&self, _idx: usize, _path: &super::login_path::LoginPath) {}
+
     /// The operator asked for node `idx` now (`r`): its next poll connects at once,
     /// whatever backoff a failed connect left (nothing to do without one).
     fn connect_now(&self, _idx: usize) {}

@@ -110,7 +110,7 @@ pub async fn start(
         rollout_id,
         who: s.who,
         limits: s.limits,
-        rsync: Default::default(),
+        learned: Default::default(),
     });
     state.journal_path = Some(s.journal.clone());
     state

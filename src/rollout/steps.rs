@@ -16,6 +16,7 @@ use crate::inventory::{Node, NodeId};
 use crate::manifest::Bundle;
 use crate::observe::{NodeState, now_ms};
 use crate::poller::{self, PollCtx};
+use crate::remote::login_path::LoginPath;
 use crate::remote::ops::OUTPUT_CAP;
 use crate::remote::rsync::{self, RsyncStats};
 use crate::remote::{NodeOp, RemoteError, RemoteOutput, RunLimits, SyncError, SyncTree};
@@ -57,23 +58,42 @@ pub struct RolloutCtx {
     /// Who holds the node locks: `user@host pid N`.
     pub who: String,
     pub limits: Limits,
-    /// Each node's rsync, learned at its baseline (once per run).
-    pub rsync: NodeRsyncs,
+    /// What this run learned of each node: its rsync and its login PATH.
+    pub learned: NodeLearned,
 }
 
-/// Each node's rsync as its baseline found it (absent: not learned in this run, or the
-/// simulated mesh).
-#[derive(Debug, Default)]
-pub struct NodeRsyncs(std::sync::Mutex<std::collections::HashMap<NodeId, rsync::NodeRsync>>);
+/// What a rollout run learns of a node once and keeps for the run: its rsync (at its
+/// baseline) and the PATH of its account's login shell (from the first script of the
+/// run that reads it, the baseline's unless resumed past it). Absent: not learned yet,
+/// or the simulated mesh.
+#[derive(Debug, Default, Clone)]
+pub struct Learned {
+    pub rsync: Option<rsync::NodeRsync>,
+    pub login_path: Option<LoginPath>,
+}
 
-impl NodeRsyncs {
-    pub fn get(&self, id: NodeId) -> Option<rsync::NodeRsync> {
-        self.0.lock().ok().and_then(|m| m.get(&id).cloned())
+/// Each node's [`Learned`].
+#[derive(Debug, Default)]
+pub struct NodeLearned(std::sync::Mutex<std::collections::HashMap<NodeId, Learned>>);
+
+impl NodeLearned {
+    pub fn get(&self, id: NodeId) -> Learned {
+        self.0
+            .lock()
+            .ok()
+            .and_then(|m| m.get(&id).cloned())
+            .unwrap_or_default()
     }
-    pub fn set(&self, id: NodeId, r: rsync::NodeRsync) {
+    fn update(&self, id: NodeId, f: impl FnOnce(&mut Learned)) {
         if let Ok(mut m) = self.0.lock() {
-            m.insert(id, r);
+            f(m.entry(id).or_default());
         }
+    }
+    pub fn set_rsync(&self, id: NodeId, r: rsync::NodeRsync) {
+        self.update(id, |l| l.rsync = Some(r));
+    }
+    pub fn set_login_path(&self, id: NodeId, p: LoginPath) {
+        self.update(id, |l| l.login_path = Some(p));
     }
 }
 
@@ -111,7 +131,10 @@ async fn run_op(
         .await
 }
 
-/// A phase's step: `op` on node `id`, a failed round trip classified for retry.
+/// A phase's step: `op` on node `id`, a failed round trip classified for retry. The
+/// script gets the node's login PATH if this run learned it (it then starts no login
+/// shell), else reports the one it reads, which is learned here for the later scripts
+/// (the report taken out of its stderr).
 async fn sh(
     ctx: &RolloutCtx,
     id: NodeId,
@@ -119,9 +142,21 @@ async fn sh(
     timeout: Duration,
     on_line: Option<&(dyn Fn(&str) + Send + Sync)>,
 ) -> Result<RemoteOutput, Failure> {
-    run_op(&ctx.poll, id, &op, OUTPUT_CAP, timeout, on_line)
+    let op = NodeOp::LoginPath {
+        known: ctx.learned.get(id).login_path,
+        op: Box::new(op),
+    };
+    let mut out = run_op(&ctx.poll, id, &op, OUTPUT_CAP, timeout, on_line)
         .await
-        .map_err(remote_failure)
+        .map_err(remote_failure)?;
+    let (stderr, reported) = LoginPath::take_reported(&out.stderr);
+    out.stderr = stderr;
+    if let Some(p) = reported {
+        // the probe's poll channel, opened later, starts no login shell either
+        ctx.poll.transport.learned_login_path(id.index(), &p);
+        ctx.learned.set_login_path(id, p);
+    }
+    Ok(out)
 }
 
 /// What the small lock and `current` operations may print.
@@ -485,7 +520,7 @@ async fn sync(ctx: &RolloutCtx, id: NodeId) -> Result<RsyncStats, Failure> {
         .get(id)
         .ok_or_else(|| Failure::Fatal(format!("no node {id}")))?;
     let dest = format!("{}/{}/", node.layout.skills_root, ctx.bundle.skills_sha);
-    let known = match ctx.rsync.get(id) {
+    let known = match ctx.learned.get(id).rsync {
         Some(r) => Some(r),
         // not learned in this run (a resumed node past its baseline): ask now, once
         None => {
@@ -529,7 +564,7 @@ fn learn_rsync(
         &ctx.bundle.skills_sha,
     )?;
     if let Some(r) = &r {
-        ctx.rsync.set(id, r.clone());
+        ctx.learned.set_rsync(id, r.clone());
     }
     Ok(r)
 }
@@ -772,7 +807,7 @@ mod tests {
             rollout_id: "r-test".into(),
             who: "ops@here/pid1".into(),
             limits: Limits::default(),
-            rsync: Default::default(),
+            learned: Default::default(),
         })
     }
 
@@ -936,7 +971,7 @@ mod tests {
             rollout_id: "r-other".into(),
             who: "bob@there/pid7".into(),
             limits: ctx.limits,
-            rsync: Default::default(),
+            learned: Default::default(),
         };
         assert!(phase(&other, i, Phase::Baseline).await.is_ok());
         let refused = phase(&ctx, i, Phase::Baseline).await;

@@ -13,7 +13,7 @@ use crate::remote::Transport;
 use crate::remote::sim::{SimMesh, demo_bundle};
 
 /// Rollout `r-test` of the demo bundle to `nodes` over the simulated `mesh`: no
-/// token, a 10 s timeout, nothing staged, the default limits, no rsync learned yet.
+/// token, a 10 s timeout, nothing staged, the default limits, nothing learned of the nodes yet.
 pub(crate) fn sim_ctx(mesh: SimMesh, nodes: Fleet) -> RolloutCtx {
     RolloutCtx {
         poll: Arc::new(PollCtx {
@@ -27,7 +27,7 @@ pub(crate) fn sim_ctx(mesh: SimMesh, nodes: Fleet) -> RolloutCtx {
         rollout_id: "r-test".into(),
         who: "ops@here/pid1".into(),
         limits: Limits::default(),
-        rsync: Default::default(),
+        learned: Default::default(),
     }
 }
 
