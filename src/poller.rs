@@ -88,6 +88,33 @@ pub struct PollCtx {
     pub cadence: Cadence,
 }
 
+impl PollCtx {
+    /// Run `op` on node `id` with the gateway token (at most `cap` bytes of output, for
+    /// at most `timeout`, each line to `on_line` as it comes): the one way a rollout
+    /// step and a node action reach a node.
+    pub async fn run(
+        &self,
+        id: NodeId,
+        op: &crate::remote::NodeOp,
+        cap: usize,
+        timeout: Duration,
+        on_line: Option<&(dyn Fn(&str) + Send + Sync)>,
+    ) -> Result<crate::remote::RemoteOutput, RemoteError> {
+        let node = self
+            .nodes
+            .get(id)
+            .ok_or_else(|| RemoteError::Exec(format!("no node {id}")))?;
+        let limits = crate::remote::RunLimits {
+            cap,
+            timeout,
+            on_line,
+        };
+        self.transport
+            .run(id.index(), node, op, self.token.as_deref(), limits)
+            .await
+    }
+}
+
 /// One poll of node `id`. A panic inside becomes that node's error.
 pub async fn poll_once(ctx: &PollCtx, id: NodeId, req: &PollRequest) -> PollResult {
     let start = std::time::Instant::now();

@@ -13,7 +13,7 @@ use crate::inventory::NodeId;
 use crate::observe::{Millis, now_ms};
 use crate::poller::PollCtx;
 use crate::remote::ops::{ALIVE, OUTPUT_CAP};
-use crate::remote::{NodeOp, RemoteOutput, RunLimits};
+use crate::remote::{NodeOp, RemoteOutput};
 use crate::rollout::node_ops::LockInfo;
 use crate::rollout::steps;
 use crate::safe_text::{clean, clean_capped};
@@ -135,7 +135,10 @@ async fn run_inner(
                     f(&clean_capped(l, LINE_CAP));
                 }
             };
-            let out = op_run(poll, id, &op, FOLLOW_CAP, FOLLOW_LIMIT, Some(&forward)).await?;
+            let out = poll
+                .run(id, &op, FOLLOW_CAP, FOLLOW_LIMIT, Some(&forward))
+                .await
+                .map_err(said)?;
             let ok = out.code == Some(0);
             Ok((
                 ok,
@@ -149,7 +152,10 @@ async fn run_inner(
                 .node_op(node)
                 .map_err(|e| e.to_string())?
                 .ok_or("no operation")?;
-            let out = op_run(poll, id, &op, OUTPUT_CAP, env.timeout, None).await?;
+            let out = poll
+                .run(id, &op, OUTPUT_CAP, env.timeout, None)
+                .await
+                .map_err(said)?;
             let lines = lines_of(&out);
             let ok = out.code == Some(0);
             let quiet = match (&action.runs, &node.layout.drain_cmd) {
@@ -189,24 +195,9 @@ fn code_word(c: Option<i32>) -> String {
     c.map_or("on a signal".into(), |c| c.to_string())
 }
 
-async fn op_run(
-    poll: &PollCtx,
-    id: NodeId,
-    op: &NodeOp,
-    cap: usize,
-    timeout: Duration,
-    on_line: Option<&(dyn Fn(&str) + Send + Sync)>,
-) -> Result<RemoteOutput, String> {
-    let node = poll.nodes.get(id).ok_or_else(|| format!("no node {id}"))?;
-    let limits = RunLimits {
-        cap,
-        timeout,
-        on_line,
-    };
-    poll.transport
-        .run(id.index(), node, op, poll.token.as_deref(), limits)
-        .await
-        .map_err(|e| clean(&e.to_string()))
+/// Why a node could not be reached, as the operator reads it.
+fn said(e: crate::remote::RemoteError) -> String {
+    clean(&e.to_string())
 }
 
 /// stdout then stderr, line by line, cleaned, at most [`MAX_LINES`].
@@ -257,15 +248,16 @@ async fn undrain(poll: &PollCtx, id: NodeId, env: &RunEnv) -> Result<Done, Strin
     };
     // An id no rollout has: nothing but the dead rollout's lock is ever released.
     let rollout_id = release.clone().unwrap_or_else(|| "-".into());
-    let out = op_run(
-        poll,
-        id,
-        &NodeOp::Undrain { rollout_id },
-        OUTPUT_CAP,
-        env.timeout,
-        None,
-    )
-    .await?;
+    let out = poll
+        .run(
+            id,
+            &NodeOp::Undrain { rollout_id },
+            OUTPUT_CAP,
+            env.timeout,
+            None,
+        )
+        .await
+        .map_err(said)?;
     lines.extend(lines_of(&out));
     let ok = out.code == Some(0);
     let node = poll.nodes.get(id);

@@ -19,7 +19,7 @@ use crate::poller::{self, PollCtx};
 use crate::remote::login_path::LoginPath;
 use crate::remote::ops::OUTPUT_CAP;
 use crate::remote::rsync::{self, RsyncStats};
-use crate::remote::{NodeOp, RemoteError, RemoteOutput, RunLimits, SyncError, SyncTree};
+use crate::remote::{NodeOp, RemoteError, RemoteOutput, SyncError, SyncTree};
 use crate::rollout::NodeError;
 use crate::signals::DoctorReport;
 use crate::verdict::{self, Kind, Rules};
@@ -108,29 +108,6 @@ fn remote_failure(e: RemoteError) -> Failure {
     }
 }
 
-/// Run `op` on node `id` (at most `cap` bytes of output, for at most `timeout`).
-async fn run_op(
-    poll: &PollCtx,
-    id: NodeId,
-    op: &NodeOp,
-    cap: usize,
-    timeout: Duration,
-    on_line: Option<&(dyn Fn(&str) + Send + Sync)>,
-) -> Result<RemoteOutput, RemoteError> {
-    let node = poll
-        .nodes
-        .get(id)
-        .ok_or_else(|| RemoteError::Exec(format!("no node {id}")))?;
-    let limits = RunLimits {
-        cap,
-        timeout,
-        on_line,
-    };
-    poll.transport
-        .run(id.index(), node, op, poll.token.as_deref(), limits)
-        .await
-}
-
 /// A phase's step: `op` on node `id`, a failed round trip classified for retry. The
 /// script gets the node's login PATH if this run learned it (it then starts no login
 /// shell), else reports the one it reads, which is learned here for the later scripts
@@ -146,7 +123,9 @@ async fn sh(
         known: ctx.learned.get(id).login_path,
         op: Box::new(op),
     };
-    let mut out = run_op(&ctx.poll, id, &op, OUTPUT_CAP, timeout, on_line)
+    let mut out = ctx
+        .poll
+        .run(id, &op, OUTPUT_CAP, timeout, on_line)
         .await
         .map_err(remote_failure)?;
     let (stderr, reported) = LoginPath::take_reported(&out.stderr);
@@ -664,7 +643,8 @@ pub async fn run_rollback(
         who: who.to_string(),
         now_s,
     };
-    let out = run_op(poll, id, &op, SMALL_CAP, timeout, None)
+    let out = poll
+        .run(id, &op, SMALL_CAP, timeout, None)
         .await
         .map_err(remote_error)?;
     if node_ops::locked_by_other(&out.stdout) {
@@ -686,7 +666,8 @@ pub async fn run_heartbeat(
         rollout_id: rollout_id.to_string(),
         now_s: now_ms() / 1000,
     };
-    let out = run_op(poll, id, &op, SMALL_CAP, timeout, None)
+    let out = poll
+        .run(id, &op, SMALL_CAP, timeout, None)
         .await
         .map_err(remote_error)?;
     expect_ok(&out, "heartbeat")
@@ -700,7 +681,8 @@ pub async fn read_lock(
     id: NodeId,
     timeout: Duration,
 ) -> Result<Option<node_ops::LockInfo>, NodeError> {
-    let out = run_op(poll, id, &NodeOp::ReadLock, SMALL_CAP, timeout, None)
+    let out = poll
+        .run(id, &NodeOp::ReadLock, SMALL_CAP, timeout, None)
         .await
         .map_err(remote_error)?;
     node_ops::read_lock_result(&out.stdout)
@@ -716,7 +698,8 @@ pub async fn force_unlock(
     let op = NodeOp::ForceUnlock {
         expected_owner: owner_line.map(String::from),
     };
-    let out = run_op(poll, id, &op, SMALL_CAP, timeout, None)
+    let out = poll
+        .run(id, &op, SMALL_CAP, timeout, None)
         .await
         .map_err(remote_error)?;
     expect_ok(&out, "unlock").map_err(NodeError::Refused)
@@ -728,7 +711,8 @@ pub async fn read_current(
     id: NodeId,
     timeout: Duration,
 ) -> Result<Option<String>, NodeError> {
-    let out = run_op(poll, id, &NodeOp::ReadCurrent, SMALL_CAP, timeout, None)
+    let out = poll
+        .run(id, &NodeOp::ReadCurrent, SMALL_CAP, timeout, None)
         .await
         .map_err(|e| NodeError::Remote(e.to_string()))?;
     node_ops::read_current_result(&out.stdout)
@@ -769,7 +753,9 @@ pub fn spawn(ctx: Arc<RolloutCtx>, effect: super::Effect, tx: UnboundedSender<Ex
                 let op = NodeOp::Release {
                     rollout_id: ctx.rollout_id.clone(),
                 };
-                let result = run_op(&ctx.poll, node, &op, SMALL_CAP, ctx.limits.command, None)
+                let result = ctx
+                    .poll
+                    .run(node, &op, SMALL_CAP, ctx.limits.command, None)
                     .await
                     .map_err(remote_error)
                     .and_then(|out| {
@@ -788,35 +774,13 @@ mod tests {
     //! run it over ssh), with the node's answers read by the same functions.
 
     use super::*;
-    use crate::poller::Cadence;
-    use crate::remote::Transport;
-    use crate::remote::sim::{GatewayMode, SimMesh, demo_bundle};
+    use crate::remote::sim::{GatewayMode, SimMesh};
+    use crate::rollout::test_support::{sim_ctx, sim_mesh as mesh};
 
     /// A rollout context on the demo mesh (every node as the demo has it).
     fn sim_rollout() -> Arc<RolloutCtx> {
         let (inv, mesh) = SimMesh::demo();
-        Arc::new(RolloutCtx {
-            poll: Arc::new(PollCtx {
-                transport: Transport::sim(mesh),
-                nodes: inv.nodes,
-                token: None,
-                cadence: Cadence::for_timeout(Duration::from_secs(10)),
-            }),
-            bundle: Arc::new(demo_bundle()),
-            stage_dir: PathBuf::new(),
-            rollout_id: "r-test".into(),
-            who: "ops@here/pid1".into(),
-            limits: Limits::default(),
-            learned: Default::default(),
-        })
-    }
-
-    fn mesh(ctx: &RolloutCtx) -> &SimMesh {
-        ctx.poll
-            .transport
-            .as_any()
-            .downcast_ref::<SimMesh>()
-            .expect("a simulated mesh")
+        Arc::new(sim_ctx(mesh, inv.nodes))
     }
 
     fn idx(ctx: &RolloutCtx, name: &str) -> NodeId {
