@@ -415,6 +415,8 @@ fn rerun_on_an_up_to_date_fleet_transfers_nothing_and_rewrites_nothing() {
     for n in &lab.nodes {
         let l = ok_lines(&first, &n.name, "sync");
         assert!(l[0].contains("10 file(s) transferred"), "{first}");
+        // The note names the rsync the node ran (learned at the baseline).
+        assert!(l[0].contains("(node: rsync 3."), "{first}");
     }
     let before: Vec<_> = lab
         .nodes

@@ -239,8 +239,16 @@ async fn sync_phase(
     expect_ok(&out, "preparing the bundle directory")?;
     let stats = sync(ctx, id).await?;
     let _ = tx.send(ExecEvent::Synced { node: id, stats });
+    // Which rsync the node ran is the first question when a copy misbehaves on one
+    // Mac and not another: the note (journal, node view, replay) names it.
+    let by = ctx
+        .learned
+        .get(id)
+        .rsync
+        .map(|r| format!(" (node: {})", r.describe()))
+        .unwrap_or_default();
     Ok(format!(
-        "{} file(s) transferred, {} bytes sent",
+        "{} file(s) transferred, {} bytes sent{by}",
         stats.files_transferred, stats.bytes_sent
     ))
 }
