@@ -259,19 +259,9 @@ fn rollout_node_touches_only_the_named_node() {
         healthy(n, A);
     }
     // A quick prewarm on every node.
-    let base = fs::read_to_string(lab.write_inventory_ini()).unwrap();
-    let inv_text: String = base
-        .lines()
-        .map(|l| {
-            if l.contains("ansible_host=") {
-                format!("{l} meshroll_prewarm_cmd=\"echo warmed\"\n")
-            } else {
-                format!("{l}\n")
-            }
-        })
-        .collect();
-    let inv = lab.dir.join("inv.ini");
-    fs::write(&inv, inv_text).unwrap();
+    let inv = lab.write_inventory_with("inv.ini", |_| {
+        "meshroll_prewarm_cmd=\"echo warmed\"".to_string()
+    });
     let skills = skills();
     let src = &skills.dir;
     let journal = lab.dir.join("j.jsonl");
