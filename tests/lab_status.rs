@@ -4,12 +4,14 @@
 #![allow(clippy::unwrap_used)]
 
 mod common;
+#[path = "common/rollout_run.rs"]
+mod rollout_run;
 
 use std::path::Path;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::{Lab, NodeSpec};
+use rollout_run::{meshroll, meshroll_cmd};
 use serde_json::Value;
 
 const A: &str = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
@@ -26,23 +28,6 @@ fn healthy(lab: &Lab, name: &str) {
     n.set_current(Some(A));
     n.touch_cache(300);
     n.set_mode("ready");
-}
-
-fn meshroll(lab: &Lab, inv: &Path, args: &[&str]) -> (std::process::Output, Duration) {
-    let start = Instant::now();
-    let out = Command::new(env!("CARGO_BIN_EXE_meshroll"))
-        .args([
-            "-i",
-            inv.to_str().unwrap(),
-            "--ssh-config",
-            lab.ssh_config.to_str().unwrap(),
-        ])
-        .args(["--log-dir", lab.dir.join("log").to_str().unwrap()])
-        .args(args)
-        .env_remove("OPENCLAW_GATEWAY_TOKEN")
-        .output()
-        .expect("run meshroll");
-    (out, start.elapsed())
 }
 
 fn status_json(lab: &Lab, inv: &Path, timeout: u64) -> (Vec<Value>, Duration) {
@@ -293,20 +278,15 @@ fn explain_polls_its_node_alone_beside_a_hung_one() {
     }
     lab.node("n02").freeze_sshd();
     let inv = lab.write_inventory_ini();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_meshroll"))
-        .args([
-            "-i",
-            inv.to_str().unwrap(),
-            "--ssh-config",
-            lab.ssh_config.to_str().unwrap(),
-        ])
-        .args(["--log-dir", lab.dir.join("log").to_str().unwrap()])
-        .args(["--timeout", "60", "status", "--explain", "n01", "--json"])
-        .env_remove("OPENCLAW_GATEWAY_TOKEN")
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("run meshroll");
+    let mut child = meshroll_cmd(
+        &lab,
+        &inv,
+        &["--timeout", "60", "status", "--explain", "n01", "--json"],
+    )
+    .stdout(std::process::Stdio::piped())
+    .stderr(std::process::Stdio::piped())
+    .spawn()
+    .expect("run meshroll");
     // Generous (a loaded machine), and far under what a poll of the frozen node
     // costs (the 60 s timeout, and the channel's open waits 30 s more).
     let bound = Instant::now() + Duration::from_secs(40);
@@ -461,41 +441,56 @@ fn watch_rounds_poll_gateway_on_its_slow_cadence() {
     );
 }
 
+/// `status --watch --json --count 5`, cheap signals every second and the gateway status
+/// only when one changes (`--gateway-interval 3600`): its rounds, with `at_round_2` done
+/// when round 2 comes in, and its exit code.
+fn five_watched_rounds(lab: &Lab, inv: &Path, at_round_2: impl Fn()) -> (Vec<Value>, Option<i32>) {
+    use std::io::BufRead;
+    let mut child = meshroll_cmd(
+        lab,
+        inv,
+        &[
+            "--poll-interval",
+            "1",
+            "--gateway-interval",
+            "3600",
+            "status",
+            "--watch",
+            "--json",
+            "--count",
+            "5",
+        ],
+    )
+    .stdout(std::process::Stdio::piped())
+    .spawn()
+    .unwrap();
+    let out = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut rounds = Vec::new();
+    for line in out.lines() {
+        let v: Value = serde_json::from_str(&line.unwrap()).unwrap();
+        if v["round"] == 2 {
+            at_round_2();
+        }
+        rounds.push(v);
+    }
+    (rounds, child.wait().unwrap().code())
+}
+
 #[test]
 fn a_liveness_change_fetches_the_gateway_status_at_once() {
-    use std::io::BufRead;
     let lab = Lab::start(&NodeSpec::many("n", 2, "worker"));
     for n in &lab.nodes {
         healthy(&lab, &n.name);
         n.clear_calls();
     }
     let inv = lab.write_inventory_ini();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_meshroll"))
-        .args([
-            "-i",
-            inv.to_str().unwrap(),
-            "--ssh-config",
-            lab.ssh_config.to_str().unwrap(),
-        ])
-        .args(["--log-dir", lab.dir.join("log").to_str().unwrap()])
-        .args(["--poll-interval", "1", "--gateway-interval", "3600"])
-        .args(["status", "--watch", "--json", "--count", "5"])
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let out = std::io::BufReader::new(child.stdout.take().unwrap());
-    let mut rounds = Vec::new();
-    for line in out.lines() {
-        let v: Value = serde_json::from_str(&line.unwrap()).unwrap();
-        if v["round"] == 2 {
-            // The gateway on n02 goes away: its liveness fails first.
-            lab.node("n02").set_mode("unreachable");
-            lab.node("n02").set_live(&lab, 503);
-        }
-        rounds.push(v);
-    }
+    let (rounds, code) = five_watched_rounds(&lab, &inv, || {
+        // The gateway on n02 goes away: its liveness fails first.
+        lab.node("n02").set_mode("unreachable");
+        lab.node("n02").set_live(&lab, 503);
+    });
     // n02 ends dead: status exits 1.
-    assert_eq!(child.wait().unwrap().code(), Some(1));
+    assert_eq!(code, Some(1));
     assert_eq!(rounds.len(), 5);
     let last = &rounds[4]["nodes"];
     let n02 = last
@@ -559,39 +554,19 @@ fn an_empty_gateway_ready_url_disables_readyz() {
 
 #[test]
 fn a_readyz_change_fetches_the_gateway_status_at_once() {
-    use std::io::BufRead;
     let lab = Lab::start(&NodeSpec::many("n", 2, "worker"));
     for n in &lab.nodes {
         healthy(&lab, &n.name);
         n.clear_calls();
     }
     let inv = lab.write_inventory_ini();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_meshroll"))
-        .args([
-            "-i",
-            inv.to_str().unwrap(),
-            "--ssh-config",
-            lab.ssh_config.to_str().unwrap(),
-        ])
-        .args(["--log-dir", lab.dir.join("log").to_str().unwrap()])
-        .args(["--poll-interval", "1", "--gateway-interval", "3600"])
-        .args(["status", "--watch", "--json", "--count", "5"])
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let out = std::io::BufReader::new(child.stdout.take().unwrap());
-    let mut rounds = Vec::new();
-    for line in out.lines() {
-        let v: Value = serde_json::from_str(&line.unwrap()).unwrap();
-        if v["round"] == 2 {
-            // n02's gateway stops answering ready; the worker's liveness stays up.
-            lab.node("n02").set_mode("unreachable");
-            lab.node("n02").set_ready(&lab, 503);
-        }
-        rounds.push(v);
-    }
+    let (rounds, code) = five_watched_rounds(&lab, &inv, || {
+        // n02's gateway stops answering ready; the worker's liveness stays up.
+        lab.node("n02").set_mode("unreachable");
+        lab.node("n02").set_ready(&lab, 503);
+    });
     // n02 ends dead: status exits 1.
-    assert_eq!(child.wait().unwrap().code(), Some(1));
+    assert_eq!(code, Some(1));
     assert_eq!(rounds.len(), 5);
     let n02 = rounds[4]["nodes"]
         .as_array()
