@@ -30,26 +30,24 @@ fn lab() -> (Lab, PathBuf) {
 }
 
 /// meshroll on the lab with a config folder of the lab's own (`XDG_CONFIG_HOME`) and
-/// `env` besides; stdin empty.
-fn command(lab: &Lab, inv: &Path, args: &[&str], env: &[(&str, &str)]) -> Command {
+/// `token` as the gateway token; stdin empty.
+fn command(lab: &Lab, inv: &Path, args: &[&str], token: Option<&str>) -> Command {
     let cfg = lab.dir.join("config");
-    let mut all = vec![("XDG_CONFIG_HOME", cfg.to_str().unwrap())];
-    all.extend_from_slice(env);
-    let mut c = meshroll_cmd_with(
-        lab,
-        inv,
-        args,
-        &Opts {
-            env: &all,
-            ..Opts::default()
-        },
-    );
+    let env = [("XDG_CONFIG_HOME", cfg.to_str().unwrap())];
+    let opts = Opts {
+        token,
+        env: &env,
+        ..Opts::default()
+    };
+    let mut c = meshroll_cmd_with(lab, inv, args, &opts);
     c.stdin(Stdio::null());
     c
 }
 
 fn meshroll(lab: &Lab, inv: &Path, args: &[&str]) -> Output {
-    command(lab, inv, args, &[]).output().expect("run meshroll")
+    command(lab, inv, args, None)
+        .output()
+        .expect("run meshroll")
 }
 
 fn journal(lab: &Lab) -> String {
@@ -235,7 +233,7 @@ fn logs_are_plain_cleaned_redacted_and_the_token_goes_on_stdin_only() {
         &lab,
         &inv,
         &["logs", "--node", "n1", "--lines", "3", "--journal", &j],
-        &[("OPENCLAW_GATEWAY_TOKEN", "tok-s3cret-123")],
+        Some("tok-s3cret-123"),
     )
     .output()
     .unwrap();
@@ -303,7 +301,7 @@ fn a_followed_log_streams_new_lines_and_stops_on_the_node_when_meshroll_goes() {
             "--journal",
             &j,
         ],
-        &[],
+        None,
     )
     .stdout(Stdio::piped())
     .stderr(Stdio::null())

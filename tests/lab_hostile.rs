@@ -79,14 +79,14 @@ fn hostile_cli(n: &LabNode, body: &str) {
 fn token_opts<'a>(log_dir: &'a Path, env: &'a [(&'a str, &'a str)]) -> Opts<'a> {
     Opts {
         log_dir: Some(log_dir),
+        token: Some(TOKEN),
         env,
         stdin: None,
     }
 }
 
 fn meshroll(lab: &Lab, inv: &Path, log_dir: &Path, args: &[&str]) -> Output {
-    let token = [("OPENCLAW_GATEWAY_TOKEN", TOKEN)];
-    meshroll_with(lab, inv, args, &token_opts(log_dir, &token))
+    meshroll_with(lab, inv, args, &token_opts(log_dir, &[]))
 }
 
 fn read_dir_text(dir: &Path) -> String {
@@ -379,7 +379,6 @@ fn no_child_inherits_the_token() {
     let logs = lab.dir.join("logs");
 
     // 1. The ssh master of a running meshroll, read from /proc while it lives.
-    let token = [("OPENCLAW_GATEWAY_TOKEN", TOKEN)];
     let mut child = meshroll_cmd_with(
         &lab,
         &inv,
@@ -392,7 +391,7 @@ fn no_child_inherits_the_token() {
             "--count",
             "600",
         ],
-        &token_opts(&logs, &token),
+        &token_opts(&logs, &[]),
     )
     .stdin(Stdio::null())
     .stdout(Stdio::null())
@@ -465,7 +464,7 @@ fn no_child_inherits_the_token() {
         std::env::var("PATH").unwrap_or_default()
     );
     let journal = lab.dir.join("journal.jsonl");
-    let env = [("OPENCLAW_GATEWAY_TOKEN", TOKEN), ("PATH", path.as_str())];
+    let env = [("PATH", path.as_str())];
     let out = meshroll_with(
         &lab,
         &inv,

@@ -1,7 +1,9 @@
-//! Running the meshroll binary against the lab for a rollout: its command line (the lab's
-//! inventory, ssh config and log folder, no gateway token from the test's environment),
-//! a headless `rollout` argument list, a run in the background waited on with a bound,
-//! and its journal read back as JSON lines.
+//! Running the meshroll binary against the lab: its command line (the lab's inventory,
+//! ssh config and log folder, no gateway token from the test's environment) and what a
+//! run may change in it ([`Opts`]: another log folder, a token, more environment, an
+//! answer on stdin), a skills tree committed in git and its manifest ids, a headless
+//! `rollout` argument list, a run in the background waited on with a bound, and its
+//! journal read back as JSON lines.
 //!
 //! ```ignore
 //! mod common;
@@ -11,6 +13,8 @@
 //! let args = rollout_args(&src, &jpath, &["--wave", "50%"]);
 //! let mut run = Background::spawn(meshroll_cmd(&lab, &inv, &args), &lab.dir.join("run.log"));
 //! run.wait_journal(&jpath, "w01's sync", |j| phase_count(j, "phase_started", "w01", "sync") == 1);
+//! let answer = Opts { stdin: Some("n\n"), ..Opts::default() };
+//! let out = meshroll_with(&lab, &inv, &["unlock", "--node", "w01"], &answer);
 //! ```
 #![allow(dead_code)]
 
@@ -54,13 +58,15 @@ fn global_args(lab: &Lab, inv: &Path, log_dir: &Path) -> Vec<String> {
 }
 
 /// How one run differs from the plain one; `Opts::default()`: the lab's log folder, no
-/// gateway token, nothing on stdin.
+/// gateway token, nothing more in its environment, nothing on stdin.
 #[derive(Default, Clone, Copy)]
 pub struct Opts<'a> {
     /// `--log-dir` (default: `log` inside the lab).
     pub log_dir: Option<&'a Path>,
-    /// Set in its environment after the gateway token is taken out (a test that hands
-    /// meshroll a token sets `OPENCLAW_GATEWAY_TOKEN` here).
+    /// The gateway token in its environment (`OPENCLAW_GATEWAY_TOKEN`; default: taken
+    /// out, whatever the test's own environment holds).
+    pub token: Option<&'a str>,
+    /// Set in its environment besides.
     pub env: &'a [(&'a str, &'a str)],
     /// What it reads on stdin (default: stdin empty).
     pub stdin: Option<&'a str>,
@@ -87,6 +93,9 @@ pub fn meshroll_cmd_with(
     cmd.args(global_args(lab, inv, &log_dir))
         .args(args)
         .env_remove("OPENCLAW_GATEWAY_TOKEN");
+    if let Some(token) = opts.token {
+        cmd.env("OPENCLAW_GATEWAY_TOKEN", token);
+    }
     for (k, v) in opts.env {
         cmd.env(k, v);
     }
