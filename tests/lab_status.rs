@@ -441,14 +441,21 @@ fn watch_rounds_poll_gateway_on_its_slow_cadence() {
     );
 }
 
-/// `status --watch --json --count 5`, cheap signals every second and the gateway status
-/// only when one changes (`--gateway-interval 3600`): its rounds, with `at_round_2` done
-/// when round 2 comes in, and its exit code.
-fn five_watched_rounds(lab: &Lab, inv: &Path, at_round_2: impl Fn()) -> (Vec<Value>, Option<i32>) {
+/// Two healthy nodes (calls cleared) under `status --watch --json --count 5`, cheap
+/// signals every second and the gateway status only when one changes
+/// (`--gateway-interval 3600`), with `change` done to the lab when round 2 comes in: the
+/// lab, the rounds and meshroll's exit code.
+fn changed_at_round_2(change: impl Fn(&Lab)) -> (Lab, Vec<Value>, Option<i32>) {
     use std::io::BufRead;
+    let lab = Lab::start(&NodeSpec::many("n", 2, "worker"));
+    for n in &lab.nodes {
+        healthy(&lab, &n.name);
+        n.clear_calls();
+    }
+    let inv = lab.write_inventory_ini();
     let mut child = meshroll_cmd(
-        lab,
-        inv,
+        &lab,
+        &inv,
         &[
             "--poll-interval",
             "1",
@@ -469,36 +476,36 @@ fn five_watched_rounds(lab: &Lab, inv: &Path, at_round_2: impl Fn()) -> (Vec<Val
     for line in out.lines() {
         let v: Value = serde_json::from_str(&line.unwrap()).unwrap();
         if v["round"] == 2 {
-            at_round_2();
+            change(&lab);
         }
         rounds.push(v);
     }
-    (rounds, child.wait().unwrap().code())
+    let code = child.wait().unwrap().code();
+    (lab, rounds, code)
+}
+
+/// `node`'s row in the fifth round.
+fn in_fifth_round(rounds: &[Value], node: &str) -> Value {
+    rounds[4]["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["node"] == node)
+        .unwrap()
+        .clone()
 }
 
 #[test]
 fn a_liveness_change_fetches_the_gateway_status_at_once() {
-    let lab = Lab::start(&NodeSpec::many("n", 2, "worker"));
-    for n in &lab.nodes {
-        healthy(&lab, &n.name);
-        n.clear_calls();
-    }
-    let inv = lab.write_inventory_ini();
-    let (rounds, code) = five_watched_rounds(&lab, &inv, || {
+    let (lab, rounds, code) = changed_at_round_2(|lab| {
         // The gateway on n02 goes away: its liveness fails first.
         lab.node("n02").set_mode("unreachable");
-        lab.node("n02").set_live(&lab, 503);
+        lab.node("n02").set_live(lab, 503);
     });
     // n02 ends dead: status exits 1.
     assert_eq!(code, Some(1));
     assert_eq!(rounds.len(), 5);
-    let last = &rounds[4]["nodes"];
-    let n02 = last
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|r| r["node"] == "n02")
-        .unwrap();
+    let n02 = in_fifth_round(&rounds, "n02");
     assert_eq!(n02["verdict"], "dead");
     assert_eq!(
         n02["gateway"]["state"], "unreachable",
@@ -554,27 +561,15 @@ fn an_empty_gateway_ready_url_disables_readyz() {
 
 #[test]
 fn a_readyz_change_fetches_the_gateway_status_at_once() {
-    let lab = Lab::start(&NodeSpec::many("n", 2, "worker"));
-    for n in &lab.nodes {
-        healthy(&lab, &n.name);
-        n.clear_calls();
-    }
-    let inv = lab.write_inventory_ini();
-    let (rounds, code) = five_watched_rounds(&lab, &inv, || {
+    let (lab, rounds, code) = changed_at_round_2(|lab| {
         // n02's gateway stops answering ready; the worker's liveness stays up.
         lab.node("n02").set_mode("unreachable");
-        lab.node("n02").set_ready(&lab, 503);
+        lab.node("n02").set_ready(lab, 503);
     });
     // n02 ends dead: status exits 1.
     assert_eq!(code, Some(1));
     assert_eq!(rounds.len(), 5);
-    let n02 = rounds[4]["nodes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|r| r["node"] == "n02")
-        .unwrap()
-        .clone();
+    let n02 = in_fifth_round(&rounds, "n02");
     assert_eq!(n02["verdict"], "dead");
     assert_eq!(n02["reason"], "gateway readyz: 503 not ready");
     assert_eq!(n02["live"]["ok"], true);
