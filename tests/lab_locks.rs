@@ -50,6 +50,19 @@ fn healthy(n: &LabNode, sha: &str) {
     n.set_mode("ready");
 }
 
+/// n01, n02 and n03, healthy on bundle `A`.
+fn healthy_lab() -> Lab {
+    let lab = Lab::start(&[
+        NodeSpec::new("n01", "worker"),
+        NodeSpec::new("n02", "worker"),
+        NodeSpec::new("n03", "worker"),
+    ]);
+    for n in &lab.nodes {
+        healthy(n, A);
+    }
+    lab
+}
+
 /// Plant a node lock as a rollout leaves it: the owner line and a heartbeat, both files
 /// dated `age` ago.
 fn plant_lock(n: &LabNode, owner: &str, age: Duration) {
@@ -85,14 +98,7 @@ fn dead_pid() -> u32 {
 
 #[test]
 fn a_lock_left_by_a_dead_process_is_stale_and_unlock_says_its_owner_is_gone() {
-    let lab = Lab::start(&[
-        NodeSpec::new("n01", "worker"),
-        NodeSpec::new("n02", "worker"),
-        NodeSpec::new("n03", "worker"),
-    ]);
-    for n in &lab.nodes {
-        healthy(n, A);
-    }
+    let lab = healthy_lab();
     let host = meshroll::cmd::rollout::hostname().unwrap();
     let gone = dead_pid();
     // n01: a rollout of this host that was killed 10 minutes ago.
@@ -174,14 +180,7 @@ fn a_lock_left_by_a_dead_process_is_stale_and_unlock_says_its_owner_is_gone() {
 
 #[test]
 fn status_exit_codes_follow_the_fleet() {
-    let lab = Lab::start(&[
-        NodeSpec::new("n01", "worker"),
-        NodeSpec::new("n02", "worker"),
-        NodeSpec::new("n03", "worker"),
-    ]);
-    for n in &lab.nodes {
-        healthy(n, A);
-    }
+    let lab = healthy_lab();
     let inv = lab.write_inventory_ini();
     let out = meshroll(&lab, &inv, &["status"], None);
     assert_eq!(out.status.code(), Some(0), "all healthy: {}", text(&out));
@@ -250,14 +249,7 @@ fn skills() -> Skills {
 
 #[test]
 fn rollout_node_touches_only_the_named_node() {
-    let lab = Lab::start(&[
-        NodeSpec::new("n01", "worker"),
-        NodeSpec::new("n02", "worker"),
-        NodeSpec::new("n03", "worker"),
-    ]);
-    for n in &lab.nodes {
-        healthy(n, A);
-    }
+    let lab = healthy_lab();
     // A quick prewarm on every node.
     let inv = lab.write_inventory_with("inv.ini", |_| {
         "meshroll_prewarm_cmd=\"echo warmed\"".to_string()
