@@ -29,14 +29,8 @@ use serde_json::Value;
 const TOKEN: &str = "tok-S3CRET-0123456789abcdef";
 const A: &str = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
 
-fn lock(sha: &str) -> String {
-    format!(r#"{{"files":[],"skills_sha":"{sha}","version":1}}"#)
-}
-
 fn healthy(n: &LabNode) {
-    n.install_bundle(A, Some(&lock(A)));
-    n.set_current(Some(A));
-    n.touch_cache(300);
+    n.serve(A);
     n.set_mode("ready");
 }
 

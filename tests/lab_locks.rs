@@ -16,7 +16,7 @@ use std::path::Path;
 use std::process::{Command, Output};
 use std::time::{Duration, SystemTime};
 
-use common::{Lab, LabNode, NodeSpec};
+use common::{Lab, LabNode, NodeSpec, bundle_lock};
 use rollout_run::{Opts, Skills, bin, manifest_ids, meshroll_with, text};
 use serde_json::Value;
 
@@ -38,15 +38,9 @@ fn meshroll(lab: &Lab, inv: &Path, args: &[&str], stdin: Option<&str>) -> Output
     )
 }
 
-fn lock_json(sha: &str) -> String {
-    format!(r#"{{"files":[],"skills_sha":"{sha}","version":1}}"#)
-}
-
 /// A healthy fleet member on bundle `sha`.
 fn healthy(n: &LabNode, sha: &str) {
-    n.install_bundle(sha, Some(&lock_json(sha)));
-    n.set_current(Some(sha));
-    n.touch_cache(300);
+    n.serve(sha);
     n.set_mode("ready");
 }
 
@@ -200,7 +194,7 @@ fn status_exit_codes_follow_the_fleet() {
 
     // A skewed node: 0 by default, 1 with --fail-on skew, naming it.
     let n03 = lab.node("n03");
-    n03.install_bundle(B, Some(&lock_json(B)));
+    n03.install_bundle(B, Some(&bundle_lock(B)));
     n03.set_current(Some(B));
     let out = meshroll(&lab, &inv, &["status"], None);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));

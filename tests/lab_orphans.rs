@@ -19,12 +19,7 @@ const A: &str = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
 /// A node whose `gateway status` forks a sleeper and hangs (`hung-fork`).
 fn hanging(lab: &Lab, name: &str) {
     let n = lab.node(name);
-    n.install_bundle(
-        A,
-        Some(&format!(r#"{{"files":[],"skills_sha":"{A}","version":1}}"#)),
-    );
-    n.set_current(Some(A));
-    n.touch_cache(300);
+    n.serve(A);
     n.set_mode("hung-fork");
 }
 

@@ -68,12 +68,7 @@ fn a_token_across_the_excerpt_cut_is_redacted_whole() {
     let lab = Lab::start(&specs);
     for (name, start) in STARTS {
         let n = lab.node(name);
-        n.install_bundle(
-            A,
-            Some(&format!(r#"{{"files":[],"skills_sha":"{A}","version":1}}"#)),
-        );
-        n.set_current(Some(A));
-        n.touch_cache(300);
+        n.serve(A);
         straddling_cli(&n.openclaw(), start);
     }
     let inv = lab.write_inventory_ini();

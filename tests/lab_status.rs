@@ -10,23 +10,17 @@ mod rollout_run;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use common::{Lab, NodeSpec};
+use common::{Lab, NodeSpec, bundle_lock};
 use rollout_run::{meshroll, meshroll_cmd};
 use serde_json::Value;
 
 const A: &str = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
 const B: &str = "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb";
 
-fn lock(sha: &str) -> String {
-    format!(r#"{{"files":[],"skills_sha":"{sha}","version":1}}"#)
-}
-
 /// A node as a healthy fleet member: bundle A, fresh cache, gateway ready.
 fn healthy(lab: &Lab, name: &str) {
     let n = lab.node(name);
-    n.install_bundle(A, Some(&lock(A)));
-    n.set_current(Some(A));
-    n.touch_cache(300);
+    n.serve(A);
     n.set_mode("ready");
 }
 
@@ -84,11 +78,11 @@ fn mixed_fleet_every_verdict_reason_and_skew() {
     lab.node("w12").set_live(&lab, 503);
     // Manifest skew: another bundle; no current; a lock naming another tree; no lock.
     let w13 = lab.node("w13");
-    w13.install_bundle(B, Some(&lock(B)));
+    w13.install_bundle(B, Some(&bundle_lock(B)));
     w13.set_current(Some(B));
     lab.node("w14").set_current(None);
     let w15 = lab.node("w15");
-    w15.install_bundle(A, Some(&lock(B)));
+    w15.install_bundle(A, Some(&bundle_lock(B)));
     let w16 = lab.node("w16");
     std::fs::remove_file(w16.bundle_dir(A).join("skills.lock.json")).unwrap();
     // Build and version skew on a gateway.
@@ -232,7 +226,7 @@ fn plain_status_prints_a_readable_table() {
     // n02 is also on another bundle than its class: its REASON says the verdict's
     // reason first, then the skew, in one column.
     let n02 = lab.node("n02");
-    n02.install_bundle(B, Some(&lock(B)));
+    n02.install_bundle(B, Some(&bundle_lock(B)));
     n02.set_current(Some(B));
     let inv = lab.write_inventory_ini();
     // `--wide`: piped, the table is fitted to 80 columns and REASON is cut (tests/ui_fit.rs).
