@@ -15,7 +15,7 @@ use std::process::Output;
 
 use common::macos::RsyncFlavor;
 use common::{Lab, LabNode, NodeSpec};
-use rollout_run::{Skills, events, journal, manifest_ids, text};
+use rollout_run::{Skills, events, journal, manifest_ids, rollout_args, text};
 use serde_json::Value;
 
 /// Run `cmd` on `node` through ssh (the node's login shell): (exit code, stdout, stderr).
@@ -125,7 +125,7 @@ fn macos_node_has_apple_tools_and_the_plain_node_does_not() {
 // meshroll against the macOS-shaped node
 
 /// meshroll to its end on the lab (stdin empty).
-fn meshroll(lab: &Lab, inv: &Path, args: &[&str]) -> Output {
+fn meshroll(lab: &Lab, inv: &Path, args: &[impl AsRef<std::ffi::OsStr>]) -> Output {
     rollout_run::meshroll(lab, inv, args).0
 }
 
@@ -233,16 +233,7 @@ fn rollout_and_rollback_land_with_stock_rsync_in_both_flavours() {
         let out = meshroll(
             &lab,
             &inv,
-            &[
-                "rollout",
-                "--skills",
-                src.dir.to_str().unwrap(),
-                "--wave",
-                "100%",
-                "--journal",
-                jpath.to_str().unwrap(),
-                "--yes",
-            ],
+            &rollout_args(&src.dir, &jpath, &["--wave", "100%"]),
         );
         let o = text(&out);
         assert_eq!(out.status.code(), Some(0), "{o}");
@@ -327,18 +318,11 @@ fn a_node_without_usable_rsync_fails_once_with_the_remedy_and_its_own_words() {
     let out = meshroll(
         &lab,
         &inv,
-        &[
-            "rollout",
-            "--skills",
-            src.dir.to_str().unwrap(),
-            "--wave",
-            "100%",
-            "--failure-budget",
-            "2",
-            "--journal",
-            jpath.to_str().unwrap(),
-            "--yes",
-        ],
+        &rollout_args(
+            &src.dir,
+            &jpath,
+            &["--wave", "100%", "--failure-budget", "2"],
+        ),
     );
     let o = text(&out);
     assert_eq!(out.status.code(), Some(1), "{o}");
@@ -417,18 +401,11 @@ fn a_name_the_old_protocol_cannot_carry_is_refused_in_the_plan_and_at_baseline()
     let out = meshroll(
         &lab,
         &inv,
-        &[
-            "rollout",
-            "--skills",
-            src.dir.to_str().unwrap(),
-            "--wave",
-            "100%",
-            "--failure-budget",
-            "1",
-            "--journal",
-            jpath.to_str().unwrap(),
-            "--yes",
-        ],
+        &rollout_args(
+            &src.dir,
+            &jpath,
+            &["--wave", "100%", "--failure-budget", "1"],
+        ),
     );
     let o = text(&out);
     assert_eq!(out.status.code(), Some(1), "{o}");
@@ -580,18 +557,7 @@ fn a_homebrew_rsync_3_is_preferred_over_the_stock_one() {
     let src = skills("a");
     let sha = skills_sha(&src.dir);
     let jpath = lab.dir.join("j.jsonl");
-    let out = meshroll(
-        &lab,
-        &inv,
-        &[
-            "rollout",
-            "--skills",
-            src.dir.to_str().unwrap(),
-            "--journal",
-            jpath.to_str().unwrap(),
-            "--yes",
-        ],
-    );
+    let out = meshroll(&lab, &inv, &rollout_args(&src.dir, &jpath, &[]));
     let o = text(&out);
     assert_eq!(out.status.code(), Some(0), "{o}");
     let n = lab.node("brew");
