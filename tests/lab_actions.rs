@@ -8,6 +8,8 @@
 #![allow(clippy::unwrap_used)]
 
 mod common;
+#[path = "common/rollout_run.rs"]
+mod rollout_run;
 
 use std::fs;
 use std::io::{BufRead, BufReader};
@@ -17,15 +19,8 @@ use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use common::{Lab, NodeSpec};
+use rollout_run::{Opts, bin, meshroll_cmd_with, text};
 use serde_json::Value;
-
-/// The binary under test (`MESHROLL_TEST_BIN` runs the tests against another build).
-fn bin() -> Command {
-    Command::new(
-        std::env::var_os("MESHROLL_TEST_BIN")
-            .unwrap_or_else(|| env!("CARGO_BIN_EXE_meshroll").into()),
-    )
-}
 
 fn lab() -> (Lab, PathBuf) {
     let lab = Lab::start(&[NodeSpec::new("n1", "worker"), NodeSpec::new("n2", "worker")]);
@@ -34,31 +29,25 @@ fn lab() -> (Lab, PathBuf) {
     (lab, inv)
 }
 
-fn command(lab: &Lab, inv: &Path, args: &[&str]) -> Command {
-    let mut c = bin();
-    c.arg("-i")
-        .arg(inv)
-        .arg("--ssh-config")
-        .arg(&lab.ssh_config)
-        .arg("--log-dir")
-        .arg(lab.dir.join("log"))
-        .args(args)
-        .env("XDG_CONFIG_HOME", lab.dir.join("config"))
-        .env_remove("OPENCLAW_GATEWAY_TOKEN")
-        .stdin(Stdio::null());
+/// meshroll on the lab with a config folder of the lab's own (`XDG_CONFIG_HOME`) and
+/// `token` as the gateway token; stdin empty.
+fn command(lab: &Lab, inv: &Path, args: &[&str], token: Option<&str>) -> Command {
+    let cfg = lab.dir.join("config");
+    let env = [("XDG_CONFIG_HOME", cfg.to_str().unwrap())];
+    let opts = Opts {
+        token,
+        env: &env,
+        ..Opts::default()
+    };
+    let mut c = meshroll_cmd_with(lab, inv, args, &opts);
+    c.stdin(Stdio::null());
     c
 }
 
 fn meshroll(lab: &Lab, inv: &Path, args: &[&str]) -> Output {
-    command(lab, inv, args).output().expect("run meshroll")
-}
-
-fn text(out: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
+    command(lab, inv, args, None)
+        .output()
+        .expect("run meshroll")
 }
 
 fn journal(lab: &Lab) -> String {
@@ -244,8 +233,8 @@ fn logs_are_plain_cleaned_redacted_and_the_token_goes_on_stdin_only() {
         &lab,
         &inv,
         &["logs", "--node", "n1", "--lines", "3", "--journal", &j],
+        Some("tok-s3cret-123"),
     )
-    .env("OPENCLAW_GATEWAY_TOKEN", "tok-s3cret-123")
     .output()
     .unwrap();
     let s = text(&out);
@@ -312,6 +301,7 @@ fn a_followed_log_streams_new_lines_and_stops_on_the_node_when_meshroll_goes() {
             "--journal",
             &j,
         ],
+        None,
     )
     .stdout(Stdio::piped())
     .stderr(Stdio::null())
@@ -479,9 +469,7 @@ fn dashboard_follows_a_log_in_a_pane_and_opens_a_shell_that_comes_back() {
     let j = journal(&lab);
     let log = lab.node("n1").standin_dir().join("gateway.log");
     fs::write(&log, "first line\n").unwrap();
-    let bin = std::env::var_os("MESHROLL_TEST_BIN")
-        .map(|p| p.to_string_lossy().into_owned())
-        .unwrap_or_else(|| env!("CARGO_BIN_EXE_meshroll").to_string());
+    let bin = bin().get_program().to_string_lossy().into_owned();
     let cmd = format!(
         "env -u OPENCLAW_GATEWAY_TOKEN XDG_CONFIG_HOME={cfg} {bin} -i {inv} --ssh-config {ssh} \
          --log-dir {logs} --journal {j}; echo MESHROLL-EXITED=$?; sleep 60",

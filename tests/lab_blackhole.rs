@@ -5,9 +5,10 @@
 #![allow(clippy::unwrap_used)]
 
 mod common;
+#[path = "common/rollout_run.rs"]
+mod rollout_run;
 
 use std::net::{TcpListener, TcpStream};
-use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -17,6 +18,7 @@ use meshroll::observe::NodeState;
 use meshroll::poller::{self, Cadence, PollCtx, scheduler};
 use meshroll::remote::ssh::{SshOptions, SshPool};
 use meshroll::remote::{PollFailure, RemoteError, Transport};
+use rollout_run::meshroll;
 
 const HOLES: usize = 40;
 
@@ -126,19 +128,7 @@ fn status_with_forty_blackholed_hosts_ahead_ends_within_8s() {
     inv.push('\n');
     let path = lab.dir.join("blackholed.ini");
     std::fs::write(&path, inv).unwrap();
-    let started = Instant::now();
-    let out = Command::new(env!("CARGO_BIN_EXE_meshroll"))
-        .arg("-i")
-        .arg(&path)
-        .arg("--ssh-config")
-        .arg(&lab.ssh_config)
-        .arg("--log-dir")
-        .arg(lab.dir.join("log"))
-        .args(["--timeout", "5", "status", "--json"])
-        .env_remove("OPENCLAW_GATEWAY_TOKEN")
-        .output()
-        .unwrap();
-    let took = started.elapsed();
+    let (out, took) = meshroll(&lab, &path, &["--timeout", "5", "status", "--json"]);
     eprintln!("status: {took:?}");
     let rows: serde_json::Value = serde_json::from_slice(&out.stdout)
         .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));

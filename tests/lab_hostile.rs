@@ -13,6 +13,8 @@
 #![allow(clippy::unwrap_used)]
 
 mod common;
+#[path = "common/rollout_run.rs"]
+mod rollout_run;
 
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
@@ -21,19 +23,14 @@ use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use common::{Lab, LabNode, NodeSpec};
+use rollout_run::{Opts, Skills, meshroll_cmd_with, meshroll_with, text};
 use serde_json::Value;
 
 const TOKEN: &str = "tok-S3CRET-0123456789abcdef";
 const A: &str = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
 
-fn lock(sha: &str) -> String {
-    format!(r#"{{"files":[],"skills_sha":"{sha}","version":1}}"#)
-}
-
 fn healthy(n: &LabNode) {
-    n.install_bundle(A, Some(&lock(A)));
-    n.set_current(Some(A));
-    n.touch_cache(300);
+    n.serve(A);
     n.set_mode("ready");
 }
 
@@ -71,16 +68,19 @@ fn hostile_cli(n: &LabNode, body: &str) {
     write_exec(&n.openclaw(), &format!("#!/bin/sh\n{body}\n"));
 }
 
+/// meshroll logging to `log_dir`, with the gateway token in its environment and `env`
+/// besides.
+fn token_opts<'a>(log_dir: &'a Path, env: &'a [(&'a str, &'a str)]) -> Opts<'a> {
+    Opts {
+        log_dir: Some(log_dir),
+        token: Some(TOKEN),
+        env,
+        stdin: None,
+    }
+}
+
 fn meshroll(lab: &Lab, inv: &Path, log_dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_meshroll"))
-        .args(["-i", inv.to_str().unwrap()])
-        .args(["--ssh-config", lab.ssh_config.to_str().unwrap()])
-        .args(["--log-dir", log_dir.to_str().unwrap()])
-        .args(args)
-        .env("OPENCLAW_GATEWAY_TOKEN", TOKEN)
-        .stdin(Stdio::null())
-        .output()
-        .expect("run meshroll")
+    meshroll_with(lab, inv, args, &token_opts(log_dir, &[]))
 }
 
 fn read_dir_text(dir: &Path) -> String {
@@ -250,44 +250,22 @@ fn a_hostile_node_cannot_leak_the_token_or_inject_escapes() {
 // ---------------------------------------------------------------------------------------
 // rollouts
 
-fn git(repo: &Path, args: &[&str]) {
-    let out = Command::new("git")
-        .arg("-C")
-        .arg(repo)
-        .args(["-c", "user.name=t", "-c", "user.email=t@t"])
-        .args(args)
-        .output()
-        .expect("run git");
-    assert!(out.status.success(), "git {args:?}: {out:?}");
-}
-
 /// A small skills tree committed in a fresh repository.
-fn skills() -> (tempfile::TempDir, PathBuf) {
-    let repo = tempfile::tempdir().unwrap();
-    let dir = repo.path().join("skills");
-    fs::create_dir_all(dir.join("weather")).unwrap();
-    fs::write(dir.join("README.md"), "skills\n").unwrap();
-    fs::write(dir.join("weather/SKILL.md"), "# weather\n").unwrap();
-    git(repo.path(), &["init", "-q"]);
-    git(repo.path(), &["add", "."]);
-    git(repo.path(), &["commit", "-qm", "one"]);
-    (repo, dir)
+fn skills() -> Skills {
+    Skills::commit(
+        &[
+            ("README.md", b"skills\n"),
+            ("weather/SKILL.md", b"# weather\n"),
+        ],
+        "one",
+    )
 }
 
 /// The lab's inventory with a prewarm command on every node.
 fn inventory_with_prewarm(lab: &Lab, prewarm: &str) -> PathBuf {
-    let base = fs::read_to_string(lab.write_inventory_ini()).unwrap();
-    let mut out = String::new();
-    for line in base.lines() {
-        out.push_str(line);
-        if line.contains(" ansible_host=") {
-            out.push_str(&format!(" meshroll_prewarm_cmd=\"{prewarm}\""));
-        }
-        out.push('\n');
-    }
-    let p = lab.dir.join("inv-prewarm.ini");
-    fs::write(&p, out).unwrap();
-    p
+    lab.write_inventory_with("inv-prewarm.ini", |_| {
+        format!("meshroll_prewarm_cmd=\"{prewarm}\"")
+    })
 }
 
 #[test]
@@ -309,7 +287,8 @@ fn rollout_lines_carry_no_escape_and_are_capped() {
         ),
     );
     let inv = inventory_with_prewarm(&lab, &format!("sh {}", prewarm.display()));
-    let (_repo, src) = skills();
+    let skills = skills();
+    let src = &skills.dir;
     let journal = lab.dir.join("journal.jsonl");
     let logs = lab.dir.join("logs");
     let out = meshroll(
@@ -394,11 +373,10 @@ fn no_child_inherits_the_token() {
     let logs = lab.dir.join("logs");
 
     // 1. The ssh master of a running meshroll, read from /proc while it lives.
-    let mut child = Command::new(env!("CARGO_BIN_EXE_meshroll"))
-        .args(["-i", inv.to_str().unwrap()])
-        .args(["--ssh-config", lab.ssh_config.to_str().unwrap()])
-        .args(["--log-dir", logs.to_str().unwrap()])
-        .args([
+    let mut child = meshroll_cmd_with(
+        &lab,
+        &inv,
+        &[
             "--poll-interval",
             "1",
             "status",
@@ -406,13 +384,14 @@ fn no_child_inherits_the_token() {
             "--json",
             "--count",
             "600",
-        ])
-        .env("OPENCLAW_GATEWAY_TOKEN", TOKEN)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+        ],
+        &token_opts(&logs, &[]),
+    )
+    .stdin(Stdio::null())
+    .stdout(Stdio::null())
+    .stderr(Stdio::null())
+    .spawn()
+    .unwrap();
     let needle = lab.ssh_config.to_str().unwrap().to_string();
     let deadline = Instant::now() + Duration::from_secs(30);
     let masters = loop {
@@ -470,25 +449,29 @@ fn no_child_inherits_the_token() {
         );
     }
     n.set_mode("ready");
-    let (_repo, src) = skills();
+    let skills = skills();
+    let src = &skills.dir;
     let inv = inventory_with_prewarm(&lab, "echo warmed");
     let path = format!(
         "{}:{}",
         shims.display(),
         std::env::var("PATH").unwrap_or_default()
     );
-    let out = Command::new(env!("CARGO_BIN_EXE_meshroll"))
-        .args(["-i", inv.to_str().unwrap()])
-        .args(["--ssh-config", lab.ssh_config.to_str().unwrap()])
-        .args(["--log-dir", logs.to_str().unwrap()])
-        .args(["rollout", "--skills", src.to_str().unwrap(), "--yes"])
-        .arg("--journal")
-        .arg(lab.dir.join("journal.jsonl"))
-        .env("OPENCLAW_GATEWAY_TOKEN", TOKEN)
-        .env("PATH", path)
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
+    let journal = lab.dir.join("journal.jsonl");
+    let env = [("PATH", path.as_str())];
+    let out = meshroll_with(
+        &lab,
+        &inv,
+        &[
+            "rollout",
+            "--skills",
+            src.to_str().unwrap(),
+            "--yes",
+            "--journal",
+            journal.to_str().unwrap(),
+        ],
+        &token_opts(&logs, &env),
+    );
     assert_eq!(out.status.code(), Some(0), "{out:?}");
     let mut seen = std::collections::BTreeSet::new();
     for e in fs::read_dir(&envs_dir).unwrap().flatten() {
@@ -533,11 +516,7 @@ fn rollback_notes_and_node_errors_carry_no_escape() {
         &logs,
         &["rollback", "--node", "r01", "--node", "r02", "--yes"],
     );
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let text = text(&out);
     eprintln!("{text}");
     assert_eq!(out.status.code(), Some(1), "r02 fails: {text}");
     no_controls("rollback output", &text);

@@ -8,72 +8,53 @@
 #![allow(clippy::unwrap_used)]
 
 mod common;
+#[path = "common/rollout_run.rs"]
+mod rollout_run;
 
 use std::fs;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::path::Path;
+use std::process::{Command, Output};
 use std::time::{Duration, SystemTime};
 
-use common::{Lab, LabNode, NodeSpec};
+use common::{Lab, LabNode, NodeSpec, bundle_lock};
+use rollout_run::{Opts, Skills, bin, manifest_ids, meshroll_with, text};
 use serde_json::Value;
 
 const A: &str = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
 const B: &str = "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb";
 
-fn bin() -> Command {
-    Command::new(
-        std::env::var_os("MESHROLL_TEST_BIN")
-            .unwrap_or_else(|| env!("CARGO_BIN_EXE_meshroll").into()),
-    )
-}
-
-/// meshroll on the lab's fleet with `inv`, answering `stdin` when given.
+/// meshroll on the lab's fleet with `inv` and `--timeout 8`, answering `stdin` when given.
 fn meshroll(lab: &Lab, inv: &Path, args: &[&str], stdin: Option<&str>) -> Output {
-    let mut cmd = bin();
-    cmd.args(["-i", inv.to_str().unwrap()])
-        .args(["--ssh-config", lab.ssh_config.to_str().unwrap()])
-        .args(["--log-dir", lab.dir.join("log").to_str().unwrap()])
-        .args(["--timeout", "8"])
-        .args(args)
-        .env_remove("OPENCLAW_GATEWAY_TOKEN")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .stdin(if stdin.is_some() {
-            Stdio::piped()
-        } else {
-            Stdio::null()
-        });
-    let mut child = cmd.spawn().expect("run meshroll");
-    if let Some(input) = stdin {
-        use std::io::Write;
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(input.as_bytes())
-            .unwrap();
-    }
-    child.wait_with_output().unwrap()
-}
-
-fn text(out: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
+    let mut all = vec!["--timeout", "8"];
+    all.extend_from_slice(args);
+    meshroll_with(
+        lab,
+        inv,
+        &all,
+        &Opts {
+            stdin,
+            ..Opts::default()
+        },
     )
-}
-
-fn lock_json(sha: &str) -> String {
-    format!(r#"{{"files":[],"skills_sha":"{sha}","version":1}}"#)
 }
 
 /// A healthy fleet member on bundle `sha`.
 fn healthy(n: &LabNode, sha: &str) {
-    n.install_bundle(sha, Some(&lock_json(sha)));
-    n.set_current(Some(sha));
-    n.touch_cache(300);
+    n.serve(sha);
     n.set_mode("ready");
+}
+
+/// n01, n02 and n03, healthy on bundle `A`.
+fn healthy_lab() -> Lab {
+    let lab = Lab::start(&[
+        NodeSpec::new("n01", "worker"),
+        NodeSpec::new("n02", "worker"),
+        NodeSpec::new("n03", "worker"),
+    ]);
+    for n in &lab.nodes {
+        healthy(n, A);
+    }
+    lab
 }
 
 /// Plant a node lock as a rollout leaves it: the owner line and a heartbeat, both files
@@ -111,14 +92,7 @@ fn dead_pid() -> u32 {
 
 #[test]
 fn a_lock_left_by_a_dead_process_is_stale_and_unlock_says_its_owner_is_gone() {
-    let lab = Lab::start(&[
-        NodeSpec::new("n01", "worker"),
-        NodeSpec::new("n02", "worker"),
-        NodeSpec::new("n03", "worker"),
-    ]);
-    for n in &lab.nodes {
-        healthy(n, A);
-    }
+    let lab = healthy_lab();
     let host = meshroll::cmd::rollout::hostname().unwrap();
     let gone = dead_pid();
     // n01: a rollout of this host that was killed 10 minutes ago.
@@ -200,14 +174,7 @@ fn a_lock_left_by_a_dead_process_is_stale_and_unlock_says_its_owner_is_gone() {
 
 #[test]
 fn status_exit_codes_follow_the_fleet() {
-    let lab = Lab::start(&[
-        NodeSpec::new("n01", "worker"),
-        NodeSpec::new("n02", "worker"),
-        NodeSpec::new("n03", "worker"),
-    ]);
-    for n in &lab.nodes {
-        healthy(n, A);
-    }
+    let lab = healthy_lab();
     let inv = lab.write_inventory_ini();
     let out = meshroll(&lab, &inv, &["status"], None);
     assert_eq!(out.status.code(), Some(0), "all healthy: {}", text(&out));
@@ -227,7 +194,7 @@ fn status_exit_codes_follow_the_fleet() {
 
     // A skewed node: 0 by default, 1 with --fail-on skew, naming it.
     let n03 = lab.node("n03");
-    n03.install_bundle(B, Some(&lock_json(B)));
+    n03.install_bundle(B, Some(&bundle_lock(B)));
     n03.set_current(Some(B));
     let out = meshroll(&lab, &inv, &["status"], None);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
@@ -264,54 +231,25 @@ fn status_exit_codes_follow_the_fleet() {
 }
 
 /// A skills tree committed in a fresh git repository.
-fn skills(repo: &Path) -> PathBuf {
-    let dir = repo.join("skills");
-    fs::create_dir_all(dir.join("weather")).unwrap();
-    fs::write(dir.join("README.md"), "skills for --node\n").unwrap();
-    fs::write(dir.join("weather/SKILL.md"), "# weather\n").unwrap();
-    for args in [
-        &["init", "-q"][..],
-        &["add", "."][..],
-        &["commit", "-qm", "skills"][..],
-    ] {
-        let out = Command::new("git")
-            .arg("-C")
-            .arg(repo)
-            .args(["-c", "user.name=t", "-c", "user.email=t@t"])
-            .args(args)
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "git {args:?}: {out:?}");
-    }
-    dir
+fn skills() -> Skills {
+    Skills::commit(
+        &[
+            ("README.md", b"skills for --node\n"),
+            ("weather/SKILL.md", b"# weather\n"),
+        ],
+        "skills",
+    )
 }
 
 #[test]
 fn rollout_node_touches_only_the_named_node() {
-    let lab = Lab::start(&[
-        NodeSpec::new("n01", "worker"),
-        NodeSpec::new("n02", "worker"),
-        NodeSpec::new("n03", "worker"),
-    ]);
-    for n in &lab.nodes {
-        healthy(n, A);
-    }
+    let lab = healthy_lab();
     // A quick prewarm on every node.
-    let base = fs::read_to_string(lab.write_inventory_ini()).unwrap();
-    let inv_text: String = base
-        .lines()
-        .map(|l| {
-            if l.contains("ansible_host=") {
-                format!("{l} meshroll_prewarm_cmd=\"echo warmed\"\n")
-            } else {
-                format!("{l}\n")
-            }
-        })
-        .collect();
-    let inv = lab.dir.join("inv.ini");
-    fs::write(&inv, inv_text).unwrap();
-    let repo = tempfile::tempdir().unwrap();
-    let src = skills(repo.path());
+    let inv = lab.write_inventory_with("inv.ini", |_| {
+        "meshroll_prewarm_cmd=\"echo warmed\"".to_string()
+    });
+    let skills = skills();
+    let src = &skills.dir;
     let journal = lab.dir.join("j.jsonl");
     let src_s = src.to_str().unwrap();
     let j = journal.to_str().unwrap();
@@ -364,11 +302,7 @@ fn rollout_node_touches_only_the_named_node() {
     );
     let o = text(&out);
     assert_eq!(out.status.code(), Some(0), "{o}");
-    let sha = String::from_utf8(bin().arg("manifest").arg(&src).output().unwrap().stdout)
-        .unwrap()
-        .lines()
-        .find_map(|l| l.strip_prefix("SKILLS_SHA=").map(str::to_string))
-        .unwrap();
+    let (sha, _) = manifest_ids(src);
     assert_eq!(lab.node("n02").current().as_deref(), Some(sha.as_str()));
     for other in ["n01", "n03"] {
         let n = lab.node(other);

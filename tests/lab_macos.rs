@@ -5,14 +5,17 @@
 #![allow(clippy::unwrap_used)]
 
 mod common;
+#[path = "common/rollout_run.rs"]
+mod rollout_run;
 
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::Output;
 
 use common::macos::RsyncFlavor;
 use common::{Lab, LabNode, NodeSpec};
+use rollout_run::{Skills, events, journal, manifest_ids, rollout_args, text};
 use serde_json::Value;
 
 /// Run `cmd` on `node` through ssh (the node's login shell): (exit code, stdout, stderr).
@@ -121,36 +124,9 @@ fn macos_node_has_apple_tools_and_the_plain_node_does_not() {
 // ---------------------------------------------------------------------------------------
 // meshroll against the macOS-shaped node
 
-/// The binary under test (`MESHROLL_TEST_BIN` runs these tests against another build,
-/// e.g. main's, to see them fail there).
-fn bin() -> Command {
-    Command::new(
-        std::env::var_os("MESHROLL_TEST_BIN")
-            .unwrap_or_else(|| env!("CARGO_BIN_EXE_meshroll").into()),
-    )
-}
-
-fn meshroll(lab: &Lab, inv: &Path, args: &[&str]) -> Output {
-    bin()
-        .arg("-i")
-        .arg(inv)
-        .arg("--ssh-config")
-        .arg(&lab.ssh_config)
-        .arg("--log-dir")
-        .arg(lab.dir.join("log"))
-        .args(args)
-        .env_remove("OPENCLAW_GATEWAY_TOKEN")
-        .stdin(Stdio::null())
-        .output()
-        .expect("run meshroll")
-}
-
-fn text(out: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
+/// meshroll to its end on the lab (stdin empty).
+fn meshroll(lab: &Lab, inv: &Path, args: &[impl AsRef<std::ffi::OsStr>]) -> Output {
+    rollout_run::meshroll(lab, inv, args).0
 }
 
 /// The lab's inventory with a quick prewarm and `extra(node)` on each host line.
@@ -164,63 +140,29 @@ fn inventory(lab: &Lab, file: &str, extra: impl Fn(&LabNode) -> String) -> PathB
 }
 
 /// A skills tree in a fresh git repository (secrets get 0440, the rest 0640).
-struct Skills {
-    _repo: tempfile::TempDir,
-    dir: PathBuf,
-}
-
 fn skills(variant: &str) -> Skills {
-    let repo = tempfile::tempdir().unwrap();
-    let dir = repo.path().join("skills");
-    for (p, b) in [
-        ("README.md", format!("skills {variant}\n")),
-        ("weather/SKILL.md", "# weather\n".into()),
-        ("weather/lib/api.key", "sk-test-0123456789\n".into()),
-        ("mail/templates/deep/a.txt", "a\n".into()),
-        (&format!("variant/{variant}.md") as &str, variant.into()),
-    ] {
-        let f = dir.join(p);
-        fs::create_dir_all(f.parent().unwrap()).unwrap();
-        fs::write(f, b).unwrap();
-    }
-    for args in [
-        &["init", "-q"][..],
-        &["add", "."],
-        &["commit", "-qm", variant],
-    ] {
-        let o = Command::new("git")
-            .arg("-C")
-            .arg(repo.path())
-            .args(["-c", "user.name=t", "-c", "user.email=t@t"])
-            .args(args)
-            .output()
-            .unwrap();
-        assert!(o.status.success(), "git {args:?}: {o:?}");
-    }
-    Skills { _repo: repo, dir }
+    let readme = format!("skills {variant}\n");
+    let marker = format!("variant/{variant}.md");
+    Skills::commit(
+        &[
+            ("README.md", readme.as_bytes()),
+            ("weather/SKILL.md", b"# weather\n"),
+            ("weather/lib/api.key", b"sk-test-0123456789\n"),
+            ("mail/templates/deep/a.txt", b"a\n"),
+            (&marker, variant.as_bytes()),
+        ],
+        variant,
+    )
 }
 
+/// `meshroll manifest DIR`'s SKILLS_SHA.
 fn skills_sha(dir: &Path) -> String {
-    let out = bin().arg("manifest").arg(dir).output().unwrap();
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .find_map(|l| l.strip_prefix("SKILLS_SHA="))
-        .expect("SKILLS_SHA")
-        .to_string()
+    manifest_ids(dir).0
 }
 
-fn journal(path: &Path) -> Vec<Value> {
-    fs::read_to_string(path)
-        .unwrap_or_default()
-        .lines()
-        .filter_map(|l| serde_json::from_str(l).ok())
-        .collect()
-}
-
+/// How many records of `event` name `node`.
 fn count(j: &[Value], event: &str, node: &str) -> usize {
-    j.iter()
-        .filter(|v| v["event"] == event && v["node_name"] == node)
-        .count()
+    events(j, event, node).len()
 }
 
 /// Every file and folder of node `n`'s bundle `sha`: its relative path and mode.
@@ -291,16 +233,7 @@ fn rollout_and_rollback_land_with_stock_rsync_in_both_flavours() {
         let out = meshroll(
             &lab,
             &inv,
-            &[
-                "rollout",
-                "--skills",
-                src.dir.to_str().unwrap(),
-                "--wave",
-                "100%",
-                "--journal",
-                jpath.to_str().unwrap(),
-                "--yes",
-            ],
+            &rollout_args(&src.dir, &jpath, &["--wave", "100%"]),
         );
         let o = text(&out);
         assert_eq!(out.status.code(), Some(0), "{o}");
@@ -385,18 +318,11 @@ fn a_node_without_usable_rsync_fails_once_with_the_remedy_and_its_own_words() {
     let out = meshroll(
         &lab,
         &inv,
-        &[
-            "rollout",
-            "--skills",
-            src.dir.to_str().unwrap(),
-            "--wave",
-            "100%",
-            "--failure-budget",
-            "2",
-            "--journal",
-            jpath.to_str().unwrap(),
-            "--yes",
-        ],
+        &rollout_args(
+            &src.dir,
+            &jpath,
+            &["--wave", "100%", "--failure-budget", "2"],
+        ),
     );
     let o = text(&out);
     assert_eq!(out.status.code(), Some(1), "{o}");
@@ -475,18 +401,11 @@ fn a_name_the_old_protocol_cannot_carry_is_refused_in_the_plan_and_at_baseline()
     let out = meshroll(
         &lab,
         &inv,
-        &[
-            "rollout",
-            "--skills",
-            src.dir.to_str().unwrap(),
-            "--wave",
-            "100%",
-            "--failure-budget",
-            "1",
-            "--journal",
-            jpath.to_str().unwrap(),
-            "--yes",
-        ],
+        &rollout_args(
+            &src.dir,
+            &jpath,
+            &["--wave", "100%", "--failure-budget", "1"],
+        ),
     );
     let o = text(&out);
     assert_eq!(out.status.code(), Some(1), "{o}");
@@ -638,18 +557,7 @@ fn a_homebrew_rsync_3_is_preferred_over_the_stock_one() {
     let src = skills("a");
     let sha = skills_sha(&src.dir);
     let jpath = lab.dir.join("j.jsonl");
-    let out = meshroll(
-        &lab,
-        &inv,
-        &[
-            "rollout",
-            "--skills",
-            src.dir.to_str().unwrap(),
-            "--journal",
-            jpath.to_str().unwrap(),
-            "--yes",
-        ],
-    );
+    let out = meshroll(&lab, &inv, &rollout_args(&src.dir, &jpath, &[]));
     let o = text(&out);
     assert_eq!(out.status.code(), Some(0), "{o}");
     let n = lab.node("brew");

@@ -9,59 +9,36 @@
 #![allow(clippy::unwrap_used)]
 
 mod common;
+#[path = "common/rollout_run.rs"]
+mod rollout_run;
 
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::Command;
 
 use common::macos::RsyncFlavor;
 use common::{Lab, LabNode, NodeSpec};
+use rollout_run::{Skills, journal, phase_events, text};
 use serde_json::Value;
 
 // ---------------------------------------------------------------------------------------
 // helpers
 
 /// A skills tree committed in a fresh git repository.
-struct Skills {
-    _repo: tempfile::TempDir,
-    dir: PathBuf,
-}
-
 fn skills() -> Skills {
     skills_variant("one")
 }
 
 /// [`skills`] with its own content (so its own SKILLS_SHA).
 fn skills_variant(variant: &str) -> Skills {
-    let repo = tempfile::tempdir().unwrap();
-    let dir = repo.path().join("skills");
-    fs::create_dir_all(dir.join("weather")).unwrap();
-    fs::write(dir.join("weather/SKILL.md"), "# weather\n").unwrap();
-    fs::write(dir.join("README.md"), format!("skills {variant}\n")).unwrap();
-    for args in [
-        &["init", "-q"][..],
-        &["add", "."][..],
-        &["commit", "-qm", "one"][..],
-    ] {
-        let out = Command::new("git")
-            .arg("-C")
-            .arg(repo.path())
-            .args(["-c", "user.name=t", "-c", "user.email=t@t"])
-            .args(args)
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "git {args:?}: {out:?}");
-    }
-    Skills { _repo: repo, dir }
-}
-
-/// The binary under test (`MESHROLL_TEST_BIN` runs the tests against another build,
-/// e.g. the code before a fix, to see them fail).
-fn bin() -> Command {
-    Command::new(
-        std::env::var_os("MESHROLL_TEST_BIN")
-            .unwrap_or_else(|| env!("CARGO_BIN_EXE_meshroll").into()),
+    let readme = format!("skills {variant}\n");
+    Skills::commit(
+        &[
+            ("weather/SKILL.md", b"# weather\n"),
+            ("README.md", readme.as_bytes()),
+        ],
+        "one",
     )
 }
 
@@ -70,25 +47,10 @@ fn inventory(lab: &Lab, extra: impl Fn(&LabNode) -> String) -> PathBuf {
     lab.write_inventory_with("inv.ini", extra)
 }
 
+/// meshroll to its end: what it printed (stdout then stderr) and its exit code.
 fn meshroll(lab: &Lab, inv: &Path, args: &[&str]) -> (String, Option<i32>) {
-    let out: Output = bin()
-        .arg("-i")
-        .arg(inv)
-        .arg("--ssh-config")
-        .arg(&lab.ssh_config)
-        .arg("--log-dir")
-        .arg(lab.dir.join("log"))
-        .args(args)
-        .env_remove("OPENCLAW_GATEWAY_TOKEN")
-        .stdin(Stdio::null())
-        .output()
-        .expect("run meshroll");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (text, out.status.code())
+    let (out, _) = rollout_run::meshroll(lab, inv, args);
+    (text(&out), out.status.code())
 }
 
 fn rollout(lab: &Lab, inv: &Path, src: &Skills, journal: &Path) -> (String, Option<i32>) {
@@ -111,18 +73,16 @@ fn rollout(lab: &Lab, inv: &Path, src: &Skills, journal: &Path) -> (String, Opti
     )
 }
 
-fn journal(path: &Path) -> Vec<Value> {
-    fs::read_to_string(path)
-        .unwrap_or_default()
-        .lines()
-        .filter_map(|l| serde_json::from_str(l).ok())
-        .collect()
-}
-
-fn events<'a>(j: &'a [Value], event: &str, node: &str, phase: &str) -> Vec<&'a Value> {
-    j.iter()
-        .filter(|v| v["event"] == event && v["node_name"] == node && v["phase"] == phase)
-        .collect()
+/// No process left whose command line holds `tag` (the prewarm's process group was
+/// killed whole).
+#[track_caller]
+fn none_left(tag: &str) {
+    let left = Command::new("pgrep").args(["-f", tag]).output().unwrap();
+    assert!(
+        left.stdout.is_empty(),
+        "the prewarm's group outlived the kill: {}",
+        String::from_utf8_lossy(&left.stdout)
+    );
 }
 
 /// An executable file at `path`.
@@ -183,11 +143,11 @@ fn a_prewarm_over_its_memory_cap_is_killed_and_that_is_its_error() {
         "{o}"
     );
     let j = journal(&jpath);
-    let failed = events(&j, "phase_failed", "g01", "prewarm");
+    let failed = phase_events(&j, "phase_failed", "g01", "prewarm");
     assert_eq!(failed.len(), 1, "{j:?}");
     // Killed by the cap, not ended by the hog's own 120 s sleep (the run as a whole
     // takes longer: the switched node's wind-down probe waits for a warm cache).
-    let started = events(&j, "phase_started", "g01", "prewarm");
+    let started = phase_events(&j, "phase_started", "g01", "prewarm");
     let ms = |v: &Value| v["ts_ms"].as_u64().unwrap();
     let prewarm_ms = ms(failed[0]) - ms(started[0]);
     assert!(prewarm_ms < 45_000, "prewarm ran {prewarm_ms} ms\n{o}");
@@ -198,14 +158,9 @@ fn a_prewarm_over_its_memory_cap_is_killed_and_that_is_its_error() {
         "{}",
         failed[0]
     );
-    assert_eq!(events(&j, "phase_started", "g01", "prewarm").len(), 1);
+    assert_eq!(phase_events(&j, "phase_started", "g01", "prewarm").len(), 1);
     assert!(!g01.state_dir().join("skill-cache-ready").exists());
-    let left = Command::new("pgrep").args(["-f", &tag]).output().unwrap();
-    assert!(
-        left.stdout.is_empty(),
-        "the prewarm's group outlived the kill: {}",
-        String::from_utf8_lossy(&left.stdout)
-    );
+    none_left(&tag);
 }
 
 /// A node where no memory cap can be applied: its `ps` is refused (no watchdog) and
@@ -257,7 +212,7 @@ fn a_node_where_no_memory_cap_holds_says_so() {
     assert!(line.contains(why), "{line}");
     assert!(line.contains("Operation not permitted)"), "{line}");
     let j = journal(&jpath);
-    let done = events(&j, "phase_done", "g01", "prewarm");
+    let done = phase_events(&j, "phase_done", "g01", "prewarm");
     assert_eq!(done.len(), 1, "{j:?}");
     assert!(done[0].to_string().contains(why), "{}", done[0]);
     assert!(g01.state_dir().join("skill-cache-ready").exists());
@@ -535,12 +490,7 @@ fn on_a_macos_shaped_node_the_login_path_and_the_memory_cap_hold() {
         ),
         "{o}"
     );
-    let left = Command::new("pgrep").args(["-f", &tag]).output().unwrap();
-    assert!(
-        left.stdout.is_empty(),
-        "the prewarm's group outlived the kill: {}",
-        String::from_utf8_lossy(&left.stdout)
-    );
+    none_left(&tag);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -649,31 +599,14 @@ fn a_resumed_rollout_learns_the_login_path_from_its_first_script_that_reads_it()
         "--yes",
     ];
     let inv = write_inv("sleep 30");
-    let mut first = bin()
-        .arg("-i")
-        .arg(&inv)
-        .arg("--ssh-config")
-        .arg(&lab.ssh_config)
-        .arg("--log-dir")
-        .arg(lab.dir.join("log"))
-        .args(args)
-        .env_remove("OPENCLAW_GATEWAY_TOKEN")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(90);
-    while events(&journal(&jpath), "phase_started", "g01", "prewarm").is_empty() {
-        assert!(
-            std::time::Instant::now() < deadline && first.try_wait().unwrap().is_none(),
-            "never got to g01's prewarm: {:?}",
-            journal(&jpath)
-        );
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
-    first.kill().unwrap(); // SIGKILL
-    first.wait().unwrap();
+    let mut first = rollout_run::Background::spawn(
+        rollout_run::meshroll_cmd(&lab, &inv, &args),
+        &lab.dir.join("first.log"),
+    );
+    first.wait_journal(&jpath, "g01's prewarm", |j| {
+        !phase_events(j, "phase_started", "g01", "prewarm").is_empty()
+    });
+    first.kill(); // SIGKILL
     fs::write(&count, "").unwrap();
     g01.clear_calls();
     let inv = write_inv(needs);
@@ -684,7 +617,7 @@ fn a_resumed_rollout_learns_the_login_path_from_its_first_script_that_reads_it()
         "{o}"
     );
     let j = journal(&jpath);
-    let undrained = events(&j, "phase_done", "g01", "undrain");
+    let undrained = phase_events(&j, "phase_done", "g01", "undrain");
     assert_eq!(undrained.len(), 1, "{j:?}");
     assert!(
         undrained[0].to_string().contains("usr-local/bin/openclaw"),

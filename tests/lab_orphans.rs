@@ -4,37 +4,27 @@
 #![allow(clippy::unwrap_used)]
 
 mod common;
+#[path = "common/rollout_run.rs"]
+mod rollout_run;
 
 use std::path::Path;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::macos::RsyncFlavor;
 use common::{Lab, NodeSpec, procs};
+use rollout_run::meshroll;
 
 const A: &str = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
 
 /// A node whose `gateway status` forks a sleeper and hangs (`hung-fork`).
 fn hanging(lab: &Lab, name: &str) {
     let n = lab.node(name);
-    n.install_bundle(
-        A,
-        Some(&format!(r#"{{"files":[],"skills_sha":"{A}","version":1}}"#)),
-    );
-    n.set_current(Some(A));
-    n.touch_cache(300);
+    n.serve(A);
     n.set_mode("hung-fork");
 }
 
 fn status(lab: &Lab, inv: &Path) {
-    let out = Command::new(env!("CARGO_BIN_EXE_meshroll"))
-        .args(["-i", inv.to_str().unwrap()])
-        .args(["--ssh-config", lab.ssh_config.to_str().unwrap()])
-        .args(["--log-dir", lab.dir.join("log").to_str().unwrap()])
-        .args(["--timeout", "3", "status", "--json"])
-        .env_remove("OPENCLAW_GATEWAY_TOKEN")
-        .output()
-        .expect("run meshroll");
+    let (out, _) = meshroll(lab, inv, &["--timeout", "3", "status", "--json"]);
     // 1: the hung node is dead (its gateway status timed out); 2 would be meshroll failing.
     assert_eq!(
         out.status.code(),

@@ -13,15 +13,15 @@ use std::collections::BTreeMap;
 use std::fs;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use common::{Lab, LabNode, NodeSpec};
 use rollout_run::{
-    Background, base_args, bin, events, journal, meshroll, meshroll_cmd, phase_count, rollout_args,
-    text, wait_for,
+    Background, Opts, Skills, base_args, bin, events, journal, manifest_ids, meshroll,
+    meshroll_cmd, meshroll_with, phase_count, rollout_args, text, wait_for,
 };
 use serde_json::Value;
 
@@ -32,66 +32,26 @@ const PREWARM: &str = "echo warming; sleep 0.2; echo warmed";
 
 /// A skills tree committed in a fresh git repository; `variant` changes its content
 /// (so each variant has its own SKILLS_SHA).
-struct Skills {
-    _repo: tempfile::TempDir,
-    dir: PathBuf,
-}
-
-fn git(repo: &Path, args: &[&str]) {
-    let out = Command::new("git")
-        .arg("-C")
-        .arg(repo)
-        .args(["-c", "user.name=t", "-c", "user.email=t@t"])
-        .args(args)
-        .output()
-        .expect("run git");
-    assert!(out.status.success(), "git {args:?}: {out:?}");
-}
-
-fn write(p: &Path, bytes: &[u8]) {
-    fs::create_dir_all(p.parent().unwrap()).unwrap();
-    fs::write(p, bytes).unwrap();
-}
-
 fn skills(variant: &str) -> Skills {
-    let repo = tempfile::tempdir().unwrap();
-    let dir = repo.path().join("skills");
-    write(
-        &dir.join("README.md"),
-        format!("skills {variant}\n").as_bytes(),
-    );
-    write(&dir.join("weather/SKILL.md"), b"# weather\nAsk the sky.\n");
-    write(&dir.join("weather/lib/api.key"), b"sk-test-0123456789\n");
-    write(&dir.join("weather/lib/client.js"), b"export const x = 1;\n");
-    write(&dir.join("mail/SKILL.md"), b"# mail\n");
-    write(&dir.join("mail/smtp.secret"), b"hunter2\n");
-    write(&dir.join("mail/templates/deep/nested/a.txt"), b"a\n");
+    let readme = format!("skills {variant}\n");
     let blob: Vec<u8> = (0..200_000u32)
         .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8)
         .collect();
-    write(&dir.join("data/blob.bin"), &blob);
-    write(
-        &dir.join(format!("variant/{variant}.md")),
-        variant.as_bytes(),
-    );
-    git(repo.path(), &["init", "-q"]);
-    git(repo.path(), &["add", "."]);
-    git(repo.path(), &["commit", "-qm", variant]);
-    Skills { _repo: repo, dir }
-}
-
-/// `meshroll manifest DIR`: (SKILLS_SHA, SKILLS_MANIFEST_SHA256).
-fn manifest_ids(dir: &Path) -> (String, String) {
-    let out = bin().arg("manifest").arg(dir).output().unwrap();
-    assert!(out.status.success(), "manifest: {out:?}");
-    let text = String::from_utf8(out.stdout).unwrap();
-    let get = |k: &str| {
-        text.lines()
-            .find_map(|l| l.strip_prefix(k))
-            .unwrap_or_else(|| panic!("no {k} in {text}"))
-            .to_string()
-    };
-    (get("SKILLS_SHA="), get("SKILLS_MANIFEST_SHA256="))
+    let marker = format!("variant/{variant}.md");
+    Skills::commit(
+        &[
+            ("README.md", readme.as_bytes()),
+            ("weather/SKILL.md", b"# weather\nAsk the sky.\n"),
+            ("weather/lib/api.key", b"sk-test-0123456789\n"),
+            ("weather/lib/client.js", b"export const x = 1;\n"),
+            ("mail/SKILL.md", b"# mail\n"),
+            ("mail/smtp.secret", b"hunter2\n"),
+            ("mail/templates/deep/nested/a.txt", b"a\n"),
+            ("data/blob.bin", &blob),
+            (&marker, variant.as_bytes()),
+        ],
+        variant,
+    )
 }
 
 /// The lab's INI inventory with `extra(node)` appended to each host line (and the
@@ -1088,33 +1048,6 @@ fn gateway_not_ready_at_baseline_leaves_the_node_untouched_and_unlocked() {
 // ---------------------------------------------------------------------------------------
 // hardening (issue 7): integrity, locks, the token, floods
 
-/// `meshroll` with extra environment and stdin.
-fn meshroll_with(
-    lab: &Lab,
-    inv: &Path,
-    args: &[impl AsRef<std::ffi::OsStr>],
-    env: &[(&str, &str)],
-    stdin: Option<&str>,
-) -> Output {
-    let mut cmd = meshroll_cmd(lab, inv, args);
-    cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    cmd.stdin(if stdin.is_some() {
-        Stdio::piped()
-    } else {
-        Stdio::null()
-    });
-    let mut child = cmd.spawn().expect("run meshroll");
-    if let Some(input) = stdin {
-        use std::io::Write;
-        let mut w = child.stdin.take().unwrap();
-        w.write_all(input.as_bytes()).unwrap();
-    }
-    child.wait_with_output().unwrap()
-}
-
 /// An executable script at `<node root>/bin/<name>`.
 fn node_script(n: &LabNode, name: &str, body: &str) -> PathBuf {
     let p = n.root.join("bin").join(name);
@@ -1284,8 +1217,11 @@ fn rollout_phases_get_the_gateway_token_inside_their_scripts() {
         &lab,
         &inv,
         &rollout_args(&src.dir, &jpath, &[]),
-        &[("OPENCLAW_GATEWAY_TOKEN", tok), ("PATH", &path)],
-        None,
+        &Opts {
+            token: Some(tok),
+            env: &[("PATH", &path)],
+            ..Opts::default()
+        },
     );
     let o = text(&out);
     eprintln!("{o}");
@@ -1382,7 +1318,15 @@ fn a_killed_rollouts_lock_names_its_owner_and_unlock_removes_it() {
     );
 
     // `unlock` shows the same and asks; "n" leaves the lock.
-    let out = meshroll_with(&lab, &inv, &["unlock", "--node", "g01"], &[], Some("n\n"));
+    let out = meshroll_with(
+        &lab,
+        &inv,
+        &["unlock", "--node", "g01"],
+        &Opts {
+            stdin: Some("n\n"),
+            ..Opts::default()
+        },
+    );
     let o = text(&out);
     assert!(
         o.contains(&format!(
@@ -1398,28 +1342,30 @@ fn a_killed_rollouts_lock_names_its_owner_and_unlock_removes_it() {
     );
     assert!(lock.join("owner").is_file());
     // Headless without --yes: refused.
-    let out = meshroll_with(&lab, &inv, &["unlock", "--node", "g01"], &[], None);
+    let (out, _) = meshroll(&lab, &inv, &["unlock", "--node", "g01"]);
     let o = text(&out);
     assert_ne!(out.status.code(), Some(0), "{o}");
     assert!(o.contains("--yes"), "{o}");
     assert!(lock.join("owner").is_file());
     // "y" removes it; --yes does not ask.
-    let out = meshroll_with(&lab, &inv, &["unlock", "--node", "g01"], &[], Some("y\n"));
+    let out = meshroll_with(
+        &lab,
+        &inv,
+        &["unlock", "--node", "g01"],
+        &Opts {
+            stdin: Some("y\n"),
+            ..Opts::default()
+        },
+    );
     let o = text(&out);
     assert_eq!(out.status.code(), Some(0), "{o}");
     assert!(o.contains("g01: lock removed"), "{o}");
     assert!(!lock.exists());
-    let out = meshroll_with(&lab, &inv, &["unlock", "--node", "g01", "--yes"], &[], None);
+    let (out, _) = meshroll(&lab, &inv, &["unlock", "--node", "g01", "--yes"]);
     let o = text(&out);
     assert_eq!(out.status.code(), Some(0), "{o}");
     assert!(o.contains("g01: not locked"), "{o}");
-    let out = meshroll_with(
-        &lab,
-        &inv,
-        &["unlock", "--node", "nope", "--yes"],
-        &[],
-        None,
-    );
+    let (out, _) = meshroll(&lab, &inv, &["unlock", "--node", "nope", "--yes"]);
     assert!(
         text(&out).contains("--node nope: no such node"),
         "{}",

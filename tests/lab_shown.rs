@@ -7,13 +7,16 @@
 #![allow(clippy::unwrap_used)]
 
 mod common;
+#[path = "common/rollout_run.rs"]
+mod rollout_run;
 
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::Output;
 
 use common::{Lab, NodeSpec};
+use rollout_run::{Opts, meshroll_with};
 use serde_json::Value;
 
 const TOKEN: &str = "SEKRET-xyz-0123456789abcdef";
@@ -23,16 +26,14 @@ const A: &str = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
 /// of the 120-byte cut (the cut falls 12, 6 and 1 bytes into it).
 const STARTS: [(&str, usize); 3] = [("cut12", 108), ("cut06", 114), ("cut01", 119)];
 
+/// meshroll logging to `log_dir` with the gateway token in its environment.
 fn meshroll(lab: &Lab, inv: &Path, log_dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_meshroll"))
-        .args(["-i", inv.to_str().unwrap()])
-        .args(["--ssh-config", lab.ssh_config.to_str().unwrap()])
-        .args(["--log-dir", log_dir.to_str().unwrap()])
-        .args(args)
-        .env("OPENCLAW_GATEWAY_TOKEN", TOKEN)
-        .stdin(Stdio::null())
-        .output()
-        .expect("run meshroll")
+    let opts = Opts {
+        log_dir: Some(log_dir),
+        token: Some(TOKEN),
+        ..Opts::default()
+    };
+    meshroll_with(lab, inv, args, &opts)
 }
 
 /// The CLI prints `<pad>(auth=<token>) ...` with the token at byte `start`, taking the
@@ -67,12 +68,7 @@ fn a_token_across_the_excerpt_cut_is_redacted_whole() {
     let lab = Lab::start(&specs);
     for (name, start) in STARTS {
         let n = lab.node(name);
-        n.install_bundle(
-            A,
-            Some(&format!(r#"{{"files":[],"skills_sha":"{A}","version":1}}"#)),
-        );
-        n.set_current(Some(A));
-        n.touch_cache(300);
+        n.serve(A);
         straddling_cli(&n.openclaw(), start);
     }
     let inv = lab.write_inventory_ini();

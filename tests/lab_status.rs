@@ -4,45 +4,24 @@
 #![allow(clippy::unwrap_used)]
 
 mod common;
+#[path = "common/rollout_run.rs"]
+mod rollout_run;
 
 use std::path::Path;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{Lab, NodeSpec};
+use common::{Lab, NodeSpec, bundle_lock};
+use rollout_run::{meshroll, meshroll_cmd};
 use serde_json::Value;
 
 const A: &str = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
 const B: &str = "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb";
 
-fn lock(sha: &str) -> String {
-    format!(r#"{{"files":[],"skills_sha":"{sha}","version":1}}"#)
-}
-
 /// A node as a healthy fleet member: bundle A, fresh cache, gateway ready.
 fn healthy(lab: &Lab, name: &str) {
     let n = lab.node(name);
-    n.install_bundle(A, Some(&lock(A)));
-    n.set_current(Some(A));
-    n.touch_cache(300);
+    n.serve(A);
     n.set_mode("ready");
-}
-
-fn meshroll(lab: &Lab, inv: &Path, args: &[&str]) -> (std::process::Output, Duration) {
-    let start = Instant::now();
-    let out = Command::new(env!("CARGO_BIN_EXE_meshroll"))
-        .args([
-            "-i",
-            inv.to_str().unwrap(),
-            "--ssh-config",
-            lab.ssh_config.to_str().unwrap(),
-        ])
-        .args(["--log-dir", lab.dir.join("log").to_str().unwrap()])
-        .args(args)
-        .env_remove("OPENCLAW_GATEWAY_TOKEN")
-        .output()
-        .expect("run meshroll");
-    (out, start.elapsed())
 }
 
 fn status_json(lab: &Lab, inv: &Path, timeout: u64) -> (Vec<Value>, Duration) {
@@ -99,11 +78,11 @@ fn mixed_fleet_every_verdict_reason_and_skew() {
     lab.node("w12").set_live(&lab, 503);
     // Manifest skew: another bundle; no current; a lock naming another tree; no lock.
     let w13 = lab.node("w13");
-    w13.install_bundle(B, Some(&lock(B)));
+    w13.install_bundle(B, Some(&bundle_lock(B)));
     w13.set_current(Some(B));
     lab.node("w14").set_current(None);
     let w15 = lab.node("w15");
-    w15.install_bundle(A, Some(&lock(B)));
+    w15.install_bundle(A, Some(&bundle_lock(B)));
     let w16 = lab.node("w16");
     std::fs::remove_file(w16.bundle_dir(A).join("skills.lock.json")).unwrap();
     // Build and version skew on a gateway.
@@ -247,7 +226,7 @@ fn plain_status_prints_a_readable_table() {
     // n02 is also on another bundle than its class: its REASON says the verdict's
     // reason first, then the skew, in one column.
     let n02 = lab.node("n02");
-    n02.install_bundle(B, Some(&lock(B)));
+    n02.install_bundle(B, Some(&bundle_lock(B)));
     n02.set_current(Some(B));
     let inv = lab.write_inventory_ini();
     // `--wide`: piped, the table is fitted to 80 columns and REASON is cut (tests/ui_fit.rs).
@@ -293,20 +272,15 @@ fn explain_polls_its_node_alone_beside_a_hung_one() {
     }
     lab.node("n02").freeze_sshd();
     let inv = lab.write_inventory_ini();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_meshroll"))
-        .args([
-            "-i",
-            inv.to_str().unwrap(),
-            "--ssh-config",
-            lab.ssh_config.to_str().unwrap(),
-        ])
-        .args(["--log-dir", lab.dir.join("log").to_str().unwrap()])
-        .args(["--timeout", "60", "status", "--explain", "n01", "--json"])
-        .env_remove("OPENCLAW_GATEWAY_TOKEN")
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("run meshroll");
+    let mut child = meshroll_cmd(
+        &lab,
+        &inv,
+        &["--timeout", "60", "status", "--explain", "n01", "--json"],
+    )
+    .stdout(std::process::Stdio::piped())
+    .stderr(std::process::Stdio::piped())
+    .spawn()
+    .expect("run meshroll");
     // Generous (a loaded machine), and far under what a poll of the frozen node
     // costs (the 60 s timeout, and the channel's open waits 30 s more).
     let bound = Instant::now() + Duration::from_secs(40);
@@ -461,8 +435,11 @@ fn watch_rounds_poll_gateway_on_its_slow_cadence() {
     );
 }
 
-#[test]
-fn a_liveness_change_fetches_the_gateway_status_at_once() {
+/// Two healthy nodes (calls cleared) under `status --watch --json --count 5`, cheap
+/// signals every second and the gateway status only when one changes
+/// (`--gateway-interval 3600`), with `change` done to the lab when round 2 comes in: the
+/// lab, the rounds and meshroll's exit code.
+fn changed_at_round_2(change: impl Fn(&Lab)) -> (Lab, Vec<Value>, Option<i32>) {
     use std::io::BufRead;
     let lab = Lab::start(&NodeSpec::many("n", 2, "worker"));
     for n in &lab.nodes {
@@ -470,40 +447,59 @@ fn a_liveness_change_fetches_the_gateway_status_at_once() {
         n.clear_calls();
     }
     let inv = lab.write_inventory_ini();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_meshroll"))
-        .args([
-            "-i",
-            inv.to_str().unwrap(),
-            "--ssh-config",
-            lab.ssh_config.to_str().unwrap(),
-        ])
-        .args(["--log-dir", lab.dir.join("log").to_str().unwrap()])
-        .args(["--poll-interval", "1", "--gateway-interval", "3600"])
-        .args(["status", "--watch", "--json", "--count", "5"])
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = meshroll_cmd(
+        &lab,
+        &inv,
+        &[
+            "--poll-interval",
+            "1",
+            "--gateway-interval",
+            "3600",
+            "status",
+            "--watch",
+            "--json",
+            "--count",
+            "5",
+        ],
+    )
+    .stdout(std::process::Stdio::piped())
+    .spawn()
+    .unwrap();
     let out = std::io::BufReader::new(child.stdout.take().unwrap());
     let mut rounds = Vec::new();
     for line in out.lines() {
         let v: Value = serde_json::from_str(&line.unwrap()).unwrap();
         if v["round"] == 2 {
-            // The gateway on n02 goes away: its liveness fails first.
-            lab.node("n02").set_mode("unreachable");
-            lab.node("n02").set_live(&lab, 503);
+            change(&lab);
         }
         rounds.push(v);
     }
-    // n02 ends dead: status exits 1.
-    assert_eq!(child.wait().unwrap().code(), Some(1));
-    assert_eq!(rounds.len(), 5);
-    let last = &rounds[4]["nodes"];
-    let n02 = last
+    let code = child.wait().unwrap().code();
+    (lab, rounds, code)
+}
+
+/// `node`'s row in the fifth round.
+fn in_fifth_round(rounds: &[Value], node: &str) -> Value {
+    rounds[4]["nodes"]
         .as_array()
         .unwrap()
         .iter()
-        .find(|r| r["node"] == "n02")
-        .unwrap();
+        .find(|r| r["node"] == node)
+        .unwrap()
+        .clone()
+}
+
+#[test]
+fn a_liveness_change_fetches_the_gateway_status_at_once() {
+    let (lab, rounds, code) = changed_at_round_2(|lab| {
+        // The gateway on n02 goes away: its liveness fails first.
+        lab.node("n02").set_mode("unreachable");
+        lab.node("n02").set_live(lab, 503);
+    });
+    // n02 ends dead: status exits 1.
+    assert_eq!(code, Some(1));
+    assert_eq!(rounds.len(), 5);
+    let n02 = in_fifth_round(&rounds, "n02");
     assert_eq!(n02["verdict"], "dead");
     assert_eq!(
         n02["gateway"]["state"], "unreachable",
@@ -559,47 +555,15 @@ fn an_empty_gateway_ready_url_disables_readyz() {
 
 #[test]
 fn a_readyz_change_fetches_the_gateway_status_at_once() {
-    use std::io::BufRead;
-    let lab = Lab::start(&NodeSpec::many("n", 2, "worker"));
-    for n in &lab.nodes {
-        healthy(&lab, &n.name);
-        n.clear_calls();
-    }
-    let inv = lab.write_inventory_ini();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_meshroll"))
-        .args([
-            "-i",
-            inv.to_str().unwrap(),
-            "--ssh-config",
-            lab.ssh_config.to_str().unwrap(),
-        ])
-        .args(["--log-dir", lab.dir.join("log").to_str().unwrap()])
-        .args(["--poll-interval", "1", "--gateway-interval", "3600"])
-        .args(["status", "--watch", "--json", "--count", "5"])
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let out = std::io::BufReader::new(child.stdout.take().unwrap());
-    let mut rounds = Vec::new();
-    for line in out.lines() {
-        let v: Value = serde_json::from_str(&line.unwrap()).unwrap();
-        if v["round"] == 2 {
-            // n02's gateway stops answering ready; the worker's liveness stays up.
-            lab.node("n02").set_mode("unreachable");
-            lab.node("n02").set_ready(&lab, 503);
-        }
-        rounds.push(v);
-    }
+    let (lab, rounds, code) = changed_at_round_2(|lab| {
+        // n02's gateway stops answering ready; the worker's liveness stays up.
+        lab.node("n02").set_mode("unreachable");
+        lab.node("n02").set_ready(lab, 503);
+    });
     // n02 ends dead: status exits 1.
-    assert_eq!(child.wait().unwrap().code(), Some(1));
+    assert_eq!(code, Some(1));
     assert_eq!(rounds.len(), 5);
-    let n02 = rounds[4]["nodes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|r| r["node"] == "n02")
-        .unwrap()
-        .clone();
+    let n02 = in_fifth_round(&rounds, "n02");
     assert_eq!(n02["verdict"], "dead");
     assert_eq!(n02["reason"], "gateway readyz: 503 not ready");
     assert_eq!(n02["live"]["ok"], true);

@@ -771,6 +771,14 @@ impl LabNode {
         }
     }
 
+    /// The node serving bundle `sha` as a fleet member does: the bundle installed with
+    /// its lock file ([`bundle_lock`]), `current` on it, the cache warmed 300 s ago.
+    pub fn serve(&self, sha: &str) {
+        self.install_bundle(sha, Some(&bundle_lock(sha)));
+        self.set_current(Some(sha));
+        self.touch_cache(300);
+    }
+
     /// Point `<skills_root>/current` at `sha` (a relative symlink whose target is the
     /// sha itself; the bundle need not exist), atomically: a new link renamed over the
     /// old one. `None` removes `current`.
@@ -1046,4 +1054,9 @@ pub fn ssh_pool(ctx: &meshroll::poller::PollCtx) -> &meshroll::remote::ssh::SshP
         .as_any()
         .downcast_ref::<meshroll::remote::ssh::SshPool>()
         .expect("lab: an ssh transport")
+}
+
+/// The `skills.lock.json` of an empty bundle that names `sha`.
+pub fn bundle_lock(sha: &str) -> String {
+    format!(r#"{{"files":[],"skills_sha":"{sha}","version":1}}"#)
 }

@@ -1,7 +1,9 @@
-//! Running the meshroll binary against the lab for a rollout: its command line (the lab's
-//! inventory, ssh config and log folder, no gateway token from the test's environment),
-//! a headless `rollout` argument list, a run in the background waited on with a bound,
-//! and its journal read back as JSON lines.
+//! Running the meshroll binary against the lab: its command line (the lab's inventory,
+//! ssh config and log folder, no gateway token from the test's environment) and what a
+//! run may change in it ([`Opts`]: another log folder, a token, more environment, an
+//! answer on stdin), a skills tree committed in git and its manifest ids, a headless
+//! `rollout` argument list, a run in the background waited on with a bound, and its
+//! journal read back as JSON lines.
 //!
 //! ```ignore
 //! mod common;
@@ -11,6 +13,8 @@
 //! let args = rollout_args(&src, &jpath, &["--wave", "50%"]);
 //! let mut run = Background::spawn(meshroll_cmd(&lab, &inv, &args), &lab.dir.join("run.log"));
 //! run.wait_journal(&jpath, "w01's sync", |j| phase_count(j, "phase_started", "w01", "sync") == 1);
+//! let answer = Opts { stdin: Some("n\n"), ..Opts::default() };
+//! let out = meshroll_with(&lab, &inv, &["unlock", "--node", "w01"], &answer);
 //! ```
 #![allow(dead_code)]
 
@@ -39,34 +43,146 @@ pub fn bin() -> Command {
 /// The global options every lab run takes: the inventory, the lab's ssh config and a
 /// log folder inside the lab.
 pub fn base_args(lab: &Lab, inv: &Path) -> Vec<String> {
+    global_args(lab, inv, &lab.dir.join("log"))
+}
+
+fn global_args(lab: &Lab, inv: &Path, log_dir: &Path) -> Vec<String> {
     vec![
         "-i".into(),
         inv.display().to_string(),
         "--ssh-config".into(),
         lab.ssh_config.display().to_string(),
         "--log-dir".into(),
-        lab.dir.join("log").display().to_string(),
+        log_dir.display().to_string(),
     ]
+}
+
+/// How one run differs from the plain one; `Opts::default()`: the lab's log folder, no
+/// gateway token, nothing more in its environment, nothing on stdin.
+#[derive(Default, Clone, Copy)]
+pub struct Opts<'a> {
+    /// `--log-dir` (default: `log` inside the lab).
+    pub log_dir: Option<&'a Path>,
+    /// The gateway token in its environment (`OPENCLAW_GATEWAY_TOKEN`; default: taken
+    /// out, whatever the test's own environment holds).
+    pub token: Option<&'a str>,
+    /// Set in its environment besides.
+    pub env: &'a [(&'a str, &'a str)],
+    /// What it reads on stdin (default: stdin empty).
+    pub stdin: Option<&'a str>,
 }
 
 /// `meshroll <base args> ARGS` with no gateway token inherited; stdin, stdout and
 /// stderr are the caller's to set.
 pub fn meshroll_cmd(lab: &Lab, inv: &Path, args: &[impl AsRef<OsStr>]) -> Command {
+    meshroll_cmd_with(lab, inv, args, &Opts::default())
+}
+
+/// [`meshroll_cmd`] with `opts`' log folder and environment (its stdin is
+/// [`meshroll_with`]'s, or the caller's, to set).
+pub fn meshroll_cmd_with(
+    lab: &Lab,
+    inv: &Path,
+    args: &[impl AsRef<OsStr>],
+    opts: &Opts,
+) -> Command {
+    let log_dir = opts
+        .log_dir
+        .map_or_else(|| lab.dir.join("log"), Path::to_path_buf);
     let mut cmd = bin();
-    cmd.args(base_args(lab, inv))
+    cmd.args(global_args(lab, inv, &log_dir))
         .args(args)
         .env_remove("OPENCLAW_GATEWAY_TOKEN");
+    if let Some(token) = opts.token {
+        cmd.env("OPENCLAW_GATEWAY_TOKEN", token);
+    }
+    for (k, v) in opts.env {
+        cmd.env(k, v);
+    }
     cmd
 }
 
 /// Run meshroll to its end (stdin empty): its output and how long it took.
 pub fn meshroll(lab: &Lab, inv: &Path, args: &[impl AsRef<OsStr>]) -> (Output, Duration) {
     let start = Instant::now();
-    let out = meshroll_cmd(lab, inv, args)
-        .stdin(Stdio::null())
-        .output()
-        .expect("run meshroll");
+    let out = meshroll_with(lab, inv, args, &Opts::default());
     (out, start.elapsed())
+}
+
+/// Run meshroll to its end as `opts` says (stdin: `opts.stdin`, else empty): its output.
+pub fn meshroll_with(lab: &Lab, inv: &Path, args: &[impl AsRef<OsStr>], opts: &Opts) -> Output {
+    let mut cmd = meshroll_cmd_with(lab, inv, args, opts);
+    cmd.stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .stdin(if opts.stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        });
+    let mut child = cmd.spawn().expect("run meshroll");
+    if let Some(input) = opts.stdin {
+        use std::io::Write;
+        let mut w = child.stdin.take().expect("meshroll's stdin");
+        w.write_all(input.as_bytes())
+            .expect("write meshroll's stdin");
+    }
+    child.wait_with_output().expect("wait on meshroll")
+}
+
+/// `meshroll manifest DIR`: (SKILLS_SHA, SKILLS_MANIFEST_SHA256).
+pub fn manifest_ids(dir: &Path) -> (String, String) {
+    let out = bin()
+        .arg("manifest")
+        .arg(dir)
+        .output()
+        .expect("run meshroll manifest");
+    assert!(out.status.success(), "manifest: {out:?}");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let get = |k: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(k))
+            .unwrap_or_else(|| panic!("no {k} in {text}"))
+            .to_string()
+    };
+    (get("SKILLS_SHA="), get("SKILLS_MANIFEST_SHA256="))
+}
+
+/// `git -C REPO ARGS` (committer t); the test fails if git does.
+pub fn git(repo: &Path, args: &[&str]) {
+    let out = Command::new("git")
+        .arg("-C")
+        .arg(repo)
+        .args(["-c", "user.name=t", "-c", "user.email=t@t"])
+        .args(args)
+        .output()
+        .expect("run git");
+    assert!(out.status.success(), "git {args:?}: {out:?}");
+}
+
+/// A skills tree committed in a fresh git repository (the repository lives as long as
+/// this does).
+pub struct Skills {
+    _repo: tempfile::TempDir,
+    /// The tree: `skills/` in the repository.
+    pub dir: PathBuf,
+}
+
+impl Skills {
+    /// `files` (path inside the tree, content) written under `skills/` of a fresh
+    /// repository and committed as one commit with `message`.
+    pub fn commit(files: &[(&str, &[u8])], message: &str) -> Skills {
+        let repo = tempfile::tempdir().expect("a temporary folder");
+        let dir = repo.path().join("skills");
+        for (path, bytes) in files {
+            let p = dir.join(path);
+            fs::create_dir_all(p.parent().expect("a file in the tree")).expect("mkdir -p");
+            fs::write(&p, bytes).expect("write a skills file");
+        }
+        git(repo.path(), &["init", "-q"]);
+        git(repo.path(), &["add", "."]);
+        git(repo.path(), &["commit", "-qm", message]);
+        Skills { _repo: repo, dir }
+    }
 }
 
 /// A headless rollout of the skills folder `src` journaled at `journal`:
@@ -109,12 +225,17 @@ pub fn events<'a>(j: &'a [Value], event: &str, node: &str) -> Vec<&'a Value> {
         .collect()
 }
 
+/// The records of `event` about `node`'s `phase`.
+pub fn phase_events<'a>(j: &'a [Value], event: &str, node: &str, phase: &str) -> Vec<&'a Value> {
+    events(j, event, node)
+        .into_iter()
+        .filter(|v| v["phase"] == phase)
+        .collect()
+}
+
 /// How many records of `event` name `node` and `phase`.
 pub fn phase_count(j: &[Value], event: &str, node: &str, phase: &str) -> usize {
-    events(j, event, node)
-        .iter()
-        .filter(|v| v["phase"] == phase)
-        .count()
+    phase_events(j, event, node, phase).len()
 }
 
 /// Look every `step` until `seen` gives a value, for `bound` at most; past it the test
