@@ -174,6 +174,27 @@ impl Layout {
     }
 }
 
+/// Test support: a node's layout on this machine for the node-side script tests: its
+/// bundles under `skills`, its state under `state`, its CLI `openclaw`, its gateway's
+/// health on a port nothing listens on, commands run as the test's own user.
+#[cfg(test)]
+impl Layout {
+    pub(crate) fn local(
+        skills: &std::path::Path,
+        state: &std::path::Path,
+        openclaw: &str,
+    ) -> Layout {
+        Layout {
+            skills_root: skills.display().to_string(),
+            state_dir: state.display().to_string(),
+            openclaw: openclaw.into(),
+            healthz_url: "http://127.0.0.1:9/healthz".into(),
+            run_as: String::new(),
+            ..Layout::default()
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]

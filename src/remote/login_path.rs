@@ -247,13 +247,12 @@ mod tests {
         std::fs::write(&cli, "#!/bin/sh\necho 'OpenClaw 2026.9.6 (eb377ac)'\n").expect("cli");
         std::fs::set_permissions(&cli, std::fs::Permissions::from_mode(0o755)).expect("chmod");
         let layout = Layout {
-            skills_root: d.path().join("skills").display().to_string(),
-            state_dir: d.path().join("state").display().to_string(),
-            openclaw: "meshroll-test-oc".into(),
-            healthz_url: "http://127.0.0.1:9/healthz".into(),
             gateway_ready_url: String::new(),
-            run_as: String::new(),
-            ..Layout::default()
+            ..Layout::local(
+                &d.path().join("skills"),
+                &d.path().join("state"),
+                "meshroll-test-oc",
+            )
         };
         let learned = LoginPath::parse(&bin.display().to_string()).expect("absolute");
         let logins = |known: Option<&LoginPath>| {

@@ -405,14 +405,7 @@ mod tests {
             .expect("cli");
         std::fs::set_permissions(&cli, std::os::unix::fs::PermissionsExt::from_mode(0o755))
             .expect("chmod");
-        let layout = Layout {
-            skills_root: skills.display().to_string(),
-            state_dir: state.display().to_string(),
-            openclaw: cli.display().to_string(),
-            healthz_url: "http://127.0.0.1:9/healthz".into(),
-            run_as: String::new(),
-            ..Layout::default()
-        };
+        let layout = Layout::local(&skills, &state, &cli.display().to_string());
         let req = PollRequest {
             gateway: true,
             doctor: false,
@@ -496,14 +489,7 @@ mod tests {
         for sha in ["big", "first"] {
             let _ = std::fs::remove_file(skills.join("current"));
             std::os::unix::fs::symlink(sha, skills.join("current")).expect("symlink");
-            let layout = Layout {
-                skills_root: skills.display().to_string(),
-                state_dir: state.display().to_string(),
-                openclaw: "/nonexistent/openclaw".into(),
-                healthz_url: "http://127.0.0.1:9/healthz".into(),
-                run_as: String::new(),
-                ..Layout::default()
-            };
+            let layout = Layout::local(&skills, &state, "/nonexistent/openclaw");
             let out_path = root.join("answer");
             let mut child = Command::new("sh")
                 .arg("-s")
@@ -555,13 +541,8 @@ mod tests {
         std::fs::create_dir_all(&state).expect("mkdir");
         std::os::unix::fs::symlink("aaa", skills.join("current")).expect("symlink");
         let layout = Layout {
-            skills_root: skills.display().to_string(),
-            state_dir: state.display().to_string(),
-            openclaw: "/nonexistent/openclaw".into(),
-            healthz_url: "http://127.0.0.1:9/healthz".into(),
             gateway_ready_url: "http://127.0.0.1:9/readyz".into(),
-            run_as: String::new(),
-            ..Layout::default()
+            ..Layout::local(&skills, &state, "/nonexistent/openclaw")
         };
         let req = PollRequest {
             gateway: false,
@@ -634,13 +615,8 @@ mod tests {
         std::fs::write(lock.join("owner"), "r-1 alice@ops1/pid42 1800000000\n").expect("owner");
         std::fs::write(lock.join("heartbeat"), "1800000000\n").expect("hb");
         let layout = Layout {
-            skills_root: dir.path().join("skills").display().to_string(),
-            state_dir: state.display().to_string(),
-            openclaw: "/nonexistent/openclaw".into(),
-            healthz_url: "http://127.0.0.1:9/healthz".into(),
             gateway_ready_url: String::new(),
-            run_as: String::new(),
-            ..Layout::default()
+            ..Layout::local(&dir.path().join("skills"), &state, "/nonexistent/openclaw")
         };
         let req = PollRequest {
             gateway: false,
@@ -815,13 +791,12 @@ mod tests {
         )
         .expect("zprofile");
         let layout = Layout {
-            skills_root: d.path().join("skills").display().to_string(),
-            state_dir: d.path().join("state").display().to_string(),
-            openclaw: "meshroll-test-oc".into(),
-            healthz_url: "http://127.0.0.1:9/healthz".into(),
             gateway_ready_url: String::new(),
-            run_as: String::new(),
-            ..Layout::default()
+            ..Layout::local(
+                &d.path().join("skills"),
+                &d.path().join("state"),
+                "meshroll-test-oc",
+            )
         };
         let zsh = ["/usr/bin/zsh", "/bin/zsh"]
             .into_iter()
