@@ -227,8 +227,6 @@ mod tests {
     /// and finds the CLI on it; without it, it starts one.
     #[test]
     fn a_poll_channel_given_the_login_path_starts_no_login_shell() {
-        use std::io::{BufRead, BufReader, Write};
-        use std::process::Stdio;
         let d = tempfile::tempdir().expect("tempdir");
         let count = d.path().join("logins");
         let login = d.path().join("login-shell");
@@ -257,27 +255,12 @@ mod tests {
         let learned = LoginPath::parse(&bin.display().to_string()).expect("absolute");
         let logins = |known: Option<&LoginPath>| {
             let _ = std::fs::remove_file(&count);
-            let mut child = Command::new("sh")
-                .arg("-s")
-                .env("SHELL", &login)
-                .env("PATH", "/usr/bin:/bin")
-                .stdin(Stdio::piped())
-                .stdout(Stdio::piped())
-                .spawn()
-                .expect("sh");
-            let mut stdin = child.stdin.take().expect("stdin");
-            let mut out = BufReader::new(child.stdout.take().expect("stdout"));
-            stdin
-                .write_all(
-                    crate::remote::script::poll_loop_script(&layout, None, 5, known).as_bytes(),
-                )
-                .expect("write");
-            stdin.flush().expect("flush");
-            let mut line = String::new();
-            out.read_line(&mut line).expect("hello");
-            assert_eq!(line.trim_end(), crate::remote::script::HELLO);
-            drop(stdin);
-            let _ = child.wait();
+            let script = crate::remote::script::poll_loop_script(&layout, None, 5, known);
+            let env = [
+                ("SHELL", login.as_os_str()),
+                ("PATH", "/usr/bin:/bin".as_ref()),
+            ];
+            let _ = crate::remote::script::LocalChannel::start(&["sh"], &script, &env).close();
             std::fs::read_to_string(&count)
                 .unwrap_or_default()
                 .lines()

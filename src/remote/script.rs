@@ -347,6 +347,65 @@ const LOOP: &str = r#"main() {
 main; exit 0
 "#;
 
+/// Test support: the poll channel run by a local shell as a node's would run it (its
+/// script on stdin, requests after the hello line, one answer line each).
+#[cfg(test)]
+pub(crate) struct LocalChannel {
+    child: std::process::Child,
+    stdin: Option<std::process::ChildStdin>,
+    out: std::io::BufReader<std::process::ChildStdout>,
+}
+
+#[cfg(test)]
+impl LocalChannel {
+    /// `shell` (its argv; `-s` is added) reading `script`, with `env` set; returns once
+    /// the hello line came, which it checks.
+    pub(crate) fn start(shell: &[&str], script: &str, env: &[(&str, &std::ffi::OsStr)]) -> Self {
+        use std::io::{BufRead, Write};
+        use std::process::{Command, Stdio};
+        let mut c = Command::new(shell[0]);
+        c.args(&shell[1..])
+            .arg("-s")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped());
+        for (k, v) in env {
+            c.env(k, v);
+        }
+        let mut child = c.spawn().expect("shell");
+        let mut stdin = child.stdin.take().expect("stdin");
+        let mut out = std::io::BufReader::new(child.stdout.take().expect("stdout"));
+        stdin.write_all(script.as_bytes()).expect("write");
+        stdin.flush().expect("flush");
+        let mut line = String::new();
+        out.read_line(&mut line).expect("hello");
+        assert_eq!(line.trim_end(), HELLO, "{shell:?}");
+        LocalChannel {
+            child,
+            stdin: Some(stdin),
+            out,
+        }
+    }
+
+    /// Request `id` and its answer line.
+    pub(crate) fn ask(&mut self, id: u64, req: &PollRequest) -> String {
+        use std::io::{BufRead, Write};
+        let stdin = self.stdin.as_mut().expect("open");
+        stdin
+            .write_all(poll_request_line(id, req).as_bytes())
+            .expect("request");
+        stdin.flush().expect("flush");
+        let mut line = String::new();
+        self.out.read_line(&mut line).expect("answer");
+        line
+    }
+
+    /// Close its stdin (the loop ends) and wait for it.
+    pub(crate) fn close(mut self) -> std::process::ExitStatus {
+        drop(self.stdin.take());
+        self.child.wait().expect("wait")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -525,8 +584,6 @@ mod tests {
     /// that nothing answers reads as curl's "connection refused" (exit 7).
     #[test]
     fn loop_script_answers_each_request_and_follows_current() {
-        use std::io::{BufRead, BufReader, Write};
-        use std::process::{Command, Stdio};
         let dir = tempfile::tempdir().expect("tempdir");
         let root = dir.path();
         let skills = root.join("skills");
@@ -551,28 +608,13 @@ mod tests {
             doctor_timeout_s: 60,
             live_timeout_s: 1,
         };
-        let mut child = Command::new("sh")
-            .arg("-s")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("sh");
-        let mut stdin = child.stdin.take().expect("stdin");
-        let mut out = BufReader::new(child.stdout.take().expect("stdout"));
-        stdin
-            .write_all(poll_loop_script(&layout, Some("tok"), 5, None).as_bytes())
-            .expect("write");
-        stdin.flush().expect("flush");
-        let mut line = String::new();
-        out.read_line(&mut line).expect("hello");
-        assert_eq!(line.trim_end(), HELLO);
+        let mut ch = LocalChannel::start(
+            &["sh"],
+            &poll_loop_script(&layout, Some("tok"), 5, None),
+            &[],
+        );
         let mut ask = |id: u64| {
-            stdin
-                .write_all(poll_request_line(id, &req).as_bytes())
-                .expect("request");
-            stdin.flush().expect("flush");
-            let mut line = String::new();
-            out.read_line(&mut line).expect("answer");
+            let line = ch.ask(id, &req);
             assert!(
                 line.starts_with(&format!("{{\"v\":1,\"id\":{id},")),
                 "{line}"
@@ -596,9 +638,7 @@ mod tests {
         assert_eq!(c.current.as_deref(), Some("bbb"));
         assert_eq!(c.lock.as_ref().map(|l| l.claim.as_str()), Some("bbb"));
         assert_ne!(c.lock.map(|l| l.sha256), a.lock.map(|l| l.sha256));
-        drop(stdin);
-        let st = child.wait().expect("wait");
-        assert!(st.success(), "the loop ends when stdin closes");
+        assert!(ch.close().success(), "the loop ends when stdin closes");
     }
 
     /// The node lock in the channel's answers: its owner line and the ages of its files,
@@ -606,8 +646,6 @@ mod tests {
     /// inode, size and mtime: the answer keeps what it read), gone once the lock is.
     #[test]
     fn loop_script_reports_the_node_lock_and_rereads_it_only_when_changed() {
-        use std::io::{BufRead, BufReader, Write};
-        use std::process::{Command, Stdio};
         let dir = tempfile::tempdir().expect("tempdir");
         let state = dir.path().join("state");
         let lock = state.join("meshroll.lock");
@@ -625,28 +663,9 @@ mod tests {
             doctor_timeout_s: 60,
             live_timeout_s: 1,
         };
-        let mut child = Command::new("sh")
-            .arg("-s")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("sh");
-        let mut stdin = child.stdin.take().expect("stdin");
-        let mut out = BufReader::new(child.stdout.take().expect("stdout"));
-        stdin
-            .write_all(poll_loop_script(&layout, None, 5, None).as_bytes())
-            .expect("write");
-        stdin.flush().expect("flush");
-        let mut line = String::new();
-        out.read_line(&mut line).expect("hello");
+        let mut ch = LocalChannel::start(&["sh"], &poll_loop_script(&layout, None, 5, None), &[]);
         let mut ask = |id: u64| {
-            stdin
-                .write_all(poll_request_line(id, &req).as_bytes())
-                .expect("request");
-            stdin.flush().expect("flush");
-            let mut line = String::new();
-            out.read_line(&mut line).expect("answer");
-            crate::signals::parse_poll(line.as_bytes()).expect("envelope parses")
+            crate::signals::parse_poll(ch.ask(id, &req).as_bytes()).expect("envelope parses")
         };
         let owner = |p: &crate::signals::RawPoll| {
             p.node_lock
@@ -694,8 +713,7 @@ mod tests {
         // Released: gone.
         std::fs::remove_dir_all(&lock).expect("release");
         assert_eq!(ask(5).node_lock, None);
-        drop(stdin);
-        assert!(child.wait().expect("wait").success());
+        assert!(ch.close().success());
     }
 
     /// The node's own PATH comes first; the fallback folders after it.
@@ -720,27 +738,10 @@ mod tests {
         layout: &Layout,
         env: &[(&str, String)],
     ) -> (crate::signals::RawPoll, std::time::Duration) {
-        use std::io::{BufRead, BufReader, Write};
-        use std::process::{Command, Stdio};
-        let mut c = Command::new(shell[0]);
-        c.args(&shell[1..])
-            .arg("-s")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped());
-        for (k, v) in env {
-            c.env(k, v);
-        }
+        let env: Vec<(&str, &std::ffi::OsStr)> =
+            env.iter().map(|(k, v)| (*k, v.as_ref())).collect();
         let started = std::time::Instant::now();
-        let mut child = c.spawn().expect("shell");
-        let mut stdin = child.stdin.take().expect("stdin");
-        let mut out = BufReader::new(child.stdout.take().expect("stdout"));
-        stdin
-            .write_all(poll_loop_script(layout, None, 2, None).as_bytes())
-            .expect("write");
-        stdin.flush().expect("flush");
-        let mut line = String::new();
-        out.read_line(&mut line).expect("hello");
-        assert_eq!(line.trim_end(), HELLO, "{shell:?}");
+        let mut ch = LocalChannel::start(shell, &poll_loop_script(layout, None, 2, None), &env);
         let took = started.elapsed();
         let req = PollRequest {
             gateway: true,
@@ -749,14 +750,8 @@ mod tests {
             doctor_timeout_s: 5,
             live_timeout_s: 1,
         };
-        stdin
-            .write_all(poll_request_line(1, &req).as_bytes())
-            .expect("request");
-        stdin.flush().expect("flush");
-        let mut line = String::new();
-        out.read_line(&mut line).expect("answer");
-        drop(stdin);
-        let _ = child.wait();
+        let line = ch.ask(1, &req);
+        let _ = ch.close();
         let p = crate::signals::parse_poll(line.as_bytes())
             .unwrap_or_else(|e| panic!("{shell:?} {env:?}: {e}: {line:?}"));
         (p, took)
