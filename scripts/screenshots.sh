@@ -194,15 +194,16 @@ shot() {
   say "wrote screenshots/$file ($("$CONVERT" "$OUT/$file" -format '%wx%h' info:), $colours colours, $(stat -c %s "$OUT/$file") bytes)"
 }
 
-# stop_demo: quit meshroll with `q` and wait for the xterm to close.
+# stop_demo [ANSWER]: quit meshroll with `q` (answering its question with ANSWER when a
+# rollout has nodes in flight: `f` finishes them first) and wait for the xterm to close.
 stop_demo() {
-  keys q
-  for _ in $(seq 50); do
+  keys q "$@"
+  for _ in $(seq 150); do
     kill -0 "$XTERM_PID" 2>/dev/null || break
     sleep 0.1
   done
   if kill -0 "$XTERM_PID" 2>/dev/null; then
-    die "meshroll did not quit on 'q' within 5 s"
+    die "meshroll did not quit on 'q' within 15 s"
   fi
   wait "$XTERM_PID" 2>/dev/null || true
   XTERM_PID=""
@@ -246,7 +247,7 @@ sleep 3
 keys Return
 shot rollout-prewarm.png
 keys Escape
-stop_demo
+stop_demo f
 
 # A replay of a real headless rollout of the simulated mesh's gateways, jumped to its
 # second failure (mac-g04's gateway not ready at baseline).
