@@ -53,24 +53,21 @@ fn meshroll(lab: &Lab, inv: &Path, args: &[&str]) -> (String, Option<i32>) {
     (text(&out), out.status.code())
 }
 
+/// A headless rollout of `src` with `journal`: a loaded machine (the suite shares its
+/// cores) must not time a phase out, so the limits are wide.
+fn rollout_argv(src: &Skills, journal: &Path) -> Vec<String> {
+    let mut argv = vec!["--timeout".to_string(), "30".into()];
+    argv.extend(rollout_run::rollout_args(
+        &src.dir,
+        journal,
+        &["--prewarm-timeout", "60"],
+    ));
+    argv
+}
+
 fn rollout(lab: &Lab, inv: &Path, src: &Skills, journal: &Path) -> (String, Option<i32>) {
-    meshroll(
-        lab,
-        inv,
-        &[
-            // a loaded machine (the suite shares its cores) must not time a phase out
-            "--timeout",
-            "30",
-            "rollout",
-            "--skills",
-            src.dir.to_str().unwrap(),
-            "--journal",
-            journal.to_str().unwrap(),
-            "--prewarm-timeout",
-            "60",
-            "--yes",
-        ],
-    )
+    let (out, _) = rollout_run::meshroll(lab, inv, &rollout_argv(src, journal));
+    (text(&out), out.status.code())
 }
 
 /// No process left whose command line holds `tag` (the prewarm's process group was
@@ -586,18 +583,7 @@ fn a_resumed_rollout_learns_the_login_path_from_its_first_script_that_reads_it()
     };
     let src = skills();
     let jpath = lab.dir.join("j.jsonl");
-    let args = [
-        "--timeout",
-        "30",
-        "rollout",
-        "--skills",
-        src.dir.to_str().unwrap(),
-        "--journal",
-        jpath.to_str().unwrap(),
-        "--prewarm-timeout",
-        "60",
-        "--yes",
-    ];
+    let args = rollout_argv(&src, &jpath);
     let inv = write_inv("sleep 30");
     let mut first = rollout_run::Background::spawn(
         rollout_run::meshroll_cmd(&lab, &inv, &args),
@@ -610,7 +596,7 @@ fn a_resumed_rollout_learns_the_login_path_from_its_first_script_that_reads_it()
     fs::write(&count, "").unwrap();
     g01.clear_calls();
     let inv = write_inv(needs);
-    let (o, code) = meshroll(&lab, &inv, &args);
+    let (o, code) = rollout(&lab, &inv, &src, &jpath);
     assert_eq!(code, Some(0), "{o}");
     assert!(
         o.contains("resuming rollout") && o.contains(" g01 LANDED"),

@@ -386,6 +386,25 @@ fn frozen_host_times_out_while_the_others_report() {
     }
 }
 
+/// `status --watch --json` for `rounds` rounds, polling every second, the gateway status
+/// on a one-hour cadence (so only the first round runs it).
+fn watch_every_second(rounds: u32) -> Vec<String> {
+    [
+        "--poll-interval",
+        "1",
+        "--gateway-interval",
+        "3600",
+        "status",
+        "--watch",
+        "--json",
+        "--count",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .chain([rounds.to_string()])
+    .collect()
+}
+
 #[test]
 fn watch_rounds_poll_gateway_on_its_slow_cadence() {
     let lab = Lab::start(&NodeSpec::many("n", 2, "worker"));
@@ -394,21 +413,7 @@ fn watch_rounds_poll_gateway_on_its_slow_cadence() {
         n.clear_calls();
     }
     let inv = lab.write_inventory_ini();
-    let (out, _) = meshroll(
-        &lab,
-        &inv,
-        &[
-            "--poll-interval",
-            "1",
-            "--gateway-interval",
-            "3600",
-            "status",
-            "--watch",
-            "--json",
-            "--count",
-            "3",
-        ],
-    );
+    let (out, _) = meshroll(&lab, &inv, &watch_every_second(3));
     assert!(out.status.success());
     let text = String::from_utf8(out.stdout).unwrap();
     let rounds: Vec<Value> = text
@@ -447,24 +452,10 @@ fn changed_at_round_2(change: impl Fn(&Lab)) -> (Lab, Vec<Value>, Option<i32>) {
         n.clear_calls();
     }
     let inv = lab.write_inventory_ini();
-    let mut child = meshroll_cmd(
-        &lab,
-        &inv,
-        &[
-            "--poll-interval",
-            "1",
-            "--gateway-interval",
-            "3600",
-            "status",
-            "--watch",
-            "--json",
-            "--count",
-            "5",
-        ],
-    )
-    .stdout(std::process::Stdio::piped())
-    .spawn()
-    .unwrap();
+    let mut child = meshroll_cmd(&lab, &inv, &watch_every_second(5))
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
     let out = std::io::BufReader::new(child.stdout.take().unwrap());
     let mut rounds = Vec::new();
     for line in out.lines() {
