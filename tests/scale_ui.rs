@@ -7,8 +7,6 @@ mod demo;
 
 use crossterm::event::KeyCode;
 use meshroll::dashboard::{App, Setup};
-use meshroll::inventory::NodeId;
-use meshroll::poller::PollResult;
 use meshroll::remote::sim::SimMesh;
 
 const AT: u64 = 1_800_000_000_000;
@@ -20,16 +18,7 @@ async fn app(n: usize) -> App {
     let mut app = demo::new_app("scale", &inv, Setup::default());
     let req = meshroll::poller::Cadence::for_timeout(std::time::Duration::from_secs(10))
         .request(true, false);
-    for idx in 0..n {
-        let result = mesh.poll(idx, &req).await;
-        let r = PollResult {
-            node: NodeId::new(idx),
-            at: AT,
-            took_ms: 1,
-            result,
-        };
-        demo::feed(&mut app, r);
-    }
+    demo::poll_all_asking(&mut app, &mesh, &req, AT, |_, _| {}).await;
     app.update_rows(AT + 1_000);
     app
 }

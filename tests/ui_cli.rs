@@ -7,9 +7,8 @@
 mod demo;
 
 use crossterm::event::KeyCode;
-use demo::{AT, demo_app, feed, key, open_node, render};
+use demo::{AT, demo_app, key, open_node, poll_all_asking, render};
 use meshroll::dashboard::View;
-use meshroll::poller::PollResult;
 use meshroll::remote::sim::SimMesh;
 use meshroll::signals::CliIdentity;
 
@@ -20,29 +19,21 @@ async fn the_node_view_names_the_cli_that_ran_and_a_split_path_is_skew() {
     let (_, mesh) = SimMesh::demo();
     let req = meshroll::poller::Cadence::for_timeout(std::time::Duration::from_secs(10))
         .request(false, false);
-    let ids: Vec<_> = app.nodes().ids().collect();
-    for id in ids {
-        let path = if app.nodes()[id].name == "mac-g01" {
+    poll_all_asking(&mut app, &mesh, &req, AT + 2_500, |name, r| {
+        let path = if name == "mac-g01" {
             "/usr/local/bin/openclaw\x1b[2J"
         } else {
             "/opt/homebrew/bin/openclaw"
         };
-        let mut result = mesh.poll(id.index(), &req).await;
-        if let Ok(raw) = result.as_mut() {
+        if let Ok(raw) = r.result.as_mut() {
             raw.cli = Some(CliIdentity {
                 path: path.into(),
                 version: "OpenClaw 2026.9.6 (eb377ac)".into(),
                 on_path: true,
             });
         }
-        let r = PollResult {
-            node: id,
-            at: AT + 2_500,
-            took_ms: 1,
-            result,
-        };
-        feed(&mut app, r);
-    }
+    })
+    .await;
     app.update_rows(AT + 3_000);
     open_node(&mut app, "mac-g01");
     let screen = render(&app, 120, 60);

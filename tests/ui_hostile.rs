@@ -10,7 +10,6 @@ mod demo;
 use crossterm::event::KeyCode;
 use meshroll::dashboard::{App, Setup, View};
 use meshroll::inventory::NodeId;
-use meshroll::poller::PollResult;
 use meshroll::remote::sim::SimMesh;
 use meshroll::signals::CliRun;
 
@@ -32,10 +31,9 @@ async fn hostile_app() -> App {
     let mut app = demo::new_app("demo", &inv, Setup::default());
     let req = meshroll::poller::Cadence::for_timeout(std::time::Duration::from_secs(10))
         .request(true, false);
-    for idx in 0..inv.nodes.len() {
-        let mut result = mesh.poll(idx, &req).await;
-        if idx == 0
-            && let Ok(raw) = result.as_mut()
+    demo::poll_all_asking(&mut app, &mesh, &req, AT, |_, r| {
+        if r.node == NodeId::new(0)
+            && let Ok(raw) = r.result.as_mut()
         {
             raw.gateway = Some(CliRun {
                 rc: 0,
@@ -45,14 +43,8 @@ async fn hostile_app() -> App {
                 stderr: b"\x1b[2J\x1b]0;pwned\x07".to_vec(),
             });
         }
-        let r = PollResult {
-            node: NodeId::new(idx),
-            at: AT,
-            took_ms: 1,
-            result,
-        };
-        demo::feed(&mut app, r);
-    }
+    })
+    .await;
     app.update_rows(AT + 2_000);
     app
 }

@@ -100,9 +100,21 @@ pub async fn poll_all_with(
     bend: impl Fn(&str, &mut PollResult),
 ) {
     let req = Cadence::for_timeout(Duration::from_secs(10)).request(true, true);
+    poll_all_asking(app, mesh, &req, at, bend).await;
+}
+
+/// Every node of `mesh` polled once with `req` into `app`, in inventory order, as
+/// answered at `at`, each answer bent by `bend` (the node's name, the answer) first.
+pub async fn poll_all_asking(
+    app: &mut App,
+    mesh: &SimMesh,
+    req: &meshroll::remote::PollRequest,
+    at: u64,
+    bend: impl Fn(&str, &mut PollResult),
+) {
     let nodes = app.nodes().clone();
     for (node, n) in nodes.enumerate() {
-        let result = mesh.poll(node.index(), &req).await;
+        let result = mesh.poll(node.index(), req).await;
         let mut r = PollResult {
             node,
             at,
