@@ -160,6 +160,27 @@ mod tests {
         assert_eq!(p.assignment(), "LP='/x/it'\\''s; $(reboot)'\n");
     }
 
+    /// A login shell in `dir` that appends a line to `dir/logins` each time it starts,
+    /// prints `rc` (what a user's rc files print), puts `/from/login` first on PATH and
+    /// runs its command: the shell and the file that counts its starts.
+    fn counting_login_shell(
+        dir: &std::path::Path,
+        rc: &str,
+    ) -> (std::path::PathBuf, std::path::PathBuf) {
+        let count = dir.join("logins");
+        let login = dir.join("login-shell");
+        std::fs::write(
+            &login,
+            format!(
+                "#!/bin/sh\necho x >>'{}'\n{rc}PATH=/from/login:$PATH\nexport PATH\nexec /bin/sh -c \"$2\"\n",
+                count.display()
+            ),
+        )
+        .expect("login shell");
+        std::fs::set_permissions(&login, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+        (login, count)
+    }
+
     /// Run the node-side script of `op` with `sh` and `$SHELL` a login shell that
     /// records each start in a file; the number of starts, and the script's stderr.
     fn logins(op: &NodeOp, keys: &[(&str, &str)], shells: &[&str]) -> Vec<(String, usize, String)> {
@@ -169,18 +190,7 @@ mod tests {
                 continue;
             }
             let d = tempfile::tempdir().expect("tempdir");
-            let count = d.path().join("logins");
-            let login = d.path().join("login-shell");
-            std::fs::write(
-                &login,
-                format!(
-                    "#!/bin/sh\necho x >>'{}'\necho 'rc file says hi'\nPATH=/from/login:$PATH\nexport PATH\nexec /bin/sh -c \"$2\"\n",
-                    count.display()
-                ),
-            )
-            .expect("login shell");
-            std::fs::set_permissions(&login, std::fs::Permissions::from_mode(0o755))
-                .expect("chmod");
+            let (login, count) = counting_login_shell(d.path(), "echo 'rc file says hi'\n");
             let mut layout = Layout {
                 skills_root: d.path().join("skills").display().to_string(),
                 state_dir: d.path().join("state").display().to_string(),
@@ -228,17 +238,7 @@ mod tests {
     #[test]
     fn a_poll_channel_given_the_login_path_starts_no_login_shell() {
         let d = tempfile::tempdir().expect("tempdir");
-        let count = d.path().join("logins");
-        let login = d.path().join("login-shell");
-        std::fs::write(
-            &login,
-            format!(
-                "#!/bin/sh\necho x >>'{}'\nPATH=/from/login:$PATH\nexport PATH\nexec /bin/sh -c \"$2\"\n",
-                count.display()
-            ),
-        )
-        .expect("login shell");
-        std::fs::set_permissions(&login, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+        let (login, count) = counting_login_shell(d.path(), "");
         let bin = d.path().join("learned bin");
         std::fs::create_dir_all(&bin).expect("mkdir");
         let cli = bin.join("meshroll-test-oc");
