@@ -39,6 +39,23 @@ async fn wait_for(screen: &SharedScreen, what: &str, pred: impl Fn(&str) -> bool
     }
 }
 
+/// The dashboard over `app` and the simulated mesh in `ctx`: the default theme, no
+/// rollout, node actions run as a tester with a 5 s limit and no audit log.
+fn dashboard(app: App, ctx: Arc<PollCtx>) -> Dashboard {
+    Dashboard {
+        app,
+        ctx,
+        theme: Theme::load("default").unwrap(),
+        runner: None,
+        actions: meshroll::actions::run::RunEnv {
+            who: "tester@here/pid1".into(),
+            host: "here".into(),
+            timeout: Duration::from_secs(5),
+            audit: None,
+        },
+    }
+}
+
 fn key(input: &mpsc::UnboundedSender<Incoming>, c: KeyCode) {
     let k = TermEvent::Key(KeyEvent::new(c, KeyModifiers::NONE));
     input.send(Incoming::Term(k)).unwrap();
@@ -78,18 +95,7 @@ async fn keys_select_and_open_a_node_and_a_poll_now_changes_its_row() {
         inv.classes.clone(),
         setup,
     );
-    let d = Dashboard {
-        app,
-        ctx: ctx.clone(),
-        theme: Theme::load("default").unwrap(),
-        runner: None,
-        actions: meshroll::actions::run::RunEnv {
-            who: "tester@here/pid1".into(),
-            host: "here".into(),
-            timeout: Duration::from_secs(5),
-            audit: None,
-        },
-    };
+    let d = dashboard(app, ctx.clone());
     let screen = SharedScreen::new(160, 40);
     let mut terminal = Terminal::new(screen.clone()).unwrap();
     let (tx, mut rx) = mpsc::unbounded_channel();
@@ -159,18 +165,7 @@ async fn a_signal_on_the_input_ends_the_loop() {
         inv.classes.clone(),
         Setup::default(),
     );
-    let d = Dashboard {
-        app,
-        ctx,
-        theme: Theme::load("default").unwrap(),
-        runner: None,
-        actions: meshroll::actions::run::RunEnv {
-            who: "tester@here/pid1".into(),
-            host: "here".into(),
-            timeout: Duration::from_secs(5),
-            audit: None,
-        },
-    };
+    let d = dashboard(app, ctx);
     let screen = SharedScreen::new(100, 30);
     let mut terminal = Terminal::new(screen.clone()).unwrap();
     let (tx, mut rx) = mpsc::unbounded_channel();
