@@ -37,6 +37,8 @@
 
 #[path = "../tests/common/mod.rs"]
 mod common;
+#[path = "../tests/common/rollout_run.rs"]
+mod rollout_run;
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -47,6 +49,7 @@ use std::process::{Command, Output, Stdio};
 use std::time::{Instant, SystemTime};
 
 use common::{Lab, NodeSpec};
+use rollout_run::git;
 use serde_json::Value;
 
 const NODES: usize = 20;
@@ -545,17 +548,6 @@ impl SkillsRepo {
 
 fn hex(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
-}
-
-fn git(repo: &Path, args: &[&str]) {
-    let o = Command::new("git")
-        .arg("-C")
-        .arg(repo)
-        .args(["-c", "user.name=bench", "-c", "user.email=bench@lab"])
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "git {args:?}: {o:?}");
 }
 
 // ---------------------------------------------------------------------------------------
